@@ -1,0 +1,48 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int err_set(struct err *e, enum err_code code, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->code = code;
+	return -1;
+}
+
+int err_wrap(struct err *e, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	char old[sizeof e->msg];
+	memcpy(old, e->msg, sizeof old);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	/* append ": <old>" as far as it fits; truncation keeps the message one line */
+	size_t at = n < 0 ? 0 : (size_t)n < sizeof e->msg ? (size_t)n : sizeof e->msg - 1;
+	const char *parts[2] = { ": ", old };
+	for (int i = 0; i < 2; i++)
+		for (const char *s = parts[i]; *s && at + 1 < sizeof e->msg; s++)
+			e->msg[at++] = *s;
+	e->msg[at] = '\0';
+	return -1;
+}
+
+const char *err_code_name(enum err_code code)
+{
+	static const char *const names[] = {
+		[ERR_NONE] = "none", [ERR_IO] = "io", [ERR_FORMAT] = "format",
+		[ERR_INVALID] = "invalid", [ERR_NOMEM] = "nomem", [ERR_NOTFOUND] = "notfound",
+	};
+	if ((unsigned)code < sizeof names / sizeof names[0] && names[code])
+		return names[code];
+	return "unknown";
+}

@@ -1,0 +1,38 @@
+/*
+ * err — runtime errors passed up to the caller.
+ *
+ * A library function that can fail on outside input (a bad file, a bad frame, a
+ * missing tensor) returns -1 (or NULL) and fills the caller's `struct err`. Messages
+ * follow git's style: lowercase, no full stop, what failed first, the subject
+ * quoted, the cause after ": " — "cannot open checkpoint 'x/model.safetensors': no
+ * such file". Bugs assert; startup failures are printed by main; nothing else logs.
+ *
+ * `err` may be NULL: the error is then dropped (for probes whose failure is fine).
+ */
+#ifndef R1_ERR_H
+#define R1_ERR_H
+
+enum err_code {
+	ERR_NONE = 0,
+	ERR_IO,        /* the OS said no: open, read, write, rename */
+	ERR_FORMAT,    /* the bytes are not what they claim to be */
+	ERR_INVALID,   /* well-formed but not acceptable: a bad argument or value */
+	ERR_NOMEM,     /* allocation failed */
+	ERR_NOTFOUND,  /* a named thing is absent */
+};
+
+struct err {
+	enum err_code code; /* ERR_NONE until set */
+	char msg[512];      /* one line, no trailing newline */
+};
+
+/* Set the error, replacing any earlier one. Returns -1. */
+int err_set(struct err *e, enum err_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefix an existing message: "<prefix>: <old message>". Returns -1. */
+int err_wrap(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+const char *err_code_name(enum err_code code);
+
+#endif

@@ -1,0 +1,592 @@
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+
+#define CK_CONFIG "config.json"
+#define CK_MODEL "model.safetensors"
+#define CK_OPTIM "optimizer.safetensors"
+#define CK_OPTIM_FORMAT "r1flow-adamw"
+#define CK_CONFIG_MAX (1 << 20) /* bytes of config.json we are willing to parse */
+
+/*
+ * The config.json keys that map to struct model_config, in the order they are
+ * written. Reading takes every key from here; writing puts the fixed HF keys
+ * (architectures, model_type, hidden_act, ...) around them.
+ */
+enum ck_kind {
+	CK_INT,   /* JSON integer that fits an int */
+	CK_ID,    /* token id: JSON integer, or null for -1 */
+	CK_FLOAT, /* JSON number */
+	CK_BOOL,
+};
+
+static const struct ck_key {
+	const char *key;
+	enum ck_kind kind;
+	size_t off;    /* into struct model_config */
+	int required;  /* absent keys take config_defaults' value otherwise */
+} ck_keys[] = {
+	{ "vocab_size", CK_INT, offsetof(struct model_config, vocab), 1 },
+	{ "hidden_size", CK_INT, offsetof(struct model_config, dim), 1 },
+	{ "intermediate_size", CK_INT, offsetof(struct model_config, ffn), 1 },
+	{ "num_hidden_layers", CK_INT, offsetof(struct model_config, n_layers), 1 },
+	{ "num_attention_heads", CK_INT, offsetof(struct model_config, n_heads), 1 },
+	{ "num_key_value_heads", CK_INT, offsetof(struct model_config, n_kv_heads), 0 },
+	{ "max_position_embeddings", CK_INT, offsetof(struct model_config, max_seq), 0 },
+	{ "rope_theta", CK_FLOAT, offsetof(struct model_config, rope_theta), 0 },
+	{ "rms_norm_eps", CK_FLOAT, offsetof(struct model_config, norm_eps), 0 },
+	{ "tie_word_embeddings", CK_BOOL, offsetof(struct model_config, tied), 0 },
+	{ "bos_token_id", CK_ID, offsetof(struct model_config, bos_id), 0 },
+	{ "eos_token_id", CK_ID, offsetof(struct model_config, eos_id), 0 },
+	{ "pad_token_id", CK_ID, offsetof(struct model_config, pad_id), 0 },
+};
+
+static int ck_path(char *buf, const char *dir, const char *name, struct err *e)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+	if (n < 0 || n >= PATH_MAX)
+		return err_set(e, ERR_INVALID, "path too long: '%s/%s'", dir, name);
+	return 0;
+}
+
+/* mkdir -p */
+static int ck_mkdirs(const char *dir, struct err *e)
+{
+	char buf[PATH_MAX];
+	int n = snprintf(buf, sizeof buf, "%s", dir);
+	if (n <= 0 || n >= (int)sizeof buf)
+		return err_set(e, ERR_INVALID, "cannot create directory '%s': bad path", dir);
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+			return err_set(e, ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+		*p = c;
+		if (!c)
+			break;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return err_set(e, ERR_IO, "cannot create directory '%s': not a directory", dir);
+	return 0;
+}
+
+static int ck_write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write text to "<path>.tmp", fsync, rename over path, fsync the directory. */
+static int ck_write_atomic(const char *dir, const char *path, const char *text, struct err *e)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(e, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+	if (ck_write_all(fd, text, strlen(text)) || fsync(fd)) {
+		err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd)) {
+		err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path)) {
+		err_set(e, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+/* The JSON object in path, or NULL with e set. */
+static json_t *ck_load_json(const char *path, struct err *e)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	json_t *root = NULL;
+	struct stat st;
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		err_set(e, ERR_IO, "cannot read '%s': not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > CK_CONFIG_MAX) {
+		err_set(e, ERR_FORMAT, "cannot read '%s': larger than %d bytes", path, CK_CONFIG_MAX);
+		goto out;
+	}
+	size_t size = (size_t)st.st_size;
+	if (!(buf = malloc(size + 1))) {
+		err_set(e, ERR_NOMEM, "cannot read '%s': out of memory", path);
+		goto out;
+	}
+	size_t n = fread(buf, 1, size, fp);
+	if (ferror(fp)) {
+		err_set(e, ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	json_error_t jerr;
+	if (!(root = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr))) {
+		err_set(e, ERR_FORMAT, "malformed JSON in '%s': %s (line %d, column %d)", path, jerr.text,
+			jerr.line, jerr.column);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		err_set(e, ERR_FORMAT, "malformed JSON in '%s': not an object", path);
+		json_decref(root);
+		root = NULL;
+	}
+out:
+	free(buf);
+	fclose(fp);
+	return root;
+}
+
+static const char *ck_json_type(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a real number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "unknown";
+}
+
+static int ck_wrong_type(const char *path, const char *key, const json_t *v, const char *want, struct err *e)
+{
+	return err_set(e, ERR_FORMAT, "cannot read '%s': key '%s' is %s, expected %s", path, key,
+		ck_json_type(v), want);
+}
+
+static int ck_read_key(const char *path, const struct ck_key *k, const json_t *v,
+	struct model_config *c, struct err *e)
+{
+	char *field = (char *)c + k->off;
+	switch (k->kind) {
+	case CK_ID:
+		if (json_is_null(v)) {
+			*(int *)(void *)field = -1;
+			return 0;
+		}
+		/* fall through */
+	case CK_INT:
+		if (!json_is_integer(v))
+			return ck_wrong_type(path, k->key, v, k->kind == CK_ID ? "an integer or null" : "an integer", e);
+		if (json_integer_value(v) < INT_MIN || json_integer_value(v) > INT_MAX)
+			return err_set(e, ERR_INVALID, "cannot read '%s': key '%s' is out of range", path, k->key);
+		*(int *)(void *)field = (int)json_integer_value(v);
+		return 0;
+	case CK_FLOAT: {
+		if (!json_is_number(v))
+			return ck_wrong_type(path, k->key, v, "a number", e);
+		float x = (float)json_number_value(v);
+		if (!isfinite(x))
+			return err_set(e, ERR_INVALID, "cannot read '%s': key '%s' is out of range", path, k->key);
+		*(float *)(void *)field = x;
+		return 0;
+	}
+	case CK_BOOL:
+		if (!json_is_boolean(v))
+			return ck_wrong_type(path, k->key, v, "a boolean", e);
+		*(bool *)(void *)field = json_is_true(v);
+		return 0;
+	}
+	return 0;
+}
+
+/* Keys we do not map but must refuse, since honouring them would change the model. */
+static int ck_check_unsupported(const char *path, const json_t *root, const struct model_config *c,
+	struct err *e)
+{
+	const json_t *v;
+	if ((v = json_object_get(root, "model_type"))) {
+		if (!json_is_string(v))
+			return ck_wrong_type(path, "model_type", v, "a string", e);
+		if (strcmp(json_string_value(v), "llama") != 0)
+			return err_set(e, ERR_INVALID, "cannot read '%s': model_type '%s' is not supported (only 'llama')",
+				path, json_string_value(v));
+	}
+	if ((v = json_object_get(root, "hidden_act"))) {
+		if (!json_is_string(v))
+			return ck_wrong_type(path, "hidden_act", v, "a string", e);
+		if (strcmp(json_string_value(v), "silu") != 0)
+			return err_set(e, ERR_INVALID, "cannot read '%s': hidden_act '%s' is not supported (only 'silu')",
+				path, json_string_value(v));
+	}
+	if ((v = json_object_get(root, "rope_scaling")) && !json_is_null(v))
+		return err_set(e, ERR_INVALID, "cannot read '%s': rope_scaling is not supported (must be null)", path);
+	static const char *const no_bias[] = { "attention_bias", "mlp_bias" };
+	for (unsigned i = 0; i < 2; i++) {
+		if (!(v = json_object_get(root, no_bias[i])))
+			continue;
+		if (!json_is_boolean(v))
+			return ck_wrong_type(path, no_bias[i], v, "a boolean", e);
+		if (json_is_true(v))
+			return err_set(e, ERR_INVALID, "cannot read '%s': %s true is not supported", path, no_bias[i]);
+	}
+	if ((v = json_object_get(root, "head_dim")) && !json_is_null(v)) {
+		if (!json_is_integer(v))
+			return ck_wrong_type(path, "head_dim", v, "an integer", e);
+		if (c->n_heads > 0 && json_integer_value(v) != c->dim / c->n_heads)
+			return err_set(e, ERR_INVALID, "cannot read '%s': head_dim %lld is not hidden_size / num_attention_heads (%d)",
+				path, (long long)json_integer_value(v), c->dim / c->n_heads);
+	}
+	return 0;
+}
+
+int checkpoint_read_config(const char *dir, struct model_config *cfg, struct err *e)
+{
+	char path[PATH_MAX];
+	if (ck_path(path, dir, CK_CONFIG, e))
+		return -1;
+	json_t *root = ck_load_json(path, e);
+	if (!root)
+		return -1;
+	int rc = -1;
+	struct model_config c;
+	config_defaults(&c);
+	for (unsigned i = 0; i < sizeof ck_keys / sizeof ck_keys[0]; i++) {
+		const json_t *v = json_object_get(root, ck_keys[i].key);
+		if (!v && ck_keys[i].required) {
+			err_set(e, ERR_FORMAT, "cannot read '%s': missing key '%s'", path, ck_keys[i].key);
+			goto out;
+		}
+		if (v && ck_read_key(path, &ck_keys[i], v, &c, e))
+			goto out;
+	}
+	if (!json_object_get(root, "num_key_value_heads"))
+		c.n_kv_heads = c.n_heads;
+	if (ck_check_unsupported(path, root, &c, e))
+		goto out;
+	if (config_validate(&c, e)) {
+		err_wrap(e, "cannot read '%s'", path);
+		goto out;
+	}
+	*cfg = c;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* The shortest decimal that reads back as f, as a double: 1e-5f is written "1e-05". */
+static double ck_short_real(float f)
+{
+	char buf[32];
+	for (int p = 1; p <= 9; p++) {
+		snprintf(buf, sizeof buf, "%.*g", p, (double)f);
+		if (strtof(buf, NULL) == f)
+			break;
+	}
+	return strtod(buf, NULL);
+}
+
+int checkpoint_write_config(const char *dir, const struct model_config *cfg, struct err *e)
+{
+	char path[PATH_MAX];
+	if (ck_path(path, dir, CK_CONFIG, e))
+		return -1;
+	if (config_validate(cfg, e))
+		return err_wrap(e, "cannot write '%s'", path);
+	if (ck_mkdirs(dir, e))
+		return -1;
+	json_t *root = json_object();
+	char *text = NULL;
+	int rc = -1, bad = !root;
+	if (!bad)
+		bad = json_object_set_new(root, "architectures", json_pack("[s]", "LlamaForCausalLM"))
+			|| json_object_set_new(root, "model_type", json_string("llama"));
+	for (unsigned i = 0; !bad && i < sizeof ck_keys / sizeof ck_keys[0]; i++) {
+		const char *field = (const char *)cfg + ck_keys[i].off;
+		json_t *v = NULL;
+		switch (ck_keys[i].kind) {
+		case CK_INT: v = json_integer(*(const int *)(const void *)field); break;
+		case CK_ID: {
+			int id = *(const int *)(const void *)field;
+			v = id < 0 ? json_null() : json_integer(id);
+			break;
+		}
+		case CK_FLOAT: v = json_real(ck_short_real(*(const float *)(const void *)field)); break;
+		case CK_BOOL: v = json_boolean(*(const bool *)(const void *)field); break;
+		}
+		bad = json_object_set_new(root, ck_keys[i].key, v);
+	}
+	if (!bad)
+		bad = json_object_set_new(root, "hidden_act", json_string("silu"))
+			|| json_object_set_new(root, "torch_dtype", json_string("float32"))
+			|| json_object_set_new(root, "attention_bias", json_false())
+			|| json_object_set_new(root, "mlp_bias", json_false())
+			|| json_object_set_new(root, "initializer_range", json_real(0.02));
+	/* 9 significant digits print the shortest reals above exactly */
+	if (bad || !(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)))) {
+		err_set(e, ERR_NOMEM, "cannot write '%s': out of memory", path);
+		goto out;
+	}
+	size_t n = strlen(text);
+	char *nl = realloc(text, n + 2);
+	if (!nl) {
+		err_set(e, ERR_NOMEM, "cannot write '%s': out of memory", path);
+		goto out;
+	}
+	text = nl;
+	memcpy(text + n, "\n", 2);
+	rc = ck_write_atomic(dir, path, text, e);
+out:
+	free(text);
+	json_decref(root);
+	return rc;
+}
+
+/* HF checkpoints may carry RoPE's inv_freq as a buffer; we compute it. */
+static int ck_ignorable(const char *name)
+{
+	static const char suffix[] = "rotary_emb.inv_freq";
+	size_t n = strlen(name), k = sizeof suffix - 1;
+	return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+static void ck_shape(const struct model_tensor *t, int64_t shape[2])
+{
+	shape[0] = t->shape[0];
+	shape[1] = t->ndim > 1 ? t->shape[1] : 0;
+}
+
+/* Read every parameter of m from DIR/model.safetensors; the file must hold exactly those. */
+static int ck_read_params(struct model *m, const char *dir, struct err *e)
+{
+	char path[PATH_MAX];
+	struct st_file f;
+	if (ck_path(path, dir, CK_MODEL, e) || st_open(&f, path, e))
+		return -1;
+	int rc = -1;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const char *name = m->tensors[i].name;
+		if (st_find(&f, name))
+			continue;
+		if (strcmp(name, "lm_head.weight") == 0)
+			err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s' (config has tie_word_embeddings false)",
+				path, name);
+		else
+			err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s'", path, name);
+		goto out;
+	}
+	for (int i = 0; i < f.n; i++) {
+		const char *name = f.tensors[i].name;
+		if (model_find_tensor(m, name) || ck_ignorable(name))
+			continue;
+		if (strcmp(name, "lm_head.weight") == 0 && m->cfg.tied)
+			err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s' (config has tie_word_embeddings true)",
+				path, name);
+		else
+			err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s'", path, name);
+		goto out;
+	}
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		int64_t shape[2];
+		ck_shape(t, shape);
+		if (st_read_f32(&f, t->name, t->ndim, shape, m->params_mem + t->offset, e))
+			goto out;
+	}
+	rc = 0;
+out:
+	st_close(&f);
+	return rc;
+}
+
+int checkpoint_load(struct model *m, const char *dir, int max_B, int max_T, struct err *e)
+{
+	struct model_config cfg;
+	*m = (struct model){ 0 };
+	if (checkpoint_read_config(dir, &cfg, e))
+		return -1;
+	if (model_init(m, &cfg, max_B, max_T > 0 ? max_T : cfg.max_seq, e))
+		return -1;
+	if (ck_read_params(m, dir, e)) {
+		model_release(m);
+		*m = (struct model){ 0 };
+		return -1;
+	}
+	return 0;
+}
+
+int checkpoint_load_params(struct model *m, const char *dir, struct err *e)
+{
+	struct model_config c;
+	if (checkpoint_read_config(dir, &c, e))
+		return -1;
+	/* Shapes cannot show every mismatch: heads at a fixed hidden_size, rope_theta, eps. */
+	const struct model_config *mc = &m->cfg;
+	const struct { const char *key; double file, model; } cmp[] = {
+		{ "vocab_size", c.vocab, mc->vocab }, { "hidden_size", c.dim, mc->dim },
+		{ "intermediate_size", c.ffn, mc->ffn }, { "num_hidden_layers", c.n_layers, mc->n_layers },
+		{ "num_attention_heads", c.n_heads, mc->n_heads },
+		{ "num_key_value_heads", c.n_kv_heads, mc->n_kv_heads },
+		{ "rope_theta", c.rope_theta, mc->rope_theta }, { "rms_norm_eps", c.norm_eps, mc->norm_eps },
+		{ "tie_word_embeddings", c.tied, mc->tied },
+	};
+	for (unsigned i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
+		if (cmp[i].file != cmp[i].model)
+			return err_set(e, ERR_INVALID, "cannot load '%s' into this model: %s is %g, the model has %g",
+				dir, cmp[i].key, cmp[i].file, cmp[i].model);
+	return ck_read_params(m, dir, e);
+}
+
+/* "<name>.exp_avg" / "<name>.exp_avg_sq" */
+static void ck_moment_name(char *buf, size_t cap, const char *param, int sq)
+{
+	snprintf(buf, cap, "%s.%s", param, sq ? "exp_avg_sq" : "exp_avg");
+}
+
+#define CK_MOMENT_NAME_MAX (MODEL_TENSOR_NAME_MAX + 16)
+
+static int ck_write_optimizer(const struct model *m, const char *dir, long step, struct err *e)
+{
+	char path[PATH_MAX], stepbuf[32];
+	if (ck_path(path, dir, CK_OPTIM, e))
+		return -1;
+	int n = 2 * m->n_tensors, rc = -1;
+	struct st_write_tensor *t = calloc((size_t)(n ? n : 1), sizeof *t);
+	char (*names)[CK_MOMENT_NAME_MAX] = calloc((size_t)(n ? n : 1), sizeof *names);
+	if (!t || !names) {
+		err_set(e, ERR_NOMEM, "cannot write '%s': out of memory", path);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *p = &m->tensors[i / 2];
+		int sq = i % 2;
+		ck_moment_name(names[i], sizeof names[i], p->name, sq);
+		t[i] = (struct st_write_tensor){ .name = names[i], .dtype = ST_F32, .ndim = p->ndim,
+			.shape = { p->shape[0], p->ndim > 1 ? p->shape[1] : 0 },
+			.data = (sq ? m->v_mem : m->m_mem) + p->offset };
+	}
+	snprintf(stepbuf, sizeof stepbuf, "%ld", step);
+	const char *const md[] = { "step", stepbuf, "format", CK_OPTIM_FORMAT, NULL };
+	rc = st_write(path, t, n, md, e);
+out:
+	free(names);
+	free(t);
+	return rc;
+}
+
+int checkpoint_save(const struct model *m, const char *dir, long optimizer_step, struct err *e)
+{
+	char path[PATH_MAX];
+	if (checkpoint_write_config(dir, &m->cfg, e) || ck_path(path, dir, CK_MODEL, e))
+		return -1;
+	struct st_write_tensor *t = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *t);
+	if (!t)
+		return err_set(e, ERR_NOMEM, "cannot write '%s': out of memory", path);
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *p = &m->tensors[i];
+		t[i] = (struct st_write_tensor){ .name = p->name, .dtype = ST_F32, .ndim = p->ndim,
+			.shape = { p->shape[0], p->ndim > 1 ? p->shape[1] : 0 },
+			.data = m->params_mem + p->offset };
+	}
+	/* transformers refuses a safetensors checkpoint whose "format" is not a framework */
+	const char *const md[] = { "format", "pt", NULL };
+	int rc = st_write(path, t, m->n_tensors, md, e);
+	free(t);
+	if (rc)
+		return -1;
+	if (optimizer_step > 0 && m->m_mem && m->v_mem)
+		return ck_write_optimizer(m, dir, optimizer_step, e);
+	/* A stale optimizer file would pair old moments with these parameters. */
+	if (ck_path(path, dir, CK_OPTIM, e))
+		return -1;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return err_set(e, ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+int checkpoint_load_optimizer(struct model *m, const char *dir, long *step, struct err *e)
+{
+	char path[PATH_MAX], name[CK_MOMENT_NAME_MAX];
+	struct st_file f;
+	if (ck_path(path, dir, CK_OPTIM, e) || st_open(&f, path, e))
+		return -1;
+	int rc = -1;
+	const char *fmt = st_metadata(&f, "format"), *s = st_metadata(&f, "step");
+	if (!fmt || strcmp(fmt, CK_OPTIM_FORMAT) != 0) {
+		err_set(e, ERR_FORMAT, "cannot read '%s': metadata 'format' is %s%s%s, expected '%s'", path,
+			fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", CK_OPTIM_FORMAT);
+		goto out;
+	}
+	char *end = NULL;
+	errno = 0;
+	long st = s ? strtol(s, &end, 10) : -1;
+	if (!s || !(s[0] >= '0' && s[0] <= '9') || *end || errno) {
+		err_set(e, ERR_FORMAT, "cannot read '%s': metadata 'step' is %s%s%s, expected a non-negative integer",
+			path, s ? "'" : "", s ? s : "missing", s ? "'" : "");
+		goto out;
+	}
+	for (int i = 0; i < f.n; i++) {
+		const char *tn = f.tensors[i].name;
+		const char *dot = strrchr(tn, '.');
+		size_t plen = dot ? (size_t)(dot - tn) : 0;
+		const struct model_tensor *p = NULL;
+		if (dot && plen < sizeof name && (strcmp(dot, ".exp_avg") == 0 || strcmp(dot, ".exp_avg_sq") == 0)) {
+			memcpy(name, tn, plen);
+			name[plen] = '\0';
+			p = model_find_tensor(m, name);
+		}
+		if (!p) {
+			err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s'", path, tn);
+			goto out;
+		}
+	}
+	if (model_alloc_optimizer(m, e))
+		goto out;
+	for (int i = 0; i < 2 * m->n_tensors; i++) {
+		const struct model_tensor *p = &m->tensors[i / 2];
+		int64_t shape[2];
+		ck_shape(p, shape);
+		ck_moment_name(name, sizeof name, p->name, i % 2);
+		if (st_read_f32(&f, name, p->ndim, shape, (i % 2 ? m->v_mem : m->m_mem) + p->offset, e))
+			goto out;
+	}
+	*step = st;
+	rc = 0;
+out:
+	st_close(&f);
+	return rc;
+}

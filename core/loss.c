@@ -1,0 +1,183 @@
+#include "loss.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "pool.h"
+
+void loss_weights(float *w, const float *mask, int B, int T, enum loss_agg agg,
+	long n_seqs, long n_tokens, float constant)
+{
+	long seqs = 0, toks = 0;
+	for (int b = 0; b < B; b++) {
+		long k = 0;
+		for (int t = 0; t < T; t++)
+			k += mask[b * T + t] != 0.0f;
+		seqs += k > 0;
+		toks += k;
+	}
+	if (n_seqs <= 0)
+		n_seqs = seqs;
+	if (n_tokens <= 0)
+		n_tokens = toks;
+	for (int b = 0; b < B; b++) {
+		long k = 0;
+		for (int t = 0; t < T; t++)
+			k += mask[b * T + t] != 0.0f;
+		float v = 0.0f;
+		switch (agg) {
+		case LOSS_AGG_SEQ_MEAN: v = k ? 1.0f / ((float)k * (float)n_seqs) : 0.0f; break;
+		case LOSS_AGG_TOKEN_MEAN: v = n_tokens ? 1.0f / (float)n_tokens : 0.0f; break;
+		case LOSS_AGG_CONSTANT: v = 1.0f / ((float)n_seqs * constant); break;
+		}
+		for (int t = 0; t < T; t++)
+			w[b * T + t] = mask[b * T + t] != 0.0f ? v : 0.0f;
+	}
+}
+
+struct loss_ctx {
+	struct model *m;
+	const int *targets;
+	const float *w, *adv, *old_lp, *ref_lp;
+	const struct grpo_params *p; /* NULL: cross-entropy */
+	float *lp_out;               /* loss_token_logprobs */
+};
+
+/* Per row: softmax into dlogits, log p(target), entropy; returns logsumexp. */
+static float row_softmax(float *prob, const float *z, int V, int target, float *lp, float *entropy)
+{
+	float mx = z[0];
+	for (int i = 1; i < V; i++)
+		mx = z[i] > mx ? z[i] : mx;
+	double sum = 0.0;
+	for (int i = 0; i < V; i++) {
+		prob[i] = expf(z[i] - mx);
+		sum += prob[i];
+	}
+	float inv = (float)(1.0 / sum), lse = mx + (float)log(sum);
+	double pz = 0.0;
+	for (int i = 0; i < V; i++) {
+		prob[i] *= inv;
+		pz += (double)prob[i] * z[i];
+	}
+	*lp = z[target] - lse;
+	*entropy = (float)(lse - pz);
+	return lse;
+}
+
+static void loss_part(void *arg, int begin, int end)
+{
+	const struct loss_ctx *c = arg;
+	struct model *m = c->m;
+	int V = m->cfg.vocab;
+	for (int n = begin; n < end; n++) {
+		float *dz = m->act.dlogits + (size_t)n * V;
+		float *st = m->act.tok_stats + (size_t)n * MODEL_TOK_STATS;
+		const float *z = m->act.logits + (size_t)n * V;
+		float w = c->w[n];
+		if (w == 0.0f) {
+			memset(dz, 0, (size_t)V * sizeof(float));
+			continue;
+		}
+		int y = c->targets[n];
+		float lp, ent;
+		row_softmax(dz, z, V, y, &lp, &ent);
+		float term, dterm; /* the token's loss term and d(term)/d(log p) */
+		float kl = 0.0f, clipped = 0.0f;
+		if (!c->p) {
+			term = -lp;
+			dterm = -1.0f;
+		} else {
+			const struct grpo_params *p = c->p;
+			float A = c->adv[n], rho = expf(lp - c->old_lp[n]);
+			float lo = 1.0f - p->eps_low, hi = 1.0f + p->eps_high;
+			float rc = rho < lo ? lo : rho > hi ? hi : rho;
+			float s1 = rho * A, s2 = rc * A;
+			if (s1 <= s2) {
+				term = -s1;
+				dterm = -s1; /* d(ρA)/d log p = ρA */
+			} else {
+				term = -s2; /* clipped and binding: no gradient through ρ */
+				dterm = 0.0f;
+				clipped = 1.0f;
+			}
+			float x = c->ref_lp[n] - lp, ex = expf(x);
+			kl = ex - x - 1.0f;
+			term += p->beta * kl;
+			dterm += p->beta * (1.0f - ex);
+		}
+		/* d term / d z = dterm · (onehot − p) */
+		float g = -w * dterm;
+		for (int i = 0; i < V; i++)
+			dz[i] *= g;
+		dz[y] -= g;
+		st[0] = w * term;
+		st[1] = ent;
+		st[2] = kl;
+		st[3] = clipped;
+		st[4] = -lp;
+	}
+}
+
+static void loss_run(struct loss_ctx *c, struct loss_stats *st)
+{
+	struct model *m = c->m;
+	int N = m->B * m->T;
+	pool_for(N, loss_part, c);
+	/* sums in row order, whatever the thread count */
+	double sum[MODEL_TOK_STATS] = { 0 };
+	long count = 0;
+	for (int n = 0; n < N; n++) {
+		if (c->w[n] == 0.0f)
+			continue;
+		const float *s = m->act.tok_stats + (size_t)n * MODEL_TOK_STATS;
+		for (int k = 0; k < MODEL_TOK_STATS; k++)
+			sum[k] += s[k];
+		count++;
+	}
+	memset(st, 0, sizeof *st);
+	st->loss = sum[0];
+	st->tokens = count;
+	if (count) {
+		st->entropy = sum[1] / (double)count;
+		st->kl = sum[2] / (double)count;
+		st->clip_frac = sum[3] / (double)count;
+		st->nll = sum[4] / (double)count;
+	}
+}
+
+void loss_cross_entropy(struct model *m, const int *targets, const float *w, struct loss_stats *st)
+{
+	struct loss_ctx c = { .m = m, .targets = targets, .w = w };
+	loss_run(&c, st);
+}
+
+void loss_grpo(struct model *m, const int *targets, const float *w, const float *adv,
+	const float *old_lp, const float *ref_lp, const struct grpo_params *p, struct loss_stats *st)
+{
+	struct loss_ctx c = { .m = m, .targets = targets, .w = w, .adv = adv, .old_lp = old_lp,
+		.ref_lp = ref_lp, .p = p };
+	loss_run(&c, st);
+}
+
+static void logprob_part(void *arg, int begin, int end)
+{
+	const struct loss_ctx *c = arg;
+	int V = c->m->cfg.vocab;
+	for (int n = begin; n < end; n++) {
+		const float *z = c->m->act.logits + (size_t)n * V;
+		float mx = z[0];
+		for (int i = 1; i < V; i++)
+			mx = z[i] > mx ? z[i] : mx;
+		double sum = 0.0;
+		for (int i = 0; i < V; i++)
+			sum += expf(z[i] - mx);
+		c->lp_out[n] = z[c->targets[n]] - mx - (float)log(sum);
+	}
+}
+
+void loss_token_logprobs(const struct model *m, const int *targets, float *out)
+{
+	struct loss_ctx c = { .m = (struct model *)m, .targets = targets, .lp_out = out };
+	pool_for(m->B * m->T, logprob_part, &c);
+}

@@ -1,0 +1,315 @@
+#include "model.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "pool.h"
+#include "rng.h"
+
+/* ---- parameter table ---------------------------------------------------------- */
+
+static void model_add_tensor(struct model *m, size_t *off, const char *name, int rows, int cols)
+{
+	struct model_tensor *t = &m->tensors[m->n_tensors++];
+	snprintf(t->name, sizeof t->name, "%s", name);
+	t->offset = *off;
+	t->ndim = cols ? 2 : 1;
+	t->shape[0] = rows;
+	t->shape[1] = cols;
+	t->numel = (size_t)rows * (size_t)(cols ? cols : 1);
+	*off += t->numel;
+}
+
+/* Fill the table in buffer order; returns the number of floats. */
+static size_t model_layout(struct model *m)
+{
+	const struct model_config *c = &m->cfg;
+	int C = c->dim, HD = config_head_dim(c), F = c->ffn;
+	size_t off = 0;
+	char name[MODEL_TENSOR_NAME_MAX];
+	model_add_tensor(m, &off, "model.embed_tokens.weight", c->vocab, C);
+	for (int l = 0; l < c->n_layers; l++) {
+		static const struct { const char *suffix; int which; } parts[] = {
+			{ "input_layernorm.weight", 0 }, { "self_attn.q_proj.weight", 1 },
+			{ "self_attn.k_proj.weight", 2 }, { "self_attn.v_proj.weight", 2 },
+			{ "self_attn.o_proj.weight", 3 }, { "post_attention_layernorm.weight", 0 },
+			{ "mlp.gate_proj.weight", 4 }, { "mlp.up_proj.weight", 4 },
+			{ "mlp.down_proj.weight", 5 },
+		};
+		for (unsigned i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+			snprintf(name, sizeof name, "model.layers.%d.%s", l, parts[i].suffix);
+			switch (parts[i].which) {
+			case 0: model_add_tensor(m, &off, name, C, 0); break;
+			case 1: model_add_tensor(m, &off, name, c->n_heads * HD, C); break;
+			case 2: model_add_tensor(m, &off, name, c->n_kv_heads * HD, C); break;
+			case 3: model_add_tensor(m, &off, name, C, c->n_heads * HD); break;
+			case 4: model_add_tensor(m, &off, name, F, C); break;
+			case 5: model_add_tensor(m, &off, name, C, F); break;
+			}
+		}
+	}
+	model_add_tensor(m, &off, "model.norm.weight", C, 0);
+	if (!c->tied)
+		model_add_tensor(m, &off, "lm_head.weight", c->vocab, C);
+	return off;
+}
+
+void model_point(const struct model *m, float *base, struct model_params *out)
+{
+	/* tensors[] order: embed, then 9 per layer, then norm, then lm_head */
+	const struct model_tensor *t = m->tensors;
+	out->embed = base + t[0].offset;
+	for (int l = 0; l < m->cfg.n_layers; l++) {
+		const struct model_tensor *lt = t + 1 + 9 * l;
+		struct layer_params *lp = &out->layers[l];
+		lp->ln1 = base + lt[0].offset;
+		lp->wqkv = base + lt[1].offset;
+		lp->wo = base + lt[4].offset;
+		lp->ln2 = base + lt[5].offset;
+		lp->wgu = base + lt[6].offset;
+		lp->wd = base + lt[8].offset;
+	}
+	out->norm = base + t[1 + 9 * m->cfg.n_layers].offset;
+	out->lm_head = m->cfg.tied ? out->embed : base + t[2 + 9 * m->cfg.n_layers].offset;
+}
+
+/* ---- activations -------------------------------------------------------------- */
+
+/* Carve (or, with mem NULL, just count) the activation buffer for B x T. */
+static size_t model_carve_acts(struct model *m, float *mem, int B, int T)
+{
+	const struct model_config *c = &m->cfg;
+	size_t BT = (size_t)B * T, C = c->dim, V = c->vocab, F = c->ffn;
+	size_t HD = config_head_dim(c), QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
+	size_t att = (size_t)B * c->n_heads * T * T, off = 0;
+	struct model_acts *a = &m->act;
+#define CARVE(ptr, n) do { if (mem) (ptr) = mem + off; off += (n); } while (0)
+	/* first, so they stay put when a call re-carves for another (B, T) */
+	CARVE(a->rope_cos, (size_t)c->max_seq * HD / 2);
+	CARVE(a->rope_sin, (size_t)c->max_seq * HD / 2);
+	for (int l = 0; l < c->n_layers; l++) {
+		struct layer_acts *la = &a->layers[l];
+		CARVE(la->x, BT * C);
+		CARVE(la->ln1, BT * C);
+		CARVE(la->ln1_rstd, BT);
+		CARVE(la->qkv, BT * QKV);
+		CARVE(la->att, att);
+		CARVE(la->atty, BT * C);
+		CARVE(la->x2, BT * C);
+		CARVE(la->ln2, BT * C);
+		CARVE(la->ln2_rstd, BT);
+		CARVE(la->gu, BT * 2 * F);
+		CARVE(la->h, BT * F);
+	}
+	CARVE(a->xf, BT * C);
+	CARVE(a->lnf, BT * C);
+	CARVE(a->lnf_rstd, BT);
+	CARVE(a->logits, BT * V);
+	CARVE(a->dlogits, BT * V);
+	CARVE(a->tok_stats, BT * MODEL_TOK_STATS);
+	CARVE(a->dx, BT * C);
+	CARVE(a->dtmp, BT * C);
+	CARVE(a->dqkv, BT * QKV);
+	CARVE(a->datt, att);
+	CARVE(a->dgu, BT * 2 * F);
+	CARVE(a->dh, BT * F);
+#undef CARVE
+	return off;
+}
+
+static float *model_alloc_floats(size_t n, const char *what, struct err *e)
+{
+	float *p = calloc(n ? n : 1, sizeof(float));
+	if (!p)
+		err_set(e, ERR_NOMEM, "cannot allocate %s: %zu MiB", what, n * sizeof(float) >> 20);
+	return p;
+}
+
+int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e)
+{
+	memset(m, 0, sizeof *m);
+	if (config_validate(cfg, e) < 0)
+		return -1;
+	if (max_B <= 0 || max_T <= 0 || max_T > cfg->max_seq)
+		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
+			max_B, max_T, cfg->max_seq);
+	m->cfg = *cfg;
+	m->max_B = max_B;
+	m->max_T = max_T;
+	int L = cfg->n_layers;
+	m->tensors = calloc((size_t)MODEL_MAX_TENSORS_PER_LAYER * L + 3, sizeof *m->tensors);
+	m->params.layers = calloc((size_t)L, sizeof(struct layer_params));
+	m->grads.layers = calloc((size_t)L, sizeof(struct layer_params));
+	m->act.layers = calloc((size_t)L, sizeof(struct layer_acts));
+	if (!m->tensors || !m->params.layers || !m->grads.layers || !m->act.layers) {
+		model_release(m);
+		return err_set(e, ERR_NOMEM, "cannot allocate model tables");
+	}
+	m->num_params = model_layout(m);
+	m->num_acts = model_carve_acts(m, NULL, max_B, max_T);
+	if (!(m->params_mem = model_alloc_floats(m->num_params, "parameters", e)) ||
+		!(m->grads_mem = model_alloc_floats(m->num_params, "gradients", e)) ||
+		!(m->acts_mem = model_alloc_floats(m->num_acts, "activations", e))) {
+		model_release(m);
+		return -1;
+	}
+	model_point(m, m->params_mem, &m->params);
+	model_point(m, m->grads_mem, &m->grads);
+	model_carve_acts(m, m->acts_mem, max_B, max_T);
+	m->B = max_B;
+	m->T = max_T;
+	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta);
+	return 0;
+}
+
+void model_release(struct model *m)
+{
+	free(m->tensors);
+	free(m->params.layers);
+	free(m->grads.layers);
+	free(m->act.layers);
+	free(m->params_mem);
+	free(m->grads_mem);
+	free(m->m_mem);
+	free(m->v_mem);
+	free(m->acts_mem);
+	memset(m, 0, sizeof *m);
+}
+
+int model_alloc_optimizer(struct model *m, struct err *e)
+{
+	if (m->m_mem)
+		return 0;
+	m->m_mem = model_alloc_floats(m->num_params, "AdamW moments", e);
+	m->v_mem = m->m_mem ? model_alloc_floats(m->num_params, "AdamW moments", e) : NULL;
+	if (!m->v_mem) {
+		free(m->m_mem);
+		m->m_mem = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void model_init_weights(struct model *m, uint64_t seed)
+{
+	/* One stream per tensor keyed by its name: init does not depend on layout order. */
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		float *p = m->params_mem + t->offset;
+		if (t->ndim == 1) {
+			for (size_t j = 0; j < t->numel; j++)
+				p[j] = 1.0f;
+			continue;
+		}
+		struct rng r;
+		rng_init(&r, rng_key_str(seed, t->name));
+		for (size_t j = 0; j < t->numel; j++)
+			p[j] = 0.02f * rng_normal(&r);
+	}
+}
+
+void model_zero_grad(struct model *m)
+{
+	memset(m->grads_mem, 0, m->num_params * sizeof(float));
+}
+
+const struct model_tensor *model_find_tensor(const struct model *m, const char *name)
+{
+	for (int i = 0; i < m->n_tensors; i++)
+		if (strcmp(m->tensors[i].name, name) == 0)
+			return &m->tensors[i];
+	return NULL;
+}
+
+/* ---- forward / backward ------------------------------------------------------- */
+
+/* Re-carve the activation buffer for this call's (B, T) so tensors are dense. */
+static void model_set_shape(struct model *m, int B, int T)
+{
+	assert(B >= 1 && B <= m->max_B && T >= 1 && T <= m->max_T);
+	if (B == m->B && T == m->T)
+		return;
+	model_carve_acts(m, m->acts_mem, B, T);
+	m->B = B;
+	m->T = T;
+}
+
+static void copy_part(void *p, int begin, int end)
+{
+	float **io = p; /* {dst, src}, unit = 1024 floats */
+	memcpy(io[0] + (size_t)begin * 1024, io[1] + (size_t)begin * 1024, (size_t)(end - begin) * 1024 * sizeof(float));
+}
+
+static void copy_floats(float *dst, const float *src, size_t n)
+{
+	size_t units = n / 1024;
+	float *io[2] = { dst, (float *)src };
+	pool_for((int)units, copy_part, io);
+	memcpy(dst + units * 1024, src + units * 1024, (n - units * 1024) * sizeof(float));
+}
+
+void model_forward(struct model *m, const struct model_batch *batch)
+{
+	const struct model_config *c = &m->cfg;
+	model_set_shape(m, batch->B, batch->T);
+	int B = batch->B, T = batch->T, N = B * T, C = c->dim, F = c->ffn, V = c->vocab;
+	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	struct model_acts *a = &m->act;
+	for (int i = 0; i < N; i++)
+		assert(batch->tokens[i] >= 0 && batch->tokens[i] < V);
+
+	embedding_forward(a->layers[0].x, batch->tokens, m->params.embed, N, C);
+	for (int l = 0; l < c->n_layers; l++) {
+		struct layer_acts *la = &a->layers[l];
+		const struct layer_params *lp = &m->params.layers[l];
+		float *next = l + 1 < c->n_layers ? a->layers[l + 1].x : a->xf;
+		rmsnorm_forward(la->ln1, la->ln1_rstd, la->x, lp->ln1, N, C, c->norm_eps);
+		matmul_forward(la->qkv, QKV, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+		rope_forward(la->qkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
+		attention_forward(la->atty, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
+		copy_floats(la->x2, la->x, (size_t)N * C);
+		matmul_forward(la->x2, C, la->atty, lp->wo, N, NH * HD, C, 1.0f);
+		rmsnorm_forward(la->ln2, la->ln2_rstd, la->x2, lp->ln2, N, C, c->norm_eps);
+		matmul_forward(la->gu, 2 * F, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+		swiglu_forward(la->h, la->gu, N, F);
+		copy_floats(next, la->x2, (size_t)N * C);
+		matmul_forward(next, C, la->h, lp->wd, N, F, C, 1.0f);
+	}
+	rmsnorm_forward(a->lnf, a->lnf_rstd, a->xf, m->params.norm, N, C, c->norm_eps);
+	matmul_forward(a->logits, V, a->lnf, m->params.lm_head, N, C, V, 0.0f);
+}
+
+void model_backward(struct model *m, const struct model_batch *batch)
+{
+	const struct model_config *c = &m->cfg;
+	assert(batch->B == m->B && batch->T == m->T);
+	int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->ffn, V = c->vocab;
+	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	struct model_acts *a = &m->act;
+	struct model_params *g = &m->grads;
+
+	matmul_backward(a->dtmp, g->lm_head, a->dlogits, a->lnf, m->params.lm_head, N, C, V, 0.0f);
+	memset(a->dx, 0, (size_t)N * C * sizeof(float));
+	rmsnorm_backward(a->dx, g->norm, a->dtmp, a->xf, m->params.norm, a->lnf_rstd, N, C);
+	for (int l = c->n_layers - 1; l >= 0; l--) {
+		struct layer_acts *la = &a->layers[l];
+		const struct layer_params *lp = &m->params.layers[l];
+		struct layer_params *lg = &g->layers[l];
+		/* next = x2 + h·Wdᵀ: dx flows to x2 unchanged */
+		matmul_backward(a->dh, lg->wd, a->dx, la->h, lp->wd, N, F, C, 0.0f);
+		swiglu_backward(a->dgu, a->dh, la->gu, N, F);
+		matmul_backward(a->dtmp, lg->wgu, a->dgu, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+		rmsnorm_backward(a->dx, lg->ln2, a->dtmp, la->x2, lp->ln2, la->ln2_rstd, N, C);
+		/* x2 = x + atty·Woᵀ */
+		matmul_backward(a->dtmp, lg->wo, a->dx, la->atty, lp->wo, N, NH * HD, C, 0.0f);
+		attention_backward(a->dqkv, a->datt, a->dtmp, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
+		rope_backward(a->dqkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
+		matmul_backward(a->dtmp, lg->wqkv, a->dqkv, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+		rmsnorm_backward(a->dx, lg->ln1, a->dtmp, la->x, lp->ln1, la->ln1_rstd, N, C);
+	}
+	embedding_backward(g->embed, a->dx, batch->tokens, N, C);
+}

@@ -1,0 +1,140 @@
+/*
+ * model — a Llama-architecture transformer's memory: parameters, gradients, AdamW
+ * moments and activations, each one contiguous fp32 buffer carved into named
+ * tensors (llm.c style), and the forward/backward passes over a right-padded batch.
+ *
+ * Parameter layout. The tensor table `model->tensors[]` lists every parameter in
+ * buffer order under its Hugging Face Llama name; gradients and AdamW m/v use the
+ * same offsets in their own buffers, so one flat index means the same scalar in all
+ * four. Within a layer q_proj, k_proj, v_proj are adjacent (one (NH+2NKV)*HD x C
+ * matrix for one GEMM), and so are gate_proj and up_proj (one 2F x C matrix).
+ *
+ * Lifecycle:
+ *   model_init(&m, cfg, B, T)     sizes and allocates everything for batches up to
+ *                                 B x T (T <= max_seq); parameters are zero
+ *   model_init_weights(&m, seed)  N(0, 0.02) matrices, ones for norms (counter RNG)
+ *   model_forward(&m, batch)      logits for every position; no allocation
+ *   loss_*(...)                   (loss.h) fills m.act.dlogits and returns stats
+ *   model_backward(&m, batch)     accumulates (+=) into m.grads from m.act.dlogits
+ *   model_release(&m)
+ *
+ * model_forward may run with a smaller B and T than the sizes given to model_init;
+ * activations are laid out for the actual (B, T) of each call, so a call invalidates
+ * the activations of the previous one. model_backward must follow the forward of the
+ * same batch. Grads accumulate until model_zero_grad.
+ *
+ * Threads: kernels split work over the pool (pool.h); results do not depend on the
+ * thread count except for the order of float sums inside OpenBLAS.
+ */
+#ifndef R1_MODEL_H
+#define R1_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+
+#define MODEL_TENSOR_NAME_MAX 80
+#define MODEL_MAX_TENSORS_PER_LAYER 9
+#define MODEL_TOK_STATS 5 /* loss scratch per token: w·term, entropy, kl, clipped, nll */
+
+struct model_tensor {
+	char name[MODEL_TENSOR_NAME_MAX]; /* HF name, e.g. model.layers.0.self_attn.q_proj.weight */
+	size_t offset;                    /* in floats, into params/grads/m/v */
+	int ndim;                         /* 1 or 2 */
+	int shape[2];                     /* rows, cols (cols unused when ndim == 1) */
+	size_t numel;
+};
+
+struct layer_params {      /* pointers into one of the four flat buffers */
+	float *ln1;        /* (C) input_layernorm */
+	float *wqkv;       /* ((NH+2NKV)*HD, C): q_proj rows, then k_proj, then v_proj */
+	float *wo;         /* (C, NH*HD) o_proj */
+	float *ln2;        /* (C) post_attention_layernorm */
+	float *wgu;        /* (2F, C): gate_proj rows, then up_proj */
+	float *wd;         /* (C, F) down_proj */
+};
+
+struct model_params {
+	float *embed;            /* (V, C) embed_tokens */
+	struct layer_params *layers; /* [L] */
+	float *norm;             /* (C) final norm */
+	float *lm_head;          /* (V, C); == embed when tied */
+};
+
+struct layer_acts {
+	float *x;          /* (B, T, C) layer input (residual stream) */
+	float *ln1;        /* (B, T, C) */
+	float *ln1_rstd;   /* (B, T) */
+	float *qkv;        /* (B, T, (NH+2NKV)*HD) after RoPE on q and k */
+	float *att;        /* (B, NH, T, T) softmax probabilities (row t valid up to t) */
+	float *atty;       /* (B, T, C) attention output before o_proj */
+	float *x2;         /* (B, T, C) residual after attention */
+	float *ln2;        /* (B, T, C) */
+	float *ln2_rstd;   /* (B, T) */
+	float *gu;         /* (B, T, 2F) gate and up pre-activations */
+	float *h;          /* (B, T, F) silu(gate) * up */
+};
+
+struct model_acts {
+	struct layer_acts *layers; /* [L] */
+	float *xf;         /* (B, T, C) last layer output */
+	float *lnf;        /* (B, T, C) */
+	float *lnf_rstd;   /* (B, T) */
+	float *logits;     /* (B, T, V) */
+	float *dlogits;    /* (B, T, V) filled by a loss, consumed by backward */
+	float *tok_stats;  /* (B, T, MODEL_TOK_STATS) a loss's per-token terms, summed in row order */
+	/* backward scratch */
+	float *dx;         /* (B, T, C) gradient of the residual stream */
+	float *dtmp;       /* (B, T, C) */
+	float *dqkv;       /* (B, T, (NH+2NKV)*HD) */
+	float *datt;       /* (B, NH, T, T) */
+	float *dgu;        /* (B, T, 2F) */
+	float *dh;         /* (B, T, F) */
+	float *rope_cos;   /* (max_seq, HD/2) */
+	float *rope_sin;   /* (max_seq, HD/2) */
+};
+
+/* A right-padded batch: sequence b has lengths[b] real tokens, padding after. */
+struct model_batch {
+	int B, T;
+	const int *tokens;   /* (B, T) input ids; padding positions may hold anything valid */
+	const int *lengths;  /* [B] real tokens per row, 1..T; NULL means all T */
+};
+
+struct model {
+	struct model_config cfg;
+	int max_B, max_T;            /* activation sizes */
+	int B, T;                    /* of the last forward */
+	size_t num_params;           /* floats in each of params/grads/m/v */
+	int n_tensors;
+	struct model_tensor *tensors;
+	float *params_mem, *grads_mem, *m_mem, *v_mem; /* m/v allocated on first optimizer use */
+	struct model_params params, grads;
+	size_t num_acts;
+	float *acts_mem;
+	struct model_acts act;
+};
+
+int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);
+void model_release(struct model *m);
+
+/* Ensure AdamW moment buffers exist (zeroed). */
+int model_alloc_optimizer(struct model *m, struct err *e);
+
+void model_init_weights(struct model *m, uint64_t seed);
+void model_zero_grad(struct model *m);
+
+/* Point `out` at the tensors of `base` (params_mem, grads_mem, m_mem or v_mem). */
+void model_point(const struct model *m, float *base, struct model_params *out);
+
+const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
+
+/* Run the model on the batch; logits in m->act.logits (B, T, V). */
+void model_forward(struct model *m, const struct model_batch *batch);
+
+/* Accumulate parameter gradients from m->act.dlogits. */
+void model_backward(struct model *m, const struct model_batch *batch);
+
+#endif

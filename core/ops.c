@@ -1,0 +1,351 @@
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "pool.h"
+
+/* ---- embedding ---------------------------------------------------------------- */
+
+struct embed_ctx {
+	float *out;
+	const float *dout;
+	float *dembed;
+	const int *tokens;
+	const float *embed;
+	int N, C;
+};
+
+static void embedding_forward_part(void *p, int begin, int end)
+{
+	const struct embed_ctx *c = p;
+	for (int n = begin; n < end; n++)
+		memcpy(c->out + (size_t)n * c->C, c->embed + (size_t)c->tokens[n] * c->C,
+			sizeof(float) * (size_t)c->C);
+}
+
+void embedding_forward(float *out, const int *tokens, const float *embed, int N, int C)
+{
+	struct embed_ctx c = { .out = out, .tokens = tokens, .embed = embed, .N = N, .C = C };
+	pool_for(N, embedding_forward_part, &c);
+}
+
+/* Split over channels: rows sharing a token never race, and sums run in row order. */
+static void embedding_backward_part(void *p, int begin, int end)
+{
+	const struct embed_ctx *c = p;
+	for (int n = 0; n < c->N; n++) {
+		float *d = c->dembed + (size_t)c->tokens[n] * c->C;
+		const float *g = c->dout + (size_t)n * c->C;
+		for (int i = begin; i < end; i++)
+			d[i] += g[i];
+	}
+}
+
+void embedding_backward(float *dembed, const float *dout, const int *tokens, int N, int C)
+{
+	struct embed_ctx c = { .dout = dout, .dembed = dembed, .tokens = tokens, .N = N, .C = C };
+	pool_for(C, embedding_backward_part, &c);
+}
+
+/* ---- RMSNorm ------------------------------------------------------------------ */
+
+struct rmsnorm_ctx {
+	float *out, *rstd, *dx, *dw;
+	const float *x, *w, *dout, *rstd_in;
+	int N, C;
+	float eps;
+};
+
+static void rmsnorm_forward_part(void *p, int begin, int end)
+{
+	const struct rmsnorm_ctx *c = p;
+	for (int n = begin; n < end; n++) {
+		const float *x = c->x + (size_t)n * c->C;
+		float *o = c->out + (size_t)n * c->C;
+		float ss = 0.0f;
+		for (int i = 0; i < c->C; i++)
+			ss += x[i] * x[i];
+		float r = 1.0f / sqrtf(ss / (float)c->C + c->eps);
+		for (int i = 0; i < c->C; i++)
+			o[i] = x[i] * r * c->w[i];
+		c->rstd[n] = r;
+	}
+}
+
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps)
+{
+	struct rmsnorm_ctx c = { .out = out, .rstd = rstd, .x = x, .w = w, .N = N, .C = C, .eps = eps };
+	pool_for(N, rmsnorm_forward_part, &c);
+}
+
+/* dx_j += r·dy_j·w_j − r³·x_j/C · Σ_i dy_i·w_i·x_i */
+static void rmsnorm_backward_dx_part(void *p, int begin, int end)
+{
+	const struct rmsnorm_ctx *c = p;
+	for (int n = begin; n < end; n++) {
+		const float *x = c->x + (size_t)n * c->C;
+		const float *dy = c->dout + (size_t)n * c->C;
+		float *dx = c->dx + (size_t)n * c->C;
+		float r = c->rstd_in[n], dot = 0.0f;
+		for (int i = 0; i < c->C; i++)
+			dot += dy[i] * c->w[i] * x[i];
+		float k = r * r * r * dot / (float)c->C;
+		for (int i = 0; i < c->C; i++)
+			dx[i] += r * dy[i] * c->w[i] - k * x[i];
+	}
+}
+
+/* dw_i += Σ_n dy_i·x_i·r_n, split over channels so the row sum keeps its order */
+static void rmsnorm_backward_dw_part(void *p, int begin, int end)
+{
+	const struct rmsnorm_ctx *c = p;
+	for (int n = 0; n < c->N; n++) {
+		const float *x = c->x + (size_t)n * c->C;
+		const float *dy = c->dout + (size_t)n * c->C;
+		float r = c->rstd_in[n];
+		for (int i = begin; i < end; i++)
+			c->dw[i] += dy[i] * x[i] * r;
+	}
+}
+
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+	const float *rstd, int N, int C)
+{
+	struct rmsnorm_ctx c = { .dx = dx, .dw = dw, .dout = dout, .x = x, .w = w,
+		.rstd_in = rstd, .N = N, .C = C };
+	pool_for(N, rmsnorm_backward_dx_part, &c);
+	pool_for(C, rmsnorm_backward_dw_part, &c);
+}
+
+/* ---- matmul ------------------------------------------------------------------- */
+
+void matmul_forward(float *out, int ldo, const float *inp, const float *w, int N, int IC, int OC, float beta)
+{
+	pool_sgemm(false, true, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, ldo);
+}
+
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+	int N, int IC, int OC, float beta_dinp)
+{
+	if (dinp)
+		pool_sgemm(false, false, N, IC, OC, 1.0f, dout, OC, w, IC, beta_dinp, dinp, IC);
+	pool_sgemm(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+}
+
+/* ---- RoPE --------------------------------------------------------------------- */
+
+void rope_tables(float *cos_t, float *sin_t, int T, int HD, float theta)
+{
+	int half = HD / 2;
+	for (int i = 0; i < half; i++) {
+		/* same rounding as HF: inv_freq in fp32, then angle = t · inv_freq */
+		float inv_freq = (float)(1.0 / pow((double)theta, (double)(2 * i) / (double)HD));
+		for (int t = 0; t < T; t++) {
+			float a = (float)t * inv_freq;
+			cos_t[t * half + i] = cosf(a);
+			sin_t[t * half + i] = sinf(a);
+		}
+	}
+}
+
+struct rope_ctx {
+	float *qkv;
+	const float *cos_t, *sin_t;
+	int T, NH, NKV, HD;
+	float sign; /* +1 forward rotation, -1 inverse */
+};
+
+static void rope_part(void *p, int begin, int end)
+{
+	const struct rope_ctx *c = p;
+	int half = c->HD / 2, heads = c->NH + c->NKV, QKV = (c->NH + 2 * c->NKV) * c->HD;
+	for (int n = begin; n < end; n++) {
+		int t = n % c->T;
+		const float *cs = c->cos_t + t * half, *sn = c->sin_t + t * half;
+		float *row = c->qkv + (size_t)n * QKV;
+		for (int h = 0; h < heads; h++) { /* q heads then k heads: adjacent in the row */
+			float *x = row + h * c->HD;
+			for (int i = 0; i < half; i++) {
+				float a = x[i], b = x[i + half], s = c->sign * sn[i];
+				x[i] = a * cs[i] - b * s;
+				x[i + half] = b * cs[i] + a * s;
+			}
+		}
+	}
+}
+
+void rope_forward(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD)
+{
+	struct rope_ctx c = { qkv, cos_t, sin_t, T, NH, NKV, HD, 1.0f };
+	pool_for(B * T, rope_part, &c);
+}
+
+void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD)
+{
+	struct rope_ctx c = { dqkv, cos_t, sin_t, T, NH, NKV, HD, -1.0f };
+	pool_for(B * T, rope_part, &c);
+}
+
+/* ---- attention ---------------------------------------------------------------- */
+
+struct attn_ctx {
+	float *out, *att, *dqkv, *datt;
+	const float *qkv, *dout, *att_in;
+	const int *lengths;
+	int B, T, NH, NKV, HD;
+};
+
+/* One unit per (b, kv head): its query heads share K and V, so dK and dV have one writer. */
+static void attention_forward_part(void *p, int begin, int end)
+{
+	const struct attn_ctx *c = p;
+	int T = c->T, HD = c->HD, NH = c->NH, NKV = c->NKV, C = NH * HD;
+	int QKV = (NH + 2 * NKV) * HD, group = NH / NKV;
+	float scale = 1.0f / sqrtf((float)HD);
+	for (int u = begin; u < end; u++) {
+		int b = u / NKV, kvh = u % NKV;
+		int len = c->lengths ? c->lengths[b] : T;
+		const float *base = c->qkv + (size_t)b * T * QKV;
+		const float *k = base + C + kvh * HD, *v = base + C + NKV * HD + kvh * HD;
+		for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+			const float *q = base + h * HD;
+			float *att = c->att + ((size_t)b * NH + h) * T * T;
+			float *out = c->out + (size_t)b * T * C + h * HD;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, HD, scale,
+				q, QKV, k, QKV, 0.0f, att, T);
+			for (int t = 0; t < len; t++) {
+				float *row = att + (size_t)t * T, mx = row[0], sum = 0.0f;
+				for (int j = 1; j <= t; j++)
+					mx = row[j] > mx ? row[j] : mx;
+				for (int j = 0; j <= t; j++) {
+					row[j] = expf(row[j] - mx);
+					sum += row[j];
+				}
+				float inv = 1.0f / sum;
+				for (int j = 0; j <= t; j++)
+					row[j] *= inv;
+				for (int j = t + 1; j < len; j++)
+					row[j] = 0.0f;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, HD, len, 1.0f,
+				att, T, v, QKV, 0.0f, out, C);
+			for (int t = len; t < T; t++)
+				memset(out + (size_t)t * C, 0, sizeof(float) * (size_t)HD);
+		}
+	}
+}
+
+void attention_forward(float *out, float *att, const float *qkv, const int *lengths,
+	int B, int T, int NH, int NKV, int HD)
+{
+	struct attn_ctx c = { .out = out, .att = att, .qkv = qkv, .lengths = lengths,
+		.B = B, .T = T, .NH = NH, .NKV = NKV, .HD = HD };
+	pool_for(B * NKV, attention_forward_part, &c);
+}
+
+static void attention_backward_part(void *p, int begin, int end)
+{
+	const struct attn_ctx *c = p;
+	int T = c->T, HD = c->HD, NH = c->NH, NKV = c->NKV, C = NH * HD;
+	int QKV = (NH + 2 * NKV) * HD, group = NH / NKV;
+	float scale = 1.0f / sqrtf((float)HD);
+	for (int u = begin; u < end; u++) {
+		int b = u / NKV, kvh = u % NKV;
+		int len = c->lengths ? c->lengths[b] : T;
+		const float *base = c->qkv + (size_t)b * T * QKV;
+		float *dbase = c->dqkv + (size_t)b * T * QKV;
+		const float *k = base + C + kvh * HD, *v = base + C + NKV * HD + kvh * HD;
+		float *dk = dbase + C + kvh * HD, *dv = dbase + C + NKV * HD + kvh * HD;
+		for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+			const float *q = base + h * HD;
+			float *dq = dbase + h * HD;
+			const float *att = c->att_in + ((size_t)b * NH + h) * T * T;
+			float *datt = c->datt + ((size_t)b * NH + h) * T * T;
+			const float *dout = c->dout + (size_t)b * T * C + h * HD;
+			float beta = h == kvh * group ? 0.0f : 1.0f; /* first head of the group writes */
+			/* dP = dY · Vᵀ ; dV (+)= Pᵀ · dY */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, HD, 1.0f,
+				dout, C, v, QKV, 0.0f, datt, T);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, HD, len, 1.0f,
+				att, T, dout, C, beta, dv, QKV);
+			/* dS = P ⊙ (dP − rowsum(P ⊙ dP)), causal part only */
+			for (int t = 0; t < len; t++) {
+				const float *pr = att + (size_t)t * T;
+				float *dr = datt + (size_t)t * T, dot = 0.0f;
+				for (int j = 0; j <= t; j++)
+					dot += pr[j] * dr[j];
+				for (int j = 0; j <= t; j++)
+					dr[j] = pr[j] * (dr[j] - dot);
+				for (int j = t + 1; j < len; j++)
+					dr[j] = 0.0f;
+			}
+			/* dQ = scale · dS · K ; dK (+)= scale · dSᵀ · Q */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, HD, len, scale,
+				datt, T, k, QKV, 0.0f, dq, QKV);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, HD, len, scale,
+				datt, T, q, QKV, beta, dk, QKV);
+			for (int t = len; t < T; t++)
+				memset(dq + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
+		}
+		for (int t = len; t < T; t++) {
+			memset(dk + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
+			memset(dv + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
+		}
+	}
+}
+
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *att,
+	const float *qkv, const int *lengths, int B, int T, int NH, int NKV, int HD)
+{
+	struct attn_ctx c = { .dqkv = dqkv, .datt = datt, .dout = dout, .att_in = att,
+		.qkv = qkv, .lengths = lengths, .B = B, .T = T, .NH = NH, .NKV = NKV, .HD = HD };
+	pool_for(B * NKV, attention_backward_part, &c);
+}
+
+/* ---- SwiGLU ------------------------------------------------------------------- */
+
+struct swiglu_ctx {
+	float *h, *dgu;
+	const float *gu, *dh;
+	int F;
+};
+
+static void swiglu_forward_part(void *p, int begin, int end)
+{
+	const struct swiglu_ctx *c = p;
+	for (int n = begin; n < end; n++) {
+		const float *g = c->gu + (size_t)n * 2 * c->F, *u = g + c->F;
+		float *h = c->h + (size_t)n * c->F;
+		for (int i = 0; i < c->F; i++)
+			h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+	}
+}
+
+void swiglu_forward(float *h, const float *gu, int N, int F)
+{
+	struct swiglu_ctx c = { .h = h, .gu = gu, .F = F };
+	pool_for(N, swiglu_forward_part, &c);
+}
+
+static void swiglu_backward_part(void *p, int begin, int end)
+{
+	const struct swiglu_ctx *c = p;
+	for (int n = begin; n < end; n++) {
+		const float *g = c->gu + (size_t)n * 2 * c->F, *u = g + c->F;
+		const float *dh = c->dh + (size_t)n * c->F;
+		float *dg = c->dgu + (size_t)n * 2 * c->F, *du = dg + c->F;
+		for (int i = 0; i < c->F; i++) {
+			float s = 1.0f / (1.0f + expf(-g[i])), silu = g[i] * s;
+			du[i] = dh[i] * silu;
+			dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+		}
+	}
+}
+
+void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F)
+{
+	struct swiglu_ctx c = { .dgu = dgu, .gu = gu, .dh = dh, .F = F };
+	pool_for(N, swiglu_backward_part, &c);
+}

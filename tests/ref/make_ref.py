@@ -1,0 +1,627 @@
+#!/usr/bin/python3
+"""
+make_ref.py — the PyTorch reference that tests/ref/test_ref.c compares r1flow's
+model core against, tensor by tensor (llm.c's test_gpt2 approach).
+
+    /usr/bin/python3 make_ref.py OUTDIR     write OUTDIR/{config.json,
+                                            model.safetensors, ref.safetensors}
+    /usr/bin/python3 make_ref.py --selfcheck
+                                            check this script against itself:
+                                            autograd gradcheck, a loop-based
+                                            second forward, the GRPO formula of
+                                            DESIGN §8 and AdamW by hand
+
+The model is a from-scratch Llama with the semantics of Hugging Face's
+LlamaForCausalLM (RMSNorm in the compute dtype, RoPE with rotate_half, grouped-query
+attention, SwiGLU, untied head). Parameters are drawn in fp32 and written to
+model.safetensors; every reference value is then computed in float64 from exactly
+those fp32 numbers (and from the fp32-rounded batch side data and constants), so the
+only difference left for the C side is its own fp32 arithmetic.
+
+ref.safetensors holds (all F32 unless noted; scalars are shape [1] tensors):
+  tokens, targets (I32, (B,T)); lengths (I32, (B)); mask (B,T)
+  logits (B,T,V)               valid at t < lengths[b] only
+  token_lp (B,T)               log p(targets) valid at t < lengths[b] - 1
+  ce_weights (B,T)             LOSS_AGG_TOKEN_MEAN weights of mask
+  ce_loss, ce_nll, ce_entropy, ce_tokens
+  ce_grad.<param>              d ce_loss / d param
+  adv, old_lp, ref_lp (B,T)    GRPO side data
+  grpo_weights (B,T)           LOSS_AGG_SEQ_MEAN weights of mask
+  grpo_eps_low, grpo_eps_high, grpo_beta
+  grpo_loss, grpo_kl, grpo_clip_frac, grpo_entropy, grpo_nll, grpo_tokens
+  grpo_grad.<param>
+  clip_max_norm, grad_norm     clip_grad_norm_ of the stored (fp32) grpo grads
+  adam_lr, adam_beta1, adam_beta2, adam_eps, adam_weight_decay
+  adamw_m.<param>, adamw_v.<param>, adamw.<param>
+                               torch.optim.AdamW state and params after step 1
+  adamw2.<param>               params after a second step with the same gradient
+The AdamW reference starts from the stored fp32 params and the stored fp32 GRPO
+gradients, so the C side can test clipping and AdamW by loading exactly those.
+"""
+
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+CONFIG = dict(vocab=300, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn=160,
+              max_seq=32, rope_theta=10000.0, norm_eps=1e-5)
+BOS, EOS, PAD = 256, 257, 258
+LENGTHS = [16, 11, 5]
+T = 16
+PROMPT = 2          # positions t < PROMPT are masked out ("prompt" tokens)
+ADV = [1.3, -0.7, 0.4]
+LP_NOISE = 0.3
+GRPO = dict(eps_low=0.2, eps_high=0.28, beta=0.04)
+ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1)
+CLIP_FRACTION = 0.5   # max_norm = this * grad norm, so clipping happens
+BOUNDARY_MARGIN = 1e-3  # no ratio this close to a clip edge (fp32 could flip it)
+SEED = 1234
+
+
+def f32(x):
+    """The float64 value of x rounded to fp32: what the C side sees."""
+    return float(np.float32(x))
+
+
+# ---------------------------------------------------------------- model
+
+def param_specs(cfg):
+    """(name, shape) in HF naming; matrices are (out, in) like nn.Linear."""
+    V, C, F = cfg["vocab"], cfg["dim"], cfg["ffn"]
+    HD = C // cfg["n_heads"]
+    NH, NKV = cfg["n_heads"], cfg["n_kv_heads"]
+    specs = [("model.embed_tokens.weight", (V, C))]
+    for i in range(cfg["n_layers"]):
+        p = "model.layers.%d." % i
+        specs += [
+            (p + "input_layernorm.weight", (C,)),
+            (p + "self_attn.q_proj.weight", (NH * HD, C)),
+            (p + "self_attn.k_proj.weight", (NKV * HD, C)),
+            (p + "self_attn.v_proj.weight", (NKV * HD, C)),
+            (p + "self_attn.o_proj.weight", (C, NH * HD)),
+            (p + "post_attention_layernorm.weight", (C,)),
+            (p + "mlp.gate_proj.weight", (F, C)),
+            (p + "mlp.up_proj.weight", (F, C)),
+            (p + "mlp.down_proj.weight", (C, F)),
+        ]
+    specs += [("model.norm.weight", (C,)), ("lm_head.weight", (V, C))]
+    return specs
+
+
+def init_params(cfg, gen):
+    """fp32 parameters, larger than the usual 0.02 so that logits, attention and
+    gradients are far from uniform and every path carries signal."""
+    params = {}
+    for name, shape in param_specs(cfg):
+        if len(shape) == 1:
+            t = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+        elif "embed" in name:
+            t = 1.0 * torch.randn(shape, generator=gen)
+        elif "lm_head" in name:
+            t = 0.15 * torch.randn(shape, generator=gen)
+        else:
+            t = (1.0 / math.sqrt(shape[1])) * torch.randn(shape, generator=gen)
+        params[name] = t.to(torch.float32)
+    return params
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rope_cos_sin(cfg, T, dtype):
+    HD = cfg["dim"] // cfg["n_heads"]
+    # HF computes inv_freq in fp32 from int64 arange; the C side uses fp32 too,
+    # so round it the same way before going to float64.
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, HD, 2, dtype=torch.int64).float() / HD))
+    pos = torch.arange(T, dtype=torch.float64)
+    freqs = torch.outer(pos, inv_freq.to(torch.float64))
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def forward(cfg, P, tokens):
+    """Logits (B, T, V) of LlamaForCausalLM; P maps HF name -> tensor (any dtype)."""
+    B, T = tokens.shape
+    C, NH, NKV = cfg["dim"], cfg["n_heads"], cfg["n_kv_heads"]
+    HD = C // NH
+    eps = cfg["norm_eps"]
+    dtype = P["model.embed_tokens.weight"].dtype
+    cos, sin = rope_cos_sin(cfg, T, dtype)
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    x = P["model.embed_tokens.weight"][tokens]
+    for i in range(cfg["n_layers"]):
+        p = "model.layers.%d." % i
+        h = rms_norm(x, P[p + "input_layernorm.weight"], eps)
+        q = (h @ P[p + "self_attn.q_proj.weight"].T).view(B, T, NH, HD).transpose(1, 2)
+        k = (h @ P[p + "self_attn.k_proj.weight"].T).view(B, T, NKV, HD).transpose(1, 2)
+        v = (h @ P[p + "self_attn.v_proj.weight"].T).view(B, T, NKV, HD).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(NH // NKV, dim=1)   # head h uses kv head h // (NH/NKV)
+        v = v.repeat_interleave(NH // NKV, dim=1)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(HD)
+        s = s.masked_fill(~causal, float("-inf"))
+        y = torch.softmax(s, dim=-1) @ v
+        y = y.transpose(1, 2).reshape(B, T, NH * HD)
+        x = x + y @ P[p + "self_attn.o_proj.weight"].T
+        h = rms_norm(x, P[p + "post_attention_layernorm.weight"], eps)
+        g = h @ P[p + "mlp.gate_proj.weight"].T
+        u = h @ P[p + "mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, P["model.norm.weight"], eps)
+    return x @ P["lm_head.weight"].T
+
+
+# ---------------------------------------------------------------- losses
+
+def token_stats(logits, targets):
+    lsm = torch.log_softmax(logits, dim=-1)
+    lp = lsm.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    ent = -(lsm.exp() * lsm).sum(-1)
+    return lp, ent
+
+
+def weights_token_mean(mask):
+    return mask / mask.sum()
+
+
+def weights_seq_mean(mask):
+    per_seq = mask.sum(-1, keepdim=True)
+    n_seqs = (per_seq > 0).sum()
+    return torch.where(per_seq > 0, mask / (n_seqs * per_seq.clamp(min=1)), torch.zeros_like(mask))
+
+
+def ce_loss(logits, targets, w):
+    lp, ent = token_stats(logits, targets)
+    counted = w != 0
+    n = counted.sum()
+    loss = (w * -lp).sum()
+    return loss, dict(nll=(-lp)[counted].sum() / n, entropy=ent[counted].sum() / n, tokens=n)
+
+
+def grpo_terms(lp, old_lp, ref_lp, adv, eps_low, eps_high, beta):
+    """Per-token GRPO term of DESIGN §8 and its pieces."""
+    ratio = torch.exp(lp - old_lp)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1 - eps_low, 1 + eps_high) * adv
+    x = ref_lp - lp
+    kl = torch.exp(x) - x - 1
+    term = -torch.minimum(unclipped, clipped) + beta * kl
+    clip_active = clipped < unclipped
+    return term, kl, ratio, clip_active
+
+
+def grpo_loss(logits, targets, w, adv, old_lp, ref_lp, eps_low, eps_high, beta):
+    lp, ent = token_stats(logits, targets)
+    term, kl, _, clip_active = grpo_terms(lp, old_lp, ref_lp, adv, eps_low, eps_high, beta)
+    counted = w != 0
+    n = counted.sum()
+    loss = (w * term).sum()
+    return loss, dict(kl=kl[counted].sum() / n, clip_frac=clip_active[counted].sum() / n,
+                      entropy=ent[counted].sum() / n, nll=(-lp)[counted].sum() / n, tokens=n)
+
+
+# ---------------------------------------------------------------- batch
+
+def make_batch(cfg, gen):
+    B = len(LENGTHS)
+    V = cfg["vocab"]
+    tokens = torch.full((B, T), PAD, dtype=torch.int64)
+    for b, n in enumerate(LENGTHS):
+        tokens[b, 0] = BOS
+        tokens[b, 1:n] = torch.randint(0, V, (n - 1,), generator=gen)
+        tokens[b, n - 1] = EOS if b == 0 else tokens[b, n - 1]
+    tokens[1, 3] = tokens[0, 5]   # a repeated id: embedding grads must accumulate
+    tokens[2, 2] = tokens[0, 5]
+    targets = torch.full((B, T), PAD, dtype=torch.int64)
+    mask = torch.zeros(B, T, dtype=torch.float64)
+    for b, n in enumerate(LENGTHS):
+        targets[b, : n - 1] = tokens[b, 1:n]
+        mask[b, PROMPT: n - 1] = 1.0
+    return tokens, targets, mask
+
+
+# ---------------------------------------------------------------- safetensors
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: list of (name, np.ndarray of float32 or int32)."""
+    header = {}
+    off = 0
+    blobs = []
+    for name, a in tensors:
+        a = np.ascontiguousarray(a)
+        dt = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32"}[a.dtype]
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        blobs.append(data)
+    if metadata:
+        header["__metadata__"] = metadata
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for d in blobs:
+            f.write(d)
+    os.replace(tmp, path)
+
+
+def write_config(path, cfg):
+    c = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": cfg["vocab"],
+        "hidden_size": cfg["dim"],
+        "intermediate_size": cfg["ffn"],
+        "num_hidden_layers": cfg["n_layers"],
+        "num_attention_heads": cfg["n_heads"],
+        "num_key_value_heads": cfg["n_kv_heads"],
+        "max_position_embeddings": cfg["max_seq"],
+        "rope_theta": cfg["rope_theta"],
+        "rms_norm_eps": cfg["norm_eps"],
+        "tie_word_embeddings": False,
+        "bos_token_id": BOS,
+        "eos_token_id": EOS,
+        "pad_token_id": PAD,
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "torch_dtype": "float32",
+    }
+    with open(path, "w") as f:
+        json.dump(c, f, indent=2)
+        f.write("\n")
+
+
+# ---------------------------------------------------------------- reference
+
+def grads_of(loss, P64):
+    names = list(P64)
+    gs = torch.autograd.grad(loss, [P64[n] for n in names], retain_graph=True)
+    return dict(zip(names, gs))
+
+
+def adamw_reference(P32, G32, names, max_norm, a):
+    """clip_grad_norm_ then two torch.optim.AdamW steps with the same gradient."""
+    ps = {n: P32[n].to(torch.float64).clone().requires_grad_(True) for n in names}
+    for n in names:
+        ps[n].grad = G32[n].to(torch.float64).clone()
+    norm = torch.nn.utils.clip_grad_norm_([ps[n] for n in names], max_norm)
+    decay = [ps[n] for n in names if ps[n].dim() == 2]
+    no_decay = [ps[n] for n in names if ps[n].dim() != 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": a["weight_decay"]},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=a["lr"], betas=(a["beta1"], a["beta2"]), eps=a["eps"])
+    opt.step()
+    step1 = {n: ps[n].detach().clone() for n in names}
+    m = {n: opt.state[ps[n]]["exp_avg"].clone() for n in names}
+    v = {n: opt.state[ps[n]]["exp_avg_sq"].clone() for n in names}
+    opt.step()
+    step2 = {n: ps[n].detach().clone() for n in names}
+    return float(norm), step1, m, v, step2
+
+
+def make_reference(outdir):
+    torch.manual_seed(SEED)
+    gen = torch.Generator().manual_seed(SEED)
+    cfg = CONFIG
+    P32 = init_params(cfg, gen)
+    names = [n for n, _ in param_specs(cfg)]
+    tokens, targets, mask = make_batch(cfg, gen)
+    B = tokens.shape[0]
+
+    P64 = {n: P32[n].to(torch.float64).requires_grad_(True) for n in names}
+    logits = forward(cfg, P64, tokens)
+    lp, _ = token_stats(logits, targets)
+
+    # CE, token mean
+    ce_w = weights_token_mean(mask)
+    ce_w32 = ce_w.to(torch.float32)
+    loss_ce, st_ce = ce_loss(logits, targets, ce_w32.to(torch.float64))
+    ce_grads = grads_of(loss_ce, P64)
+
+    # GRPO, sequence mean; side data rounded to fp32 before use
+    g = {k: f32(v) for k, v in GRPO.items()}
+    adv = torch.tensor(ADV, dtype=torch.float64).unsqueeze(1).expand(B, T).contiguous()
+    adv = adv.to(torch.float32).to(torch.float64)
+    lp_d = lp.detach()
+    for attempt in range(100):
+        noise_old = LP_NOISE * torch.randn(B, T, generator=gen, dtype=torch.float64)
+        noise_ref = LP_NOISE * torch.randn(B, T, generator=gen, dtype=torch.float64)
+        old_lp = (lp_d + noise_old).to(torch.float32).to(torch.float64)
+        ref_lp = (lp_d + noise_ref).to(torch.float32).to(torch.float64)
+        ratio = torch.exp(lp_d - old_lp)
+        counted = mask != 0
+        edge = torch.minimum((ratio - (1 - g["eps_low"])).abs(), (ratio - (1 + g["eps_high"])).abs())
+        if edge[counted].min() > BOUNDARY_MARGIN:
+            break
+    else:
+        raise SystemExit("make_ref: could not draw GRPO noise away from the clip edges")
+    grpo_w32 = weights_seq_mean(mask).to(torch.float32)
+    loss_grpo, st_grpo = grpo_loss(logits, targets, grpo_w32.to(torch.float64), adv, old_lp, ref_lp,
+                                   g["eps_low"], g["eps_high"], g["beta"])
+    grpo_grads = grads_of(loss_grpo, P64)
+    if not 0 < float(st_grpo["clip_frac"]) < 1:
+        raise SystemExit("make_ref: clipping never or always active; change the seed")
+
+    # clip + AdamW from the fp32-rounded GRPO gradients
+    G32 = {n: grpo_grads[n].to(torch.float32) for n in names}
+    full_norm = math.sqrt(sum(float((G32[n].double() ** 2).sum()) for n in names))
+    max_norm = f32(CLIP_FRACTION * full_norm)
+    a = {k: f32(v) for k, v in ADAM.items()}
+    norm, step1, m, v, step2 = adamw_reference(P32, G32, names, max_norm, a)
+
+    os.makedirs(outdir, exist_ok=True)
+    write_config(os.path.join(outdir, "config.json"), cfg)
+    write_safetensors(os.path.join(outdir, "model.safetensors"),
+                      [(n, P32[n].numpy()) for n in names], {"format": "pt"})
+
+    def F(t):
+        return t.detach().to(torch.float32).numpy()
+
+    def S(x):
+        return np.array([float(x)], dtype=np.float32)
+
+    out = [
+        ("tokens", tokens.to(torch.int32).numpy()),
+        ("lengths", np.array(LENGTHS, dtype=np.int32)),
+        ("targets", targets.to(torch.int32).numpy()),
+        ("mask", F(mask)),
+        ("logits", F(logits)),
+        ("token_lp", F(lp)),
+        ("ce_weights", F(ce_w32)),
+        ("ce_loss", S(loss_ce)), ("ce_nll", S(st_ce["nll"])),
+        ("ce_entropy", S(st_ce["entropy"])), ("ce_tokens", S(st_ce["tokens"])),
+    ]
+    out += [("ce_grad." + n, F(ce_grads[n])) for n in names]
+    out += [
+        ("adv", F(adv)), ("old_lp", F(old_lp)), ("ref_lp", F(ref_lp)),
+        ("grpo_weights", F(grpo_w32)),
+        ("grpo_eps_low", S(g["eps_low"])), ("grpo_eps_high", S(g["eps_high"])),
+        ("grpo_beta", S(g["beta"])),
+        ("grpo_loss", S(loss_grpo)), ("grpo_kl", S(st_grpo["kl"])),
+        ("grpo_clip_frac", S(st_grpo["clip_frac"])), ("grpo_entropy", S(st_grpo["entropy"])),
+        ("grpo_nll", S(st_grpo["nll"])), ("grpo_tokens", S(st_grpo["tokens"])),
+    ]
+    out += [("grpo_grad." + n, G32[n].numpy()) for n in names]
+    out += [
+        ("clip_max_norm", S(max_norm)), ("grad_norm", S(norm)),
+        ("adam_lr", S(a["lr"])), ("adam_beta1", S(a["beta1"])), ("adam_beta2", S(a["beta2"])),
+        ("adam_eps", S(a["eps"])), ("adam_weight_decay", S(a["weight_decay"])),
+    ]
+    out += [("adamw_m." + n, F(m[n])) for n in names]
+    out += [("adamw_v." + n, F(v[n])) for n in names]
+    out += [("adamw." + n, F(step1[n])) for n in names]
+    out += [("adamw2." + n, F(step2[n])) for n in names]
+    write_safetensors(os.path.join(outdir, "ref.safetensors"), out, {"generator": "make_ref.py"})
+    print("make_ref: wrote %s (ce_loss %.6f, grpo_loss %.6f, clip_frac %.3f, grad_norm %.6f)"
+          % (outdir, float(loss_ce), float(loss_grpo), float(st_grpo["clip_frac"]), norm))
+
+
+# ---------------------------------------------------------------- self-check
+
+def forward_loops(cfg, P, tokens):
+    """A second, deliberately different forward in numpy: explicit loops over heads
+    and positions, RoPE as rotation of the pairs (j, j + HD/2), GQA by index."""
+    P = {n: t.detach().numpy().astype(np.float64) for n, t in P.items()}
+    B, T = tokens.shape
+    C, NH, NKV = cfg["dim"], cfg["n_heads"], cfg["n_kv_heads"]
+    HD = C // NH
+    eps = cfg["norm_eps"]
+
+    def norm(x, w):
+        return x / np.sqrt(np.mean(x * x) + eps) * w
+
+    # inv_freq rounded to fp32 as HF does (rope_cos_sin); a float64 inv_freq
+    # would move the logits by ~1e-8, far below any tolerance but not below 1e-10
+    inv_freq = [float(f) for f in 1.0 / (cfg["rope_theta"] ** (
+        torch.arange(0, HD, 2, dtype=torch.int64).float() / HD))]
+
+    def rope(vec, pos):
+        out = vec.copy()
+        for j in range(HD // 2):
+            th = pos * inv_freq[j]
+            c, s = math.cos(th), math.sin(th)
+            a, b = vec[j], vec[j + HD // 2]
+            out[j] = a * c - b * s
+            out[j + HD // 2] = b * c + a * s
+        return out
+
+    logits = np.zeros((B, T, cfg["vocab"]))
+    for bi in range(B):
+        xs = [P["model.embed_tokens.weight"][tokens[bi, t]].copy() for t in range(T)]
+        for i in range(cfg["n_layers"]):
+            p = "model.layers.%d." % i
+            hs = [norm(x, P[p + "input_layernorm.weight"]) for x in xs]
+            qs = [P[p + "self_attn.q_proj.weight"] @ h for h in hs]
+            ks = [P[p + "self_attn.k_proj.weight"] @ h for h in hs]
+            vs = [P[p + "self_attn.v_proj.weight"] @ h for h in hs]
+            new = []
+            for t in range(T):
+                y = np.zeros(NH * HD)
+                for hh in range(NH):
+                    kv = hh // (NH // NKV)
+                    q = rope(qs[t][hh * HD:(hh + 1) * HD], t)
+                    sc = np.array([rope(ks[u][kv * HD:(kv + 1) * HD], u) @ q / math.sqrt(HD)
+                                   for u in range(t + 1)])
+                    pr = np.exp(sc - sc.max())
+                    pr /= pr.sum()
+                    for u in range(t + 1):
+                        y[hh * HD:(hh + 1) * HD] += pr[u] * vs[u][kv * HD:(kv + 1) * HD]
+                x2 = xs[t] + P[p + "self_attn.o_proj.weight"] @ y
+                h2 = norm(x2, P[p + "post_attention_layernorm.weight"])
+                gg = P[p + "mlp.gate_proj.weight"] @ h2
+                uu = P[p + "mlp.up_proj.weight"] @ h2
+                new.append(x2 + P[p + "mlp.down_proj.weight"] @ (gg / (1 + np.exp(-gg)) * uu))
+            xs = new
+        for t in range(T):
+            logits[bi, t] = P["lm_head.weight"] @ norm(xs[t], P["model.norm.weight"])
+    return logits
+
+
+def selfcheck():
+    ok = True
+
+    def report(what, good, detail=""):
+        nonlocal ok
+        ok &= bool(good)
+        print("%-52s %s %s" % (what, "ok" if good else "FAIL", detail))
+
+    # 1. the vectorised forward equals the loop forward on the real config
+    gen = torch.Generator().manual_seed(SEED)
+    P32 = init_params(CONFIG, gen)
+    tokens, targets, mask = make_batch(CONFIG, gen)
+    P64 = {n: t.to(torch.float64) for n, t in P32.items()}
+    a = forward(CONFIG, P64, tokens).numpy()
+    b = forward_loops(CONFIG, P64, tokens.numpy())
+    d = np.abs(a - b).max()
+    report("forward == loop forward (float64)", d < 1e-10, "max diff %.2e" % d)
+    # causality: logits at t < len do not depend on padding
+    tok2 = tokens.clone()
+    for bi, n in enumerate(LENGTHS):
+        tok2[bi, n:] = (tok2[bi, n:] + 7) % CONFIG["vocab"]
+    c = forward(CONFIG, P64, tok2).numpy()
+    d = max(np.abs(a[bi, :n] - c[bi, :n]).max() for bi, n in enumerate(LENGTHS))
+    report("logits at t < len ignore padding", d == 0, "max diff %.2e" % d)
+    # logits spread: not near uniform
+    lp = torch.log_softmax(torch.tensor(a), -1)
+    report("logits not near uniform", float(lp.exp().max(-1).values.mean()) > 5.0 / CONFIG["vocab"],
+           "mean max prob %.3f" % float(lp.exp().max(-1).values.mean()))
+
+    # 2. gradcheck of both losses on a tiny config
+    tiny = dict(vocab=11, dim=8, n_layers=2, n_heads=4, n_kv_heads=2, ffn=12,
+                max_seq=8, rope_theta=10000.0, norm_eps=1e-5)
+    g2 = torch.Generator().manual_seed(7)
+    Pt = {n: t.to(torch.float64) for n, t in init_params(tiny, g2).items()}
+    names = list(Pt)
+    Bt, Tt = 2, 5
+    tk = torch.randint(0, tiny["vocab"], (Bt, Tt), generator=g2)
+    tg = torch.randint(0, tiny["vocab"], (Bt, Tt), generator=g2)
+    mk = torch.tensor([[0, 1, 1, 1, 0], [0, 1, 1, 0, 0]], dtype=torch.float64)
+    adv = torch.tensor([[0.9] * Tt, [-1.1] * Tt], dtype=torch.float64)
+    with torch.no_grad():
+        lp0, _ = token_stats(forward(tiny, Pt, tk), tg)
+    # noise keeps every ratio well inside or well outside the clip range
+    old = lp0 + torch.tensor([[0.0, 0.05, -0.5, 0.6, 0.0], [0.0, -0.04, 0.7, 0.0, 0.0]], dtype=torch.float64)
+    ref = lp0 + 0.3 * torch.randn(Bt, Tt, generator=g2, dtype=torch.float64)
+
+    def ce_fn(*ps):
+        return ce_loss(forward(tiny, dict(zip(names, ps)), tk), tg, weights_token_mean(mk))[0]
+
+    def grpo_fn(*ps):
+        return grpo_loss(forward(tiny, dict(zip(names, ps)), tk), tg, weights_seq_mean(mk),
+                         adv, old, ref, 0.2, 0.28, 0.04)[0]
+
+    inputs = tuple(Pt[n].clone().requires_grad_(True) for n in names)
+    report("gradcheck cross-entropy (tiny, float64)",
+           torch.autograd.gradcheck(ce_fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5))
+    report("gradcheck GRPO (tiny, float64)",
+           torch.autograd.gradcheck(grpo_fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5))
+
+    # 3. GRPO per-token term against DESIGN §8 written out by hand, and its
+    #    derivative w.r.t. logπ, token by token
+    rng = np.random.RandomState(3)
+    el, eh, beta = 0.2, 0.28, 0.04
+    worst_v, worst_d, n_clip = 0.0, 0.0, 0
+    for _ in range(2000):
+        lpv = -abs(rng.randn()) * 3
+        oldv = lpv + rng.randn() * 0.4
+        refv = lpv + rng.randn() * 0.4
+        A = rng.randn()
+        rho = math.exp(lpv - oldv)
+        if min(abs(rho - (1 - el)), abs(rho - (1 + eh))) < 1e-6:
+            continue
+        x = refv - lpv
+        want = -min(rho * A, min(max(rho, 1 - el), 1 + eh) * A) + beta * (math.exp(x) - x - 1)
+        clip_on = min(max(rho, 1 - el), 1 + eh) * A < rho * A
+        n_clip += clip_on
+        dwant = (0.0 if clip_on else -A * rho) + beta * (1 - math.exp(x))
+        t_lp = torch.tensor(lpv, dtype=torch.float64, requires_grad=True)
+        term, kl, _, act = grpo_terms(t_lp, torch.tensor(oldv, dtype=torch.float64),
+                                      torch.tensor(refv, dtype=torch.float64),
+                                      torch.tensor(A, dtype=torch.float64), el, eh, beta)
+        term.backward()
+        assert float(kl) >= 0 and bool(act) == clip_on
+        worst_v = max(worst_v, abs(float(term) - want))
+        worst_d = max(worst_d, abs(float(t_lp.grad) - dwant))
+    report("GRPO term == DESIGN §8 formula", worst_v < 1e-12, "max diff %.2e" % worst_v)
+    report("GRPO d term/d logp == analytic", worst_d < 1e-12,
+           "max diff %.2e (%d of 2000 clipped)" % (worst_d, n_clip))
+    w = weights_seq_mean(mk)
+    report("SEQ_MEAN weights: 1/(n_seqs*len_b)",
+           torch.allclose(w, torch.tensor([[0, 1 / 6, 1 / 6, 1 / 6, 0], [0, 1 / 4, 1 / 4, 0, 0]],
+                                           dtype=torch.float64)))
+
+    # 4. clip_grad_norm_ + torch AdamW against optim.h's formulas by hand
+    g3 = torch.Generator().manual_seed(5)
+    Pa = {"w2": torch.randn(4, 3, generator=g3), "n1": torch.randn(5, generator=g3)}
+    Ga = {"w2": torch.randn(4, 3, generator=g3), "n1": torch.randn(5, generator=g3)}
+    hp = dict(lr=1e-2, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1)
+    total = math.sqrt(sum(float((Ga[n].double() ** 2).sum()) for n in Pa))
+    mx = 0.5 * total
+    norm, s1, m1, v1, s2 = adamw_reference(Pa, Ga, list(Pa), mx, hp)
+    worst = 0.0
+    for n in Pa:
+        gg = Ga[n].double() * (mx / (total + 1e-6))
+        p = Pa[n].double()
+        wd = hp["weight_decay"] if p.dim() == 2 else 0.0
+        m = torch.zeros_like(p)
+        v = torch.zeros_like(p)
+        for t, want in ((1, s1[n]), (2, s2[n])):
+            p = p - hp["lr"] * wd * p
+            m = hp["beta1"] * m + (1 - hp["beta1"]) * gg
+            v = hp["beta2"] * v + (1 - hp["beta2"]) * gg * gg
+            p = p - (hp["lr"] / (1 - hp["beta1"] ** t)) * m / (
+                v.sqrt() / math.sqrt(1 - hp["beta2"] ** t) + hp["eps"])
+            worst = max(worst, float((p - want).abs().max()))
+            if t == 1:
+                worst = max(worst, float((m - m1[n]).abs().max()), float((v - v1[n]).abs().max()))
+    report("clip_grad_norm_ norm", abs(norm - total) < 1e-12, "%.6f" % norm)
+    report("torch AdamW == optim.h formulas (2 steps)", worst < 1e-14, "max diff %.2e" % worst)
+
+    # 5. the safetensors writer round-trips
+    import tempfile
+    with tempfile.TemporaryDirectory() as td:
+        pth = os.path.join(td, "x.safetensors")
+        arrs = [("a", np.arange(6, dtype=np.float32).reshape(2, 3)), ("b", np.array([7, -1], dtype=np.int32))]
+        write_safetensors(pth, arrs, {"k": "v"})
+        raw = open(pth, "rb").read()
+        n = struct.unpack("<Q", raw[:8])[0]
+        hdr = json.loads(raw[8:8 + n])
+        good = n % 8 == 0 and hdr["__metadata__"] == {"k": "v"}
+        for name, arr in arrs:
+            bg, en = hdr[name]["data_offsets"]
+            back = np.frombuffer(raw[8 + n + bg:8 + n + en], dtype=arr.dtype).reshape(hdr[name]["shape"])
+            good &= np.array_equal(back, arr)
+        report("safetensors round trip", good)
+
+    print("selfcheck:", "all ok" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+def main(argv):
+    if len(argv) == 2 and argv[1] == "--selfcheck":
+        return selfcheck()
+    if len(argv) != 2 or argv[1].startswith("-"):
+        sys.stderr.write("usage: make_ref.py OUTDIR | --selfcheck\n")
+        return 2
+    torch.set_num_threads(1)
+    make_reference(argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

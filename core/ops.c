@@ -153,6 +153,7 @@ void rope_tables(float *cos_t, float *sin_t, int T, int HD, float theta)
 struct rope_ctx {
 	float *qkv;
 	const float *cos_t, *sin_t;
+	const int *pos; /* per-row positions, or NULL: row n is at n % T */
 	int T, NH, NKV, HD;
 	float sign; /* +1 forward rotation, -1 inverse */
 };
@@ -162,7 +163,7 @@ static void rope_part(void *p, int begin, int end)
 	const struct rope_ctx *c = p;
 	int half = c->HD / 2, heads = c->NH + c->NKV, QKV = (c->NH + 2 * c->NKV) * c->HD;
 	for (int n = begin; n < end; n++) {
-		int t = n % c->T;
+		int t = c->pos ? c->pos[n] : n % c->T;
 		const float *cs = c->cos_t + t * half, *sn = c->sin_t + t * half;
 		float *row = c->qkv + (size_t)n * QKV;
 		for (int h = 0; h < heads; h++) { /* q heads then k heads: adjacent in the row */
@@ -178,13 +179,20 @@ static void rope_part(void *p, int begin, int end)
 
 void rope_forward(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD)
 {
-	struct rope_ctx c = { qkv, cos_t, sin_t, T, NH, NKV, HD, 1.0f };
+	struct rope_ctx c = { qkv, cos_t, sin_t, NULL, T, NH, NKV, HD, 1.0f };
 	pool_for(B * T, rope_part, &c);
+}
+
+void rope_forward_at(float *qkv, const float *cos_t, const float *sin_t, const int *pos, int n,
+	int NH, int NKV, int HD)
+{
+	struct rope_ctx c = { qkv, cos_t, sin_t, pos, 1, NH, NKV, HD, 1.0f };
+	pool_for(n, rope_part, &c);
 }
 
 void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD)
 {
-	struct rope_ctx c = { dqkv, cos_t, sin_t, T, NH, NKV, HD, -1.0f };
+	struct rope_ctx c = { dqkv, cos_t, sin_t, NULL, T, NH, NKV, HD, -1.0f };
 	pool_for(B * T, rope_part, &c);
 }
 

@@ -36,6 +36,9 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
 void rope_tables(float *cos_t, float *sin_t, int T, int HD, float theta);
 /* rotate q and k heads of qkv (B, T, QKV) in place, HF rotate_half convention */
 void rope_forward(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD);
+/* rotate n rows of qkv (n, QKV), row i at position pos[i] (decode steps) */
+void rope_forward_at(float *qkv, const float *cos_t, const float *sin_t, const int *pos, int n,
+	int NH, int NKV, int HD);
 /* the inverse rotation, applied to dq and dk in place */
 void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD);
 

@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -145,8 +146,12 @@ void pool_for(int n, pool_fn fn, void *ctx)
 	pthread_cond_broadcast(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
 	pool_run_chunk(0);
-	while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0)
-		pool_relax();
+	/* spin for the common case of a busy peer; yield when a worker was descheduled */
+	for (int spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spins++)
+		if (spins < 4096)
+			pool_relax();
+		else
+			sched_yield();
 	atomic_store(&pool.busy, 0);
 }
 

@@ -1,0 +1,305 @@
+#include "generate.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "pool.h"
+#include "rng.h"
+#include "tokenizer.h"
+
+#define GEN_TEXT_PER_TOKEN 10 /* longest token spelling: "</answer>" is 9 bytes */
+
+int gen_init(struct generator *g, struct model *m, int max_B, int max_len, struct err *e)
+{
+	memset(g, 0, sizeof *g);
+	const struct model_config *c = &m->cfg;
+	if (max_B < 1 || max_B > m->max_B)
+		return err_set(e, ERR_INVALID, "cannot generate for %d sequences: the model was sized for 1..%d",
+			max_B, m->max_B);
+	if (max_len < 2 || max_len > c->max_seq)
+		return err_set(e, ERR_INVALID, "cannot generate %d tokens per sequence: need 2..max_seq (%d)",
+			max_len, c->max_seq);
+	g->m = m;
+	g->max_B = max_B;
+	g->max_len = max_len;
+	size_t B = (size_t)max_B, C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers;
+	size_t HD = config_head_dim(c), KV = c->n_kv_heads * HD, QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
+	size_t cache = L * B * (size_t)max_len * KV;
+	g->text_cap = (size_t)max_len * GEN_TEXT_PER_TOKEN + 1;
+	size_t floats = 2 * cache + B * (3 * C + QKV + 2 * F + F + V + (size_t)c->n_heads * max_len)
+		+ B * V + 2 * B * max_len;
+	size_t ints = 3 * B + B * m->max_T + B + B + B * max_len;
+	size_t bytes = floats * sizeof(float) + ints * sizeof(int) + B * V * sizeof(struct sampler_rank)
+		+ B * g->text_cap + B * sizeof(struct gen_result);
+	char *p = g->mem = calloc(1, bytes);
+	if (!p)
+		return err_set(e, ERR_NOMEM, "cannot allocate the KV cache for %d x %d tokens: %zu MiB",
+			max_B, max_len, bytes >> 20);
+#define TAKE(ptr, n) do { (ptr) = (void *)p; p += (n) * sizeof(*(ptr)); } while (0)
+	TAKE(g->results, B); /* first: the only member that needs pointer alignment */
+	TAKE(g->kcache, cache);
+	TAKE(g->vcache, cache);
+	TAKE(g->x, B * C);
+	TAKE(g->xb, B * C);
+	TAKE(g->atty, B * C);
+	TAKE(g->qkv, B * QKV);
+	TAKE(g->gu, B * 2 * F);
+	TAKE(g->h, B * F);
+	TAKE(g->logits, B * V);
+	TAKE(g->att, B * (size_t)c->n_heads * max_len);
+	TAKE(g->probs, B * V);
+	TAKE(g->out_lp, B * max_len);
+	TAKE(g->out_slp, B * max_len);
+	TAKE(g->rows, B);
+	TAKE(g->row_tok, B);
+	TAKE(g->row_pos, B);
+	TAKE(g->prefill, B * m->max_T);
+	TAKE(g->plen, B);
+	TAKE(g->text_len, B);
+	TAKE(g->out_tokens, B * max_len);
+	TAKE(g->ranks, B * V);
+	TAKE(g->text, B * g->text_cap);
+#undef TAKE
+	return 0;
+}
+
+void gen_release(struct generator *g)
+{
+	free(g->mem);
+	memset(g, 0, sizeof *g);
+}
+
+static float *gen_cache_at(const struct generator *g, float *cache, int l, int b, int t)
+{
+	const struct model_config *c = &g->m->cfg;
+	size_t KV = (size_t)c->n_kv_heads * config_head_dim(c);
+	return cache + (((size_t)l * g->max_B + b) * g->max_len + t) * KV;
+}
+
+/* ---- one decode step over the live rows ---------------------------------------- */
+
+struct step_ctx {
+	struct generator *g;
+	int l, n;
+};
+
+/* Store this step's keys and values, then attend over each row's cache. */
+static void decode_attention_part(void *arg, int begin, int end)
+{
+	const struct step_ctx *s = arg;
+	struct generator *g = s->g;
+	const struct model_config *c = &g->m->cfg;
+	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), group = NH / NKV;
+	int KV = NKV * HD, QKV = (NH + 2 * NKV) * HD;
+	float scale = 1.0f / sqrtf((float)HD);
+	for (int r = begin; r < end; r++) {
+		int b = g->rows[r], pos = g->row_pos[r];
+		const float *q = g->qkv + (size_t)r * QKV;
+		memcpy(gen_cache_at(g, g->kcache, s->l, b, pos), q + NH * HD, sizeof(float) * (size_t)KV);
+		memcpy(gen_cache_at(g, g->vcache, s->l, b, pos), q + NH * HD + KV, sizeof(float) * (size_t)KV);
+		const float *K = gen_cache_at(g, g->kcache, s->l, b, 0);
+		const float *Vc = gen_cache_at(g, g->vcache, s->l, b, 0);
+		for (int h = 0; h < NH; h++) {
+			float *att = g->att + ((size_t)r * NH + h) * g->max_len;
+			int kvh = h / group;
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, pos + 1, HD, scale, K + kvh * HD, KV,
+				q + h * HD, 1, 0.0f, att, 1);
+			float mx = att[0], sum = 0.0f;
+			for (int j = 1; j <= pos; j++)
+				mx = att[j] > mx ? att[j] : mx;
+			for (int j = 0; j <= pos; j++) {
+				att[j] = expf(att[j] - mx);
+				sum += att[j];
+			}
+			cblas_sgemv(CblasRowMajor, CblasTrans, pos + 1, HD, 1.0f / sum, Vc + kvh * HD, KV,
+				att, 1, 0.0f, g->atty + (size_t)r * NH * HD + h * HD, 1);
+		}
+	}
+}
+
+static void copy_rows(float *dst, const float *src, size_t n)
+{
+	memcpy(dst, src, n * sizeof(float));
+}
+
+/* Logits (n, V) for the rows' tokens at their positions; fills the caches. */
+static void decode_step(struct generator *g, int n)
+{
+	struct model *m = g->m;
+	const struct model_config *c = &m->cfg;
+	int C = c->dim, F = c->ffn, V = c->vocab, NH = c->n_heads, NKV = c->n_kv_heads;
+	int HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	embedding_forward(g->x, g->row_tok, m->params.embed, n, C);
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct layer_params *lp = &m->params.layers[l];
+		float *rstd = g->probs; /* n floats of scratch, unused until sampling */
+		rmsnorm_forward(g->xb, rstd, g->x, lp->ln1, n, C, c->norm_eps);
+		matmul_forward(g->qkv, QKV, g->xb, lp->wqkv, n, C, QKV, 0.0f);
+		rope_forward_at(g->qkv, m->act.rope_cos, m->act.rope_sin, g->row_pos, n, NH, NKV, HD);
+		struct step_ctx s = { g, l, n };
+		pool_for(n, decode_attention_part, &s);
+		matmul_forward(g->x, C, g->atty, lp->wo, n, NH * HD, C, 1.0f);
+		rmsnorm_forward(g->xb, rstd, g->x, lp->ln2, n, C, c->norm_eps);
+		matmul_forward(g->gu, 2 * F, g->xb, lp->wgu, n, C, 2 * F, 0.0f);
+		swiglu_forward(g->h, g->gu, n, F);
+		matmul_forward(g->x, C, g->h, lp->wd, n, F, C, 1.0f);
+	}
+	rmsnorm_forward(g->xb, g->probs, g->x, m->params.norm, n, C, c->norm_eps);
+	matmul_forward(g->logits, V, g->xb, m->params.lm_head, n, C, V, 0.0f);
+}
+
+/* ---- sampling and stopping ---------------------------------------------------- */
+
+struct pick_ctx {
+	struct generator *g;
+	const struct gen_params *p;
+	const struct gen_request *reqs;
+	const float *logits;  /* (n, V) */
+	int ld;               /* row stride of logits */
+	const int *seq;       /* sequence of each logits row */
+};
+
+static void pick_part(void *arg, int begin, int end)
+{
+	const struct pick_ctx *k = arg;
+	struct generator *g = k->g;
+	int V = g->m->cfg.vocab;
+	for (int r = begin; r < end; r++) {
+		int b = k->seq[r];
+		struct gen_result *res = &g->results[b];
+		uint64_t idx = k->reqs[b].index;
+		float coin = rng_uniform4(k->p->key, (uint32_t)idx, (uint32_t)(idx >> 32), (uint32_t)res->n, 0);
+		struct sampler_scratch s = { g->probs + (size_t)r * V, g->ranks + (size_t)r * V };
+		struct sample_out o;
+		const float *z = k->logits + (size_t)r * k->ld;
+		sampler_pick(z, V, &k->p->sampler, coin, &s, &o);
+		if (k->p->trace_logits)
+			memcpy(k->p->trace_logits + ((size_t)b * k->p->max_new_tokens + res->n) * V, z,
+				sizeof(float) * (size_t)V);
+		res->tokens[res->n] = o.token;
+		res->logprobs[res->n] = o.logprob;
+		res->sample_logprobs[res->n] = o.sample_logprob;
+		res->n++;
+	}
+}
+
+/* Append the token's text; true if the sequence is now finished by EOS or a stop string. */
+static bool gen_stopped(struct generator *g, int b, const struct gen_params *p)
+{
+	struct gen_result *res = &g->results[b];
+	int tok = res->tokens[res->n - 1];
+	if (tok == g->m->cfg.eos_id)
+		return true;
+	if (!p->stop)
+		return false;
+	char *text = g->text + (size_t)b * g->text_cap;
+	size_t old = (size_t)g->text_len[b];
+	size_t add = tok_decode(&tok, 1, text + old, g->text_cap - old);
+	size_t now = old + add < g->text_cap - 1 ? old + add : g->text_cap - 1;
+	g->text_len[b] = (int)now;
+	for (const char *const *s = p->stop; *s; s++) {
+		size_t k = strlen(*s);
+		if (!k || k > now)
+			continue;
+		/* only matches that end inside the new text can be new */
+		size_t from = old + 1 > k ? old + 1 - k : 0;
+		for (size_t i = from; i + k <= now; i++)
+			if (memcmp(text + i, *s, k) == 0)
+				return true;
+	}
+	return false;
+}
+
+int gen_run(struct generator *g, const struct gen_request *reqs, int B,
+	const struct gen_params *p, struct gen_result **results, struct err *e)
+{
+	struct model *m = g->m;
+	const struct model_config *c = &m->cfg;
+	int V = c->vocab;
+	if (B < 1 || B > g->max_B)
+		return err_set(e, ERR_INVALID, "cannot generate for %d sequences: the generator holds 1..%d", B, g->max_B);
+	if (p->max_new_tokens < 1)
+		return err_set(e, ERR_INVALID, "max_new_tokens must be >= 1, not %d", p->max_new_tokens);
+	int Tp = 0;
+	for (int b = 0; b < B; b++) {
+		int len = reqs[b].prompt_len;
+		if (len < 1)
+			return err_set(e, ERR_INVALID, "prompt %d is empty: a prompt needs at least one token", b);
+		if (len >= g->max_len || len > m->max_T)
+			return err_set(e, ERR_INVALID, "prompt %d has %d tokens: at most %d fit before generation (max_seq %d)",
+				b, len, (g->max_len - 1 < m->max_T ? g->max_len - 1 : m->max_T), c->max_seq);
+		for (int t = 0; t < len; t++)
+			if (reqs[b].prompt[t] < 0 || reqs[b].prompt[t] >= V)
+				return err_set(e, ERR_INVALID, "prompt %d: token %d at position %d is outside the vocabulary (0..%d)",
+					b, reqs[b].prompt[t], t, V - 1);
+		Tp = len > Tp ? len : Tp;
+	}
+
+	/* prefill: the prompts as one right-padded batch */
+	for (int b = 0; b < B; b++) {
+		int len = reqs[b].prompt_len;
+		g->plen[b] = len;
+		for (int t = 0; t < Tp; t++)
+			g->prefill[b * Tp + t] = t < len ? reqs[b].prompt[t] : reqs[b].prompt[0];
+		struct gen_result *res = &g->results[b];
+		*res = (struct gen_result){
+			.tokens = g->out_tokens + (size_t)b * g->max_len,
+			.logprobs = g->out_lp + (size_t)b * g->max_len,
+			.sample_logprobs = g->out_slp + (size_t)b * g->max_len,
+			.finish = GEN_FINISH_LENGTH,
+		};
+		g->text_len[b] = 0;
+		g->text[(size_t)b * g->text_cap] = '\0';
+	}
+	struct model_batch batch = { .B = B, .T = Tp, .tokens = g->prefill, .lengths = g->plen };
+	model_forward(m, &batch);
+	int HD = config_head_dim(c), NH = c->n_heads, KV = c->n_kv_heads * HD, QKV = (NH + 2 * c->n_kv_heads) * HD;
+	for (int l = 0; l < c->n_layers; l++)
+		for (int b = 0; b < B; b++)
+			for (int t = 0; t < g->plen[b]; t++) {
+				const float *row = m->act.layers[l].qkv + ((size_t)b * Tp + t) * QKV;
+				copy_rows(gen_cache_at(g, g->kcache, l, b, t), row + NH * HD, (size_t)KV);
+				copy_rows(gen_cache_at(g, g->vcache, l, b, t), row + NH * HD + KV, (size_t)KV);
+			}
+	/* first token of each sequence from the logits at its last prompt position */
+	int n = 0;
+	for (int b = 0; b < B; b++)
+		g->rows[n++] = b;
+	for (int b = 0; b < B; b++)
+		memcpy(g->logits + (size_t)b * V, m->act.logits + ((size_t)b * Tp + g->plen[b] - 1) * V,
+			sizeof(float) * (size_t)V);
+	struct pick_ctx k = { g, p, reqs, g->logits, V, g->rows };
+	pool_for(n, pick_part, &k);
+
+	for (;;) {
+		/* retire finished sequences; the rest feed their last token */
+		int live = 0;
+		for (int r = 0; r < n; r++) {
+			int b = g->rows[r];
+			struct gen_result *res = &g->results[b];
+			if (gen_stopped(g, b, p)) {
+				res->finish = GEN_FINISH_STOP;
+				continue;
+			}
+			int pos = g->plen[b] + res->n - 1; /* position of the token to feed */
+			if (res->n >= p->max_new_tokens || pos >= g->max_len)
+				continue; /* GEN_FINISH_LENGTH */
+			g->rows[live] = b;
+			g->row_tok[live] = res->tokens[res->n - 1];
+			g->row_pos[live] = pos;
+			live++;
+		}
+		n = live;
+		if (!n)
+			break;
+		decode_step(g, n);
+		k.logits = g->logits;
+		pool_for(n, pick_part, &k);
+	}
+	for (int b = 0; b < B; b++)
+		results[b] = &g->results[b];
+	return 0;
+}

@@ -1,0 +1,88 @@
+/*
+ * generate — batched autoregressive generation with a KV cache.
+ *
+ * B sequences with prompts of different lengths are prefilled together through the
+ * model's batched forward (matrix products over right-padded prompts), their keys
+ * and values kept in a per-sequence cache; then each decode step feeds one new
+ * token per live sequence and attends over that sequence's cache. A sequence stops
+ * at EOS, when its text ends with a stop string, or at max_new_tokens; its finish
+ * reason is GEN_FINISH_STOP or GEN_FINISH_LENGTH. Generated tokens include the EOS
+ * or the tokens that completed the stop string.
+ *
+ * Randomness: the coin for sequence i's token at position t (counted from its
+ * first generated token) is rng_uniform4(key, index_lo, index_hi, t, 0), where
+ * index is the request's `index` (e.g. prompt j · G + sample i). So a sequence's
+ * tokens depend on (weights, prompt, key, index) only: the same alone, inside any
+ * batch, with any thread count.
+ *
+ * Memory: gen_init sizes the cache and scratch once for up to max_B sequences of up
+ * to max_len tokens (prompt + generated, <= max_seq); generate() allocates nothing
+ * per token. The model must have been initialised with max_B rows and max_T >= the
+ * longest prompt (prefill runs through model_forward).
+ */
+#ifndef R1_GENERATE_H
+#define R1_GENERATE_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+#include "sampler.h"
+
+enum gen_finish { GEN_FINISH_LENGTH, GEN_FINISH_STOP };
+
+struct gen_params {
+	struct sampler_params sampler;
+	int max_new_tokens;
+	uint64_t key;              /* RNG key of this batch's stage/step */
+	const char *const *stop;   /* stop strings, NULL-terminated list, or NULL */
+	float *trace_logits;       /* optional (B, max_new_tokens, V): the logits each
+	                            * generated token was drawn from (tests, debugging) */
+};
+
+struct gen_request {
+	const int *prompt;         /* token ids, BOS included if wanted */
+	int prompt_len;            /* >= 1 */
+	uint64_t index;            /* RNG stream of this sequence */
+};
+
+struct gen_result {            /* arrays owned by the generator, valid until the next call */
+	int *tokens;               /* generated ids */
+	float *logprobs;           /* log π(token) under softmax(logits), untempered */
+	float *sample_logprobs;    /* log of the sampling distribution at token */
+	int n;                     /* generated tokens */
+	enum gen_finish finish;
+};
+
+struct generator {
+	struct model *m;           /* borrowed; prefill runs through its activations */
+	int max_B, max_len;
+	void *mem;                 /* one allocation for everything below */
+	float *kcache, *vcache;    /* (L, max_B, max_len, NKV*HD) post-RoPE keys, values */
+	float *x, *xb, *qkv, *atty, *gu, *h, *logits, *att; /* decode step, one row per live sequence */
+	float *probs;              /* (max_B, V) sampler scratch */
+	struct sampler_rank *ranks; /* (max_B, V) */
+	int *rows;                 /* (max_B) sequence of each decode row */
+	int *row_tok, *row_pos;    /* (max_B) its input token and position */
+	int *prefill;              /* (max_B, max_T) right-padded prompts */
+	int *plen;                 /* (max_B) prompt lengths */
+	char *text;                /* (max_B, text_cap) generated text, for stop strings */
+	int *text_len;
+	size_t text_cap;
+	int *out_tokens;           /* (max_B, max_len) */
+	float *out_lp, *out_slp;   /* (max_B, max_len) */
+	struct gen_result *results; /* (max_B) */
+};
+
+int gen_init(struct generator *g, struct model *m, int max_B, int max_len, struct err *e);
+void gen_release(struct generator *g);
+
+/*
+ * Generate for B requests (B <= max_B); results[i] belongs to reqs[i]. Errors: an
+ * empty prompt, a prompt that leaves no room (prompt_len >= max_len or > the
+ * model's max_T), B out of range — each naming the request.
+ */
+int gen_run(struct generator *g, const struct gen_request *reqs, int B,
+	const struct gen_params *p, struct gen_result **results, struct err *e);
+
+#endif

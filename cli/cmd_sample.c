@@ -1,0 +1,188 @@
+/*
+ * r1flow sample — generate continuations of a prompt with a model directory.
+ *
+ * The prompt is encoded with the byte tokenizer behind <|bos|>; N samples are
+ * generated as one batch (in chunks of at most 64) through the core's KV-cache
+ * generator. Sample i draws its coins from the counter RNG keyed by (seed, i), so
+ * `--n 8` and `--n 1` agree on sample 0.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "generate.h"
+#include "pool.h"
+#include "rng.h"
+#include "tokenizer.h"
+
+#define SAMPLE_CHUNK 64
+
+static const char *finish_name(enum gen_finish f)
+{
+	return f == GEN_FINISH_STOP ? "stop" : "length";
+}
+
+static int sample_print_json(const int *prompt, int np, const struct gen_result *r, const char *text)
+{
+	json_t *o = json_object(), *pt = json_array(), *tk = json_array(), *lp = json_array();
+	int rc = -1;
+	char *s = NULL;
+	if (!o || !pt || !tk || !lp)
+		goto out;
+	for (int i = 0; i < np; i++)
+		if (json_array_append_new(pt, json_integer(prompt[i])))
+			goto out;
+	for (int i = 0; i < r->n; i++)
+		if (json_array_append_new(tk, json_integer(r->tokens[i])) ||
+			json_array_append_new(lp, json_real(r->logprobs[i])))
+			goto out;
+	if (json_object_set(o, "prompt_tokens", pt) || json_object_set(o, "tokens", tk) ||
+		json_object_set(o, "logprobs", lp) ||
+		json_object_set_new(o, "text", json_stringn_nocheck(text, strlen(text))) ||
+		json_object_set_new(o, "finish", json_string(finish_name(r->finish))))
+		goto out;
+	s = json_dumps(o, JSON_REAL_PRECISION(9) | JSON_ENSURE_ASCII);
+	if (!s)
+		goto out;
+	printf("%s\n", s);
+	rc = 0;
+out:
+	free(s);
+	json_decref(pt);
+	json_decref(tk);
+	json_decref(lp);
+	json_decref(o);
+	return rc;
+}
+
+int cmd_sample(int argc, char **argv)
+{
+	const char *dir = NULL, *prompt = NULL, *stop = NULL;
+	int n = 1, top_k = 0, max_new = 64, threads = 0;
+	float temperature = 1.0f, top_p = 1.0f;
+	uint64_t seed = 0;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "model", CLI_OPT_STRING, &dir, "DIR", 0, 0, true,
+		  "model directory (config.json + model.safetensors)", NULL },
+		{ "prompt", CLI_OPT_STRING, &prompt, "TEXT", 0, 0, true,
+		  "prompt text; <|bos|> is put in front", NULL },
+		{ "n", CLI_OPT_INT, &n, "N", 1, 100000, false, "number of samples", NULL },
+		{ "temperature", CLI_OPT_FLOAT, &temperature, "T", 0, 100, false,
+		  "sampling temperature; 0 is greedy", NULL },
+		{ "top-p", CLI_OPT_FLOAT, &top_p, "P", 0.0001, 1, false,
+		  "nucleus: keep the most likely tokens up to mass P", NULL },
+		{ "top-k", CLI_OPT_INT, &top_k, "K", 0, 1 << 24, false,
+		  "keep the K most likely tokens; 0 keeps all", NULL },
+		{ "max-new-tokens", CLI_OPT_INT, &max_new, "N", 1, 1 << 20, false,
+		  "stop after N generated tokens", NULL },
+		{ "seed", CLI_OPT_U64, &seed, "S", 0, 0, false, "random seed", NULL },
+		{ "stop", CLI_OPT_STRING, &stop, "STR", 0, 0, false,
+		  "also stop when the generated text contains STR (kept in the output)", "none" },
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "one JSON object per sample per line: prompt_tokens, tokens, logprobs, text, finish", NULL },
+		{ "threads", CLI_OPT_INT, &threads, "N", 0, 1024, false,
+		  "compute threads", "R1FLOW_THREADS or all CPUs" },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "sample", .opts = opts,
+		.about = "Generate N continuations of TEXT with the model in DIR and print them. Each\n"
+			 "sample stops at <|eos|>, at --stop, or after --max-new-tokens tokens. logprobs\n"
+			 "are log-probabilities under the model's untempered distribution.",
+	};
+	int rc = cli_parse(&verb, argc, argv, NULL);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (!prompt[0])
+		return cli_usage_error("sample", "nothing to continue: --prompt is empty");
+	if (stop && !stop[0])
+		return cli_usage_error("sample", "--stop is empty");
+	if (threads > 0)
+		pool_set_threads(threads);
+
+	struct err e = { 0 };
+	struct model_config cfg;
+	struct model m;
+	struct generator g;
+	bool have_model = false, have_gen = false;
+	int *ids = NULL;
+	char *text = NULL;
+	rc = CLI_EXIT_FAIL;
+	if (checkpoint_read_config(dir, &cfg, &e) < 0) {
+		cli_error("sample", "cannot load model '%s': %s", dir, e.msg);
+		goto out;
+	}
+	size_t np_text = tok_encode(prompt, strlen(prompt), NULL, 0);
+	int np = (int)np_text + 1;
+	if (np_text + 2 > (size_t)cfg.max_seq) {
+		cli_error("sample", "--prompt is %zu tokens; model '%s' takes at most %d with room for one new token (max_seq %d)",
+			np_text, dir, cfg.max_seq - 2, cfg.max_seq);
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (!(ids = malloc(sizeof *ids * (size_t)np)))
+		goto oom;
+	ids[0] = cfg.bos_id;
+	tok_encode(prompt, strlen(prompt), ids + 1, np_text);
+	int max_len = np + max_new < cfg.max_seq ? np + max_new : cfg.max_seq;
+	int chunk = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK;
+	if (checkpoint_load(&m, dir, chunk, np, &e) < 0) {
+		cli_error("sample", "cannot load model '%s': %s", dir, e.msg);
+		goto out;
+	}
+	have_model = true;
+	if (gen_init(&g, &m, chunk, max_len, &e) < 0) {
+		cli_error("sample", "cannot set up generation: %s", e.msg);
+		goto out;
+	}
+	have_gen = true;
+	size_t text_cap = (size_t)max_new * 10 + 1;
+	if (!(text = malloc(text_cap)))
+		goto oom;
+	const char *stops[2] = { stop, NULL };
+	struct gen_params p = {
+		.sampler = { .temperature = temperature, .top_k = top_k, .top_p = top_p },
+		.max_new_tokens = max_new, .key = rng_key_str(seed, "sample"),
+		.stop = stop ? stops : NULL,
+	};
+	struct gen_request reqs[SAMPLE_CHUNK];
+	struct gen_result *res[SAMPLE_CHUNK];
+	for (int first = 0; first < n; first += chunk) {
+		int b = n - first < chunk ? n - first : chunk;
+		for (int i = 0; i < b; i++)
+			reqs[i] = (struct gen_request){ .prompt = ids, .prompt_len = np, .index = (uint64_t)(first + i) };
+		if (gen_run(&g, reqs, b, &p, res, &e) < 0) {
+			cli_error("sample", "generation failed: %s", e.msg);
+			goto out;
+		}
+		for (int i = 0; i < b; i++) {
+			tok_decode(res[i]->tokens, (size_t)res[i]->n, text, text_cap);
+			if (json) {
+				if (sample_print_json(ids, np, res[i], text) < 0)
+					goto oom;
+				continue;
+			}
+			double total = 0;
+			for (int t = 0; t < res[i]->n; t++)
+				total += res[i]->logprobs[t];
+			printf("--- sample %d: %d tokens, finish %s, log-prob %.3f\n%s%s\n", first + i, res[i]->n,
+				finish_name(res[i]->finish), total, prompt, text);
+		}
+	}
+	rc = CLI_EXIT_OK;
+	goto out;
+oom:
+	cli_error("sample", "out of memory");
+out:
+	if (have_gen)
+		gen_release(&g);
+	if (have_model)
+		model_release(&m);
+	free(ids);
+	free(text);
+	return rc;
+}

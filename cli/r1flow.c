@@ -1,0 +1,90 @@
+/*
+ * r1flow — the command-line front end: `r1flow VERB [options]`.
+ *
+ * One table names every verb (git's git.c commands[]); `r1flow --help` lists it and
+ * `r1flow VERB --help` (or `r1flow help VERB`) prints the verb's own help, generated
+ * from its option table (cli.h). Exit status: 0 success, 1 failure, 2 usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef R1FLOW_VERSION
+#define R1FLOW_VERSION "unknown"
+#endif
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help; /* one line for `r1flow --help` */
+};
+
+static const struct cmd commands[] = {
+	{ "sample", cmd_sample, "generate continuations of a prompt with a model" },
+	{ "score", cmd_score, "print a text's log-probability under a model" },
+	{ "train", cmd_train, "train a model locally on a generated corpus" },
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_help(void)
+{
+	printf("usage: r1flow <command> [options]\n"
+	       "       r1flow <command> --help\n\n"
+	       "commands:\n");
+	int width = 0;
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if ((int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		printf("  %-*s  %s\n", width, commands[i].name, commands[i].help);
+	printf("\nexit status: 0 success, 1 failure, 2 usage error\n");
+}
+
+/* Like git: a command whose output could not be written has failed. */
+static int finish(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error(NULL, "cannot write output: %s", strerror(errno));
+		return status ? status : CLI_EXIT_FAIL;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_error(NULL, "no command given");
+	const char *verb = argv[1];
+	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+		if (strcmp(verb, "help") == 0 && argc > 2) {
+			const struct cmd *c = find_command(argv[2]);
+			if (!c)
+				return cli_usage_error(NULL, "'%s' is not a command", argv[2]);
+			char *help_argv[] = { (char *)c->name, "--help", NULL };
+			return finish(c->fn(2, help_argv));
+		}
+		print_help();
+		return finish(CLI_EXIT_OK);
+	}
+	if (strcmp(verb, "--version") == 0) {
+		printf("r1flow %s\n", R1FLOW_VERSION);
+		return finish(CLI_EXIT_OK);
+	}
+	if (verb[0] == '-')
+		return cli_usage_error(NULL, "unknown option '%s'", verb);
+	const struct cmd *c = find_command(verb);
+	if (!c)
+		return cli_usage_error(NULL, "'%s' is not a command", verb);
+	return finish(c->fn(argc - 1, argv + 1));
+}

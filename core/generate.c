@@ -284,9 +284,10 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 				res->finish = GEN_FINISH_STOP;
 				continue;
 			}
+			/* prompt + generated never exceeds max_len (GEN_FINISH_LENGTH) */
+			if (res->n >= p->max_new_tokens || g->plen[b] + res->n >= g->max_len)
+				continue;
 			int pos = g->plen[b] + res->n - 1; /* position of the token to feed */
-			if (res->n >= p->max_new_tokens || pos >= g->max_len)
-				continue; /* GEN_FINISH_LENGTH */
 			g->rows[live] = b;
 			g->row_tok[live] = res->tokens[res->n - 1];
 			g->row_pos[live] = pos;

@@ -1,0 +1,968 @@
+#include "store.h"
+
+#include <assert.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+/* Every statement of the daemon, prepared once in store_open. */
+enum stmt {
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_JOB_INSERT, S_JOB_NEXT, S_JOB_LEASE, S_JOB_COMMIT, S_JOB_FAIL, S_JOB_REQUEUE_WORKER,
+	S_JOB_REQUEUE_EXPIRED, S_JOB_EXTEND, S_JOB_CANCEL, S_JOB_GET, S_JOB_COUNTS_ALL,
+	S_JOB_COUNTS_STAGE,
+	S_WORKER_UPSERT, S_WORKER_SEEN, S_WORKER_STATE,
+	S_BLOB_PUT, S_BLOB_GET, S_EVENT_ADD, S_COUNTER_ADD, S_COUNTER_GET,
+	S_PIPELINE_ADD, S_STAGE_ADD, S_QUICK_CHECK, S_USER_VERSION,
+	S_COUNT,
+};
+
+#define JOB_COLUMNS "id, stage, kind, step, shard, state, attempt, max_attempts, epoch, " \
+	"worker, lease_deadline, params, result, error"
+
+/* A job that goes back to the queue keeps its last error, marked with the attempt
+ * it ended; with attempts used up it fails instead. Shared by fail and requeue. */
+#define AGAIN "attempt < max_attempts"
+#define ENDED(reason) "printf('%s (attempt %d of %d)', " reason ", attempt, max_attempts)"
+
+static const char *const sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT store_op",
+	[S_RELEASE] = "RELEASE store_op",
+	[S_ROLLBACK_TO] = "ROLLBACK TO store_op",
+	[S_JOB_INSERT] =
+		"INSERT INTO jobs (stage, kind, step, shard, max_attempts, params, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, '{}'), ?7)",
+	/* kinds are lowercase identifiers (a CHECK says so), so a quoted kind occurs in
+	 * the JSON array text exactly when it is an element: instr() instead of json_each,
+	 * which costs twice the whole claim */
+	[S_JOB_NEXT] =
+		"SELECT " JOB_COLUMNS " FROM jobs WHERE state = 'queued' AND "
+		"(?1 IS NULL OR instr(?1, '\"' || kind || '\"') > 0) ORDER BY id LIMIT 1",
+	[S_JOB_LEASE] =
+		"UPDATE jobs SET state = 'leased', epoch = epoch + 1, attempt = attempt + 1, "
+		"worker = ?2, lease_deadline = ?3, leased_at = ?4 WHERE id = ?1 AND state = 'queued'",
+	[S_JOB_COMMIT] =
+		"UPDATE jobs SET state = 'done', result = ?3, lease_deadline = NULL, "
+		"finished_at = ?4 WHERE id = ?1 AND epoch = ?2 AND state = 'leased'",
+	[S_JOB_FAIL] =
+		"UPDATE jobs SET "
+		"state = CASE WHEN ?3 AND " AGAIN " THEN 'queued' ELSE 'failed' END, "
+		"worker = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE worker END, "
+		"finished_at = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE ?5 END, "
+		"error = " ENDED("?4") ", lease_deadline = NULL "
+		"WHERE id = ?1 AND epoch = ?2 AND state = 'leased' RETURNING state",
+	[S_JOB_REQUEUE_WORKER] =
+		"UPDATE jobs SET "
+		"state = CASE WHEN " AGAIN " THEN 'queued' ELSE 'failed' END, "
+		"worker = CASE WHEN " AGAIN " THEN NULL ELSE worker END, "
+		"finished_at = CASE WHEN " AGAIN " THEN NULL ELSE ?3 END, "
+		"error = " ENDED("?2") ", lease_deadline = NULL "
+		"WHERE worker = ?1 AND state = 'leased' RETURNING state",
+	[S_JOB_REQUEUE_EXPIRED] =
+		"UPDATE jobs SET "
+		"state = CASE WHEN " AGAIN " THEN 'queued' ELSE 'failed' END, "
+		"worker = CASE WHEN " AGAIN " THEN NULL ELSE worker END, "
+		"finished_at = CASE WHEN " AGAIN " THEN NULL ELSE ?1 END, "
+		"error = " ENDED("?2") ", lease_deadline = NULL "
+		"WHERE state = 'leased' AND lease_deadline <= ?1 RETURNING state",
+	[S_JOB_EXTEND] =
+		"UPDATE jobs SET lease_deadline = ?2 WHERE worker = ?1 AND state = 'leased'",
+	[S_JOB_CANCEL] =
+		"UPDATE jobs SET state = 'cancelled', lease_deadline = NULL, finished_at = ?2 "
+		"WHERE id = ?1 AND (state = 'queued' OR state = 'leased') RETURNING worker",
+	[S_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
+	[S_JOB_COUNTS_ALL] = "SELECT state, count(*) FROM jobs GROUP BY state",
+	[S_JOB_COUNTS_STAGE] = "SELECT state, count(*) FROM jobs WHERE stage = ?1 GROUP BY state",
+	[S_WORKER_UPSERT] =
+		"INSERT INTO workers (name, host, pid, threads, memory, kinds, build, state, "
+		"first_seen, connected_at, last_seen) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, '[]'), ?7, 'ready', ?8, ?8, ?8) "
+		"ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, "
+		"threads = excluded.threads, memory = excluded.memory, kinds = excluded.kinds, "
+		"build = excluded.build, state = 'ready', connected_at = excluded.connected_at, "
+		"last_seen = excluded.last_seen RETURNING id",
+	[S_WORKER_SEEN] = "UPDATE workers SET last_seen = ?2 WHERE id = ?1",
+	[S_WORKER_STATE] = "UPDATE workers SET state = ?2 WHERE id = ?1",
+	[S_BLOB_PUT] =
+		"INSERT INTO blobs (sha256, size, path, created_at) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (sha256) DO NOTHING",
+	[S_BLOB_GET] = "SELECT size, path FROM blobs WHERE sha256 = ?1",
+	[S_EVENT_ADD] =
+		"INSERT INTO events (ts, pipeline, stage, type, data) "
+		"VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'))",
+	[S_COUNTER_ADD] =
+		"INSERT INTO counters (name, value) VALUES (?1, ?2) "
+		"ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+	[S_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
+	[S_PIPELINE_ADD] =
+		"INSERT INTO pipelines (name, source, spec, seed, created_at) "
+		"VALUES (?1, ?2, coalesce(?3, '{}'), ?4, ?5)",
+	[S_STAGE_ADD] =
+		"INSERT INTO stages (pipeline, name, kind, spec, total, created_at) "
+		"VALUES (?1, ?2, ?3, coalesce(?4, '{}'), ?5, ?6)",
+	[S_QUICK_CHECK] = "PRAGMA quick_check",
+	[S_USER_VERSION] = "PRAGMA user_version",
+};
+
+static const char *const job_states[JOB_STATE_COUNT] = {
+	[JOB_STATE_QUEUED] = "queued", [JOB_STATE_LEASED] = "leased", [JOB_STATE_DONE] = "done",
+	[JOB_STATE_FAILED] = "failed", [JOB_STATE_CANCELLED] = "cancelled",
+};
+
+static const char *const worker_states[] = {
+	[WORKER_STATE_READY] = "ready", [WORKER_STATE_DRAINING] = "draining",
+	[WORKER_STATE_GONE] = "gone",
+};
+
+struct store {
+	sqlite3 *db;
+	int in_tx;                  /* inside store_begin .. store_commit */
+	sqlite3_stmt *st[S_COUNT];  /* prepared statements, by enum stmt */
+};
+
+const char *store_job_state_name(enum job_state state)
+{
+	return (unsigned)state < JOB_STATE_COUNT ? job_states[state] : "?";
+}
+
+static enum job_state parse_state(const unsigned char *text)
+{
+	for (int i = 0; i < JOB_STATE_COUNT; i++)
+		if (text && strcmp((const char *)text, job_states[i]) == 0)
+			return (enum job_state)i;
+	return JOB_STATE_COUNT; /* the CHECK constraint makes this unreachable */
+}
+
+static enum err_code code_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM: return ERR_NOMEM;
+	case SQLITE_CONSTRAINT: case SQLITE_MISMATCH: case SQLITE_RANGE: return ERR_INVALID;
+	case SQLITE_CORRUPT: case SQLITE_NOTADB: return ERR_FORMAT;
+	default: return ERR_IO;
+	}
+}
+
+/* err = "<what>: <sqlite's message>". Call before anything else touches the db. */
+static int db_fail(struct store *s, struct err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int db_fail(struct store *s, struct err *err, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	return err_set(err, code_of(sqlite3_extended_errcode(s->db)), "%s: %s", what,
+		sqlite3_errmsg(s->db));
+}
+
+/* A statement ready for binding. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt id)
+{
+	sqlite3_stmt *st = s->st[id];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static void bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+	if (id > 0)
+		sqlite3_bind_int64(st, i, id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *column_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+/* Step a statement that returns no rows. */
+static int run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int exec_simple(struct store *s, enum stmt id)
+{
+	int rc = run(stmt(s, id));
+	sqlite3_reset(s->st[id]);
+	return rc;
+}
+
+/*
+ * Write scopes. Outside store_begin a write is its own BEGIN IMMEDIATE transaction;
+ * inside, a multi-statement write is a savepoint so a failure undoes only itself,
+ * and a single statement needs nothing (a statement is atomic).
+ */
+static int tx_enter(struct store *s, int multi, struct err *err, const char *what)
+{
+	if (s->in_tx) {
+		if (sqlite3_get_autocommit(s->db))
+			return err_set(err, ERR_IO, "cannot %s: an earlier error rolled the "
+				"transaction back", what);
+		if (multi && exec_simple(s, S_SAVEPOINT) < 0)
+			return db_fail(s, err, "cannot %s", what);
+		return 0;
+	}
+	if (exec_simple(s, S_BEGIN) < 0)
+		return db_fail(s, err, "cannot %s", what);
+	return 0;
+}
+
+static int tx_leave(struct store *s, int multi, int ok, struct err *err, const char *what)
+{
+	if (s->in_tx) {
+		if (!multi || sqlite3_get_autocommit(s->db))
+			return ok ? 0 : -1; /* nothing to undo, or SQLite aborted it all */
+		if (!ok)
+			exec_simple(s, S_ROLLBACK_TO);
+		if (exec_simple(s, S_RELEASE) < 0 && ok)
+			return db_fail(s, err, "cannot %s", what);
+		return ok ? 0 : -1;
+	}
+	if (ok) {
+		if (exec_simple(s, S_COMMIT) == 0)
+			return 0;
+		db_fail(s, err, "cannot %s", what);
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		exec_simple(s, S_ROLLBACK);
+	return -1;
+}
+
+static int pragma(struct store *s, const char *text, const char *path, struct err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, text, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	err_set(err, ERR_IO, "cannot set up database '%s': %s: %s", path, text,
+		msg ? msg : "unknown error");
+	sqlite3_free(msg);
+	return -1;
+}
+
+/* The single text value a statement yields, copied into out. */
+static int query_text(struct store *s, const char *text, char *out, size_t size)
+{
+	sqlite3_stmt *st;
+	int ok = -1;
+	if (sqlite3_prepare_v2(s->db, text, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(out, size, "%s", t ? (const char *)t : "");
+		ok = 0;
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static int user_version(struct store *s)
+{
+	char v[32];
+	return query_text(s, "PRAGMA user_version", v, sizeof v) == 0 ? atoi(v) : -1;
+}
+
+/* Apply the embedded migrations past user_version, all in one transaction. */
+static int migrate(struct store *s, const char *path, struct err *err)
+{
+	int latest = schema_migrations[schema_migration_count - 1].version;
+	int have = user_version(s);
+	if (have < 0)
+		return db_fail(s, err, "cannot read schema version of '%s'", path);
+	if (have > latest)
+		return err_set(err, ERR_INVALID, "cannot open database '%s': schema version %d is "
+			"newer than this build's %d", path, have, latest);
+	if (have == latest)
+		return 0;
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	have = user_version(s); /* another process may have migrated meanwhile */
+	for (size_t i = 0; i < schema_migration_count; i++) {
+		const struct schema_migration *m = &schema_migrations[i];
+		if (m->version <= have)
+			continue;
+		char set[64];
+		snprintf(set, sizeof set, "PRAGMA user_version = %d", m->version);
+		if (sqlite3_exec(s->db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
+			sqlite3_exec(s->db, set, NULL, NULL, &msg) != SQLITE_OK) {
+			err_set(err, ERR_IO, "cannot apply migration '%s' to '%s': %s", m->name, path,
+				msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+fail:
+	err_set(err, ERR_IO, "cannot migrate database '%s': %s", path,
+		msg ? msg : "unknown error");
+	sqlite3_free(msg);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+struct store *store_open(const char *path, struct err *err)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		err_set(err, ERR_NOMEM, "cannot open database '%s': out of memory", path);
+		return NULL;
+	}
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		err_set(err, code_of(rc), "cannot open database '%s': %s", path,
+			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+
+	char mode[32];
+	if (query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode) < 0) {
+		db_fail(s, err, "cannot open database '%s'", path);
+		goto fail;
+	}
+	/* an in-memory database has no WAL and needs none; a file must get it */
+	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+		err_set(err, ERR_IO, "cannot open database '%s': WAL mode refused (journal mode "
+			"is '%s'; is it on a network filesystem?)", path, mode);
+		goto fail;
+	}
+	if (pragma(s, "PRAGMA synchronous = FULL", path, err) < 0 ||
+		pragma(s, "PRAGMA foreign_keys = ON", path, err) < 0)
+		goto fail;
+	char fk[8];
+	if (query_text(s, "PRAGMA foreign_keys", fk, sizeof fk) < 0 || strcmp(fk, "1") != 0) {
+		err_set(err, ERR_INVALID, "cannot open database '%s': this SQLite has no foreign "
+			"key support", path);
+		goto fail;
+	}
+	if (migrate(s, path, err) < 0)
+		goto fail;
+	for (int i = 0; i < S_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+			NULL) != SQLITE_OK) {
+			db_fail(s, err, "cannot prepare statement %d of '%s'", i, path);
+			goto fail;
+		}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_schema_version(struct store *s)
+{
+	sqlite3_stmt *st = stmt(s, S_USER_VERSION);
+	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	return v;
+}
+
+int store_begin(struct store *s, struct err *err)
+{
+	assert(!s->in_tx && "store_begin inside store_begin");
+	if (exec_simple(s, S_BEGIN) < 0)
+		return db_fail(s, err, "cannot begin transaction");
+	s->in_tx = 1;
+	return 0;
+}
+
+int store_commit(struct store *s, struct err *err)
+{
+	assert(s->in_tx && "store_commit without store_begin");
+	s->in_tx = 0;
+	if (sqlite3_get_autocommit(s->db))
+		return err_set(err, ERR_IO, "cannot commit transaction: an earlier error rolled "
+			"it back");
+	if (exec_simple(s, S_COMMIT) == 0)
+		return 0;
+	db_fail(s, err, "cannot commit transaction");
+	if (!sqlite3_get_autocommit(s->db))
+		exec_simple(s, S_ROLLBACK);
+	return -1;
+}
+
+void store_rollback(struct store *s)
+{
+	assert(s->in_tx && "store_rollback without store_begin");
+	s->in_tx = 0;
+	if (!sqlite3_get_autocommit(s->db))
+		exec_simple(s, S_ROLLBACK);
+}
+
+int store_in_transaction(const struct store *s)
+{
+	return s->in_tx;
+}
+
+/* [a-z0-9_]+, at most 64 bytes: what job kinds look like (and what claim relies on). */
+static int kind_ok(const char *kind)
+{
+	size_t n = 0;
+	if (!kind)
+		return 0;
+	for (; kind[n]; n++)
+		if (!((kind[n] >= 'a' && kind[n] <= 'z') || (kind[n] >= '0' && kind[n] <= '9') ||
+			kind[n] == '_'))
+			return 0;
+	return n > 0 && n <= 64;
+}
+
+int store_job_enqueue(struct store *s, const struct store_job_new *jobs, size_t n,
+	int64_t now_ms, int64_t *ids, struct err *err)
+{
+	const char *what = "enqueue jobs";
+	for (size_t i = 0; i < n; i++) {
+		if (!kind_ok(jobs[i].kind))
+			return err_set(err, ERR_INVALID, "cannot enqueue job %zu of %zu: kind '%s' is "
+				"not a lowercase identifier", i + 1, n, jobs[i].kind ? jobs[i].kind : "");
+		if (jobs[i].max_attempts < 0)
+			return err_set(err, ERR_INVALID, "cannot enqueue job %zu of %zu: max_attempts "
+				"is negative", i + 1, n);
+	}
+	if (n == 0)
+		return 0;
+	if (tx_enter(s, 1, err, what) < 0)
+		return -1;
+	int ok = 1;
+	for (size_t i = 0; i < n && ok; i++) {
+		const struct store_job_new *j = &jobs[i];
+		sqlite3_stmt *st = stmt(s, S_JOB_INSERT);
+		bind_id(st, 1, j->stage);
+		bind_text(st, 2, j->kind);
+		sqlite3_bind_int64(st, 3, j->step);
+		sqlite3_bind_int64(st, 4, j->shard);
+		sqlite3_bind_int(st, 5, j->max_attempts ? j->max_attempts : STORE_MAX_ATTEMPTS);
+		bind_text(st, 6, j->params);
+		sqlite3_bind_int64(st, 7, now_ms);
+		if (run(st) < 0) {
+			db_fail(s, err, "cannot enqueue job %zu of %zu (kind '%s', step %lld, shard "
+				"%lld)", i + 1, n, j->kind, (long long)j->step, (long long)j->shard);
+			ok = 0;
+		} else if (ids) {
+			ids[i] = sqlite3_last_insert_rowid(s->db);
+		}
+		sqlite3_reset(st);
+	}
+	return tx_leave(s, 1, ok, err, what);
+}
+
+/* Fill *job from a row of JOB_COLUMNS. */
+static int read_job(sqlite3_stmt *st, struct store_job *job, struct err *err)
+{
+	memset(job, 0, sizeof *job);
+	job->id = sqlite3_column_int64(st, 0);
+	job->stage = sqlite3_column_int64(st, 1);
+	job->kind = column_dup(st, 2);
+	job->step = sqlite3_column_int64(st, 3);
+	job->shard = sqlite3_column_int64(st, 4);
+	job->state = parse_state(sqlite3_column_text(st, 5));
+	job->attempt = sqlite3_column_int64(st, 6);
+	job->max_attempts = sqlite3_column_int64(st, 7);
+	job->epoch = sqlite3_column_int64(st, 8);
+	job->worker = sqlite3_column_int64(st, 9);
+	job->lease_deadline = sqlite3_column_int64(st, 10);
+	job->params = column_dup(st, 11);
+	job->result = column_dup(st, 12);
+	job->error = column_dup(st, 13);
+	if (!job->kind || !job->params || (!job->result && sqlite3_column_type(st, 12) !=
+		SQLITE_NULL) || (!job->error && sqlite3_column_type(st, 13) != SQLITE_NULL)) {
+		store_job_release(job);
+		return err_set(err, ERR_NOMEM, "cannot read job: out of memory");
+	}
+	return 0;
+}
+
+void store_job_release(struct store_job *job)
+{
+	free(job->kind);
+	free(job->params);
+	free(job->result);
+	free(job->error);
+	memset(job, 0, sizeof *job);
+}
+
+int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t now_ms,
+	int64_t deadline_ms, struct store_job *job, struct err *err)
+{
+	const char *what = "claim a job";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	/* read first, then lease: a failure between the two leaves nothing to undo */
+	sqlite3_stmt *st = stmt(s, S_JOB_NEXT);
+	bind_text(st, 1, kinds);
+	struct store_job next;
+	int found = 0, ok = 1, rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (read_job(st, &next, err) == 0)
+			found = 1;
+		else
+			ok = 0;
+	} else if (rc != SQLITE_DONE) {
+		db_fail(s, err, "cannot claim a job for worker %lld", (long long)worker);
+		ok = 0;
+	}
+	sqlite3_reset(st);
+	if (ok && found) {
+		st = stmt(s, S_JOB_LEASE);
+		sqlite3_bind_int64(st, 1, next.id);
+		sqlite3_bind_int64(st, 2, worker);
+		sqlite3_bind_int64(st, 3, deadline_ms);
+		sqlite3_bind_int64(st, 4, now_ms);
+		if (run(st) < 0 || sqlite3_changes(s->db) != 1) {
+			db_fail(s, err, "cannot lease job %lld to worker %lld", (long long)next.id,
+				(long long)worker);
+			ok = 0;
+		}
+		sqlite3_reset(st);
+	}
+	if (tx_leave(s, 0, ok, err, what) < 0) {
+		if (found)
+			store_job_release(&next);
+		return -1;
+	}
+	if (!found)
+		return 0;
+	next.state = JOB_STATE_LEASED;
+	next.epoch++;
+	next.attempt++;
+	next.worker = worker;
+	next.lease_deadline = deadline_ms;
+	*job = next;
+	return 1;
+}
+
+int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *result,
+	int64_t now_ms, struct err *err)
+{
+	const char *what = "commit a result";
+	if (!result)
+		return err_set(err, ERR_INVALID, "cannot commit result of job %lld: no result",
+			(long long)job);
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_JOB_COMMIT);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int64(st, 2, epoch);
+	bind_text(st, 3, result);
+	sqlite3_bind_int64(st, 4, now_ms);
+	int ok = run(st) == 0;
+	if (!ok)
+		db_fail(s, err, "cannot commit result of job %lld (epoch %lld)", (long long)job,
+			(long long)epoch);
+	int changed = ok ? sqlite3_changes(s->db) : 0;
+	sqlite3_reset(st);
+	if (tx_leave(s, 0, ok, err, what) < 0)
+		return -1;
+	return changed > 0;
+}
+
+int store_job_fail(struct store *s, int64_t job, int64_t epoch, const char *error,
+	int retryable, int64_t now_ms, enum job_state *state, struct err *err)
+{
+	const char *what = "record a failure";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_JOB_FAIL);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int(st, 3, retryable != 0);
+	bind_text(st, 4, error ? error : "failed");
+	sqlite3_bind_int64(st, 5, now_ms);
+	int applied = 0, ok = 1, rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		applied = 1;
+		if (state)
+			*state = parse_state(sqlite3_column_text(st, 0));
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(s, err, "cannot record failure of job %lld (epoch %lld)", (long long)job,
+			(long long)epoch);
+		ok = 0;
+	}
+	sqlite3_reset(st);
+	if (tx_leave(s, 0, ok, err, what) < 0)
+		return -1;
+	return applied;
+}
+
+static int requeue(struct store *s, sqlite3_stmt *st, struct store_requeue *out,
+	struct err *err, const char *what)
+{
+	struct store_requeue r = { 0, 0 };
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (parse_state(sqlite3_column_text(st, 0)) == JOB_STATE_QUEUED)
+			r.queued++;
+		else
+			r.failed++;
+	}
+	int ok = rc == SQLITE_DONE;
+	if (!ok)
+		db_fail(s, err, "cannot %s", what);
+	sqlite3_reset(st);
+	if (tx_leave(s, 0, ok, err, what) < 0)
+		return -1;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+int store_job_requeue_worker(struct store *s, int64_t worker, const char *reason,
+	int64_t now_ms, struct store_requeue *out, struct err *err)
+{
+	const char *what = "requeue the jobs of a worker";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_JOB_REQUEUE_WORKER);
+	sqlite3_bind_int64(st, 1, worker);
+	bind_text(st, 2, reason ? reason : "worker lost");
+	sqlite3_bind_int64(st, 3, now_ms);
+	return requeue(s, st, out, err, what);
+}
+
+int store_job_requeue_expired(struct store *s, int64_t now_ms, const char *reason,
+	struct store_requeue *out, struct err *err)
+{
+	const char *what = "requeue expired leases";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_JOB_REQUEUE_EXPIRED);
+	sqlite3_bind_int64(st, 1, now_ms);
+	bind_text(st, 2, reason ? reason : "lease expired");
+	return requeue(s, st, out, err, what);
+}
+
+/* Step a single-statement write opened with tx_enter(s, 0, ...) and close its scope;
+ * returns the rows changed. */
+static int write_one(struct store *s, sqlite3_stmt *st, struct err *err, const char *what)
+{
+	int ok = run(st) == 0;
+	if (!ok)
+		db_fail(s, err, "cannot %s", what);
+	int changed = ok ? sqlite3_changes(s->db) : 0;
+	sqlite3_reset(st);
+	if (tx_leave(s, 0, ok, err, what) < 0)
+		return -1;
+	return changed;
+}
+
+int store_job_extend(struct store *s, int64_t worker, int64_t deadline_ms, struct err *err)
+{
+	const char *what = "extend leases";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_JOB_EXTEND);
+	sqlite3_bind_int64(st, 1, worker);
+	sqlite3_bind_int64(st, 2, deadline_ms);
+	return write_one(s, st, err, what);
+}
+
+int store_job_cancel(struct store *s, int64_t job, int64_t now_ms, int64_t *worker,
+	struct err *err)
+{
+	const char *what = "cancel a job";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_JOB_CANCEL);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int64(st, 2, now_ms);
+	int64_t holder = 0;
+	int cancelled = 0, ok = 1, rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		cancelled = 1;
+		holder = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(s, err, "cannot cancel job %lld", (long long)job);
+		ok = 0;
+	}
+	sqlite3_reset(st);
+	if (tx_leave(s, 0, ok, err, what) < 0)
+		return -1;
+	if (worker)
+		*worker = holder;
+	return cancelled;
+}
+
+int store_job_get(struct store *s, int64_t id, struct store_job *job, struct err *err)
+{
+	sqlite3_stmt *st = stmt(s, S_JOB_GET);
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW)
+		found = read_job(st, job, err) < 0 ? -1 : 1;
+	else if (rc != SQLITE_DONE)
+		found = db_fail(s, err, "cannot read job %lld", (long long)id);
+	sqlite3_reset(st);
+	return found;
+}
+
+int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_COUNT],
+	struct err *err)
+{
+	sqlite3_stmt *st = stmt(s, stage == STORE_ALL_STAGES ? S_JOB_COUNTS_ALL : S_JOB_COUNTS_STAGE);
+	if (stage != STORE_ALL_STAGES)
+		sqlite3_bind_int64(st, 1, stage);
+	for (int i = 0; i < JOB_STATE_COUNT; i++)
+		counts[i] = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum job_state state = parse_state(sqlite3_column_text(st, 0));
+		if (state < JOB_STATE_COUNT)
+			counts[state] = sqlite3_column_int64(st, 1);
+	}
+	int result = rc == SQLITE_DONE ? 0 : db_fail(s, err, "cannot count jobs");
+	sqlite3_reset(st);
+	return result;
+}
+
+int store_worker_upsert(struct store *s, const struct store_worker *w, int64_t now_ms,
+	int64_t *id, struct err *err)
+{
+	const char *what = "register a worker";
+	if (!w->name || !*w->name)
+		return err_set(err, ERR_INVALID, "cannot register worker: no name");
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_WORKER_UPSERT);
+	bind_text(st, 1, w->name);
+	bind_text(st, 2, w->host);
+	sqlite3_bind_int64(st, 3, w->pid);
+	sqlite3_bind_int64(st, 4, w->threads);
+	sqlite3_bind_int64(st, 5, w->memory);
+	bind_text(st, 6, w->kinds);
+	bind_text(st, 7, w->build);
+	sqlite3_bind_int64(st, 8, now_ms);
+	int ok = 1, rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (id)
+			*id = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(s, err, "cannot register worker '%s'", w->name);
+		ok = 0;
+	}
+	sqlite3_reset(st);
+	return tx_leave(s, 0, ok, err, what);
+}
+
+int store_worker_seen(struct store *s, int64_t id, int64_t now_ms, struct err *err)
+{
+	const char *what = "update a worker";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_WORKER_SEEN);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	return write_one(s, st, err, what) < 0 ? -1 : 0;
+}
+
+int store_worker_set_state(struct store *s, int64_t id, enum worker_state state,
+	struct err *err)
+{
+	const char *what = "update a worker";
+	if ((unsigned)state > WORKER_STATE_GONE)
+		return err_set(err, ERR_INVALID, "cannot update worker %lld: bad state %d",
+			(long long)id, (int)state);
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_WORKER_STATE);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, worker_states[state]);
+	return write_one(s, st, err, what) < 0 ? -1 : 0;
+}
+
+int store_blob_put(struct store *s, const char *sha256, int64_t size, const char *path,
+	int64_t now_ms, struct err *err)
+{
+	const char *what = "index a blob";
+	if (!sha256 || !path)
+		return err_set(err, ERR_INVALID, "cannot index blob: no sha256 or path");
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_BLOB_PUT);
+	bind_text(st, 1, sha256);
+	sqlite3_bind_int64(st, 2, size);
+	bind_text(st, 3, path);
+	sqlite3_bind_int64(st, 4, now_ms);
+	int inserted = write_one(s, st, err, what);
+	if (inserted != 0)
+		return inserted < 0 ? -1 : 1;
+	int64_t known = 0;
+	char *known_path = NULL;
+	int found = store_blob_get(s, sha256, &known, &known_path, err);
+	free(known_path);
+	if (found < 0)
+		return -1;
+	if (found && known != size)
+		return err_set(err, ERR_FORMAT, "cannot index blob '%s': already indexed with %lld "
+			"bytes, now %lld", sha256, (long long)known, (long long)size);
+	return 0;
+}
+
+int store_blob_get(struct store *s, const char *sha256, int64_t *size, char **path,
+	struct err *err)
+{
+	sqlite3_stmt *st = stmt(s, S_BLOB_GET);
+	bind_text(st, 1, sha256);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		*size = sqlite3_column_int64(st, 0);
+		*path = column_dup(st, 1);
+		found = *path ? 1 : err_set(err, ERR_NOMEM, "cannot read blob '%s': out of memory",
+			sha256);
+	} else if (rc != SQLITE_DONE) {
+		found = db_fail(s, err, "cannot look up blob '%s'", sha256);
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+int store_event_add(struct store *s, int64_t pipeline, int64_t stage, const char *type,
+	const char *data, int64_t now_ms, int64_t *id, struct err *err)
+{
+	const char *what = "append an event";
+	if (!type || !*type)
+		return err_set(err, ERR_INVALID, "cannot append event: no type");
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_EVENT_ADD);
+	sqlite3_bind_int64(st, 1, now_ms);
+	bind_id(st, 2, pipeline);
+	bind_id(st, 3, stage);
+	bind_text(st, 4, type);
+	bind_text(st, 5, data);
+	int ok = run(st) == 0;
+	if (!ok)
+		db_fail(s, err, "cannot append event '%s'", type);
+	else if (id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	sqlite3_reset(st);
+	return tx_leave(s, 0, ok, err, what);
+}
+
+int store_counter_add(struct store *s, const char *name, int64_t delta, struct err *err)
+{
+	const char *what = "update a counter";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_COUNTER_ADD);
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, delta);
+	return write_one(s, st, err, what) < 0 ? -1 : 0;
+}
+
+int store_counter_get(struct store *s, const char *name, int64_t *value, struct err *err)
+{
+	sqlite3_stmt *st = stmt(s, S_COUNTER_GET);
+	bind_text(st, 1, name);
+	int rc = sqlite3_step(st), result = 0;
+	*value = 0;
+	if (rc == SQLITE_ROW)
+		*value = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		result = db_fail(s, err, "cannot read counter '%s'", name);
+	sqlite3_reset(st);
+	return result;
+}
+
+/* An INSERT in its own write scope; *id (may be NULL) receives the new rowid. */
+static int insert(struct store *s, sqlite3_stmt *st, int64_t *id, struct err *err,
+	const char *what)
+{
+	int ok = run(st) == 0;
+	if (!ok)
+		db_fail(s, err, "cannot %s", what);
+	else if (id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	sqlite3_reset(st);
+	return tx_leave(s, 0, ok, err, what);
+}
+
+int store_pipeline_add(struct store *s, const char *name, const char *source,
+	const char *spec, int64_t seed, int64_t now_ms, int64_t *id, struct err *err)
+{
+	const char *what = "add a pipeline";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_PIPELINE_ADD);
+	bind_text(st, 1, name);
+	bind_text(st, 2, source ? source : "");
+	bind_text(st, 3, spec);
+	sqlite3_bind_int64(st, 4, seed);
+	sqlite3_bind_int64(st, 5, now_ms);
+	return insert(s, st, id, err, what);
+}
+
+int store_stage_add(struct store *s, int64_t pipeline, const char *name, const char *kind,
+	const char *spec, int64_t total, int64_t now_ms, int64_t *id, struct err *err)
+{
+	const char *what = "add a stage";
+	if (tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = stmt(s, S_STAGE_ADD);
+	sqlite3_bind_int64(st, 1, pipeline);
+	bind_text(st, 2, name);
+	bind_text(st, 3, kind);
+	bind_text(st, 4, spec);
+	sqlite3_bind_int64(st, 5, total);
+	sqlite3_bind_int64(st, 6, now_ms);
+	return insert(s, st, id, err, what);
+}
+
+int store_quick_check(struct store *s, struct err *err)
+{
+	sqlite3_stmt *st = stmt(s, S_QUICK_CHECK);
+	int rc = sqlite3_step(st), result = 0;
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		if (!t || strcmp((const char *)t, "ok") != 0)
+			result = err_set(err, ERR_FORMAT, "database failed quick_check: %s",
+				t ? (const char *)t : "no answer");
+	} else {
+		result = db_fail(s, err, "cannot run quick_check");
+	}
+	sqlite3_reset(st);
+	return result;
+}

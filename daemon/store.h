@@ -1,0 +1,228 @@
+/*
+ * store — the coordinator's database: every SQL statement of the daemon lives here.
+ *
+ * One SQLite connection, owned by the daemon's event-loop thread, in WAL mode with
+ * synchronous=FULL, foreign_keys=ON and a busy timeout. `store_open` applies the
+ * embedded migrations (schema.h) past PRAGMA user_version in one transaction, then
+ * prepares every statement once; the rest of the API only binds and steps them.
+ * The database must be on a local disk (WAL needs shared memory that works, which
+ * NFS and Lustre do not give).
+ *
+ * Jobs and leases (the state machine the broker drives)
+ *
+ *     enqueue ──▶ queued ──claim──▶ leased ──commit──▶ done
+ *                   ▲                 │ │
+ *                   └── fail(retry) ──┘ └── fail(final), attempts used up ──▶ failed
+ *                       requeue (dead worker, expired lease): same rule
+ *     cancel: queued | leased ──▶ cancelled
+ *
+ *   - A lease is (job id, epoch). Every claim adds 1 to both `epoch` and `attempt`.
+ *     commit and fail act only when (id, epoch) names the current lease of a leased
+ *     job; otherwise they change nothing and report the answer as stale. So a late
+ *     RESULT from a worker declared dead, a second RESULT for the same lease, or one
+ *     for a cancelled job, never lands: each job's result is committed exactly once.
+ *   - `attempt` counts leases against `max_attempts` (default 3). A retryable FAIL,
+ *     a dead worker or an expired lease puts the job back in the queue while
+ *     attempts remain, else marks it failed with the last error, suffixed
+ *     "(attempt N of M)". `epoch` never goes back, even if attempts are reset later.
+ *   - `worker` is the holder while leased and the last holder once done or failed;
+ *     it is cleared when the job goes back to the queue.
+ *   - Claims take the oldest queued job (lowest id) whose kind the worker runs.
+ *     Job kinds are lowercase identifiers ([a-z0-9_]{1,64}); enqueue refuses
+ *     others, and claim matches kinds by their quoted name in the worker's JSON
+ *     array, so pass the daemon's own serialisation of validated READY kinds.
+ *
+ * Transactions
+ *   Every write runs in BEGIN IMMEDIATE. On its own each call is its own
+ *   transaction (one fsync). Between store_begin and store_commit calls join one
+ *   transaction instead: the daemon opens it for an event-loop turn, so a turn's
+ *   claims and results cost one fsync. A call that fails inside it undoes its own
+ *   writes only (a savepoint) and leaves the transaction open, unless SQLite had to
+ *   abort the whole transaction (disk full, I/O error): store_commit then fails.
+ *
+ *   Rule for the caller: anything that presumes a write happened (sending the JOB
+ *   of a claim, publishing an event, replying to a client) waits until store_commit
+ *   returns 0. If store_commit fails, everything since store_begin is gone.
+ *
+ * Forbidden: store_begin inside store_begin, store_commit or store_rollback without
+ * store_begin (both assert); using a store from two threads; reading a
+ * `struct store_job` after store_job_release.
+ *
+ * Times are integer milliseconds since the Unix epoch, passed in by the caller (the
+ * store never reads a clock, so tests are deterministic). Ids are >= 1; 0 means
+ * "none" wherever an id is optional. JSON arguments are JSON text.
+ *
+ * Return values: -1 with err filled on a database error or bad argument; otherwise
+ * 0 for done, or as the function says (1/0 for found/absent, committed/stale).
+ */
+#ifndef R1_STORE_H
+#define R1_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define STORE_MAX_ATTEMPTS   3       /* default leases per job before it fails */
+#define STORE_BUSY_TIMEOUT_MS 5000   /* wait this long for another connection's lock */
+#define STORE_ALL_STAGES     (-1)    /* store_job_counts: every job, stage or not */
+
+enum job_state {
+	JOB_STATE_QUEUED,
+	JOB_STATE_LEASED,
+	JOB_STATE_DONE,
+	JOB_STATE_FAILED,
+	JOB_STATE_CANCELLED,
+	JOB_STATE_COUNT,
+};
+
+enum worker_state { WORKER_STATE_READY, WORKER_STATE_DRAINING, WORKER_STATE_GONE };
+
+struct store;
+
+/* A job to enqueue; borrowed strings. */
+struct store_job_new {
+	int64_t stage;            /* 0: none (diagnostic jobs) */
+	const char *kind;         /* "probe", "rollout": [a-z0-9_]{1,64}; required */
+	int64_t step, shard;      /* (stage, step, kind, shard) is unique when stage != 0 */
+	int max_attempts;         /* 0: STORE_MAX_ATTEMPTS */
+	const char *params;       /* JSON object text; NULL: "{}" */
+};
+
+/* A job as stored; strings are owned (store_job_release frees them). */
+struct store_job {
+	int64_t id;
+	int64_t stage;            /* 0: none */
+	char *kind;
+	int64_t step, shard;
+	enum job_state state;
+	int64_t attempt, max_attempts;
+	int64_t epoch;            /* current lease */
+	int64_t worker;           /* 0: none */
+	int64_t lease_deadline;   /* 0 unless leased */
+	char *params;             /* JSON text */
+	char *result;             /* JSON text; NULL unless done */
+	char *error;              /* last error; NULL if none */
+};
+
+/* What a requeue did. */
+struct store_requeue {
+	int64_t queued;           /* jobs back in the queue */
+	int64_t failed;           /* jobs whose attempts were used up */
+};
+
+/* A worker as announced in READY; borrowed strings, 0/NULL for unknown. */
+struct store_worker {
+	const char *name;         /* required; the registry key */
+	const char *host;
+	int64_t pid, threads, memory;
+	const char *kinds;        /* JSON array of job kinds; NULL: [] */
+	const char *build;
+};
+
+/* Open (creating if absent) and migrate the database at `path` (":memory:" for
+ * tests). Refuses a database whose user_version is newer than this build's. */
+struct store *store_open(const char *path, struct err *err);
+
+/* Roll back any open transaction, finalise statements, close. NULL is a no-op. */
+void store_close(struct store *s);
+
+/* PRAGMA user_version: the number of the last migration applied. */
+int store_schema_version(struct store *s);
+
+int store_begin(struct store *s, struct err *err);
+int store_commit(struct store *s, struct err *err);   /* on failure: rolled back */
+void store_rollback(struct store *s);
+int store_in_transaction(const struct store *s);
+
+/* Insert `n` jobs in one transaction: all or none. ids (may be NULL) receives the
+ * new ids in order. */
+int store_job_enqueue(struct store *s, const struct store_job_new *jobs, size_t n,
+	int64_t now_ms, int64_t *ids, struct err *err);
+
+/* Lease the oldest queued job whose kind is in `kinds` (JSON array text as READY
+ * carries it, e.g. ["probe","rollout"]; NULL: any kind) to `worker` until
+ * `deadline_ms`. 1 and *job filled (release it), 0 if no such job is queued (*job
+ * untouched). The returned job is already leased: state, epoch, attempt, worker
+ * and deadline are the new ones. */
+int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t now_ms,
+	int64_t deadline_ms, struct store_job *job, struct err *err);
+
+/* Commit `result` (JSON text) for the lease (job, epoch). 1 committed, 0 stale (not
+ * the current lease of a leased job; nothing written). */
+int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *result,
+	int64_t now_ms, struct err *err);
+
+/* Record a failure of the lease (job, epoch): back to queued if `retryable` and
+ * attempts remain, else failed. 1 applied (*state, may be NULL, says which), 0 stale. */
+int store_job_fail(struct store *s, int64_t job, int64_t epoch, const char *error,
+	int retryable, int64_t now_ms, enum job_state *state, struct err *err);
+
+/* Put every job leased by `worker` back (a dead worker); `reason` becomes their
+ * error, e.g. "worker 'w1' died". */
+int store_job_requeue_worker(struct store *s, int64_t worker, const char *reason,
+	int64_t now_ms, struct store_requeue *out, struct err *err);
+
+/* Put every lease whose deadline is <= now_ms back (after a daemon restart: pass
+ * INT64_MAX to requeue every lease at once). */
+int store_job_requeue_expired(struct store *s, int64_t now_ms, const char *reason,
+	struct store_requeue *out, struct err *err);
+
+/* Move the deadline of every lease `worker` holds to `deadline_ms`; returns how many
+ * leases were extended. */
+int store_job_extend(struct store *s, int64_t worker, int64_t deadline_ms, struct err *err);
+
+/* Cancel a queued or leased job. 1 cancelled (*worker, may be NULL, is the holder
+ * to send CANCEL to, 0 if it was queued), 0 if it had already finished. */
+int store_job_cancel(struct store *s, int64_t job, int64_t now_ms, int64_t *worker,
+	struct err *err);
+
+/* 1 and *job filled (release it), 0 if there is no such job. */
+int store_job_get(struct store *s, int64_t id, struct store_job *job, struct err *err);
+
+/* Free the strings of `job` and zero it. */
+void store_job_release(struct store_job *job);
+
+/* Jobs per state for `stage` (STORE_ALL_STAGES: all jobs). */
+int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_COUNT],
+	struct err *err);
+
+/* "queued", "leased", ...; "?" out of range. */
+const char *store_job_state_name(enum job_state state);
+
+/* Register a worker or refresh it by name (a reconnect keeps its id): state ready,
+ * connected_at and last_seen now. *id receives its id. */
+int store_worker_upsert(struct store *s, const struct store_worker *w, int64_t now_ms,
+	int64_t *id, struct err *err);
+int store_worker_seen(struct store *s, int64_t id, int64_t now_ms, struct err *err);
+int store_worker_set_state(struct store *s, int64_t id, enum worker_state state,
+	struct err *err);
+
+/* Index a content-addressed blob. 1 inserted, 0 already known with the same size;
+ * -1 if known with another size (a corrupt store) or on error. */
+int store_blob_put(struct store *s, const char *sha256, int64_t size, const char *path,
+	int64_t now_ms, struct err *err);
+
+/* 1 found (*size and *path filled; *path is the caller's to free), 0 absent. */
+int store_blob_get(struct store *s, const char *sha256, int64_t *size, char **path,
+	struct err *err);
+
+/* Append an event (pipeline and stage 0 for daemon-wide); data is JSON text or NULL
+ * for {}. *id (may be NULL) receives its id. */
+int store_event_add(struct store *s, int64_t pipeline, int64_t stage, const char *type,
+	const char *data, int64_t now_ms, int64_t *id, struct err *err);
+
+/* Persistent counters ("results_stale", "msgs_malformed", ...). */
+int store_counter_add(struct store *s, const char *name, int64_t delta, struct err *err);
+int store_counter_get(struct store *s, const char *name, int64_t *value, struct err *err);
+
+/* Minimal pipeline and stage rows, enough to hang jobs on (stage drivers extend). */
+int store_pipeline_add(struct store *s, const char *name, const char *source,
+	const char *spec, int64_t seed, int64_t now_ms, int64_t *id, struct err *err);
+int store_stage_add(struct store *s, int64_t pipeline, const char *name, const char *kind,
+	const char *spec, int64_t total, int64_t now_ms, int64_t *id, struct err *err);
+
+/* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
+int store_quick_check(struct store *s, struct err *err);
+
+#endif

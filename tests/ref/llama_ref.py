@@ -1,0 +1,168 @@
+"""
+llama_ref — the PyTorch side shared by the reference scripts of tests/ref/
+(make_ref.py: logits, losses, gradients, AdamW; make_gen_ref.py: greedy generation).
+
+A from-scratch Llama with the semantics of Hugging Face's LlamaForCausalLM (RMSNorm
+in the compute dtype, RoPE with rotate_half, grouped-query attention, SwiGLU, untied
+head), its parameter names and shapes, a random fp32 initialisation that keeps
+logits far from uniform, and writers for safetensors and HF config.json.
+
+cfg is a dict: vocab, dim, n_layers, n_heads, n_kv_heads, ffn, max_seq, rope_theta,
+norm_eps, and optionally bos, eos, pad (token ids for config.json; default 256, 257,
+258 as in the byte tokenizer).
+"""
+
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------- model
+
+def param_specs(cfg):
+    """(name, shape) in HF naming; matrices are (out, in) like nn.Linear."""
+    V, C, F = cfg["vocab"], cfg["dim"], cfg["ffn"]
+    HD = C // cfg["n_heads"]
+    NH, NKV = cfg["n_heads"], cfg["n_kv_heads"]
+    specs = [("model.embed_tokens.weight", (V, C))]
+    for i in range(cfg["n_layers"]):
+        p = "model.layers.%d." % i
+        specs += [
+            (p + "input_layernorm.weight", (C,)),
+            (p + "self_attn.q_proj.weight", (NH * HD, C)),
+            (p + "self_attn.k_proj.weight", (NKV * HD, C)),
+            (p + "self_attn.v_proj.weight", (NKV * HD, C)),
+            (p + "self_attn.o_proj.weight", (C, NH * HD)),
+            (p + "post_attention_layernorm.weight", (C,)),
+            (p + "mlp.gate_proj.weight", (F, C)),
+            (p + "mlp.up_proj.weight", (F, C)),
+            (p + "mlp.down_proj.weight", (C, F)),
+        ]
+    specs += [("model.norm.weight", (C,)), ("lm_head.weight", (V, C))]
+    return specs
+
+
+def init_params(cfg, gen):
+    """fp32 parameters, larger than the usual 0.02 so that logits, attention and
+    gradients are far from uniform and every path carries signal."""
+    params = {}
+    for name, shape in param_specs(cfg):
+        if len(shape) == 1:
+            t = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+        elif "embed" in name:
+            t = 1.0 * torch.randn(shape, generator=gen)
+        elif "lm_head" in name:
+            t = 0.15 * torch.randn(shape, generator=gen)
+        else:
+            t = (1.0 / math.sqrt(shape[1])) * torch.randn(shape, generator=gen)
+        params[name] = t.to(torch.float32)
+    return params
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rope_cos_sin(cfg, T, dtype):
+    HD = cfg["dim"] // cfg["n_heads"]
+    # HF computes inv_freq in fp32 from int64 arange; the C side uses fp32 too,
+    # so round it the same way before going to float64.
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, HD, 2, dtype=torch.int64).float() / HD))
+    pos = torch.arange(T, dtype=torch.float64)
+    freqs = torch.outer(pos, inv_freq.to(torch.float64))
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def forward(cfg, P, tokens):
+    """Logits (B, T, V) of LlamaForCausalLM; P maps HF name -> tensor (any dtype)."""
+    B, T = tokens.shape
+    C, NH, NKV = cfg["dim"], cfg["n_heads"], cfg["n_kv_heads"]
+    HD = C // NH
+    eps = cfg["norm_eps"]
+    dtype = P["model.embed_tokens.weight"].dtype
+    cos, sin = rope_cos_sin(cfg, T, dtype)
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    x = P["model.embed_tokens.weight"][tokens]
+    for i in range(cfg["n_layers"]):
+        p = "model.layers.%d." % i
+        h = rms_norm(x, P[p + "input_layernorm.weight"], eps)
+        q = (h @ P[p + "self_attn.q_proj.weight"].T).view(B, T, NH, HD).transpose(1, 2)
+        k = (h @ P[p + "self_attn.k_proj.weight"].T).view(B, T, NKV, HD).transpose(1, 2)
+        v = (h @ P[p + "self_attn.v_proj.weight"].T).view(B, T, NKV, HD).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(NH // NKV, dim=1)   # head h uses kv head h // (NH/NKV)
+        v = v.repeat_interleave(NH // NKV, dim=1)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(HD)
+        s = s.masked_fill(~causal, float("-inf"))
+        y = torch.softmax(s, dim=-1) @ v
+        y = y.transpose(1, 2).reshape(B, T, NH * HD)
+        x = x + y @ P[p + "self_attn.o_proj.weight"].T
+        h = rms_norm(x, P[p + "post_attention_layernorm.weight"], eps)
+        g = h @ P[p + "mlp.gate_proj.weight"].T
+        u = h @ P[p + "mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, P["model.norm.weight"], eps)
+    return x @ P["lm_head.weight"].T
+
+
+# ---------------------------------------------------------------- safetensors
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: list of (name, np.ndarray of float32 or int32)."""
+    header = {}
+    off = 0
+    blobs = []
+    for name, a in tensors:
+        a = np.ascontiguousarray(a)
+        dt = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32"}[a.dtype]
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        blobs.append(data)
+    if metadata:
+        header["__metadata__"] = metadata
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for d in blobs:
+            f.write(d)
+    os.replace(tmp, path)
+
+
+def write_config(path, cfg):
+    c = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": cfg["vocab"],
+        "hidden_size": cfg["dim"],
+        "intermediate_size": cfg["ffn"],
+        "num_hidden_layers": cfg["n_layers"],
+        "num_attention_heads": cfg["n_heads"],
+        "num_key_value_heads": cfg["n_kv_heads"],
+        "max_position_embeddings": cfg["max_seq"],
+        "rope_theta": cfg["rope_theta"],
+        "rms_norm_eps": cfg["norm_eps"],
+        "tie_word_embeddings": False,
+        "bos_token_id": cfg.get("bos", 256),
+        "eos_token_id": cfg.get("eos", 257),
+        "pad_token_id": cfg.get("pad", 258),
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "torch_dtype": "float32",
+    }
+    with open(path, "w") as f:
+        json.dump(c, f, indent=2)
+        f.write("\n")

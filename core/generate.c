@@ -140,7 +140,7 @@ static void decode_step(struct generator *g, int n)
 		matmul_forward(g->qkv, QKV, g->xb, lp->wqkv, n, C, QKV, 0.0f);
 		rope_forward_at(g->qkv, m->act.rope_cos, m->act.rope_sin, g->row_pos, n, NH, NKV, HD);
 		struct step_ctx s = { g, l, n };
-		pool_for(n, decode_attention_part, &s);
+		pool_for(n, (long)n * NH * g->max_len * HD, decode_attention_part, &s);
 		matmul_forward(g->x, C, g->atty, lp->wo, n, NH * HD, C, 1.0f);
 		rmsnorm_forward(g->xb, rstd, g->x, lp->ln2, n, C, c->norm_eps);
 		matmul_forward(g->gu, 2 * F, g->xb, lp->wgu, n, C, 2 * F, 0.0f);
@@ -272,7 +272,7 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 		memcpy(g->logits + (size_t)b * V, m->act.logits + ((size_t)b * Tp + g->plen[b] - 1) * V,
 			sizeof(float) * (size_t)V);
 	struct pick_ctx k = { g, p, reqs, g->logits, V, g->rows };
-	pool_for(n, pick_part, &k);
+	pool_for(n, (long)n * V * 8, pick_part, &k);
 
 	for (;;) {
 		/* retire finished sequences; the rest feed their last token */
@@ -298,7 +298,7 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 			break;
 		decode_step(g, n);
 		k.logits = g->logits;
-		pool_for(n, pick_part, &k);
+		pool_for(n, (long)n * V * 8, pick_part, &k);
 	}
 	for (int b = 0; b < B; b++)
 		results[b] = &g->results[b];

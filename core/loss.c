@@ -123,7 +123,7 @@ static void loss_run(struct loss_ctx *c, struct loss_stats *st)
 {
 	struct model *m = c->m;
 	int N = m->B * m->T;
-	pool_for(N, loss_part, c);
+	pool_for(N, (long)N * m->cfg.vocab * 8, loss_part, c);
 	/* sums in row order, whatever the thread count */
 	double sum[MODEL_TOK_STATS] = { 0 };
 	long count = 0;
@@ -179,5 +179,5 @@ static void logprob_part(void *arg, int begin, int end)
 void loss_token_logprobs(const struct model *m, const int *targets, float *out)
 {
 	struct loss_ctx c = { .m = (struct model *)m, .targets = targets, .lp_out = out };
-	pool_for(m->B * m->T, logprob_part, &c);
+	pool_for(m->B * m->T, (long)m->B * m->T * m->cfg.vocab * 4, logprob_part, &c);
 }

@@ -248,7 +248,7 @@ static void copy_floats(float *dst, const float *src, size_t n)
 {
 	size_t units = n / 1024;
 	float *io[2] = { dst, (float *)src };
-	pool_for((int)units, copy_part, io);
+	pool_for((int)units, (long)n, copy_part, io);
 	memcpy(dst + units * 1024, src + units * 1024, (n - units * 1024) * sizeof(float));
 }
 

@@ -28,7 +28,7 @@ static void embedding_forward_part(void *p, int begin, int end)
 void embedding_forward(float *out, const int *tokens, const float *embed, int N, int C)
 {
 	struct embed_ctx c = { .out = out, .tokens = tokens, .embed = embed, .N = N, .C = C };
-	pool_for(N, embedding_forward_part, &c);
+	pool_for(N, (long)N * C, embedding_forward_part, &c);
 }
 
 /* Split over channels: rows sharing a token never race, and sums run in row order. */
@@ -46,7 +46,7 @@ static void embedding_backward_part(void *p, int begin, int end)
 void embedding_backward(float *dembed, const float *dout, const int *tokens, int N, int C)
 {
 	struct embed_ctx c = { .dout = dout, .dembed = dembed, .tokens = tokens, .N = N, .C = C };
-	pool_for(C, embedding_backward_part, &c);
+	pool_for(C, (long)N * C, embedding_backward_part, &c);
 }
 
 /* ---- RMSNorm ------------------------------------------------------------------ */
@@ -77,7 +77,7 @@ static void rmsnorm_forward_part(void *p, int begin, int end)
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps)
 {
 	struct rmsnorm_ctx c = { .out = out, .rstd = rstd, .x = x, .w = w, .N = N, .C = C, .eps = eps };
-	pool_for(N, rmsnorm_forward_part, &c);
+	pool_for(N, (long)N * C * 3, rmsnorm_forward_part, &c);
 }
 
 /* dx_j += r·dy_j·w_j − r³·x_j/C · Σ_i dy_i·w_i·x_i */
@@ -115,8 +115,8 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
 {
 	struct rmsnorm_ctx c = { .dx = dx, .dw = dw, .dout = dout, .x = x, .w = w,
 		.rstd_in = rstd, .N = N, .C = C };
-	pool_for(N, rmsnorm_backward_dx_part, &c);
-	pool_for(C, rmsnorm_backward_dw_part, &c);
+	pool_for(N, (long)N * C * 5, rmsnorm_backward_dx_part, &c);
+	pool_for(C, (long)N * C * 3, rmsnorm_backward_dw_part, &c);
 }
 
 /* ---- matmul ------------------------------------------------------------------- */
@@ -180,20 +180,20 @@ static void rope_part(void *p, int begin, int end)
 void rope_forward(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD)
 {
 	struct rope_ctx c = { qkv, cos_t, sin_t, NULL, T, NH, NKV, HD, 1.0f };
-	pool_for(B * T, rope_part, &c);
+	pool_for(B * T, (long)B * T * (NH + NKV) * HD * 3, rope_part, &c);
 }
 
 void rope_forward_at(float *qkv, const float *cos_t, const float *sin_t, const int *pos, int n,
 	int NH, int NKV, int HD)
 {
 	struct rope_ctx c = { qkv, cos_t, sin_t, pos, 1, NH, NKV, HD, 1.0f };
-	pool_for(n, rope_part, &c);
+	pool_for(n, (long)n * (NH + NKV) * HD * 3, rope_part, &c);
 }
 
 void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HD)
 {
 	struct rope_ctx c = { dqkv, cos_t, sin_t, NULL, T, NH, NKV, HD, -1.0f };
-	pool_for(B * T, rope_part, &c);
+	pool_for(B * T, (long)B * T * (NH + NKV) * HD * 3, rope_part, &c);
 }
 
 /* ---- attention ---------------------------------------------------------------- */
@@ -250,7 +250,7 @@ void attention_forward(float *out, float *att, const float *qkv, const int *leng
 {
 	struct attn_ctx c = { .out = out, .att = att, .qkv = qkv, .lengths = lengths,
 		.B = B, .T = T, .NH = NH, .NKV = NKV, .HD = HD };
-	pool_for(B * NKV, attention_forward_part, &c);
+	pool_for(B * NKV, (long)B * NH * T * T * HD, attention_forward_part, &c);
 }
 
 static void attention_backward_part(void *p, int begin, int end)
@@ -309,7 +309,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 {
 	struct attn_ctx c = { .dqkv = dqkv, .datt = datt, .dout = dout, .att_in = att,
 		.qkv = qkv, .lengths = lengths, .B = B, .T = T, .NH = NH, .NKV = NKV, .HD = HD };
-	pool_for(B * NKV, attention_backward_part, &c);
+	pool_for(B * NKV, (long)B * NH * T * T * HD * 2, attention_backward_part, &c);
 }
 
 /* ---- SwiGLU ------------------------------------------------------------------- */
@@ -334,7 +334,7 @@ static void swiglu_forward_part(void *p, int begin, int end)
 void swiglu_forward(float *h, const float *gu, int N, int F)
 {
 	struct swiglu_ctx c = { .h = h, .gu = gu, .F = F };
-	pool_for(N, swiglu_forward_part, &c);
+	pool_for(N, (long)N * F * 20, swiglu_forward_part, &c);
 }
 
 static void swiglu_backward_part(void *p, int begin, int end)
@@ -355,5 +355,5 @@ static void swiglu_backward_part(void *p, int begin, int end)
 void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F)
 {
 	struct swiglu_ctx c = { .dgu = dgu, .gu = gu, .dh = dh, .F = F };
-	pool_for(N, swiglu_backward_part, &c);
+	pool_for(N, (long)N * F * 30, swiglu_backward_part, &c);
 }

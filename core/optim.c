@@ -48,7 +48,7 @@ void adamw_step(struct model *m, const struct adamw_params *p, long step)
 		.bc1 = 1.0f - powf(p->beta1, (float)step),
 		.bc2_sqrt = sqrtf(1.0f - powf(p->beta2, (float)step)),
 	};
-	pool_for(m->n_tensors, adamw_part, &c);
+	pool_for(m->n_tensors, (long)m->num_params * 10, adamw_part, &c);
 }
 
 double grad_global_norm(const struct model *m)

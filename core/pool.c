@@ -10,6 +10,7 @@
 
 #define POOL_MAX_THREADS 256
 #define POOL_SPINS (1 << 15) /* ~0.5 ms of polling before a worker sleeps */
+#define POOL_MIN_WORK (1L << 16) /* below this, a hand-off costs more than it saves */
 
 static struct {
 	pthread_once_t once;
@@ -124,12 +125,12 @@ int pool_threads(void)
 	return pool.nthreads;
 }
 
-void pool_for(int n, pool_fn fn, void *ctx)
+void pool_for(int n, long work, pool_fn fn, void *ctx)
 {
 	pthread_once(&pool.once, pool_start_default);
 	if (n <= 0)
 		return;
-	if (pool.nthreads == 1 || n == 1) {
+	if (pool.nthreads == 1 || n == 1 || work < POOL_MIN_WORK) {
 		fn(ctx, 0, n);
 		return;
 	}
@@ -209,5 +210,5 @@ void pool_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 		sgemm_part(&t, 0, 1);
 		return;
 	}
-	pool_for(units, sgemm_part, &t);
+	pool_for(units, (long)M * N * K, sgemm_part, &t);
 }

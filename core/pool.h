@@ -23,8 +23,12 @@ typedef void (*pool_fn)(void *ctx, int begin, int end);
 void pool_set_threads(int n);
 int pool_threads(void);
 
-/* Run fn over [0, n) split into at most pool_threads() contiguous ranges. */
-void pool_for(int n, pool_fn fn, void *ctx);
+/*
+ * Run fn over [0, n) split into at most pool_threads() contiguous ranges. `work`
+ * estimates the whole call's cost in simple operations (flops, bytes moved); small
+ * calls run inline on the caller, since waking a thread costs microseconds.
+ */
+void pool_for(int n, long work, pool_fn fn, void *ctx);
 
 /*
  * C (M x N) = alpha * op(A) (M x K) * op(B) (K x N) + beta * C, row-major, with

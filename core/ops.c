@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "pool.h"
@@ -314,6 +315,33 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 
 /* ---- SwiGLU ------------------------------------------------------------------- */
 
+/*
+ * e^x for the SwiGLU gate, written so the compiler vectorizes the loops that call
+ * it (libm's expf is a call per element): x = n·ln2 + r with |r| <= ln2/2, e^r by
+ * Cephes' degree-6 polynomial, 2^n through the exponent bits. Relative error is
+ * about 2 ulp over the clamped range; results are the same on every thread count.
+ */
+static inline float exp_approx(float x)
+{
+	x = x < -87.0f ? -87.0f : x; /* two selects: one nested select stops the vectorizer */
+	x = x > 88.0f ? 88.0f : x;
+	/* round to nearest through truncation of a positive value: converts in SIMD */
+	int32_t ni = (int32_t)(x * 1.44269504089f + 128.5f) - 128;
+	float n = (float)ni;
+	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	int32_t bits = (ni + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, sizeof scale);
+	return p * scale;
+}
+
 struct swiglu_ctx {
 	float *h, *dgu;
 	const float *gu, *dh;
@@ -323,11 +351,12 @@ struct swiglu_ctx {
 static void swiglu_forward_part(void *p, int begin, int end)
 {
 	const struct swiglu_ctx *c = p;
+	const int F = c->F;
 	for (int n = begin; n < end; n++) {
-		const float *g = c->gu + (size_t)n * 2 * c->F, *u = g + c->F;
-		float *h = c->h + (size_t)n * c->F;
-		for (int i = 0; i < c->F; i++)
-			h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+		const float *restrict g = c->gu + (size_t)n * 2 * F, *restrict u = g + F;
+		float *restrict h = c->h + (size_t)n * F; /* restrict: lets the loop vectorize */
+		for (int i = 0; i < F; i++)
+			h[i] = g[i] / (1.0f + exp_approx(-g[i])) * u[i];
 	}
 }
 
@@ -340,12 +369,13 @@ void swiglu_forward(float *h, const float *gu, int N, int F)
 static void swiglu_backward_part(void *p, int begin, int end)
 {
 	const struct swiglu_ctx *c = p;
+	const int F = c->F;
 	for (int n = begin; n < end; n++) {
-		const float *g = c->gu + (size_t)n * 2 * c->F, *u = g + c->F;
-		const float *dh = c->dh + (size_t)n * c->F;
-		float *dg = c->dgu + (size_t)n * 2 * c->F, *du = dg + c->F;
-		for (int i = 0; i < c->F; i++) {
-			float s = 1.0f / (1.0f + expf(-g[i])), silu = g[i] * s;
+		const float *restrict g = c->gu + (size_t)n * 2 * F, *restrict u = g + F;
+		const float *restrict dh = c->dh + (size_t)n * F;
+		float *restrict dg = c->dgu + (size_t)n * 2 * F, *restrict du = dg + F;
+		for (int i = 0; i < F; i++) {
+			float s = 1.0f / (1.0f + exp_approx(-g[i])), silu = g[i] * s;
 			du[i] = dh[i] * silu;
 			dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
 		}

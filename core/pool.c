@@ -10,6 +10,7 @@
 
 #define POOL_MAX_THREADS 256
 #define POOL_SPINS (1 << 15) /* ~0.5 ms of polling before a worker sleeps */
+#define POOL_GEMM_BLOCKS 4 /* GEMM pieces: enough for 4 threads, few re-packs */
 #define POOL_MIN_WORK (1L << 16) /* below this, a hand-off costs more than it saves */
 
 static struct {
@@ -198,12 +199,15 @@ void pool_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 	/*
 	 * OpenBLAS's result for an element depends on the shape of the call it is in,
 	 * so the blocks are a function of (M, N, K) alone, never of the thread count:
-	 * 1 thread and 8 threads make the same calls and get the same bits. Packing
-	 * the shared operand once per 64-row block costs ~1/128 of the block's work.
+	 * 1 thread and 8 threads make the same calls and get the same bits. Every call
+	 * packs its shared operand again, so blocks are few and large: the larger side
+	 * of C in up to POOL_GEMM_BLOCKS pieces of at least 64, rounded to 16.
 	 */
 	t.split_rows = M >= N;
 	t.total = t.split_rows ? M : N;
-	t.block = 64;
+	int pieces = (t.total + 63) / 64;
+	pieces = pieces < POOL_GEMM_BLOCKS ? pieces : POOL_GEMM_BLOCKS;
+	t.block = ((t.total + pieces - 1) / pieces + 15) / 16 * 16;
 	int units = (t.total + t.block - 1) / t.block;
 	if (units < 2 || (long)M * N * K < 32768) {
 		t.block = t.total; /* one call */

@@ -32,8 +32,8 @@ void pool_for(int n, long work, pool_fn fn, void *ctx);
 
 /*
  * C (M x N) = alpha * op(A) (M x K) * op(B) (K x N) + beta * C, row-major, with
- * cblas_sgemm's meaning of lda/ldb/ldc. Split into 64-row blocks of C when M >= N,
- * otherwise into 64-column blocks.
+ * cblas_sgemm's meaning of lda/ldb/ldc. Split into up to 4 row blocks of C when
+ * M >= N, otherwise column blocks; so at most 4 threads share one product.
  */
 void pool_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 	const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

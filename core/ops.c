@@ -206,6 +206,13 @@ struct attn_ctx {
 	int B, T, NH, NKV, HD;
 };
 
+/*
+ * Causal attention in blocks of ATT_QB query rows: rows [t0, t1) only see keys
+ * [0, t1), so the products skip the upper triangle beyond the block diagonal
+ * (about half the work of a full T x T product at T = 256).
+ */
+#define ATT_QB 64
+
 /* One unit per (b, kv head): its query heads share K and V, so dK and dV have one writer. */
 static void attention_forward_part(void *p, int begin, int end)
 {
@@ -222,24 +229,28 @@ static void attention_forward_part(void *p, int begin, int end)
 			const float *q = base + h * HD;
 			float *att = c->att + ((size_t)b * NH + h) * T * T;
 			float *out = c->out + (size_t)b * T * C + h * HD;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, HD, scale,
-				q, QKV, k, QKV, 0.0f, att, T);
-			for (int t = 0; t < len; t++) {
-				float *row = att + (size_t)t * T, mx = row[0], sum = 0.0f;
-				for (int j = 1; j <= t; j++)
-					mx = row[j] > mx ? row[j] : mx;
-				for (int j = 0; j <= t; j++) {
-					row[j] = expf(row[j] - mx);
-					sum += row[j];
+			for (int t0 = 0; t0 < len; t0 += ATT_QB) {
+				int t1 = t0 + ATT_QB < len ? t0 + ATT_QB : len, rows = t1 - t0;
+				float *blk = att + (size_t)t0 * T;
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, t1, HD, scale,
+					q + (size_t)t0 * QKV, QKV, k, QKV, 0.0f, blk, T);
+				for (int t = t0; t < t1; t++) {
+					float *row = att + (size_t)t * T, mx = row[0], sum = 0.0f;
+					for (int j = 1; j <= t; j++)
+						mx = row[j] > mx ? row[j] : mx;
+					for (int j = 0; j <= t; j++) {
+						row[j] = expf(row[j] - mx);
+						sum += row[j];
+					}
+					float inv = 1.0f / sum;
+					for (int j = 0; j <= t; j++)
+						row[j] *= inv;
+					for (int j = t + 1; j < t1; j++)
+						row[j] = 0.0f;
 				}
-				float inv = 1.0f / sum;
-				for (int j = 0; j <= t; j++)
-					row[j] *= inv;
-				for (int j = t + 1; j < len; j++)
-					row[j] = 0.0f;
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, HD, t1, 1.0f,
+					blk, T, v, QKV, 0.0f, out + (size_t)t0 * C, C);
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, HD, len, 1.0f,
-				att, T, v, QKV, 0.0f, out, C);
 			for (int t = len; t < T; t++)
 				memset(out + (size_t)t * C, 0, sizeof(float) * (size_t)HD);
 		}
@@ -267,40 +278,45 @@ static void attention_backward_part(void *p, int begin, int end)
 		float *dbase = c->dqkv + (size_t)b * T * QKV;
 		const float *k = base + C + kvh * HD, *v = base + C + NKV * HD + kvh * HD;
 		float *dk = dbase + C + kvh * HD, *dv = dbase + C + NKV * HD + kvh * HD;
+		for (int t = 0; t < T; t++) { /* dK, dV accumulate over heads and blocks */
+			memset(dk + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
+			memset(dv + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
+		}
 		for (int h = kvh * group; h < (kvh + 1) * group; h++) {
 			const float *q = base + h * HD;
 			float *dq = dbase + h * HD;
 			const float *att = c->att_in + ((size_t)b * NH + h) * T * T;
 			float *datt = c->datt + ((size_t)b * NH + h) * T * T;
 			const float *dout = c->dout + (size_t)b * T * C + h * HD;
-			float beta = h == kvh * group ? 0.0f : 1.0f; /* first head of the group writes */
-			/* dP = dY · Vᵀ ; dV (+)= Pᵀ · dY */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, HD, 1.0f,
-				dout, C, v, QKV, 0.0f, datt, T);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, HD, len, 1.0f,
-				att, T, dout, C, beta, dv, QKV);
-			/* dS = P ⊙ (dP − rowsum(P ⊙ dP)), causal part only */
-			for (int t = 0; t < len; t++) {
-				const float *pr = att + (size_t)t * T;
-				float *dr = datt + (size_t)t * T, dot = 0.0f;
-				for (int j = 0; j <= t; j++)
-					dot += pr[j] * dr[j];
-				for (int j = 0; j <= t; j++)
-					dr[j] = pr[j] * (dr[j] - dot);
-				for (int j = t + 1; j < len; j++)
-					dr[j] = 0.0f;
+			for (int t0 = 0; t0 < len; t0 += ATT_QB) {
+				int t1 = t0 + ATT_QB < len ? t0 + ATT_QB : len, rows = t1 - t0;
+				const float *pb = att + (size_t)t0 * T;
+				float *db = datt + (size_t)t0 * T;
+				const float *dy = dout + (size_t)t0 * C;
+				/* dP = dY · Vᵀ ; dV += Pᵀ · dY */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, t1, HD, 1.0f,
+					dy, C, v, QKV, 0.0f, db, T);
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, HD, rows, 1.0f,
+					pb, T, dy, C, 1.0f, dv, QKV);
+				/* dS = P ⊙ (dP − rowsum(P ⊙ dP)), causal part only */
+				for (int t = t0; t < t1; t++) {
+					const float *pr = att + (size_t)t * T;
+					float *dr = datt + (size_t)t * T, dot = 0.0f;
+					for (int j = 0; j <= t; j++)
+						dot += pr[j] * dr[j];
+					for (int j = 0; j <= t; j++)
+						dr[j] = pr[j] * (dr[j] - dot);
+					for (int j = t + 1; j < t1; j++)
+						dr[j] = 0.0f;
+				}
+				/* dQ = scale · dS · K ; dK += scale · dSᵀ · Q */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, HD, t1, scale,
+					db, T, k, QKV, 0.0f, dq + (size_t)t0 * QKV, QKV);
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, HD, rows, scale,
+					db, T, q + (size_t)t0 * QKV, QKV, 1.0f, dk, QKV);
 			}
-			/* dQ = scale · dS · K ; dK (+)= scale · dSᵀ · Q */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, HD, len, scale,
-				datt, T, k, QKV, 0.0f, dq, QKV);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, HD, len, scale,
-				datt, T, q, QKV, beta, dk, QKV);
 			for (int t = len; t < T; t++)
 				memset(dq + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
-		}
-		for (int t = len; t < T; t++) {
-			memset(dk + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
-			memset(dv + (size_t)t * QKV, 0, sizeof(float) * (size_t)HD);
 		}
 	}
 }

@@ -159,6 +159,53 @@ static void test_gradcheck__rope_attention(void)
 	CHECK(grad_error("rope+attention dqkv", dqkv, nq, AB * AT * AQKV) < 2e-3);
 }
 
+/* Longer than one 64-row attention block, so the causal block skipping is covered. */
+static void test_gradcheck__attention_blocks(void)
+{
+	enum { B = 1, T = 150, NH = 2, NKV = 1, HD = 4, QKV = (NH + 2 * NKV) * HD, C = NH * HD };
+	static float x[B * T * QKV], out[B * T * C], r[B * T * C], att[B * NH * T * T];
+	static float datt[B * NH * T * T], dx[B * T * QKV];
+	static double num[B * T * QKV];
+	int len[B] = { 141 };
+	fill_normal(x, B * T * QKV, 1.0f, 15);
+	fill_normal(r, B * T * C, 1.0f, 16);
+	attention_forward(out, att, x, len, B, T, NH, NKV, HD);
+	/* forward against the textbook formula, row by row */
+	double worst = 0;
+	for (int hh = 0; hh < NH; hh++)
+		for (int t = 0; t < len[0]; t++) {
+			const float *q = x + t * QKV + hh * HD;
+			double w[T], mx = -1e30, sum = 0;
+			for (int j = 0; j <= t; j++) {
+				w[j] = 0;
+				for (int d = 0; d < HD; d++)
+					w[j] += (double)q[d] * x[j * QKV + C + d];
+				w[j] /= sqrt((double)HD);
+				mx = fmax(mx, w[j]);
+			}
+			for (int j = 0; j <= t; j++)
+				sum += (w[j] = exp(w[j] - mx));
+			for (int d = 0; d < HD; d++) {
+				double y = 0;
+				for (int j = 0; j <= t; j++)
+					y += w[j] / sum * x[j * QKV + C + NKV * HD + d];
+				worst = fmax(worst, fabs(y - out[t * C + hh * HD + d]));
+			}
+		}
+	printf("  attention forward, T 150: max |diff| %.2e\n", worst);
+	CHECK(worst < 1e-5);
+	attention_backward(dx, datt, r, att, x, len, B, T, NH, NKV, HD);
+	const float h = 1e-2f;
+	for (int i = 0; i < B * T * QKV; i++) {
+		float s = x[i];
+		x[i] = s + h; attention_forward(out, att, x, len, B, T, NH, NKV, HD); double lp = dot(r, out, B * T * C);
+		x[i] = s - h; attention_forward(out, att, x, len, B, T, NH, NKV, HD); double lm = dot(r, out, B * T * C);
+		x[i] = s;
+		num[i] = (lp - lm) / (2 * h);
+	}
+	CHECK(grad_error("attention dqkv, T 150", dx, num, B * T * QKV) < 2e-3);
+}
+
 static void test_gradcheck__embedding(void)
 {
 	enum { V = 5 };
@@ -285,6 +332,7 @@ int main(int argc, char **argv)
 		TEST(test_gradcheck__swiglu),
 		TEST(test_gradcheck__matmul),
 		TEST(test_gradcheck__rope_attention),
+		TEST(test_gradcheck__attention_blocks),
 		TEST(test_gradcheck__embedding),
 		TEST(test_gradcheck__model_ce_untied),
 		TEST(test_gradcheck__model_ce_tied),

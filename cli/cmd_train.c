@@ -4,10 +4,11 @@
  *
  * It stands in until the pipeline exists (issue 6 replaces it with pretrain stages
  * run by workers). One step: draw B documents from the counter RNG, right-pad them
- * into a batch, masked cross-entropy (token mean over the counted tokens), backward,
- * clip the global grad norm to 1, AdamW at the warmup + cosine learning rate. At the
- * end the model and its optimizer state go to --out, and greedy decoding on
- * held-out problems measures accuracy.
+ * into a batch, cross-entropy as a weighted token mean (completion tokens weigh 1,
+ * prompt tokens --prompt-weight, padding 0), backward, clip the global grad norm to
+ * 1, AdamW at the warmup + cosine learning rate. At the end the model and its
+ * optimizer state go to --out, and greedy decoding on held-out problems measures
+ * accuracy.
  *
  * Held-out problems are a fixed 1/64 of all (a, b) pairs, picked by a hash that
  * does not depend on --seed; training never draws them.
@@ -36,20 +37,22 @@
  * prompt templates and reward); keep the formats in step with LEARNING.md.
  *
  *   plain   <|bos|>123+456=579<|eos|>
- *   tagged  <|bos|>123+456\n<think></think><answer>579</answer><|eos|>
  *   worked  <|bos|>123+456\n<think>3+6+0=9,2+5+0=7,1+4+0=5</think><answer>579</answer><|eos|>
  *
- * The prompt is everything up to and including '=' or '\n'.
+ * The prompt is everything up to and including '=' or '\n'. LEARNING.md's corpus
+ * also has a third format, the tags around an empty <think>, for R1-Zero to start
+ * from; the pipeline's pretrain stage adds it. Here the worked solutions teach the
+ * model to line up the columns, which plain additions alone do not do in this many
+ * steps (100% plain: 2% held-out accuracy after 1500 steps).
  */
-enum demo_format { DEMO_PLAIN, DEMO_TAGGED, DEMO_WORKED, DEMO_NUM_FORMATS };
+enum demo_format { DEMO_PLAIN, DEMO_WORKED, DEMO_NUM_FORMATS };
 
 static const struct {
 	const char *name;
 	float share;      /* of the training documents */
 } demo_formats[DEMO_NUM_FORMATS] = {
-	[DEMO_PLAIN] = { "plain", 0.50f },
-	[DEMO_TAGGED] = { "tagged", 0.20f },
-	[DEMO_WORKED] = { "worked", 0.30f },
+	[DEMO_PLAIN] = { "plain", 0.60f },
+	[DEMO_WORKED] = { "worked", 0.40f },
 };
 
 #define DEMO_DOC_MAX 64       /* ids; the longest document (999+999, worked) has 44 */
@@ -88,15 +91,13 @@ static void demo_doc_make(struct demo_doc *d, int a, int b, enum demo_format f)
 		n = prompt_len + snprintf(text + prompt_len, sizeof text - (size_t)prompt_len,
 			"%d<|eos|>", a + b);
 	} else {
-		if (f == DEMO_WORKED) {
-			/* rightmost column first: digit+digit+carry=sum */
-			int carry = 0, w = 0;
-			for (int i = 0, p = 1; i < 3; i++, p *= 10) {
-				int da = a / p % 10, db = b / p % 10, s = da + db + carry;
-				w += snprintf(work + w, sizeof work - (size_t)w, "%s%d+%d+%d=%d",
-					i ? "," : "", da, db, carry, s);
-				carry = s / 10;
-			}
+		/* rightmost column first: digit+digit+carry=sum */
+		int carry = 0, w = 0;
+		for (int i = 0, p = 1; i < 3; i++, p *= 10) {
+			int da = a / p % 10, db = b / p % 10, s = da + db + carry;
+			w += snprintf(work + w, sizeof work - (size_t)w, "%s%d+%d+%d=%d",
+				i ? "," : "", da, db, carry, s);
+			carry = s / 10;
 		}
 		prompt_len = snprintf(text, sizeof text, "<|bos|>%d+%d\n", a, b);
 		n = prompt_len + snprintf(text + prompt_len, sizeof text - (size_t)prompt_len,
@@ -170,26 +171,21 @@ struct train_batch {
 	int *tokens;           /* (Bs, Ts) inputs: document ids 0..n-2, then padding */
 	int *targets;          /* (Bs, Ts) document ids 1..n-1 */
 	int *lengths;          /* [Bs] n-1 */
-	float *mask;           /* (Bs, Ts) 1 where the target counts */
-	float *w;              /* (Bs, Ts) loss weights from mask */
+	float *mask;           /* (Bs, Ts) 1 for completion targets, --prompt-weight for
+	                          prompt targets, 0 for padding */
+	float *w;              /* (Bs, Ts) mask / (sum of mask over the step) */
 	float *lp;             /* (Bs, Ts) log p(target) */
 };
 
 struct train_step_stats {
-	double loss;           /* token-mean cross-entropy over the step's counted tokens */
+	double loss;           /* weighted mean cross-entropy over the step's tokens */
 	double answer_nll;     /* mean -log p over the completions' tokens, whatever the mask */
 	long tokens_in;        /* real (unpadded) input tokens */
 };
 
-/* Targets of document d that count towards the loss. */
-static int train_doc_counted(const struct demo_doc *d, bool answer_loss)
-{
-	return answer_loss ? d->n - d->prompt : d->n - 1;
-}
-
 /* Lay out the documents rows[0..Bs-1] as a right-padded shard; returns Ts. */
 static int train_shard_fill(struct train_batch *tb, const struct model_config *cfg, int Bs,
-	bool answer_loss)
+	float prompt_weight)
 {
 	int T = 1;
 	for (int r = 0; r < Bs; r++)
@@ -205,7 +201,7 @@ static int train_shard_fill(struct train_batch *tb, const struct model_config *c
 			bool real = t < len;
 			tb->tokens[i] = real ? d->ids[t] : pad;
 			tb->targets[i] = real ? d->ids[t + 1] : pad;
-			tb->mask[i] = real && (!answer_loss || t + 1 >= d->prompt) ? 1.0f : 0.0f;
+			tb->mask[i] = !real ? 0.0f : t + 1 >= d->prompt ? 1.0f : prompt_weight;
 		}
 	}
 	return T;
@@ -213,17 +209,16 @@ static int train_shard_fill(struct train_batch *tb, const struct model_config *c
 
 /* Draw step `step`'s documents, accumulate their gradients into m (zeroed first). */
 static void train_step_grads(struct model *m, struct train_batch *tb, uint64_t key,
-	uint64_t split_key, long step, bool answer_loss, struct train_step_stats *ss)
+	uint64_t split_key, long step, float prompt_weight, struct train_step_stats *ss)
 {
-	long n_tokens = 0, n_seqs = 0, n_answer = 0;
+	long n_answer = 0;
+	double total_weight = 0;
 	double answer_sum = 0;
 	ss->loss = 0;
 	ss->tokens_in = 0;
 	for (int b = 0; b < tb->B; b++) {
 		demo_doc_draw(&tb->docs[b], key, split_key, step, b);
-		int c = train_doc_counted(&tb->docs[b], answer_loss);
-		n_tokens += c;
-		n_seqs += c > 0;
+		total_weight += prompt_weight * (tb->docs[b].prompt - 1) + (tb->docs[b].n - tb->docs[b].prompt);
 		ss->tokens_in += tb->docs[b].n - 1;
 	}
 	model_zero_grad(m);
@@ -234,8 +229,10 @@ static void train_step_grads(struct model *m, struct train_batch *tb, uint64_t k
 				tb->rows[Bs++] = b;
 		if (Bs == 0)
 			continue;
-		int T = train_shard_fill(tb, &m->cfg, Bs, answer_loss);
-		loss_weights(tb->w, tb->mask, Bs, T, LOSS_AGG_TOKEN_MEAN, n_seqs, n_tokens, 0.0f);
+		int T = train_shard_fill(tb, &m->cfg, Bs, prompt_weight);
+		/* a weighted token mean over the whole step (loss_weights knows only 0/1 masks) */
+		for (size_t i = 0; i < (size_t)Bs * (size_t)T; i++)
+			tb->w[i] = (float)(tb->mask[i] / total_weight);
 		const struct model_batch batch = { .B = Bs, .T = T, .tokens = tb->tokens,
 			.lengths = tb->lengths };
 		struct loss_stats st;
@@ -311,7 +308,7 @@ static int demo_greedy(struct model *m, const int *prompts, int n, int plen, int
 }
 
 /* The answer the completion gives: the digits before <|eos|> (plain) or inside
- * <answer>...</answer> (tagged); -1 if malformed. */
+ * <answer>...</answer> (worked); -1 if malformed. */
 static long demo_parse_answer(const char *s, enum demo_format f)
 {
 	const char *p = s, *end;
@@ -341,7 +338,7 @@ static int demo_evaluate(struct model *m, uint64_t key, uint64_t split_key, int 
 {
 	struct demo_doc d;
 	demo_doc_make(&d, 100, 100, f);
-	int plen = d.prompt + (f == DEMO_PLAIN ? 0 : 1); /* tagged prompts end with <think> */
+	int plen = d.prompt + (f == DEMO_PLAIN ? 0 : 1); /* worked prompts end with <think> */
 	if (plen + 1 > m->max_T)
 		return 0;
 	int *prompts = malloc(sizeof *prompts * (size_t)n * (size_t)plen);
@@ -419,11 +416,11 @@ static int train_mkdirs(const char *path)
 int cmd_train(int argc, char **argv)
 {
 	const char *out_dir = NULL;
-	int steps = 500, batch_size = 32, warmup = -1, threads = 0, samples = 50, log_every = 0;
+	int steps = 1500, batch_size = 32, warmup = -1, threads = 0, samples = 50, log_every = 0;
 	int dim = 128, layers = 4, heads = 4, kv_heads = 0, ffn = 336, max_seq = 64;
 	float lr = 3e-3f, min_lr_ratio = 0.1f;
 	uint64_t seed = 1;
-	bool answer_loss = false;
+	float prompt_weight = 0.1f;
 	const struct cli_opt opts[] = {
 		{ "out", CLI_OPT_STRING, &out_dir, "DIR", 0, 0, true,
 		  "where to save the model (created if needed)", NULL },
@@ -444,18 +441,18 @@ int cmd_train(int argc, char **argv)
 		  "key/value heads (grouped-query attention)", "--heads" },
 		{ "ffn", CLI_OPT_INT, &ffn, "F", 1, 1 << 20, false, "SwiGLU hidden width", NULL },
 		{ "max-seq", CLI_OPT_INT, &max_seq, "T", 2, 1 << 16, false, "context length", NULL },
-		{ "answer-loss", CLI_OPT_FLAG, &answer_loss, NULL, 0, 0, false,
-		  "train on the completions only, not the prompts", NULL },
+		{ "prompt-weight", CLI_OPT_FLOAT, &prompt_weight, "W", 0, 1, false,
+		  "loss weight of a prompt token against 1 for a completion token", NULL },
 		{ "samples", CLI_OPT_INT, &samples, "N", 0, 10000, false,
 		  "held-out problems for the final greedy accuracy", NULL },
 		{ "log-every", CLI_OPT_INT, &log_every, "N", 0, 10000000, false,
-		  "print a progress line every N steps", "steps/20" },
+		  "print a progress line every N steps", "steps/15" },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "train", .opts = opts,
 		.about = "Train a Llama-style model from scratch on generated 3-digit additions\n"
-			 "(plain \"123+456=579\", and tagged with an empty or a worked <think>), save\n"
+			 "(plain \"123+456=579\", and with a worked solution in <think>), save\n"
 			 "it with its optimizer state into DIR, and report greedy accuracy on\n"
 			 "held-out problems. The demo trainer until pipelines run pretraining.",
 	};
@@ -481,7 +478,7 @@ int cmd_train(int argc, char **argv)
 	if (warmup < 0)
 		warmup = steps / 10;
 	if (log_every <= 0)
-		log_every = steps >= 20 ? steps / 20 : 1;
+		log_every = steps >= 15 ? steps / 15 : 1;
 	if (threads > 0)
 		pool_set_threads(threads);
 	if (train_mkdirs(out_dir) < 0) {
@@ -524,11 +521,12 @@ int cmd_train(int argc, char **argv)
 	printf("model   %.2fM parameters: dim %d, %d layers, %d heads (%d kv), ffn %d, max_seq %d, vocab %d\n",
 		(double)m.num_params / 1e6, cfg.dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads,
 		cfg.ffn, cfg.max_seq, cfg.vocab);
-	printf("corpus  3-digit additions: %.0f%% plain, %.0f%% tagged, %.0f%% worked; loss on the %s\n",
-		demo_formats[DEMO_PLAIN].share * 100.0, demo_formats[DEMO_TAGGED].share * 100.0,
-		demo_formats[DEMO_WORKED].share * 100.0, answer_loss ? "completions only" : "whole documents");
+	printf("corpus  3-digit additions: %.0f%% plain, %.0f%% worked; prompt tokens weigh %g\n",
+		demo_formats[DEMO_PLAIN].share * 100.0,
+		demo_formats[DEMO_WORKED].share * 100.0, (double)prompt_weight);
 	printf("train   %d steps x %d documents, lr %g (warmup %d, cosine to %g), clip 1.0, %d threads\n",
 		steps, batch_size, (double)lr, warmup, (double)(lr * min_lr_ratio), pool_threads());
+	printf("        loss: weighted cross-entropy (nats/token); answer: that of completion tokens alone\n");
 	fflush(stdout);
 
 	double t_start = cli_now(), t_win = t_start, loss_win = 0, answer_win = 0;
@@ -536,7 +534,7 @@ int cmd_train(int argc, char **argv)
 	int n_win = 0;
 	for (long step = 0; step < steps; step++) {
 		struct train_step_stats ss;
-		train_step_grads(&m, &tb, corpus_key, split_key, step, answer_loss, &ss);
+		train_step_grads(&m, &tb, corpus_key, split_key, step, prompt_weight, &ss);
 		if (!isfinite(ss.loss)) {
 			cli_error("train", "training diverged at step %ld: loss is %g; try a lower --lr than %g",
 				step + 1, ss.loss, (double)lr);
@@ -579,7 +577,7 @@ int cmd_train(int argc, char **argv)
 		int show = samples < 8 ? samples : 8, correct[DEMO_NUM_FORMATS] = { 0 };
 		const struct { enum demo_format f; int max_new; const char *what; } evals[] = {
 			{ DEMO_PLAIN, 16, "plain prompt \"<|bos|>a+b=\"" },
-			{ DEMO_TAGGED, 48, "tagged prompt \"<|bos|>a+b\\n<think>\"" },
+			{ DEMO_WORKED, 48, "worked prompt \"<|bos|>a+b\\n<think>\"" },
 		};
 		double t_eval = cli_now();
 		for (size_t k = 0; k < sizeof evals / sizeof evals[0]; k++) {

@@ -122,8 +122,84 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
 
 /* ---- matmul ------------------------------------------------------------------- */
 
+/*
+ * Few rows (a decode step): a GEMM would spend most of its time packing W, so each
+ * output is a plain dot product, W read once per call. Every (row, column) result
+ * is computed the same way whatever N is, so a sequence's decode logits do not
+ * depend on which other sequences share its batch.
+ */
+#define MATMUL_ROWS_MAX 32
+
+typedef float v8f __attribute__((vector_size(32)));
+
+static inline float hsum_v8(v8f a)
+{
+	return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+/*
+ * Dot products of rows x[0..k) (k <= 4, stride ldx) with w, n floats each; W is
+ * loaded once for all k rows. The arithmetic per row is the same for every k.
+ */
+__attribute__((always_inline)) static inline void dot_rows_v8(float *out, const float *x, int ldx, int k, const float *w, int n)
+{
+	v8f acc[4][2] = { { { 0 } } };
+	int i = 0;
+	for (; i + 16 <= n; i += 16) {
+		v8f w0, w1;
+		memcpy(&w0, w + i, sizeof w0);
+		memcpy(&w1, w + i + 8, sizeof w1);
+		for (int r = 0; r < k; r++) {
+			v8f x0, x1;
+			memcpy(&x0, x + (size_t)r * ldx + i, sizeof x0);
+			memcpy(&x1, x + (size_t)r * ldx + i + 8, sizeof x1);
+			acc[r][0] += x0 * w0;
+			acc[r][1] += x1 * w1;
+		}
+	}
+	for (int r = 0; r < k; r++) {
+		float s = hsum_v8(acc[r][0] + acc[r][1]);
+		for (int j = i; j < n; j++)
+			s += x[(size_t)r * ldx + j] * w[j];
+		out[r] = s;
+	}
+}
+
+struct matmul_rows_ctx {
+	float *out;
+	const float *inp, *w;
+	int ldo, N, IC;
+	float beta;
+};
+
+static void matmul_rows_part(void *p, int begin, int end)
+{
+	const struct matmul_rows_ctx *c = p;
+	for (int o = begin; o < end; o++) {
+		const float *wr = c->w + (size_t)o * c->IC;
+		for (int n = 0; n < c->N; n += 4) {
+			int k = c->N - n < 4 ? c->N - n : 4;
+			float acc[4];
+			if (k == 4) /* a constant k lets the accumulators live in registers */
+				dot_rows_v8(acc, c->inp + (size_t)n * c->IC, c->IC, 4, wr, c->IC);
+			else
+				for (int r = 0; r < k; r++)
+					dot_rows_v8(acc + r, c->inp + (size_t)(n + r) * c->IC, c->IC, 1, wr, c->IC);
+			for (int r = 0; r < k; r++) {
+				float *y = c->out + (size_t)(n + r) * c->ldo + o;
+				*y = c->beta == 0.0f ? acc[r] : acc[r] + c->beta * *y;
+			}
+		}
+	}
+}
+
 void matmul_forward(float *out, int ldo, const float *inp, const float *w, int N, int IC, int OC, float beta)
 {
+	if (N <= MATMUL_ROWS_MAX) {
+		struct matmul_rows_ctx c = { out, inp, w, ldo, N, IC, beta };
+		pool_for(OC, 2L * N * OC * IC, matmul_rows_part, &c);
+		return;
+	}
 	pool_sgemm(false, true, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, ldo);
 }
 

@@ -519,8 +519,9 @@ void store_job_release(struct store_job *job)
 	memset(job, 0, sizeof *job);
 }
 
-int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t now_ms,
-	int64_t deadline_ms, struct store_job *job, struct err *err)
+/* store_job_claim; with `first_only`, store_job_claim_first_lease. */
+static int claim(struct store *s, int first_only, int64_t worker, const char *kinds,
+	int64_t now_ms, int64_t deadline_ms, struct store_job *job, struct err *err)
 {
 	const char *what = "claim a job";
 	if (tx_enter(s, 0, err, what) < 0)
@@ -540,6 +541,10 @@ int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t 
 		ok = 0;
 	}
 	sqlite3_reset(st);
+	if (found && first_only && next.attempt > 0) {
+		store_job_release(&next);
+		found = 0;
+	}
 	if (ok && found) {
 		st = stmt(s, S_JOB_LEASE);
 		sqlite3_bind_int64(st, 1, next.id);
@@ -567,6 +572,18 @@ int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t 
 	next.lease_deadline = deadline_ms;
 	*job = next;
 	return 1;
+}
+
+int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t now_ms,
+	int64_t deadline_ms, struct store_job *job, struct err *err)
+{
+	return claim(s, 0, worker, kinds, now_ms, deadline_ms, job, err);
+}
+
+int store_job_claim_first_lease(struct store *s, int64_t worker, const char *kinds,
+	int64_t now_ms, int64_t deadline_ms, struct store_job *job, struct err *err)
+{
+	return claim(s, 1, worker, kinds, now_ms, deadline_ms, job, err);
 }
 
 int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *result,

@@ -148,6 +148,18 @@ int store_job_enqueue(struct store *s, const struct store_job_new *jobs, size_t 
 int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t now_ms,
 	int64_t deadline_ms, struct store_job *job, struct err *err);
 
+/* Like store_job_claim, but only if the job it would lease has never been leased
+ * before (attempt 0); if that oldest job is one that came back (a dead worker, a
+ * retryable failure, an expired lease), nothing is leased (0). The broker claims
+ * this way for a worker that already holds leases: a job that came back — possibly
+ * the one that killed its worker — then runs on a worker with empty hands, alone,
+ * so a crash is charged to it rather than to jobs that happened to wait beside it;
+ * and since it stays at the head of the queue, busy workers take nothing new until
+ * one of them has emptied its hands and taken it, so it is never overtaken for
+ * long. */
+int store_job_claim_first_lease(struct store *s, int64_t worker, const char *kinds,
+	int64_t now_ms, int64_t deadline_ms, struct store_job *job, struct err *err);
+
 /* Commit `result` (JSON text) for the lease (job, epoch). 1 committed, 0 stale (not
  * the current lease of a leased job; nothing written). */
 int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *result,

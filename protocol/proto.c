@@ -10,9 +10,12 @@
 static const struct proto_field f_ready[] = {
 	{ "name", PROTO_T_STR, 1 }, { "kinds", PROTO_T_STRS, 1 }, { "host", PROTO_T_STR, 0 },
 	{ "pid", PROTO_T_UINT, 0 }, { "threads", PROTO_T_UINT, 0 },
-	{ "memory", PROTO_T_UINT, 0 }, { "build", PROTO_T_STR, 0 }, { 0 },
+	{ "memory", PROTO_T_UINT, 0 }, { "build", PROTO_T_STR, 0 }, { "slots", PROTO_T_UINT, 0 },
+	{ 0 },
 };
-static const struct proto_field f_heartbeat[] = { { "jobs", PROTO_T_UINTS, 0 }, { 0 } };
+static const struct proto_field f_heartbeat[] = {
+	{ "jobs", PROTO_T_UINTS, 0 }, { "draining", PROTO_T_BOOL, 0 }, { 0 },
+};
 static const struct proto_field f_result[] = {
 	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 1 },
 	{ "result", PROTO_T_OBJ, 0 }, { "stats", PROTO_T_OBJ, 0 }, { 0 },

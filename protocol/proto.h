@@ -25,8 +25,12 @@
  * Worker -> daemon (R1FW1)                       header fields (? = optional)
  *   READY       announces the worker, first     name:str kinds:[str] host?:str pid?:uint
  *               message after every (re)connect threads?:uint memory?:uint build?:str
+ *                                                slots?:uint (jobs it may hold at once,
+ *                                                running or waiting; default 1)
  *                                                (kinds: [a-z0-9_]+ names, e.g. "probe")
  *   HEARTBEAT   liveness, when idle              jobs?:[uint] (job ids in hand)
+ *                                                draining?:bool (true: send no more
+ *                                                JOBs; DISCONNECT follows the last)
  *   RESULT      a job's output; blobs 0..N      job:uint epoch:uint result?:obj stats?:obj
  *   FAIL        a job could not be done          job:uint epoch:uint error:str retryable?:bool
  *   FETCH       ask for part of a blob           sha256:hex64 offset:uint size?:uint

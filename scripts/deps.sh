@@ -14,6 +14,7 @@ packages=(
   libjansson-dev       # JSON everywhere
   python3 python3-torch python3-numpy   # reference tests and benchmarks only
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
+  sqlite3              # integration tests read the daemon's database
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test suite; non-zero on any failure.
-#   1. release build with -Werror: suites unit, core, ref (PyTorch reference)
+#   1. release build with -Werror: suites unit, core, ref (PyTorch reference),
+#      integration and fault (real daemon and workers on ipc:// in temp dirs)
 #   2. debug build with address + undefined-behaviour sanitizers: suites unit, core
 # Build directories: build-test/ and build-asan/ (override with R1FLOW_BUILD_PREFIX).
 set -euo pipefail
@@ -24,7 +25,7 @@ echo "== release build (werror)"
 configure "$prefix-test" -Dbuildtype=release -Dwerror=true
 ninja -C "$prefix-test"
 meson test -C "$prefix-test" --num-processes "$jobs" --print-errorlogs \
-  --suite unit --suite core --suite ref
+  --suite unit --suite core --suite ref --suite integration --suite fault
 
 echo "== sanitizer build (address, undefined)"
 configure "$prefix-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Dwerror=true

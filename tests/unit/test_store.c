@@ -312,6 +312,34 @@ static void test_store__dead_worker_jobs_are_requeued(void)
 	store_close(s);
 }
 
+static void test_store__first_lease_claims_wait_behind_jobs_that_came_back(void)
+{
+	struct store *s = open_ok(":memory:");
+	struct err e;
+	int64_t ids[3], w1 = worker(s, "w1"), w2 = worker(s, "w2");
+	enqueue(s, 3, "probe", 0, ids);
+	struct store_job a = claim(s, w1, NULL, 2000), b = claim(s, w1, NULL, 2000);
+	struct store_requeue r;
+	CHECK(store_job_requeue_worker(s, w1, "worker 'w1' died", 2500, &r, &e) == 0);
+	CHECK(r.queued == 2);
+	/* a and b came back and head the queue: a first-lease claim takes nothing, not c */
+	struct store_job j;
+	CHECK(store_job_claim_first_lease(s, w2, "[\"probe\"]", 3000, 6000, &j, &e) == 0);
+	CHECK(state_of(s, ids[2]) == JOB_STATE_QUEUED);
+	/* an ordinary claim takes them, oldest first; then c is fresh at the head */
+	struct store_job a2 = claim(s, w2, NULL, 3100), b2 = claim(s, w2, NULL, 3100);
+	CHECK(a2.id == a.id && a2.attempt == 2 && a2.epoch == 2 && b2.id == b.id);
+	CHECK(store_job_claim_first_lease(s, w2, NULL, 3200, 6000, &j, &e) == 1);
+	CHECK(j.id == ids[2] && j.attempt == 1 && j.epoch == 1 && j.state == JOB_STATE_LEASED);
+	store_job_release(&j);
+	CHECK(store_job_claim_first_lease(s, w2, NULL, 3300, 6000, &j, &e) == 0);
+	store_job_release(&a2);
+	store_job_release(&b2);
+	store_job_release(&a);
+	store_job_release(&b);
+	store_close(s);
+}
+
 static void test_store__expired_leases_are_requeued_and_extensible(void)
 {
 	struct store *s = open_ok(":memory:");
@@ -632,6 +660,7 @@ int main(int argc, char **argv)
 		TEST(test_store__stale_epoch_is_dropped),
 		TEST(test_store__failures_retry_until_attempts_run_out),
 		TEST(test_store__dead_worker_jobs_are_requeued),
+		TEST(test_store__first_lease_claims_wait_behind_jobs_that_came_back),
 		TEST(test_store__expired_leases_are_requeued_and_extensible),
 		TEST(test_store__cancel_makes_later_answers_stale),
 		TEST(test_store__enqueue_is_all_or_nothing),

@@ -1,0 +1,174 @@
+#include "blobs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static int write_all(int fd, const void *data, size_t size)
+{
+	const char *p = data;
+	while (size) {
+		ssize_t n = write(fd, p, size);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		size -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	char rel[80], path[DATADIR_PATH_MAX], tmp[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX];
+	sha256_buffer(data, size, hex);
+	snprintf(rel, sizeof rel, "blobs/%s", hex);
+	if (datadir_path(&d->dir, rel, path, sizeof path, err) < 0 ||
+		datadir_path(&d->dir, "blobs/tmp/put-XXXXXX", tmp, sizeof tmp, err) < 0 ||
+		datadir_path(&d->dir, "blobs", dir, sizeof dir, err) < 0)
+		return -1;
+
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size == (off_t)size)
+		goto index; /* same name, same size: same bytes (the name is their hash) */
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return err_set(err, ERR_IO, "cannot store blob %s: cannot create '%s': %s", hex, tmp,
+			strerror(errno));
+	if (write_all(fd, data, size) < 0 || fsync(fd) < 0) {
+		int saved = errno;
+		close(fd);
+		unlink(tmp);
+		return err_set(err, ERR_IO, "cannot store blob %s: cannot write '%s': %s", hex, tmp,
+			strerror(saved));
+	}
+	close(fd);
+	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return err_set(err, ERR_IO, "cannot store blob %s: cannot rename '%s' to '%s': %s",
+			hex, tmp, path, strerror(saved));
+	}
+	if (fsync_dir(dir) < 0)
+		return err_set(err, ERR_IO, "cannot store blob %s: cannot sync '%s': %s", hex, dir,
+			strerror(errno));
+index:
+	if (store_blob_put(d->store, hex, (int64_t)size, rel, d->wall, err) < 0)
+		return err_wrap(err, "cannot store blob %s", hex);
+	return 0;
+}
+
+static void free_blob(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
+static void chunk_error(struct msg *out, const char *sha256, int64_t offset,
+	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void chunk_error(struct msg *out, const char *sha256, int64_t offset,
+	const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	out->header = json_pack("{ss sI ss}", "sha256", sha256, "offset", (json_int_t)offset,
+		"error", text);
+}
+
+void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
+	struct msg *out)
+{
+	msg_init(out, PROTO_CHUNK);
+	int64_t size = 0;
+	char *rel = NULL, path[DATADIR_PATH_MAX];
+	struct err err = { 0 };
+	int found = store_blob_get(d->store, sha256, &size, &rel, &err);
+	if (found <= 0) {
+		if (found < 0)
+			chunk_error(out, sha256, offset, "cannot look up blob %s: %s", sha256, err.msg);
+		else
+			chunk_error(out, sha256, offset, "no blob %s", sha256);
+		return;
+	}
+	int rc = datadir_path(&d->dir, rel, path, sizeof path, &err);
+	free(rel);
+	if (rc < 0) {
+		chunk_error(out, sha256, offset, "cannot read blob %s: %s", sha256, err.msg);
+		return;
+	}
+	if (offset > size) {
+		chunk_error(out, sha256, offset, "offset %lld is past the end of blob %s (%lld bytes)",
+			(long long)offset, sha256, (long long)size);
+		return;
+	}
+	if (want <= 0 || want > PROTO_CHUNK_SIZE)
+		want = PROTO_CHUNK_SIZE;
+	size_t n = (size_t)(size - offset < want ? size - offset : want);
+	void *buf = malloc(n ? n : 1);
+	int fd = buf ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t got = 0;
+	while (fd >= 0 && (size_t)got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - (size_t)got, offset + got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	if (!buf || fd < 0 || (size_t)got != n) {
+		free(buf);
+		chunk_error(out, sha256, offset, "cannot read blob file '%s': %s", path,
+			!buf ? "out of memory" : (size_t)got != n && fd >= 0 ? "file is shorter than "
+			"indexed" : strerror(saved));
+		return;
+	}
+	out->header = json_pack("{ss sI sI}", "sha256", sha256, "offset", (json_int_t)offset,
+		"size", (json_int_t)size);
+	out->blob_free = free_blob;
+	msg_add_blob(out, buf, n, NULL);
+}
+
+void blobs_clean(struct daemon *d)
+{
+	char path[DATADIR_PATH_MAX], file[DATADIR_PATH_MAX + 256];
+	if (datadir_path(&d->dir, "blobs/tmp", path, sizeof path, NULL) < 0)
+		return;
+	DIR *dir = opendir(path);
+	if (!dir)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.') {
+			snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+			if (unlink(file) == 0)
+				log_info("removed partial blob '%s'", file);
+		}
+	closedir(dir);
+}

@@ -1,0 +1,46 @@
+/*
+ * blobs — content-addressed files in DIR/blobs/ and the FETCH/CHUNK service.
+ *
+ * A blob is a byte string named by its sha256 (checkpoints, gradient buffers). The
+ * daemon hashes every blob it stores itself, so a name always matches its bytes:
+ *
+ *   blobs_put     hash, write DIR/blobs/tmp/<random>, fsync, rename to
+ *                 DIR/blobs/<sha256>, fsync the directory, index it in the store
+ *                 (path "blobs/<sha256>", relative to DIR). Idempotent: a blob
+ *                 already present is not written again.
+ *   blobs_chunk   answer a worker's FETCH {sha256, offset, size?} with a CHUNK
+ *                 {sha256, offset, size: total} carrying at most PROTO_CHUNK_SIZE
+ *                 bytes (fewer if `size` asks for fewer), or a CHUNK with `error`
+ *                 and no data (unknown blob, offset past the end, unreadable file).
+ *   blobs_clean   remove partial writes left in blobs/tmp/ by a crash (at startup).
+ *
+ * The worker side (workers/runtime.c) fetches chunk by chunk, hashes what it got
+ * and refuses the blob unless the sha256 matches, so a truncated or corrupted file
+ * here cannot feed a job wrong weights.
+ *
+ * Called from the event loop only; blobs_put belongs inside the turn's transaction
+ * (its index row commits with the turn; the file is durable before that).
+ */
+#ifndef R1_BLOBS_H
+#define R1_BLOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "msg.h"
+#include "sha256.h"
+
+struct daemon;
+
+int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err);
+
+/* Fill `out` (initialised here) with the CHUNK answering FETCH(sha256, offset, want);
+ * want 0 means PROTO_CHUNK_SIZE. Never fails: problems become the CHUNK's error. */
+void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
+	struct msg *out);
+
+void blobs_clean(struct daemon *d);
+
+#endif

@@ -1,0 +1,727 @@
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blobs.h"
+#include "daemon.h"
+#include "events.h"
+
+struct lease {
+	int64_t job, epoch;
+	int again;                       /* the job had been leased before: it runs alone */
+};
+
+struct peer {
+	unsigned char ident[PROTO_MAX_ENVELOPE]; /* ROUTER identity */
+	size_t ident_size;
+	int64_t id;                      /* workers.id */
+	char name[BROKER_MAX_NAME + 1];
+	char *kinds;                     /* JSON array text of validated kinds (for claims) */
+	char host[256];
+	int64_t pid;                     /* 0: unknown */
+	int slots;                       /* leases it may hold */
+	int draining;                    /* asked for no more jobs */
+	char lost[256];                  /* non-empty: unreachable, reaped next turn */
+	int64_t joined, last_seen, last_sent; /* monotonic ms */
+	uint64_t idle_gen;               /* queue generation when a claim found nothing */
+	uint64_t first_idle_gen;         /* ... when a first-lease claim found nothing */
+	size_t nleases;
+	struct lease leases[BROKER_MAX_SLOTS]; /* in its hands, oldest first */
+};
+
+struct broker {
+	struct peer **peers;             /* registered workers, in join order */
+	size_t n, cap;
+	uint64_t queue_gen;              /* bumped whenever jobs may have been queued */
+	size_t next;                     /* dispatch starts here: round robin */
+	int64_t next_lease_tick;         /* monotonic ms of the next lease duty */
+	unsigned lease_ticks;            /* lease duties run so far */
+	int any_lost;                    /* some peer has `lost` set */
+	int64_t last_fault_log;          /* monotonic ms: malformed messages log at most 1/5 s */
+};
+
+struct broker *broker_new(void)
+{
+	struct broker *b = calloc(1, sizeof *b);
+	if (b)
+		b->queue_gen = 1;
+	return b;
+}
+
+static void peer_free(struct peer *p)
+{
+	if (p) {
+		free(p->kinds);
+		free(p);
+	}
+}
+
+void broker_free(struct broker *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		peer_free(b->peers[i]);
+	free(b->peers);
+	free(b);
+}
+
+size_t broker_count(const struct broker *b)
+{
+	return b->n;
+}
+
+void broker_queue_changed(struct daemon *d)
+{
+	d->broker->queue_gen++;
+}
+
+static struct peer *find_ident(struct broker *b, const void *ident, size_t size)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->peers[i]->ident_size == size && memcmp(b->peers[i]->ident, ident, size) == 0)
+			return b->peers[i];
+	return NULL;
+}
+
+static struct peer *find_name(struct broker *b, const char *name)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (strcmp(b->peers[i]->name, name) == 0)
+			return b->peers[i];
+	return NULL;
+}
+
+static void send_to(struct daemon *d, struct peer *p, struct msg *m)
+{
+	outbox_push(&d->out, d->workers, p->ident, p->ident_size, m);
+	p->last_sent = d->now;
+}
+
+static void send_disconnect(struct daemon *d, const void *ident, size_t size,
+	const char *reason)
+{
+	struct msg m;
+	msg_init(&m, PROTO_DISCONNECT);
+	m.header = json_pack("{ss}", "reason", reason);
+	outbox_push(&d->out, d->workers, ident, size, &m);
+}
+
+/* Take `p` out of the registry (it is freed by the caller). */
+static void unlink_peer(struct broker *b, struct peer *p)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->peers[i] == p) {
+			memmove(&b->peers[i], &b->peers[i + 1], (b->n - i - 1) * sizeof *b->peers);
+			b->n--;
+			if (b->next >= b->n)
+				b->next = 0;
+			return;
+		}
+}
+
+/* Requeue the leases `p` holds (`reason` becomes their error) and mark it gone;
+ * `event` names the event to emit. Leaves the peer registered. */
+static void release_peer(struct daemon *d, struct peer *p, const char *event,
+	const char *reason)
+{
+	struct store_requeue r = { 0, 0 };
+	struct err err = { 0 };
+	if (store_job_requeue_worker(d->store, p->id, reason, d->wall, &r, &err) < 0)
+		log_error("%s (its leases stay until they expire)", err.msg);
+	if (store_worker_set_state(d->store, p->id, WORKER_STATE_GONE, &err) < 0)
+		log_error("%s", err.msg);
+	counters_add(&d->counters, C_JOBS_REQUEUED, r.queued);
+	counters_add(&d->counters, C_JOBS_FAILED, r.failed);
+	if (r.queued)
+		broker_queue_changed(d);
+	if (r.failed)
+		log_warn("%lld job(s) of worker '%s' failed: attempts used up", (long long)r.failed,
+			p->name);
+	json_t *details = json_pack("{sI ss ss sI sI}", "worker", (json_int_t)p->id, "name",
+		p->name, "reason", reason, "requeued", (json_int_t)r.queued, "failed",
+		(json_int_t)r.failed);
+	events_emit(d, event, details);
+	p->nleases = 0;
+}
+
+/* Log a peer's misbehaviour at most once per 5 s at warn (the rest at debug), so a
+ * flood of bad messages cannot flood the log; the counters keep the totals. */
+static void misbehaved(struct daemon *d, const char *what, const char *why)
+{
+	struct broker *b = d->broker;
+	if (d->now - b->last_fault_log >= 5000) {
+		int64_t total = d->counters.total[C_MSGS_UNKNOWN_PEER] +
+			d->counters.total[C_WORKERS_REFUSED];
+		for (int f = 1; f < MSG_FAULT_COUNT; f++)
+			total += d->counters.total[C_MSGS_FAULT + f];
+		log_warn("%s: %s (%lld bad messages so far; more at debug level)", what, why,
+			(long long)total);
+		b->last_fault_log = d->now;
+	} else {
+		log_debug("%s: %s", what, why);
+	}
+}
+
+static int kind_ok(const char *kind)
+{
+	size_t n = 0;
+	for (; kind[n]; n++)
+		if (!((kind[n] >= 'a' && kind[n] <= 'z') || (kind[n] >= '0' && kind[n] <= '9') ||
+			kind[n] == '_'))
+			return 0;
+	return n > 0 && n <= 64;
+}
+
+/* Why a READY is unacceptable, or NULL. */
+static const char *ready_problem(const struct msg *m, char *why, size_t size)
+{
+	const char *name = msg_str(m, "name");
+	size_t len = strlen(name);
+	if (len == 0 || len > BROKER_MAX_NAME) {
+		snprintf(why, size, "worker name must be 1 to %d bytes", BROKER_MAX_NAME);
+		return why;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
+			snprintf(why, size, "worker name has control characters");
+			return why;
+		}
+	json_t *kinds = json_object_get(m->header, "kinds"), *k;
+	size_t i;
+	if (json_array_size(kinds) == 0 || json_array_size(kinds) > BROKER_MAX_KINDS) {
+		snprintf(why, size, "READY must list 1 to %d job kinds", BROKER_MAX_KINDS);
+		return why;
+	}
+	json_array_foreach(kinds, i, k)
+		if (!kind_ok(json_string_value(k))) {
+			snprintf(why, size, "job kind '%.64s' is not a lowercase identifier",
+				json_string_value(k));
+			return why;
+		}
+	return NULL;
+}
+
+static void on_ready(struct daemon *d, const struct msg_frame *ident, const struct msg *m)
+{
+	struct broker *b = d->broker;
+	char why[160];
+	const char *name = msg_str(m, "name");
+	struct peer *old = find_ident(b, ident->data, ident->size);
+	if (old) { /* announced again on the same connection: it forgot its leases */
+		char reason[BROKER_MAX_NAME + 64];
+		snprintf(reason, sizeof reason, "worker '%s' announced itself again", old->name);
+		release_peer(d, old, "worker_left", reason);
+		unlink_peer(b, old);
+		peer_free(old);
+	}
+	if (ready_problem(m, why, sizeof why)) {
+		char what[BROKER_MAX_NAME + 32];
+		counters_add(&d->counters, C_WORKERS_REFUSED, 1);
+		snprintf(what, sizeof what, "refused worker '%.*s'", BROKER_MAX_NAME, name);
+		misbehaved(d, what, why);
+		send_disconnect(d, ident->data, ident->size, why);
+		return;
+	}
+	struct peer *twin = find_name(b, name);
+	const char *host = msg_str(m, "host");
+	if (twin && twin->pid > 0 && twin->pid == msg_uint(m, "pid") && host &&
+		strcmp(twin->host, host) == 0) {
+		/* the same process on a new connection (it gave up on the old one first):
+		 * the old registration is stale, not a rival */
+		char reason[BROKER_MAX_NAME + 64];
+		snprintf(reason, sizeof reason, "worker '%s' reconnected", twin->name);
+		log_info("worker '%s' (pid %lld) reconnected: %zu job(s) of its old session "
+			"requeued", twin->name, (long long)twin->pid, twin->nleases);
+		release_peer(d, twin, "worker_left", reason);
+		unlink_peer(b, twin);
+		peer_free(twin);
+		twin = NULL;
+	}
+	if (twin) {
+		counters_add(&d->counters, C_WORKERS_REFUSED, 1);
+		snprintf(why, sizeof why, "worker name '%.64s' is in use by a live worker", name);
+		log_warn("refused worker '%s' (pid %lld): name in use by a live worker (pid %lld)",
+			name, (long long)msg_uint(m, "pid"), (long long)twin->pid);
+		send_disconnect(d, ident->data, ident->size, why);
+		return;
+	}
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		struct peer **grown = realloc(b->peers, cap * sizeof *grown);
+		if (!grown) {
+			log_error("cannot register worker '%s': out of memory", name);
+			return;
+		}
+		b->peers = grown;
+		b->cap = cap;
+	}
+	struct peer *p = calloc(1, sizeof *p);
+	char *kinds = json_dumps(json_object_get(m->header, "kinds"), JSON_COMPACT);
+	if (!p || !kinds) {
+		free(p);
+		free(kinds);
+		log_error("cannot register worker '%s': out of memory", name);
+		return;
+	}
+	memcpy(p->ident, ident->data, ident->size);
+	p->ident_size = ident->size;
+	snprintf(p->name, sizeof p->name, "%s", name);
+	snprintf(p->host, sizeof p->host, "%s", msg_str(m, "host") ? msg_str(m, "host") : "");
+	p->kinds = kinds;
+	p->pid = msg_uint(m, "pid") > 0 ? msg_uint(m, "pid") : 0;
+	int64_t slots = msg_uint(m, "slots");
+	p->slots = slots < 1 ? 1 : slots > BROKER_MAX_SLOTS ? BROKER_MAX_SLOTS : (int)slots;
+	p->joined = p->last_seen = d->now;
+
+	struct store_worker w = {
+		.name = p->name, .host = *p->host ? p->host : NULL, .pid = p->pid,
+		.threads = msg_uint(m, "threads") > 0 ? msg_uint(m, "threads") : 0,
+		.memory = msg_uint(m, "memory") > 0 ? msg_uint(m, "memory") : 0,
+		.kinds = p->kinds, .build = msg_str(m, "build"),
+	};
+	struct err err = { 0 };
+	if (store_worker_upsert(d->store, &w, d->wall, &p->id, &err) < 0) {
+		log_error("%s", err.msg);
+		send_disconnect(d, ident->data, ident->size, "daemon cannot register workers now");
+		peer_free(p);
+		return;
+	}
+	b->peers[b->n++] = p;
+	counters_add(&d->counters, C_WORKERS_JOINED, 1);
+	log_info("worker '%s' ready: id %lld, pid %lld, host '%s', kinds %s, %d slot(s)", p->name,
+		(long long)p->id, (long long)p->pid, p->host, p->kinds, p->slots);
+	events_emit(d, "worker_joined", json_pack("{sI ss}", "worker", (json_int_t)p->id,
+		"name", p->name));
+}
+
+/* Index of the lease (job, epoch) in p's hands, or -1. */
+static int find_lease(const struct peer *p, int64_t job, int64_t epoch)
+{
+	for (size_t i = 0; i < p->nleases; i++)
+		if (p->leases[i].job == job && (epoch < 0 || p->leases[i].epoch == epoch))
+			return (int)i;
+	return -1;
+}
+
+static void drop_lease(struct peer *p, int i)
+{
+	memmove(&p->leases[i], &p->leases[i + 1], (p->nleases - (size_t)i - 1) *
+		sizeof p->leases[0]);
+	p->nleases--;
+}
+
+static void stale(struct daemon *d, const struct peer *p, const char *what, int64_t job,
+	int64_t epoch)
+{
+	counters_add(&d->counters, C_RESULTS_STALE, 1);
+	log_debug("dropped stale %s of job %lld epoch %lld from worker '%s'", what,
+		(long long)job, (long long)epoch, p ? p->name : "(unknown)");
+}
+
+/* The result text to commit: the RESULT's `result` object, plus the sha256s of its
+ * blob frames, stored as blobs. NULL and err on failure. */
+static char *result_text(struct daemon *d, const struct msg *m, struct err *err)
+{
+	json_t *given = msg_obj(m, "result");
+	json_t *r = given ? json_copy(given) : json_object();
+	char hex[SHA256_HEX_SIZE], *text = NULL;
+	if (!r)
+		goto nomem;
+	if (m->nblobs) {
+		json_t *shas = json_array();
+		if (!shas || json_object_set_new(r, "blobs", shas) < 0)
+			goto nomem;
+		for (size_t i = 0; i < m->nblobs; i++) {
+			if (blobs_put(d, m->blobs[i].data, m->blobs[i].size, hex, err) < 0) {
+				json_decref(r);
+				return NULL;
+			}
+			json_array_append_new(shas, json_string(hex));
+		}
+	}
+	text = json_dumps(r, JSON_COMPACT);
+	if (text) {
+		json_decref(r);
+		return text;
+	}
+nomem:
+	json_decref(r);
+	err_set(err, ERR_NOMEM, "out of memory");
+	return NULL;
+}
+
+static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	int64_t job = msg_uint(m, "job"), epoch = msg_uint(m, "epoch");
+	int i = find_lease(p, job, epoch);
+	if (i < 0) {
+		stale(d, p, "RESULT", job, epoch);
+		return;
+	}
+	drop_lease(p, i);
+	struct err err = { 0 };
+	char *text = result_text(d, m, &err);
+	int rc = text ? store_job_commit(d->store, job, epoch, text, d->wall, &err) : -1;
+	free(text);
+	if (rc == 1) {
+		counters_add(&d->counters, C_RESULTS_COMMITTED, 1);
+	} else if (rc == 0) {
+		stale(d, p, "RESULT", job, epoch);
+	} else {
+		/* the result cannot be kept: give the job another go rather than lose it */
+		log_error("cannot commit result of job %lld from worker '%s': %s", (long long)job,
+			p->name, err.msg);
+		char reason[600];
+		snprintf(reason, sizeof reason, "cannot store result: %s", err.msg);
+		enum job_state state = JOB_STATE_QUEUED;
+		if (store_job_fail(d->store, job, epoch, reason, 1, d->wall, &state, &err) == 1) {
+			if (state == JOB_STATE_QUEUED)
+				broker_queue_changed(d);
+			counters_add(&d->counters, state == JOB_STATE_QUEUED ? C_JOBS_RETRIED :
+				C_JOBS_FAILED, 1);
+		}
+	}
+}
+
+static void on_fail(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	int64_t job = msg_uint(m, "job"), epoch = msg_uint(m, "epoch");
+	const char *error = msg_str(m, "error");
+	int i = find_lease(p, job, epoch);
+	if (i < 0) {
+		stale(d, p, "FAIL", job, epoch);
+		return;
+	}
+	drop_lease(p, i);
+	enum job_state state = JOB_STATE_FAILED;
+	struct err err = { 0 };
+	int rc = store_job_fail(d->store, job, epoch, error, msg_bool(m, "retryable", 0), d->wall,
+		&state, &err);
+	if (rc < 0) {
+		log_error("%s", err.msg);
+	} else if (rc == 0) {
+		stale(d, p, "FAIL", job, epoch);
+	} else if (state == JOB_STATE_QUEUED) {
+		counters_add(&d->counters, C_JOBS_RETRIED, 1);
+		broker_queue_changed(d);
+		log_info("job %lld failed on worker '%s', will retry: %s", (long long)job, p->name,
+			error);
+	} else {
+		counters_add(&d->counters, C_JOBS_FAILED, 1);
+		log_warn("job %lld failed on worker '%s': %s", (long long)job, p->name, error);
+		events_emit(d, "job_failed", json_pack("{sI ss}", "job", (json_int_t)job, "error",
+			error));
+	}
+}
+
+static void on_heartbeat(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	if (!msg_bool(m, "draining", 0) || p->draining)
+		return;
+	p->draining = 1;
+	struct err err = { 0 };
+	if (store_worker_set_state(d->store, p->id, WORKER_STATE_DRAINING, &err) < 0)
+		log_error("%s", err.msg);
+	log_info("worker '%s' is draining (%zu job(s) in hand)", p->name, p->nleases);
+}
+
+static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	struct msg chunk;
+	int64_t size = msg_uint(m, "size");
+	blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0, &chunk);
+	send_to(d, p, &chunk);
+}
+
+static void on_disconnect(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	char reason[BROKER_MAX_NAME + 64];
+	const char *why = msg_str(m, "reason");
+	log_info("worker '%s' disconnected%s%s (%zu job(s) in hand)", p->name, why ? ": " : "",
+		why ? why : "", p->nleases);
+	snprintf(reason, sizeof reason, "worker '%s' disconnected", p->name);
+	release_peer(d, p, "worker_left", reason);
+	unlink_peer(d->broker, p);
+	peer_free(p);
+}
+
+void broker_handle(struct daemon *d, struct sock_msg *in, int rc, const struct err *err)
+{
+	struct msg *m = &in->msg;
+	if (rc < 0) {
+		if (m->fault == MSG_OK)
+			return; /* nothing was received */
+		counters_add(&d->counters, (enum counter)(C_MSGS_FAULT + m->fault), 1);
+		misbehaved(d, "dropped a message", err->msg);
+		if (m->fault == MSG_FAULT_VERSION && in->envelope.size)
+			send_disconnect(d, in->envelope.data, in->envelope.size, err->msg);
+		return;
+	}
+	struct peer *p = find_ident(d->broker, in->envelope.data, in->envelope.size);
+	if (!p) {
+		if (m->cmd == PROTO_READY) {
+			on_ready(d, &in->envelope, m);
+		} else if (m->cmd != PROTO_DISCONNECT) {
+			counters_add(&d->counters, C_MSGS_UNKNOWN_PEER, 1);
+			misbehaved(d, "told an unknown peer to send READY first",
+				proto_cmd_name(m->cmd));
+			if (m->cmd == PROTO_RESULT || m->cmd == PROTO_FAIL)
+				stale(d, NULL, proto_cmd_name(m->cmd), msg_uint(m, "job"),
+					msg_uint(m, "epoch"));
+			send_disconnect(d, in->envelope.data, in->envelope.size, "send READY first");
+		}
+		return;
+	}
+	if (*p->lost)
+		return; /* already declared lost; reaped at the start of the next turn */
+	p->last_seen = d->now;
+	switch (m->cmd) {
+	case PROTO_READY: on_ready(d, &in->envelope, m); break;
+	case PROTO_HEARTBEAT: on_heartbeat(d, p, m); break;
+	case PROTO_RESULT: on_result(d, p, m); break;
+	case PROTO_FAIL: on_fail(d, p, m); break;
+	case PROTO_FETCH: on_fetch(d, p, m); break;
+	case PROTO_DISCONNECT: on_disconnect(d, p, m); break;
+	default: break; /* decode admits only worker commands here */
+	}
+}
+
+void broker_unreachable(struct daemon *d, const void *identity, size_t size,
+	const char *why)
+{
+	struct peer *p = find_ident(d->broker, identity, size);
+	counters_add(&d->counters, C_SENDS_FAILED, 1);
+	if (!p || *p->lost)
+		return;
+	snprintf(p->lost, sizeof p->lost, "worker '%s' unreachable: %s", p->name, why);
+	d->broker->any_lost = 1;
+}
+
+/* Declare `p` lost: requeue, unlink, free. */
+static void lose(struct daemon *d, struct peer *p, const char *reason)
+{
+	log_warn("%s: requeueing %zu job(s)", reason, p->nleases);
+	counters_add(&d->counters, C_WORKERS_LOST, 1);
+	release_peer(d, p, "worker_lost", reason);
+	unlink_peer(d->broker, p);
+	peer_free(p);
+}
+
+void broker_reap(struct daemon *d)
+{
+	struct broker *b = d->broker;
+	if (!b->any_lost)
+		return;
+	b->any_lost = 0;
+	for (size_t i = b->n; i-- > 0;) {
+		struct peer *p = b->peers[i];
+		if (*p->lost) {
+			char reason[sizeof p->lost];
+			memcpy(reason, p->lost, sizeof reason);
+			lose(d, p, reason);
+		}
+	}
+}
+
+void broker_grace(struct daemon *d, int64_t stalled_ms)
+{
+	struct broker *b = d->broker;
+	if (!b->n)
+		return;
+	log_warn("the daemon did not run for %lld ms (stopped or suspended): every worker gets "
+		"a fresh liveness window", (long long)stalled_ms);
+	for (size_t i = 0; i < b->n; i++)
+		b->peers[i]->last_seen = d->now;
+}
+
+void broker_cron(struct daemon *d)
+{
+	struct broker *b = d->broker;
+	int64_t window = (int64_t)d->cfg.heartbeat_ms * d->cfg.liveness;
+	struct err err = { 0 };
+	broker_reap(d);
+	for (size_t i = b->n; i-- > 0;) {
+		struct peer *p = b->peers[i];
+		int64_t silent = d->now - p->last_seen;
+		if (silent > window) {
+			char reason[BROKER_MAX_NAME + 96];
+			snprintf(reason, sizeof reason, "worker '%s' lost: silent for %lld ms", p->name,
+				(long long)silent);
+			send_disconnect(d, p->ident, p->ident_size, "declared dead: silent past liveness");
+			lose(d, p, reason);
+		} else if (d->now - p->last_sent >= d->cfg.heartbeat_ms) {
+			struct msg hb;
+			msg_init(&hb, PROTO_HEARTBEAT);
+			send_to(d, p, &hb);
+		}
+	}
+	if (d->now < b->next_lease_tick)
+		return;
+	b->next_lease_tick = d->now + d->cfg.heartbeat_ms;
+	/* workers.last_seen is for people (liveness is judged in memory): every 10th
+	 * tick is enough, and keeps an idle daemon from writing every second */
+	int seen = b->lease_ticks++ % 10 == 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct peer *p = b->peers[i];
+		if (p->nleases && store_job_extend(d->store, p->id, d->wall + daemon_lease_ms(d),
+			&err) < 0)
+			log_error("%s", err.msg);
+		if (seen && store_worker_seen(d->store, p->id, d->wall - (d->now - p->last_seen),
+			&err) < 0)
+			log_error("%s", err.msg);
+	}
+	struct store_requeue r = { 0, 0 };
+	if (store_job_requeue_expired(d->store, d->wall, "lease expired", &r, &err) < 0) {
+		log_error("%s", err.msg);
+	} else if (r.queued || r.failed) {
+		log_warn("%lld expired lease(s) requeued, %lld job(s) failed", (long long)r.queued,
+			(long long)r.failed);
+		counters_add(&d->counters, C_JOBS_REQUEUED, r.queued);
+		counters_add(&d->counters, C_JOBS_FAILED, r.failed);
+		broker_queue_changed(d);
+	}
+}
+
+/* Whether `p` may get another job now, and which: 2 any, 1 first leases only, 0 none.
+ *
+ * Isolation of returning jobs: a job that comes back to the queue (its worker died,
+ * it failed retryably, its lease expired) may be the one that killed the worker,
+ * and when a worker dies every lease it holds costs an attempt — the daemon cannot
+ * tell which one was running, since the crash can swallow the worker's last
+ * messages. So such a job is leased only to a worker holding nothing else, and
+ * that worker gets nothing more until it is done: a poison job then reaches its
+ * attempt cap alone, and jobs that merely waited beside it in a worker's queue the
+ * first time lose one attempt at most. A worker that holds fresh jobs gets more
+ * fresh jobs only while no returning job heads the queue
+ * (store_job_claim_first_lease), so returning jobs are not starved: the first
+ * worker to empty its hands takes them. */
+static int may_claim(const struct broker *b, const struct peer *p)
+{
+	if (*p->lost || p->draining || p->nleases >= (size_t)p->slots ||
+		p->idle_gen == b->queue_gen)
+		return 0;
+	if (p->nleases == 0)
+		return 2;
+	for (size_t i = 0; i < p->nleases; i++)
+		if (p->leases[i].again)
+			return 0;
+	return p->first_idle_gen == b->queue_gen ? 0 : 1;
+}
+
+/* Lease one job to `p` (`how` from may_claim): 1 leased, 0 nothing for it, -1 store
+ * error. */
+static int claim_one(struct daemon *d, struct peer *p, int how)
+{
+	struct store_job job;
+	struct err err = { 0 };
+	int64_t deadline = d->wall + daemon_lease_ms(d);
+	int rc = how == 2 ?
+		store_job_claim(d->store, p->id, p->kinds, d->wall, deadline, &job, &err) :
+		store_job_claim_first_lease(d->store, p->id, p->kinds, d->wall, deadline, &job, &err);
+	if (rc < 0) {
+		log_error("%s", err.msg);
+		return -1;
+	}
+	if (rc == 0) {
+		if (how == 2)
+			p->idle_gen = d->broker->queue_gen;
+		else
+			p->first_idle_gen = d->broker->queue_gen;
+		return 0;
+	}
+	json_error_t jerr;
+	json_t *params = json_loads(job.params, 0, &jerr);
+	if (!json_is_object(params)) { /* enqueue writes objects; an old row might not */
+		json_decref(params);
+		params = json_object();
+	}
+	struct msg m;
+	msg_init(&m, PROTO_JOB);
+	m.header = json_pack("{sI sI ss so}", "job", (json_int_t)job.id, "epoch",
+		(json_int_t)job.epoch, "kind", job.kind, "params", params);
+	p->leases[p->nleases++] = (struct lease){ job.id, job.epoch, job.attempt > 1 };
+	if (job.attempt > 1)
+		broker_queue_changed(d); /* a new head: first-lease claims may succeed again */
+	log_debug("job %lld (epoch %lld, attempt %lld) leased to worker '%s'", (long long)job.id,
+		(long long)job.epoch, (long long)job.attempt, p->name);
+	send_to(d, p, &m);
+	store_job_release(&job);
+	return 1;
+}
+
+void broker_dispatch(struct daemon *d)
+{
+	struct broker *b = d->broker;
+	for (int progress = 1; progress && b->n;) {
+		progress = 0;
+		for (size_t k = 0; k < b->n; k++) {
+			struct peer *p = b->peers[(b->next + k) % b->n];
+			int how = may_claim(b, p);
+			if (!how)
+				continue;
+			int rc = claim_one(d, p, how);
+			if (rc < 0)
+				return;
+			progress |= rc;
+		}
+	}
+	if (b->n)
+		b->next = (b->next + 1) % b->n;
+}
+
+void broker_cancelled(struct daemon *d, int64_t job, int64_t worker)
+{
+	struct broker *b = d->broker;
+	for (size_t i = 0; i < b->n; i++) {
+		struct peer *p = b->peers[i];
+		if (p->id != worker)
+			continue;
+		int at = find_lease(p, job, -1);
+		if (at >= 0)
+			drop_lease(p, at);
+		struct msg m;
+		msg_init(&m, PROTO_CANCEL);
+		m.header = json_pack("{sI}", "job", (json_int_t)job);
+		send_to(d, p, &m);
+		return;
+	}
+}
+
+void broker_shutdown(struct daemon *d)
+{
+	struct broker *b = d->broker;
+	while (b->n) {
+		struct peer *p = b->peers[b->n - 1];
+		send_disconnect(d, p->ident, p->ident_size, "daemon shutting down");
+		release_peer(d, p, "worker_left", "daemon shut down");
+		unlink_peer(b, p);
+		peer_free(p);
+	}
+}
+
+json_t *broker_describe(const struct daemon *d)
+{
+	const struct broker *b = d->broker;
+	json_t *all = json_array();
+	for (size_t i = 0; all && i < b->n; i++) {
+		const struct peer *p = b->peers[i];
+		json_error_t jerr;
+		json_t *jobs = json_array(), *kinds = json_loads(p->kinds, 0, &jerr);
+		if (!kinds)
+			kinds = json_array();
+		for (size_t j = 0; jobs && j < p->nleases; j++)
+			json_array_append_new(jobs, json_integer(p->leases[j].job));
+		json_array_append_new(all, json_pack("{sI ss ss sI so si so ss sI sI}",
+			"id", (json_int_t)p->id, "name", p->name, "host", p->host,
+			"pid", (json_int_t)p->pid, "kinds", kinds,
+			"slots", p->slots, "jobs", jobs ? jobs : json_array(),
+			"state", p->draining ? "draining" : "ready",
+			"silent_ms", (json_int_t)(d->now - p->last_seen),
+			"connected_ms", (json_int_t)(d->now - p->joined)));
+	}
+	return all;
+}

@@ -1,0 +1,99 @@
+/*
+ * broker — the worker registry and the daemon's side of the worker protocol (R1FW1).
+ *
+ * A worker is known by its ROUTER identity once it has sent READY; the registry
+ * keeps, per worker: its store id (workers are upserted by name, so a reconnect
+ * keeps the id), name, job kinds, slots (jobs it may hold at once), the leases in
+ * its hands, and when it was last heard from and last sent to.
+ *
+ * What each message from a worker does (broker_handle)
+ *   READY        validated (name, kinds [a-z0-9_]{1,64}, at most BROKER_MAX_KINDS)
+ *                and registered; refused with DISCONNECT if another live worker
+ *                has the name — unless that registration has the same host and pid,
+ *                i.e. is this very process on a connection it gave up on. From a
+ *                known identity, or replacing such a stale registration: the leases
+ *                held before are requeued first (the worker has forgotten them).
+ *   HEARTBEAT    liveness only; draining:true stops dispatch to it.
+ *   RESULT       committed if (job, epoch) is a lease in its hands and the store
+ *                agrees it is current; otherwise dropped and counted
+ *                (results_stale). Blob frames are stored as blobs and their sha256s
+ *                added to the result as "blobs".
+ *   FAIL         the lease fails: back to the queue if `retryable` (default false)
+ *                and attempts remain, else the job fails with the error.
+ *   FETCH        answered with a CHUNK (blobs.h).
+ *   DISCONNECT   its leases are requeued and it leaves the registry.
+ *   anything from an identity that never sent READY: DISCONNECT "send READY
+ *   first" (and counted); a DISCONNECT from such a peer is ignored.
+ *   a message that does not decode: counted by fault (msgs_<fault>) and dropped;
+ *   a wrong r1flow version gets DISCONNECT with the reason.
+ *
+ * Leases: a claim (store_job_claim) leases the oldest queued job of a kind the worker
+ * runs, with a new epoch; the JOB goes out after the turn commits. A worker silent
+ * for heartbeat_ms * liveness is dead (broker_cron): its leases go back to the queue
+ * (or fail, attempts used up), it leaves the registry and gets a DISCONNECT in case
+ * it was only stalled. So does a worker the ROUTER cannot send to (a killed
+ * worker's connection is gone, so the next HEARTBEAT or JOB to it fails: that finds
+ * a dead worker within one heartbeat interval). Every lease of a dead worker costs
+ * an attempt, so a job that comes back is then leased to a worker holding nothing
+ * else, and runs alone (broker.c, may_claim): a poison job reaches its cap by
+ * itself instead of taking the jobs queued beside it down with it.
+ *
+ * Order within a loop turn (loop.c): broker_handle for each message, broker_reap,
+ * broker_cron when due, broker_dispatch; then commit, then the outbox is sent.
+ */
+#ifndef R1_BROKER_H
+#define R1_BROKER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "sock.h"
+
+#define BROKER_MAX_SLOTS 64     /* slots a worker may ask for */
+#define BROKER_MAX_KINDS 32     /* job kinds per READY */
+#define BROKER_MAX_NAME  128    /* bytes of a worker name */
+
+struct daemon;
+
+struct broker *broker_new(void);
+void broker_free(struct broker *b);   /* NULL is a no-op */
+
+/* One message from the workers socket: `rc` and `err` are sock_recv's outcome. */
+void broker_handle(struct daemon *d, struct sock_msg *in, int rc, const struct err *err);
+
+/* Drop workers marked unreachable by the last flush (requeue their leases). Runs
+ * after the turn's messages are read, so a RESULT the worker sent before it died
+ * is counted before its leases are. */
+void broker_reap(struct daemon *d);
+
+/* Periodic duties (see loop.c): heartbeats out, liveness, lease extension and
+ * expiry. */
+void broker_cron(struct daemon *d);
+
+/* The loop itself did not run for `stalled_ms` (the process was stopped, the host
+ * suspended): the workers' silence is ours, so their liveness starts over. */
+void broker_grace(struct daemon *d, int64_t stalled_ms);
+
+/* Lease queued jobs to workers with free slots. */
+void broker_dispatch(struct daemon *d);
+
+/* Something was queued (enqueue, requeue, retry): idle workers should look again. */
+void broker_queue_changed(struct daemon *d);
+
+/* The outbox could not send to the worker with this identity: mark it lost. */
+void broker_unreachable(struct daemon *d, const void *identity, size_t size,
+	const char *why);
+
+/* A job was cancelled: tell its holder (store id `worker`) and forget the lease. */
+void broker_cancelled(struct daemon *d, int64_t job, int64_t worker);
+
+/* Last turn: DISCONNECT every worker and requeue their leases. */
+void broker_shutdown(struct daemon *d);
+
+/* Live workers, and a JSON array describing them for the `workers` op (new ref). */
+size_t broker_count(const struct broker *b);
+json_t *broker_describe(const struct daemon *d);
+
+#endif

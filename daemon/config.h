@@ -1,0 +1,27 @@
+/*
+ * config — r1flowd's options: one table (config.c) drives parsing, --help and the
+ * defaults, so an option cannot be documented and parsed differently.
+ *
+ *   r1flowd [--data DIR] [--heartbeat-ms MS] [--liveness N] [--max-attempts N]
+ *           [--batch N] [--stats-ms MS] [--log-level LEVEL] [--help] [--version]
+ *
+ * Options take their value as the next argument or after '=' (--data=DIR). Every
+ * default is written as text in the table and goes through the same parser as user
+ * input, so defaults obey the same ranges.
+ */
+#ifndef R1_CONFIG_H
+#define R1_CONFIG_H
+
+#include <stdio.h>
+
+#include "daemon.h"
+#include "err.h"
+
+/* Fill `cfg` from the defaults, then argv. 0: run; 1: --help or --version was printed
+ * to stdout (exit 0); -1: usage error in err (exit 2). */
+int config_parse(struct daemon_config *cfg, int argc, char **argv, struct err *err);
+
+/* The --help text. */
+void config_usage(FILE *out);
+
+#endif

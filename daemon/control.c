@@ -1,0 +1,313 @@
+#include "control.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blobs.h"
+#include "broker.h"
+#include "daemon.h"
+#include "events.h"
+
+typedef json_t *(*op_fn)(struct daemon *d, const struct msg *req, struct err *err);
+
+struct op {
+	const char *name;
+	op_fn fn;
+	const char *help;
+};
+
+/* An optional integer field in [lo, hi]; `dflt` when absent. */
+static int get_int(const struct msg *req, const char *op, const char *key, int64_t dflt,
+	int64_t lo, int64_t hi, int64_t *out, struct err *err)
+{
+	json_t *v = json_object_get(req->header, key);
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return err_set(err, ERR_INVALID, "%s: '%s' must be an integer from %lld to %lld", op,
+			key, (long long)lo, (long long)hi);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* An optional string field; NULL when absent. */
+static int get_str(const struct msg *req, const char *op, const char *key, const char **out,
+	struct err *err)
+{
+	json_t *v = json_object_get(req->header, key);
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return err_set(err, ERR_INVALID, "%s: '%s' must be a string", op, key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static json_t *counts_object(struct daemon *d, struct err *err)
+{
+	int64_t c[JOB_STATE_COUNT];
+	if (store_job_counts(d->store, STORE_ALL_STAGES, c, err) < 0)
+		return NULL;
+	json_t *o = json_object();
+	for (int i = 0; i < JOB_STATE_COUNT; i++)
+		json_object_set_new(o, store_job_state_name((enum job_state)i), json_integer(c[i]));
+	return o;
+}
+
+static json_t *op_status(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	json_t *jobs = counts_object(d, err), *counters = json_object();
+	if (!jobs) {
+		json_decref(counters);
+		return NULL;
+	}
+	for (int i = 0; i < C_COUNT; i++)
+		if (counters_name((enum counter)i))
+			json_object_set_new(counters, counters_name((enum counter)i),
+				json_integer(d->counters.total[i]));
+	return json_pack("{si sI ss sI so so}", "pid", (int)getpid(), "uptime_ms",
+		(json_int_t)(d->now - d->started), "data", d->dir.root, "workers",
+		(json_int_t)broker_count(d->broker), "jobs", jobs, "counters", counters);
+}
+
+static json_t *op_counts(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	return counts_object(d, err);
+}
+
+static json_t *op_workers(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	(void)err;
+	return json_pack("{so}", "workers", broker_describe(d));
+}
+
+static json_t *text_json(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, &jerr) : NULL;
+	return v ? v : json_null();
+}
+
+static json_t *op_job(struct daemon *d, const struct msg *req, struct err *err)
+{
+	int64_t id;
+	struct store_job job;
+	if (get_int(req, "job", "id", -1, 1, INT64_MAX, &id, err) < 0)
+		return NULL;
+	if (id < 0) {
+		err_set(err, ERR_INVALID, "job: 'id' is required");
+		return NULL;
+	}
+	int found = store_job_get(d->store, id, &job, err);
+	if (found <= 0) {
+		if (found == 0)
+			err_set(err, ERR_NOTFOUND, "job: no job %lld", (long long)id);
+		return NULL;
+	}
+	json_t *o = json_pack("{s{sI ss ss sI sI sI sI so so so}}", "job",
+		"id", (json_int_t)job.id, "kind", job.kind, "state", store_job_state_name(job.state),
+		"attempt", (json_int_t)job.attempt, "max_attempts", (json_int_t)job.max_attempts,
+		"epoch", (json_int_t)job.epoch, "worker", (json_int_t)job.worker,
+		"params", text_json(job.params), "result", text_json(job.result),
+		"error", job.error ? json_string(job.error) : json_null());
+	store_job_release(&job);
+	return o;
+}
+
+static json_t *op_enqueue_probe(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *op = "enqueue_probe";
+	int64_t n, sleep_ms, crash_every, fail_every, attempts;
+	const char *payload, *crash, *fail, *blob;
+	if (get_int(req, op, "n", 1, 1, CONTROL_MAX_ENQUEUE, &n, err) < 0 ||
+		get_int(req, op, "sleep_ms", 0, 0, 3600000, &sleep_ms, err) < 0 ||
+		get_int(req, op, "crash_every", 1, 1, INT64_MAX, &crash_every, err) < 0 ||
+		get_int(req, op, "fail_every", 1, 1, INT64_MAX, &fail_every, err) < 0 ||
+		get_int(req, op, "max_attempts", d->cfg.max_attempts, 1, 1000, &attempts, err) < 0 ||
+		get_str(req, op, "payload", &payload, err) < 0 ||
+		get_str(req, op, "crash", &crash, err) < 0 ||
+		get_str(req, op, "fail", &fail, err) < 0 ||
+		get_str(req, op, "blob", &blob, err) < 0)
+		return NULL;
+	if (crash && strcmp(crash, "abort") != 0 && strcmp(crash, "exit") != 0) {
+		err_set(err, ERR_INVALID, "%s: 'crash' must be \"abort\" or \"exit\"", op);
+		return NULL;
+	}
+	if (blob && !sha256_hex_valid(blob)) {
+		err_set(err, ERR_INVALID, "%s: 'blob' must be a sha256 (64 lowercase hex digits)", op);
+		return NULL;
+	}
+	json_t *retryable = json_object_get(req->header, "retryable");
+	if (retryable && !json_is_boolean(retryable)) {
+		err_set(err, ERR_INVALID, "%s: 'retryable' must be a boolean", op);
+		return NULL;
+	}
+
+	/* four variants of params at most: plain, crashing, failing, both */
+	char *texts[4] = { NULL, NULL, NULL, NULL };
+	for (int v = 0; v < 4; v++) {
+		json_t *p = json_pack("{ss sI}", "payload", payload ? payload : "", "sleep_ms",
+			(json_int_t)sleep_ms);
+		if (p && blob)
+			json_object_set_new(p, "blob", json_string(blob));
+		if (p && (v & 1))
+			json_object_set_new(p, "crash", json_string(crash ? crash : "abort"));
+		if (p && (v & 2)) {
+			json_object_set_new(p, "fail", json_string(fail ? fail : "failed"));
+			json_object_set_new(p, "retryable", json_boolean(json_is_true(retryable)));
+		}
+		texts[v] = p ? json_dumps(p, JSON_COMPACT) : NULL;
+		json_decref(p);
+	}
+	json_t *reply = NULL;
+	struct store_job_new *jobs = calloc((size_t)n, sizeof *jobs);
+	int64_t *ids = calloc((size_t)n, sizeof *ids);
+	if (!jobs || !ids || !texts[0] || !texts[1] || !texts[2] || !texts[3]) {
+		err_set(err, ERR_NOMEM, "%s: out of memory", op);
+		goto out;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		int v = (crash && i % crash_every == 0 ? 1 : 0) | (fail && i % fail_every == 0 ? 2 : 0);
+		jobs[i] = (struct store_job_new){ .kind = "probe", .max_attempts = (int)attempts,
+			.params = texts[v] };
+	}
+	if (store_job_enqueue(d->store, jobs, (size_t)n, d->wall, ids, err) < 0)
+		goto out;
+	counters_add(&d->counters, C_JOBS_ENQUEUED, n);
+	broker_queue_changed(d);
+	reply = json_pack("{sI sI sI}", "n", (json_int_t)n, "first", (json_int_t)ids[0], "last",
+		(json_int_t)ids[n - 1]);
+	events_emit(d, "jobs_enqueued", json_pack("{ss sI sI sI}", "kind", "probe", "n",
+		(json_int_t)n, "first", (json_int_t)ids[0], "last", (json_int_t)ids[n - 1]));
+	log_info("enqueued %lld probe job(s): %lld..%lld", (long long)n, (long long)ids[0],
+		(long long)ids[n - 1]);
+out:
+	for (int v = 0; v < 4; v++)
+		free(texts[v]);
+	free(jobs);
+	free(ids);
+	return reply;
+}
+
+static json_t *op_cancel(struct daemon *d, const struct msg *req, struct err *err)
+{
+	int64_t job, worker = 0;
+	if (get_int(req, "cancel", "job", -1, 1, INT64_MAX, &job, err) < 0)
+		return NULL;
+	if (job < 0) {
+		err_set(err, ERR_INVALID, "cancel: 'job' is required");
+		return NULL;
+	}
+	int rc = store_job_cancel(d->store, job, d->wall, &worker, err);
+	if (rc < 0)
+		return NULL;
+	if (rc == 1) {
+		counters_add(&d->counters, C_JOBS_CANCELLED, 1);
+		if (worker)
+			broker_cancelled(d, job, worker);
+	}
+	return json_pack("{sb}", "cancelled", rc == 1);
+}
+
+static json_t *op_blob_put(struct daemon *d, const struct msg *req, struct err *err)
+{
+	char hex[SHA256_HEX_SIZE];
+	if (req->nblobs != 1) {
+		err_set(err, ERR_INVALID, "blob_put: send exactly one blob frame (got %zu)",
+			req->nblobs);
+		return NULL;
+	}
+	if (blobs_put(d, req->blobs[0].data, req->blobs[0].size, hex, err) < 0)
+		return NULL;
+	log_info("stored blob %s (%zu bytes)", hex, req->blobs[0].size);
+	return json_pack("{ss sI}", "sha256", hex, "size", (json_int_t)req->blobs[0].size);
+}
+
+static json_t *op_shutdown(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	(void)err;
+	log_info("shutdown requested by a control client");
+	d->stop = 1;
+	return json_object();
+}
+
+static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err);
+
+static const struct op ops[] = {
+	{ "ops", op_ops, "list the ops" },
+	{ "status", op_status, "jobs per state, live workers, counters" },
+	{ "counts", op_counts, "jobs per state" },
+	{ "workers", op_workers, "live workers and the jobs in their hands" },
+	{ "job", op_job, "one job by {id}" },
+	{ "enqueue_probe", op_enqueue_probe, "enqueue {n} probe jobs (payload, sleep_ms, "
+		"crash, crash_every, fail, fail_every, retryable, blob, max_attempts)" },
+	{ "cancel", op_cancel, "cancel {job}" },
+	{ "blob_put", op_blob_put, "store the request's blob frame" },
+	{ "shutdown", op_shutdown, "stop the daemon" },
+};
+
+static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)d;
+	(void)req;
+	(void)err;
+	json_t *list = json_array();
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+		json_array_append_new(list, json_pack("{ss ss}", "name", ops[i].name, "help",
+			ops[i].help));
+	return json_pack("{so}", "ops", list);
+}
+
+static void reply(struct daemon *d, const struct msg_frame *client, json_t *header)
+{
+	struct msg m;
+	msg_init(&m, PROTO_REPLY);
+	m.header = header;
+	outbox_push(&d->out, d->control, client->data, client->size, &m);
+}
+
+static void reply_error(struct daemon *d, const struct msg_frame *client, const char *code,
+	const char *message)
+{
+	reply(d, client, json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", code, "message",
+		message));
+}
+
+void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct err *err)
+{
+	if (rc < 0) {
+		if (in->msg.fault == MSG_OK)
+			return;
+		counters_add(&d->counters, (enum counter)(C_MSGS_FAULT + in->msg.fault), 1);
+		log_debug("control: %s", err->msg);
+		if (in->msg.fault == MSG_FAULT_VERSION)
+			reply_error(d, &in->envelope, "version", err->msg);
+		return;
+	}
+	const char *name = msg_str(&in->msg, "op");
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		if (strcmp(ops[i].name, name) != 0)
+			continue;
+		struct err e = { 0 };
+		json_t *r = ops[i].fn(d, &in->msg, &e);
+		if (!r) {
+			log_debug("control op '%s' failed: %s", name, e.msg);
+			reply_error(d, &in->envelope, err_code_name(e.code), e.msg);
+			return;
+		}
+		json_object_set_new(r, "ok", json_true());
+		reply(d, &in->envelope, r);
+		return;
+	}
+	char message[256];
+	snprintf(message, sizeof message, "unknown op '%.64s' (the 'ops' op lists them)", name);
+	reply_error(d, &in->envelope, err_code_name(ERR_INVALID), message);
+}

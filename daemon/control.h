@@ -1,0 +1,44 @@
+/*
+ * control — the daemon's control socket: one R1FC1 REQUEST in, one REPLY out.
+ *
+ * A request is {op, ...fields} (plus blob frames for ops that take data); the reply
+ * is {ok:true, ...} or {ok:false, error:{code, message}} with code one of
+ * err_code_name()'s ("invalid", "notfound", "io", ...) or "version". Replies, like
+ * every send, leave after the turn commits, so a client that got ok:true for
+ * enqueue_probe knows the jobs are on disk.
+ *
+ * Ops (one table in control.c; `ops` lists them with their help)
+ *   ops             the list of ops
+ *   status          {pid, uptime_ms, data, workers: live count, jobs: {queued, leased,
+ *                   done, failed, cancelled}, counters: {name: value}}
+ *   counts          {queued, leased, done, failed, cancelled}
+ *   workers         {workers: [{id, name, host, pid, kinds, slots, jobs, state,
+ *                   silent_ms, connected_ms}]}
+ *   job             {id} -> {job: {id, kind, state, attempt, max_attempts, epoch,
+ *                   worker, params, result, error}}
+ *   enqueue_probe   {n?=1, payload?="", sleep_ms?=0, crash?:"abort"|"exit",
+ *                   crash_every?=1, fail?:str, fail_every?=1, retryable?=false,
+ *                   blob?:sha256, max_attempts?} -> {n, first, last}. Job i of the
+ *                   batch (0-based) crashes if crash is set and i % crash_every == 0,
+ *                   and likewise FAILs with `fail`. workers/job_probe.c runs them.
+ *   cancel          {job} -> {cancelled: bool}; a leased job's holder gets CANCEL
+ *   blob_put        one blob frame -> {sha256, size}
+ *   shutdown        {} -> {}; the daemon stops after this turn
+ *
+ * A request that does not decode is counted (msgs_<fault>) and dropped, except a
+ * wrong version, which gets a REPLY {ok:false, error:{code:"version"}}.
+ */
+#ifndef R1_CONTROL_H
+#define R1_CONTROL_H
+
+#include "err.h"
+#include "sock.h"
+
+#define CONTROL_MAX_ENQUEUE 100000   /* jobs per enqueue request */
+
+struct daemon;
+
+/* One message from the control socket: `rc` and `err` are sock_recv's outcome. */
+void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct err *err);
+
+#endif

@@ -1,0 +1,213 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "control.h"
+#include "daemon.h"
+#include "events.h"
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void clocks(struct daemon *d)
+{
+	d->now = clock_ms(CLOCK_MONOTONIC);
+	d->wall = clock_ms(CLOCK_REALTIME);
+}
+
+static void on_send_failed(void *arg, void *sock, const void *envelope, size_t size,
+	int errnum, const char *message)
+{
+	struct daemon *d = arg;
+	if (sock == d->workers) {
+		broker_unreachable(d, envelope, size, message);
+	} else {
+		counters_add(&d->counters, C_SENDS_FAILED, 1);
+		log_debug("%s (%s)", message, sock == d->control ? "control client gone" :
+			"event subscribers slow");
+	}
+	(void)errnum;
+}
+
+/* The status line: jobs per state, workers, results per second since the last line. */
+static void log_status(struct daemon *d)
+{
+	int64_t c[JOB_STATE_COUNT], faults = 0;
+	struct err err = { 0 };
+	if (store_job_counts(d->store, STORE_ALL_STAGES, c, &err) < 0) {
+		log_error("%s", err.msg);
+		return;
+	}
+	for (int f = 1; f < MSG_FAULT_COUNT; f++)
+		faults += d->counters.total[C_MSGS_FAULT + f];
+	int64_t results = d->counters.total[C_RESULTS_COMMITTED];
+	double secs = (double)(d->now - d->status_at) / 1000.0;
+	log_info("status: %zu worker(s); jobs queued %lld leased %lld done %lld failed %lld "
+		"cancelled %lld; %.0f results/s; stale %lld, requeued %lld, malformed %lld",
+		broker_count(d->broker), (long long)c[JOB_STATE_QUEUED],
+		(long long)c[JOB_STATE_LEASED], (long long)c[JOB_STATE_DONE],
+		(long long)c[JOB_STATE_FAILED], (long long)c[JOB_STATE_CANCELLED],
+		secs > 0 ? (double)(results - d->status_results) / secs : 0.0,
+		(long long)d->counters.total[C_RESULTS_STALE],
+		(long long)d->counters.total[C_JOBS_REQUEUED], (long long)faults);
+	d->status_at = d->now;
+	d->status_results = results;
+}
+
+/*
+ * cron — every periodic duty of the daemon, run every LOOP_CRON_MS inside a turn's
+ * transaction (Redis serverCron):
+ *   1. heartbeats out: HEARTBEAT to every worker sent nothing for heartbeat_ms
+ *   2. liveness: a worker silent for heartbeat_ms * liveness is dead; its leases go
+ *      back to the queue (each gets a new epoch when claimed again) or fail when
+ *      their attempts are used up; it gets DISCONNECT in case it was only stalled
+ *   3. leases, every heartbeat_ms: extend the leases of live workers; requeue leases
+ *      past their deadline (a holder nobody is tracking any more)
+ *   4. workers.last_seen in the store, every 10 * heartbeat_ms
+ *   5. a status log line every stats_ms (jobs per state, workers, results/s,
+ *      stale, requeued, malformed)
+ * Items 1-4 are broker_cron. Counters are flushed every turn, not here.
+ */
+static void cron(struct daemon *d)
+{
+	broker_cron(d);
+	if (d->cfg.stats_ms > 0 && d->now - d->status_at >= d->cfg.stats_ms)
+		log_status(d);
+}
+
+/* Commit the turn and send what it produced. -1 if the commit failed. */
+static int finish_turn(struct daemon *d)
+{
+	struct err err = { 0 };
+	if (counters_flush(&d->counters, d->store, &err) < 0 ||
+		store_commit(d->store, &err) < 0) {
+		if (store_in_transaction(d->store))
+			store_rollback(d->store);
+		counters_discard(&d->counters);
+		outbox_clear(&d->out);
+		log_error("%s; stopping: a restart recovers from the database", err.msg);
+		return -1;
+	}
+	outbox_flush(&d->out, on_send_failed, d);
+	return 0;
+}
+
+/* Read up to cfg.batch messages from `sock` without waiting. */
+static void read_socket(struct daemon *d, void *sock, enum proto_dir dir,
+	void (*handle)(struct daemon *, struct sock_msg *, int, const struct err *))
+{
+	for (int i = 0; i < d->cfg.batch; i++) {
+		struct err err = { 0 };
+		int rc = sock_recv(sock, d->in, dir, ZMQ_DONTWAIT, &err);
+		if (rc < 0 && d->in->msg.fault == MSG_OK) {
+			sock_msg_release(d->in);
+			if (errno != EAGAIN && errno != EINTR)
+				log_error("%s", err.msg);
+			return;
+		}
+		handle(d, d->in, rc, &err);
+		sock_msg_release(d->in);
+	}
+}
+
+static int begin(struct daemon *d)
+{
+	struct err err = { 0 };
+	if (store_begin(d->store, &err) == 0)
+		return 0;
+	log_error("%s; retrying", err.msg);
+	return -1;
+}
+
+static int first_turn(struct daemon *d)
+{
+	struct err err = { 0 };
+	struct store_requeue r = { 0, 0 };
+	clocks(d);
+	if (begin(d) < 0)
+		return -1;
+	if (store_job_requeue_expired(d->store, INT64_MAX, "daemon restarted", &r, &err) < 0) {
+		log_error("%s", err.msg);
+		store_rollback(d->store);
+		return -1;
+	}
+	if (r.queued || r.failed)
+		log_info("recovered from the previous run: %lld lease(s) requeued, %lld job(s) "
+			"failed (attempts used up)", (long long)r.queued, (long long)r.failed);
+	counters_add(&d->counters, C_JOBS_REQUEUED, r.queued);
+	counters_add(&d->counters, C_JOBS_FAILED, r.failed);
+	events_emit(d, "daemon_started", json_pack("{si}", "pid", (int)getpid()));
+	d->status_at = d->now;
+	d->status_results = d->counters.total[C_RESULTS_COMMITTED];
+	return finish_turn(d);
+}
+
+static void last_turn(struct daemon *d)
+{
+	clocks(d);
+	if (begin(d) < 0)
+		return;
+	broker_shutdown(d);
+	events_emit(d, "daemon_stopping", NULL);
+	finish_turn(d);
+}
+
+int loop_run(struct daemon *d, int signal_fd)
+{
+	int64_t next_cron = 0, last_turn_at;
+	if (first_turn(d) < 0)
+		return -1;
+	last_turn_at = d->now;
+	while (!d->stop) {
+		zmq_pollitem_t items[3] = {
+			{ d->workers, 0, ZMQ_POLLIN, 0 },
+			{ d->control, 0, ZMQ_POLLIN, 0 },
+			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
+		};
+		clocks(d);
+		long timeout = next_cron > d->now ? (long)(next_cron - d->now) : 0;
+		if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
+			log_error("cannot poll: %s", zmq_strerror(errno));
+			return -1;
+		}
+		clocks(d);
+		if (items[2].revents & ZMQ_POLLIN) {
+			unsigned char sig[16];
+			ssize_t n = read(signal_fd, sig, sizeof sig);
+			log_info("received signal %d: stopping", n > 0 ? (int)sig[0] : 0);
+			d->stop = 1;
+		}
+		if (begin(d) < 0) {
+			usleep(100 * 1000);
+			continue;
+		}
+		/* time since the last turn beyond the poll timeout is time the process did
+		 * not run (or a turn took that long) */
+		int64_t stalled = d->now - last_turn_at - timeout;
+		last_turn_at = d->now;
+		if (stalled > (int64_t)d->cfg.heartbeat_ms * d->cfg.liveness)
+			broker_grace(d, stalled);
+		if (items[0].revents & ZMQ_POLLIN)
+			read_socket(d, d->workers, PROTO_W2D, broker_handle);
+		broker_reap(d);
+		if (items[1].revents & ZMQ_POLLIN)
+			read_socket(d, d->control, PROTO_C2D, control_handle);
+		if (d->now >= next_cron) {
+			cron(d);
+			next_cron = d->now + LOOP_CRON_MS;
+		}
+		broker_dispatch(d);
+		if (finish_turn(d) < 0)
+			return -1;
+	}
+	last_turn(d);
+	return 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * r1flowd — the r1flow coordinator (DESIGN §1). Startup, signals, shutdown; the work
+ * is in loop.c and the modules daemon.h lists.
+ *
+ * Exit status: 0 after a clean stop (SIGTERM, SIGINT, the shutdown op), 1 on a
+ * startup or store failure, 2 on a usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blobs.h"
+#include "broker.h"
+#include "config.h"
+#include "daemon.h"
+#include "loop.h"
+
+static int signal_pipe[2] = { -1, -1 };
+
+/* Async-signal-safe: one byte per signal; the loop polls the read end. */
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+	ssize_t n = write(signal_pipe[1], &b, 1);
+	(void)n;
+	errno = saved;
+}
+
+static int setup_signals(struct err *err)
+{
+	if (pipe(signal_pipe) < 0)
+		return err_set(err, ERR_IO, "cannot create signal pipe: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fcntl(signal_pipe[i], F_SETFL, fcntl(signal_pipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return err_set(err, ERR_IO, "cannot install signal handlers: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Open a socket of `type` and bind it to DIR/`name`.
+ *
+ * The ROUTERs get a linger of DAEMON_LINGER_MS instead of sock.h's 0, for what it
+ * does on the receiving side: when a peer's connection closes, libzmq keeps the
+ * messages it already received from that peer readable for the linger time (with
+ * 0 it drops them at once). Without it, a worker that sends its last RESULT and
+ * DISCONNECT and exits (a drain) loses them whenever it closes before the loop
+ * reads them. The cost is that zmq_ctx_term at shutdown may wait that long for
+ * DISCONNECTs to dead workers, which is also what lets live workers get theirs. */
+#define DAEMON_LINGER_MS 1000
+
+static void *open_bound(struct daemon *d, int type, const char *name, struct err *err)
+{
+	char endpoint[DATADIR_PATH_MAX + 16];
+	if (datadir_endpoint(&d->dir, name, endpoint, sizeof endpoint, err) < 0)
+		return NULL;
+	void *s = sock_open(d->zctx, type, NULL, err);
+	int linger = DAEMON_LINGER_MS;
+	if (s && type == ZMQ_ROUTER &&
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+		err_set(err, ERR_IO, "cannot set ZMQ_LINGER on '%s': %s", endpoint,
+			zmq_strerror(errno));
+		sock_close(&s);
+		return NULL;
+	}
+	if (s && sock_bind(s, endpoint, err) < 0)
+		sock_close(&s);
+	return s;
+}
+
+static int start(struct daemon *d, struct err *err)
+{
+	char path[DATADIR_PATH_MAX];
+	if (datadir_open(&d->dir, d->cfg.data, err) < 0 ||
+		datadir_path(&d->dir, "r1flow.db", path, sizeof path, err) < 0)
+		return -1;
+	if (!(d->store = store_open(path, err)) ||
+		counters_load(&d->counters, d->store, err) < 0)
+		return -1;
+	if (!(d->broker = broker_new()) || !(d->in = calloc(1, sizeof *d->in)))
+		return err_set(err, ERR_NOMEM, "cannot start: out of memory");
+	if (!(d->zctx = zmq_ctx_new()))
+		return err_set(err, ERR_IO, "cannot create ZeroMQ context: %s", zmq_strerror(errno));
+	if (!(d->workers = open_bound(d, ZMQ_ROUTER, "workers.sock", err)) ||
+		!(d->control = open_bound(d, ZMQ_ROUTER, "control.sock", err)) ||
+		!(d->events = open_bound(d, ZMQ_PUB, "events.sock", err)))
+		return -1;
+	blobs_clean(d);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	d->started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	sock_close(&d->workers);
+	sock_close(&d->control);
+	sock_close(&d->events);
+	if (d->zctx)
+		zmq_ctx_term(d->zctx);
+	outbox_release(&d->out);
+	broker_free(d->broker);
+	free(d->in);
+	store_close(d->store);
+	datadir_close(&d->dir);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct err err = { 0 };
+	memset(&d, 0, sizeof d);
+	d.dir.lock_fd = -1;
+	outbox_init(&d.out);
+
+	int rc = config_parse(&d.cfg, argc, argv, &err);
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "r1flowd: %s (see --help)\n", err.msg);
+		return rc < 0 ? 2 : 0;
+	}
+	log_init("r1flowd", d.cfg.log_level);
+	if (setup_signals(&err) < 0 || start(&d, &err) < 0) {
+		fprintf(stderr, "r1flowd: %s\n", err.msg);
+		stop(&d);
+		return 1;
+	}
+	log_info("serving '%s' (heartbeat %d ms, liveness %d, max attempts %d)", d.dir.root,
+		d.cfg.heartbeat_ms, d.cfg.liveness, d.cfg.max_attempts);
+	rc = loop_run(&d, signal_pipe[0]);
+	log_info("stopped%s", rc < 0 ? " on a store error" : "");
+	stop(&d);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,181 @@
+/*
+ * rogue — a hostile peer for the fault tests: floods a daemon's worker socket with
+ * messages that are malformed or unexpected, then sends one frame over the size
+ * limit.
+ *
+ *   rogue DIR|ENDPOINT N [SEED]
+ *
+ * Sends N messages from one DEALER, cycling through twelve kinds (random frames,
+ * unknown or misdirected commands, bad JSON, non-object headers, missing fields,
+ * another r1flow version, nesting past the depth cap, too many frames, and
+ * well-formed HEARTBEAT / RESULT / bad-kinds READY from a peer that never
+ * registered). Each lands in exactly one of the daemon's counters: msgs_<fault>,
+ * msgs_unknown_peer or workers_refused — so the test can check that all N were
+ * counted. It never sends a valid READY or DISCONNECT; the last message is a
+ * refused READY whose answer tells the rogue that the daemon has read them all.
+ * Then a second DEALER sends
+ * one frame of PROTO_MAX_FRAME_SIZE + 1 bytes, which libzmq on the daemon's side
+ * refuses by closing that connection (ZMQ_MAXMSGSIZE).
+ *
+ * Deterministic for a given SEED (default 1). Exit status 0 when the daemon has
+ * read the N messages, 1 if it did not answer the last one, 2 on a usage error.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "proto.h"
+
+static uint64_t rng_state;
+
+static uint32_t next(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(rng_state >> 33);
+}
+
+static void send_frames(void *s, const char *const *frames, const size_t *sizes, int n)
+{
+	for (int i = 0; i < n; i++)
+		zmq_send(s, frames[i], sizes[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+}
+
+/* One text-framed message: up to 40 frames given as C strings. */
+static void send_text(void *s, int n, const char **frames)
+{
+	size_t sizes[64];
+	for (int i = 0; i < n; i++)
+		sizes[i] = strlen(frames[i]);
+	send_frames(s, frames, sizes, n);
+}
+
+static void send_random(void *s)
+{
+	char bufs[8][64];
+	const char *frames[8];
+	size_t sizes[8];
+	int n = 1 + (int)(next() % 8);
+	for (int i = 0; i < n; i++) {
+		sizes[i] = next() % 64;
+		for (size_t j = 0; j < sizes[i]; j++)
+			bufs[i][j] = (char)next();
+		if (i == 0 && sizes[0] && bufs[0][0] == 'R')
+			bufs[0][0] = 'x'; /* never an r1flow version by chance */
+		frames[i] = bufs[i];
+	}
+	send_frames(s, frames, sizes, n);
+}
+
+static void send_kind(void *s, int kind)
+{
+	const char *f[40];
+	char deep[128];
+	switch (kind) {
+	case 0: send_random(s); break;
+	case 1: send_text(s, 3, (const char *[]){ PROTO_WORKER, "BOGUS", "{}" }); break;
+	case 2: send_text(s, 3, (const char *[]){ PROTO_WORKER, "JOB", "{}" }); break;
+	case 3: send_text(s, 3, (const char *[]){ PROTO_WORKER, "RESULT", "{\"job\":" }); break;
+	case 4: send_text(s, 3, (const char *[]){ PROTO_WORKER, "RESULT", "[1,2]" }); break;
+	case 5: send_text(s, 3, (const char *[]){ PROTO_WORKER, "RESULT", "{\"job\":1}" }); break;
+	case 6: send_text(s, 3, (const char *[]){ "R1FW9", "READY", "{}" }); break;
+	case 7: /* {"x":[[[...]]]} nested past PROTO_MAX_DEPTH */
+		memcpy(deep, "{\"x\":", 5);
+		for (int i = 0; i < 40; i++)
+			deep[5 + i] = '[', deep[5 + 79 - i] = ']';
+		memcpy(deep + 85, "}", 2);
+		send_text(s, 3, (const char *[]){ PROTO_WORKER, "HEARTBEAT", deep });
+		break;
+	case 8: /* more frames than PROTO_MAX_FRAMES */
+		f[0] = PROTO_WORKER, f[1] = "RESULT", f[2] = "{\"job\":1,\"epoch\":1}";
+		for (int i = 3; i < 40; i++)
+			f[i] = "b";
+		send_text(s, 40, f);
+		break;
+	case 9: send_text(s, 3, (const char *[]){ PROTO_WORKER, "HEARTBEAT", "{}" }); break;
+	case 10:
+		send_text(s, 3, (const char *[]){ PROTO_WORKER, "READY",
+			"{\"name\":\"rogue\",\"kinds\":[\"Not A Kind\"]}" });
+		break;
+	default:
+		send_text(s, 3, (const char *[]){ PROTO_WORKER, "RESULT",
+			"{\"job\":1,\"epoch\":1,\"result\":{}}" });
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "usage: rogue DIR|ENDPOINT N [SEED]\n");
+		return 2;
+	}
+	char endpoint[4200];
+	if (strstr(argv[1], "://"))
+		snprintf(endpoint, sizeof endpoint, "%s", argv[1]);
+	else
+		snprintf(endpoint, sizeof endpoint, "ipc://%s/workers.sock", argv[1]);
+	long n = strtol(argv[2], NULL, 10);
+	rng_state = argc == 4 ? strtoull(argv[3], NULL, 10) : 1;
+
+	void *ctx = zmq_ctx_new();
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 5000;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_connect(s, endpoint) != 0) {
+		fprintf(stderr, "rogue: cannot connect to '%s': %s\n", endpoint, zmq_strerror(zmq_errno()));
+		return 1;
+	}
+	/* Send while reading the daemon's answers (so none is dropped for want of room),
+	 * and make the last message a marker: a READY refused with a reason naming it.
+	 * Its answer means the daemon has read everything before it (one connection is
+	 * one ordered stream); closing earlier could lose the tail inside libzmq. */
+	char marker[96], header[160];
+	snprintf(marker, sizeof marker, "marker %llu", (unsigned long long)rng_state);
+	snprintf(header, sizeof header, "{\"name\":\"rogue\",\"kinds\":[\"%s\"]}", marker);
+	long sent = 0;
+	int seen = 0;
+	for (int idle = 0; !seen && idle < 300;) {
+		zmq_pollitem_t item = { s, 0, (short)(ZMQ_POLLIN | (sent < n ? ZMQ_POLLOUT : 0)), 0 };
+		if (zmq_poll(&item, 1, 100) <= 0) {
+			idle++;
+			continue;
+		}
+		idle = 0;
+		char frame[512];
+		int got;
+		while ((got = zmq_recv(s, frame, sizeof frame - 1, ZMQ_DONTWAIT)) >= 0) {
+			frame[got < (int)sizeof frame - 1 ? got : (int)sizeof frame - 1] = '\0';
+			if (strstr(frame, marker))
+				seen = 1;
+		}
+		for (int k = 0; k < 64 && sent < n && (item.revents & ZMQ_POLLOUT); k++, sent++) {
+			if (sent == n - 1)
+				send_text(s, 3, (const char *[]){ PROTO_WORKER, "READY", header });
+			else
+				send_kind(s, (int)(sent % 12));
+		}
+	}
+	if (!seen)
+		fprintf(stderr, "rogue: no answer to the last message within 30 s of quiet\n");
+	zmq_close(s);
+
+	/* one frame over the limit, on its own connection */
+	void *big = zmq_socket(ctx, ZMQ_DEALER);
+	linger = 2000;
+	zmq_setsockopt(big, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_connect(big, endpoint);
+	zmq_msg_t part;
+	size_t size = (size_t)PROTO_MAX_FRAME_SIZE + 1;
+	if (zmq_msg_init_size(&part, size) == 0) {
+		memset(zmq_msg_data(&part), 'x', size);
+		zmq_send(big, PROTO_WORKER, strlen(PROTO_WORKER), ZMQ_SNDMORE);
+		zmq_send(big, "RESULT", 6, ZMQ_SNDMORE);
+		zmq_msg_send(&part, big, 0);
+	}
+	zmq_close(big);
+	zmq_ctx_term(ctx);
+	printf("sent %ld malformed or unexpected messages and one of %zu bytes\n", n, size);
+	return seen ? 0 : 1;
+}

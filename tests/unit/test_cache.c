@@ -1,0 +1,113 @@
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cache.h"
+#include "test.h"
+
+static char tmp_dir[1024];
+
+static const char *tmpdir_new(void)
+{
+	const char *base = getenv("R1FLOW_TEST_TMP");
+	snprintf(tmp_dir, sizeof tmp_dir, "%s/cache-XXXXXX", base && *base ? base : "/tmp");
+	CHECK(mkdtemp(tmp_dir));
+	return tmp_dir;
+}
+
+static void tmpdir_done(void)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+	CHECK(system(cmd) == 0);
+}
+
+static int tmp_files(const struct cache *c)
+{
+	char cmd[CACHE_PATH_MAX + 64];
+	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s/tmp')\"", c->dir);
+	return system(cmd) != 0;
+}
+
+static void test_cache__fill_in_pieces_verifies_and_publishes(void)
+{
+	struct cache c;
+	struct cache_fill f;
+	struct err e = { 0 };
+	char dir[1100], sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/a/b", tmpdir_new());
+	CHECK_MSG(cache_open(&c, dir, &e) == 0, "%s", e.msg);
+	const char data[] = "the bytes of a checkpoint";
+	sha256_buffer(data, sizeof data, sha);
+	CHECK(!cache_lookup(&c, sha, path, sizeof path));
+	CHECK_MSG(cache_fill_begin(&c, &f, sha, &e) == 0, "%s", e.msg);
+	CHECK(!cache_lookup(&c, sha, path, sizeof path)); /* not before it is verified */
+	CHECK(cache_fill_write(&f, data, 10, &e) == 0);
+	CHECK(cache_fill_write(&f, data + 10, sizeof data - 10, &e) == 0);
+	CHECK_MSG(cache_fill_commit(&c, &f, path, sizeof path, &e) == 0, "%s", e.msg);
+	CHECK(cache_lookup(&c, sha, path, sizeof path));
+	char hex[SHA256_HEX_SIZE];
+	CHECK(sha256_file(path, hex, NULL, &e) == 0 && strcmp(hex, sha) == 0);
+	CHECK(!tmp_files(&c));
+	struct stat st;
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	cache_fill_abort(&f); /* harmless once over */
+	tmpdir_done();
+}
+
+static void test_cache__corrupt_bytes_never_enter_the_cache(void)
+{
+	struct cache c;
+	struct cache_fill f;
+	struct err e = { 0 };
+	char sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
+	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	sha256_buffer("right", 5, sha);
+	CHECK(cache_fill_begin(&c, &f, sha, &e) == 0);
+	CHECK(cache_fill_write(&f, "wrong", 5, &e) == 0);
+	CHECK(cache_fill_commit(&c, &f, path, sizeof path, &e) == -1);
+	CHECK_MSG(strstr(e.msg, "failed verification") && strstr(e.msg, sha), "%s", e.msg);
+	CHECK(!cache_lookup(&c, sha, path, sizeof path));
+	CHECK(!tmp_files(&c));
+	tmpdir_done();
+}
+
+static void test_cache__abort_leaves_nothing(void)
+{
+	struct cache c;
+	struct cache_fill f;
+	struct err e = { 0 };
+	char sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
+	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	sha256_buffer("x", 1, sha);
+	CHECK(cache_fill_begin(&c, &f, sha, &e) == 0);
+	CHECK(cache_fill_write(&f, "x", 1, &e) == 0);
+	cache_fill_abort(&f);
+	cache_fill_abort(&f);
+	CHECK(!cache_lookup(&c, sha, path, sizeof path));
+	CHECK(!tmp_files(&c));
+	tmpdir_done();
+}
+
+static void test_cache__names_must_be_sha256s(void)
+{
+	struct cache c;
+	struct cache_fill f;
+	struct err e = { 0 };
+	char path[CACHE_PATH_MAX];
+	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	CHECK(cache_fill_begin(&c, &f, "../../etc/passwd", &e) == -1);
+	CHECK(strstr(e.msg, "not a sha256"));
+	CHECK(!cache_lookup(&c, "tmp", path, sizeof path));
+	tmpdir_done();
+}
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv, (struct test_case[]){
+		TEST(test_cache__fill_in_pieces_verifies_and_publishes),
+		TEST(test_cache__corrupt_bytes_never_enter_the_cache),
+		TEST(test_cache__abort_leaves_nothing),
+		TEST(test_cache__names_must_be_sha256s),
+		{ 0 },
+	});
+}

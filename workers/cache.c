@@ -1,0 +1,125 @@
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *path, struct err *err)
+{
+	char buf[CACHE_PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+				return err_set(err, ERR_IO, "cannot create cache directory '%s': %s", buf,
+					strerror(errno));
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+static int join(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int cache_open(struct cache *c, const char *dir, struct err *err)
+{
+	char tmp[CACHE_PATH_MAX];
+	size_t len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len == 0 || len + 80 >= sizeof c->dir)
+		return err_set(err, ERR_INVALID, "cannot use cache directory '%s': bad path", dir);
+	memcpy(c->dir, dir, len);
+	c->dir[len] = '\0';
+	if (join(tmp, sizeof tmp, c->dir, "tmp") < 0)
+		return err_set(err, ERR_INVALID, "cache directory '%s' is too long", dir);
+	return mkdir_p(c->dir, err) < 0 || mkdir_p(tmp, err) < 0 ? -1 : 0;
+}
+
+int cache_lookup(const struct cache *c, const char *sha256, char *path, size_t size)
+{
+	struct stat st;
+	if (!sha256_hex_valid(sha256) || join(path, size, c->dir, sha256) < 0)
+		return 0;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sha256,
+	struct err *err)
+{
+	char name[128];
+	f->fd = -1;
+	if (!sha256_hex_valid(sha256))
+		return err_set(err, ERR_INVALID, "cannot cache blob '%.70s': not a sha256", sha256);
+	snprintf(name, sizeof name, "tmp/%s.%d.XXXXXX", sha256, (int)getpid());
+	if (join(f->tmp, sizeof f->tmp, c->dir, name) < 0)
+		return err_set(err, ERR_INVALID, "cache directory '%s' is too long", c->dir);
+	f->fd = mkstemp(f->tmp);
+	if (f->fd < 0)
+		return err_set(err, ERR_IO, "cannot create '%s': %s", f->tmp, strerror(errno));
+	memcpy(f->sha256, sha256, SHA256_HEX_SIZE);
+	sha256_init(&f->hash);
+	f->size = 0;
+	return 0;
+}
+
+int cache_fill_write(struct cache_fill *f, const void *data, size_t size, struct err *err)
+{
+	const char *p = data;
+	sha256_update(&f->hash, data, size);
+	f->size += (int64_t)size;
+	while (size) {
+		ssize_t n = write(f->fd, p, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(err, ERR_IO, "cannot write '%s': %s", f->tmp, strerror(errno));
+		p += n;
+		size -= (size_t)n;
+	}
+	return 0;
+}
+
+void cache_fill_abort(struct cache_fill *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		unlink(f->tmp);
+		f->fd = -1;
+	}
+}
+
+int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, size_t size,
+	struct err *err)
+{
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char got[SHA256_HEX_SIZE];
+	sha256_final(&f->hash, digest);
+	sha256_hex(digest, got);
+	if (strcmp(got, f->sha256) != 0) {
+		cache_fill_abort(f);
+		return err_set(err, ERR_FORMAT, "blob %s failed verification: its %lld bytes hash "
+			"to %s", f->sha256, (long long)f->size, got);
+	}
+	if (fsync(f->fd) < 0 || join(path, size, c->dir, f->sha256) < 0 ||
+		rename(f->tmp, path) < 0) {
+		int saved = errno;
+		cache_fill_abort(f);
+		return err_set(err, ERR_IO, "cannot cache blob %s in '%s': %s", f->sha256, c->dir,
+			strerror(saved));
+	}
+	close(f->fd);
+	f->fd = -1;
+	return 0;
+}

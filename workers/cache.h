@@ -1,0 +1,51 @@
+/*
+ * cache — the worker's local blob cache: DIR/<sha256>, one file per blob.
+ *
+ * A file appears under its final name only once complete and verified: a fill
+ * writes DIR/tmp/<sha256>.<pid>.XXXXXX, hashes the bytes as they arrive, and
+ * cache_fill_commit renames the file into place only if the sha256 matches (after
+ * an fsync). So any DIR/<sha256> present holds exactly those bytes, several workers
+ * may share one cache directory (rename is atomic; two fills of the same blob
+ * write the same bytes), and a crash leaves at most a stray file in tmp/.
+ *
+ *   cache_open            create DIR and DIR/tmp
+ *   cache_lookup          1 and the path if the blob is cached, else 0
+ *   cache_fill_begin      start receiving a blob
+ *   cache_fill_write      append bytes (in order)
+ *   cache_fill_commit     verify, fsync, rename; the fill is over either way
+ *   cache_fill_abort      drop a fill; safe on a fill that is over or never began
+ */
+#ifndef R1_CACHE_H
+#define R1_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "sha256.h"
+
+#define CACHE_PATH_MAX 4096
+
+struct cache {
+	char dir[CACHE_PATH_MAX];     /* without a trailing '/' */
+};
+
+struct cache_fill {
+	int fd;                       /* temp file; -1 when no fill is in progress */
+	char tmp[CACHE_PATH_MAX];     /* its path */
+	char sha256[SHA256_HEX_SIZE]; /* what the bytes must hash to */
+	struct sha256 hash;           /* of the bytes so far */
+	int64_t size;                 /* bytes so far */
+};
+
+int cache_open(struct cache *c, const char *dir, struct err *err);
+int cache_lookup(const struct cache *c, const char *sha256, char *path, size_t size);
+
+int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sha256,
+	struct err *err);
+int cache_fill_write(struct cache_fill *f, const void *data, size_t size, struct err *err);
+int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, size_t size,
+	struct err *err);
+void cache_fill_abort(struct cache_fill *f);
+
+#endif

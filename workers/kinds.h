@@ -1,0 +1,36 @@
+/*
+ * kinds — the registry of job kinds a worker can run: one table (kinds.c), one file
+ * per kind (job_<kind>.c), like git's builtin.h and commands[].
+ *
+ * A worker announces the names in its READY (all of them, or the subset given with
+ * --kinds) and the daemon leases it only jobs of those kinds. Adding a kind: write
+ * workers/job_<kind>.c with job_<kind>_run (job.h), declare it here, add a row to
+ * the table and the file to workers/meson.build.
+ *
+ *   probe     diagnostic: echo a payload; optionally fetch a blob, sleep, fail or
+ *             crash (job_probe.c has the params). For tests and benchmarks.
+ *
+ * rollout, reward, reject and grad register in later issues.
+ */
+#ifndef R1_KINDS_H
+#define R1_KINDS_H
+
+#include <stddef.h>
+
+#include "job.h"
+
+struct job_kind {
+	const char *name;   /* [a-z0-9_]{1,64}, as in READY and the jobs table */
+	job_run_fn run;
+	const char *help;   /* one line */
+};
+
+extern const struct job_kind job_kinds[];
+extern const size_t job_kind_count;
+
+/* The kind named `name`, or NULL. */
+const struct job_kind *job_kind_find(const char *name);
+
+int job_probe_run(const struct job *job, struct job_output *out, struct err *err);
+
+#endif

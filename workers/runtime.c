@@ -1,0 +1,724 @@
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "job.h"
+#include "kinds.h"
+#include "log.h"
+#include "sock.h"
+
+#ifndef R1FLOW_VERSION
+#define R1FLOW_VERSION "unknown"
+#endif
+
+#define COMPUTE_ENDPOINT "inproc://r1flow-compute"
+#define QUEUE_MAX 128   /* JOBs held; the daemon sends at most `slots` (<= 64) */
+
+enum link { LINK_BACKOFF, LINK_CONNECTING, LINK_UP };
+enum ask { ASK_NEXT, ASK_FETCH };
+
+/* The one object that travels (by pointer) between the threads. While the I/O
+ * thread holds it the compute thread is blocked waiting for it, so it is never
+ * touched by both at once. */
+struct exchange {
+	enum ask ask;
+	struct msg reply;               /* ASK_NEXT: RESULT or FAIL of the job just run */
+	uint64_t reply_session;         /* the session that job came on */
+	int64_t reply_job;
+	struct sock_msg *job;           /* answer to ASK_NEXT: next JOB (heap), NULL: stop */
+	uint64_t job_session;
+	char sha256[SHA256_HEX_SIZE];   /* ASK_FETCH: the blob wanted */
+	char path[CACHE_PATH_MAX];      /* answer: where it is */
+	int fetch_rc;                   /* answer: 0 or -1 with fetch_err */
+	struct err fetch_err;
+};
+
+struct runtime_compute {
+	void *pair;                     /* PAIR, compute end */
+	struct exchange x;
+	const struct cache *cache;      /* read-only once open */
+};
+
+struct io {
+	const struct worker_settings *s;
+	void *zctx, *dealer, *pair;
+	struct cache cache;
+	json_t *kinds;                  /* announced in READY */
+	enum link link;
+	uint64_t session;               /* bumped at every connect and every reset */
+	int64_t now;                    /* monotonic ms */
+	int64_t backoff;                /* next back-off */
+	int64_t retry_at;               /* LINK_BACKOFF: when to connect */
+	int64_t since;                  /* LINK_CONNECTING: since when */
+	int64_t last_heard, last_sent;
+	int heard;                      /* the daemon spoke in this session */
+	struct exchange *waiting;       /* compute waits for a job (ASK_NEXT pending) */
+	struct exchange *fetching;      /* compute waits for a blob */
+	struct cache_fill fill;         /* the blob being fetched */
+	int64_t fill_offset;
+	int busy;                       /* compute runs a job */
+	int64_t running;                /* its id */
+	int cancelled;                  /* the daemon cancelled it: drop its reply */
+	struct sock_msg *queue[QUEUE_MAX]; /* JOBs waiting for compute, oldest first */
+	size_t nqueue;
+	struct sock_msg *spare;         /* receive buffer */
+	int draining;
+	int fatal;                      /* stop now: err holds why */
+	struct err err;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int pass(void *pair, struct exchange *x)
+{
+	void *p = x;
+	return zmq_send(pair, &p, sizeof p, 0) == (int)sizeof p ? 0 : -1;
+}
+
+static struct exchange *take(void *pair, int flags)
+{
+	void *p = NULL;
+	return zmq_recv(pair, &p, sizeof p, flags) == (int)sizeof p ? p : NULL;
+}
+
+/* ---- compute thread ---- */
+
+static void free_blob(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
+int job_output_add_blob(struct job_output *out, void *data, size_t size, struct err *err)
+{
+	if (out->nblobs >= JOB_MAX_BLOBS) {
+		free(data);
+		return err_set(err, ERR_INVALID, "cannot add result blob: more than %d",
+			JOB_MAX_BLOBS);
+	}
+	out->blobs[out->nblobs] = data;
+	out->sizes[out->nblobs++] = size;
+	return 0;
+}
+
+int job_blob_path(const struct job *job, const char *sha256, char *path, size_t size,
+	struct err *err)
+{
+	struct runtime_compute *c = job->compute;
+	struct exchange *x = &c->x;
+	if (cache_lookup(c->cache, sha256, path, size))
+		return 0;
+	if (!sha256_hex_valid(sha256))
+		return err_set(err, ERR_INVALID, "cannot fetch blob '%.70s': not a sha256", sha256);
+	x->ask = ASK_FETCH;
+	memcpy(x->sha256, sha256, SHA256_HEX_SIZE);
+	if (pass(c->pair, x) < 0 || take(c->pair, 0) != x)
+		return err_set(err, ERR_IO, "cannot fetch blob %s: worker stopping", sha256);
+	if (x->fetch_rc < 0) {
+		if (err)
+			*err = x->fetch_err;
+		return -1;
+	}
+	int n = snprintf(path, size, "%s", x->path);
+	if (n < 0 || (size_t)n >= size)
+		return err_set(err, ERR_INVALID, "path of blob %s is too long", sha256);
+	return 0;
+}
+
+/* Run one JOB and leave its RESULT or FAIL in c->x.reply. Frees the JOB. */
+static void run_job(struct runtime_compute *c, struct sock_msg *in, uint64_t session)
+{
+	struct msg *m = &in->msg, *r = &c->x.reply;
+	struct job job = {
+		.id = msg_uint(m, "job"), .epoch = msg_uint(m, "epoch"), .kind = msg_str(m, "kind"),
+		.params = msg_obj(m, "params"), .blobs = m->blobs, .nblobs = m->nblobs,
+		.compute = c,
+	};
+	struct job_output out;
+	struct err err = { 0 };
+	memset(&out, 0, sizeof out);
+	const struct job_kind *kind = job_kind_find(job.kind);
+	log_debug("job %lld (epoch %lld, %s) started", (long long)job.id, (long long)job.epoch,
+		job.kind);
+	int rc = kind ? kind->run(&job, &out, &err) :
+		err_set(&err, ERR_INVALID, "this worker does not run job kind '%s'", job.kind);
+	if (rc == 0) {
+		msg_init(r, PROTO_RESULT);
+		r->header = json_pack("{sI sI so}", "job", (json_int_t)job.id, "epoch",
+			(json_int_t)job.epoch, "result", out.result ? out.result : json_object());
+		if (r->header && out.stats)
+			json_object_set_new(r->header, "stats", out.stats);
+		else
+			json_decref(out.stats);
+		r->blob_free = free_blob;
+		for (size_t i = 0; i < out.nblobs; i++)
+			msg_add_blob(r, out.blobs[i], out.sizes[i], NULL);
+	} else {
+		json_decref(out.result);
+		json_decref(out.stats);
+		for (size_t i = 0; i < out.nblobs; i++)
+			free(out.blobs[i]);
+		log_warn("job %lld failed: %s", (long long)job.id, err.msg);
+		msg_init(r, PROTO_FAIL);
+		r->header = json_pack("{sI sI ss sb}", "job", (json_int_t)job.id, "epoch",
+			(json_int_t)job.epoch, "error", err.msg, "retryable", out.retryable);
+	}
+	c->x.reply_session = session;
+	c->x.reply_job = job.id;
+	sock_msg_release(in);
+	free(in);
+}
+
+/* Send the previous reply (if any) and wait for the next job; NULL: stop. */
+static struct sock_msg *compute_next(struct runtime_compute *c, uint64_t *session)
+{
+	c->x.ask = ASK_NEXT;
+	if (pass(c->pair, &c->x) < 0 || take(c->pair, 0) != &c->x)
+		return NULL;
+	*session = c->x.job_session;
+	return c->x.job;
+}
+
+static void *compute_main(void *arg)
+{
+	struct runtime_compute *c = arg;
+	struct sock_msg *in;
+	uint64_t session = 0;
+	while ((in = compute_next(c, &session)))
+		run_job(c, in, session);
+	return NULL;
+}
+
+/* ---- I/O thread ---- */
+
+static void link_reset(struct io *io, const char *why);
+
+/* Send and release `m`. A send that fails ends the session. */
+static int io_send(struct io *io, struct msg *m)
+{
+	struct err err = { 0 };
+	if (io->link != LINK_UP) {
+		msg_release(m);
+		return -1;
+	}
+	if (sock_send(io->dealer, NULL, m, ZMQ_DONTWAIT, &err) < 0) {
+		/* EAGAIN: ZMQ_IMMEDIATE queues nothing without a live connection */
+		if (errno == EAGAIN)
+			err_set(&err, ERR_IO, "cannot send %s: no connection", proto_cmd_name(m->cmd));
+		msg_release(m);
+		link_reset(io, err.msg);
+		return -1;
+	}
+	io->last_sent = io->now;
+	msg_release(m);
+	return 0;
+}
+
+static void fetch_done(struct io *io, int rc, const struct err *err)
+{
+	struct exchange *x = io->fetching;
+	io->fetching = NULL;
+	if (rc < 0)
+		cache_fill_abort(&io->fill);
+	x->fetch_rc = rc;
+	if (err)
+		x->fetch_err = *err;
+	pass(io->pair, x);
+}
+
+static void free_queue(struct io *io)
+{
+	for (size_t i = 0; i < io->nqueue; i++) {
+		sock_msg_release(io->queue[i]);
+		free(io->queue[i]);
+	}
+	io->nqueue = 0;
+}
+
+/* Close nothing, but wait a back-off before the next connect; the back-off doubles. */
+static void schedule_retry(struct io *io)
+{
+	io->link = LINK_BACKOFF;
+	io->retry_at = io->now + io->backoff;
+	io->backoff = io->backoff * 2 > io->s->reconnect_max_ms ? io->s->reconnect_max_ms :
+		io->backoff * 2;
+	io->heard = 0;
+}
+
+static void link_reset(struct io *io, const char *why)
+{
+	size_t abandoned = io->nqueue + (size_t)io->busy;
+	if (io->link == LINK_CONNECTING)
+		log_warn("cannot reach the daemon at '%s'; reconnecting in %lld ms", io->s->connect,
+			(long long)io->backoff);
+	else if (io->link == LINK_UP && abandoned)
+		log_warn("lost the daemon at '%s': %s; abandoning %zu job(s) in hand; reconnecting "
+			"in %lld ms", io->s->connect, why, abandoned, (long long)io->backoff);
+	else if (io->link == LINK_UP)
+		log_warn("lost the daemon at '%s': %s; reconnecting in %lld ms", io->s->connect, why,
+			(long long)io->backoff);
+	free_queue(io);
+	if (io->fetching) {
+		struct err err = { 0 };
+		err_set(&err, ERR_IO, "lost the daemon while fetching blob %s", io->fetching->sha256);
+		fetch_done(io, -1, &err);
+	}
+	sock_close(&io->dealer);
+	io->session++;
+	schedule_retry(io);
+}
+
+static void link_open(struct io *io)
+{
+	struct err err = { 0 };
+	struct sock_opts opts = { .reconnect_ms = io->s->reconnect_ms,
+		.reconnect_max_ms = io->s->reconnect_max_ms };
+	io->dealer = sock_open(io->zctx, ZMQ_DEALER, &opts, &err);
+	if (!io->dealer || sock_connect(io->dealer, io->s->connect, &err) < 0) {
+		log_error("%s; retrying in %lld ms", err.msg, (long long)io->backoff);
+		sock_close(&io->dealer);
+		schedule_retry(io);
+		return;
+	}
+	io->session++;
+	io->link = LINK_CONNECTING;
+	io->since = io->now;
+}
+
+/* The DEALER is writable: the connection is up, announce ourselves. */
+static void link_ready(struct io *io)
+{
+	char host[256] = "";
+	gethostname(host, sizeof host);
+	host[sizeof host - 1] = '\0';
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES),
+		page = sysconf(_SC_PAGESIZE);
+	struct msg m;
+	msg_init(&m, PROTO_READY);
+	m.header = json_pack("{ss sO ss si sI sI ss si}", "name", io->s->name, "kinds", io->kinds,
+		"host", host, "pid", (int)getpid(), "threads", (json_int_t)(cpus > 0 ? cpus : 1),
+		"memory", (json_int_t)(pages > 0 && page > 0 ? (int64_t)pages * page : 0),
+		"build", "r1flow-worker " R1FLOW_VERSION, "slots", io->s->slots);
+	io->link = LINK_UP;
+	io->last_heard = io->now; /* the daemon has a liveness window to answer */
+	if (io_send(io, &m) == 0)
+		log_debug("sent READY to '%s' as '%s'", io->s->connect, io->s->name);
+}
+
+static void heartbeat(struct io *io)
+{
+	json_t *jobs = json_array();
+	if (io->busy)
+		json_array_append_new(jobs, json_integer(io->running));
+	for (size_t i = 0; i < io->nqueue; i++)
+		json_array_append_new(jobs, json_integer(msg_uint(&io->queue[i]->msg, "job")));
+	struct msg m;
+	msg_init(&m, PROTO_HEARTBEAT);
+	m.header = json_pack("{so}", "jobs", jobs);
+	if (m.header && io->draining)
+		json_object_set_new(m.header, "draining", json_true());
+	io_send(io, &m);
+}
+
+/* Hand the oldest queued JOB to the compute thread if it is waiting. */
+static void feed(struct io *io)
+{
+	if (!io->waiting || !io->nqueue)
+		return;
+	struct exchange *x = io->waiting;
+	x->job = io->queue[0];
+	x->job_session = io->session;
+	memmove(&io->queue[0], &io->queue[1], --io->nqueue * sizeof io->queue[0]);
+	io->running = msg_uint(&x->job->msg, "job");
+	io->busy = 1;
+	io->cancelled = 0;
+	io->waiting = NULL;
+	pass(io->pair, x);
+}
+
+static void fetch_start(struct io *io, struct exchange *x)
+{
+	struct err err = { 0 };
+	io->fetching = x;
+	if (cache_lookup(&io->cache, x->sha256, x->path, sizeof x->path)) {
+		fetch_done(io, 0, NULL);
+		return;
+	}
+	if (io->link != LINK_UP) {
+		err_set(&err, ERR_IO, "cannot fetch blob %s: not connected to the daemon", x->sha256);
+		fetch_done(io, -1, &err);
+		return;
+	}
+	if (cache_fill_begin(&io->cache, &io->fill, x->sha256, &err) < 0) {
+		fetch_done(io, -1, &err);
+		return;
+	}
+	io->fill_offset = 0;
+	log_info("fetching blob %s from the daemon", x->sha256);
+	struct msg m;
+	msg_init(&m, PROTO_FETCH);
+	m.header = json_pack("{ss sI}", "sha256", x->sha256, "offset", (json_int_t)0);
+	io_send(io, &m);
+}
+
+static void on_chunk(struct io *io, const struct msg *m)
+{
+	struct exchange *x = io->fetching;
+	struct err err = { 0 };
+	if (!x || strcmp(msg_str(m, "sha256"), x->sha256) != 0 ||
+		msg_uint(m, "offset") != io->fill_offset) {
+		log_debug("ignored a CHUNK nobody asked for");
+		return;
+	}
+	const char *problem = msg_str(m, "error");
+	int64_t total = msg_uint(m, "size");
+	if (problem) {
+		err_set(&err, ERR_NOTFOUND, "daemon cannot serve blob %s: %s", x->sha256, problem);
+		fetch_done(io, -1, &err);
+		return;
+	}
+	if (total < 0 || m->nblobs != 1 || io->fill_offset + (int64_t)m->blobs[0].size > total ||
+		(m->blobs[0].size == 0 && io->fill_offset < total)) {
+		err_set(&err, ERR_FORMAT, "bad CHUNK of blob %s at offset %lld", x->sha256,
+			(long long)io->fill_offset);
+		fetch_done(io, -1, &err);
+		return;
+	}
+	if (cache_fill_write(&io->fill, m->blobs[0].data, m->blobs[0].size, &err) < 0) {
+		fetch_done(io, -1, &err);
+		return;
+	}
+	io->fill_offset += (int64_t)m->blobs[0].size;
+	if (io->fill_offset < total) {
+		struct msg next;
+		msg_init(&next, PROTO_FETCH);
+		next.header = json_pack("{ss sI}", "sha256", x->sha256, "offset",
+			(json_int_t)io->fill_offset);
+		io_send(io, &next);
+		return;
+	}
+	int rc = cache_fill_commit(&io->cache, &io->fill, x->path, sizeof x->path, &err);
+	if (rc == 0)
+		log_info("blob %s fetched and verified (%lld bytes)", x->sha256, (long long)total);
+	fetch_done(io, rc, &err);
+}
+
+static void on_cancel(struct io *io, const struct msg *m)
+{
+	int64_t job = msg_uint(m, "job");
+	for (size_t i = 0; i < io->nqueue; i++)
+		if (msg_uint(&io->queue[i]->msg, "job") == job) {
+			sock_msg_release(io->queue[i]);
+			free(io->queue[i]);
+			memmove(&io->queue[i], &io->queue[i + 1], (--io->nqueue - i) * sizeof io->queue[0]);
+			log_info("job %lld cancelled before it started", (long long)job);
+			return;
+		}
+	if (io->busy && io->running == job) {
+		io->cancelled = 1;
+		log_info("job %lld cancelled; its result will be dropped", (long long)job);
+	}
+}
+
+/* Take one received message. Returns 1 if the buffer was kept (a queued JOB). */
+static int on_message(struct io *io, struct sock_msg *in)
+{
+	struct msg *m = &in->msg;
+	switch (m->cmd) {
+	case PROTO_JOB:
+		if (io->nqueue == QUEUE_MAX) {
+			struct msg fail;
+			msg_init(&fail, PROTO_FAIL);
+			fail.header = json_pack("{sI sI ss sb}", "job", (json_int_t)msg_uint(m, "job"),
+				"epoch", (json_int_t)msg_uint(m, "epoch"), "error", "worker queue full",
+				"retryable", 1);
+			io_send(io, &fail);
+			return 0;
+		}
+		io->queue[io->nqueue++] = in;
+		feed(io);
+		return 1;
+	case PROTO_CHUNK:
+		on_chunk(io, m);
+		return 0;
+	case PROTO_CANCEL:
+		on_cancel(io, m);
+		return 0;
+	case PROTO_DISCONNECT: {
+		char why[300];
+		snprintf(why, sizeof why, "daemon said DISCONNECT: %s",
+			msg_str(m, "reason") ? msg_str(m, "reason") : "no reason");
+		link_reset(io, why);
+		return 0;
+	}
+	default: /* HEARTBEAT: being heard is all it does */
+		return 0;
+	}
+}
+
+static void read_daemon(struct io *io)
+{
+	for (int i = 0; i < 256 && io->dealer; i++) {
+		struct err err = { 0 };
+		if (!io->spare && !(io->spare = calloc(1, sizeof *io->spare))) {
+			log_error("cannot receive: out of memory");
+			return;
+		}
+		int rc = sock_recv(io->dealer, io->spare, PROTO_D2W, ZMQ_DONTWAIT, &err);
+		if (rc < 0 && io->spare->msg.fault == MSG_OK) {
+			sock_msg_release(io->spare);
+			return; /* EAGAIN */
+		}
+		if (rc < 0) {
+			if (io->spare->msg.fault == MSG_FAULT_VERSION) {
+				err_set(&io->err, ERR_INVALID, "daemon at '%s' speaks another protocol: %s",
+					io->s->connect, err.msg);
+				io->fatal = 1;
+			} else {
+				log_warn("dropped a message from the daemon: %s", err.msg);
+			}
+			sock_msg_release(io->spare);
+			continue;
+		}
+		io->last_heard = io->now;
+		if (!io->heard) {
+			io->heard = 1;
+			io->backoff = io->s->reconnect_ms;
+			log_info("connected to the daemon at '%s' as '%s'", io->s->connect, io->s->name);
+		}
+		if (on_message(io, io->spare))
+			io->spare = NULL;
+		else
+			sock_msg_release(io->spare);
+	}
+}
+
+static void on_compute(struct io *io)
+{
+	struct exchange *x;
+	while ((x = take(io->pair, ZMQ_DONTWAIT))) {
+		if (x->ask == ASK_FETCH) {
+			fetch_start(io, x);
+			continue;
+		}
+		io->busy = 0;
+		if (x->reply.cmd != PROTO_NONE) {
+			if (x->reply_session == io->session && io->link == LINK_UP && !io->cancelled) {
+				log_debug("job %lld done: %s", (long long)x->reply_job,
+					proto_cmd_name(x->reply.cmd));
+				io_send(io, &x->reply);
+			} else {
+				log_info("dropped the answer to job %lld: %s", (long long)x->reply_job,
+					io->cancelled ? "cancelled" : "its session is over");
+				msg_release(&x->reply);
+			}
+		}
+		io->cancelled = 0;
+		io->waiting = x;
+		feed(io);
+	}
+}
+
+static void timers(struct io *io)
+{
+	int64_t window = (int64_t)io->s->heartbeat_ms * io->s->liveness;
+	char why[128];
+	switch (io->link) {
+	case LINK_BACKOFF:
+		if (io->now >= io->retry_at && !io->draining)
+			link_open(io);
+		break;
+	case LINK_CONNECTING:
+		if (io->now - io->since > window)
+			link_reset(io, "no connection");
+		break;
+	case LINK_UP:
+		if (io->now - io->last_heard > window) {
+			snprintf(why, sizeof why, "silent for %lld ms", (long long)(io->now - io->last_heard));
+			link_reset(io, why);
+		} else if (io->now - io->last_sent >= io->s->heartbeat_ms) {
+			heartbeat(io);
+		}
+		break;
+	}
+}
+
+static long poll_timeout(const struct io *io)
+{
+	int64_t window = (int64_t)io->s->heartbeat_ms * io->s->liveness, due = io->now + 1000;
+	switch (io->link) {
+	case LINK_BACKOFF:
+		due = io->retry_at;
+		break;
+	case LINK_CONNECTING:
+		due = io->since + window + 1;
+		break;
+	case LINK_UP: {
+		int64_t hb = io->last_sent + io->s->heartbeat_ms, dead = io->last_heard + window + 1;
+		due = hb < dead ? hb : dead;
+		break;
+	}
+	}
+	int64_t t = due - io->now;
+	return t < 0 ? 0 : t > 1000 ? 1000 : (long)t;
+}
+
+static void start_drain(struct io *io)
+{
+	io->draining = 1;
+	log_info("draining: finishing %zu job(s) in hand, then leaving",
+		io->nqueue + (size_t)io->busy);
+	if (io->link == LINK_UP)
+		heartbeat(io); /* draining:true: the daemon stops sending JOBs */
+}
+
+/* The announced kinds: all registered, or those --kinds names. */
+static int build_kinds(struct io *io, struct err *err)
+{
+	io->kinds = json_array();
+	const char *list = io->s->kinds;
+	if (!*list) {
+		for (size_t i = 0; i < job_kind_count; i++)
+			json_array_append_new(io->kinds, json_string(job_kinds[i].name));
+		return 0;
+	}
+	while (*list) {
+		size_t len = strcspn(list, ",");
+		char name[80];
+		snprintf(name, sizeof name, "%.*s", (int)(len < 79 ? len : 79), list);
+		if (!job_kind_find(name))
+			return err_set(err, ERR_INVALID, "unknown job kind '%s' in --kinds", name);
+		json_array_append_new(io->kinds, json_string(name));
+		list += len + (list[len] == ',');
+	}
+	return json_array_size(io->kinds) ? 0 :
+		err_set(err, ERR_INVALID, "option '--kinds' names no job kind");
+}
+
+int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
+{
+	struct io io;
+	struct runtime_compute compute;
+	pthread_t thread;
+	int started = 0, rc = -1;
+	memset(&io, 0, sizeof io);
+	memset(&compute, 0, sizeof compute);
+	io.s = s;
+	io.fill.fd = -1;
+	io.backoff = s->reconnect_ms;
+	io.now = mono_ms();
+	if (cache_open(&io.cache, s->cache, err) < 0 || build_kinds(&io, err) < 0)
+		goto out;
+	io.zctx = zmq_ctx_new();
+	io.pair = io.zctx ? zmq_socket(io.zctx, ZMQ_PAIR) : NULL;
+	compute.pair = io.zctx ? zmq_socket(io.zctx, ZMQ_PAIR) : NULL;
+	compute.cache = &io.cache;
+	if (!io.pair || !compute.pair || zmq_bind(io.pair, COMPUTE_ENDPOINT) < 0 ||
+		zmq_connect(compute.pair, COMPUTE_ENDPOINT) < 0) {
+		err_set(err, ERR_IO, "cannot set up the compute thread's socket: %s",
+			zmq_strerror(errno));
+		goto out;
+	}
+	if (pthread_create(&thread, NULL, compute_main, &compute) != 0) {
+		err_set(err, ERR_IO, "cannot start the compute thread");
+		goto out;
+	}
+	started = 1;
+	char *kinds = json_dumps(io.kinds, JSON_COMPACT);
+	log_info("worker '%s' starting: daemon '%s', kinds %s, %d slot(s), cache '%s'", s->name,
+		s->connect, kinds ? kinds : "?", s->slots, io.cache.dir);
+	free(kinds);
+	link_open(&io);
+
+	for (;;) {
+		if (io.fatal) {
+			*err = io.err;
+			break;
+		}
+		if (io.draining && !io.busy && !io.nqueue && !io.fetching && io.waiting) {
+			if (io.link == LINK_UP) {
+				struct msg bye;
+				msg_init(&bye, PROTO_DISCONNECT);
+				bye.header = json_pack("{ss}", "reason", "drained");
+				io_send(&io, &bye);
+			}
+			log_info("drained: leaving");
+			rc = 0;
+			break;
+		}
+		zmq_pollitem_t items[3] = {
+			{ io.pair, 0, ZMQ_POLLIN, 0 },
+			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
+			{ io.dealer, 0, (short)(ZMQ_POLLIN |
+				(io.link == LINK_CONNECTING ? ZMQ_POLLOUT : 0)), 0 },
+		};
+		int n = io.dealer ? 3 : 2;
+		long timeout = poll_timeout(&io);
+		if (zmq_poll(items, n, timeout) < 0 && errno != EINTR) {
+			err_set(err, ERR_IO, "cannot poll: %s", zmq_strerror(errno));
+			break;
+		}
+		int64_t before = io.now;
+		io.now = mono_ms();
+		if (io.now - before - timeout > (int64_t)s->heartbeat_ms * s->liveness) {
+			/* we did not run (SIGSTOP, suspend): the daemon's silence is ours */
+			log_warn("the worker did not run for %lld ms: the daemon gets a fresh liveness "
+				"window", (long long)(io.now - before - timeout));
+			io.last_heard = io.since = io.now;
+		}
+		if (items[1].revents & ZMQ_POLLIN) {
+			unsigned char sig[16];
+			ssize_t got = read(signal_fd, sig, sizeof sig);
+			if (io.draining || got > 1) {
+				err_set(err, ERR_INVALID, "stopped by a second signal before the jobs in "
+					"hand finished");
+				break;
+			}
+			start_drain(&io);
+		}
+		if (items[0].revents & ZMQ_POLLIN)
+			on_compute(&io);
+		if (n == 3 && io.link == LINK_CONNECTING && (items[2].revents & ZMQ_POLLOUT))
+			link_ready(&io);
+		if (n == 3 && io.dealer && (items[2].revents & ZMQ_POLLIN))
+			read_daemon(&io);
+		timers(&io);
+	}
+out:
+	if (started && io.waiting) {
+		io.waiting->job = NULL; /* stop */
+		pass(io.pair, io.waiting);
+		pthread_join(thread, NULL);
+	} else if (started) {
+		/* the compute thread is inside a job and cannot be interrupted: leave it
+		 * running; the process exits when the caller returns */
+		log_warn("leaving with job %lld still running", (long long)io.running);
+		return -1;
+	}
+	free_queue(&io);
+	cache_fill_abort(&io.fill);
+	free(io.spare);
+	if (io.dealer) {
+		int linger = 1000; /* let the last RESULT and the DISCONNECT out */
+		zmq_setsockopt(io.dealer, ZMQ_LINGER, &linger, sizeof linger);
+		sock_close(&io.dealer);
+	}
+	sock_close(&io.pair);
+	sock_close(&compute.pair);
+	if (io.zctx)
+		zmq_ctx_term(io.zctx);
+	json_decref(io.kinds);
+	return rc;
+}

@@ -23,8 +23,9 @@
  * the activations of the previous one. model_backward must follow the forward of the
  * same batch. Grads accumulate until model_zero_grad.
  *
- * Threads: kernels split work over the pool (pool.h); results do not depend on the
- * thread count except for the order of float sums inside OpenBLAS.
+ * Threads: kernels split work over the pool (pool.h) so that every value is computed
+ * the same way whatever the thread count: results are bit-identical with 1 or N
+ * threads (tests/core/test_overfit.c checks it).
  */
 #ifndef R1_MODEL_H
 #define R1_MODEL_H

@@ -16,6 +16,17 @@ void log_init(const char *role, enum log_level min_level)
 	log_min = min_level;
 }
 
+int log_level_parse(const char *name, enum log_level *level)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
 int log_enabled(enum log_level level)
 {
 	return level >= log_min;

@@ -13,6 +13,9 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_init(const char *role, enum log_level min_level);
+
+/* "debug", "info", "warn" or "error" into *level; -1 (level untouched) otherwise. */
+int log_level_parse(const char *name, enum log_level *level);
 int log_enabled(enum log_level level);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

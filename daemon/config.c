@@ -63,16 +63,11 @@ static int set(struct daemon_config *cfg, const struct config_option *o, const c
 		*(int *)field = (int)v;
 		return 0;
 	}
-	case CONFIG_LEVEL: {
-		static const char *const levels[] = { "debug", "info", "warn", "error" };
-		for (int i = 0; i < 4; i++)
-			if (strcmp(value, levels[i]) == 0) {
-				*(enum log_level *)field = (enum log_level)i;
-				return 0;
-			}
+	case CONFIG_LEVEL:
+		if (log_level_parse(value, (enum log_level *)field) == 0)
+			return 0;
 		return err_set(err, ERR_INVALID, "option '--%s' must be debug, info, warn or error, "
 			"not '%s'", o->name, value);
-	}
 	}
 	return -1;
 }

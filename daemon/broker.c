@@ -612,44 +612,54 @@ static int may_claim(const struct broker *b, const struct peer *p)
 	return p->first_idle_gen == b->queue_gen ? 0 : 1;
 }
 
-/* Lease one job to `p` (`how` from may_claim): 1 leased, 0 nothing for it, -1 store
- * error. */
-static int claim_one(struct daemon *d, struct peer *p, int how)
+/* Send the JOB of a lease just claimed for `p`. */
+static void send_job(struct daemon *d, struct peer *p, const struct store_job *job)
 {
-	struct store_job job;
-	struct err err = { 0 };
-	int64_t deadline = d->wall + daemon_lease_ms(d);
-	int rc = how == 2 ?
-		store_job_claim(d->store, p->id, p->kinds, d->wall, deadline, &job, &err) :
-		store_job_claim_first_lease(d->store, p->id, p->kinds, d->wall, deadline, &job, &err);
-	if (rc < 0) {
-		log_error("%s", err.msg);
-		return -1;
-	}
-	if (rc == 0) {
-		if (how == 2)
-			p->idle_gen = d->broker->queue_gen;
-		else
-			p->first_idle_gen = d->broker->queue_gen;
-		return 0;
-	}
 	json_error_t jerr;
-	json_t *params = json_loads(job.params, 0, &jerr);
+	json_t *params = json_loads(job->params, 0, &jerr);
 	if (!json_is_object(params)) { /* enqueue writes objects; an old row might not */
 		json_decref(params);
 		params = json_object();
 	}
 	struct msg m;
 	msg_init(&m, PROTO_JOB);
-	m.header = json_pack("{sI sI ss so}", "job", (json_int_t)job.id, "epoch",
-		(json_int_t)job.epoch, "kind", job.kind, "params", params);
-	p->leases[p->nleases++] = (struct lease){ job.id, job.epoch, job.attempt > 1 };
-	if (job.attempt > 1)
+	m.header = json_pack("{sI sI ss so}", "job", (json_int_t)job->id, "epoch",
+		(json_int_t)job->epoch, "kind", job->kind, "params", params);
+	p->leases[p->nleases++] = (struct lease){ job->id, job->epoch, job->attempt > 1 };
+	if (job->attempt > 1)
 		broker_queue_changed(d); /* a new head: first-lease claims may succeed again */
-	log_debug("job %lld (epoch %lld, attempt %lld) leased to worker '%s'", (long long)job.id,
-		(long long)job.epoch, (long long)job.attempt, p->name);
+	log_debug("job %lld (epoch %lld, attempt %lld) leased to worker '%s'", (long long)job->id,
+		(long long)job->epoch, (long long)job->attempt, p->name);
 	send_to(d, p, &m);
-	store_job_release(&job);
+}
+
+/* Fill `p`'s free slots in one claim (`how` from may_claim): 1 leased some, 0 nothing
+ * for it, -1 store error. One statement per worker per turn instead of one per job;
+ * a short queue may then go to the first worker in the rotation, by at most its
+ * slots (default 2: one job running, one waiting). */
+static int claim_some(struct daemon *d, struct peer *p, int how)
+{
+	struct store_job jobs[BROKER_MAX_SLOTS];
+	struct err err = { 0 };
+	int64_t deadline = d->wall + daemon_lease_ms(d);
+	size_t room = (size_t)p->slots - p->nleases;
+	int n = store_job_claim_many(d->store, p->id, p->kinds, how == 1, d->wall, deadline,
+		jobs, room, &err);
+	if (n < 0) {
+		log_error("%s", err.msg);
+		return -1;
+	}
+	if (n == 0) {
+		if (how == 2)
+			p->idle_gen = d->broker->queue_gen;
+		else
+			p->first_idle_gen = d->broker->queue_gen;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		send_job(d, p, &jobs[i]);
+		store_job_release(&jobs[i]);
+	}
 	return 1;
 }
 
@@ -663,7 +673,7 @@ void broker_dispatch(struct daemon *d)
 			int how = may_claim(b, p);
 			if (!how)
 				continue;
-			int rc = claim_one(d, p, how);
+			int rc = claim_some(d, p, how);
 			if (rc < 0)
 				return;
 			progress |= rc;

@@ -58,18 +58,31 @@ static json_t *counts_object(struct daemon *d, struct err *err)
 	return o;
 }
 
-static json_t *op_status(struct daemon *d, const struct msg *req, struct err *err)
+/* The counters as {name: total}: in memory, O(1) to ask (counts scans the jobs). */
+static json_t *counters_object(const struct daemon *d)
 {
-	(void)req;
-	json_t *jobs = counts_object(d, err), *counters = json_object();
-	if (!jobs) {
-		json_decref(counters);
-		return NULL;
-	}
+	json_t *counters = json_object();
 	for (int i = 0; i < C_COUNT; i++)
 		if (counters_name((enum counter)i))
 			json_object_set_new(counters, counters_name((enum counter)i),
 				json_integer(d->counters.total[i]));
+	return counters;
+}
+
+static json_t *op_counters(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	(void)err;
+	return counters_object(d);
+}
+
+static json_t *op_status(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	json_t *jobs = counts_object(d, err);
+	if (!jobs)
+		return NULL;
+	json_t *counters = counters_object(d);
 	return json_pack("{si sI ss sI so so}", "pid", (int)getpid(), "uptime_ms",
 		(json_int_t)(d->now - d->started), "data", d->dir.root, "workers",
 		(json_int_t)broker_count(d->broker), "jobs", jobs, "counters", counters);
@@ -245,6 +258,7 @@ static const struct op ops[] = {
 	{ "ops", op_ops, "list the ops" },
 	{ "status", op_status, "jobs per state, live workers, counters" },
 	{ "counts", op_counts, "jobs per state" },
+	{ "counters", op_counters, "the daemon's counters (results committed, stale, ...)" },
 	{ "workers", op_workers, "live workers and the jobs in their hands" },
 	{ "job", op_job, "one job by {id}" },
 	{ "enqueue_probe", op_enqueue_probe, "enqueue {n} probe jobs (payload, sleep_ms, "

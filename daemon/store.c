@@ -44,7 +44,7 @@ static const char *const sql[S_COUNT] = {
 	 * which costs twice the whole claim */
 	[S_JOB_NEXT] =
 		"SELECT " JOB_COLUMNS " FROM jobs WHERE state = 'queued' AND "
-		"(?1 IS NULL OR instr(?1, '\"' || kind || '\"') > 0) ORDER BY id LIMIT 1",
+		"(?1 IS NULL OR instr(?1, '\"' || kind || '\"') > 0) ORDER BY id LIMIT ?2",
 	[S_JOB_LEASE] =
 		"UPDATE jobs SET state = 'leased', epoch = epoch + 1, attempt = attempt + 1, "
 		"worker = ?2, lease_deadline = ?3, leased_at = ?4 WHERE id = ?1 AND state = 'queued'",
@@ -519,71 +519,81 @@ void store_job_release(struct store_job *job)
 	memset(job, 0, sizeof *job);
 }
 
-/* store_job_claim; with `first_only`, store_job_claim_first_lease. */
+/* store_job_claim_many; the single claims are the batch of one. */
 static int claim(struct store *s, int first_only, int64_t worker, const char *kinds,
-	int64_t now_ms, int64_t deadline_ms, struct store_job *job, struct err *err)
+	int64_t now_ms, int64_t deadline_ms, struct store_job *jobs, size_t max,
+	struct err *err)
 {
 	const char *what = "claim a job";
+	size_t n = 0;
 	if (tx_enter(s, 0, err, what) < 0)
 		return -1;
 	/* read first, then lease: a failure between the two leaves nothing to undo */
 	sqlite3_stmt *st = stmt(s, S_JOB_NEXT);
 	bind_text(st, 1, kinds);
-	struct store_job next;
-	int found = 0, ok = 1, rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (read_job(st, &next, err) == 0)
-			found = 1;
-		else
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	int ok = 1, rc = SQLITE_DONE;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* a job that came back runs alone on empty hands: take it only as the first
+		 * of a full claim, and stop there */
+		if (sqlite3_column_int64(st, 6) > 0 && (first_only || n > 0))
+			break;
+		if (read_job(st, &jobs[n], err) < 0) {
 			ok = 0;
-	} else if (rc != SQLITE_DONE) {
+			break;
+		}
+		if (jobs[n++].attempt > 0)
+			break;
+	}
+	if (ok && n < max && rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_fail(s, err, "cannot claim a job for worker %lld", (long long)worker);
 		ok = 0;
 	}
 	sqlite3_reset(st);
-	if (found && first_only && next.attempt > 0) {
-		store_job_release(&next);
-		found = 0;
-	}
-	if (ok && found) {
+	for (size_t i = 0; ok && i < n; i++) {
 		st = stmt(s, S_JOB_LEASE);
-		sqlite3_bind_int64(st, 1, next.id);
+		sqlite3_bind_int64(st, 1, jobs[i].id);
 		sqlite3_bind_int64(st, 2, worker);
 		sqlite3_bind_int64(st, 3, deadline_ms);
 		sqlite3_bind_int64(st, 4, now_ms);
 		if (run(st) < 0 || sqlite3_changes(s->db) != 1) {
-			db_fail(s, err, "cannot lease job %lld to worker %lld", (long long)next.id,
+			db_fail(s, err, "cannot lease job %lld to worker %lld", (long long)jobs[i].id,
 				(long long)worker);
 			ok = 0;
 		}
 		sqlite3_reset(st);
 	}
 	if (tx_leave(s, 0, ok, err, what) < 0) {
-		if (found)
-			store_job_release(&next);
+		for (size_t i = 0; i < n; i++)
+			store_job_release(&jobs[i]);
 		return -1;
 	}
-	if (!found)
-		return 0;
-	next.state = JOB_STATE_LEASED;
-	next.epoch++;
-	next.attempt++;
-	next.worker = worker;
-	next.lease_deadline = deadline_ms;
-	*job = next;
-	return 1;
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].state = JOB_STATE_LEASED;
+		jobs[i].epoch++;
+		jobs[i].attempt++;
+		jobs[i].worker = worker;
+		jobs[i].lease_deadline = deadline_ms;
+	}
+	return (int)n;
 }
 
 int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t now_ms,
 	int64_t deadline_ms, struct store_job *job, struct err *err)
 {
-	return claim(s, 0, worker, kinds, now_ms, deadline_ms, job, err);
+	return claim(s, 0, worker, kinds, now_ms, deadline_ms, job, 1, err);
 }
 
 int store_job_claim_first_lease(struct store *s, int64_t worker, const char *kinds,
 	int64_t now_ms, int64_t deadline_ms, struct store_job *job, struct err *err)
 {
-	return claim(s, 1, worker, kinds, now_ms, deadline_ms, job, err);
+	return claim(s, 1, worker, kinds, now_ms, deadline_ms, job, 1, err);
+}
+
+int store_job_claim_many(struct store *s, int64_t worker, const char *kinds, int first_only,
+	int64_t now_ms, int64_t deadline_ms, struct store_job *jobs, size_t max, struct err *err)
+{
+	return max ? claim(s, first_only, worker, kinds, now_ms, deadline_ms, jobs, max, err) : 0;
 }
 
 int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *result,

@@ -160,6 +160,13 @@ int store_job_claim(struct store *s, int64_t worker, const char *kinds, int64_t 
 int store_job_claim_first_lease(struct store *s, int64_t worker, const char *kinds,
 	int64_t now_ms, int64_t deadline_ms, struct store_job *job, struct err *err);
 
+/* Up to `max` claims in one statement, oldest first, into jobs[0..n): n (release
+ * each), 0 if nothing is queued for it. The rule of the two above holds per batch:
+ * a job that came back is leased only as the first and only job of a claim without
+ * `first_only`; with `first_only` the batch stops before it. */
+int store_job_claim_many(struct store *s, int64_t worker, const char *kinds, int first_only,
+	int64_t now_ms, int64_t deadline_ms, struct store_job *jobs, size_t max, struct err *err);
+
 /* Commit `result` (JSON text) for the lease (job, epoch). 1 committed, 0 stale (not
  * the current lease of a leased job; nothing written). */
 int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *result,

@@ -3,6 +3,7 @@
  * listen to its events (a test helper until the CLI grows its verbs).
  *
  *   ctl [--timeout MS] [--blob FILE] DIR|ENDPOINT 'JSON'
+ *   ctl [--timeout MS] --until FIELD=N DIR|ENDPOINT 'JSON'
  *   ctl [--timeout MS] --events N DIR
  *
  * DIR is a daemon's data directory (the request goes to ipc://DIR/control.sock);
@@ -10,6 +11,9 @@
  * e.g. '{"op":"enqueue_probe","n":100}'; --blob attaches a file as a blob frame.
  * Prints the reply header as one line of JSON on stdout. With --events, subscribes
  * to ipc://DIR/events.sock and prints the first N events, one JSON line each.
+ * With --until, repeats the request every 5 ms over one connection until the reply's
+ * integer FIELD equals N (benchmarks wait this way: a process per poll costs more
+ * CPU than the daemon under test), then prints the last reply.
  *
  * Exit status: 0 if the reply says ok:true (or N events came), 1 if ok:false or on
  * nothing within the timeout (default 10000 ms), 2 on a usage error.
@@ -18,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sock.h"
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: ctl [--timeout MS] [--blob FILE] DIR|ENDPOINT 'JSON'\n"
+		"       ctl [--timeout MS] --until FIELD=N DIR|ENDPOINT 'JSON'\n"
 		"       ctl [--timeout MS] --events N DIR\n");
 	return 2;
 }
@@ -89,13 +95,15 @@ static char *read_file(const char *path, size_t *size)
 int main(int argc, char **argv)
 {
 	long timeout = 10000, nevents = 0;
-	const char *blob_path = NULL;
+	const char *blob_path = NULL, *until = NULL;
 	int a = 1;
 	for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
 		if (strcmp(argv[a], "--timeout") == 0 && a + 1 < argc)
 			timeout = strtol(argv[++a], NULL, 10);
 		else if (strcmp(argv[a], "--blob") == 0 && a + 1 < argc)
 			blob_path = argv[++a];
+		else if (strcmp(argv[a], "--until") == 0 && a + 1 < argc && strchr(argv[a + 1], '='))
+			until = argv[++a];
 		else if (strcmp(argv[a], "--events") == 0 && a + 1 < argc)
 			nevents = strtol(argv[++a], NULL, 10);
 		else
@@ -131,13 +139,24 @@ int main(int argc, char **argv)
 	struct sock_msg *in = calloc(1, sizeof *in);
 	struct msg m;
 	msg_init(&m, PROTO_REQUEST);
-	m.header = header;
-	if (blob)
-		msg_add_blob(&m, blob, blob_size, NULL);
 	if (!s || !in || sock_connect(s, endpoint, &err) < 0) {
 		fprintf(stderr, "ctl: %s\n", err.msg);
 		goto out;
 	}
+	char field[256] = "";
+	long long want = 0;
+	if (until) {
+		snprintf(field, sizeof field, "%.*s", (int)(strchr(until, '=') - until), until);
+		want = strtoll(strchr(until, '=') + 1, NULL, 10);
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+again:
+	msg_release(&m);
+	msg_init(&m, PROTO_REQUEST);
+	m.header = json_deep_copy(header);
+	if (blob)
+		msg_add_blob(&m, blob, blob_size, NULL);
 	zmq_pollitem_t item = { s, 0, ZMQ_POLLOUT, 0 };
 	if (zmq_poll(&item, 1, timeout) <= 0 || sock_send(s, NULL, &m, ZMQ_DONTWAIT, &err) < 0) {
 		fprintf(stderr, "ctl: cannot send to '%s': %s\n", endpoint,
@@ -154,6 +173,17 @@ int main(int argc, char **argv)
 		sock_msg_release(in);
 		goto out;
 	}
+	if (until && json_integer_value(json_object_get(in->msg.header, field)) != want) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < timeout) {
+			sock_msg_release(in);
+			nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+			goto again;
+		}
+		fprintf(stderr, "ctl: '%s' did not reach %lld within %ld ms\n", field, want, timeout);
+		sock_msg_release(in);
+		goto out;
+	}
 	char *text = json_dumps(in->msg.header, JSON_COMPACT);
 	printf("%s\n", text ? text : "{}");
 	free(text);
@@ -161,6 +191,7 @@ int main(int argc, char **argv)
 	sock_msg_release(in);
 out:
 	msg_release(&m);
+	json_decref(header);
 	free(in);
 	free(blob);
 	sock_close(&s);

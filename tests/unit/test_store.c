@@ -340,6 +340,42 @@ static void test_store__first_lease_claims_wait_behind_jobs_that_came_back(void)
 	store_close(s);
 }
 
+static void test_store__claim_many_fills_slots_and_stops_at_a_returned_job(void)
+{
+	struct store *s = open_ok(":memory:");
+	struct err e;
+	int64_t ids[6], w1 = worker(s, "w1"), w2 = worker(s, "w2");
+	enqueue(s, 6, "probe", 0, ids);
+	struct store_job j[8];
+	CHECK(store_job_claim_many(s, w1, "[\"probe\"]", 0, 2000, 5000, j, 2, &e) == 2);
+	CHECK(j[0].id == ids[0] && j[1].id == ids[1] && j[1].state == JOB_STATE_LEASED);
+	CHECK(j[0].epoch == 1 && j[0].worker == w1 && state_of(s, ids[1]) == JOB_STATE_LEASED);
+	for (int i = 0; i < 2; i++)
+		store_job_release(&j[i]);
+	struct store_requeue r;
+	CHECK(store_job_requeue_worker(s, w1, "worker 'w1' died", 2500, &r, &e) == 0);
+	CHECK(r.queued == 2);
+	/* the two that came back head the queue: a first-lease batch takes nothing */
+	CHECK(store_job_claim_many(s, w2, NULL, 1, 3000, 6000, j, 8, &e) == 0);
+	/* a full claim takes exactly one of them, alone */
+	CHECK(store_job_claim_many(s, w2, NULL, 0, 3000, 6000, j, 8, &e) == 1);
+	CHECK(j[0].id == ids[0] && j[0].attempt == 2 && j[0].epoch == 2);
+	store_job_release(&j[0]);
+	CHECK(store_job_claim_many(s, w2, NULL, 0, 3000, 6000, j, 8, &e) == 1);
+	CHECK(j[0].id == ids[1]);
+	store_job_release(&j[0]);
+	/* then fresh jobs in a batch, up to `max`, and nothing past the queue's end */
+	CHECK(store_job_claim_many(s, w1, NULL, 1, 3000, 6000, j, 3, &e) == 3);
+	CHECK(j[0].id == ids[2] && j[2].id == ids[4]);
+	for (int i = 0; i < 3; i++)
+		store_job_release(&j[i]);
+	CHECK(store_job_claim_many(s, w1, NULL, 0, 3000, 6000, j, 8, &e) == 1);
+	store_job_release(&j[0]);
+	CHECK(store_job_claim_many(s, w1, NULL, 0, 3000, 6000, j, 8, &e) == 0);
+	CHECK(count(s, JOB_STATE_LEASED) == 6);
+	store_close(s);
+}
+
 static void test_store__expired_leases_are_requeued_and_extensible(void)
 {
 	struct store *s = open_ok(":memory:");
@@ -661,6 +697,7 @@ int main(int argc, char **argv)
 		TEST(test_store__failures_retry_until_attempts_run_out),
 		TEST(test_store__dead_worker_jobs_are_requeued),
 		TEST(test_store__first_lease_claims_wait_behind_jobs_that_came_back),
+		TEST(test_store__claim_many_fills_slots_and_stops_at_a_returned_job),
 		TEST(test_store__expired_leases_are_requeued_and_extensible),
 		TEST(test_store__cancel_makes_later_answers_stale),
 		TEST(test_store__enqueue_is_all_or_nothing),

@@ -8,21 +8,17 @@
 #include <string.h>
 
 #include "schema.h"
-
-/* Every statement of the daemon, prepared once in store_open. */
-enum stmt {
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-	S_JOB_INSERT, S_JOB_NEXT, S_JOB_LEASE, S_JOB_COMMIT, S_JOB_FAIL, S_JOB_REQUEUE_WORKER,
-	S_JOB_REQUEUE_EXPIRED, S_JOB_EXTEND, S_JOB_CANCEL, S_JOB_GET, S_JOB_COUNTS_ALL,
-	S_JOB_COUNTS_STAGE,
-	S_WORKER_UPSERT, S_WORKER_SEEN, S_WORKER_STATE,
-	S_BLOB_PUT, S_BLOB_GET, S_EVENT_ADD, S_COUNTER_ADD, S_COUNTER_GET,
-	S_PIPELINE_ADD, S_STAGE_ADD, S_QUICK_CHECK, S_USER_VERSION,
-	S_COUNT,
-};
+#include "store_int.h"
 
 #define JOB_COLUMNS "id, stage, kind, step, shard, state, attempt, max_attempts, epoch, " \
 	"worker, lease_deadline, params, result, error"
+
+#define PIPELINE_COLUMNS "id, name, spec, seed, state, error, created_at, started_at, " \
+	"finished_at, (SELECT count(*) FROM stages WHERE pipeline = p.id), " \
+	"(SELECT count(*) FROM stages WHERE pipeline = p.id AND state = 'succeeded')"
+#define STAGE_COLUMNS "id, pipeline, name, kind, spec, state, step, total, progress, " \
+	"error, created_at, started_at, finished_at"
+#define FINAL(state) state " = 'succeeded' OR " state " = 'failed' OR " state " = 'cancelled'"
 
 /* A job that goes back to the queue keeps its last error, marked with the attempt
  * it ended; with attempts used up it fails instead. Shared by fail and requeue. */
@@ -107,6 +103,34 @@ static const char *const sql[S_COUNT] = {
 	[S_STAGE_ADD] =
 		"INSERT INTO stages (pipeline, name, kind, spec, total, created_at) "
 		"VALUES (?1, ?2, ?3, coalesce(?4, '{}'), ?5, ?6)",
+	[S_PIPELINE_GET] = "SELECT " PIPELINE_COLUMNS " FROM pipelines p WHERE id = ?1",
+	[S_PIPELINE_LIST] = "SELECT " PIPELINE_COLUMNS " FROM pipelines p ORDER BY id DESC",
+	[S_PIPELINE_IDS] = "SELECT id FROM pipelines WHERE state = ?1 ORDER BY id",
+	[S_PIPELINE_STATE] =
+		"UPDATE pipelines SET state = ?2, error = ?3, "
+		"started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4) "
+		"ELSE started_at END, "
+		"finished_at = CASE WHEN " FINAL("?2") " THEN ?4 ELSE NULL END WHERE id = ?1",
+	[S_STAGE_LIST] = "SELECT " STAGE_COLUMNS " FROM stages WHERE pipeline = ?1 ORDER BY id",
+	[S_STAGE_STATE] =
+		"UPDATE stages SET state = ?2, error = ?3, "
+		"started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4) "
+		"ELSE started_at END, "
+		"finished_at = CASE WHEN " FINAL("?2") " THEN ?4 ELSE NULL END WHERE id = ?1",
+	[S_STAGE_PROGRESS] = "UPDATE stages SET step = ?2, total = ?3, progress = ?4 WHERE id = ?1",
+	[S_STAGE_JOBS_CANCEL] =
+		"UPDATE jobs SET state = 'cancelled', lease_deadline = NULL, finished_at = ?2 "
+		"WHERE stage = ?1 AND (state = 'queued' OR state = 'leased') RETURNING id, worker",
+	/* attempts start over: a retry or a resume is a new start, not a failure */
+	[S_STAGE_JOBS_REQUEUE] =
+		"UPDATE jobs SET state = 'queued', attempt = 0, worker = NULL, error = NULL, "
+		"finished_at = NULL WHERE stage = ?1 AND (state = 'cancelled' OR state = 'failed')",
+	[S_STAGE_JOB_FAILED] =
+		"SELECT id, error FROM jobs WHERE stage = ?1 AND state = 'failed' ORDER BY id LIMIT 1",
+	[S_EVENT_LIST] =
+		"SELECT e.id, e.ts, s.name, e.type, e.data FROM events e "
+		"LEFT JOIN stages s ON s.id = e.stage WHERE e.pipeline = ?1 AND e.id > ?2 "
+		"ORDER BY e.id LIMIT ?3",
 	[S_QUICK_CHECK] = "PRAGMA quick_check",
 	[S_USER_VERSION] = "PRAGMA user_version",
 };
@@ -121,11 +145,6 @@ static const char *const worker_states[] = {
 	[WORKER_STATE_GONE] = "gone",
 };
 
-struct store {
-	sqlite3 *db;
-	int in_tx;                  /* inside store_begin .. store_commit */
-	sqlite3_stmt *st[S_COUNT];  /* prepared statements, by enum stmt */
-};
 
 const char *store_job_state_name(enum job_state state)
 {
@@ -150,10 +169,7 @@ static enum err_code code_of(int rc)
 	}
 }
 
-/* err = "<what>: <sqlite's message>". Call before anything else touches the db. */
-static int db_fail(struct store *s, struct err *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int db_fail(struct store *s, struct err *err, const char *fmt, ...)
+int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -165,7 +181,7 @@ static int db_fail(struct store *s, struct err *err, const char *fmt, ...)
 }
 
 /* A statement ready for binding. */
-static sqlite3_stmt *stmt(struct store *s, enum stmt id)
+sqlite3_stmt *store_stmt(struct store *s, enum stmt id)
 {
 	sqlite3_stmt *st = s->st[id];
 	sqlite3_reset(st);
@@ -173,7 +189,7 @@ static sqlite3_stmt *stmt(struct store *s, enum stmt id)
 	return st;
 }
 
-static void bind_id(sqlite3_stmt *st, int i, int64_t id)
+void store_bind_id(sqlite3_stmt *st, int i, int64_t id)
 {
 	if (id > 0)
 		sqlite3_bind_int64(st, i, id);
@@ -181,7 +197,7 @@ static void bind_id(sqlite3_stmt *st, int i, int64_t id)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *text)
+void store_bind_text(sqlite3_stmt *st, int i, const char *text)
 {
 	if (text)
 		sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
@@ -189,14 +205,14 @@ static void bind_text(sqlite3_stmt *st, int i, const char *text)
 		sqlite3_bind_null(st, i);
 }
 
-static char *column_dup(sqlite3_stmt *st, int col)
+char *store_column_dup(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	return t ? strdup((const char *)t) : NULL;
 }
 
 /* Step a statement that returns no rows. */
-static int run(sqlite3_stmt *st)
+int store_run(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -204,7 +220,7 @@ static int run(sqlite3_stmt *st)
 
 static int exec_simple(struct store *s, enum stmt id)
 {
-	int rc = run(stmt(s, id));
+	int rc = store_run(store_stmt(s, id));
 	sqlite3_reset(s->st[id]);
 	return rc;
 }
@@ -214,22 +230,22 @@ static int exec_simple(struct store *s, enum stmt id)
  * inside, a multi-statement write is a savepoint so a failure undoes only itself,
  * and a single statement needs nothing (a statement is atomic).
  */
-static int tx_enter(struct store *s, int multi, struct err *err, const char *what)
+int store_tx_enter(struct store *s, int multi, struct err *err, const char *what)
 {
 	if (s->in_tx) {
 		if (sqlite3_get_autocommit(s->db))
 			return err_set(err, ERR_IO, "cannot %s: an earlier error rolled the "
 				"transaction back", what);
 		if (multi && exec_simple(s, S_SAVEPOINT) < 0)
-			return db_fail(s, err, "cannot %s", what);
+			return store_db_fail(s, err, "cannot %s", what);
 		return 0;
 	}
 	if (exec_simple(s, S_BEGIN) < 0)
-		return db_fail(s, err, "cannot %s", what);
+		return store_db_fail(s, err, "cannot %s", what);
 	return 0;
 }
 
-static int tx_leave(struct store *s, int multi, int ok, struct err *err, const char *what)
+int store_tx_leave(struct store *s, int multi, int ok, struct err *err, const char *what)
 {
 	if (s->in_tx) {
 		if (!multi || sqlite3_get_autocommit(s->db))
@@ -237,13 +253,13 @@ static int tx_leave(struct store *s, int multi, int ok, struct err *err, const c
 		if (!ok)
 			exec_simple(s, S_ROLLBACK_TO);
 		if (exec_simple(s, S_RELEASE) < 0 && ok)
-			return db_fail(s, err, "cannot %s", what);
+			return store_db_fail(s, err, "cannot %s", what);
 		return ok ? 0 : -1;
 	}
 	if (ok) {
 		if (exec_simple(s, S_COMMIT) == 0)
 			return 0;
-		db_fail(s, err, "cannot %s", what);
+		store_db_fail(s, err, "cannot %s", what);
 	}
 	if (!sqlite3_get_autocommit(s->db))
 		exec_simple(s, S_ROLLBACK);
@@ -289,7 +305,7 @@ static int migrate(struct store *s, const char *path, struct err *err)
 	int latest = schema_migrations[schema_migration_count - 1].version;
 	int have = user_version(s);
 	if (have < 0)
-		return db_fail(s, err, "cannot read schema version of '%s'", path);
+		return store_db_fail(s, err, "cannot read schema version of '%s'", path);
 	if (have > latest)
 		return err_set(err, ERR_INVALID, "cannot open database '%s': schema version %d is "
 			"newer than this build's %d", path, have, latest);
@@ -343,7 +359,7 @@ struct store *store_open(const char *path, struct err *err)
 
 	char mode[32];
 	if (query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode) < 0) {
-		db_fail(s, err, "cannot open database '%s'", path);
+		store_db_fail(s, err, "cannot open database '%s'", path);
 		goto fail;
 	}
 	/* an in-memory database has no WAL and needs none; a file must get it */
@@ -366,7 +382,7 @@ struct store *store_open(const char *path, struct err *err)
 	for (int i = 0; i < S_COUNT; i++)
 		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
 			NULL) != SQLITE_OK) {
-			db_fail(s, err, "cannot prepare statement %d of '%s'", i, path);
+			store_db_fail(s, err, "cannot prepare statement %d of '%s'", i, path);
 			goto fail;
 		}
 	return s;
@@ -389,7 +405,7 @@ void store_close(struct store *s)
 
 int store_schema_version(struct store *s)
 {
-	sqlite3_stmt *st = stmt(s, S_USER_VERSION);
+	sqlite3_stmt *st = store_stmt(s, S_USER_VERSION);
 	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_reset(st);
 	return v;
@@ -399,7 +415,7 @@ int store_begin(struct store *s, struct err *err)
 {
 	assert(!s->in_tx && "store_begin inside store_begin");
 	if (exec_simple(s, S_BEGIN) < 0)
-		return db_fail(s, err, "cannot begin transaction");
+		return store_db_fail(s, err, "cannot begin transaction");
 	s->in_tx = 1;
 	return 0;
 }
@@ -413,7 +429,7 @@ int store_commit(struct store *s, struct err *err)
 			"it back");
 	if (exec_simple(s, S_COMMIT) == 0)
 		return 0;
-	db_fail(s, err, "cannot commit transaction");
+	store_db_fail(s, err, "cannot commit transaction");
 	if (!sqlite3_get_autocommit(s->db))
 		exec_simple(s, S_ROLLBACK);
 	return -1;
@@ -459,21 +475,21 @@ int store_job_enqueue(struct store *s, const struct store_job_new *jobs, size_t 
 	}
 	if (n == 0)
 		return 0;
-	if (tx_enter(s, 1, err, what) < 0)
+	if (store_tx_enter(s, 1, err, what) < 0)
 		return -1;
 	int ok = 1;
 	for (size_t i = 0; i < n && ok; i++) {
 		const struct store_job_new *j = &jobs[i];
-		sqlite3_stmt *st = stmt(s, S_JOB_INSERT);
-		bind_id(st, 1, j->stage);
-		bind_text(st, 2, j->kind);
+		sqlite3_stmt *st = store_stmt(s, S_JOB_INSERT);
+		store_bind_id(st, 1, j->stage);
+		store_bind_text(st, 2, j->kind);
 		sqlite3_bind_int64(st, 3, j->step);
 		sqlite3_bind_int64(st, 4, j->shard);
 		sqlite3_bind_int(st, 5, j->max_attempts ? j->max_attempts : STORE_MAX_ATTEMPTS);
-		bind_text(st, 6, j->params);
+		store_bind_text(st, 6, j->params);
 		sqlite3_bind_int64(st, 7, now_ms);
-		if (run(st) < 0) {
-			db_fail(s, err, "cannot enqueue job %zu of %zu (kind '%s', step %lld, shard "
+		if (store_run(st) < 0) {
+			store_db_fail(s, err, "cannot enqueue job %zu of %zu (kind '%s', step %lld, shard "
 				"%lld)", i + 1, n, j->kind, (long long)j->step, (long long)j->shard);
 			ok = 0;
 		} else if (ids) {
@@ -481,7 +497,7 @@ int store_job_enqueue(struct store *s, const struct store_job_new *jobs, size_t 
 		}
 		sqlite3_reset(st);
 	}
-	return tx_leave(s, 1, ok, err, what);
+	return store_tx_leave(s, 1, ok, err, what);
 }
 
 /* Fill *job from a row of JOB_COLUMNS. */
@@ -490,7 +506,7 @@ static int read_job(sqlite3_stmt *st, struct store_job *job, struct err *err)
 	memset(job, 0, sizeof *job);
 	job->id = sqlite3_column_int64(st, 0);
 	job->stage = sqlite3_column_int64(st, 1);
-	job->kind = column_dup(st, 2);
+	job->kind = store_column_dup(st, 2);
 	job->step = sqlite3_column_int64(st, 3);
 	job->shard = sqlite3_column_int64(st, 4);
 	job->state = parse_state(sqlite3_column_text(st, 5));
@@ -499,9 +515,9 @@ static int read_job(sqlite3_stmt *st, struct store_job *job, struct err *err)
 	job->epoch = sqlite3_column_int64(st, 8);
 	job->worker = sqlite3_column_int64(st, 9);
 	job->lease_deadline = sqlite3_column_int64(st, 10);
-	job->params = column_dup(st, 11);
-	job->result = column_dup(st, 12);
-	job->error = column_dup(st, 13);
+	job->params = store_column_dup(st, 11);
+	job->result = store_column_dup(st, 12);
+	job->error = store_column_dup(st, 13);
 	if (!job->kind || !job->params || (!job->result && sqlite3_column_type(st, 12) !=
 		SQLITE_NULL) || (!job->error && sqlite3_column_type(st, 13) != SQLITE_NULL)) {
 		store_job_release(job);
@@ -526,11 +542,11 @@ static int claim(struct store *s, int first_only, int64_t worker, const char *ki
 {
 	const char *what = "claim a job";
 	size_t n = 0;
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
 	/* read first, then lease: a failure between the two leaves nothing to undo */
-	sqlite3_stmt *st = stmt(s, S_JOB_NEXT);
-	bind_text(st, 1, kinds);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_NEXT);
+	store_bind_text(st, 1, kinds);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	int ok = 1, rc = SQLITE_DONE;
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -546,24 +562,24 @@ static int claim(struct store *s, int first_only, int64_t worker, const char *ki
 			break;
 	}
 	if (ok && n < max && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_fail(s, err, "cannot claim a job for worker %lld", (long long)worker);
+		store_db_fail(s, err, "cannot claim a job for worker %lld", (long long)worker);
 		ok = 0;
 	}
 	sqlite3_reset(st);
 	for (size_t i = 0; ok && i < n; i++) {
-		st = stmt(s, S_JOB_LEASE);
+		st = store_stmt(s, S_JOB_LEASE);
 		sqlite3_bind_int64(st, 1, jobs[i].id);
 		sqlite3_bind_int64(st, 2, worker);
 		sqlite3_bind_int64(st, 3, deadline_ms);
 		sqlite3_bind_int64(st, 4, now_ms);
-		if (run(st) < 0 || sqlite3_changes(s->db) != 1) {
-			db_fail(s, err, "cannot lease job %lld to worker %lld", (long long)jobs[i].id,
+		if (store_run(st) < 0 || sqlite3_changes(s->db) != 1) {
+			store_db_fail(s, err, "cannot lease job %lld to worker %lld", (long long)jobs[i].id,
 				(long long)worker);
 			ok = 0;
 		}
 		sqlite3_reset(st);
 	}
-	if (tx_leave(s, 0, ok, err, what) < 0) {
+	if (store_tx_leave(s, 0, ok, err, what) < 0) {
 		for (size_t i = 0; i < n; i++)
 			store_job_release(&jobs[i]);
 		return -1;
@@ -603,20 +619,20 @@ int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *re
 	if (!result)
 		return err_set(err, ERR_INVALID, "cannot commit result of job %lld: no result",
 			(long long)job);
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_JOB_COMMIT);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_COMMIT);
 	sqlite3_bind_int64(st, 1, job);
 	sqlite3_bind_int64(st, 2, epoch);
-	bind_text(st, 3, result);
+	store_bind_text(st, 3, result);
 	sqlite3_bind_int64(st, 4, now_ms);
-	int ok = run(st) == 0;
+	int ok = store_run(st) == 0;
 	if (!ok)
-		db_fail(s, err, "cannot commit result of job %lld (epoch %lld)", (long long)job,
+		store_db_fail(s, err, "cannot commit result of job %lld (epoch %lld)", (long long)job,
 			(long long)epoch);
 	int changed = ok ? sqlite3_changes(s->db) : 0;
 	sqlite3_reset(st);
-	if (tx_leave(s, 0, ok, err, what) < 0)
+	if (store_tx_leave(s, 0, ok, err, what) < 0)
 		return -1;
 	return changed > 0;
 }
@@ -625,13 +641,13 @@ int store_job_fail(struct store *s, int64_t job, int64_t epoch, const char *erro
 	int retryable, int64_t now_ms, enum job_state *state, struct err *err)
 {
 	const char *what = "record a failure";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_JOB_FAIL);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_FAIL);
 	sqlite3_bind_int64(st, 1, job);
 	sqlite3_bind_int64(st, 2, epoch);
 	sqlite3_bind_int(st, 3, retryable != 0);
-	bind_text(st, 4, error ? error : "failed");
+	store_bind_text(st, 4, error ? error : "failed");
 	sqlite3_bind_int64(st, 5, now_ms);
 	int applied = 0, ok = 1, rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -641,12 +657,12 @@ int store_job_fail(struct store *s, int64_t job, int64_t epoch, const char *erro
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE) {
-		db_fail(s, err, "cannot record failure of job %lld (epoch %lld)", (long long)job,
+		store_db_fail(s, err, "cannot record failure of job %lld (epoch %lld)", (long long)job,
 			(long long)epoch);
 		ok = 0;
 	}
 	sqlite3_reset(st);
-	if (tx_leave(s, 0, ok, err, what) < 0)
+	if (store_tx_leave(s, 0, ok, err, what) < 0)
 		return -1;
 	return applied;
 }
@@ -664,9 +680,9 @@ static int requeue(struct store *s, sqlite3_stmt *st, struct store_requeue *out,
 	}
 	int ok = rc == SQLITE_DONE;
 	if (!ok)
-		db_fail(s, err, "cannot %s", what);
+		store_db_fail(s, err, "cannot %s", what);
 	sqlite3_reset(st);
-	if (tx_leave(s, 0, ok, err, what) < 0)
+	if (store_tx_leave(s, 0, ok, err, what) < 0)
 		return -1;
 	if (out)
 		*out = r;
@@ -677,11 +693,11 @@ int store_job_requeue_worker(struct store *s, int64_t worker, const char *reason
 	int64_t now_ms, struct store_requeue *out, struct err *err)
 {
 	const char *what = "requeue the jobs of a worker";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_JOB_REQUEUE_WORKER);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_REQUEUE_WORKER);
 	sqlite3_bind_int64(st, 1, worker);
-	bind_text(st, 2, reason ? reason : "worker lost");
+	store_bind_text(st, 2, reason ? reason : "worker lost");
 	sqlite3_bind_int64(st, 3, now_ms);
 	return requeue(s, st, out, err, what);
 }
@@ -690,24 +706,24 @@ int store_job_requeue_expired(struct store *s, int64_t now_ms, const char *reaso
 	struct store_requeue *out, struct err *err)
 {
 	const char *what = "requeue expired leases";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_JOB_REQUEUE_EXPIRED);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_REQUEUE_EXPIRED);
 	sqlite3_bind_int64(st, 1, now_ms);
-	bind_text(st, 2, reason ? reason : "lease expired");
+	store_bind_text(st, 2, reason ? reason : "lease expired");
 	return requeue(s, st, out, err, what);
 }
 
-/* Step a single-statement write opened with tx_enter(s, 0, ...) and close its scope;
+/* Step a single-statement write opened with store_tx_enter(s, 0, ...) and close its scope;
  * returns the rows changed. */
 static int write_one(struct store *s, sqlite3_stmt *st, struct err *err, const char *what)
 {
-	int ok = run(st) == 0;
+	int ok = store_run(st) == 0;
 	if (!ok)
-		db_fail(s, err, "cannot %s", what);
+		store_db_fail(s, err, "cannot %s", what);
 	int changed = ok ? sqlite3_changes(s->db) : 0;
 	sqlite3_reset(st);
-	if (tx_leave(s, 0, ok, err, what) < 0)
+	if (store_tx_leave(s, 0, ok, err, what) < 0)
 		return -1;
 	return changed;
 }
@@ -715,9 +731,9 @@ static int write_one(struct store *s, sqlite3_stmt *st, struct err *err, const c
 int store_job_extend(struct store *s, int64_t worker, int64_t deadline_ms, struct err *err)
 {
 	const char *what = "extend leases";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_JOB_EXTEND);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_EXTEND);
 	sqlite3_bind_int64(st, 1, worker);
 	sqlite3_bind_int64(st, 2, deadline_ms);
 	return write_one(s, st, err, what);
@@ -727,9 +743,9 @@ int store_job_cancel(struct store *s, int64_t job, int64_t now_ms, int64_t *work
 	struct err *err)
 {
 	const char *what = "cancel a job";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_JOB_CANCEL);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_CANCEL);
 	sqlite3_bind_int64(st, 1, job);
 	sqlite3_bind_int64(st, 2, now_ms);
 	int64_t holder = 0;
@@ -740,11 +756,11 @@ int store_job_cancel(struct store *s, int64_t job, int64_t now_ms, int64_t *work
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE) {
-		db_fail(s, err, "cannot cancel job %lld", (long long)job);
+		store_db_fail(s, err, "cannot cancel job %lld", (long long)job);
 		ok = 0;
 	}
 	sqlite3_reset(st);
-	if (tx_leave(s, 0, ok, err, what) < 0)
+	if (store_tx_leave(s, 0, ok, err, what) < 0)
 		return -1;
 	if (worker)
 		*worker = holder;
@@ -753,13 +769,13 @@ int store_job_cancel(struct store *s, int64_t job, int64_t now_ms, int64_t *work
 
 int store_job_get(struct store *s, int64_t id, struct store_job *job, struct err *err)
 {
-	sqlite3_stmt *st = stmt(s, S_JOB_GET);
+	sqlite3_stmt *st = store_stmt(s, S_JOB_GET);
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW)
 		found = read_job(st, job, err) < 0 ? -1 : 1;
 	else if (rc != SQLITE_DONE)
-		found = db_fail(s, err, "cannot read job %lld", (long long)id);
+		found = store_db_fail(s, err, "cannot read job %lld", (long long)id);
 	sqlite3_reset(st);
 	return found;
 }
@@ -767,7 +783,7 @@ int store_job_get(struct store *s, int64_t id, struct store_job *job, struct err
 int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_COUNT],
 	struct err *err)
 {
-	sqlite3_stmt *st = stmt(s, stage == STORE_ALL_STAGES ? S_JOB_COUNTS_ALL : S_JOB_COUNTS_STAGE);
+	sqlite3_stmt *st = store_stmt(s, stage == STORE_ALL_STAGES ? S_JOB_COUNTS_ALL : S_JOB_COUNTS_STAGE);
 	if (stage != STORE_ALL_STAGES)
 		sqlite3_bind_int64(st, 1, stage);
 	for (int i = 0; i < JOB_STATE_COUNT; i++)
@@ -778,7 +794,7 @@ int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_CO
 		if (state < JOB_STATE_COUNT)
 			counts[state] = sqlite3_column_int64(st, 1);
 	}
-	int result = rc == SQLITE_DONE ? 0 : db_fail(s, err, "cannot count jobs");
+	int result = rc == SQLITE_DONE ? 0 : store_db_fail(s, err, "cannot count jobs");
 	sqlite3_reset(st);
 	return result;
 }
@@ -789,16 +805,16 @@ int store_worker_upsert(struct store *s, const struct store_worker *w, int64_t n
 	const char *what = "register a worker";
 	if (!w->name || !*w->name)
 		return err_set(err, ERR_INVALID, "cannot register worker: no name");
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_WORKER_UPSERT);
-	bind_text(st, 1, w->name);
-	bind_text(st, 2, w->host);
+	sqlite3_stmt *st = store_stmt(s, S_WORKER_UPSERT);
+	store_bind_text(st, 1, w->name);
+	store_bind_text(st, 2, w->host);
 	sqlite3_bind_int64(st, 3, w->pid);
 	sqlite3_bind_int64(st, 4, w->threads);
 	sqlite3_bind_int64(st, 5, w->memory);
-	bind_text(st, 6, w->kinds);
-	bind_text(st, 7, w->build);
+	store_bind_text(st, 6, w->kinds);
+	store_bind_text(st, 7, w->build);
 	sqlite3_bind_int64(st, 8, now_ms);
 	int ok = 1, rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -807,19 +823,19 @@ int store_worker_upsert(struct store *s, const struct store_worker *w, int64_t n
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE) {
-		db_fail(s, err, "cannot register worker '%s'", w->name);
+		store_db_fail(s, err, "cannot register worker '%s'", w->name);
 		ok = 0;
 	}
 	sqlite3_reset(st);
-	return tx_leave(s, 0, ok, err, what);
+	return store_tx_leave(s, 0, ok, err, what);
 }
 
 int store_worker_seen(struct store *s, int64_t id, int64_t now_ms, struct err *err)
 {
 	const char *what = "update a worker";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_WORKER_SEEN);
+	sqlite3_stmt *st = store_stmt(s, S_WORKER_SEEN);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, now_ms);
 	return write_one(s, st, err, what) < 0 ? -1 : 0;
@@ -832,11 +848,11 @@ int store_worker_set_state(struct store *s, int64_t id, enum worker_state state,
 	if ((unsigned)state > WORKER_STATE_GONE)
 		return err_set(err, ERR_INVALID, "cannot update worker %lld: bad state %d",
 			(long long)id, (int)state);
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_WORKER_STATE);
+	sqlite3_stmt *st = store_stmt(s, S_WORKER_STATE);
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, worker_states[state]);
+	store_bind_text(st, 2, worker_states[state]);
 	return write_one(s, st, err, what) < 0 ? -1 : 0;
 }
 
@@ -846,12 +862,12 @@ int store_blob_put(struct store *s, const char *sha256, int64_t size, const char
 	const char *what = "index a blob";
 	if (!sha256 || !path)
 		return err_set(err, ERR_INVALID, "cannot index blob: no sha256 or path");
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_BLOB_PUT);
-	bind_text(st, 1, sha256);
+	sqlite3_stmt *st = store_stmt(s, S_BLOB_PUT);
+	store_bind_text(st, 1, sha256);
 	sqlite3_bind_int64(st, 2, size);
-	bind_text(st, 3, path);
+	store_bind_text(st, 3, path);
 	sqlite3_bind_int64(st, 4, now_ms);
 	int inserted = write_one(s, st, err, what);
 	if (inserted != 0)
@@ -871,16 +887,16 @@ int store_blob_put(struct store *s, const char *sha256, int64_t size, const char
 int store_blob_get(struct store *s, const char *sha256, int64_t *size, char **path,
 	struct err *err)
 {
-	sqlite3_stmt *st = stmt(s, S_BLOB_GET);
-	bind_text(st, 1, sha256);
+	sqlite3_stmt *st = store_stmt(s, S_BLOB_GET);
+	store_bind_text(st, 1, sha256);
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
 		*size = sqlite3_column_int64(st, 0);
-		*path = column_dup(st, 1);
+		*path = store_column_dup(st, 1);
 		found = *path ? 1 : err_set(err, ERR_NOMEM, "cannot read blob '%s': out of memory",
 			sha256);
 	} else if (rc != SQLITE_DONE) {
-		found = db_fail(s, err, "cannot look up blob '%s'", sha256);
+		found = store_db_fail(s, err, "cannot look up blob '%s'", sha256);
 	}
 	sqlite3_reset(st);
 	return found;
@@ -892,95 +908,64 @@ int store_event_add(struct store *s, int64_t pipeline, int64_t stage, const char
 	const char *what = "append an event";
 	if (!type || !*type)
 		return err_set(err, ERR_INVALID, "cannot append event: no type");
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_EVENT_ADD);
+	sqlite3_stmt *st = store_stmt(s, S_EVENT_ADD);
 	sqlite3_bind_int64(st, 1, now_ms);
-	bind_id(st, 2, pipeline);
-	bind_id(st, 3, stage);
-	bind_text(st, 4, type);
-	bind_text(st, 5, data);
-	int ok = run(st) == 0;
+	store_bind_id(st, 2, pipeline);
+	store_bind_id(st, 3, stage);
+	store_bind_text(st, 4, type);
+	store_bind_text(st, 5, data);
+	int ok = store_run(st) == 0;
 	if (!ok)
-		db_fail(s, err, "cannot append event '%s'", type);
+		store_db_fail(s, err, "cannot append event '%s'", type);
 	else if (id)
 		*id = sqlite3_last_insert_rowid(s->db);
 	sqlite3_reset(st);
-	return tx_leave(s, 0, ok, err, what);
+	return store_tx_leave(s, 0, ok, err, what);
 }
 
 int store_counter_add(struct store *s, const char *name, int64_t delta, struct err *err)
 {
 	const char *what = "update a counter";
-	if (tx_enter(s, 0, err, what) < 0)
+	if (store_tx_enter(s, 0, err, what) < 0)
 		return -1;
-	sqlite3_stmt *st = stmt(s, S_COUNTER_ADD);
-	bind_text(st, 1, name);
+	sqlite3_stmt *st = store_stmt(s, S_COUNTER_ADD);
+	store_bind_text(st, 1, name);
 	sqlite3_bind_int64(st, 2, delta);
 	return write_one(s, st, err, what) < 0 ? -1 : 0;
 }
 
 int store_counter_get(struct store *s, const char *name, int64_t *value, struct err *err)
 {
-	sqlite3_stmt *st = stmt(s, S_COUNTER_GET);
-	bind_text(st, 1, name);
+	sqlite3_stmt *st = store_stmt(s, S_COUNTER_GET);
+	store_bind_text(st, 1, name);
 	int rc = sqlite3_step(st), result = 0;
 	*value = 0;
 	if (rc == SQLITE_ROW)
 		*value = sqlite3_column_int64(st, 0);
 	else if (rc != SQLITE_DONE)
-		result = db_fail(s, err, "cannot read counter '%s'", name);
+		result = store_db_fail(s, err, "cannot read counter '%s'", name);
 	sqlite3_reset(st);
 	return result;
 }
 
 /* An INSERT in its own write scope; *id (may be NULL) receives the new rowid. */
-static int insert(struct store *s, sqlite3_stmt *st, int64_t *id, struct err *err,
+int store_insert(struct store *s, sqlite3_stmt *st, int64_t *id, struct err *err,
 	const char *what)
 {
-	int ok = run(st) == 0;
+	int ok = store_run(st) == 0;
 	if (!ok)
-		db_fail(s, err, "cannot %s", what);
+		store_db_fail(s, err, "cannot %s", what);
 	else if (id)
 		*id = sqlite3_last_insert_rowid(s->db);
 	sqlite3_reset(st);
-	return tx_leave(s, 0, ok, err, what);
-}
-
-int store_pipeline_add(struct store *s, const char *name, const char *source,
-	const char *spec, int64_t seed, int64_t now_ms, int64_t *id, struct err *err)
-{
-	const char *what = "add a pipeline";
-	if (tx_enter(s, 0, err, what) < 0)
-		return -1;
-	sqlite3_stmt *st = stmt(s, S_PIPELINE_ADD);
-	bind_text(st, 1, name);
-	bind_text(st, 2, source ? source : "");
-	bind_text(st, 3, spec);
-	sqlite3_bind_int64(st, 4, seed);
-	sqlite3_bind_int64(st, 5, now_ms);
-	return insert(s, st, id, err, what);
-}
-
-int store_stage_add(struct store *s, int64_t pipeline, const char *name, const char *kind,
-	const char *spec, int64_t total, int64_t now_ms, int64_t *id, struct err *err)
-{
-	const char *what = "add a stage";
-	if (tx_enter(s, 0, err, what) < 0)
-		return -1;
-	sqlite3_stmt *st = stmt(s, S_STAGE_ADD);
-	sqlite3_bind_int64(st, 1, pipeline);
-	bind_text(st, 2, name);
-	bind_text(st, 3, kind);
-	bind_text(st, 4, spec);
-	sqlite3_bind_int64(st, 5, total);
-	sqlite3_bind_int64(st, 6, now_ms);
-	return insert(s, st, id, err, what);
+	return store_tx_leave(s, 0, ok, err, what);
 }
 
 int store_quick_check(struct store *s, struct err *err)
 {
-	sqlite3_stmt *st = stmt(s, S_QUICK_CHECK);
+	sqlite3_stmt *st = store_stmt(s, S_QUICK_CHECK);
 	int rc = sqlite3_step(st), result = 0;
 	if (rc == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
@@ -988,7 +973,7 @@ int store_quick_check(struct store *s, struct err *err)
 			result = err_set(err, ERR_FORMAT, "database failed quick_check: %s",
 				t ? (const char *)t : "no answer");
 	} else {
-		result = db_fail(s, err, "cannot run quick_check");
+		result = store_db_fail(s, err, "cannot run quick_check");
 	}
 	sqlite3_reset(st);
 	return result;

@@ -61,6 +61,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "err.h"
 
 #define STORE_MAX_ATTEMPTS   3       /* default leases per job before it fails */
@@ -235,11 +237,95 @@ int store_event_add(struct store *s, int64_t pipeline, int64_t stage, const char
 int store_counter_add(struct store *s, const char *name, int64_t delta, struct err *err);
 int store_counter_get(struct store *s, const char *name, int64_t *value, struct err *err);
 
-/* Minimal pipeline and stage rows, enough to hang jobs on (stage drivers extend). */
+/*
+ * Pipelines and stages (store_pipeline.c). A pipeline is its normalised spec (JSON)
+ * and a state; each of its stages a row with the stage's own spec, a state and its
+ * progress in units (jobs, steps, records). The scheduler moves the states:
+ *
+ *   pipeline  queued ─▶ running ─▶ succeeded | failed | cancelled;  running ◀─▶ paused
+ *   stage     pending ─▶ running ─▶ succeeded | failed | cancelled;  running ◀─▶ paused
+ *
+ * started_at is set the first time a row becomes running, finished_at whenever it
+ * reaches a final state (and cleared when a retry takes it back).
+ */
+enum pipeline_state {
+	PIPELINE_QUEUED, PIPELINE_RUNNING, PIPELINE_PAUSED, PIPELINE_SUCCEEDED,
+	PIPELINE_FAILED, PIPELINE_CANCELLED, PIPELINE_STATE_COUNT,
+};
+enum stage_state {
+	STAGE_PENDING, STAGE_RUNNING, STAGE_PAUSED, STAGE_SUCCEEDED, STAGE_FAILED,
+	STAGE_CANCELLED, STAGE_STATE_COUNT,
+};
+
+/* Strings owned; store_pipeline_release frees them. */
+struct store_pipeline {
+	int64_t id;
+	char *name;
+	char *spec;               /* normalised spec, JSON text */
+	int64_t seed;
+	enum pipeline_state state;
+	char *error;              /* NULL unless failed */
+	int64_t created_at, started_at, finished_at; /* 0: not yet */
+	int64_t stages, stages_succeeded;
+};
+
+struct store_stage {
+	int64_t id, pipeline;
+	char *name, *kind;
+	char *spec;               /* the stage's normalised spec, JSON text */
+	enum stage_state state;
+	int64_t step, total;      /* units done and planned */
+	double progress;          /* 0..1 */
+	char *error;
+	int64_t created_at, started_at, finished_at;
+};
+
+const char *store_pipeline_state_name(enum pipeline_state state);
+const char *store_stage_state_name(enum stage_state state);
+
 int store_pipeline_add(struct store *s, const char *name, const char *source,
 	const char *spec, int64_t seed, int64_t now_ms, int64_t *id, struct err *err);
 int store_stage_add(struct store *s, int64_t pipeline, const char *name, const char *kind,
 	const char *spec, int64_t total, int64_t now_ms, int64_t *id, struct err *err);
+
+/* 1 and *p filled (release it), 0 if there is no such pipeline. */
+int store_pipeline_get(struct store *s, int64_t id, struct store_pipeline *p, struct err *err);
+/* Every pipeline, newest first: *out is an array of *n (store_pipelines_free it). */
+int store_pipeline_list(struct store *s, struct store_pipeline **out, size_t *n,
+	struct err *err);
+/* Ids of the pipelines in `state`, oldest first (free *ids). */
+int store_pipeline_ids(struct store *s, enum pipeline_state state, int64_t **ids, size_t *n,
+	struct err *err);
+int store_pipeline_set_state(struct store *s, int64_t id, enum pipeline_state state,
+	const char *error, int64_t now_ms, struct err *err);
+void store_pipeline_release(struct store_pipeline *p);
+void store_pipelines_free(struct store_pipeline *p, size_t n);
+
+/* The stages of `pipeline` in spec order (store_stages_free). */
+int store_stage_list(struct store *s, int64_t pipeline, struct store_stage **out, size_t *n,
+	struct err *err);
+int store_stage_set_state(struct store *s, int64_t id, enum stage_state state,
+	const char *error, int64_t now_ms, struct err *err);
+int store_stage_set_progress(struct store *s, int64_t id, int64_t step, int64_t total,
+	struct err *err);
+void store_stages_free(struct store_stage *st, size_t n);
+
+/* Cancel the stage's queued and leased jobs; the holders of leased ones (to send
+ * CANCEL to) go to held[0..*nheld) as (job, worker) pairs (free *held). */
+int store_stage_jobs_cancel(struct store *s, int64_t stage, int64_t now_ms,
+	int64_t (**held)[2], size_t *nheld, struct err *err);
+/* Put the stage's cancelled and failed jobs back in the queue with their attempts
+ * reset (resume, retry); returns how many. */
+int store_stage_jobs_requeue(struct store *s, int64_t stage, struct err *err);
+/* 1 and the first failed job's id and error (free *error), 0 if none failed. */
+int store_stage_job_failed(struct store *s, int64_t stage, int64_t *job, char **error,
+	struct err *err);
+
+/* Events of `pipeline` with id > after, oldest first, at most `limit`, as a JSON
+ * array of {id, ts, stage (name or null), type, data}; *last the largest id (or
+ * `after`). */
+int store_event_list(struct store *s, int64_t pipeline, int64_t after, int64_t limit,
+	json_t **out, int64_t *last, struct err *err);
 
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);

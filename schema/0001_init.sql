@@ -2,7 +2,8 @@
 --
 -- Times are integer milliseconds since the Unix epoch. JSON columns hold compact
 -- JSON text (checked with json_valid). Migrations are append-only: never edit this
--- file once shipped; add NNNN_<what>.sql instead. store.c runs each migration in one
+-- file once shipped (the first release; until then it was edited in place, for
+-- example to name the final state of stages 'succeeded'); add NNNN_<what>.sql instead. store.c runs each migration in one
 -- transaction together with PRAGMA user_version, so a migration holds no BEGIN or
 -- COMMIT of its own.
 --
@@ -20,7 +21,7 @@ CREATE TABLE pipelines (
 	seed        INTEGER NOT NULL,
 	state       TEXT NOT NULL DEFAULT 'queued'
 	            CHECK (state = 'queued' OR state = 'running' OR state = 'paused' OR
-	                   state = 'done' OR state = 'failed' OR state = 'cancelled'),
+	                   state = 'succeeded' OR state = 'failed' OR state = 'cancelled'),
 	error       TEXT,                           -- why it failed, last error wins
 	created_at  INTEGER NOT NULL,
 	started_at  INTEGER,
@@ -35,9 +36,9 @@ CREATE TABLE stages (
 	spec        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(spec)),
 	state       TEXT NOT NULL DEFAULT 'pending'
 	            CHECK (state = 'pending' OR state = 'running' OR state = 'paused' OR
-	                   state = 'done' OR state = 'failed' OR state = 'cancelled'),
-	step        INTEGER NOT NULL DEFAULT 0,     -- steps completed
-	total       INTEGER NOT NULL DEFAULT 0,     -- steps planned
+	                   state = 'succeeded' OR state = 'failed' OR state = 'cancelled'),
+	step        INTEGER NOT NULL DEFAULT 0,     -- units completed (steps, jobs, records)
+	total       INTEGER NOT NULL DEFAULT 0,     -- units planned
 	progress    REAL NOT NULL DEFAULT 0,        -- 0..1 within the stage
 	error       TEXT,
 	created_at  INTEGER NOT NULL,

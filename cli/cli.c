@@ -54,13 +54,14 @@ double cli_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* "--steps N" or "--json", into buf. */
+/* "--steps N", "--json" or "-f", into buf. */
 static void cli_opt_spell(const struct cli_opt *o, char *buf, size_t cap)
 {
+	const char *dashes = o->name[1] ? "--" : "-";
 	if (o->type == CLI_OPT_FLAG)
-		snprintf(buf, cap, "--%s", o->name);
+		snprintf(buf, cap, "%s%s", dashes, o->name);
 	else
-		snprintf(buf, cap, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+		snprintf(buf, cap, "%s%s %s", dashes, o->name, o->metavar ? o->metavar : "VALUE");
 }
 
 /* The current value of *o->dst as text, or "" when there is nothing to show. */
@@ -86,6 +87,8 @@ static void cli_opt_value(const struct cli_opt *o, char *buf, size_t cap)
 	case CLI_OPT_STRING:
 		if (*(const char **)o->dst)
 			snprintf(buf, cap, "%s", *(const char **)o->dst);
+		break;
+	case CLI_OPT_LIST:
 		break;
 	}
 }
@@ -147,6 +150,14 @@ static int cli_opt_set(const struct cli_verb *v, const struct cli_opt *o, const 
 	case CLI_OPT_STRING:
 		*(const char **)o->dst = arg;
 		return CLI_CONTINUE;
+	case CLI_OPT_LIST: {
+		struct cli_list *l = o->dst;
+		if (l->n == CLI_LIST_MAX)
+			return cli_usage_error(v->name, "--%s given more than %d times", o->name,
+				CLI_LIST_MAX);
+		l->v[l->n++] = arg;
+		return CLI_CONTINUE;
+	}
 	case CLI_OPT_INT: {
 		errno = 0;
 		long x = strtol(arg, &end, 10);
@@ -182,6 +193,8 @@ int cli_parse(const struct cli_verb *v, int argc, char **argv, int *first_arg)
 {
 	struct option longopts[CLI_MAX_OPTS + 2];
 	bool seen[CLI_MAX_OPTS] = { false };
+	char shortopts[2 * CLI_MAX_OPTS + 3] = ":h";
+	size_t ns = strlen(shortopts);
 	int n = 0;
 	for (const struct cli_opt *o = v->opts; o->name; o++, n++) {
 		if (n == CLI_MAX_OPTS) {
@@ -191,6 +204,12 @@ int cli_parse(const struct cli_verb *v, int argc, char **argv, int *first_arg)
 		longopts[n] = (struct option){ o->name,
 			o->type == CLI_OPT_FLAG ? no_argument : required_argument, NULL,
 			CLI_OPT_VAL_BASE + n };
+		if (!o->name[1]) {
+			shortopts[ns++] = o->name[0];
+			if (o->type != CLI_OPT_FLAG)
+				shortopts[ns++] = ':';
+			shortopts[ns] = '\0';
+		}
 	}
 	longopts[n] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n + 1] = (struct option){ NULL, 0, NULL, 0 };
@@ -199,12 +218,20 @@ int cli_parse(const struct cli_verb *v, int argc, char **argv, int *first_arg)
 	optind = 0;  /* glibc: 0 re-initialises getopt, so a verb can be parsed twice */
 	int c;
 	/* The leading ':' makes a missing value return ':' rather than '?'. */
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == 'h') {
 			cli_print_help(v);
 			return CLI_EXIT_OK;
 		}
+		if (c > 0 && c < CLI_OPT_VAL_BASE && c != ':' && c != '?') {
+			/* a short option: the one-letter entry of the table */
+			for (int i = 0; i < n; i++)
+				if (!v->opts[i].name[1] && v->opts[i].name[0] == c)
+					c = CLI_OPT_VAL_BASE + i;
+		}
 		if (c == ':') {
+			if (optopt > 0 && optopt < CLI_OPT_VAL_BASE)
+				return cli_usage_error(v->name, "option '-%c' needs a value", optopt);
 			const char *name = optopt >= CLI_OPT_VAL_BASE ? v->opts[optopt - CLI_OPT_VAL_BASE].name : "?";
 			const char *meta = optopt >= CLI_OPT_VAL_BASE ? v->opts[optopt - CLI_OPT_VAL_BASE].metavar : NULL;
 			return cli_usage_error(v->name, "option '--%s' needs a value (%s)", name, meta ? meta : "VALUE");

@@ -28,16 +28,42 @@ int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
+/* Pipelines and the daemon (cmd_<verb>.c; cmd_control.c holds cancel, pause, resume
+ * and retry). All but validate talk to a daemon through client.h. */
+int cmd_run(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_workers(int argc, char **argv);
+int cmd_drain(int argc, char **argv);
+
 enum cli_opt_type {
 	CLI_OPT_FLAG,   /* bool *: set when present; takes no value */
 	CLI_OPT_INT,    /* int *, checked against [min, max] */
 	CLI_OPT_FLOAT,  /* float *, finite, checked against [min, max] */
 	CLI_OPT_U64,    /* uint64_t *, any 64-bit unsigned value */
 	CLI_OPT_STRING, /* const char **: points into argv */
+	CLI_OPT_LIST,   /* struct cli_list *: every occurrence, in order (--set K=V ...) */
+};
+
+/* The values of a repeatable option; they point into argv. */
+#define CLI_LIST_MAX 64
+struct cli_list {
+	const char *v[CLI_LIST_MAX]; /* values in the order given */
+	int n;                        /* how many; more than CLI_LIST_MAX is a usage error */
 };
 
 struct cli_opt {
-	const char *name;       /* long name without "--"; NULL ends a table */
+	const char *name;       /* long name without "--"; NULL ends a table; a one-letter
+	                           name is a short option instead ("f" is -f) */
 	enum cli_opt_type type;
 	void *dst;              /* where the value goes; its prior value is the default */
 	const char *metavar;    /* "N", "DIR" in usage and help (unused for flags) */

@@ -22,6 +22,20 @@ struct cmd {
 };
 
 static const struct cmd commands[] = {
+	{ "run", cmd_run, "run a pipeline here: daemon and workers started, watched, stopped" },
+	{ "daemon", cmd_daemon, "run the coordinator (r1flowd) in the foreground" },
+	{ "submit", cmd_submit, "submit a pipeline spec to the daemon; prints its id" },
+	{ "validate", cmd_validate, "check a pipeline spec without submitting it" },
+	{ "ls", cmd_ls, "list pipelines, newest first" },
+	{ "status", cmd_status, "show a pipeline and its stages" },
+	{ "watch", cmd_watch, "follow a pipeline's progress until it ends" },
+	{ "logs", cmd_logs, "print a pipeline's events (-f: follow)" },
+	{ "cancel", cmd_cancel, "cancel a pipeline" },
+	{ "pause", cmd_pause, "pause a pipeline: no new jobs until resumed" },
+	{ "resume", cmd_resume, "resume a paused pipeline" },
+	{ "retry", cmd_retry, "rerun a failed pipeline from its failed stages" },
+	{ "workers", cmd_workers, "list the live workers" },
+	{ "drain", cmd_drain, "let a worker finish its jobs and leave" },
 	{ "sample", cmd_sample, "generate continuations of a prompt with a model" },
 	{ "score", cmd_score, "print a text's log-probability under a model" },
 	{ "train", cmd_train, "train a model locally on a generated corpus" },

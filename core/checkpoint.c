@@ -273,6 +273,29 @@ static int ck_check_unsupported(const char *path, const json_t *root, const stru
 	return 0;
 }
 
+/* The model_config of a parsed config.json object; `path` names it in errors. */
+static int ck_config_from_json(const char *path, const json_t *root, struct model_config *cfg,
+	struct err *e)
+{
+	struct model_config c;
+	config_defaults(&c);
+	for (unsigned i = 0; i < sizeof ck_keys / sizeof ck_keys[0]; i++) {
+		const json_t *v = json_object_get(root, ck_keys[i].key);
+		if (!v && ck_keys[i].required)
+			return err_set(e, ERR_FORMAT, "cannot read '%s': missing key '%s'", path, ck_keys[i].key);
+		if (v && ck_read_key(path, &ck_keys[i], v, &c, e))
+			return -1;
+	}
+	if (!json_object_get(root, "num_key_value_heads"))
+		c.n_kv_heads = c.n_heads;
+	if (ck_check_unsupported(path, root, &c, e))
+		return -1;
+	if (config_validate(&c, e))
+		return err_wrap(e, "cannot read '%s'", path);
+	*cfg = c;
+	return 0;
+}
+
 int checkpoint_read_config(const char *dir, struct model_config *cfg, struct err *e)
 {
 	char path[PATH_MAX];
@@ -281,29 +304,23 @@ int checkpoint_read_config(const char *dir, struct model_config *cfg, struct err
 	json_t *root = ck_load_json(path, e);
 	if (!root)
 		return -1;
-	int rc = -1;
-	struct model_config c;
-	config_defaults(&c);
-	for (unsigned i = 0; i < sizeof ck_keys / sizeof ck_keys[0]; i++) {
-		const json_t *v = json_object_get(root, ck_keys[i].key);
-		if (!v && ck_keys[i].required) {
-			err_set(e, ERR_FORMAT, "cannot read '%s': missing key '%s'", path, ck_keys[i].key);
-			goto out;
-		}
-		if (v && ck_read_key(path, &ck_keys[i], v, &c, e))
-			goto out;
-	}
-	if (!json_object_get(root, "num_key_value_heads"))
-		c.n_kv_heads = c.n_heads;
-	if (ck_check_unsupported(path, root, &c, e))
-		goto out;
-	if (config_validate(&c, e)) {
-		err_wrap(e, "cannot read '%s'", path);
-		goto out;
-	}
-	*cfg = c;
-	rc = 0;
-out:
+	int rc = ck_config_from_json(path, root, cfg, e);
+	json_decref(root);
+	return rc;
+}
+
+int checkpoint_parse_config(const char *text, size_t len, const char *what,
+	struct model_config *cfg, struct err *e)
+{
+	json_error_t jerr;
+	if (len > CK_CONFIG_MAX)
+		return err_set(e, ERR_FORMAT, "cannot read '%s': larger than %d bytes", what, CK_CONFIG_MAX);
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return err_set(e, ERR_FORMAT, "malformed JSON in '%s': %s (line %d, column %d)", what,
+			jerr.text, jerr.line, jerr.column);
+	int rc = json_is_object(root) ? ck_config_from_json(what, root, cfg, e) :
+		err_set(e, ERR_FORMAT, "malformed JSON in '%s': not an object", what);
 	json_decref(root);
 	return rc;
 }
@@ -390,12 +407,11 @@ static void ck_shape(const struct model_tensor *t, int64_t shape[2])
 	shape[1] = t->ndim > 1 ? t->shape[1] : 0;
 }
 
-/* Read every parameter of m from DIR/model.safetensors; the file must hold exactly those. */
-static int ck_read_params(struct model *m, const char *dir, struct err *e)
+int checkpoint_read_params_file(const struct model *m, const char *path, float *params,
+	struct err *e)
 {
-	char path[PATH_MAX];
 	struct st_file f;
-	if (ck_path(path, dir, CK_MODEL, e) || st_open(&f, path, e))
+	if (st_open(&f, path, e))
 		return -1;
 	int rc = -1;
 	for (int i = 0; i < m->n_tensors; i++) {
@@ -424,13 +440,22 @@ static int ck_read_params(struct model *m, const char *dir, struct err *e)
 		const struct model_tensor *t = &m->tensors[i];
 		int64_t shape[2];
 		ck_shape(t, shape);
-		if (st_read_f32(&f, t->name, t->ndim, shape, m->params_mem + t->offset, e))
+		if (st_read_f32(&f, t->name, t->ndim, shape, params + t->offset, e))
 			goto out;
 	}
 	rc = 0;
 out:
 	st_close(&f);
 	return rc;
+}
+
+/* Read every parameter of m from DIR/model.safetensors; the file must hold exactly those. */
+static int ck_read_params(struct model *m, const char *dir, struct err *e)
+{
+	char path[PATH_MAX];
+	if (ck_path(path, dir, CK_MODEL, e))
+		return -1;
+	return checkpoint_read_params_file(m, path, m->params_mem, e);
 }
 
 int checkpoint_load(struct model *m, const char *dir, int max_B, int max_T, struct err *e)

@@ -15,12 +15,21 @@
 #ifndef R1_CHECKPOINT_H
 #define R1_CHECKPOINT_H
 
+#include <stddef.h>
+
 #include "config.h"
 #include "err.h"
 #include "model.h"
 
 /* Parse DIR/config.json into cfg (defaults for absent optional keys). */
 int checkpoint_read_config(const char *dir, struct model_config *cfg, struct err *e);
+
+/*
+ * Parse the text of a config.json (len bytes) into cfg, as checkpoint_read_config
+ * does; `what` names the text in errors where a path would be (e.g. "config").
+ */
+int checkpoint_parse_config(const char *text, size_t len, const char *what,
+	struct model_config *cfg, struct err *e);
 
 /* Write DIR/config.json for cfg (creates DIR if needed). */
 int checkpoint_write_config(const char *dir, const struct model_config *cfg, struct err *e);
@@ -33,6 +42,17 @@ int checkpoint_load(struct model *m, const char *dir, int max_B, int max_T, stru
 
 /* Load parameters into an initialised model whose config matches the directory's. */
 int checkpoint_load_params(struct model *m, const char *dir, struct err *e);
+
+/*
+ * Read the parameters in the safetensors file `path` (a model.safetensors: HF names,
+ * F32/F16/BF16) into `params`, a buffer in m's layout of m->num_params floats
+ * (m->params_mem loads the model itself). The file must hold exactly m's tensors,
+ * with m's shapes; whether it was written for m's config is the caller's to know
+ * (worker jobs carry the config beside the file's sha256). On error `params` may be
+ * partly written.
+ */
+int checkpoint_read_params_file(const struct model *m, const char *path, float *params,
+	struct err *e);
 
 /* Write config.json and model.safetensors (and optimizer.safetensors when step > 0
  * and the model has optimizer buffers). */

@@ -418,15 +418,34 @@ static void on_fail(struct daemon *d, struct peer *p, const struct msg *m)
 	}
 }
 
-static void on_heartbeat(struct daemon *d, struct peer *p, const struct msg *m)
+static void mark_draining(struct daemon *d, struct peer *p)
 {
-	if (!msg_bool(m, "draining", 0) || p->draining)
-		return;
 	p->draining = 1;
 	struct err err = { 0 };
 	if (store_worker_set_state(d->store, p->id, WORKER_STATE_DRAINING, &err) < 0)
 		log_error("%s", err.msg);
 	log_info("worker '%s' is draining (%zu job(s) in hand)", p->name, p->nleases);
+}
+
+static void on_heartbeat(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	if (msg_bool(m, "draining", 0) && !p->draining)
+		mark_draining(d, p);
+}
+
+int broker_drain(struct daemon *d, const char *name, struct err *err)
+{
+	struct peer *p = name ? find_name(d->broker, name) : NULL;
+	if (!p || *p->lost)
+		return err_set(err, ERR_NOTFOUND, "no live worker named '%s' (see 'r1flow workers')",
+			name ? name : "");
+	if (!p->draining)
+		mark_draining(d, p);
+	struct msg m;
+	msg_init(&m, PROTO_HEARTBEAT);
+	m.header = json_pack("{sb}", "drain", 1);
+	send_to(d, p, &m);
+	return 0;
 }
 
 static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)

@@ -96,4 +96,9 @@ void broker_shutdown(struct daemon *d);
 size_t broker_count(const struct broker *b);
 json_t *broker_describe(const struct daemon *d);
 
+/* `r1flow drain NAME`: no more jobs for the worker, and a HEARTBEAT with drain:true
+ * asks it to finish what it holds and leave (as on SIGTERM). ERR_NOTFOUND if no
+ * live worker has that name. */
+int broker_drain(struct daemon *d, const char *name, struct err *err);
+
 #endif

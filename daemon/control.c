@@ -1,5 +1,6 @@
 #include "control.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "broker.h"
 #include "daemon.h"
 #include "events.h"
+#include "scheduler.h"
 
 typedef json_t *(*op_fn)(struct daemon *d, const struct msg *req, struct err *err);
 
@@ -252,6 +254,109 @@ static json_t *op_shutdown(struct daemon *d, const struct msg *req, struct err *
 	return json_object();
 }
 
+static json_t *op_submit(struct daemon *d, const struct msg *req, struct err *err)
+{
+	json_t *spec = json_object_get(req->header, "spec");
+	const char *source = NULL;
+	int64_t id = 0;
+	if (!json_is_object(spec)) {
+		err_set(err, ERR_INVALID, "submit: 'spec' must be the normalised spec object "
+			"('r1flow submit FILE' sends it)");
+		return NULL;
+	}
+	if (get_str(req, "submit", "source", &source, err) < 0 ||
+		scheduler_submit(d, spec, source, &id, err) < 0)
+		return NULL;
+	return json_pack("{sI sO}", "id", (json_int_t)id, "name", json_object_get(spec, "name"));
+}
+
+static json_t *op_pipelines(struct daemon *d, const struct msg *req, struct err *err)
+{
+	(void)req;
+	return scheduler_list(d, err);
+}
+
+/* The required pipeline `id` of a request. */
+static int pipeline_id(const struct msg *req, const char *op, int64_t *id, struct err *err)
+{
+	if (!json_object_get(req->header, "id"))
+		return err_set(err, ERR_INVALID, "%s: 'id' (a pipeline id) is required", op);
+	return get_int(req, op, "id", 0, 1, INT64_MAX, id, err);
+}
+
+static json_t *op_pipeline(struct daemon *d, const struct msg *req, struct err *err)
+{
+	int64_t id;
+	return pipeline_id(req, "pipeline", &id, err) < 0 ? NULL :
+		scheduler_describe(d, id, err);
+}
+
+static json_t *act(struct daemon *d, const struct msg *req, const char *op,
+	enum scheduler_action action, struct err *err)
+{
+	int64_t id;
+	const char *state = NULL;
+	if (pipeline_id(req, op, &id, err) < 0 || scheduler_act(d, id, action, &state, err) < 0)
+		return NULL;
+	return json_pack("{sI ss}", "id", (json_int_t)id, "state", state);
+}
+
+static json_t *op_pipeline_cancel(struct daemon *d, const struct msg *req, struct err *err)
+{
+	return act(d, req, "pipeline_cancel", SCHED_CANCEL, err);
+}
+
+static json_t *op_pipeline_pause(struct daemon *d, const struct msg *req, struct err *err)
+{
+	return act(d, req, "pipeline_pause", SCHED_PAUSE, err);
+}
+
+static json_t *op_pipeline_resume(struct daemon *d, const struct msg *req, struct err *err)
+{
+	return act(d, req, "pipeline_resume", SCHED_RESUME, err);
+}
+
+static json_t *op_pipeline_retry(struct daemon *d, const struct msg *req, struct err *err)
+{
+	return act(d, req, "pipeline_retry", SCHED_RETRY, err);
+}
+
+static json_t *op_logs(struct daemon *d, const struct msg *req, struct err *err)
+{
+	int64_t id, after, limit, last;
+	struct store_pipeline p;
+	json_t *events;
+	if (pipeline_id(req, "logs", &id, err) < 0 ||
+		get_int(req, "logs", "after", 0, 0, INT64_MAX, &after, err) < 0 ||
+		get_int(req, "logs", "limit", 1000, 1, 100000, &limit, err) < 0)
+		return NULL;
+	int rc = store_pipeline_get(d->store, id, &p, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			err_set(err, ERR_NOTFOUND, "no pipeline %lld", (long long)id);
+		return NULL;
+	}
+	json_t *out = NULL;
+	if (store_event_list(d->store, id, after, limit, &events, &last, err) == 0)
+		out = json_pack("{so sI ss}", "events", events, "last", (json_int_t)last, "state",
+			store_pipeline_state_name(p.state));
+	store_pipeline_release(&p);
+	return out;
+}
+
+static json_t *op_drain(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *name = NULL;
+	if (get_str(req, "drain", "worker", &name, err) < 0)
+		return NULL;
+	if (!name) {
+		err_set(err, ERR_INVALID, "drain: 'worker' (a worker name) is required");
+		return NULL;
+	}
+	return broker_drain(d, name, err) < 0 ? NULL :
+		json_pack("{ss ss}", "worker", name, "state", "draining");
+}
+
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err);
 
 static const struct op ops[] = {
@@ -266,6 +371,16 @@ static const struct op ops[] = {
 	{ "cancel", op_cancel, "cancel {job}" },
 	{ "blob_put", op_blob_put, "store the request's blob frame" },
 	{ "shutdown", op_shutdown, "stop the daemon" },
+	{ "submit", op_submit, "run a pipeline: {spec (normalised), source (YAML text)}" },
+	{ "pipelines", op_pipelines, "every pipeline, newest first" },
+	{ "pipeline", op_pipeline, "one pipeline {id}: its state and stages' progress" },
+	{ "pipeline_cancel", op_pipeline_cancel, "cancel pipeline {id}" },
+	{ "pipeline_pause", op_pipeline_pause, "pause pipeline {id}" },
+	{ "pipeline_resume", op_pipeline_resume, "resume paused pipeline {id}" },
+	{ "pipeline_retry", op_pipeline_retry, "retry failed or cancelled pipeline {id} from "
+		"its failed stages" },
+	{ "logs", op_logs, "events of pipeline {id} after event {after}, at most {limit}" },
+	{ "drain", op_drain, "let worker {worker} finish its jobs and leave" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)

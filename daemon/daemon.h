@@ -14,6 +14,7 @@
  *   events.c    events: stored in the events table and published on the PUB socket
  *   outbox.c    messages waiting for the turn's commit
  *   counters.c  persistent counters (faults, stale results, requeues)
+ *   scheduler.c pipelines and stages: submission, states, starts (stage.h drivers)
  *
  * The rule every module follows (store.h "Transactions"): a turn's writes join one
  * transaction, and nothing that presumes a write — a JOB for a claim, a reply, an
@@ -67,6 +68,7 @@ struct daemon {
 	int64_t started;           /* monotonic ms at startup */
 	int64_t status_at;         /* monotonic ms of the last status line */
 	int64_t status_results;    /* results_committed at the last status line */
+	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	int stop;                  /* set by a signal or the shutdown op: last turn */
 };
 

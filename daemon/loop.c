@@ -9,6 +9,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "events.h"
+#include "scheduler.h"
 
 static int64_t clock_ms(clockid_t id)
 {
@@ -74,11 +75,17 @@ static void log_status(struct daemon *d)
  *   4. workers.last_seen in the store, every 10 * heartbeat_ms
  *   5. a status log line every stats_ms (jobs per state, workers, results/s,
  *      stale, requeued, malformed)
+ *   6. pipelines, every LOOP_SCHEDULE_MS: stages advance, fail, succeed and start
+ *      (scheduler_run; control ops that change a pipeline also run it at once)
  * Items 1-4 are broker_cron. Counters are flushed every turn, not here.
  */
 static void cron(struct daemon *d)
 {
 	broker_cron(d);
+	if (d->now - d->scheduled_at >= LOOP_SCHEDULE_MS) {
+		scheduler_run(d);
+		d->scheduled_at = d->now;
+	}
 	if (d->cfg.stats_ms > 0 && d->now - d->status_at >= d->cfg.stats_ms)
 		log_status(d);
 }

@@ -30,6 +30,7 @@
 struct daemon;
 
 #define LOOP_CRON_MS 100   /* cron period; each duty keeps its own, longer, interval */
+#define LOOP_SCHEDULE_MS 250 /* pipelines advance this often (stage progress, starts) */
 
 /* Run until d->stop is set or `signal_fd` becomes readable (a byte per signal).
  * 0 after a clean stop, -1 if a commit failed (logged). */

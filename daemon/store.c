@@ -131,6 +131,33 @@ static const char *const sql[S_COUNT] = {
 		"SELECT e.id, e.ts, s.name, e.type, e.data FROM events e "
 		"LEFT JOIN stages s ON s.id = e.stage WHERE e.pipeline = ?1 AND e.id > ?2 "
 		"ORDER BY e.id LIMIT ?3",
+	[S_DATASET_ADD] =
+		"INSERT INTO datasets (pipeline, name, source, created_at) "
+		"VALUES (?1, ?2, coalesce(?3, '{}'), ?4)",
+	/* the pipeline's own dataset first, then a shared one */
+	[S_DATASET_FIND] =
+		"SELECT id, count FROM datasets WHERE name = ?2 AND (pipeline = ?1 OR pipeline IS NULL) "
+		"ORDER BY pipeline IS NULL LIMIT 1",
+	[S_DATASET_COUNT] = "UPDATE datasets SET count = ?2 WHERE id = ?1",
+	[S_DATASET_LIST] =
+		"SELECT d.id, d.pipeline, d.name, d.source, d.count, d.created_at, p.name "
+		"FROM datasets d LEFT JOIN pipelines p ON p.id = d.pipeline "
+		"WHERE ?1 IS NULL OR d.pipeline = ?1 ORDER BY d.pipeline IS NOT NULL, d.pipeline, d.id",
+	[S_RECORD_ADD] =
+		"INSERT INTO records (dataset, idx, prompt, answer, response, text, meta) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_RECORD_GET] =
+		"SELECT prompt, answer, response, text, meta FROM records WHERE dataset = ?1 AND idx = ?2",
+	[S_CHECKPOINT_ADD] =
+		"INSERT INTO checkpoints (stage, step, sha256, optimizer, config, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (stage, step) DO UPDATE SET "
+		"optimizer = coalesce(excluded.optimizer, optimizer)",
+	[S_CHECKPOINT_LAST] =
+		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 "
+		"ORDER BY step DESC LIMIT 1",
+	[S_CHECKPOINT_LAST_OPT] =
+		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 "
+		"AND optimizer IS NOT NULL ORDER BY step DESC LIMIT 1",
 	[S_QUICK_CHECK] = "PRAGMA quick_check",
 	[S_USER_VERSION] = "PRAGMA user_version",
 };

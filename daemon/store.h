@@ -310,6 +310,12 @@ int store_stage_set_progress(struct store *s, int64_t id, int64_t step, int64_t 
 	struct err *err);
 void store_stages_free(struct store_stage *st, size_t n);
 
+/* Several calls as one unit: inside a turn a savepoint (a failure undoes only the
+ * unit), outside a transaction of its own. store_unit_end commits the unit when ok,
+ * else undoes it; it returns -1 if the unit could not be committed. */
+int store_unit_begin(struct store *s, struct err *err);
+int store_unit_end(struct store *s, int ok, struct err *err);
+
 /* Cancel the stage's queued and leased jobs; the holders of leased ones (to send
  * CANCEL to) go to held[0..*nheld) as (job, worker) pairs (free *held). */
 int store_stage_jobs_cancel(struct store *s, int64_t stage, int64_t now_ms,
@@ -326,6 +332,49 @@ int store_stage_job_failed(struct store *s, int64_t stage, int64_t *job, char **
  * `after`). */
 int store_event_list(struct store *s, int64_t pipeline, int64_t after, int64_t limit,
 	json_t **out, int64_t *last, struct err *err);
+
+/*
+ * Datasets, records and checkpoints (store_dataset.c). A pipeline's dataset
+ * shadows a shared one of the same name.
+ */
+struct store_record {
+	char *prompt, *answer, *response, *text; /* NULL where the record has none */
+	char *meta;                              /* JSON text or NULL */
+};
+
+struct store_checkpoint {
+	int64_t step;
+	char sha256[65];          /* the model.safetensors blob */
+	char optimizer[65];       /* "" unless the AdamW moments were saved at this step */
+	char *config;             /* HF config.json text (free it) */
+};
+
+/* pipeline 0: a shared dataset. source: JSON text (how it was made) or NULL. */
+int store_dataset_add(struct store *s, int64_t pipeline, const char *name,
+	const char *source, int64_t now_ms, int64_t *id, struct err *err);
+/* 1 and *id, *count (may be NULL) of the dataset `name` seen from `pipeline`, 0 if
+ * there is none. */
+int store_dataset_find(struct store *s, int64_t pipeline, const char *name, int64_t *id,
+	int64_t *count, struct err *err);
+int store_dataset_set_count(struct store *s, int64_t id, int64_t count, struct err *err);
+/* The datasets of `pipeline` (0: all) as a JSON array of {id, pipeline, name, source,
+ * count, created_at}. */
+int store_dataset_list(struct store *s, int64_t pipeline, json_t **out, struct err *err);
+/* Add record `idx` (callers add 0..n-1 in one store_unit and then set the count). */
+int store_record_add(struct store *s, int64_t dataset, int64_t idx,
+	const struct store_record *r, struct err *err);
+/* 1 and *r filled (store_record_release), 0 if absent. */
+int store_record_get(struct store *s, int64_t dataset, int64_t idx, struct store_record *r,
+	struct err *err);
+void store_record_release(struct store_record *r);
+
+/* Record weights (and optionally optimizer moments, opt NULL or "") for (stage,
+ * step); a second call for the same step can only add the moments. */
+int store_checkpoint_add(struct store *s, int64_t stage, int64_t step, const char *sha256,
+	const char *opt, const char *config, int64_t now_ms, struct err *err);
+/* 1 and *c (the latest, or with `with_optimizer` the latest with moments), 0 if none. */
+int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
+	struct store_checkpoint *c, struct err *err);
 
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);

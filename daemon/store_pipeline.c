@@ -69,6 +69,16 @@ int store_stage_add(struct store *s, int64_t pipeline, const char *name, const c
 	return store_insert(s, st, id, err, what);
 }
 
+int store_unit_begin(struct store *s, struct err *err)
+{
+	return store_tx_enter(s, 1, err, "begin a unit of writes");
+}
+
+int store_unit_end(struct store *s, int ok, struct err *err)
+{
+	return store_tx_leave(s, 1, ok, err, "end a unit of writes");
+}
+
 static int read_pipeline(sqlite3_stmt *st, struct store_pipeline *p, struct err *err)
 {
 	memset(p, 0, sizeof *p);
@@ -404,7 +414,7 @@ int store_event_list(struct store *s, int64_t pipeline, int64_t after, int64_t l
 		json_error_t jerr;
 		json_t *data = json_loads((const char *)sqlite3_column_text(st, 4), 0, &jerr);
 		*last = sqlite3_column_int64(st, 0);
-		json_array_append_new(all, json_pack("{sI sI s? ss so}", "id", (json_int_t)*last,
+		json_array_append_new(all, json_pack("{sI sI ss? ss so}", "id", (json_int_t)*last,
 			"ts", (json_int_t)sqlite3_column_int64(st, 1), "stage", stage, "type",
 			(const char *)sqlite3_column_text(st, 3), "data", data ? data : json_object()));
 	}

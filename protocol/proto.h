@@ -41,7 +41,8 @@
  *                                                deadline_ms?:uint
  *   CHUNK       answer to FETCH; blobs 0..1     sha256:hex64 offset:uint size?:uint (total
  *                                                blob size) error?:str (then no blob)
- *   HEARTBEAT   liveness, when idle              (none)
+ *   HEARTBEAT   liveness, when idle              drain?:bool (true: finish the jobs in
+ *                                                hand, then leave, as on SIGTERM)
  *   CANCEL      drop this job, send nothing     job:uint epoch?:uint
  *   DISCONNECT  session over (shutdown, unknown  reason:str
  *               peer, protocol error)

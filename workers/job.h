@@ -24,6 +24,10 @@
  * not there (FETCH/CHUNK, verified against the sha256 before it is used). It blocks
  * the compute thread only; heartbeats go on.
  *
+ * Tests run job functions in-process without a runtime: with compute NULL,
+ * job_blob_path takes blob `sha256` from the file blob_dir/<sha256> (no fetch, no
+ * hash check; missing is an ERR_NOTFOUND error). The runtime leaves blob_dir NULL.
+ *
  * Forbidden: keeping pointers into job after returning; calling job_blob_path from
  * any thread but the compute thread that runs the job.
  *
@@ -50,7 +54,8 @@ struct job {
 	const json_t *params;              /* the JOB's params object, borrowed */
 	const struct msg_frame *blobs;     /* the JOB's blob frames, borrowed */
 	size_t nblobs;
-	struct runtime_compute *compute;   /* for job_blob_path */
+	struct runtime_compute *compute;   /* for job_blob_path; NULL in tests */
+	const char *blob_dir;              /* tests: where blobs are when compute is NULL */
 };
 
 struct job_output {

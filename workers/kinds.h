@@ -9,8 +9,16 @@
  *
  *   probe     diagnostic: echo a payload; optionally fetch a blob, sleep, fail or
  *             crash (job_probe.c has the params). For tests and benchmarks.
+ *   rollout   G samples per prompt from a checkpoint blob: tokens, text, log-probs,
+ *             finish (job_rollout.c)
+ *   reward    rule-based rewards of completions, per component and weighted
+ *             (job_reward.c)
+ *   reject    rejection-sampling filters: kept items and drop counts (job_reject.c)
+ *   grad      the flat fp32 gradient of a shard of sequences under CE or GRPO, and
+ *             loss sums (job_grad.c)
  *
- * rollout, reward, reject and grad register in later issues.
+ * The model-running kinds share jobmodel.h (weights from params, cached across
+ * jobs); all parse their params with jobparams.h.
  */
 #ifndef R1_KINDS_H
 #define R1_KINDS_H
@@ -32,5 +40,9 @@ extern const size_t job_kind_count;
 const struct job_kind *job_kind_find(const char *name);
 
 int job_probe_run(const struct job *job, struct job_output *out, struct err *err);
+int job_rollout_run(const struct job *job, struct job_output *out, struct err *err);
+int job_reward_run(const struct job *job, struct job_output *out, struct err *err);
+int job_reject_run(const struct job *job, struct job_output *out, struct err *err);
+int job_grad_run(const struct job *job, struct job_output *out, struct err *err);
 
 #endif

@@ -376,6 +376,95 @@ static void test_store__claim_many_fills_slots_and_stops_at_a_returned_job(void)
 	store_close(s);
 }
 
+static void test_store__pipelines_and_stages_move_through_their_states(void)
+{
+	struct store *s = open_ok(":memory:");
+	struct err e;
+	int64_t p1, p2, a, b;
+	CHECK(store_pipeline_add(s, "one", "name: one", "{\"name\":\"one\"}", 7, 1000, &p1, &e) == 0);
+	CHECK(store_pipeline_add(s, "two", "", "{}", 0, 1100, &p2, &e) == 0);
+	CHECK(store_stage_add(s, p1, "a", "probe", "{\"jobs\":2}", 2, 1000, &a, &e) == 0);
+	CHECK(store_stage_add(s, p1, "b", "probe", "{}", 0, 1000, &b, &e) == 0);
+	/* a stage name is unique within its pipeline */
+	CHECK(store_stage_add(s, p1, "a", "probe", "{}", 0, 1000, NULL, &e) < 0);
+	CHECK(strstr(e.msg, "UNIQUE") != NULL);
+
+	struct store_pipeline *all;
+	size_t n;
+	CHECK(store_pipeline_list(s, &all, &n, &e) == 0 && n == 2);
+	CHECK(all[0].id == p2 && all[1].id == p1 && all[1].stages == 2 && all[1].seed == 7);
+	CHECK(all[1].state == PIPELINE_QUEUED && all[1].started_at == 0);
+	store_pipelines_free(all, n);
+
+	CHECK(store_pipeline_set_state(s, p1, PIPELINE_RUNNING, NULL, 2000, &e) == 0);
+	CHECK(store_pipeline_set_state(s, p1, PIPELINE_PAUSED, NULL, 2500, &e) == 0);
+	CHECK(store_pipeline_set_state(s, p1, PIPELINE_RUNNING, NULL, 3000, &e) == 0);
+	struct store_pipeline p;
+	CHECK(store_pipeline_get(s, p1, &p, &e) == 1);
+	CHECK(p.started_at == 2000 && p.finished_at == 0 && strcmp(p.spec, "{\"name\":\"one\"}") == 0);
+	store_pipeline_release(&p);
+	CHECK(store_pipeline_set_state(s, p1, PIPELINE_FAILED, "stage 'a' failed: x", 4000, &e) == 0);
+	CHECK(store_pipeline_get(s, p1, &p, &e) == 1);
+	CHECK(p.state == PIPELINE_FAILED && p.finished_at == 4000 && strcmp(p.error, "stage 'a' failed: x") == 0);
+	store_pipeline_release(&p);
+	CHECK(store_pipeline_get(s, 99, &p, &e) == 0);
+	CHECK(store_pipeline_set_state(s, 99, PIPELINE_RUNNING, NULL, 1, &e) < 0 && e.code == ERR_NOTFOUND);
+
+	int64_t *ids;
+	CHECK(store_pipeline_ids(s, PIPELINE_QUEUED, &ids, &n, &e) == 0 && n == 1 && ids[0] == p2);
+	free(ids);
+
+	CHECK(store_stage_set_state(s, a, STAGE_RUNNING, NULL, 2100, &e) == 0);
+	CHECK(store_stage_set_progress(s, a, 1, 2, &e) == 0);
+	struct store_stage *st;
+	CHECK(store_stage_list(s, p1, &st, &n, &e) == 0 && n == 2);
+	CHECK(st[0].id == a && st[0].state == STAGE_RUNNING && st[0].started_at == 2100);
+	CHECK(st[0].step == 1 && st[0].total == 2 && st[0].progress == 0.5);
+	CHECK(st[1].state == STAGE_PENDING && strcmp(st[1].kind, "probe") == 0);
+	store_stages_free(st, n);
+	CHECK(strcmp(store_stage_state_name(STAGE_SUCCEEDED), "succeeded") == 0);
+	CHECK(strcmp(store_pipeline_state_name(PIPELINE_CANCELLED), "cancelled") == 0);
+	store_close(s);
+}
+
+static void test_store__stage_jobs_cancel_and_requeue(void)
+{
+	struct store *s = open_ok(":memory:");
+	struct err e;
+	int64_t pl, stage, w = worker(s, "w1");
+	CHECK(store_pipeline_add(s, "p", "", "{}", 0, 1000, &pl, &e) == 0);
+	CHECK(store_stage_add(s, pl, "a", "probe", "{}", 3, 1000, &stage, &e) == 0);
+	struct store_job_new jobs[3];
+	for (int i = 0; i < 3; i++)
+		jobs[i] = (struct store_job_new){ .stage = stage, .kind = "probe", .shard = i };
+	int64_t ids[3];
+	CHECK(store_job_enqueue(s, jobs, 3, 1000, ids, &e) == 0);
+	struct store_job j = claim(s, w, NULL, 2000);
+	CHECK(j.id == ids[0]);
+	int64_t (*held)[2];
+	size_t n;
+	CHECK(store_stage_jobs_cancel(s, stage, 2100, &held, &n, &e) == 0);
+	CHECK(n == 1 && held[0][0] == ids[0] && held[0][1] == w);
+	free(held);
+	CHECK(count(s, JOB_STATE_CANCELLED) == 3);
+	/* the holder's late answer is stale */
+	CHECK(store_job_commit(s, j.id, j.epoch, "{}", 2200, &e) == 0);
+	CHECK(store_stage_jobs_requeue(s, stage, &e) == 3);
+	CHECK(count(s, JOB_STATE_QUEUED) == 3);
+	struct store_job again = claim(s, w, NULL, 2300);
+	CHECK(again.id == ids[0] && again.attempt == 1 && again.epoch == j.epoch + 1);
+	int64_t job;
+	char *why;
+	CHECK(store_stage_job_failed(s, stage, &job, &why, &e) == 0);
+	CHECK(store_job_fail(s, again.id, again.epoch, "boom", 0, 2400, NULL, &e) == 1);
+	CHECK(store_stage_job_failed(s, stage, &job, &why, &e) == 1 && job == ids[0]);
+	CHECK(strcmp(why, "boom (attempt 1 of 3)") == 0);
+	free(why);
+	store_job_release(&j);
+	store_job_release(&again);
+	store_close(s);
+}
+
 static void test_store__expired_leases_are_requeued_and_extensible(void)
 {
 	struct store *s = open_ok(":memory:");
@@ -699,6 +788,8 @@ int main(int argc, char **argv)
 		TEST(test_store__first_lease_claims_wait_behind_jobs_that_came_back),
 		TEST(test_store__claim_many_fills_slots_and_stops_at_a_returned_job),
 		TEST(test_store__expired_leases_are_requeued_and_extensible),
+		TEST(test_store__pipelines_and_stages_move_through_their_states),
+		TEST(test_store__stage_jobs_cancel_and_requeue),
 		TEST(test_store__cancel_makes_later_answers_stale),
 		TEST(test_store__enqueue_is_all_or_nothing),
 		TEST(test_store__batched_transaction),

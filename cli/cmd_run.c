@@ -1,0 +1,373 @@
+/*
+ * r1flow run — the embedded default (DESIGN §1): a daemon and N local workers as
+ * child processes on a private data directory, one pipeline submitted, watched to
+ * its end, the final status printed, everything stopped.
+ *
+ * Order: validate the spec (nothing starts for a bad file) → the data directory
+ * (--data DIR, or a fresh mkdtemp one removed at the end unless --keep) → r1flowd,
+ * waited for until its `status` answers with its own pid (so a daemon already
+ * serving DIR is never mistaken for ours) → N r1flow-worker named local-1..N,
+ * waited for until the daemon counts them → submit → watch (view.h) → status table
+ * → stop workers (they drain), then the daemon: SIGTERM, SIGKILL after 5 s, reaped.
+ *
+ * SIGINT, SIGTERM, SIGHUP: cancel the pipeline (pipeline_cancel, so workers drop
+ * its jobs and stop at once), stop the children the same way, exit 130. The
+ * children sit in their own process group, so a Ctrl-C at the terminal reaches only
+ * us and nothing stops before the cancel is sent; they also die with us if we are
+ * killed outright (procs.h).
+ *
+ * A child that exits early is an error that keeps the temporary directory (its log
+ * is the evidence): the daemon at any time; a worker only if it was the last.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "procs.h"
+#include "view.h"
+
+#define RUN_START_TIMEOUT_MS 20000  /* daemon answering, workers registered */
+#define RUN_CANCEL_TIMEOUT_MS 3000
+
+static volatile sig_atomic_t run_signal; /* the signal that asked us to stop */
+
+static void run_on_signal(int sig)
+{
+	run_signal = sig;
+}
+
+/* No SA_RESTART: a signal cuts waits short (zmq_poll, nanosleep) so we act on it. */
+static void run_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = run_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+struct run {
+	const char *dir;           /* the data directory */
+	char tmpl[64];             /* the mkdtemp one, when we made it */
+	bool tmp;                  /* dir is ours to remove */
+	int workers;
+	struct procs procs;        /* [0] r1flowd, [1..workers] r1flow-worker */
+	size_t workers_alive;
+	int64_t id;                /* the pipeline, once submitted; 0 before */
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* The last non-empty line of a child's log, for the error that reports its death. */
+static void log_tail(const char *path, char *out, size_t size)
+{
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0])
+			snprintf(out, size, "%s", line);
+	}
+	fclose(f);
+}
+
+/* A child that should be running has exited: -1 and err (the daemon, the last
+ * worker), or a warning and 0 (a worker whose jobs the others take over). */
+static int run_check(void *arg, struct err *err)
+{
+	struct run *r = arg;
+	struct proc *dead;
+	while ((dead = procs_reap(&r->procs))) {
+		char how[64], tail[1024];
+		procs_describe(dead, how, sizeof how);
+		log_tail(dead->log, tail, sizeof tail);
+		if (dead == &r->procs.list[0])
+			return err_set(err, ERR_IO, "r1flowd %s (log %s%s%s)", how, dead->log,
+				tail[0] ? ": " : "", tail);
+		if (--r->workers_alive == 0)
+			return err_set(err, ERR_IO, "every worker exited; the last, %s, %s (log %s%s%s)",
+				dead->name, how, dead->log, tail[0] ? ": " : "", tail);
+		cli_error("run", "worker %s %s (log %s); %zu left", dead->name, how, dead->log,
+			r->workers_alive);
+	}
+	return 0;
+}
+
+/* Wait until the daemon answers `status` as our child and counts `want` workers. */
+static int run_wait_ready(struct run *r, struct client *c, size_t want, struct err *err)
+{
+	double deadline = cli_now() + RUN_START_TIMEOUT_MS / 1000.0;
+	const struct client_addr addr = { .data = r->dir };
+	pid_t daemon_pid = r->procs.list[0].pid;
+	for (;;) {
+		if (run_signal)
+			return err_set(err, ERR_IO, "interrupted");
+		if (run_check(r, err) < 0)
+			return -1;
+		struct err e = { 0 };
+		if (!c->sock && client_open(c, &addr, &e) == 0) {
+			c->timeout_ms = 2000;
+			c->check = run_check;
+			c->check_arg = r;
+		}
+		if (c->sock) {
+			json_t *st = client_call(c, json_pack("{ss}", "op", "status"), &e);
+			if (st) {
+				int64_t pid = json_integer_value(json_object_get(st, "pid"));
+				int64_t live = json_integer_value(json_object_get(st, "workers"));
+				json_decref(st);
+				if (pid != daemon_pid)
+					return err_set(err, ERR_INVALID, "another daemon (pid %lld) answers "
+						"on '%s'", (long long)pid, c->endpoint);
+				if (live >= (int64_t)want) {
+					c->timeout_ms = CLIENT_TIMEOUT_MS;
+					return 0;
+				}
+			} else if (c->broken) {
+				client_close(c);
+			}
+		}
+		if (cli_now() > deadline) {
+			if (want == 0)
+				return err_set(err, ERR_IO, "r1flowd did not answer within %d s (log %s)",
+					RUN_START_TIMEOUT_MS / 1000, r->procs.list[0].log);
+			return err_set(err, ERR_IO, "fewer than %zu workers registered within %d s "
+				"(logs in %s/logs)", want, RUN_START_TIMEOUT_MS / 1000, r->dir);
+		}
+		sleep_ms(50);
+	}
+}
+
+static int run_start(struct run *r, struct client *c, struct err *err)
+{
+	char daemon_path[4200], worker_path[4200], log[4200], name[32];
+	if (procs_find("r1flowd", "R1FLOWD", "../daemon/r1flowd", daemon_path,
+		sizeof daemon_path, err) < 0 ||
+		procs_find("r1flow-worker", "R1FLOW_WORKER", "../workers/r1flow-worker", worker_path,
+		sizeof worker_path, err) < 0)
+		return -1;
+	snprintf(log, sizeof log, "%s/logs", r->dir);
+	if (mkdir(log, 0700) < 0 && errno != EEXIST)
+		return err_set(err, ERR_IO, "cannot create '%s': %s", log, strerror(errno));
+
+	snprintf(log, sizeof log, "%s/logs/r1flowd.log", r->dir);
+	char *dargv[] = { daemon_path, "--data", (char *)r->dir, NULL };
+	if (procs_spawn(&r->procs, "r1flowd", dargv, log, err) < 0 ||
+		run_wait_ready(r, c, 0, err) < 0)
+		return -1;
+	for (int k = 1; k <= r->workers; k++) {
+		snprintf(name, sizeof name, "local-%d", k);
+		snprintf(log, sizeof log, "%s/logs/%s.log", r->dir, name);
+		char *wargv[] = { worker_path, "--data", (char *)r->dir, "--name", name, NULL };
+		if (procs_spawn(&r->procs, name, wargv, log, err) < 0)
+			return -1;
+		r->workers_alive++;
+	}
+	return run_wait_ready(r, c, (size_t)r->workers, err);
+}
+
+/* Ask the daemon to cancel our pipeline, on a fresh connection (a signal may have
+ * cut the old one's request short). */
+static void run_cancel(struct run *r)
+{
+	struct client c;
+	struct err e = { 0 };
+	const struct client_addr addr = { .data = r->dir };
+	if (client_open(&c, &addr, &e) == 0) {
+		c.timeout_ms = RUN_CANCEL_TIMEOUT_MS;
+		json_t *reply = client_call(&c, json_pack("{ss sI}", "op", "pipeline_cancel", "id",
+			(json_int_t)r->id), &e);
+		json_decref(reply);
+	}
+	client_close(&c);
+	if (e.msg[0])
+		cli_error("run", "cannot cancel pipeline %lld: %s", (long long)r->id, e.msg);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct cli_list sets = { .n = 0 };
+	const char *data = NULL;
+	int workers = 0;
+	bool keep = false, json = false, plain = false;
+	const struct cli_opt opts[] = {
+		{ "workers", CLI_OPT_INT, &workers, "N", 1, PROCS_MAX - 1, false,
+		  "local worker processes", "one per online CPU" },
+		{ "data", CLI_OPT_STRING, &data, "DIR", 0, 0, false,
+		  "data directory to run in (created if missing, kept afterwards)",
+		  "a fresh /tmp/r1flow-run.XXXXXX, removed at the end" },
+		{ "keep", CLI_OPT_FLAG, &keep, NULL, 0, 0, false,
+		  "keep the temporary data directory (database, logs) at the end", NULL },
+		CLIENT_SET_OPT(&sets),
+		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
+		  "timestamped progress lines even on a terminal", NULL },
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "no progress display; at the end print the final status as JSON", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "run", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
+		.about = "Run the pipeline in FILE on this machine, start to finish: validate it,\n"
+			 "start a daemon and N workers as child processes (their logs in DIR/logs),\n"
+			 "submit, show progress as 'r1flow watch' does, print the final status, and\n"
+			 "stop them all. Ctrl-C cancels the pipeline and stops everything.\n\n"
+			 "example: r1flow run pipelines/probe.yaml --workers 2\n\n"
+			 "exit status: 0 the pipeline succeeded, 1 it failed or was cancelled or\n"
+			 "could not be run, 2 usage error, 130 interrupted",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	const char *file = argv[first];
+
+	struct err e = { 0 };
+	json_t *req = client_submit_request(file, &sets, &e);
+	if (!req) {
+		cli_error("run", "%s", e.msg);
+		return CLI_EXIT_FAIL;
+	}
+
+	struct run *r = calloc(1, sizeof *r);
+	struct client c;
+	struct view v;
+	json_t *last = NULL;
+	bool keep_dir = keep, tty = !plain && !json && isatty(STDOUT_FILENO);
+	memset(&c, 0, sizeof c);
+	view_init(&v, stdout, tty);
+	rc = CLI_EXIT_FAIL;
+	if (!r) {
+		cli_error("run", "out of memory");
+		goto out;
+	}
+	if (workers <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		workers = n > 0 ? (n < PROCS_MAX - 1 ? (int)n : PROCS_MAX - 1) : 1;
+	}
+	r->workers = workers;
+	if (data) {
+		r->dir = data;
+		struct client_addr addr = { .data = data };
+		struct client probe;
+		if (client_open(&probe, &addr, &e) == 0) {
+			client_close(&probe);
+			cli_error("run", "a daemon already serves '%s': submit to it with 'r1flow "
+				"submit --data %s %s', or run elsewhere", data, data, file);
+			goto out;
+		}
+		client_close(&probe);
+		if (mkdir(data, 0700) < 0 && errno != EEXIST) {
+			cli_error("run", "cannot create '%s': %s", data, strerror(errno));
+			goto out;
+		}
+	} else {
+		snprintf(r->tmpl, sizeof r->tmpl, "/tmp/r1flow-run.XXXXXX");
+		if (!mkdtemp(r->tmpl)) {
+			cli_error("run", "cannot create a directory in /tmp: %s", strerror(errno));
+			goto out;
+		}
+		r->dir = r->tmpl;
+		r->tmp = true;
+	}
+
+	run_signals();
+	e.msg[0] = '\0';
+	if (run_start(r, &c, &e) < 0)
+		goto failed;
+
+	json_t *sub = client_call(&c, req, &e);
+	req = NULL;
+	if (!sub)
+		goto failed;
+	r->id = json_integer_value(json_object_get(sub, "id"));
+	if (!json)
+		printf("pipeline %lld '%s' submitted to %d local worker%s (data %s)\n",
+			(long long)r->id, json_string_value(json_object_get(sub, "name")) ?
+			json_string_value(json_object_get(sub, "name")) : "?", workers,
+			workers == 1 ? "" : "s", r->dir);
+	json_decref(sub);
+	fflush(stdout);
+
+	const struct view_hooks hooks = { .stop = &run_signal, .check = run_check, .arg = r };
+	if (view_follow(&c, r->id, json ? NULL : &v, &hooks, &last, &e) < 0)
+		goto failed;
+	const char *state = json_string_value(json_object_get(json_object_get(last, "pipeline"),
+		"state"));
+	if (json) {
+		if (client_print_json("run", last) != CLI_EXIT_OK)
+			goto out;
+	} else {
+		printf("\n");
+		view_status(stdout, last, client_wall_ms());
+	}
+	rc = state && strcmp(state, "succeeded") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	goto out;
+
+failed:
+	if (run_signal) {
+		if (tty)
+			printf("\n");
+		if (r->id) {
+			cli_error("run", "interrupted: cancelling pipeline %lld and stopping the "
+				"daemon and workers", (long long)r->id);
+			run_cancel(r);
+		} else {
+			cli_error("run", "interrupted: stopping the daemon and workers");
+		}
+		rc = 130;
+	} else {
+		cli_error("run", "%s", e.msg);
+		if (r->tmp && !keep_dir) {
+			keep_dir = true;  /* the logs say what went wrong */
+			cli_error("run", "kept '%s' for its logs", r->dir);
+		}
+	}
+out:
+	fflush(stdout);
+	client_close(&c);
+	json_decref(req);
+	json_decref(last);
+	view_release(&v);
+	if (r) {
+		/* workers first, so they drain against a live daemon; then the daemon */
+		if (r->procs.n > 1)
+			procs_stop(&r->procs, 1, r->procs.n, PROCS_GRACE_MS);
+		if (r->procs.n > 0)
+			procs_stop(&r->procs, 0, 1, PROCS_GRACE_MS);
+		if (r->tmp && !keep_dir)
+			nftw(r->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		else if (r->tmp && keep)
+			fprintf(stderr, "r1flow run: data kept in '%s'\n", r->dir);
+	}
+	free(r);
+	return rc;
+}

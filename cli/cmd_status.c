@@ -1,0 +1,50 @@
+/*
+ * r1flow status — one pipeline: its state, times, error, and a table of its stages
+ * (name, kind, state, done/total unit, error).
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "client.h"
+#include "view.h"
+
+int cmd_status(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	bool json = false;
+	const struct cli_opt opts[] = {
+		CLIENT_OPTS(&addr),
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "print the daemon's {\"pipeline\", \"stages\", \"workers\"} as JSON (with the "
+		  "normalised spec)", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "status", .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,
+		.about = "Show pipeline ID: its state, creation time, elapsed time, seed, live\n"
+			 "workers and error, then one row per stage: name, kind, state, progress\n"
+			 "(done/total jobs, steps or records) and the stage's error.\n\n"
+			 "example: r1flow status 3\n\n"
+			 "exit status: 0 shown (whatever the pipeline's state), 1 no such pipeline or\n"
+			 "no daemon, 2 usage error",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	int64_t id = client_parse_id(argv[first]);
+	if (id < 0)
+		return cli_usage_error("status", "ID must be a pipeline id (a positive integer), "
+			"got '%s'", argv[first]);
+	json_t *r = client_ask("status", &addr, json_pack("{ss sI}", "op", "pipeline", "id",
+		(json_int_t)id));
+	if (!r)
+		return CLI_EXIT_FAIL;
+	rc = CLI_EXIT_OK;
+	if (json)
+		rc = client_print_json("status", r);
+	else
+		view_status(stdout, r, client_wall_ms());
+	json_decref(r);
+	return rc;
+}

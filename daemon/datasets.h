@@ -1,0 +1,37 @@
+/*
+ * datasets — making a pipeline's datasets: generated from a task (workers/tasks.h,
+ * the same code the workers verify with) or imported from JSONL.
+ *
+ * JSONL: one JSON object per line (blank lines skipped) with
+ *   {"prompt", "answer"}            a problem (RL prompts, eval sets)
+ *   {"prompt", "response"[, "answer"]}  an SFT example
+ *   {"messages": [{"role", "content"}, ...]}  a chat: the user turns joined are the
+ *                                   prompt, the last assistant turn the response
+ *   {"text"}                        a pretraining document
+ * and optionally "meta" (any JSON). Anything else — not an object, a key not listed,
+ * a value of the wrong type, no usable combination — is an error naming
+ * `FILE:LINE` and what is wrong, and nothing of the file is kept: the import runs
+ * in one store unit.
+ */
+#ifndef R1_DATASETS_H
+#define R1_DATASETS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct daemon;
+
+/* Create every dataset of the normalised spec's `datasets` for `pipeline`. */
+int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
+	struct err *err);
+
+/* Import JSONL text as dataset `name` (pipeline 0: shared); `label` names it in
+ * errors (the file). *count the records. */
+int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
+	const char *text, size_t len, const char *label, const json_t *source,
+	int64_t *count, struct err *err);
+
+#endif

@@ -1,0 +1,411 @@
+#include "scheduler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "daemon.h"
+#include "datasets.h"
+#include "events.h"
+#include "spec.h"
+#include "stage.h"
+
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, 0, &jerr);
+	return json_is_object(v) ? v : (json_decref(v), json_object());
+}
+
+/* Cancel a stage's queued and leased jobs; holders get CANCEL. */
+static int cancel_jobs(struct daemon *d, int64_t stage, struct err *err)
+{
+	int64_t (*held)[2] = NULL;
+	size_t n = 0;
+	if (store_stage_jobs_cancel(d->store, stage, d->wall, &held, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		broker_cancelled(d, held[i][0], held[i][1]);
+	free(held);
+	return 0;
+}
+
+static int set_stage(struct daemon *d, struct store_stage *st, enum stage_state state,
+	const char *error, struct err *err)
+{
+	if (store_stage_set_state(d->store, st->id, state, error, d->wall, err) < 0)
+		return -1;
+	st->state = state;
+	free(st->error);
+	st->error = error ? strdup(error) : NULL;
+	char type[32];
+	snprintf(type, sizeof type, "stage_%s", state == STAGE_RUNNING ? "started" :
+		store_stage_state_name(state));
+	if (state == STAGE_PENDING)
+		return 0;
+	events_emit_for(d, st->pipeline, st->id, type, json_pack("{ss ss ss?}", "stage", st->name,
+		"kind", st->kind, "error", error));
+	return 0;
+}
+
+static int set_pipeline(struct daemon *d, struct store_pipeline *p,
+	enum pipeline_state state, const char *event, const char *error, struct err *err)
+{
+	if (store_pipeline_set_state(d->store, p->id, state, error, d->wall, err) < 0)
+		return -1;
+	p->state = state;
+	events_emit_for(d, p->id, 0, event, json_pack("{ss ss?}", "name", p->name, "error",
+		error));
+	if (state == PIPELINE_SUCCEEDED || state == PIPELINE_FAILED)
+		log_info("pipeline %lld '%s' %s%s%s", (long long)p->id, p->name,
+			store_pipeline_state_name(state), error ? ": " : "", error ? error : "");
+	return 0;
+}
+
+/* Start a pending stage: running, then its driver's start. A driver that cannot
+ * start fails the stage (not the turn). */
+static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec,
+	struct store_stage *st, struct err *err)
+{
+	const struct stage_driver *drv = stage_driver_find(st->kind);
+	if (set_stage(d, st, STAGE_RUNNING, NULL, err) < 0)
+		return -1;
+	struct err why = { 0 };
+	if (!drv) {
+		err_set(&why, ERR_INVALID, "this build has no driver for stage kind '%s'", st->kind);
+	} else {
+		json_t *spec = parse(st->spec);
+		struct stage_ctx c = { d, p, st, spec, pspec };
+		int rc = store_unit_begin(d->store, err) < 0 ? -1 : drv->start(&c, &why);
+		json_decref(spec);
+		if (store_unit_end(d->store, rc == 0, err) < 0 && rc == 0)
+			return -1;
+		if (rc == 0) {
+			log_info("pipeline %lld: stage '%s' (%s) started", (long long)p->id, st->name,
+				st->kind);
+			return 0;
+		}
+	}
+	return set_stage(d, st, STAGE_FAILED, why.msg, err);
+}
+
+/* 1 if every stage `st` depends on has succeeded. */
+static int ready(const struct store_stage *st, const struct store_stage *all, size_t n)
+{
+	json_t *spec = parse(st->spec), *dep;
+	size_t i;
+	int ok = 1;
+	json_array_foreach(json_object_get(spec, "deps"), i, dep) {
+		int found = 0;
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(all[k].name, json_string_value(dep) ? json_string_value(dep) : "") == 0)
+				found = all[k].state == STAGE_SUCCEEDED;
+		ok &= found;
+	}
+	json_decref(spec);
+	return ok;
+}
+
+/* Stop the pipeline's live stages: cancel their jobs; `to` their new state. */
+static int stop_stages(struct daemon *d, struct store_stage *st, size_t n, int pending_too,
+	enum stage_state to, struct err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int live = st[i].state == STAGE_RUNNING || st[i].state == STAGE_PAUSED;
+		if (!live && !(pending_too && st[i].state == STAGE_PENDING))
+			continue;
+		if (live && cancel_jobs(d, st[i].id, err) < 0)
+			return -1;
+		if (set_stage(d, &st[i], to, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *err)
+{
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	json_t *pspec = parse(p->spec);
+	int rc = -1;
+	if (store_stage_list(d->store, p->id, &st, &n, err) < 0)
+		goto out;
+	/* 1. advance */
+	for (size_t i = 0; i < n; i++) {
+		const struct stage_driver *drv = stage_driver_find(st[i].kind);
+		if (st[i].state != STAGE_RUNNING || !drv)
+			continue;
+		json_t *spec = parse(st[i].spec);
+		struct stage_ctx c = { d, p, &st[i], spec, pspec };
+		enum stage_state next = STAGE_RUNNING;
+		struct err why = { 0 };
+		int arc = drv->advance(&c, &next, &why);
+		json_decref(spec);
+		if (arc < 0) {
+			log_error("pipeline %lld: stage '%s': %s", (long long)p->id, st[i].name, why.msg);
+			continue;
+		}
+		if (next != STAGE_RUNNING &&
+			set_stage(d, &st[i], next, next == STAGE_FAILED ? why.msg : NULL, err) < 0)
+			goto out;
+	}
+	/* 3. start what is ready (a stage that cannot start fails at once) */
+	for (size_t i = 0; i < n; i++)
+		if (st[i].state == STAGE_PENDING && ready(&st[i], st, n) &&
+			start_stage(d, p, pspec, &st[i], err) < 0)
+			goto out;
+	/* 2. a failed stage fails the pipeline */
+	for (size_t i = 0; i < n; i++) {
+		if (st[i].state != STAGE_FAILED)
+			continue;
+		char error[700];
+		snprintf(error, sizeof error, "stage '%s' failed: %s", st[i].name,
+			st[i].error ? st[i].error : "see its events");
+		if (stop_stages(d, st, n, 0, STAGE_CANCELLED, err) < 0 ||
+			set_pipeline(d, p, PIPELINE_FAILED, "pipeline_failed", error, err) < 0)
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	/* 4. all succeeded */
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i++)
+		ok += st[i].state == STAGE_SUCCEEDED;
+	if (ok == n && set_pipeline(d, p, PIPELINE_SUCCEEDED, "pipeline_succeeded", NULL, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	store_stages_free(st, n);
+	json_decref(pspec);
+	return rc;
+}
+
+void scheduler_run(struct daemon *d)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+	struct err err = { 0 };
+	if (store_pipeline_ids(d->store, PIPELINE_RUNNING, &ids, &n, &err) < 0) {
+		log_error("%s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_pipeline p;
+		if (store_pipeline_get(d->store, ids[i], &p, &err) != 1)
+			continue;
+		if (store_unit_begin(d->store, &err) == 0) {
+			int rc = run_pipeline(d, &p, &err);
+			if (rc < 0)
+				log_error("pipeline %lld: %s", (long long)p.id, err.msg);
+			store_unit_end(d->store, rc == 0, &err);
+		}
+		store_pipeline_release(&p);
+	}
+	free(ids);
+}
+
+int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t *id,
+	struct err *err)
+{
+	if (spec_check_json(spec, err) < 0)
+		return -1;
+	const char *name = json_string_value(json_object_get(spec, "name"));
+	int64_t seed = json_integer_value(json_object_get(spec, "seed"));
+	char *text = json_dumps(spec, JSON_COMPACT);
+	json_t *stage;
+	size_t i;
+	int ok = 0;
+	if (!text)
+		return err_set(err, ERR_NOMEM, "cannot submit: out of memory");
+	if (store_unit_begin(d->store, err) < 0) {
+		free(text);
+		return -1;
+	}
+	if (store_pipeline_add(d->store, name, source, text, seed, d->wall, id, err) < 0)
+		goto out;
+	json_array_foreach(json_object_get(spec, "stages"), i, stage) {
+		const char *kind = json_string_value(json_object_get(stage, "kind"));
+		json_t *jobs = json_object_get(stage, "jobs");
+		char *stext = json_dumps(stage, JSON_COMPACT);
+		int64_t sid;
+		int rc = stext ? store_stage_add(d->store, *id,
+			json_string_value(json_object_get(stage, "name")), kind, stext,
+			json_is_integer(jobs) ? json_integer_value(jobs) : 0, d->wall, &sid, err) :
+			err_set(err, ERR_NOMEM, "cannot submit: out of memory");
+		free(stext);
+		if (rc < 0)
+			goto out;
+	}
+	if (datasets_materialize(d, *id, spec, err) < 0 ||
+		store_pipeline_set_state(d->store, *id, PIPELINE_RUNNING, NULL, d->wall, err) < 0)
+		goto out;
+	ok = 1;
+out:
+	free(text);
+	if (store_unit_end(d->store, ok, err) < 0 || !ok)
+		return -1;
+	events_emit_for(d, *id, 0, "pipeline_submitted", json_pack("{ss sI}", "name", name,
+		"stages", (json_int_t)json_array_size(json_object_get(spec, "stages"))));
+	log_info("pipeline %lld '%s' submitted: %zu stage(s)", (long long)*id, name,
+		json_array_size(json_object_get(spec, "stages")));
+	scheduler_run(d);
+	return 0;
+}
+
+static const char *const action_names[] = {
+	[SCHED_CANCEL] = "cancel", [SCHED_PAUSE] = "pause", [SCHED_RESUME] = "resume",
+	[SCHED_RETRY] = "retry",
+};
+
+/* The action on pipeline p and its stages st[0..n). */
+static int act(struct daemon *d, struct store_pipeline *p, struct store_stage *st, size_t n,
+	enum scheduler_action action, struct err *err)
+{
+	json_t *pspec;
+	switch (action) {
+	case SCHED_CANCEL:
+		if (stop_stages(d, st, n, 1, STAGE_CANCELLED, err) < 0)
+			return -1;
+		return set_pipeline(d, p, PIPELINE_CANCELLED, "pipeline_cancelled", NULL, err);
+	case SCHED_PAUSE:
+		if (stop_stages(d, st, n, 0, STAGE_PAUSED, err) < 0)
+			return -1;
+		return set_pipeline(d, p, PIPELINE_PAUSED, "pipeline_paused", NULL, err);
+	case SCHED_RESUME:
+		if (set_pipeline(d, p, PIPELINE_RUNNING, "pipeline_resumed", NULL, err) < 0)
+			return -1;
+		pspec = parse(p->spec);
+		for (size_t i = 0; i < n; i++)
+			if (st[i].state == STAGE_PAUSED && start_stage(d, p, pspec, &st[i], err) < 0) {
+				json_decref(pspec);
+				return -1;
+			}
+		json_decref(pspec);
+		return 0;
+	case SCHED_RETRY:
+		for (size_t i = 0; i < n; i++)
+			if ((st[i].state == STAGE_FAILED || st[i].state == STAGE_CANCELLED) &&
+				set_stage(d, &st[i], STAGE_PENDING, NULL, err) < 0)
+				return -1;
+		return set_pipeline(d, p, PIPELINE_RUNNING, "pipeline_retried", NULL, err);
+	}
+	return err_set(err, ERR_INVALID, "unknown action");
+}
+
+int scheduler_act(struct daemon *d, int64_t id, enum scheduler_action action,
+	const char **state, struct err *err)
+{
+	struct store_pipeline p;
+	int rc = store_pipeline_get(d->store, id, &p, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "no pipeline %lld", (long long)id);
+	static const unsigned allowed[] = {
+		[SCHED_CANCEL] = 1u << PIPELINE_QUEUED | 1u << PIPELINE_RUNNING | 1u << PIPELINE_PAUSED,
+		[SCHED_PAUSE] = 1u << PIPELINE_RUNNING,
+		[SCHED_RESUME] = 1u << PIPELINE_PAUSED,
+		[SCHED_RETRY] = 1u << PIPELINE_FAILED | 1u << PIPELINE_CANCELLED,
+	};
+	if (!(allowed[action] & 1u << p.state)) {
+		err_set(err, ERR_INVALID, "cannot %s pipeline %lld: it is %s", action_names[action],
+			(long long)id, store_pipeline_state_name(p.state));
+		store_pipeline_release(&p);
+		return -1;
+	}
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	rc = -1;
+	if (store_unit_begin(d->store, err) == 0) {
+		if (store_stage_list(d->store, id, &st, &n, err) == 0)
+			rc = act(d, &p, st, n, action, err);
+		if (store_unit_end(d->store, rc == 0, err) < 0)
+			rc = -1;
+	}
+	store_stages_free(st, n);
+	if (rc == 0) {
+		log_info("pipeline %lld '%s': %s -> %s", (long long)id, p.name, action_names[action],
+			store_pipeline_state_name(p.state));
+		*state = store_pipeline_state_name(p.state);
+		scheduler_run(d);
+	}
+	store_pipeline_release(&p);
+	return rc;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+	return ms ? json_integer(ms) : json_null();
+}
+
+static json_t *describe_stage(struct daemon *d, const struct store_stage *st)
+{
+	const struct stage_driver *drv = stage_driver_find(st->kind);
+	json_t *spec = parse(st->spec), *deps = json_object_get(spec, "deps");
+	double secs = st->started_at ? (double)((st->finished_at ? st->finished_at : d->wall) -
+		st->started_at) / 1000.0 : 0.0;
+	double rate = secs > 0 ? (double)st->step / secs : 0.0;
+	json_t *eta = st->state == STAGE_RUNNING && rate > 0 ?
+		json_real((double)(st->total - st->step) / rate) : json_null();
+	json_t *o = json_pack("{sI ss ss ss sO sI sI ss sf sf so so ss? so so}",
+		"id", (json_int_t)st->id, "name", st->name, "kind", st->kind,
+		"state", store_stage_state_name(st->state), "deps", deps ? deps : json_array(),
+		"step", (json_int_t)st->step, "total", (json_int_t)st->total,
+		"unit", drv ? drv->unit : "steps", "progress", st->progress, "rate", rate,
+		"eta_s", eta, "metric", json_null(), "error", st->error,
+		"started_at", time_or_null(st->started_at),
+		"finished_at", time_or_null(st->finished_at));
+	json_decref(spec);
+	return o;
+}
+
+json_t *scheduler_describe(struct daemon *d, int64_t id, struct err *err)
+{
+	struct store_pipeline p;
+	int rc = store_pipeline_get(d->store, id, &p, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			err_set(err, ERR_NOTFOUND, "no pipeline %lld", (long long)id);
+		return NULL;
+	}
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	json_t *out = NULL;
+	if (store_stage_list(d->store, id, &st, &n, err) == 0) {
+		json_t *stages = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(stages, describe_stage(d, &st[i]));
+		out = json_pack("{s{sI ss ss ss? sI so so so so} so sI}",
+			"pipeline", "id", (json_int_t)p.id, "name", p.name,
+			"state", store_pipeline_state_name(p.state), "error", p.error,
+			"seed", (json_int_t)p.seed, "created_at", json_integer(p.created_at),
+			"started_at", time_or_null(p.started_at),
+			"finished_at", time_or_null(p.finished_at), "spec", parse(p.spec),
+			"stages", stages, "workers", (json_int_t)broker_count(d->broker));
+		store_stages_free(st, n);
+	}
+	store_pipeline_release(&p);
+	if (!out && !err->code)
+		err_set(err, ERR_NOMEM, "cannot describe pipeline %lld: out of memory",
+			(long long)id);
+	return out;
+}
+
+json_t *scheduler_list(struct daemon *d, struct err *err)
+{
+	struct store_pipeline *all = NULL;
+	size_t n = 0;
+	if (store_pipeline_list(d->store, &all, &n, err) < 0)
+		return NULL;
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{sI ss ss ss? sI so so sI sI}",
+			"id", (json_int_t)all[i].id, "name", all[i].name,
+			"state", store_pipeline_state_name(all[i].state), "error", all[i].error,
+			"created_at", (json_int_t)all[i].created_at,
+			"started_at", time_or_null(all[i].started_at),
+			"finished_at", time_or_null(all[i].finished_at),
+			"stages", (json_int_t)all[i].stages,
+			"stages_succeeded", (json_int_t)all[i].stages_succeeded));
+	store_pipelines_free(all, n);
+	return json_pack("{so}", "pipelines", list);
+}

@@ -1,0 +1,55 @@
+/*
+ * scheduler — pipelines and their stages: submission, the state machine of store.h
+ * "Pipelines and stages", and what `r1flow status` shows.
+ *
+ * A submitted spec (normalised by pipelines/spec.c, checked again here) becomes a
+ * pipeline row and one row per stage, and the pipeline is running at once. Every
+ * scheduler_run (the periodic function calls it, and so does every control op that
+ * changes a pipeline):
+ *   1. asks each running stage's driver (stage.h) to advance: progress, success or
+ *      failure;
+ *   2. a failed stage fails its pipeline with the stage's error; the pipeline's
+ *      other running stages are cancelled (their jobs too);
+ *   3. starts every pending stage whose dependencies (`deps` of the spec: from,
+ *      needs and the producers of its datasets) all succeeded — independent
+ *      stages run side by side;
+ *   4. a pipeline whose stages all succeeded has succeeded.
+ * Controls: cancel (queued, running or paused → cancelled), pause (running →
+ * paused: running stages pause and their queued and leased jobs are cancelled),
+ * resume (paused → running: paused stages start again, their jobs requeued), retry
+ * (failed or cancelled → running: failed and cancelled stages go back to pending,
+ * what succeeded is kept).
+ *
+ * Everything runs inside the daemon's turn transaction.
+ */
+#ifndef R1_SCHEDULER_H
+#define R1_SCHEDULER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct daemon;
+
+enum scheduler_action { SCHED_CANCEL, SCHED_PAUSE, SCHED_RESUME, SCHED_RETRY };
+
+/* Advance every running pipeline (the duties above). */
+void scheduler_run(struct daemon *d);
+
+/* Check and store a normalised spec; *id the new pipeline. */
+int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t *id,
+	struct err *err);
+
+/* Apply an action; the pipeline's new state name in *state. ERR_NOTFOUND for an
+ * unknown id, ERR_INVALID when the state does not allow it. */
+int scheduler_act(struct daemon *d, int64_t id, enum scheduler_action action,
+	const char **state, struct err *err);
+
+/* {pipeline: {...}, stages: [...], workers: N} for `r1flow status` (NULL and err). */
+json_t *scheduler_describe(struct daemon *d, int64_t id, struct err *err);
+
+/* {pipelines: [...]}, newest first. */
+json_t *scheduler_list(struct daemon *d, struct err *err);
+
+#endif

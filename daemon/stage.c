@@ -1,0 +1,16 @@
+/* stage — the table of stage drivers (stage.h). */
+#include "stage.h"
+
+#include <string.h>
+
+static const struct stage_driver *const drivers[] = {
+	&stage_probe,
+};
+
+const struct stage_driver *stage_driver_find(const char *kind)
+{
+	for (size_t i = 0; kind && i < sizeof drivers / sizeof drivers[0]; i++)
+		if (strcmp(drivers[i]->kind, kind) == 0)
+			return drivers[i];
+	return NULL;
+}

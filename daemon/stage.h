@@ -1,0 +1,49 @@
+/*
+ * stage — what a stage kind implements for the scheduler: a driver.
+ *
+ * A driver turns a stage's spec into jobs and its jobs' results into progress and a
+ * verdict. The scheduler (scheduler.c) owns the states; a driver only answers:
+ *
+ *   start    the stage becomes running: enqueue its work. Also called on resume,
+ *            on retry and for a stage whose work was cancelled, so it must be
+ *            idempotent: work that exists is requeued (store_stage_jobs_requeue),
+ *            never enqueued twice (jobs are UNIQUE per (stage, step, kind, shard)).
+ *   advance  look at the committed results; record progress (step/total in the
+ *            driver's unit) and say whether the stage is still running, succeeded
+ *            or failed (with err set to why).
+ *
+ * Both run inside the daemon's turn transaction (store.h "Transactions"); a -1 from
+ * start fails the stage with err's message. `unit` names what step/total count.
+ */
+#ifndef R1_STAGE_H
+#define R1_STAGE_H
+
+#include <jansson.h>
+
+#include "store.h"
+
+struct daemon;
+
+struct stage_ctx {
+	struct daemon *d;
+	const struct store_pipeline *pipeline;
+	const struct store_stage *stage;
+	json_t *spec;                     /* the stage's normalised spec (borrowed) */
+	json_t *pipeline_spec;            /* the whole normalised spec (borrowed) */
+};
+
+struct stage_driver {
+	const char *kind;                 /* "probe", "pretrain", ... */
+	const char *unit;                 /* "jobs", "steps", "records" */
+	int (*start)(struct stage_ctx *c, struct err *err);
+	/* *state: STAGE_RUNNING, STAGE_SUCCEEDED or STAGE_FAILED (err set) */
+	int (*advance)(struct stage_ctx *c, enum stage_state *state, struct err *err);
+};
+
+/* The driver of `kind`, or NULL if this build runs no such stage. */
+const struct stage_driver *stage_driver_find(const char *kind);
+
+/* The drivers, one file each. */
+extern const struct stage_driver stage_probe;
+
+#endif

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# r1flow run: the embedded daemon and workers start, the pipeline runs to the end, the
+# summary is printed and everything stops; a private temp directory goes away, --data
+# keeps its directory; SIGINT mid-run cancels the pipeline, exits 130 and leaves no
+# r1flowd or r1flow-worker of that run alive.
+. "$(dirname "$0")/lib.sh"
+: "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+PROBE=$SRC/pipelines/probe.yaml
+TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z '
+
+# processes of a run: found by the data directory on their command lines
+leftovers() { pgrep -f -- "--data $1" || true; }
+no_leftovers() { [[ -z $(leftovers "$1") ]]; }
+
+# --- a whole run in a private temp directory
+t0=$(now_ms)
+rc=0; "$R1FLOW_CLI" run "$PROBE" --workers 2 >"$T/run1.out" 2>"$T/run1.err" || rc=$?
+t1=$(now_ms)
+[[ $rc == 0 ]] || fail "run exited $rc: $(cat "$T/run1.err") $(cat "$T/run1.out")"
+DIR1=$(sed -n "s/^pipeline 1 'probe' submitted to 2 local workers (data \(.*\))$/\1/p" "$T/run1.out")
+[[ $DIR1 == /tmp/r1flow-run.* ]] || fail "run did not say where it ran: $(head -n 3 "$T/run1.out")"
+grep -Eq "${TS}stage a running" "$T/run1.out" || fail "run showed no progress: $(cat "$T/run1.out")"
+grep -Eq "${TS}pipeline 1 'probe' succeeded in " "$T/run1.out" || fail "run: no final line"
+grep -Eq "^a +probe +succeeded +200/200 jobs" "$T/run1.out" &&
+	grep -Eq "^b +probe +succeeded +100/100 jobs" "$T/run1.out" || fail "run: no summary table: $(cat "$T/run1.out")"
+[[ ! -e $DIR1 ]] || fail "run left its temp directory $DIR1"
+no_leftovers "$DIR1" || fail "processes of the run are alive: $(leftovers "$DIR1")"
+log "run: exit 0 in $((t1 - t0)) ms, summary printed, temp dir removed, nothing left running"
+
+# --- --data DIR: kept, with the logs of the daemon and every worker; --json at the end
+rc=0; "$R1FLOW_CLI" run "$PROBE" --workers 1 --data "$T/kept" --json --set stages.a.jobs=5 \
+	>"$T/run2.out" 2>"$T/run2.err" || rc=$?
+[[ $rc == 0 ]] || fail "run --data exited $rc: $(cat "$T/run2.err")"
+[[ $(/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["pipeline"]["state"], [s["total"] for s in d["stages"]])' <"$T/run2.out") == "succeeded [5, 100]" ]] ||
+	fail "run --json: $(cat "$T/run2.out")"
+[[ -f $T/kept/r1flow.db && -s $T/kept/logs/r1flowd.log && -s $T/kept/logs/local-1.log ]] ||
+	fail "run --data did not keep the database and logs: $(ls -R "$T/kept")"
+no_leftovers "$T/kept" || fail "processes of run --data are alive: $(leftovers "$T/kept")"
+log "run --data: directory and logs kept, --json is the final status"
+
+# --- a bad spec: nothing starts
+rc=0; "$R1FLOW_CLI" run "$PROBE" --set stages.a.jobz=3 --data "$T/bad" >"$T/run3.out" 2>"$T/run3.err" || rc=$?
+[[ $rc == 1 ]] || fail "run of a bad spec exited $rc"
+grep -q "jobz" "$T/run3.err" || fail "run of a bad spec said: $(cat "$T/run3.err")"
+[[ ! -e $T/bad ]] || fail "run of a bad spec created its data directory"
+
+# --- SIGINT mid-run: the pipeline is cancelled, everything stops, exit 130
+interrupt() {
+	local name=$1; shift
+	"$R1FLOW_CLI" run "$PROBE" --workers 2 --set stages.a.jobs=400 --set stages.a.sleep_ms=100 "$@" \
+		>"$T/$name.out" 2>"$T/$name.err" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_for 20 grep -Eq "${TS}stage a running [1-9]" "$T/$name.out"
+	kill -INT "$pid"
+	local t0 t1 rc=0
+	t0=$(now_ms)
+	wait "$pid" || rc=$?
+	t1=$(now_ms)
+	[[ $rc == 130 ]] || fail "$name: run exited $rc after SIGINT: $(cat "$T/$name.err")"
+	grep -q "interrupted: cancelling pipeline 1" "$T/$name.err" || fail "$name: $(cat "$T/$name.err")"
+	(( t1 - t0 < 8000 )) || fail "$name: stopping took $((t1 - t0)) ms"
+	INT_DIR=$(sed -n "s/^pipeline 1 'probe' submitted to 2 local workers (data \(.*\))$/\1/p" "$T/$name.out")
+	no_leftovers "$INT_DIR" || fail "$name: processes alive after SIGINT: $(leftovers "$INT_DIR")"
+	log "$name: SIGINT -> exit 130 in $((t1 - t0)) ms, no process left"
+}
+interrupt int1 --data "$T/int1"
+[[ $(sqlite3 -batch -noheader "$T/int1/r1flow.db" "SELECT state FROM pipelines WHERE id = 1") == cancelled ]] ||
+	fail "the interrupted pipeline is not cancelled: $(sqlite3 "$T/int1/r1flow.db" "SELECT id, state FROM pipelines")"
+interrupt int2
+[[ ! -e $INT_DIR ]] || fail "an interrupted run left its temp directory $INT_DIR"
+log "ok"

@@ -38,8 +38,8 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
-int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
-	struct err *err)
+static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	int sync, struct err *err)
 {
 	char rel[80], path[DATADIR_PATH_MAX], tmp[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX];
 	sha256_buffer(data, size, hex);
@@ -56,7 +56,7 @@ int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_H
 	if (fd < 0)
 		return err_set(err, ERR_IO, "cannot store blob %s: cannot create '%s': %s", hex, tmp,
 			strerror(errno));
-	if (write_all(fd, data, size) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, size) < 0 || (sync && fsync(fd) < 0)) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -70,12 +70,51 @@ int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_H
 		return err_set(err, ERR_IO, "cannot store blob %s: cannot rename '%s' to '%s': %s",
 			hex, tmp, path, strerror(saved));
 	}
-	if (fsync_dir(dir) < 0)
+	if (sync && fsync_dir(dir) < 0)
 		return err_set(err, ERR_IO, "cannot store blob %s: cannot sync '%s': %s", hex, dir,
 			strerror(errno));
 index:
 	if (store_blob_put(d->store, hex, (int64_t)size, rel, d->wall, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
+	return 0;
+}
+
+int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	return put(d, data, size, hex, 1, err);
+}
+
+int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], struct err *err)
+{
+	return put(d, data, size, hex, 0, err);
+}
+
+void blobs_drop(struct daemon *d, const char *sha256)
+{
+	char rel[80], path[DATADIR_PATH_MAX];
+	struct err err = { 0 };
+	int rc = store_blob_delete(d->store, sha256, &err);
+	if (rc < 0)
+		log_warn("%s", err.msg);
+	snprintf(rel, sizeof rel, "blobs/%s", sha256);
+	if (rc == 1 && datadir_path(&d->dir, rel, path, sizeof path, &err) == 0 &&
+		unlink(path) < 0 && errno != ENOENT)
+		log_warn("cannot remove blob '%s': %s", path, strerror(errno));
+}
+
+int blobs_path(struct daemon *d, const char *sha256, char *path, size_t size, struct err *err)
+{
+	char rel[80];
+	if (!sha256_hex_valid(sha256))
+		return err_set(err, ERR_INVALID, "'%.70s' is not a sha256", sha256);
+	snprintf(rel, sizeof rel, "blobs/%s", sha256);
+	if (datadir_path(&d->dir, rel, path, size, err) < 0)
+		return -1;
+	if (access(path, R_OK) < 0)
+		return err_set(err, ERR_NOTFOUND, "blob %s: cannot read '%s': %s", sha256, path,
+			strerror(errno));
 	return 0;
 }
 

@@ -43,4 +43,18 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 
 void blobs_clean(struct daemon *d);
 
+/* blobs_put without the fsyncs, for blobs the daemon can make again after a crash
+ * (gradients: a training stage resumes from its last saved step and recomputes the
+ * rest). A crash may leave such a file truncated; its index row may then point at
+ * it, which is why only recomputable blobs go this way. */
+int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], struct err *err);
+
+/* Forget a blob and remove its file, unless a checkpoint still names it. Problems
+ * are logged: a file left behind costs only disk space. */
+void blobs_drop(struct daemon *d, const char *sha256);
+
+/* The path of a stored blob; ERR_NOTFOUND if its file cannot be read. */
+int blobs_path(struct daemon *d, const char *sha256, char *path, size_t size, struct err *err);
+
 #endif

@@ -336,7 +336,8 @@ static char *result_text(struct daemon *d, const struct msg *m, struct err *err)
 		if (!shas || json_object_set_new(r, "blobs", shas) < 0)
 			goto nomem;
 		for (size_t i = 0; i < m->nblobs; i++) {
-			if (blobs_put(d, m->blobs[i].data, m->blobs[i].size, hex, err) < 0) {
+			/* results are recomputable (jobs are pure): no fsync for their blobs */
+			if (blobs_put_scratch(d, m->blobs[i].data, m->blobs[i].size, hex, err) < 0) {
 				json_decref(r);
 				return NULL;
 			}
@@ -369,6 +370,7 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 	free(text);
 	if (rc == 1) {
 		counters_add(&d->counters, C_RESULTS_COMMITTED, 1);
+		d->kick = 1;
 	} else if (rc == 0) {
 		stale(d, p, "RESULT", job, epoch);
 	} else {
@@ -412,6 +414,7 @@ static void on_fail(struct daemon *d, struct peer *p, const struct msg *m)
 			error);
 	} else {
 		counters_add(&d->counters, C_JOBS_FAILED, 1);
+		d->kick = 1;
 		log_warn("job %lld failed on worker '%s': %s", (long long)job, p->name, error);
 		events_emit(d, "job_failed", json_pack("{sI ss}", "job", (json_int_t)job, "error",
 			error));

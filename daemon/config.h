@@ -9,8 +9,8 @@
  * default is written as text in the table and goes through the same parser as user
  * input, so defaults obey the same ranges.
  */
-#ifndef R1_CONFIG_H
-#define R1_CONFIG_H
+#ifndef R1_DAEMON_CONFIG_H
+#define R1_DAEMON_CONFIG_H
 
 #include <stdio.h>
 

@@ -39,6 +39,7 @@
 #include "store.h"
 
 struct broker;
+struct learner;
 
 /* Everything the option table fills (config.c has the defaults and the help). */
 struct daemon_config {
@@ -69,6 +70,8 @@ struct daemon {
 	int64_t status_at;         /* monotonic ms of the last status line */
 	int64_t status_results;    /* results_committed at the last status line */
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
+	struct learner *learners;  /* training stages' optimizer state (learner.h) */
+	int kick;                  /* a stage's job ended this turn: run the scheduler */
 	int stop;                  /* set by a signal or the shutdown op: last turn */
 };
 

@@ -211,6 +211,11 @@ int loop_run(struct daemon *d, int signal_fd)
 			cron(d);
 			next_cron = d->now + LOOP_CRON_MS;
 		}
+		if (d->kick) { /* a stage's job finished: let the stage move on in this turn */
+			d->kick = 0;
+			scheduler_run(d);
+			d->scheduled_at = d->now;
+		}
 		broker_dispatch(d);
 		if (finish_turn(d) < 0)
 			return -1;

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "config.h"
 #include "daemon.h"
+#include "learner.h"
 #include "loop.h"
 
 static int signal_pipe[2] = { -1, -1 };
@@ -113,6 +114,7 @@ static void stop(struct daemon *d)
 	if (d->zctx)
 		zmq_ctx_term(d->zctx);
 	outbox_release(&d->out);
+	learner_close_all(d);
 	broker_free(d->broker);
 	free(d->in);
 	store_close(d->store);

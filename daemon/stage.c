@@ -5,6 +5,8 @@
 
 static const struct stage_driver *const drivers[] = {
 	&stage_probe,
+	&stage_pretrain,
+	&stage_sft,
 };
 
 const struct stage_driver *stage_driver_find(const char *kind)

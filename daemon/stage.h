@@ -45,5 +45,13 @@ const struct stage_driver *stage_driver_find(const char *kind);
 
 /* The drivers, one file each. */
 extern const struct stage_driver stage_probe;
+extern const struct stage_driver stage_pretrain, stage_sft;   /* stage_train.c */
+
+struct model_config;
+/* The weights a model stage starts from (stage_train.c): `from`'s final checkpoint,
+ * the pipeline's model.checkpoint (stored as a blob), or model.config with
+ * *sha256 = "" for fresh weights. */
+int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
+	char sha256[65], struct err *err);
 
 #endif

@@ -158,6 +158,20 @@ static const char *const sql[S_COUNT] = {
 	[S_CHECKPOINT_LAST_OPT] =
 		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 "
 		"AND optimizer IS NOT NULL ORDER BY step DESC LIMIT 1",
+	/* never one a checkpoint names (the foreign key would refuse it anyway) */
+	[S_BLOB_DELETE] =
+		"DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "
+		"(SELECT 1 FROM checkpoints WHERE sha256 = ?1 OR optimizer = ?1)",
+	[S_STEP_JOBS] =
+		"SELECT " JOB_COLUMNS " FROM jobs WHERE stage = ?1 AND step = ?2 AND kind = ?3 "
+		"ORDER BY shard",
+	[S_JOBS_DELETE_AFTER] = "DELETE FROM jobs WHERE stage = ?1 AND step > ?2",
+	[S_METRIC_ADD] =
+		"INSERT INTO metrics (stage, step, name, value, ts) VALUES (?1, ?2, ?3, ?4, ?5) "
+		"ON CONFLICT (stage, step, name) DO UPDATE SET value = excluded.value, ts = excluded.ts",
+	[S_METRIC_LAST] =
+		"SELECT step, value FROM metrics WHERE stage = ?1 AND name = ?2 "
+		"ORDER BY step DESC LIMIT 1",
 	[S_QUICK_CHECK] = "PRAGMA quick_check",
 	[S_USER_VERSION] = "PRAGMA user_version",
 };
@@ -883,6 +897,20 @@ int store_worker_set_state(struct store *s, int64_t id, enum worker_state state,
 	return write_one(s, st, err, what) < 0 ? -1 : 0;
 }
 
+int store_blob_delete(struct store *s, const char *sha256, struct err *err)
+{
+	const char *what = "forget blob";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_BLOB_DELETE);
+	store_bind_text(st, 1, sha256);
+	int ok = store_run(st) == 0, n = ok ? sqlite3_changes(s->db) : 0;
+	if (!ok)
+		store_db_fail(s, err, "cannot %s %s", what, sha256);
+	sqlite3_reset(st);
+	return store_tx_leave(s, 0, ok, err, what) < 0 ? -1 : n;
+}
+
 int store_blob_put(struct store *s, const char *sha256, int64_t size, const char *path,
 	int64_t now_ms, struct err *err)
 {
@@ -1004,4 +1032,64 @@ int store_quick_check(struct store *s, struct err *err)
 	}
 	sqlite3_reset(st);
 	return result;
+}
+
+void store_jobs_free(struct store_job *jobs, size_t n)
+{
+	for (size_t i = 0; jobs && i < n; i++)
+		store_job_release(&jobs[i]);
+	free(jobs);
+}
+
+int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *kind,
+	struct store_job **jobs, size_t *n, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_STEP_JOBS);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	store_bind_text(st, 3, kind);
+	struct store_job *all = NULL;
+	size_t k = 0, cap = 0;
+	int rc, result = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			struct store_job *g = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof *all);
+			if (!g) {
+				result = err_set(err, ERR_NOMEM, "cannot read jobs: out of memory");
+				break;
+			}
+			all = g;
+		}
+		if (read_job(st, &all[k], err) < 0) {
+			result = -1;
+			break;
+		}
+		k++;
+	}
+	if (result == 0 && rc != SQLITE_DONE)
+		result = store_db_fail(s, err, "cannot read the %s jobs of stage %lld step %lld",
+			kind, (long long)stage, (long long)step);
+	sqlite3_reset(st);
+	if (result < 0) {
+		store_jobs_free(all, k);
+		return -1;
+	}
+	*jobs = all;
+	*n = k;
+	return 0;
+}
+
+int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, struct err *err)
+{
+	const char *what = "delete the later jobs of stage";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_JOBS_DELETE_AFTER);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	int ok = store_run(st) == 0;
+	if (!ok)
+		store_db_fail(s, err, "cannot %s %lld", what, (long long)stage);
+	sqlite3_reset(st);
+	return store_tx_leave(s, 0, ok, err, what);
 }

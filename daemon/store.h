@@ -224,6 +224,9 @@ int store_worker_set_state(struct store *s, int64_t id, enum worker_state state,
 int store_blob_put(struct store *s, const char *sha256, int64_t size, const char *path,
 	int64_t now_ms, struct err *err);
 
+/* Forget a blob: 1 if its row went, 0 if unknown or a checkpoint still names it. */
+int store_blob_delete(struct store *s, const char *sha256, struct err *err);
+
 /* 1 found (*size and *path filled; *path is the caller's to free), 0 absent. */
 int store_blob_get(struct store *s, const char *sha256, int64_t *size, char **path,
 	struct err *err);
@@ -375,6 +378,21 @@ int store_checkpoint_add(struct store *s, int64_t stage, int64_t step, const cha
 /* 1 and *c (the latest, or with `with_optimizer` the latest with moments), 0 if none. */
 int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	struct store_checkpoint *c, struct err *err);
+
+/* The `kind` jobs of one step of a stage, by shard (store_jobs_free). */
+int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *kind,
+	struct store_job **jobs, size_t *n, struct err *err);
+void store_jobs_free(struct store_job *jobs, size_t n);
+/* Delete the stage's jobs of steps after `step` (a training stage resuming from a
+ * saved step recomputes them). */
+int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, struct err *err);
+
+/* A stage's metric at a step (written again: replaced). */
+int store_metric_add(struct store *s, int64_t stage, int64_t step, const char *name,
+	double value, int64_t now_ms, struct err *err);
+/* 1 and the latest step and value of metric `name`, 0 if none. */
+int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t *step,
+	double *value, struct err *err);
 
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);

@@ -431,3 +431,37 @@ int store_event_list(struct store *s, int64_t pipeline, int64_t after, int64_t l
 	*out = all;
 	return 0;
 }
+
+int store_metric_add(struct store *s, int64_t stage, int64_t step, const char *name,
+	double value, int64_t now_ms, struct err *err)
+{
+	const char *what = "record a metric";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_METRIC_ADD);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	store_bind_text(st, 3, name);
+	sqlite3_bind_double(st, 4, value);
+	sqlite3_bind_int64(st, 5, now_ms);
+	return store_insert(s, st, NULL, err, what);
+}
+
+int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t *step,
+	double *value, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_METRIC_LAST);
+	sqlite3_bind_int64(st, 1, stage);
+	store_bind_text(st, 2, name);
+	int rc = sqlite3_step(st), result = 0;
+	if (rc == SQLITE_ROW) {
+		*step = sqlite3_column_int64(st, 0);
+		*value = sqlite3_column_double(st, 1);
+		result = 1;
+	} else if (rc != SQLITE_DONE) {
+		result = store_db_fail(s, err, "cannot read metric '%s' of stage %lld", name,
+			(long long)stage);
+	}
+	sqlite3_reset(st);
+	return result;
+}

@@ -1,5 +1,6 @@
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -121,5 +122,45 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 	}
 	close(f->fd);
 	f->fd = -1;
+	cache_trim(c, CACHE_KEEP, f->sha256);
 	return 0;
+}
+
+void cache_trim(const struct cache *c, int keep, const char *spare)
+{
+	struct entry { char name[SHA256_HEX_SIZE]; struct timespec t; } *e = NULL;
+	size_t n = 0, cap = 0;
+	DIR *dir = opendir(c->dir);
+	struct dirent *de;
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		char path[CACHE_PATH_MAX];
+		struct stat st;
+		if (!sha256_hex_valid(de->d_name) || (spare && !strcmp(de->d_name, spare)) ||
+			join(path, sizeof path, c->dir, de->d_name) < 0 || stat(path, &st) < 0)
+			continue;
+		if (n == cap) {
+			struct entry *g = realloc(e, (cap = cap ? 2 * cap : 16) * sizeof *e);
+			if (!g)
+				break;
+			e = g;
+		}
+		memcpy(e[n].name, de->d_name, SHA256_HEX_SIZE);
+		e[n++].t = st.st_mtim;
+	}
+	closedir(dir);
+	/* the spared blob counts as one kept; drop the oldest of the rest */
+	while (n + 1 > (size_t)keep && n > 0) {
+		size_t old = 0;
+		for (size_t i = 1; i < n; i++)
+			if (e[i].t.tv_sec < e[old].t.tv_sec || (e[i].t.tv_sec == e[old].t.tv_sec &&
+				e[i].t.tv_nsec < e[old].t.tv_nsec))
+				old = i;
+		char path[CACHE_PATH_MAX];
+		if (join(path, sizeof path, c->dir, e[old].name) == 0)
+			unlink(path);
+		e[old] = e[--n];
+	}
+	free(e);
 }

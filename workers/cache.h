@@ -14,6 +14,12 @@
  *   cache_fill_write      append bytes (in order)
  *   cache_fill_commit     verify, fsync, rename; the fill is over either way
  *   cache_fill_abort      drop a fill; safe on a fill that is over or never began
+ *   cache_trim            keep the `keep` most recently filled blobs, delete older
+ *                         ones (every commit trims to CACHE_KEEP: training writes a
+ *                         new checkpoint every step, and only the latest are used)
+ *
+ * A blob deleted while a job reads it stays readable through the open descriptor;
+ * one deleted before a job opens it is fetched again.
  */
 #ifndef R1_CACHE_H
 #define R1_CACHE_H
@@ -25,6 +31,7 @@
 #include "sha256.h"
 
 #define CACHE_PATH_MAX 4096
+#define CACHE_KEEP 8          /* blobs kept after each fill */
 
 struct cache {
 	char dir[CACHE_PATH_MAX];     /* without a trailing '/' */
@@ -47,5 +54,7 @@ int cache_fill_write(struct cache_fill *f, const void *data, size_t size, struct
 int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, size_t size,
 	struct err *err);
 void cache_fill_abort(struct cache_fill *f);
+
+void cache_trim(const struct cache *c, int keep, const char *spare);
 
 #endif

@@ -1,0 +1,231 @@
+#include "learner.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "blobs.h"
+#include "checkpoint.h"
+#include "daemon.h"
+
+struct learner *learner_find(struct daemon *d, int64_t stage)
+{
+	for (struct learner *l = d->learners; l; l = l->next)
+		if (l->stage == stage)
+			return l;
+	return NULL;
+}
+
+static void learner_free(struct learner *l)
+{
+	if (l) {
+		model_release(&l->m);
+		free(l->config);
+		free(l->order);
+		free(l);
+	}
+}
+
+void learner_close(struct daemon *d, int64_t stage)
+{
+	for (struct learner **p = &d->learners; *p; p = &(*p)->next) {
+		if ((*p)->stage == stage) {
+			struct learner *l = *p;
+			*p = l->next;
+			learner_free(l);
+			return;
+		}
+	}
+}
+
+void learner_close_all(struct daemon *d)
+{
+	while (d->learners)
+		learner_close(d, d->learners->stage);
+}
+
+/* DIR/blobs/tmp/learner-<stage>: the scratch directory checkpoint_save writes to. */
+static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, size_t size,
+	struct err *err)
+{
+	char rel[64];
+	snprintf(rel, sizeof rel, "blobs/tmp/learner-%lld", (long long)l->stage);
+	if (datadir_path(&d->dir, rel, dir, size, err) < 0)
+		return -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return err_set(err, ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
+static char *slurp(const char *path, size_t *size, struct err *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n = -1;
+	if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+		(buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		fclose(f);
+		buf[n] = 0;
+		*size = (size_t)n;
+		return buf;
+	}
+	err_set(err, ERR_IO, "cannot read '%s': %s", path, f ? "short read" : strerror(errno));
+	if (f)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* Write the weights (and with `opt_step` > 0 the moments) as blobs: durable when
+ * `sync`, scratch otherwise (recomputable). */
+static int write_blobs(struct daemon *d, struct learner *l, long opt_step, int sync,
+	char opt_sha[SHA256_HEX_SIZE], struct err *err)
+{
+	char dir[DATADIR_PATH_MAX], path[DATADIR_PATH_MAX + 32];
+	size_t size;
+	char *bytes;
+	if (scratch_dir(d, l, dir, sizeof dir, err) < 0 ||
+		checkpoint_save(&l->m, dir, opt_step, err) < 0)
+		return -1;
+	if (!l->config) {
+		snprintf(path, sizeof path, "%s/config.json", dir);
+		if (!(l->config = slurp(path, &size, err)))
+			return -1;
+	}
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (!(bytes = slurp(path, &size, err)))
+		return -1;
+	int rc = (sync ? blobs_put : blobs_put_scratch)(d, bytes, size, l->sha256, err);
+	free(bytes);
+	if (rc < 0 || opt_step <= 0)
+		return rc;
+	snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+	if (!(bytes = slurp(path, &size, err)))
+		return -1;
+	rc = blobs_put(d, bytes, size, opt_sha, err);
+	free(bytes);
+	return rc;
+}
+
+struct learner *learner_open(struct daemon *d, int64_t stage, const struct model_config *cfg,
+	const char *sha256, uint64_t seed, struct err *err)
+{
+	learner_close(d, stage);
+	struct learner *l = calloc(1, sizeof *l);
+	char path[DATADIR_PATH_MAX];
+	if (!l) {
+		err_set(err, ERR_NOMEM, "cannot start the learner of stage %lld: out of memory",
+			(long long)stage);
+		return NULL;
+	}
+	l->stage = stage;
+	adamw_defaults(&l->adamw);
+	if (model_init(&l->m, cfg, 1, 1, err) < 0 || model_alloc_optimizer(&l->m, err) < 0) {
+		free(l);
+		return NULL;
+	}
+	if (sha256) {
+		if (blobs_path(d, sha256, path, sizeof path, err) < 0 ||
+			checkpoint_read_params_file(&l->m, path, l->m.params_mem, err) < 0)
+			goto fail;
+	} else {
+		model_init_weights(&l->m, seed);
+	}
+	if (write_blobs(d, l, 0, 1, NULL, err) < 0)
+		goto fail;
+	l->next = d->learners;
+	d->learners = l;
+	return l;
+fail:
+	learner_free(l);
+	return NULL;
+}
+
+int learner_resume(struct daemon *d, struct learner *l, const char *sha256, const char *opt,
+	long step, struct err *err)
+{
+	char path[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX], link[DATADIR_PATH_MAX + 32];
+	long saved = 0;
+	if (blobs_path(d, sha256, path, sizeof path, err) < 0 ||
+		checkpoint_read_params_file(&l->m, path, l->m.params_mem, err) < 0 ||
+		blobs_path(d, opt, path, sizeof path, err) < 0 ||
+		scratch_dir(d, l, dir, sizeof dir, err) < 0)
+		return -1;
+	snprintf(link, sizeof link, "%s/optimizer.safetensors", dir);
+	unlink(link);
+	if (symlink(path, link) < 0)
+		return err_set(err, ERR_IO, "cannot link '%s': %s", link, strerror(errno));
+	int rc = checkpoint_load_optimizer(&l->m, dir, &saved, err);
+	unlink(link);
+	if (rc < 0)
+		return -1;
+	if (saved != step)
+		return err_set(err, ERR_FORMAT, "checkpoint of step %ld holds the moments of step %ld",
+			step, saved);
+	l->step = step;
+	memcpy(l->sha256, sha256, SHA256_HEX_SIZE);
+	return 0;
+}
+
+int learner_step(struct daemon *d, struct learner *l, char (*grads)[SHA256_HEX_SIZE],
+	size_t n, struct err *err)
+{
+	char path[DATADIR_PATH_MAX];
+	size_t want = l->m.num_params * sizeof(float);
+	float *g = l->m.grads_mem;
+	model_zero_grad(&l->m);
+	for (size_t k = 0; k < n; k++) {
+		size_t size;
+		char *bytes;
+		if (blobs_path(d, grads[k], path, sizeof path, err) < 0 ||
+			!(bytes = slurp(path, &size, err)))
+			return err_wrap(err, "learner of stage %lld, shard %zu", (long long)l->stage, k);
+		if (size != want) {
+			free(bytes);
+			return err_set(err, ERR_FORMAT, "learner of stage %lld: gradient of shard %zu "
+				"has %zu bytes, the model %zu", (long long)l->stage, k, size, want);
+		}
+		const float *add = (const float *)(void *)bytes;
+		for (size_t i = 0; i < l->m.num_params; i++)
+			g[i] += add[i];
+		free(bytes);
+	}
+	l->last_norm = l->grad_clip > 0 ? grad_clip(&l->m, l->grad_clip) :
+		grad_global_norm(&l->m);
+	l->last_lr = lr_at(&l->schedule, l->step);
+	l->adamw.lr = (float)l->last_lr;
+	adamw_step(&l->m, &l->adamw, l->step + 1);
+	l->step++;
+	return write_blobs(d, l, 0, 0, NULL, err);
+}
+
+int learner_save(struct daemon *d, struct learner *l, int moments, struct err *err)
+{
+	char opt[SHA256_HEX_SIZE] = "";
+	if (write_blobs(d, l, moments ? (l->step > 0 ? l->step : 1) : 0, 1, opt, err) < 0)
+		return -1;
+	return store_checkpoint_add(d->store, l->stage, l->step, l->sha256, opt, l->config,
+		d->wall, err);
+}
+
+int learner_config_from_spec(const void *spec_config, struct model_config *cfg,
+	struct err *err)
+{
+	const json_t *c = spec_config;
+	config_defaults(cfg);
+	cfg->dim = (int)json_integer_value(json_object_get(c, "dim"));
+	cfg->n_layers = (int)json_integer_value(json_object_get(c, "layers"));
+	cfg->n_heads = (int)json_integer_value(json_object_get(c, "heads"));
+	cfg->n_kv_heads = (int)json_integer_value(json_object_get(c, "kv_heads"));
+	cfg->ffn = (int)json_integer_value(json_object_get(c, "ffn"));
+	cfg->max_seq = (int)json_integer_value(json_object_get(c, "max_seq"));
+	cfg->tied = json_is_true(json_object_get(c, "tied"));
+	cfg->rope_theta = (float)json_number_value(json_object_get(c, "rope_theta"));
+	cfg->norm_eps = (float)json_number_value(json_object_get(c, "norm_eps"));
+	return config_validate(cfg, err);
+}

@@ -1,0 +1,416 @@
+/*
+ * stage_train — the `pretrain` and `sft` stages: masked cross-entropy training
+ * through `grad` jobs and the learner (learner.h).
+ *
+ * Step s (1-based) trains on `batch` records: positions (s-1)·batch ..
+ * s·batch-1 of the dataset read in a per-epoch order (a Fisher-Yates shuffle keyed
+ * by (seed, stage, epoch)), cut into shards of `shard` sequences, one grad job
+ * each (job step s, shard k). A sequence is <bos> text <eos> (pretrain: the
+ * record's text; sft: the template applied to its prompt, then its response, with
+ * the loss on the response and <eos> only), truncated to max_seq. Each sequence
+ * weighs 1/(batch · its target tokens), so the shards' gradients add up to the
+ * gradient of the batch's mean per-sequence loss, whatever the sharding.
+ *
+ * When every shard of step s is done the learner steps; metrics (loss, grad_norm,
+ * lr, tokens, tokens_per_s) are recorded for s; the checkpoint with moments is
+ * saved every `save_every` steps and at the end; step s+1's jobs go out. After a
+ * daemon restart the stage resumes from its last saved step: the jobs after it
+ * are deleted and recomputed, and determinism makes the result the same.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blobs.h"
+#include "broker.h"
+#include "checkpoint.h"
+#include "daemon.h"
+#include "learner.h"
+#include "rng.h"
+#include "stage.h"
+#include "tokenizer.h"
+
+static int64_t spec_int(const json_t *spec, const char *key)
+{
+	return json_integer_value(json_object_get(spec, key));
+}
+
+static double spec_num(const json_t *spec, const char *key)
+{
+	return json_number_value(json_object_get(spec, key));
+}
+
+/* The dataset the stage reads: *id and *n records. */
+static int dataset_of(struct stage_ctx *c, int64_t *id, int64_t *n, struct err *err)
+{
+	const char *name = json_string_value(json_object_get(c->spec, "dataset"));
+	int rc = store_dataset_find(c->d->store, c->pipeline->id, name, id, n, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || *n <= 0)
+		return err_set(err, ERR_NOTFOUND, "dataset '%s' %s", name ? name : "",
+			rc ? "is empty" : "does not exist (yet)");
+	return 0;
+}
+
+static int64_t total_steps(struct stage_ctx *c, int64_t n)
+{
+	int64_t batch = spec_int(c->spec, "batch"), epochs = spec_int(c->spec, "epochs");
+	return epochs > 0 ? (epochs * n + batch - 1) / batch : spec_int(c->spec, "steps");
+}
+
+/* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
+ * model. *sha256 empty: fresh weights. */
+int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
+	char sha256[SHA256_HEX_SIZE], struct err *err)
+{
+	const char *from = json_string_value(json_object_get(c->spec, "from"));
+	json_t *model = json_object_get(c->pipeline_spec, "model");
+	*sha256 = 0;
+	if (from) {
+		struct store_stage *st = NULL;
+		size_t n = 0;
+		int64_t id = 0;
+		if (store_stage_list(c->d->store, c->pipeline->id, &st, &n, err) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(st[i].name, from))
+				id = st[i].id;
+		store_stages_free(st, n);
+		struct store_checkpoint ck;
+		int rc = id ? store_checkpoint_last(c->d->store, id, 0, &ck, err) : 0;
+		if (rc <= 0)
+			return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "stage '%s' left no checkpoint",
+				from);
+		rc = checkpoint_parse_config(ck.config, strlen(ck.config), from, cfg, err);
+		memcpy(sha256, ck.sha256, SHA256_HEX_SIZE);
+		free(ck.config);
+		return rc;
+	}
+	if (json_object_get(model, "config"))
+		return learner_config_from_spec(json_object_get(model, "config"), cfg, err);
+	if (json_object_get(model, "checkpoint")) {
+		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
+		char path[4200];
+		FILE *f;
+		if (checkpoint_read_config(dir, cfg, err) < 0)
+			return -1;
+		snprintf(path, sizeof path, "%s/model.safetensors", dir);
+		if (!(f = fopen(path, "rb")))
+			return err_set(err, ERR_IO, "cannot open '%s'", path);
+		fseek(f, 0, SEEK_END);
+		long size = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		char *bytes = size > 0 ? malloc((size_t)size) : NULL;
+		int ok = bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size;
+		fclose(f);
+		int rc = ok ? blobs_put(c->d, bytes, (size_t)size, sha256, err) :
+			err_set(err, ERR_IO, "cannot read '%s'", path);
+		free(bytes);
+		return rc;
+	}
+	return err_set(err, ERR_INVALID, "a model from another pipeline's stage is not "
+		"supported yet: use its exported directory as model.checkpoint");
+}
+
+/* The learner of the stage: in memory, or rebuilt from the last checkpoint with
+ * moments (deleting the jobs after it), or new. */
+static struct learner *learner_of(struct stage_ctx *c, struct err *err)
+{
+	struct learner *l = learner_find(c->d, c->stage->id);
+	if (l)
+		return l;
+	struct model_config cfg;
+	char sha[SHA256_HEX_SIZE];
+	if (stage_initial_weights(c, &cfg, sha, err) < 0)
+		return NULL;
+	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
+		(uint64_t)c->pipeline->seed, err)))
+		return NULL;
+	int64_t n = 0, id;
+	if (dataset_of(c, &id, &n, err) < 0)
+		goto fail;
+	l->schedule = (struct lr_schedule){ (float)spec_num(c->spec, "lr"),
+		(int)spec_int(c->spec, "warmup"), (int)total_steps(c, n),
+		(float)spec_num(c->spec, "min_lr") };
+	l->adamw.beta1 = (float)spec_num(c->spec, "beta1");
+	l->adamw.beta2 = (float)spec_num(c->spec, "beta2");
+	l->adamw.weight_decay = (float)spec_num(c->spec, "weight_decay");
+	l->grad_clip = spec_num(c->spec, "grad_clip");
+	struct store_checkpoint ck;
+	int rc = store_checkpoint_last(c->d->store, c->stage->id, 1, &ck, err);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		rc = learner_resume(c->d, l, ck.sha256, ck.optimizer, (long)ck.step, err);
+		free(ck.config);
+		if (rc < 0)
+			goto fail;
+	}
+	if (store_jobs_delete_after(c->d->store, c->stage->id, l->step, err) < 0)
+		goto fail;
+	if (l->step > 0)
+		log_info("stage %lld: learner resumed at saved step %ld", (long long)c->stage->id,
+			l->step);
+	return l;
+fail:
+	learner_close(c->d, c->stage->id);
+	return NULL;
+}
+
+/* Record index at position `pos` (0-based, across epochs) of the stage's order. */
+static int64_t record_at(struct stage_ctx *c, struct learner *l, int64_t n, int64_t pos)
+{
+	int64_t epoch = pos / n;
+	if (!l->order || l->order_epoch != epoch || l->order_n != n) {
+		int64_t *o = realloc(l->order, (size_t)n * sizeof *o);
+		if (!o)
+			return -1;
+		l->order = o;
+		for (int64_t i = 0; i < n; i++)
+			o[i] = i;
+		struct rng r;
+		rng_init(&r, rng_key_u64(rng_key_str(rng_key_u64((uint64_t)c->pipeline->seed, 0),
+			c->stage->name), (uint64_t)epoch));
+		for (int64_t i = n - 1; i > 0; i--) {
+			uint64_t hi = rng_u32(&r), lo = rng_u32(&r);
+			int64_t j = (int64_t)(((hi << 32) | lo) % (uint64_t)(i + 1));
+			int64_t t = o[i];
+			o[i] = o[j];
+			o[j] = t;
+		}
+		l->order_epoch = epoch;
+		l->order_n = n;
+	}
+	return l->order[pos % n];
+}
+
+/* The token sequence of one record: {tokens, start, weight-less} in *seq. */
+static int sequence(struct stage_ctx *c, const struct model_config *cfg,
+	const struct store_record *r, int64_t idx, int *ids, int *len, int *start,
+	struct err *err)
+{
+	int sft = !strcmp(c->stage->kind, "sft"), cap = cfg->max_seq;
+	int n = 0;
+	ids[n++] = cfg->bos_id;
+	if (!sft) {
+		if (!r->text)
+			return err_set(err, ERR_INVALID, "record %lld has no text (pretrain reads "
+				"documents: a corpus dataset or {\"text\"} lines)", (long long)idx);
+		n += (int)tok_encode(r->text, strlen(r->text), ids + n, (size_t)(cap - n));
+		*start = 1;
+	} else {
+		if (!r->prompt || !r->response)
+			return err_set(err, ERR_INVALID, "record %lld has no prompt and response (sft "
+				"reads worked solutions or {\"prompt\", \"response\"} lines)", (long long)idx);
+		const char *tpl = json_string_value(json_object_get(c->spec, "template"));
+		const char *at = tpl ? strstr(tpl, "{prompt}") : NULL;
+		if (!at)
+			return err_set(err, ERR_INVALID, "template has no {prompt}");
+		n += (int)tok_encode(tpl, (size_t)(at - tpl), ids + n, (size_t)(cap - n));
+		n += (int)tok_encode(r->prompt, strlen(r->prompt), ids + n, (size_t)(cap - n));
+		n += (int)tok_encode(at + 8, strlen(at + 8), ids + n, (size_t)(cap - n));
+		*start = n;
+		n += (int)tok_encode(r->response, strlen(r->response), ids + n, (size_t)(cap - n));
+	}
+	if (n < cap)
+		ids[n++] = cfg->eos_id;
+	if (*start >= n)
+		return err_set(err, ERR_INVALID, "record %lld leaves no tokens to learn within "
+			"max_seq %d", (long long)idx, cap);
+	*len = n;
+	return 0;
+}
+
+/* Enqueue the grad jobs of step `step` (1-based) unless they exist. */
+static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, struct err *err)
+{
+	struct store_job *have = NULL;
+	size_t nhave = 0;
+	if (store_step_jobs(c->d->store, c->stage->id, step, "grad", &have, &nhave, err) < 0)
+		return -1;
+	store_jobs_free(have, nhave);
+	l->step_started = c->d->wall;
+	if (nhave > 0) {
+		if (store_stage_jobs_requeue(c->d->store, c->stage->id, err) < 0)
+			return -1;
+		broker_queue_changed(c->d);
+		return 0;
+	}
+	int64_t dataset, n, batch = spec_int(c->spec, "batch"), shard = spec_int(c->spec, "shard");
+	struct model_config cfg = l->m.cfg;
+	if (dataset_of(c, &dataset, &n, err) < 0)
+		return -1;
+	int64_t nshards = (batch + shard - 1) / shard;
+	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
+	char **params = calloc((size_t)nshards, sizeof *params);
+	int *ids = malloc((size_t)cfg.max_seq * sizeof *ids);
+	json_error_t jerr;
+	json_t *config = json_loads(l->config, 0, &jerr);
+	int rc = -1;
+	if (!jobs || !params || !ids || !config) {
+		err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
+		goto out;
+	}
+	for (int64_t k = 0; k < nshards; k++) {
+		json_t *seqs = json_array();
+		for (int64_t b = k * shard; b < batch && b < (k + 1) * shard; b++) {
+			int64_t idx = record_at(c, l, n, (step - 1) * batch + b);
+			struct store_record r;
+			int len = 0, start = 0;
+			if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
+				if (!err->code)
+					err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
+				json_decref(seqs);
+				goto out;
+			}
+			int src = sequence(c, &cfg, &r, idx, ids, &len, &start, err);
+			store_record_release(&r);
+			if (src < 0) {
+				json_decref(seqs);
+				goto out;
+			}
+			json_t *toks = json_array();
+			for (int t = 0; t < len; t++)
+				json_array_append_new(toks, json_integer(ids[t]));
+			json_array_append_new(seqs, json_pack("{so si sf}", "tokens", toks, "start", start,
+				"weight", 1.0 / ((double)batch * (double)(len - start))));
+		}
+		json_t *p = json_pack("{ss sO ss so}", "weights", l->sha256, "config", config,
+			"loss", "ce", "seqs", seqs);
+		params[k] = p ? json_dumps(p, JSON_COMPACT) : NULL;
+		json_decref(p);
+		if (!params[k]) {
+			err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
+			goto out;
+		}
+		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "grad", .step = step,
+			.shard = k, .max_attempts = c->d->cfg.max_attempts, .params = params[k] };
+	}
+	if (store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err) < 0)
+		goto out;
+	broker_queue_changed(c->d);
+	rc = 0;
+out:
+	for (int64_t k = 0; params && k < nshards; k++)
+		free(params[k]);
+	free(params);
+	free(jobs);
+	free(ids);
+	json_decref(config);
+	return rc;
+}
+
+static int train_start(struct stage_ctx *c, struct err *err)
+{
+	int64_t dataset, n;
+	if (dataset_of(c, &dataset, &n, err) < 0)
+		return -1;
+	int64_t total = total_steps(c, n);
+	struct learner *l = learner_of(c, err);
+	if (!l || store_stage_set_progress(c->d->store, c->stage->id, l->step, total, err) < 0)
+		return -1;
+	return enqueue_step(c, l, l->step + 1, err);
+}
+
+/* Apply step l->step + 1 from its done jobs. */
+static int apply_step(struct stage_ctx *c, struct learner *l, struct store_job *jobs,
+	size_t n, struct err *err)
+{
+	char (*grads)[SHA256_HEX_SIZE] = calloc(n, sizeof *grads);
+	double loss = 0, tokens = 0;
+	char prev[SHA256_HEX_SIZE];
+	if (!grads)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (size_t k = 0; k < n; k++) {
+		json_error_t jerr;
+		json_t *r = json_loads(jobs[k].result, 0, &jerr);
+		const char *sha = json_string_value(json_array_get(json_object_get(r, "blobs"), 0));
+		if (!sha) {
+			json_decref(r);
+			free(grads);
+			return err_set(err, ERR_FORMAT, "grad job %lld returned no gradient",
+				(long long)jobs[k].id);
+		}
+		snprintf(grads[k], SHA256_HEX_SIZE, "%s", sha);
+		loss += json_number_value(json_object_get(r, "loss"));
+		tokens += json_number_value(json_object_get(r, "tokens"));
+		json_decref(r);
+	}
+	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
+	int rc = learner_step(c->d, l, grads, n, err);
+	for (size_t k = 0; rc == 0 && k < n; k++)
+		blobs_drop(c->d, grads[k]);
+	free(grads);
+	if (rc < 0)
+		return -1;
+	blobs_drop(c->d, prev); /* kept if a checkpoint names it */
+	double secs = (double)(c->d->wall - l->step_started) / 1000.0;
+	struct { const char *name; double v; } m[] = {
+		{ "loss", loss }, { "grad_norm", l->last_norm }, { "lr", l->last_lr },
+		{ "tokens", tokens }, { "tokens_per_s", secs > 0 ? tokens / secs : 0 },
+	};
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+		if (store_metric_add(c->d->store, c->stage->id, l->step, m[i].name, m[i].v,
+			c->d->wall, err) < 0)
+			return -1;
+	return 0;
+}
+
+static int train_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
+{
+	*state = STAGE_RUNNING;
+	struct learner *l = learner_find(c->d, c->stage->id);
+	if (!l) /* the daemon restarted: rebuild, then carry on */
+		return train_start(c, err);
+	int64_t total = c->stage->total;
+	for (int guard = 0; guard < 64; guard++) { /* steps whose jobs are all done */
+		struct store_job *jobs = NULL;
+		size_t n = 0, done = 0;
+		if (store_step_jobs(c->d->store, c->stage->id, l->step + 1, "grad", &jobs, &n,
+			err) < 0)
+			return -1;
+		for (size_t k = 0; k < n; k++) {
+			if (jobs[k].state == JOB_STATE_FAILED) {
+				err_set(err, ERR_INVALID, "grad job %lld (step %ld, shard %lld) failed: %s",
+					(long long)jobs[k].id, l->step + 1, (long long)jobs[k].shard,
+					jobs[k].error ? jobs[k].error : "no error recorded");
+				store_jobs_free(jobs, n);
+				*state = STAGE_FAILED;
+				learner_close(c->d, c->stage->id);
+				return 0;
+			}
+			done += jobs[k].state == JOB_STATE_DONE;
+		}
+		if (n == 0 || done < n) {
+			store_jobs_free(jobs, n);
+			return n == 0 ? enqueue_step(c, l, l->step + 1, err) : 0;
+		}
+		int rc = apply_step(c, l, jobs, n, err);
+		store_jobs_free(jobs, n);
+		if (rc < 0 || store_stage_set_progress(c->d->store, c->stage->id, l->step, total,
+			err) < 0)
+			return -1;
+		int64_t every = spec_int(c->spec, "save_every");
+		if ((l->step % every == 0 || l->step >= total) && learner_save(c->d, l, 1, err) < 0)
+			return -1;
+		if (l->step >= total) {
+			log_info("stage %lld '%s': %ld steps done, weights %s", (long long)c->stage->id,
+				c->stage->name, l->step, l->sha256);
+			learner_close(c->d, c->stage->id);
+			*state = STAGE_SUCCEEDED;
+			return 0;
+		}
+		if (enqueue_step(c, l, l->step + 1, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const struct stage_driver stage_pretrain = {
+	.kind = "pretrain", .unit = "steps", .start = train_start, .advance = train_advance,
+};
+
+const struct stage_driver stage_sft = {
+	.kind = "sft", .unit = "steps", .start = train_start, .advance = train_advance,
+};

@@ -46,6 +46,10 @@ static void logs_print(const json_t *ev)
 	json_t *v;
 	json_t *data = json_object_get(ev, "data");
 	json_object_foreach(data, key, v) {
+		/* nulls say nothing; the stage is already in its column */
+		if (json_is_null(v) || (stage && strcmp(key, "stage") == 0 && json_is_string(v) &&
+			strcmp(json_string_value(v), stage) == 0))
+			continue;
 		printf(" %s=", key);
 		logs_value(v);
 	}

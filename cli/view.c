@@ -104,11 +104,14 @@ double view_elapsed(const json_t *p, int64_t now_ms)
 	return end >= start ? (double)(end - start) / 1000.0 : 0;
 }
 
-/* "120/200 jobs" */
-static void stage_counts(char *buf, size_t size, const json_t *st)
+/* "120/200 jobs"; with `pad`, the step is as wide as the total (" 20/200 jobs") so the
+ * column keeps its width as the stage advances. */
+static void stage_counts(char *buf, size_t size, const json_t *st, bool pad)
 {
-	snprintf(buf, size, "%lld/%lld %s", (long long)int_or(st, "step", 0),
-		(long long)int_or(st, "total", 0), str_or(st, "unit", ""));
+	char total[32];
+	int w = snprintf(total, sizeof total, "%lld", (long long)int_or(st, "total", 0));
+	snprintf(buf, size, "%*lld/%s %s", pad ? w : 0, (long long)int_or(st, "step", 0), total,
+		str_or(st, "unit", ""));
 }
 
 static double stage_progress(const json_t *st)
@@ -188,7 +191,7 @@ void view_status(FILE *out, const json_t *reply, int64_t now_ms)
 	json_t *st;
 	char counts[96];
 	json_array_foreach(stages, i, st) {
-		stage_counts(counts, sizeof counts, st);
+		stage_counts(counts, sizeof counts, st, false);
 		int a = (int)strlen(str_or(st, "name", "?")), b = (int)strlen(str_or(st, "kind", "?"));
 		int c = (int)strlen(str_or(st, "state", "?")), e = (int)strlen(counts);
 		wn = a > wn ? a : wn;
@@ -199,7 +202,7 @@ void view_status(FILE *out, const json_t *reply, int64_t now_ms)
 	fprintf(out, "\n%-*s  %-*s  %-*s  %-*s  %s\n", wn, "STAGE", wk, "KIND", ws, "STATE", wp,
 		"PROGRESS", "ERROR");
 	json_array_foreach(stages, i, st) {
-		stage_counts(counts, sizeof counts, st);
+		stage_counts(counts, sizeof counts, st, false);
 		l.n = 0;
 		l.buf[0] = '\0';
 		line_add(&l, "%-*s  %-*s  %-*s  %-*s  %s", wn, str_or(st, "name", "?"), wk,
@@ -242,12 +245,12 @@ static void view_draw(struct view *v, const json_t *reply, int64_t now_ms)
 	struct line l = { .n = 0 };
 
 	/* column widths over this frame */
-	int wn = 0, wk = 0, wc = 0, wr = 0, we = 0, wm = 0;
+	int wn = 0, wk = 0, wc = 0, wr = 7, we = 9, wm = 0; /* "1234/s", "eta 12m30s" */
 	size_t i;
 	json_t *st;
 	char counts[96], rate[32], eta[48], metric[96];
 	json_array_foreach(stages, i, st) {
-		stage_counts(counts, sizeof counts, st);
+		stage_counts(counts, sizeof counts, st, true);
 		stage_rate(rate, sizeof rate, st);
 		stage_eta(eta, sizeof eta, st);
 		stage_metric(metric, sizeof metric, st);
@@ -270,7 +273,7 @@ static void view_draw(struct view *v, const json_t *reply, int64_t now_ms)
 	fprintf(v->out, "\r\033[2K%.*s\n", width, l.buf);
 	drawn++;
 	json_array_foreach(stages, i, st) {
-		stage_counts(counts, sizeof counts, st);
+		stage_counts(counts, sizeof counts, st, true);
 		stage_rate(rate, sizeof rate, st);
 		stage_eta(eta, sizeof eta, st);
 		stage_metric(metric, sizeof metric, st);
@@ -326,7 +329,7 @@ static void view_plain(struct view *v, const json_t *reply, int64_t now_ms)
 	json_array_foreach(stages, i, st) {
 		const char *name = str_or(st, "name", "?");
 		/* what counts as a change: no rate or ETA in the key */
-		stage_counts(counts, sizeof counts, st);
+		stage_counts(counts, sizeof counts, st, false);
 		stage_metric(metric, sizeof metric, st);
 		char key[VIEW_LINE_MAX], change[VIEW_LINE_MAX];
 		snprintf(key, sizeof key, "stage %s", name);

@@ -7,6 +7,7 @@ static const struct stage_driver *const drivers[] = {
 	&stage_probe,
 	&stage_pretrain,
 	&stage_sft,
+	&stage_eval,
 };
 
 const struct stage_driver *stage_driver_find(const char *kind)

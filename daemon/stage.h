@@ -46,6 +46,7 @@ const struct stage_driver *stage_driver_find(const char *kind);
 /* The drivers, one file each. */
 extern const struct stage_driver stage_probe;
 extern const struct stage_driver stage_pretrain, stage_sft;   /* stage_train.c */
+extern const struct stage_driver stage_eval;
 
 struct model_config;
 /* The weights a model stage starts from (stage_train.c): `from`'s final checkpoint,

@@ -46,15 +46,15 @@ static int stage_ref(struct v *v, size_t i, const struct snode *n, const char *k
 		suggest_init(&s, n->text, n->len);
 		for (size_t k = 0; k < v->n_st; k++)
 			suggest_add(&s, v->st[k].name);
-		return vfail(v, n, scope, NULL, "%s: no stage named %s%s", kp,
+		return spec_fail(v, n, scope, NULL, "%s: no stage named %s%s", kp,
 			spec_quote(q, sizeof q, n->text, n->len), suggest_hint(&s, hint, sizeof hint));
 	}
 	size_t j = (size_t)json_integer_value(x);
 	if (j == i)
-		return vfail(v, n, scope, NULL, "%s: a stage cannot depend on itself", kp);
+		return spec_fail(v, n, scope, NULL, "%s: a stage cannot depend on itself", kp);
 	if (from && !(v->st[j].kind & SK_TRAIN))
-		return vfail(v, n, scope, NULL, "from: stage '%s' trains no weights (kind %s)",
-			v->st[j].name, stage_kind_name(v->st[j].kind));
+		return spec_fail(v, n, scope, NULL, "from: stage '%s' trains no weights (kind %s)",
+			v->st[j].name, spec_stage_kind_name(v->st[j].kind));
 	return edge_add(v, &v->st[i], j, n);
 }
 
@@ -68,7 +68,7 @@ static int dataset_ref(struct v *v, size_t i, const struct snode *n, const char 
 	if (p) {
 		size_t j = (size_t)json_integer_value(p);
 		if (j == i)
-			return vfail(v, n, scope, NULL, "%s: a stage cannot read its own output", kp);
+			return spec_fail(v, n, scope, NULL, "%s: a stage cannot read its own output", kp);
 		return edge_add(v, &v->st[i], j, n);
 	}
 	if (json_object_getn(defined, n->text, n->len))
@@ -81,7 +81,7 @@ static int dataset_ref(struct v *v, size_t i, const struct snode *n, const char 
 		suggest_add(&s, name);
 	json_object_foreach(v->producers, name, val)
 		suggest_add(&s, name);
-	return vfail(v, n, scope, NULL, "%s: no dataset named %s%s", kp,
+	return spec_fail(v, n, scope, NULL, "%s: no dataset named %s%s", kp,
 		spec_quote(q, sizeof q, n->text, n->len), suggest_hint(&s, hint, sizeof hint));
 }
 
@@ -123,7 +123,7 @@ static int stage_deps(struct v *v, size_t i)
 			for (size_t k = 0; k < n && o < sizeof list; k++)
 				o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "",
 					v->st[to[k]].name);
-			vfail(v, dn, scope_of(v, i, scope, sizeof scope), "deps",
+			spec_fail(v, dn, scope_of(v, i, scope, sizeof scope), "deps",
 				"expected [%s] (from, needs and the producers of its datasets)", list);
 			goto out;
 		}
@@ -181,9 +181,11 @@ static int find_cycle(struct v *v)
 					o += (size_t)snprintf(path + o, sizeof path - o, "%s -> ",
 						v->st[stack[f].node].name);
 				if (o < sizeof path)
-					snprintf(path + o, sizeof path - o, "%s", v->st[to].name);
+					o += (size_t)snprintf(path + o, sizeof path - o, "%s", v->st[to].name);
+				if (o >= sizeof path) /* cut: say so */
+					memcpy(path + sizeof path - 4, "...", 4);
 				const struct stage_info *first = &v->st[stack[k].node];
-				vfail(v, first->edges[stack[k].next - 1].at, "stages", NULL, "cycle: %s", path);
+				spec_fail(v, first->edges[stack[k].next - 1].at, "stages", NULL, "cycle: %s", path);
 				goto out;
 			}
 		}

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -49,6 +50,19 @@ struct stree {
 	size_t nodes;               /* nodes made so far (limit SPEC_MAX_NODES) */
 };
 
+static inline bool spec_text_is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+static inline bool spec_all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
 void *stree_alloc(struct stree *t, size_t size); /* zeroed; NULL when out of memory */
 char *stree_strndup(struct stree *t, const char *s, size_t len);
 void stree_release(struct stree *t);
@@ -79,6 +93,10 @@ const char *suggest_hint(const struct suggest *s, char *buf, size_t cap);
  * cut with "...". spec_quote adds single quotes around it. Both return buf. */
 char *spec_clean(char *buf, size_t cap, const char *s, size_t len);
 char *spec_quote(char *buf, size_t cap, const char *s, size_t len);
+
+/* Parse `len` bytes of YAML into t->root; errors are "FILE:LINE:COL: ...". */
+int stree_parse_yaml(struct stree *t, const char *text, size_t len, const char *file,
+	struct err *err);
 
 /* Build t->root from JSON; err text has no position. */
 int stree_from_json(struct stree *t, const json_t *j, struct err *err);

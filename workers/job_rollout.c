@@ -24,7 +24,7 @@
  * stop string's tokens included], text, logprobs: [log π(token) under the
  * untempered softmax, one per token], finish: "stop"|"length"}]} in (params prompt
  * order, j) order. text is tok_decode of the tokens (special tokens spelled out)
- * with each byte of invalid UTF-8 replaced by U+FFFD (JSON strings are UTF-8; the
+ * with each byte of invalid UTF-8, and each NUL, replaced by U+FFFD (JSON strings are UTF-8; the
  * rewards count an invalid byte as one code point outside any alphabet, as they do
  * U+FFFD, so scores are unchanged).
  */
@@ -180,6 +180,8 @@ static size_t rollout_utf8_len(const unsigned char *s, size_t len)
 	unsigned char c = s[0];
 	size_t k;
 	uint32_t cp, min;
+	if (c == 0)
+		return 0; /* NUL is valid UTF-8, but the daemon's JSON reader refuses \u0000 */
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xC2 && c <= 0xDF) {

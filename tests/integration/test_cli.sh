@@ -136,6 +136,7 @@ t0=$(now_ms); r1rc logs -f "$ID"; t1=$(now_ms); expect_rc 0 "logs -f (ended)"
 (( t1 - t0 < 3000 )) || fail "logs -f of an ended pipeline took $((t1 - t0)) ms"
 
 # --- watch under a pseudo-terminal: redrawn in place
+command -v script >/dev/null || fail "script (util-linux) is not installed"
 script -qec "'$R1FLOW_CLI' watch $ID2" /dev/null >"$T/pty.out" 2>&1 || fail "watch under a pty exited $?: $(cat -v "$T/pty.out")"
 grep -q $'\e\[2K' "$T/pty.out" || fail "watch on a tty drew no ANSI clear-line: $(cat -v "$T/pty.out")"
 grep -q '\[####################\]' "$T/pty.out" || fail "watch on a tty drew no full bar: $(cat -v "$T/pty.out")"
@@ -154,12 +155,14 @@ log "unknown ids and workers: exit 1 with the daemon's message"
 # --- pause, resume, cancel, retry on a slow pipeline
 r1rc submit "$PROBE" --set stages.a.jobs=40 --set stages.a.sleep_ms=200 --set stages.b.jobs=4; expect_rc 0 "submit slow"
 ID3=$(cat "$T/out")
+"$R1FLOW_CLI" logs -f "$ID3" >"$T/follow.out" 2>&1 & FOLLOW=$!
+PIDS+=("$FOLLOW")
 wait_for 10 state_is "$ID3" running
 r1rc pause "$ID3"; expect_rc 0 pause
 [[ $(cat "$T/out") == "pipeline $ID3: paused" ]] || fail "pause said: $(cat "$T/out")"
 state_is "$ID3" paused || fail "after pause: $(state_of "$ID3")"
 r1rc pause --json "$ID3"; [[ $RC == 1 ]] || { [[ $RC == 0 ]] && parses <"$T/out"; } || fail "second pause exited $RC"
-sleep 0.5   # leases in hand finish; nothing new is handed out
+sleep 1   # jobs in hand (2 slots a worker) finish; nothing new is handed out
 s1=$(r1 status --json "$ID3" | jq_ 'd["stages"][0]["step"]'); sleep 1
 s2=$(r1 status --json "$ID3" | jq_ 'd["stages"][0]["step"]')
 [[ $s1 == "$s2" ]] || fail "stage a went on while paused: $s1 -> $s2"
@@ -171,6 +174,11 @@ r1rc cancel "$ID3"; expect_rc 0 cancel
 [[ $(cat "$T/out") == "pipeline $ID3: cancelled" ]] || fail "cancel said: $(cat "$T/out")"
 state_is "$ID3" cancelled || fail "after cancel: $(state_of "$ID3")"
 r1rc watch "$ID3"; expect_rc 1 "watch of a cancelled pipeline"
+gone() { ! kill -0 "$1" 2>/dev/null; }
+wait_for 5 gone "$FOLLOW"
+wait "$FOLLOW" || fail "logs -f exited $?: $(cat "$T/follow.out")"
+grep -q " a stage_started" "$T/follow.out" && tail -n 1 "$T/follow.out" | grep -q " - pipeline_cancelled" ||
+	fail "logs -f did not follow the pipeline to its cancel: $(cat "$T/follow.out")"
 grep -Eq "${TS}pipeline $ID3 'probe' cancelled in " "$T/out" || fail "watch of cancelled: $(cat "$T/out")"
 r1rc status "$ID3"; grep -Eq "^a +probe +cancelled" "$T/out" || fail "status after cancel: $(cat "$T/out")"
 r1rc resume "$ID3"; expect_rc 1 "resume of a cancelled pipeline"
@@ -180,7 +188,7 @@ r1rc watch "$ID3"; expect_rc 0 "watch after retry"
 r1rc status --json "$ID3"
 [[ $(jq_ '[(s["state"], s["step"]) for s in d["stages"]]' <"$T/out") == "[('succeeded', 40), ('succeeded', 4)]" ]] ||
 	fail "after retry: $(cat "$T/out")"
-log "pause (progress stops), resume, cancel (watch exits 1), retry (succeeds)"
+log "pause (progress stops), resume, cancel (watch exits 1, logs -f ends), retry (succeeds)"
 
 # --- a failing stage: watch exits 1 with the error, status shows it
 r1rc submit "$PROBE" --set stages.a.jobs=5 --set stages.a.fail=1; expect_rc 0 "submit failing"

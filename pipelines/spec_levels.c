@@ -1,0 +1,258 @@
+/*
+ * spec_levels — the top level, the model, datasets and rewards: what their tables
+ * cannot say (exactly one model source, dim and heads, generate or file, operators,
+ * the corpus mix, a reward's function choosing its keys), and the entry point that
+ * runs every level in order (spec_check_tree).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+#include "spec_check.h"
+
+/* ---- model ---- */
+
+static int check_model_config(struct v *v, const struct snode *cn, json_t *cfg)
+{
+	char g[80];
+	long long dim = spec_jint(cfg, "dim"), heads = spec_jint(cfg, "heads");
+	const struct snode *dn = snode_get(cn, "dim"), *hn = snode_get(cn, "heads");
+	const struct snode *kvn = snode_get(cn, "kv_heads");
+	if (json_is_null(json_object_get(cfg, "kv_heads")))
+		json_object_set_new(cfg, "kv_heads", json_integer(heads));
+	long long kv = spec_jint(cfg, "kv_heads");
+	if (dim % heads != 0) {
+		if (dn)
+			return spec_fail(v, dn, NULL, "model.config.dim", "expected a multiple of heads (%lld), got %s",
+				heads, spec_got(dn, g, sizeof g));
+		return spec_fail(v, hn, NULL, "model.config.heads", "expected a divisor of dim (%lld), got %s",
+			dim, spec_got(hn, g, sizeof g));
+	}
+	if ((dim / heads) % 2 != 0)
+		return spec_fail(v, dn ? dn : hn ? hn : cn, NULL, dn ? "model.config.dim" : "model.config.heads",
+			"dim / heads must be even (rope), got %lld / %lld", dim, heads);
+	if (heads % kv != 0)
+		return spec_fail(v, kvn, NULL, "model.config.kv_heads", "expected a divisor of heads (%lld), got %s",
+			heads, spec_got(kvn, g, sizeof g));
+	return 0;
+}
+
+static int spec_check_model(struct v *v, const struct snode *mn)
+{
+	static const char *const sel[] = { "config", "checkpoint", "pipeline" };
+	static const char *const desc[] = { "config models", "checkpoint models", "pipeline models" };
+	char g[80], kp[64];
+	if (mn->type != SNODE_MAP)
+		return spec_fail(v, mn, NULL, "model", "expected a mapping, got %s", spec_got(mn, g, sizeof g));
+	if (spec_keys_known(v, mn, spec_model_keys, 0, NULL, "model.") < 0)
+		return -1;
+	int chosen = -1;
+	for (size_t k = 0; k < mn->n; k++) {
+		const struct snode *kn = mn->items[2 * k];
+		for (int s = 0; s < 3; s++) {
+			if (kn->len != strlen(sel[s]) || memcmp(kn->text, sel[s], kn->len) != 0)
+				continue;
+			if (chosen >= 0) {
+				snprintf(kp, sizeof kp, "model.%s", sel[s]);
+				return spec_fail(v, kn, NULL, kp, "cannot be combined with '%s'", sel[chosen]);
+			}
+			chosen = s;
+		}
+	}
+	if (chosen < 0)
+		return spec_fail(v, mn, NULL, "model", "expected one of 'config', 'checkpoint' or 'pipeline'");
+	unsigned kind = 1u << chosen;
+	json_t *m = json_object();
+	if (!m || json_object_set_new(v->top, "model", m) < 0)
+		return spec_nomem(v);
+	if (spec_keys_kind(v, mn, spec_model_keys, kind, desc[chosen], NULL, "model.") < 0 ||
+	    spec_fill(v, mn, spec_model_keys, kind, NULL, "model.", m) < 0)
+		return -1;
+	if (kind == MK_CONFIG)
+		return check_model_config(v, snode_get(mn, "config"), json_object_get(m, "config"));
+	return 0;
+}
+
+/* ---- datasets and rewards ---- */
+
+static int check_generated(struct v *v, const struct snode *dn, unsigned kind, const char *scope,
+	json_t *d)
+{
+	char g[80];
+	if (kind == DK_ARITHMETIC) {
+		const char *ops = json_string_value(json_object_get(d, "operators"));
+		size_t n = json_string_length(json_object_get(d, "operators"));
+		bool ok = true;
+		for (size_t i = 0; i < n && ok; i++)
+			ok = ops[i] && strchr("+-*", ops[i]) && !memchr(ops, ops[i], i);
+		if (!ok) {
+			const struct snode *on = snode_get(dn, "operators");
+			return spec_fail(v, on, scope, "operators",
+				"expected some of '+', '-' and '*', each at most once, got %s", spec_got(on, g, sizeof g));
+		}
+	}
+	bool corpus = strcmp(json_string_value(json_object_get(d, "style")), "corpus") == 0;
+	json_t *mix = json_object_get(d, "mix");
+	const struct snode *mn = snode_get(dn, "mix");
+	if (!corpus && mn)
+		return spec_fail(v, spec_key_node(dn, "mix", NULL), scope, "mix", "only valid with style 'corpus'");
+	if (!corpus)
+		return 0;
+	if (!mix) {
+		if (v->c->json_mode)
+			return spec_fail(v, dn, scope, "mix", "missing from a normalised spec");
+		mix = json_pack("{s:f, s:f, s:f}", "plain", 0.35, "tagged", 0.35, "worked", 0.3);
+		if (!mix || json_object_set_new(d, "mix", mix) < 0)
+			return spec_nomem(v);
+		return 0;
+	}
+	double sum = json_real_value(json_object_get(mix, "plain")) +
+		json_real_value(json_object_get(mix, "tagged")) +
+		json_real_value(json_object_get(mix, "worked"));
+	if (fabs(sum - 1.0) > 1e-6)
+		return spec_fail(v, mn, scope, "mix", "probabilities must sum to 1, got %.10g", sum);
+	return 0;
+}
+
+static int spec_check_dataset(struct v *v, const struct snode *kn, const struct snode *dn, json_t *all)
+{
+	static const char *const gen_desc[] = { "arithmetic datasets", "countdown datasets" };
+	char scope[120], q[80], g[80];
+	snprintf(scope, sizeof scope, "dataset %s", spec_quote(q, sizeof q, kn->text, kn->len));
+	if (!spec_name_ok(kn->text, kn->len, false))
+		return spec_fail(v, kn, scope, NULL, "invalid name (expected [a-z0-9_]{1,32})");
+	if (dn->type != SNODE_MAP)
+		return spec_fail(v, dn, scope, NULL, "expected a mapping, got %s", spec_got(dn, g, sizeof g));
+	int gen = spec_enum_peek(v, dn, spec_dataset_keys, "generate");
+	size_t gi = 0, fi = 0;
+	const struct snode *gk = spec_key_node(dn, "generate", &gi), *fk = spec_key_node(dn, "file", &fi);
+	unsigned kind = gen >= 0 ? 1u << gen : !gk && fk ? DK_FILE : 0;
+	if (spec_keys_known(v, dn, spec_dataset_keys, kind, scope, "") < 0)
+		return -1;
+	if (gk && fk)
+		return gi < fi ? spec_fail(v, fk, scope, "file", "cannot be combined with 'generate'") :
+			spec_fail(v, gk, scope, "generate", "cannot be combined with 'file'");
+	if (!gk && !fk)
+		return spec_fail(v, dn, scope, NULL, "expected a 'generate' or a 'file' key");
+	if (gk) {
+		json_t *j = spec_value(v, spec_row(spec_dataset_keys, "generate"), snode_get(dn, "generate"),
+			scope, "generate");
+		if (!j)
+			return -1;
+		json_decref(j);
+	}
+	json_t *d = json_object();
+	if (!d || json_object_set_new(all, kn->text, d) < 0)
+		return spec_nomem(v);
+	if (spec_keys_kind(v, dn, spec_dataset_keys, kind, gk ? gen_desc[gen] : "file datasets", scope, "") < 0 ||
+	    spec_fill(v, dn, spec_dataset_keys, kind, scope, "", d) < 0)
+		return -1;
+	return kind & DK_GENERATE ? check_generated(v, dn, kind, scope, d) : 0;
+}
+
+static int spec_check_reward(struct v *v, const struct snode *kn, const struct snode *rn, json_t *all)
+{
+	static const char *const desc[] = {
+		"accuracy rewards", "countdown rewards", "think_answer_format rewards",
+		"language_consistency rewards", "length rewards",
+	};
+	char scope[120], q[80], g[80];
+	snprintf(scope, sizeof scope, "reward %s", spec_quote(q, sizeof q, kn->text, kn->len));
+	if (!spec_name_ok(kn->text, kn->len, false))
+		return spec_fail(v, kn, scope, NULL, "invalid name (expected [a-z0-9_]{1,32})");
+	if (rn->type != SNODE_MAP)
+		return spec_fail(v, rn, scope, NULL, "expected a mapping, got %s", spec_got(rn, g, sizeof g));
+	int fn = spec_enum_peek(v, rn, spec_reward_keys, "fn");
+	if (spec_keys_known(v, rn, spec_reward_keys, fn >= 0 ? 1u << fn : 0, scope, "") < 0)
+		return -1;
+	const struct snode *fnn = snode_get(rn, "fn");
+	if (!fnn)
+		return spec_fail(v, rn, scope, NULL, "missing required key 'fn'");
+	if (fn < 0) {
+		json_t *j = spec_value(v, spec_row(spec_reward_keys, "fn"), fnn, scope, "fn");
+		json_decref(j);
+		return -1;
+	}
+	json_t *r = json_object();
+	if (!r || json_object_set_new(all, kn->text, r) < 0)
+		return spec_nomem(v);
+	if (spec_keys_kind(v, rn, spec_reward_keys, 1u << fn, desc[fn], scope, "") < 0)
+		return -1;
+	return spec_fill(v, rn, spec_reward_keys, 1u << fn, scope, "", r);
+}
+
+/* datasets or rewards: a mapping of name → definition (absent: empty). */
+static int spec_check_named(struct v *v, const struct snode *n, const char *key, const char *what,
+	int (*one)(struct v *, const struct snode *, const struct snode *, json_t *))
+{
+	char g[80];
+	json_t *all = json_object();
+	if (!all || json_object_set_new(v->top, key, all) < 0)
+		return spec_nomem(v);
+	if (!n)
+		return 0;
+	if (n->type != SNODE_MAP)
+		return spec_fail(v, n, NULL, key, "expected a mapping, got %s", spec_got(n, g, sizeof g));
+	if (spec_dup_check(v, n, NULL, "", what) < 0)
+		return -1;
+	for (size_t k = 0; k < n->n; k++)
+		if (one(v, n->items[2 * k], n->items[2 * k + 1], all) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- top ---- */
+
+static int check_top(struct v *v, const struct snode *root)
+{
+	char g[80];
+	if (root->type != SNODE_MAP)
+		return spec_fail(v, root, NULL, NULL, "expected a mapping at the top level, got %s",
+			spec_got(root, g, sizeof g));
+	const struct snode *vn = snode_get(root, "version");
+	if (vn && vn->type == SNODE_INT && vn->i != 1)
+		return spec_fail(v, vn, NULL, "version", "unsupported version %lld (this r1flow reads version 1)",
+			vn->i);
+	if (vn && vn->type != SNODE_INT)
+		return spec_fail(v, vn, NULL, "version", "expected 1, got %s", spec_got(vn, g, sizeof g));
+	if (spec_keys_known(v, root, spec_top_keys, 0, NULL, "") < 0 ||
+	    spec_fill(v, root, spec_top_keys, 0, NULL, "", v->top) < 0)
+		return -1;
+	json_object_set_new(v->top, "version", json_integer(1));
+	if (spec_check_model(v, snode_get(root, "model")) < 0 ||
+	    spec_check_named(v, snode_get(root, "datasets"), "datasets", "dataset", spec_check_dataset) < 0 ||
+	    spec_check_named(v, snode_get(root, "rewards"), "rewards", "reward", spec_check_reward) < 0 ||
+	    spec_check_stages(v, snode_get(root, "stages")) < 0)
+		return -1;
+	return spec_check_graph(v);
+}
+
+int spec_check_tree(const struct stree *t, const struct spec_check *c, json_t **out, struct err *err)
+{
+	struct err local = { 0 };
+	struct v v = { .c = c, .err = err ? err : &local };
+	*out = NULL;
+	v.err->code = ERR_NONE;
+	v.top = json_object();
+	v.stage_index = json_object();
+	v.producers = json_object();
+	int rc = -1;
+	if (!v.top || !v.stage_index || !v.producers)
+		spec_nomem(&v);
+	else
+		rc = check_top(&v, t->root);
+	for (size_t i = 0; i < v.n_st; i++)
+		free(v.st[i].edges);
+	free(v.st);
+	json_decref(v.stage_index);
+	json_decref(v.producers);
+	if (rc == 0)
+		*out = v.top;
+	else
+		json_decref(v.top);
+	return rc;
+}
+

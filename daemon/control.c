@@ -21,7 +21,7 @@ struct op {
 };
 
 /* An optional integer field in [lo, hi]; `dflt` when absent. */
-static int get_int(const struct msg *req, const char *op, const char *key, int64_t dflt,
+int control_get_int(const struct msg *req, const char *op, const char *key, int64_t dflt,
 	int64_t lo, int64_t hi, int64_t *out, struct err *err)
 {
 	json_t *v = json_object_get(req->header, key);
@@ -36,7 +36,7 @@ static int get_int(const struct msg *req, const char *op, const char *key, int64
 }
 
 /* An optional string field; NULL when absent. */
-static int get_str(const struct msg *req, const char *op, const char *key, const char **out,
+int control_get_str(const struct msg *req, const char *op, const char *key, const char **out,
 	struct err *err)
 {
 	json_t *v = json_object_get(req->header, key);
@@ -114,7 +114,7 @@ static json_t *op_job(struct daemon *d, const struct msg *req, struct err *err)
 {
 	int64_t id;
 	struct store_job job;
-	if (get_int(req, "job", "id", -1, 1, INT64_MAX, &id, err) < 0)
+	if (control_get_int(req, "job", "id", -1, 1, INT64_MAX, &id, err) < 0)
 		return NULL;
 	if (id < 0) {
 		err_set(err, ERR_INVALID, "job: 'id' is required");
@@ -141,15 +141,15 @@ static json_t *op_enqueue_probe(struct daemon *d, const struct msg *req, struct 
 	const char *op = "enqueue_probe";
 	int64_t n, sleep_ms, crash_every, fail_every, attempts;
 	const char *payload, *crash, *fail, *blob;
-	if (get_int(req, op, "n", 1, 1, CONTROL_MAX_ENQUEUE, &n, err) < 0 ||
-		get_int(req, op, "sleep_ms", 0, 0, 3600000, &sleep_ms, err) < 0 ||
-		get_int(req, op, "crash_every", 1, 1, INT64_MAX, &crash_every, err) < 0 ||
-		get_int(req, op, "fail_every", 1, 1, INT64_MAX, &fail_every, err) < 0 ||
-		get_int(req, op, "max_attempts", d->cfg.max_attempts, 1, 1000, &attempts, err) < 0 ||
-		get_str(req, op, "payload", &payload, err) < 0 ||
-		get_str(req, op, "crash", &crash, err) < 0 ||
-		get_str(req, op, "fail", &fail, err) < 0 ||
-		get_str(req, op, "blob", &blob, err) < 0)
+	if (control_get_int(req, op, "n", 1, 1, CONTROL_MAX_ENQUEUE, &n, err) < 0 ||
+		control_get_int(req, op, "sleep_ms", 0, 0, 3600000, &sleep_ms, err) < 0 ||
+		control_get_int(req, op, "crash_every", 1, 1, INT64_MAX, &crash_every, err) < 0 ||
+		control_get_int(req, op, "fail_every", 1, 1, INT64_MAX, &fail_every, err) < 0 ||
+		control_get_int(req, op, "max_attempts", d->cfg.max_attempts, 1, 1000, &attempts, err) < 0 ||
+		control_get_str(req, op, "payload", &payload, err) < 0 ||
+		control_get_str(req, op, "crash", &crash, err) < 0 ||
+		control_get_str(req, op, "fail", &fail, err) < 0 ||
+		control_get_str(req, op, "blob", &blob, err) < 0)
 		return NULL;
 	if (crash && strcmp(crash, "abort") != 0 && strcmp(crash, "exit") != 0) {
 		err_set(err, ERR_INVALID, "%s: 'crash' must be \"abort\" or \"exit\"", op);
@@ -214,7 +214,7 @@ out:
 static json_t *op_cancel(struct daemon *d, const struct msg *req, struct err *err)
 {
 	int64_t job, worker = 0;
-	if (get_int(req, "cancel", "job", -1, 1, INT64_MAX, &job, err) < 0)
+	if (control_get_int(req, "cancel", "job", -1, 1, INT64_MAX, &job, err) < 0)
 		return NULL;
 	if (job < 0) {
 		err_set(err, ERR_INVALID, "cancel: 'job' is required");
@@ -264,7 +264,7 @@ static json_t *op_submit(struct daemon *d, const struct msg *req, struct err *er
 			"('r1flow submit FILE' sends it)");
 		return NULL;
 	}
-	if (get_str(req, "submit", "source", &source, err) < 0 ||
+	if (control_get_str(req, "submit", "source", &source, err) < 0 ||
 		scheduler_submit(d, spec, source, &id, err) < 0)
 		return NULL;
 	return json_pack("{sI sO}", "id", (json_int_t)id, "name", json_object_get(spec, "name"));
@@ -281,7 +281,7 @@ static int pipeline_id(const struct msg *req, const char *op, int64_t *id, struc
 {
 	if (!json_object_get(req->header, "id"))
 		return err_set(err, ERR_INVALID, "%s: 'id' (a pipeline id) is required", op);
-	return get_int(req, op, "id", 0, 1, INT64_MAX, id, err);
+	return control_get_int(req, op, "id", 0, 1, INT64_MAX, id, err);
 }
 
 static json_t *op_pipeline(struct daemon *d, const struct msg *req, struct err *err)
@@ -327,8 +327,8 @@ static json_t *op_logs(struct daemon *d, const struct msg *req, struct err *err)
 	struct store_pipeline p;
 	json_t *events;
 	if (pipeline_id(req, "logs", &id, err) < 0 ||
-		get_int(req, "logs", "after", 0, 0, INT64_MAX, &after, err) < 0 ||
-		get_int(req, "logs", "limit", 1000, 1, 100000, &limit, err) < 0)
+		control_get_int(req, "logs", "after", 0, 0, INT64_MAX, &after, err) < 0 ||
+		control_get_int(req, "logs", "limit", 1000, 1, 100000, &limit, err) < 0)
 		return NULL;
 	int rc = store_pipeline_get(d->store, id, &p, err);
 	if (rc <= 0) {
@@ -347,7 +347,7 @@ static json_t *op_logs(struct daemon *d, const struct msg *req, struct err *err)
 static json_t *op_drain(struct daemon *d, const struct msg *req, struct err *err)
 {
 	const char *name = NULL;
-	if (get_str(req, "drain", "worker", &name, err) < 0)
+	if (control_get_str(req, "drain", "worker", &name, err) < 0)
 		return NULL;
 	if (!name) {
 		err_set(err, ERR_INVALID, "drain: 'worker' (a worker name) is required");
@@ -381,6 +381,15 @@ static const struct op ops[] = {
 		"its failed stages" },
 	{ "logs", op_logs, "events of pipeline {id} after event {after}, at most {limit}" },
 	{ "drain", op_drain, "let worker {worker} finish its jobs and leave" },
+	{ "metrics", control_op_metrics, "metrics of pipeline {id} (stage {stage}): every point" },
+	{ "checkpoint", control_op_checkpoint, "the final weights of stage {stage} of pipeline "
+		"{id}: config and a model.safetensors blob frame" },
+	{ "report", control_op_report, "the eval stages' metrics of pipeline {id}" },
+	{ "datasets", control_op_datasets, "datasets (of pipeline {id}, or all)" },
+	{ "dataset_import", control_op_dataset_import, "import the JSONL blob frame as shared "
+		"dataset {name}" },
+	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "
+		"(of pipeline {id})" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)
@@ -395,11 +404,34 @@ static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)
 	return json_pack("{so}", "ops", list);
 }
 
+/* The blob an op attached to its reply (control_reply_blob), or NULL. */
+static void *pending_blob;
+static size_t pending_size;
+
+void control_reply_blob(void *data, size_t size)
+{
+	free(pending_blob);
+	pending_blob = data;
+	pending_size = size;
+}
+
+static void free_blob(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
 static void reply(struct daemon *d, const struct msg_frame *client, json_t *header)
 {
 	struct msg m;
 	msg_init(&m, PROTO_REPLY);
 	m.header = header;
+	if (pending_blob) {
+		m.blob_free = free_blob;
+		if (msg_add_blob(&m, pending_blob, pending_size, NULL) < 0)
+			free(pending_blob);
+		pending_blob = NULL;
+	}
 	outbox_push(&d->out, d->control, client->data, client->size, &m);
 }
 
@@ -428,6 +460,7 @@ void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct 
 		struct err e = { 0 };
 		json_t *r = ops[i].fn(d, &in->msg, &e);
 		if (!r) {
+			control_reply_blob(NULL, 0);
 			log_debug("control op '%s' failed: %s", name, e.msg);
 			reply_error(d, &in->envelope, err_code_name(e.code), e.msg);
 			return;

@@ -24,12 +24,18 @@
  *   cancel          {job} -> {cancelled: bool}; a leased job's holder gets CANCEL
  *   blob_put        one blob frame -> {sha256, size}
  *   shutdown        {} -> {}; the daemon stops after this turn
+ *   submit, pipelines, pipeline, pipeline_cancel|pause|resume|retry, logs, drain:
+ *                   pipelines (scheduler.h); `ops` has each one's fields
+ *   metrics, checkpoint, report, datasets, dataset_import, dataset_show:
+ *                   what pipelines produced (control_data.c)
  *
  * A request that does not decode is counted (msgs_<fault>) and dropped, except a
  * wrong version, which gets a REPLY {ok:false, error:{code:"version"}}.
  */
 #ifndef R1_CONTROL_H
 #define R1_CONTROL_H
+
+#include <stdint.h>
 
 #include "err.h"
 #include "sock.h"
@@ -40,5 +46,24 @@ struct daemon;
 
 /* One message from the control socket: `rc` and `err` are sock_recv's outcome. */
 void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct err *err);
+
+/* For ops: an optional integer field in [lo, hi] (`dflt` when absent), an optional
+ * string field (NULL when absent); errors name the op and the field. */
+int control_get_int(const struct msg *req, const char *op, const char *key, int64_t dflt,
+	int64_t lo, int64_t hi, int64_t *out, struct err *err);
+int control_get_str(const struct msg *req, const char *op, const char *key, const char **out,
+	struct err *err);
+
+/* Attach a malloc'd blob to the reply of the op now running (taken over; dropped if
+ * the op fails). */
+void control_reply_blob(void *data, size_t size);
+
+/* The ops of control_data.c. */
+json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct err *err);
 
 #endif

@@ -172,6 +172,7 @@ static const char *const sql[S_COUNT] = {
 	[S_METRIC_LAST] =
 		"SELECT step, value FROM metrics WHERE stage = ?1 AND name = ?2 "
 		"ORDER BY step DESC LIMIT 1",
+	[S_METRIC_LIST] = "SELECT name, step, value FROM metrics WHERE stage = ?1 ORDER BY name, step",
 	[S_QUICK_CHECK] = "PRAGMA quick_check",
 	[S_USER_VERSION] = "PRAGMA user_version",
 };

@@ -394,6 +394,9 @@ int store_metric_add(struct store *s, int64_t stage, int64_t step, const char *n
 int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t *step,
 	double *value, struct err *err);
 
+/* Every metric of a stage as {name: [[step, value], ...]} (steps ascending). */
+int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *err);
+
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);
 

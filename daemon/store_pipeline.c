@@ -465,3 +465,33 @@ int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t 
 	sqlite3_reset(st);
 	return result;
 }
+
+int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_METRIC_LIST);
+	sqlite3_bind_int64(st, 1, stage);
+	json_t *all = json_object();
+	int rc = SQLITE_DONE, result = 0;
+	while (all && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		json_t *series = json_object_get(all, name);
+		if (!series) {
+			series = json_array();
+			json_object_set_new(all, name, series);
+		}
+		json_array_append_new(series, json_pack("[I f]",
+			(json_int_t)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2)));
+	}
+	if (!all)
+		result = err_set(err, ERR_NOMEM, "cannot list metrics: out of memory");
+	else if (rc != SQLITE_DONE)
+		result = store_db_fail(s, err, "cannot list the metrics of stage %lld",
+			(long long)stage);
+	sqlite3_reset(st);
+	if (result < 0) {
+		json_decref(all);
+		return -1;
+	}
+	*out = all;
+	return 0;
+}

@@ -1,0 +1,248 @@
+/*
+ * control_data — the control ops that read what pipelines produced: metrics,
+ * checkpoints, the eval report, datasets (control.h lists them).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blobs.h"
+#include "control.h"
+#include "daemon.h"
+#include "datasets.h"
+
+/* The pipeline `id` of a request (required) and its stages (store_stages_free). */
+static int stages_of(struct daemon *d, const struct msg *req, const char *op,
+	struct store_stage **st, size_t *n, int64_t *id, struct err *err)
+{
+	struct store_pipeline p;
+	if (!json_object_get(req->header, "id"))
+		return err_set(err, ERR_INVALID, "%s: 'id' (a pipeline id) is required", op);
+	if (control_get_int(req, op, "id", 0, 1, INT64_MAX, id, err) < 0)
+		return -1;
+	int rc = store_pipeline_get(d->store, *id, &p, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "no pipeline %lld", (long long)*id);
+	store_pipeline_release(&p);
+	return store_stage_list(d->store, *id, st, n, err);
+}
+
+/* The stage named by the request's `stage` among st[0..n), or NULL with err. */
+static const struct store_stage *named(const struct msg *req, const char *op,
+	const struct store_stage *st, size_t n, int64_t id, struct err *err)
+{
+	const char *name = NULL;
+	if (control_get_str(req, op, "stage", &name, err) < 0)
+		return NULL;
+	if (!name) {
+		err_set(err, ERR_INVALID, "%s: 'stage' (a stage name) is required", op);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(st[i].name, name))
+			return &st[i];
+	err_set(err, ERR_NOTFOUND, "pipeline %lld has no stage '%s'", (long long)id, name);
+	return NULL;
+}
+
+json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *err)
+{
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	int64_t id;
+	const char *only = NULL;
+	if (control_get_str(req, "metrics", "stage", &only, err) < 0 ||
+		stages_of(d, req, "metrics", &st, &n, &id, err) < 0)
+		return NULL;
+	json_t *out = json_array();
+	int found = !only;
+	for (size_t i = 0; i < n; i++) {
+		json_t *m;
+		if (only && strcmp(only, st[i].name))
+			continue;
+		found = 1;
+		if (store_metric_list(d->store, st[i].id, &m, err) < 0) {
+			json_decref(out);
+			out = NULL;
+			break;
+		}
+		if (json_object_size(m) == 0) {
+			json_decref(m);
+			continue;
+		}
+		json_array_append_new(out, json_pack("{ss ss so}", "name", st[i].name, "kind",
+			st[i].kind, "metrics", m));
+	}
+	if (out && !found) {
+		err_set(err, ERR_NOTFOUND, "pipeline %lld has no stage '%s'", (long long)id, only);
+		json_decref(out);
+		out = NULL;
+	}
+	store_stages_free(st, n);
+	return out ? json_pack("{so}", "stages", out) : NULL;
+}
+
+json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct err *err)
+{
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	int64_t id;
+	json_t *out = NULL;
+	if (stages_of(d, req, "checkpoint", &st, &n, &id, err) < 0)
+		return NULL;
+	const struct store_stage *s = named(req, "checkpoint", st, n, id, err);
+	struct store_checkpoint ck = { 0 };
+	int rc = s ? store_checkpoint_last(d->store, s->id, 0, &ck, err) : -1;
+	if (rc == 0)
+		err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld has no checkpoint (yet)",
+			s->name, (long long)id);
+	if (rc == 1) {
+		char path[4200];
+		FILE *f = NULL;
+		long size = -1;
+		char *bytes = NULL;
+		if (blobs_path(d, ck.sha256, path, sizeof path, err) == 0 && (f = fopen(path, "rb")) &&
+			fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+			(bytes = malloc((size_t)size)) && fread(bytes, 1, (size_t)size, f) == (size_t)size) {
+			json_error_t jerr;
+			json_t *config = json_loads(ck.config, 0, &jerr);
+			out = json_pack("{ss sI ss so}", "stage", s->name, "step", (json_int_t)ck.step,
+				"sha256", ck.sha256, "config", config ? config : json_object());
+			control_reply_blob(bytes, (size_t)size);
+			bytes = NULL;
+		} else if (!err->code) {
+			err_set(err, ERR_IO, "cannot read checkpoint blob %s", ck.sha256);
+		}
+		if (f)
+			fclose(f);
+		free(bytes);
+	}
+	free(ck.config);
+	store_stages_free(st, n);
+	return out;
+}
+
+json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *err)
+{
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	int64_t id;
+	struct store_pipeline p;
+	if (stages_of(d, req, "report", &st, &n, &id, err) < 0)
+		return NULL;
+	json_t *rows = json_array();
+	for (size_t i = 0; rows && i < n; i++) {
+		json_t *m, *flat = json_object(), *series;
+		const char *name;
+		if (strcmp(st[i].kind, "eval"))
+			continue;
+		if (store_metric_list(d->store, st[i].id, &m, err) < 0) {
+			json_decref(rows);
+			json_decref(flat);
+			rows = NULL;
+			break;
+		}
+		json_object_foreach(m, name, series) /* the value at the last step */
+			json_object_set(flat, name, json_array_get(json_array_get(series,
+				json_array_size(series) - 1), 1));
+		json_decref(m);
+		json_error_t jerr;
+		json_t *spec = json_loads(st[i].spec, 0, &jerr);
+		json_array_append_new(rows, json_pack("{ss sO ss so}", "stage", st[i].name, "from",
+			json_object_get(spec, "from") ? json_object_get(spec, "from") : json_null(),
+			"state", store_stage_state_name(st[i].state), "metrics", flat));
+		json_decref(spec);
+	}
+	store_stages_free(st, n);
+	if (!rows || store_pipeline_get(d->store, id, &p, err) != 1) {
+		json_decref(rows);
+		return NULL;
+	}
+	json_t *out = json_pack("{s{sI ss ss} so}", "pipeline", "id", (json_int_t)p.id, "name",
+		p.name, "state", store_pipeline_state_name(p.state), "rows", rows);
+	store_pipeline_release(&p);
+	return out;
+}
+
+json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err *err)
+{
+	int64_t id;
+	json_t *list;
+	if (control_get_int(req, "datasets", "id", 0, 0, INT64_MAX, &id, err) < 0 ||
+		store_dataset_list(d->store, id, &list, err) < 0)
+		return NULL;
+	return json_pack("{so}", "datasets", list);
+}
+
+json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *name = NULL, *file = NULL;
+	int64_t count = 0;
+	if (control_get_str(req, "dataset_import", "name", &name, err) < 0 ||
+		control_get_str(req, "dataset_import", "file", &file, err) < 0)
+		return NULL;
+	if (!name || !*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name) ||
+		strlen(name) > 32) {
+		err_set(err, ERR_INVALID, "dataset_import: 'name' must be 1-32 of [a-z0-9_]");
+		return NULL;
+	}
+	if (req->nblobs != 1) {
+		err_set(err, ERR_INVALID, "dataset_import: send the JSONL as one blob frame");
+		return NULL;
+	}
+	json_t *source = json_pack("{ss}", "file", file ? file : "(upload)");
+	int rc = datasets_import_jsonl(d, 0, name, req->blobs[0].data, req->blobs[0].size,
+		file ? file : name, source, &count, err);
+	json_decref(source);
+	if (rc < 0)
+		return NULL;
+	log_info("imported dataset '%s': %lld record(s) from '%s'", name, (long long)count,
+		file ? file : "(upload)");
+	return json_pack("{ss sI}", "name", name, "count", (json_int_t)count);
+}
+
+json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *name = NULL;
+	int64_t pipeline, offset, limit, id, count;
+	if (control_get_str(req, "dataset_show", "name", &name, err) < 0 ||
+		control_get_int(req, "dataset_show", "id", 0, 0, INT64_MAX, &pipeline, err) < 0 ||
+		control_get_int(req, "dataset_show", "offset", 0, 0, INT64_MAX, &offset, err) < 0 ||
+		control_get_int(req, "dataset_show", "limit", 10, 1, 10000, &limit, err) < 0)
+		return NULL;
+	if (!name) {
+		err_set(err, ERR_INVALID, "dataset_show: 'name' is required");
+		return NULL;
+	}
+	int rc = store_dataset_find(d->store, pipeline, name, &id, &count, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			err_set(err, ERR_NOTFOUND, "no dataset '%s'%s", name, pipeline ?
+				" in that pipeline or shared" : " (shared; pass the pipeline id for its own)");
+		return NULL;
+	}
+	json_t *records = json_array();
+	for (int64_t i = offset; i < count && i < offset + limit; i++) {
+		struct store_record r;
+		if (store_record_get(d->store, id, i, &r, err) != 1) {
+			json_decref(records);
+			return NULL;
+		}
+		json_error_t jerr;
+		json_t *meta = r.meta ? json_loads(r.meta, JSON_DECODE_ANY, &jerr) : NULL;
+		json_t *o = json_pack("{sI}", "idx", (json_int_t)i);
+		if (r.prompt)
+			json_object_set_new(o, "prompt", json_string(r.prompt));
+		if (r.answer)
+			json_object_set_new(o, "answer", json_string(r.answer));
+		if (r.response)
+			json_object_set_new(o, "response", json_string(r.response));
+		if (r.text)
+			json_object_set_new(o, "text", json_string(r.text));
+		if (meta)
+			json_object_set_new(o, "meta", meta);
+		json_array_append_new(records, o);
+		store_record_release(&r);
+	}
+	return json_pack("{ss sI so}", "name", name, "count", (json_int_t)count, "records", records);
+}

@@ -104,6 +104,53 @@ void blobs_drop(struct daemon *d, const char *sha256)
 		log_warn("cannot remove blob '%s': %s", path, strerror(errno));
 }
 
+void blobs_result_name(int64_t job, int64_t epoch, size_t i, char name[BLOBS_RESULT_NAME])
+{
+	snprintf(name, BLOBS_RESULT_NAME, "result-%lld-%lld-%zu", (long long)job,
+		(long long)epoch, i);
+}
+
+int blobs_put_result(struct daemon *d, int64_t job, int64_t epoch, size_t i,
+	const void *data, size_t size, char name[BLOBS_RESULT_NAME], struct err *err)
+{
+	char rel[BLOBS_RESULT_NAME + 16], path[DATADIR_PATH_MAX];
+	blobs_result_name(job, epoch, i, name);
+	snprintf(rel, sizeof rel, "blobs/tmp/%s", name);
+	if (datadir_path(&d->dir, rel, path, sizeof path, err) < 0)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(err, ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+	if (write_all(fd, data, size) < 0) {
+		int saved = errno;
+		close(fd);
+		unlink(path);
+		return err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(saved));
+	}
+	close(fd);
+	return 0;
+}
+
+int blobs_result_path(struct daemon *d, const char *name, char *path, size_t size,
+	struct err *err)
+{
+	char rel[BLOBS_RESULT_NAME + 16];
+	if (strncmp(name, "result-", 7) != 0 || strlen(name) >= BLOBS_RESULT_NAME ||
+		strspn(name + 7, "0123456789-") != strlen(name + 7))
+		return err_set(err, ERR_INVALID, "'%.40s' is not a result file name", name);
+	snprintf(rel, sizeof rel, "blobs/tmp/%s", name);
+	return datadir_path(&d->dir, rel, path, size, err);
+}
+
+void blobs_result_drop(struct daemon *d, const char *name)
+{
+	char path[DATADIR_PATH_MAX];
+	struct err err = { 0 };
+	if (blobs_result_path(d, name, path, sizeof path, &err) == 0 && unlink(path) < 0 &&
+		errno != ENOENT)
+		log_warn("cannot remove '%s': %s", path, strerror(errno));
+}
+
 int blobs_path(struct daemon *d, const char *sha256, char *path, size_t size, struct err *err)
 {
 	char rel[80];

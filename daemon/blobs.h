@@ -43,6 +43,22 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 
 void blobs_clean(struct daemon *d);
 
+/*
+ * Result files: the blob frames of a job's RESULT (gradients) are not content-
+ * addressed — nothing else ever asks for them by hash, and hashing megabytes per
+ * result would cost the loop more than the learner step. They go to
+ * DIR/blobs/tmp/result-<job>-<epoch>-<i>, unsynced: blobs_clean removes them at
+ * startup, and a training stage recomputes what a restart lost. The stage that
+ * reads one drops it.
+ */
+#define BLOBS_RESULT_NAME 64
+void blobs_result_name(int64_t job, int64_t epoch, size_t i, char name[BLOBS_RESULT_NAME]);
+int blobs_put_result(struct daemon *d, int64_t job, int64_t epoch, size_t i,
+	const void *data, size_t size, char name[BLOBS_RESULT_NAME], struct err *err);
+int blobs_result_path(struct daemon *d, const char *name, char *path, size_t size,
+	struct err *err);
+void blobs_result_drop(struct daemon *d, const char *name);
+
 /* blobs_put without the fsyncs, for blobs the daemon can make again after a crash
  * (gradients: a training stage resumes from its last saved step and recomputes the
  * rest). A crash may leave such a file truncated; its index row may then point at

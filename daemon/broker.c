@@ -322,26 +322,27 @@ static void stale(struct daemon *d, const struct peer *p, const char *what, int6
 		(long long)job, (long long)epoch, p ? p->name : "(unknown)");
 }
 
-/* The result text to commit: the RESULT's `result` object, plus the sha256s of its
- * blob frames, stored as blobs. NULL and err on failure. */
-static char *result_text(struct daemon *d, const struct msg *m, struct err *err)
+/* The result text to commit: the RESULT's `result` object, plus the names of its
+ * blob frames, stored as result files (blobs.h). NULL and err on failure. */
+static char *result_text(struct daemon *d, const struct msg *m, int64_t job, int64_t epoch,
+	struct err *err)
 {
 	json_t *given = msg_obj(m, "result");
 	json_t *r = given ? json_copy(given) : json_object();
-	char hex[SHA256_HEX_SIZE], *text = NULL;
+	char name[BLOBS_RESULT_NAME], *text = NULL;
 	if (!r)
 		goto nomem;
 	if (m->nblobs) {
-		json_t *shas = json_array();
-		if (!shas || json_object_set_new(r, "blobs", shas) < 0)
+		json_t *files = json_array();
+		if (!files || json_object_set_new(r, "files", files) < 0)
 			goto nomem;
 		for (size_t i = 0; i < m->nblobs; i++) {
-			/* results are recomputable (jobs are pure): no fsync for their blobs */
-			if (blobs_put_scratch(d, m->blobs[i].data, m->blobs[i].size, hex, err) < 0) {
+			if (blobs_put_result(d, job, epoch, i, m->blobs[i].data, m->blobs[i].size, name,
+				err) < 0) {
 				json_decref(r);
 				return NULL;
 			}
-			json_array_append_new(shas, json_string(hex));
+			json_array_append_new(files, json_string(name));
 		}
 	}
 	text = json_dumps(r, JSON_COMPACT);
@@ -365,15 +366,22 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 	}
 	drop_lease(p, i);
 	struct err err = { 0 };
-	char *text = result_text(d, m, &err);
+	char *text = result_text(d, m, job, epoch, &err);
 	int rc = text ? store_job_commit(d->store, job, epoch, text, d->wall, &err) : -1;
-	free(text);
 	if (rc == 1) {
 		counters_add(&d->counters, C_RESULTS_COMMITTED, 1);
 		d->kick = 1;
-	} else if (rc == 0) {
-		stale(d, p, "RESULT", job, epoch);
 	} else {
+		for (size_t k = 0; text && k < m->nblobs; k++) { /* nothing names them */
+			char name[BLOBS_RESULT_NAME];
+			blobs_result_name(job, epoch, k, name);
+			blobs_result_drop(d, name);
+		}
+	}
+	free(text);
+	if (rc == 0) {
+		stale(d, p, "RESULT", job, epoch);
+	} else if (rc < 0) {
 		/* the result cannot be kept: give the job another go rather than lose it */
 		log_error("cannot commit result of job %lld from worker '%s': %s", (long long)job,
 			p->name, err.msg);

@@ -172,18 +172,16 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 	return 0;
 }
 
-int learner_step(struct daemon *d, struct learner *l, char (*grads)[SHA256_HEX_SIZE],
-	size_t n, struct err *err)
+int learner_step(struct daemon *d, struct learner *l, const char *const *paths, size_t n,
+	struct err *err)
 {
-	char path[DATADIR_PATH_MAX];
 	size_t want = l->m.num_params * sizeof(float);
 	float *g = l->m.grads_mem;
 	model_zero_grad(&l->m);
 	for (size_t k = 0; k < n; k++) {
 		size_t size;
 		char *bytes;
-		if (blobs_path(d, grads[k], path, sizeof path, err) < 0 ||
-			!(bytes = slurp(path, &size, err)))
+		if (!(bytes = slurp(paths[k], &size, err)))
 			return err_wrap(err, "learner of stage %lld, shard %zu", (long long)l->stage, k);
 		if (size != want) {
 			free(bytes);

@@ -59,9 +59,10 @@ struct learner *learner_open(struct daemon *d, int64_t stage, const struct model
 int learner_resume(struct daemon *d, struct learner *l, const char *sha256, const char *opt,
 	long step, struct err *err);
 
-/* One optimizer step from the gradient blobs grads[0..n) (shard order). */
-int learner_step(struct daemon *d, struct learner *l, char (*grads)[SHA256_HEX_SIZE],
-	size_t n, struct err *err);
+/* One optimizer step from the gradient files paths[0..n) (shard order): each holds
+ * the model's parameter count of fp32 values. */
+int learner_step(struct daemon *d, struct learner *l, const char *const *paths, size_t n,
+	struct err *err);
 
 /* Record checkpoint (stage, step); with `moments` the AdamW state too. */
 int learner_save(struct daemon *d, struct learner *l, int moments, struct err *err);

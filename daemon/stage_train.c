@@ -317,44 +317,54 @@ static int train_start(struct stage_ctx *c, struct err *err)
 static int apply_step(struct stage_ctx *c, struct learner *l, struct store_job *jobs,
 	size_t n, struct err *err)
 {
-	char (*grads)[SHA256_HEX_SIZE] = calloc(n, sizeof *grads);
+	char (*names)[BLOBS_RESULT_NAME] = calloc(n, sizeof *names);
+	char (*paths)[4200] = calloc(n, sizeof *paths);
+	const char **p = calloc(n, sizeof *p);
 	double loss = 0, tokens = 0;
 	char prev[SHA256_HEX_SIZE];
-	if (!grads)
-		return err_set(err, ERR_NOMEM, "out of memory");
+	int rc = -1;
+	if (!names || !paths || !p) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t k = 0; k < n; k++) {
 		json_error_t jerr;
 		json_t *r = json_loads(jobs[k].result, 0, &jerr);
-		const char *sha = json_string_value(json_array_get(json_object_get(r, "blobs"), 0));
-		if (!sha) {
+		const char *name = json_string_value(json_array_get(json_object_get(r, "files"), 0));
+		if (!name) {
 			json_decref(r);
-			free(grads);
-			return err_set(err, ERR_FORMAT, "grad job %lld returned no gradient",
+			err_set(err, ERR_FORMAT, "grad job %lld returned no gradient",
 				(long long)jobs[k].id);
+			goto out;
 		}
-		snprintf(grads[k], SHA256_HEX_SIZE, "%s", sha);
+		snprintf(names[k], sizeof names[k], "%s", name);
 		loss += json_number_value(json_object_get(r, "loss"));
 		tokens += json_number_value(json_object_get(r, "tokens"));
 		json_decref(r);
+		if (blobs_result_path(c->d, names[k], paths[k], sizeof paths[k], err) < 0)
+			goto out;
+		p[k] = paths[k];
 	}
 	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
-	int rc = learner_step(c->d, l, grads, n, err);
-	for (size_t k = 0; rc == 0 && k < n; k++)
-		blobs_drop(c->d, grads[k]);
-	free(grads);
-	if (rc < 0)
-		return -1;
+	if (learner_step(c->d, l, p, n, err) < 0)
+		goto out;
+	for (size_t k = 0; k < n; k++)
+		blobs_result_drop(c->d, names[k]);
 	blobs_drop(c->d, prev); /* kept if a checkpoint names it */
 	double secs = (double)(c->d->wall - l->step_started) / 1000.0;
 	struct { const char *name; double v; } m[] = {
 		{ "loss", loss }, { "grad_norm", l->last_norm }, { "lr", l->last_lr },
 		{ "tokens", tokens }, { "tokens_per_s", secs > 0 ? tokens / secs : 0 },
 	};
-	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-		if (store_metric_add(c->d->store, c->stage->id, l->step, m[i].name, m[i].v,
-			c->d->wall, err) < 0)
-			return -1;
-	return 0;
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof m / sizeof m[0]; i++)
+		rc = store_metric_add(c->d->store, c->stage->id, l->step, m[i].name, m[i].v,
+			c->d->wall, err);
+out:
+	free(names);
+	free(paths);
+	free(p);
+	return rc;
 }
 
 static int train_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)

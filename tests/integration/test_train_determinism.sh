@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# DESIGN §4: the final checkpoint's sha256 is a function of (spec, seed) alone. A tiny
+# pretrain → sft pipeline runs three times, each on a fresh data directory and a fresh
+# worker cache: (a) 1 worker, (b) 2 workers, (c) 2 workers, one of them kill -9ed
+# while it holds a grad lease of base (after ≥ 5 steps) and a new one started. Every
+# checkpoint (stage, step, weights sha256, optimizer sha256) of (b) and (c) must equal
+# (a)'s, the final ones of both stages included.
+. "$(dirname "$0")/lib.sh"
+: "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
+
+cat >"$T/det.yaml" <<'EOF'
+version: 1
+name: det
+seed: 3
+model:
+  config: {dim: 32, layers: 2, heads: 2, ffn: 64, max_seq: 48}
+datasets:
+  corpus: {generate: arithmetic, style: corpus, count: 1000}
+  cold: {generate: arithmetic, style: worked, count: 200, seed: 1}
+stages:
+  - {name: base, kind: pretrain, dataset: corpus, steps: 24, batch: 16, shard: 4, save_every: 8, lr: 3e-3}
+  - {name: sft, kind: sft, from: base, dataset: cold, steps: 8, batch: 16, shard: 4, save_every: 4}
+EOF
+
+r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
+# a Python expression over the JSON document on stdin (bound to d), printed
+jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+step_of() { r1 status "$ID" --json | jq_ "[s['step'] for s in d['stages'] if s['name'] == '$1'][0]"; }
+final_sha() {
+	sql "SELECT c.sha256 FROM checkpoints c JOIN stages s ON s.id = c.stage
+		WHERE s.name = '$1' ORDER BY c.step DESC LIMIT 1"
+}
+checkpoints() {
+	sql "SELECT s.name, c.step, c.sha256, coalesce(c.optimizer, '-') FROM checkpoints c
+		JOIN stages s ON s.id = c.stage ORDER BY s.id, c.step"
+}
+leases_of() {   # grad jobs leased to the worker process $1
+	sql "SELECT count(*) FROM jobs j JOIN workers w ON w.id = j.worker
+		WHERE j.state = 'leased' AND w.pid = $1 AND w.state <> 'gone'"
+}
+
+# run NAME WORKERS [kill]: the pipeline on $T/NAME; its checkpoints in $T/NAME.ck
+run() {
+	local name=$1 nw=$2 mode=${3:-} i t0 t1 pids=()
+	DATA=$T/$name
+	rm -rf "$T/cache"
+	start_daemon
+	for (( i = 1; i <= nw; i++ )); do start_worker "$name-w$i"; pids+=("$LAST_PID"); done
+	wait_for 10 has_workers "$nw"
+	t0=$(now_ms)
+	ID=$(r1 submit "$T/det.yaml") || fail "$name: submit refused"
+	timeout 60 "$R1FLOW_CLI" watch "$ID" --data "$DATA" --plain >"$T/$name-watch.log" 2>&1 &
+	local watcher=$!; PIDS+=("$watcher")
+	if [[ $mode == kill ]]; then
+		local victim=${pids[0]} s deadline=$(( $(now_ms) + 30000 ))
+		while :; do
+			(( $(now_ms) < deadline )) || fail "$name: never saw base at step >= 5 with a lease on the victim"
+			s=$(step_of base)
+			(( s < 24 )) || fail "$name: base finished (step $s) before the kill"
+			(( s >= 5 && $(leases_of "$victim") > 0 )) && break
+			sleep 0.05
+		done
+		kill -KILL "$victim"; wait "$victim" 2>/dev/null || true
+		log "$name: worker $victim killed -9 at base step $s (after $(( $(now_ms) - t0 )) ms), a new one started"
+		start_worker "$name-w3"; pids[0]=$LAST_PID
+	fi
+	local rc=0; wait "$watcher" || rc=$?
+	t1=$(now_ms)
+	[[ $rc == 0 ]] || fail "$name: watch exited $rc: $(tail -n 5 "$T/$name-watch.log"); $(r1 status "$ID")"
+	[[ $(count failed) == 0 ]] || fail "$name: jobs failed: $(sql "SELECT id, error FROM jobs WHERE state = 'failed'")"
+	log "$name: $nw worker(s) ${mode:+(one killed) }succeeded in $(( t1 - t0 )) ms; requeued $(counter jobs_requeued), stale $(counter results_stale), workers lost $(counter workers_lost)"
+	[[ $mode != kill || $(counter workers_lost) -ge 1 ]] || fail "$name: the daemon never lost the killed worker"
+	checkpoints >"$T/$name.ck"
+	BASE=$(final_sha base); SFT=$(final_sha sft)
+	[[ -n $BASE && -n $SFT ]] || fail "$name: no final checkpoint: $(cat "$T/$name.ck")"
+	log "$name: base $BASE"
+	log "$name: sft  $SFT"
+	for pid in "${pids[@]}"; do
+		stop "$pid"; [[ $STOPPED_RC == 0 ]] || fail "$name: worker $pid exited $STOPPED_RC after SIGTERM"
+	done
+	stop "$DAEMON"; [[ $STOPPED_RC == 0 ]] || fail "$name: r1flowd exited $STOPPED_RC after SIGTERM"
+	[[ $(sql "PRAGMA quick_check") == ok ]] || fail "$name: quick_check: $(sql "PRAGMA quick_check")"
+	mv "$T/daemon.log" "$T/$name-daemon.log"
+}
+
+same_as_a() {
+	[[ $BASE == "$A_BASE" && $SFT == "$A_SFT" ]] ||
+		fail "$1: final checkpoints differ from the 1-worker run: base $BASE vs $A_BASE, sft $SFT vs $A_SFT"
+	diff "$T/one.ck" "$T/$1.ck" >"$T/$1.diff" ||
+		fail "$1: checkpoints differ from the 1-worker run: $(cat "$T/$1.diff")"
+}
+
+run one 1
+A_BASE=$BASE; A_SFT=$SFT
+(( $(wc -l <"$T/one.ck") == 5 )) || fail "expected 5 checkpoints (base 8 16 24, sft 4 8): $(cat "$T/one.ck")"
+run two 2
+same_as_a two
+run kill 2 kill
+same_as_a kill
+log "every checkpoint (weights and moments) identical across 1 worker, 2 workers and a worker killed mid-stage"
+log "ok"

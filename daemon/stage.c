@@ -8,6 +8,7 @@ static const struct stage_driver *const drivers[] = {
 	&stage_pretrain,
 	&stage_sft,
 	&stage_eval,
+	&stage_grpo,
 };
 
 const struct stage_driver *stage_driver_find(const char *kind)

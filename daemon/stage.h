@@ -47,6 +47,7 @@ const struct stage_driver *stage_driver_find(const char *kind);
 extern const struct stage_driver stage_probe;
 extern const struct stage_driver stage_pretrain, stage_sft;   /* stage_train.c */
 extern const struct stage_driver stage_eval;
+extern const struct stage_driver stage_grpo;
 
 struct model_config;
 /* The weights a model stage starts from (stage_train.c): `from`'s final checkpoint,
@@ -54,5 +55,17 @@ struct model_config;
  * *sha256 = "" for fresh weights. */
 int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 	char sha256[65], struct err *err);
+
+struct learner;
+/* The learner of a training stage (stage_train.c): in memory; or rebuilt from the
+ * stage's last checkpoint with moments, deleting the jobs after it (they are
+ * recomputed); or new from stage_initial_weights, recorded as checkpoint step 0.
+ * The spec's lr, warmup, min_lr, beta1, beta2, weight_decay and grad_clip, over
+ * `total` learner steps. */
+struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *err);
+
+/* The record at position `pos` (0-based, across epochs) of the stage's reading
+ * order: a shuffle per epoch keyed by (seed, stage name, epoch); -1 out of memory. */
+int64_t stage_record_at(struct stage_ctx *c, struct learner *l, int64_t n, int64_t pos);
 
 #endif

@@ -29,6 +29,7 @@
 #include "learner.h"
 #include "rng.h"
 #include "stage.h"
+#include "stage_rl.h"
 #include "tokenizer.h"
 
 #define EVAL_CHUNK 50   /* prompts per rollout job */
@@ -64,77 +65,6 @@ static int64_t prompt_count(struct stage_ctx *c, int64_t *dataset, struct err *e
 	return limit > 0 && limit < n ? limit : n;
 }
 
-static int enqueue_rollouts(struct stage_ctx *c, int64_t step, int samples, double temp,
-	const char *sha, const char *config, int64_t dataset, int64_t n, struct err *err)
-{
-	const char *tpl = json_string_value(json_object_get(c->pipeline_spec, "template"));
-	const char *at = tpl ? strstr(tpl, "{prompt}") : NULL;
-	json_error_t jerr;
-	json_t *cfg = json_loads(config, 0, &jerr);
-	struct model_config mc;
-	int64_t nshards = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
-	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
-	char **params = calloc((size_t)nshards, sizeof *params);
-	char key[32];
-	int rc = -1;
-	int *ids = NULL;
-	if (!at || !cfg || !jobs || !params ||
-		checkpoint_parse_config(config, strlen(config), "eval", &mc, err) < 0 ||
-		!(ids = malloc((size_t)mc.max_seq * sizeof *ids))) {
-		if (!err->code)
-			err_set(err, ERR_INVALID, "cannot build the eval's rollouts");
-		goto out;
-	}
-	snprintf(key, sizeof key, "%llu", (unsigned long long)rng_key_u64(rng_key_str(
-		rng_key_u64((uint64_t)c->pipeline->seed, 0), c->stage->name), (uint64_t)step));
-	for (int64_t k = 0; k < nshards; k++) {
-		json_t *prompts = json_array();
-		for (int64_t i = k * EVAL_CHUNK; i < n && i < (k + 1) * EVAL_CHUNK; i++) {
-			struct store_record r;
-			if (store_record_get(c->d->store, dataset, i, &r, err) != 1 || !r.prompt) {
-				if (!err->code)
-					err_set(err, ERR_INVALID, "record %lld has no prompt", (long long)i);
-				store_record_release(&r);
-				json_decref(prompts);
-				goto out;
-			}
-			int len = 0, cap = mc.max_seq - 1;
-			ids[len++] = mc.bos_id;
-			len += (int)tok_encode(tpl, (size_t)(at - tpl), ids + len, (size_t)(cap - len));
-			len += (int)tok_encode(r.prompt, strlen(r.prompt), ids + len, (size_t)(cap - len));
-			len += (int)tok_encode(at + 8, strlen(at + 8), ids + len, (size_t)(cap - len));
-			store_record_release(&r);
-			json_t *toks = json_array();
-			for (int t = 0; t < len; t++)
-				json_array_append_new(toks, json_integer(ids[t]));
-			json_array_append_new(prompts, json_pack("{sI so}", "index", (json_int_t)i,
-				"tokens", toks));
-		}
-		json_t *p = json_pack("{ss sO ss so si sf sI s[s]}", "weights", sha, "config", cfg,
-			"key", key, "prompts", prompts, "samples", samples, "temperature", temp,
-			"max_new_tokens", (json_int_t)json_integer_value(json_object_get(c->spec,
-			"max_new_tokens")), "stop", "</answer>");
-		params[k] = p ? json_dumps(p, JSON_COMPACT) : NULL;
-		json_decref(p);
-		if (!params[k]) {
-			err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "rollout",
-			.step = step, .shard = k, .max_attempts = c->d->cfg.max_attempts,
-			.params = params[k] };
-	}
-	rc = store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err);
-out:
-	for (int64_t k = 0; params && k < nshards; k++)
-		free(params[k]);
-	free(params);
-	free(jobs);
-	free(ids);
-	json_decref(cfg);
-	return rc;
-}
-
 static int eval_start(struct stage_ctx *c, struct err *err)
 {
 	struct store_job *have = NULL;
@@ -154,92 +84,27 @@ static int eval_start(struct stage_ctx *c, struct err *err)
 		return -1;
 	int samples = (int)json_integer_value(json_object_get(c->spec, "samples"));
 	int64_t per_step = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
-	int rc = enqueue_rollouts(c, 0, 1, 0.0, sha, config, dataset, n, err);
+	int64_t *records = malloc((size_t)n * sizeof *records);
+	int max_new = (int)json_integer_value(json_object_get(c->spec, "max_new_tokens"));
+	struct rl_sampling greedy = { 1, 0.0, 1.0, 0, max_new };
+	struct rl_sampling sampled = { samples, json_number_value(json_object_get(c->spec,
+		"temperature")), 1.0, 0, max_new };
+	int rc = records ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+	for (int64_t i = 0; records && i < n; i++)
+		records[i] = i;
+	if (rc == 0)
+		rc = rl_enqueue_rollouts(c, 0, 0, dataset, records, n, EVAL_CHUNK, &greedy, sha,
+			config, err);
 	if (rc == 0 && samples > 0)
-		rc = enqueue_rollouts(c, 1, samples, json_number_value(json_object_get(c->spec,
-			"temperature")), sha, config, dataset, n, err);
+		rc = rl_enqueue_rollouts(c, 1, 0, dataset, records, n, EVAL_CHUNK, &sampled, sha,
+			config, err);
+	free(records);
 	free(config);
 	if (rc < 0)
 		return -1;
 	broker_queue_changed(c->d);
 	return store_stage_set_progress(c->d->store, c->stage->id, 0,
 		2 * per_step * (samples > 0 ? 2 : 1), err);
-}
-
-/* The reward components of the stage: its rewards, then `correct` and `format`. */
-static json_t *reward_spec(struct stage_ctx *c)
-{
-	json_t *all = json_object_get(c->pipeline_spec, "rewards"), *out = json_array(), *name;
-	size_t i;
-	json_array_foreach(json_object_get(c->spec, "rewards"), i, name) {
-		json_t *r = json_deep_copy(json_object_get(all, json_string_value(name)));
-		if (!r)
-			continue;
-		json_object_set(r, "name", name);
-		json_array_append_new(out, r);
-	}
-	const char *ds = json_string_value(json_object_get(c->spec, "dataset"));
-	const char *task = json_string_value(json_object_get(json_object_get(json_object_get(
-		c->pipeline_spec, "datasets"), ds), "generate"));
-	json_array_append_new(out, json_pack("{ss ss sf sf}", "name", "eval_correct", "fn",
-		task && !strcmp(task, "countdown") ? "countdown" : "accuracy", "weight", 0.0,
-		"format_credit", 0.0));
-	json_array_append_new(out, json_pack("{ss ss sf}", "name", "eval_format", "fn",
-		"think_answer_format", "weight", 0.0));
-	return out;
-}
-
-/* Enqueue the reward job scoring rollout job `ro`. */
-static int enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t dataset,
-	struct err *err)
-{
-	json_error_t jerr;
-	json_t *res = json_loads(ro->result, 0, &jerr), *s, *items = json_array();
-	size_t i;
-	int rc = -1;
-	json_array_foreach(json_object_get(res, "samples"), i, s) {
-		struct store_record r;
-		int64_t idx = json_integer_value(json_object_get(s, "prompt"));
-		if (store_record_get(c->d->store, dataset, idx, &r, err) != 1)
-			goto out;
-		json_array_append_new(items, json_pack("{ss ss ss* sI}", "prompt", r.prompt,
-			"completion", json_string_value(json_object_get(s, "text")),
-			"answer", r.answer, "tokens",
-			(json_int_t)json_array_size(json_object_get(s, "tokens"))));
-		store_record_release(&r);
-	}
-	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c), "items", items);
-	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-	json_decref(p);
-	if (!text) {
-		err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	struct store_job_new job = { .stage = c->stage->id, .kind = "reward", .step = ro->step,
-		.shard = ro->shard, .max_attempts = c->d->cfg.max_attempts, .params = text };
-	rc = store_job_enqueue(c->d->store, &job, 1, c->d->wall, NULL, err);
-	free(text);
-	if (rc == 0)
-		broker_queue_changed(c->d);
-out:
-	json_decref(items);
-	json_decref(res);
-	return rc;
-}
-
-/* The text between <answer> and </answer>, trimmed, in buf; "" if none. */
-static void answer_of(const char *text, char *buf, size_t size)
-{
-	const char *a = text ? strstr(text, "<answer>") : NULL, *b = a ? strstr(a, "</answer>") : NULL;
-	*buf = 0;
-	if (!a || !b)
-		return;
-	a += 8;
-	while (a < b && (*a == ' ' || *a == '\n'))
-		a++;
-	while (b > a && (b[-1] == ' ' || b[-1] == '\n'))
-		b--;
-	snprintf(buf, size, "%.*s", (int)(b - a), a);
 }
 
 struct tally { double n, correct, format, reasoning, length, reward; };
@@ -279,9 +144,9 @@ static int metrics(struct stage_ctx *c, int64_t step, struct store_job *ro,
 				t.reward += json_number_value(json_object_get(sc, "total"));
 				char ans[256], other[256];
 				size_t votes = 0;
-				answer_of(text, ans, sizeof ans);
+				rl_answer(text, ans, sizeof ans);
 				for (size_t b = i; b < j && *ans; b++) {
-					answer_of(json_string_value(json_object_get(json_array_get(ss, b), "text")),
+					rl_answer(json_string_value(json_object_get(json_array_get(ss, b), "text")),
 						other, sizeof other);
 					votes += !strcmp(ans, other);
 				}
@@ -350,7 +215,8 @@ static int eval_advance(struct stage_ctx *c, enum stage_state *state, struct err
 				break;
 			}
 			done += (j->state == JOB_STATE_DONE) + (w && w->state == JOB_STATE_DONE);
-			if (j->state == JOB_STATE_DONE && !w && enqueue_reward(c, j, dataset, err) < 0)
+			if (j->state == JOB_STATE_DONE && !w && rl_enqueue_reward(c, j, dataset,
+				json_object_get(c->spec, "rewards"), err) < 0)
 				rc = -1;
 			finished &= w && w->state == JOB_STATE_DONE;
 		}

@@ -113,9 +113,7 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 		"supported yet: use its exported directory as model.checkpoint");
 }
 
-/* The learner of the stage: in memory, or rebuilt from the last checkpoint with
- * moments (deleting the jobs after it), or new. */
-static struct learner *learner_of(struct stage_ctx *c, struct err *err)
+struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *err)
 {
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (l)
@@ -127,12 +125,8 @@ static struct learner *learner_of(struct stage_ctx *c, struct err *err)
 	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
 		(uint64_t)c->pipeline->seed, err)))
 		return NULL;
-	int64_t n = 0, id;
-	if (dataset_of(c, &id, &n, err) < 0)
-		goto fail;
 	l->schedule = (struct lr_schedule){ (float)spec_num(c->spec, "lr"),
-		(int)spec_int(c->spec, "warmup"), (int)total_steps(c, n),
-		(float)spec_num(c->spec, "min_lr") };
+		(int)spec_int(c->spec, "warmup"), (int)total, (float)spec_num(c->spec, "min_lr") };
 	l->adamw.beta1 = (float)spec_num(c->spec, "beta1");
 	l->adamw.beta2 = (float)spec_num(c->spec, "beta2");
 	l->adamw.weight_decay = (float)spec_num(c->spec, "weight_decay");
@@ -146,6 +140,9 @@ static struct learner *learner_of(struct stage_ctx *c, struct err *err)
 		free(ck.config);
 		if (rc < 0)
 			goto fail;
+	} else if (store_checkpoint_add(c->d->store, c->stage->id, 0, l->sha256, NULL,
+		l->config, c->d->wall, err) < 0) { /* step 0: the weights it started from */
+		goto fail;
 	}
 	if (store_jobs_delete_after(c->d->store, c->stage->id, l->step, err) < 0)
 		goto fail;
@@ -158,8 +155,7 @@ fail:
 	return NULL;
 }
 
-/* Record index at position `pos` (0-based, across epochs) of the stage's order. */
-static int64_t record_at(struct stage_ctx *c, struct learner *l, int64_t n, int64_t pos)
+int64_t stage_record_at(struct stage_ctx *c, struct learner *l, int64_t n, int64_t pos)
 {
 	int64_t epoch = pos / n;
 	if (!l->order || l->order_epoch != epoch || l->order_n != n) {
@@ -255,7 +251,7 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 	for (int64_t k = 0; k < nshards; k++) {
 		json_t *seqs = json_array();
 		for (int64_t b = k * shard; b < batch && b < (k + 1) * shard; b++) {
-			int64_t idx = record_at(c, l, n, (step - 1) * batch + b);
+			int64_t idx = stage_record_at(c, l, n, (step - 1) * batch + b);
 			struct store_record r;
 			int len = 0, start = 0;
 			if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
@@ -307,7 +303,7 @@ static int train_start(struct stage_ctx *c, struct err *err)
 	if (dataset_of(c, &dataset, &n, err) < 0)
 		return -1;
 	int64_t total = total_steps(c, n);
-	struct learner *l = learner_of(c, err);
+	struct learner *l = stage_learner(c, total, err);
 	if (!l || store_stage_set_progress(c->d->store, c->stage->id, l->step, total, err) < 0)
 		return -1;
 	return enqueue_step(c, l, l->step + 1, err);

@@ -173,6 +173,16 @@ static const char *const sql[S_COUNT] = {
 		"SELECT step, value FROM metrics WHERE stage = ?1 AND name = ?2 "
 		"ORDER BY step DESC LIMIT 1",
 	[S_METRIC_LIST] = "SELECT name, step, value FROM metrics WHERE stage = ?1 ORDER BY name, step",
+	[S_SAMPLE_ADD] =
+		"INSERT OR REPLACE INTO samples (stage, step, idx, record, text, tokens, rewards, "
+		"advantage, finish) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	/* ?2 < 0: the latest step */
+	[S_SAMPLE_LIST] =
+		"SELECT step, idx, record, text, tokens, rewards, advantage, finish FROM samples "
+		"WHERE stage = ?1 AND step = CASE WHEN ?2 >= 0 THEN ?2 ELSE "
+		"(SELECT max(step) FROM samples WHERE stage = ?1) END ORDER BY idx LIMIT ?3",
+	[S_CHECKPOINT_AT] =
+		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 AND step = ?2",
 	[S_QUICK_CHECK] = "PRAGMA quick_check",
 	[S_USER_VERSION] = "PRAGMA user_version",
 };

@@ -378,6 +378,9 @@ int store_checkpoint_add(struct store *s, int64_t stage, int64_t step, const cha
 /* 1 and *c (the latest, or with `with_optimizer` the latest with moments), 0 if none. */
 int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	struct store_checkpoint *c, struct err *err);
+/* 1 and *c, the checkpoint of exactly `step`, 0 if none. */
+int store_checkpoint_at(struct store *s, int64_t stage, int64_t step,
+	struct store_checkpoint *c, struct err *err);
 
 /* The `kind` jobs of one step of a stage, by shard (store_jobs_free). */
 int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *kind,
@@ -396,6 +399,18 @@ int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t 
 
 /* Every metric of a stage as {name: [[step, value], ...]} (steps ascending). */
 int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *err);
+
+/* One sampled completion of an RL step (schema 0003); rewards is JSON text. */
+struct store_sample {
+	int64_t step, idx, record, tokens;
+	const char *text, *rewards, *finish;
+	double advantage;
+};
+int store_sample_add(struct store *s, int64_t stage, const struct store_sample *x,
+	struct err *err);
+/* The samples of step `step` (< 0: the latest) as a JSON array, at most `limit`. */
+int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limit,
+	json_t **out, struct err *err);
 
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);

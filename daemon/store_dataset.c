@@ -154,12 +154,9 @@ int store_checkpoint_add(struct store *s, int64_t stage, int64_t step, const cha
 	return store_insert(s, st, NULL, err, what);
 }
 
-int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
+static int read_checkpoint(struct store *s, sqlite3_stmt *st, int64_t stage,
 	struct store_checkpoint *c, struct err *err)
 {
-	sqlite3_stmt *st = store_stmt(s, with_optimizer ? S_CHECKPOINT_LAST_OPT :
-		S_CHECKPOINT_LAST);
-	sqlite3_bind_int64(st, 1, stage);
 	int rc = sqlite3_step(st), result = 0;
 	memset(c, 0, sizeof *c);
 	if (rc == SQLITE_ROW) {
@@ -175,4 +172,76 @@ int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	}
 	sqlite3_reset(st);
 	return result;
+}
+
+int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
+	struct store_checkpoint *c, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, with_optimizer ? S_CHECKPOINT_LAST_OPT :
+		S_CHECKPOINT_LAST);
+	sqlite3_bind_int64(st, 1, stage);
+	return read_checkpoint(s, st, stage, c, err);
+}
+
+int store_checkpoint_at(struct store *s, int64_t stage, int64_t step,
+	struct store_checkpoint *c, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_AT);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	return read_checkpoint(s, st, stage, c, err);
+}
+
+int store_sample_add(struct store *s, int64_t stage, const struct store_sample *x,
+	struct err *err)
+{
+	const char *what = "record a sample";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_SAMPLE_ADD);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, x->step);
+	sqlite3_bind_int64(st, 3, x->idx);
+	sqlite3_bind_int64(st, 4, x->record);
+	store_bind_text(st, 5, x->text ? x->text : "");
+	sqlite3_bind_int64(st, 6, x->tokens);
+	store_bind_text(st, 7, x->rewards);
+	sqlite3_bind_double(st, 8, x->advantage);
+	store_bind_text(st, 9, x->finish);
+	return store_insert(s, st, NULL, err, what);
+}
+
+int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limit,
+	json_t **out, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_SAMPLE_LIST);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	sqlite3_bind_int64(st, 3, limit);
+	json_t *all = json_array();
+	int rc = SQLITE_DONE, result = 0;
+	while (all && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_error_t jerr;
+		json_t *rw = json_loads((const char *)sqlite3_column_text(st, 5), 0, &jerr);
+		json_array_append_new(all, json_pack("{sI sI sI ss sI so sf ss}",
+			"step", (json_int_t)sqlite3_column_int64(st, 0),
+			"idx", (json_int_t)sqlite3_column_int64(st, 1),
+			"record", (json_int_t)sqlite3_column_int64(st, 2),
+			"text", (const char *)sqlite3_column_text(st, 3),
+			"tokens", (json_int_t)sqlite3_column_int64(st, 4),
+			"rewards", rw ? rw : json_object(), "advantage", sqlite3_column_double(st, 6),
+			"finish", (const char *)sqlite3_column_text(st, 7)));
+	}
+	if (!all)
+		result = err_set(err, ERR_NOMEM, "cannot list samples: out of memory");
+	else if (rc != SQLITE_DONE)
+		result = store_db_fail(s, err, "cannot list the samples of stage %lld",
+			(long long)stage);
+	sqlite3_reset(st);
+	if (result < 0) {
+		json_decref(all);
+		return -1;
+	}
+	*out = all;
+	return 0;
 }

@@ -1,0 +1,175 @@
+#include "stage_rl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "checkpoint.h"
+#include "daemon.h"
+#include "rng.h"
+#include "tokenizer.h"
+
+int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
+	int *ids)
+{
+	const char *tpl = json_string_value(json_object_get(c->pipeline_spec, "template"));
+	const char *at = tpl ? strstr(tpl, "{prompt}") : NULL;
+	int n = 0, cap = cfg->max_seq - 1;
+	ids[n++] = cfg->bos_id;
+	if (at)
+		n += (int)tok_encode(tpl, (size_t)(at - tpl), ids + n, (size_t)(cap - n));
+	n += (int)tok_encode(prompt, strlen(prompt), ids + n, (size_t)(cap - n));
+	if (at)
+		n += (int)tok_encode(at + 8, strlen(at + 8), ids + n, (size_t)(cap - n));
+	return n;
+}
+
+int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
+	int64_t dataset, const int64_t *records, int64_t n, int64_t per_job,
+	const struct rl_sampling *s, const char *sha256, const char *config, struct err *err)
+{
+	json_error_t jerr;
+	json_t *cfg = json_loads(config, 0, &jerr);
+	struct model_config mc;
+	int64_t nshards = (n + per_job - 1) / per_job;
+	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
+	char **params = calloc((size_t)nshards, sizeof *params);
+	char key[32];
+	int rc = -1;
+	int *ids = NULL;
+	if (!cfg || !jobs || !params ||
+		checkpoint_parse_config(config, strlen(config), c->stage->name, &mc, err) < 0 ||
+		!(ids = malloc((size_t)mc.max_seq * sizeof *ids))) {
+		if (!err->code)
+			err_set(err, ERR_INVALID, "cannot build the rollouts of stage '%s'",
+				c->stage->name);
+		goto out;
+	}
+	snprintf(key, sizeof key, "%llu", (unsigned long long)rng_key_u64(rng_key_str(
+		rng_key_u64((uint64_t)c->pipeline->seed, 0), c->stage->name), (uint64_t)step));
+	for (int64_t k = 0; k < nshards; k++) {
+		json_t *prompts = json_array();
+		for (int64_t i = k * per_job; i < n && i < (k + 1) * per_job; i++) {
+			struct store_record r;
+			if (store_record_get(c->d->store, dataset, records[i], &r, err) != 1 || !r.prompt) {
+				if (!err->code)
+					err_set(err, ERR_INVALID, "record %lld has no prompt",
+						(long long)records[i]);
+				store_record_release(&r);
+				json_decref(prompts);
+				goto out;
+			}
+			int len = rl_prompt_tokens(c, &mc, r.prompt, ids);
+			store_record_release(&r);
+			json_t *toks = json_array();
+			for (int t = 0; t < len; t++)
+				json_array_append_new(toks, json_integer(ids[t]));
+			json_array_append_new(prompts, json_pack("{sI so}", "index",
+				(json_int_t)records[i], "tokens", toks));
+		}
+		json_t *p = json_pack("{ss sO ss so si sf sf si si s[s]}", "weights", sha256,
+			"config", cfg, "key", key, "prompts", prompts, "samples", s->samples,
+			"temperature", s->temperature, "top_p", s->top_p, "top_k", s->top_k,
+			"max_new_tokens", s->max_new_tokens, "stop", "</answer>");
+		params[k] = p ? json_dumps(p, JSON_COMPACT) : NULL;
+		json_decref(p);
+		if (!params[k]) {
+			err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "rollout",
+			.step = step, .shard = first_shard + k, .max_attempts = c->d->cfg.max_attempts,
+			.params = params[k] };
+	}
+	rc = store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err);
+	if (rc == 0)
+		broker_queue_changed(c->d);
+out:
+	for (int64_t k = 0; params && k < nshards; k++)
+		free(params[k]);
+	free(params);
+	free(jobs);
+	free(ids);
+	json_decref(cfg);
+	return rc;
+}
+
+/* The reward components: the named ones, then eval_correct and eval_format. */
+static json_t *reward_spec(struct stage_ctx *c, const json_t *names)
+{
+	json_t *all = json_object_get(c->pipeline_spec, "rewards"), *out = json_array(), *name;
+	size_t i;
+	json_array_foreach(names, i, name) {
+		json_t *r = json_deep_copy(json_object_get(all, json_string_value(name)));
+		if (!r)
+			continue;
+		json_object_set(r, "name", name);
+		json_array_append_new(out, r);
+	}
+	json_t *ds = json_object_get(c->spec, "dataset");
+	if (!ds)
+		ds = json_object_get(c->spec, "prompts");
+	const char *task = json_string_value(json_object_get(json_object_get(json_object_get(
+		c->pipeline_spec, "datasets"), json_string_value(ds)), "generate"));
+	json_array_append_new(out, json_pack("{ss ss sf sf}", "name", "eval_correct", "fn",
+		task && !strcmp(task, "countdown") ? "countdown" : "accuracy", "weight", 0.0,
+		"format_credit", 0.0));
+	json_array_append_new(out, json_pack("{ss ss sf}", "name", "eval_format", "fn",
+		"think_answer_format", "weight", 0.0));
+	return out;
+}
+
+int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t dataset,
+	const json_t *reward_names, struct err *err)
+{
+	json_error_t jerr;
+	json_t *res = json_loads(ro->result, 0, &jerr), *s, *items = json_array();
+	size_t i;
+	int rc = -1;
+	json_array_foreach(json_object_get(res, "samples"), i, s) {
+		struct store_record r;
+		int64_t idx = json_integer_value(json_object_get(s, "prompt"));
+		if (store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
+			if (!err->code)
+				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
+			goto out;
+		}
+		json_array_append_new(items, json_pack("{ss ss ss* sI}", "prompt", r.prompt,
+			"completion", json_string_value(json_object_get(s, "text")),
+			"answer", r.answer, "tokens",
+			(json_int_t)json_array_size(json_object_get(s, "tokens"))));
+		store_record_release(&r);
+	}
+	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, reward_names), "items", items);
+	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_decref(p);
+	if (!text) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	struct store_job_new job = { .stage = c->stage->id, .kind = "reward", .step = ro->step,
+		.shard = ro->shard, .max_attempts = c->d->cfg.max_attempts, .params = text };
+	rc = store_job_enqueue(c->d->store, &job, 1, c->d->wall, NULL, err);
+	free(text);
+	if (rc == 0)
+		broker_queue_changed(c->d);
+out:
+	json_decref(items);
+	json_decref(res);
+	return rc;
+}
+
+void rl_answer(const char *text, char *buf, size_t size)
+{
+	const char *a = text ? strstr(text, "<answer>") : NULL, *b = a ? strstr(a, "</answer>") : NULL;
+	*buf = 0;
+	if (!a || !b)
+		return;
+	a += 8;
+	while (a < b && (*a == ' ' || *a == '\n'))
+		a++;
+	while (b > a && (b[-1] == ' ' || b[-1] == '\n'))
+		b--;
+	snprintf(buf, size, "%.*s", (int)(b - a), a);
+}

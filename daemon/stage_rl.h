@@ -1,0 +1,48 @@
+/*
+ * stage_rl — what the stages that sample share (eval, grpo, rejection_sample):
+ * rollout jobs over a list of prompt records and reward jobs over their results.
+ *
+ *   rl_enqueue_rollouts  rollout jobs (stage, step, shard first_shard + k), each
+ *                        over `per_job` of the records, `samples` answers per
+ *                        prompt; the prompt of record i is <bos> + the template
+ *                        applied, its coin index i (generate.h), the key
+ *                        (seed, stage, step)
+ *   rl_enqueue_reward    the reward job scoring a done rollout job (same step and
+ *                        shard): the named rewards of the pipeline plus the
+ *                        unweighted `eval_correct` (accuracy, or countdown for a
+ *                        countdown dataset, 1 only when right) and `eval_format`
+ *                        (think_answer_format)
+ *   rl_prompt_tokens     <bos> + the template applied to a prompt, truncated to
+ *                        max_seq - 1 (the spec checks the template has {prompt})
+ *   rl_answer            the text between <answer> and </answer>, trimmed
+ */
+#ifndef R1_STAGE_RL_H
+#define R1_STAGE_RL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage.h"
+
+struct rl_sampling {
+	int samples;              /* answers per prompt */
+	double temperature;       /* 0: greedy */
+	double top_p;
+	int top_k;
+	int max_new_tokens;
+};
+
+int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
+	int64_t dataset, const int64_t *records, int64_t n, int64_t per_job,
+	const struct rl_sampling *s, const char *sha256, const char *config, struct err *err);
+
+int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *rollout, int64_t dataset,
+	const json_t *reward_names, struct err *err);
+
+struct model_config;
+int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
+	int *ids);
+
+void rl_answer(const char *text, char *buf, size_t size);
+
+#endif

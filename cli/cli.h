@@ -45,6 +45,14 @@ int cmd_retry(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 
+/* What pipelines produced (cmd_metrics.c, cmd_report.c, cmd_export.c; cmd_datasets.c
+ * holds datasets and dataset import|export|show). */
+int cmd_metrics(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_datasets(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+
 enum cli_opt_type {
 	CLI_OPT_FLAG,   /* bool *: set when present; takes no value */
 	CLI_OPT_INT,    /* int *, checked against [min, max] */

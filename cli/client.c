@@ -136,18 +136,31 @@ static int client_wait(struct client *c, short events, double deadline, struct e
 
 json_t *client_call(struct client *c, json_t *req, struct err *err)
 {
+	return client_call_blob(c, req, NULL, 0, NULL, err);
+}
+
+json_t *client_call_blob(struct client *c, json_t *req, const void *out, size_t size,
+	struct client_blob *blob, struct err *err)
+{
 	json_t *reply = NULL;
 	struct sock_msg *in = NULL;
 	struct msg m;
 	msg_init(&m, PROTO_REQUEST);
 	m.header = req;
 	c->last_code[0] = '\0';
+	if (blob)
+		*blob = (struct client_blob){ NULL, 0 };
 	if (!c->sock || c->broken) {
 		err_set(err, ERR_IO, "no usable connection to '%s'", c->endpoint);
 		goto out;
 	}
 	if (!req) {
 		err_set(err, ERR_NOMEM, "cannot build the request: out of memory");
+		goto out;
+	}
+	if (out && (size > (size_t)PROTO_MAX_FRAME_SIZE || msg_add_blob(&m, out, size, err) < 0)) {
+		err_set(err, ERR_INVALID, "cannot send %zu bytes: the limit is %lld MB per request",
+			size, PROTO_MAX_FRAME_SIZE >> 20);
 		goto out;
 	}
 	double deadline = cli_now() + c->timeout_ms / 1000.0;
@@ -181,6 +194,18 @@ json_t *client_call(struct client *c, json_t *req, struct err *err)
 		goto out;
 	}
 	if (msg_bool(&in->msg, "ok", 0)) {
+		if (blob && in->msg.nblobs > 0) {
+			const struct msg_frame *f = &in->msg.blobs[0];
+			blob->data = malloc(f->size ? f->size : 1);
+			if (!blob->data) {
+				err_set(err, ERR_NOMEM, "cannot take the reply's %zu bytes: out of memory",
+					f->size);
+				goto out;
+			}
+			if (f->size)
+				memcpy(blob->data, f->data, f->size);
+			blob->size = f->size;
+		}
 		reply = json_incref(in->msg.header);
 		json_object_del(reply, "ok");
 		goto out;

@@ -92,6 +92,21 @@ int client_open(struct client *c, const struct client_addr *a, struct err *err);
  * reply without "ok" (the caller's), or NULL and err. */
 json_t *client_call(struct client *c, json_t *req, struct err *err);
 
+/* A blob frame of a reply: malloc'd bytes, the caller's (free). */
+struct client_blob {
+	void *data;   /* NULL when the reply carried no blob */
+	size_t size;
+};
+
+/*
+ * client_call with data frames: `out` (size bytes, borrowed; NULL: none) goes with
+ * the request as its one blob frame, and when `blob` is not NULL the reply's first
+ * blob frame is copied into it (zeroed when there was none, or on failure). Ops that
+ * move data use it: dataset_import (out), checkpoint (blob).
+ */
+json_t *client_call_blob(struct client *c, json_t *req, const void *out, size_t size,
+	struct client_blob *blob, struct err *err);
+
 /* Close the socket and the context. Safe after a failed open and twice. */
 void client_close(struct client *c);
 

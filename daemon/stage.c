@@ -9,6 +9,8 @@ static const struct stage_driver *const drivers[] = {
 	&stage_sft,
 	&stage_eval,
 	&stage_grpo,
+	&stage_rejection_sample,
+	&stage_merge,
 };
 
 const struct stage_driver *stage_driver_find(const char *kind)

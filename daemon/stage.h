@@ -48,6 +48,7 @@ extern const struct stage_driver stage_probe;
 extern const struct stage_driver stage_pretrain, stage_sft;   /* stage_train.c */
 extern const struct stage_driver stage_eval;
 extern const struct stage_driver stage_grpo;
+extern const struct stage_driver stage_rejection_sample, stage_merge;
 
 struct model_config;
 /* The weights a model stage starts from (stage_train.c): `from`'s final checkpoint,

@@ -1,0 +1,603 @@
+/*
+ * r1flow datasets, r1flow dataset import|export|show — the datasets the daemon
+ * keeps: those a pipeline's spec generated or read (a pipeline's own), and shared
+ * ones imported from JSONL (any pipeline's spec can name them).
+ *
+ * Daemon ops (control.h):
+ *   datasets        {id?} -> {datasets: [{id, pipeline, pipeline_name, name, source,
+ *                   count, created_at}]}
+ *   dataset_import  {name, file} + the JSONL as one blob frame -> {name, count}; a bad
+ *                   line fails the whole import with "FILE:LINE: what is wrong"
+ *   dataset_show    {name, id?, offset, limit <= 10000} -> {name, count, records:
+ *                   [{idx, prompt?, answer?, response?, text?, meta?}]}
+ *
+ * `dataset export` pages through dataset_show DATASET_PAGE records at a time and
+ * writes one JSON object per line with the fields import reads (prompt, answer,
+ * response, text, meta), so an exported file imports back as the same records.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "proto.h"
+
+#define DATASET_PAGE     10000  /* records per dataset_show request (the daemon's max) */
+#define DATASET_NAME_MAX 32
+
+/* The record fields, in the order they are shown and exported. */
+static const char *const dataset_fields[] = { "prompt", "answer", "response", "text", "meta" };
+#define DATASET_NFIELDS (sizeof dataset_fields / sizeof dataset_fields[0])
+
+/* A dataset name as the daemon accepts it: 1-32 of [a-z0-9_]. */
+static bool dataset_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n <= DATASET_NAME_MAX &&
+		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* The --pipeline option's value as a request field: 0 (none) or a pipeline id. */
+static int dataset_pipeline(const char *verb, const char *arg, int64_t *id)
+{
+	*id = 0;
+	if (!arg)
+		return CLI_CONTINUE;
+	*id = client_parse_id(arg);
+	if (*id < 0)
+		return cli_usage_error(verb, "--pipeline must be a pipeline id (a positive "
+			"integer), got '%s'", arg);
+	return CLI_CONTINUE;
+}
+
+/* A source value: strings bare, the rest as compact JSON. */
+static void dataset_source_value(char *buf, size_t cap, const json_t *v)
+{
+	if (json_is_string(v)) {
+		snprintf(buf, cap, "%s", json_string_value(v));
+		return;
+	}
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+	snprintf(buf, cap, "%s", t ? t : "?");
+	free(t);
+}
+
+/* How a dataset was made, in a few words: "generate arithmetic style=corpus seed=0"
+ * or "file data/general.jsonl"; the count has its own column. */
+static void dataset_source(char *buf, size_t cap, const json_t *src)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	const char *lead = json_object_get(src, "generate") ? "generate" :
+		json_object_get(src, "file") ? "file" : NULL;
+	char v[512];
+	if (lead) {
+		dataset_source_value(v, sizeof v, json_object_get(src, lead));
+		len += (size_t)snprintf(buf, cap, "%s %s", lead, v);
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach((json_t *)src, key, val) {
+		if ((lead && strcmp(key, lead) == 0) || strcmp(key, "count") == 0 || len >= cap)
+			continue;
+		dataset_source_value(v, sizeof v, val);
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s=%s", len ? " " : "", key, v);
+	}
+	if (!buf[0])
+		snprintf(buf, cap, "-");
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : dflt;
+}
+
+/*
+ *   NAME    PIPELINE      RECORDS  SOURCE
+ *   corpus  3 (tiny)          500  generate arithmetic style=corpus seed=0
+ *   mine    - (shared)          3  file mine.jsonl
+ */
+static void datasets_print(const json_t *list, int64_t pipeline)
+{
+	if (json_array_size(list) == 0) {
+		if (pipeline)
+			printf("pipeline %lld has no datasets\n", (long long)pipeline);
+		else
+			printf("no datasets: import one with 'r1flow dataset import FILE --name NAME', "
+				"or submit a pipeline whose spec has datasets\n");
+		return;
+	}
+	int wn = 4, wp = 8, wc = 7;
+	size_t i;
+	json_t *d;
+	char owner[160], count[32];
+	json_array_foreach(list, i, d) {
+		json_t *p = json_object_get(d, "pipeline");
+		if (json_is_integer(p))
+			snprintf(owner, sizeof owner, "%lld (%.128s)", (long long)json_integer_value(p),
+				str_or(d, "pipeline_name", "?"));
+		else
+			snprintf(owner, sizeof owner, "- (shared)");
+		snprintf(count, sizeof count, "%lld",
+			(long long)json_integer_value(json_object_get(d, "count")));
+		int a = (int)strlen(str_or(d, "name", "?")), b = (int)strlen(owner),
+			c = (int)strlen(count);
+		wn = a > wn ? a : wn;
+		wp = b > wp ? b : wp;
+		wc = c > wc ? c : wc;
+	}
+	printf("%-*s  %-*s  %*s  %s\n", wn, "NAME", wp, "PIPELINE", wc, "RECORDS", "SOURCE");
+	json_array_foreach(list, i, d) {
+		json_t *p = json_object_get(d, "pipeline");
+		if (json_is_integer(p))
+			snprintf(owner, sizeof owner, "%lld (%.128s)", (long long)json_integer_value(p),
+				str_or(d, "pipeline_name", "?"));
+		else
+			snprintf(owner, sizeof owner, "- (shared)");
+		char source[1024];
+		dataset_source(source, sizeof source, json_object_get(d, "source"));
+		printf("%-*s  %-*s  %*lld  %s\n", wn, str_or(d, "name", "?"), wp, owner, wc,
+			(long long)json_integer_value(json_object_get(d, "count")), source);
+	}
+}
+
+int cmd_datasets(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	const char *pipeline_arg = NULL;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+		  "only the datasets of pipeline ID", "all" },
+		CLIENT_OPTS(&addr),
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "print the daemon's {\"datasets\": [{id, pipeline, pipeline_name, name, source, "
+		  "count, created_at}]} as JSON", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "datasets", .opts = opts,
+		.about = "List the daemon's datasets: shared ones first (imported with 'r1flow\n"
+			 "dataset import', usable from any spec), then each pipeline's own (generated\n"
+			 "or read as its spec says): name, pipeline, records and how it was made.\n\n"
+			 "example: r1flow datasets --pipeline 3\n\n"
+			 "exit status: 0 listed, 1 no daemon or it refused, 2 usage error",
+	};
+	int rc = cli_parse(&verb, argc, argv, NULL);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	int64_t pipeline;
+	if ((rc = dataset_pipeline("datasets", pipeline_arg, &pipeline)) != CLI_CONTINUE)
+		return rc;
+	json_t *req = json_pack("{ss}", "op", "datasets");
+	if (req && pipeline)
+		json_object_set_new(req, "id", json_integer(pipeline));
+	json_t *r = client_ask("datasets", &addr, req);
+	if (!r)
+		return CLI_EXIT_FAIL;
+	rc = CLI_EXIT_OK;
+	if (json)
+		rc = client_print_json("datasets", r);
+	else
+		datasets_print(json_object_get(r, "datasets"), pipeline);
+	json_decref(r);
+	return rc;
+}
+
+/* The whole of `path` ("-": stdin) in memory; NULL and err. At most the frame limit. */
+static char *dataset_read(const char *path, size_t *len, struct err *err)
+{
+	bool in = strcmp(path, "-") == 0;
+	FILE *f = in ? stdin : fopen(path, "rb");
+	if (!f) {
+		err_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (!in && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		err_set(err, ERR_INVALID, "'%s' is a directory, not a JSONL file", path);
+		return NULL;
+	}
+	const size_t max = (size_t)PROTO_MAX_FRAME_SIZE;
+	if (!in && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
+		fclose(f);
+		err_set(err, ERR_INVALID, "'%s' is over %lld MB, the most one import takes: split it "
+			"and import the parts under different names", path, PROTO_MAX_FRAME_SIZE >> 20);
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n == cap && cap < max) {
+			size_t ncap = cap ? cap * 2 : 1 << 16;
+			ncap = ncap < max ? ncap : max;
+			char *nb = realloc(buf, ncap + 1);  /* + 1: room to see a byte past the limit */
+			if (!nb) {
+				err_set(err, ERR_NOMEM, "cannot read '%s': out of memory", path);
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t got = fread(buf + n, 1, (cap < max ? cap : max + 1) - n, f);
+		n += got;
+		if (n > max) {
+			err_set(err, ERR_INVALID, "'%s' is over %lld MB, the most one import takes: "
+				"split it and import the parts under different names", path,
+				PROTO_MAX_FRAME_SIZE >> 20);
+			goto fail;
+		}
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		err_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!in)
+		fclose(f);
+	*len = n;
+	return buf;
+fail:
+	if (!in)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+static int dataset_import(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	const char *name = NULL;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "name", CLI_OPT_STRING, &name, "NAME", 0, 0, true,
+		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
+		CLIENT_OPTS(&addr),
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "print the daemon's {\"name\", \"count\"} as JSON", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
+		.about = "Import the JSONL file FILE ('-': standard input) as the shared dataset NAME,\n"
+			 "which any pipeline's spec can then name. One JSON object per line (blank lines\n"
+			 "are skipped), each one of\n"
+			 "  {\"prompt\": ..., \"answer\": ...}                  a problem (RL, eval)\n"
+			 "  {\"prompt\": ..., \"response\": ...[, \"answer\"]}    an SFT example\n"
+			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat: user turns are the\n"
+			 "                                                prompt, the last assistant\n"
+			 "                                                turn the response\n"
+			 "  {\"text\": ...}                                   a pretraining document\n"
+			 "with an optional \"meta\" (any JSON). A bad line fails the whole import with\n"
+			 "FILE:LINE and what is wrong; nothing of the file is kept.\n\n"
+			 "example: r1flow dataset import data/general.jsonl --name general\n\n"
+			 "exit status: 0 imported, 1 a bad line, a taken name, an unreadable file or\n"
+			 "no daemon, 2 usage error",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (!dataset_name_ok(name))
+		return cli_usage_error(verb.name, "--name must be 1-%d of a-z, 0-9 and _, got '%s'",
+			DATASET_NAME_MAX, name);
+	const char *file = argv[first];
+	const char *label = strcmp(file, "-") == 0 ? "stdin" : file;
+	struct err e = { 0 };
+	size_t len = 0;
+	char *text = dataset_read(file, &len, &e);
+	if (!text) {
+		cli_error(verb.name, "%s", e.msg);
+		return CLI_EXIT_FAIL;
+	}
+	struct client c = { 0 };
+	json_t *r = NULL;
+	rc = CLI_EXIT_FAIL;
+	if (client_open(&c, &addr, &e) < 0)
+		goto fail;
+	r = client_call_blob(&c, json_pack("{ss ss ss}", "op", "dataset_import", "name", name,
+		"file", label), text, len, NULL, &e);
+	if (!r)
+		goto fail;
+	if (json) {
+		rc = client_print_json(verb.name, r);
+	} else {
+		long long n = (long long)json_integer_value(json_object_get(r, "count"));
+		printf("imported %lld record%s from %s as dataset '%s'\n", n, n == 1 ? "" : "s",
+			label, name);
+		rc = CLI_EXIT_OK;
+	}
+	goto out;
+fail:
+	cli_error(verb.name, "%s", e.msg);
+out:
+	json_decref(r);
+	client_close(&c);
+	free(text);
+	return rc;
+}
+
+/* One field of a shown record: "  prompt    12+34=", later lines indented alike. */
+static void dataset_show_field(const char *key, const json_t *v)
+{
+	char *dumped = NULL;
+	const char *s;
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		if (!s[0])
+			s = "\"\"";
+	} else {
+		dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+		s = dumped ? dumped : "?";
+	}
+	printf("  %-8s  ", key);
+	for (; *s; s++) {
+		putchar(*s);
+		if (*s == '\n' && s[1])
+			printf("  %-8s  ", "");
+	}
+	if (s[-1] != '\n')
+		putchar('\n');
+	free(dumped);
+}
+
+static int dataset_show(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	const char *pipeline_arg = NULL;
+	int offset = 0, limit = 10;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
+		{ "offset", CLI_OPT_INT, &offset, "N", 0, 2147483647, false,
+		  "first record to show (0-based)", NULL },
+		{ "limit", CLI_OPT_INT, &limit, "N", 1, DATASET_PAGE, false,
+		  "records to show", NULL },
+		CLIENT_OPTS(&addr),
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "print the daemon's {\"name\", \"count\", \"records\": [{idx, prompt, answer, "
+		  "response, text, meta}]} as JSON", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "dataset show", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
+		.about = "Show records of dataset NAME, one block per record: its index, then the\n"
+			 "fields it has (prompt, answer, response, text, meta). A pipeline's own\n"
+			 "datasets (the ones its spec generated or read) need --pipeline.\n\n"
+			 "example: r1flow dataset show test --pipeline 3 --offset 10 --limit 5\n\n"
+			 "exit status: 0 shown, 1 no such dataset or no daemon, 2 usage error",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	int64_t pipeline;
+	if ((rc = dataset_pipeline(verb.name, pipeline_arg, &pipeline)) != CLI_CONTINUE)
+		return rc;
+	const char *name = argv[first];
+	json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_show", "name", name, "offset",
+		(json_int_t)offset, "limit", (json_int_t)limit);
+	if (req && pipeline)
+		json_object_set_new(req, "id", json_integer(pipeline));
+	json_t *r = client_ask(verb.name, &addr, req);
+	if (!r)
+		return CLI_EXIT_FAIL;
+	rc = CLI_EXIT_OK;
+	if (json) {
+		rc = client_print_json(verb.name, r);
+		json_decref(r);
+		return rc;
+	}
+	json_t *records = json_object_get(r, "records");
+	long long count = (long long)json_integer_value(json_object_get(r, "count"));
+	size_t n = json_array_size(records);
+	if (n == 0)
+		printf("dataset '%s' has %lld record%s: none at offset %d\n", name, count,
+			count == 1 ? "" : "s", offset);
+	else
+		printf("dataset '%s': records %d..%lld of %lld\n", name, offset,
+			(long long)offset + (long long)n - 1, count);
+	size_t i;
+	json_t *rec;
+	json_array_foreach(records, i, rec) {
+		printf("\n#%lld\n", (long long)json_integer_value(json_object_get(rec, "idx")));
+		for (size_t k = 0; k < DATASET_NFIELDS; k++) {
+			json_t *v = json_object_get(rec, dataset_fields[k]);
+			if (v)
+				dataset_show_field(dataset_fields[k], v);
+		}
+	}
+	json_decref(r);
+	return rc;
+}
+
+/* One record as an import line: the fields import reads, in a fixed order. */
+static int dataset_write_record(FILE *out, const json_t *rec)
+{
+	json_t *line = json_object();
+	if (!line)
+		return -1;
+	for (size_t k = 0; k < DATASET_NFIELDS; k++) {
+		json_t *v = json_object_get(rec, dataset_fields[k]);
+		if (v && json_object_set(line, dataset_fields[k], v) < 0) {
+			json_decref(line);
+			return -1;
+		}
+	}
+	int rc = json_dumpf(line, out, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(line);
+	return rc < 0 || fputc('\n', out) == EOF ? -1 : 0;
+}
+
+static int dataset_export(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	const char *pipeline_arg = NULL, *path = NULL;
+	const struct cli_opt opts[] = {
+		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
+		{ "o", CLI_OPT_STRING, &path, "FILE", 0, 0, false,
+		  "write to FILE (replaced only once the export is complete)", "standard output" },
+		CLIENT_OPTS(&addr),
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "dataset export", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
+		.about = "Write every record of dataset NAME as JSONL, one object per line with the\n"
+			 "fields 'r1flow dataset import' reads (prompt, answer, response, text, meta):\n"
+			 "an exported file imports back as the same records. A pipeline's own datasets\n"
+			 "need --pipeline. With -o the file appears only when the export is complete.\n\n"
+			 "example: r1flow dataset export test --pipeline 3 -o test.jsonl\n\n"
+			 "exit status: 0 written, 1 no such dataset, a write error or no daemon,\n"
+			 "2 usage error",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	int64_t pipeline;
+	if ((rc = dataset_pipeline(verb.name, pipeline_arg, &pipeline)) != CLI_CONTINUE)
+		return rc;
+	const char *name = argv[first];
+	if (path && (!path[0] || strcmp(path, "-") == 0))
+		path = NULL;
+
+	struct client c = { 0 };
+	struct err e = { 0 };
+	char tmp[CLIENT_PATH_MAX + 16] = "";
+	FILE *out = stdout;
+	json_t *r = NULL;
+	int64_t offset = 0, count = -1;
+	rc = CLI_EXIT_FAIL;
+	if (client_open(&c, &addr, &e) < 0)
+		goto fail;
+	while (count < 0 || offset < count) {
+		json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_show", "name", name,
+			"offset", (json_int_t)offset, "limit", (json_int_t)DATASET_PAGE);
+		if (req && pipeline)
+			json_object_set_new(req, "id", json_integer(pipeline));
+		r = client_call(&c, req, &e);
+		if (!r)
+			goto fail;
+		count = json_integer_value(json_object_get(r, "count"));
+		json_t *records = json_object_get(r, "records");
+		size_t n = json_array_size(records);
+		if (n == 0 && offset < count) {
+			err_set(&e, ERR_FORMAT, "the daemon sent no records at offset %lld of %lld",
+				(long long)offset, (long long)count);
+			goto fail;
+		}
+		/* the file is opened once the dataset is known to exist */
+		if (path && !tmp[0]) {
+			if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+				tmp[0] = '\0';
+				err_set(&e, ERR_INVALID, "path too long: '%.64s...'", path);
+				goto fail;
+			}
+			int fd = mkstemp(tmp);
+			if (fd < 0 || !(out = fdopen(fd, "w"))) {
+				err_set(&e, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				unlink(tmp);
+				tmp[0] = '\0';
+				out = stdout;
+				goto fail;
+			}
+		}
+		size_t i;
+		json_t *rec;
+		json_array_foreach(records, i, rec) {
+			errno = 0;
+			if (dataset_write_record(out, rec) < 0) {
+				err_set(&e, ERR_IO, "cannot write '%s': %s", path ? path : "standard output",
+					errno ? strerror(errno) : "out of memory");
+				goto fail;
+			}
+		}
+		offset += (int64_t)n;
+		json_decref(r);
+		r = NULL;
+	}
+	if (path) {
+		mode_t mask = umask(0);
+		umask(mask);
+		if (fflush(out) != 0 || ferror(out) || fchmod(fileno(out), 0666 & ~mask) < 0 ||
+			fsync(fileno(out)) < 0) {
+			err_set(&e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		int closed = fclose(out);
+		out = stdout;
+		if (closed != 0 || rename(tmp, path) < 0) {
+			err_set(&e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		tmp[0] = '\0';
+		printf("exported %lld record%s of dataset '%s' to %s\n", (long long)offset,
+			offset == 1 ? "" : "s", name, path);
+	}
+	rc = CLI_EXIT_OK;
+	goto out;
+fail:
+	cli_error(verb.name, "%s", e.msg);
+out:
+	if (out != stdout)
+		fclose(out);
+	if (tmp[0])
+		unlink(tmp);
+	json_decref(r);
+	client_close(&c);
+	return rc;
+}
+
+struct dataset_sub {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;  /* arguments, for `r1flow dataset --help` */
+	const char *help;
+};
+
+static const struct dataset_sub dataset_subs[] = {
+	{ "import", dataset_import, "FILE --name NAME", "import a JSONL file as a shared dataset" },
+	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records as JSONL" },
+	{ "show", dataset_show, "NAME [--offset N] [--limit N]", "show some of a dataset's records" },
+};
+#define DATASET_NSUBS (sizeof dataset_subs / sizeof dataset_subs[0])
+
+int cmd_dataset(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_error("dataset", "missing a subcommand: import, export or show");
+	const char *sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+		printf("usage: r1flow dataset import|export|show [options] ARGS\n\n"
+		       "Move datasets in and out of the daemon: import a JSONL file as a shared\n"
+		       "dataset any spec can name, export a dataset (shared, or a pipeline's own with\n"
+		       "--pipeline ID) as JSONL, show some of its records. 'r1flow datasets' lists\n"
+		       "them; 'r1flow dataset SUBCOMMAND --help' tells more.\n\n"
+		       "subcommands:\n");
+		for (size_t i = 0; i < DATASET_NSUBS; i++)
+			printf("  %-6s  %-30s  %s\n", dataset_subs[i].name, dataset_subs[i].usage,
+				dataset_subs[i].help);
+		printf("\nexample: r1flow dataset import data/general.jsonl --name general\n\n"
+		       "exit status: 0 done, 1 failure (a bad line, no such dataset, no daemon),\n"
+		       "2 usage error\n");
+		return CLI_EXIT_OK;
+	}
+	for (size_t i = 0; i < DATASET_NSUBS; i++)
+		if (strcmp(sub, dataset_subs[i].name) == 0)
+			return dataset_subs[i].fn(argc - 1, argv + 1);
+	if (sub[0] == '-')
+		return cli_usage_error("dataset", "unknown option '%s' (give a subcommand first: "
+			"import, export or show)", sub);
+	return cli_usage_error("dataset", "'%s' is not a subcommand: import, export or show", sub);
+}

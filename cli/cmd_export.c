@@ -1,0 +1,261 @@
+/*
+ * r1flow export — a stage's final weights as a Hugging Face model directory:
+ *
+ *   DIR/config.json          the LlamaForCausalLM config the daemon keeps (pretty)
+ *   DIR/model.safetensors    the checkpoint blob, byte for byte
+ *
+ * The daemon's `checkpoint` op sends {stage, step, sha256, config} and the blob as
+ * one frame. The blob is checked against its sha256 and the config against the
+ * model core's parser before anything is written; each file is written to a
+ * temporary name in DIR, fsync'd and renamed, then DIR itself is fsync'd, so a
+ * crash leaves either the old file or the whole new one. DIR is created (with its
+ * parents); an existing non-empty DIR is refused unless --force, which replaces the
+ * two files and leaves the rest of DIR alone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "client.h"
+#include "sha256.h"
+
+#define EXPORT_PATH_MAX 4096
+
+/* 1 DIR has entries besides . and .., 0 it is empty or absent, -1 and err otherwise. */
+static int export_dir_used(const char *dir, struct err *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return err_set(err, ERR_IO, "cannot use '%s': %s", dir, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, ERR_INVALID, "'%s' exists and is not a directory", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return err_set(err, ERR_IO, "cannot open directory '%s': %s", dir, strerror(errno));
+	int used = 0;
+	struct dirent *e;
+	while (!used && (e = readdir(d)))
+		used = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return used;
+}
+
+/* mkdir -p. */
+static int export_mkdirs(const char *dir, struct err *err)
+{
+	char path[EXPORT_PATH_MAX];
+	if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+		return err_set(err, ERR_INVALID, "directory path too long: '%.64s...'", dir);
+	for (char *p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(path, 0777) < 0 && errno != EEXIST)
+			return err_set(err, ERR_IO, "cannot create directory '%s': %s", path,
+				strerror(errno));
+		*p = c;
+		if (!c)
+			break;
+	}
+	struct stat st;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return err_set(err, ERR_INVALID, "'%s' exists and is not a directory", dir);
+	return 0;
+}
+
+/* DIR/NAME <- data, through a temporary file in DIR: write, fsync, rename. */
+static int export_write(const char *dir, const char *name, const void *data, size_t size,
+	struct err *err)
+{
+	char path[EXPORT_PATH_MAX], tmp[EXPORT_PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
+		snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name) >= (int)sizeof tmp)
+		return err_set(err, ERR_INVALID, "path too long: '%.64s...'", dir);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return err_set(err, ERR_IO, "cannot create a file in '%s': %s", dir, strerror(errno));
+	const char *p = data;
+	size_t left = size;
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	/* mkstemp makes 0600; an exported model is for others to read, like cp's 0666 & ~umask */
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0 || fsync(fd) < 0) {
+		err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		err_set(err, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+/* So that the renames survive a crash. */
+static int export_sync_dir(const char *dir, struct err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		err_set(err, ERR_IO, "cannot sync directory '%s': %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	bool json = false, force = false;
+	const struct cli_opt opts[] = {
+		{ "force", CLI_OPT_FLAG, &force, NULL, 0, 0, false,
+		  "export into a non-empty DIR: replace its config.json and model.safetensors",
+		  NULL },
+		CLIENT_OPTS(&addr),
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "print {id, stage, step, sha256, dir, bytes} as JSON", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "export", .args = "ID STAGE DIR", .min_args = 3, .max_args = 3, .opts = opts,
+		.about = "Write the final weights of stage STAGE of pipeline ID as a Hugging Face\n"
+			 "model directory: DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors\n"
+			 "(HF Llama tensor names), as 'r1flow sample' and 'r1flow score' read them.\n"
+			 "DIR is created; a non-empty DIR is refused unless --force. The weights are checked against their sha256 before writing, and\n"
+			 "each file is written under a temporary name and renamed into place.\n\n"
+			 "example: r1flow export 3 sft models/sft && r1flow score --model models/sft "
+			 "--text \"1+2=3\"\n\n"
+			 "exit status: 0 written, 1 no such pipeline or stage, no checkpoint yet, DIR\n"
+			 "not empty or not writable, or no daemon, 2 usage error",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	int64_t id = client_parse_id(argv[first]);
+	if (id < 0)
+		return cli_usage_error("export", "ID must be a pipeline id (a positive integer), "
+			"got '%s'", argv[first]);
+	const char *stage = argv[first + 1], *dir = argv[first + 2];
+	if (!dir[0])
+		return cli_usage_error("export", "DIR must not be empty");
+
+	struct client c = { 0 };
+	struct client_blob blob = { NULL, 0 };
+	struct err e = { 0 };
+	json_t *r = NULL;
+	char *config = NULL;
+	rc = CLI_EXIT_FAIL;
+	int used = export_dir_used(dir, &e);
+	if (used < 0)
+		goto fail;
+	if (used && !force) {
+		cli_error("export", "'%s' is not empty: export into a new or empty directory, or "
+			"pass --force to replace its config.json and model.safetensors", dir);
+		return CLI_EXIT_FAIL;
+	}
+	if (client_open(&c, &addr, &e) < 0)
+		goto fail;
+	r = client_call_blob(&c, json_pack("{ss sI ss}", "op", "checkpoint", "id", (json_int_t)id,
+		"stage", stage), NULL, 0, &blob, &e);
+	if (!r)
+		goto fail;
+
+	const char *sha = json_string_value(json_object_get(r, "sha256"));
+	json_t *cfg = json_object_get(r, "config");
+	if (!blob.data || blob.size == 0) {
+		err_set(&e, ERR_FORMAT, "the daemon sent no weights for stage '%s'", stage);
+		goto fail;
+	}
+	if (sha) {
+		char hex[SHA256_HEX_SIZE];
+		sha256_buffer(blob.data, blob.size, hex);
+		if (strcmp(hex, sha) != 0) {
+			err_set(&e, ERR_FORMAT, "the weights of stage '%s' do not match their sha256 "
+				"(got %.12s, expected %.12s): nothing written", stage, hex, sha);
+			goto fail;
+		}
+	}
+	config = json_is_object(cfg) ? json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) :
+		NULL;
+	struct model_config mc;
+	if (!config) {
+		err_set(&e, ERR_FORMAT, "the daemon sent no model config for stage '%s'", stage);
+		goto fail;
+	}
+	if (checkpoint_parse_config(config, strlen(config), "config", &mc, &e) < 0) {
+		err_wrap(&e, "stage '%s' has an unusable config", stage);
+		goto fail;
+	}
+	size_t len = strlen(config);
+	char *text = realloc(config, len + 2);
+	if (!text) {
+		err_set(&e, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	config = text;
+	memcpy(config + len, "\n", 2);
+
+	/* the weights first: a directory with a config.json looks like a model */
+	if (export_mkdirs(dir, &e) < 0 ||
+		export_write(dir, "model.safetensors", blob.data, blob.size, &e) < 0 ||
+		export_write(dir, "config.json", config, len + 1, &e) < 0 ||
+		export_sync_dir(dir, &e) < 0)
+		goto fail;
+
+	int64_t step = json_integer_value(json_object_get(r, "step"));
+	if (json) {
+		json_t *doc = json_pack("{sI ss sI ss? ss sI}", "id", (json_int_t)id, "stage", stage,
+			"step", (json_int_t)step, "sha256", sha, "dir", dir, "bytes",
+			(json_int_t)blob.size);
+		rc = doc ? client_print_json("export", doc) : CLI_EXIT_FAIL;
+		json_decref(doc);
+	} else {
+		printf("exported stage '%s' of pipeline %lld (step %lld, sha256 %.12s) to %s\n",
+			stage, (long long)id, (long long)step, sha ? sha : "-", dir);
+		rc = CLI_EXIT_OK;
+	}
+	goto out;
+fail:
+	cli_error("export", "%s", e.msg);
+out:
+	free(config);
+	free(blob.data);
+	json_decref(r);
+	client_close(&c);
+	return rc;
+}

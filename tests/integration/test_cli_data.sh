@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# What pipelines produce, through the CLI against a real daemon and 1 worker: a tiny
+# pretrain + eval pipeline runs, then metrics (summary, CSV, JSON), report (table,
+# markdown, JSON), export (an HF model directory that 'r1flow score' loads; a
+# non-empty directory refused), datasets, and dataset import (a bad line fails the
+# whole file with FILE:LINE), show and export (an export imports back the same).
+. "$(dirname "$0")/lib.sh"
+: "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
+export R1FLOW_DATA=$DATA   # every verb finds the daemon without --data
+
+r1() { "$R1FLOW_CLI" "$@"; }
+# run r1 with the output in $T/out and $T/err; the exit status in $RC
+r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
+expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
+# a Python expression over the JSON document on stdin (bound to d), printed
+jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# --- help and usage errors: no daemon needed
+for v in metrics report export datasets dataset "dataset import" "dataset export" "dataset show"; do
+	r1rc $v --help; expect_rc 0 "$v --help"
+	grep -q "r1flow $v" "$T/out" || fail "$v --help does not name the verb: $(cat "$T/out")"
+	grep -q "example:" "$T/out" && grep -q "exit status" "$T/out" ||
+		fail "$v --help lacks an example or the exit statuses"
+	r1rc $v --no-such-option; expect_rc 2 "$v --no-such-option"
+done
+r1rc help dataset; expect_rc 0 "help dataset"
+grep -q "import" "$T/out" && grep -q "export" "$T/out" && grep -q "show" "$T/out" ||
+	fail "help dataset lists no subcommands: $(cat "$T/out")"
+for args in "metrics" "report" "export 1 base" "dataset" "dataset frob" "dataset show" \
+	"dataset import $T/x.jsonl" "metrics abc" "report 0" "export x base $T/m" \
+	"metrics 1 --csv --json" "report 1 --json --markdown" "datasets --pipeline x" \
+	"dataset show x --limit 0" "dataset show x --limit 10001" "dataset import $T/x.jsonl --name Bad-Name"; do
+	r1rc $args; expect_rc 2 "$args"
+	grep -q "see 'r1flow ${args%% *}" "$T/err" || fail "$args: usage error without a pointer: $(cat "$T/err")"
+done
+for v in "metrics 1" "report 1" "datasets" "dataset show x"; do
+	r1rc $v; expect_rc 1 "$v (no daemon)"
+	grep -q "no daemon at 'ipc://$DATA/control.sock'" "$T/err" || fail "$v without a daemon said: $(cat "$T/err")"
+done
+log "--help, usage errors and no daemon for metrics, report, export, datasets, dataset *"
+
+# --- a tiny pipeline: 8 pretrain steps, then an eval of them
+start_daemon
+start_worker w1 --name w1
+wait_for 10 has_workers 1
+cat >"$T/tiny.yaml" <<'EOF'
+version: 1
+name: tiny
+seed: 1
+model:
+  config: {dim: 32, layers: 1, heads: 2, ffn: 64, max_seq: 48}
+datasets:
+  corpus: {generate: arithmetic, style: corpus, count: 500}
+  test: {generate: arithmetic, style: problem, count: 20, seed: 2}
+stages:
+  - {name: base, kind: pretrain, dataset: corpus, steps: 8, batch: 16}
+  - {name: eval_base, kind: eval, from: base, dataset: test, samples: 2, max_new_tokens: 20}
+EOF
+r1rc submit "$T/tiny.yaml"; expect_rc 0 submit
+ID=$(cat "$T/out")
+r1rc watch "$ID" --plain; expect_rc 0 "watch $ID"
+log "pipeline $ID (pretrain 8 steps, eval) succeeded"
+
+# --- metrics
+r1rc metrics "$ID"; expect_rc 0 metrics
+grep -q "^base (pretrain): 8 steps, 1..8$" "$T/out" && grep -Eq "^  loss +[0-9.]+ +[0-9.]+ " "$T/out" &&
+	grep -q "^eval_base (eval): 1 step" "$T/out" && grep -Eq "^  pass1 +[0-9.]+$" "$T/out" ||
+	fail "metrics: $(cat "$T/out")"
+r1rc metrics "$ID" --csv; expect_rc 0 "metrics --csv"
+[[ $(head -n 1 "$T/out") == "stage,step,name,value" ]] || fail "metrics --csv header: $(head -n 1 "$T/out")"
+[[ $(grep -Ec '^base,[1-8],loss,[0-9.e+-]+$' "$T/out") == 8 ]] || fail "metrics --csv: not 8 loss rows: $(cat "$T/out")"
+grep -Eq '^eval_base,0,pass1,' "$T/out" || fail "metrics --csv: no eval row"
+r1rc metrics "$ID" --stage base --csv; expect_rc 0 "metrics --stage base --csv"
+grep -q '^eval_base' "$T/out" && fail "metrics --stage base printed eval_base"
+r1rc metrics "$ID" --json; expect_rc 0 "metrics --json"
+[[ $(jq_ '([s["name"] for s in d["stages"]], len(d["stages"][0]["metrics"]["loss"]), d["stages"][0]["kind"])' <"$T/out") == \
+	"(['base', 'eval_base'], 8, 'pretrain')" ]] || fail "metrics --json: $(cat "$T/out")"
+r1rc metrics "$ID" --stage nosuch; expect_rc 1 "metrics --stage nosuch"
+grep -q "^r1flow metrics: .*nosuch" "$T/err" || fail "metrics of an unknown stage said: $(cat "$T/err")"
+r1rc metrics 999999; expect_rc 1 "metrics 999999"
+log "metrics: summary, CSV with 8 loss rows, JSON, unknown stage and pipeline"
+
+# --- report
+r1rc report "$ID"; expect_rc 0 report
+grep -q "^pipeline $ID 'tiny' (succeeded)" "$T/out" &&
+	grep -Eq "^STAGE +FROM +GREEDY PASS@1 +SAMPLED PASS@1 +MAJ@K +FORMAT +REASONING +LENGTH$" "$T/out" &&
+	grep -Eq "^eval_base +base +[0-9.]+% +[0-9.]+% +[0-9.]+% +[0-9.]+% +[0-9.]+% +[0-9.]+$" "$T/out" ||
+	fail "report: $(cat "$T/out")"
+r1rc report "$ID" --markdown; expect_rc 0 "report --markdown"
+[[ $(head -n 1 "$T/out") == "| stage | from | greedy pass@1 | sampled pass@1 | maj@k | format | reasoning | length |" ]] &&
+	sed -n 2p "$T/out" | grep -Eq '^(\|:?-+:?)+\|$' && grep -q "^| eval_base | base | " "$T/out" ||
+	fail "report --markdown: $(cat "$T/out")"
+r1rc report "$ID" --json; expect_rc 0 "report --json"
+[[ $(jq_ '(d["pipeline"]["id"], [(r["stage"], r["from"]) for r in d["rows"]], sorted(k for k in ("pass1", "pass1_sampled", "majk", "format", "reasoning", "length") if k in d["rows"][0]["metrics"]))' <"$T/out") == \
+	"($ID, [('eval_base', 'base')], ['format', 'length', 'majk', 'pass1', 'pass1_sampled', 'reasoning'])" ]] ||
+	fail "report --json: $(cat "$T/out")"
+r1rc report 999999; expect_rc 1 "report 999999"
+log "report: table, markdown, JSON"
+
+# --- export: an HF model directory r1flow score loads
+r1rc export "$ID" base "$T/models/base"; expect_rc 0 export
+grep -q "^exported stage 'base' of pipeline $ID (step 8, sha256 [0-9a-f]*) to $T/models/base$" "$T/out" ||
+	fail "export said: $(cat "$T/out")"
+[[ $(jq_ '(d["architectures"], d["hidden_size"], d["num_hidden_layers"])' <"$T/models/base/config.json") == \
+	"(['LlamaForCausalLM'], 32, 1)" ]] || fail "config.json: $(cat "$T/models/base/config.json")"
+[[ $(ls -A "$T/models/base" | tr '\n' ' ') == "config.json model.safetensors " ]] ||
+	fail "export left: $(ls -A "$T/models/base")"
+r1rc score --model "$T/models/base" --text "1+2=3"; expect_rc 0 "score of the exported model"
+r1rc export "$ID" base "$T/models/base"; expect_rc 1 "export into a non-empty directory"
+grep -q "^r1flow export: '$T/models/base' is not empty: .*--force" "$T/err" || fail "export into a non-empty dir said: $(cat "$T/err")"
+r1rc export "$ID" base "$T/models/base" --force --json; expect_rc 0 "export --force --json"
+sha=$(jq_ 'd["sha256"]' <"$T/out")
+[[ $(sha256sum "$T/models/base/model.safetensors" | cut -d' ' -f1) == "$sha" ]] ||
+	fail "model.safetensors is not the checkpoint $sha"
+[[ $(jq_ '(d["stage"], d["step"], d["bytes"])' <"$T/out") == "('base', 8, $(stat -c %s "$T/models/base/model.safetensors"))" ]] ||
+	fail "export --json: $(cat "$T/out")"
+r1rc export "$ID" nosuch "$T/models/x"; expect_rc 1 "export of an unknown stage"
+grep -q "nosuch" "$T/err" || fail "export of an unknown stage said: $(cat "$T/err")"
+[[ -e $T/models/x ]] && fail "a failed export created its directory"
+r1rc export "$ID" base "$T/tiny.yaml"; expect_rc 1 "export into a file"
+log "export: config.json + model.safetensors (sha256 checked), scored; non-empty dir refused"
+
+# --- datasets
+r1rc datasets; expect_rc 0 datasets
+grep -Eq "^corpus +$ID \(tiny\) +500 +generate arithmetic" "$T/out" &&
+	grep -Eq "^test +$ID \(tiny\) +20 +generate arithmetic" "$T/out" || fail "datasets: $(cat "$T/out")"
+r1rc datasets --pipeline "$ID" --json; expect_rc 0 "datasets --json"
+[[ $(jq_ '[(x["name"], x["count"], x["pipeline"]) for x in d["datasets"]]' <"$T/out") == \
+	"[('corpus', 500, $ID), ('test', 20, $ID)]" ]] || fail "datasets --json: $(cat "$T/out")"
+
+# --- dataset import: a good file, a bad one (nothing kept)
+cat >"$T/good.jsonl" <<'EOF'
+{"prompt": "2+2", "answer": "4"}
+{"prompt": "3+5", "answer": "8", "meta": {"source": "hand", "weight": 0.5}}
+
+{"messages": [{"role": "user", "content": "what is 1+1?"}, {"role": "assistant", "content": "<think>one and one</think><answer>2</answer>"}]}
+{"prompt": "two\nlines", "response": "<think>a\nb</think><answer>c</answer>"}
+EOF
+printf '{"prompt": "1+1", "answer": "2"}\n{"prompt": "1+2", "answer": "3"}\n{"prompt": 7, "answer": "8"}\n{"prompt": "1+3", "answer": "4"}\n' >"$T/bad.jsonl"
+r1rc dataset import "$T/good.jsonl" --name good; expect_rc 0 "dataset import"
+[[ $(cat "$T/out") == "imported 4 records from $T/good.jsonl as dataset 'good'" ]] || fail "import said: $(cat "$T/out")"
+r1rc dataset import "$T/bad.jsonl" --name bad; expect_rc 1 "dataset import of a bad file"
+grep -q "^r1flow dataset import: $T/bad.jsonl:3: " "$T/err" || fail "a bad line 3 said: $(cat "$T/err")"
+r1rc dataset import "$T/good.jsonl" --name good; expect_rc 1 "dataset import under a taken name"
+r1rc dataset import "$T/none.jsonl" --name none; expect_rc 1 "dataset import of a missing file"
+grep -q "$T/none.jsonl" "$T/err" || fail "import of a missing file said: $(cat "$T/err")"
+r1rc datasets --json; expect_rc 0 "datasets --json"
+[[ $(jq_ 'sorted((x["name"], x["count"]) for x in d["datasets"] if x["pipeline"] is None)' <"$T/out") == "[('good', 4)]" ]] ||
+	fail "after the imports: $(cat "$T/out")"
+r1rc datasets; grep -Eq "^good +- \(shared\) +4 +file $T/good.jsonl$" "$T/out" || fail "datasets: $(cat "$T/out")"
+log "dataset import: 4 records; a bad line 3 fails the file with :3: and keeps nothing"
+
+# --- dataset show
+r1rc dataset show good; expect_rc 0 "dataset show"
+grep -q "^dataset 'good': records 0..3 of 4$" "$T/out" && grep -q "^#3$" "$T/out" &&
+	grep -q "^  prompt    what is 1+1?$" "$T/out" && grep -q '^  meta      {"source":"hand","weight":0.5}$' "$T/out" &&
+	grep -q "^            lines$" "$T/out" || fail "dataset show: $(cat "$T/out")"
+r1rc dataset show test --pipeline "$ID" --offset 5 --limit 3 --json; expect_rc 0 "dataset show --json"
+[[ $(jq_ '(d["count"], [r["idx"] for r in d["records"]], all("prompt" in r and "answer" in r for r in d["records"]))' <"$T/out") == \
+	"(20, [5, 6, 7], True)" ]] || fail "dataset show --json: $(cat "$T/out")"
+r1rc dataset show test; expect_rc 1 "dataset show of a pipeline's dataset without --pipeline"
+r1rc dataset show nosuch --pipeline "$ID"; expect_rc 1 "dataset show nosuch"
+grep -q "nosuch" "$T/err" || fail "show of an unknown dataset said: $(cat "$T/err")"
+
+# --- dataset export: what it writes imports back as the same records
+r1rc dataset export good -o "$T/good.out.jsonl"; expect_rc 0 "dataset export -o"
+[[ $(cat "$T/out") == "exported 4 records of dataset 'good' to $T/good.out.jsonl" ]] || fail "export said: $(cat "$T/out")"
+[[ $(wc -l <"$T/good.out.jsonl") == 4 ]] || fail "export wrote: $(cat "$T/good.out.jsonl")"
+r1rc dataset import "$T/good.out.jsonl" --name good_copy --json; expect_rc 0 "re-import"
+[[ $(jq_ 'd["count"]' <"$T/out") == 4 ]] || fail "re-import: $(cat "$T/out")"
+r1 dataset export good_copy >"$T/good.again.jsonl" || fail "dataset export to stdout exited $?"
+cmp -s "$T/good.out.jsonl" "$T/good.again.jsonl" || fail "export, import, export changed the records"
+r1 dataset export test --pipeline "$ID" >"$T/test.jsonl" || fail "dataset export of a pipeline's dataset"
+r1rc dataset import "$T/test.jsonl" --name test_copy; expect_rc 0 "import of an exported pipeline dataset"
+[[ $(cat "$T/out") == "imported 20 records from $T/test.jsonl as dataset 'test_copy'" ]] || fail "re-import: $(cat "$T/out")"
+pairs='[(r["prompt"], r["answer"], r.get("meta")) for r in d["records"]]'
+orig=$(r1 dataset show test --pipeline "$ID" --limit 20 --json | jq_ "$pairs")
+copy=$(r1 dataset show test_copy --limit 20 --json | jq_ "$pairs")
+[[ $orig == "$copy" && $orig == *"'"* ]] || fail "the copy of test differs from test: $orig vs $copy"
+r1rc dataset export nosuch -o "$T/nosuch.jsonl"; expect_rc 1 "dataset export nosuch"
+[[ -e $T/nosuch.jsonl ]] && fail "a failed export created its file"
+ls "$T"/nosuch.jsonl.* 2>/dev/null && fail "a failed export left a temporary file"
+log "dataset show and export; export -> import -> export is byte-identical"
+log "ok"

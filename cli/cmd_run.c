@@ -187,7 +187,12 @@ static int run_start(struct run *r, struct client *c, struct err *err)
 	for (int k = 1; k <= r->workers; k++) {
 		snprintf(name, sizeof name, "local-%d", k);
 		snprintf(log, sizeof log, "%s/logs/%s.log", r->dir, name);
-		char *wargv[] = { worker_path, "--data", (char *)r->dir, "--name", name, NULL };
+		/* the machine's CPUs shared out: threads of several workers must not fight */
+		char threads[24];
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(threads, sizeof threads, "%ld", cpus > r->workers ? cpus / r->workers : 1);
+		char *wargv[] = { worker_path, "--data", (char *)r->dir, "--name", name,
+			"--threads", threads, NULL };
 		if (procs_spawn(&r->procs, name, wargv, log, err) < 0)
 			return -1;
 		r->workers_alive++;

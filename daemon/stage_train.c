@@ -7,9 +7,11 @@
  * by (seed, stage, epoch)), cut into shards of `shard` sequences, one grad job
  * each (job step s, shard k). A sequence is <bos> text <eos> (pretrain: the
  * record's text; sft: the template applied to its prompt, then its response, with
- * the loss on the response and <eos> only), truncated to max_seq. Each sequence
- * weighs 1/(batch · its target tokens), so the shards' gradients add up to the
- * gradient of the batch's mean per-sequence loss, whatever the sharding.
+ * the loss on the response and <eos> only), truncated to max_seq. Every target
+ * token weighs 1/(the batch's target tokens): the shards' gradients add up to the
+ * gradient of the batch's token-mean loss (as language-model training usually
+ * takes it; a per-sequence mean would weigh a 12-token "a+b=c" as much as a
+ * 50-token worked solution), whatever the sharding.
  *
  * When every shard of step s is done the learner steps; metrics (loss, grad_norm,
  * lr, tokens, tokens_per_s) are recorded for s; the checkpoint with moments is
@@ -248,41 +250,51 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 		err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
 		goto out;
 	}
+	/* the batch first: the token-mean weight needs every sequence's length */
+	json_t *batch_seqs = json_array();
+	double targets = 0;
+	for (int64_t b = 0; b < batch; b++) {
+		int64_t idx = stage_record_at(c, l, n, (step - 1) * batch + b);
+		struct store_record r;
+		int len = 0, start = 0;
+		if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
+			if (!err->code)
+				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
+			json_decref(batch_seqs);
+			goto out;
+		}
+		int src = sequence(c, &cfg, &r, idx, ids, &len, &start, err);
+		store_record_release(&r);
+		if (src < 0) {
+			json_decref(batch_seqs);
+			goto out;
+		}
+		json_t *toks = json_array();
+		for (int t = 0; t < len; t++)
+			json_array_append_new(toks, json_integer(ids[t]));
+		json_array_append_new(batch_seqs, json_pack("{so si}", "tokens", toks, "start", start));
+		targets += len - start;
+	}
 	for (int64_t k = 0; k < nshards; k++) {
 		json_t *seqs = json_array();
 		for (int64_t b = k * shard; b < batch && b < (k + 1) * shard; b++) {
-			int64_t idx = stage_record_at(c, l, n, (step - 1) * batch + b);
-			struct store_record r;
-			int len = 0, start = 0;
-			if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
-				if (!err->code)
-					err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
-				json_decref(seqs);
-				goto out;
-			}
-			int src = sequence(c, &cfg, &r, idx, ids, &len, &start, err);
-			store_record_release(&r);
-			if (src < 0) {
-				json_decref(seqs);
-				goto out;
-			}
-			json_t *toks = json_array();
-			for (int t = 0; t < len; t++)
-				json_array_append_new(toks, json_integer(ids[t]));
-			json_array_append_new(seqs, json_pack("{so si sf}", "tokens", toks, "start", start,
-				"weight", 1.0 / ((double)batch * (double)(len - start))));
+			json_t *seq = json_array_get(batch_seqs, (size_t)b);
+			json_object_set_new(seq, "weight", json_real(1.0 / targets));
+			json_array_append(seqs, seq);
 		}
 		json_t *p = json_pack("{ss sO ss so}", "weights", l->sha256, "config", config,
 			"loss", "ce", "seqs", seqs);
 		params[k] = p ? json_dumps(p, JSON_COMPACT) : NULL;
 		json_decref(p);
 		if (!params[k]) {
+			json_decref(batch_seqs);
 			err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
 			goto out;
 		}
 		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "grad", .step = step,
 			.shard = k, .max_attempts = c->d->cfg.max_attempts, .params = params[k] };
 	}
+	json_decref(batch_seqs);
 	if (store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err) < 0)
 		goto out;
 	broker_queue_changed(c->d);

@@ -19,10 +19,10 @@
  *
  * How. Row i of a batch is tokens[0 .. len−2] (inputs), its targets
  * tokens[1 .. len−1]; position t−1 carries weight w_i when t >= S_i, else 0. Rows
- * go through the model in micro-batches of a fixed number of sequences, in params
- * order, padded to the micro-batch's longest; the row count is a function of the
- * config and the shard's longest sequence (an activation budget of
- * GRAD_ACT_BYTES), so the bytes out depend on the params alone. Gradients
+ * go through the model in micro-batches of sequences of similar length (sorted by
+ * (length, index), a quarter of the shard or GRAD_GROUP_MIN per micro-batch, fewer
+ * if GRAD_ACT_BYTES of activations cannot hold them), each padded to its longest:
+ * all a function of the params, so the bytes out depend on the params alone. Gradients
  * accumulate (+=) over micro-batches in that order; stats are summed in (row,
  * position) order from the loss's per-token terms.
  *
@@ -42,6 +42,7 @@
 #include "loss.h"
 
 #define GRAD_ACT_BYTES ((double)(1u << 30)) /* activations of one micro-batch */
+#define GRAD_GROUP_MIN 8                      /* sequences per micro-batch, at least */
 
 struct grad_seq {
 	int *tokens;
@@ -170,9 +171,9 @@ struct grad_bufs {
 	float *w, *adv, *old_lp, *ref_lp; /* (B, T) */
 };
 
-/* Fill rows seqs[first .. first+B) padded to T; returns the batch. */
-static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *b, size_t first,
-	int B, int T)
+/* Fill rows seqs[order[first .. first+B)] padded to T; returns the batch. */
+static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *b,
+	const size_t *order, size_t first, int B, int T)
 {
 	size_t N = (size_t)B * T;
 	memset(b->inputs, 0, N * sizeof(int));
@@ -181,7 +182,7 @@ static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *
 	memset(b->adv, 0, N * sizeof(float));
 	memset(b->old_lp, 0, N * sizeof(float));
 	for (int r = 0; r < B; r++) {
-		const struct grad_seq *s = &g->seqs[first + (size_t)r];
+		const struct grad_seq *s = &g->seqs[order[first + (size_t)r]];
 		b->lengths[r] = s->n - 1;
 		for (int t = 0; t < s->n - 1; t++) {
 			size_t k = (size_t)r * T + t;
@@ -196,6 +197,15 @@ static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *
 		}
 	}
 	return (struct model_batch){ .B = B, .T = T, .tokens = b->inputs, .lengths = b->lengths };
+}
+
+static const struct grad_job *sort_job; /* qsort has no context argument */
+
+static int by_length(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int ni = sort_job->seqs[i].n, nj = sort_job->seqs[j].n;
+	return ni != nj ? (ni < nj ? -1 : 1) : (i < j ? -1 : i > j);
 }
 
 /* Little-endian fp32 bytes of the model's gradient (malloc'd). */
@@ -224,10 +234,25 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	double sum[MODEL_TOK_STATS] = { 0 };
 	long tokens = 0;
 	int rc = -1;
+	size_t *order = NULL;
 	memset(&g, 0, sizeof g);
 	if (grad_parse(job->params, &g, err) < 0)
 		goto out;
+	/* micro-batches of similar lengths: sequences by (length, index), in groups of
+	 * a quarter of the shard (at least GRAD_GROUP_MIN), each padded to its own
+	 * longest — a function of the params, so the bytes out are too */
 	int MB = grad_rows(&g.spec.cfg, g.T, g.n), T = g.T;
+	int group = (int)((g.n + 3) / 4) > GRAD_GROUP_MIN ? (int)((g.n + 3) / 4) : GRAD_GROUP_MIN;
+	MB = group < MB ? group : MB;
+	order = malloc(g.n * sizeof *order);
+	if (!order) {
+		err_set(err, ERR_NOMEM, "grad: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < g.n; i++)
+		order[i] = i;
+	sort_job = &g;
+	qsort(order, g.n, sizeof *order, by_length);
 	struct model *m = jobmodel_get(job, "grad", &g.spec, MB, T, &out->retryable, err);
 	if (!m)
 		goto out;
@@ -251,8 +276,9 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	for (size_t first = 0; first < g.n; first += (size_t)MB) {
 		int B = g.n - first < (size_t)MB ? (int)(g.n - first) : MB, Tb = 1;
 		for (int r = 0; r < B; r++)
-			Tb = g.seqs[first + (size_t)r].n - 1 > Tb ? g.seqs[first + (size_t)r].n - 1 : Tb;
-		struct model_batch batch = grad_fill(&g, &b, first, B, Tb);
+			Tb = g.seqs[order[first + (size_t)r]].n - 1 > Tb ?
+				g.seqs[order[first + (size_t)r]].n - 1 : Tb;
+		struct model_batch batch = grad_fill(&g, &b, order, first, B, Tb);
 		struct loss_stats st;
 		if (g.grpo && ref && ref != m->params_mem) {
 			jobmodel_point(m, ref);
@@ -303,6 +329,7 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	else
 		err_set(err, ERR_NOMEM, "grad: out of memory");
 out:
+	free(order);
 	free(b.inputs);
 	free(b.targets);
 	free(b.lengths);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "runtime.h"
 #include "settings.h"
 
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	}
 	log_init("r1flow-worker", s.log_level);
+	if (s.threads > 0)
+		pool_set_threads(s.threads);
 
 	if (pipe(signal_pipe) < 0) {
 		fprintf(stderr, "r1flow-worker: cannot create signal pipe: %s\n", strerror(errno));

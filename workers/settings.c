@@ -37,6 +37,9 @@ static const struct setting settings[] = {
 	  "worker name, unique among live workers (default HOST-PID)" },
 	{ "slots", "N", SETTING_INT, F(slots), "2", 1, 64,
 	  "jobs held at once: one runs, the others wait (hides the round trip)" },
+	{ "threads", "N", SETTING_INT, F(threads), "0", 0, 256,
+	  "compute threads per job (0: $R1FLOW_THREADS, else one per online CPU); with W "
+	  "workers on one machine, give each CPUs/W" },
 	{ "cache", "DIR", SETTING_STRING, F(cache), "", 0, 0,
 	  "blob cache (default $XDG_CACHE_HOME/r1flow/blobs or ~/.cache/r1flow/blobs)" },
 	{ "kinds", "LIST", SETTING_STRING, F(kinds), "", 0, 0,

@@ -25,6 +25,7 @@ struct worker_settings {
 	const char *connect;        /* daemon worker endpoint */
 	const char *name;           /* worker name, the registry key */
 	int slots;                  /* jobs held at once */
+	int threads;                /* compute threads; 0: the pool's default */
 	const char *cache;          /* blob cache directory */
 	const char *kinds;          /* comma-separated kinds to announce; "": all */
 	int heartbeat_ms;

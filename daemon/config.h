@@ -3,11 +3,15 @@
  * defaults, so an option cannot be documented and parsed differently.
  *
  *   r1flowd [--data DIR] [--heartbeat-ms MS] [--liveness N] [--max-attempts N]
- *           [--batch N] [--stats-ms MS] [--log-level LEVEL] [--help] [--version]
+ *           [--batch N] [--stats-ms MS] [--log-level LEVEL]
+ *           [--listen tcp://ADDR:PORT] [--listen-control tcp://ADDR:PORT] [--keys DIR]
+ *           [--allowlist FILE] [--no-curve] [--insecure] [--help] [--version]
  *
  * Options take their value as the next argument or after '=' (--data=DIR). Every
  * default is written as text in the table and goes through the same parser as user
- * input, so defaults obey the same ranges.
+ * input, so defaults obey the same ranges; an empty default is either none (--listen)
+ * or derived from another option after parsing (--keys from --data, --allowlist from
+ * --keys). Flags (--no-curve, --insecure) take no value.
  */
 #ifndef R1_DAEMON_CONFIG_H
 #define R1_DAEMON_CONFIG_H

@@ -26,7 +26,7 @@
  *   shutdown        {} -> {}; the daemon stops after this turn
  *   submit, pipelines, pipeline, pipeline_cancel|pause|resume|retry, logs, drain:
  *                   pipelines (scheduler.h); `ops` has each one's fields
- *   metrics, checkpoint, report, datasets, dataset_import, dataset_show:
+ *   metrics, checkpoint, report, datasets, dataset_import, dataset_show, samples:
  *                   what pipelines produced (control_data.c)
  *
  * A request that does not decode is counted (msgs_<fault>) and dropped, except a
@@ -65,5 +65,6 @@ json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *e
 json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *err);
 
 #endif

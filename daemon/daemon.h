@@ -5,6 +5,7 @@
  * signal pipe. Each module owns one concept and works on this struct:
  *
  *   config.c    the option table: parsing, --help, defaults
+ *   auth.c      tcp endpoints: CURVE keys, the allowlist, the ZAP handler thread
  *   datadir.c   the data directory: layout, 0700 mode, the lock, endpoint paths
  *   loop.c      the loop: one store transaction per turn, the periodic duties
  *   broker.c    the worker registry and the worker protocol (R1FW1): leases,
@@ -38,6 +39,7 @@
 #include "sock.h"
 #include "store.h"
 
+struct auth;
 struct broker;
 struct learner;
 
@@ -50,6 +52,14 @@ struct daemon_config {
 	int batch;                 /* messages read per socket per turn (one transaction) */
 	int stats_ms;              /* status log line interval; 0: never */
 	enum log_level log_level;
+	const char *listen;        /* tcp:// worker endpoint; "" none (auth.h) */
+	const char *listen_control; /* tcp:// control endpoint; "" none */
+	const char *keys;          /* directory of server.key / server.pub */
+	const char *allowlist;     /* file of allowed client keys */
+	int no_curve;              /* serve the tcp endpoints without CURVE */
+	int insecure;              /* ... even on a non-loopback address */
+	char derived_keys[DATADIR_PATH_MAX];       /* storage for the derived defaults */
+	char derived_allowlist[DATADIR_PATH_MAX];
 };
 
 struct daemon {
@@ -71,6 +81,7 @@ struct daemon {
 	int64_t status_results;    /* results_committed at the last status line */
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	struct learner *learners;  /* training stages' optimizer state (learner.h) */
+	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */
 	int kick;                  /* a stage's job ended this turn: run the scheduler */
 	int stop;                  /* set by a signal or the shutdown op: last turn */
 };

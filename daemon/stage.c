@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "daemon.h"
+
 static const struct stage_driver *const drivers[] = {
 	&stage_probe,
 	&stage_pretrain,
@@ -19,4 +21,27 @@ const struct stage_driver *stage_driver_find(const char *kind)
 		if (strcmp(drivers[i]->kind, kind) == 0)
 			return drivers[i];
 	return NULL;
+}
+
+int64_t stage_int(const struct stage_ctx *c, const char *key)
+{
+	return json_integer_value(json_object_get(c->spec, key));
+}
+
+double stage_num(const struct stage_ctx *c, const char *key)
+{
+	return json_number_value(json_object_get(c->spec, key));
+}
+
+int stage_dataset(struct stage_ctx *c, const char *key, int64_t *id, int64_t *n,
+	struct err *err)
+{
+	const char *name = json_string_value(json_object_get(c->spec, key));
+	int rc = store_dataset_find(c->d->store, c->pipeline->id, name ? name : "", id, n, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || *n <= 0)
+		return err_set(err, ERR_NOTFOUND, "dataset '%s' %s", name ? name : "",
+			rc ? "is empty" : "does not exist (yet)");
+	return 0;
 }

@@ -40,6 +40,15 @@ struct stage_driver {
 	int (*advance)(struct stage_ctx *c, enum stage_state *state, struct err *err);
 };
 
+/* The stage spec's integer / number `key` (the spec loader filled every default). */
+int64_t stage_int(const struct stage_ctx *c, const char *key);
+double stage_num(const struct stage_ctx *c, const char *key);
+
+/* The dataset named by the stage spec's `key` ("dataset", "prompts"): the pipeline's
+ * own or a shared one; *id and *n records. ERR_NOTFOUND if absent or empty. */
+int stage_dataset(struct stage_ctx *c, const char *key, int64_t *id, int64_t *n,
+	struct err *err);
+
 /* The driver of `kind`, or NULL if this build runs no such stage. */
 const struct stage_driver *stage_driver_find(const char *kind);
 

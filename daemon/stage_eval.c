@@ -56,12 +56,9 @@ static int eval_weights(struct stage_ctx *c, char sha[SHA256_HEX_SIZE], char **c
 
 static int64_t prompt_count(struct stage_ctx *c, int64_t *dataset, struct err *err)
 {
-	const char *name = json_string_value(json_object_get(c->spec, "dataset"));
-	int64_t n = 0, limit = json_integer_value(json_object_get(c->spec, "limit"));
-	int rc = store_dataset_find(c->d->store, c->pipeline->id, name, dataset, &n, err);
-	if (rc <= 0)
-		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s' does not exist (yet)",
-			name);
+	int64_t n = 0, limit = stage_int(c, "limit");
+	if (stage_dataset(c, "dataset", dataset, &n, err) < 0)
+		return -1;
 	return limit > 0 && limit < n ? limit : n;
 }
 

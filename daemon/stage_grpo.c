@@ -42,32 +42,10 @@
 
 #define GRPO_ROLLOUT_SEQS 64   /* sequences per rollout job (prompts · group) */
 
-static int64_t spec_int(const json_t *spec, const char *key)
-{
-	return json_integer_value(json_object_get(spec, key));
-}
-
-static double spec_num(const json_t *spec, const char *key)
-{
-	return json_number_value(json_object_get(spec, key));
-}
-
-static int prompts_of(struct stage_ctx *c, int64_t *id, int64_t *n, struct err *err)
-{
-	const char *name = json_string_value(json_object_get(c->spec, "prompts"));
-	int rc = store_dataset_find(c->d->store, c->pipeline->id, name, id, n, err);
-	if (rc < 0)
-		return -1;
-	if (rc == 0 || *n <= 0)
-		return err_set(err, ERR_NOTFOUND, "dataset '%s' %s", name ? name : "",
-			rc ? "is empty" : "does not exist (yet)");
-	return 0;
-}
-
 /* Prompts per rollout job: a function of the spec alone. */
 static int64_t per_job(struct stage_ctx *c)
 {
-	int64_t g = spec_int(c->spec, "group"), k = GRPO_ROLLOUT_SEQS / (g > 0 ? g : 1);
+	int64_t g = stage_int(c, "group"), k = GRPO_ROLLOUT_SEQS / (g > 0 ? g : 1);
 	return k > 0 ? k : 1;
 }
 
@@ -76,11 +54,12 @@ static int64_t per_job(struct stage_ctx *c)
 static int reference(struct stage_ctx *c, int64_t step, char sha[SHA256_HEX_SIZE],
 	struct err *err)
 {
-	int64_t every = spec_int(c->spec, "ref_refresh");
-	int64_t at = every > 0 ? (step - 1) / every * every : 0;
+	int64_t every = stage_int(c, "ref_refresh"), mu = stage_int(c, "mu");
+	/* checkpoints are numbered in learner steps: mu per RL step */
+	int64_t at = (every > 0 ? (step - 1) / every * every : 0) * mu;
 	struct store_checkpoint ck;
 	*sha = 0;
-	if (spec_num(c->spec, "beta") <= 0)
+	if (stage_num(c, "beta") <= 0)
 		return 0;
 	int rc = store_checkpoint_at(c->d->store, c->stage->id, at, &ck, err);
 	if (rc <= 0)
@@ -125,7 +104,7 @@ static void batch_free(struct batch *b)
 static int batch_build(struct stage_ctx *c, struct store_job *ro, struct store_job *rw,
 	size_t n, struct batch *b, struct err *err)
 {
-	int64_t g = spec_int(c->spec, "group");
+	int64_t g = stage_int(c, "group");
 	int scale = json_is_true(json_object_get(c->spec, "scale_rewards"));
 	int dynamic = json_is_true(json_object_get(c->spec, "dynamic_sampling"));
 	int mask = json_is_true(json_object_get(c->spec, "mask_truncated"));
@@ -189,7 +168,7 @@ static int batch_build(struct stage_ctx *c, struct store_job *ro, struct store_j
 static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, int64_t round,
 	struct batch *b, int64_t prompts_ds, const char *ref, struct err *err)
 {
-	int64_t shard = spec_int(c->spec, "shard"), max_new = spec_int(c->spec, "max_new_tokens");
+	int64_t shard = stage_int(c, "shard"), max_new = stage_int(c, "max_new_tokens");
 	const char *agg = json_string_value(json_object_get(c->spec, "loss_agg"));
 	size_t kept = 0;
 	double tokens = 0;
@@ -245,8 +224,8 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 		}
 		json_t *pp = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
-			"beta", spec_num(c->spec, "beta"), "clip_low", spec_num(c->spec, "clip"),
-			"clip_high", spec_num(c->spec, "clip_high"));
+			"beta", stage_num(c, "beta"), "clip_low", stage_num(c, "clip"),
+			"clip_high", stage_num(c, "clip_high"));
 		params[k] = pp ? json_dumps(pp, JSON_COMPACT) : NULL;
 		json_decref(pp);
 		if (!params[k]) {
@@ -274,8 +253,8 @@ out:
 static int enqueue_rollouts(struct stage_ctx *c, struct learner *l, int64_t step,
 	struct err *err)
 {
-	int64_t ds, n, p = spec_int(c->spec, "prompts_per_step");
-	if (prompts_of(c, &ds, &n, err) < 0)
+	int64_t ds, n, p = stage_int(c, "prompts_per_step");
+	if (stage_dataset(c, "prompts", &ds, &n, err) < 0)
 		return -1;
 	int64_t *records = malloc((size_t)p * sizeof *records);
 	if (!records)
@@ -285,9 +264,9 @@ static int enqueue_rollouts(struct stage_ctx *c, struct learner *l, int64_t step
 			free(records);
 			return err_set(err, ERR_NOMEM, "out of memory");
 		}
-	struct rl_sampling s = { (int)spec_int(c->spec, "group"),
-		spec_num(c->spec, "temperature"), spec_num(c->spec, "top_p"),
-		(int)spec_int(c->spec, "top_k"), (int)spec_int(c->spec, "max_new_tokens") };
+	struct rl_sampling s = { (int)stage_int(c, "group"),
+		stage_num(c, "temperature"), stage_num(c, "top_p"),
+		(int)stage_int(c, "top_k"), (int)stage_int(c, "max_new_tokens") };
 	l->step_started = c->d->wall;
 	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(c), &s, l->sha256,
 		l->config, err);
@@ -381,7 +360,7 @@ static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struc
 
 static int grpo_start(struct stage_ctx *c, struct err *err)
 {
-	int64_t steps = spec_int(c->spec, "steps"), mu = spec_int(c->spec, "mu");
+	int64_t steps = stage_int(c, "steps"), mu = stage_int(c, "mu");
 	struct learner *l = stage_learner(c, steps * mu, err);
 	if (!l || store_stage_set_progress(c->d->store, c->stage->id, l->step / mu, steps,
 		err) < 0)
@@ -426,14 +405,14 @@ static size_t count_done(const struct store_job *jobs, size_t n)
 static int grpo_step(struct stage_ctx *c, struct learner *l, enum stage_state *state,
 	struct err *err)
 {
-	int64_t mu = spec_int(c->spec, "mu"), step = l->step / mu + 1, round = l->step % mu;
+	int64_t mu = stage_int(c, "mu"), step = l->step / mu + 1, round = l->step % mu;
 	int64_t ds, nrec;
 	struct store_job *ro = NULL, *rw = NULL, *gr = NULL;
 	size_t nro = 0, nrw = 0, ngr = 0;
 	struct batch b = { 0 };
 	int rc = -1;
 	char ref[SHA256_HEX_SIZE];
-	if (prompts_of(c, &ds, &nrec, err) < 0 ||
+	if (stage_dataset(c, "prompts", &ds, &nrec, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, step, "rollout", &ro, &nro, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, step, "reward", &rw, &nrw, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, step, "grad", &gr, &ngr, err) < 0)
@@ -512,8 +491,8 @@ static int grpo_step(struct stage_ctx *c, struct learner *l, enum stage_state *s
 		goto out;
 	}
 	/* the RL step is done */
-	int64_t steps = spec_int(c->spec, "steps"), every = spec_int(c->spec, "save_every");
-	int64_t refresh = spec_int(c->spec, "ref_refresh");
+	int64_t steps = stage_int(c, "steps"), every = stage_int(c, "save_every");
+	int64_t refresh = stage_int(c, "ref_refresh");
 	if ((rc = step_done(c, l, step, &b, gr, ngr, err)) < 0 ||
 		(rc = store_stage_set_progress(c->d->store, c->stage->id, step, steps, err)) < 0)
 		goto out;

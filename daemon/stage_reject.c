@@ -23,16 +23,6 @@
 
 #define REJECT_CHUNK 32   /* prompts per rollout job */
 
-static int rs_prompts(struct stage_ctx *c, int64_t *id, int64_t *n, struct err *err)
-{
-	const char *name = json_string_value(json_object_get(c->spec, "prompts"));
-	int rc = store_dataset_find(c->d->store, c->pipeline->id, name, id, n, err);
-	if (rc <= 0 || *n <= 0)
-		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s' %s", name ? name : "",
-			rc ? "is empty" : "does not exist (yet)");
-	return 0;
-}
-
 static int rs_start(struct stage_ctx *c, struct err *err)
 {
 	struct store_job *have = NULL;
@@ -49,7 +39,7 @@ static int rs_start(struct stage_ctx *c, struct err *err)
 	int64_t ds, n;
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
-	if (rs_prompts(c, &ds, &n, err) < 0 || stage_initial_weights(c, &cfg, sha, err) < 0)
+	if (stage_dataset(c, "prompts", &ds, &n, err) < 0 || stage_initial_weights(c, &cfg, sha, err) < 0)
 		return -1;
 	if (!*sha)
 		return err_set(err, ERR_INVALID, "rejection_sample needs 'from': a trained stage");
@@ -186,7 +176,7 @@ static int rs_advance(struct stage_ctx *c, enum stage_state *state, struct err *
 	size_t nro = 0, nrw = 0, nrj = 0;
 	int rc = -1;
 	*state = STAGE_RUNNING;
-	if (rs_prompts(c, &ds, &n, err) < 0 ||
+	if (stage_dataset(c, "prompts", &ds, &n, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, 0, "rollout", &ro, &nro, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, 0, "reward", &rw, &nrw, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, 0, "reject", &rj, &nrj, err) < 0)

@@ -32,33 +32,10 @@
 #include "stage.h"
 #include "tokenizer.h"
 
-static int64_t spec_int(const json_t *spec, const char *key)
-{
-	return json_integer_value(json_object_get(spec, key));
-}
-
-static double spec_num(const json_t *spec, const char *key)
-{
-	return json_number_value(json_object_get(spec, key));
-}
-
-/* The dataset the stage reads: *id and *n records. */
-static int dataset_of(struct stage_ctx *c, int64_t *id, int64_t *n, struct err *err)
-{
-	const char *name = json_string_value(json_object_get(c->spec, "dataset"));
-	int rc = store_dataset_find(c->d->store, c->pipeline->id, name, id, n, err);
-	if (rc < 0)
-		return -1;
-	if (rc == 0 || *n <= 0)
-		return err_set(err, ERR_NOTFOUND, "dataset '%s' %s", name ? name : "",
-			rc ? "is empty" : "does not exist (yet)");
-	return 0;
-}
-
 static int64_t total_steps(struct stage_ctx *c, int64_t n)
 {
-	int64_t batch = spec_int(c->spec, "batch"), epochs = spec_int(c->spec, "epochs");
-	return epochs > 0 ? (epochs * n + batch - 1) / batch : spec_int(c->spec, "steps");
+	int64_t batch = stage_int(c, "batch"), epochs = stage_int(c, "epochs");
+	return epochs > 0 ? (epochs * n + batch - 1) / batch : stage_int(c, "steps");
 }
 
 /* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
@@ -127,12 +104,12 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
 		(uint64_t)c->pipeline->seed, err)))
 		return NULL;
-	l->schedule = (struct lr_schedule){ (float)spec_num(c->spec, "lr"),
-		(int)spec_int(c->spec, "warmup"), (int)total, (float)spec_num(c->spec, "min_lr") };
-	l->adamw.beta1 = (float)spec_num(c->spec, "beta1");
-	l->adamw.beta2 = (float)spec_num(c->spec, "beta2");
-	l->adamw.weight_decay = (float)spec_num(c->spec, "weight_decay");
-	l->grad_clip = spec_num(c->spec, "grad_clip");
+	l->schedule = (struct lr_schedule){ (float)stage_num(c, "lr"),
+		(int)stage_int(c, "warmup"), (int)total, (float)stage_num(c, "min_lr") };
+	l->adamw.beta1 = (float)stage_num(c, "beta1");
+	l->adamw.beta2 = (float)stage_num(c, "beta2");
+	l->adamw.weight_decay = (float)stage_num(c, "weight_decay");
+	l->grad_clip = stage_num(c, "grad_clip");
 	struct store_checkpoint ck;
 	int rc = store_checkpoint_last(c->d->store, c->stage->id, 1, &ck, err);
 	if (rc < 0)
@@ -235,9 +212,9 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 		broker_queue_changed(c->d);
 		return 0;
 	}
-	int64_t dataset, n, batch = spec_int(c->spec, "batch"), shard = spec_int(c->spec, "shard");
+	int64_t dataset, n, batch = stage_int(c, "batch"), shard = stage_int(c, "shard");
 	struct model_config cfg = l->m.cfg;
-	if (dataset_of(c, &dataset, &n, err) < 0)
+	if (stage_dataset(c, "dataset", &dataset, &n, err) < 0)
 		return -1;
 	int64_t nshards = (batch + shard - 1) / shard;
 	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
@@ -312,7 +289,7 @@ out:
 static int train_start(struct stage_ctx *c, struct err *err)
 {
 	int64_t dataset, n;
-	if (dataset_of(c, &dataset, &n, err) < 0)
+	if (stage_dataset(c, "dataset", &dataset, &n, err) < 0)
 		return -1;
 	int64_t total = total_steps(c, n);
 	struct learner *l = stage_learner(c, total, err);
@@ -409,7 +386,7 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 		if (rc < 0 || store_stage_set_progress(c->d->store, c->stage->id, l->step, total,
 			err) < 0)
 			return -1;
-		int64_t every = spec_int(c->spec, "save_every");
+		int64_t every = stage_int(c, "save_every");
 		if ((l->step % every == 0 || l->step >= total) && learner_save(c->d, l, 1, err) < 0)
 			return -1;
 		if (l->step >= total) {

@@ -44,10 +44,12 @@ int cmd_resume(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c: CURVE keys for tcp clients */
 
-/* What pipelines produced (cmd_metrics.c, cmd_report.c, cmd_export.c; cmd_datasets.c
- * holds datasets and dataset import|export|show). */
+/* What pipelines produced (cmd_metrics.c, cmd_samples.c, cmd_report.c, cmd_export.c;
+ * cmd_datasets.c holds datasets and dataset import|export|show). */
 int cmd_metrics(int argc, char **argv);
+int cmd_samples(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curve.h"
 #include "sock.h"
 #include "spec.h"
 
@@ -60,6 +61,26 @@ static int ipc_alive(const char *path)
 	return rc == 0 || (saved != ECONNREFUSED && saved != ENOENT);
 }
 
+/* CURVE on a tcp:// endpoint when $R1FLOW_SERVER_KEY and $R1FLOW_KEY name key files. */
+static int use_keys(struct client *c, struct err *err)
+{
+	const char *server = getenv("R1FLOW_SERVER_KEY"), *key = getenv("R1FLOW_KEY");
+	int has_server = server && *server, has_key = key && *key;
+	if (!has_server && !has_key)
+		return 0;
+	if (has_server != has_key)
+		return err_set(err, ERR_INVALID, "R1FLOW_SERVER_KEY and R1FLOW_KEY go together "
+			"(the daemon's server.pub and this client's PREFIX.key)");
+	if (strncmp(c->endpoint, "tcp://", 6) != 0)
+		return 0; /* ipc needs no keys: the same environment serves both */
+	struct curve_key server_key, secret;
+	int rc = curve_key_load(server, 0, &server_key, err) < 0 ||
+		curve_key_load(key, 1, &secret, err) < 0 ||
+		curve_client_setup(c->sock, &server_key, &secret, err) < 0 ? -1 : 0;
+	curve_key_wipe(&secret);
+	return rc;
+}
+
 int client_open(struct client *c, const struct client_addr *a, struct err *err)
 {
 	memset(c, 0, sizeof *c);
@@ -88,7 +109,7 @@ int client_open(struct client *c, const struct client_addr *a, struct err *err)
 	if (!c->zctx)
 		return err_set(err, ERR_IO, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
 	c->sock = sock_open(c->zctx, ZMQ_DEALER, NULL, err);
-	if (!c->sock || sock_connect(c->sock, c->endpoint, err) < 0) {
+	if (!c->sock || use_keys(c, err) < 0 || sock_connect(c->sock, c->endpoint, err) < 0) {
 		client_close(c);
 		return -1;
 	}

@@ -7,6 +7,11 @@
  *   --data DIR             ipc://DIR/control.sock
  *   neither                DIR from $R1FLOW_DATA, else CLIENT_DEFAULT_DATA
  *
+ * A tcp:// endpoint (the daemon's --listen-control) takes CURVE keys from the
+ * environment: $R1FLOW_SERVER_KEY (the daemon's keys/server.pub) and $R1FLOW_KEY
+ * (this client's PREFIX.key of 'r1flow keygen', allowed as a control key). Without
+ * them the client speaks plain ZMTP, which only a --no-curve daemon accepts.
+ *
  *   struct client c;
  *   struct err e = { 0 };
  *   if (client_open(&c, &addr, &e) < 0) ...               // "no daemon at ..."

@@ -9,7 +9,8 @@
  *
  *   KEYS/server.key    the daemon's secret key (mode 0600), made on first start
  *   KEYS/server.pub    its public key: every client needs it (--server-key)
- *   ALLOWLIST          one client per line, '#' starts a comment:
+ *   ALLOWLIST          one client per line; a line, or the words after the key,
+ *                      starting with '#' are comments (a Z85 key may hold '#'):
  *                        ROLE NAME KEY
  *                      ROLE worker or control, NAME [A-Za-z0-9._@-]{1,64} (for the
  *                      logs; unique per role), KEY the client's Z85 public key

@@ -541,6 +541,17 @@ static void lose(struct daemon *d, struct peer *p, const char *reason)
 	peer_free(p);
 }
 
+void broker_revoke(struct daemon *d, const void *identity, size_t size, const char *why)
+{
+	send_disconnect(d, identity, size, why);
+	struct peer *p = find_ident(d->broker, identity, size);
+	if (!p || *p->lost)
+		return;
+	char reason[BROKER_MAX_NAME + 96];
+	snprintf(reason, sizeof reason, "worker '%s' cut off: %s", p->name, why);
+	lose(d, p, reason);
+}
+
 void broker_reap(struct daemon *d)
 {
 	struct broker *b = d->broker;

@@ -86,6 +86,11 @@ void broker_queue_changed(struct daemon *d);
 void broker_unreachable(struct daemon *d, const void *identity, size_t size,
 	const char *why);
 
+/* The peer with this identity may no longer speak (auth.h: its key was revoked):
+ * DISCONNECT `why`, and if it is a registered worker, requeue its leases and forget
+ * it now. */
+void broker_revoke(struct daemon *d, const void *identity, size_t size, const char *why);
+
 /* A job was cancelled: tell its holder (store id `worker`) and forget the lease. */
 void broker_cancelled(struct daemon *d, int64_t job, int64_t worker);
 

@@ -1,10 +1,12 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "broker.h"
 #include "control.h"
 #include "daemon.h"
@@ -120,7 +122,8 @@ static void read_socket(struct daemon *d, void *sock, enum proto_dir dir,
 				log_error("%s", err.msg);
 			return;
 		}
-		handle(d, d->in, rc, &err);
+		if (auth_admit(d, sock, d->in))
+			handle(d, d->in, rc, &err);
 		sock_msg_release(d->in);
 	}
 }
@@ -189,8 +192,14 @@ int loop_run(struct daemon *d, int signal_fd)
 		if (items[2].revents & ZMQ_POLLIN) {
 			unsigned char sig[16];
 			ssize_t n = read(signal_fd, sig, sizeof sig);
-			log_info("received signal %d: stopping", n > 0 ? (int)sig[0] : 0);
-			d->stop = 1;
+			for (ssize_t i = 0; i < n && !d->stop; i++) {
+				if (sig[i] == SIGHUP) {
+					auth_reload(d);
+					continue;
+				}
+				log_info("received signal %d: stopping", (int)sig[i]);
+				d->stop = 1;
+			}
 		}
 		if (begin(d) < 0) {
 			usleep(100 * 1000);

@@ -1,6 +1,7 @@
 /*
  * r1flowd — the r1flow coordinator (DESIGN §1). Startup, signals, shutdown; the work
- * is in loop.c and the modules daemon.h lists.
+ * is in loop.c and the modules daemon.h lists. SIGTERM and SIGINT stop it; SIGHUP
+ * rereads the CURVE allowlist (auth.h).
  *
  * Exit status: 0 after a clean stop (SIGTERM, SIGINT, the shutdown op), 1 on a
  * startup or store failure, 2 on a usage error.
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "blobs.h"
 #include "broker.h"
 #include "config.h"
@@ -46,7 +48,8 @@ static int setup_signals(struct err *err)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+		sigaction(SIGHUP, &sa, NULL) < 0)
 		return err_set(err, ERR_IO, "cannot install signal handlers: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
@@ -95,9 +98,13 @@ static int start(struct daemon *d, struct err *err)
 		return err_set(err, ERR_NOMEM, "cannot start: out of memory");
 	if (!(d->zctx = zmq_ctx_new()))
 		return err_set(err, ERR_IO, "cannot create ZeroMQ context: %s", zmq_strerror(errno));
+	/* the ZAP handler (and its self-test) before any bind: auth.h */
+	if (auth_start(d, err) < 0)
+		return -1;
 	if (!(d->workers = open_bound(d, ZMQ_ROUTER, "workers.sock", err)) ||
 		!(d->control = open_bound(d, ZMQ_ROUTER, "control.sock", err)) ||
-		!(d->events = open_bound(d, ZMQ_PUB, "events.sock", err)))
+		!(d->events = open_bound(d, ZMQ_PUB, "events.sock", err)) ||
+		auth_listen(d, err) < 0)
 		return -1;
 	blobs_clean(d);
 	struct timespec ts;
@@ -112,7 +119,8 @@ static void stop(struct daemon *d)
 	sock_close(&d->control);
 	sock_close(&d->events);
 	if (d->zctx)
-		zmq_ctx_term(d->zctx);
+		zmq_ctx_term(d->zctx); /* also ends the ZAP handler thread (ETERM) */
+	auth_free(d->auth);
 	outbox_release(&d->out);
 	learner_close_all(d);
 	broker_free(d->broker);

@@ -142,10 +142,13 @@ static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *
 		struct err why = { 0 };
 		int arc = drv->advance(&c, &next, &why);
 		json_decref(spec);
-		if (arc < 0) {
+		if (arc < 0 && (why.code == ERR_IO || why.code == ERR_NOMEM)) {
+			/* the store or memory failed: try again next time */
 			log_error("pipeline %lld: stage '%s': %s", (long long)p->id, st[i].name, why.msg);
 			continue;
 		}
+		if (arc < 0) /* anything else will not go away by itself */
+			next = STAGE_FAILED;
 		if (next != STAGE_RUNNING &&
 			set_stage(d, &st[i], next, next == STAGE_FAILED ? why.msg : NULL, err) < 0)
 			goto out;

@@ -7,7 +7,8 @@
  * scheduler_run (the periodic function calls it, and so does every control op that
  * changes a pipeline):
  *   1. asks each running stage's driver (stage.h) to advance: progress, success or
- *      failure;
+ *      failure (a driver error fails the stage, unless it is the store's or memory's:
+ *      those are tried again next time);
  *   2. a failed stage fails its pipeline with the stage's error; the pipeline's
  *      other running stages are cancelled (their jobs too);
  *   3. starts every pending stage whose dependencies (`deps` of the spec: from,

@@ -22,8 +22,9 @@
  * Sequence weights follow loss_agg: seq_mean 1/(N·n_i), token_mean 1/Σn, constant
  * 1/(N·max_new_tokens); N the sequences kept, n_i the completion's tokens.
  *
- * Restart: like stage_train.c, from the last checkpoint with moments; the jobs after
- * it are recomputed. A refresh of the reference saves a checkpoint, so the
+ * Checkpoints are numbered in learner steps (mu per RL step), the stage's progress
+ * in RL steps. Restart: like stage_train.c, from the last checkpoint with moments;
+ * the jobs after it are recomputed. A refresh of the reference saves a checkpoint, so the
  * reference of any step is found again after a restart.
  */
 #include <math.h>

@@ -1,0 +1,208 @@
+/*
+ * r1flow samples — what the model wrote at one step of an RL stage, from the
+ * daemon's `samples` op:
+ *   {stage, step, samples: [{step, idx, record, text, tokens, rewards: {COMPONENT:
+ *    value, ..., total}, advantage, finish}]}
+ * (samples in idx order; step is the latest one unless asked for).
+ *
+ * Human output groups the samples by prompt: each run of samples of the same
+ * prompt record (a GRPO group) gets a header line, then one line per sample:
+ *
+ *   stage 'zero' of pipeline 3, step 3: 16 samples
+ *   step 3 · record 41
+ *     #0   reward  1.00  adv  +0.87  stop      12 tok  <think>4+5=9</think><answer>9</answer>
+ *
+ * The text is shown on one line: a line break as ⏎, a tab as \t, other control
+ * bytes and bytes that are not UTF-8 as \xNN; it is cut at SAMPLES_TEXT_MAX
+ * characters with …. --json prints the reply unchanged.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client.h"
+
+#define SAMPLES_TEXT_MAX 120   /* characters of a sample's text on its line */
+
+/* The length of the UTF-8 sequence at s (n bytes left), 0 when it is not one. */
+static size_t samples_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned min;
+	if (s[0] < 0x80)
+		return 1;
+	else if ((s[0] & 0xe0) == 0xc0)
+		len = 2, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		len = 4, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	unsigned cp = s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * One character of `s` (n bytes left) as shown: *len the bytes it takes, *width the
+ * characters it shows as; `esc` is what to print instead of the bytes ("" for them).
+ */
+static void samples_char(const unsigned char *s, size_t n, char esc[8], size_t *len,
+	size_t *width)
+{
+	*len = samples_utf8_len(s, n);
+	*width = 1;
+	esc[0] = '\0';
+	if (s[0] == '\n') {
+		snprintf(esc, 8, "%s", "\u23ce");
+	} else if (s[0] == '\t') {
+		snprintf(esc, 8, "\\t");
+		*width = 2;
+	} else if (*len == 0 || s[0] < 0x20 || s[0] == 0x7f) {
+		snprintf(esc, 8, "\\x%02x", s[0]);
+		*width = 4;
+		*len = 1;
+	}
+}
+
+/* `text` on one line of at most SAMPLES_TEXT_MAX characters (see the header). */
+static void samples_print_text(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = strlen(text), total = 0, shown = 0, len, width;
+	char esc[8];
+	for (size_t i = 0; i < n; i += len) {
+		samples_char(s + i, n - i, esc, &len, &width);
+		total += width;
+	}
+	/* cut: room for the … */
+	size_t room = total > SAMPLES_TEXT_MAX ? SAMPLES_TEXT_MAX - 1 : SAMPLES_TEXT_MAX;
+	for (size_t i = 0; i < n; i += len) {
+		samples_char(s + i, n - i, esc, &len, &width);
+		if (shown + width > room)
+			break;
+		if (esc[0])
+			fputs(esc, stdout);
+		else
+			fwrite(s + i, 1, len, stdout);
+		shown += width;
+	}
+	if (total > SAMPLES_TEXT_MAX)
+		fputs("\u2026", stdout);
+}
+
+/* The samples grouped by prompt record; see the header. */
+static void samples_list(const json_t *r, int64_t id)
+{
+	const char *stage = json_string_value(json_object_get(r, "stage"));
+	const json_t *list = json_object_get(r, "samples");
+	size_t n = json_array_size(list);
+	if (n == 0) {
+		json_int_t step = json_integer_value(json_object_get(r, "step"));
+		if (step >= 0)
+			printf("stage '%s' of pipeline %lld has no samples at step %lld\n",
+				stage ? stage : "?", (long long)id, (long long)step);
+		else
+			printf("stage '%s' of pipeline %lld has no samples yet\n", stage ? stage : "?",
+				(long long)id);
+		return;
+	}
+	printf("stage '%s' of pipeline %lld, step %lld: %zu sample%s\n", stage ? stage : "?",
+		(long long)id, (long long)json_integer_value(json_object_get(r, "step")), n,
+		n == 1 ? "" : "s");
+	int iw = 1;
+	for (size_t k = json_integer_value(json_object_get(json_array_get(list, n - 1), "idx"));
+		k >= 10; k /= 10)
+		iw++;
+	json_int_t prev_step = -1, prev_record = -1;
+	size_t i;
+	json_t *x;
+	json_array_foreach(list, i, x) {
+		json_int_t step = json_integer_value(json_object_get(x, "step"));
+		json_int_t record = json_integer_value(json_object_get(x, "record"));
+		if (i == 0 || step != prev_step || record != prev_record)
+			printf("step %lld \u00b7 record %lld\n", (long long)step, (long long)record);
+		prev_step = step;
+		prev_record = record;
+		const json_t *total = json_object_get(json_object_get(x, "rewards"), "total");
+		const json_t *adv = json_object_get(x, "advantage");
+		const char *finish = json_string_value(json_object_get(x, "finish"));
+		const char *text = json_string_value(json_object_get(x, "text"));
+		char rw[32] = "-", av[32] = "-";
+		if (json_is_number(total))
+			snprintf(rw, sizeof rw, "%.2f", json_number_value(total));
+		if (json_is_number(adv)) {
+			double a = round(json_number_value(adv) * 100.0) / 100.0;
+			snprintf(av, sizeof av, "%+.2f", a == 0 ? 0.0 : a);   /* no -0.00 */
+		}
+		printf("  #%-*lld  reward %5s  adv %6s  %-6s  %4lld tok  ", iw,
+			(long long)json_integer_value(json_object_get(x, "idx")), rw, av,
+			finish ? finish : "-", (long long)json_integer_value(json_object_get(x, "tokens")));
+		samples_print_text(text ? text : "");
+		putchar('\n');
+	}
+}
+
+int cmd_samples(int argc, char **argv)
+{
+	struct client_addr addr = { 0 };
+	int step = -1, limit = 1000;
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "step", CLI_OPT_INT, &step, "N", 0, 2147483647, false,
+		  "the samples of step N", "the latest step" },
+		{ "limit", CLI_OPT_INT, &limit, "N", 1, 100000, false,
+		  "at most N samples (the first ones, by index)", NULL },
+		CLIENT_OPTS(&addr),
+		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		  "print the daemon's {\"stage\", \"step\", \"samples\": [{step, idx, record, text, "
+		  "tokens, rewards, advantage, finish}]} as JSON", NULL },
+		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+	};
+	const struct cli_verb verb = {
+		.name = "samples", .args = "ID STAGE", .min_args = 2, .max_args = 2, .opts = opts,
+		.about = "Show what the model wrote at one step of RL stage STAGE (grpo) of pipeline ID,\n"
+			 "grouped by prompt: a 'step S \u00b7 record R' line per group, then a line per\n"
+			 "sample with its total reward, its advantage, why it ended (stop or length), its\n"
+			 "length in tokens and its text (line breaks as \u23ce, cut at 120 characters\n"
+			 "with \u2026). --json has every reward component and the whole text.\n\n"
+			 "example: r1flow samples 3 zero --step 1 --limit 16\n\n"
+			 "exit status: 0 shown (also when the stage has no samples yet), 1 no such\n"
+			 "pipeline or stage, or no daemon, 2 usage error",
+	};
+	int first;
+	int rc = cli_parse(&verb, argc, argv, &first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	int64_t id = client_parse_id(argv[first]);
+	if (id < 0)
+		return cli_usage_error("samples", "ID must be a pipeline id (a positive integer), "
+			"got '%s'", argv[first]);
+	const char *stage = argv[first + 1];
+	if (!*stage)
+		return cli_usage_error("samples", "STAGE must be a stage name, got ''");
+	json_t *req = json_pack("{ss sI ss sI}", "op", "samples", "id", (json_int_t)id, "stage",
+		stage, "limit", (json_int_t)limit);
+	if (req && step >= 0)
+		json_object_set_new(req, "step", json_integer(step));
+	json_t *r = client_ask("samples", &addr, req);
+	if (!r)
+		return CLI_EXIT_FAIL;
+	rc = CLI_EXIT_OK;
+	if (json)
+		rc = client_print_json("samples", r);
+	else
+		samples_list(r, id);
+	json_decref(r);
+	return rc;
+}

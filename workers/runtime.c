@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "curve.h"
 #include "job.h"
 #include "kinds.h"
 #include "log.h"
@@ -69,6 +70,9 @@ struct io {
 	struct sock_msg *queue[QUEUE_MAX]; /* JOBs waiting for compute, oldest first */
 	size_t nqueue;
 	struct sock_msg *spare;         /* receive buffer */
+	int curve;                      /* connect as a CURVE client (--key) */
+	struct curve_key server_key;    /* the daemon's public key */
+	struct curve_key secret;        /* ours; wiped at exit */
 	int draining;
 	int fatal;                      /* stop now: err holds why */
 	struct err err;
@@ -275,7 +279,8 @@ static void link_reset(struct io *io, const char *why)
 {
 	size_t abandoned = io->nqueue + (size_t)io->busy;
 	if (io->link == LINK_CONNECTING)
-		log_warn("cannot reach the daemon at '%s'; reconnecting in %lld ms", io->s->connect,
+		log_warn("cannot reach the daemon at '%s'%s; reconnecting in %lld ms", io->s->connect,
+			io->curve ? " (or it refused this worker's key or server key: see its log)" : "",
 			(long long)io->backoff);
 	else if (io->link == LINK_UP && abandoned)
 		log_warn("lost the daemon at '%s': %s; abandoning %zu job(s) in hand; reconnecting "
@@ -300,7 +305,9 @@ static void link_open(struct io *io)
 	struct sock_opts opts = { .reconnect_ms = io->s->reconnect_ms,
 		.reconnect_max_ms = io->s->reconnect_max_ms };
 	io->dealer = sock_open(io->zctx, ZMQ_DEALER, &opts, &err);
-	if (!io->dealer || sock_connect(io->dealer, io->s->connect, &err) < 0) {
+	if (!io->dealer ||
+		(io->curve && curve_client_setup(io->dealer, &io->server_key, &io->secret, &err) < 0) ||
+		sock_connect(io->dealer, io->s->connect, &err) < 0) {
 		log_error("%s; retrying in %lld ms", err.msg, (long long)io->backoff);
 		sock_close(&io->dealer);
 		schedule_retry(io);
@@ -641,6 +648,14 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	io.now = mono_ms();
 	if (cache_open(&io.cache, s->cache, err) < 0 || build_kinds(&io, err) < 0)
 		goto out;
+	struct curve_key pub = { "" };
+	if (*s->key) {
+		if (curve_key_load(s->server_key, 0, &io.server_key, err) < 0 ||
+			curve_key_load(s->key, 1, &io.secret, err) < 0 ||
+			curve_public_of(&io.secret, &pub, err) < 0)
+			goto out;
+		io.curve = 1;
+	}
 	io.zctx = zmq_ctx_new();
 	io.pair = io.zctx ? zmq_socket(io.zctx, ZMQ_PAIR) : NULL;
 	compute.pair = io.zctx ? zmq_socket(io.zctx, ZMQ_PAIR) : NULL;
@@ -657,8 +672,9 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	}
 	started = 1;
 	char *kinds = json_dumps(io.kinds, JSON_COMPACT);
-	log_info("worker '%s' starting: daemon '%s', kinds %s, %d slot(s), cache '%s'", s->name,
-		s->connect, kinds ? kinds : "?", s->slots, io.cache.dir);
+	log_info("worker '%s' starting: daemon '%s', kinds %s, %d slot(s), cache '%s'%s%s",
+		s->name, s->connect, kinds ? kinds : "?", s->slots, io.cache.dir,
+		io.curve ? ", CURVE public key " : "", io.curve ? pub.z85 : "");
 	free(kinds);
 	link_open(&io);
 
@@ -740,5 +756,6 @@ out:
 	if (io.zctx)
 		zmq_ctx_term(io.zctx);
 	json_decref(io.kinds);
+	curve_key_wipe(&io.secret);
 	return rc;
 }

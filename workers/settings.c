@@ -32,7 +32,12 @@ static const struct setting settings[] = {
 	{ "data", "DIR", SETTING_STRING, F(data), "./r1flow-data", 0, 0,
 	  "the daemon's data directory: connect to ipc://DIR/workers.sock" },
 	{ "connect", "ENDPOINT", SETTING_STRING, F(connect), "", 0, 0,
-	  "the daemon's worker endpoint, overriding --data" },
+	  "the daemon's worker endpoint, overriding --data (tcp://HOST:PORT: its --listen)" },
+	{ "server-key", "FILE", SETTING_STRING, F(server_key), "", 0, 0,
+	  "the daemon's public key (its keys/server.pub): CURVE on a tcp endpoint" },
+	{ "key", "FILE", SETTING_STRING, F(key), "", 0, 0,
+	  "this worker's secret key (PREFIX.key of 'r1flow keygen'; its .pub in the "
+	  "daemon's allowlist as a worker key)" },
 	{ "name", "NAME", SETTING_STRING, F(name), "", 0, 0,
 	  "worker name, unique among live workers (default HOST-PID)" },
 	{ "slots", "N", SETTING_INT, F(slots), "2", 1, 64,
@@ -135,6 +140,11 @@ static int derive(struct worker_settings *s, struct err *err)
 			return err_set(err, ERR_INVALID, "cache directory path is too long");
 		s->cache = s->derived_cache;
 	}
+	if (!*s->server_key != !*s->key)
+		return err_set(err, ERR_INVALID, "options '--server-key' and '--key' go together");
+	if (*s->key && strncmp(s->connect, "tcp://", 6) != 0)
+		return err_set(err, ERR_INVALID, "options '--server-key' and '--key' need a tcp:// "
+			"'--connect' (ipc endpoints use no keys)");
 	if (s->reconnect_max_ms < s->reconnect_ms)
 		return err_set(err, ERR_INVALID, "option '--reconnect-max-ms' (%d) is below "
 			"'--reconnect-ms' (%d)", s->reconnect_max_ms, s->reconnect_ms);

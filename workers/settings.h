@@ -2,7 +2,8 @@
  * settings — r1flow-worker's options: one table (settings.c) drives parsing, --help
  * and the defaults.
  *
- *   r1flow-worker [--data DIR | --connect ENDPOINT] [--name NAME] [--slots N]
+ *   r1flow-worker [--data DIR | --connect ENDPOINT [--server-key FILE --key FILE]]
+ *                 [--name NAME] [--slots N]
  *                 [--cache DIR] [--kinds LIST] [--heartbeat-ms MS] [--liveness N]
  *                 [--reconnect-ms MS] [--reconnect-max-ms MS] [--log-level LEVEL]
  *
@@ -11,6 +12,9 @@
  * the endpoint from --data (ipc://DIR/workers.sock), the name from the host name
  * and pid (unique per process, so a restarted worker never collides with its
  * predecessor's registration), the cache from $XDG_CACHE_HOME or $HOME.
+ *
+ * --server-key and --key (curve.h key files: the daemon's server.pub, this worker's
+ * PREFIX.key) go together and only with a tcp:// --connect; the runtime reads them.
  */
 #ifndef R1_SETTINGS_H
 #define R1_SETTINGS_H
@@ -23,6 +27,8 @@
 struct worker_settings {
 	const char *data;           /* daemon data directory (for the default endpoint) */
 	const char *connect;        /* daemon worker endpoint */
+	const char *server_key;     /* the daemon's public key file; "": no CURVE */
+	const char *key;            /* this worker's secret key file; "": no CURVE */
 	const char *name;           /* worker name, the registry key */
 	int slots;                  /* jobs held at once */
 	int threads;                /* compute threads; 0: the pool's default */

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "datasets.h"
 #include "events.h"
+#include "learner.h"
 #include "spec.h"
 #include "stage.h"
 
@@ -37,6 +38,8 @@ static int set_stage(struct daemon *d, struct store_stage *st, enum stage_state 
 	if (store_stage_set_state(d->store, st->id, state, error, d->wall, err) < 0)
 		return -1;
 	st->state = state;
+	if (state == STAGE_FAILED || state == STAGE_CANCELLED)
+		learner_close(d, st->id); /* a retry rebuilds it from the last checkpoint */
 	free(st->error);
 	st->error = error ? strdup(error) : NULL;
 	char type[32];

@@ -11,6 +11,7 @@
 struct lease {
 	int64_t job, epoch;
 	int again;                       /* the job had been leased before: it runs alone */
+	int64_t sent;                    /* monotonic ms the JOB went out */
 };
 
 struct peer {
@@ -438,10 +439,44 @@ static void mark_draining(struct daemon *d, struct peer *p)
 	log_info("worker '%s' is draining (%zu job(s) in hand)", p->name, p->nleases);
 }
 
+/* A HEARTBEAT lists the jobs the worker holds. A lease it no longer holds, sent
+ * long enough ago that its JOB cannot still be on the way, lost its answer (a
+ * RESULT dropped as malformed, say): the job goes back to the queue rather than
+ * wait for the worker to die. */
+static void reconcile(struct daemon *d, struct peer *p, const json_t *held)
+{
+	for (size_t i = 0; i < p->nleases;) {
+		const struct lease *l = &p->leases[i];
+		int found = 0;
+		size_t k;
+		json_t *v;
+		json_array_foreach(held, k, v)
+			found |= json_integer_value(v) == l->job;
+		if (found || d->now - l->sent < 2 * (int64_t)d->cfg.heartbeat_ms) {
+			i++;
+			continue;
+		}
+		struct err err = { 0 };
+		enum job_state state = JOB_STATE_QUEUED;
+		char why[300];
+		snprintf(why, sizeof why, "worker '%s' no longer holds it (its answer was lost)",
+			p->name);
+		log_warn("job %lld: %s", (long long)l->job, why);
+		if (store_job_fail(d->store, l->job, l->epoch, why, 1, d->wall, &state, &err) == 1)
+			broker_queue_changed(d);
+		else if (err.code)
+			log_error("%s", err.msg);
+		drop_lease(p, (int)i);
+	}
+}
+
 static void on_heartbeat(struct daemon *d, struct peer *p, const struct msg *m)
 {
 	if (msg_bool(m, "draining", 0) && !p->draining)
 		mark_draining(d, p);
+	json_t *held = json_object_get(m->header, "jobs");
+	if (json_is_array(held))
+		reconcile(d, p, held);
 }
 
 int broker_drain(struct daemon *d, const char *name, struct err *err)
@@ -666,7 +701,7 @@ static void send_job(struct daemon *d, struct peer *p, const struct store_job *j
 	msg_init(&m, PROTO_JOB);
 	m.header = json_pack("{sI sI ss so}", "job", (json_int_t)job->id, "epoch",
 		(json_int_t)job->epoch, "kind", job->kind, "params", params);
-	p->leases[p->nleases++] = (struct lease){ job->id, job->epoch, job->attempt > 1 };
+	p->leases[p->nleases++] = (struct lease){ job->id, job->epoch, job->attempt > 1, d->now };
 	if (job->attempt > 1)
 		broker_queue_changed(d); /* a new head: first-lease claims may succeed again */
 	log_debug("job %lld (epoch %lld, attempt %lld) leased to worker '%s'", (long long)job->id,

@@ -671,6 +671,7 @@ out:
 	sock_close(&client);
 	sock_close(&server);
 	sock_close(&mon);
+	unlink(endpoint + strlen("ipc://")); /* libzmq leaves the socket file behind */
 	set_selftest(a, 0);
 	return rc;
 }

@@ -17,8 +17,9 @@ pub() { cat "$K/$1.pub"; }
 # --- keygen: PREFIX.key 0600 + PREFIX.pub; never overwrites without --force
 for k in w1 w2 c1 rogue; do
 	"$R1FLOW_CLI" keygen --out "$K/$k" >"$T/keygen.out" 2>"$T/keygen.err" || fail "keygen $k: $(cat "$T/keygen.err")"
-	[[ $(cat "$T/keygen.out") == "$(pub "$k")" && ${#$(pub "$k")} -eq 0 || $(pub "$k" | tr -d '\n' | wc -c) == 40 ]] ||
-		fail "keygen $k printed '$(cat "$T/keygen.out")', the .pub holds '$(pub "$k")'"
+	out=$(cat "$T/keygen.out")
+	[[ $out == "$(pub "$k")" && ${#out} == 40 ]] ||
+		fail "keygen $k printed '$out', the .pub holds '$(pub "$k")'"
 	[[ $(stat -c %a "$K/$k.key") == 600 ]] || fail "$k.key has mode $(stat -c %a "$K/$k.key")"
 done
 old=$(cat "$K/w1.key")
@@ -101,7 +102,9 @@ worker_tcp w1 w1; W1=$LAST_PID
 worker_tcp w2 w2; W2=$LAST_PID
 wait_for 10 has_workers 2
 ctl '{"op":"enqueue_probe","n":60,"sleep_ms":50}' >/dev/null
-wait_for 10 grep -q "\"w2\".*\"jobs\":\[[0-9]" <(ctl '{"op":"workers"}')
+w2_busy() { ctl '{"op":"workers"}' | /usr/bin/python3 -c 'import json,sys
+sys.exit(0 if any(w["name"] == "w2" and w["jobs"] for w in json.load(sys.stdin)["workers"]) else 1)'; }
+wait_for 10 w2_busy
 sed -i '/^worker w2 /d' "$DATA/keys/allowlist"
 kill -HUP "$DAEMON"
 wait_for 5 grep -q "allowlist: worker key 'w2' revoked" "$T/daemon.log"

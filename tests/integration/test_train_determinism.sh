@@ -18,7 +18,7 @@ datasets:
   corpus: {generate: arithmetic, style: corpus, count: 1000}
   cold: {generate: arithmetic, style: worked, count: 200, seed: 1}
 stages:
-  - {name: base, kind: pretrain, dataset: corpus, steps: 24, batch: 16, shard: 4, save_every: 8, lr: 3e-3}
+  - {name: base, kind: pretrain, dataset: corpus, steps: 64, batch: 16, shard: 4, save_every: 8, lr: 3e-3}
   - {name: sft, kind: sft, from: base, dataset: cold, steps: 8, batch: 16, shard: 4, save_every: 4}
 EOF
 
@@ -56,7 +56,7 @@ run() {
 		while :; do
 			(( $(now_ms) < deadline )) || fail "$name: never saw base at step >= 5 with a lease on the victim"
 			s=$(step_of base)
-			(( s < 24 )) || fail "$name: base finished (step $s) before the kill"
+			(( s < 64 )) || fail "$name: base finished (step $s) before the kill"
 			(( s >= 5 && $(leases_of "$victim") > 0 )) && break
 			sleep 0.05
 		done
@@ -92,7 +92,7 @@ same_as_a() {
 
 run one 1
 A_BASE=$BASE; A_SFT=$SFT
-(( $(wc -l <"$T/one.ck") == 5 )) || fail "expected 5 checkpoints (base 8 16 24, sft 4 8): $(cat "$T/one.ck")"
+(( $(wc -l <"$T/one.ck") == 12 )) || fail "expected 12 checkpoints (base 0 8 .. 64, sft 0 4 8): $(cat "$T/one.ck")"
 run two 2
 same_as_a two
 run kill 2 kill

@@ -341,6 +341,18 @@ int64_t client_parse_id(const char *arg)
 	return (int64_t)x;
 }
 
+int client_parse_verb_id(const struct cli_verb *v, int argc, char **argv, int *first,
+	int64_t *id)
+{
+	int rc = cli_parse(v, argc, argv, first);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((*id = client_parse_id(argv[*first])) < 0)
+		return cli_usage_error(v->name, "ID must be a pipeline id (a positive integer), "
+			"got '%s'", argv[*first]);
+	return CLI_CONTINUE;
+}
+
 int64_t client_wall_ms(void)
 {
 	struct timespec ts;

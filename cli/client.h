@@ -132,6 +132,11 @@ int client_print_json(const char *verb, const json_t *doc);
 /* A pipeline id argument: a positive integer. -1 when it is not one. */
 int64_t client_parse_id(const char *arg);
 
+/* cli_parse for a verb whose first argument is a pipeline ID: CLI_CONTINUE with *first
+ * and *id set, or the exit status (help printed, or a usage error). */
+int client_parse_verb_id(const struct cli_verb *v, int argc, char **argv, int *first,
+	int64_t *id);
+
 /* Wall clock in ms since the epoch (the daemon's time unit). */
 int64_t client_wall_ms(void);
 

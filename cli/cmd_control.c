@@ -56,13 +56,10 @@ static int control_run(const struct control_verb *cv, int argc, char **argv)
 		.about = cv->about,
 	};
 	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
+	int64_t id;
+	int rc = client_parse_verb_id(&verb, argc, argv, &first, &id);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	int64_t id = client_parse_id(argv[first]);
-	if (id < 0)
-		return cli_usage_error(cv->name, "ID must be a pipeline id (a positive integer), "
-			"got '%s'", argv[first]);
 	json_t *r = client_ask(cv->name, &addr, json_pack("{ss sI}", "op", cv->op, "id",
 		(json_int_t)id));
 	if (!r)

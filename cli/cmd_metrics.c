@@ -224,13 +224,10 @@ int cmd_metrics(int argc, char **argv)
 			 "or stage, or no daemon, 2 usage error",
 	};
 	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
+	int64_t id;
+	int rc = client_parse_verb_id(&verb, argc, argv, &first, &id);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	int64_t id = client_parse_id(argv[first]);
-	if (id < 0)
-		return cli_usage_error("metrics", "ID must be a pipeline id (a positive integer), "
-			"got '%s'", argv[first]);
 	if (csv && json)
 		return cli_usage_error("metrics", "--csv and --json do not go together");
 	json_t *req = json_pack("{ss sI}", "op", "metrics", "id", (json_int_t)id);

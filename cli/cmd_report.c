@@ -163,13 +163,10 @@ int cmd_report(int argc, char **argv)
 			 "daemon, 2 usage error",
 	};
 	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
+	int64_t id;
+	int rc = client_parse_verb_id(&verb, argc, argv, &first, &id);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	int64_t id = client_parse_id(argv[first]);
-	if (id < 0)
-		return cli_usage_error("report", "ID must be a pipeline id (a positive integer), "
-			"got '%s'", argv[first]);
 	if (json && markdown)
 		return cli_usage_error("report", "--json and --markdown do not go together");
 	json_t *r = client_ask("report", &addr, json_pack("{ss sI}", "op", "report", "id",

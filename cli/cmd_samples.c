@@ -181,13 +181,10 @@ int cmd_samples(int argc, char **argv)
 			 "pipeline or stage, or no daemon, 2 usage error",
 	};
 	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
+	int64_t id;
+	int rc = client_parse_verb_id(&verb, argc, argv, &first, &id);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	int64_t id = client_parse_id(argv[first]);
-	if (id < 0)
-		return cli_usage_error("samples", "ID must be a pipeline id (a positive integer), "
-			"got '%s'", argv[first]);
 	const char *stage = argv[first + 1];
 	if (!*stage)
 		return cli_usage_error("samples", "STAGE must be a stage name, got ''");

@@ -29,13 +29,10 @@ int cmd_status(int argc, char **argv)
 			 "no daemon, 2 usage error",
 	};
 	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
+	int64_t id;
+	int rc = client_parse_verb_id(&verb, argc, argv, &first, &id);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	int64_t id = client_parse_id(argv[first]);
-	if (id < 0)
-		return cli_usage_error("status", "ID must be a pipeline id (a positive integer), "
-			"got '%s'", argv[first]);
 	json_t *r = client_ask("status", &addr, json_pack("{ss sI}", "op", "pipeline", "id",
 		(json_int_t)id));
 	if (!r)

@@ -35,13 +35,10 @@ int cmd_watch(int argc, char **argv)
 			 "such pipeline, or no daemon), 2 usage error",
 	};
 	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
+	int64_t id;
+	int rc = client_parse_verb_id(&verb, argc, argv, &first, &id);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	int64_t id = client_parse_id(argv[first]);
-	if (id < 0)
-		return cli_usage_error("watch", "ID must be a pipeline id (a positive integer), "
-			"got '%s'", argv[first]);
 
 	struct client c;
 	struct err e = { 0 };

@@ -49,6 +49,17 @@ double stage_num(const struct stage_ctx *c, const char *key);
 int stage_dataset(struct stage_ctx *c, const char *key, int64_t *id, int64_t *n,
 	struct err *err);
 
+/* Enqueue n jobs of `kind` for the stage at `step`, shards first_shard + k, with
+ * params[k] (consumed, each set to NULL; a NULL entry is an out-of-memory error),
+ * and tell the broker. All or nothing. */
+int stage_enqueue(struct stage_ctx *c, const char *kind, int64_t step, int64_t first_shard,
+	json_t **params, size_t n, struct err *err);
+
+/* A start that finds `kind` jobs of `step` already there (a resume, a retry, a
+ * restart) requeues the stage's cancelled and failed jobs instead of enqueuing:
+ * 1 done so, 0 there were none (enqueue them), -1 error. */
+int stage_requeue(struct stage_ctx *c, int64_t step, const char *kind, struct err *err);
+
 /* The driver of `kind`, or NULL if this build runs no such stage. */
 const struct stage_driver *stage_driver_find(const char *kind);
 

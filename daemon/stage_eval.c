@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include "blobs.h"
-#include "broker.h"
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
@@ -64,17 +63,9 @@ static int64_t prompt_count(struct stage_ctx *c, int64_t *dataset, struct err *e
 
 static int eval_start(struct stage_ctx *c, struct err *err)
 {
-	struct store_job *have = NULL;
-	size_t nhave = 0;
-	if (store_step_jobs(c->d->store, c->stage->id, 0, "rollout", &have, &nhave, err) < 0)
-		return -1;
-	store_jobs_free(have, nhave);
-	if (nhave > 0) { /* resumed or retried */
-		if (store_stage_jobs_requeue(c->d->store, c->stage->id, err) < 0)
-			return -1;
-		broker_queue_changed(c->d);
-		return 0;
-	}
+	int had = stage_requeue(c, 0, "rollout", err);
+	if (had != 0) /* resumed or retried: the jobs exist */
+		return had < 0 ? -1 : 0;
 	int64_t dataset, n = prompt_count(c, &dataset, err);
 	char sha[SHA256_HEX_SIZE], *config = NULL;
 	if (n < 0 || eval_weights(c, sha, &config, err) < 0)
@@ -99,7 +90,6 @@ static int eval_start(struct stage_ctx *c, struct err *err)
 	free(config);
 	if (rc < 0)
 		return -1;
-	broker_queue_changed(c->d);
 	return store_stage_set_progress(c->d->store, c->stage->id, 0,
 		2 * per_step * (samples > 0 ? 2 : 1), err);
 }

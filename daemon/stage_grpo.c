@@ -33,7 +33,6 @@
 #include <string.h>
 
 #include "blobs.h"
-#include "broker.h"
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
@@ -181,14 +180,13 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 	if (kept == 0)
 		return 0;
 	int64_t nshards = ((int64_t)kept + shard - 1) / shard;
-	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
-	char **params = calloc((size_t)nshards, sizeof *params);
+	json_t **params = calloc((size_t)nshards, sizeof *params);
 	int *ids = malloc((size_t)l->m.cfg.max_seq * sizeof *ids);
 	json_error_t jerr;
 	json_t *config = json_loads(l->config, 0, &jerr);
 	int rc = -1;
 	size_t at = 0;
-	if (!jobs || !params || !ids || !config) {
+	if (!params || !ids || !config) {
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -223,28 +221,16 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 				"start", len, "weight", w, "adv", p->adv, "old_lp", old));
 			m++;
 		}
-		json_t *pp = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
+		params[k] = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
 			"beta", stage_num(c, "beta"), "clip_low", stage_num(c, "clip"),
 			"clip_high", stage_num(c, "clip_high"));
-		params[k] = pp ? json_dumps(pp, JSON_COMPACT) : NULL;
-		json_decref(pp);
-		if (!params[k]) {
-			err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "grad", .step = step,
-			.shard = round * 100000 + k, .max_attempts = c->d->cfg.max_attempts,
-			.params = params[k] };
 	}
-	rc = store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err);
-	if (rc == 0)
-		broker_queue_changed(c->d);
+	rc = stage_enqueue(c, "grad", step, round * 100000, params, (size_t)nshards, err);
 out:
 	for (int64_t k = 0; params && k < nshards; k++)
-		free(params[k]);
+		json_decref(params[k]); /* left over when a shard could not be built */
 	free(params);
-	free(jobs);
 	free(ids);
 	json_decref(config);
 	return rc;
@@ -366,18 +352,10 @@ static int grpo_start(struct stage_ctx *c, struct err *err)
 	if (!l || store_stage_set_progress(c->d->store, c->stage->id, l->step / mu, steps,
 		err) < 0)
 		return -1;
-	struct store_job *have = NULL;
-	size_t n = 0;
 	int64_t step = l->step / mu + 1;
-	if (store_step_jobs(c->d->store, c->stage->id, step, "rollout", &have, &n, err) < 0)
-		return -1;
-	store_jobs_free(have, n);
-	if (n > 0) { /* resumed or retried */
-		if (store_stage_jobs_requeue(c->d->store, c->stage->id, err) < 0)
-			return -1;
-		broker_queue_changed(c->d);
-		return 0;
-	}
+	int had = stage_requeue(c, step, "rollout", err);
+	if (had != 0) /* resumed or retried: the jobs exist */
+		return had < 0 ? -1 : 0;
 	return enqueue_rollouts(c, l, step, err);
 }
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "broker.h"
 #include "daemon.h"
 #include "stage.h"
 
@@ -19,12 +18,8 @@ static int probe_start(struct stage_ctx *c, struct err *err)
 		return -1;
 	for (int i = 0; i < JOB_STATE_COUNT; i++)
 		n += counts[i];
-	if (n > 0) { /* resumed or retried: the jobs exist */
-		if (store_stage_jobs_requeue(s, c->stage->id, err) < 0)
-			return -1;
-		broker_queue_changed(c->d);
-		return 0;
-	}
+	if (n > 0) /* resumed or retried: the jobs exist */
+		return stage_requeue(c, 0, "probe", err) < 0 ? -1 : 0;
 	int64_t jobs = json_integer_value(json_object_get(c->spec, "jobs"));
 	int64_t fail = json_integer_value(json_object_get(c->spec, "fail"));
 	int64_t sleep_ms = json_integer_value(json_object_get(c->spec, "sleep_ms"));
@@ -32,37 +27,18 @@ static int probe_start(struct stage_ctx *c, struct err *err)
 	if (jobs <= 0)
 		return err_set(err, ERR_INVALID, "probe stage '%s': 'jobs' must be positive",
 			c->stage->name);
-	struct store_job_new *batch = calloc((size_t)jobs, sizeof *batch);
-	char **params = calloc((size_t)jobs, sizeof *params);
-	int rc = -1;
-	if (!batch || !params) {
-		err_set(err, ERR_NOMEM, "cannot enqueue %lld probe jobs: out of memory",
+	json_t **params = calloc((size_t)jobs, sizeof *params);
+	if (!params)
+		return err_set(err, ERR_NOMEM, "cannot enqueue %lld probe jobs: out of memory",
 			(long long)jobs);
-		goto out;
-	}
 	for (int64_t i = 0; i < jobs; i++) {
-		json_t *p = json_pack("{ss sI}", "payload", payload ? payload : "", "sleep_ms",
+		params[i] = json_pack("{ss sI}", "payload", payload ? payload : "", "sleep_ms",
 			(json_int_t)sleep_ms);
-		if (p && i < fail)
-			json_object_set_new(p, "fail", json_string("the stage asked for it"));
-		params[i] = p ? json_dumps(p, JSON_COMPACT) : NULL;
-		json_decref(p);
-		if (!params[i]) {
-			err_set(err, ERR_NOMEM, "cannot enqueue probe jobs: out of memory");
-			goto out;
-		}
-		batch[i] = (struct store_job_new){ .stage = c->stage->id, .kind = "probe",
-			.shard = i, .max_attempts = c->d->cfg.max_attempts, .params = params[i] };
+		if (params[i] && i < fail)
+			json_object_set_new(params[i], "fail", json_string("the stage asked for it"));
 	}
-	if (store_job_enqueue(s, batch, (size_t)jobs, c->d->wall, NULL, err) < 0)
-		goto out;
-	broker_queue_changed(c->d);
-	rc = 0;
-out:
-	for (int64_t i = 0; params && i < jobs; i++)
-		free(params[i]);
+	int rc = stage_enqueue(c, "probe", 0, 0, params, (size_t)jobs, err);
 	free(params);
-	free(batch);
 	return rc;
 }
 

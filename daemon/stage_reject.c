@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
 #include "daemon.h"
 #include "learner.h"
 #include "stage.h"
@@ -25,17 +24,9 @@
 
 static int rs_start(struct stage_ctx *c, struct err *err)
 {
-	struct store_job *have = NULL;
-	size_t nhave = 0;
-	if (store_step_jobs(c->d->store, c->stage->id, 0, "rollout", &have, &nhave, err) < 0)
-		return -1;
-	store_jobs_free(have, nhave);
-	if (nhave > 0) {
-		if (store_stage_jobs_requeue(c->d->store, c->stage->id, err) < 0)
-			return -1;
-		broker_queue_changed(c->d);
-		return 0;
-	}
+	int had = stage_requeue(c, 0, "rollout", err);
+	if (had != 0) /* resumed or retried: the jobs exist */
+		return had < 0 ? -1 : 0;
 	int64_t ds, n;
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
@@ -88,20 +79,10 @@ static int enqueue_reject(struct stage_ctx *c, const struct store_job *ro,
 		if (json_is_true(v) || (json_is_integer(v) && json_integer_value(v) > 0))
 			json_object_set(on, k, v);
 	json_t *p = json_pack("{so so}", "filters", on, "items", items);
-	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-	json_decref(p);
 	json_decref(filters);
 	json_decref(a);
 	json_decref(b);
-	if (!text)
-		return err_set(err, ERR_NOMEM, "out of memory");
-	struct store_job_new job = { .stage = c->stage->id, .kind = "reject", .step = 0,
-		.shard = ro->shard, .max_attempts = c->d->cfg.max_attempts, .params = text };
-	int rc = store_job_enqueue(c->d->store, &job, 1, c->d->wall, NULL, err);
-	free(text);
-	if (rc == 0)
-		broker_queue_changed(c->d);
-	return rc;
+	return stage_enqueue(c, "reject", 0, ro->shard, &p, 1, err);
 }
 
 /* Write dataset `output` from the kept samples, and the counts. */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
 #include "checkpoint.h"
 #include "daemon.h"
 #include "rng.h"
@@ -33,12 +32,11 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 	json_t *cfg = json_loads(config, 0, &jerr);
 	struct model_config mc;
 	int64_t nshards = (n + per_job - 1) / per_job;
-	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
-	char **params = calloc((size_t)nshards, sizeof *params);
+	json_t **params = calloc((size_t)nshards, sizeof *params);
 	char key[32];
 	int rc = -1;
 	int *ids = NULL;
-	if (!cfg || !jobs || !params ||
+	if (!cfg || !params ||
 		checkpoint_parse_config(config, strlen(config), c->stage->name, &mc, err) < 0 ||
 		!(ids = malloc((size_t)mc.max_seq * sizeof *ids))) {
 		if (!err->code)
@@ -68,28 +66,16 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 			json_array_append_new(prompts, json_pack("{sI so}", "index",
 				(json_int_t)records[i], "tokens", toks));
 		}
-		json_t *p = json_pack("{ss sO ss so si sf sf si si s[s]}", "weights", sha256,
+		params[k] = json_pack("{ss sO ss so si sf sf si si s[s]}", "weights", sha256,
 			"config", cfg, "key", key, "prompts", prompts, "samples", s->samples,
 			"temperature", s->temperature, "top_p", s->top_p, "top_k", s->top_k,
 			"max_new_tokens", s->max_new_tokens, "stop", "</answer>");
-		params[k] = p ? json_dumps(p, JSON_COMPACT) : NULL;
-		json_decref(p);
-		if (!params[k]) {
-			err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "rollout",
-			.step = step, .shard = first_shard + k, .max_attempts = c->d->cfg.max_attempts,
-			.params = params[k] };
 	}
-	rc = store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err);
-	if (rc == 0)
-		broker_queue_changed(c->d);
+	rc = stage_enqueue(c, "rollout", step, first_shard, params, (size_t)nshards, err);
 out:
 	for (int64_t k = 0; params && k < nshards; k++)
-		free(params[k]);
+		json_decref(params[k]); /* left over when a prompt could not be read */
 	free(params);
-	free(jobs);
 	free(ids);
 	json_decref(cfg);
 	return rc;
@@ -142,18 +128,7 @@ int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t d
 		store_record_release(&r);
 	}
 	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, reward_names), "items", items);
-	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-	json_decref(p);
-	if (!text) {
-		err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	struct store_job_new job = { .stage = c->stage->id, .kind = "reward", .step = ro->step,
-		.shard = ro->shard, .max_attempts = c->d->cfg.max_attempts, .params = text };
-	rc = store_job_enqueue(c->d->store, &job, 1, c->d->wall, NULL, err);
-	free(text);
-	if (rc == 0)
-		broker_queue_changed(c->d);
+	rc = stage_enqueue(c, "reward", ro->step, ro->shard, &p, 1, err);
 out:
 	json_decref(items);
 	json_decref(res);

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "blobs.h"
-#include "broker.h"
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
@@ -200,35 +199,26 @@ static int sequence(struct stage_ctx *c, const struct model_config *cfg,
 /* Enqueue the grad jobs of step `step` (1-based) unless they exist. */
 static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, struct err *err)
 {
-	struct store_job *have = NULL;
-	size_t nhave = 0;
-	if (store_step_jobs(c->d->store, c->stage->id, step, "grad", &have, &nhave, err) < 0)
-		return -1;
-	store_jobs_free(have, nhave);
 	l->step_started = c->d->wall;
-	if (nhave > 0) {
-		if (store_stage_jobs_requeue(c->d->store, c->stage->id, err) < 0)
-			return -1;
-		broker_queue_changed(c->d);
-		return 0;
-	}
+	int had = stage_requeue(c, step, "grad", err);
+	if (had != 0) /* resumed or retried: the jobs exist */
+		return had < 0 ? -1 : 0;
 	int64_t dataset, n, batch = stage_int(c, "batch"), shard = stage_int(c, "shard");
 	struct model_config cfg = l->m.cfg;
 	if (stage_dataset(c, "dataset", &dataset, &n, err) < 0)
 		return -1;
 	int64_t nshards = (batch + shard - 1) / shard;
-	struct store_job_new *jobs = calloc((size_t)nshards, sizeof *jobs);
-	char **params = calloc((size_t)nshards, sizeof *params);
+	json_t **params = calloc((size_t)nshards, sizeof *params);
 	int *ids = malloc((size_t)cfg.max_seq * sizeof *ids);
 	json_error_t jerr;
 	json_t *config = json_loads(l->config, 0, &jerr);
+	json_t *batch_seqs = json_array();
 	int rc = -1;
-	if (!jobs || !params || !ids || !config) {
+	if (!params || !ids || !config || !batch_seqs) {
 		err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
 		goto out;
 	}
 	/* the batch first: the token-mean weight needs every sequence's length */
-	json_t *batch_seqs = json_array();
 	double targets = 0;
 	for (int64_t b = 0; b < batch; b++) {
 		int64_t idx = stage_record_at(c, l, n, (step - 1) * batch + b);
@@ -237,15 +227,12 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 		if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
 			if (!err->code)
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
-			json_decref(batch_seqs);
 			goto out;
 		}
 		int src = sequence(c, &cfg, &r, idx, ids, &len, &start, err);
 		store_record_release(&r);
-		if (src < 0) {
-			json_decref(batch_seqs);
+		if (src < 0)
 			goto out;
-		}
 		json_t *toks = json_array();
 		for (int t = 0; t < len; t++)
 			json_array_append_new(toks, json_integer(ids[t]));
@@ -259,30 +246,15 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 			json_object_set_new(seq, "weight", json_real(1.0 / targets));
 			json_array_append(seqs, seq);
 		}
-		json_t *p = json_pack("{ss sO ss so}", "weights", l->sha256, "config", config,
+		params[k] = json_pack("{ss sO ss so}", "weights", l->sha256, "config", config,
 			"loss", "ce", "seqs", seqs);
-		params[k] = p ? json_dumps(p, JSON_COMPACT) : NULL;
-		json_decref(p);
-		if (!params[k]) {
-			json_decref(batch_seqs);
-			err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
-			goto out;
-		}
-		jobs[k] = (struct store_job_new){ .stage = c->stage->id, .kind = "grad", .step = step,
-			.shard = k, .max_attempts = c->d->cfg.max_attempts, .params = params[k] };
 	}
-	json_decref(batch_seqs);
-	if (store_job_enqueue(c->d->store, jobs, (size_t)nshards, c->d->wall, NULL, err) < 0)
-		goto out;
-	broker_queue_changed(c->d);
-	rc = 0;
+	rc = stage_enqueue(c, "grad", step, 0, params, (size_t)nshards, err);
 out:
-	for (int64_t k = 0; params && k < nshards; k++)
-		free(params[k]);
 	free(params);
-	free(jobs);
 	free(ids);
 	json_decref(config);
+	json_decref(batch_seqs);
 	return rc;
 }
 

@@ -132,10 +132,11 @@ json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *e
 		return NULL;
 	json_t *rows = json_array();
 	for (size_t i = 0; rows && i < n; i++) {
-		json_t *m, *flat = json_object(), *series;
+		json_t *m, *flat, *series;
 		const char *name;
 		if (strcmp(st[i].kind, "eval"))
 			continue;
+		flat = json_object();
 		if (store_metric_list(d->store, st[i].id, &m, err) < 0) {
 			json_decref(rows);
 			json_decref(flat);

@@ -3,6 +3,7 @@
 #   1. release build with -Werror: suites unit, core, ref (PyTorch reference),
 #      integration and fault (real daemon and workers on ipc:// in temp dirs)
 #   2. debug build with address + undefined-behaviour sanitizers: suites unit, core
+#      and integration (the daemon, workers and CLI exit non-zero on a leak or UB)
 # Build directories: build-test/ and build-asan/ (override with R1FLOW_BUILD_PREFIX).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,6 @@ configure "$prefix-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Dwerr
 ninja -C "$prefix-asan"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C "$prefix-asan" --num-processes "$jobs" --print-errorlogs \
-  --suite unit --suite core --timeout-multiplier 4
+  --suite unit --suite core --suite integration --timeout-multiplier 4
 
 echo "== all suites passed"

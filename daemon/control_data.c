@@ -169,8 +169,19 @@ json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err 
 {
 	int64_t id;
 	json_t *list;
-	if (control_get_int(req, "datasets", "id", 0, 0, INT64_MAX, &id, err) < 0 ||
-		store_dataset_list(d->store, id, &list, err) < 0)
+	struct store_pipeline p;
+	if (control_get_int(req, "datasets", "id", 0, 0, INT64_MAX, &id, err) < 0)
+		return NULL;
+	if (id > 0) {
+		int rc = store_pipeline_get(d->store, id, &p, err);
+		if (rc <= 0) {
+			if (rc == 0)
+				err_set(err, ERR_NOTFOUND, "no pipeline %lld", (long long)id);
+			return NULL;
+		}
+		store_pipeline_release(&p);
+	}
+	if (store_dataset_list(d->store, id, &list, err) < 0)
 		return NULL;
 	return json_pack("{so}", "datasets", list);
 }

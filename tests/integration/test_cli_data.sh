@@ -95,6 +95,8 @@ r1rc report "$ID" --json; expect_rc 0 "report --json"
 	"($ID, [('eval_base', 'base')], ['format', 'length', 'majk', 'pass1', 'pass1_sampled', 'reasoning'])" ]] ||
 	fail "report --json: $(cat "$T/out")"
 r1rc report 999999; expect_rc 1 "report 999999"
+r1rc datasets --pipeline 999999; expect_rc 1 "datasets --pipeline 999999"
+grep -q "no pipeline 999999" "$T/err" || fail "datasets --pipeline 999999: $(cat "$T/err")"
 log "report: table, markdown, JSON"
 
 # --- export: an HF model directory r1flow score loads

@@ -74,15 +74,20 @@ ctl_tcp() { # KEY VERB...: the CLI on the control endpoint with KEY
 # --- an unknown key gets nothing through
 worker_tcp rogue rogue; ROGUE=$LAST_PID
 wait_for 10 grep_log "$T/daemon.log" "refused the CURVE handshake of key $(pub rogue)"
-# --- neither does a client without CURVE (NULL mechanism)
+stop "$ROGUE"
+# --- neither does a client without CURVE (NULL mechanism). libzmq reports the refusal
+# as a mechanism mismatch, or (when the client hangs up first) as a broken pipe with no
+# detail: either way a new "refused a handshake" line, now that the rogue is gone.
+before=$(grep -c "refused a handshake on the worker endpoint" "$T/daemon.log" || true)
 "$R1FLOW_WORKER" --connect "$WEP" --name nullmech --cache "$T/cache" >>"$T/nullmech.log" 2>&1 &
 NULLW=$!; PIDS+=("$NULLW")
-wait_for 10 grep -q "on the worker endpoint '.*': the client does not speak CURVE" "$T/daemon.log"
+refused_more() { (( $(grep -c "refused a handshake on the worker endpoint" "$T/daemon.log" || true) > before )); }
+wait_for 30 refused_more
 sleep 1
 [[ $(live_workers) == 0 && $(counter workers_joined) == 0 && $(counter msgs_unknown_peer) == 0 ]] ||
 	fail "a refused client got through: $(ctl '{"op":"status"}')"
 [[ $(sql "SELECT count(*) FROM workers") == 0 ]] || fail "a refused worker is in the database"
-stop "$ROGUE"; stop "$NULLW"
+stop "$NULLW"
 log "unknown key and NULL mechanism: refused at the handshake, logged, nothing delivered"
 
 # --- roles: a worker key on the control endpoint, a control key on the worker endpoint

@@ -343,6 +343,24 @@ static json_t *time_or_null(int64_t ms)
 	return ms ? json_integer(ms) : json_null();
 }
 
+/* The stage's headline metric, latest value: {name, value, step}, or null. */
+static json_t *headline(struct daemon *d, const struct store_stage *st)
+{
+	static const struct { const char *kind, *metric; } by_kind[] = {
+		{ "pretrain", "loss" }, { "sft", "loss" }, { "grpo", "reward_mean" },
+		{ "eval", "pass1" }, { "rejection_sample", "kept" }, { "merge", "count" },
+	};
+	int64_t step;
+	double value;
+	struct err err = { 0 };
+	for (size_t i = 0; i < sizeof by_kind / sizeof by_kind[0]; i++)
+		if (!strcmp(by_kind[i].kind, st->kind) &&
+			store_metric_last(d->store, st->id, by_kind[i].metric, &step, &value, &err) == 1)
+			return json_pack("{ss sf sI}", "name", by_kind[i].metric, "value", value, "step",
+				(json_int_t)step);
+	return json_null();
+}
+
 static json_t *describe_stage(struct daemon *d, const struct store_stage *st)
 {
 	const struct stage_driver *drv = stage_driver_find(st->kind);
@@ -357,7 +375,7 @@ static json_t *describe_stage(struct daemon *d, const struct store_stage *st)
 		"state", store_stage_state_name(st->state), "deps", deps ? deps : json_array(),
 		"step", (json_int_t)st->step, "total", (json_int_t)st->total,
 		"unit", drv ? drv->unit : "steps", "progress", st->progress, "rate", rate,
-		"eta_s", eta, "metric", json_null(), "error", st->error,
+		"eta_s", eta, "metric", headline(d, st), "error", st->error,
 		"started_at", time_or_null(st->started_at),
 		"finished_at", time_or_null(st->finished_at));
 	json_decref(spec);

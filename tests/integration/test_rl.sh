@@ -142,6 +142,12 @@ grep -q "^r1flow samples: .*nosuch" "$T/err" || fail "samples of an unknown stag
 r1rc samples 999999 zero; expect_rc 1 "samples of an unknown pipeline"
 log "samples: 4 groups x 4 of step 3; step 1 as JSON, advantages centred per group"
 
+# --- every stage of status --json carries its headline metric at its last step
+r1rc status "$ID" --json; expect_rc 0 "status --json"
+heads='[(s["name"], s["metric"]["name"], s["metric"]["step"]) for s in d["stages"]]'
+[[ $(jq_ "$heads" <"$T/out") == "[('base', 'loss', 10), ('zero', 'reward_mean', 3), ('rs', 'kept', 0), ('mix', 'count', 0), ('sft2', 'loss', 3), ('final', 'reward_mean', 2), ('eval_final', 'pass1', 0)]" ]] ||
+	fail "status --json headline metrics: $(jq_ "$heads" <"$T/out")"
+
 # --- what rs and mix wrote
 r1rc metrics "$ID" --stage rs --json; expect_rc 0 "metrics --stage rs --json"
 rs='{k: v[0][1] for k, v in d["stages"][0]["metrics"].items()}'

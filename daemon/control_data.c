@@ -10,6 +10,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "datasets.h"
+#include "file.h"
 
 /* The pipeline `id` of a request (required) and its stages (store_stages_free). */
 static int stages_of(struct daemon *d, const struct msg *req, const char *op,
@@ -97,25 +98,16 @@ json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct er
 		err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld has no checkpoint (yet)",
 			s->name, (long long)id);
 	if (rc == 1) {
-		char path[4200];
-		FILE *f = NULL;
-		long size = -1;
-		char *bytes = NULL;
-		if (blobs_path(d, ck.sha256, path, sizeof path, err) == 0 && (f = fopen(path, "rb")) &&
-			fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-			(bytes = malloc((size_t)size)) && fread(bytes, 1, (size_t)size, f) == (size_t)size) {
+		char path[4200], *bytes;
+		size_t size;
+		if (blobs_path(d, ck.sha256, path, sizeof path, err) == 0 &&
+			file_read(path, FILE_READ_ANY, &bytes, &size, err) == 0) {
 			json_error_t jerr;
 			json_t *config = json_loads(ck.config, 0, &jerr);
 			out = json_pack("{ss sI ss so}", "stage", s->name, "step", (json_int_t)ck.step,
 				"sha256", ck.sha256, "config", config ? config : json_object());
-			control_reply_blob(bytes, (size_t)size);
-			bytes = NULL;
-		} else if (!err->code) {
-			err_set(err, ERR_IO, "cannot read checkpoint blob %s", ck.sha256);
+			control_reply_blob(bytes, size);
 		}
-		if (f)
-			fclose(f);
-		free(bytes);
 	}
 	free(ck.config);
 	store_stages_free(st, n);

@@ -1,14 +1,14 @@
 #include "datasets.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "file.h"
 #include "tasks.h"
 
-#define DATASETS_FILE_MAX (1024L * 1024 * 1024) /* a JSONL file larger is refused */
+#define DATASETS_FILE_MAX ((size_t)1 << 30) /* a JSONL file larger is refused */
 
 static int generate(struct daemon *d, int64_t dataset, const char *name, const json_t *src,
 	int64_t *count, struct err *err)
@@ -237,24 +237,11 @@ static int import_file(struct daemon *d, int64_t pipeline, const char *name, con
 	int64_t *count, struct err *err)
 {
 	const char *path = json_string_value(json_object_get(src, "file"));
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long size = -1;
-	if (!f)
-		return err_set(err, ERR_IO, "dataset '%s': cannot open '%s': %s", name, path,
-			strerror(errno));
-	if (fseek(f, 0, SEEK_END) == 0)
-		size = ftell(f);
-	if (size < 0 || size > DATASETS_FILE_MAX || fseek(f, 0, SEEK_SET) != 0 ||
-		!(buf = malloc((size_t)size + 1)) || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		int e = errno;
-		fclose(f);
-		free(buf);
-		return err_set(err, ERR_IO, "dataset '%s': cannot read '%s': %s", name, path,
-			size > DATASETS_FILE_MAX ? "larger than 1 GiB" : strerror(e));
-	}
-	fclose(f);
-	int rc = datasets_import_jsonl(d, pipeline, name, buf, (size_t)size, path, src, count,
+	char *buf;
+	size_t size;
+	if (file_read(path, DATASETS_FILE_MAX, &buf, &size, err) < 0)
+		return err_wrap(err, "dataset '%s'", name);
+	int rc = datasets_import_jsonl(d, pipeline, name, buf, size, path, src, count,
 		err);
 	free(buf);
 	return rc;

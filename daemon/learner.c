@@ -11,6 +11,7 @@
 
 #include "blobs.h"
 #include "checkpoint.h"
+#include "file.h"
 #include "daemon.h"
 
 struct learner *learner_find(struct daemon *d, int64_t stage)
@@ -62,25 +63,6 @@ static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, siz
 	return 0;
 }
 
-static char *slurp(const char *path, size_t *size, struct err *err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n = -1;
-	if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-		(buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		fclose(f);
-		buf[n] = 0;
-		*size = (size_t)n;
-		return buf;
-	}
-	err_set(err, ERR_IO, "cannot read '%s': %s", path, f ? "short read" : strerror(errno));
-	if (f)
-		fclose(f);
-	free(buf);
-	return NULL;
-}
-
 /* Write the weights (and with `opt_step` > 0 the moments) as blobs: durable when
  * `sync`, scratch otherwise (recomputable). */
 static int write_blobs(struct daemon *d, struct learner *l, long opt_step, int sync,
@@ -94,18 +76,18 @@ static int write_blobs(struct daemon *d, struct learner *l, long opt_step, int s
 		return -1;
 	if (!l->config) {
 		snprintf(path, sizeof path, "%s/config.json", dir);
-		if (!(l->config = slurp(path, &size, err)))
+		if (file_read(path, FILE_READ_ANY, &l->config, &size, err) < 0)
 			return -1;
 	}
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	if (!(bytes = slurp(path, &size, err)))
+	if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
 		return -1;
 	int rc = (sync ? blobs_put : blobs_put_scratch)(d, bytes, size, l->sha256, err);
 	free(bytes);
 	if (rc < 0 || opt_step <= 0)
 		return rc;
 	snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
-	if (!(bytes = slurp(path, &size, err)))
+	if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
 		return -1;
 	rc = blobs_put(d, bytes, size, opt_sha, err);
 	free(bytes);
@@ -181,7 +163,7 @@ int learner_step(struct daemon *d, struct learner *l, const char *const *paths, 
 	for (size_t k = 0; k < n; k++) {
 		size_t size;
 		char *bytes;
-		if (!(bytes = slurp(paths[k], &size, err)))
+		if (file_read(paths[k], FILE_READ_ANY, &bytes, &size, err) < 0)
 			return err_wrap(err, "learner of stage %lld, shard %zu", (long long)l->stage, k);
 		if (size != want) {
 			free(bytes);

@@ -26,6 +26,7 @@
 #include "blobs.h"
 #include "checkpoint.h"
 #include "daemon.h"
+#include "file.h"
 #include "learner.h"
 #include "rng.h"
 #include "stage.h"
@@ -69,21 +70,14 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 		return learner_config_from_spec(json_object_get(model, "config"), cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-		char path[4200];
-		FILE *f;
+		char path[4200], *bytes;
+		size_t size;
 		if (checkpoint_read_config(dir, cfg, err) < 0)
 			return -1;
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
-		if (!(f = fopen(path, "rb")))
-			return err_set(err, ERR_IO, "cannot open '%s'", path);
-		fseek(f, 0, SEEK_END);
-		long size = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		char *bytes = size > 0 ? malloc((size_t)size) : NULL;
-		int ok = bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size;
-		fclose(f);
-		int rc = ok ? blobs_put(c->d, bytes, (size_t)size, sha256, err) :
-			err_set(err, ERR_IO, "cannot read '%s'", path);
+		if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
+			return -1;
+		int rc = blobs_put(c->d, bytes, size, sha256, err);
 		free(bytes);
 		return rc;
 	}

@@ -18,12 +18,12 @@
  * Exit status: 0 if the reply says ok:true (or N events came), 1 if ok:false or on
  * nothing within the timeout (default 10000 ms), 2 on a usage error.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "file.h"
 #include "sock.h"
 
 static int usage(void)
@@ -74,24 +74,6 @@ out:
 	return got == n ? 0 : 1;
 }
 
-static char *read_file(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-		(buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		*size = (size_t)n;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 int main(int argc, char **argv)
 {
 	long timeout = 10000, nevents = 0;
@@ -127,8 +109,9 @@ int main(int argc, char **argv)
 	}
 	size_t blob_size = 0;
 	char *blob = NULL;
-	if (blob_path && !(blob = read_file(blob_path, &blob_size))) {
-		fprintf(stderr, "ctl: cannot read '%s': %s\n", blob_path, strerror(errno));
+	struct err ferr = { 0 };
+	if (blob_path && file_read(blob_path, FILE_READ_ANY, &blob, &blob_size, &ferr) < 0) {
+		fprintf(stderr, "ctl: %s\n", ferr.msg);
 		return 1;
 	}
 

@@ -73,9 +73,10 @@ extern const struct stage_driver stage_rejection_sample, stage_merge;
 struct model_config;
 /* The weights a model stage starts from (stage_train.c): `from`'s final checkpoint,
  * the pipeline's model.checkpoint (stored as a blob), or model.config with
- * *sha256 = "" for fresh weights. */
+ * *sha256 = "" for fresh weights. With `config` (may be NULL), *config is the HF
+ * config.json text of weights that exist (the caller frees it), NULL for fresh ones. */
 int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
-	char sha256[65], struct err *err);
+	char sha256[65], char **config, struct err *err);
 
 struct learner;
 /* The learner of a training stage (stage_train.c): in memory; or rebuilt from the

@@ -22,36 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blobs.h"
-#include "checkpoint.h"
 #include "daemon.h"
-#include "learner.h"
-#include "rng.h"
+#include "sha256.h"
 #include "stage.h"
 #include "stage_rl.h"
-#include "tokenizer.h"
 
 #define EVAL_CHUNK 50   /* prompts per rollout job */
-
-/* The weights to evaluate: a checkpoint's blob, or fresh weights written as one. */
-static int eval_weights(struct stage_ctx *c, char sha[SHA256_HEX_SIZE], char **config,
-	struct err *err)
-{
-	struct model_config cfg;
-	if (stage_initial_weights(c, &cfg, sha, err) < 0)
-		return -1;
-	struct learner *l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
-		(uint64_t)c->pipeline->seed, err);
-	if (!l)
-		return -1;
-	memcpy(sha, l->sha256, SHA256_HEX_SIZE);
-	*config = strdup(l->config);
-	/* a checkpoint row keeps fresh weights from being dropped, and names them */
-	int rc = store_checkpoint_add(c->d->store, c->stage->id, 0, sha, NULL, l->config,
-		c->d->wall, err);
-	learner_close(c->d, c->stage->id);
-	return *config ? rc : err_set(err, ERR_NOMEM, "out of memory");
-}
 
 static int64_t prompt_count(struct stage_ctx *c, int64_t *dataset, struct err *err)
 {
@@ -68,7 +44,7 @@ static int eval_start(struct stage_ctx *c, struct err *err)
 		return had < 0 ? -1 : 0;
 	int64_t dataset, n = prompt_count(c, &dataset, err);
 	char sha[SHA256_HEX_SIZE], *config = NULL;
-	if (n < 0 || eval_weights(c, sha, &config, err) < 0)
+	if (n < 0 || rl_weights(c, sha, &config, err) < 0)
 		return -1;
 	int samples = (int)json_integer_value(json_object_get(c->spec, "samples"));
 	int64_t per_step = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;

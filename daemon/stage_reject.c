@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "learner.h"
+#include "sha256.h"
 #include "stage.h"
 #include "stage_rl.h"
 
@@ -28,17 +28,11 @@ static int rs_start(struct stage_ctx *c, struct err *err)
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
 	int64_t ds, n;
-	struct model_config cfg;
-	char sha[SHA256_HEX_SIZE];
-	if (stage_dataset(c, "prompts", &ds, &n, err) < 0 || stage_initial_weights(c, &cfg, sha, err) < 0)
-		return -1;
-	if (!*sha)
+	char sha[SHA256_HEX_SIZE], *config = NULL;
+	if (!json_object_get(c->spec, "from"))
 		return err_set(err, ERR_INVALID, "rejection_sample needs 'from': a trained stage");
-	struct learner *l = learner_open(c->d, c->stage->id, &cfg, sha, 0, err);
-	if (!l)
+	if (stage_dataset(c, "prompts", &ds, &n, err) < 0 || rl_weights(c, sha, &config, err) < 0)
 		return -1;
-	char *config = strdup(l->config);
-	learner_close(c->d, c->stage->id);
 	int64_t *records = malloc((size_t)n * sizeof *records);
 	int rc = records && config ? 0 : err_set(err, ERR_NOMEM, "out of memory");
 	for (int64_t i = 0; records && i < n; i++)

@@ -6,8 +6,35 @@
 
 #include "checkpoint.h"
 #include "daemon.h"
+#include "learner.h"
 #include "rng.h"
 #include "tokenizer.h"
+
+int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *err)
+{
+	struct model_config cfg;
+	if (stage_initial_weights(c, &cfg, sha256, config, err) < 0)
+		return -1;
+	if (!*sha256) { /* fresh weights: the learner writes them as a blob */
+		struct learner *l = learner_open(c->d, c->stage->id, &cfg, NULL,
+			(uint64_t)c->pipeline->seed, err);
+		if (!l)
+			return -1;
+		memcpy(sha256, l->sha256, 65);
+		*config = strdup(l->config);
+		learner_close(c->d, c->stage->id);
+		if (!*config)
+			return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	/* a checkpoint row names the weights the stage used (and keeps fresh ones) */
+	if (store_checkpoint_add(c->d->store, c->stage->id, 0, sha256, NULL, *config, c->d->wall,
+		err) < 0) {
+		free(*config);
+		*config = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
 	int *ids)

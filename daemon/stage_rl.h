@@ -12,6 +12,9 @@
  *                        unweighted `eval_correct` (accuracy, or countdown for a
  *                        countdown dataset, 1 only when right) and `eval_format`
  *                        (think_answer_format)
+ *   rl_weights           the weights the stage samples from (stage_initial_weights;
+ *                        fresh ones written as a blob) and their config text,
+ *                        recorded as the stage's checkpoint step 0
  *   rl_prompt_tokens     <bos> + the template applied to a prompt, truncated to
  *                        max_seq - 1 (the spec checks the template has {prompt})
  *   rl_answer            the text between <answer> and </answer>, trimmed
@@ -38,6 +41,8 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 
 int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *rollout, int64_t dataset,
 	const json_t *reward_names, struct err *err);
+
+int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *err);
 
 struct model_config;
 int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,

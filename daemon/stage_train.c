@@ -41,11 +41,13 @@ static int64_t total_steps(struct stage_ctx *c, int64_t n)
 /* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
  * model. *sha256 empty: fresh weights. */
 int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
-	char sha256[SHA256_HEX_SIZE], struct err *err)
+	char sha256[SHA256_HEX_SIZE], char **config, struct err *err)
 {
 	const char *from = json_string_value(json_object_get(c->spec, "from"));
 	json_t *model = json_object_get(c->pipeline_spec, "model");
 	*sha256 = 0;
+	if (config)
+		*config = NULL;
 	if (from) {
 		struct store_stage *st = NULL;
 		size_t n = 0;
@@ -63,7 +65,10 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 				from);
 		rc = checkpoint_parse_config(ck.config, strlen(ck.config), from, cfg, err);
 		memcpy(sha256, ck.sha256, SHA256_HEX_SIZE);
-		free(ck.config);
+		if (rc == 0 && config)
+			*config = ck.config;
+		else
+			free(ck.config);
 		return rc;
 	}
 	if (json_object_get(model, "config"))
@@ -79,6 +84,9 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 			return -1;
 		int rc = blobs_put(c->d, bytes, size, sha256, err);
 		free(bytes);
+		snprintf(path, sizeof path, "%s/config.json", dir);
+		if (rc == 0 && config && file_read(path, FILE_READ_ANY, config, &size, err) < 0)
+			return -1;
 		return rc;
 	}
 	return err_set(err, ERR_INVALID, "a model from another pipeline's stage is not "
@@ -92,7 +100,7 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 		return l;
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
-	if (stage_initial_weights(c, &cfg, sha, err) < 0)
+	if (stage_initial_weights(c, &cfg, sha, NULL, err) < 0)
 		return NULL;
 	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
 		(uint64_t)c->pipeline->seed, err)))

@@ -2,39 +2,12 @@
 # DESIGN §4 and the learner's resume: kill -9 of the daemon while the pretrain stage is
 # between two saved steps, then a restart on the same data directory. The same two
 # worker processes reconnect by themselves, the restarted daemon's log says the learner
-# resumed at the last saved step (8 or 16), the pipeline succeeds, and every checkpoint
+# resumed at the last saved step (a multiple of 8), the pipeline succeeds, and every checkpoint
 # (weights and moments, the final ones of both stages included) equals that of an
 # uninterrupted reference run (a fresh data directory and worker cache, 2 workers).
 # PRAGMA quick_check is ok.
-. "$(dirname "$0")/lib.sh"
-: "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
+. "$(dirname "$0")/train_lib.sh"
 
-cat >"$T/det.yaml" <<'EOF'
-version: 1
-name: det
-seed: 3
-model:
-  config: {dim: 32, layers: 2, heads: 2, ffn: 64, max_seq: 48}
-datasets:
-  corpus: {generate: arithmetic, style: corpus, count: 1000}
-  cold: {generate: arithmetic, style: worked, count: 200, seed: 1}
-stages:
-  - {name: base, kind: pretrain, dataset: corpus, steps: 64, batch: 16, shard: 4, save_every: 8, lr: 3e-3}
-  - {name: sft, kind: sft, from: base, dataset: cold, steps: 8, batch: 16, shard: 4, save_every: 4}
-EOF
-
-r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
-# a Python expression over the JSON document on stdin (bound to d), printed
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-step_of() { r1 status "$ID" --json | jq_ "[s['step'] for s in d['stages'] if s['name'] == '$1'][0]"; }
-final_sha() {
-	sql "SELECT c.sha256 FROM checkpoints c JOIN stages s ON s.id = c.stage
-		WHERE s.name = '$1' ORDER BY c.step DESC LIMIT 1"
-}
-checkpoints() {
-	sql "SELECT s.name, c.step, c.sha256, coalesce(c.optimizer, '-') FROM checkpoints c
-		JOIN stages s ON s.id = c.stage ORDER BY s.id, c.step"
-}
 # watch ID to the end (exit 0: succeeded); output in $T/NAME-watch.log
 watch_ok() {
 	local rc=0

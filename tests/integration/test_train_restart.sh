@@ -40,7 +40,7 @@ start_worker w2; W2=$LAST_PID
 wait_for 10 has_workers 2
 t0=$(now_ms)
 ID=$(r1 submit "$T/det.yaml") || fail "submit refused"
-# wait for base at a step >= 10 that is not a saved one (8, 16)
+# wait for base at a step >= 10 that is not a saved one (a multiple of 8)
 deadline=$(( t0 + 30000 ))
 while :; do
 	(( $(now_ms) < deadline )) || fail "never saw base at a step in 10..63 that is not a saved one"

@@ -1052,42 +1052,69 @@ void store_jobs_free(struct store_job *jobs, size_t n)
 	free(jobs);
 }
 
-int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *kind,
-	struct store_job **jobs, size_t *n, struct err *err)
+int store_read_rows(struct store *s, sqlite3_stmt *st, size_t size,
+	int (*read)(sqlite3_stmt *st, void *element, struct err *err),
+	void (*release)(void *element), void **out, size_t *n, const char *what,
+	struct err *err)
 {
-	sqlite3_stmt *st = store_stmt(s, S_STEP_JOBS);
-	sqlite3_bind_int64(st, 1, stage);
-	sqlite3_bind_int64(st, 2, step);
-	store_bind_text(st, 3, kind);
-	struct store_job *all = NULL;
+	char *all = NULL;
 	size_t k = 0, cap = 0;
-	int rc, result = 0;
+	int rc = SQLITE_DONE, result = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (k == cap) {
-			struct store_job *g = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof *all);
+			char *g = realloc(all, (cap = cap ? 2 * cap : 16) * size);
 			if (!g) {
-				result = err_set(err, ERR_NOMEM, "cannot read jobs: out of memory");
+				result = err_set(err, ERR_NOMEM, "cannot %s: out of memory", what);
 				break;
 			}
 			all = g;
 		}
-		if (read_job(st, &all[k], err) < 0) {
+		if (read(st, all + k * size, err) < 0) {
 			result = -1;
 			break;
 		}
 		k++;
 	}
 	if (result == 0 && rc != SQLITE_DONE)
-		result = store_db_fail(s, err, "cannot read the %s jobs of stage %lld step %lld",
-			kind, (long long)stage, (long long)step);
+		result = store_db_fail(s, err, "cannot %s", what);
 	sqlite3_reset(st);
 	if (result < 0) {
-		store_jobs_free(all, k);
+		for (size_t i = 0; release && i < k; i++)
+			release(all + i * size);
+		free(all);
 		return -1;
 	}
-	*jobs = all;
+	*out = all;
 	*n = k;
 	return 0;
+}
+
+static int read_job_row(sqlite3_stmt *st, void *job, struct err *err)
+{
+	return read_job(st, job, err);
+}
+
+static void release_job_row(void *job)
+{
+	store_job_release(job);
+}
+
+int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *kind,
+	struct store_job **jobs, size_t *n, struct err *err)
+{
+	char what[160];
+	sqlite3_stmt *st = store_stmt(s, S_STEP_JOBS);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	store_bind_text(st, 3, kind);
+	snprintf(what, sizeof what, "read the %s jobs of stage %lld step %lld", kind,
+		(long long)stage, (long long)step);
+	void *rows = NULL;
+	int rc = store_read_rows(s, st, sizeof **jobs, read_job_row, release_job_row,
+		&rows, n, what, err);
+	if (rc == 0)
+		*jobs = rows;
+	return rc;
 }
 
 int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, struct err *err)

@@ -55,4 +55,13 @@ int store_tx_leave(struct store *s, int multi, int ok, struct err *err, const ch
 int store_insert(struct store *s, sqlite3_stmt *st, int64_t *id, struct err *err,
 	const char *what);
 
+/* Step `st` (bound) to its end, reading each row into a new `size`-byte element of a
+ * growing array with read(st, element, err). On success *out (the caller's; NULL when
+ * no row) and *n. On failure the elements read so far go through `release` (NULL:
+ * nothing to release), the array is freed and err names `what` ("list pipelines"). */
+int store_read_rows(struct store *s, sqlite3_stmt *st, size_t size,
+	int (*read)(sqlite3_stmt *st, void *element, struct err *err),
+	void (*release)(void *element), void **out, size_t *n, const char *what,
+	struct err *err);
+
 #endif

@@ -143,62 +143,46 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+static int read_pipeline_row(sqlite3_stmt *st, void *p, struct err *err)
+{
+	return read_pipeline(st, p, err);
+}
+
+static void release_pipeline_row(void *p)
+{
+	store_pipeline_release(p);
+}
+
 int store_pipeline_list(struct store *s, struct store_pipeline **out, size_t *n,
 	struct err *err)
 {
-	sqlite3_stmt *st = store_stmt(s, S_PIPELINE_LIST);
-	struct store_pipeline *all = NULL;
-	size_t cap = 0, k = 0;
-	int rc, result = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (grow((void **)&all, &cap, k, sizeof *all) < 0) {
-			result = err_set(err, ERR_NOMEM, "cannot list pipelines: out of memory");
-			break;
-		}
-		if (read_pipeline(st, &all[k], err) < 0) {
-			result = -1;
-			break;
-		}
-		k++;
-	}
-	if (result == 0 && rc != SQLITE_DONE)
-		result = store_db_fail(s, err, "cannot list pipelines");
-	sqlite3_reset(st);
-	if (result < 0) {
-		store_pipelines_free(all, k);
-		return -1;
-	}
-	*out = all;
-	*n = k;
+	void *rows = NULL;
+	int rc = store_read_rows(s, store_stmt(s, S_PIPELINE_LIST), sizeof **out,
+		read_pipeline_row, release_pipeline_row, &rows, n, "list pipelines", err);
+	if (rc == 0)
+		*out = rows;
+	return rc;
+}
+
+static int read_id_row(sqlite3_stmt *st, void *id, struct err *err)
+{
+	(void)err;
+	*(int64_t *)id = sqlite3_column_int64(st, 0);
 	return 0;
 }
 
 int store_pipeline_ids(struct store *s, enum pipeline_state state, int64_t **ids, size_t *n,
 	struct err *err)
 {
+	char what[64];
 	sqlite3_stmt *st = store_stmt(s, S_PIPELINE_IDS);
 	store_bind_text(st, 1, store_pipeline_state_name(state));
-	int64_t *all = NULL;
-	size_t cap = 0, k = 0;
-	int rc, result = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (grow((void **)&all, &cap, k, sizeof *all) < 0) {
-			result = err_set(err, ERR_NOMEM, "cannot list pipelines: out of memory");
-			break;
-		}
-		all[k++] = sqlite3_column_int64(st, 0);
-	}
-	if (result == 0 && rc != SQLITE_DONE)
-		result = store_db_fail(s, err, "cannot list %s pipelines",
-			store_pipeline_state_name(state));
-	sqlite3_reset(st);
-	if (result < 0) {
-		free(all);
-		return -1;
-	}
-	*ids = all;
-	*n = k;
-	return 0;
+	snprintf(what, sizeof what, "list %s pipelines", store_pipeline_state_name(state));
+	void *rows = NULL;
+	int rc = store_read_rows(s, st, sizeof **ids, read_id_row, NULL, &rows, n, what, err);
+	if (rc == 0)
+		*ids = rows;
+	return rc;
 }
 
 /* One UPDATE by id that must touch exactly one row. */
@@ -269,36 +253,29 @@ void store_stages_free(struct store_stage *st, size_t n)
 	free(st);
 }
 
+static int read_stage_row(sqlite3_stmt *st, void *g, struct err *err)
+{
+	return read_stage(st, g, err);
+}
+
+static void release_stage_row(void *g)
+{
+	free_stage(g);
+}
+
 int store_stage_list(struct store *s, int64_t pipeline, struct store_stage **out, size_t *n,
 	struct err *err)
 {
+	char what[80];
 	sqlite3_stmt *st = store_stmt(s, S_STAGE_LIST);
 	sqlite3_bind_int64(st, 1, pipeline);
-	struct store_stage *all = NULL;
-	size_t cap = 0, k = 0;
-	int rc, result = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (grow((void **)&all, &cap, k, sizeof *all) < 0) {
-			result = err_set(err, ERR_NOMEM, "cannot list stages: out of memory");
-			break;
-		}
-		if (read_stage(st, &all[k], err) < 0) {
-			result = -1;
-			break;
-		}
-		k++;
-	}
-	if (result == 0 && rc != SQLITE_DONE)
-		result = store_db_fail(s, err, "cannot list the stages of pipeline %lld",
-			(long long)pipeline);
-	sqlite3_reset(st);
-	if (result < 0) {
-		store_stages_free(all, k);
-		return -1;
-	}
-	*out = all;
-	*n = k;
-	return 0;
+	snprintf(what, sizeof what, "list the stages of pipeline %lld", (long long)pipeline);
+	void *rows = NULL;
+	int rc = store_read_rows(s, st, sizeof **out, read_stage_row, release_stage_row,
+		&rows, n, what, err);
+	if (rc == 0)
+		*out = rows;
+	return rc;
 }
 
 int store_stage_set_state(struct store *s, int64_t id, enum stage_state state,

@@ -1,12 +1,139 @@
 /*
  * r1flow validate — load a pipeline spec the way submit does, without a daemon:
  * say it is fine (and which stages it has), or print the loader's error line.
+ * Then, as submit does, check that the data fits the model's context (fit.h): the
+ * spec's generated datasets are generated and its JSONL files read for it; datasets
+ * made by stages or shared in a daemon are checked when they exist.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "client.h"
+#include "file.h"
+#include "fit.h"
+#include "gen.h"
+#include "jsonl.h"
 #include "spec.h"
+
+/* fit.h's source over the spec's own datasets: one is open at a time. */
+struct fit_spec {
+	const json_t *spec;
+	char name[256];          /* the open dataset; "" none */
+	int generated;
+	struct gen g;
+	struct task_record rec;
+	char *text;              /* a JSONL file's bytes */
+	size_t len;
+	size_t *lines;           /* offsets of its non-blank lines */
+	long *numbers;           /* their line numbers */
+	int64_t n;
+	struct jsonl_record j;   /* the record last parsed */
+};
+
+static void fit_spec_close(struct fit_spec *f)
+{
+	free(f->text);
+	free(f->lines);
+	free(f->numbers);
+	jsonl_record_release(&f->j);
+	f->text = NULL;
+	f->lines = NULL;
+	f->numbers = NULL;
+	f->name[0] = 0;
+}
+
+static int fit_spec_open(struct fit_spec *f, const char *name, struct err *err)
+{
+	if (!strcmp(f->name, name))
+		return 1;
+	fit_spec_close(f);
+	const json_t *src = json_object_get(json_object_get(f->spec, "datasets"), name);
+	const char *file = json_string_value(json_object_get(src, "file"));
+	if (!src)
+		return 0; /* made by a stage, or shared in the daemon */
+	f->generated = !file;
+	if (f->generated) {
+		if (gen_parse(src, name, &f->g, err) < 0)
+			return -1;
+		f->n = f->g.count;
+	} else {
+		const char *s;
+		size_t at = 0, slen, cap = 0;
+		long line = 0;
+		if (file_read(file, FILE_READ_ANY, &f->text, &f->len, err) < 0)
+			return err_wrap(err, "dataset '%s'", name);
+		f->n = 0;
+		while (jsonl_next(f->text, f->len, &at, &line, &s, &slen)) {
+			if ((size_t)f->n == cap) {
+				cap = cap ? 2 * cap : 1024;
+				size_t *l = realloc(f->lines, cap * sizeof *l);
+				long *m = l ? realloc(f->numbers, cap * sizeof *m) : NULL;
+				if (l)
+					f->lines = l;
+				if (!m)
+					return err_set(err, ERR_NOMEM, "dataset '%s': out of memory", name);
+				f->numbers = m;
+			}
+			f->lines[f->n] = (size_t)(s - f->text);
+			f->numbers[f->n++] = line;
+		}
+	}
+	snprintf(f->name, sizeof f->name, "%s", name);
+	return 1;
+}
+
+static int fit_spec_count(void *ctx, const char *name, int64_t *n, struct err *err)
+{
+	struct fit_spec *f = ctx;
+	int rc = fit_spec_open(f, name, err);
+	*n = rc == 1 ? f->n : 0;
+	return rc;
+}
+
+static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_record *r,
+	struct err *err)
+{
+	struct fit_spec *f = ctx;
+	if (fit_spec_open(f, name, err) != 1)
+		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "no dataset '%s'", name);
+	if (f->generated) {
+		if (gen_record(&f->g, i, &f->rec, err) < 0)
+			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
+		r->prompt = f->rec.prompt;
+		r->response = gen_response(&f->g, &f->rec);
+		r->text = gen_text(&f->g, &f->rec);
+		r->where[0] = 0;
+		return 0;
+	}
+	const char *file = json_string_value(json_object_get(json_object_get(json_object_get(
+		f->spec, "datasets"), name), "file"));
+	const char *s = f->text + f->lines[i], *nl = memchr(s, '\n', f->len - f->lines[i]);
+	jsonl_record_release(&f->j);
+	if (jsonl_parse(s, nl ? (size_t)(nl - s) : f->len - f->lines[i], file, f->numbers[i],
+		&f->j, err) < 0)
+		return -1;
+	r->prompt = f->j.prompt;
+	r->response = f->j.response;
+	r->text = f->j.text;
+	snprintf(r->where, sizeof r->where, "%s:%ld", file, f->numbers[i]);
+	return 0;
+}
+
+/* Does the spec's data fit its model (fit.h)? */
+static int validate_fit(const json_t *spec, struct err *err)
+{
+	int max_seq, bos, eos;
+	int known = fit_model(spec, &max_seq, &bos, &eos, err);
+	if (known <= 0)
+		return known;
+	struct fit_spec f = { .spec = spec };
+	const struct fit_source src = { &f, fit_spec_count, fit_spec_get };
+	int rc = fit_check(spec, max_seq, bos, eos, &src, err);
+	fit_spec_close(&f);
+	return rc;
+}
 
 int cmd_validate(int argc, char **argv)
 {
@@ -22,7 +149,11 @@ int cmd_validate(int argc, char **argv)
 		.name = "validate", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Check the pipeline spec in FILE (YAML) with the --set overrides applied,\n"
 			 "exactly as 'r1flow submit' would, without a daemon. Prints\n"
-			 "'FILE: ok (N stages: a, b)' or the first error as FILE:LINE:COL: ....\n\n"
+			 "'FILE: ok (N stages: a, b)' or the first error as FILE:LINE:COL: ....\n"
+			 "Then checks that every prompt, with the template and max_new_tokens, and\n"
+			 "every SFT example fits the model's max_seq, generating the spec's datasets\n"
+			 "and reading its JSONL files (an error names the stage, the dataset and\n"
+			 "the record, FILE:LINE for JSONL).\n\n"
 			 "example: r1flow validate pipelines/probe.yaml --set stages.b.jobs=10\n\n"
 			 "exit status: 0 valid, 1 invalid (or unreadable), 2 usage error",
 	};
@@ -35,6 +166,11 @@ int cmd_validate(int argc, char **argv)
 	struct err e = { 0 };
 	if (spec_load_file(file, sets.v, (size_t)sets.n, &spec, &e) < 0) {
 		cli_error("validate", "%s", e.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (validate_fit(spec, &e) < 0) {
+		cli_error("validate", "%s: %s", file, e.msg);
+		json_decref(spec);
 		return CLI_EXIT_FAIL;
 	}
 	rc = CLI_EXIT_OK;

@@ -6,189 +6,47 @@
 
 #include "daemon.h"
 #include "file.h"
-#include "tasks.h"
+#include "fit.h"
+#include "jsonl.h"
+#include "gen.h"
 
 #define DATASETS_FILE_MAX ((size_t)1 << 30) /* a JSONL file larger is refused */
 
 static int generate(struct daemon *d, int64_t dataset, const char *name, const json_t *src,
 	int64_t *count, struct err *err)
 {
-	struct task_params p;
-	enum task_kind kind;
-	const char *task = json_string_value(json_object_get(src, "generate"));
-	const char *style = json_string_value(json_object_get(src, "style"));
-	if (task_parse(task, &kind, err) < 0)
-		return err_wrap(err, "dataset '%s'", name);
-	task_params_default(kind, &p);
-	if (kind == TASK_ARITHMETIC) {
-		p.digits = (int)json_integer_value(json_object_get(src, "digits"));
-		snprintf(p.operators, sizeof p.operators, "%s",
-			json_string_value(json_object_get(src, "operators")));
-	} else {
-		p.numbers = (int)json_integer_value(json_object_get(src, "numbers"));
-		p.max_number = (int)json_integer_value(json_object_get(src, "max_number"));
-	}
-	enum task_style ts = !strcmp(style, "worked") ? TASK_STYLE_WORKED :
-		!strcmp(style, "corpus") ? TASK_STYLE_CORPUS : TASK_STYLE_PROBLEM;
-	json_t *mix = json_object_get(src, "mix");
-	struct task_mix m = {
-		json_number_value(json_object_get(mix, "plain")),
-		json_number_value(json_object_get(mix, "tagged")),
-		json_number_value(json_object_get(mix, "worked")),
-	};
-	int64_t n = json_integer_value(json_object_get(src, "count"));
-	uint64_t seed = (uint64_t)json_integer_value(json_object_get(src, "seed"));
-	if (task_params_check(&p, err) < 0)
-		return err_wrap(err, "dataset '%s'", name);
+	struct gen g;
+	if (gen_parse(src, name, &g, err) < 0)
+		return -1;
 	struct task_record *r = malloc(sizeof *r);
 	if (!r)
 		return err_set(err, ERR_NOMEM, "dataset '%s': out of memory", name);
-	for (int64_t i = 0; i < n; i++) {
-		if (task_record(&p, seed, (uint64_t)i, ts, mix ? &m : NULL, r, err) < 0) {
+	for (int64_t i = 0; i < g.count; i++) {
+		if (gen_record(&g, i, r, err) < 0) {
 			free(r);
 			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
 		}
-		struct store_record rec = { r->prompt, r->answer,
-			ts == TASK_STYLE_WORKED ? r->response : NULL,
-			ts == TASK_STYLE_CORPUS ? r->text : NULL, NULL };
+		struct store_record rec = { r->prompt, r->answer, (char *)gen_response(&g, r),
+			(char *)gen_text(&g, r), NULL };
 		if (store_record_add(d->store, dataset, i, &rec, err) < 0) {
 			free(r);
 			return -1;
 		}
 	}
 	free(r);
-	*count = n;
+	*count = g.count;
 	return 0;
-}
-
-/* A string field of a JSONL object, or NULL; -1 if present but not a string. */
-static int opt_str(json_t *o, const char *key, char **out, const char *label, long line,
-	struct err *err)
-{
-	json_t *v = json_object_get(o, key);
-	*out = NULL;
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return err_set(err, ERR_FORMAT, "%s:%ld: '%s' must be a string", label, line, key);
-	*out = (char *)json_string_value(v);
-	return 0;
-}
-
-/* Turn a chat into prompt (user turns joined by newlines) and response (the last
- * assistant turn). Fills *prompt, *response (malloc'd). */
-static int chat(json_t *messages, char **prompt, char **response, const char *label,
-	long line, struct err *err)
-{
-	size_t i, plen = 0;
-	json_t *m;
-	char *p = NULL;
-	const char *last = NULL;
-	if (!json_is_array(messages) || !json_array_size(messages))
-		return err_set(err, ERR_FORMAT, "%s:%ld: 'messages' must be a non-empty array",
-			label, line);
-	json_array_foreach(messages, i, m) {
-		const char *role = json_string_value(json_object_get(m, "role"));
-		const char *content = json_string_value(json_object_get(m, "content"));
-		if (!role || !content) {
-			free(p);
-			return err_set(err, ERR_FORMAT, "%s:%ld: messages[%zu] needs string 'role' "
-				"and 'content'", label, line, i);
-		}
-		if (!strcmp(role, "assistant")) {
-			last = content;
-		} else if (!strcmp(role, "user") || !strcmp(role, "system")) {
-			size_t n = strlen(content);
-			char *q = realloc(p, plen + n + 2);
-			if (!q) {
-				free(p);
-				return err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
-			}
-			p = q;
-			if (plen)
-				p[plen++] = '\n';
-			memcpy(p + plen, content, n + 1);
-			plen += n;
-		} else {
-			free(p);
-			return err_set(err, ERR_FORMAT, "%s:%ld: messages[%zu]: unknown role '%.32s' "
-				"(user, system or assistant)", label, line, i, role);
-		}
-	}
-	if (!p || !last) {
-		free(p);
-		return err_set(err, ERR_FORMAT, "%s:%ld: 'messages' needs a user and an assistant "
-			"turn", label, line);
-	}
-	*prompt = p;
-	*response = strdup(last);
-	return *response ? 0 : err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
 }
 
 static int import_line(struct daemon *d, int64_t dataset, int64_t idx, const char *s,
 	size_t n, const char *label, long line, struct err *err)
 {
-	static const char *const keys[] = { "prompt", "answer", "response", "text", "messages",
-		"meta" };
-	json_error_t jerr;
-	json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
-	struct store_record r = { 0 };
-	char *chat_prompt = NULL, *chat_response = NULL, *meta = NULL;
-	const char *key;
-	json_t *v;
-	int rc = -1;
-	if (!o) {
-		err_set(err, ERR_FORMAT, "%s:%ld: not JSON: %s (column %d)", label, line, jerr.text,
-			jerr.column);
-		goto out;
-	}
-	if (!json_is_object(o)) {
-		err_set(err, ERR_FORMAT, "%s:%ld: expected a JSON object", label, line);
-		goto out;
-	}
-	json_object_foreach(o, key, v) {
-		size_t k = 0;
-		while (k < sizeof keys / sizeof keys[0] && strcmp(keys[k], key))
-			k++;
-		if (k == sizeof keys / sizeof keys[0]) {
-			err_set(err, ERR_FORMAT, "%s:%ld: unknown key '%.40s' (prompt, answer, response, "
-				"text, messages, meta)", label, line, key);
-			goto out;
-		}
-	}
-	if (opt_str(o, "prompt", &r.prompt, label, line, err) < 0 ||
-		opt_str(o, "answer", &r.answer, label, line, err) < 0 ||
-		opt_str(o, "response", &r.response, label, line, err) < 0 ||
-		opt_str(o, "text", &r.text, label, line, err) < 0)
-		goto out;
-	if (json_object_get(o, "messages")) {
-		if (r.prompt || r.response || r.text) {
-			err_set(err, ERR_FORMAT, "%s:%ld: 'messages' excludes prompt, response and text",
-				label, line);
-			goto out;
-		}
-		if (chat(json_object_get(o, "messages"), &chat_prompt, &chat_response, label, line,
-			err) < 0)
-			goto out;
-		r.prompt = chat_prompt;
-		r.response = chat_response;
-	}
-	if (!r.text && !(r.prompt && (r.answer || r.response))) {
-		err_set(err, ERR_FORMAT, "%s:%ld: a record needs prompt and answer, prompt and "
-			"response, messages, or text", label, line);
-		goto out;
-	}
-	if (json_object_get(o, "meta") && !(r.meta = meta = json_dumps(json_object_get(o, "meta"),
-		JSON_COMPACT | JSON_ENCODE_ANY))) {
-		err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
-		goto out;
-	}
-	rc = store_record_add(d->store, dataset, idx, &r, err);
-out:
-	free(chat_prompt);
-	free(chat_response);
-	free(meta);
-	json_decref(o);
+	struct jsonl_record j;
+	if (jsonl_parse(s, n, label, line, &j, err) < 0)
+		return -1;
+	struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta };
+	int rc = store_record_add(d->store, dataset, idx, &r, err);
+	jsonl_record_release(&j);
 	return rc;
 }
 
@@ -209,17 +67,11 @@ int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
 		goto out;
 	}
 	long line = 0;
-	for (size_t at = 0; at < len;) {
-		const char *nl = memchr(text + at, '\n', len - at);
-		size_t end = nl ? (size_t)(nl - text) : len;
-		line++;
-		size_t k = at;
-		while (k < end && (text[k] == ' ' || text[k] == '\t' || text[k] == '\r'))
-			k++;
-		if (k < end && import_line(d, id, n++, text + at, end - at, label, line, err) < 0)
+	const char *s;
+	size_t at = 0, slen;
+	while (jsonl_next(text, len, &at, &line, &s, &slen))
+		if (import_line(d, id, n++, s, slen, label, line, err) < 0)
 			goto out;
-		at = end + 1;
-	}
 	if (n == 0) {
 		err_set(err, ERR_FORMAT, "%s: no records", label);
 		goto out;
@@ -268,4 +120,51 @@ int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 			return -1;
 	}
 	return 0;
+}
+
+/* fit.h's source over the datasets just made: the pipeline's own, then shared ones. */
+struct fit_store {
+	struct daemon *d;
+	int64_t pipeline;
+	const json_t *spec;
+	struct store_record r;   /* the record last read (owned) */
+};
+
+static int fit_store_count(void *ctx, const char *name, int64_t *n, struct err *err)
+{
+	struct fit_store *f = ctx;
+	int64_t id;
+	return store_dataset_find(f->d->store, f->pipeline, name, &id, n, err);
+}
+
+static int fit_store_get(void *ctx, const char *name, int64_t i, struct fit_record *r,
+	struct err *err)
+{
+	struct fit_store *f = ctx;
+	int64_t id, n;
+	const char *file = json_string_value(json_object_get(json_object_get(
+		json_object_get(f->spec, "datasets"), name), "file"));
+	store_record_release(&f->r);
+	if (store_dataset_find(f->d->store, f->pipeline, name, &id, &n, err) != 1 ||
+		store_record_get(f->d->store, id, i, &f->r, err) != 1)
+		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s' has no record %lld",
+			name, (long long)i);
+	r->prompt = f->r.prompt;
+	r->response = f->r.response;
+	r->text = f->r.text;
+	snprintf(r->where, sizeof r->where, "%s", file ? file : "");
+	return 0;
+}
+
+int datasets_fit(struct daemon *d, int64_t pipeline, const json_t *spec, struct err *err)
+{
+	int max_seq, bos, eos;
+	int known = fit_model(spec, &max_seq, &bos, &eos, err);
+	if (known <= 0)
+		return known;
+	struct fit_store f = { d, pipeline, spec, { 0 } };
+	const struct fit_source src = { &f, fit_store_count, fit_store_get };
+	int rc = fit_check(spec, max_seq, bos, eos, &src, err);
+	store_record_release(&f.r);
+	return rc;
 }

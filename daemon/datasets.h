@@ -2,16 +2,8 @@
  * datasets — making a pipeline's datasets: generated from a task (workers/tasks.h,
  * the same code the workers verify with) or imported from JSONL.
  *
- * JSONL: one JSON object per line (blank lines skipped) with
- *   {"prompt", "answer"}            a problem (RL prompts, eval sets)
- *   {"prompt", "response"[, "answer"]}  an SFT example
- *   {"messages": [{"role", "content"}, ...]}  a chat: the user turns joined are the
- *                                   prompt, the last assistant turn the response
- *   {"text"}                        a pretraining document
- * and optionally "meta" (any JSON). Anything else — not an object, a key not listed,
- * a value of the wrong type, no usable combination — is an error naming
- * `FILE:LINE` and what is wrong, and nothing of the file is kept: the import runs
- * in one store unit.
+ * JSONL files are read by jsonl.h (the keys it accepts, its errors as `FILE:LINE:
+ * ...`); nothing of a file with a bad line is kept: the import runs in one store unit.
  */
 #ifndef R1_DATASETS_H
 #define R1_DATASETS_H
@@ -33,5 +25,9 @@ int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
 	const char *text, size_t len, const char *label, const json_t *source,
 	int64_t *count, struct err *err);
+
+/* Refuse a spec whose data does not fit its model's context (fit.h), over the
+ * datasets `pipeline` has now (datasets_materialize first). */
+int datasets_fit(struct daemon *d, int64_t pipeline, const json_t *spec, struct err *err);
 
 #endif

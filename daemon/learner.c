@@ -28,6 +28,7 @@ static void learner_free(struct learner *l)
 		model_release(&l->m);
 		free(l->config);
 		free(l->order);
+		free(l->units);
 		free(l);
 	}
 }

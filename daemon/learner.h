@@ -44,6 +44,9 @@ struct learner {
 	int64_t step_started;          /* wall ms the current step's jobs went out */
 	int64_t *order;                /* the driver's record order for `order_epoch` */
 	int64_t order_epoch, order_n;
+	int64_t *units;                /* pretrain: record i's first window, nrec+1 entries;
+	                                  NULL: one unit per record (stage_train.c) */
+	int units_ready;               /* `units` was computed for this learner */
 	struct learner *next;          /* the daemon's list */
 };
 

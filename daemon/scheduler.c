@@ -244,6 +244,7 @@ int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t
 			goto out;
 	}
 	if (datasets_materialize(d, *id, spec, err) < 0 ||
+		datasets_fit(d, *id, spec, err) < 0 ||
 		store_pipeline_set_state(d->store, *id, PIPELINE_RUNNING, NULL, d->wall, err) < 0)
 		goto out;
 	ok = 1;

@@ -201,8 +201,12 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 				json_decref(seqs);
 				goto out;
 			}
-			int len = rl_prompt_tokens(c, &l->m.cfg, r.prompt, ids);
+			int len = rl_prompt_tokens(c, &l->m.cfg, r.prompt, p->record, ids, err);
 			store_record_release(&r);
+			if (len < 0) {
+				json_decref(seqs);
+				goto out;
+			}
 			json_t *toks = json_array(), *t;
 			size_t i;
 			for (int q = 0; q < len; q++)

@@ -7,8 +7,8 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
+#include "packing.h"
 #include "rng.h"
-#include "tokenizer.h"
 
 int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *err)
 {
@@ -37,18 +37,17 @@ int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *
 }
 
 int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
-	int *ids)
+	int64_t record, int *ids, struct err *err)
 {
 	const char *tpl = json_string_value(json_object_get(c->pipeline_spec, "template"));
-	const char *at = tpl ? strstr(tpl, "{prompt}") : NULL;
-	int n = 0, cap = cfg->max_seq - 1;
-	ids[n++] = cfg->bos_id;
-	if (at)
-		n += (int)tok_encode(tpl, (size_t)(at - tpl), ids + n, (size_t)(cap - n));
-	n += (int)tok_encode(prompt, strlen(prompt), ids + n, (size_t)(cap - n));
-	if (at)
-		n += (int)tok_encode(at + 8, strlen(at + 8), ids + n, (size_t)(cap - n));
-	return n;
+	int64_t max_new = stage_int(c, "max_new_tokens");
+	size_t n = pack_prompt(tpl, prompt, cfg->bos_id, ids, (size_t)cfg->max_seq);
+	if (!pack_prompt_fits(n, max_new, cfg->max_seq))
+		return err_set(err, ERR_INVALID, "stage '%s': record %lld: the templated prompt "
+			"is %zu tokens and max_new_tokens %lld more need %lld, more than max_seq %d",
+			c->stage->name, (long long)record, n, (long long)max_new,
+			(long long)n + (long long)max_new, cfg->max_seq);
+	return (int)n;
 }
 
 int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
@@ -85,8 +84,12 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 				json_decref(prompts);
 				goto out;
 			}
-			int len = rl_prompt_tokens(c, &mc, r.prompt, ids);
+			int len = rl_prompt_tokens(c, &mc, r.prompt, records[i], ids, err);
 			store_record_release(&r);
+			if (len < 0) {
+				json_decref(prompts);
+				goto out;
+			}
 			json_t *toks = json_array();
 			for (int t = 0; t < len; t++)
 				json_array_append_new(toks, json_integer(ids[t]));

@@ -15,8 +15,10 @@
  *   rl_weights           the weights the stage samples from (stage_initial_weights;
  *                        fresh ones written as a blob) and their config text,
  *                        recorded as the stage's checkpoint step 0
- *   rl_prompt_tokens     <bos> + the template applied to a prompt, truncated to
- *                        max_seq - 1 (the spec checks the template has {prompt})
+ *   rl_prompt_tokens     <bos> + the template applied to a prompt (packing.h) into
+ *                        ids[max_seq]; a prompt that leaves no room for the stage's
+ *                        max_new_tokens within max_seq is an error naming the
+ *                        record (submit refuses such specs; this is the last guard)
  *   rl_answer            the text between <answer> and </answer>, trimmed
  */
 #ifndef R1_STAGE_RL_H
@@ -46,7 +48,7 @@ int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *
 
 struct model_config;
 int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
-	int *ids);
+	int64_t record, int *ids, struct err *err);
 
 void rl_answer(const char *text, char *buf, size_t size);
 

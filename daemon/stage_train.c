@@ -3,11 +3,15 @@
  * through `grad` jobs and the learner (learner.h).
  *
  * Step s (1-based) trains on `batch` records: positions (s-1)·batch ..
- * s·batch-1 of the dataset read in a per-epoch order (a Fisher-Yates shuffle keyed
- * by (seed, stage, epoch)), cut into shards of `shard` sequences, one grad job
- * each (job step s, shard k). A sequence is <bos> text <eos> (pretrain: the
- * record's text; sft: the template applied to its prompt, then its response, with
- * the loss on the response and <eos> only), truncated to max_seq. Every target
+ * s·batch-1 of the dataset's units read in a per-epoch order (a Fisher-Yates
+ * shuffle keyed by (seed, stage, epoch)), cut into shards of `shard` sequences, one
+ * grad job each (job step s, shard k). Sequences are packed by packing.h. sft: a
+ * unit is a record, <bos> template(prompt) response <eos> with the loss on the
+ * response and <eos> only; an example longer than max_seq fails the stage naming
+ * the record (submit refuses datasets it can see; a dataset made by an earlier
+ * stage is checked here). pretrain: a unit is a window of a document <bos> text
+ * <eos>; a document longer than max_seq is cut into windows, each a unit of its
+ * own, so `epochs` counts windows and a long document is learnt whole. Every target
  * token weighs 1/(the batch's target tokens): the shards' gradients add up to the
  * gradient of the batch's token-mean loss (as language-model training usually
  * takes it; a per-sequence mean would weigh a 12-token "a+b=c" as much as a
@@ -28,9 +32,9 @@
 #include "daemon.h"
 #include "file.h"
 #include "learner.h"
+#include "packing.h"
 #include "rng.h"
 #include "stage.h"
-#include "tokenizer.h"
 
 static int64_t total_steps(struct stage_ctx *c, int64_t n)
 {
@@ -161,40 +165,109 @@ int64_t stage_record_at(struct stage_ctx *c, struct learner *l, int64_t n, int64
 	return l->order[pos % n];
 }
 
-/* The token sequence of one record: {tokens, start, weight-less} in *seq. */
-static int sequence(struct stage_ctx *c, const struct model_config *cfg,
-	const struct store_record *r, int64_t idx, int *ids, int *len, int *start,
-	struct err *err)
+/* The units of a pretrain stage's dataset: the windows of every document (packing.h),
+ * kept in l->units (NULL when every document fits: a unit is a record); *n the units. */
+static int train_units(struct stage_ctx *c, struct learner *l, int64_t dataset, int64_t nrec,
+	int64_t *n, struct err *err)
 {
-	int sft = !strcmp(c->stage->kind, "sft"), cap = cfg->max_seq;
-	int n = 0;
-	ids[n++] = cfg->bos_id;
-	if (!sft) {
+	*n = nrec;
+	if (strcmp(c->stage->kind, "pretrain"))
+		return 0;
+	if (!l->units_ready) {
+		int64_t *u = malloc((size_t)(nrec + 1) * sizeof *u);
+		int longer = 0;
+		if (!u)
+			return err_set(err, ERR_NOMEM, "stage '%s': out of memory", c->stage->name);
+		u[0] = 0;
+		for (int64_t i = 0; i < nrec; i++) {
+			struct store_record r;
+			if (store_record_get(c->d->store, dataset, i, &r, err) != 1 || !r.text) {
+				store_record_release(&r);
+				free(u);
+				return err->code ? -1 : err_set(err, ERR_INVALID, "stage '%s': record "
+					"%lld has no text (pretrain reads documents: a corpus dataset or "
+					"{\"text\"} lines)", c->stage->name, (long long)i);
+			}
+			size_t len = pack_document(r.text, 0, 0, NULL, 0);
+			store_record_release(&r);
+			int64_t w = pack_windows((int64_t)len, l->m.cfg.max_seq);
+			longer |= w > 1;
+			u[i + 1] = u[i] + w;
+		}
+		if (!longer) {
+			free(u);
+			u = NULL;
+		}
+		l->units = u;
+		l->units_ready = 1;
+	}
+	if (l->units)
+		*n = l->units[nrec];
+	return 0;
+}
+
+/* The record of unit `unit` and its window (0 unless documents were cut). */
+static int64_t unit_record(const struct learner *l, int64_t nrec, int64_t unit, int64_t *window)
+{
+	*window = 0;
+	if (!l->units)
+		return unit;
+	int64_t lo = 0, hi = nrec - 1; /* the last record whose first unit is <= unit */
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo + 1) / 2;
+		if (l->units[mid] <= unit)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*window = unit - l->units[lo];
+	return lo;
+}
+
+/* The token sequence of window `window` of record `idx` into ids[max_seq]. */
+static int sequence(struct stage_ctx *c, const struct model_config *cfg,
+	const struct store_record *r, int64_t idx, int64_t window, int *ids, int *len,
+	int *start, struct err *err)
+{
+	size_t cap = (size_t)cfg->max_seq, n, first = 1;
+	if (strcmp(c->stage->kind, "sft")) {
 		if (!r->text)
 			return err_set(err, ERR_INVALID, "record %lld has no text (pretrain reads "
 				"documents: a corpus dataset or {\"text\"} lines)", (long long)idx);
-		n += (int)tok_encode(r->text, strlen(r->text), ids + n, (size_t)(cap - n));
-		*start = 1;
+		n = pack_document(r->text, cfg->bos_id, cfg->eos_id, ids, cap);
+		if (n > cap) { /* a window of a longer document */
+			int64_t at = pack_window_start(window, cfg->max_seq);
+			int *all = malloc(n * sizeof *all);
+			if (!all)
+				return err_set(err, ERR_NOMEM, "record %lld: out of memory",
+					(long long)idx);
+			pack_document(r->text, cfg->bos_id, cfg->eos_id, all, n);
+			if (at < 0 || (size_t)at + 1 >= n) {
+				free(all);
+				return err_set(err, ERR_INVALID, "record %lld has no window %lld",
+					(long long)idx, (long long)window);
+			}
+			n = n - (size_t)at < cap ? n - (size_t)at : cap;
+			memcpy(ids, all + at, n * sizeof *ids);
+			free(all);
+		}
 	} else {
 		if (!r->prompt || !r->response)
 			return err_set(err, ERR_INVALID, "record %lld has no prompt and response (sft "
 				"reads worked solutions or {\"prompt\", \"response\"} lines)", (long long)idx);
 		const char *tpl = json_string_value(json_object_get(c->spec, "template"));
-		const char *at = tpl ? strstr(tpl, "{prompt}") : NULL;
-		if (!at)
-			return err_set(err, ERR_INVALID, "template has no {prompt}");
-		n += (int)tok_encode(tpl, (size_t)(at - tpl), ids + n, (size_t)(cap - n));
-		n += (int)tok_encode(r->prompt, strlen(r->prompt), ids + n, (size_t)(cap - n));
-		n += (int)tok_encode(at + 8, strlen(at + 8), ids + n, (size_t)(cap - n));
-		*start = n;
-		n += (int)tok_encode(r->response, strlen(r->response), ids + n, (size_t)(cap - n));
+		n = pack_example(tpl, r->prompt, r->response, cfg->bos_id, cfg->eos_id, ids, cap,
+			&first);
+		if (n > cap)
+			return err_set(err, ERR_INVALID, "record %lld: the SFT example is %zu tokens "
+				"(%zu before the response), more than max_seq %d: shorten it or raise "
+				"max_seq", (long long)idx, n, first, cfg->max_seq);
+		if (first >= n)
+			return err_set(err, ERR_INVALID, "record %lld has no response tokens",
+				(long long)idx);
 	}
-	if (n < cap)
-		ids[n++] = cfg->eos_id;
-	if (*start >= n)
-		return err_set(err, ERR_INVALID, "record %lld leaves no tokens to learn within "
-			"max_seq %d", (long long)idx, cap);
-	*len = n;
+	*start = (int)first;
+	*len = (int)n;
 	return 0;
 }
 
@@ -205,9 +278,10 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 	int had = stage_requeue(c, step, "grad", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
-	int64_t dataset, n, batch = stage_int(c, "batch"), shard = stage_int(c, "shard");
+	int64_t dataset, nrec, n, batch = stage_int(c, "batch"), shard = stage_int(c, "shard");
 	struct model_config cfg = l->m.cfg;
-	if (stage_dataset(c, "dataset", &dataset, &n, err) < 0)
+	if (stage_dataset(c, "dataset", &dataset, &nrec, err) < 0 ||
+		train_units(c, l, dataset, nrec, &n, err) < 0)
 		return -1;
 	int64_t nshards = (batch + shard - 1) / shard;
 	json_t **params = calloc((size_t)nshards, sizeof *params);
@@ -223,7 +297,8 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 	/* the batch first: the token-mean weight needs every sequence's length */
 	double targets = 0;
 	for (int64_t b = 0; b < batch; b++) {
-		int64_t idx = stage_record_at(c, l, n, (step - 1) * batch + b);
+		int64_t unit = stage_record_at(c, l, n, (step - 1) * batch + b), window = 0;
+		int64_t idx = unit < 0 ? -1 : unit_record(l, nrec, unit, &window);
 		struct store_record r;
 		int len = 0, start = 0;
 		if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
@@ -231,7 +306,7 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
 			goto out;
 		}
-		int src = sequence(c, &cfg, &r, idx, ids, &len, &start, err);
+		int src = sequence(c, &cfg, &r, idx, window, ids, &len, &start, err);
 		store_record_release(&r);
 		if (src < 0)
 			goto out;
@@ -262,12 +337,15 @@ out:
 
 static int train_start(struct stage_ctx *c, struct err *err)
 {
-	int64_t dataset, n;
-	if (stage_dataset(c, "dataset", &dataset, &n, err) < 0)
+	int64_t dataset, nrec, n;
+	if (stage_dataset(c, "dataset", &dataset, &nrec, err) < 0)
 		return -1;
-	int64_t total = total_steps(c, n);
-	struct learner *l = stage_learner(c, total, err);
-	if (!l || store_stage_set_progress(c->d->store, c->stage->id, l->step, total, err) < 0)
+	struct learner *l = stage_learner(c, total_steps(c, nrec), err);
+	if (!l || train_units(c, l, dataset, nrec, &n, err) < 0)
+		return -1;
+	int64_t total = total_steps(c, n); /* in units: windows of long documents count */
+	l->schedule.total_steps = (int)total;
+	if (store_stage_set_progress(c->d->store, c->stage->id, l->step, total, err) < 0)
 		return -1;
 	return enqueue_step(c, l, l->step + 1, err);
 }

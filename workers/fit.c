@@ -1,0 +1,115 @@
+#include "fit.h"
+
+#include <string.h>
+
+#include "checkpoint.h"
+#include "config.h"
+#include "packing.h"
+
+/* The dataset key of a stage kind and whether it packs whole examples (sft). */
+static const char *stage_key(const char *kind, int *example)
+{
+	*example = !strcmp(kind, "sft");
+	if (*example || !strcmp(kind, "eval"))
+		return "dataset";
+	if (!strcmp(kind, "grpo") || !strcmp(kind, "rejection_sample"))
+		return "prompts";
+	return NULL;
+}
+
+static int check_stage(const json_t *spec, const json_t *st, int max_seq, int bos, int eos,
+	const struct fit_source *src, struct err *err)
+{
+	const char *kind = json_string_value(json_object_get(st, "kind"));
+	const char *sname = json_string_value(json_object_get(st, "name"));
+	int example;
+	const char *key = kind ? stage_key(kind, &example) : NULL;
+	const char *ds = key ? json_string_value(json_object_get(st, key)) : NULL;
+	if (!ds)
+		return 0;
+	const char *tpl = json_string_value(json_object_get(example ? st : spec, "template"));
+	int64_t max_new = example ? 0 : json_integer_value(json_object_get(st, "max_new_tokens"));
+	int64_t limit = json_integer_value(json_object_get(st, "limit")), n = 0;
+	int known = src->count(src->ctx, ds, &n, err);
+	if (known <= 0)
+		return known;
+	if (limit > 0 && limit < n)
+		n = limit;
+	int64_t bad = 0, worst = -1;
+	size_t worst_len = 0, worst_start = 0;
+	char where[sizeof ((struct fit_record *)0)->where] = "";
+	for (int64_t i = 0; i < n; i++) {
+		struct fit_record r = { 0 };
+		if (src->get(src->ctx, ds, i, &r, err) < 0)
+			return -1;
+		size_t len, start = 0;
+		int fits;
+		if (example) {
+			if (!r.prompt || !r.response)
+				continue; /* the stage says what is missing */
+			len = pack_example(tpl, r.prompt, r.response, bos, eos, NULL, 0, &start);
+			fits = len <= (size_t)max_seq;
+		} else {
+			if (!r.prompt)
+				continue;
+			len = pack_prompt(tpl, r.prompt, bos, NULL, 0);
+			fits = pack_prompt_fits(len, max_new, max_seq);
+		}
+		if (fits)
+			continue;
+		bad++;
+		if (worst < 0 || len > worst_len) {
+			worst = i;
+			worst_len = len;
+			worst_start = start;
+			memcpy(where, r.where, sizeof where);
+		}
+	}
+	if (!bad)
+		return 0;
+	char at[sizeof where + 4] = "";
+	if (*where)
+		snprintf(at, sizeof at, " (%s)", where);
+	if (example)
+		return err_set(err, ERR_INVALID, "stage '%s': dataset '%s' record %lld%s: the SFT "
+			"example is %zu tokens (%zu before the response), more than max_seq %d "
+			"(%lld of %lld records do not fit): shorten the examples or raise max_seq",
+			sname, ds, (long long)worst, at, worst_len, worst_start, max_seq,
+			(long long)bad, (long long)n);
+	return err_set(err, ERR_INVALID, "stage '%s': dataset '%s' record %lld%s: the templated "
+		"prompt is %zu tokens and max_new_tokens %lld needs %lld, more than max_seq %d "
+		"(%lld of %lld records do not fit): shorten the template or the prompts, lower "
+		"max_new_tokens or raise max_seq", sname, ds, (long long)worst, at, worst_len,
+		(long long)max_new, (long long)worst_len + (long long)max_new, max_seq,
+		(long long)bad, (long long)n);
+}
+
+int fit_check(const json_t *spec, int max_seq, int bos, int eos, const struct fit_source *src,
+	struct err *err)
+{
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(spec, "stages"), i, st)
+		if (check_stage(spec, st, max_seq, bos, eos, src, err) < 0)
+			return -1;
+	return 0;
+}
+
+int fit_model(const json_t *spec, int *max_seq, int *bos, int *eos, struct err *err)
+{
+	const json_t *model = json_object_get(spec, "model");
+	const json_t *config = json_object_get(model, "config");
+	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
+	struct model_config cfg;
+	config_defaults(&cfg);
+	if (config)
+		cfg.max_seq = (int)json_integer_value(json_object_get(config, "max_seq"));
+	else if (!dir)
+		return 0;
+	else if (checkpoint_read_config(dir, &cfg, err) < 0)
+		return -1;
+	*max_seq = cfg.max_seq;
+	*bos = cfg.bos_id;
+	*eos = cfg.eos_id;
+	return 1;
+}

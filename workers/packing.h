@@ -1,0 +1,51 @@
+/*
+ * packing — texts into token sequences that fit a model's context (max_seq), the one
+ * place that decides what a stage feeds the model:
+ *
+ *   pack_prompt    a sampling prompt (eval, grpo, rejection_sample):
+ *                  <bos> + the template with {prompt} replaced by the prompt.
+ *                  Generation then adds up to max_new_tokens, so a prompt fits when
+ *                  its length + max_new_tokens <= max_seq (pack_prompt_fits).
+ *   pack_example   an SFT example: <bos> template(prompt) response <eos>, the loss on
+ *                  the response and <eos> (from *start). It fits when its whole length
+ *                  is <= max_seq; an example that does not fit is refused (naming the
+ *                  record), never truncated: a cut response would teach the model to
+ *                  stop mid-answer, and a cut prompt to answer another question.
+ *   pack_document  a pretraining document: <bos> text <eos>. A document longer than
+ *                  max_seq is cut into windows (pack_windows): window w holds ids
+ *                  [w·(max_seq−1), w·(max_seq−1) + max_seq) of the document, so
+ *                  consecutive windows share one id and every id after <bos> is a
+ *                  target exactly once. The last window may be shorter.
+ *
+ * Every function returns the number of ids the whole sequence needs, which may exceed
+ * `cap`: only the first `cap` ids are written (snprintf-like), so a caller can never
+ * write past its buffer, and compares the result with the limit it enforces. A
+ * template without "{prompt}" is used as a prefix (the spec loader refuses such
+ * templates; this keeps the functions total).
+ *
+ * Pure functions over core/tokenizer; no allocation, no I/O.
+ */
+#ifndef R1_PACKING_H
+#define R1_PACKING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+size_t pack_prompt(const char *tpl, const char *prompt, int bos, int *ids, size_t cap);
+
+/* 1 when a prompt of `len` ids leaves room for max_new generated ids in max_seq. */
+int pack_prompt_fits(size_t len, int64_t max_new, int max_seq);
+
+/* *start: the position of the response's first id (even when it is past cap). */
+size_t pack_example(const char *tpl, const char *prompt, const char *response, int bos,
+	int eos, int *ids, size_t cap, size_t *start);
+
+size_t pack_document(const char *text, int bos, int eos, int *ids, size_t cap);
+
+/* The windows a sequence of n ids is cut into for max_seq (>= 2): 1 when n <= max_seq. */
+int64_t pack_windows(int64_t n, int max_seq);
+
+/* The first id of window w. */
+int64_t pack_window_start(int64_t w, int max_seq);
+
+#endif

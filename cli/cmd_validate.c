@@ -1,9 +1,12 @@
 /*
  * r1flow validate — load a pipeline spec the way submit does, without a daemon:
- * say it is fine (and which stages it has), or print the loader's error line.
+ * say it is fine (and which stages it has), or print the loader's error line. A
+ * model.checkpoint directory is checked as submit checks it (checkpoint_check:
+ * config.json, and model.safetensors' header and tensors, without loading them).
  */
 #include <stdio.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "client.h"
 #include "spec.h"
@@ -21,7 +24,9 @@ int cmd_validate(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "validate", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Check the pipeline spec in FILE (YAML) with the --set overrides applied,\n"
-			 "exactly as 'r1flow submit' would, without a daemon. Prints\n"
+			 "exactly as 'r1flow submit' would, without a daemon: a model.checkpoint\n"
+			 "directory must hold a supported config.json and a model.safetensors with\n"
+			 "its tensors (a model from another pipeline is checked at submit). Prints\n"
 			 "'FILE: ok (N stages: a, b)' or the first error as FILE:LINE:COL: ....\n\n"
 			 "example: r1flow validate pipelines/probe.yaml --set stages.b.jobs=10\n\n"
 			 "exit status: 0 valid, 1 invalid (or unreadable), 2 usage error",
@@ -35,6 +40,13 @@ int cmd_validate(int argc, char **argv)
 	struct err e = { 0 };
 	if (spec_load_file(file, sets.v, (size_t)sets.n, &spec, &e) < 0) {
 		cli_error("validate", "%s", e.msg);
+		return CLI_EXIT_FAIL;
+	}
+	const char *dir = json_string_value(json_object_get(json_object_get(spec, "model"),
+		"checkpoint"));
+	if (dir && checkpoint_check(dir, NULL, &e) < 0) {
+		cli_error("validate", "%s: model.checkpoint: %s", file, e.msg);
+		json_decref(spec);
 		return CLI_EXIT_FAIL;
 	}
 	rc = CLI_EXIT_OK;

@@ -392,6 +392,8 @@ static const struct op ops[] = {
 		"step {step} (default the latest), at most {limit}" },
 	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "
 		"(of pipeline {id})" },
+	{ "dataset_export", control_op_dataset_export, "records of dataset {name} (of pipeline "
+		"{id}) from index {after} on, as JSONL in a blob frame of about {max_bytes}" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)

@@ -209,7 +209,11 @@ int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
 		goto out;
 	}
 	long line = 0;
-	for (size_t at = 0; at < len;) {
+	size_t start = 0;
+	/* a UTF-8 byte-order mark (editors on Windows write one) is not part of line 1 */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		start = 3;
+	for (size_t at = start; at < len;) {
 		const char *nl = memchr(text + at, '\n', len - at);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		line++;
@@ -247,6 +251,34 @@ static int import_file(struct daemon *d, int64_t pipeline, const char *name, con
 	return rc;
 }
 
+/* A copy of the shared dataset the spec names, as the pipeline's own `name`: the
+ * pipeline keeps its records whatever becomes of the shared one later. */
+static int copy_shared(struct daemon *d, int64_t pipeline, const char *name, const json_t *src,
+	struct err *err)
+{
+	const char *shared = json_string_value(json_object_get(src, "shared"));
+	int64_t from, to, count = 0;
+	int rc = store_dataset_find(d->store, 0, shared, &from, &count, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s': no shared dataset "
+			"'%s' (import one with 'r1flow dataset import FILE --name %s'; 'r1flow "
+			"datasets' lists them)", name, shared, shared);
+	char *text = json_dumps(src, JSON_COMPACT);
+	rc = text ? store_dataset_add(d->store, pipeline, name, text, d->wall, &to, err) :
+		err_set(err, ERR_NOMEM, "out of memory");
+	free(text);
+	for (int64_t i = 0; rc == 0 && i < count; i++) {
+		struct store_record r;
+		int got = store_record_get(d->store, from, i, &r, err);
+		if (got == 0)
+			err_set(err, ERR_FORMAT, "shared dataset '%s' lacks record %lld of %lld", shared,
+				(long long)i, (long long)count);
+		rc = got == 1 ? store_record_add(d->store, to, i, &r, err) : -1;
+		store_record_release(&r);
+	}
+	return rc < 0 ? -1 : store_dataset_set_count(d->store, to, count, err);
+}
+
 int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 	struct err *err)
 {
@@ -256,6 +288,11 @@ int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 		int64_t id, count = 0;
 		if (json_object_get(src, "file")) {
 			if (import_file(d, pipeline, name, src, &count, err) < 0)
+				return -1;
+			continue;
+		}
+		if (json_object_get(src, "shared")) {
+			if (copy_shared(d, pipeline, name, src, err) < 0)
 				return -1;
 			continue;
 		}

@@ -8,7 +8,7 @@
  *   {"messages": [{"role", "content"}, ...]}  a chat: the user turns joined are the
  *                                   prompt, the last assistant turn the response
  *   {"text"}                        a pretraining document
- * and optionally "meta" (any JSON). Anything else — not an object, a key not listed,
+ * and optionally "meta" (any JSON). A UTF-8 byte-order mark at the start is skipped. Anything else — not an object, a key not listed,
  * a value of the wrong type, no usable combination — is an error naming
  * `FILE:LINE` and what is wrong, and nothing of the file is kept: the import runs
  * in one store unit.
@@ -24,7 +24,9 @@
 
 struct daemon;
 
-/* Create every dataset of the normalised spec's `datasets` for `pipeline`. */
+/* Create every dataset of the normalised spec's `datasets` for `pipeline`: generated,
+ * read from a file, or copied from the shared dataset a `shared: NAME` names (an
+ * error naming it when there is none). */
 int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 	struct err *err);
 

@@ -107,7 +107,7 @@ name: slow
 seed: 0
 model: {config: {dim: 16, layers: 1, heads: 2, ffn: 32, max_seq: 16}}
 stages:
-  - {name: base, kind: probe, jobs: 100000, sleep_ms: 1000}
+  - {name: base, kind: probe, jobs: 100, sleep_ms: 60000}
 YAML
 r1rc submit "$T/slow.yaml"; expect_rc 0 "submit slow"; S=$(cat "$T/out")
 spec "$T/c.yaml" "{pipeline: $S, stage: base}" third

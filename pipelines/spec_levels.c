@@ -1,8 +1,8 @@
 /*
  * spec_levels — the top level, the model, datasets and rewards: what their tables
- * cannot say (exactly one model source, dim and heads, generate or file, operators,
- * the corpus mix, a reward's function choosing its keys), and the entry point that
- * runs every level in order (spec_check_tree).
+ * cannot say (exactly one model source, dim and heads, exactly one of generate, file
+ * and shared, operators, the corpus mix, a reward's function choosing its keys), and
+ * the entry point that runs every level in order (spec_check_tree).
  */
 #include <math.h>
 #include <stdarg.h>

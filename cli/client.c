@@ -81,6 +81,42 @@ static int use_keys(struct client *c, struct err *err)
 	return rc;
 }
 
+/* The connection's end is seen through libzmq's socket monitor: a PAIR socket that
+ * receives an event when the connection to the daemon drops, which is how a daemon
+ * that dies (or closes the connection) while answering is told from a slow one. */
+static int watch_connection(struct client *c, struct err *err)
+{
+	static const char monitor[] = "inproc://r1flow-client-monitor";
+	if (zmq_socket_monitor(c->sock, monitor, ZMQ_EVENT_DISCONNECTED) < 0 ||
+		!(c->monitor = zmq_socket(c->zctx, ZMQ_PAIR)) ||
+		zmq_connect(c->monitor, monitor) < 0)
+		return err_set(err, ERR_IO, "cannot watch the connection to '%s': %s", c->endpoint,
+			zmq_strerror(errno));
+	return 0;
+}
+
+/* Read the monitor's pending events: 1 if the connection dropped since the last
+ * call, else 0. */
+static int connection_dropped(struct client *c)
+{
+	int dropped = 0;
+	for (;;) {
+		zmq_msg_t ev;
+		zmq_msg_init(&ev);
+		if (zmq_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&ev);
+			return dropped;
+		}
+		uint16_t event = 0;
+		if (zmq_msg_size(&ev) >= sizeof event)
+			memcpy(&event, zmq_msg_data(&ev), sizeof event);
+		dropped |= event == ZMQ_EVENT_DISCONNECTED;
+		while (zmq_msg_more(&ev) && zmq_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) >= 0)
+			;  /* the event's second frame: the endpoint */
+		zmq_msg_close(&ev);
+	}
+}
+
 int client_open(struct client *c, const struct client_addr *a, struct err *err)
 {
 	memset(c, 0, sizeof *c);
@@ -109,7 +145,8 @@ int client_open(struct client *c, const struct client_addr *a, struct err *err)
 	if (!c->zctx)
 		return err_set(err, ERR_IO, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
 	c->sock = sock_open(c->zctx, ZMQ_DEALER, NULL, err);
-	if (!c->sock || use_keys(c, err) < 0 || sock_connect(c->sock, c->endpoint, err) < 0) {
+	if (!c->sock || use_keys(c, err) < 0 || watch_connection(c, err) < 0 ||
+		sock_connect(c->sock, c->endpoint, err) < 0) {
 		client_close(c);
 		return -1;
 	}
@@ -118,6 +155,11 @@ int client_open(struct client *c, const struct client_addr *a, struct err *err)
 
 void client_close(struct client *c)
 {
+	if (c->monitor) {
+		zmq_socket_monitor(c->sock, NULL, 0);
+		zmq_close(c->monitor);
+		c->monitor = NULL;
+	}
 	sock_close(&c->sock);
 	if (c->zctx) {
 		zmq_ctx_term(c->zctx);
@@ -133,16 +175,29 @@ static long ms_left(double deadline)
 }
 
 /* zmq_poll for `events` until `deadline`, in CLIENT_CHECK_MS slices when c->check
- * is set. 1 ready, 0 timed out, -1 with err (interrupted, or check failed). */
+ * is set. 1 ready, 0 timed out, -1 with err (interrupted, check failed, or, waiting
+ * for a reply, the connection dropped before one came). */
 static int client_wait(struct client *c, short events, double deadline, struct err *err)
 {
 	for (;;) {
-		zmq_pollitem_t item = { c->sock, 0, events, 0 };
+		zmq_pollitem_t items[2] = { { c->sock, 0, events, 0 },
+			{ c->monitor, 0, ZMQ_POLLIN, 0 } };
+		int watch = events == ZMQ_POLLIN && c->monitor;
 		long left = ms_left(deadline);
 		long slice = c->check && left > CLIENT_CHECK_MS ? CLIENT_CHECK_MS : left;
-		int rc = zmq_poll(&item, 1, slice);
-		if (rc > 0)
+		int rc = zmq_poll(items, watch ? 2 : 1, slice);
+		if (rc > 0 && (items[0].revents & events))
 			return 1;
+		if (rc > 0 && connection_dropped(c)) {
+			/* a reply that came just before the drop is still there to read */
+			zmq_pollitem_t last = { c->sock, 0, ZMQ_POLLIN, 0 };
+			if (zmq_poll(&last, 1, 0) > 0)
+				return 1;
+			return err_set(err, ERR_IO, "the daemon at '%s' closed the connection while "
+				"answering: it died or was stopped (see its log)", c->endpoint);
+		}
+		if (rc > 0)
+			continue;
 		if (rc < 0 && errno == EINTR)
 			return err_set(err, ERR_IO, "interrupted");
 		if (rc < 0)
@@ -194,6 +249,7 @@ json_t *client_call_blob(struct client *c, json_t *req, const void *out, size_t 
 		no_daemon(c, err);
 		goto out;
 	}
+	connection_dropped(c);  /* forget drops before this request: it is not theirs */
 	if (sock_send(c->sock, NULL, &m, ZMQ_DONTWAIT, err) < 0)
 		goto out;
 

@@ -35,6 +35,10 @@
  * that timed out leaves the connection unusable: a late reply would answer the next
  * one, so client_call refuses to go on (close and open again).
  *
+ * A daemon that closes the connection while a request waits for its reply (it
+ * died, or was stopped) ends the wait at once with "the daemon at '...' closed the
+ * connection while answering", which is not the timeout's "no reply ... within".
+ *
  * Signals: a signal that interrupts the wait makes client_call fail with
  * "interrupted"; the verb decides (r1flow run cancels its pipeline). `check` lets a
  * caller end a wait on something else (r1flow run: its daemon child died).
@@ -85,6 +89,7 @@ struct client {
 	                                      while waiting; -1 ends the wait with its err */
 	void *check_arg;
 	void *zctx, *sock;                   /* libzmq context and DEALER */
+	void *monitor;                       /* PAIR receiving the DEALER's disconnects */
 };
 
 /* The data directory `a` means: --data, $R1FLOW_DATA or the default. Borrowed. */

@@ -10,10 +10,17 @@
  *                   line fails the whole import with "FILE:LINE: what is wrong"
  *   dataset_show    {name, id?, offset, limit <= 10000} -> {name, count, records:
  *                   [{idx, prompt?, answer?, response?, text?, meta?}]}
+ *   dataset_export  {name, id?, after, max_bytes} -> {name, count, next, records} and
+ *                   records after..next-1 as JSONL in a blob frame of about max_bytes
+ *                   (at least one record, however long)
  *
- * `dataset export` pages through dataset_show DATASET_PAGE records at a time and
- * writes one JSON object per line with the fields import reads (prompt, answer,
- * response, text, meta), so an exported file imports back as the same records.
+ * `dataset export` pages through dataset_export DATASET_PAGE_BYTES at a time, so a
+ * dataset of any size leaves in bounded replies, and writes the daemon's lines as
+ * they are: one JSON object per line with the fields import reads (prompt, answer,
+ * response, text, meta), so an exported file imports back as the same records and
+ * exports again byte for byte. A shared dataset is named from a spec by
+ * `datasets: {NAME: {shared: SHARED_NAME}}`: submit copies its records into the
+ * pipeline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 #include "proto.h"
 
 #define DATASET_PAGE     10000  /* records per dataset_show request (the daemon's max) */
+#define DATASET_PAGE_BYTES (4 << 20) /* JSONL bytes per dataset_export request, about */
 #define DATASET_NAME_MAX 32
 
 /* The record fields, in the order they are shown and exported. */
@@ -267,8 +275,10 @@ static int dataset_import(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Import the JSONL file FILE ('-': standard input) as the shared dataset NAME,\n"
-			 "which any pipeline's spec can then name. One JSON object per line (blank lines\n"
-			 "are skipped), each one of\n"
+			 "which any pipeline's spec can then name: 'datasets: {train: {shared: NAME}}'\n"
+			 "copies its records into the pipeline at submit as its dataset 'train'. One\n"
+			 "JSON object per line (blank lines and a UTF-8 byte-order mark are skipped),\n"
+			 "each one of\n"
 			 "  {\"prompt\": ..., \"answer\": ...}                  a problem (RL, eval)\n"
 			 "  {\"prompt\": ..., \"response\": ...[, \"answer\"]}    an SFT example\n"
 			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat: user turns are the\n"
@@ -419,24 +429,6 @@ static int dataset_show(int argc, char **argv)
 	return rc;
 }
 
-/* One record as an import line: the fields import reads, in a fixed order. */
-static int dataset_write_record(FILE *out, const json_t *rec)
-{
-	json_t *line = json_object();
-	if (!line)
-		return -1;
-	for (size_t k = 0; k < DATASET_NFIELDS; k++) {
-		json_t *v = json_object_get(rec, dataset_fields[k]);
-		if (v && json_object_set(line, dataset_fields[k], v) < 0) {
-			json_decref(line);
-			return -1;
-		}
-	}
-	int rc = json_dumpf(line, out, JSON_COMPACT | JSON_REAL_PRECISION(17));
-	json_decref(line);
-	return rc < 0 || fputc('\n', out) == EOF ? -1 : 0;
-}
-
 static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
@@ -475,30 +467,32 @@ static int dataset_export(int argc, char **argv)
 	char tmp[CLIENT_PATH_MAX + 16] = "";
 	FILE *out = stdout;
 	json_t *r = NULL;
-	int64_t offset = 0, count = -1;
+	int64_t next = 0, count = -1;
 	rc = CLI_EXIT_FAIL;
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	while (count < 0 || offset < count) {
-		json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_show", "name", name,
-			"offset", (json_int_t)offset, "limit", (json_int_t)DATASET_PAGE);
+	while (count < 0 || next < count) {
+		struct client_blob page = { NULL, 0 };
+		json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_export", "name", name,
+			"after", (json_int_t)next, "max_bytes", (json_int_t)DATASET_PAGE_BYTES);
 		if (req && pipeline)
 			json_object_set_new(req, "id", json_integer(pipeline));
-		r = client_call(&c, req, &e);
+		r = client_call_blob(&c, req, NULL, 0, &page, &e);
 		if (!r)
 			goto fail;
 		count = json_integer_value(json_object_get(r, "count"));
-		json_t *records = json_object_get(r, "records");
-		size_t n = json_array_size(records);
-		if (n == 0 && offset < count) {
-			err_set(&e, ERR_FORMAT, "the daemon sent no records at offset %lld of %lld",
-				(long long)offset, (long long)count);
+		int64_t to = json_integer_value(json_object_get(r, "next"));
+		if (to <= next && next < count) {
+			free(page.data);
+			err_set(&e, ERR_FORMAT, "the daemon sent no records after %lld of %lld",
+				(long long)next, (long long)count);
 			goto fail;
 		}
 		/* the file is opened once the dataset is known to exist */
 		if (path && !tmp[0]) {
 			if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
 				tmp[0] = '\0';
+				free(page.data);
 				err_set(&e, ERR_INVALID, "path too long: '%.64s...'", path);
 				goto fail;
 			}
@@ -510,20 +504,19 @@ static int dataset_export(int argc, char **argv)
 				unlink(tmp);
 				tmp[0] = '\0';
 				out = stdout;
+				free(page.data);
 				goto fail;
 			}
 		}
-		size_t i;
-		json_t *rec;
-		json_array_foreach(records, i, rec) {
-			errno = 0;
-			if (dataset_write_record(out, rec) < 0) {
-				err_set(&e, ERR_IO, "cannot write '%s': %s", path ? path : "standard output",
-					errno ? strerror(errno) : "out of memory");
-				goto fail;
-			}
+		/* the page is JSONL already, one import line per record */
+		if (page.size && fwrite(page.data, 1, page.size, out) != page.size) {
+			free(page.data);
+			err_set(&e, ERR_IO, "cannot write '%s': %s", path ? path : "standard output",
+				strerror(errno));
+			goto fail;
 		}
-		offset += (int64_t)n;
+		free(page.data);
+		next = to > next ? to : next;
 		json_decref(r);
 		r = NULL;
 	}
@@ -542,8 +535,8 @@ static int dataset_export(int argc, char **argv)
 			goto fail;
 		}
 		tmp[0] = '\0';
-		printf("exported %lld record%s of dataset '%s' to %s\n", (long long)offset,
-			offset == 1 ? "" : "s", name, path);
+		printf("exported %lld record%s of dataset '%s' to %s\n", (long long)next,
+			next == 1 ? "" : "s", name, path);
 	}
 	rc = CLI_EXIT_OK;
 	goto out;
@@ -581,7 +574,7 @@ int cmd_dataset(int argc, char **argv)
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		printf("usage: r1flow dataset import|export|show [options] ARGS\n\n"
 		       "Move datasets in and out of the daemon: import a JSONL file as a shared\n"
-		       "dataset any spec can name, export a dataset (shared, or a pipeline's own with\n"
+		       "dataset any spec can name ({shared: NAME}), export a dataset (shared, or a pipeline's own with\n"
 		       "--pipeline ID) as JSONL, show some of its records. 'r1flow datasets' lists\n"
 		       "them; 'r1flow dataset SUBCOMMAND --help' tells more.\n\n"
 		       "subcommands:\n");

@@ -1,6 +1,8 @@
 /*
  * r1flow validate — load a pipeline spec the way submit does, without a daemon:
- * say it is fine (and which stages it has), or print the loader's error line.
+ * say it is fine (and which stages it has), or print the loader's error line. A
+ * model.checkpoint directory is checked as submit checks it (checkpoint_check:
+ * config.json, and model.safetensors' header and tensors, without loading them).
  * Then, as submit does, check that the data fits the model's context (fit.h): the
  * spec's generated datasets are generated and its JSONL files read for it; datasets
  * made by stages or shared in a daemon are checked when they exist.
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "client.h"
 #include "file.h"
@@ -51,8 +54,8 @@ static int fit_spec_open(struct fit_spec *f, const char *name, struct err *err)
 	fit_spec_close(f);
 	const json_t *src = json_object_get(json_object_get(f->spec, "datasets"), name);
 	const char *file = json_string_value(json_object_get(src, "file"));
-	if (!src)
-		return 0; /* made by a stage, or shared in the daemon */
+	if (!src || json_object_get(src, "shared"))
+		return 0; /* made by a stage, or shared in the daemon: checked at submit */
 	f->generated = !file;
 	if (f->generated) {
 		if (gen_parse(src, name, &f->g, err) < 0)
@@ -148,12 +151,14 @@ int cmd_validate(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "validate", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Check the pipeline spec in FILE (YAML) with the --set overrides applied,\n"
-			 "exactly as 'r1flow submit' would, without a daemon. Prints\n"
-			 "'FILE: ok (N stages: a, b)' or the first error as FILE:LINE:COL: ....\n"
-			 "Then checks that every prompt, with the template and max_new_tokens, and\n"
-			 "every SFT example fits the model's max_seq, generating the spec's datasets\n"
-			 "and reading its JSONL files (an error names the stage, the dataset and\n"
-			 "the record, FILE:LINE for JSONL).\n\n"
+			 "exactly as 'r1flow submit' would, without a daemon: a model.checkpoint\n"
+			 "directory must hold a supported config.json and a model.safetensors with\n"
+			 "its tensors (a model from another pipeline is checked at submit). Then\n"
+			 "checks that every prompt, with the template and max_new_tokens, and every\n"
+			 "SFT example fits the model's max_seq, generating the spec's datasets and\n"
+			 "reading its JSONL files (an error names the stage, the dataset and the\n"
+			 "record, FILE:LINE for JSONL). Prints 'FILE: ok (N stages: a, b)' or the\n"
+			 "first error as FILE:LINE:COL: ....\n\n"
 			 "example: r1flow validate pipelines/probe.yaml --set stages.b.jobs=10\n\n"
 			 "exit status: 0 valid, 1 invalid (or unreadable), 2 usage error",
 	};
@@ -166,6 +171,13 @@ int cmd_validate(int argc, char **argv)
 	struct err e = { 0 };
 	if (spec_load_file(file, sets.v, (size_t)sets.n, &spec, &e) < 0) {
 		cli_error("validate", "%s", e.msg);
+		return CLI_EXIT_FAIL;
+	}
+	const char *dir = json_string_value(json_object_get(json_object_get(spec, "model"),
+		"checkpoint"));
+	if (dir && checkpoint_check(dir, NULL, &e) < 0) {
+		cli_error("validate", "%s: model.checkpoint: %s", file, e.msg);
+		json_decref(spec);
 		return CLI_EXIT_FAIL;
 	}
 	if (validate_fit(spec, &e) < 0) {

@@ -407,6 +407,44 @@ static void ck_shape(const struct model_tensor *t, int64_t shape[2])
 	shape[1] = t->ndim > 1 ? t->shape[1] : 0;
 }
 
+/* The file holds exactly the tensors t[0..n) (of a model with `tied` embeddings),
+ * each with its shape and a float dtype; HF's rotary buffers may be there too. */
+static int ck_match(const struct st_file *f, const struct model_tensor *t, int n, bool tied,
+	const char *path, struct err *e)
+{
+	for (int i = 0; i < n; i++) {
+		const char *name = t[i].name;
+		if (st_find(f, name))
+			continue;
+		if (strcmp(name, "lm_head.weight") == 0)
+			return err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s' (config has tie_word_embeddings false)",
+				path, name);
+		return err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s'", path, name);
+	}
+	int extra = 0;  /* every t[i] is in the file, once: count before searching */
+	for (int i = 0; i < f->n; i++)
+		extra += !ck_ignorable(f->tensors[i].name);
+	for (int i = 0; extra > n && i < f->n; i++) {
+		const char *name = f->tensors[i].name;
+		int known = ck_ignorable(name);
+		for (int k = 0; !known && k < n; k++)
+			known = strcmp(t[k].name, name) == 0;
+		if (known)
+			continue;
+		if (strcmp(name, "lm_head.weight") == 0 && tied)
+			return err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s' (config has tie_word_embeddings true)",
+				path, name);
+		return err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s'", path, name);
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t shape[2];
+		ck_shape(&t[i], shape);
+		if (st_check_f32(f, t[i].name, t[i].ndim, shape, e))
+			return -1;
+	}
+	return 0;
+}
+
 int checkpoint_read_params_file(const struct model *m, const char *path, float *params,
 	struct err *e)
 {
@@ -414,28 +452,8 @@ int checkpoint_read_params_file(const struct model *m, const char *path, float *
 	if (st_open(&f, path, e))
 		return -1;
 	int rc = -1;
-	for (int i = 0; i < m->n_tensors; i++) {
-		const char *name = m->tensors[i].name;
-		if (st_find(&f, name))
-			continue;
-		if (strcmp(name, "lm_head.weight") == 0)
-			err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s' (config has tie_word_embeddings false)",
-				path, name);
-		else
-			err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s'", path, name);
+	if (ck_match(&f, m->tensors, m->n_tensors, m->cfg.tied, path, e))
 		goto out;
-	}
-	for (int i = 0; i < f.n; i++) {
-		const char *name = f.tensors[i].name;
-		if (model_find_tensor(m, name) || ck_ignorable(name))
-			continue;
-		if (strcmp(name, "lm_head.weight") == 0 && m->cfg.tied)
-			err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s' (config has tie_word_embeddings true)",
-				path, name);
-		else
-			err_set(e, ERR_FORMAT, "cannot read '%s': unexpected tensor '%s'", path, name);
-		goto out;
-	}
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct model_tensor *t = &m->tensors[i];
 		int64_t shape[2];
@@ -445,6 +463,56 @@ int checkpoint_read_params_file(const struct model *m, const char *path, float *
 	}
 	rc = 0;
 out:
+	st_close(&f);
+	return rc;
+}
+
+int checkpoint_check(const char *dir, struct model_config *cfg, struct err *e)
+{
+	char path[PATH_MAX];
+	struct model_config c;
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open checkpoint "
+			"directory '%s': %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_INVALID, "checkpoint '%s' is not a directory (expected one "
+			"with config.json and model.safetensors)", dir);
+	if (checkpoint_read_config(dir, &c, e) || ck_path(path, dir, CK_CONFIG, e))
+		return -1;
+	/* in floating point: the product of sizes config_validate allows overflows int64 */
+	double C = c.dim, HD = config_head_dim(&c), F = c.ffn;
+	double params = (double)c.vocab * C * (c.tied ? 1 : 2) + C + (double)c.n_layers *
+		(2 * C + (c.n_heads + 2.0 * c.n_kv_heads) * HD * C + C * c.n_heads * HD + 3 * F * C);
+	if (params > CHECKPOINT_MAX_PARAMS)
+		return err_set(e, ERR_INVALID, "cannot read '%s': the config makes a model of %.3g "
+			"parameters, more than the %.3g r1flow can hold", path, params,
+			(double)CHECKPOINT_MAX_PARAMS);
+	if (ck_path(path, dir, CK_MODEL, e))
+		return -1;
+	struct st_file f;
+	if (st_open(&f, path, e))
+		return -1;
+	struct model_tensor *t = NULL;
+	int n = 0, rc = -1;
+	/* the layer count bounds the table; the file's own tensor count is bounded by its
+	 * header, so a config of too many layers fails here, before the table is made */
+	long want = 9L * c.n_layers + 2 + (c.tied ? 0 : 1), have = 0;
+	for (int i = 0; i < f.n; i++)
+		have += !ck_ignorable(f.tensors[i].name);
+	if (have < want) {
+		err_set(e, ERR_INVALID, "cannot read '%s': it has %ld tensors, the config in "
+			"config.json needs %ld", path, have, want);
+		goto out;
+	}
+	if (model_tensor_table(&c, &t, &n, NULL, e) ||
+		ck_match(&f, t, n, c.tied, path, e))
+		goto out;
+	if (cfg)
+		*cfg = c;
+	rc = 0;
+out:
+	free(t);
 	st_close(&f);
 	return rc;
 }

@@ -54,6 +54,20 @@ int checkpoint_load_params(struct model *m, const char *dir, struct err *e);
 int checkpoint_read_params_file(const struct model *m, const char *path, float *params,
 	struct err *e);
 
+/* Parameters a checkpoint may have: fp32 weights, gradients and moments of a bigger
+ * model do not fit a machine r1flow runs on. */
+#define CHECKPOINT_MAX_PARAMS (1LL << 33)
+
+/*
+ * Check DIR as a model to start from, without loading its weights: the directory
+ * exists; config.json parses and is a supported config of at most
+ * CHECKPOINT_MAX_PARAMS parameters; model.safetensors' header parses, every tensor's
+ * bytes lie inside the file, and it holds exactly the config's tensors with their
+ * shapes in a float dtype. Errors name DIR's own files. cfg (may be NULL) gets the
+ * config. validate and submit run it, so a broken directory fails before a stage.
+ */
+int checkpoint_check(const char *dir, struct model_config *cfg, struct err *e);
+
 /* Write config.json and model.safetensors (and optimizer.safetensors when step > 0
  * and the model has optimizer buffers). */
 int checkpoint_save(const struct model *m, const char *dir, long optimizer_step, struct err *e);

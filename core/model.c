@@ -166,6 +166,23 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	return 0;
 }
 
+int model_tensor_table(const struct model_config *cfg, struct model_tensor **tensors, int *n,
+	size_t *num_params, struct err *e)
+{
+	struct model m = { .cfg = *cfg };
+	if (config_validate(cfg, e) < 0)
+		return -1;
+	m.tensors = calloc((size_t)MODEL_MAX_TENSORS_PER_LAYER * cfg->n_layers + 3, sizeof *m.tensors);
+	if (!m.tensors)
+		return err_set(e, ERR_NOMEM, "cannot allocate the tensor table of %d layers", cfg->n_layers);
+	size_t np = model_layout(&m);
+	*tensors = m.tensors;
+	*n = m.n_tensors;
+	if (num_params)
+		*num_params = np;
+	return 0;
+}
+
 void model_release(struct model *m)
 {
 	free(m->tensors);

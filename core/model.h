@@ -121,6 +121,12 @@ struct model {
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);
 void model_release(struct model *m);
 
+/* The parameter table a model of `cfg` has, without allocating the model (to check a
+ * file against it): *tensors (free() it) of *n rows, *num_params (may be NULL) the
+ * floats they hold. The config must pass config_validate. */
+int model_tensor_table(const struct model_config *cfg, struct model_tensor **tensors, int *n,
+	size_t *num_params, struct err *e);
+
 /* Ensure AdamW moment buffers exist (zeroed). */
 int model_alloc_optimizer(struct model *m, struct err *e);
 

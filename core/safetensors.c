@@ -358,8 +358,8 @@ static int st_read_at(struct st_file *f, const char *name, uint64_t at, void *ds
 /* 16-bit floats are converted through a small buffer, chunk by chunk. */
 #define ST_CHUNK 4096
 
-int st_read_f32(struct st_file *f, const char *name, int ndim, const int64_t *shape,
-	float *out, struct err *e)
+int st_check_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape,
+	struct err *e)
 {
 	assert(ndim >= 0 && ndim <= ST_MAX_DIMS);
 	const struct st_tensor_info *t = st_find(f, name);
@@ -375,11 +375,20 @@ int st_read_f32(struct st_file *f, const char *name, int ndim, const int64_t *sh
 		return err_set(e, ERR_INVALID, "cannot read '%s': tensor '%s' has shape %s, expected %s",
 			f->path, name, have, want);
 	}
-	if (t->dtype == ST_F32)
-		return st_read_at(f, name, t->begin, out, (size_t)(t->end - t->begin), e);
-	if (t->dtype != ST_F16 && t->dtype != ST_BF16)
+	if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
 		return err_set(e, ERR_INVALID, "cannot read '%s': tensor '%s' has dtype %s, expected F32, F16 or BF16",
 			f->path, name, st_dtypes[t->dtype].name);
+	return 0;
+}
+
+int st_read_f32(struct st_file *f, const char *name, int ndim, const int64_t *shape,
+	float *out, struct err *e)
+{
+	if (st_check_f32(f, name, ndim, shape, e))
+		return -1;
+	const struct st_tensor_info *t = st_find(f, name);
+	if (t->dtype == ST_F32)
+		return st_read_at(f, name, t->begin, out, (size_t)(t->end - t->begin), e);
 	float (*conv)(uint16_t) = t->dtype == ST_F16 ? st_f16_to_f32 : st_bf16_to_f32;
 	unsigned char buf[ST_CHUNK * 2];
 	for (int64_t i = 0; i < t->numel; i += ST_CHUNK) {

@@ -59,6 +59,11 @@ const char *st_metadata(const struct st_file *f, const char *key);
 int st_read_f32(struct st_file *f, const char *name, int ndim, const int64_t *shape,
 	float *out, struct err *e);
 
+/* The checks of st_read_f32 without reading: tensor `name` is there with that shape
+ * and a float dtype. Its bytes lie inside the file already (st_open checked). */
+int st_check_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape,
+	struct err *e);
+
 /* Read an integer tensor (I32 or I64) of any shape with `numel` elements into out. */
 int st_read_i32(struct st_file *f, const char *name, int64_t numel, int32_t *out, struct err *e);
 

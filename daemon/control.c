@@ -392,6 +392,8 @@ static const struct op ops[] = {
 		"step {step} (default the latest), at most {limit}" },
 	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "
 		"(of pipeline {id})" },
+	{ "dataset_export", control_op_dataset_export, "records of dataset {name} (of pipeline "
+		"{id}) from index {after} on, as JSONL in a blob frame of about {max_bytes}" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)
@@ -417,17 +419,40 @@ void control_reply_blob(void *data, size_t size)
 	pending_size = size;
 }
 
+static void reply_error(struct daemon *d, const struct msg_frame *client, const char *op,
+	const char *code, const char *message);
+
 static void free_blob(void *data, void *hint)
 {
 	(void)hint;
 	free(data);
 }
 
-static void reply(struct daemon *d, const struct msg_frame *client, json_t *header)
+/* Send `header` (consumed) to `client`, with the pending blob if any. A reply that
+ * cannot go out as it is (over the header limit, not serialisable) becomes an error
+ * reply saying so, so that the client always hears back; `op` names it there. */
+static void reply(struct daemon *d, const struct msg_frame *client, const char *op,
+	json_t *header)
 {
 	struct msg m;
+	struct msg_wire w;
+	struct err e = { 0 };
 	msg_init(&m, PROTO_REPLY);
 	m.header = header;
+	int ok = header && json_is_true(json_object_get(header, "ok"));
+	if (msg_encode(&w, &m, &e) < 0) {
+		msg_release(&m);
+		control_reply_blob(NULL, 0);
+		log_warn("control: cannot send the reply to '%s': %s", op, e.msg);
+		if (ok) {
+			char message[sizeof e.msg + 96];
+			snprintf(message, sizeof message, "cannot send the reply to '%.64s': %s", op,
+				e.msg);
+			reply_error(d, client, op, err_code_name(ERR_INVALID), message);
+		}
+		return;
+	}
+	msg_wire_release(&w);
 	if (pending_blob) {
 		m.blob_free = free_blob;
 		if (msg_add_blob(&m, pending_blob, pending_size, NULL) < 0)
@@ -437,11 +462,31 @@ static void reply(struct daemon *d, const struct msg_frame *client, json_t *head
 	outbox_push(&d->out, d->control, client->data, client->size, &m);
 }
 
-static void reply_error(struct daemon *d, const struct msg_frame *client, const char *code,
-	const char *message)
+/* An {ok:false, error:{code, message}} reply. A message that is not UTF-8 (it may
+ * quote bytes a client sent) goes with those bytes as '?', so the reply encodes. */
+static void reply_error(struct daemon *d, const struct msg_frame *client, const char *op,
+	const char *code, const char *message)
 {
-	reply(d, client, json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", code, "message",
-		message));
+	if (!message[0])
+		message = "the request failed without saying why";
+	json_t *h = json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", code, "message", message);
+	if (!h) {
+		char clean[sizeof ((struct err *)0)->msg + 128];
+		size_t n = 0;
+		for (const unsigned char *p = (const unsigned char *)message;
+			*p && n + 1 < sizeof clean; p++)
+			clean[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+		clean[n] = '\0';
+		h = json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", code, "message", clean);
+	}
+	reply(d, client, op, h);
+}
+
+/* The error code of a request that did not decode: "version" for another protocol
+ * version, "malformed" for everything else (not JSON, not an object, no 'op'...). */
+static const char *fault_code(enum msg_fault fault)
+{
+	return fault == MSG_FAULT_VERSION ? "version" : "malformed";
 }
 
 void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct err *err)
@@ -451,8 +496,9 @@ void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct 
 			return;
 		counters_add(&d->counters, (enum counter)(C_MSGS_FAULT + in->msg.fault), 1);
 		log_debug("control: %s", err->msg);
-		if (in->msg.fault == MSG_FAULT_VERSION)
-			reply_error(d, &in->envelope, "version", err->msg);
+		/* every request gets an answer, so a client can tell a bad request from a
+		 * dead daemon; the message says what was wrong */
+		reply_error(d, &in->envelope, "?", fault_code(in->msg.fault), err->msg);
 		return;
 	}
 	const char *name = msg_str(&in->msg, "op");
@@ -464,14 +510,14 @@ void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct 
 		if (!r) {
 			control_reply_blob(NULL, 0);
 			log_debug("control op '%s' failed: %s", name, e.msg);
-			reply_error(d, &in->envelope, err_code_name(e.code), e.msg);
+			reply_error(d, &in->envelope, name, err_code_name(e.code), e.msg);
 			return;
 		}
 		json_object_set_new(r, "ok", json_true());
-		reply(d, &in->envelope, r);
+		reply(d, &in->envelope, name, r);
 		return;
 	}
 	char message[256];
 	snprintf(message, sizeof message, "unknown op '%.64s' (the 'ops' op lists them)", name);
-	reply_error(d, &in->envelope, err_code_name(ERR_INVALID), message);
+	reply_error(d, &in->envelope, name, err_code_name(ERR_INVALID), message);
 }

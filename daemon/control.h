@@ -26,11 +26,14 @@
  *   shutdown        {} -> {}; the daemon stops after this turn
  *   submit, pipelines, pipeline, pipeline_cancel|pause|resume|retry, logs, drain:
  *                   pipelines (scheduler.h); `ops` has each one's fields
- *   metrics, checkpoint, report, datasets, dataset_import, dataset_show, samples:
+ *   metrics, checkpoint, report, datasets, dataset_import, dataset_show,
+ *   dataset_export, samples:
  *                   what pipelines produced (control_data.c)
  *
- * A request that does not decode is counted (msgs_<fault>) and dropped, except a
- * wrong version, which gets a REPLY {ok:false, error:{code:"version"}}.
+ * Every request is answered. One that does not decode is counted (msgs_<fault>) and
+ * gets REPLY {ok:false, error:{code: "version" (another protocol version) or
+ * "malformed", message}}; a reply that cannot be sent (over PROTO_MAX_HEADER_SIZE)
+ * is replaced by an {ok:false} saying so.
  */
 #ifndef R1_CONTROL_H
 #define R1_CONTROL_H
@@ -41,6 +44,8 @@
 #include "sock.h"
 
 #define CONTROL_MAX_ENQUEUE 100000   /* jobs per enqueue request */
+#define CONTROL_EXPORT_PAGE (1 << 20)       /* dataset_export's default page, bytes */
+#define CONTROL_EXPORT_PAGE_MAX (64 << 20)  /* and its largest */
 
 struct daemon;
 
@@ -65,6 +70,7 @@ json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *e
 json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_dataset_export(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *err);
 
 #endif

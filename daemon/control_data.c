@@ -251,6 +251,108 @@ json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct 
 	return json_pack("{ss sI so}", "name", name, "count", (json_int_t)count, "records", records);
 }
 
+/* Append record `r` to buf as one JSONL line with the fields dataset import reads. */
+static int export_line(const struct store_record *r, char **buf, size_t *len, size_t *cap)
+{
+	json_error_t jerr;
+	json_t *o = json_object();
+	if (!o)
+		return -1;
+	if (r->prompt)
+		json_object_set_new(o, "prompt", json_string(r->prompt));
+	if (r->answer)
+		json_object_set_new(o, "answer", json_string(r->answer));
+	if (r->response)
+		json_object_set_new(o, "response", json_string(r->response));
+	if (r->text)
+		json_object_set_new(o, "text", json_string(r->text));
+	if (r->meta)
+		json_object_set_new(o, "meta", json_loads(r->meta, JSON_DECODE_ANY, &jerr));
+	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(o);
+	if (!line)
+		return -1;
+	size_t n = strlen(line);
+	if (*len + n + 1 > *cap) {
+		size_t ncap = (*len + n + 1) * 2;
+		char *nb = realloc(*buf, ncap);
+		if (!nb) {
+			free(line);
+			return -1;
+		}
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, line, n);
+	(*buf)[*len + n] = '\n';
+	*len += n + 1;
+	free(line);
+	return 0;
+}
+
+/*
+ * A page of a dataset as JSONL: the records from index `after` on, as many as fit
+ * in `max_bytes` (at least one, however long), in a blob frame, so that a dataset
+ * of any size leaves in pages bounded by bytes rather than by records.
+ */
+json_t *control_op_dataset_export(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *op = "dataset_export", *name = NULL;
+	int64_t pipeline, after, max_bytes, id, count;
+	if (control_get_str(req, op, "name", &name, err) < 0 ||
+		control_get_int(req, op, "id", 0, 0, INT64_MAX, &pipeline, err) < 0 ||
+		control_get_int(req, op, "after", 0, 0, INT64_MAX, &after, err) < 0 ||
+		control_get_int(req, op, "max_bytes", CONTROL_EXPORT_PAGE, 1, CONTROL_EXPORT_PAGE_MAX,
+			&max_bytes, err) < 0)
+		return NULL;
+	if (!name) {
+		err_set(err, ERR_INVALID, "%s: 'name' is required", op);
+		return NULL;
+	}
+	int rc = store_dataset_find(d->store, pipeline, name, &id, &count, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			err_set(err, ERR_NOTFOUND, "no dataset '%s'%s", name, pipeline ?
+				" in that pipeline or shared" : " (shared; pass the pipeline id for its own)");
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int64_t next = after;
+	while (next < count) {
+		struct store_record r;
+		size_t before = len;
+		if (store_record_get(d->store, id, next, &r, err) != 1) {
+			if (!err->msg[0])
+				err_set(err, ERR_FORMAT, "dataset '%s' lacks record %lld", name,
+					(long long)next);
+			free(buf);
+			return NULL;
+		}
+		rc = export_line(&r, &buf, &len, &cap);
+		store_record_release(&r);
+		if (rc < 0) {
+			err_set(err, ERR_NOMEM, "%s: out of memory at record %lld", op, (long long)next);
+			free(buf);
+			return NULL;
+		}
+		if (len > (size_t)max_bytes && next > after) {
+			len = before;  /* it goes first in the next page */
+			break;
+		}
+		next++;
+	}
+	json_t *out = json_pack("{ss sI sI sI}", "name", name, "count", (json_int_t)count, "next",
+		(json_int_t)next, "records", (json_int_t)(next - after < 0 ? 0 : next - after));
+	if (!out) {
+		free(buf);
+		err_set(err, ERR_NOMEM, "%s: out of memory", op);
+		return NULL;
+	}
+	control_reply_blob(buf ? buf : malloc(1), len);
+	return out;
+}
+
 json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *err)
 {
 	struct store_stage *st = NULL;

@@ -99,6 +99,34 @@ static int import_file(struct daemon *d, int64_t pipeline, const char *name, con
 	return rc;
 }
 
+/* A copy of the shared dataset the spec names, as the pipeline's own `name`: the
+ * pipeline keeps its records whatever becomes of the shared one later. */
+static int copy_shared(struct daemon *d, int64_t pipeline, const char *name, const json_t *src,
+	struct err *err)
+{
+	const char *shared = json_string_value(json_object_get(src, "shared"));
+	int64_t from, to, count = 0;
+	int rc = store_dataset_find(d->store, 0, shared, &from, &count, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s': no shared dataset "
+			"'%s' (import one with 'r1flow dataset import FILE --name %s'; 'r1flow "
+			"datasets' lists them)", name, shared, shared);
+	char *text = json_dumps(src, JSON_COMPACT);
+	rc = text ? store_dataset_add(d->store, pipeline, name, text, d->wall, &to, err) :
+		err_set(err, ERR_NOMEM, "out of memory");
+	free(text);
+	for (int64_t i = 0; rc == 0 && i < count; i++) {
+		struct store_record r;
+		int got = store_record_get(d->store, from, i, &r, err);
+		if (got == 0)
+			err_set(err, ERR_FORMAT, "shared dataset '%s' lacks record %lld of %lld", shared,
+				(long long)i, (long long)count);
+		rc = got == 1 ? store_record_add(d->store, to, i, &r, err) : -1;
+		store_record_release(&r);
+	}
+	return rc < 0 ? -1 : store_dataset_set_count(d->store, to, count, err);
+}
+
 int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 	struct err *err)
 {
@@ -108,6 +136,11 @@ int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 		int64_t id, count = 0;
 		if (json_object_get(src, "file")) {
 			if (import_file(d, pipeline, name, src, &count, err) < 0)
+				return -1;
+			continue;
+		}
+		if (json_object_get(src, "shared")) {
+			if (copy_shared(d, pipeline, name, src, err) < 0)
 				return -1;
 			continue;
 		}

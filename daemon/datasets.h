@@ -3,7 +3,8 @@
  * the same code the workers verify with) or imported from JSONL.
  *
  * JSONL files are read by jsonl.h (the keys it accepts, its errors as `FILE:LINE:
- * ...`); nothing of a file with a bad line is kept: the import runs in one store unit.
+ * ...`; a UTF-8 byte-order mark at the start is skipped); nothing of a file with a
+ * bad line is kept: the import runs in one store unit.
  */
 #ifndef R1_DATASETS_H
 #define R1_DATASETS_H
@@ -16,7 +17,9 @@
 
 struct daemon;
 
-/* Create every dataset of the normalised spec's `datasets` for `pipeline`. */
+/* Create every dataset of the normalised spec's `datasets` for `pipeline`: generated,
+ * read from a file, or copied from the shared dataset a `shared: NAME` names (an
+ * error naming it when there is none). */
 int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 	struct err *err);
 

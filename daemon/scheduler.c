@@ -214,7 +214,7 @@ void scheduler_run(struct daemon *d)
 int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t *id,
 	struct err *err)
 {
-	if (spec_check_json(spec, err) < 0)
+	if (spec_check_json(spec, err) < 0 || stage_model_resolve(d, spec, err) < 0)
 		return -1;
 	const char *name = json_string_value(json_object_get(spec, "name"));
 	int64_t seed = json_integer_value(json_object_get(spec, "seed"));

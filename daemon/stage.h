@@ -78,6 +78,16 @@ struct model_config;
 int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 	char sha256[65], char **config, struct err *err);
 
+/*
+ * At submit: check the spec's model where it comes from outside the spec. A
+ * model.checkpoint directory must pass checkpoint_check (errors name the user's
+ * files). A model: {pipeline, stage} must name an existing pipeline (its id, or its
+ * name: the newest of that name) whose stage has succeeded with weights; the spec's
+ * model.pipeline is then rewritten to that pipeline's id, so the stages start from
+ * the weights that were checked, whatever is submitted later.
+ */
+int stage_model_resolve(struct daemon *d, json_t *spec, struct err *err);
+
 struct learner;
 /* The learner of a training stage (stage_train.c): in memory; or rebuilt from the
  * stage's last checkpoint with moments, deleting the jobs after it (they are

@@ -42,6 +42,35 @@ static int64_t total_steps(struct stage_ctx *c, int64_t n)
 	return epochs > 0 ? (epochs * n + batch - 1) / batch : stage_int(c, "steps");
 }
 
+/* The final weights of stage `name` of pipeline `pipeline`: its last checkpoint. */
+static int final_weights(struct stage_ctx *c, int64_t pipeline, const char *name,
+	struct model_config *cfg, char sha256[SHA256_HEX_SIZE], char **config, struct err *err)
+{
+	struct store_stage *st = NULL;
+	size_t n = 0;
+	int64_t id = 0;
+	if (store_stage_list(c->d->store, pipeline, &st, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(st[i].name, name))
+			id = st[i].id;
+	store_stages_free(st, n);
+	struct store_checkpoint ck;
+	int rc = id ? store_checkpoint_last(c->d->store, id, 0, &ck, err) : 0;
+	if (rc <= 0)
+		return rc < 0 ? -1 : pipeline == c->pipeline->id ?
+			err_set(err, ERR_NOTFOUND, "stage '%s' left no checkpoint", name) :
+			err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld left no checkpoint",
+				name, (long long)pipeline);
+	rc = checkpoint_parse_config(ck.config, strlen(ck.config), name, cfg, err);
+	memcpy(sha256, ck.sha256, SHA256_HEX_SIZE);
+	if (rc == 0 && config)
+		*config = ck.config;
+	else
+		free(ck.config);
+	return rc;
+}
+
 /* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
  * model. *sha256 empty: fresh weights. */
 int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
@@ -52,37 +81,18 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 	*sha256 = 0;
 	if (config)
 		*config = NULL;
-	if (from) {
-		struct store_stage *st = NULL;
-		size_t n = 0;
-		int64_t id = 0;
-		if (store_stage_list(c->d->store, c->pipeline->id, &st, &n, err) < 0)
-			return -1;
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(st[i].name, from))
-				id = st[i].id;
-		store_stages_free(st, n);
-		struct store_checkpoint ck;
-		int rc = id ? store_checkpoint_last(c->d->store, id, 0, &ck, err) : 0;
-		if (rc <= 0)
-			return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "stage '%s' left no checkpoint",
-				from);
-		rc = checkpoint_parse_config(ck.config, strlen(ck.config), from, cfg, err);
-		memcpy(sha256, ck.sha256, SHA256_HEX_SIZE);
-		if (rc == 0 && config)
-			*config = ck.config;
-		else
-			free(ck.config);
-		return rc;
-	}
+	if (from)
+		return final_weights(c, c->pipeline->id, from, cfg, sha256, config, err);
 	if (json_object_get(model, "config"))
 		return learner_config_from_spec(json_object_get(model, "config"), cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
 		char path[4200], *bytes;
 		size_t size;
-		if (checkpoint_read_config(dir, cfg, err) < 0)
-			return -1;
+		/* submit checked it; checked again, since it may have changed since, so that a
+		 * broken file is named by the user's path, not by the blob copied from it */
+		if (checkpoint_check(dir, cfg, err) < 0)
+			return err_wrap(err, "model.checkpoint");
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
 		if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
 			return -1;
@@ -93,8 +103,79 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 			return -1;
 		return rc;
 	}
-	return err_set(err, ERR_INVALID, "a model from another pipeline's stage is not "
-		"supported yet: use its exported directory as model.checkpoint");
+	/* model: {pipeline, stage}: submit pinned the pipeline to its id */
+	const char *pipeline = json_string_value(json_object_get(model, "pipeline"));
+	const char *stage = json_string_value(json_object_get(model, "stage"));
+	char *end = NULL;
+	long long id = pipeline ? strtoll(pipeline, &end, 10) : 0;
+	if (!stage || !end || *end || id <= 0)
+		return err_set(err, ERR_INVALID, "model.pipeline '%s' is not a pipeline id (submit "
+			"resolves it)", pipeline ? pipeline : "");
+	return final_weights(c, id, stage, cfg, sha256, config, err);
+}
+
+int stage_model_resolve(struct daemon *d, json_t *spec, struct err *err)
+{
+	json_t *model = json_object_get(spec, "model");
+	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
+	if (dir)
+		return checkpoint_check(dir, NULL, err) < 0 ? err_wrap(err, "model.checkpoint") : 0;
+	const char *name = json_string_value(json_object_get(model, "pipeline"));
+	const char *stage = json_string_value(json_object_get(model, "stage"));
+	if (!name || !stage)
+		return 0;
+	struct store_pipeline *all = NULL, *p = NULL;
+	struct store_stage *st = NULL;
+	size_t n = 0, nst = 0;
+	int rc = -1;
+	char *end;
+	long long want = strtoll(name, &end, 10);
+	if (store_pipeline_list(d->store, &all, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !p; i++) /* newest first: a name means its latest run */
+		if ((*name && !*end && all[i].id == want) || !strcmp(all[i].name, name))
+			p = &all[i];
+	if (!p) {
+		err_set(err, ERR_NOTFOUND, "model.pipeline: no pipeline '%s' (by id or name)", name);
+		goto out;
+	}
+	if (store_stage_list(d->store, p->id, &st, &nst, err) < 0)
+		goto out;
+	const struct store_stage *s = NULL;
+	for (size_t i = 0; i < nst && !s; i++)
+		if (!strcmp(st[i].name, stage))
+			s = &st[i];
+	if (!s) {
+		err_set(err, ERR_NOTFOUND, "model.stage: pipeline %lld '%s' has no stage '%s'",
+			(long long)p->id, p->name, stage);
+		goto out;
+	}
+	if (s->state != STAGE_SUCCEEDED) {
+		err_set(err, ERR_INVALID, "model.stage: stage '%s' of pipeline %lld '%s' has not "
+			"succeeded (it is %s): its final weights do not exist yet", stage,
+			(long long)p->id, p->name, store_stage_state_name(s->state));
+		goto out;
+	}
+	struct store_checkpoint ck;
+	int found = store_checkpoint_last(d->store, s->id, 0, &ck, err);
+	if (found <= 0) {
+		if (found == 0)
+			err_set(err, ERR_INVALID, "model.stage: stage '%s' of pipeline %lld '%s' trains "
+				"no weights (kind %s)", stage, (long long)p->id, p->name, s->kind);
+		goto out;
+	}
+	free(ck.config);
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)p->id);
+	if (json_object_set_new(model, "pipeline", json_string(id)) < 0) {
+		err_set(err, ERR_NOMEM, "cannot submit: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	store_stages_free(st, nst);
+	store_pipelines_free(all, n);
+	return rc;
 }
 
 struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *err)

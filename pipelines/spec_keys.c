@@ -50,6 +50,7 @@ static const struct key mix_keys[] = {
 const struct key spec_dataset_keys[] = {
 	ENUM("generate", DK_GENERATE, K_REQ, "arithmetic|countdown"),
 	TYPED("file", KT_PATH, DK_FILE, K_REQ),
+	TYPED("shared", KT_NAME, DK_SHARED, K_REQ),
 	INT("count", DK_GENERATE, K_REQ, 1, 10000000, 0),
 	INT("seed", DK_GENERATE, 0, 0, INF, 0),
 	ENUM("style", DK_GENERATE, 0, "problem|worked|corpus"),

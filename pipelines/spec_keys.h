@@ -55,8 +55,9 @@ enum {
 
 enum { MK_CONFIG = 1u << 0, MK_CHECKPOINT = 1u << 1, MK_PIPELINE = 1u << 2 };
 
-/* Generated datasets by generator, in the order of "generate"'s choices; then files. */
-enum { DK_ARITHMETIC = 1u << 0, DK_COUNTDOWN = 1u << 1, DK_FILE = 1u << 2 };
+/* Generated datasets by generator, in the order of "generate"'s choices; then files,
+ * then shared datasets (imported into the daemon, copied at submit). */
+enum { DK_ARITHMETIC = 1u << 0, DK_COUNTDOWN = 1u << 1, DK_FILE = 1u << 2, DK_SHARED = 1u << 3 };
 #define DK_GENERATE (DK_ARITHMETIC | DK_COUNTDOWN)
 
 /* Reward functions, in the order of "fn"'s choices. */

@@ -1,8 +1,8 @@
 /*
  * spec_levels — the top level, the model, datasets and rewards: what their tables
- * cannot say (exactly one model source, dim and heads, generate or file, operators,
- * the corpus mix, a reward's function choosing its keys), and the entry point that
- * runs every level in order (spec_check_tree).
+ * cannot say (exactly one model source, dim and heads, exactly one of generate, file
+ * and shared, operators, the corpus mix, a reward's function choosing its keys), and
+ * the entry point that runs every level in order (spec_check_tree).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -128,15 +128,26 @@ static int spec_check_dataset(struct v *v, const struct snode *kn, const struct 
 		return spec_fail(v, dn, scope, NULL, "expected a mapping, got %s", spec_got(dn, g, sizeof g));
 	int gen = spec_enum_peek(v, dn, spec_dataset_keys, "generate");
 	size_t gi = 0, fi = 0;
+	size_t si = 0;
 	const struct snode *gk = spec_key_node(dn, "generate", &gi), *fk = spec_key_node(dn, "file", &fi);
-	unsigned kind = gen >= 0 ? 1u << gen : !gk && fk ? DK_FILE : 0;
+	const struct snode *sk = spec_key_node(dn, "shared", &si);
+	unsigned kind = gen >= 0 ? 1u << gen : !gk && fk ? DK_FILE : !gk && sk ? DK_SHARED : 0;
 	if (spec_keys_known(v, dn, spec_dataset_keys, kind, scope, "") < 0)
 		return -1;
-	if (gk && fk)
-		return gi < fi ? spec_fail(v, fk, scope, "file", "cannot be combined with 'generate'") :
-			spec_fail(v, gk, scope, "generate", "cannot be combined with 'file'");
-	if (!gk && !fk)
-		return spec_fail(v, dn, scope, NULL, "expected a 'generate' or a 'file' key");
+	/* the sources exclude each other: the later key of a pair is the error */
+	const struct { const struct snode *k; size_t at; const char *name; } src[] = {
+		{ gk, gi, "generate" }, { fk, fi, "file" }, { sk, si, "shared" },
+	};
+	for (int a = 0; a < 3; a++)
+		for (int b = 0; b < 3; b++)
+			if (a != b && src[a].k && src[b].k && src[a].at < src[b].at) {
+				char msg[64];
+				snprintf(msg, sizeof msg, "cannot be combined with '%s'", src[a].name);
+				return spec_fail(v, src[b].k, scope, src[b].name, "%s", msg);
+			}
+	if (!gk && !fk && !sk)
+		return spec_fail(v, dn, scope, NULL, "expected a 'generate', a 'file' or a 'shared' key "
+			"(a dataset imported with 'r1flow dataset import')");
 	if (gk) {
 		json_t *j = spec_value(v, spec_row(spec_dataset_keys, "generate"), snode_get(dn, "generate"),
 			scope, "generate");
@@ -147,7 +158,8 @@ static int spec_check_dataset(struct v *v, const struct snode *kn, const struct 
 	json_t *d = json_object();
 	if (!d || json_object_set_new(all, kn->text, d) < 0)
 		return spec_nomem(v);
-	if (spec_keys_kind(v, dn, spec_dataset_keys, kind, gk ? gen_desc[gen] : "file datasets", scope, "") < 0 ||
+	if (spec_keys_kind(v, dn, spec_dataset_keys, kind, gk ? gen_desc[gen] : fk ? "file datasets" :
+		"shared datasets", scope, "") < 0 ||
 	    spec_fill(v, dn, spec_dataset_keys, kind, scope, "", d) < 0)
 		return -1;
 	return kind & DK_GENERATE ? check_generated(v, dn, kind, scope, d) : 0;

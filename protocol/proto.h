@@ -63,9 +63,12 @@
  *     worker then reconnects and announces itself again.
  *   - On DISCONNECT a worker forgets the session (abandons jobs in hand: their
  *     leases are gone), reconnects with back-off and sends READY again.
- *   - A message that does not decode (msg.h) is dropped and counted. A peer whose
- *     first frame names another R1F version gets DISCONNECT with the reason (worker
- *     socket) or REPLY {ok:false} (control socket), in the receiver's own version.
+ *   - A message that does not decode (msg.h) is counted. On the worker socket it is
+ *     dropped, except that a peer whose first frame names another R1F version gets
+ *     DISCONNECT with the reason. On the control socket every message is answered:
+ *     one that does not decode gets REPLY {ok:false, error:{code: "version" or
+ *     "malformed", message: what was wrong}}, so a client can tell a bad request
+ *     from a dead daemon. Replies are in the receiver's own version.
  *     A worker that receives another version from the daemon logs it and exits:
  *     retrying does not fix a version mismatch.
  *   - Blobs travel by content: FETCH asks for PROTO_CHUNK_SIZE bytes at an offset;

@@ -168,6 +168,9 @@ void jsonl_record_release(struct jsonl_record *r)
 int jsonl_next(const char *text, size_t len, size_t *at, long *line, const char **line_start,
 	size_t *line_len)
 {
+	/* a UTF-8 byte-order mark (editors on Windows write one) is not part of line 1 */
+	if (*at == 0 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		*at = 3;
 	while (*at < len) {
 		const char *nl = memchr(text + *at, '\n', len - *at);
 		size_t end = nl ? (size_t)(nl - text) : len, start = *at, k = start;

@@ -14,6 +14,7 @@
  * error naming `LABEL:LINE` (LABEL: the file) and what is wrong.
  *
  *   jsonl_next     the next non-blank line of a text: its bytes and 1-based number
+ *                  (a UTF-8 byte-order mark at the start of the text is skipped)
  *   jsonl_parse    one line into a record (owned: jsonl_record_release)
  */
 #ifndef R1_JSONL_H

@@ -5,6 +5,7 @@
  *   ctl [--timeout MS] [--blob FILE] DIR|ENDPOINT 'JSON'
  *   ctl [--timeout MS] --until FIELD=N DIR|ENDPOINT 'JSON'
  *   ctl [--timeout MS] --events N DIR
+ *   ctl [--timeout MS] --raw DIR|ENDPOINT 'BYTES'
  *
  * DIR is a daemon's data directory (the request goes to ipc://DIR/control.sock);
  * anything with "://" is used as the endpoint itself. JSON is the request header,
@@ -14,6 +15,8 @@
  * With --until, repeats the request every 5 ms over one connection until the reply's
  * integer FIELD equals N (benchmarks wait this way: a process per poll costs more
  * CPU than the daemon under test), then prints the last reply.
+ * With --raw, BYTES go as the header frame of a REQUEST exactly as given, JSON or
+ * not (the malformed-request tests), and the reply is printed the same way.
  *
  * Exit status: 0 if the reply says ok:true (or N events came), 1 if ok:false or on
  * nothing within the timeout (default 10000 ms), 2 on a usage error.
@@ -30,7 +33,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: ctl [--timeout MS] [--blob FILE] DIR|ENDPOINT 'JSON'\n"
 		"       ctl [--timeout MS] --until FIELD=N DIR|ENDPOINT 'JSON'\n"
-		"       ctl [--timeout MS] --events N DIR\n");
+		"       ctl [--timeout MS] --events N DIR\n"
+		"       ctl [--timeout MS] --raw DIR|ENDPOINT 'BYTES'\n");
 	return 2;
 }
 
@@ -78,7 +82,7 @@ int main(int argc, char **argv)
 {
 	long timeout = 10000, nevents = 0;
 	const char *blob_path = NULL, *until = NULL;
-	int a = 1;
+	int a = 1, raw = 0;
 	for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
 		if (strcmp(argv[a], "--timeout") == 0 && a + 1 < argc)
 			timeout = strtol(argv[++a], NULL, 10);
@@ -86,6 +90,8 @@ int main(int argc, char **argv)
 			blob_path = argv[++a];
 		else if (strcmp(argv[a], "--until") == 0 && a + 1 < argc && strchr(argv[a + 1], '='))
 			until = argv[++a];
+		else if (strcmp(argv[a], "--raw") == 0)
+			raw = 1;
 		else if (strcmp(argv[a], "--events") == 0 && a + 1 < argc)
 			nevents = strtol(argv[++a], NULL, 10);
 		else
@@ -102,7 +108,7 @@ int main(int argc, char **argv)
 		snprintf(endpoint, sizeof endpoint, "ipc://%s/control.sock", argv[a]);
 
 	json_error_t jerr;
-	json_t *header = json_loads(argv[a + 1], 0, &jerr);
+	json_t *header = raw ? json_object() : json_loads(argv[a + 1], 0, &jerr);
 	if (!json_is_object(header)) {
 		fprintf(stderr, "ctl: request is not a JSON object: %s\n", jerr.text);
 		return 2;
@@ -141,7 +147,17 @@ again:
 	if (blob)
 		msg_add_blob(&m, blob, blob_size, NULL);
 	zmq_pollitem_t item = { s, 0, ZMQ_POLLOUT, 0 };
-	if (zmq_poll(&item, 1, timeout) <= 0 || sock_send(s, NULL, &m, ZMQ_DONTWAIT, &err) < 0) {
+	if (raw && zmq_poll(&item, 1, timeout) > 0) {
+		/* the header frame as given: the daemon must answer whatever it is */
+		if (zmq_send(s, PROTO_CONTROL, strlen(PROTO_CONTROL), ZMQ_SNDMORE) < 0 ||
+			zmq_send(s, "REQUEST", 7, ZMQ_SNDMORE) < 0 ||
+			zmq_send(s, argv[a + 1], strlen(argv[a + 1]), 0) < 0) {
+			fprintf(stderr, "ctl: cannot send to '%s': %s\n", endpoint,
+				zmq_strerror(zmq_errno()));
+			goto out;
+		}
+	} else if (raw || zmq_poll(&item, 1, timeout) <= 0 ||
+		sock_send(s, NULL, &m, ZMQ_DONTWAIT, &err) < 0) {
 		fprintf(stderr, "ctl: cannot send to '%s': %s\n", endpoint,
 			*err.msg ? err.msg : "daemon not reachable");
 		goto out;

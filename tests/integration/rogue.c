@@ -19,11 +19,19 @@
  *
  * Deterministic for a given SEED (default 1). Exit status 0 when the daemon has
  * read the N messages, 1 if it did not answer the last one, 2 on a usage error.
+ *
+ *   rogue --mute DIR exit|silent
+ *
+ * plays a daemon that never answers: binds ipc://DIR/control.sock, prints
+ * "listening", reads one request and then exits at once, closing the connection
+ * (exit: a daemon that dies while answering), or keeps silent until killed (silent:
+ * a daemon that hangs), so the CLI's two messages for these can be told apart.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "proto.h"
@@ -105,8 +113,41 @@ static void send_kind(void *s, int kind)
 	}
 }
 
+/* The mute daemon of --mute: 0 after the request (exit), or never returns. */
+static int mute(const char *dir, const char *how)
+{
+	char endpoint[4200];
+	snprintf(endpoint, sizeof endpoint, "ipc://%s/control.sock", dir);
+	void *ctx = zmq_ctx_new();
+	void *s = zmq_socket(ctx, ZMQ_ROUTER);
+	int linger = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_bind(s, endpoint) != 0) {
+		fprintf(stderr, "rogue: cannot bind '%s': %s\n", endpoint, zmq_strerror(zmq_errno()));
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	char frame[256];
+	int more = 1;
+	size_t more_size = sizeof more;
+	while (more) { /* one whole request */
+		if (zmq_recv(s, frame, sizeof frame, 0) < 0)
+			return 1;
+		zmq_getsockopt(s, ZMQ_RCVMORE, &more, &more_size);
+	}
+	printf("got a request\n");
+	fflush(stdout);
+	if (strcmp(how, "exit") == 0)
+		_exit(0); /* like a crash: no goodbye, the kernel closes the socket */
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--mute") == 0)
+		return mute(argv[2], argv[3]);
 	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "usage: rogue DIR|ENDPOINT N [SEED]\n");
 		return 2;

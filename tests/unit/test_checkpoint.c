@@ -162,7 +162,7 @@ static void rewrite_model(const struct model *m, const char *dir, const char *sk
 	if (extra)
 		t[n++] = (struct st_write_tensor){ .name = extra, .dtype = ST_F32, .ndim = 1, .shape = { 4 },
 			.data = extra_data };
-	char path[2048];
+	char path[2048 + 32];
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
 	struct err e = { 0 };
 	CHECK_MSG(st_write(path, t, n, (const char *const[]){ "format", "pt", NULL }, &e) == 0, "%s", e.msg);
@@ -544,6 +544,58 @@ static void test_checkpoint__load_params_checks_config(void)
 	tmpdir_done();
 }
 
+/* checkpoint_check: what loading would refuse, refused without loading */
+static void test_checkpoint__check_without_loading(void)
+{
+	tmpdir_new();
+	struct model m;
+	struct model_config got;
+	struct err e = { 0 };
+	save_tiny(&m, "c", false);
+	char dir[2048], path[2048];
+	snprintf(dir, sizeof dir, "%s", path_in("c", NULL));
+	CHECK_MSG(checkpoint_check(dir, &got, &e) == 0, "%s", e.msg);
+	struct model_config want = tiny_config(false);
+	CHECK(same_config(&got, &want));
+	rewrite_model(&m, dir, NULL, NULL, 0, "model.layers.0.self_attn.rotary_emb.inv_freq");
+	CHECK_MSG(checkpoint_check(dir, NULL, &e) == 0, "%s", e.msg);
+	rewrite_model(&m, dir, "model.layers.1.mlp.up_proj.weight", NULL, 0, NULL);
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/model.safetensors'", "needs");
+	rewrite_model(&m, dir, "model.layers.1.mlp.up_proj.weight", NULL, 0, "x.weight");
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/model.safetensors'",
+		"no tensor 'model.layers.1.mlp.up_proj.weight'");
+	rewrite_model(&m, dir, NULL, NULL, 0, "model.layers.0.self_attn.q_proj.bias");
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "unexpected tensor 'model.layers.0.self_attn.q_proj.bias'");
+	rewrite_model(&m, dir, NULL, "model.norm.weight", 4, NULL);
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e,
+		"c/model.safetensors': tensor 'model.norm.weight' has shape [4], expected [8]");
+	rewrite_model(&m, dir, NULL, NULL, 0, NULL);
+	CHECK_MSG(checkpoint_check(dir, NULL, &e) == 0, "%s", e.msg);
+	/* bytes past the end of a shortened file */
+	snprintf(path, sizeof path, "%s", path_in("c", "model.safetensors"));
+	size_t len;
+	unsigned char *buf = read_bytes(path, &len);
+	write_bytes(path, buf, len - 4);
+	free(buf);
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/model.safetensors' is truncated");
+	/* a config of absurd size, and one with more layers than the file has */
+	snprintf(path, sizeof path, "%s", path_in("c", "config.json"));
+	write_text(path, "{\"vocab_size\": 16000000, \"hidden_size\": 16000000, "
+		"\"intermediate_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}");
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/config.json'", "parameters, more than");
+	write_text(path, "{\"vocab_size\": 32, \"hidden_size\": 8, \"intermediate_size\": 12, "
+		"\"num_hidden_layers\": 1000000, \"num_attention_heads\": 2, \"max_position_embeddings\": 16, "
+		"\"bos_token_id\": 1, \"eos_token_id\": 2, \"pad_token_id\": null}");
+	rewrite_model(&m, dir, NULL, NULL, 0, NULL);
+	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/model.safetensors'", "config.json needs 9000003");
+	CHECK_ERR(checkpoint_check(path, NULL, &e), e, "c/config.json' is not a directory");
+	CHECK_ERR(checkpoint_check(path_in("nosuch", NULL), NULL, &e), e,
+		"cannot open checkpoint directory '", "nosuch'");
+	CHECK(e.code == ERR_NOTFOUND);
+	model_release(&m);
+	tmpdir_done();
+}
+
 static void test_checkpoint__truncated_model_file(void)
 {
 	tmpdir_new();
@@ -689,6 +741,7 @@ int main(int argc, char **argv)
 		TEST(test_checkpoint__wrong_shape),
 		TEST(test_checkpoint__extra_tensors),
 		TEST(test_checkpoint__load_params_checks_config),
+		TEST(test_checkpoint__check_without_loading),
 		TEST(test_checkpoint__truncated_model_file),
 		TEST(test_checkpoint__save_creates_directories),
 		TEST(test_checkpoint__damaged_checkpoints_never_crash),

@@ -19,7 +19,9 @@
  *                a known identity, or replacing such a stale registration: the
  *                leases held before are requeued first (the worker has forgotten
  *                them).
- *   HEARTBEAT    liveness only; draining:true stops dispatch to it.
+ *   HEARTBEAT    liveness; draining:true stops dispatch to it; a lease sent long
+ *                enough ago that its `jobs` no longer lists lost its answer: the job
+ *                goes back to the queue, a strike (below).
  *   RESULT       committed if (job, epoch) is a lease in its hands, the store
  *                agrees it is current and the result answers the job (results.h);
  *                not current: dropped and counted (results_stale); not an answer:

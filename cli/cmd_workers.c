@@ -1,6 +1,7 @@
 /*
  * r1flow workers — the live workers: name, host, pid, state, slots, jobs in hand,
- * job kinds, how long silent, how long connected.
+ * job kinds, how long silent, how long connected, and why any is quarantined;
+ * --release NAME ends a worker's quarantine.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,34 +53,56 @@ static void workers_print(const json_t *list)
 			state ? state : "?", (long long)json_integer_value(json_object_get(w, "slots")),
 			json_array_size(json_object_get(w, "jobs")), silent, connected, kinds);
 	}
+	json_array_foreach(list, i, w) {
+		const char *why = json_string_value(json_object_get(w, "quarantined"));
+		if (why)
+			printf("%s is quarantined: %s\n  (release it with 'r1flow workers --release %s')\n",
+				json_string_value(json_object_get(w, "name")), why,
+				json_string_value(json_object_get(w, "name")));
+	}
 }
 
 int cmd_workers(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false;
+	const char *release = NULL;
 	const struct cli_opt opts[] = {
 		CLIENT_OPTS(&addr),
 		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
 		  "print the daemon's {\"workers\": [...]} as JSON", NULL },
+		{ "release", CLI_OPT_STRING, &release, "NAME", 0, 0, false,
+		  "end the quarantine of worker NAME (it gets jobs again) instead of listing", NULL },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "workers", .opts = opts,
-		.about = "List the workers connected to the daemon: name, host, pid, state (ready or\n"
-			 "draining), job slots, jobs in hand, time since it was last heard, time\n"
-			 "connected and the job kinds it runs.\n\n"
-			 "example: r1flow workers --data /srv/r1flow\n\n"
-			 "exit status: 0 listed, 1 no daemon, 2 usage error",
+		.about = "List the workers connected to the daemon: name, host, pid, state (ready,\n"
+			 "draining or quarantined), job slots, jobs in hand, time since it was last\n"
+			 "heard, time connected and the job kinds it runs.\n\n"
+			 "A worker is quarantined (it gets no more jobs) after 3 strikes: results the\n"
+			 "daemon refused as not answering their job, or jobs it lost. The list says\n"
+			 "why. --release NAME, or restarting the worker, lets it work again.\n\n"
+			 "example: r1flow workers --data /srv/r1flow\n"
+			 "         r1flow workers --release gpu-node-3\n\n"
+			 "exit status: 0 listed or released, 1 no daemon or no such worker,\n"
+			 "2 usage error",
 	};
 	int rc = cli_parse(&verb, argc, argv, NULL);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	json_t *r = client_ask("workers", &addr, json_pack("{ss}", "op", "workers"));
+	if (release && !*release)
+		return cli_usage_error("workers", "--release NAME is empty");
+	json_t *r = release ? client_ask("workers", &addr, json_pack("{ss ss}", "op", "release",
+		"worker", release)) : client_ask("workers", &addr, json_pack("{ss}", "op", "workers"));
 	if (!r)
 		return CLI_EXIT_FAIL;
 	rc = CLI_EXIT_OK;
-	if (json)
+	if (release && json)
+		rc = client_print_json("workers", r);
+	else if (release)
+		printf("worker %s: released\n", release);
+	else if (json)
 		rc = client_print_json("workers", r);
 	else
 		workers_print(json_object_get(r, "workers"));

@@ -7,6 +7,7 @@
 #include "blobs.h"
 #include "daemon.h"
 #include "events.h"
+#include "results.h"
 
 struct lease {
 	int64_t job, epoch;
@@ -24,6 +25,9 @@ struct peer {
 	int64_t pid;                     /* 0: unknown */
 	int slots;                       /* leases it may hold */
 	int draining;                    /* asked for no more jobs */
+	char token[BROKER_MAX_TOKEN + 1]; /* READY's secret ("" none): never shown */
+	int strikes;                     /* results refused, leases lost: since joined/released */
+	char quarantined[512];           /* non-empty: why it takes no more jobs */
 	char lost[256];                  /* non-empty: unreachable, reaped next turn */
 	int64_t joined, last_seen, last_sent; /* monotonic ms */
 	uint64_t idle_gen;               /* queue generation when a claim found nothing */
@@ -32,9 +36,20 @@ struct peer {
 	struct lease leases[BROKER_MAX_SLOTS]; /* in its hands, oldest first */
 };
 
+/* The strikes of a worker process that left (its token), restored if the same
+ * process comes back: a reconnect does not wash a quarantine away, a restart does. */
+struct standing {
+	char name[BROKER_MAX_NAME + 1];
+	char token[BROKER_MAX_TOKEN + 1];
+	int strikes;
+	char quarantined[512];
+};
+
 struct broker {
 	struct peer **peers;             /* registered workers, in join order */
 	size_t n, cap;
+	struct standing *standing;       /* of workers gone with strikes, by name */
+	size_t nstanding, capstanding;
 	uint64_t queue_gen;              /* bumped whenever jobs may have been queued */
 	size_t next;                     /* dispatch starts here: round robin */
 	int64_t next_lease_tick;         /* monotonic ms of the next lease duty */
@@ -66,6 +81,7 @@ void broker_free(struct broker *b)
 	for (size_t i = 0; i < b->n; i++)
 		peer_free(b->peers[i]);
 	free(b->peers);
+	free(b->standing);
 	free(b);
 }
 
@@ -110,9 +126,67 @@ static void send_disconnect(struct daemon *d, const void *ident, size_t size,
 	outbox_push(&d->out, d->workers, ident, size, &m);
 }
 
-/* Take `p` out of the registry (it is freed by the caller). */
+static struct standing *find_standing(struct broker *b, const char *name)
+{
+	for (size_t i = 0; i < b->nstanding; i++)
+		if (strcmp(b->standing[i].name, name) == 0)
+			return &b->standing[i];
+	return NULL;
+}
+
+static void forget_standing(struct broker *b, struct standing *st)
+{
+	size_t i = (size_t)(st - b->standing);
+	memmove(st, st + 1, (b->nstanding - i - 1) * sizeof *st);
+	b->nstanding--;
+}
+
+/* Keep the strikes of `p`, which is leaving, for its process's return. */
+static void keep_standing(struct broker *b, const struct peer *p)
+{
+	struct standing *st = find_standing(b, p->name);
+	if (!p->strikes || !*p->token) {
+		if (st)
+			forget_standing(b, st);
+		return;
+	}
+	if (!st) {
+		if (b->nstanding == b->capstanding) {
+			size_t cap = b->capstanding ? 2 * b->capstanding : 8;
+			struct standing *grown = realloc(b->standing, cap * sizeof *grown);
+			if (!grown) {
+				log_error("cannot keep the strikes of worker '%s': out of memory", p->name);
+				return;
+			}
+			b->standing = grown;
+			b->capstanding = cap;
+		}
+		st = &b->standing[b->nstanding++];
+	}
+	snprintf(st->name, sizeof st->name, "%s", p->name);
+	snprintf(st->token, sizeof st->token, "%s", p->token);
+	snprintf(st->quarantined, sizeof st->quarantined, "%s", p->quarantined);
+	st->strikes = p->strikes;
+}
+
+/* A new registration of `p`: the same process (name and token) gets its strikes
+ * back; another process under the name starts afresh. */
+static void restore_standing(struct broker *b, struct peer *p)
+{
+	struct standing *st = find_standing(b, p->name);
+	if (!st)
+		return;
+	if (*p->token && strcmp(st->token, p->token) == 0) {
+		p->strikes = st->strikes;
+		snprintf(p->quarantined, sizeof p->quarantined, "%s", st->quarantined);
+	}
+	forget_standing(b, st);
+}
+
+/* Take `p` out of the registry (it is freed by the caller), keeping its strikes. */
 static void unlink_peer(struct broker *b, struct peer *p)
 {
+	keep_standing(b, p);
 	for (size_t i = 0; i < b->n; i++)
 		if (b->peers[i] == p) {
 			memmove(&b->peers[i], &b->peers[i + 1], (b->n - i - 1) * sizeof *b->peers);
@@ -190,6 +264,11 @@ static const char *ready_problem(const struct msg *m, char *why, size_t size)
 			snprintf(why, size, "worker name has control characters");
 			return why;
 		}
+	const char *token = msg_str(m, "token");
+	if (token && strlen(token) > BROKER_MAX_TOKEN) {
+		snprintf(why, size, "worker token must be at most %d bytes", BROKER_MAX_TOKEN);
+		return why;
+	}
 	json_t *kinds = json_object_get(m->header, "kinds"), *k;
 	size_t i;
 	if (json_array_size(kinds) == 0 || json_array_size(kinds) > BROKER_MAX_KINDS) {
@@ -227,11 +306,12 @@ static void on_ready(struct daemon *d, const struct msg_frame *ident, const stru
 		return;
 	}
 	struct peer *twin = find_name(b, name);
-	const char *host = msg_str(m, "host");
-	if (twin && twin->pid > 0 && twin->pid == msg_uint(m, "pid") && host &&
-		strcmp(twin->host, host) == 0) {
+	const char *token = msg_str(m, "token");
+	if (twin && *twin->token && token && strcmp(twin->token, token) == 0) {
 		/* the same process on a new connection (it gave up on the old one first):
-		 * the old registration is stale, not a rival */
+		 * the old registration is stale, not a rival. Only the token says so: the
+		 * name, host and pid are public ('r1flow workers'), and anyone who can
+		 * connect could claim them to take over a live worker's leases. */
 		char reason[BROKER_MAX_NAME + 64];
 		snprintf(reason, sizeof reason, "worker '%s' reconnected", twin->name);
 		log_info("worker '%s' (pid %lld) reconnected: %zu job(s) of its old session "
@@ -272,6 +352,7 @@ static void on_ready(struct daemon *d, const struct msg_frame *ident, const stru
 	p->ident_size = ident->size;
 	snprintf(p->name, sizeof p->name, "%s", name);
 	snprintf(p->host, sizeof p->host, "%s", msg_str(m, "host") ? msg_str(m, "host") : "");
+	snprintf(p->token, sizeof p->token, "%s", token ? token : "");
 	p->kinds = kinds;
 	p->pid = msg_uint(m, "pid") > 0 ? msg_uint(m, "pid") : 0;
 	int64_t slots = msg_uint(m, "slots");
@@ -292,9 +373,13 @@ static void on_ready(struct daemon *d, const struct msg_frame *ident, const stru
 		return;
 	}
 	b->peers[b->n++] = p;
+	restore_standing(b, p);
 	counters_add(&d->counters, C_WORKERS_JOINED, 1);
 	log_info("worker '%s' ready: id %lld, pid %lld, host '%s', kinds %s, %d slot(s)", p->name,
 		(long long)p->id, (long long)p->pid, p->host, p->kinds, p->slots);
+	if (*p->quarantined)
+		log_warn("worker '%s' is back on a new connection and still quarantined: %s",
+			p->name, p->quarantined);
 	events_emit(d, "worker_joined", json_pack("{sI ss}", "worker", (json_int_t)p->id,
 		"name", p->name));
 }
@@ -321,6 +406,73 @@ static void stale(struct daemon *d, const struct peer *p, const char *what, int6
 	counters_add(&d->counters, C_RESULTS_STALE, 1);
 	log_debug("dropped stale %s of job %lld epoch %lld from worker '%s'", what,
 		(long long)job, (long long)epoch, p ? p->name : "(unknown)");
+}
+
+static void quarantine(struct daemon *d, struct peer *p, const char *why)
+{
+	snprintf(p->quarantined, sizeof p->quarantined, "%d strikes, the last: %s", p->strikes,
+		why);
+	counters_add(&d->counters, C_WORKERS_QUARANTINED, 1);
+	log_warn("worker '%s' quarantined, it gets no more jobs ('r1flow workers --release %s' "
+		"or a restart of the worker ends it): %s", p->name, p->name, p->quarantined);
+	events_emit(d, "worker_quarantined", json_pack("{sI ss ss}", "worker", (json_int_t)p->id,
+		"name", p->name, "reason", p->quarantined));
+}
+
+/* `p` let the lease (job, epoch) down: its result was refused or it lost the job.
+ * The job goes back to the queue. Its first strike costs the job an attempt, as any
+ * failure does (the job itself may be at fault, and a job that fails everywhere
+ * must still run out of attempts); later ones do not: the worker is then the
+ * suspect, and BROKER_STRIKES of them quarantine it, so one faulty worker costs
+ * the jobs one attempt in all rather than failing them. */
+static void strike(struct daemon *d, struct peer *p, int64_t job, int64_t epoch,
+	const char *why)
+{
+	int charge = p->strikes == 0;
+	enum job_state state = JOB_STATE_QUEUED;
+	struct err err = { 0 };
+	p->strikes++;
+	int rc = charge ? store_job_fail(d->store, job, epoch, why, 1, d->wall, &state, &err) :
+		store_job_refund(d->store, job, epoch, why, &err);
+	if (rc < 0) {
+		log_error("%s", err.msg);
+	} else if (rc == 1 && state == JOB_STATE_QUEUED) {
+		counters_add(&d->counters, C_JOBS_RETRIED, 1);
+		broker_queue_changed(d);
+	} else if (rc == 1) {
+		counters_add(&d->counters, C_JOBS_FAILED, 1);
+		d->kick = 1;
+		log_warn("job %lld failed: %s", (long long)job, why);
+		events_emit(d, "job_failed", json_pack("{sI ss}", "job", (json_int_t)job, "error",
+			why));
+	}
+	if (p->strikes >= BROKER_STRIKES && !*p->quarantined)
+		quarantine(d, p, why);
+}
+
+/* 0 if the RESULT for the current lease (job, epoch) answers its job (results.h),
+ * else -1 and err says why. A job that is gone or not at this lease any more is
+ * left to store_job_commit to call stale. */
+static int result_check(struct daemon *d, const struct msg *m, int64_t job, int64_t epoch,
+	struct err *err)
+{
+	struct store_job sj;
+	struct err serr = { 0 };
+	int rc = store_job_get(d->store, job, &sj, &serr);
+	if (rc < 0)
+		log_error("cannot check the result of job %lld: %s", (long long)job, serr.msg);
+	if (rc != 1)
+		return 0;
+	rc = 0;
+	if (sj.state == JOB_STATE_LEASED && sj.epoch == epoch) {
+		json_error_t jerr;
+		json_t *params = json_loads(sj.params, 0, &jerr);
+		rc = results_check(sj.kind, job, params, msg_obj(m, "result"), m->blobs, m->nblobs,
+			err);
+		json_decref(params);
+	}
+	store_job_release(&sj);
+	return rc;
 }
 
 /* The result text to commit: the RESULT's `result` object, plus the names of its
@@ -367,6 +519,16 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 	}
 	drop_lease(p, i);
 	struct err err = { 0 };
+	if (result_check(d, m, job, epoch, &err) < 0) {
+		char why[sizeof err.msg + BROKER_MAX_NAME + 64];
+		counters_add(&d->counters, C_RESULTS_REFUSED, 1);
+		snprintf(why, sizeof why, "result refused from worker '%s': %s", p->name, err.msg);
+		log_warn("job %lld: %s", (long long)job, why);
+		events_emit(d, "result_refused", json_pack("{sI sI ss ss}", "job", (json_int_t)job,
+			"worker", (json_int_t)p->id, "name", p->name, "reason", err.msg));
+		strike(d, p, job, epoch, why);
+		return;
+	}
 	char *text = result_text(d, m, job, epoch, &err);
 	int rc = text ? store_job_commit(d->store, job, epoch, text, d->wall, &err) : -1;
 	if (rc == 1) {
@@ -456,17 +618,13 @@ static void reconcile(struct daemon *d, struct peer *p, const json_t *held)
 			i++;
 			continue;
 		}
-		struct err err = { 0 };
-		enum job_state state = JOB_STATE_QUEUED;
 		char why[300];
+		int64_t job = l->job, epoch = l->epoch;
 		snprintf(why, sizeof why, "worker '%s' no longer holds it (its answer was lost)",
 			p->name);
-		log_warn("job %lld: %s", (long long)l->job, why);
-		if (store_job_fail(d->store, l->job, l->epoch, why, 1, d->wall, &state, &err) == 1)
-			broker_queue_changed(d);
-		else if (err.code)
-			log_error("%s", err.msg);
+		log_warn("job %lld: %s", (long long)job, why);
 		drop_lease(p, (int)i);
+		strike(d, p, job, epoch, why);
 	}
 }
 
@@ -491,6 +649,29 @@ int broker_drain(struct daemon *d, const char *name, struct err *err)
 	msg_init(&m, PROTO_HEARTBEAT);
 	m.header = json_pack("{sb}", "drain", 1);
 	send_to(d, p, &m);
+	return 0;
+}
+
+int broker_release(struct daemon *d, const char *name, struct err *err)
+{
+	struct broker *b = d->broker;
+	struct peer *p = name ? find_name(b, name) : NULL;
+	struct standing *st = name ? find_standing(b, name) : NULL;
+	if (st)
+		forget_standing(b, st);
+	if (!p || *p->lost) {
+		if (st)
+			return 0;
+		return err_set(err, ERR_NOTFOUND, "no live worker named '%s' (see 'r1flow workers')",
+			name ? name : "");
+	}
+	if (*p->quarantined)
+		log_info("worker '%s' released from quarantine (%s)", p->name, p->quarantined);
+	p->strikes = 0;
+	*p->quarantined = '\0';
+	p->idle_gen = p->first_idle_gen = 0; /* look at the queue again */
+	events_emit(d, "worker_released", json_pack("{sI ss}", "worker", (json_int_t)p->id,
+		"name", p->name));
 	return 0;
 }
 
@@ -677,7 +858,7 @@ void broker_cron(struct daemon *d)
  * worker to empty its hands takes them. */
 static int may_claim(const struct broker *b, const struct peer *p)
 {
-	if (*p->lost || p->draining || p->nleases >= (size_t)p->slots ||
+	if (*p->lost || p->draining || *p->quarantined || p->nleases >= (size_t)p->slots ||
 		p->idle_gen == b->queue_gen)
 		return 0;
 	if (p->nleases == 0)
@@ -801,13 +982,16 @@ json_t *broker_describe(const struct daemon *d)
 			kinds = json_array();
 		for (size_t j = 0; jobs && j < p->nleases; j++)
 			json_array_append_new(jobs, json_integer(p->leases[j].job));
-		json_array_append_new(all, json_pack("{sI ss ss sI so si so ss sI sI}",
+		json_t *w = json_pack("{sI ss ss sI so si so ss sI sI si}",
 			"id", (json_int_t)p->id, "name", p->name, "host", p->host,
 			"pid", (json_int_t)p->pid, "kinds", kinds,
 			"slots", p->slots, "jobs", jobs ? jobs : json_array(),
-			"state", p->draining ? "draining" : "ready",
+			"state", p->draining ? "draining" : *p->quarantined ? "quarantined" : "ready",
 			"silent_ms", (json_int_t)(d->now - p->last_seen),
-			"connected_ms", (json_int_t)(d->now - p->joined)));
+			"connected_ms", (json_int_t)(d->now - p->joined), "strikes", p->strikes);
+		if (w && *p->quarantined)
+			json_object_set_new(w, "quarantined", json_string(p->quarantined));
+		json_array_append_new(all, w);
 	}
 	return all;
 }

@@ -7,17 +7,26 @@
  * its hands, and when it was last heard from and last sent to.
  *
  * What each message from a worker does (broker_handle)
- *   READY        validated (name, kinds [a-z0-9_]{1,64}, at most BROKER_MAX_KINDS)
- *                and registered; refused with DISCONNECT if another live worker
- *                has the name — unless that registration has the same host and pid,
- *                i.e. is this very process on a connection it gave up on. From a
- *                known identity, or replacing such a stale registration: the leases
- *                held before are requeued first (the worker has forgotten them).
- *   HEARTBEAT    liveness only; draining:true stops dispatch to it.
- *   RESULT       committed if (job, epoch) is a lease in its hands and the store
- *                agrees it is current; otherwise dropped and counted
- *                (results_stale). Blob frames are stored as blobs and their sha256s
- *                added to the result as "blobs".
+ *   READY        validated (name, kinds [a-z0-9_]{1,64}, at most BROKER_MAX_KINDS,
+ *                token at most BROKER_MAX_TOKEN bytes) and registered; refused with
+ *                DISCONNECT if another live worker has the name — unless that
+ *                registration sent the same token, i.e. is this very process on a
+ *                connection it gave up on. Name, host and pid are no proof: `r1flow
+ *                workers` shows them, so anyone who can connect could copy them and
+ *                take a live worker's leases. The token is a secret the worker
+ *                draws at start and the daemon never shows. A worker that sends none
+ *                waits until its old registration is declared dead (liveness). From
+ *                a known identity, or replacing such a stale registration: the
+ *                leases held before are requeued first (the worker has forgotten
+ *                them).
+ *   HEARTBEAT    liveness; draining:true stops dispatch to it; a lease sent long
+ *                enough ago that its `jobs` no longer lists lost its answer: the job
+ *                goes back to the queue, a strike (below).
+ *   RESULT       committed if (job, epoch) is a lease in its hands, the store
+ *                agrees it is current and the result answers the job (results.h);
+ *                not current: dropped and counted (results_stale); not an answer:
+ *                refused and counted (results_refused), a strike (below). Blob frames
+ *                are stored as result files and their names added as "files".
  *   FAIL         the lease fails: back to the queue if `retryable` (default false)
  *                and attempts remain, else the job fails with the error.
  *   FETCH        answered with a CHUNK (blobs.h).
@@ -38,6 +47,21 @@
  * else, and runs alone (broker.c, may_claim): a poison job reaches its cap by
  * itself instead of taking the jobs queued beside it down with it.
  *
+ * Strikes and quarantine. A refused result, or a lease the worker's HEARTBEAT no
+ * longer lists (its answer was lost), is a strike: the job goes back to the queue
+ * with the reason as its error. The worker's first strike costs the job an attempt
+ * like any failure (the job may be the cause, and a job that fails on every worker
+ * must still run out of attempts and fail its stage with the reason); its later
+ * strikes give the attempt back (store_job_refund), so a faulty worker costs the
+ * jobs one attempt in all. At BROKER_STRIKES strikes it is quarantined: it stays
+ * connected but gets no more jobs (results of jobs it still holds are checked as
+ * ever), and `r1flow workers` shows it as "quarantined" with the reason. It is
+ * released by `r1flow workers --release NAME` (broker_release) or by a restart of
+ * the worker process (a new token); a reconnect of the same process keeps its
+ * strikes, and so does nothing across a daemon restart (strikes live in memory).
+ * A job that is refused on every worker quarantines them one by one (each costing
+ * it one attempt) and then waits: releasing them lets it run out of attempts.
+ *
  * Order within a loop turn (loop.c): broker_handle for each message, broker_reap,
  * broker_cron when due, broker_dispatch; then commit, then the outbox is sent.
  */
@@ -54,6 +78,8 @@
 #define BROKER_MAX_SLOTS 64     /* slots a worker may ask for */
 #define BROKER_MAX_KINDS 32     /* job kinds per READY */
 #define BROKER_MAX_NAME  128    /* bytes of a worker name */
+#define BROKER_MAX_TOKEN 64     /* bytes of a worker's READY token */
+#define BROKER_STRIKES   3      /* refused results or lost leases that quarantine */
 
 struct daemon;
 
@@ -105,5 +131,10 @@ json_t *broker_describe(const struct daemon *d);
  * asks it to finish what it holds and leave (as on SIGTERM). ERR_NOTFOUND if no
  * live worker has that name. */
 int broker_drain(struct daemon *d, const char *name, struct err *err);
+
+/* `r1flow workers --release NAME`: forget the worker's strikes and end its
+ * quarantine, live or remembered for its return. ERR_NOTFOUND if there is no such
+ * worker. */
+int broker_release(struct daemon *d, const char *name, struct err *err);
 
 #endif

@@ -357,6 +357,19 @@ static json_t *op_drain(struct daemon *d, const struct msg *req, struct err *err
 		json_pack("{ss ss}", "worker", name, "state", "draining");
 }
 
+static json_t *op_release(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *name = NULL;
+	if (control_get_str(req, "release", "worker", &name, err) < 0)
+		return NULL;
+	if (!name) {
+		err_set(err, ERR_INVALID, "release: 'worker' (a worker name) is required");
+		return NULL;
+	}
+	return broker_release(d, name, err) < 0 ? NULL :
+		json_pack("{ss ss}", "worker", name, "state", "released");
+}
+
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err);
 
 static const struct op ops[] = {
@@ -381,6 +394,8 @@ static const struct op ops[] = {
 		"its failed stages" },
 	{ "logs", op_logs, "events of pipeline {id} after event {after}, at most {limit}" },
 	{ "drain", op_drain, "let worker {worker} finish its jobs and leave" },
+	{ "release", op_release, "end the quarantine of worker {worker} and forget its "
+		"strikes" },
 	{ "metrics", control_op_metrics, "metrics of pipeline {id} (stage {stage}): every point" },
 	{ "checkpoint", control_op_checkpoint, "the final weights of stage {stage} of pipeline "
 		"{id}: config and a model.safetensors blob frame" },

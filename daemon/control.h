@@ -12,8 +12,11 @@
  *   status          {pid, uptime_ms, data, workers: live count, jobs: {queued, leased,
  *                   done, failed, cancelled}, counters: {name: value}}
  *   counts          {queued, leased, done, failed, cancelled}
- *   workers         {workers: [{id, name, host, pid, kinds, slots, jobs, state,
- *                   silent_ms, connected_ms}]}
+ *   workers         {workers: [{id, name, host, pid, kinds, slots, jobs, state
+ *                   (ready, draining, quarantined), silent_ms, connected_ms, strikes,
+ *                   quarantined?: why}]}
+ *   release         {worker} -> {worker, state:"released"}: ends a quarantine
+ *                   (broker.h)
  *   job             {id} -> {job: {id, kind, state, attempt, max_attempts, epoch,
  *                   worker, params, result, error}}
  *   enqueue_probe   {n?=1, payload?="", sleep_ms?=0, crash?:"abort"|"exit",

@@ -32,6 +32,8 @@ enum counter {
 	C_WORKERS_LOST,       /* declared dead: silent past liveness, or unreachable */
 	C_WORKERS_REFUSED,    /* READYs refused: bad kinds, name in use */
 	C_MSGS_UNKNOWN_PEER,  /* valid messages from peers that never sent READY */
+	C_RESULTS_REFUSED,    /* RESULTs that do not answer their job (results.h) */
+	C_WORKERS_QUARANTINED, /* workers that got no more jobs after too many strikes */
 	C_MSGS_FAULT,         /* first of MSG_FAULT_COUNT: malformed messages by fault */
 	C_SENDS_FAILED = C_MSGS_FAULT + MSG_FAULT_COUNT,  /* sends that did not go out */
 	C_COUNT,

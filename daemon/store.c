@@ -54,6 +54,13 @@ static const char *const sql[S_COUNT] = {
 		"finished_at = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE ?5 END, "
 		"error = " ENDED("?4") ", lease_deadline = NULL "
 		"WHERE id = ?1 AND epoch = ?2 AND state = 'leased' RETURNING state",
+	/* a lease given back without counting it: attempt goes back to what it was
+	 * before the claim (store_job_refund) */
+	[S_JOB_REFUND] =
+		"UPDATE jobs SET state = 'queued', attempt = max(attempt - 1, 0), worker = NULL, "
+		"finished_at = NULL, lease_deadline = NULL, "
+		"error = printf('%s (not counted as an attempt)', ?3) "
+		"WHERE id = ?1 AND epoch = ?2 AND state = 'leased'",
 	[S_JOB_REQUEUE_WORKER] =
 		"UPDATE jobs SET "
 		"state = CASE WHEN " AGAIN " THEN 'queued' ELSE 'failed' END, "
@@ -717,6 +724,27 @@ int store_job_fail(struct store *s, int64_t job, int64_t epoch, const char *erro
 	if (store_tx_leave(s, 0, ok, err, what) < 0)
 		return -1;
 	return applied;
+}
+
+int store_job_refund(struct store *s, int64_t job, int64_t epoch, const char *error,
+	struct err *err)
+{
+	const char *what = "give back a lease";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_JOB_REFUND);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int64(st, 2, epoch);
+	store_bind_text(st, 3, error ? error : "lease given back");
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	if (!ok)
+		store_db_fail(s, err, "cannot give back lease of job %lld (epoch %lld)", (long long)job,
+			(long long)epoch);
+	int changed = ok ? sqlite3_changes(s->db) : 0;
+	sqlite3_reset(st);
+	if (store_tx_leave(s, 0, ok, err, what) < 0)
+		return -1;
+	return changed > 0;
 }
 
 static int requeue(struct store *s, sqlite3_stmt *st, struct store_requeue *out,

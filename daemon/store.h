@@ -179,6 +179,13 @@ int store_job_commit(struct store *s, int64_t job, int64_t epoch, const char *re
 int store_job_fail(struct store *s, int64_t job, int64_t epoch, const char *error,
 	int retryable, int64_t now_ms, enum job_state *state, struct err *err);
 
+/* Put the lease (job, epoch) back in the queue without counting it as an attempt
+ * (attempt goes back to its value before the claim): a result refused from a
+ * worker already known to be faulty (broker.h) is the worker's failure, not the
+ * job's. `error` becomes the job's error, marked as not counted. 1 applied, 0 stale. */
+int store_job_refund(struct store *s, int64_t job, int64_t epoch, const char *error,
+	struct err *err);
+
 /* Put every job leased by `worker` back (a dead worker); `reason` becomes their
  * error, e.g. "worker 'w1' died". */
 int store_job_requeue_worker(struct store *s, int64_t worker, const char *reason,

@@ -11,6 +11,7 @@ static const struct proto_field f_ready[] = {
 	{ "name", PROTO_T_STR, 1 }, { "kinds", PROTO_T_STRS, 1 }, { "host", PROTO_T_STR, 0 },
 	{ "pid", PROTO_T_UINT, 0 }, { "threads", PROTO_T_UINT, 0 },
 	{ "memory", PROTO_T_UINT, 0 }, { "build", PROTO_T_STR, 0 }, { "slots", PROTO_T_UINT, 0 },
+	{ "token", PROTO_T_STR, 0 },
 	{ 0 },
 };
 static const struct proto_field f_heartbeat[] = {

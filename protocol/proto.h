@@ -27,6 +27,10 @@
  *               message after every (re)connect threads?:uint memory?:uint build?:str
  *                                                slots?:uint (jobs it may hold at once,
  *                                                running or waiting; default 1)
+ *                                                token?:str (a secret the process draws
+ *                                                once and sends in every READY: a second
+ *                                                connection with the name of a live one
+ *                                                takes its place only with its token)
  *                                                (kinds: [a-z0-9_]+ names, e.g. "probe")
  *   HEARTBEAT   liveness, when idle              jobs?:[uint] (job ids in hand)
  *                                                draining?:bool (true: send no more

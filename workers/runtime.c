@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ struct io {
 	void *zctx, *dealer, *pair;
 	struct cache cache;
 	json_t *kinds;                  /* announced in READY */
+	char token[33];                 /* READY's secret, drawn once per process ("" none) */
 	enum link link;
 	uint64_t session;               /* bumped at every connect and every reset */
 	int64_t now;                    /* monotonic ms */
@@ -318,6 +320,24 @@ static void link_open(struct io *io)
 	io->since = io->now;
 }
 
+/* The token this process sends in every READY: proof to the daemon that a new
+ * connection under our name is us again (after we gave up on the old one), not
+ * another process copying our name, host and pid to take our leases (broker.h).
+ * Without randomness there is none: a reconnect then waits until the daemon has
+ * declared the old connection dead. */
+static void draw_token(char token[33])
+{
+	unsigned char raw[16];
+	*token = '\0';
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		log_warn("no random token for READY (%s): a reconnect waits for the daemon to "
+			"give up on the old connection", strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+}
+
 /* The DEALER is writable: the connection is up, announce ourselves. */
 static void link_ready(struct io *io)
 {
@@ -332,6 +352,8 @@ static void link_ready(struct io *io)
 		"host", host, "pid", (int)getpid(), "threads", (json_int_t)(cpus > 0 ? cpus : 1),
 		"memory", (json_int_t)(pages > 0 && page > 0 ? (int64_t)pages * page : 0),
 		"build", "r1flow-worker " R1FLOW_VERSION, "slots", io->s->slots);
+	if (m.header && *io->token)
+		json_object_set_new(m.header, "token", json_string(io->token));
 	io->link = LINK_UP;
 	io->last_heard = io->now; /* the daemon has a liveness window to answer */
 	if (io_send(io, &m) == 0)
@@ -646,6 +668,7 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	io.fill.fd = -1;
 	io.backoff = s->reconnect_ms;
 	io.now = mono_ms();
+	draw_token(io.token);
 	if (cache_open(&io.cache, s->cache, err) < 0 || build_kinds(&io, err) < 0)
 		goto out;
 	struct curve_key pub = { "" };

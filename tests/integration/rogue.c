@@ -26,12 +26,34 @@
  * "listening", reads one request and then exits at once, closing the connection
  * (exit: a daemon that dies while answering), or keeps silent until killed (silent:
  * a daemon that hangs), so the CLI's two messages for these can be told apart.
+ *
+ *   rogue DIR|ENDPOINT worker NAME KINDS RESULT
+ *
+ * A worker with a bug: READY as NAME for KINDS (comma-separated), then every JOB is
+ * answered at once with RESULT (JSON object text) as its result, and a line "job ID
+ * KIND" is printed; HEARTBEATs every 300 ms. Runs until killed; exit 1 if the
+ * daemon sends DISCONNECT (printed).
+ *
+ *   rogue DIR|ENDPOINT ready NAME HOST PID
+ *
+ * An impersonator: one READY claiming NAME, HOST and PID (what `r1flow workers`
+ * shows of a live worker), kinds ["probe"]; prints the daemon's first answer as
+ * "CMD HEADER" (or "no answer" after 3 s) and exits 0.
+ *
+ *   rogue DIR|ENDPOINT twice NAME
+ *
+ * A worker that gives up on its connection and announces itself on a second one
+ * while the daemon still holds the first: READY as NAME with token T on
+ * connection A, then on B with T again, then on C with another token. Prints "B
+ * accepted" or "B refused HEADER", and the same for C (accepted: no DISCONNECT
+ * within 1.5 s), then exits 0.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <zmq.h>
 
 #include "proto.h"
@@ -144,12 +166,143 @@ static int mute(const char *dir, const char *how)
 		pause();
 }
 
+/* Send one R1FW1 message with the JSON header `h` (taken). */
+static void send_json(void *s, const char *cmd, json_t *h)
+{
+	char *text = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	send_text(s, 3, (const char *[]){ PROTO_WORKER, cmd, text ? text : "{}" });
+	free(text);
+}
+
+/* Receive one message within `ms`: 1 with its command and header (frames after it
+ * dropped), 0 if none came. */
+static int recv_one(void *s, int ms, char *cmd, size_t cmd_size, char *header, size_t h_size)
+{
+	zmq_pollitem_t item = { s, 0, ZMQ_POLLIN, 0 };
+	if (zmq_poll(&item, 1, ms) <= 0)
+		return 0;
+	char *bufs[3] = { NULL, cmd, header };
+	size_t sizes[3] = { 0, cmd_size, h_size };
+	char version[16];
+	bufs[0] = version;
+	sizes[0] = sizeof version;
+	int more = 1;
+	*cmd = *header = '\0';
+	for (int i = 0; more; i++) {
+		char sink[64];
+		char *b = i < 3 ? bufs[i] : sink;
+		size_t cap = i < 3 ? sizes[i] : sizeof sink;
+		int got = zmq_recv(s, b, cap - 1, 0);
+		if (got < 0)
+			return 0;
+		b[(size_t)got < cap - 1 ? (size_t)got : cap - 1] = '\0';
+		size_t len = sizeof more;
+		zmq_getsockopt(s, ZMQ_RCVMORE, &more, &len);
+	}
+	return 1;
+}
+
+static int rogue_worker(void *s, const char *name, const char *kinds, const char *result)
+{
+	json_error_t jerr;
+	json_t *answer = json_loads(result, 0, &jerr), *k = json_array();
+	if (!json_is_object(answer)) {
+		fprintf(stderr, "rogue: RESULT must be a JSON object: %s\n", result);
+		return 2;
+	}
+	char *list = strdup(kinds);
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(k, json_string(t));
+	free(list);
+	send_json(s, "READY", json_pack("{ss so ss si si}", "name", name, "kinds", k, "host",
+		"rogue", "pid", (int)getpid(), "slots", 1));
+	static char header[8 << 20];
+	char cmd[32];
+	for (;;) {
+		if (!recv_one(s, 300, cmd, sizeof cmd, header, sizeof header)) {
+			send_json(s, "HEARTBEAT", json_pack("{s[]}", "jobs"));
+			continue;
+		}
+		if (strcmp(cmd, "DISCONNECT") == 0) {
+			printf("DISCONNECT %s\n", header);
+			return 1;
+		}
+		if (strcmp(cmd, "JOB") != 0)
+			continue;
+		json_t *job = json_loads(header, 0, &jerr);
+		json_int_t id = json_integer_value(json_object_get(job, "job"));
+		printf("job %lld %s\n", (long long)id,
+			json_string_value(json_object_get(job, "kind")));
+		fflush(stdout);
+		send_json(s, "RESULT", json_pack("{sI sO sO}", "job", id, "epoch",
+			json_object_get(job, "epoch"), "result", answer));
+		json_decref(job);
+	}
+}
+
+static int rogue_ready(void *s, const char *name, const char *host, const char *pid)
+{
+	send_json(s, "READY", json_pack("{ss s[s] ss sI si}", "name", name, "kinds", "probe",
+		"host", host, "pid", (json_int_t)strtoll(pid, NULL, 10), "slots", 1));
+	char cmd[32], header[4096];
+	if (recv_one(s, 3000, cmd, sizeof cmd, header, sizeof header))
+		printf("%s %s\n", cmd, header);
+	else
+		printf("no answer\n");
+	return 0;
+}
+
+/* READY as `name` with `token` on a new connection: prints "LABEL accepted" or
+ * "LABEL refused HEADER"; the connection is left open in *out. */
+static void announce(void *ctx, const char *endpoint, const char *label, const char *name,
+	const char *token, void **out)
+{
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_connect(s, endpoint);
+	send_json(s, "READY", json_pack("{ss s[s] ss si si ss}", "name", name, "kinds", "probe",
+		"host", "rogue", "pid", (int)getpid(), "slots", 1, "token", token));
+	char cmd[32], header[4096];
+	for (int i = 0; i < 5; i++) {
+		if (recv_one(s, 300, cmd, sizeof cmd, header, sizeof header) &&
+			strcmp(cmd, "DISCONNECT") == 0) {
+			printf("%s refused %s\n", label, header);
+			*out = s;
+			return;
+		}
+		send_json(s, "HEARTBEAT", json_pack("{s[]}", "jobs"));
+	}
+	printf("%s accepted\n", label);
+	*out = s;
+}
+
+static int rogue_twice(void *ctx, const char *endpoint, const char *name)
+{
+	void *a, *b, *c;
+	announce(ctx, endpoint, "A", name, "0123456789abcdef", &a);
+	announce(ctx, endpoint, "B", name, "0123456789abcdef", &b);
+	announce(ctx, endpoint, "C", name, "another process", &c);
+	zmq_close(a);
+	zmq_close(b);
+	zmq_close(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--mute") == 0)
 		return mute(argv[2], argv[3]);
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: rogue DIR|ENDPOINT N [SEED]\n");
+	int worker = argc == 6 && strcmp(argv[2], "worker") == 0;
+	int ready = argc == 6 && strcmp(argv[2], "ready") == 0;
+	int twice = argc == 4 && strcmp(argv[2], "twice") == 0;
+	if (!worker && !ready && !twice && (argc < 3 || argc > 4)) {
+		fprintf(stderr, "usage: rogue DIR|ENDPOINT N [SEED]\n"
+			"       rogue --mute DIR exit|silent\n"
+			"       rogue DIR|ENDPOINT worker NAME KINDS RESULT\n"
+			"       rogue DIR|ENDPOINT ready NAME HOST PID\n"
+			"       rogue DIR|ENDPOINT twice NAME\n");
 		return 2;
 	}
 	char endpoint[4200];
@@ -157,6 +310,29 @@ int main(int argc, char **argv)
 		snprintf(endpoint, sizeof endpoint, "%s", argv[1]);
 	else
 		snprintf(endpoint, sizeof endpoint, "ipc://%s/workers.sock", argv[1]);
+	if (twice) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		void *ctx = zmq_ctx_new();
+		int rc = rogue_twice(ctx, endpoint, argv[3]);
+		zmq_ctx_term(ctx);
+		return rc;
+	}
+	if (worker || ready) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+		int linger = 0;
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+		if (zmq_connect(s, endpoint) != 0) {
+			fprintf(stderr, "rogue: cannot connect to '%s': %s\n", endpoint,
+				zmq_strerror(zmq_errno()));
+			return 1;
+		}
+		int rc = worker ? rogue_worker(s, argv[3], argv[4], argv[5]) :
+			rogue_ready(s, argv[3], argv[4], argv[5]);
+		zmq_close(s);
+		zmq_ctx_term(ctx);
+		return rc;
+	}
 	long n = strtol(argv[2], NULL, 10);
 	rng_state = argc == 4 ? strtoull(argv[3], NULL, 10) : 1;
 

@@ -284,6 +284,38 @@ static void test_store__failures_retry_until_attempts_run_out(void)
 	store_close(s);
 }
 
+/* A refunded lease goes back to the queue without using an attempt, however often;
+ * the next real failure still counts. A stale refund changes nothing. */
+static void test_store__refund_gives_the_attempt_back(void)
+{
+	struct store *s = open_ok(":memory:");
+	struct err e;
+	int64_t id, w = worker(s, "w1");
+	enqueue(s, 1, "probe", 2, &id);
+	for (int i = 0; i < 5; i++) {
+		struct store_job j = claim(s, w, NULL, 2000);
+		CHECK(j.id == id && j.attempt == 1 && j.epoch == i + 1);
+		CHECK(store_job_refund(s, id, j.epoch, "refused", &e) == 1);
+		CHECK(store_job_refund(s, id, j.epoch, "refused", &e) == 0); /* no longer leased */
+		store_job_release(&j);
+	}
+	struct store_job j;
+	CHECK(store_job_get(s, id, &j, &e) == 1);
+	CHECK(j.state == JOB_STATE_QUEUED && j.attempt == 0 && j.worker == 0 &&
+		j.lease_deadline == 0);
+	CHECK_MSG(strcmp(j.error, "refused (not counted as an attempt)") == 0, "%s", j.error);
+	store_job_release(&j);
+	enum job_state st;
+	for (int attempt = 1; attempt <= 2; attempt++) {
+		j = claim(s, w, NULL, 2000);
+		CHECK(j.attempt == attempt);
+		CHECK(store_job_fail(s, id, j.epoch, "boom", 1, 2100, &st, &e) == 1);
+		store_job_release(&j);
+	}
+	CHECK(st == JOB_STATE_FAILED);
+	store_close(s);
+}
+
 static void test_store__dead_worker_jobs_are_requeued(void)
 {
 	struct store *s = open_ok(":memory:");
@@ -784,6 +816,7 @@ int main(int argc, char **argv)
 		TEST(test_store__result_commits_exactly_once),
 		TEST(test_store__stale_epoch_is_dropped),
 		TEST(test_store__failures_retry_until_attempts_run_out),
+		TEST(test_store__refund_gives_the_attempt_back),
 		TEST(test_store__dead_worker_jobs_are_requeued),
 		TEST(test_store__first_lease_claims_wait_behind_jobs_that_came_back),
 		TEST(test_store__claim_many_fills_slots_and_stops_at_a_returned_job),

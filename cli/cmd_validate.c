@@ -141,15 +141,18 @@ static int validate_fit(const json_t *spec, struct err *err)
 int cmd_validate(int argc, char **argv)
 {
 	struct cli_list sets = { .n = 0 };
-	bool json = false;
+	bool json = false, reference = false;
 	const struct cli_opt opts[] = {
 		CLIENT_SET_OPT(&sets),
 		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
 		  "print the normalised spec (defaults filled in) as JSON", NULL },
+		{ "reference", CLI_OPT_FLAG, &reference, NULL, 0, 0, false,
+		  "print the spec reference (every key, type, default, range) as Markdown; "
+		  "no FILE", NULL },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
 	};
 	const struct cli_verb verb = {
-		.name = "validate", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
+		.name = "validate", .args = "FILE", .min_args = 0, .max_args = 1, .opts = opts,
 		.about = "Check the pipeline spec in FILE (YAML) with the --set overrides applied,\n"
 			 "exactly as 'r1flow submit' would, without a daemon: a model.checkpoint\n"
 			 "directory must hold a supported config.json and a model.safetensors with\n"
@@ -158,14 +161,31 @@ int cmd_validate(int argc, char **argv)
 			 "SFT example fits the model's max_seq, generating the spec's datasets and\n"
 			 "reading its JSONL files (an error names the stage, the dataset and the\n"
 			 "record, FILE:LINE for JSONL). Prints 'FILE: ok (N stages: a, b)' or the\n"
-			 "first error as FILE:LINE:COL: ....\n\n"
-			 "example: r1flow validate pipelines/probe.yaml --set stages.b.jobs=10\n\n"
+			 "first error as FILE:LINE:COL: ....\n"
+			 "With --reference, prints instead the reference of every spec key (the\n"
+			 "tables of docs/pipelines.md), generated from the loader's own schema.\n\n"
+			 "example: r1flow validate pipelines/probe.yaml --set stages.b.jobs=10\n"
+			 "         r1flow validate --reference\n\n"
 			 "exit status: 0 valid, 1 invalid (or unreadable), 2 usage error",
 	};
 	int first;
 	int rc = cli_parse(&verb, argc, argv, &first);
 	if (rc != CLI_CONTINUE)
 		return rc;
+	if (reference) {
+		if (first < argc)
+			return cli_usage_error("validate", "--reference takes no FILE");
+		char *text = spec_reference();
+		if (!text) {
+			cli_error("validate", "cannot write the spec reference: out of memory");
+			return CLI_EXIT_FAIL;
+		}
+		fputs(text, stdout);
+		free(text);
+		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	}
+	if (first >= argc)
+		return cli_usage_error("validate", "missing FILE");
 	const char *file = argv[first];
 	json_t *spec = NULL;
 	struct err e = { 0 };

@@ -91,4 +91,12 @@ int spec_load_string(const char *text, size_t len, const char *name, const char 
  */
 int spec_check_json(json_t *spec, struct err *err);
 
+/*
+ * The spec reference: every key of every level and kind, with its type, default
+ * and range, as Markdown tables written from the schema tables (spec_reference.c;
+ * `r1flow validate --reference` prints it and docs/pipelines.md embeds it). The
+ * caller frees the text; NULL only when out of memory.
+ */
+char *spec_reference(void);
+
 #endif

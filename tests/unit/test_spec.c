@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "spec.h"
+#include "spec_keys.h"
 #include "test.h"
 
 static const char *source_root(void)
@@ -535,6 +536,64 @@ static void test_spec__errors_are_one_line(void)
 		"got '000000000000000000000000000000000000000000000000000000000...'");
 }
 
+/* The section of `text` from the heading line `heading` to the next "####" or "###". */
+static char *section(const char *text, const char *heading)
+{
+	const char *a = strstr(text, heading);
+	if (!a)
+		return NULL;
+	a += strlen(heading);
+	const char *b = strstr(a, "\n###");
+	size_t n = b ? (size_t)(b - a) : strlen(a);
+	char *out = malloc(n + 1);
+	if (out) {
+		memcpy(out, a, n);
+		out[n] = 0;
+	}
+	return out;
+}
+
+/* Every stage kind has a table in the reference, and it lists every row of
+ * spec_stage_keys that applies to that kind (and no row of another kind only). */
+static void test_spec__reference_lists_every_key_of_every_kind(void)
+{
+	char *ref = spec_reference();
+	CHECK(ref != NULL);
+	const char *kinds = NULL;
+	for (const struct key *k = spec_stage_keys; k->name; k++)
+		if (!strcmp(k->name, "kind"))
+			kinds = k->str;
+	CHECK(kinds != NULL);
+	unsigned bit = 1;
+	for (const char *p = kinds; *p; bit <<= 1) {
+		size_t n = strcspn(p, "|");
+		char heading[96], row[96];
+		snprintf(heading, sizeof heading, "#### `kind: %.*s`\n", (int)n, p);
+		char *sec = section(ref, heading);
+		CHECK_MSG(sec != NULL, "no table for stage kind %.*s", (int)n, p);
+		for (const struct key *k = spec_stage_keys; k->name; k++) {
+			if (!strcmp(k->name, "kind"))
+				continue;
+			int applies = 0; /* some row of this name applies (lr has one per kind group) */
+			for (const struct key *o = spec_stage_keys; o->name; o++)
+				if (!strcmp(o->name, k->name))
+					applies |= !o->kinds || (o->kinds & bit);
+			snprintf(row, sizeof row, "| `%s` |", k->name);
+			CHECK_MSG((strstr(sec, row) != NULL) == applies, "kind %.*s: key %s %s", (int)n,
+				p, k->name, applies ? "missing" : "listed but does not apply");
+		}
+		free(sec);
+		p += n + (p[n] == '|');
+	}
+	/* the generated defaults and ranges are the table's */
+	char *grpo = section(ref, "#### `kind: grpo`\n");
+	CHECK(grpo && strstr(grpo, "| `group` | integer | `8` | [2, ∞] |"));
+	CHECK(grpo && strstr(grpo, "| `clip` | number | `0.2` | (0, 1) |"));
+	CHECK(grpo && strstr(grpo, "| `loss_agg` | one of | `seq_mean` | `seq_mean`, `token_mean`, `constant` |"));
+	free(grpo);
+	free(ref);
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -551,5 +610,6 @@ int main(int argc, char **argv)
 		TEST(test_spec__broken_corpus_fails_with_exact_messages),
 		TEST(test_spec__check_json_rejects_mutated_specs),
 		TEST(test_spec__errors_are_one_line),
+		TEST(test_spec__reference_lists_every_key_of_every_kind),
 		{ 0 } });
 }

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "client.h"
 #include "proto.h"
+#include "utf8.h"
 
 #define DATASET_PAGE     10000  /* records per dataset_show request (the daemon's max) */
 #define DATASET_NAME_MAX 32
@@ -302,8 +303,8 @@ static int dataset_import(int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	r = client_call_blob(&c, json_pack("{ss ss ss}", "op", "dataset_import", "name", name,
-		"file", label), text, len, NULL, &e);
+	r = client_call_blob(&c, json_pack("{ss ss so}", "op", "dataset_import", "name", name,
+		"file", utf8_jstring(label)), text, len, NULL, &e);
 	if (!r)
 		goto fail;
 	if (json) {
@@ -383,8 +384,8 @@ static int dataset_show(int argc, char **argv)
 	if ((rc = dataset_pipeline(verb.name, pipeline_arg, &pipeline)) != CLI_CONTINUE)
 		return rc;
 	const char *name = argv[first];
-	json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_show", "name", name, "offset",
-		(json_int_t)offset, "limit", (json_int_t)limit);
+	json_t *req = json_pack("{ss so sI sI}", "op", "dataset_show", "name", utf8_jstring(name),
+		"offset", (json_int_t)offset, "limit", (json_int_t)limit);
 	if (req && pipeline)
 		json_object_set_new(req, "id", json_integer(pipeline));
 	json_t *r = client_ask(verb.name, &addr, req);
@@ -480,8 +481,9 @@ static int dataset_export(int argc, char **argv)
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
 	while (count < 0 || offset < count) {
-		json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_show", "name", name,
-			"offset", (json_int_t)offset, "limit", (json_int_t)DATASET_PAGE);
+		json_t *req = json_pack("{ss so sI sI}", "op", "dataset_show", "name",
+			utf8_jstring(name), "offset", (json_int_t)offset, "limit",
+			(json_int_t)DATASET_PAGE);
 		if (req && pipeline)
 			json_object_set_new(req, "id", json_integer(pipeline));
 		r = client_call(&c, req, &e);

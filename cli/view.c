@@ -305,7 +305,8 @@ static void plain_line(struct view *v, const char *key, const char *text, int64_
 	const char *last = json_string_value(json_object_get(v->seen, key));
 	if (last && strcmp(last, text) == 0)
 		return;
-	json_object_set_new(v->seen, key, json_string(text));
+	/* a memo never written out: bytes as they are (a cut line may end mid-character) */
+	json_object_set_new(v->seen, key, json_string_nocheck(text));
 	char t[64];
 	view_time(t, sizeof t, now_ms, false);
 	fprintf(v->out, "%s %s\n", t, text);
@@ -337,7 +338,7 @@ static void view_plain(struct view *v, const json_t *reply, int64_t now_ms)
 		const char *last = json_string_value(json_object_get(v->seen, key));
 		if (last && strcmp(last, change) == 0)
 			continue;
-		json_object_set_new(v->seen, key, json_string(change));
+		json_object_set_new(v->seen, key, json_string_nocheck(change));
 		stage_rate(rate, sizeof rate, st);
 		stage_eta(eta, sizeof eta, st);
 		l.n = 0;

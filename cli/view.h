@@ -58,6 +58,10 @@ double view_elapsed(const json_t *p, int64_t now_ms);
 /* The status table of a `pipeline` reply. */
 void view_status(FILE *out, const json_t *reply, int64_t now_ms);
 
+/* The eval table of a `report` reply, as `r1flow report` prints it (cmd_report.c; `run`
+ * prints it at its end too). */
+void report_table(const json_t *reply);
+
 void view_init(struct view *v, FILE *out, bool tty);
 void view_release(struct view *v);
 

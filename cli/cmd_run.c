@@ -12,7 +12,8 @@
  *
  * The data directory holds what the run made (database, weights, logs): it is kept
  * and named at the start and at the end. --rm removes a fresh one at the end, except
- * after an error, when its logs are the evidence; a --data DIR is never removed.
+ * after an error or a failed pipeline, when its logs are the evidence; a --data DIR
+ * is never removed.
  *
  * SIGINT, SIGTERM, SIGHUP: cancel the pipeline (pipeline_cancel, so workers drop
  * its jobs and stop at once), stop the children the same way, exit 130. The
@@ -254,7 +255,7 @@ int cmd_run(int argc, char **argv)
 		  "data directory to run in (created if missing, kept afterwards)",
 		  "a fresh $TMPDIR/r1flow-run.XXXXXX (/tmp without TMPDIR)" },
 		{ "rm", CLI_OPT_FLAG, &rm, NULL, 0, 0, false,
-		  "remove the fresh data directory at the end (not after an error); not with --data",
+		  "remove the fresh data directory at the end (not after a failure); not with --data",
 		  NULL },
 		CLIENT_SET_OPT(&sets),
 		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
@@ -363,6 +364,8 @@ int cmd_run(int argc, char **argv)
 	const char *state = json_string_value(json_object_get(json_object_get(last, "pipeline"),
 		"state"));
 	rc = state && strcmp(state, "succeeded") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	if (rc != CLI_EXIT_OK)
+		keep_dir = true;  /* what failed is in the database and the logs */
 	json_t *report = run_report(r, &c);
 	if (json) {
 		if (report)

@@ -44,6 +44,24 @@ log "sample --json: 8 lines parse, untrained bytes as U+FFFD"
 r1rc validate "$PROBE" --set $'stages.a.payload=caf\xe9'
 expect_rc 1 "validate --set (Latin-1)"
 grep -q "stages.a.payload.*not UTF-8" "$T/err" || fail "validate --set: $(cat "$T/err")"
+# a spec in a directory whose name is not UTF-8: its relative dataset path cannot be
+mkdir "$T/"$'caf\xe9'
+printf '{"prompt": "1+1=", "answer": "2"}\n' >"$T/"$'caf\xe9/d.jsonl'
+cat >"$T/"$'caf\xe9/s.yaml' <<'SPEC'
+version: 1
+name: latin
+model:
+  config: {dim: 16, layers: 1, heads: 2, ffn: 32, max_seq: 48}
+datasets:
+  test: {file: d.jsonl}
+stages:
+  - {name: eval_base, kind: eval, dataset: test, samples: 2, max_new_tokens: 8}
+SPEC
+r1rc validate "$T/"$'caf\xe9/s.yaml'
+no_oom "validate (a spec in a Latin-1 directory)"
+expect_rc 1 "validate (a spec in a Latin-1 directory)"
+grep -q "s.yaml:6:.*dataset.*the path '.*caf"$'\xef\xbf\xbd'"/d.jsonl' is not UTF-8" "$T/err" ||
+	fail "validate (a spec in a Latin-1 directory): $(cat "$T/err")"
 
 # --- against a daemon: arguments and file names in another encoding
 start_daemon

@@ -9,17 +9,17 @@
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PROBE=$SRC/pipelines/probe.yaml
 export R1FLOW_DATA=$DATA
-# a request without an answer for 1 s counts as a lost daemon (default 10 s)
-export R1FLOW_TIMEOUT_MS=1000
+# for watch, a request without an answer for 1 s counts as a lost daemon (default 10 s)
+QUICK=R1FLOW_TIMEOUT_MS=1000
 TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z '
 
 start_daemon
 start_worker w1
 wait_for 10 has_workers 1
-"$R1FLOW_CLI" submit "$PROBE" --set stages.a.jobs=40 --set stages.a.sleep_ms=100 \
+"$R1FLOW_CLI" submit "$PROBE" --set stages.a.jobs=60 --set stages.a.sleep_ms=100 \
 	--set stages.b.jobs=5 >/dev/null
 
-"$R1FLOW_CLI" watch 1 --plain >"$T/watch.out" 2>"$T/watch.err" &
+env "$QUICK" "$R1FLOW_CLI" watch 1 --plain >"$T/watch.out" 2>"$T/watch.err" &
 WATCH=$!
 PIDS+=("$WATCH")
 wait_for 20 grep -Eq "${TS}stage a running [1-9]" "$T/watch.out"
@@ -42,18 +42,16 @@ log "watch: lost and regained the daemon, exit 0 with the pipeline's success"
 
 # --- a daemon that does not come back: watch gives up after --reconnect-timeout
 "$R1FLOW_CLI" submit "$PROBE" --set stages.a.jobs=400 --set stages.a.sleep_ms=100 >/dev/null
-"$R1FLOW_CLI" watch 2 --json --reconnect-timeout 2 >"$T/watch2.out" 2>"$T/watch2.err" &
+env "$QUICK" "$R1FLOW_CLI" watch 2 --plain --reconnect-timeout 2 >"$T/watch2.out" \
+	2>"$T/watch2.err" &
 WATCH=$!
 PIDS+=("$WATCH")
-running2() { [[ $(sql "SELECT count(*) FROM jobs j JOIN stages s ON s.id = j.stage
-	WHERE s.pipeline = 2 AND j.state = 'done'") -gt 0 ]]; }
-wait_for 20 running2
+wait_for 20 grep -Eq "${TS}stage a running [1-9]" "$T/watch2.out"
 kill -KILL "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 rc=0; wait "$WATCH" || rc=$?
 [[ $rc == 1 ]] || fail "watch without a daemon exited $rc: $(cat "$T/watch2.err")"
-grep -q "^r1flow watch: lost the daemon: .*; reconnecting for up to 2 s$" "$T/watch2.err" &&
+grep -Eq "${TS}lost the daemon: .*; reconnecting for up to 2 s$" "$T/watch2.out" &&
 	grep -q "^r1flow watch: gave up reconnecting after 2 s: no daemon at 'ipc://$DATA/control.sock': .* (the pipeline may still be running)$" "$T/watch2.err" ||
-	fail "watch gave up without saying so: $(cat "$T/watch2.err")"
-[[ ! -s $T/watch2.out ]] || fail "watch --json printed a document after giving up: $(cat "$T/watch2.out")"
+	fail "watch gave up without saying so: $(cat "$T/watch2.out" "$T/watch2.err")"
 log "watch: gave up after --reconnect-timeout with a message, exit 1"
 log "ok"

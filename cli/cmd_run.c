@@ -212,7 +212,8 @@ static json_t *run_report(struct run *r, struct client *c)
 	json_t *rep = client_call(c, json_pack("{ss sI}", "op", "report", "id", (json_int_t)r->id),
 		&e);
 	if (!rep)
-		cli_error("run", "cannot get the report of pipeline %lld: %s", (long long)r->id, e.msg);
+		cli_error("run", "cannot get the report of pipeline %lld: %s", (long long)r->id,
+			e.msg);
 	return rep;
 }
 

@@ -4,6 +4,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
+/* Keep the message valid UTF-8 (utf8_clean): it goes into JSON (replies, events, a
+ * job's error), where a path or a quoted byte that is not UTF-8, or a character the
+ * length limit cut in two, would make the whole document fail to build. */
+static void err_clean(struct err *e)
+{
+	size_t n = strlen(e->msg);
+	if (utf8_clean_size(e->msg, n) == n)
+		return;
+	char raw[sizeof e->msg];
+	memcpy(raw, e->msg, n + 1);
+	utf8_clean(e->msg, sizeof e->msg, raw, n);
+}
+
 int err_set(struct err *e, enum err_code code, const char *fmt, ...)
 {
 	if (!e)
@@ -12,6 +27,7 @@ int err_set(struct err *e, enum err_code code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
+	err_clean(e);
 	e->code = code;
 	return -1;
 }
@@ -33,6 +49,7 @@ int err_wrap(struct err *e, const char *fmt, ...)
 		for (const char *s = parts[i]; *s && at + 1 < sizeof e->msg; s++)
 			e->msg[at++] = *s;
 	e->msg[at] = '\0';
+	err_clean(e);
 	return -1;
 }
 

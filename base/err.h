@@ -8,6 +8,8 @@
  * such file". Bugs assert; startup failures are printed by main; nothing else logs.
  *
  * `err` may be NULL: the error is then dropped (for probes whose failure is fine).
+ * The message is always valid UTF-8: bytes that are not (a path, a quoted value, a
+ * character cut at the length limit) show as U+FFFD, so it can go into JSON as is.
  */
 #ifndef R1_ERR_H
 #define R1_ERR_H

@@ -17,6 +17,7 @@
 #include "curve.h"
 #include "sock.h"
 #include "spec.h"
+#include "utf8.h"
 
 const char *client_data_dir(const struct client_addr *a)
 {
@@ -366,11 +367,12 @@ json_t *client_submit_request(const char *file, const struct cli_list *sets, str
 		json_decref(spec);
 		return NULL;
 	}
-	json_t *req = json_pack("{ss so ss ss}", "op", "submit", "spec", spec, "source", source,
-		"file", file);
+	/* the loader took the text as UTF-8; a file name need not be */
+	json_t *req = json_pack("{ss so so so}", "op", "submit", "spec", spec, "source",
+		utf8_jstring(source), "file", utf8_jstring(file));
 	free(source);
 	if (!req)
-		err_set(err, ERR_INVALID, "cannot build the submit request for '%s' (not UTF-8?)",
+		err_set(err, ERR_NOMEM, "cannot build the submit request for '%s': out of memory",
 			file);
 	return req;
 }

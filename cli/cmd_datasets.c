@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "client.h"
 #include "proto.h"
+#include "utf8.h"
 
 #define DATASET_PAGE     10000  /* records per dataset_show request (the daemon's max) */
 #define DATASET_PAGE_BYTES (4 << 20) /* JSONL bytes per dataset_export request, about */
@@ -312,8 +313,8 @@ static int dataset_import(int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	r = client_call_blob(&c, json_pack("{ss ss ss}", "op", "dataset_import", "name", name,
-		"file", label), text, len, NULL, &e);
+	r = client_call_blob(&c, json_pack("{ss ss so}", "op", "dataset_import", "name", name,
+		"file", utf8_jstring(label)), text, len, NULL, &e);
 	if (!r)
 		goto fail;
 	if (json) {
@@ -393,8 +394,8 @@ static int dataset_show(int argc, char **argv)
 	if ((rc = dataset_pipeline(verb.name, pipeline_arg, &pipeline)) != CLI_CONTINUE)
 		return rc;
 	const char *name = argv[first];
-	json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_show", "name", name, "offset",
-		(json_int_t)offset, "limit", (json_int_t)limit);
+	json_t *req = json_pack("{ss so sI sI}", "op", "dataset_show", "name", utf8_jstring(name),
+		"offset", (json_int_t)offset, "limit", (json_int_t)limit);
 	if (req && pipeline)
 		json_object_set_new(req, "id", json_integer(pipeline));
 	json_t *r = client_ask(verb.name, &addr, req);
@@ -473,7 +474,7 @@ static int dataset_export(int argc, char **argv)
 		goto fail;
 	while (count < 0 || next < count) {
 		struct client_blob page = { NULL, 0 };
-		json_t *req = json_pack("{ss ss sI sI}", "op", "dataset_export", "name", name,
+		json_t *req = json_pack("{ss so sI sI}", "op", "dataset_export", "name", utf8_jstring(name),
 			"after", (json_int_t)next, "max_bytes", (json_int_t)DATASET_PAGE_BYTES);
 		if (req && pipeline)
 			json_object_set_new(req, "id", json_integer(pipeline));

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "utf8.h"
 
 int cmd_drain(int argc, char **argv)
 {
@@ -32,7 +33,8 @@ int cmd_drain(int argc, char **argv)
 	const char *name = argv[first];
 	if (!name[0])
 		return cli_usage_error("drain", "WORKER is empty");
-	json_t *r = client_ask("drain", &addr, json_pack("{ss ss}", "op", "drain", "worker", name));
+	json_t *r = client_ask("drain", &addr, json_pack("{ss so}", "op", "drain", "worker",
+		utf8_jstring(name)));
 	if (!r)
 		return CLI_EXIT_FAIL;
 	rc = CLI_EXIT_OK;

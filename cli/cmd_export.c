@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "client.h"
 #include "sha256.h"
+#include "utf8.h"
 
 #define EXPORT_PATH_MAX 4096
 
@@ -187,8 +188,8 @@ int cmd_export(int argc, char **argv)
 	}
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	r = client_call_blob(&c, json_pack("{ss sI ss}", "op", "checkpoint", "id", (json_int_t)id,
-		"stage", stage), NULL, 0, &blob, &e);
+	r = client_call_blob(&c, json_pack("{ss sI so}", "op", "checkpoint", "id", (json_int_t)id,
+		"stage", utf8_jstring(stage)), NULL, 0, &blob, &e);
 	if (!r)
 		goto fail;
 
@@ -236,9 +237,11 @@ int cmd_export(int argc, char **argv)
 
 	int64_t step = json_integer_value(json_object_get(r, "step"));
 	if (json) {
-		json_t *doc = json_pack("{sI ss sI ss? ss sI}", "id", (json_int_t)id, "stage", stage,
-			"step", (json_int_t)step, "sha256", sha, "dir", dir, "bytes",
-			(json_int_t)blob.size);
+		json_t *doc = json_pack("{sI so sI ss? so sI}", "id", (json_int_t)id, "stage",
+			utf8_jstring(stage), "step", (json_int_t)step, "sha256", sha, "dir",
+			utf8_jstring(dir), "bytes", (json_int_t)blob.size);
+		if (!doc)
+			cli_error("export", "cannot format the output as JSON: out of memory");
 		rc = doc ? client_print_json("export", doc) : CLI_EXIT_FAIL;
 		json_decref(doc);
 	} else {

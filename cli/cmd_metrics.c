@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "utf8.h"
 
 /* One point of the CSV, sorted by step, then by the metric's name. */
 struct metrics_point {
@@ -231,8 +232,10 @@ int cmd_metrics(int argc, char **argv)
 	if (csv && json)
 		return cli_usage_error("metrics", "--csv and --json do not go together");
 	json_t *req = json_pack("{ss sI}", "op", "metrics", "id", (json_int_t)id);
-	if (req && stage)
-		json_object_set_new(req, "stage", json_string(stage));
+	if (req && stage && json_object_set_new(req, "stage", utf8_jstring(stage)) < 0) {
+		json_decref(req);
+		req = NULL; /* client_ask says: out of memory */
+	}
 	json_t *r = client_ask("metrics", &addr, req);
 	if (!r)
 		return CLI_EXIT_FAIL;

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "view.h"
 
 #define REPORT_COLS 8
 
@@ -95,7 +96,7 @@ static void report_pad(const char *text, int width, int c)
  *   STAGE      FROM  GREEDY PASS@1  SAMPLED PASS@1  MAJ@K  FORMAT  REASONING  LENGTH
  *   eval_base  base          12.0%            9.5%  14.0%    0.0%       0.0%    11.2
  */
-static void report_table(const json_t *reply)
+void report_table(const json_t *reply)
 {
 	const json_t *p = json_object_get(reply, "pipeline"), *rows = json_object_get(reply, "rows");
 	const char *name = json_string_value(json_object_get(p, "name"));

@@ -1,14 +1,19 @@
 /*
- * r1flow run — the embedded default (DESIGN §1): a daemon and N local workers as
- * child processes on a private data directory, one pipeline submitted, watched to
- * its end, the final status printed, everything stopped.
+ * r1flow run — the embedded default: a daemon and N local workers as child
+ * processes on a private data directory, one pipeline submitted, watched to its
+ * end, the final status and the eval report printed, everything stopped.
  *
  * Order: validate the spec (nothing starts for a bad file) → the data directory
- * (--data DIR, or a fresh mkdtemp one removed at the end unless --keep) → r1flowd,
- * waited for until its `status` answers with its own pid (so a daemon already
- * serving DIR is never mistaken for ours) → N r1flow-worker named local-1..N,
- * waited for until the daemon counts them → submit → watch (view.h) → status table
- * → stop workers (they drain), then the daemon: SIGTERM, SIGKILL after 5 s, reaped.
+ * (--data DIR, or a fresh mkdtemp one) → r1flowd, waited for until its `status`
+ * answers with its own pid (so a daemon already serving DIR is never mistaken for
+ * ours) → N r1flow-worker named local-1..N, waited for until the daemon counts them
+ * → submit → watch (view.h) → status table and report (cmd_report.c) → stop
+ * workers (they drain), then the daemon: SIGTERM, SIGKILL after 5 s, reaped.
+ *
+ * The data directory holds what the run made (database, weights, logs): it is kept
+ * and named at the start and at the end. --rm removes a fresh one at the end, except
+ * after an error or a failed pipeline, when its logs are the evidence; a --data DIR
+ * is never removed.
  *
  * SIGINT, SIGTERM, SIGHUP: cancel the pipeline (pipeline_cancel, so workers drop
  * its jobs and stop at once), stop the children the same way, exit 130. The
@@ -16,8 +21,8 @@
  * us and nothing stops before the cancel is sent; they also die with us if we are
  * killed outright (procs.h).
  *
- * A child that exits early is an error that keeps the temporary directory (its log
- * is the evidence): the daemon at any time; a worker only if it was the last.
+ * A child that exits early is an error: the daemon at any time; a worker only if it
+ * was the last.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 
@@ -61,8 +66,8 @@ static void run_signals(void)
 
 struct run {
 	const char *dir;           /* the data directory */
-	char tmpl[64];             /* the mkdtemp one, when we made it */
-	bool tmp;                  /* dir is ours to remove */
+	char tmpl[CLIENT_PATH_MAX]; /* the mkdtemp one, when we made it */
+	bool tmp;                  /* dir is the mkdtemp one: --rm may remove it */
 	int workers;
 	struct procs procs;        /* [0] r1flowd, [1..workers] r1flow-worker */
 	size_t workers_alive;
@@ -200,6 +205,26 @@ static int run_start(struct run *r, struct client *c, struct err *err)
 	return run_wait_ready(r, c, (size_t)r->workers, err);
 }
 
+/* The `report` reply of our pipeline (the caller's), or NULL after saying why. */
+static json_t *run_report(struct run *r, struct client *c)
+{
+	struct err e = { 0 };
+	json_t *rep = client_call(c, json_pack("{ss sI}", "op", "report", "id", (json_int_t)r->id),
+		&e);
+	if (!rep)
+		cli_error("run", "cannot get the report of pipeline %lld: %s", (long long)r->id,
+			e.msg);
+	return rep;
+}
+
+/* Where the data is, and how to look at it again. */
+static void run_kept(const struct run *r, FILE *out)
+{
+	fprintf(out, "data kept in %s (database, weights, logs); 'r1flow daemon --data %s' "
+		"serves it again\n", r->dir, r->dir);
+	fflush(out);
+}
+
 /* Ask the daemon to cancel our pipeline, on a fresh connection (a signal may have
  * cut the old one's request short). */
 static void run_cancel(struct run *r)
@@ -223,28 +248,33 @@ int cmd_run(int argc, char **argv)
 	struct cli_list sets = { .n = 0 };
 	const char *data = NULL;
 	int workers = 0;
-	bool keep = false, json = false, plain = false;
+	bool rm = false, json = false, plain = false;
 	const struct cli_opt opts[] = {
 		{ "workers", CLI_OPT_INT, &workers, "N", 1, PROCS_MAX - 1, false,
 		  "local worker processes", "one per online CPU" },
 		{ "data", CLI_OPT_STRING, &data, "DIR", 0, 0, false,
 		  "data directory to run in (created if missing, kept afterwards)",
-		  "a fresh /tmp/r1flow-run.XXXXXX, removed at the end" },
-		{ "keep", CLI_OPT_FLAG, &keep, NULL, 0, 0, false,
-		  "keep the temporary data directory (database, logs) at the end", NULL },
+		  "a fresh $TMPDIR/r1flow-run.XXXXXX (/tmp without TMPDIR)" },
+		{ "rm", CLI_OPT_FLAG, &rm, NULL, 0, 0, false,
+		  "remove the fresh data directory at the end (not after a failure); not with --data",
+		  NULL },
 		CLIENT_SET_OPT(&sets),
 		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
 		  "timestamped progress lines even on a terminal", NULL },
 		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
-		  "no progress display; at the end print the final status as JSON", NULL },
+		  "no progress display; at the end print the final status as JSON, the report's "
+		  "rows as \"report\"", NULL },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "run", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Run the pipeline in FILE on this machine, start to finish: validate it,\n"
 			 "start a daemon and N workers as child processes (their logs in DIR/logs),\n"
-			 "submit, show progress as 'r1flow watch' does, print the final status, and\n"
-			 "stop them all. Ctrl-C cancels the pipeline and stops everything.\n\n"
+			 "submit, show progress as 'r1flow watch' does, print the final status and the\n"
+			 "eval report (as 'r1flow report' does), and stop them all. Ctrl-C cancels the\n"
+			 "pipeline and stops everything. The data directory (database, weights, logs)\n"
+			 "is kept and named at the start and the end: 'r1flow daemon --data DIR' serves\n"
+			 "it again (report, samples, export ...); --rm removes it instead.\n\n"
 			 "example: r1flow run pipelines/probe.yaml --workers 2\n\n"
 			 "exit status: 0 the pipeline succeeded, 1 it failed or was cancelled or\n"
 			 "could not be run, 2 usage error, 130 interrupted",
@@ -254,6 +284,9 @@ int cmd_run(int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 	const char *file = argv[first];
+	if (rm && data)
+		return cli_usage_error("run", "--rm removes only the fresh directory run makes; a "
+			"--data DIR is always kept");
 
 	struct err e = { 0 };
 	json_t *req = client_submit_request(file, &sets, &e);
@@ -266,7 +299,7 @@ int cmd_run(int argc, char **argv)
 	struct client c;
 	struct view v;
 	json_t *last = NULL;
-	bool keep_dir = keep, tty = !plain && !json && isatty(STDOUT_FILENO);
+	bool keep_dir = !rm, tty = !plain && !json && isatty(STDOUT_FILENO);
 	memset(&c, 0, sizeof c);
 	view_init(&v, stdout, tty);
 	rc = CLI_EXIT_FAIL;
@@ -280,7 +313,6 @@ int cmd_run(int argc, char **argv)
 	}
 	r->workers = workers;
 	if (data) {
-		r->dir = data;
 		struct client_addr addr = { .data = data };
 		struct client probe;
 		if (client_open(&probe, &addr, &e) == 0) {
@@ -294,10 +326,15 @@ int cmd_run(int argc, char **argv)
 			cli_error("run", "cannot create '%s': %s", data, strerror(errno));
 			goto out;
 		}
+		r->dir = data;
 	} else {
-		snprintf(r->tmpl, sizeof r->tmpl, "/tmp/r1flow-run.XXXXXX");
-		if (!mkdtemp(r->tmpl)) {
-			cli_error("run", "cannot create a directory in /tmp: %s", strerror(errno));
+		const char *tmp = getenv("TMPDIR");
+		if (!tmp || !tmp[0])
+			tmp = "/tmp";
+		if (snprintf(r->tmpl, sizeof r->tmpl, "%s/r1flow-run.XXXXXX", tmp) >=
+			(int)sizeof r->tmpl || !mkdtemp(r->tmpl)) {
+			cli_error("run", "cannot create a directory in '%s': %s", tmp,
+				strlen(tmp) + 20 >= sizeof r->tmpl ? "path too long" : strerror(errno));
 			goto out;
 		}
 		r->dir = r->tmpl;
@@ -327,14 +364,24 @@ int cmd_run(int argc, char **argv)
 		goto failed;
 	const char *state = json_string_value(json_object_get(json_object_get(last, "pipeline"),
 		"state"));
+	rc = state && strcmp(state, "succeeded") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	if (rc != CLI_EXIT_OK)
+		keep_dir = true;  /* what failed is in the database and the logs */
+	json_t *report = run_report(r, &c);
 	if (json) {
+		if (report)
+			json_object_set(last, "report", json_object_get(report, "rows"));
 		if (client_print_json("run", last) != CLI_EXIT_OK)
-			goto out;
+			rc = CLI_EXIT_FAIL;
 	} else {
 		printf("\n");
 		view_status(stdout, last, client_wall_ms());
+		if (report && json_array_size(json_object_get(report, "rows")) > 0) {
+			printf("\n");
+			report_table(report);
+		}
 	}
-	rc = state && strcmp(state, "succeeded") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	json_decref(report);
 	goto out;
 
 failed:
@@ -351,10 +398,7 @@ failed:
 		rc = 130;
 	} else {
 		cli_error("run", "%s", e.msg);
-		if (r->tmp && !keep_dir) {
-			keep_dir = true;  /* the logs say what went wrong */
-			cli_error("run", "kept '%s' for its logs", r->dir);
-		}
+		keep_dir = true;  /* the logs say what went wrong */
 	}
 out:
 	fflush(stdout);
@@ -370,8 +414,8 @@ out:
 			procs_stop(&r->procs, 0, 1, PROCS_GRACE_MS);
 		if (r->tmp && !keep_dir)
 			nftw(r->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		else if (r->tmp && keep)
-			fprintf(stderr, "r1flow run: data kept in '%s'\n", r->dir);
+		else if (r->dir)
+			run_kept(r, rc == CLI_EXIT_OK && !json ? stdout : stderr);
 	}
 	free(r);
 	return rc;

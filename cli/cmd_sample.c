@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "rng.h"
 #include "tokenizer.h"
+#include "utf8.h"
 
 #define SAMPLE_CHUNK 64
 
@@ -25,7 +26,8 @@ static const char *finish_name(enum gen_finish f)
 	return f == GEN_FINISH_STOP ? "stop" : "length";
 }
 
-static int sample_print_json(const int *prompt, int np, const struct gen_result *r, const char *text)
+static int sample_print_json(const int *prompt, int np, const struct gen_result *r,
+	const char *text, size_t len)
 {
 	json_t *o = json_object(), *pt = json_array(), *tk = json_array(), *lp = json_array();
 	int rc = -1;
@@ -41,7 +43,7 @@ static int sample_print_json(const int *prompt, int np, const struct gen_result 
 			goto out;
 	if (json_object_set(o, "prompt_tokens", pt) || json_object_set(o, "tokens", tk) ||
 		json_object_set(o, "logprobs", lp) ||
-		json_object_set_new(o, "text", json_stringn_nocheck(text, strlen(text))) ||
+		json_object_set_new(o, "text", utf8_json(text, len)) ||
 		json_object_set_new(o, "finish", json_string(finish_name(r->finish))))
 		goto out;
 	s = json_dumps(o, JSON_REAL_PRECISION(9) | JSON_ENSURE_ASCII);
@@ -83,7 +85,8 @@ int cmd_sample(int argc, char **argv)
 		{ "stop", CLI_OPT_STRING, &stop, "STR", 0, 0, false,
 		  "also stop when the generated text contains STR (kept in the output)", "none" },
 		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
-		  "one JSON object per sample per line: prompt_tokens, tokens, logprobs, text, finish", NULL },
+		  "one JSON object per sample per line: prompt_tokens, tokens, logprobs, text "
+		  "(invalid UTF-8 as U+FFFD), finish", NULL },
 		{ "threads", CLI_OPT_INT, &threads, "N", 0, 1024, false,
 		  "compute threads", "R1FLOW_THREADS or all CPUs" },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
@@ -140,9 +143,7 @@ int cmd_sample(int argc, char **argv)
 		goto out;
 	}
 	have_gen = true;
-	size_t text_cap = (size_t)max_new * 10 + 1;
-	if (!(text = malloc(text_cap)))
-		goto oom;
+	size_t text_cap = 0;
 	const char *stops[2] = { stop, NULL };
 	struct gen_params p = {
 		.sampler = { .temperature = temperature, .top_k = top_k, .top_p = top_p },
@@ -160,17 +161,28 @@ int cmd_sample(int argc, char **argv)
 			goto out;
 		}
 		for (int i = 0; i < b; i++) {
+			size_t len = tok_decode(res[i]->tokens, (size_t)res[i]->n, NULL, 0);
+			if (len + 1 > text_cap) {
+				char *bigger = realloc(text, len + 1);
+				if (!bigger)
+					goto oom;
+				text = bigger;
+				text_cap = len + 1;
+			}
 			tok_decode(res[i]->tokens, (size_t)res[i]->n, text, text_cap);
 			if (json) {
-				if (sample_print_json(ids, np, res[i], text) < 0)
+				if (sample_print_json(ids, np, res[i], text, len) < 0)
 					goto oom;
 				continue;
 			}
 			double total = 0;
 			for (int t = 0; t < res[i]->n; t++)
 				total += res[i]->logprobs[t];
-			printf("--- sample %d: %d tokens, finish %s, log-prob %.3f\n%s%s\n", first + i, res[i]->n,
-				finish_name(res[i]->finish), total, prompt, text);
+			/* the model's bytes as they are (a NUL does not end them) */
+			printf("--- sample %d: %d tokens, finish %s, log-prob %.3f\n%s", first + i, res[i]->n,
+				finish_name(res[i]->finish), total, prompt);
+			fwrite(text, 1, len, stdout);
+			putchar('\n');
 		}
 	}
 	rc = CLI_EXIT_OK;

@@ -22,36 +22,10 @@
 
 #include "cli.h"
 #include "client.h"
+#include "utf8.h"
+#include "utf8.h"
 
 #define SAMPLES_TEXT_MAX 120   /* characters of a sample's text on its line */
-
-/* The length of the UTF-8 sequence at s (n bytes left), 0 when it is not one. */
-static size_t samples_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned min;
-	if (s[0] < 0x80)
-		return 1;
-	else if ((s[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	unsigned cp = s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /*
  * One character of `s` (n bytes left) as shown: *len the bytes it takes, *width the
@@ -60,7 +34,7 @@ static size_t samples_utf8_len(const unsigned char *s, size_t n)
 static void samples_char(const unsigned char *s, size_t n, char esc[8], size_t *len,
 	size_t *width)
 {
-	*len = samples_utf8_len(s, n);
+	int bad = utf8_decode((const char *)s, n, len) < 0;
 	*width = 1;
 	esc[0] = '\0';
 	if (s[0] == '\n') {
@@ -68,7 +42,7 @@ static void samples_char(const unsigned char *s, size_t n, char esc[8], size_t *
 	} else if (s[0] == '\t') {
 		snprintf(esc, 8, "\\t");
 		*width = 2;
-	} else if (*len == 0 || s[0] < 0x20 || s[0] == 0x7f) {
+	} else if (bad || s[0] < 0x20 || s[0] == 0x7f) {
 		snprintf(esc, 8, "\\x%02x", s[0]);
 		*width = 4;
 		*len = 1;
@@ -188,8 +162,8 @@ int cmd_samples(int argc, char **argv)
 	const char *stage = argv[first + 1];
 	if (!*stage)
 		return cli_usage_error("samples", "STAGE must be a stage name, got ''");
-	json_t *req = json_pack("{ss sI ss sI}", "op", "samples", "id", (json_int_t)id, "stage",
-		stage, "limit", (json_int_t)limit);
+	json_t *req = json_pack("{ss sI so sI}", "op", "samples", "id", (json_int_t)id, "stage",
+		utf8_jstring(stage), "limit", (json_int_t)limit);
 	if (req && step >= 0)
 		json_object_set_new(req, "step", json_integer(step));
 	json_t *r = client_ask("samples", &addr, req);

@@ -1,6 +1,8 @@
 /*
  * r1flow watch — follow one pipeline until it ends (view.h draws it): a live view
- * redrawn in place on a terminal, plain timestamped lines elsewhere.
+ * redrawn in place on a terminal, plain timestamped lines elsewhere. A daemon that
+ * goes away (killed, restarted) is reconnected to for up to --reconnect-timeout
+ * seconds, as the workers do (view_follow).
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,16 +12,22 @@
 #include "client.h"
 #include "view.h"
 
+#define WATCH_RECONNECT_S 60 /* a restart, even of a daemon recovering a large store */
+
 int cmd_watch(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false, plain = false;
+	int reconnect_s = WATCH_RECONNECT_S;
 	const struct cli_opt opts[] = {
 		CLIENT_OPTS(&addr),
 		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
 		  "timestamped lines even on a terminal", NULL },
 		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
 		  "show nothing while waiting; at the end print the final status as JSON", NULL },
+		{ "reconnect-timeout", CLI_OPT_INT, &reconnect_s, "S", 0, 86400, false,
+		  "when the daemon goes away, try to reach it again for S seconds; 0: give up at once",
+		  NULL },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
 	};
 	const struct cli_verb verb = {
@@ -29,10 +37,13 @@ int cmd_watch(int argc, char **argv)
 			 "and live workers, and per stage a progress bar, done/total, rate, ETA, the\n"
 			 "headline metric and the state. Otherwise it prints a timestamped line when\n"
 			 "something changes, e.g.\n"
-			 "  2026-11-29T22:41:03Z stage a running 120/200 jobs 350/s eta 0.2s\n\n"
+			 "  2026-11-29T22:41:03Z stage a running 120/200 jobs 350/s eta 0.2s\n"
+			 "When the daemon stops answering (killed, restarted), a line says so and watch\n"
+			 "connects again with a growing back-off, says when it has, and goes on; after\n"
+			 "--reconnect-timeout seconds without a daemon it gives up (exit status 1).\n\n"
 			 "example: r1flow watch $(r1flow submit pipelines/probe.yaml)\n\n"
 			 "exit status: 0 the pipeline succeeded, 1 it failed or was cancelled (or no\n"
-			 "such pipeline, or no daemon), 2 usage error",
+			 "such pipeline, or no daemon, or the daemon was lost for good), 2 usage error",
 	};
 	int first;
 	int64_t id;
@@ -46,7 +57,8 @@ int cmd_watch(int argc, char **argv)
 	json_t *last = NULL;
 	view_init(&v, stdout, !plain && isatty(STDOUT_FILENO));
 	rc = CLI_EXIT_FAIL;
-	if (client_open(&c, &addr, &e) < 0 || view_follow(&c, id, json ? NULL : &v, NULL, &last,
+	const struct view_hooks hooks = { .reconnect_s = reconnect_s };
+	if (client_open(&c, &addr, &e) < 0 || view_follow(&c, id, json ? NULL : &v, &hooks, &last,
 		&e) < 0) {
 		cli_error("watch", "%s", e.msg);
 		goto out;

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
+
 #define VIEW_LINE_MAX 1024
 
 /* One output line being built; silently cut at VIEW_LINE_MAX. */
@@ -305,7 +307,8 @@ static void plain_line(struct view *v, const char *key, const char *text, int64_
 	const char *last = json_string_value(json_object_get(v->seen, key));
 	if (last && strcmp(last, text) == 0)
 		return;
-	json_object_set_new(v->seen, key, json_string(text));
+	/* a memo never written out: bytes as they are (a cut line may end mid-character) */
+	json_object_set_new(v->seen, key, json_string_nocheck(text));
 	char t[64];
 	view_time(t, sizeof t, now_ms, false);
 	fprintf(v->out, "%s %s\n", t, text);
@@ -337,7 +340,7 @@ static void view_plain(struct view *v, const json_t *reply, int64_t now_ms)
 		const char *last = json_string_value(json_object_get(v->seen, key));
 		if (last && strcmp(last, change) == 0)
 			continue;
-		json_object_set_new(v->seen, key, json_string(change));
+		json_object_set_new(v->seen, key, json_string_nocheck(change));
 		stage_rate(rate, sizeof rate, st);
 		stage_eta(eta, sizeof eta, st);
 		l.n = 0;
@@ -392,6 +395,80 @@ static void nap(int ms, volatile sig_atomic_t *stop)
 		;
 }
 
+/* A line between updates: in the view's stream (plain: timestamped; tty: below the
+ * frame, which is then drawn afresh under it), or on stderr when nothing is shown. */
+static void view_note(struct view *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void view_note(struct view *v, const char *fmt, ...)
+{
+	char text[VIEW_LINE_MAX], t[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (!v) {
+		cli_error("watch", "%s", text);
+		return;
+	}
+	if (v->tty) {
+		fprintf(v->out, "\r\033[2K%s\n", text);
+		v->lines = 0;
+	} else {
+		view_time(t, sizeof t, client_wall_ms(), false);
+		fprintf(v->out, "%s %s\n", t, text);
+	}
+	fflush(v->out);
+}
+
+/*
+ * The daemon stopped answering (err says how): connect again, with the workers'
+ * back-off (PROTO_RECONNECT_MS doubling up to PROTO_RECONNECT_MAX_MS), until a
+ * `status` request is answered or `limit_s` seconds have passed. 0 reconnected (c
+ * is a new connection), -1 with err after giving up or on *stop.
+ */
+static int view_reconnect(struct client *c, struct view *v, int limit_s,
+	volatile sig_atomic_t *stop, struct err *err)
+{
+	char endpoint[sizeof c->endpoint], data[sizeof c->data], why[sizeof err->msg];
+	memcpy(endpoint, c->endpoint, sizeof endpoint);
+	memcpy(data, c->data, sizeof data);
+	snprintf(why, sizeof why, "%s", err->msg);
+	const struct client_addr addr = { .data = data[0] ? data : NULL,
+		.endpoint = data[0] ? NULL : endpoint };
+	int timeout_ms = c->timeout_ms;
+	client_close(c);
+	view_note(v, "lost the daemon: %s; reconnecting for up to %d s", why, limit_s);
+	double t0 = cli_now(), deadline = t0 + limit_s;
+	int backoff = PROTO_RECONNECT_MS;
+	for (;;) {
+		double left = deadline - cli_now();
+		if (left <= 0)
+			return err_set(err, ERR_IO, "gave up reconnecting after %d s: %s (the pipeline "
+				"may still be running)", limit_s, why);
+		nap(backoff < left * 1000 ? backoff : (int)(left * 1000) + 1, stop);
+		if (stop && *stop)
+			return err_set(err, ERR_IO, "interrupted");
+		backoff = backoff * 2 < PROTO_RECONNECT_MAX_MS ? backoff * 2 : PROTO_RECONNECT_MAX_MS;
+		struct err e = { 0 };
+		if (client_open(c, &addr, &e) < 0) {
+			snprintf(why, sizeof why, "%s", e.msg);
+			client_close(c);
+			continue;
+		}
+		c->timeout_ms = timeout_ms;
+		json_t *r = client_call(c, json_pack("{ss}", "op", "status"), &e);
+		if (r || c->last_code[0]) { /* answered, even if with an error */
+			json_decref(r);
+			char d[32];
+			view_duration(d, sizeof d, cli_now() - t0);
+			view_note(v, "regained the daemon at '%s' after %s", endpoint, d);
+			return 0;
+		}
+		snprintf(why, sizeof why, "%s", e.msg);
+		client_close(c);
+	}
+}
+
 int view_follow(struct client *c, int64_t id, struct view *v, const struct view_hooks *hooks,
 	json_t **last, struct err *err)
 {
@@ -405,6 +482,12 @@ int view_follow(struct client *c, int64_t id, struct view *v, const struct view_
 		double t0 = cli_now();
 		json_t *r = client_call(c, json_pack("{ss sI}", "op", "pipeline", "id",
 			(json_int_t)id), err);
+		if (!r && hooks && hooks->reconnect_s > 0 && !c->last_code[0] && !(stop && *stop)) {
+			/* no answer at all (an answer with an error is the daemon's word) */
+			if (view_reconnect(c, v, hooks->reconnect_s, stop, err) < 0)
+				return -1;
+			continue;
+		}
 		if (!r)
 			return -1;
 		int64_t now = client_wall_ms();

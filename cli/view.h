@@ -58,6 +58,10 @@ double view_elapsed(const json_t *p, int64_t now_ms);
 /* The status table of a `pipeline` reply. */
 void view_status(FILE *out, const json_t *reply, int64_t now_ms);
 
+/* The eval table of a `report` reply, as `r1flow report` prints it (cmd_report.c; `run`
+ * prints it at its end too). */
+void report_table(const json_t *reply);
+
 void view_init(struct view *v, FILE *out, bool tty);
 void view_release(struct view *v);
 
@@ -72,12 +76,20 @@ struct view_hooks {
 	volatile sig_atomic_t *stop;            /* set by a signal handler: give up */
 	int (*check)(void *arg, struct err *err); /* each round; -1 and err: give up */
 	void *arg;
+	int reconnect_s;                        /* > 0: reconnect to a lost daemon (below) */
 };
 
 /*
  * Poll pipeline `id` through `c` until it is over, showing it in `v` (NULL: show
  * nothing). 0 with *last the final reply (the caller's); -1 with err on a request
  * failure, when hooks->check fails, or "interrupted" once *hooks->stop is set.
+ *
+ * With hooks->reconnect_s, a request that gets no answer at all (the daemon died,
+ * restarts, or hangs past the timeout) is not the end: a line says the daemon was
+ * lost, the connection is made again with the workers' back-off (PROTO_RECONNECT_MS
+ * doubling up to PROTO_RECONNECT_MAX_MS) until the daemon answers — a line says it
+ * was regained, and following goes on — or reconnect_s seconds have passed, when
+ * err says so. An answer with an error (no such pipeline) ends it at once.
  */
 int view_follow(struct client *c, int64_t id, struct view *v, const struct view_hooks *hooks,
 	json_t **last, struct err *err);

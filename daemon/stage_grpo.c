@@ -12,7 +12,8 @@
  *      `eval_correct` every RL metric needs;
  *   4. advantages in the daemon, per group: (r − mean) / (std + 1e-4) with the
  *      population std, or r − mean when scale_rewards is false (Dr. GRPO); with
- *      dynamic_sampling, groups whose rewards are all equal leave the batch; with
+ *      dynamic_sampling, groups whose rewards are all equal (as doubles, not by a
+ *      variance that rounding leaves at 1e-33: rl_advantages) leave the batch; with
  *      mask_truncated, samples that hit max_new_tokens weigh 0;
  *   5. `mu` rounds of grad jobs (step s, shard u·K + k: `shard` sequences each) over
  *      the batch with π_old's log-probs from the rollout and the reference weights
@@ -142,25 +143,25 @@ static int batch_build(struct stage_ctx *c, struct store_job *ro, struct store_j
 			p->reward = json_number_value(json_object_get(y, "total"));
 		}
 	}
+	double *r = malloc(sizeof *r * 2 * (size_t)g);
+	if (!r)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	double *adv = r + g;
 	for (size_t i = 0; i < b->n; i += (size_t)g) { /* groups are consecutive */
 		size_t e = i + (size_t)g <= b->n ? i + (size_t)g : b->n;
-		double mean = 0, var = 0;
 		for (size_t k = i; k < e; k++)
-			mean += b->s[k].reward;
-		mean /= (double)(e - i);
-		for (size_t k = i; k < e; k++)
-			var += (b->s[k].reward - mean) * (b->s[k].reward - mean);
-		double sd = sqrt(var / (double)(e - i));
-		int equal = var == 0;
+			r[k - i] = b->s[k].reward;
+		int equal = rl_advantages(r, e - i, scale, adv);
 		b->groups++;
 		b->zero_std_groups += equal;
 		for (size_t k = i; k < e; k++) {
 			struct sample *p = &b->s[k];
-			p->adv = scale ? (p->reward - mean) / (sd + 1e-4) : p->reward - mean;
+			p->adv = adv[k - i];
 			p->keep = !(dynamic && equal) && !(mask && p->finish && !strcmp(p->finish,
 				"length")) && json_array_size(p->tokens) > 0;
 		}
 	}
+	free(r);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 #include "stage_rl.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +178,26 @@ void rl_answer(const char *text, char *buf, size_t size)
 	while (b > a && (b[-1] == ' ' || b[-1] == '\n'))
 		b--;
 	snprintf(buf, size, "%.*s", (int)(b - a), a);
+}
+
+int rl_advantages(const double *reward, size_t n, int scale, double *adv)
+{
+	size_t k = 1;
+	while (k < n && reward[k] == reward[0])
+		k++;
+	if (k == n) {
+		for (k = 0; k < n; k++)
+			adv[k] = 0;
+		return 1;
+	}
+	double mean = 0, var = 0;
+	for (k = 0; k < n; k++)
+		mean += reward[k];
+	mean /= (double)n;
+	for (k = 0; k < n; k++)
+		var += (reward[k] - mean) * (reward[k] - mean);
+	double sd = sqrt(var / (double)n);
+	for (k = 0; k < n; k++)
+		adv[k] = scale ? (reward[k] - mean) / (sd + 1e-4) : reward[k] - mean;
+	return 0;
 }

@@ -20,6 +20,7 @@
  *                        max_new_tokens within max_seq is an error naming the
  *                        record (submit refuses such specs; this is the last guard)
  *   rl_answer            the text between <answer> and </answer>, trimmed
+ *   rl_advantages        the GRPO advantages of one group of rewards
  */
 #ifndef R1_STAGE_RL_H
 #define R1_STAGE_RL_H
@@ -51,5 +52,14 @@ int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const 
 	int64_t record, int *ids, struct err *err);
 
 void rl_answer(const char *text, char *buf, size_t size);
+
+/*
+ * The advantages of one group of n >= 1 rewards into adv[0..n): (r - mean) / (std +
+ * 1e-4) with the population std, or r - mean when !scale (Dr. GRPO). Returns 1 when
+ * the rewards are all equal (the group says nothing: each advantage is exactly 0,
+ * and dynamic_sampling drops it), else 0. Equal means equal as doubles: a mean of
+ * sixteen 0.1s is not 0.1, so a test on the variance would miss them.
+ */
+int rl_advantages(const double *reward, size_t n, int scale, double *adv);
 
 #endif

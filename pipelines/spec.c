@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "spec_tree.h"
+#include "utf8.h"
 
 /* ---- --set PATH=VALUE ---- */
 
@@ -98,6 +99,9 @@ static int apply_set(struct stree *t, const char *arg_raw, struct err *err)
 	const char *eq = strchr(arg_raw, '=');
 	if (!eq || eq == arg_raw)
 		return err_set(err, ERR_INVALID, "--set %s: expected PATH=VALUE", argq);
+	/* a spec file is UTF-8 (the YAML reader checks); a command line need not be */
+	if (utf8_clean_size(arg_raw, strlen(arg_raw)) != strlen(arg_raw))
+		return err_set(err, ERR_INVALID, "--set %s: not UTF-8 text", argq);
 	spec_clean(path, sizeof path, arg_raw, (size_t)(eq - arg_raw));
 	char *label = stree_alloc(t, strlen(path) + 7);
 	if (!label)

@@ -18,6 +18,7 @@
 
 #include "spec.h"
 #include "spec_check.h"
+#include "utf8.h"
 
 /* ---- table rows ---- */
 
@@ -196,8 +197,10 @@ static char *path_clean(const char *in)
 	return out;
 }
 
-/* A path value: absolute as given, relative ones against basedir; NULL if not a path. */
-static json_t *path_value(struct v *v, const struct snode *n, bool *bad)
+/* A path value: absolute as given, relative ones against basedir; NULL if not a path
+ * (*bad), or with the error set. */
+static json_t *path_value(struct v *v, const struct snode *n, const char *scope,
+	const char *kp, bool *bad)
 {
 	*bad = n->len == 0 || memchr(n->text, '\0', n->len);
 	if (*bad || (v->c->json_mode && n->text[0] != '/')) {
@@ -218,9 +221,17 @@ static json_t *path_value(struct v *v, const struct snode *n, bool *bad)
 		snprintf(joined, bl + n->len + 2, "%s/%s", v->c->basedir, n->text);
 	char *clean = path_clean(joined);
 	free(joined);
-	json_t *j = clean ? spec_jstr(v, clean, strlen(clean)) : NULL;
-	if (!clean)
+	if (!clean) {
 		spec_nomem(v);
+		return NULL;
+	}
+	json_t *j = NULL;
+	/* the text is UTF-8 (the YAML reader checks), the directory of the spec need not be */
+	if (utf8_clean_size(clean, strlen(clean)) != strlen(clean))
+		spec_fail(v, n, scope, kp, "the path '%s' is not UTF-8 text (the spec's directory "
+			"is not): move the spec or give an absolute path", clean);
+	else
+		j = spec_jstr(v, clean, strlen(clean));
 	free(clean);
 	return j;
 }
@@ -275,7 +286,7 @@ json_t *spec_value(struct v *v, const struct key *r, const struct snode *n,
 	case KT_PATH:
 		if (text) {
 			bool bad;
-			json_t *j = path_value(v, n, &bad);
+			json_t *j = path_value(v, n, scope, kp, &bad);
 			if (j || !bad)
 				return j;
 		}

@@ -24,9 +24,8 @@
  * stop string's tokens included], text, logprobs: [log π(token) under the
  * untempered softmax, one per token], finish: "stop"|"length"}]} in (params prompt
  * order, j) order. text is tok_decode of the tokens (special tokens spelled out)
- * with each byte of invalid UTF-8, and each NUL, replaced by U+FFFD (JSON strings are UTF-8; the
- * rewards count an invalid byte as one code point outside any alphabet, as they do
- * U+FFFD, so scores are unchanged).
+ * with each byte of invalid UTF-8, and each NUL, replaced by U+FFFD (utf8_json: JSON
+ * strings are UTF-8, and the scores are unchanged).
  */
 #include <math.h>
 #include <stdint.h>
@@ -38,6 +37,7 @@
 #include "jobmodel.h"
 #include "kinds.h"
 #include "tokenizer.h"
+#include "utf8.h"
 
 #define ROLLOUT_BYTES ((double)(1u << 30)) /* generator + prefill memory of one chunk */
 #define ROLLOUT_MAX_SAMPLES 65536
@@ -173,63 +173,18 @@ static int rollout_rows(const struct model_config *c, int max_len, int longest, 
 	return rows < (double)n ? (int)rows : (int)n;
 }
 
-/* 1..4: the length of a valid UTF-8 sequence at s[0..len) (strict, as rewards.c);
- * 0 if invalid. */
-static size_t rollout_utf8_len(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	size_t k;
-	uint32_t cp, min;
-	if (c == 0)
-		return 0; /* NUL is valid UTF-8, but the daemon's JSON reader refuses \u0000 */
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		k = 2, cp = c & 0x1F, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		k = 3, cp = c & 0x0F, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		k = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < k)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return k;
-}
-
-/* The decoded text of the tokens as a JSON string (invalid bytes → U+FFFD). */
+/* The decoded text of the tokens as a JSON string (utf8.h: invalid bytes and NUL →
+ * U+FFFD). */
 static json_t *rollout_text(const int *tokens, int n)
 {
 	size_t need = tok_decode(tokens, (size_t)n, NULL, 0);
-	char *raw = malloc(need + 1), *clean = malloc(3 * need + 1);
+	char *raw = malloc(need + 1);
 	json_t *s = NULL;
-	if (raw && clean) {
+	if (raw) {
 		tok_decode(tokens, (size_t)n, raw, need + 1);
-		size_t o = 0;
-		for (size_t i = 0; i < need;) {
-			size_t k = rollout_utf8_len((const unsigned char *)raw + i, need - i);
-			if (k) {
-				memcpy(clean + o, raw + i, k);
-				o += k;
-				i += k;
-			} else {
-				memcpy(clean + o, "\xEF\xBF\xBD", 3);
-				o += 3;
-				i++;
-			}
-		}
-		s = json_stringn(clean, o);
+		s = utf8_json(raw, need);
 	}
 	free(raw);
-	free(clean);
 	return s;
 }
 

@@ -7,6 +7,7 @@
 
 #include "tasks.h"
 #include "tokenizer.h"
+#include "utf8.h"
 
 static const char *const rewards_names[] = {
 	"think_answer_format", "accuracy", "countdown", "language_consistency", "length",
@@ -208,44 +209,11 @@ double rewards_countdown(const struct rewards_input *in, double format_credit)
 	return format_credit;
 }
 
-/*
- * Decode one UTF-8 code point at s[0..len): its value and byte count; -1 (count 1)
- * for an invalid sequence. Strict: no overlongs, no surrogates, <= U+10FFFF.
- */
+/* One code point at s[0..len) and its byte count; -1 (count 1) for an invalid
+ * sequence (utf8.h: strict). */
 static int32_t rewards_utf8(const unsigned char *s, size_t len, size_t *n)
 {
-	*n = 1;
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return c;
-	size_t k;
-	int32_t cp, min;
-	if (c >= 0xC2 && c <= 0xDF) {
-		k = 2;
-		cp = c & 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		k = 3;
-		cp = c & 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		k = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return -1;
-	}
-	if (len < k)
-		return -1;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return -1;
-	*n = k;
-	return cp;
+	return utf8_decode((const char *)s, len, n);
 }
 
 /* 1 if alphabet is non-empty valid UTF-8. */

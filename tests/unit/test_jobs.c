@@ -160,6 +160,7 @@ static void make_seqs(struct seq *s, int count, uint64_t salt)
 {
 	static const int lens[] = { 10, 7, 13, 5, 9, 12 }, starts[] = { 4, 1, 6, 2, 8, 3 };
 	for (int i = 0; i < count; i++) {
+		memset(&s[i], 0, sizeof s[i]); /* old_lp too: json_real drops a garbage NaN */
 		s[i].n = lens[i % 6];
 		s[i].start = starts[i % 6];
 		s[i].w = 1.0f / (float)(i + 2);

@@ -157,7 +157,7 @@ static const char *const sql[S_COUNT] = {
 		"ORDER BY step DESC LIMIT 1",
 	[S_CHECKPOINT_LAST_OPT] =
 		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 "
-		"AND optimizer IS NOT NULL ORDER BY step DESC LIMIT 1",
+		"AND optimizer IS NOT NULL AND step < ?2 ORDER BY step DESC LIMIT 1",
 	/* never one a checkpoint names (the foreign key would refuse it anyway) */
 	[S_BLOB_DELETE] =
 		"DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "

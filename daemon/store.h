@@ -378,6 +378,10 @@ int store_checkpoint_add(struct store *s, int64_t stage, int64_t step, const cha
 /* 1 and *c (the latest, or with `with_optimizer` the latest with moments), 0 if none. */
 int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	struct store_checkpoint *c, struct err *err);
+/* 1 and *c, the latest checkpoint with moments at a step before `before`, 0 if none
+ * (a resume whose latest checkpoint is damaged tries the one before). */
+int store_checkpoint_before(struct store *s, int64_t stage, int64_t before,
+	struct store_checkpoint *c, struct err *err);
 /* 1 and *c, the checkpoint of exactly `step`, 0 if none. */
 int store_checkpoint_at(struct store *s, int64_t stage, int64_t step,
 	struct store_checkpoint *c, struct err *err);

@@ -2,6 +2,7 @@
  * store_dataset — datasets, records and checkpoints (store.h); SQL text in store.c's
  * table, helpers in store_int.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,9 +178,19 @@ static int read_checkpoint(struct store *s, sqlite3_stmt *st, int64_t stage,
 int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	struct store_checkpoint *c, struct err *err)
 {
-	sqlite3_stmt *st = store_stmt(s, with_optimizer ? S_CHECKPOINT_LAST_OPT :
-		S_CHECKPOINT_LAST);
+	if (with_optimizer)
+		return store_checkpoint_before(s, stage, INT64_MAX, c, err);
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_LAST);
 	sqlite3_bind_int64(st, 1, stage);
+	return read_checkpoint(s, st, stage, c, err);
+}
+
+int store_checkpoint_before(struct store *s, int64_t stage, int64_t before,
+	struct store_checkpoint *c, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_LAST_OPT);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, before);
 	return read_checkpoint(s, st, stage, c, err);
 }
 

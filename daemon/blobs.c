@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "learner.h"
 
 static int write_all(int fd, const void *data, size_t size)
 {
@@ -147,10 +148,20 @@ int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 	return put(d, data, size, hex, 0, err);
 }
 
+int blobs_held(struct daemon *d, const char *sha256)
+{
+	for (const struct learner *l = d->learners; l; l = l->next)
+		if (strcmp(l->sha256, sha256) == 0)
+			return 1;
+	return 0;
+}
+
 void blobs_drop(struct daemon *d, const char *sha256)
 {
 	char rel[80], path[DATADIR_PATH_MAX];
 	struct err err = { 0 };
+	if (blobs_held(d, sha256))
+		return;
 	int rc = store_blob_delete(d->store, sha256, &err);
 	if (rc < 0)
 		log_warn("%s", err.msg);

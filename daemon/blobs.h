@@ -78,9 +78,15 @@ void blobs_result_drop(struct daemon *d, const char *name);
 int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 	char hex[SHA256_HEX_SIZE], struct err *err);
 
-/* Forget a blob and remove its file, unless a checkpoint still names it. Problems
- * are logged: a file left behind costs only disk space. */
+/* Forget a blob and remove its file, unless something still names it: a checkpoint,
+ * a queued or leased job, a dataset (store_blob_referenced) or a learner's current
+ * weights (blobs_held). Problems are logged: a file left behind costs only disk
+ * space, and `r1flow gc` finds it. */
 void blobs_drop(struct daemon *d, const char *sha256);
+
+/* Whether a learner in memory holds `sha256` as its current weights (written, not
+ * yet named by a checkpoint or a job). */
+int blobs_held(struct daemon *d, const char *sha256);
 
 /* The path of a stored blob, once its file was hashed: ERR_NOTFOUND if it cannot be
  * read, ERR_FORMAT naming the file if its bytes do not hash to `sha256` (the file

@@ -28,6 +28,7 @@
  *                   pipelines (scheduler.h); `ops` has each one's fields
  *   metrics, checkpoint, report, datasets, dataset_import, dataset_show, samples:
  *                   what pipelines produced (control_data.c)
+ *   gc, dataset_delete: disk space given back (gc.h)
  *
  * A request that does not decode is counted (msgs_<fault>) and dropped, except a
  * wrong version, which gets a REPLY {ok:false, error:{code:"version"}}.

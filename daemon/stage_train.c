@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "file.h"
 #include "learner.h"
+#include "retain.h"
 #include "rng.h"
 #include "stage.h"
 #include "tokenizer.h"
@@ -375,7 +376,8 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 			err) < 0)
 			return -1;
 		int64_t every = stage_int(c, "save_every");
-		if ((l->step % every == 0 || l->step >= total) && learner_save(c->d, l, 1, err) < 0)
+		if ((l->step % every == 0 || l->step >= total) && (learner_save(c->d, l, 1, err) < 0 ||
+			retain_stage(c, NULL, 0, err) < 0))
 			return -1;
 		if (l->step >= total) {
 			log_info("stage %lld '%s': %ld steps done, weights %s", (long long)c->stage->id,

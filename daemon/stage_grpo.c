@@ -477,10 +477,11 @@ static int grpo_step(struct stage_ctx *c, struct learner *l, enum stage_state *s
 		(rc = store_stage_set_progress(c->d->store, c->stage->id, step, steps, err)) < 0)
 		goto out;
 	if (step % every == 0 || step >= steps || (refresh > 0 && step % refresh == 0)) {
-		/* the reference of the next step stays (reference()), in learner steps */
+		/* the reference of the next step, if any, stays (reference(); learner steps) */
 		int64_t ref_at = (refresh > 0 ? step / refresh * refresh : 0) * mu;
+		int pin = stage_num(c, "beta") > 0 && step < steps;
 		if ((rc = learner_save(c->d, l, 1, err)) < 0 ||
-			(rc = retain_stage(c, &ref_at, stage_num(c, "beta") > 0, err)) < 0)
+			(rc = retain_stage(c, &ref_at, (size_t)pin, err)) < 0)
 			goto out;
 	}
 	if (step >= steps) {

@@ -30,8 +30,10 @@ rewards:
 stages:
   - {name: base, kind: pretrain, dataset: corpus, steps: 6, batch: 16}
   - {name: zero, kind: grpo, from: base, prompts: prompts, rewards: [acc, len], group: 4,
-     prompts_per_step: 4, steps: 12, max_new_tokens: 12, shard: 8, beta: 0.02, save_every: 1}
+     prompts_per_step: 4, steps: 12, max_new_tokens: 12, shard: 8, beta: 0.02, save_every: 1,
+     keep_checkpoints: 100}
 EOF
+# (keep_checkpoints: 100 — the damaged checkpoint must stay to be seen written again)
 
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
 jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }

@@ -37,7 +37,8 @@ EOF
 
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
 jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-step_of() { r1 status "$ID" --json | jq_ "[s['step'] for s in d['stages'] if s['name'] == '$1'][0]"; }
+# the stage's step, straight from the database: polling must be quick, GRPO steps are
+step_of() { sql "SELECT step FROM stages WHERE pipeline = $ID AND name = '$1'"; }
 final_sha() {
 	sql "SELECT c.sha256 FROM checkpoints c JOIN stages s ON s.id = c.stage
 		WHERE s.name = '$1' ORDER BY c.step DESC LIMIT 1"

@@ -92,7 +92,8 @@ int cmd_dataset_delete(int argc, char **argv)
 		.about = "Delete dataset NAME and its records: the shared one (imported with 'r1flow\n"
 			 "dataset import'), or with --pipeline ID that pipeline's own. Refused while a\n"
 			 "pipeline that has not finished (queued, running or paused) reads it; the\n"
-			 "message names the pipeline.\n\n"
+			 "message names the pipeline. A failed or cancelled pipeline that read it can\n"
+			 "no longer be retried: its stages would find no such dataset.\n\n"
 			 "example: r1flow dataset delete general\n\n"
 			 "exit status: 0 deleted, 1 no such dataset, still in use or no daemon,\n"
 			 "2 usage error",

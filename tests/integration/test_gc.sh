@@ -8,11 +8,11 @@
 # On `kept`: while stopped, zero holds its step 0 (the reference) and its two latest;
 # at the end each stage holds exactly its two latest checkpoints (zero's reference
 # is no longer needed), DIR/blobs/ holds exactly the files those rows name, and the
-# final weights of both stages are those of `all`. Then gc: nothing to free at
-# first; a blob nobody names (stored with blob_put) and a stray file are removed,
-# reported in files and bytes, and nothing in use is touched. Then dataset delete:
-# refused for a paused pipeline's own dataset (naming it), done once it is
-# cancelled, and for a shared dataset; an unknown name fails.
+# final weights of both stages are those of `all` (a gc ran while base trained).
+# Then gc: nothing to free at first; a blob nobody names (stored with blob_put) and
+# a stray file are removed, reported in files and bytes, and nothing in use is
+# touched. Then dataset delete: refused for a paused pipeline's own dataset (naming
+# it), done once it is cancelled, and for a shared dataset; a second delete fails.
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 
@@ -86,6 +86,12 @@ start_daemon
 start_worker kept-w1 --threads 1; W=$LAST_PID
 wait_for 10 has_workers 1
 ID=$(r1 submit "$T/kept.yaml") || fail "kept: submit refused"
+# gc while base trains: it must leave what the run still needs (the final weights
+# below are compared with all's)
+base_going() { (( $(step_of base) >= 2 )); }
+wait_for 30 base_going
+r1rc gc --json; expect_rc 0 "gc while a pipeline runs"
+log "kept: gc while base trains: $(tr -d ' \n' <"$T/out")"
 deadline=$(( $(now_ms) + 60000 ))
 while :; do
 	(( $(now_ms) < deadline )) || fail "kept: zero never reached step 3"

@@ -54,6 +54,9 @@ int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+/* Disk space (cmd_gc.c: gc, and the `dataset delete` subcommand). */
+int cmd_gc(int argc, char **argv);
+int cmd_dataset_delete(int argc, char **argv);
 
 enum cli_opt_type {
 	CLI_OPT_FLAG,   /* bool *: set when present; takes no value */

@@ -1,5 +1,5 @@
 /*
- * r1flow datasets, r1flow dataset import|export|show — the datasets the daemon
+ * r1flow datasets, r1flow dataset import|export|show|delete — the datasets the daemon
  * keeps: those a pipeline's spec generated or read (a pipeline's own), and shared
  * ones imported from JSONL (any pipeline's spec can name them).
  *
@@ -564,20 +564,23 @@ static const struct dataset_sub dataset_subs[] = {
 	{ "import", dataset_import, "FILE --name NAME", "import a JSONL file as a shared dataset" },
 	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records as JSONL" },
 	{ "show", dataset_show, "NAME [--offset N] [--limit N]", "show some of a dataset's records" },
+	{ "delete", cmd_dataset_delete, "NAME [--pipeline ID]", "delete a dataset no running "
+	  "pipeline reads" },
 };
 #define DATASET_NSUBS (sizeof dataset_subs / sizeof dataset_subs[0])
 
 int cmd_dataset(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage_error("dataset", "missing a subcommand: import, export or show");
+		return cli_usage_error("dataset", "missing a subcommand: import, export, show or delete");
 	const char *sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-		printf("usage: r1flow dataset import|export|show [options] ARGS\n\n"
+		printf("usage: r1flow dataset import|export|show|delete [options] ARGS\n\n"
 		       "Move datasets in and out of the daemon: import a JSONL file as a shared\n"
-		       "dataset any spec can name ({shared: NAME}), export a dataset (shared, or a pipeline's own with\n"
-		       "--pipeline ID) as JSONL, show some of its records. 'r1flow datasets' lists\n"
-		       "them; 'r1flow dataset SUBCOMMAND --help' tells more.\n\n"
+		       "dataset any spec can name ({shared: NAME}), export a dataset (shared, or a\n"
+		       "pipeline's own with --pipeline ID) as JSONL, show some of its records,\n"
+		       "delete one no running pipeline reads. 'r1flow datasets' lists them;\n"
+		       "'r1flow dataset SUBCOMMAND --help' tells more.\n\n"
 		       "subcommands:\n");
 		for (size_t i = 0; i < DATASET_NSUBS; i++)
 			printf("  %-6s  %-30s  %s\n", dataset_subs[i].name, dataset_subs[i].usage,
@@ -592,6 +595,6 @@ int cmd_dataset(int argc, char **argv)
 			return dataset_subs[i].fn(argc - 1, argv + 1);
 	if (sub[0] == '-')
 		return cli_usage_error("dataset", "unknown option '%s' (give a subcommand first: "
-			"import, export or show)", sub);
-	return cli_usage_error("dataset", "'%s' is not a subcommand: import, export or show", sub);
+			"import, export, show or delete)", sub);
+	return cli_usage_error("dataset", "'%s' is not a subcommand: import, export, show or delete", sub);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "learner.h"
 
 static int write_all(int fd, const void *data, size_t size)
 {
@@ -38,6 +39,56 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
+/* Whether the file at `path` holds exactly data[0..size); with `sync`, one that does
+ * is fsynced (blobs_put_scratch may have written it without). */
+static int same_bytes(const char *path, const void *data, size_t size, int sync)
+{
+	char buf[1 << 16];
+	const char *p = data;
+	size_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), same = fd >= 0;
+	while (same) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			same = n == 0 && off == size;
+			break;
+		}
+		same = (size_t)n <= size - off && memcmp(buf, p + off, (size_t)n) == 0;
+		off += (size_t)n;
+	}
+	if (same && sync && fsync(fd) < 0)
+		same = 0;
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
+/* Hash the file at `path`, the blob `sha256`: ERR_FORMAT naming the file if its bytes
+ * are not those the name says; such a file is removed, so that the next blobs_put
+ * of the right bytes writes it again and a FETCH finds nothing rather than
+ * damaged bytes. */
+static int verify(const char *sha256, const char *path, struct err *err)
+{
+	struct err local = { 0 };
+	char got[SHA256_HEX_SIZE];
+	if (!err)
+		err = &local;
+	int64_t size = 0;
+	if (sha256_file(path, got, &size, err) < 0)
+		return err_wrap(err, "cannot check blob %s", sha256);
+	if (strcmp(got, sha256) == 0)
+		return 0;
+	err_set(err, ERR_FORMAT, "blob file '%s' is damaged: its %lld bytes hash to %s; "
+		"removed it", path, (long long)size, got);
+	if (unlink(path) < 0 && errno != ENOENT)
+		err_set(err, ERR_FORMAT, "blob file '%s' is damaged: its %lld bytes hash to %s; "
+			"cannot remove it: %s", path, (long long)size, got, strerror(errno));
+	log_error("%s", err->msg);
+	return -1;
+}
+
 static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
 	int sync, struct err *err)
 {
@@ -50,8 +101,14 @@ static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_
 		return -1;
 
 	struct stat st;
-	if (stat(path, &st) == 0 && st.st_size == (off_t)size)
-		goto index; /* same name, same size: same bytes (the name is their hash) */
+	if (stat(path, &st) == 0 && st.st_size == (off_t)size) {
+		/* same name, same size: the same bytes unless the file was damaged since it
+		 * was written; comparing costs one read, and a damaged copy gets replaced */
+		if (same_bytes(path, data, size, sync))
+			goto index;
+		log_warn("blob file '%s' does not hold the bytes of its name: writing it again",
+			path);
+	}
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return err_set(err, ERR_IO, "cannot store blob %s: cannot create '%s': %s", hex, tmp,
@@ -91,10 +148,20 @@ int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 	return put(d, data, size, hex, 0, err);
 }
 
+int blobs_held(struct daemon *d, const char *sha256)
+{
+	for (const struct learner *l = d->learners; l; l = l->next)
+		if (strcmp(l->sha256, sha256) == 0)
+			return 1;
+	return 0;
+}
+
 void blobs_drop(struct daemon *d, const char *sha256)
 {
 	char rel[80], path[DATADIR_PATH_MAX];
 	struct err err = { 0 };
+	if (blobs_held(d, sha256))
+		return;
 	int rc = store_blob_delete(d->store, sha256, &err);
 	if (rc < 0)
 		log_warn("%s", err.msg);
@@ -162,7 +229,7 @@ int blobs_path(struct daemon *d, const char *sha256, char *path, size_t size, st
 	if (access(path, R_OK) < 0)
 		return err_set(err, ERR_NOTFOUND, "blob %s: cannot read '%s': %s", sha256, path,
 			strerror(errno));
-	return 0;
+	return verify(sha256, path, err);
 }
 
 static void free_blob(void *data, void *hint)
@@ -204,6 +271,10 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 	free(rel);
 	if (rc < 0) {
 		chunk_error(out, sha256, offset, "cannot read blob %s: %s", sha256, err.msg);
+		return;
+	}
+	if (offset == 0 && verify(sha256, path, &err) < 0) {
+		chunk_error(out, sha256, offset, "%s", err.msg);
 		return;
 	}
 	if (offset > size) {

@@ -1,22 +1,34 @@
 /*
  * blobs — content-addressed files in DIR/blobs/ and the FETCH/CHUNK service.
  *
- * A blob is a byte string named by its sha256 (checkpoints, gradient buffers). The
- * daemon hashes every blob it stores itself, so a name always matches its bytes:
+ * A blob is a byte string named by its sha256 (checkpoints, optimizer moments,
+ * gradient buffers). The daemon hashes every blob it stores itself, so a name
+ * matches its bytes when they are written:
  *
  *   blobs_put     hash, write DIR/blobs/tmp/<random>, fsync, rename to
  *                 DIR/blobs/<sha256>, fsync the directory, index it in the store
  *                 (path "blobs/<sha256>", relative to DIR). Idempotent: a blob
- *                 already present is not written again.
+ *                 already present with the same bytes is not written again; a
+ *                 file of that name whose bytes differ (damaged) is replaced.
+ *   blobs_path    the path of a blob to read, after hashing its file
  *   blobs_chunk   answer a worker's FETCH {sha256, offset, size?} with a CHUNK
  *                 {sha256, offset, size: total} carrying at most PROTO_CHUNK_SIZE
  *                 bytes (fewer if `size` asks for fewer), or a CHUNK with `error`
- *                 and no data (unknown blob, offset past the end, unreadable file).
+ *                 and no data (unknown blob, offset past the end, unreadable or
+ *                 damaged file).
  *   blobs_clean   remove partial writes left in blobs/tmp/ by a crash (at startup).
  *
- * The worker side (workers/runtime.c) fetches chunk by chunk, hashes what it got
- * and refuses the blob unless the sha256 matches, so a truncated or corrupted file
- * here cannot feed a job wrong weights.
+ * Files are trusted only as far as they are checked: a file can be damaged after
+ * it was written (a disk, a stray write while the daemon was down), and nothing
+ * cheaper than hashing notices a flipped byte (size and mtime do not change when
+ * a medium decays). So every read for use hashes the whole file: blobs_path (the
+ * learner's weights and moments, checkpoint export) and blobs_chunk at offset 0
+ * (the start of each worker's fetch). SHA-NI hashes at about 1.5 GB/s, a few ms
+ * for the models this build trains, once per stage start and once per fetch. A
+ * file that does not hash to its name is an ERR_FORMAT naming it; it is removed,
+ * so a stage that recomputes those bytes (blobs_put) stores them again, and one
+ * that cannot fails with the path. The worker side (workers/runtime.c) hashes
+ * what it fetched as well, so the transfer is checked end to end.
  *
  * Called from the event loop only; blobs_put belongs inside the turn's transaction
  * (its index row commits with the turn; the file is durable before that).
@@ -66,11 +78,19 @@ void blobs_result_drop(struct daemon *d, const char *name);
 int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 	char hex[SHA256_HEX_SIZE], struct err *err);
 
-/* Forget a blob and remove its file, unless a checkpoint still names it. Problems
- * are logged: a file left behind costs only disk space. */
+/* Forget a blob and remove its file, unless something still names it: a checkpoint,
+ * a queued or leased job, a dataset (store_blob_referenced) or a learner's current
+ * weights (blobs_held). Problems are logged: a file left behind costs only disk
+ * space, and `r1flow gc` finds it. */
 void blobs_drop(struct daemon *d, const char *sha256);
 
-/* The path of a stored blob; ERR_NOTFOUND if its file cannot be read. */
+/* Whether a learner in memory holds `sha256` as its current weights (written, not
+ * yet named by a checkpoint or a job). */
+int blobs_held(struct daemon *d, const char *sha256);
+
+/* The path of a stored blob, once its file was hashed: ERR_NOTFOUND if it cannot be
+ * read, ERR_FORMAT naming the file if its bytes do not hash to `sha256` (the file
+ * is then removed). */
 int blobs_path(struct daemon *d, const char *sha256, char *path, size_t size, struct err *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "blobs.h"
+#include "gc.h"
 #include "broker.h"
 #include "daemon.h"
 #include "events.h"
@@ -409,6 +410,9 @@ static const struct op ops[] = {
 		"(of pipeline {id})" },
 	{ "dataset_export", control_op_dataset_export, "records of dataset {name} (of pipeline "
 		"{id}) from index {after} on, as JSONL in a blob frame of about {max_bytes}" },
+	{ "dataset_delete", control_op_dataset_delete, "delete dataset {name} (of pipeline {id}) "
+		"unless a pipeline not over reads it" },
+	{ "gc", control_op_gc, "remove the blob files nothing names; {files, bytes} freed" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)

@@ -32,6 +32,7 @@
  *   metrics, checkpoint, report, datasets, dataset_import, dataset_show,
  *   dataset_export, samples:
  *                   what pipelines produced (control_data.c)
+ *   gc, dataset_delete: disk space given back (gc.h)
  *
  * Every request is answered. One that does not decode is counted (msgs_<fault>) and
  * gets REPLY {ok:false, error:{code: "version" (another protocol version) or

@@ -37,6 +37,7 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
+#include "retain.h"
 #include "rng.h"
 #include "stage.h"
 #include "stage_rl.h"
@@ -480,9 +481,14 @@ static int grpo_step(struct stage_ctx *c, struct learner *l, enum stage_state *s
 	if ((rc = step_done(c, l, step, &b, gr, ngr, err)) < 0 ||
 		(rc = store_stage_set_progress(c->d->store, c->stage->id, step, steps, err)) < 0)
 		goto out;
-	if (step % every == 0 || step >= steps || (refresh > 0 && step % refresh == 0))
-		if ((rc = learner_save(c->d, l, 1, err)) < 0)
+	if (step % every == 0 || step >= steps || (refresh > 0 && step % refresh == 0)) {
+		/* the reference of the next step, if any, stays (reference(); learner steps) */
+		int64_t ref_at = (refresh > 0 ? step / refresh * refresh : 0) * mu;
+		int pin = stage_num(c, "beta") > 0 && step < steps;
+		if ((rc = learner_save(c->d, l, 1, err)) < 0 ||
+			(rc = retain_stage(c, &ref_at, (size_t)pin, err)) < 0)
 			goto out;
+	}
 	if (step >= steps) {
 		log_info("stage %lld '%s': %lld GRPO steps done, weights %s", (long long)c->stage->id,
 			c->stage->name, (long long)step, l->sha256);

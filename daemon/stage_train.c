@@ -33,6 +33,7 @@
 #include "file.h"
 #include "learner.h"
 #include "packing.h"
+#include "retain.h"
 #include "rng.h"
 #include "stage.h"
 
@@ -178,6 +179,10 @@ out:
 	return rc;
 }
 
+/* The stage's learner at its latest usable checkpoint with moments: one whose blobs
+ * are missing or damaged (blobs_path hashes them) is passed over for the one
+ * before, down to the stage's initial weights, and the steps after are recomputed
+ * (determinism gives the same bytes, and blobs_put writes the lost files again). */
 struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *err)
 {
 	struct learner *l = learner_find(c->d, c->stage->id);
@@ -185,8 +190,10 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 		return l;
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
+	int64_t before = INT64_MAX;
 	if (stage_initial_weights(c, &cfg, sha, NULL, err) < 0)
 		return NULL;
+again:
 	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
 		(uint64_t)c->pipeline->seed, err)))
 		return NULL;
@@ -197,12 +204,20 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 	l->adamw.weight_decay = (float)stage_num(c, "weight_decay");
 	l->grad_clip = stage_num(c, "grad_clip");
 	struct store_checkpoint ck;
-	int rc = store_checkpoint_last(c->d->store, c->stage->id, 1, &ck, err);
+	int rc = store_checkpoint_before(c->d->store, c->stage->id, before, &ck, err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 1) {
 		rc = learner_resume(c->d, l, ck.sha256, ck.optimizer, (long)ck.step, err);
 		free(ck.config);
+		if (rc < 0 && (err->code == ERR_FORMAT || err->code == ERR_NOTFOUND)) {
+			log_error("stage %lld: cannot resume from the checkpoint of step %lld: %s; "
+				"recomputing from an earlier one", (long long)c->stage->id,
+				(long long)ck.step, err->msg);
+			learner_close(c->d, c->stage->id); /* its weights may be half loaded */
+			before = ck.step;
+			goto again;
+		}
 		if (rc < 0)
 			goto fail;
 	} else if (store_checkpoint_add(c->d->store, c->stage->id, 0, l->sha256, NULL,
@@ -520,7 +535,8 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 			err) < 0)
 			return -1;
 		int64_t every = stage_int(c, "save_every");
-		if ((l->step % every == 0 || l->step >= total) && learner_save(c->d, l, 1, err) < 0)
+		if ((l->step % every == 0 || l->step >= total) && (learner_save(c->d, l, 1, err) < 0 ||
+			retain_stage(c, NULL, 0, err) < 0))
 			return -1;
 		if (l->step >= total) {
 			log_info("stage %lld '%s': %ld steps done, weights %s", (long long)c->stage->id,

@@ -164,11 +164,20 @@ static const char *const sql[S_COUNT] = {
 		"ORDER BY step DESC LIMIT 1",
 	[S_CHECKPOINT_LAST_OPT] =
 		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 "
-		"AND optimizer IS NOT NULL ORDER BY step DESC LIMIT 1",
-	/* never one a checkpoint names (the foreign key would refuse it anyway) */
+		"AND optimizer IS NOT NULL AND step < ?2 ORDER BY step DESC LIMIT 1",
+	/* never one a checkpoint names (the foreign key would refuse it anyway), nor one
+	 * a job still to run or a dataset's source names (S_BLOB_REFERENCED) */
 	[S_BLOB_DELETE] =
 		"DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "
-		"(SELECT 1 FROM checkpoints WHERE sha256 = ?1 OR optimizer = ?1)",
+		"(SELECT 1 FROM checkpoints WHERE sha256 = ?1 OR optimizer = ?1) AND NOT EXISTS "
+		"(SELECT 1 FROM jobs WHERE state = 'queued' AND instr(params, ?1) > 0) AND NOT EXISTS "
+		"(SELECT 1 FROM jobs WHERE state = 'leased' AND instr(params, ?1) > 0) AND NOT EXISTS "
+		"(SELECT 1 FROM datasets WHERE instr(source, ?1) > 0)",
+	[S_BLOB_REFERENCED] =
+		"SELECT EXISTS (SELECT 1 FROM checkpoints WHERE sha256 = ?1 OR optimizer = ?1) OR "
+		"EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND instr(params, ?1) > 0) OR "
+		"EXISTS (SELECT 1 FROM jobs WHERE state = 'leased' AND instr(params, ?1) > 0) OR "
+		"EXISTS (SELECT 1 FROM datasets WHERE instr(source, ?1) > 0)",
 	[S_STEP_JOBS] =
 		"SELECT " JOB_COLUMNS " FROM jobs WHERE stage = ?1 AND step = ?2 AND kind = ?3 "
 		"ORDER BY shard",
@@ -190,6 +199,19 @@ static const char *const sql[S_COUNT] = {
 		"(SELECT max(step) FROM samples WHERE stage = ?1) END ORDER BY idx LIMIT ?3",
 	[S_CHECKPOINT_AT] =
 		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 AND step = ?2",
+	[S_CHECKPOINT_LIST] =
+		"SELECT step, sha256, optimizer FROM checkpoints WHERE stage = ?1 ORDER BY step",
+	[S_CHECKPOINT_DELETE] = "DELETE FROM checkpoints WHERE stage = ?1 AND step = ?2",
+	/* a pipeline not over that reads dataset ?1 (its own, of pipeline ?2; or the
+	 * shared one, named by a stage and not defined by the pipeline's spec) */
+	[S_DATASET_USER] =
+		"SELECT p.id, p.name FROM pipelines p WHERE p.state IN ('queued', 'running', 'paused') "
+		"AND (p.id = ?2 OR (?2 IS NULL AND json_type(p.spec, '$.datasets.' || ?1) IS NULL "
+		"AND EXISTS (SELECT 1 FROM json_each(p.spec, '$.stages') st WHERE "
+		"json_extract(st.value, '$.dataset') = ?1 OR json_extract(st.value, '$.prompts') = ?1 "
+		"OR EXISTS (SELECT 1 FROM json_each(st.value, '$.inputs') i "
+		"WHERE json_extract(i.value, '$.dataset') = ?1)))) ORDER BY p.id LIMIT 1",
+	[S_DATASET_DELETE] = "DELETE FROM datasets WHERE id = ?1",
 	[S_QUICK_CHECK] = "PRAGMA quick_check",
 	[S_USER_VERSION] = "PRAGMA user_version",
 };

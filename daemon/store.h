@@ -231,7 +231,8 @@ int store_worker_set_state(struct store *s, int64_t id, enum worker_state state,
 int store_blob_put(struct store *s, const char *sha256, int64_t size, const char *path,
 	int64_t now_ms, struct err *err);
 
-/* Forget a blob: 1 if its row went, 0 if unknown or a checkpoint still names it. */
+/* Forget a blob: 1 if its row went, 0 if unknown or still named (as in
+ * store_blob_referenced). */
 int store_blob_delete(struct store *s, const char *sha256, struct err *err);
 
 /* 1 found (*size and *path filled; *path is the caller's to free), 0 absent. */
@@ -385,6 +386,25 @@ int store_checkpoint_add(struct store *s, int64_t stage, int64_t step, const cha
 /* 1 and *c (the latest, or with `with_optimizer` the latest with moments), 0 if none. */
 int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	struct store_checkpoint *c, struct err *err);
+/* 1 and *c, the latest checkpoint with moments at a step before `before`, 0 if none
+ * (a resume whose latest checkpoint is damaged tries the one before). */
+int store_checkpoint_before(struct store *s, int64_t stage, int64_t before,
+	struct store_checkpoint *c, struct err *err);
+/* Every checkpoint of `stage` by step (config left NULL); free(*out). */
+int store_checkpoint_list(struct store *s, int64_t stage, struct store_checkpoint **out,
+	size_t *n, struct err *err);
+/* Forget the checkpoint (stage, step); its blobs stay (blobs_drop them after). */
+int store_checkpoint_delete(struct store *s, int64_t stage, int64_t step, struct err *err);
+/* 1 if a checkpoint, a queued or leased job's params or a dataset's source names the
+ * blob, else 0. */
+int store_blob_referenced(struct store *s, const char *sha256, struct err *err);
+/* 1 and the first pipeline not over (queued, running, paused) that reads dataset
+ * `name` — the own dataset of `pipeline`, or with pipeline 0 the shared one (a stage
+ * names it and the spec does not define its own) — *user_name to free; 0 if none. */
+int store_dataset_user(struct store *s, const char *name, int64_t pipeline, int64_t *user,
+	char **user_name, struct err *err);
+/* Delete dataset `id` and its records. */
+int store_dataset_delete(struct store *s, int64_t id, struct err *err);
 /* 1 and *c, the checkpoint of exactly `step`, 0 if none. */
 int store_checkpoint_at(struct store *s, int64_t stage, int64_t step,
 	struct store_checkpoint *c, struct err *err);

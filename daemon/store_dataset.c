@@ -2,6 +2,7 @@
  * store_dataset — datasets, records and checkpoints (store.h); SQL text in store.c's
  * table, helpers in store_int.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,9 +178,19 @@ static int read_checkpoint(struct store *s, sqlite3_stmt *st, int64_t stage,
 int store_checkpoint_last(struct store *s, int64_t stage, int with_optimizer,
 	struct store_checkpoint *c, struct err *err)
 {
-	sqlite3_stmt *st = store_stmt(s, with_optimizer ? S_CHECKPOINT_LAST_OPT :
-		S_CHECKPOINT_LAST);
+	if (with_optimizer)
+		return store_checkpoint_before(s, stage, INT64_MAX, c, err);
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_LAST);
 	sqlite3_bind_int64(st, 1, stage);
+	return read_checkpoint(s, st, stage, c, err);
+}
+
+int store_checkpoint_before(struct store *s, int64_t stage, int64_t before,
+	struct store_checkpoint *c, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_LAST_OPT);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, before);
 	return read_checkpoint(s, st, stage, c, err);
 }
 
@@ -244,4 +255,93 @@ int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limi
 	}
 	*out = all;
 	return 0;
+}
+
+static int read_checkpoint_row(sqlite3_stmt *st, void *element, struct err *err)
+{
+	struct store_checkpoint *c = element;
+	const unsigned char *sha = sqlite3_column_text(st, 1), *opt = sqlite3_column_text(st, 2);
+	(void)err;
+	memset(c, 0, sizeof *c);
+	c->step = sqlite3_column_int64(st, 0);
+	snprintf(c->sha256, sizeof c->sha256, "%s", sha ? (const char *)sha : "");
+	snprintf(c->optimizer, sizeof c->optimizer, "%s", opt ? (const char *)opt : "");
+	return 0;
+}
+
+int store_checkpoint_list(struct store *s, int64_t stage, struct store_checkpoint **out,
+	size_t *n, struct err *err)
+{
+	char what[80];
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_LIST);
+	sqlite3_bind_int64(st, 1, stage);
+	snprintf(what, sizeof what, "list the checkpoints of stage %lld", (long long)stage);
+	void *rows = NULL;
+	int rc = store_read_rows(s, st, sizeof **out, read_checkpoint_row, NULL, &rows, n, what,
+		err);
+	*out = rows;
+	return rc;
+}
+
+int store_checkpoint_delete(struct store *s, int64_t stage, int64_t step, struct err *err)
+{
+	const char *what = "delete a checkpoint";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_CHECKPOINT_DELETE);
+	sqlite3_bind_int64(st, 1, stage);
+	sqlite3_bind_int64(st, 2, step);
+	int ok = store_run(st) == 0;
+	if (!ok)
+		store_db_fail(s, err, "cannot delete the checkpoint of stage %lld, step %lld",
+			(long long)stage, (long long)step);
+	sqlite3_reset(st);
+	return store_tx_leave(s, 0, ok, err, what);
+}
+
+int store_blob_referenced(struct store *s, const char *sha256, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_BLOB_REFERENCED);
+	store_bind_text(st, 1, sha256);
+	int rc = sqlite3_step(st), result;
+	if (rc == SQLITE_ROW)
+		result = sqlite3_column_int(st, 0) != 0;
+	else
+		result = store_db_fail(s, err, "cannot look up the uses of blob %s", sha256);
+	sqlite3_reset(st);
+	return result;
+}
+
+int store_dataset_user(struct store *s, const char *name, int64_t pipeline, int64_t *user,
+	char **user_name, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_DATASET_USER);
+	store_bind_text(st, 1, name);
+	store_bind_id(st, 2, pipeline);
+	int rc = sqlite3_step(st), result = 0;
+	if (rc == SQLITE_ROW) {
+		*user = sqlite3_column_int64(st, 0);
+		*user_name = store_column_dup(st, 1);
+		result = *user_name ? 1 : err_set(err, ERR_NOMEM, "cannot read a pipeline's name: "
+			"out of memory");
+	} else if (rc != SQLITE_DONE) {
+		result = store_db_fail(s, err, "cannot look up the pipelines that use dataset '%s'",
+			name);
+	}
+	sqlite3_reset(st);
+	return result;
+}
+
+int store_dataset_delete(struct store *s, int64_t id, struct err *err)
+{
+	const char *what = "delete a dataset";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_DATASET_DELETE);
+	sqlite3_bind_int64(st, 1, id);
+	int ok = store_run(st) == 0;
+	if (!ok)
+		store_db_fail(s, err, "cannot delete dataset %lld", (long long)id);
+	sqlite3_reset(st);
+	return store_tx_leave(s, 0, ok, err, what);
 }

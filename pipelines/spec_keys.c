@@ -128,6 +128,7 @@ const struct key spec_stage_keys[] = {
 	NUM("beta2", SK_GRPO, K_HI_OPEN, 0, 1, 0.99),
 	NUM("grad_clip", SK_TRAIN, K_LO_OPEN, 0, INF, 1.0),
 	INT("save_every", SK_TRAIN, 0, 1, INF, 100),
+	INT("keep_checkpoints", SK_TRAIN, 0, 1, INF, 2),           /* daemon/retain.h */
 	/* grpo */
 	INT("group", SK_GRPO, 0, 2, INF, 8),
 	INT("prompts_per_step", SK_GRPO, 0, 1, INF, 16),

@@ -56,6 +56,23 @@ int cache_lookup(const struct cache *c, const char *sha256, char *path, size_t s
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+int cache_verify(const struct cache *c, const char *sha256, const char *path,
+	struct err *err)
+{
+	char got[SHA256_HEX_SIZE];
+	int64_t size = 0;
+	(void)c;
+	if (sha256_file(path, got, &size, err) < 0)
+		return err_wrap(err, "cannot check cached blob %s", sha256);
+	if (strcmp(got, sha256) == 0)
+		return 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_set(err, ERR_FORMAT, "cached blob file '%s' is damaged: its %lld bytes "
+			"hash to %s; cannot remove it: %s", path, (long long)size, got, strerror(errno));
+	return err_set(err, ERR_FORMAT, "cached blob file '%s' is damaged: its %lld bytes hash "
+		"to %s; removed it", path, (long long)size, got);
+}
+
 int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sha256,
 	struct err *err)
 {

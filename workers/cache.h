@@ -4,12 +4,22 @@
  * A file appears under its final name only once complete and verified: a fill
  * writes DIR/tmp/<sha256>.<pid>.XXXXXX, hashes the bytes as they arrive, and
  * cache_fill_commit renames the file into place only if the sha256 matches (after
- * an fsync). So any DIR/<sha256> present holds exactly those bytes, several workers
- * may share one cache directory (rename is atomic; two fills of the same blob
- * write the same bytes), and a crash leaves at most a stray file in tmp/.
+ * an fsync). So any DIR/<sha256> held exactly those bytes when it appeared, several
+ * workers may share one cache directory (rename is atomic; two fills of the same
+ * blob write the same bytes), and a crash leaves at most a stray file in tmp/.
+ *
+ * A file can still be damaged after that (a disk, a stray write between two runs
+ * of the worker), and no cheaper check than hashing sees a flipped byte: size and
+ * mtime stay. So a job hashes a cached file again before it reads it
+ * (cache_verify, in runtime.c's job_blob_path); a damaged one is removed and
+ * fetched again. That costs one hash per load of a blob, not per job: a worker
+ * keeps the weights it loaded in memory (jobmodel.c) and reads a blob again only
+ * when a job names other weights.
  *
  *   cache_open            create DIR and DIR/tmp
- *   cache_lookup          1 and the path if the blob is cached, else 0
+ *   cache_lookup          1 and the path if the blob is cached, else 0 (a stat)
+ *   cache_verify          hash a cached file: ERR_FORMAT naming it if its bytes do
+ *                         not hash to its name, and it is removed
  *   cache_fill_begin      start receiving a blob
  *   cache_fill_write      append bytes (in order)
  *   cache_fill_commit     verify, fsync, rename; the fill is over either way
@@ -47,6 +57,8 @@ struct cache_fill {
 
 int cache_open(struct cache *c, const char *dir, struct err *err);
 int cache_lookup(const struct cache *c, const char *sha256, char *path, size_t size);
+int cache_verify(const struct cache *c, const char *sha256, const char *path,
+	struct err *err);
 
 int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sha256,
 	struct err *err);

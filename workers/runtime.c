@@ -140,8 +140,12 @@ int job_blob_path(const struct job *job, const char *sha256, char *path, size_t 
 	if (!c) /* tests (job.h): a plain directory of blobs */
 		return blob_dir_path(job->blob_dir, sha256, path, size, err);
 	struct exchange *x = &c->x;
-	if (cache_lookup(c->cache, sha256, path, size))
-		return 0;
+	if (cache_lookup(c->cache, sha256, path, size)) {
+		struct err why = { 0 };
+		if (cache_verify(c->cache, sha256, path, &why) == 0)
+			return 0;
+		log_warn("%s: fetching it again", why.msg);
+	}
 	x->ask = ASK_FETCH;
 	memcpy(x->sha256, sha256, SHA256_HEX_SIZE);
 	if (pass(c->pair, x) < 0 || take(c->pair, 0) != x)

@@ -2,7 +2,9 @@
 # Blob service: a 3 MB blob stored through the control socket is fetched in chunks
 # (FETCH/CHUNK) by two workers sharing a cache, verified and cached once; a blob
 # the daemon does not have, and one corrupted on the daemon's disk, fail their jobs
-# with the reason, and nothing unverified enters the cache.
+# with the reason (the damaged file named), and nothing unverified enters the
+# cache; storing the same bytes again writes the damaged file back, also when the
+# damage kept its size.
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -39,6 +41,14 @@ printf 'X' | dd of="$DATA/blobs/$sha2" bs=1 seek=100 conv=notrunc status=none
 ctl "{\"op\":\"enqueue_probe\",\"blob\":\"$sha2\",\"max_attempts\":1}" >/dev/null
 wait_for 15 test "$(count failed)" = 2
 err=$(sql "SELECT error FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT 1")
-[[ $err == *"failed verification"* ]] || fail "corruption not caught: $err"
+[[ $err == *"blob file '$DATA/blobs/$sha2' is damaged"* ]] || fail "corruption not caught, or the file not named: $err"
 [[ ! -e $T/cache/$sha2 ]] || fail "an unverified blob entered the cache"
+[[ ! -e $DATA/blobs/$sha2 ]] || fail "the damaged file is still served from the daemon's blobs/"
+# the same bytes stored again replace it
+"$R1FLOW_CTL" --blob "$T/blob2.bin" "$DATA" '{"op":"blob_put"}' >/dev/null
+cmp -s "$T/blob2.bin" "$DATA/blobs/$sha2" || fail "storing the blob again did not write it back"
+# a damaged file of the right size is replaced by the next store of its bytes
+printf 'X' | dd of="$DATA/blobs/$sha2" bs=1 seek=200 conv=notrunc status=none
+"$R1FLOW_CTL" --blob "$T/blob2.bin" "$DATA" '{"op":"blob_put"}' >/dev/null
+cmp -s "$T/blob2.bin" "$DATA/blobs/$sha2" || fail "a damaged file of the same size was not rewritten"
 log "ok"

@@ -1,6 +1,7 @@
 # train_lib.sh — sourced by the training fault tests (test_train_*.sh): lib.sh, the
 # tiny pretrain → sft pipeline they share ($T/det.yaml: base saves every 8 of its 64
-# steps, sft every 4 of 8) and helpers over its run.
+# steps, sft every 4 of 8, and both keep every checkpoint, which the tests compare
+# one by one) and helpers over its run.
 #
 #   r1 VERB ...          the CLI on $DATA
 #   jq_ EXPR             a Python expression over the JSON on stdin (bound to d)
@@ -20,8 +21,10 @@ datasets:
   corpus: {generate: arithmetic, style: corpus, count: 1000}
   cold: {generate: arithmetic, style: worked, count: 200, seed: 1}
 stages:
-  - {name: base, kind: pretrain, dataset: corpus, steps: 64, batch: 16, shard: 4, save_every: 8, lr: 3e-3}
-  - {name: sft, kind: sft, from: base, dataset: cold, steps: 8, batch: 16, shard: 4, save_every: 4}
+  - {name: base, kind: pretrain, dataset: corpus, steps: 64, batch: 16, shard: 4, save_every: 8, lr: 3e-3,
+     keep_checkpoints: 100}
+  - {name: sft, kind: sft, from: base, dataset: cold, steps: 8, batch: 16, shard: 4, save_every: 4,
+     keep_checkpoints: 100}
 EOF
 
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }

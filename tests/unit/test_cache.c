@@ -101,6 +101,30 @@ static void test_cache__names_must_be_sha256s(void)
 	tmpdir_done();
 }
 
+/* A cached file damaged after it was committed is found by cache_verify, named,
+ * and removed, so the next lookup misses and the blob is fetched again. */
+static void test_cache__damaged_file_is_named_and_dropped(void)
+{
+	struct cache c;
+	struct cache_fill f;
+	struct err e = { 0 };
+	char sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
+	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	const char data[] = "weights that will rot on disk";
+	sha256_buffer(data, sizeof data, sha);
+	CHECK(cache_fill_begin(&c, &f, sha, &e) == 0);
+	CHECK(cache_fill_write(&f, data, sizeof data, &e) == 0);
+	CHECK_MSG(cache_fill_commit(&c, &f, path, sizeof path, &e) == 0, "%s", e.msg);
+	CHECK_MSG(cache_verify(&c, sha, path, &e) == 0, "%s", e.msg);
+	FILE *fp = fopen(path, "r+b");
+	CHECK(fp && fseek(fp, 3, SEEK_SET) == 0 && fputc('X', fp) != EOF && fclose(fp) == 0);
+	CHECK(cache_lookup(&c, sha, path, sizeof path)); /* a stat sees nothing wrong */
+	CHECK(cache_verify(&c, sha, path, &e) == -1 && e.code == ERR_FORMAT);
+	CHECK_MSG(strstr(e.msg, path) && strstr(e.msg, "damaged"), "%s", e.msg);
+	CHECK(!cache_lookup(&c, sha, path, sizeof path));
+	tmpdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -108,6 +132,7 @@ int main(int argc, char **argv)
 		TEST(test_cache__corrupt_bytes_never_enter_the_cache),
 		TEST(test_cache__abort_leaves_nothing),
 		TEST(test_cache__names_must_be_sha256s),
+		TEST(test_cache__damaged_file_is_named_and_dropped),
 		{ 0 },
 	});
 }

@@ -804,6 +804,70 @@ static void test_store__lease_state_machine_matches_model(void)
 	store_close(s);
 }
 
+/* What may be forgotten (retention, gc) and what is still in use: a blob named by a
+ * checkpoint or a queued job stays; a dataset a pipeline not over reads is found. */
+static void test_store__blob_and_dataset_uses(void)
+{
+	char path[1100];
+	struct err e = { 0 };
+	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	struct store *s = open_ok(path);
+	const char *w = "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *o = "2222222222222222222222222222222222222222222222222222222222222222";
+	const char *j = "3333333333333333333333333333333333333333333333333333333333333333";
+	int64_t p, st, id, ds, user = 0;
+	char *user_name = NULL;
+	CHECK(store_pipeline_add(s, "p", "", "{\"datasets\":{\"own\":{}},\"stages\":[{\"name\":"
+		"\"a\",\"dataset\":\"corpus\"},{\"name\":\"b\",\"prompts\":\"own\"},"
+		"{\"name\":\"m\",\"inputs\":[{\"dataset\":\"mixin\"}]}]}", 1, 1000, &p, &e) == 0);
+	CHECK(store_stage_add(s, p, "a", "pretrain", "{}", 2, 1000, &st, &e) == 0);
+	CHECK(store_blob_put(s, w, 10, "blobs/w", 1000, &e) == 1);
+	CHECK(store_blob_put(s, o, 10, "blobs/o", 1000, &e) == 1);
+	CHECK(store_blob_put(s, j, 10, "blobs/j", 1000, &e) == 1);
+	CHECK(store_checkpoint_add(s, st, 0, w, NULL, "{}", 1000, &e) == 0);
+	CHECK(store_checkpoint_add(s, st, 4, w, o, "{}", 1000, &e) == 0);
+	struct store_job_new job = { .kind = "rollout", .params = NULL, .max_attempts = 1 };
+	char params[200];
+	snprintf(params, sizeof params, "{\"weights\":\"%s\"}", j);
+	job.params = params;
+	CHECK_MSG(store_job_enqueue(s, &job, 1, 1000, &id, &e) == 0, "%s", e.msg);
+
+	CHECK(store_blob_referenced(s, w, &e) == 1 && store_blob_referenced(s, o, &e) == 1);
+	CHECK(store_blob_referenced(s, j, &e) == 1); /* a queued job's weights */
+	CHECK(store_blob_delete(s, j, &e) == 0 && store_blob_delete(s, o, &e) == 0);
+	struct store_checkpoint *ck = NULL;
+	size_t n = 0;
+	CHECK(store_checkpoint_list(s, st, &ck, &n, &e) == 0 && n == 2);
+	CHECK(ck[0].step == 0 && !ck[0].optimizer[0] && ck[1].step == 4 && !strcmp(ck[1].optimizer, o));
+	free(ck);
+	CHECK(store_checkpoint_delete(s, st, 4, &e) == 0);
+	CHECK(store_checkpoint_list(s, st, &ck, &n, &e) == 0 && n == 1 && ck[0].step == 0);
+	free(ck);
+	CHECK(store_blob_referenced(s, o, &e) == 0 && store_blob_delete(s, o, &e) == 1);
+	CHECK(store_blob_referenced(s, w, &e) == 1); /* step 0 still names it */
+	CHECK(store_job_cancel(s, id, 1100, NULL, &e) == 1);
+	CHECK(store_blob_referenced(s, j, &e) == 0 && store_blob_delete(s, j, &e) == 1);
+
+	/* datasets: shared `corpus` and `mixin` are read by p (queued), `own` is p's own */
+	CHECK(store_dataset_add(s, 0, "corpus", NULL, 1000, &ds, &e) == 0);
+	CHECK(store_dataset_user(s, "corpus", 0, &user, &user_name, &e) == 1 && user == p);
+	CHECK(!strcmp(user_name, "p"));
+	free(user_name);
+	CHECK(store_dataset_user(s, "mixin", 0, &user, &user_name, &e) == 1 && user == p);
+	free(user_name);
+	CHECK(store_dataset_user(s, "own", 0, &user, &user_name, &e) == 0); /* p defines it */
+	CHECK(store_dataset_user(s, "own", p, &user, &user_name, &e) == 1 && user == p);
+	free(user_name);
+	CHECK(store_dataset_user(s, "other", 0, &user, &user_name, &e) == 0);
+	CHECK(store_pipeline_set_state(s, p, PIPELINE_SUCCEEDED, NULL, 2000, &e) == 0);
+	CHECK(store_dataset_user(s, "corpus", 0, &user, &user_name, &e) == 0);
+	CHECK(store_dataset_delete(s, ds, &e) == 0);
+	CHECK(store_dataset_find(s, 0, "corpus", &ds, NULL, &e) == 0);
+	CHECK(store_quick_check(s, &e) == 0);
+	store_close(s);
+	tmpdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -828,6 +892,7 @@ int main(int argc, char **argv)
 		TEST(test_store__batched_transaction),
 		TEST(test_store__close_rolls_back_an_open_transaction),
 		TEST(test_store__workers_blobs_events_counters),
+		TEST(test_store__blob_and_dataset_uses),
 		TEST(test_store__lease_state_machine_matches_model),
 		{ 0 } });
 }

@@ -2,7 +2,8 @@
 # The r1flow demo, end to end on one machine: install the build dependencies, build,
 # run the R1-Zero and R1 recipe (pipelines/r1.yaml: a tiny base model pretrained on
 # 3-digit additions, GRPO on it, and the multi-stage R1 branch beside it) with a
-# local daemon and worker, then print the report and a few of the samples GRPO drew.
+# local daemon and worker (run prints the eval report at its end), then show a few of
+# the samples GRPO drew and its curves.
 #
 #   scripts/demo.sh                      # data directory /tmp/r1flow-demo
 #   R1FLOW_DEMO_DIR=~/demo scripts/demo.sh
@@ -36,14 +37,13 @@ start=$SECONDS
 "$r1flow" run pipelines/r1.yaml --workers "$workers" --data "$demo_dir"
 echo "the pipeline took $((SECONDS - start)) s"
 
-section "4/4 the report"
-# r1flow run stopped its daemon; start one on the same directory to read the results
+section "4/4 what GRPO did"
+# r1flow run printed the report and stopped its daemon; start one on the same directory
+# to read the samples and metrics
 build/daemon/r1flowd --data "$demo_dir" 2>>"$demo_dir/logs/demo-report.log" &
 daemon=$!
 trap 'kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do "$r1flow" ls --data "$demo_dir" >/dev/null 2>&1 && break; sleep 0.1; done
-"$r1flow" report 1 --data "$demo_dir"
-echo
 echo "-- what R1-Zero wrote at its last step (r1flow samples 1 zero):"
 "$r1flow" samples 1 zero --data "$demo_dir" --limit 4 || true
 echo

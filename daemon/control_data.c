@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "datasets.h"
 #include "file.h"
+#include "names.h"
 
 /* The pipeline `id` of a request (required) and its stages (store_stages_free). */
 static int stages_of(struct daemon *d, const struct msg *req, const char *op,
@@ -126,7 +127,7 @@ json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *e
 	for (size_t i = 0; rows && i < n; i++) {
 		json_t *m, *flat, *series;
 		const char *name;
-		if (strcmp(st[i].kind, "eval"))
+		if (strcmp(st[i].kind, NAME_STAGE_EVAL))
 			continue;
 		flat = json_object();
 		if (store_metric_list(d->store, st[i].id, &m, err) < 0) {

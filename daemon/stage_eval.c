@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "names.h"
 #include "sha256.h"
 #include "stage.h"
 #include "stage_rl.h"
@@ -201,5 +202,5 @@ static int eval_advance(struct stage_ctx *c, enum stage_state *state, struct err
 }
 
 const struct stage_driver stage_eval = {
-	.kind = "eval", .unit = "jobs", .start = eval_start, .advance = eval_advance,
+	.kind = NAME_STAGE_EVAL, .unit = "jobs", .start = eval_start, .advance = eval_advance,
 };

@@ -37,6 +37,7 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
+#include "names.h"
 #include "retain.h"
 #include "rng.h"
 #include "stage.h"
@@ -531,5 +532,5 @@ static int grpo_advance(struct stage_ctx *c, enum stage_state *state, struct err
 }
 
 const struct stage_driver stage_grpo = {
-	.kind = "grpo", .unit = "steps", .start = grpo_start, .advance = grpo_advance,
+	.kind = NAME_STAGE_GRPO, .unit = "steps", .start = grpo_start, .advance = grpo_advance,
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "names.h"
 #include "rng.h"
 #include "stage.h"
 
@@ -83,7 +84,7 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 	}
 	shuffle(all, total, key);
 	const char *out = json_string_value(json_object_get(c->spec, "output"));
-	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", "merge");
+	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", NAME_STAGE_MERGE);
 	char *stext = json_dumps(src, JSON_COMPACT);
 	json_decref(src);
 	int64_t id;
@@ -115,5 +116,5 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 }
 
 const struct stage_driver stage_merge = {
-	.kind = "merge", .unit = "records", .start = merge_start, .advance = merge_advance,
+	.kind = NAME_STAGE_MERGE, .unit = "records", .start = merge_start, .advance = merge_advance,
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "daemon.h"
+#include "names.h"
 #include "stage.h"
 
 static int probe_start(struct stage_ctx *c, struct err *err)
@@ -71,5 +72,5 @@ static int probe_advance(struct stage_ctx *c, enum stage_state *state, struct er
 }
 
 const struct stage_driver stage_probe = {
-	.kind = "probe", .unit = "jobs", .start = probe_start, .advance = probe_advance,
+	.kind = NAME_STAGE_PROBE, .unit = "jobs", .start = probe_start, .advance = probe_advance,
 };

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "names.h"
 #include "sha256.h"
 #include "stage.h"
 #include "stage_rl.h"
@@ -84,7 +85,7 @@ static int write_output(struct stage_ctx *c, int64_t ds, struct store_job *ro,
 	struct store_job *rj, size_t n, struct err *err)
 {
 	const char *out = json_string_value(json_object_get(c->spec, "output"));
-	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", "rejection_sample");
+	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", NAME_STAGE_REJECT);
 	char *stext = json_dumps(src, JSON_COMPACT);
 	json_decref(src);
 	int64_t id, kept = 0, sampled = 0;
@@ -192,5 +193,5 @@ out:
 }
 
 const struct stage_driver stage_rejection_sample = {
-	.kind = "rejection_sample", .unit = "jobs", .start = rs_start, .advance = rs_advance,
+	.kind = NAME_STAGE_REJECT, .unit = "jobs", .start = rs_start, .advance = rs_advance,
 };

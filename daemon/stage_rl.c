@@ -8,6 +8,7 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
+#include "names.h"
 #include "packing.h"
 #include "rng.h"
 
@@ -130,10 +131,10 @@ static json_t *reward_spec(struct stage_ctx *c, const json_t *names)
 	const char *task = json_string_value(json_object_get(json_object_get(json_object_get(
 		c->pipeline_spec, "datasets"), json_string_value(ds)), "generate"));
 	json_array_append_new(out, json_pack("{ss ss sf sf}", "name", "eval_correct", "fn",
-		task && !strcmp(task, "countdown") ? "countdown" : "accuracy", "weight", 0.0,
-		"format_credit", 0.0));
+		task && !strcmp(task, NAME_TASK_COUNTDOWN) ? NAME_REWARD_COUNTDOWN : NAME_REWARD_ACCURACY,
+		"weight", 0.0, "format_credit", 0.0));
 	json_array_append_new(out, json_pack("{ss ss sf}", "name", "eval_format", "fn",
-		"think_answer_format", "weight", 0.0));
+		NAME_REWARD_FORMAT, "weight", 0.0));
 	return out;
 }
 

@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "file.h"
 #include "learner.h"
+#include "names.h"
 #include "packing.h"
 #include "retain.h"
 #include "rng.h"
@@ -267,7 +268,7 @@ static int train_units(struct stage_ctx *c, struct learner *l, int64_t dataset, 
 	int64_t *n, struct err *err)
 {
 	*n = nrec;
-	if (strcmp(c->stage->kind, "pretrain"))
+	if (strcmp(c->stage->kind, NAME_STAGE_PRETRAIN))
 		return 0;
 	if (!l->units_ready) {
 		int64_t *u = malloc((size_t)(nrec + 1) * sizeof *u);
@@ -326,7 +327,7 @@ static int sequence(struct stage_ctx *c, const struct model_config *cfg,
 	int *start, struct err *err)
 {
 	size_t cap = (size_t)cfg->max_seq, n, first = 1;
-	if (strcmp(c->stage->kind, "sft")) {
+	if (strcmp(c->stage->kind, NAME_STAGE_SFT)) {
 		if (!r->text)
 			return err_set(err, ERR_INVALID, "record %lld has no text (pretrain reads "
 				"documents: a corpus dataset or {\"text\"} lines)", (long long)idx);
@@ -552,9 +553,9 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 }
 
 const struct stage_driver stage_pretrain = {
-	.kind = "pretrain", .unit = "steps", .start = train_start, .advance = train_advance,
+	.kind = NAME_STAGE_PRETRAIN, .unit = "steps", .start = train_start, .advance = train_advance,
 };
 
 const struct stage_driver stage_sft = {
-	.kind = "sft", .unit = "steps", .start = train_start, .advance = train_advance,
+	.kind = NAME_STAGE_SFT, .unit = "steps", .start = train_start, .advance = train_advance,
 };

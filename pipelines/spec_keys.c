@@ -1,8 +1,10 @@
-/* spec_keys — the schema tables; see spec_keys.h and DESIGN §7. */
+/* spec_keys — the schema tables; see spec_keys.h. */
 #include "spec_keys.h"
 
 #include <math.h>
 #include <stddef.h>
+
+#include "names.h"
 
 #define INF HUGE_VAL
 
@@ -41,19 +43,19 @@ const struct key spec_model_keys[] = {
 
 /* Present only with style: corpus; given partly, the missing parts are 0. */
 static const struct key mix_keys[] = {
-	NUM("plain", 0, 0, 0, 1, 0),
-	NUM("tagged", 0, 0, 0, 1, 0),
-	NUM("worked", 0, 0, 0, 1, 0),
+	NUM(NAME_FORM_PLAIN, 0, 0, 0, 1, 0),
+	NUM(NAME_FORM_TAGGED, 0, 0, 0, 1, 0),
+	NUM(NAME_FORM_WORKED, 0, 0, 0, 1, 0),
 	END,
 };
 
 const struct key spec_dataset_keys[] = {
-	ENUM("generate", DK_GENERATE, K_REQ, "arithmetic|countdown"),
+	ENUM("generate", DK_GENERATE, K_REQ, NAMES_TASK_CHOICES),
 	TYPED("file", KT_PATH, DK_FILE, K_REQ),
 	TYPED("shared", KT_NAME, DK_SHARED, K_REQ),
 	INT("count", DK_GENERATE, K_REQ, 1, 10000000, 0),
 	INT("seed", DK_GENERATE, 0, 0, INF, 0),
-	ENUM("style", DK_GENERATE, 0, "problem|worked|corpus"),
+	ENUM("style", DK_GENERATE, 0, NAMES_STYLE_CHOICES),
 	OBJ("mix", DK_GENERATE, K_OPT, mix_keys),
 	INT("digits", DK_ARITHMETIC, 0, 1, 9, 3),
 	STR("operators", DK_ARITHMETIC, K_NONEMPTY, "+"),
@@ -64,7 +66,7 @@ const struct key spec_dataset_keys[] = {
 };
 
 const struct key spec_reward_keys[] = {
-	ENUM("fn", 0, K_REQ, "accuracy|countdown|think_answer_format|language_consistency|length"),
+	ENUM("fn", 0, K_REQ, NAMES_REWARD_CHOICES),
 	NUM("weight", 0, 0, -INF, INF, 1.0),
 	STR("alphabet", RK_LANGUAGE, K_NONEMPTY, "0123456789+-*=,() "),
 	INT("max_tokens", RK_LENGTH, K_REQ, 1, INF, 0),
@@ -93,7 +95,7 @@ const struct key spec_input_keys[] = {
 
 const struct key spec_stage_keys[] = {
 	CUSTOM("name", 0, K_REQ),
-	ENUM("kind", 0, K_REQ, "probe|pretrain|sft|grpo|rejection_sample|merge|eval"),
+	ENUM("kind", 0, K_REQ, NAMES_STAGE_CHOICES),
 	CUSTOM("from", SK_TRAIN | SK_EVAL, 0),                     /* null: the pipeline's model */
 	CUSTOM("from", SK_REJECT, K_REQ),
 	CUSTOM("needs", 0, 0),

@@ -13,6 +13,8 @@
 #ifndef R1_SPEC_KEYS_H
 #define R1_SPEC_KEYS_H
 
+#include "names.h"
+
 enum key_type {
 	KT_INT,      /* integer in [lo, hi] */
 	KT_NUM,      /* finite number in lo..hi (ends open per K_LO_OPEN / K_HI_OPEN) */
@@ -46,24 +48,30 @@ struct key {
 	const struct key *sub; /* KT_OBJ: the nested table */
 };
 
-/* Stage kinds, in the order of their names in stage_keys' "kind" row. */
+/* Stage kinds: bit i is names_stage[i] (names.h), the choices of the "kind" row. */
 enum {
-	SK_PROBE = 1u << 0, SK_PRETRAIN = 1u << 1, SK_SFT = 1u << 2, SK_GRPO = 1u << 3,
-	SK_REJECT = 1u << 4, SK_MERGE = 1u << 5, SK_EVAL = 1u << 6,
+	SK_PROBE = 1u << NAMEI_STAGE_PROBE, SK_PRETRAIN = 1u << NAMEI_STAGE_PRETRAIN,
+	SK_SFT = 1u << NAMEI_STAGE_SFT, SK_GRPO = 1u << NAMEI_STAGE_GRPO,
+	SK_REJECT = 1u << NAMEI_STAGE_REJECT, SK_MERGE = 1u << NAMEI_STAGE_MERGE,
+	SK_EVAL = 1u << NAMEI_STAGE_EVAL,
 };
 #define SK_TRAIN (SK_PRETRAIN | SK_SFT | SK_GRPO)
 
 enum { MK_CONFIG = 1u << 0, MK_CHECKPOINT = 1u << 1, MK_PIPELINE = 1u << 2 };
 
-/* Generated datasets by generator, in the order of "generate"'s choices; then files,
- * then shared datasets (imported into the daemon, copied at submit). */
-enum { DK_ARITHMETIC = 1u << 0, DK_COUNTDOWN = 1u << 1, DK_FILE = 1u << 2, DK_SHARED = 1u << 3 };
+/* Generated datasets by generator (bit i is names_task[i], "generate"'s choices); then
+ * files, then shared datasets (imported into the daemon, copied at submit). */
+enum {
+	DK_ARITHMETIC = 1u << NAMEI_TASK_ARITHMETIC, DK_COUNTDOWN = 1u << NAMEI_TASK_COUNTDOWN,
+	DK_FILE = 1u << NAMES_TASK_N, DK_SHARED = 1u << (NAMES_TASK_N + 1),
+};
 #define DK_GENERATE (DK_ARITHMETIC | DK_COUNTDOWN)
 
-/* Reward functions, in the order of "fn"'s choices. */
+/* Reward functions: bit i is names_reward[i], "fn"'s choices. */
 enum {
-	RK_ACCURACY = 1u << 0, RK_COUNTDOWN = 1u << 1, RK_FORMAT = 1u << 2,
-	RK_LANGUAGE = 1u << 3, RK_LENGTH = 1u << 4,
+	RK_ACCURACY = 1u << NAMEI_REWARD_ACCURACY, RK_COUNTDOWN = 1u << NAMEI_REWARD_COUNTDOWN,
+	RK_FORMAT = 1u << NAMEI_REWARD_FORMAT, RK_LANGUAGE = 1u << NAMEI_REWARD_LANGUAGE,
+	RK_LENGTH = 1u << NAMEI_REWARD_LENGTH,
 };
 
 /* Each table ends with a row whose name is NULL. */

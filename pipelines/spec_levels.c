@@ -94,7 +94,7 @@ static int check_generated(struct v *v, const struct snode *dn, unsigned kind, c
 				"expected some of '+', '-' and '*', each at most once, got %s", spec_got(on, g, sizeof g));
 		}
 	}
-	bool corpus = strcmp(json_string_value(json_object_get(d, "style")), "corpus") == 0;
+	bool corpus = strcmp(json_string_value(json_object_get(d, "style")), NAME_STYLE_CORPUS) == 0;
 	json_t *mix = json_object_get(d, "mix");
 	const struct snode *mn = snode_get(dn, "mix");
 	if (!corpus && mn)
@@ -104,14 +104,15 @@ static int check_generated(struct v *v, const struct snode *dn, unsigned kind, c
 	if (!mix) {
 		if (v->c->json_mode)
 			return spec_fail(v, dn, scope, "mix", "missing from a normalised spec");
-		mix = json_pack("{s:f, s:f, s:f}", "plain", 0.35, "tagged", 0.35, "worked", 0.3);
+		mix = json_pack("{s:f, s:f, s:f}", NAME_FORM_PLAIN, 0.35, NAME_FORM_TAGGED, 0.35,
+			NAME_FORM_WORKED, 0.3);
 		if (!mix || json_object_set_new(d, "mix", mix) < 0)
 			return spec_nomem(v);
 		return 0;
 	}
-	double sum = json_real_value(json_object_get(mix, "plain")) +
-		json_real_value(json_object_get(mix, "tagged")) +
-		json_real_value(json_object_get(mix, "worked"));
+	double sum = 0;
+	for (int i = 0; i < NAMES_FORM_N; i++)
+		sum += json_real_value(json_object_get(mix, names_form[i]));
 	if (fabs(sum - 1.0) > 1e-6)
 		return spec_fail(v, mn, scope, "mix", "probabilities must sum to 1, got %.10g", sum);
 	return 0;
@@ -119,8 +120,7 @@ static int check_generated(struct v *v, const struct snode *dn, unsigned kind, c
 
 static int spec_check_dataset(struct v *v, const struct snode *kn, const struct snode *dn, json_t *all)
 {
-	static const char *const gen_desc[] = { "arithmetic datasets", "countdown datasets" };
-	char scope[120], q[80], g[80];
+	char scope[120], q[80], g[80], desc[64];
 	snprintf(scope, sizeof scope, "dataset %s", spec_quote(q, sizeof q, kn->text, kn->len));
 	if (!spec_name_ok(kn->text, kn->len, false))
 		return spec_fail(v, kn, scope, NULL, "invalid name (expected [a-z0-9_]{1,32})");
@@ -158,8 +158,11 @@ static int spec_check_dataset(struct v *v, const struct snode *kn, const struct 
 	json_t *d = json_object();
 	if (!d || json_object_set_new(all, kn->text, d) < 0)
 		return spec_nomem(v);
-	if (spec_keys_kind(v, dn, spec_dataset_keys, kind, gk ? gen_desc[gen] : fk ? "file datasets" :
-		"shared datasets", scope, "") < 0 ||
+	if (gk)
+		snprintf(desc, sizeof desc, "%s datasets", names_task[gen]);
+	else
+		snprintf(desc, sizeof desc, "%s datasets", fk ? "file" : "shared");
+	if (spec_keys_kind(v, dn, spec_dataset_keys, kind, desc, scope, "") < 0 ||
 	    spec_fill(v, dn, spec_dataset_keys, kind, scope, "", d) < 0)
 		return -1;
 	return kind & DK_GENERATE ? check_generated(v, dn, kind, scope, d) : 0;
@@ -167,11 +170,7 @@ static int spec_check_dataset(struct v *v, const struct snode *kn, const struct 
 
 static int spec_check_reward(struct v *v, const struct snode *kn, const struct snode *rn, json_t *all)
 {
-	static const char *const desc[] = {
-		"accuracy rewards", "countdown rewards", "think_answer_format rewards",
-		"language_consistency rewards", "length rewards",
-	};
-	char scope[120], q[80], g[80];
+	char scope[120], q[80], g[80], desc[64];
 	snprintf(scope, sizeof scope, "reward %s", spec_quote(q, sizeof q, kn->text, kn->len));
 	if (!spec_name_ok(kn->text, kn->len, false))
 		return spec_fail(v, kn, scope, NULL, "invalid name (expected [a-z0-9_]{1,32})");
@@ -191,7 +190,8 @@ static int spec_check_reward(struct v *v, const struct snode *kn, const struct s
 	json_t *r = json_object();
 	if (!r || json_object_set_new(all, kn->text, r) < 0)
 		return spec_nomem(v);
-	if (spec_keys_kind(v, rn, spec_reward_keys, 1u << fn, desc[fn], scope, "") < 0)
+	snprintf(desc, sizeof desc, "%s rewards", names_reward[fn]);
+	if (spec_keys_kind(v, rn, spec_reward_keys, 1u << fn, desc, scope, "") < 0)
 		return -1;
 	return spec_fill(v, rn, spec_reward_keys, 1u << fn, scope, "", r);
 }

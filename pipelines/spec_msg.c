@@ -157,15 +157,11 @@ const char *spec_first_at(const struct snode *first, const struct snode *again, 
 	return buf;
 }
 
-static const char *const STAGE_KINDS[] = {
-	"probe", "pretrain", "sft", "grpo", "rejection_sample", "merge", "eval",
-};
-
 const char *spec_stage_kind_name(unsigned kind)
 {
-	for (unsigned i = 0; i < sizeof STAGE_KINDS / sizeof *STAGE_KINDS; i++)
+	for (unsigned i = 0; i < NAMES_STAGE_N; i++)
 		if (kind == 1u << i)
-			return STAGE_KINDS[i];
+			return names_stage[i];
 	return "?";
 }
 

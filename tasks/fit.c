@@ -4,15 +4,16 @@
 
 #include "checkpoint.h"
 #include "config.h"
+#include "names.h"
 #include "packing.h"
 
 /* The dataset key of a stage kind and whether it packs whole examples (sft). */
 static const char *stage_key(const char *kind, int *example)
 {
-	*example = !strcmp(kind, "sft");
-	if (*example || !strcmp(kind, "eval"))
+	*example = !strcmp(kind, NAME_STAGE_SFT);
+	if (*example || !strcmp(kind, NAME_STAGE_EVAL))
 		return "dataset";
-	if (!strcmp(kind, "grpo") || !strcmp(kind, "rejection_sample"))
+	if (!strcmp(kind, NAME_STAGE_GRPO) || !strcmp(kind, NAME_STAGE_REJECT))
 		return "prompts";
 	return NULL;
 }

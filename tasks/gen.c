@@ -20,14 +20,14 @@ int gen_parse(const json_t *src, const char *name, struct gen *g, struct err *er
 		g->p.numbers = (int)json_integer_value(json_object_get(src, "numbers"));
 		g->p.max_number = (int)json_integer_value(json_object_get(src, "max_number"));
 	}
-	g->style = !style ? TASK_STYLE_PROBLEM : !strcmp(style, "worked") ? TASK_STYLE_WORKED :
-		!strcmp(style, "corpus") ? TASK_STYLE_CORPUS : TASK_STYLE_PROBLEM;
+	int st = names_find(names_style, NAMES_STYLE_N, style);
+	g->style = st < 0 ? TASK_STYLE_PROBLEM : (enum task_style)st;
 	const json_t *mix = json_object_get(src, "mix");
 	g->has_mix = mix != NULL;
 	g->mix = (struct task_mix){
-		json_number_value(json_object_get(mix, "plain")),
-		json_number_value(json_object_get(mix, "tagged")),
-		json_number_value(json_object_get(mix, "worked")),
+		json_number_value(json_object_get(mix, NAME_FORM_PLAIN)),
+		json_number_value(json_object_get(mix, NAME_FORM_TAGGED)),
+		json_number_value(json_object_get(mix, NAME_FORM_WORKED)),
 	};
 	g->count = json_integer_value(json_object_get(src, "count"));
 	g->seed = (uint64_t)json_integer_value(json_object_get(src, "seed"));

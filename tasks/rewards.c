@@ -9,27 +9,24 @@
 #include "tokenizer.h"
 #include "utf8.h"
 
-static const char *const rewards_names[] = {
-	"think_answer_format", "accuracy", "countdown", "language_consistency", "length",
-};
-#define REWARDS_NKINDS (int)(sizeof rewards_names / sizeof rewards_names[0])
+#define REWARDS_NKINDS NAMES_REWARD_N
 
 int rewards_kind_parse(const char *fn, enum rewards_kind *kind, struct err *err)
 {
-	for (int k = 0; k < REWARDS_NKINDS; k++) {
-		if (strcmp(fn, rewards_names[k]) == 0) {
-			*kind = (enum rewards_kind)k;
-			return 0;
-		}
+	char all[160];
+	int k = names_find(names_reward, NAMES_REWARD_N, fn);
+	if (k >= 0) {
+		*kind = (enum rewards_kind)k;
+		return 0;
 	}
-	return err_set(err, ERR_INVALID, "unknown reward function '%s': expected "
-		"think_answer_format, accuracy, countdown, language_consistency or length", fn);
+	return err_set(err, ERR_INVALID, "unknown reward function '%s': expected %s", fn,
+		names_list(all, sizeof all, names_reward, NAMES_REWARD_N));
 }
 
 const char *rewards_kind_name(enum rewards_kind kind)
 {
 	assert((int)kind >= 0 && (int)kind < REWARDS_NKINDS);
-	return rewards_names[kind];
+	return names_reward[kind];
 }
 
 void rewards_params_default(struct rewards_params *p)

@@ -1,5 +1,5 @@
 /*
- * rewards — the rule-based rewards of DESIGN §8, pure functions of text.
+ * rewards — the rule-based rewards, pure functions of text (docs/rewards.md).
  *
  * What they read. The completion is the text the model generated after the
  * templated prompt "{prompt}\n<think>", decoded with tok_decode, so special tokens
@@ -60,16 +60,18 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "names.h"
 
 /* The tasks' reasoning alphabet (tasks.h steps: digits, operators, '=', ',', '()'). */
 #define REWARDS_ALPHABET "0123456789+-*/=,() "
 
+/* The functions, by their index in names.h's reward list (the spec's `fn:` names). */
 enum rewards_kind {
-	REWARDS_FORMAT,        /* think_answer_format */
-	REWARDS_ACCURACY,      /* accuracy */
-	REWARDS_COUNTDOWN,     /* countdown */
-	REWARDS_LANGUAGE,      /* language_consistency */
-	REWARDS_LENGTH,        /* length */
+	REWARDS_ACCURACY = NAMEI_REWARD_ACCURACY,    /* accuracy */
+	REWARDS_COUNTDOWN = NAMEI_REWARD_COUNTDOWN,  /* countdown */
+	REWARDS_FORMAT = NAMEI_REWARD_FORMAT,        /* think_answer_format */
+	REWARDS_LANGUAGE = NAMEI_REWARD_LANGUAGE,    /* language_consistency */
+	REWARDS_LENGTH = NAMEI_REWARD_LENGTH,        /* length */
 };
 
 struct rewards_params {

@@ -61,24 +61,22 @@ static int64_t task_pow10(int k)
 
 /* ---- names, params ---------------------------------------------------------- */
 
-static const char *const task_names[] = { "arithmetic", "countdown" };
-
 int task_parse(const char *name, enum task_kind *kind, struct err *err)
 {
-	for (int k = 0; k < 2; k++) {
-		if (strcmp(name, task_names[k]) == 0) {
-			*kind = (enum task_kind)k;
-			return 0;
-		}
+	char all[80];
+	int k = names_find(names_task, NAMES_TASK_N, name);
+	if (k >= 0) {
+		*kind = (enum task_kind)k;
+		return 0;
 	}
-	return err_set(err, ERR_INVALID, "unknown task '%s': expected arithmetic or countdown",
-		name);
+	return err_set(err, ERR_INVALID, "unknown task '%s': expected %s", name,
+		names_list(all, sizeof all, names_task, NAMES_TASK_N));
 }
 
 const char *task_name(enum task_kind kind)
 {
 	assert(kind == TASK_ARITHMETIC || kind == TASK_COUNTDOWN);
-	return task_names[kind];
+	return names_task[kind];
 }
 
 void task_params_default(enum task_kind kind, struct task_params *p)

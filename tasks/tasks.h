@@ -1,5 +1,5 @@
 /*
- * tasks — deterministic task generators with verifiers (DESIGN §8): `arithmetic`
+ * tasks — deterministic task generators with verifiers: `arithmetic`
  * and `countdown`, and the worked-solution writer that produces the cold-start
  * demonstrations for them. Pure C, no I/O, no allocation.
  *
@@ -71,6 +71,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "names.h"
 
 #define TASK_PROMPT_MAX 128    /* bytes with the NUL; longest: 6 countdown numbers */
 #define TASK_ANSWER_MAX 128    /* longest: a 6-number countdown expression */
@@ -81,12 +82,13 @@
 #define TASK_NUMBERS_MAX 6     /* countdown numbers */
 #define TASK_TARGET_MAX 1000   /* countdown targets are in 1..1000 */
 
-enum task_kind { TASK_ARITHMETIC, TASK_COUNTDOWN };
+/* By their index in names.h's lists (the spec's `generate:` and `style:` names). */
+enum task_kind { TASK_ARITHMETIC = NAMEI_TASK_ARITHMETIC, TASK_COUNTDOWN = NAMEI_TASK_COUNTDOWN };
 
 enum task_style {
-	TASK_STYLE_PROBLEM,   /* prompt + answer (RL prompts, eval sets) */
-	TASK_STYLE_WORKED,    /* prompt + answer + response (cold-start SFT) */
-	TASK_STYLE_CORPUS,    /* prompt + answer + text (pretraining) */
+	TASK_STYLE_PROBLEM = NAMEI_STYLE_PROBLEM, /* prompt + answer (RL prompts, eval sets) */
+	TASK_STYLE_WORKED = NAMEI_STYLE_WORKED,   /* prompt + answer + response (cold-start SFT) */
+	TASK_STYLE_CORPUS = NAMEI_STYLE_CORPUS,   /* prompt + answer + text (pretraining) */
 };
 
 enum task_form { TASK_FORM_NONE, TASK_FORM_PLAIN, TASK_FORM_TAGGED, TASK_FORM_WORKED };
@@ -131,7 +133,7 @@ void task_params_default(enum task_kind kind, struct task_params *p);
 /* 0 if p is usable, else -1 naming the bad field. */
 int task_params_check(const struct task_params *p, struct err *err);
 
-/* LEARNING.md's measured mix: plain 0.35, tagged 0.35, worked 0.30. */
+/* The measured mix (docs/learning.md): plain 0.35, tagged 0.35, worked 0.30. */
 struct task_mix task_mix_default(void);
 
 /*

@@ -24,13 +24,13 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "client.h"
+#include "run.h"
 #include "sha256.h"
 #include "utf8.h"
 
 #define EXPORT_PATH_MAX 4096
 
-/* 1 DIR has entries besides . and .., 0 it is empty or absent, -1 and err otherwise. */
-static int export_dir_used(const char *dir, struct err *err)
+int export_dir_used(const char *dir, struct err *err)
 {
 	struct stat st;
 	if (stat(dir, &st) < 0) {
@@ -138,6 +138,73 @@ static int export_sync_dir(const char *dir, struct err *err)
 	return 0;
 }
 
+int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
+	struct export_info *out, struct err *err)
+{
+	struct client_blob blob = { NULL, 0 };
+	char *config = NULL;
+	json_t *r;
+	int rc = -1;
+	r = client_call_blob(c, json_pack("{ss sI so}", "op", "checkpoint", "id", (json_int_t)id,
+		"stage", utf8_jstring(stage)), NULL, 0, &blob, err);
+	if (!r)
+		goto out;
+
+	const char *sha = json_string_value(json_object_get(r, "sha256"));
+	json_t *cfg = json_object_get(r, "config");
+	if (!blob.data || blob.size == 0) {
+		err_set(err, ERR_FORMAT, "the daemon sent no weights for stage '%s'", stage);
+		goto out;
+	}
+	if (sha) {
+		char hex[SHA256_HEX_SIZE];
+		sha256_buffer(blob.data, blob.size, hex);
+		if (strcmp(hex, sha) != 0) {
+			err_set(err, ERR_FORMAT, "the weights of stage '%s' do not match their sha256 "
+				"(got %.12s, expected %.12s): nothing written", stage, hex, sha);
+			goto out;
+		}
+	}
+	config = json_is_object(cfg) ? json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) :
+		NULL;
+	struct model_config mc;
+	if (!config) {
+		err_set(err, ERR_FORMAT, "the daemon sent no model config for stage '%s'", stage);
+		goto out;
+	}
+	if (checkpoint_parse_config(config, strlen(config), "config", &mc, err) < 0) {
+		err_wrap(err, "stage '%s' has an unusable config", stage);
+		goto out;
+	}
+	size_t len = strlen(config);
+	char *text = realloc(config, len + 2);
+	if (!text) {
+		err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	config = text;
+	memcpy(config + len, "\n", 2);
+
+	/* the weights first: a directory with a config.json looks like a model */
+	if (export_mkdirs(dir, err) < 0 ||
+		export_write(dir, "model.safetensors", blob.data, blob.size, err) < 0 ||
+		export_write(dir, "config.json", config, len + 1, err) < 0 ||
+		export_sync_dir(dir, err) < 0)
+		goto out;
+
+	memset(out, 0, sizeof *out);
+	out->step = json_integer_value(json_object_get(r, "step"));
+	if (sha)
+		snprintf(out->sha256, sizeof out->sha256, "%s", sha);
+	out->bytes = blob.size;
+	rc = 0;
+out:
+	free(config);
+	free(blob.data);
+	json_decref(r);
+	return rc;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
@@ -173,10 +240,8 @@ int cmd_export(int argc, char **argv)
 		return cli_usage_error("export", "DIR must not be empty");
 
 	struct client c = { 0 };
-	struct client_blob blob = { NULL, 0 };
+	struct export_info info;
 	struct err e = { 0 };
-	json_t *r = NULL;
-	char *config = NULL;
 	rc = CLI_EXIT_FAIL;
 	int used = export_dir_used(dir, &e);
 	if (used < 0)
@@ -188,74 +253,27 @@ int cmd_export(int argc, char **argv)
 	}
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	r = client_call_blob(&c, json_pack("{ss sI so}", "op", "checkpoint", "id", (json_int_t)id,
-		"stage", utf8_jstring(stage)), NULL, 0, &blob, &e);
-	if (!r)
+	if (export_stage(&c, id, stage, dir, &info, &e) < 0)
 		goto fail;
 
-	const char *sha = json_string_value(json_object_get(r, "sha256"));
-	json_t *cfg = json_object_get(r, "config");
-	if (!blob.data || blob.size == 0) {
-		err_set(&e, ERR_FORMAT, "the daemon sent no weights for stage '%s'", stage);
-		goto fail;
-	}
-	if (sha) {
-		char hex[SHA256_HEX_SIZE];
-		sha256_buffer(blob.data, blob.size, hex);
-		if (strcmp(hex, sha) != 0) {
-			err_set(&e, ERR_FORMAT, "the weights of stage '%s' do not match their sha256 "
-				"(got %.12s, expected %.12s): nothing written", stage, hex, sha);
-			goto fail;
-		}
-	}
-	config = json_is_object(cfg) ? json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) :
-		NULL;
-	struct model_config mc;
-	if (!config) {
-		err_set(&e, ERR_FORMAT, "the daemon sent no model config for stage '%s'", stage);
-		goto fail;
-	}
-	if (checkpoint_parse_config(config, strlen(config), "config", &mc, &e) < 0) {
-		err_wrap(&e, "stage '%s' has an unusable config", stage);
-		goto fail;
-	}
-	size_t len = strlen(config);
-	char *text = realloc(config, len + 2);
-	if (!text) {
-		err_set(&e, ERR_NOMEM, "out of memory");
-		goto fail;
-	}
-	config = text;
-	memcpy(config + len, "\n", 2);
-
-	/* the weights first: a directory with a config.json looks like a model */
-	if (export_mkdirs(dir, &e) < 0 ||
-		export_write(dir, "model.safetensors", blob.data, blob.size, &e) < 0 ||
-		export_write(dir, "config.json", config, len + 1, &e) < 0 ||
-		export_sync_dir(dir, &e) < 0)
-		goto fail;
-
-	int64_t step = json_integer_value(json_object_get(r, "step"));
+	const char *sha = info.sha256[0] ? info.sha256 : NULL;
 	if (json) {
 		json_t *doc = json_pack("{sI so sI ss? so sI}", "id", (json_int_t)id, "stage",
-			utf8_jstring(stage), "step", (json_int_t)step, "sha256", sha, "dir",
-			utf8_jstring(dir), "bytes", (json_int_t)blob.size);
+			utf8_jstring(stage), "step", (json_int_t)info.step, "sha256", sha, "dir",
+			utf8_jstring(dir), "bytes", (json_int_t)info.bytes);
 		if (!doc)
 			cli_error("export", "cannot format the output as JSON: out of memory");
 		rc = doc ? client_print_json("export", doc) : CLI_EXIT_FAIL;
 		json_decref(doc);
 	} else {
 		printf("exported stage '%s' of pipeline %lld (step %lld, sha256 %.12s) to %s\n",
-			stage, (long long)id, (long long)step, sha ? sha : "-", dir);
+			stage, (long long)id, (long long)info.step, sha ? sha : "-", dir);
 		rc = CLI_EXIT_OK;
 	}
 	goto out;
 fail:
 	cli_error("export", "%s", e.msg);
 out:
-	free(config);
-	free(blob.data);
-	json_decref(r);
 	client_close(&c);
 	return rc;
 }

@@ -39,6 +39,7 @@
 #include "cli.h"
 #include "client.h"
 #include "procs.h"
+#include "run.h"
 #include "view.h"
 
 #define RUN_START_TIMEOUT_MS 20000  /* daemon answering, workers registered */
@@ -65,10 +66,12 @@ static void run_signals(void)
 }
 
 struct run {
+	const char *verb;          /* whose errors these are: "run", "train" */
 	const char *dir;           /* the data directory */
 	char tmpl[CLIENT_PATH_MAX]; /* the mkdtemp one, when we made it */
 	bool tmp;                  /* dir is the mkdtemp one: --rm may remove it */
 	int workers;
+	int threads;               /* per worker; 0: the CPUs shared out */
 	struct procs procs;        /* [0] r1flowd, [1..workers] r1flow-worker */
 	size_t workers_alive;
 	int64_t id;                /* the pipeline, once submitted; 0 before */
@@ -121,7 +124,7 @@ static int run_check(void *arg, struct err *err)
 		if (--r->workers_alive == 0)
 			return err_set(err, ERR_IO, "every worker exited; the last, %s, %s (log %s%s%s)",
 				dead->name, how, dead->log, tail[0] ? ": " : "", tail);
-		cli_error("run", "worker %s %s (log %s); %zu left", dead->name, how, dead->log,
+		cli_error(r->verb, "worker %s %s (log %s); %zu left", dead->name, how, dead->log,
 			r->workers_alive);
 	}
 	return 0;
@@ -195,7 +198,8 @@ static int run_start(struct run *r, struct client *c, struct err *err)
 		/* the machine's CPUs shared out: threads of several workers must not fight */
 		char threads[24];
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		snprintf(threads, sizeof threads, "%ld", cpus > r->workers ? cpus / r->workers : 1);
+		snprintf(threads, sizeof threads, "%ld", r->threads > 0 ? (long)r->threads :
+			cpus > r->workers ? cpus / r->workers : 1);
 		char *wargv[] = { worker_path, "--data", (char *)r->dir, "--name", name,
 			"--threads", threads, NULL };
 		if (procs_spawn(&r->procs, name, wargv, log, err) < 0)
@@ -212,7 +216,7 @@ static json_t *run_report(struct run *r, struct client *c)
 	json_t *rep = client_call(c, json_pack("{ss sI}", "op", "report", "id", (json_int_t)r->id),
 		&e);
 	if (!rep)
-		cli_error("run", "cannot get the report of pipeline %lld: %s", (long long)r->id,
+		cli_error(r->verb, "cannot get the report of pipeline %lld: %s", (long long)r->id,
 			e.msg);
 	return rep;
 }
@@ -240,7 +244,7 @@ static void run_cancel(struct run *r)
 	}
 	client_close(&c);
 	if (e.msg[0])
-		cli_error("run", "cannot cancel pipeline %lld: %s", (long long)r->id, e.msg);
+		cli_error(r->verb, "cannot cancel pipeline %lld: %s", (long long)r->id, e.msg);
 }
 
 int cmd_run(int argc, char **argv)
@@ -283,15 +287,23 @@ int cmd_run(int argc, char **argv)
 	int rc = cli_parse(&verb, argc, argv, &first);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	const char *file = argv[first];
 	if (rm && data)
 		return cli_usage_error("run", "--rm removes only the fresh directory run makes; a "
 			"--data DIR is always kept");
+	const struct run_args a = { .verb = "run", .file = argv[first], .sets = &sets,
+		.data = data, .workers = workers, .rm = rm, .json = json, .plain = plain };
+	return run_pipeline(&a);
+}
 
+int run_pipeline(const struct run_args *a)
+{
+	const char *file = a->file, *data = a->data, *vname = a->verb;
+	int workers = a->workers, rc;
+	bool rm = a->rm, json = a->json, plain = a->plain;
 	struct err e = { 0 };
-	json_t *req = client_submit_request(file, &sets, &e);
+	json_t *req = client_submit_request(file, a->sets, &e);
 	if (!req) {
-		cli_error("run", "%s", e.msg);
+		cli_error(vname, "%s", e.msg);
 		return CLI_EXIT_FAIL;
 	}
 
@@ -304,26 +316,28 @@ int cmd_run(int argc, char **argv)
 	view_init(&v, stdout, tty);
 	rc = CLI_EXIT_FAIL;
 	if (!r) {
-		cli_error("run", "out of memory");
+		cli_error(vname, "out of memory");
 		goto out;
 	}
 	if (workers <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		workers = n > 0 ? (n < PROCS_MAX - 1 ? (int)n : PROCS_MAX - 1) : 1;
 	}
+	r->verb = vname;
 	r->workers = workers;
+	r->threads = a->threads;
 	if (data) {
 		struct client_addr addr = { .data = data };
 		struct client probe;
 		if (client_open(&probe, &addr, &e) == 0) {
 			client_close(&probe);
-			cli_error("run", "a daemon already serves '%s': submit to it with 'r1flow "
+			cli_error(vname, "a daemon already serves '%s': submit to it with 'r1flow "
 				"submit --data %s %s', or run elsewhere", data, data, file);
 			goto out;
 		}
 		client_close(&probe);
 		if (mkdir(data, 0700) < 0 && errno != EEXIST) {
-			cli_error("run", "cannot create '%s': %s", data, strerror(errno));
+			cli_error(vname, "cannot create '%s': %s", data, strerror(errno));
 			goto out;
 		}
 		r->dir = data;
@@ -333,7 +347,7 @@ int cmd_run(int argc, char **argv)
 			tmp = "/tmp";
 		if (snprintf(r->tmpl, sizeof r->tmpl, "%s/r1flow-run.XXXXXX", tmp) >=
 			(int)sizeof r->tmpl || !mkdtemp(r->tmpl)) {
-			cli_error("run", "cannot create a directory in '%s': %s", tmp,
+			cli_error(vname, "cannot create a directory in '%s': %s", tmp,
 				strlen(tmp) + 20 >= sizeof r->tmpl ? "path too long" : strerror(errno));
 			goto out;
 		}
@@ -371,7 +385,7 @@ int cmd_run(int argc, char **argv)
 	if (json) {
 		if (report)
 			json_object_set(last, "report", json_object_get(report, "rows"));
-		if (client_print_json("run", last) != CLI_EXIT_OK)
+		if (client_print_json(vname, last) != CLI_EXIT_OK)
 			rc = CLI_EXIT_FAIL;
 	} else {
 		printf("\n");
@@ -382,6 +396,11 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	json_decref(report);
+	if (rc == CLI_EXIT_OK && a->done && a->done(&c, r->id, a->arg, &e) < 0) {
+		cli_error(vname, "%s", e.msg);
+		rc = CLI_EXIT_FAIL;
+		keep_dir = true;
+	}
 	goto out;
 
 failed:
@@ -389,15 +408,15 @@ failed:
 		if (tty)
 			printf("\n");
 		if (r->id) {
-			cli_error("run", "interrupted: cancelling pipeline %lld and stopping the "
+			cli_error(vname, "interrupted: cancelling pipeline %lld and stopping the "
 				"daemon and workers", (long long)r->id);
 			run_cancel(r);
 		} else {
-			cli_error("run", "interrupted: stopping the daemon and workers");
+			cli_error(vname, "interrupted: stopping the daemon and workers");
 		}
 		rc = 130;
 	} else {
-		cli_error("run", "%s", e.msg);
+		cli_error(vname, "%s", e.msg);
 		keep_dir = true;  /* the logs say what went wrong */
 	}
 out:

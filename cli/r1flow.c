@@ -46,7 +46,7 @@ static const struct cmd commands[] = {
 	{ "gc", cmd_gc, "remove the blob files (weights, moments) nothing uses any more" },
 	{ "sample", cmd_sample, "generate continuations of a prompt with a model" },
 	{ "score", cmd_score, "print a text's log-probability under a model" },
-	{ "train", cmd_train, "train a model locally on a generated corpus" },
+	{ "train", cmd_train, "pretrain a model here on the generated corpus, into a model directory" },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -14,8 +14,8 @@ expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(ca
 no_oom() { ! grep -q "out of memory" "$T/err" || fail "$1 said: $(cat "$T/err")"; }
 
 # --- sample --json on an untrained model: its bytes are noise, often not UTF-8
-r1rc train --out "$T/model" --steps 1 --dim 16 --layers 1 --heads 2 --ffn 32 --samples 1 \
-	--threads 1
+r1rc train --out "$T/model" --steps 1 --dim 16 --layers 1 --heads 2 --ffn 32 \
+	--threads 1 --workers 1
 expect_rc 0 "train (a fresh tiny model)"
 r1rc sample --model "$T/model" --prompt '12+34=' --json -n 8 --temperature 2 \
 	--max-new-tokens 32 --threads 1

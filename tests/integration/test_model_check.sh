@@ -14,7 +14,7 @@ jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval
 
 # a small real checkpoint
 r1rc train --out "$T/good" --steps 1 --dim 32 --layers 1 --heads 2 --ffn 64 --max-seq 48 \
-	--samples 1 --threads 1
+	--threads 1 --workers 1
 expect_rc 0 train
 spec() { # spec FILE MODEL-YAML: a one-stage pretrain pipeline from that model
 	cat >"$1" <<YAML

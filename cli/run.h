@@ -1,0 +1,58 @@
+/*
+ * run — a pipeline run on this machine, start to finish (cmd_run.c), and a stage's
+ * weights written as a model directory (cmd_export.c): the machinery of `r1flow
+ * run` and `r1flow export`, shared with `r1flow train`, which is the two in a row
+ * on a spec it writes itself.
+ */
+#ifndef R1_CLI_RUN_H
+#define R1_CLI_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+
+struct run_args {
+	const char *verb;              /* the verb whose errors these are ("run") */
+	const char *file;              /* the spec */
+	const struct cli_list *sets;   /* --set overrides */
+	const char *data;              /* data directory (kept); NULL: a fresh temporary one */
+	int workers;                   /* local workers; 0: one per online CPU */
+	int threads;                   /* compute threads per worker; 0: the CPUs shared out */
+	bool rm;                       /* remove the fresh directory after a success */
+	bool json, plain;              /* run's --json and --plain */
+	/* After the pipeline succeeded, with the daemon still serving it: 0, or -1 and
+	 * err (the run fails, the data directory is kept). NULL: nothing. */
+	int (*done)(struct client *c, int64_t id, void *arg, struct err *err);
+	void *arg;
+};
+
+/*
+ * Validate a->file, start r1flowd and the workers on the data directory, submit,
+ * follow, print the final status and report, call a->done, stop everything (see
+ * cmd_run.c). Returns the exit status (CLI_EXIT_OK only if the pipeline succeeded
+ * and done did not fail; 130 when interrupted); errors are printed.
+ */
+int run_pipeline(const struct run_args *a);
+
+struct export_info {
+	int64_t step;                  /* the checkpoint's step */
+	char sha256[65];               /* its hex sha256; "" if the daemon sent none */
+	size_t bytes;                  /* model.safetensors' size */
+};
+
+/* 1 DIR has entries besides . and .., 0 it is empty or absent, -1 and err otherwise. */
+int export_dir_used(const char *dir, struct err *err);
+
+/*
+ * The final weights of stage `stage` of pipeline id, from the daemon on c, into DIR
+ * (created with its parents) as config.json and model.safetensors, replacing those
+ * two files if present: checked against their sha256 and the model core's config
+ * parser before anything is written; each file written to a temporary name, fsync'd
+ * and renamed, then DIR fsync'd. 0 and *out, or -1 and err.
+ */
+int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
+	struct export_info *out, struct err *err);
+
+#endif

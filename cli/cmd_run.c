@@ -23,6 +23,9 @@
  *
  * A child that exits early is an error: the daemon at any time; a worker only if it
  * was the last.
+ *
+ * run_pipeline (run.h) is all of this after the option parsing; `r1flow train` runs
+ * its own spec through it and exports the result before everything stops.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 

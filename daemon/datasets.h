@@ -1,6 +1,6 @@
 /*
- * datasets — making a pipeline's datasets: generated from a task (workers/tasks.h,
- * the same code the workers verify with) or imported from JSONL.
+ * datasets — making a pipeline's datasets: generated from a task (tasks/gen.h and
+ * tasks.h, the same code the workers verify with) or imported from JSONL.
  *
  * JSONL files are read by jsonl.h (the keys it accepts, its errors as `FILE:LINE:
  * ...`; a UTF-8 byte-order mark at the start is skipped); nothing of a file with a

@@ -105,8 +105,8 @@ int cmd_train(int argc, char **argv)
 	bool print_spec = false;
 	const struct cli_opt opts[] = {
 		{ "out", CLI_OPT_STRING, &t.out, "DIR", 0, 0, false,
-		  "where to save the model (created if needed; its config.json and "
-		  "model.safetensors are replaced); required unless --print-spec", NULL },
+		  "where to save the model, created if needed (its config.json and "
+		  "model.safetensors are replaced); required to train", NULL },
 		{ "steps", CLI_OPT_INT, &t.steps, "N", 1, 10000000, false, "optimizer steps", NULL },
 		{ "batch", CLI_OPT_INT, &t.batch, "B", 1, 4096, false, "documents per step", NULL },
 		{ "lr", CLI_OPT_FLOAT, &t.lr, "LR", 1e-7, 1, false, "peak learning rate", NULL },

@@ -54,25 +54,21 @@ static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_
 		goto index; /* same name, same size: same bytes (the name is their hash) */
 	int fd = mkstemp(tmp);
 	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot create '%s': %s", hex, tmp,
-			strerror(errno));
+		return err_sys(err, errno, "cannot store blob %s: cannot create '%s'", hex, tmp);
 	if (write_all(fd, data, size) < 0 || (sync && fsync(fd) < 0)) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot write '%s': %s", hex, tmp,
-			strerror(saved));
+		return err_sys(err, saved, "cannot store blob %s: cannot write '%s'", hex, tmp);
 	}
 	close(fd);
 	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
 		int saved = errno;
 		unlink(tmp);
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot rename '%s' to '%s': %s",
-			hex, tmp, path, strerror(saved));
+		return err_sys(err, saved, "cannot store blob %s: cannot rename '%s' to '%s'", hex, tmp, path);
 	}
 	if (sync && fsync_dir(dir) < 0)
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot sync '%s': %s", hex, dir,
-			strerror(errno));
+		return err_sys(err, errno, "cannot store blob %s: cannot sync '%s'", hex, dir);
 index:
 	if (store_blob_put(d->store, hex, (int64_t)size, rel, d->wall, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
@@ -120,12 +116,12 @@ int blobs_put_result(struct daemon *d, int64_t job, int64_t epoch, size_t i,
 		return -1;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+		return err_sys(err, errno, "cannot create '%s'", path);
 	if (write_all(fd, data, size) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(path);
-		return err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(saved));
+		return err_sys(err, saved, "cannot write '%s'", path);
 	}
 	close(fd);
 	return 0;

@@ -17,9 +17,12 @@
  *   RESULT       committed if (job, epoch) is a lease in its hands and the store
  *                agrees it is current; otherwise dropped and counted
  *                (results_stale). Blob frames are stored as blobs and their sha256s
- *                added to the result as "blobs".
+ *                added to the result as "blobs". A result that cannot be stored
+ *                for a full disk pauses the job's pipeline (scheduler.h) instead
+ *                of spending an attempt.
  *   FAIL         the lease fails: back to the queue if `retryable` (default false)
- *                and attempts remain, else the job fails with the error.
+ *                and attempts remain, else the job fails with the error. A FAIL
+ *                with `nospace` (the worker's disk is full) pauses the pipeline.
  *   FETCH        answered with a CHUNK (blobs.h).
  *   DISCONNECT   its leases are requeued and it leaves the registry.
  *   anything from an identity that never sent READY: DISCONNECT "send READY

@@ -42,6 +42,7 @@
 struct auth;
 struct broker;
 struct learner;
+struct sched_backoff;
 
 /* Everything the option table fills (config.c has the defaults and the help). */
 struct daemon_config {
@@ -81,6 +82,8 @@ struct daemon {
 	int64_t status_results;    /* results_committed at the last status line */
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	struct learner *learners;  /* training stages' optimizer state (learner.h) */
+	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
+	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */
 	int kick;                  /* a stage's job ended this turn: run the scheduler */
 	int stop;                  /* set by a signal or the shutdown op: last turn */

@@ -59,7 +59,7 @@ static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, siz
 	if (datadir_path(&d->dir, rel, dir, size, err) < 0)
 		return -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return err_set(err, ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+		return err_sys(err, errno, "cannot create '%s'", dir);
 	return 0;
 }
 
@@ -141,7 +141,7 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 	snprintf(link, sizeof link, "%s/optimizer.safetensors", dir);
 	unlink(link);
 	if (symlink(path, link) < 0)
-		return err_set(err, ERR_IO, "cannot link '%s': %s", link, strerror(errno));
+		return err_sys(err, errno, "cannot link '%s'", link);
 	int rc = checkpoint_load_optimizer(&l->m, dir, &saved, err);
 	unlink(link);
 	if (rc < 0)

@@ -123,6 +123,7 @@ static void stop(struct daemon *d)
 	auth_free(d->auth);
 	outbox_release(&d->out);
 	learner_close_all(d);
+	free(d->backoff);
 	broker_free(d->broker);
 	free(d->in);
 	store_close(d->store);

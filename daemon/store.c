@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,7 +53,8 @@ static const char *const sql[S_COUNT] = {
 		"state = CASE WHEN ?3 AND " AGAIN " THEN 'queued' ELSE 'failed' END, "
 		"worker = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE worker END, "
 		"finished_at = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE ?5 END, "
-		"error = " ENDED("?4") ", lease_deadline = NULL "
+		/* an error no retry can fix is not "attempt 1 of 3" */
+		"error = CASE WHEN ?3 THEN " ENDED("?4") " ELSE ?4 END, lease_deadline = NULL "
 		"WHERE id = ?1 AND epoch = ?2 AND state = 'leased' RETURNING state",
 	[S_JOB_REQUEUE_WORKER] =
 		"UPDATE jobs SET "
@@ -221,6 +223,19 @@ static enum err_code code_of(int rc)
 	}
 }
 
+/* The errno err_transient() classifies a SQLite failure by: a full disk is
+ * ENOSPC, another connection holding the lock EBUSY, an I/O error the errno
+ * SQLite saw; 0 (permanent) for the rest (corruption, constraints, misuse). */
+static int errnum_of(sqlite3 *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL: return ENOSPC;
+	case SQLITE_BUSY: case SQLITE_LOCKED: return EBUSY;
+	case SQLITE_IOERR: return sqlite3_system_errno(db);
+	default: return 0;
+	}
+}
+
 int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 {
 	char what[256];
@@ -228,8 +243,11 @@ int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	return err_set(err, code_of(sqlite3_extended_errcode(s->db)), "%s: %s", what,
-		sqlite3_errmsg(s->db));
+	int rc = sqlite3_extended_errcode(s->db);
+	err_set(err, code_of(rc), "%s: %s", what, sqlite3_errmsg(s->db));
+	if (err)
+		err->errnum = errnum_of(s->db, rc);
+	return -1;
 }
 
 /* A statement ready for binding. */

@@ -280,6 +280,10 @@ static void test_store__failures_retry_until_attempts_run_out(void)
 	CHECK(store_job_fail(s, other, j.epoch, "bad params", 0, 2100, &st, &e) == 1);
 	CHECK(st == JOB_STATE_FAILED);
 	store_job_release(&j);
+	/* ... and says nothing of attempts no retry would have used */
+	CHECK(store_job_get(s, other, &j, &e) == 1);
+	CHECK_MSG(strcmp(j.error, "bad params") == 0, "%s", j.error);
+	store_job_release(&j);
 	CHECK(count(s, JOB_STATE_FAILED) == 2);
 	store_close(s);
 }
@@ -458,7 +462,7 @@ static void test_store__stage_jobs_cancel_and_requeue(void)
 	CHECK(store_stage_job_failed(s, stage, &job, &why, &e) == 0);
 	CHECK(store_job_fail(s, again.id, again.epoch, "boom", 0, 2400, NULL, &e) == 1);
 	CHECK(store_stage_job_failed(s, stage, &job, &why, &e) == 1 && job == ids[0]);
-	CHECK(strcmp(why, "boom (attempt 1 of 3)") == 0);
+	CHECK(strcmp(why, "boom") == 0); /* not retryable: no "(attempt 1 of 3)" */
 	free(why);
 	store_job_release(&j);
 	store_job_release(&again);

@@ -818,6 +818,17 @@ void broker_shutdown(struct daemon *d)
 	}
 }
 
+void broker_forget_all(struct daemon *d, const char *why)
+{
+	struct broker *b = d->broker;
+	while (b->n) {
+		struct peer *p = b->peers[b->n - 1];
+		send_disconnect(d, p->ident, p->ident_size, why);
+		unlink_peer(b, p);
+		peer_free(p);
+	}
+}
+
 json_t *broker_describe(const struct daemon *d)
 {
 	const struct broker *b = d->broker;

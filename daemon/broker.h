@@ -100,6 +100,11 @@ void broker_cancelled(struct daemon *d, int64_t job, int64_t worker);
 /* Last turn: DISCONNECT every worker and requeue their leases. */
 void broker_shutdown(struct daemon *d);
 
+/* Forget every worker without touching the store (its rows and leases stay as the
+ * last commit left them) and send each DISCONNECT `why`: after a turn that could not
+ * commit, memory must not hold what the database does not. */
+void broker_forget_all(struct daemon *d, const char *why);
+
 /* Live workers, and a JSON array describing them for the `workers` op (new ref). */
 size_t broker_count(const struct broker *b);
 json_t *broker_describe(const struct daemon *d);

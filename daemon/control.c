@@ -455,6 +455,10 @@ void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct 
 			reply_error(d, &in->envelope, "version", err->msg);
 		return;
 	}
+	if (d->stalled[0]) { /* no turn can commit: say why rather than change nothing */
+		reply_error(d, &in->envelope, "nospace", d->stalled);
+		return;
+	}
 	const char *name = msg_str(&in->msg, "op");
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		if (strcmp(ops[i].name, name) != 0)

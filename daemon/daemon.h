@@ -85,6 +85,10 @@ struct daemon {
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */
+	char stalled[900];         /* "": normal; else the database cannot take a turn for
+	                            * a full disk: why, answered to every control request
+	                            * until space is back (loop.c) */
+	int64_t stall_probe_at;    /* monotonic ms of the next check for space */
 	int kick;                  /* a stage's job ended this turn: run the scheduler */
 	int stop;                  /* set by a signal or the shutdown op: last turn */
 };

@@ -52,6 +52,9 @@ static int setup_signals(struct err *err)
 		sigaction(SIGHUP, &sa, NULL) < 0)
 		return err_set(err, ERR_IO, "cannot install signal handlers: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
+	/* a file-size limit (ulimit -f) makes write fail with EFBIG, which waits for
+	 * space like ENOSPC, instead of killing the daemon */
+	signal(SIGXFSZ, SIG_IGN);
 	return 0;
 }
 

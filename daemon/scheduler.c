@@ -151,6 +151,7 @@ static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec
 			return 0;
 		}
 		if (err_transient(&why)) {
+			learner_close(d, st->id); /* its start was rolled back */
 			if (err_nospace(&why) && nospace) {
 				*nospace = why;
 			} else {
@@ -230,6 +231,9 @@ static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *
 		struct err why = { 0 };
 		int arc = drv->advance(&c, &next, &why);
 		json_decref(spec);
+		if (arc < 0) /* memory may be ahead of the store (a step applied, its blob not
+		              * written): the stage's learner is rebuilt from its checkpoint */
+			learner_close(d, st[i].id);
 		if (arc < 0 && err_nospace(&why)) {
 			nospace = why;
 			break;

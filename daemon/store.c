@@ -247,6 +247,8 @@ int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 	err_set(err, code_of(rc), "%s: %s", what, sqlite3_errmsg(s->db));
 	if (err)
 		err->errnum = errnum_of(s->db, rc);
+	if (s->in_tx && sqlite3_get_autocommit(s->db)) /* SQLite rolled the turn back */
+		s->lost_errnum = errnum_of(s->db, rc);
 	return -1;
 }
 
@@ -303,9 +305,13 @@ static int exec_simple(struct store *s, enum stmt id)
 int store_tx_enter(struct store *s, int multi, struct err *err, const char *what)
 {
 	if (s->in_tx) {
-		if (sqlite3_get_autocommit(s->db))
-			return err_set(err, ERR_IO, "cannot %s: an earlier error rolled the "
-				"transaction back", what);
+		if (sqlite3_get_autocommit(s->db)) {
+			err_set(err, ERR_IO, "cannot %s: an earlier error rolled the transaction back",
+				what);
+			if (err)
+				err->errnum = s->lost_errnum; /* ENOSPC: still a full disk */
+			return -1;
+		}
 		if (multi && exec_simple(s, S_SAVEPOINT) < 0)
 			return store_db_fail(s, err, "cannot %s", what);
 		return 0;
@@ -487,6 +493,7 @@ int store_begin(struct store *s, struct err *err)
 	if (exec_simple(s, S_BEGIN) < 0)
 		return store_db_fail(s, err, "cannot begin transaction");
 	s->in_tx = 1;
+	s->lost_errnum = 0;
 	return 0;
 }
 
@@ -494,9 +501,13 @@ int store_commit(struct store *s, struct err *err)
 {
 	assert(s->in_tx && "store_commit without store_begin");
 	s->in_tx = 0;
-	if (sqlite3_get_autocommit(s->db))
-		return err_set(err, ERR_IO, "cannot commit transaction: an earlier error rolled "
-			"it back");
+	if (sqlite3_get_autocommit(s->db)) {
+		err_set(err, ERR_IO, "cannot commit transaction: an earlier error rolled it back%s",
+			s->lost_errnum == ENOSPC ? " (database or disk is full)" : "");
+		if (err) /* a full disk stays a full disk: the loop waits instead of exiting */
+			err->errnum = s->lost_errnum;
+		return -1;
+	}
 	if (exec_simple(s, S_COMMIT) == 0)
 		return 0;
 	store_db_fail(s, err, "cannot commit transaction");

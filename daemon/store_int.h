@@ -34,6 +34,7 @@ enum stmt {
 struct store {
 	sqlite3 *db;
 	int in_tx;                  /* inside store_begin .. store_commit */
+	int lost_errnum;            /* errno of the error that rolled the transaction back */
 	sqlite3_stmt *st[S_COUNT];  /* prepared statements, by enum stmt */
 };
 

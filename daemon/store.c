@@ -225,19 +225,28 @@ static enum err_code code_of(int rc)
 
 /* The errno err_transient() classifies a SQLite failure by: a full disk is
  * ENOSPC, another connection holding the lock EBUSY, an I/O error the errno
- * SQLite saw; 0 (permanent) for the rest (corruption, constraints, misuse). */
-static int errnum_of(sqlite3 *db, int rc)
+ * SQLite saw; 0 (permanent) for the rest (corruption, constraints, misuse). SQLite
+ * reports a write cut short by a file-size limit (EFBIG) as a plain I/O error and
+ * does not always keep its errno (sqlite3_system_errno is 0), so `seen`, errno as
+ * the failed call left it, stands in when it says the disk is full. */
+static int errnum_of(sqlite3 *db, int rc, int seen)
 {
+	int sys;
 	switch (rc & 0xff) {
 	case SQLITE_FULL: return ENOSPC;
 	case SQLITE_BUSY: case SQLITE_LOCKED: return EBUSY;
-	case SQLITE_IOERR: return sqlite3_system_errno(db);
+	case SQLITE_IOERR:
+		sys = sqlite3_system_errno(db);
+		if (!sys && (seen == ENOSPC || seen == EFBIG || seen == EDQUOT))
+			sys = seen;
+		return sys;
 	default: return 0;
 	}
 }
 
 int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 {
+	int seen = errno;
 	char what[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -246,9 +255,9 @@ int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 	int rc = sqlite3_extended_errcode(s->db);
 	err_set(err, code_of(rc), "%s: %s", what, sqlite3_errmsg(s->db));
 	if (err)
-		err->errnum = errnum_of(s->db, rc);
+		err->errnum = errnum_of(s->db, rc, seen);
 	if (s->in_tx && sqlite3_get_autocommit(s->db)) /* SQLite rolled the turn back */
-		s->lost_errnum = errnum_of(s->db, rc);
+		s->lost_errnum = errnum_of(s->db, rc, seen);
 	return -1;
 }
 

@@ -264,10 +264,21 @@ static json_t *op_submit(struct daemon *d, const struct msg *req, struct err *er
 			"('r1flow submit FILE' sends it)");
 		return NULL;
 	}
+	const char *token = NULL;
+	int existing = 0;
 	if (control_get_str(req, "submit", "source", &source, err) < 0 ||
-		scheduler_submit(d, spec, source, &id, err) < 0)
+		control_get_str(req, "submit", "token", &token, err) < 0)
 		return NULL;
-	return json_pack("{sI sO}", "id", (json_int_t)id, "name", json_object_get(spec, "name"));
+	if (token && (!*token || strlen(token) > 64 || strspn(token, "0123456789abcdefghijklmn"
+		"opqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != strlen(token))) {
+		err_set(err, ERR_INVALID, "submit: 'token' must be 1 to 64 letters, digits, '-' "
+			"or '_'");
+		return NULL;
+	}
+	if (scheduler_submit(d, spec, source, token, &id, &existing, err) < 0)
+		return NULL;
+	return json_pack("{sI sO sb}", "id", (json_int_t)id, "name", json_object_get(spec, "name"),
+		"existing", existing);
 }
 
 static json_t *op_pipelines(struct daemon *d, const struct msg *req, struct err *err)
@@ -371,7 +382,8 @@ static const struct op ops[] = {
 	{ "cancel", op_cancel, "cancel {job}" },
 	{ "blob_put", op_blob_put, "store the request's blob frame" },
 	{ "shutdown", op_shutdown, "stop the daemon" },
-	{ "submit", op_submit, "run a pipeline: {spec (normalised), source (YAML text)}" },
+	{ "submit", op_submit, "run a pipeline: {spec (normalised), source (YAML text), "
+	  "token? (the same token again answers with the same pipeline: {id, name, existing})}" },
 	{ "pipelines", op_pipelines, "every pipeline, newest first" },
 	{ "pipeline", op_pipeline, "one pipeline {id}: its state and stages' progress" },
 	{ "pipeline_cancel", op_pipeline_cancel, "cancel pipeline {id}" },

@@ -90,6 +90,7 @@ struct daemon {
 	                            * until space is back (loop.c) */
 	int64_t stall_probe_at;    /* monotonic ms of the next check for space */
 	int kick;                  /* a stage's job ended this turn: run the scheduler */
+	int schedule_next;         /* run the scheduler at the start of the next turn */
 	int stop;                  /* set by a signal or the shutdown op: last turn */
 };
 

@@ -284,7 +284,7 @@ int loop_run(struct daemon *d, int signal_fd)
 			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
 		};
 		clocks(d);
-		long timeout = d->stalled[0] ? LOOP_STALL_MS / 4 :
+		long timeout = d->stalled[0] ? LOOP_STALL_MS / 4 : d->schedule_next ? 0 :
 			next_cron > d->now ? (long)(next_cron - d->now) : 0;
 		if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
 			log_error("cannot poll: %s", zmq_strerror(errno));
@@ -319,6 +319,11 @@ int loop_run(struct daemon *d, int signal_fd)
 		last_turn_at = d->now;
 		if (stalled > (int64_t)d->cfg.heartbeat_ms * d->cfg.liveness)
 			broker_grace(d, stalled);
+		if (d->schedule_next) { /* asked for by the last turn (a submit) */
+			d->schedule_next = 0;
+			scheduler_run(d);
+			d->scheduled_at = d->now;
+		}
 		if (items[0].revents & ZMQ_POLLIN)
 			read_socket(d, d->workers, PROTO_W2D, broker_handle);
 		broker_reap(d);

@@ -345,9 +345,21 @@ out:
 	return done ? 0 : -1;
 }
 
-int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t *id,
-	struct err *err)
+int scheduler_submit(struct daemon *d, json_t *spec, const char *source, const char *token,
+	int64_t *id, int *existing, struct err *err)
 {
+	*existing = 0;
+	if (token) { /* asked again after a timeout: the pipeline it made already */
+		int found = store_pipeline_by_token(d->store, token, id, err);
+		if (found != 0) {
+			if (found == 1) {
+				*existing = 1;
+				log_info("pipeline %lld: submitted again with the same token: not run twice",
+					(long long)*id);
+			}
+			return found < 0 ? -1 : 0;
+		}
+	}
 	if (spec_check_json(spec, err) < 0)
 		return -1;
 	const char *name = json_string_value(json_object_get(spec, "name"));
@@ -362,7 +374,8 @@ int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t
 		free(text);
 		return -1;
 	}
-	if (store_pipeline_add(d->store, name, source, text, seed, d->wall, id, err) < 0)
+	if (store_pipeline_add(d->store, name, source, text, seed, d->wall, id, err) < 0 ||
+		(token && store_pipeline_set_token(d->store, *id, token, err) < 0))
 		goto out;
 	json_array_foreach(json_object_get(spec, "stages"), i, stage) {
 		const char *kind = json_string_value(json_object_get(stage, "kind"));
@@ -389,7 +402,9 @@ out:
 		"stages", (json_int_t)json_array_size(json_object_get(spec, "stages"))));
 	log_info("pipeline %lld '%s' submitted: %zu stage(s)", (long long)*id, name,
 		json_array_size(json_object_get(spec, "stages")));
-	scheduler_run(d);
+	/* its stages start in the next turn: the reply goes out with this one, before a
+	 * first stage's start-up (initial weights) can delay it */
+	d->schedule_next = 1;
 	return 0;
 }
 

@@ -50,9 +50,12 @@ void scheduler_run(struct daemon *d);
 int scheduler_wait_for_space(struct daemon *d, int64_t stage, const char *where,
 	const char *why);
 
-/* Check and store a normalised spec; *id the new pipeline. */
-int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t *id,
-	struct err *err);
+/* Check and store a normalised spec; *id the new pipeline. Its stages start in the
+ * next turn (so the reply is not held up by their start-up). With `token` (NULL:
+ * none), a token submitted before gives that pipeline's *id and *existing = 1
+ * instead of a second pipeline. */
+int scheduler_submit(struct daemon *d, json_t *spec, const char *source, const char *token,
+	int64_t *id, int *existing, struct err *err);
 
 /* Apply an action; the pipeline's new state name in *state. ERR_NOTFOUND for an
  * unknown id, ERR_INVALID when the state does not allow it. */

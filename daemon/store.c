@@ -113,6 +113,8 @@ static const char *const sql[S_COUNT] = {
 		"started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4) "
 		"ELSE started_at END, "
 		"finished_at = CASE WHEN " FINAL("?2") " THEN ?4 ELSE NULL END WHERE id = ?1",
+	[S_PIPELINE_TOKEN_SET] = "UPDATE pipelines SET token = ?2 WHERE id = ?1",
+	[S_PIPELINE_BY_TOKEN] = "SELECT id FROM pipelines WHERE token = ?1",
 	[S_STAGE_LIST] = "SELECT " STAGE_COLUMNS " FROM stages WHERE pipeline = ?1 ORDER BY id",
 	[S_STAGE_STATE] =
 		"UPDATE stages SET state = ?2, error = ?3, "

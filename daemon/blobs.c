@@ -38,8 +38,10 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
-static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
-	int sync, struct err *err)
+/* The file half of put: hash, write DIR/blobs/<sha256>. No store access: safe on
+ * another thread (datadir is read-only once open). */
+static int put_file(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], int sync, struct err *err)
 {
 	char rel[80], path[DATADIR_PATH_MAX], tmp[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX];
 	sha256_buffer(data, size, hex);
@@ -51,7 +53,7 @@ static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_
 
 	struct stat st;
 	if (stat(path, &st) == 0 && st.st_size == (off_t)size)
-		goto index; /* same name, same size: same bytes (the name is their hash) */
+		return 0; /* same name, same size: same bytes (the name is their hash) */
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return err_sys(err, errno, "cannot store blob %s: cannot create '%s'", hex, tmp);
@@ -69,10 +71,31 @@ static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_
 	}
 	if (sync && fsync_dir(dir) < 0)
 		return err_sys(err, errno, "cannot store blob %s: cannot sync '%s'", hex, dir);
-index:
+	return 0;
+}
+
+int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
+	struct err *err)
+{
+	char rel[80];
+	snprintf(rel, sizeof rel, "blobs/%s", hex);
 	if (store_blob_put(d->store, hex, (int64_t)size, rel, d->wall, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
 	return 0;
+}
+
+int blobs_put_file(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], struct err *err)
+{
+	return put_file(d, data, size, hex, 1, err);
+}
+
+static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	int sync, struct err *err)
+{
+	if (put_file(d, data, size, hex, sync, err) < 0)
+		return -1;
+	return blobs_index(d, hex, size, err);
 }
 
 int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],

@@ -82,6 +82,7 @@ struct daemon {
 	int64_t status_results;    /* results_committed at the last status line */
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	struct learner *learners;  /* training stages' optimizer state (learner.h) */
+	struct learner *opening;   /* learners being prepared on their threads */
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */

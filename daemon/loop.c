@@ -341,6 +341,11 @@ int loop_run(struct daemon *d, int signal_fd)
 		broker_dispatch(d);
 		if (finish_turn(d) < 0)
 			return -1;
+		/* a turn longer than a heartbeat holds up heartbeats and replies: say so */
+		int64_t took = clock_ms(CLOCK_MONOTONIC) - d->now;
+		if (took > d->cfg.heartbeat_ms)
+			log_warn("a turn took %lld ms (nothing was sent or received meanwhile)",
+				(long long)took);
 	}
 	last_turn(d);
 	return 0;

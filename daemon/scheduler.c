@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +145,12 @@ static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec
 		json_decref(spec);
 		if (store_unit_end(d->store, rc == 0, err) < 0 && rc == 0)
 			return -1;
-		if (rc == 0) {
+		if (rc == 0 || why.errnum == EINPROGRESS) {
+			/* EINPROGRESS: its learner is being prepared off the loop; the stage is
+			 * running and its driver's advance carries the start on when it is ready */
 			backoff_clear(d, st->id);
-			log_info("pipeline %lld: stage '%s' (%s) started", (long long)p->id, st->name,
-				st->kind);
+			log_info("pipeline %lld: stage '%s' (%s) started%s", (long long)p->id, st->name,
+				st->kind, rc == 0 ? "" : " (preparing its learner)");
 			return 0;
 		}
 		if (err_transient(&why)) {
@@ -231,6 +234,8 @@ static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *
 		struct err why = { 0 };
 		int arc = drv->advance(&c, &next, &why);
 		json_decref(spec);
+		if (arc < 0 && why.errnum == EINPROGRESS)
+			continue; /* a learner being prepared: see start_stage */
 		if (arc < 0) /* memory may be ahead of the store (a step applied, its blob not
 		              * written): the stage's learner is rebuilt from its checkpoint */
 			learner_close(d, st[i].id);

@@ -19,6 +19,7 @@
  * daemon restart the stage resumes from its last saved step: the jobs after it
  * are deleted and recomputed, and determinism makes the result the same.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,13 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (l)
 		return l;
+	if (learner_preparing(c->d, c->stage->id)) { /* not again: its weights are read */
+		err_set(err, ERR_IO, "the learner of stage %lld is being prepared",
+			(long long)c->stage->id);
+		if (err)
+			err->errnum = EINPROGRESS;
+		return NULL;
+	}
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
 	if (stage_initial_weights(c, &cfg, sha, NULL, err) < 0)

@@ -226,8 +226,9 @@ static enum err_code code_of(int rc)
 }
 
 /* The errno err_transient() classifies a SQLite failure by: a full disk is
- * ENOSPC, another connection holding the lock EBUSY, an I/O error the errno
- * SQLite saw; 0 (permanent) for the rest (corruption, constraints, misuse). SQLite
+ * ENOSPC, another connection holding the lock EBUSY, no memory ENOMEM, an I/O
+ * error the errno SQLite saw; 0 (permanent) for the rest (corruption, constraints,
+ * misuse). SQLite
  * reports a write cut short by a file-size limit (EFBIG) as a plain I/O error and
  * does not always keep its errno (sqlite3_system_errno is 0), so `seen`, errno as
  * the failed call left it, stands in when it says the disk is full. */
@@ -237,6 +238,7 @@ static int errnum_of(sqlite3 *db, int rc, int seen)
 	switch (rc & 0xff) {
 	case SQLITE_FULL: return ENOSPC;
 	case SQLITE_BUSY: case SQLITE_LOCKED: return EBUSY;
+	case SQLITE_NOMEM: return ENOMEM;
 	case SQLITE_IOERR:
 		sys = sqlite3_system_errno(db);
 		if (!sys && (seen == ENOSPC || seen == EFBIG || seen == EDQUOT))

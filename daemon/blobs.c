@@ -67,7 +67,8 @@ static int put_file(struct daemon *d, const void *data, size_t size,
 	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
 		int saved = errno;
 		unlink(tmp);
-		return err_sys(err, saved, "cannot store blob %s: cannot rename '%s' to '%s'", hex, tmp, path);
+		return err_sys(err, saved, "cannot store blob %s: cannot rename '%s' to '%s'", hex,
+			tmp, path);
 	}
 	if (sync && fsync_dir(dir) < 0)
 		return err_sys(err, errno, "cannot store blob %s: cannot sync '%s'", hex, dir);

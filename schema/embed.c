@@ -70,8 +70,8 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char *base = strrchr(argv[i], '/');
 		base = base ? base + 1 : argv[i];
-		fprintf(out, "\t{ %d, \"%.*s\", (const char *)sql_%d },\n", atoi(base), (int)(strlen(base) - 4), base,
-			i - 1);
+		fprintf(out, "\t{ %d, \"%.*s\", (const char *)sql_%d },\n", atoi(base),
+			(int)(strlen(base) - 4), base, i - 1);
 	}
 	fprintf(out, "};\n\nconst size_t schema_migration_count = %d;\n", argc - 2);
 	if (fclose(out) != 0)

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is EFBIG, a full disk, not a crash */
 
 	if (runtime_run(&s, signal_pipe[0], &err) < 0) {
 		log_error("%s", err.msg);

@@ -34,12 +34,12 @@
 
 /*
  * The corpus generator. workers/tasks replaces it (the addition task with its
- * prompt templates and reward); keep the formats in step with LEARNING.md.
+ * prompt templates and reward); keep the formats in step with docs/learning.md.
  *
  *   plain   <|bos|>123+456=579<|eos|>
  *   worked  <|bos|>123+456\n<think>3+6+0=9,2+5+0=7,1+4+0=5</think><answer>579</answer><|eos|>
  *
- * The prompt is everything up to and including '=' or '\n'. LEARNING.md's corpus
+ * The prompt is everything up to and including '=' or '\n'. docs/learning.md's corpus
  * also has a third format, the tags around an empty <think>, for R1-Zero to start
  * from; the pipeline's pretrain stage adds it. Here the worked solutions teach the
  * model to line up the columns, which plain additions alone do not do in this many

@@ -1,6 +1,7 @@
 /*
- * learner — the parameter server of a training stage (DESIGN §3): the stage's
- * weights and AdamW moments in memory, stepped with the gradients its shards sent.
+ * learner — the parameter server of a training stage (docs/architecture.md, "The life
+ * of a job"): the stage's weights and AdamW moments in memory, stepped with the
+ * gradients its shards sent.
  *
  *   learner_open    weights from a blob (a model.safetensors) or fresh (seeded)
  *   learner_resume  weights and moments of a saved checkpoint

@@ -1,5 +1,5 @@
 /*
- * r1flowd — the r1flow coordinator (DESIGN §1). Startup, signals, shutdown; the work
+ * r1flowd — the r1flow coordinator (docs/architecture.md). Startup, signals, shutdown; the work
  * is in loop.c and the modules daemon.h lists. SIGTERM and SIGINT stop it; SIGHUP
  * rereads the CURVE allowlist (auth.h).
  *

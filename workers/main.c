@@ -1,5 +1,5 @@
 /*
- * r1flow-worker — runs jobs for r1flowd (DESIGN §1). Options in settings.c; the
+ * r1flow-worker — runs jobs for r1flowd (docs/architecture.md). Options in settings.c; the
  * runtime (runtime.h) does the rest.
  *
  * Exit status: 0 after a drain (SIGTERM or SIGINT: finish the jobs in hand, then

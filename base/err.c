@@ -1,5 +1,6 @@
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +30,49 @@ int err_set(struct err *e, enum err_code code, const char *fmt, ...)
 	va_end(ap);
 	err_clean(e);
 	e->code = code;
+	e->errnum = 0;
 	return -1;
+}
+
+int err_sys(struct err *e, int errnum, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	char what[sizeof e->msg];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	err_set(e, errnum == ENOMEM ? ERR_NOMEM : ERR_IO, "%.400s: %s", what, strerror(errnum));
+	e->errnum = errnum;
+	return -1;
+}
+
+int err_errno_transient(int errnum)
+{
+	switch (errnum) {
+	case ENOSPC: case EDQUOT: case EFBIG:
+	case EAGAIN: case EINTR: case EBUSY: case ENOMEM: case ENOBUFS:
+	case ETIMEDOUT: case ECONNRESET: case ECONNREFUSED: case ECONNABORTED: case EPIPE:
+	case ENOTCONN: case EHOSTUNREACH: case ENETDOWN: case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int err_transient(const struct err *e)
+{
+	if (!e)
+		return 0;
+	if (e->errnum)
+		return err_errno_transient(e->errnum);
+	return e->code == ERR_NOMEM;
+}
+
+int err_nospace(const struct err *e)
+{
+	return e && (e->errnum == ENOSPC || e->errnum == EDQUOT || e->errnum == EFBIG);
 }
 
 int err_wrap(struct err *e, const char *fmt, ...)

@@ -12,11 +12,11 @@ int file_read(const char *path, size_t max, char **data, size_t *size, struct er
 	struct stat st;
 	char *buf = NULL;
 	if (!f)
-		return err_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+		return err_sys(err, errno, "cannot open '%s'", path);
 	if (fstat(fileno(f), &st) < 0) {
 		int e = errno;
 		fclose(f);
-		return err_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(e));
+		return err_sys(err, e, "cannot read '%s'", path);
 	}
 	if ((size_t)st.st_size > max) {
 		fclose(f);

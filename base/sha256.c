@@ -220,7 +220,7 @@ int sha256_file(const char *path, char hex[SHA256_HEX_SIZE], int64_t *size, stru
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+		return err_sys(err, errno, "cannot read '%s'", path);
 	struct sha256 h;
 	uint8_t buf[1 << 16], digest[SHA256_DIGEST_SIZE];
 	int64_t total = 0;
@@ -234,7 +234,7 @@ int sha256_file(const char *path, char hex[SHA256_HEX_SIZE], int64_t *size, stru
 				continue;
 			int saved = errno;
 			close(fd);
-			return err_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(saved));
+			return err_sys(err, saved, "cannot read '%s'", path);
 		}
 		sha256_update(&h, buf, (size_t)n);
 		total += n;

@@ -356,6 +356,48 @@ fail:
 	return NULL;
 }
 
+/* 32 hex digits that no other invocation makes: the kernel's randomness, or (no
+ * /dev/urandom) the clock, the pid and an address. */
+static void submit_token(char out[33])
+{
+	unsigned char raw[16];
+	FILE *f = fopen("/dev/urandom", "rb");
+	size_t got = f ? fread(raw, 1, sizeof raw, f) : 0;
+	if (f)
+		fclose(f);
+	if (got != sizeof raw) {
+		uint64_t a = (uint64_t)(cli_now() * 1e6), b = (uint64_t)getpid() << 32 ^
+			(uint64_t)(uintptr_t)&got;
+		memcpy(raw, &a, 8);
+		memcpy(raw + 8, &b, 8);
+	}
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+json_t *client_submit(const char *verb, const struct client_addr *a, json_t *req)
+{
+	struct err e = { 0 };
+	json_t *reply = NULL;
+	for (int try = 1; !reply; try++) {
+		struct client c;
+		bool timed_out = false;
+		if (client_open(&c, a, &e) == 0) {
+			reply = client_call(&c, json_incref(req), &e);
+			timed_out = !reply && c.broken;
+		}
+		client_close(&c);
+		if (reply || !timed_out || try == CLIENT_SUBMIT_TRIES)
+			break;
+		fprintf(stderr, "r1flow %s: %s; asking again (%d of %d) with the same token: the "
+			"daemon runs it once\n", verb, e.msg, try + 1, CLIENT_SUBMIT_TRIES);
+	}
+	json_decref(req);
+	if (!reply)
+		cli_error(verb, "%s", e.msg);
+	return reply;
+}
+
 json_t *client_submit_request(const char *file, const struct cli_list *sets, struct err *err)
 {
 	json_t *spec = NULL;
@@ -368,8 +410,10 @@ json_t *client_submit_request(const char *file, const struct cli_list *sets, str
 		return NULL;
 	}
 	/* the loader took the text as UTF-8; a file name need not be */
-	json_t *req = json_pack("{ss so so so}", "op", "submit", "spec", spec, "source",
-		utf8_jstring(source), "file", utf8_jstring(file));
+	char token[33];
+	submit_token(token);
+	json_t *req = json_pack("{ss so so so ss}", "op", "submit", "spec", spec, "source",
+		utf8_jstring(source), "file", utf8_jstring(file), "token", token);
 	free(source);
 	if (!req)
 		err_set(err, ERR_NOMEM, "cannot build the submit request for '%s': out of memory",

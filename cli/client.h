@@ -125,10 +125,18 @@ json_t *client_ask(const char *verb, const struct client_addr *a, json_t *req);
 
 /*
  * The submit request for the spec at `file` with `sets` overrides applied:
- * {op:"submit", spec, source (the file's text), file (as given)}. NULL and err (the
- * loader's FILE:LINE:COL line) when the spec does not load.
+ * {op:"submit", spec, source (the file's text), file (as given), token (random, new
+ * for every request built)}. NULL and err (the loader's FILE:LINE:COL line) when
+ * the spec does not load.
  */
 json_t *client_submit_request(const char *file, const struct cli_list *sets, struct err *err);
+
+/* client_ask for a submit request: when no reply comes within the timeout, ask
+ * again (CLIENT_SUBMIT_TRIES in all, saying so on stderr) with the same request. Its
+ * token makes that safe: the daemon answers a token it has seen with the pipeline it
+ * made, never a second one. */
+#define CLIENT_SUBMIT_TRIES 3
+json_t *client_submit(const char *verb, const struct client_addr *a, json_t *req);
 
 /* Print `doc` on stdout as one JSON document (2-space indent, newline). The exit
  * status: CLI_EXIT_OK, or CLI_EXIT_FAIL after printing "r1flow VERB: ...". */

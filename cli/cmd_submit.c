@@ -16,7 +16,7 @@ int cmd_submit(int argc, char **argv)
 		CLIENT_SET_OPT(&sets),
 		CLIENT_OPTS(&addr),
 		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
-		  "print {\"id\": N, \"name\": \"...\"} instead of the id", NULL },
+		  "print {\"id\": N, \"name\": \"...\", \"existing\": false} instead of the id", NULL },
 		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
 	};
 	const struct cli_verb verb = {
@@ -24,6 +24,9 @@ int cmd_submit(int argc, char **argv)
 		.about = "Validate the pipeline in FILE (YAML), apply the --set overrides and submit\n"
 			 "it to the daemon, which runs its stages as workers take the jobs. Prints the\n"
 			 "new pipeline's id; follow it with 'r1flow watch ID'.\n\n"
+			 "When the daemon does not answer in time (R1FLOW_TIMEOUT_MS, default 10000), the\n"
+			 "request is sent again, up to 3 times in all: it carries a token that makes the\n"
+			 "daemon run it once, whatever the number of tries.\n\n"
 			 "example: r1flow submit pipelines/probe.yaml --set stages.a.jobs=50\n\n"
 			 "exit status: 0 submitted, 1 invalid spec or the daemon refused (or is not\n"
 			 "running), 2 usage error",
@@ -39,7 +42,7 @@ int cmd_submit(int argc, char **argv)
 		cli_error("submit", "%s", e.msg);
 		return CLI_EXIT_FAIL;
 	}
-	json_t *r = client_ask("submit", &addr, req);
+	json_t *r = client_submit("submit", &addr, req);
 	if (!r)
 		return CLI_EXIT_FAIL;
 	rc = CLI_EXIT_OK;

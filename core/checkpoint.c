@@ -75,7 +75,7 @@ static int ck_mkdirs(const char *dir, struct err *e)
 		char c = *p;
 		*p = '\0';
 		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-			return err_set(e, ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+			return err_sys(e, errno, "cannot create directory '%s'", buf);
 		*p = c;
 		if (!c)
 			break;
@@ -107,20 +107,20 @@ static int ck_write_atomic(const char *dir, const char *path, const char *text, 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return err_set(e, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+		return err_sys(e, errno, "cannot create '%s'", tmp);
 	if (ck_write_all(fd, text, strlen(text)) || fsync(fd)) {
-		err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		err_sys(e, errno, "cannot write '%s'", tmp);
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	if (close(fd)) {
-		err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		err_sys(e, errno, "cannot write '%s'", tmp);
 		unlink(tmp);
 		return -1;
 	}
 	if (rename(tmp, path)) {
-		err_set(e, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, path);
 		unlink(tmp);
 		return -1;
 	}
@@ -136,7 +136,8 @@ static json_t *ck_load_json(const char *path, struct err *e)
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
-		err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+		if (err_sys(e, errno, "cannot open '%s'", path) && e && e->errnum == ENOENT)
+			e->code = ERR_NOTFOUND; /* a missing file, not a failing disk */
 		return NULL;
 	}
 	char *buf = NULL;
@@ -157,7 +158,7 @@ static json_t *ck_load_json(const char *path, struct err *e)
 	}
 	size_t n = fread(buf, 1, size, fp);
 	if (ferror(fp)) {
-		err_set(e, ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+		err_sys(e, errno, "cannot read '%s'", path);
 		goto out;
 	}
 	json_error_t jerr;
@@ -627,7 +628,7 @@ int checkpoint_save(const struct model *m, const char *dir, long optimizer_step,
 	if (ck_path(path, dir, CK_OPTIM, e))
 		return -1;
 	if (unlink(path) != 0 && errno != ENOENT)
-		return err_set(e, ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+		return err_sys(e, errno, "cannot remove '%s'", path);
 	return 0;
 }
 

@@ -9,7 +9,7 @@
  * `loss_weights` builds w from a 0/1 mask for each aggregation mode.
  *
  *   cross-entropy (pretrain, SFT):  term = -log softmax(z)[target]
- *   GRPO (DESIGN §8), per token with ρ = exp(logπ − old), x = ref − logπ:
+ *   GRPO (DeepSeekMath / DeepSeek-R1), per token with ρ = exp(logπ − old), x = ref − logπ:
  *     term = −min(ρ·A, clip(ρ, 1−ε_low, 1+ε_high)·A) + β·(eˣ − x − 1)
  *
  * targets[b,t] is the id that position t predicts (the input token at t+1).

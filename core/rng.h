@@ -1,5 +1,5 @@
 /*
- * rng — the counter-based random numbers of DESIGN §4.
+ * rng — the counter-based random numbers of the determinism contract (docs/architecture.md).
  *
  * Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
  * SC'11): a keyed bijection of a 128-bit counter. A draw is a pure function of

@@ -230,12 +230,13 @@ int st_open(struct st_file *f, const char *path, struct err *e)
 		goto out;
 	}
 	if (!(f->fp = fopen(path, "rb"))) {
-		err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+		if (err_sys(e, errno, "cannot open '%s'", path) && e && e->errnum == ENOENT)
+			e->code = ERR_NOTFOUND; /* a missing file, not a failing disk */
 		goto out;
 	}
 	struct stat st;
 	if (fstat(fileno(f->fp), &st) != 0) {
-		err_set(e, ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+		err_sys(e, errno, "cannot stat '%s'", path);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -348,7 +349,7 @@ static int st_read_at(struct st_file *f, const char *name, uint64_t at, void *ds
 {
 	assert(f->fp);
 	if (fseeko(f->fp, (off_t)(f->data_start + at), SEEK_SET) != 0)
-		return err_set(e, ERR_IO, "cannot read '%s': tensor '%s': %s", f->path, name, strerror(errno));
+		return err_sys(e, errno, "cannot read '%s': tensor '%s'", f->path, name);
 	if (len && fread(dst, 1, len, f->fp) != len)
 		return err_set(e, ERR_IO, "cannot read '%s': tensor '%s': %s", f->path, name,
 			ferror(f->fp) ? strerror(errno) : "unexpected end of file");
@@ -572,7 +573,7 @@ int st_write(const char *path, const struct st_write_tensor *t, int n,
 	memset(hdr + 8 + jlen, ' ', hlen - jlen);
 
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		err_set(e, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+		err_sys(e, errno, "cannot create '%s'", tmp);
 		goto out;
 	}
 	if (st_write_all(fd, hdr, 8 + hlen))
@@ -589,18 +590,18 @@ int st_write(const char *path, const struct st_write_tensor *t, int n,
 	int fd2 = fd;
 	fd = -1;
 	if (close(fd2)) {
-		err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		err_sys(e, errno, "cannot write '%s'", tmp);
 		goto out;
 	}
 	if (rename(tmp, path)) {
-		err_set(e, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, path);
 		goto out;
 	}
 	st_sync_dir(path);
 	rc = 0;
 	goto out;
 write_failed:
-	err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+	err_sys(e, errno, "cannot write '%s'", tmp);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -1,5 +1,5 @@
 /*
- * tokenizer — the byte tokenizer of DESIGN §9: byte b is id b; special tokens follow
+ * tokenizer — the byte tokenizer of README "The model core": byte b is id b; special tokens follow
  * from 256 up. Text containing a special token's spelling ("<think>") encodes to its
  * id, so templates can be written as plain strings. Decoding is the inverse (ids of
  * special tokens print as their spelling; ids beyond the specials print nothing).

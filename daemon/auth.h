@@ -1,5 +1,6 @@
 /*
- * auth — who may use the daemon's tcp:// endpoints (DESIGN §5 "Security", §11).
+ * auth — who may use the daemon's tcp:// endpoints (docs/protocol.md; README "Scaling
+ * across machines").
  *
  * The ipc:// sockets in the data directory need nothing more than the directory's
  * 0700 mode. `--listen tcp://ADDR:PORT` (workers) and `--listen-control ...`

@@ -89,8 +89,10 @@ static int verify(const char *sha256, const char *path, struct err *err)
 	return -1;
 }
 
-static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
-	int sync, struct err *err)
+/* The file half of put: hash, write DIR/blobs/<sha256>. No store access: safe on
+ * another thread (datadir is read-only once open). */
+static int put_file(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], int sync, struct err *err)
 {
 	char rel[80], path[DATADIR_PATH_MAX], tmp[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX];
 	sha256_buffer(data, size, hex);
@@ -105,35 +107,53 @@ static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_
 		/* same name, same size: the same bytes unless the file was damaged since it
 		 * was written; comparing costs one read, and a damaged copy gets replaced */
 		if (same_bytes(path, data, size, sync))
-			goto index;
+			return 0;
 		log_warn("blob file '%s' does not hold the bytes of its name: writing it again",
 			path);
 	}
 	int fd = mkstemp(tmp);
 	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot create '%s': %s", hex, tmp,
-			strerror(errno));
+		return err_sys(err, errno, "cannot store blob %s: cannot create '%s'", hex, tmp);
 	if (write_all(fd, data, size) < 0 || (sync && fsync(fd) < 0)) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot write '%s': %s", hex, tmp,
-			strerror(saved));
+		return err_sys(err, saved, "cannot store blob %s: cannot write '%s'", hex, tmp);
 	}
 	close(fd);
 	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
 		int saved = errno;
 		unlink(tmp);
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot rename '%s' to '%s': %s",
-			hex, tmp, path, strerror(saved));
+		return err_sys(err, saved, "cannot store blob %s: cannot rename '%s' to '%s'", hex,
+			tmp, path);
 	}
 	if (sync && fsync_dir(dir) < 0)
-		return err_set(err, ERR_IO, "cannot store blob %s: cannot sync '%s': %s", hex, dir,
-			strerror(errno));
-index:
+		return err_sys(err, errno, "cannot store blob %s: cannot sync '%s'", hex, dir);
+	return 0;
+}
+
+int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
+	struct err *err)
+{
+	char rel[80];
+	snprintf(rel, sizeof rel, "blobs/%s", hex);
 	if (store_blob_put(d->store, hex, (int64_t)size, rel, d->wall, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
 	return 0;
+}
+
+int blobs_put_file(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], struct err *err)
+{
+	return put_file(d, data, size, hex, 1, err);
+}
+
+static int put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	int sync, struct err *err)
+{
+	if (put_file(d, data, size, hex, sync, err) < 0)
+		return -1;
+	return blobs_index(d, hex, size, err);
 }
 
 int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
@@ -187,12 +207,12 @@ int blobs_put_result(struct daemon *d, int64_t job, int64_t epoch, size_t i,
 		return -1;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+		return err_sys(err, errno, "cannot create '%s'", path);
 	if (write_all(fd, data, size) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(path);
-		return err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(saved));
+		return err_sys(err, saved, "cannot write '%s'", path);
 	}
 	close(fd);
 	return 0;

@@ -48,6 +48,13 @@ struct daemon;
 int blobs_put(struct daemon *d, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
 	struct err *err);
 
+/* blobs_put in two halves, for work off the event loop: the durable file (any
+ * thread: it touches no store) and its index row (the loop, in the turn). */
+int blobs_put_file(struct daemon *d, const void *data, size_t size,
+	char hex[SHA256_HEX_SIZE], struct err *err);
+int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
+	struct err *err);
+
 /* Fill `out` (initialised here) with the CHUNK answering FETCH(sha256, offset, want);
  * want 0 means PROTO_CHUNK_SIZE. Never fails: problems become the CHUNK's error. */
 void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "results.h"
+#include "scheduler.h"
 
 struct lease {
 	int64_t job, epoch;
@@ -509,6 +510,23 @@ nomem:
 	return NULL;
 }
 
+/* A full disk (`where`) kept job (job, epoch) from being done or kept: its pipeline
+ * pauses, which cancels the lease without spending an attempt (scheduler.h). 0 done,
+ * -1 the job belongs to no running stage (the caller fails it as before). */
+static int wait_for_space(struct daemon *d, int64_t job, const char *where, const char *why)
+{
+	struct store_job j;
+	struct err err = { 0 };
+	int rc = store_job_get(d->store, job, &j, &err);
+	if (rc < 0)
+		log_error("%s", err.msg);
+	if (rc != 1)
+		return -1;
+	rc = j.stage ? scheduler_wait_for_space(d, j.stage, where, why) : -1;
+	store_job_release(&j);
+	return rc;
+}
+
 static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 {
 	int64_t job = msg_uint(m, "job"), epoch = msg_uint(m, "epoch");
@@ -548,6 +566,8 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 		/* the result cannot be kept: give the job another go rather than lose it */
 		log_error("cannot commit result of job %lld from worker '%s': %s", (long long)job,
 			p->name, err.msg);
+		if (err_nospace(&err) && wait_for_space(d, job, d->dir.root, err.msg) == 0)
+			return;
 		char reason[600];
 		snprintf(reason, sizeof reason, "cannot store result: %s", err.msg);
 		enum job_state state = JOB_STATE_QUEUED;
@@ -570,6 +590,15 @@ static void on_fail(struct daemon *d, struct peer *p, const struct msg *m)
 		return;
 	}
 	drop_lease(p, i);
+	const char *full = msg_str(m, "nospace");
+	if (full) {
+		char where[600];
+		snprintf(where, sizeof where, "'%s' on worker '%s'", full, p->name);
+		log_warn("job %lld: worker '%s' has no space left in '%s': %s", (long long)job,
+			p->name, full, error);
+		if (wait_for_space(d, job, where, error) == 0)
+			return;
+	}
 	enum job_state state = JOB_STATE_FAILED;
 	struct err err = { 0 };
 	int rc = store_job_fail(d->store, job, epoch, error, msg_bool(m, "retryable", 0), d->wall,
@@ -965,6 +994,17 @@ void broker_shutdown(struct daemon *d)
 		struct peer *p = b->peers[b->n - 1];
 		send_disconnect(d, p->ident, p->ident_size, "daemon shutting down");
 		release_peer(d, p, "worker_left", "daemon shut down");
+		unlink_peer(b, p);
+		peer_free(p);
+	}
+}
+
+void broker_forget_all(struct daemon *d, const char *why)
+{
+	struct broker *b = d->broker;
+	while (b->n) {
+		struct peer *p = b->peers[b->n - 1];
+		send_disconnect(d, p->ident, p->ident_size, why);
 		unlink_peer(b, p);
 		peer_free(p);
 	}

@@ -26,9 +26,12 @@
  *                agrees it is current and the result answers the job (results.h);
  *                not current: dropped and counted (results_stale); not an answer:
  *                refused and counted (results_refused), a strike (below). Blob frames
- *                are stored as result files and their names added as "files".
+ *                are stored as result files and their names added as "files". A
+ *                result that cannot be stored for a full disk pauses the job's
+ *                pipeline (scheduler.h) instead of spending an attempt.
  *   FAIL         the lease fails: back to the queue if `retryable` (default false)
- *                and attempts remain, else the job fails with the error.
+ *                and attempts remain, else the job fails with the error. A FAIL
+ *                with `nospace` (the worker's disk is full) pauses the pipeline.
  *   FETCH        answered with a CHUNK (blobs.h).
  *   DISCONNECT   its leases are requeued and it leaves the registry.
  *   anything from an identity that never sent READY: DISCONNECT "send READY
@@ -122,6 +125,11 @@ void broker_cancelled(struct daemon *d, int64_t job, int64_t worker);
 
 /* Last turn: DISCONNECT every worker and requeue their leases. */
 void broker_shutdown(struct daemon *d);
+
+/* Forget every worker without touching the store (its rows and leases stay as the
+ * last commit left them) and send each DISCONNECT `why`: after a turn that could not
+ * commit, memory must not hold what the database does not. */
+void broker_forget_all(struct daemon *d, const char *why);
 
 /* Live workers, and a JSON array describing them for the `workers` op (new ref). */
 size_t broker_count(const struct broker *b);

@@ -7,11 +7,12 @@
 #include <unistd.h>
 
 #include "blobs.h"
-#include "gc.h"
 #include "broker.h"
 #include "daemon.h"
 #include "events.h"
+#include "gc.h"
 #include "scheduler.h"
+#include "utf8.h"
 
 typedef json_t *(*op_fn)(struct daemon *d, const struct msg *req, struct err *err);
 
@@ -265,10 +266,21 @@ static json_t *op_submit(struct daemon *d, const struct msg *req, struct err *er
 			"('r1flow submit FILE' sends it)");
 		return NULL;
 	}
+	const char *token = NULL;
+	int existing = 0;
 	if (control_get_str(req, "submit", "source", &source, err) < 0 ||
-		scheduler_submit(d, spec, source, &id, err) < 0)
+		control_get_str(req, "submit", "token", &token, err) < 0)
 		return NULL;
-	return json_pack("{sI sO}", "id", (json_int_t)id, "name", json_object_get(spec, "name"));
+	if (token && (!*token || strlen(token) > 64 || strspn(token, "0123456789abcdefghijklmn"
+		"opqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != strlen(token))) {
+		err_set(err, ERR_INVALID, "submit: 'token' must be 1 to 64 letters, digits, '-' "
+			"or '_'");
+		return NULL;
+	}
+	if (scheduler_submit(d, spec, source, token, &id, &existing, err) < 0)
+		return NULL;
+	return json_pack("{sI sO sb}", "id", (json_int_t)id, "name", json_object_get(spec, "name"),
+		"existing", existing);
 }
 
 static json_t *op_pipelines(struct daemon *d, const struct msg *req, struct err *err)
@@ -385,7 +397,8 @@ static const struct op ops[] = {
 	{ "cancel", op_cancel, "cancel {job}" },
 	{ "blob_put", op_blob_put, "store the request's blob frame" },
 	{ "shutdown", op_shutdown, "stop the daemon" },
-	{ "submit", op_submit, "run a pipeline: {spec (normalised), source (YAML text)}" },
+	{ "submit", op_submit, "run a pipeline: {spec (normalised), source (YAML text), "
+	  "token? (the same token again answers with the same pipeline: {id, name, existing})}" },
 	{ "pipelines", op_pipelines, "every pipeline, newest first" },
 	{ "pipeline", op_pipeline, "one pipeline {id}: its state and stages' progress" },
 	{ "pipeline_cancel", op_pipeline_cancel, "cancel pipeline {id}" },
@@ -482,23 +495,14 @@ static void reply(struct daemon *d, const struct msg_frame *client, const char *
 }
 
 /* An {ok:false, error:{code, message}} reply. A message that is not UTF-8 (it may
- * quote bytes a client sent) goes with those bytes as '?', so the reply encodes. */
+ * quote bytes a client sent) goes with those bytes as U+FFFD, so the reply encodes. */
 static void reply_error(struct daemon *d, const struct msg_frame *client, const char *op,
 	const char *code, const char *message)
 {
 	if (!message[0])
 		message = "the request failed without saying why";
-	json_t *h = json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", code, "message", message);
-	if (!h) {
-		char clean[sizeof ((struct err *)0)->msg + 128];
-		size_t n = 0;
-		for (const unsigned char *p = (const unsigned char *)message;
-			*p && n + 1 < sizeof clean; p++)
-			clean[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
-		clean[n] = '\0';
-		h = json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", code, "message", clean);
-	}
-	reply(d, client, op, h);
+	reply(d, client, op, json_pack("{sb s{ss so}}", "ok", 0, "error", "code", code,
+		"message", utf8_jstring(message)));
 }
 
 /* The error code of a request that did not decode: "version" for another protocol
@@ -518,6 +522,11 @@ void control_handle(struct daemon *d, struct sock_msg *in, int rc, const struct 
 		/* every request gets an answer, so a client can tell a bad request from a
 		 * dead daemon; the message says what was wrong */
 		reply_error(d, &in->envelope, "?", fault_code(in->msg.fault), err->msg);
+		return;
+	}
+	if (d->stalled[0]) { /* no turn can commit: say why rather than change nothing */
+		const char *op = msg_str(&in->msg, "op");
+		reply_error(d, &in->envelope, op ? op : "?", "nospace", d->stalled);
 		return;
 	}
 	const char *name = msg_str(&in->msg, "op");

@@ -42,6 +42,7 @@
 struct auth;
 struct broker;
 struct learner;
+struct sched_backoff;
 
 /* Everything the option table fills (config.c has the defaults and the help). */
 struct daemon_config {
@@ -81,8 +82,16 @@ struct daemon {
 	int64_t status_results;    /* results_committed at the last status line */
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	struct learner *learners;  /* training stages' optimizer state (learner.h) */
+	struct learner *opening;   /* learners being prepared on their threads */
+	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
+	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */
+	char stalled[900];         /* "": normal; else the database cannot take a turn for
+	                            * a full disk: why, answered to every control request
+	                            * until space is back (loop.c) */
+	int64_t stall_probe_at;    /* monotonic ms of the next check for space */
 	int kick;                  /* a stage's job ended this turn: run the scheduler */
+	int schedule_next;         /* run the scheduler at the start of the next turn */
 	int stop;                  /* set by a signal or the shutdown op: last turn */
 };
 

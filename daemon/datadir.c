@@ -19,8 +19,7 @@ static int make_dirs(const char *path, mode_t mode, struct err *err)
 			char c = *p;
 			*p = '\0';
 			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return err_set(err, ERR_IO, "cannot create directory '%s': %s", buf,
-					strerror(errno));
+				return err_sys(err, errno, "cannot create directory '%s'", buf);
 			*p = c;
 			if (!c)
 				break;
@@ -28,8 +27,7 @@ static int make_dirs(const char *path, mode_t mode, struct err *err)
 	}
 	struct stat st;
 	if (stat(path, &st) < 0)
-		return err_set(err, ERR_IO, "cannot create directory '%s': %s", path,
-			strerror(errno));
+		return err_sys(err, errno, "cannot create directory '%s'", path);
 	if (!S_ISDIR(st.st_mode))
 		return err_set(err, ERR_IO, "cannot use '%s' as a directory: not a directory", path);
 	return 0;
@@ -76,7 +74,7 @@ int datadir_open(struct datadir *d, const char *root, struct err *err)
 		return -1;
 	struct stat st;
 	if (stat(d->root, &st) < 0)
-		return err_set(err, ERR_IO, "cannot stat '%s': %s", d->root, strerror(errno));
+		return err_sys(err, errno, "cannot stat '%s'", d->root);
 	if ((st.st_mode & 077) && chmod(d->root, 0700) < 0)
 		return err_set(err, ERR_IO, "cannot make data directory '%s' private (mode 0700): "
 			"%s", d->root, strerror(errno));
@@ -90,7 +88,7 @@ int datadir_open(struct datadir *d, const char *root, struct err *err)
 		return -1;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot open lock file '%s': %s", path, strerror(errno));
+		return err_sys(err, errno, "cannot open lock file '%s'", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int saved = errno;
 		char pid[32] = "";
@@ -103,15 +101,14 @@ int datadir_open(struct datadir *d, const char *root, struct err *err)
 		if (saved == EWOULDBLOCK)
 			return err_set(err, ERR_INVALID, "cannot use data directory '%s': another "
 				"r1flowd (pid %s) is running on it", d->root, *pid ? pid : "unknown");
-		return err_set(err, ERR_IO, "cannot lock '%s': %s", path, strerror(saved));
+		return err_sys(err, saved, "cannot lock '%s'", path);
 	}
 	char pid[32];
 	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
 		int saved = errno;
 		close(fd);
-		return err_set(err, ERR_IO, "cannot write lock file '%s': %s", path,
-			strerror(saved));
+		return err_sys(err, saved, "cannot write lock file '%s'", path);
 	}
 	d->lock_fd = fd;
 	return 0;

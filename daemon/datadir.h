@@ -1,5 +1,5 @@
 /*
- * datadir — the daemon's data directory (DESIGN §1) and its lock.
+ * datadir — the daemon's data directory (docs/architecture.md) and its lock.
  *
  *   DIR/                 mode 0700: the ipc sockets inside are reachable only by
  *                        the owner (ipc:// has no other access control)

@@ -10,11 +10,13 @@
  * EVENT header: {type, pipeline?, ...details}; the details are merged into the
  * header (unlisted fields are allowed by proto.h).
  *
- * Daemon-wide types: daemon_started {pid}, daemon_stopping {}, worker_joined {worker,
+ * Daemon-wide types: daemon_started {pid}, daemon_stopping {}, daemon_resumed {after}
+ * (space is back after a full disk stalled it), worker_joined {worker,
  * name}, worker_left {worker, name, requeued}, worker_lost {worker, name, reason,
  * requeued, failed}, jobs_enqueued {kind, n, first, last}, job_failed {job, error}.
  * Pipeline types (scheduler.c; header also carries `pipeline`, the row its `stage`):
- * pipeline_submitted {name}, pipeline_started, pipeline_paused, pipeline_resumed,
+ * pipeline_submitted {name}, pipeline_started, pipeline_paused {error?: set when a
+ * full disk paused it}, pipeline_resumed,
  * pipeline_retried, pipeline_succeeded, pipeline_failed {error}, pipeline_cancelled,
  * stage_started {stage, kind, total}, stage_succeeded {stage}, stage_failed {stage,
  * error}, stage_cancelled {stage}, stage_paused {stage}.

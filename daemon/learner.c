@@ -1,6 +1,8 @@
 #include "learner.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,8 @@ struct learner *learner_find(struct daemon *d, int64_t stage)
 static void learner_free(struct learner *l)
 {
 	if (l) {
-		model_release(&l->m);
+		if (l->live)
+			model_release(&l->m);
 		free(l->config);
 		free(l->order);
 		free(l->units);
@@ -33,8 +36,11 @@ static void learner_free(struct learner *l)
 	}
 }
 
+static struct learner *collect(struct daemon *d, int64_t stage);
+
 void learner_close(struct daemon *d, int64_t stage)
 {
+	learner_free(collect(d, stage)); /* a preparation waits to end: seconds at worst */
 	for (struct learner **p = &d->learners; *p; p = &(*p)->next) {
 		if ((*p)->stage == stage) {
 			struct learner *l = *p;
@@ -49,6 +55,8 @@ void learner_close_all(struct daemon *d)
 {
 	while (d->learners)
 		learner_close(d, d->learners->stage);
+	while (d->opening)
+		learner_close(d, d->opening->stage);
 }
 
 /* DIR/blobs/tmp/learner-<stage>: the scratch directory checkpoint_save writes to. */
@@ -60,7 +68,7 @@ static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, siz
 	if (datadir_path(&d->dir, rel, dir, size, err) < 0)
 		return -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return err_set(err, ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+		return err_sys(err, errno, "cannot create '%s'", dir);
 	return 0;
 }
 
@@ -95,38 +103,143 @@ static int write_blobs(struct daemon *d, struct learner *l, long opt_step, int s
 	return rc;
 }
 
+/* The heavy half of learner_open, on a thread of its own: memory, weights (read or
+ * drawn), their checkpoint and blob file. Touches no store and no daemon state but
+ * the data directory's paths. */
+static void *prepare(void *arg)
+{
+	struct learner *l = arg;
+	struct err *err = &l->prep_err;
+	char path[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX], file[DATADIR_PATH_MAX + 32];
+	size_t size;
+	char *bytes = NULL;
+	if (model_init(&l->m, &l->prep_cfg, 1, 1, err) < 0)
+		goto out;
+	l->live = 1;
+	if (model_alloc_optimizer(&l->m, err) < 0)
+		goto out;
+	if (l->prep_sha[0]) {
+		if (blobs_path(l->d, l->prep_sha, path, sizeof path, err) < 0 ||
+			checkpoint_read_params_file(&l->m, path, l->m.params_mem, err) < 0)
+			goto out;
+	} else {
+		model_init_weights(&l->m, l->prep_seed);
+	}
+	if (scratch_dir(l->d, l, dir, sizeof dir, err) < 0 ||
+		checkpoint_save(&l->m, dir, 0, err) < 0)
+		goto out;
+	snprintf(file, sizeof file, "%s/config.json", dir);
+	if (file_read(file, FILE_READ_ANY, &l->config, &size, err) < 0)
+		goto out;
+	snprintf(file, sizeof file, "%s/model.safetensors", dir);
+	if (file_read(file, FILE_READ_ANY, &bytes, &l->prep_size, err) < 0)
+		goto out;
+	blobs_put_file(l->d, bytes, l->prep_size, l->sha256, err);
+out:
+	free(bytes);
+	atomic_store(&l->prep_done, 1);
+	return NULL;
+}
+
+static struct learner *preparing(struct daemon *d, int64_t stage, struct learner ***at)
+{
+	for (struct learner **p = &d->opening; *p; p = &(*p)->next)
+		if ((*p)->stage == stage) {
+			if (at)
+				*at = p;
+			return *p;
+		}
+	return NULL;
+}
+
+int learner_preparing(struct daemon *d, int64_t stage)
+{
+	struct learner *l = preparing(d, stage, NULL);
+	return l && !atomic_load(&l->prep_done);
+}
+
+/* Wait for the preparation of `stage` (if any) and take it off the list. */
+static struct learner *collect(struct daemon *d, int64_t stage)
+{
+	struct learner **at, *l = preparing(d, stage, &at);
+	if (!l)
+		return NULL;
+	if (!l->joined)
+		pthread_join(l->thread, NULL);
+	*at = l->next;
+	l->next = NULL;
+	return l;
+}
+
+static int in_progress(struct err *err, int64_t stage)
+{
+	err_set(err, ERR_IO, "the learner of stage %lld is being prepared", (long long)stage);
+	if (err)
+		err->errnum = EINPROGRESS;
+	return -1;
+}
+
 struct learner *learner_open(struct daemon *d, int64_t stage, const struct model_config *cfg,
 	const char *sha256, uint64_t seed, struct err *err)
 {
-	learner_close(d, stage);
-	struct learner *l = calloc(1, sizeof *l);
-	char path[DATADIR_PATH_MAX];
+	struct learner *l = preparing(d, stage, NULL);
+	if (l && !atomic_load(&l->prep_done)) {
+		in_progress(err, stage);
+		return NULL;
+	}
+	if (l) { /* ready: the loop's half */
+		l = collect(d, stage);
+		if (l->prep_err.code) {
+			if (err)
+				*err = l->prep_err;
+			learner_free(l);
+			return NULL;
+		}
+		if (blobs_index(d, l->sha256, l->prep_size, err) < 0) {
+			learner_free(l);
+			return NULL;
+		}
+		learner_close(d, stage);
+		l->next = d->learners;
+		d->learners = l;
+		return l;
+	}
+	l = calloc(1, sizeof *l);
 	if (!l) {
 		err_set(err, ERR_NOMEM, "cannot start the learner of stage %lld: out of memory",
 			(long long)stage);
 		return NULL;
 	}
 	l->stage = stage;
+	l->d = d;
 	adamw_defaults(&l->adamw);
-	if (model_init(&l->m, cfg, 1, 1, err) < 0 || model_alloc_optimizer(&l->m, err) < 0) {
+	l->prep_cfg = *cfg;
+	l->prep_seed = seed;
+	if (sha256)
+		snprintf(l->prep_sha, sizeof l->prep_sha, "%s", sha256);
+	int rc = pthread_create(&l->thread, NULL, prepare, l);
+	if (rc != 0) {
 		free(l);
+		err_sys(err, rc, "cannot start the learner of stage %lld: cannot create a thread",
+			(long long)stage);
 		return NULL;
 	}
-	if (sha256) {
-		if (blobs_path(d, sha256, path, sizeof path, err) < 0 ||
-			checkpoint_read_params_file(&l->m, path, l->m.params_mem, err) < 0)
-			goto fail;
-	} else {
-		model_init_weights(&l->m, seed);
-	}
-	if (write_blobs(d, l, 0, 1, NULL, err) < 0)
-		goto fail;
-	l->next = d->learners;
-	d->learners = l;
-	return l;
-fail:
-	learner_free(l);
+	l->next = d->opening;
+	d->opening = l;
+	in_progress(err, stage);
 	return NULL;
+}
+
+struct learner *learner_open_wait(struct daemon *d, int64_t stage,
+	const struct model_config *cfg, const char *sha256, uint64_t seed, struct err *err)
+{
+	struct learner *l = learner_open(d, stage, cfg, sha256, seed, err);
+	if (l || !err || err->errnum != EINPROGRESS)
+		return l;
+	struct learner *p = preparing(d, stage, NULL);
+	pthread_join(p->thread, NULL);
+	p->joined = 1;
+	return learner_open(d, stage, cfg, sha256, seed, err);
 }
 
 int learner_resume(struct daemon *d, struct learner *l, const char *sha256, const char *opt,
@@ -142,7 +255,7 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 	snprintf(link, sizeof link, "%s/optimizer.safetensors", dir);
 	unlink(link);
 	if (symlink(path, link) < 0)
-		return err_set(err, ERR_IO, "cannot link '%s': %s", link, strerror(errno));
+		return err_sys(err, errno, "cannot link '%s'", link);
 	int rc = checkpoint_load_optimizer(&l->m, dir, &saved, err);
 	unlink(link);
 	if (rc < 0)

@@ -1,6 +1,7 @@
 /*
- * learner — the parameter server of a training stage (DESIGN §3): the stage's
- * weights and AdamW moments in memory, stepped with the gradients its shards sent.
+ * learner — the parameter server of a training stage (docs/architecture.md, "The life
+ * of a job"): the stage's weights and AdamW moments in memory, stepped with the
+ * gradients its shards sent.
  *
  *   learner_open    weights from a blob (a model.safetensors) or fresh (seeded)
  *   learner_resume  weights and moments of a saved checkpoint
@@ -13,15 +14,18 @@
  * Every output is a function of the inputs alone: the same gradients in the same
  * order give the same bytes, whatever worker computed them.
  *
- * The learner runs inside the event loop's turn, not on a thread of its own as
- * DESIGN §1 draws it: a step of the models this build trains (≤ a few million
- * parameters) takes milliseconds. Learners live in the daemon's memory, one per
+ * The learner runs inside the event loop's turn, not on a thread of its own: a step
+ * of the models this build trains (≤ a few million parameters) takes milliseconds.
+ * Only its start-up (learner_open) leaves the loop, as it also runs for models far
+ * larger than any step this build is fast at. Learners live in the daemon's memory, one per
  * running training stage; a restart rebuilds them from the last checkpoint with
  * moments (learner_resume) and the stage recomputes the steps after it.
  */
 #ifndef R1_LEARNER_H
 #define R1_LEARNER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -47,16 +51,40 @@ struct learner {
 	int64_t *units;                /* pretrain: record i's first window, nrec+1 entries;
 	                                  NULL: one unit per record (stage_train.c) */
 	int units_ready;               /* `units` was computed for this learner */
-	struct learner *next;          /* the daemon's list */
+	struct learner *next;          /* the daemon's list (or its list of preparations) */
+	/* learner_open's preparation on a thread of its own */
+	struct daemon *d;
+	pthread_t thread;
+	int joined;                    /* the thread was joined already */
+	atomic_int prep_done;          /* the thread finished: prep_err says how */
+	struct err prep_err;
+	struct model_config prep_cfg;
+	uint64_t prep_seed;
+	char prep_sha[SHA256_HEX_SIZE]; /* weights to read, "" for fresh ones */
+	size_t prep_size;              /* bytes of the weights' blob */
+	int live;                      /* m was initialised */
 };
 
 /* The learner of `stage`, or NULL. */
 struct learner *learner_find(struct daemon *d, int64_t stage);
 
-/* A learner for `stage` (replacing any) with weights from blob `sha256` (NULL:
- * fresh weights from `seed`). */
+/*
+ * A learner for `stage` (replacing any) with weights from blob `sha256` (NULL:
+ * fresh weights from `seed`). Making one takes seconds for a large model (memory,
+ * drawing or reading ~100M weights, writing and hashing their blob), too long for
+ * the event loop (heartbeats, replies), so it is done on a thread: the first call
+ * starts it and fails with errnum EINPROGRESS, as do later calls until it is done;
+ * the call after that returns the learner (or the preparation's error). Callers
+ * call again later (the scheduler runs the stage's driver again). learner_open_wait
+ * waits instead (for learners opened only to write fresh weights once).
+ */
 struct learner *learner_open(struct daemon *d, int64_t stage, const struct model_config *cfg,
 	const char *sha256, uint64_t seed, struct err *err);
+struct learner *learner_open_wait(struct daemon *d, int64_t stage,
+	const struct model_config *cfg, const char *sha256, uint64_t seed, struct err *err);
+
+/* 1 while a learner_open of `stage` runs on its thread. */
+int learner_preparing(struct daemon *d, int64_t stage);
 
 /* Load the weights and moments of checkpoint (sha256, opt) at `step`. */
 int learner_resume(struct daemon *d, struct learner *l, const char *sha256, const char *opt,

@@ -1,7 +1,9 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "events.h"
+#include "learner.h"
 #include "scheduler.h"
 
 static int64_t clock_ms(clockid_t id)
@@ -92,7 +95,57 @@ static void cron(struct daemon *d)
 		log_status(d);
 }
 
-/* Commit the turn and send what it produced. -1 if the commit failed. */
+/*
+ * A full disk (ENOSPC, EDQUOT, or EFBIG under a file-size limit) that keeps the
+ * database from committing a turn does not stop the daemon. The turn is rolled back,
+ * but memory saw it: the learners and the worker registry may be ahead of the
+ * database, so they are dropped as a restart would drop them (learners are rebuilt
+ * from their last saved checkpoint and the steps after it recomputed; workers get
+ * DISCONNECT and come back with READY). Then the daemon stalls: worker messages
+ * are dropped, every control request is answered with the reason ("No space left
+ * on device: DIR (...)", what `r1flow status` prints), and every LOOP_STALL_MS a
+ * probe file is written to DIR. Once it fits, a turn requeues the leases the
+ * forgotten workers held and normal turns go on by themselves.
+ */
+static int begin(struct daemon *d);
+static void read_socket(struct daemon *d, void *sock, enum proto_dir dir,
+	void (*handle)(struct daemon *, struct sock_msg *, int, const struct err *));
+
+#define LOOP_STALL_MS 1000
+#define LOOP_STALL_PROBE (1 << 20) /* bytes written to test for space */
+
+static void stall(struct daemon *d, const struct err *why)
+{
+	int first = !d->stalled[0];
+	snprintf(d->stalled, sizeof d->stalled, "No space left on device: %.300s (%.450s); the "
+		"daemon carries on by itself once space is freed", d->dir.root, why->msg);
+	if (first)
+		log_error("%s", d->stalled);
+	learner_close_all(d);
+	broker_forget_all(d, "daemon waiting for disk space");
+	outbox_flush(&d->out, on_send_failed, d); /* the DISCONNECTs: nothing to commit */
+	d->stall_probe_at = d->now + LOOP_STALL_MS;
+}
+
+/* 1 if LOOP_STALL_PROBE bytes fit in DIR again. */
+static int space_back(struct daemon *d)
+{
+	char path[DATADIR_PATH_MAX];
+	struct err err = { 0 };
+	if (datadir_path(&d->dir, "space-probe", path, sizeof path, &err) < 0)
+		return 0;
+	static char zeros[64 * 1024];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ok = fd >= 0;
+	for (size_t done = 0; ok && done < LOOP_STALL_PROBE; done += sizeof zeros)
+		ok = write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros;
+	ok = ok && fsync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return ok;
+}
+
+/* Commit the turn and send what it produced. -1 if the commit failed for good. */
 static int finish_turn(struct daemon *d)
 {
 	struct err err = { 0 };
@@ -102,10 +155,58 @@ static int finish_turn(struct daemon *d)
 			store_rollback(d->store);
 		counters_discard(&d->counters);
 		outbox_clear(&d->out);
+		if (err_nospace(&err)) {
+			stall(d, &err);
+			return 0;
+		}
 		log_error("%s; stopping: a restart recovers from the database", err.msg);
 		return -1;
 	}
 	outbox_flush(&d->out, on_send_failed, d);
+	return 0;
+}
+
+/* A turn while stalled: answer control requests with the reason, drop the rest, and
+ * see whether space is back. -1: stop (a commit failed for another reason). */
+static int stalled_turn(struct daemon *d, const zmq_pollitem_t *items)
+{
+	if (items[0].revents & ZMQ_POLLIN)
+		for (int i = 0; i < d->cfg.batch; i++) {
+			struct err err = { 0 };
+			int rc = sock_recv(d->workers, d->in, PROTO_W2D, ZMQ_DONTWAIT, &err);
+			sock_msg_release(d->in);
+			if (rc < 0 && d->in->msg.fault == MSG_OK)
+				break;
+		}
+	if (items[1].revents & ZMQ_POLLIN) {
+		read_socket(d, d->control, PROTO_C2D, control_handle);
+		outbox_flush(&d->out, on_send_failed, d); /* error replies: nothing to commit */
+	}
+	if (d->now < d->stall_probe_at)
+		return 0;
+	d->stall_probe_at = d->now + LOOP_STALL_MS;
+	if (!space_back(d) || begin(d) < 0)
+		return 0;
+	struct err err = { 0 };
+	struct store_requeue r = { 0, 0 };
+	if (store_job_requeue_expired(d->store, INT64_MAX, "the daemon waited for disk space",
+		&r, &err) < 0) {
+		store_rollback(d->store);
+		if (err_nospace(&err))
+			return 0;
+		log_error("%s", err.msg);
+		return -1;
+	}
+	counters_add(&d->counters, C_JOBS_REQUEUED, r.queued);
+	counters_add(&d->counters, C_JOBS_FAILED, r.failed);
+	char was[sizeof d->stalled];
+	memcpy(was, d->stalled, sizeof was);
+	d->stalled[0] = '\0';
+	events_emit(d, "daemon_resumed", json_pack("{ss}", "after", was));
+	if (finish_turn(d) < 0)
+		return -1;
+	if (!d->stalled[0])
+		log_info("space is back: carrying on (%lld lease(s) requeued)", (long long)r.queued);
 	return 0;
 }
 
@@ -183,7 +284,8 @@ int loop_run(struct daemon *d, int signal_fd)
 			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
 		};
 		clocks(d);
-		long timeout = next_cron > d->now ? (long)(next_cron - d->now) : 0;
+		long timeout = d->stalled[0] ? LOOP_STALL_MS / 4 : d->schedule_next ? 0 :
+			next_cron > d->now ? (long)(next_cron - d->now) : 0;
 		if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
 			log_error("cannot poll: %s", zmq_strerror(errno));
 			return -1;
@@ -201,6 +303,12 @@ int loop_run(struct daemon *d, int signal_fd)
 				d->stop = 1;
 			}
 		}
+		if (d->stalled[0]) {
+			if (stalled_turn(d, items) < 0)
+				return -1;
+			last_turn_at = d->now;
+			continue;
+		}
 		if (begin(d) < 0) {
 			usleep(100 * 1000);
 			continue;
@@ -211,6 +319,11 @@ int loop_run(struct daemon *d, int signal_fd)
 		last_turn_at = d->now;
 		if (stalled > (int64_t)d->cfg.heartbeat_ms * d->cfg.liveness)
 			broker_grace(d, stalled);
+		if (d->schedule_next) { /* asked for by the last turn (a submit) */
+			d->schedule_next = 0;
+			scheduler_run(d);
+			d->scheduled_at = d->now;
+		}
 		if (items[0].revents & ZMQ_POLLIN)
 			read_socket(d, d->workers, PROTO_W2D, broker_handle);
 		broker_reap(d);
@@ -228,6 +341,11 @@ int loop_run(struct daemon *d, int signal_fd)
 		broker_dispatch(d);
 		if (finish_turn(d) < 0)
 			return -1;
+		/* a turn longer than a heartbeat holds up heartbeats and replies: say so */
+		int64_t took = clock_ms(CLOCK_MONOTONIC) - d->now;
+		if (took > d->cfg.heartbeat_ms)
+			log_warn("a turn took %lld ms (nothing was sent or received meanwhile)",
+				(long long)took);
 	}
 	last_turn(d);
 	return 0;

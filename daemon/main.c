@@ -1,5 +1,5 @@
 /*
- * r1flowd — the r1flow coordinator (DESIGN §1). Startup, signals, shutdown; the work
+ * r1flowd — the r1flow coordinator (docs/architecture.md). Startup, signals, shutdown; the work
  * is in loop.c and the modules daemon.h lists. SIGTERM and SIGINT stop it; SIGHUP
  * rereads the CURVE allowlist (auth.h).
  *
@@ -52,6 +52,9 @@ static int setup_signals(struct err *err)
 		sigaction(SIGHUP, &sa, NULL) < 0)
 		return err_set(err, ERR_IO, "cannot install signal handlers: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
+	/* a file-size limit (ulimit -f) makes write fail with EFBIG, which waits for
+	 * space like ENOSPC, instead of killing the daemon */
+	signal(SIGXFSZ, SIG_IGN);
 	return 0;
 }
 
@@ -123,6 +126,7 @@ static void stop(struct daemon *d)
 	auth_free(d->auth);
 	outbox_release(&d->out);
 	learner_close_all(d);
+	free(d->backoff);
 	broker_free(d->broker);
 	free(d->in);
 	store_close(d->store);

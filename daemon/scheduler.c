@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,64 @@
 #include "learner.h"
 #include "spec.h"
 #include "stage.h"
+
+/* A stage waiting out a transient error: tried again at `at` (monotonic ms); the
+ * next wait is `delay`, doubled after each failed try up to SCHED_BACKOFF_MAX_MS. */
+struct sched_backoff {
+	int64_t stage, at, delay;
+};
+
+#define SCHED_BACKOFF_MIN_MS 1000
+#define SCHED_BACKOFF_MAX_MS 60000
+
+static struct sched_backoff *backoff_find(struct daemon *d, int64_t stage)
+{
+	for (size_t i = 0; i < d->nbackoff; i++)
+		if (d->backoff[i].stage == stage)
+			return &d->backoff[i];
+	return NULL;
+}
+
+/* 1 while `stage` waits out its back-off. */
+static int backing_off(struct daemon *d, int64_t stage)
+{
+	struct sched_backoff *b = backoff_find(d, stage);
+	return b && d->now < b->at;
+}
+
+static void backoff_clear(struct daemon *d, int64_t stage)
+{
+	struct sched_backoff *b = backoff_find(d, stage);
+	if (b)
+		*b = d->backoff[--d->nbackoff];
+}
+
+/* Start or lengthen the stage's back-off; the wait in ms (0: out of memory, the
+ * stage is simply tried on the next run). */
+static int64_t backoff_grow(struct daemon *d, int64_t stage)
+{
+	struct sched_backoff *b = backoff_find(d, stage);
+	if (!b) {
+		struct sched_backoff *grown = realloc(d->backoff, (d->nbackoff + 1) * sizeof *grown);
+		if (!grown)
+			return 0;
+		d->backoff = grown;
+		b = &d->backoff[d->nbackoff++];
+		*b = (struct sched_backoff){ stage, 0, SCHED_BACKOFF_MIN_MS };
+	}
+	int64_t wait = b->delay;
+	b->at = d->now + wait;
+	b->delay = wait * 2 < SCHED_BACKOFF_MAX_MS ? wait * 2 : SCHED_BACKOFF_MAX_MS;
+	return wait;
+}
+
+/* The pipeline error of a full disk: where, the failure, and what to do. */
+static void nospace_text(char *out, size_t size, int64_t pipeline, const char *where,
+	const char *why)
+{
+	snprintf(out, size, "No space left on device: %s (%s); free space there, then "
+		"'r1flow resume %lld'", where, why, (long long)pipeline);
+}
 
 static json_t *parse(const char *text)
 {
@@ -67,9 +126,11 @@ static int set_pipeline(struct daemon *d, struct store_pipeline *p,
 }
 
 /* Start a pending stage: running, then its driver's start. A driver that cannot
- * start fails the stage (not the turn). */
+ * start fails the stage (not the turn) when the cause is permanent; a transient
+ * cause puts it back to pending, to start again after a back-off, and a full disk
+ * is also copied to *nospace (may be NULL) for the caller to pause the pipeline. */
 static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec,
-	struct store_stage *st, struct err *err)
+	struct store_stage *st, struct err *nospace, struct err *err)
 {
 	const struct stage_driver *drv = stage_driver_find(st->kind);
 	if (set_stage(d, st, STAGE_RUNNING, NULL, err) < 0)
@@ -84,12 +145,27 @@ static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec
 		json_decref(spec);
 		if (store_unit_end(d->store, rc == 0, err) < 0 && rc == 0)
 			return -1;
-		if (rc == 0) {
-			log_info("pipeline %lld: stage '%s' (%s) started", (long long)p->id, st->name,
-				st->kind);
+		if (rc == 0 || why.errnum == EINPROGRESS) {
+			/* EINPROGRESS: its learner is being prepared off the loop; the stage is
+			 * running and its driver's advance carries the start on when it is ready */
+			backoff_clear(d, st->id);
+			log_info("pipeline %lld: stage '%s' (%s) started%s", (long long)p->id, st->name,
+				st->kind, rc == 0 ? "" : " (preparing its learner)");
 			return 0;
 		}
+		if (err_transient(&why)) {
+			learner_close(d, st->id); /* its start was rolled back */
+			if (err_nospace(&why) && nospace) {
+				*nospace = why;
+			} else {
+				log_error("pipeline %lld: stage '%s' cannot start: %s; trying again in "
+					"%lld ms", (long long)p->id, st->name, why.msg,
+					(long long)backoff_grow(d, st->id));
+			}
+			return set_stage(d, st, STAGE_PENDING, NULL, err);
+		}
 	}
+	backoff_clear(d, st->id);
 	return set_stage(d, st, STAGE_FAILED, why.msg, err);
 }
 
@@ -126,18 +202,31 @@ static int stop_stages(struct daemon *d, struct store_stage *st, size_t n, int p
 	return 0;
 }
 
+/* Pause pipeline p (stages st[0..n)) for a full disk at `where`. */
+static int wait_for_space(struct daemon *d, struct store_pipeline *p, struct store_stage *st,
+	size_t n, const char *where, const char *why, struct err *err)
+{
+	char error[900];
+	nospace_text(error, sizeof error, p->id, where, why);
+	log_error("pipeline %lld '%s' paused: %s", (long long)p->id, p->name, error);
+	if (stop_stages(d, st, n, 0, STAGE_PAUSED, err) < 0)
+		return -1;
+	return set_pipeline(d, p, PIPELINE_PAUSED, "pipeline_paused", error, err);
+}
+
 static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *err)
 {
 	struct store_stage *st = NULL;
 	size_t n = 0;
 	json_t *pspec = parse(p->spec);
+	struct err nospace = { 0 };
 	int rc = -1;
 	if (store_stage_list(d->store, p->id, &st, &n, err) < 0)
 		goto out;
 	/* 1. advance */
 	for (size_t i = 0; i < n; i++) {
 		const struct stage_driver *drv = stage_driver_find(st[i].kind);
-		if (st[i].state != STAGE_RUNNING || !drv)
+		if (st[i].state != STAGE_RUNNING || !drv || backing_off(d, st[i].id))
 			continue;
 		json_t *spec = parse(st[i].spec);
 		struct stage_ctx c = { d, p, &st[i], spec, pspec };
@@ -145,22 +234,39 @@ static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *
 		struct err why = { 0 };
 		int arc = drv->advance(&c, &next, &why);
 		json_decref(spec);
-		if (arc < 0 && (why.code == ERR_IO || why.code == ERR_NOMEM)) {
-			/* the store or memory failed: try again next time */
-			log_error("pipeline %lld: stage '%s': %s", (long long)p->id, st[i].name, why.msg);
+		if (arc < 0 && why.errnum == EINPROGRESS)
+			continue; /* a learner being prepared: see start_stage */
+		if (arc < 0) /* memory may be ahead of the store (a step applied, its blob not
+		              * written): the stage's learner is rebuilt from its checkpoint */
+			learner_close(d, st[i].id);
+		if (arc < 0 && err_nospace(&why)) {
+			nospace = why;
+			break;
+		}
+		if (arc < 0 && err_transient(&why)) {
+			/* a busy database, memory: the same again later can succeed */
+			log_error("pipeline %lld: stage '%s': %s; trying again in %lld ms",
+				(long long)p->id, st[i].name, why.msg, (long long)backoff_grow(d, st[i].id));
 			continue;
 		}
-		if (arc < 0) /* anything else will not go away by itself */
+		if (arc < 0) /* missing or malformed input: no retry will fix it */
 			next = STAGE_FAILED;
+		else
+			backoff_clear(d, st[i].id);
 		if (next != STAGE_RUNNING &&
 			set_stage(d, &st[i], next, next == STAGE_FAILED ? why.msg : NULL, err) < 0)
 			goto out;
 	}
 	/* 3. start what is ready (a stage that cannot start fails at once) */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && !nospace.code; i++)
 		if (st[i].state == STAGE_PENDING && ready(&st[i], st, n) &&
-			start_stage(d, p, pspec, &st[i], err) < 0)
+			!backing_off(d, st[i].id) && start_stage(d, p, pspec, &st[i], &nospace, err) < 0)
 			goto out;
+	/* a full disk pauses the pipeline: nothing is lost, resume carries on */
+	if (nospace.code) {
+		rc = wait_for_space(d, p, st, n, d->dir.root, nospace.msg, err);
+		goto out;
+	}
 	/* 2. a failed stage fails the pipeline */
 	for (size_t i = 0; i < n; i++) {
 		if (st[i].state != STAGE_FAILED)
@@ -211,9 +317,54 @@ void scheduler_run(struct daemon *d)
 	free(ids);
 }
 
-int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t *id,
-	struct err *err)
+int scheduler_wait_for_space(struct daemon *d, int64_t stage, const char *where,
+	const char *why)
 {
+	int64_t *ids = NULL;
+	size_t nids = 0;
+	struct err err = { 0 };
+	int done = 0;
+	if (store_pipeline_ids(d->store, PIPELINE_RUNNING, &ids, &nids, &err) < 0)
+		goto out;
+	for (size_t i = 0; i < nids && !done && !err.code; i++) {
+		struct store_pipeline p;
+		struct store_stage *st = NULL;
+		size_t n = 0;
+		if (store_pipeline_get(d->store, ids[i], &p, &err) != 1)
+			continue;
+		if (store_stage_list(d->store, p.id, &st, &n, &err) == 0)
+			for (size_t k = 0; k < n; k++)
+				done |= st[k].id == stage;
+		if (done && store_unit_begin(d->store, &err) == 0) {
+			int rc = wait_for_space(d, &p, st, n, where, why, &err);
+			if (store_unit_end(d->store, rc == 0, &err) < 0 || rc < 0)
+				done = 0;
+		}
+		store_stages_free(st, n);
+		store_pipeline_release(&p);
+	}
+out:
+	free(ids);
+	if (err.code)
+		log_error("%s", err.msg);
+	return done ? 0 : -1;
+}
+
+int scheduler_submit(struct daemon *d, json_t *spec, const char *source, const char *token,
+	int64_t *id, int *existing, struct err *err)
+{
+	*existing = 0;
+	if (token) { /* asked again after a timeout: the pipeline it made already */
+		int found = store_pipeline_by_token(d->store, token, id, err);
+		if (found != 0) {
+			if (found == 1) {
+				*existing = 1;
+				log_info("pipeline %lld: submitted again with the same token: not run twice",
+					(long long)*id);
+			}
+			return found < 0 ? -1 : 0;
+		}
+	}
 	if (spec_check_json(spec, err) < 0 || stage_model_resolve(d, spec, err) < 0)
 		return -1;
 	const char *name = json_string_value(json_object_get(spec, "name"));
@@ -228,7 +379,8 @@ int scheduler_submit(struct daemon *d, json_t *spec, const char *source, int64_t
 		free(text);
 		return -1;
 	}
-	if (store_pipeline_add(d->store, name, source, text, seed, d->wall, id, err) < 0)
+	if (store_pipeline_add(d->store, name, source, text, seed, d->wall, id, err) < 0 ||
+		(token && store_pipeline_set_token(d->store, *id, token, err) < 0))
 		goto out;
 	json_array_foreach(json_object_get(spec, "stages"), i, stage) {
 		const char *kind = json_string_value(json_object_get(stage, "kind"));
@@ -256,7 +408,9 @@ out:
 		"stages", (json_int_t)json_array_size(json_object_get(spec, "stages"))));
 	log_info("pipeline %lld '%s' submitted: %zu stage(s)", (long long)*id, name,
 		json_array_size(json_object_get(spec, "stages")));
-	scheduler_run(d);
+	/* its stages start in the next turn: the reply goes out with this one, before a
+	 * first stage's start-up (initial weights) can delay it */
+	d->schedule_next = 1;
 	return 0;
 }
 
@@ -270,6 +424,7 @@ static int act(struct daemon *d, struct store_pipeline *p, struct store_stage *s
 	enum scheduler_action action, struct err *err)
 {
 	json_t *pspec;
+	struct err nospace = { 0 };
 	switch (action) {
 	case SCHED_CANCEL:
 		if (stop_stages(d, st, n, 1, STAGE_CANCELLED, err) < 0)
@@ -283,14 +438,20 @@ static int act(struct daemon *d, struct store_pipeline *p, struct store_stage *s
 		if (set_pipeline(d, p, PIPELINE_RUNNING, "pipeline_resumed", NULL, err) < 0)
 			return -1;
 		pspec = parse(p->spec);
-		for (size_t i = 0; i < n; i++)
-			if (st[i].state == STAGE_PAUSED && start_stage(d, p, pspec, &st[i], err) < 0) {
+		for (size_t i = 0; i < n && !nospace.code; i++) {
+			backoff_clear(d, st[i].id);
+			if (st[i].state == STAGE_PAUSED &&
+				start_stage(d, p, pspec, &st[i], &nospace, err) < 0) {
 				json_decref(pspec);
 				return -1;
 			}
+		}
 		json_decref(pspec);
-		return 0;
+		/* still no space: paused again, with the reason */
+		return nospace.code ? wait_for_space(d, p, st, n, d->dir.root, nospace.msg, err) : 0;
 	case SCHED_RETRY:
+		for (size_t i = 0; i < n; i++)
+			backoff_clear(d, st[i].id);
 		for (size_t i = 0; i < n; i++)
 			if ((st[i].state == STAGE_FAILED || st[i].state == STAGE_CANCELLED) &&
 				set_stage(d, &st[i], STAGE_PENDING, NULL, err) < 0)

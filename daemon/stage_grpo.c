@@ -1,5 +1,5 @@
 /*
- * stage_grpo — the `grpo` stage (DESIGN §8): group relative policy optimisation
+ * stage_grpo — the `grpo` stage (docs/pipelines.md has its keys): group relative policy optimisation
  * with rule-based rewards, through rollout, reward and grad jobs and the learner.
  *
  * Step s (1-based):

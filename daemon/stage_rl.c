@@ -18,7 +18,7 @@ int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *
 	if (stage_initial_weights(c, &cfg, sha256, config, err) < 0)
 		return -1;
 	if (!*sha256) { /* fresh weights: the learner writes them as a blob */
-		struct learner *l = learner_open(c->d, c->stage->id, &cfg, NULL,
+		struct learner *l = learner_open_wait(c->d, c->stage->id, &cfg, NULL,
 			(uint64_t)c->pipeline->seed, err);
 		if (!l)
 			return -1;

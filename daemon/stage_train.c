@@ -23,6 +23,7 @@
  * daemon restart the stage resumes from its last saved step: the jobs after it
  * are deleted and recomputed, and determinism makes the result the same.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,13 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (l)
 		return l;
+	if (learner_preparing(c->d, c->stage->id)) { /* not again: its weights are read */
+		err_set(err, ERR_IO, "the learner of stage %lld is being prepared",
+			(long long)c->stage->id);
+		if (err)
+			err->errnum = EINPROGRESS;
+		return NULL;
+	}
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
 	int64_t before = INT64_MAX;
@@ -216,6 +224,14 @@ again:
 				"recomputing from an earlier one", (long long)c->stage->id,
 				(long long)ck.step, err->msg);
 			learner_close(c->d, c->stage->id); /* its weights may be half loaded */
+			/* the row goes with its damaged file: the learner may be prepared on a
+			 * thread (learner_open), so the next try can be a later turn, which must
+			 * not find this checkpoint again; the step's save writes it anew */
+			*err = (struct err){ 0 };
+			if (store_checkpoint_delete(c->d->store, c->stage->id, ck.step, err) < 0)
+				return NULL;
+			blobs_drop(c->d, ck.sha256);
+			blobs_drop(c->d, ck.optimizer);
 			before = ck.step;
 			goto again;
 		}

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,7 +53,8 @@ static const char *const sql[S_COUNT] = {
 		"state = CASE WHEN ?3 AND " AGAIN " THEN 'queued' ELSE 'failed' END, "
 		"worker = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE worker END, "
 		"finished_at = CASE WHEN ?3 AND " AGAIN " THEN NULL ELSE ?5 END, "
-		"error = " ENDED("?4") ", lease_deadline = NULL "
+		/* an error no retry can fix is not "attempt 1 of 3" */
+		"error = CASE WHEN ?3 THEN " ENDED("?4") " ELSE ?4 END, lease_deadline = NULL "
 		"WHERE id = ?1 AND epoch = ?2 AND state = 'leased' RETURNING state",
 	/* a lease given back without counting it: attempt goes back to what it was
 	 * before the claim (store_job_refund) */
@@ -118,6 +120,8 @@ static const char *const sql[S_COUNT] = {
 		"started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4) "
 		"ELSE started_at END, "
 		"finished_at = CASE WHEN " FINAL("?2") " THEN ?4 ELSE NULL END WHERE id = ?1",
+	[S_PIPELINE_TOKEN_SET] = "UPDATE pipelines SET token = ?2 WHERE id = ?1",
+	[S_PIPELINE_BY_TOKEN] = "SELECT id FROM pipelines WHERE token = ?1",
 	[S_STAGE_LIST] = "SELECT " STAGE_COLUMNS " FROM stages WHERE pipeline = ?1 ORDER BY id",
 	[S_STAGE_STATE] =
 		"UPDATE stages SET state = ?2, error = ?3, "
@@ -250,15 +254,44 @@ static enum err_code code_of(int rc)
 	}
 }
 
+/* The errno err_transient() classifies a SQLite failure by: a full disk is
+ * ENOSPC, another connection holding the lock EBUSY, no memory ENOMEM, an I/O
+ * error the errno SQLite saw; 0 (permanent) for the rest (corruption, constraints,
+ * misuse). SQLite
+ * reports a write cut short by a file-size limit (EFBIG) as a plain I/O error and
+ * does not always keep its errno (sqlite3_system_errno is 0), so `seen`, errno as
+ * the failed call left it, stands in when it says the disk is full. */
+static int errnum_of(sqlite3 *db, int rc, int seen)
+{
+	int sys;
+	switch (rc & 0xff) {
+	case SQLITE_FULL: return ENOSPC;
+	case SQLITE_BUSY: case SQLITE_LOCKED: return EBUSY;
+	case SQLITE_NOMEM: return ENOMEM;
+	case SQLITE_IOERR:
+		sys = sqlite3_system_errno(db);
+		if (!sys && (seen == ENOSPC || seen == EFBIG || seen == EDQUOT))
+			sys = seen;
+		return sys;
+	default: return 0;
+	}
+}
+
 int store_db_fail(struct store *s, struct err *err, const char *fmt, ...)
 {
+	int seen = errno;
 	char what[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	return err_set(err, code_of(sqlite3_extended_errcode(s->db)), "%s: %s", what,
-		sqlite3_errmsg(s->db));
+	int rc = sqlite3_extended_errcode(s->db);
+	err_set(err, code_of(rc), "%s: %s", what, sqlite3_errmsg(s->db));
+	if (err)
+		err->errnum = errnum_of(s->db, rc, seen);
+	if (s->in_tx && sqlite3_get_autocommit(s->db)) /* SQLite rolled the turn back */
+		s->lost_errnum = errnum_of(s->db, rc, seen);
+	return -1;
 }
 
 /* A statement ready for binding. */
@@ -314,9 +347,13 @@ static int exec_simple(struct store *s, enum stmt id)
 int store_tx_enter(struct store *s, int multi, struct err *err, const char *what)
 {
 	if (s->in_tx) {
-		if (sqlite3_get_autocommit(s->db))
-			return err_set(err, ERR_IO, "cannot %s: an earlier error rolled the "
-				"transaction back", what);
+		if (sqlite3_get_autocommit(s->db)) {
+			err_set(err, ERR_IO, "cannot %s: an earlier error rolled the transaction back",
+				what);
+			if (err)
+				err->errnum = s->lost_errnum; /* ENOSPC: still a full disk */
+			return -1;
+		}
 		if (multi && exec_simple(s, S_SAVEPOINT) < 0)
 			return store_db_fail(s, err, "cannot %s", what);
 		return 0;
@@ -498,6 +535,7 @@ int store_begin(struct store *s, struct err *err)
 	if (exec_simple(s, S_BEGIN) < 0)
 		return store_db_fail(s, err, "cannot begin transaction");
 	s->in_tx = 1;
+	s->lost_errnum = 0;
 	return 0;
 }
 
@@ -505,9 +543,13 @@ int store_commit(struct store *s, struct err *err)
 {
 	assert(s->in_tx && "store_commit without store_begin");
 	s->in_tx = 0;
-	if (sqlite3_get_autocommit(s->db))
-		return err_set(err, ERR_IO, "cannot commit transaction: an earlier error rolled "
-			"it back");
+	if (sqlite3_get_autocommit(s->db)) {
+		err_set(err, ERR_IO, "cannot commit transaction: an earlier error rolled it back%s",
+			s->lost_errnum == ENOSPC ? " (database or disk is full)" : "");
+		if (err) /* a full disk stays a full disk: the loop waits instead of exiting */
+			err->errnum = s->lost_errnum;
+		return -1;
+	}
 	if (exec_simple(s, S_COMMIT) == 0)
 		return 0;
 	store_db_fail(s, err, "cannot commit transaction");

@@ -296,6 +296,11 @@ const char *store_stage_state_name(enum stage_state state);
 
 int store_pipeline_add(struct store *s, const char *name, const char *source,
 	const char *spec, int64_t seed, int64_t now_ms, int64_t *id, struct err *err);
+/* The client's submit token of pipeline `id` (UNIQUE: a second pipeline with the
+ * same token is refused as ERR_INVALID). */
+int store_pipeline_set_token(struct store *s, int64_t id, const char *token, struct err *err);
+/* The pipeline submitted with `token`: 1 and *id, 0 none, -1 error. */
+int store_pipeline_by_token(struct store *s, const char *token, int64_t *id, struct err *err);
 int store_stage_add(struct store *s, int64_t pipeline, const char *name, const char *kind,
 	const char *spec, int64_t total, int64_t now_ms, int64_t *id, struct err *err);
 

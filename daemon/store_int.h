@@ -22,7 +22,7 @@ enum stmt {
 	/* store_pipeline.c */
 	S_PIPELINE_GET, S_PIPELINE_LIST, S_PIPELINE_IDS, S_PIPELINE_STATE, S_STAGE_LIST,
 	S_STAGE_STATE, S_STAGE_PROGRESS, S_STAGE_JOBS_CANCEL, S_STAGE_JOBS_REQUEUE,
-	S_STAGE_JOB_FAILED, S_EVENT_LIST,
+	S_STAGE_JOB_FAILED, S_EVENT_LIST, S_PIPELINE_TOKEN_SET, S_PIPELINE_BY_TOKEN,
 	/* store_dataset.c */
 	S_DATASET_ADD, S_DATASET_FIND, S_DATASET_COUNT, S_DATASET_LIST, S_RECORD_ADD,
 	S_RECORD_GET, S_CHECKPOINT_ADD, S_CHECKPOINT_LAST, S_CHECKPOINT_LAST_OPT,
@@ -36,6 +36,7 @@ enum stmt {
 struct store {
 	sqlite3 *db;
 	int in_tx;                  /* inside store_begin .. store_commit */
+	int lost_errnum;            /* errno of the error that rolled the transaction back */
 	sqlite3_stmt *st[S_COUNT];  /* prepared statements, by enum stmt */
 };
 

@@ -213,6 +213,30 @@ int store_pipeline_set_state(struct store *s, int64_t id, enum pipeline_state st
 	return update_one(s, st, what, id, err);
 }
 
+int store_pipeline_set_token(struct store *s, int64_t id, const char *token, struct err *err)
+{
+	const char *what = "set the submit token of pipeline";
+	if (store_tx_enter(s, 0, err, what) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, S_PIPELINE_TOKEN_SET);
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, token);
+	return update_one(s, st, what, id, err);
+}
+
+int store_pipeline_by_token(struct store *s, const char *token, int64_t *id, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_PIPELINE_BY_TOKEN);
+	store_bind_text(st, 1, token);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		store_db_fail(s, err, "cannot look up submit token '%.64s'", token);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void free_stage(struct store_stage *g)
 {
 	free(g->name);

@@ -1,5 +1,5 @@
 /*
- * spec — the pipeline spec loader (DESIGN §7): YAML in, one normalised JSON object out.
+ * spec — the pipeline spec loader (docs/pipelines.md): YAML in, one normalised JSON object out.
  *
  *   json_t *spec = NULL;
  *   struct err e = { 0 };

@@ -1,4 +1,4 @@
-/* spec_keys — the schema tables; see spec_keys.h. */
+/* spec_keys — the schema tables; see spec_keys.h and docs/pipelines.md. */
 #include "spec_keys.h"
 
 #include <math.h>

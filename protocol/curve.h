@@ -1,5 +1,5 @@
 /*
- * curve — CURVE keys for r1flow's tcp:// endpoints (DESIGN §5 "Security"): key files
+ * curve — CURVE keys for r1flow's tcp:// endpoints (docs/protocol.md): key files
  * and the socket options of both ends. libzmq does the cryptography (it is built
  * with libsodium on Debian); this module only moves keys between files and sockets.
  *

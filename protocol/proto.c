@@ -23,7 +23,8 @@ static const struct proto_field f_result[] = {
 };
 static const struct proto_field f_fail[] = {
 	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 1 },
-	{ "error", PROTO_T_STR, 1 }, { "retryable", PROTO_T_BOOL, 0 }, { 0 },
+	{ "error", PROTO_T_STR, 1 }, { "retryable", PROTO_T_BOOL, 0 },
+	{ "nospace", PROTO_T_STR, 0 }, { 0 },
 };
 static const struct proto_field f_fetch[] = {
 	{ "sha256", PROTO_T_HEX64, 1 }, { "offset", PROTO_T_UINT, 1 },

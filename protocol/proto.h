@@ -37,6 +37,9 @@
  *                                                JOBs; DISCONNECT follows the last)
  *   RESULT      a job's output; blobs 0..N      job:uint epoch:uint result?:obj stats?:obj
  *   FAIL        a job could not be done          job:uint epoch:uint error:str retryable?:bool
+ *                                                nospace?:str (the worker's full
+ *                                                directory: the daemon pauses the
+ *                                                pipeline instead of counting an attempt)
  *   FETCH       ask for part of a blob           sha256:hex64 offset:uint size?:uint
  *   DISCONNECT  leaving (drain done, or bye)     reason?:str
  *

@@ -1,4 +1,4 @@
--- 0001_init: the coordinator's first schema (DESIGN §6).
+-- 0001_init: the coordinator's first schema (docs/architecture.md).
 --
 -- Times are integer milliseconds since the Unix epoch. JSON columns hold compact
 -- JSON text (checked with json_valid). Migrations are append-only: never edit this

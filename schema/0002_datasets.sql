@@ -1,4 +1,4 @@
--- 0002_datasets: datasets and their records, model checkpoints (DESIGN §6).
+-- 0002_datasets: datasets and their records, model checkpoints (docs/architecture.md).
 --
 -- A dataset is a named list of records: generated from a task, imported from JSONL,
 -- or written by a stage (rejection sampling, merge). A pipeline's datasets belong

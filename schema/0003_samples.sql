@@ -1,4 +1,4 @@
--- 0003_samples: what the model wrote during RL (DESIGN §6), for `r1flow samples`.
+-- 0003_samples: what the model wrote during RL (docs/architecture.md), for `r1flow samples`.
 --
 -- One row per sampled completion of a GRPO step: the prompt record it answers,
 -- its index in the group, the text and token count, each reward component and the

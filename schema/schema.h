@@ -2,7 +2,7 @@
  * schema — the SQL migrations of the coordinator's database, embedded at build time.
  *
  * Each schema/NNNN_<what>.sql becomes one entry of `schema_migrations`, in order,
- * with version NNNN (1, 2, ... without gaps; embed.c refuses anything else). The
+ * with version NNNN (ascending, gaps allowed; embed.c refuses anything else). The
  * generated schema_sql.c is compiled into the daemon library; store.c applies the
  * entries whose version exceeds the database's PRAGMA user_version, all in one
  * transaction that also sets user_version.

@@ -1,5 +1,5 @@
 /*
- * filters — the rejection-sampling predicates (R1 §2.3.3; docs/rewards.md), pure
+ * filters — the rejection-sampling predicates of docs/rewards.md (DeepSeek-R1 §2.3.3), pure
  * functions of one completion (the same text the rewards read: what the model wrote
  * after "<think>", specials spelled out; see rewards.h). Each returns 1 when the
  * sample should be dropped. "Keep correct samples" is the accuracy or countdown

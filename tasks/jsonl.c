@@ -154,7 +154,6 @@ out:
 	return rc;
 }
 
-
 void jsonl_record_release(struct jsonl_record *r)
 {
 	free(r->prompt);

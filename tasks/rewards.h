@@ -1,5 +1,5 @@
 /*
- * rewards — the rule-based rewards, pure functions of text (docs/rewards.md).
+ * rewards — the rule-based rewards of docs/rewards.md, pure functions of text.
  *
  * What they read. The completion is the text the model generated after the
  * templated prompt "{prompt}\n<think>", decoded with tok_decode, so special tokens

@@ -1,5 +1,5 @@
 /*
- * tasks — deterministic task generators with verifiers: `arithmetic`
+ * tasks — deterministic task generators with verifiers (docs/rewards.md): `arithmetic`
  * and `countdown`, and the worked-solution writer that produces the cold-start
  * demonstrations for them. Pure C, no I/O, no allocation.
  *
@@ -133,7 +133,7 @@ void task_params_default(enum task_kind kind, struct task_params *p);
 /* 0 if p is usable, else -1 naming the bad field. */
 int task_params_check(const struct task_params *p, struct err *err);
 
-/* The measured mix (docs/learning.md): plain 0.35, tagged 0.35, worked 0.30. */
+/* The demo's corpus mix (docs/learning.md): plain 0.35, tagged 0.35, worked 0.30. */
 struct task_mix task_mix_default(void);
 
 /*

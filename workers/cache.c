@@ -18,8 +18,7 @@ static int mkdir_p(const char *path, struct err *err)
 			char c = *p;
 			*p = '\0';
 			if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-				return err_set(err, ERR_IO, "cannot create cache directory '%s': %s", buf,
-					strerror(errno));
+				return err_sys(err, errno, "cannot create cache directory '%s'", buf);
 			*p = c;
 			if (!c)
 				return 0;
@@ -85,7 +84,7 @@ int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sh
 		return err_set(err, ERR_INVALID, "cache directory '%s' is too long", c->dir);
 	f->fd = mkstemp(f->tmp);
 	if (f->fd < 0)
-		return err_set(err, ERR_IO, "cannot create '%s': %s", f->tmp, strerror(errno));
+		return err_sys(err, errno, "cannot create '%s'", f->tmp);
 	memcpy(f->sha256, sha256, SHA256_HEX_SIZE);
 	sha256_init(&f->hash);
 	f->size = 0;
@@ -102,7 +101,7 @@ int cache_fill_write(struct cache_fill *f, const void *data, size_t size, struct
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return err_set(err, ERR_IO, "cannot write '%s': %s", f->tmp, strerror(errno));
+			return err_sys(err, errno, "cannot write '%s'", f->tmp);
 		p += n;
 		size -= (size_t)n;
 	}
@@ -134,8 +133,7 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 		rename(f->tmp, path) < 0) {
 		int saved = errno;
 		cache_fill_abort(f);
-		return err_set(err, ERR_IO, "cannot cache blob %s in '%s': %s", f->sha256, c->dir,
-			strerror(saved));
+		return err_sys(err, saved, "cannot cache blob %s in '%s'", f->sha256, c->dir);
 	}
 	close(f->fd);
 	f->fd = -1;

@@ -6,8 +6,8 @@
  *   int job_<kind>_run(const struct job *job, struct job_output *out, struct err *err);
  *
  * It runs on the worker's compute thread, one job at a time, and must be a pure
- * function of the job's params and blobs (DESIGN §3): a retry on another worker
- * gives the same bytes. It returns 0 with out->result set (the runtime sends RESULT)
+ * function of the job's params and blobs (docs/architecture.md, "Determinism"): a
+ * retry on another worker gives the same bytes. It returns 0 with out->result set (the runtime sends RESULT)
  * or -1 with err set (the runtime sends FAIL with err.msg; out->retryable says
  * whether another attempt could succeed, e.g. a blob that could not be fetched,
  * against bad params, which never will).

@@ -1,5 +1,5 @@
 /*
- * job_grad — the gradient of one shard of sequences (DESIGN §3, §8).
+ * job_grad — the gradient of one shard of sequences (docs/protocol.md "grad", core/loss.h).
  *
  * params
  *   weights, config   the model (jobmodel.h)

@@ -43,7 +43,7 @@ int job_probe_run(const struct job *job, struct job_output *out, struct err *err
 	if (blob) {
 		char path[4096], hex[SHA256_HEX_SIZE];
 		if (job_blob_path(job, blob, path, sizeof path, err) < 0) {
-			out->retryable = 1;
+			out->retryable = err_transient(err);
 			return -1;
 		}
 		if (sha256_file(path, hex, &blob_size, err) < 0)

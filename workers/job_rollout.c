@@ -1,5 +1,5 @@
 /*
- * job_rollout — G samples for each of a chunk of prompts (DESIGN §3, §4).
+ * job_rollout — G samples for each of a chunk of prompts (docs/protocol.md "rollout").
  *
  * params
  *   weights, config   the model (jobmodel.h)

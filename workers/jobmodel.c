@@ -57,7 +57,7 @@ static int jobmodel_load(const struct job *job, const char *kind, const char *sh
 {
 	char path[JOBMODEL_PATH_MAX];
 	if (job_blob_path(job, sha256, path, sizeof path, err) < 0) {
-		*retryable = 1;
+		*retryable = err_transient(err); /* a lost connection, not a missing blob */
 		return err_wrap(err, "%s", kind);
 	}
 	if (checkpoint_read_params_file(&jm.m, path, params, err) < 0)

@@ -1,5 +1,5 @@
 /*
- * r1flow-worker — runs jobs for r1flowd (DESIGN §1). Options in settings.c; the
+ * r1flow-worker — runs jobs for r1flowd (docs/architecture.md). Options in settings.c; the
  * runtime (runtime.h) does the rest.
  *
  * Exit status: 0 after a drain (SIGTERM or SIGINT: finish the jobs in hand, then
@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is EFBIG, a full disk, not a crash */
 
 	if (runtime_run(&s, signal_pipe[0], &err) < 0) {
 		log_error("%s", err.msg);

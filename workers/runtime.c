@@ -148,8 +148,12 @@ int job_blob_path(const struct job *job, const char *sha256, char *path, size_t 
 	}
 	x->ask = ASK_FETCH;
 	memcpy(x->sha256, sha256, SHA256_HEX_SIZE);
-	if (pass(c->pair, x) < 0 || take(c->pair, 0) != x)
-		return err_set(err, ERR_IO, "cannot fetch blob %s: worker stopping", sha256);
+	if (pass(c->pair, x) < 0 || take(c->pair, 0) != x) {
+		err_set(err, ERR_IO, "cannot fetch blob %s: worker stopping", sha256);
+		if (err)
+			err->errnum = ENOTCONN;
+		return -1;
+	}
 	if (x->fetch_rc < 0) {
 		if (err)
 			*err = x->fetch_err;
@@ -194,10 +198,16 @@ static void run_job(struct runtime_compute *c, struct sock_msg *in, uint64_t ses
 		json_decref(out.stats);
 		for (size_t i = 0; i < out.nblobs; i++)
 			free(out.blobs[i]);
-		log_warn("job %lld failed: %s", (long long)job.id, err.msg);
+		/* an error the OS gave is classified the daemon's way (err.h); one without
+		 * an errno is the job's own judgement (bad params never succeed) */
+		int retryable = err.errnum ? err_transient(&err) : out.retryable;
+		log_warn("job %lld failed%s: %s", (long long)job.id, retryable ? "" :
+			" (not retryable)", err.msg);
 		msg_init(r, PROTO_FAIL);
 		r->header = json_pack("{sI sI ss sb}", "job", (json_int_t)job.id, "epoch",
-			(json_int_t)job.epoch, "error", err.msg, "retryable", out.retryable);
+			(json_int_t)job.epoch, "error", err.msg, "retryable", retryable);
+		if (r->header && err_nospace(&err)) /* the daemon pauses the pipeline */
+			json_object_set_new(r->header, "nospace", json_string(c->cache->dir));
 	}
 	c->x.reply_session = session;
 	c->x.reply_job = job.id;
@@ -298,6 +308,7 @@ static void link_reset(struct io *io, const char *why)
 	if (io->fetching) {
 		struct err err = { 0 };
 		err_set(&err, ERR_IO, "lost the daemon while fetching blob %s", io->fetching->sha256);
+		err.errnum = ENOTCONN; /* a lost connection: another attempt can succeed */
 		fetch_done(io, -1, &err);
 	}
 	sock_close(&io->dealer);
@@ -405,6 +416,7 @@ static void fetch_start(struct io *io, struct exchange *x)
 	}
 	if (io->link != LINK_UP) {
 		err_set(&err, ERR_IO, "cannot fetch blob %s: not connected to the daemon", x->sha256);
+		err.errnum = ENOTCONN;
 		fetch_done(io, -1, &err);
 		return;
 	}

@@ -1,6 +1,6 @@
 /*
  * runtime — the worker process: a connection to the daemon and a thread that runs
- * jobs (DESIGN §1, protocol in proto.h).
+ * jobs (docs/architecture.md, protocol in proto.h and docs/protocol.md).
  *
  * Two threads, joined by an inproc PAIR socket:
  *

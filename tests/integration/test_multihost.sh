@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Workers on other machines (DESIGN §11), on one machine: three network namespaces
+# Workers on other machines (README "Scaling across machines"), on one machine: three network namespaces
 # joined by veth pairs, the daemon in one, a worker in each of the others, over tcp
 # with CURVE; the probe pipeline (pipelines/probe.yaml) completes with both doing
 # jobs, and a control client in a worker's namespace reaches the daemon's control

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The RL stages end to end (DESIGN §3, §4, §8, §10): a tiny R1-shaped pipeline —
+# The RL stages end to end (docs/architecture.md, docs/pipelines.md): a tiny R1-shaped pipeline —
 # pretrain, GRPO from the base (zero), rejection sampling from zero (rs_data), a merge
 # with cold-start data (mixed), SFT from the base on it, a last GRPO with mu 2, a
 # reference refreshed every step, dynamic sampling, truncation masking and token-mean

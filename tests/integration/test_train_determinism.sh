@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §4: the final checkpoint's sha256 is a function of (spec, seed) alone. A tiny
+# The determinism contract (docs/architecture.md): the final checkpoint's sha256 is a function of (spec, seed) alone. A tiny
 # pretrain → sft pipeline runs three times, each on a fresh data directory and a fresh
 # worker cache: (a) 1 worker, (b) 2 workers, (c) 2 workers, one of them kill -9ed
 # while it holds a grad lease of base (after ≥ 5 steps) and a new one started. Every

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §4 and the learner's resume: kill -9 of the daemon while the pretrain stage is
+# The determinism contract (docs/architecture.md) and the learner's resume: kill -9 of the daemon while the pretrain stage is
 # between two saved steps, then a restart on the same data directory. The same two
 # worker processes reconnect by themselves, the restarted daemon's log says the learner
 # resumed at the last saved step (a multiple of 8), the pipeline succeeds, and every checkpoint

@@ -9,7 +9,7 @@ model core against, tensor by tensor (llm.c's test_gpt2 approach).
                                             check this script against itself:
                                             autograd gradcheck, a loop-based
                                             second forward, the GRPO formula of
-                                            DESIGN §8 and AdamW by hand
+                                            core/loss.h and AdamW by hand
 
 The model (llama_ref.py, shared with make_gen_ref.py) is a from-scratch Llama with
 the semantics of Hugging Face's LlamaForCausalLM (RMSNorm in the compute dtype, RoPE
@@ -98,7 +98,7 @@ def ce_loss(logits, targets, w):
 
 
 def grpo_terms(lp, old_lp, ref_lp, adv, eps_low, eps_high, beta):
-    """Per-token GRPO term of DESIGN §8 and its pieces."""
+    """Per-token GRPO term of core/loss.h and its pieces."""
     ratio = torch.exp(lp - old_lp)
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1 - eps_low, 1 + eps_high) * adv
@@ -385,7 +385,7 @@ def selfcheck():
     report("gradcheck GRPO (tiny, float64)",
            torch.autograd.gradcheck(grpo_fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5))
 
-    # 3. GRPO per-token term against DESIGN §8 written out by hand, and its
+    # 3. GRPO per-token term against core/loss.h's formula written out by hand, and its
     #    derivative w.r.t. logπ, token by token
     rng = np.random.RandomState(3)
     el, eh, beta = 0.2, 0.28, 0.04
@@ -411,7 +411,7 @@ def selfcheck():
         assert float(kl) >= 0 and bool(act) == clip_on
         worst_v = max(worst_v, abs(float(term) - want))
         worst_d = max(worst_d, abs(float(t_lp.grad) - dwant))
-    report("GRPO term == DESIGN §8 formula", worst_v < 1e-12, "max diff %.2e" % worst_v)
+    report("GRPO term == core/loss.h formula", worst_v < 1e-12, "max diff %.2e" % worst_v)
     report("GRPO d term/d logp == analytic", worst_d < 1e-12,
            "max diff %.2e (%d of 2000 clipped)" % (worst_d, n_clip))
     w = weights_seq_mean(mk)

@@ -734,13 +734,13 @@ static void test_jobs__bad_params_name_the_key(void)
 	json_object_set_new(p, "weights", json_string("0123"));
 	run_fails(job_grad_run, p, "grad: weights: expected a sha256 (64 hex digits)", 0);
 
-	/* a blob that cannot be fetched: retryable */
+	/* a blob that is missing: no retry finds it (a lost connection would be retryable) */
 	char missing[SHA256_HEX_SIZE];
 	memset(missing, 'a', 64);
 	missing[64] = '\0';
 	char msg[1300];
 	snprintf(msg, sizeof msg, "grad: cannot fetch blob %s: not in '%s'", missing, fx.blobs);
-	run_fails(job_grad_run, grad_params(missing, s, 4), msg, 1);
+	run_fails(job_grad_run, grad_params(missing, s, 4), msg, 0);
 
 	p = grad_params(fx.sha, s, 4);
 	json_object_set_new(p, "config", json_deep_copy(fx.config));

@@ -164,6 +164,28 @@ static void test_store__open_failure_names_the_file(void)
 	CHECK_MSG(strstr(e.msg, "cannot open database '/nonexistent-dir/r1flow.db': "), "%s", e.msg);
 }
 
+/* Another connection holding the write lock is worth waiting for: the error says
+ * so (err_transient), so the scheduler tries again instead of failing a stage. */
+static void test_store__a_busy_database_is_transient(void)
+{
+	char path[1100];
+	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	struct store *s = open_ok(path);
+	sqlite3 *other;
+	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	struct err e = { 0 };
+	CHECK(store_begin(s, &e) < 0); /* after STORE_BUSY_TIMEOUT_MS */
+	CHECK_MSG(err_transient(&e) && !err_nospace(&e) && strstr(e.msg, "locked"), "%s (errno %d)",
+		e.msg, e.errnum);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	CHECK_MSG(store_begin(s, &e) == 0, "%s", e.msg);
+	store_rollback(s);
+	store_close(s);
+	tmpdir_done();
+}
+
 static void test_store__foreign_keys_are_enforced(void)
 {
 	struct store *s = open_ok(":memory:");
@@ -279,6 +301,10 @@ static void test_store__failures_retry_until_attempts_run_out(void)
 	j = claim(s, w, NULL, 2000);
 	CHECK(store_job_fail(s, other, j.epoch, "bad params", 0, 2100, &st, &e) == 1);
 	CHECK(st == JOB_STATE_FAILED);
+	store_job_release(&j);
+	/* ... and says nothing of attempts no retry would have used */
+	CHECK(store_job_get(s, other, &j, &e) == 1);
+	CHECK_MSG(strcmp(j.error, "bad params") == 0, "%s", j.error);
 	store_job_release(&j);
 	CHECK(count(s, JOB_STATE_FAILED) == 2);
 	store_close(s);
@@ -490,7 +516,7 @@ static void test_store__stage_jobs_cancel_and_requeue(void)
 	CHECK(store_stage_job_failed(s, stage, &job, &why, &e) == 0);
 	CHECK(store_job_fail(s, again.id, again.epoch, "boom", 0, 2400, NULL, &e) == 1);
 	CHECK(store_stage_job_failed(s, stage, &job, &why, &e) == 1 && job == ids[0]);
-	CHECK(strcmp(why, "boom (attempt 1 of 3)") == 0);
+	CHECK(strcmp(why, "boom") == 0); /* not retryable: no "(attempt 1 of 3)" */
 	free(why);
 	store_job_release(&j);
 	store_job_release(&again);
@@ -875,6 +901,7 @@ int main(int argc, char **argv)
 		TEST(test_store__reopen_is_idempotent_and_keeps_everything),
 		TEST(test_store__newer_schema_is_refused),
 		TEST(test_store__open_failure_names_the_file),
+		TEST(test_store__a_busy_database_is_transient),
 		TEST(test_store__foreign_keys_are_enforced),
 		TEST(test_store__claim_leases_oldest_job_of_a_known_kind),
 		TEST(test_store__result_commits_exactly_once),

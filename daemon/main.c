@@ -18,7 +18,7 @@
 #include "auth.h"
 #include "blobs.h"
 #include "broker.h"
-#include "config.h"
+#include "options.h"
 #include "daemon.h"
 #include "learner.h"
 #include "loop.h"
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 	d.dir.lock_fd = -1;
 	outbox_init(&d.out);
 
-	int rc = config_parse(&d.cfg, argc, argv, &err);
+	int rc = options_parse(&d.cfg, argc, argv, &err);
 	if (rc != 0) {
 		if (rc < 0)
 			fprintf(stderr, "r1flowd: %s (see --help)\n", err.msg);

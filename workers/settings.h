@@ -1,6 +1,6 @@
 /*
- * settings — r1flow-worker's options: one table (settings.c) drives parsing, --help
- * and the defaults.
+ * settings — r1flow-worker's options: one table (settings.c, read by base/opts.h)
+ * drives parsing, --help and the defaults.
  *
  *   r1flow-worker [--data DIR | --connect ENDPOINT [--server-key FILE --key FILE]]
  *                 [--name NAME] [--slots N]

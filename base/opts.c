@@ -182,7 +182,7 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv, int *first_a
 			}
 			if (spec->version && len == 7 && strncmp(name, "version", 7) == 0 && !eq)
 				return OPTS_VERSION;
-			o = len > 1 ? find(spec->opts, name, len) : NULL;
+			o = find(spec->opts, name, len);
 			if (!o)
 				return err_set(err, ERR_INVALID, "unknown option '%.*s'", (int)(len + 2), arg);
 			if (eq) {

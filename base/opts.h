@@ -7,7 +7,7 @@
  *   const struct opt table[] = {
  *       { "data", OPT_STRING, &cfg.data, "DIR", .dflt = "./r1flow-data",
  *         .help = "data directory" },
- *       { "n", OPT_INT, &n, "N", 1, 100000, .help = "number of samples" },
+ *       { "n", OPT_INT, &n, "N", 1, 100000, 0, "number of samples", NULL },
  *       { NULL },
  *   };
  *
@@ -63,12 +63,12 @@ struct opt {
 	void *target;           /* where the value goes */
 	const char *metavar;    /* the value in --help ("N", "DIR"); NULL: "VALUE" */
 	double min, max;        /* accepted range (OPT_INT, OPT_DOUBLE, OPT_FLOAT) */
+	unsigned flags;         /* OPT_REQUIRED, OPT_NONEMPTY */
 	const char *help;       /* one line */
 	const char *dflt;       /* the default as text (see above); NULL: --help shows the
 	                           target's current value instead */
 	const char *env;        /* environment variable overriding dflt, or NULL */
 	const char *const *choices; /* OPT_ENUM: the accepted values, NULL-terminated */
-	unsigned flags;         /* OPT_REQUIRED, OPT_NONEMPTY */
 };
 
 struct opts_spec {

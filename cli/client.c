@@ -356,7 +356,7 @@ fail:
 	return NULL;
 }
 
-json_t *client_submit_request(const char *file, const struct cli_list *sets, struct err *err)
+json_t *client_submit_request(const char *file, const struct opt_list *sets, struct err *err)
 {
 	json_t *spec = NULL;
 	if (spec_load_file(file, sets->v, (size_t)sets->n, &spec, err) < 0)

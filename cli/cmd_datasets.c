@@ -160,14 +160,14 @@ int cmd_datasets(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	const char *pipeline_arg = NULL;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "only the datasets of pipeline ID", "all" },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"datasets\": [{id, pipeline, pipeline_name, name, source, "
 		  "count, created_at}]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "datasets", .opts = opts,
@@ -265,13 +265,13 @@ static int dataset_import(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	const char *name = NULL;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "name", CLI_OPT_STRING, &name, "NAME", 0, 0, true,
+	const struct opt opts[] = {
+		{ "name", OPT_STRING, &name, "NAME", 0, 0, OPT_REQUIRED,
 		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\"} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
@@ -365,18 +365,18 @@ static int dataset_show(int argc, char **argv)
 	const char *pipeline_arg = NULL;
 	int offset = 0, limit = 10;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
-		{ "offset", CLI_OPT_INT, &offset, "N", 0, 2147483647, false,
+		{ "offset", OPT_INT, &offset, "N", 0, 2147483647, 0,
 		  "first record to show (0-based)", NULL },
-		{ "limit", CLI_OPT_INT, &limit, "N", 1, DATASET_PAGE, false,
+		{ "limit", OPT_INT, &limit, "N", 1, DATASET_PAGE, 0,
 		  "records to show", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\", \"records\": [{idx, prompt, answer, "
 		  "response, text, meta}]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset show", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
@@ -434,13 +434,13 @@ static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	const char *pipeline_arg = NULL, *path = NULL;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
-		{ "o", CLI_OPT_STRING, &path, "FILE", 0, 0, false,
+		{ "o", OPT_STRING, &path, "FILE", 0, 0, 0,
 		  "write to FILE (replaced only once the export is complete)", "standard output" },
 		CLIENT_OPTS(&addr),
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset export", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,

@@ -142,14 +142,14 @@ int cmd_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false, force = false;
-	const struct cli_opt opts[] = {
-		{ "force", CLI_OPT_FLAG, &force, NULL, 0, 0, false,
+	const struct opt opts[] = {
+		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
 		  "export into a non-empty DIR: replace its config.json and model.safetensors",
 		  NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print {id, stage, step, sha256, dir, bytes} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "export", .args = "ID STAGE DIR", .min_args = 3, .max_args = 3, .opts = opts,

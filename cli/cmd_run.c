@@ -245,26 +245,26 @@ static void run_cancel(struct run *r)
 
 int cmd_run(int argc, char **argv)
 {
-	struct cli_list sets = { .n = 0 };
+	struct opt_list sets = { .n = 0 };
 	const char *data = NULL;
 	int workers = 0;
 	bool rm = false, json = false, plain = false;
-	const struct cli_opt opts[] = {
-		{ "workers", CLI_OPT_INT, &workers, "N", 1, PROCS_MAX - 1, false,
+	const struct opt opts[] = {
+		{ "workers", OPT_INT, &workers, "N", 1, PROCS_MAX - 1, 0,
 		  "local worker processes", "one per online CPU" },
-		{ "data", CLI_OPT_STRING, &data, "DIR", 0, 0, false,
+		{ "data", OPT_STRING, &data, "DIR", 0, 0, 0,
 		  "data directory to run in (created if missing, kept afterwards)",
 		  "a fresh $TMPDIR/r1flow-run.XXXXXX (/tmp without TMPDIR)" },
-		{ "rm", CLI_OPT_FLAG, &rm, NULL, 0, 0, false,
+		{ "rm", OPT_FLAG, &rm, NULL, 0, 0, 0,
 		  "remove the fresh data directory at the end (not after a failure); not with --data",
 		  NULL },
 		CLIENT_SET_OPT(&sets),
-		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
+		{ "plain", OPT_FLAG, &plain, NULL, 0, 0, 0,
 		  "timestamped progress lines even on a terminal", NULL },
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "no progress display; at the end print the final status as JSON, the report's "
 		  "rows as \"report\"", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "run", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,

@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static void cli_verror(const char *verb, const char *fmt, va_list ap, const char *suffix)
 {
@@ -36,13 +35,6 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 	cli_verror(verb, fmt, ap, suffix);
 	va_end(ap);
 	return CLI_EXIT_USAGE;
-}
-
-double cli_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void cli_print_usage_line(const struct cli_verb *v, FILE *f)

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 
+#include "clock.h"
 #include "opts.h"
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
@@ -63,6 +64,7 @@ int cmd_dataset_delete(int argc, char **argv);
  * that file is reworked. */
 #define cli_opt opt
 #define cli_list opt_list
+#define cli_now clock_mono_s
 #define CLI_OPT_FLAG OPT_FLAG
 #define CLI_OPT_INT OPT_INT
 #define CLI_OPT_FLOAT OPT_FLOAT
@@ -93,7 +95,5 @@ void cli_error(const char *verb, const char *fmt, ...) __attribute__((format(pri
 /* A usage error: cli_error plus "; see 'r1flow VERB --help'"; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Seconds on the monotonic clock. */
-double cli_now(void);
 
 #endif

@@ -142,7 +142,4 @@ int64_t client_parse_id(const char *arg);
 int client_parse_verb_id(const struct cli_verb *v, int argc, char **argv, int *first,
 	int64_t *id);
 
-/* Wall clock in ms since the epoch (the daemon's time unit). */
-int64_t client_wall_ms(void);
-
 #endif

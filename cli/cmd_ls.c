@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "view.h"
 
 static const char *str_or(const json_t *o, const char *key, const char *dflt)
@@ -78,7 +79,7 @@ int cmd_ls(int argc, char **argv)
 	if (json)
 		rc = client_print_json("ls", r);
 	else
-		ls_print(json_object_get(r, "pipelines"), client_wall_ms());
+		ls_print(json_object_get(r, "pipelines"), clock_wall_ms());
 	json_decref(r);
 	return rc;
 }

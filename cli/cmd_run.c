@@ -38,6 +38,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "procs.h"
 #include "view.h"
 
@@ -130,7 +131,7 @@ static int run_check(void *arg, struct err *err)
 /* Wait until the daemon answers `status` as our child and counts `want` workers. */
 static int run_wait_ready(struct run *r, struct client *c, size_t want, struct err *err)
 {
-	double deadline = cli_now() + RUN_START_TIMEOUT_MS / 1000.0;
+	double deadline = clock_mono_s() + RUN_START_TIMEOUT_MS / 1000.0;
 	const struct client_addr addr = { .data = r->dir };
 	pid_t daemon_pid = r->procs.list[0].pid;
 	for (;;) {
@@ -161,7 +162,7 @@ static int run_wait_ready(struct run *r, struct client *c, size_t want, struct e
 				client_close(c);
 			}
 		}
-		if (cli_now() > deadline) {
+		if (clock_mono_s() > deadline) {
 			if (want == 0)
 				return err_set(err, ERR_IO, "r1flowd did not answer within %d s (log %s)",
 					RUN_START_TIMEOUT_MS / 1000, r->procs.list[0].log);
@@ -375,7 +376,7 @@ int cmd_run(int argc, char **argv)
 			rc = CLI_EXIT_FAIL;
 	} else {
 		printf("\n");
-		view_status(stdout, last, client_wall_ms());
+		view_status(stdout, last, clock_wall_ms());
 		if (report && json_array_size(json_object_get(report, "rows")) > 0) {
 			printf("\n");
 			report_table(report);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "view.h"
 
 int cmd_status(int argc, char **argv)
@@ -41,7 +42,7 @@ int cmd_status(int argc, char **argv)
 	if (json)
 		rc = client_print_json("status", r);
 	else
-		view_status(stdout, r, client_wall_ms());
+		view_status(stdout, r, clock_wall_ms());
 	json_decref(r);
 	return rc;
 }

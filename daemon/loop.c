@@ -8,22 +8,16 @@
 
 #include "auth.h"
 #include "broker.h"
+#include "clock.h"
 #include "control.h"
 #include "daemon.h"
 #include "events.h"
 #include "scheduler.h"
 
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void clocks(struct daemon *d)
 {
-	d->now = clock_ms(CLOCK_MONOTONIC);
-	d->wall = clock_ms(CLOCK_REALTIME);
+	d->now = clock_mono_ms();
+	d->wall = clock_wall_ms();
 }
 
 static void on_send_failed(void *arg, void *sock, const void *envelope, size_t size,

@@ -18,10 +18,11 @@
 #include "auth.h"
 #include "blobs.h"
 #include "broker.h"
-#include "options.h"
+#include "clock.h"
 #include "daemon.h"
 #include "learner.h"
 #include "loop.h"
+#include "options.h"
 
 static int signal_pipe[2] = { -1, -1 };
 
@@ -107,9 +108,7 @@ static int start(struct daemon *d, struct err *err)
 		auth_listen(d, err) < 0)
 		return -1;
 	blobs_clean(d);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	d->started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	d->started = clock_mono_ms();
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "file.h"
 #include "proto.h"
 #include "utf8.h"
 
@@ -465,8 +466,7 @@ static int dataset_export(int argc, char **argv)
 
 	struct client c = { 0 };
 	struct err e = { 0 };
-	char tmp[CLIENT_PATH_MAX + 16] = "";
-	FILE *out = stdout;
+	struct file_atomic out = { .fd = -1 }; /* with -o: opened at the first page */
 	json_t *r = NULL;
 	int64_t next = 0, count = -1;
 	rc = CLI_EXIT_FAIL;
@@ -490,52 +490,27 @@ static int dataset_export(int argc, char **argv)
 			goto fail;
 		}
 		/* the file is opened once the dataset is known to exist */
-		if (path && !tmp[0]) {
-			if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-				tmp[0] = '\0';
-				free(page.data);
-				err_set(&e, ERR_INVALID, "path too long: '%.64s...'", path);
-				goto fail;
-			}
-			int fd = mkstemp(tmp);
-			if (fd < 0 || !(out = fdopen(fd, "w"))) {
-				err_set(&e, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-				if (fd >= 0)
-					close(fd);
-				unlink(tmp);
-				tmp[0] = '\0';
-				out = stdout;
-				free(page.data);
-				goto fail;
-			}
-		}
-		/* the page is JSONL already, one import line per record */
-		if (page.size && fwrite(page.data, 1, page.size, out) != page.size) {
+		if (path && out.fd < 0 && file_atomic_open(&out, path, NULL, 0666, &e) < 0) {
 			free(page.data);
-			err_set(&e, ERR_IO, "cannot write '%s': %s", path ? path : "standard output",
-				strerror(errno));
 			goto fail;
 		}
+		/* the page is JSONL already, one import line per record */
+		int failed = 0;
+		if (path)
+			failed = page.size && file_atomic_write(&out, page.data, page.size, &e) < 0;
+		else if (page.size && fwrite(page.data, 1, page.size, stdout) != page.size)
+			failed = err_set(&e, ERR_IO, "cannot write 'standard output': %s",
+				strerror(errno));
 		free(page.data);
+		if (failed)
+			goto fail;
 		next = to > next ? to : next;
 		json_decref(r);
 		r = NULL;
 	}
 	if (path) {
-		mode_t mask = umask(0);
-		umask(mask);
-		if (fflush(out) != 0 || ferror(out) || fchmod(fileno(out), 0666 & ~mask) < 0 ||
-			fsync(fileno(out)) < 0) {
-			err_set(&e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		if (file_atomic_commit(&out, true, &e) < 0)
 			goto fail;
-		}
-		int closed = fclose(out);
-		out = stdout;
-		if (closed != 0 || rename(tmp, path) < 0) {
-			err_set(&e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-			goto fail;
-		}
-		tmp[0] = '\0';
 		printf("exported %lld record%s of dataset '%s' to %s\n", (long long)next,
 			next == 1 ? "" : "s", name, path);
 	}
@@ -544,10 +519,7 @@ static int dataset_export(int argc, char **argv)
 fail:
 	cli_error(verb.name, "%s", e.msg);
 out:
-	if (out != stdout)
-		fclose(out);
-	if (tmp[0])
-		unlink(tmp);
+	file_atomic_abort(&out);
 	json_decref(r);
 	client_close(&c);
 	return rc;

@@ -24,6 +24,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "client.h"
+#include "file.h"
 #include "sha256.h"
 #include "utf8.h"
 
@@ -75,67 +76,15 @@ static int export_mkdirs(const char *dir, struct err *err)
 	return 0;
 }
 
-/* DIR/NAME <- data, through a temporary file in DIR: write, fsync, rename. */
+/* DIR/NAME <- data, atomically and durably; readable by others, like cp's 0666 & ~umask
+ * (an exported model is for others to read). */
 static int export_write(const char *dir, const char *name, const void *data, size_t size,
 	struct err *err)
 {
-	char path[EXPORT_PATH_MAX], tmp[EXPORT_PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
-		snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name) >= (int)sizeof tmp)
+	char path[EXPORT_PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
 		return err_set(err, ERR_INVALID, "path too long: '%.64s...'", dir);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot create a file in '%s': %s", dir, strerror(errno));
-	const char *p = data;
-	size_t left = size;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-			goto fail;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	/* mkstemp makes 0600; an exported model is for others to read, like cp's 0666 & ~umask */
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) < 0 || fsync(fd) < 0) {
-		err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err_set(err, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
-/* So that the renames survive a crash. */
-static int export_sync_dir(const char *dir, struct err *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
-		err_set(err, ERR_IO, "cannot sync directory '%s': %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return file_write_atomic(path, data, size, 0666, err);
 }
 
 int cmd_export(int argc, char **argv)
@@ -231,8 +180,7 @@ int cmd_export(int argc, char **argv)
 	/* the weights first: a directory with a config.json looks like a model */
 	if (export_mkdirs(dir, &e) < 0 ||
 		export_write(dir, "model.safetensors", blob.data, blob.size, &e) < 0 ||
-		export_write(dir, "config.json", config, len + 1, &e) < 0 ||
-		export_sync_dir(dir, &e) < 0)
+		export_write(dir, "config.json", config, len + 1, &e) < 0)
 		goto fail;
 
 	int64_t step = json_integer_value(json_object_get(r, "step"));

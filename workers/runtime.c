@@ -663,7 +663,7 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	memset(&io, 0, sizeof io);
 	memset(&compute, 0, sizeof compute);
 	io.s = s;
-	io.fill.fd = -1;
+	io.fill.file.fd = -1;
 	io.backoff = s->reconnect_ms;
 	io.now = clock_mono_ms();
 	draw_token(io.token);

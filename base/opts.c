@@ -297,3 +297,24 @@ int opts_help(FILE *out, const struct opt *opts, int width, int min_width)
 	}
 	return width;
 }
+
+int opts_program(const struct opt *opts, const char *prog, const char *version,
+	const char *about, int width, int argc, char **argv, struct err *err)
+{
+	const struct opts_spec spec = { opts, 0, 0, NULL, true };
+	if (opts_defaults(opts, err) < 0)
+		return -1;
+	int rc = opts_parse(&spec, argc, argv, NULL, err);
+	if (rc == OPTS_HELP) {
+		printf("usage: %s [options]\n\n%s", prog, about);
+		int w = opts_help(stdout, opts, width, 0);
+		printf("  %-*s %s\n  %-*s %s\n", w, "--help", "show this help", w, "--version",
+			"show the version");
+		return 1;
+	}
+	if (rc == OPTS_VERSION) {
+		printf("%s %s\n", prog, version);
+		return 1;
+	}
+	return rc;
+}

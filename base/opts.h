@@ -98,4 +98,13 @@ void opts_spell(const struct opt *o, char *buf, size_t cap);
  * width used, for lines the caller adds ("--help"). */
 int opts_help(FILE *out, const struct opt *opts, int width, int min_width);
 
+/* A daemon-style program's whole command line (r1flowd, r1flow-worker): fill the
+ * defaults, parse argv (no positional arguments), and answer --help and --version on
+ * stdout. The help is "usage: PROG [options]", a blank line, `about` (ending in a
+ * blank line), the options padded to `width`, then --help and --version; the version
+ * line is "PROG VERSION". 0: run; 1: help or version printed (exit 0); -1: usage
+ * error in err (exit 2). */
+int opts_program(const struct opt *opts, const char *prog, const char *version,
+	const char *about, int width, int argc, char **argv, struct err *err);
+
 #endif

@@ -13,10 +13,28 @@
 #define R1FLOW_VERSION "unknown"
 #endif
 
-/* Parse argv into cfg, or print the help when `usage` is set: the table points into
- * cfg, so it is built here for both. */
-static int run(struct daemon_config *cfg, int argc, char **argv, FILE *usage,
-	struct err *err)
+/* The defaults that depend on other options: KEYS from DATA, the allowlist from KEYS. */
+static int derive(struct daemon_config *cfg, struct err *err)
+{
+	size_t len = strlen(cfg->data);
+	while (len > 1 && cfg->data[len - 1] == '/')
+		len--;
+	if (!*cfg->keys) {
+		if (snprintf(cfg->derived_keys, sizeof cfg->derived_keys, "%.*s/keys", (int)len,
+			cfg->data) >= (int)sizeof cfg->derived_keys)
+			return err_set(err, ERR_INVALID, "option '--data' is too long");
+		cfg->keys = cfg->derived_keys;
+	}
+	if (!*cfg->allowlist) {
+		if (snprintf(cfg->derived_allowlist, sizeof cfg->derived_allowlist, "%s/allowlist",
+			cfg->keys) >= (int)sizeof cfg->derived_allowlist)
+			return err_set(err, ERR_INVALID, "option '--keys' is too long");
+		cfg->allowlist = cfg->derived_allowlist;
+	}
+	return 0;
+}
+
+int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *err)
 {
 	const struct opt options[] = {
 		{ "data", OPT_STRING, &cfg->data, "DIR", 0, 0, .dflt = "./r1flow-data",
@@ -52,69 +70,18 @@ static int run(struct daemon_config *cfg, int argc, char **argv, FILE *usage,
 		  .help = "client keys let in, one 'ROLE NAME KEY' line each, ROLE worker or control; "
 		  "reread on SIGHUP (default KEYS/allowlist)" },
 		{ "no-curve", OPT_FLAG, &cfg->no_curve, NULL, 0, 0,
-		  .help = "serve the tcp endpoints without CURVE: anyone who can connect gets in; loopback "
-		  "addresses only, unless --insecure" },
+		  .help = "serve the tcp endpoints without CURVE: anyone who can connect gets in; "
+		  "loopback addresses only, unless --insecure" },
 		{ "insecure", OPT_FLAG, &cfg->insecure, NULL, 0, 0,
 		  .help = "allow --no-curve on a non-loopback address" },
 		{ NULL },
 	};
 
-
-	if (usage) {
-		fprintf(usage, "usage: r1flowd [options]\n\n"
-			"The r1flow coordinator: keeps jobs in DIR/r1flow.db and leases them to workers\n"
-			"(r1flow-worker) connected to ipc://DIR/workers.sock, and on other machines to\n"
-			"--listen tcp://ADDR:PORT (CURVE keys: see 'r1flow keygen'). SIGHUP rereads the\n"
-			"allowlist.\n\n");
-		int w = opts_help(usage, options, 22, 0);
-		fprintf(usage, "  %-*s %s\n  %-*s %s\n", w, "--help", "show this help", w,
-			"--version", "show the version");
-		return 0;
-	}
 	memset(cfg, 0, sizeof *cfg);
-	if (opts_defaults(options, err) < 0)
-		return -1;
-	const struct opts_spec spec = { options, 0, 0, NULL, true };
-	return opts_parse(&spec, argc, argv, NULL, err);
-}
-
-void options_usage(FILE *out)
-{
-	struct daemon_config cfg;
-	run(&cfg, 0, NULL, out, NULL);
-}
-
-/* The defaults that depend on other options: KEYS from DATA, the allowlist from KEYS. */
-static int derive(struct daemon_config *cfg, struct err *err)
-{
-	size_t len = strlen(cfg->data);
-	while (len > 1 && cfg->data[len - 1] == '/')
-		len--;
-	if (!*cfg->keys) {
-		if (snprintf(cfg->derived_keys, sizeof cfg->derived_keys, "%.*s/keys", (int)len,
-			cfg->data) >= (int)sizeof cfg->derived_keys)
-			return err_set(err, ERR_INVALID, "option '--data' is too long");
-		cfg->keys = cfg->derived_keys;
-	}
-	if (!*cfg->allowlist) {
-		if (snprintf(cfg->derived_allowlist, sizeof cfg->derived_allowlist, "%s/allowlist",
-			cfg->keys) >= (int)sizeof cfg->derived_allowlist)
-			return err_set(err, ERR_INVALID, "option '--keys' is too long");
-		cfg->allowlist = cfg->derived_allowlist;
-	}
-	return 0;
-}
-
-int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *err)
-{
-	int rc = run(cfg, argc, argv, NULL, err);
-	if (rc == OPTS_HELP) {
-		options_usage(stdout);
-		return 1;
-	}
-	if (rc == OPTS_VERSION) {
-		printf("r1flowd %s\n", R1FLOW_VERSION);
-		return 1;
-	}
-	return rc < 0 ? -1 : derive(cfg, err);
+	int rc = opts_program(options, "r1flowd", R1FLOW_VERSION,
+		"The r1flow coordinator: keeps jobs in DIR/r1flow.db and leases them to workers\n"
+		"(r1flow-worker) connected to ipc://DIR/workers.sock, and on other machines to\n"
+		"--listen tcp://ADDR:PORT (CURVE keys: see 'r1flow keygen'). SIGHUP rereads the\n"
+		"allowlist.\n\n", 22, argc, argv, err);
+	return rc != 0 ? rc : derive(cfg, err);
 }

@@ -17,16 +17,11 @@
 #ifndef R1_DAEMON_OPTIONS_H
 #define R1_DAEMON_OPTIONS_H
 
-#include <stdio.h>
-
 #include "daemon.h"
 #include "err.h"
 
 /* Fill `cfg` from the defaults, then argv. 0: run; 1: --help or --version was printed
  * to stdout (exit 0); -1: usage error in err (exit 2). */
 int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *err);
-
-/* The --help text. */
-void options_usage(FILE *out);
 
 #endif

@@ -18,73 +18,6 @@
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
-/* Parse argv into s, or print the help when `usage` is set: the table points into s,
- * so it is built here for both. */
-static int run(struct worker_settings *s, int argc, char **argv, FILE *usage,
-	struct err *err)
-{
-	const struct opt settings[] = {
-		{ "data", OPT_STRING, &s->data, "DIR", 0, 0, .dflt = "./r1flow-data",
-		  .help = "the daemon's data directory: connect to ipc://DIR/workers.sock" },
-		{ "connect", OPT_STRING, &s->connect, "ENDPOINT", 0, 0, .dflt = "",
-		  .help = "the daemon's worker endpoint, overriding --data (tcp://HOST:PORT: its "
-		  "--listen)" },
-		{ "server-key", OPT_STRING, &s->server_key, "FILE", 0, 0, .dflt = "",
-		  .help = "the daemon's public key (its keys/server.pub): CURVE on a tcp endpoint" },
-		{ "key", OPT_STRING, &s->key, "FILE", 0, 0, .dflt = "",
-		  .help = "this worker's secret key (PREFIX.key of 'r1flow keygen'; its .pub in the "
-		  "daemon's allowlist as a worker key)" },
-		{ "name", OPT_STRING, &s->name, "NAME", 0, 0, .dflt = "",
-		  .help = "worker name, unique among live workers (default HOST-PID)" },
-		{ "slots", OPT_INT, &s->slots, "N", 1, 64, .dflt = "2",
-		  .help = "jobs held at once: one runs, the others wait (hides the round trip)" },
-		{ "threads", OPT_INT, &s->threads, "N", 0, 256, .dflt = "0",
-		  .help = "compute threads per job (0: $R1FLOW_THREADS, else one per online CPU); "
-		  "with W workers on one machine, give each CPUs/W" },
-		{ "cache", OPT_STRING, &s->cache, "DIR", 0, 0, .dflt = "",
-		  .help = "blob cache (default $XDG_CACHE_HOME/r1flow/blobs or "
-		  "~/.cache/r1flow/blobs)" },
-		{ "kinds", OPT_STRING, &s->kinds, "LIST", 0, 0, .dflt = "",
-		  .help = "comma-separated job kinds to run (default all this build has)" },
-		{ "heartbeat-ms", OPT_INT, &s->heartbeat_ms, "MS", 10, 600000,
-		  .dflt = XSTR(PROTO_HEARTBEAT_MS),
-		  .help = "send a heartbeat after MS without other traffic (use the daemon's value)" },
-		{ "liveness", OPT_INT, &s->liveness, "N", 1, 1000, .dflt = XSTR(PROTO_LIVENESS),
-		  .help = "reconnect when the daemon is silent for N heartbeat intervals (use the "
-		  "daemon's value)" },
-		{ "reconnect-ms", OPT_INT, &s->reconnect_ms, "MS", 10, 600000,
-		  .dflt = XSTR(PROTO_RECONNECT_MS),
-		  .help = "first reconnect back-off; doubles after each failed attempt" },
-		{ "reconnect-max-ms", OPT_INT, &s->reconnect_max_ms, "MS", 10,
-		  3600000, .dflt = XSTR(PROTO_RECONNECT_MAX_MS),
-		  .help = "reconnect back-off cap" },
-		{ "log-level", OPT_ENUM, (int *)&s->log_level, "LEVEL", 0, 0, .dflt = "info",
-		  .choices = log_level_names, .help = "debug, info, warn or error" },
-		{ NULL },
-	};
-
-	if (usage) {
-		fprintf(usage, "usage: r1flow-worker [options]\n\n"
-			"An r1flow worker: connects to r1flowd, runs the jobs it leases, reconnects when\n"
-			"the daemon goes away. SIGTERM drains: finish the jobs in hand, then leave.\n\n");
-		int w = opts_help(usage, settings, 24, 0);
-		fprintf(usage, "  %-*s %s\n  %-*s %s\n", w, "--help", "show this help", w,
-			"--version", "show the version");
-		return 0;
-	}
-	memset(s, 0, sizeof *s);
-	if (opts_defaults(settings, err) < 0)
-		return -1;
-	const struct opts_spec spec = { settings, 0, 0, NULL, true };
-	return opts_parse(&spec, argc, argv, NULL, err);
-}
-
-void settings_usage(FILE *out)
-{
-	struct worker_settings s;
-	run(&s, 0, NULL, out, NULL);
-}
-
 /* Fill the empty defaults that depend on the environment. */
 static int derive(struct worker_settings *s, struct err *err)
 {
@@ -130,14 +63,50 @@ static int derive(struct worker_settings *s, struct err *err)
 
 int settings_parse(struct worker_settings *s, int argc, char **argv, struct err *err)
 {
-	int rc = run(s, argc, argv, NULL, err);
-	if (rc == OPTS_HELP) {
-		settings_usage(stdout);
-		return 1;
-	}
-	if (rc == OPTS_VERSION) {
-		printf("r1flow-worker %s\n", R1FLOW_VERSION);
-		return 1;
-	}
-	return rc < 0 ? -1 : derive(s, err);
+	const struct opt settings[] = {
+		{ "data", OPT_STRING, &s->data, "DIR", 0, 0, .dflt = "./r1flow-data",
+		  .help = "the daemon's data directory: connect to ipc://DIR/workers.sock" },
+		{ "connect", OPT_STRING, &s->connect, "ENDPOINT", 0, 0, .dflt = "",
+		  .help = "the daemon's worker endpoint, overriding --data (tcp://HOST:PORT: its "
+		  "--listen)" },
+		{ "server-key", OPT_STRING, &s->server_key, "FILE", 0, 0, .dflt = "",
+		  .help = "the daemon's public key (its keys/server.pub): CURVE on a tcp endpoint" },
+		{ "key", OPT_STRING, &s->key, "FILE", 0, 0, .dflt = "",
+		  .help = "this worker's secret key (PREFIX.key of 'r1flow keygen'; its .pub in the "
+		  "daemon's allowlist as a worker key)" },
+		{ "name", OPT_STRING, &s->name, "NAME", 0, 0, .dflt = "",
+		  .help = "worker name, unique among live workers (default HOST-PID)" },
+		{ "slots", OPT_INT, &s->slots, "N", 1, 64, .dflt = "2",
+		  .help = "jobs held at once: one runs, the others wait (hides the round trip)" },
+		{ "threads", OPT_INT, &s->threads, "N", 0, 256, .dflt = "0",
+		  .help = "compute threads per job (0: $R1FLOW_THREADS, else one per online CPU); "
+		  "with W workers on one machine, give each CPUs/W" },
+		{ "cache", OPT_STRING, &s->cache, "DIR", 0, 0, .dflt = "",
+		  .help = "blob cache (default $XDG_CACHE_HOME/r1flow/blobs or "
+		  "~/.cache/r1flow/blobs)" },
+		{ "kinds", OPT_STRING, &s->kinds, "LIST", 0, 0, .dflt = "",
+		  .help = "comma-separated job kinds to run (default all this build has)" },
+		{ "heartbeat-ms", OPT_INT, &s->heartbeat_ms, "MS", 10, 600000,
+		  .dflt = XSTR(PROTO_HEARTBEAT_MS),
+		  .help = "send a heartbeat after MS without other traffic (use the daemon's value)" },
+		{ "liveness", OPT_INT, &s->liveness, "N", 1, 1000, .dflt = XSTR(PROTO_LIVENESS),
+		  .help = "reconnect when the daemon is silent for N heartbeat intervals (use the "
+		  "daemon's value)" },
+		{ "reconnect-ms", OPT_INT, &s->reconnect_ms, "MS", 10, 600000,
+		  .dflt = XSTR(PROTO_RECONNECT_MS),
+		  .help = "first reconnect back-off; doubles after each failed attempt" },
+		{ "reconnect-max-ms", OPT_INT, &s->reconnect_max_ms, "MS", 10,
+		  3600000, .dflt = XSTR(PROTO_RECONNECT_MAX_MS),
+		  .help = "reconnect back-off cap" },
+		{ "log-level", OPT_ENUM, (int *)&s->log_level, "LEVEL", 0, 0, .dflt = "info",
+		  .choices = log_level_names, .help = "debug, info, warn or error" },
+		{ NULL },
+	};
+
+	memset(s, 0, sizeof *s);
+	int rc = opts_program(settings, "r1flow-worker", R1FLOW_VERSION,
+		"An r1flow worker: connects to r1flowd, runs the jobs it leases, reconnects when\n"
+		"the daemon goes away. SIGTERM drains: finish the jobs in hand, then leave.\n\n",
+		24, argc, argv, err);
+	return rc != 0 ? rc : derive(s, err);
 }

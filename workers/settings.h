@@ -47,6 +47,4 @@ struct worker_settings {
 /* 0: run; 1: --help/--version printed (exit 0); -1: usage error in err (exit 2). */
 int settings_parse(struct worker_settings *s, int argc, char **argv, struct err *err);
 
-void settings_usage(FILE *out);
-
 #endif

@@ -8,6 +8,8 @@
  *   ... testdir ...                           the current directory's path
  *   testdir_done();                           rm -rf it
  *   testdir_rm(path);                         rm -rf any path (no shell)
+ *   testdir_write(path, data, len);           a file with exactly those bytes
+ *   testdir_read(path, &len);                 a file's bytes (malloc'd, NUL after them)
  */
 #ifndef R1_TESTDIR_H
 #define R1_TESTDIR_H
@@ -59,6 +61,33 @@ static inline void testdir_rm(const char *path)
 	}
 	closedir(d);
 	CHECK_MSG(rmdir(path) == 0, "cannot remove '%s'", path);
+}
+
+/* Unlink first: ext4 flushes a file truncated and rewritten in place, which is slow. */
+static inline void testdir_write(const char *path, const void *data, size_t len)
+{
+	unlink(path);
+	FILE *fp = fopen(path, "wb");
+	CHECK_MSG(fp, "cannot create '%s'", path);
+	CHECK(fwrite(data, 1, len, fp) == len);
+	CHECK(fclose(fp) == 0);
+}
+
+static inline unsigned char *testdir_read(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	CHECK_MSG(fp, "cannot open '%s'", path);
+	CHECK(fseek(fp, 0, SEEK_END) == 0);
+	long n = ftell(fp);
+	CHECK(n >= 0);
+	rewind(fp);
+	unsigned char *buf = malloc((size_t)n + 1);
+	CHECK(buf);
+	CHECK(fread(buf, 1, (size_t)n, fp) == (size_t)n);
+	buf[n] = 0;
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
 }
 
 static inline void testdir_done(void)

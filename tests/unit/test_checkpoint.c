@@ -42,33 +42,6 @@ static void write_text(const char *path, const char *text)
 	CHECK(fclose(fp) == 0);
 }
 
-/* Unlink first: ext4 flushes a file truncated and rewritten in place, which is slow. */
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-	unlink(path);
-	FILE *fp = fopen(path, "wb");
-	CHECK(fp);
-	CHECK(fwrite(data, 1, len, fp) == len);
-	CHECK(fclose(fp) == 0);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	CHECK(fp);
-	CHECK(fseek(fp, 0, SEEK_END) == 0);
-	long n = ftell(fp);
-	CHECK(n >= 0);
-	rewind(fp);
-	unsigned char *buf = malloc((size_t)n + 1);
-	CHECK(buf);
-	CHECK(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-	buf[n] = 0;
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 #define CHECK_ERR(rc, e, ...) do { \
 	CHECK_MSG((rc) == -1, "expected an error"); \
 	const char *subs_[] = { __VA_ARGS__, NULL }; \
@@ -288,7 +261,7 @@ static void test_checkpoint__config_json_uses_hf_keys(void)
 	struct err e = { 0 };
 	CHECK_MSG(checkpoint_write_config(path_in("cfg", NULL), &c, &e) == 0, "%s", e.msg);
 	size_t len;
-	char *text = (char *)read_bytes(path_in("cfg", "config.json"), &len);
+	char *text = (char *)testdir_read(path_in("cfg", "config.json"), &len);
 	CHECK(text[len - 1] == '\n');
 	CHECK_MSG(strstr(text, "\"rms_norm_eps\": 1e-5,"), "%s", text);
 	CHECK_MSG(strstr(text, "\"rope_theta\": 10000.0,"), "%s", text);
@@ -554,8 +527,8 @@ static void test_checkpoint__check_without_loading(void)
 	/* bytes past the end of a shortened file */
 	snprintf(path, sizeof path, "%s", path_in("c", "model.safetensors"));
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
-	write_bytes(path, buf, len - 4);
+	unsigned char *buf = testdir_read(path, &len);
+	testdir_write(path, buf, len - 4);
 	free(buf);
 	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/model.safetensors' is truncated");
 	/* a config of absurd size, and one with more layers than the file has */
@@ -584,13 +557,13 @@ static void test_checkpoint__truncated_model_file(void)
 	char path[2048];
 	snprintf(path, sizeof path, "%s", path_in("c", "model.safetensors"));
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
 	size_t cuts[] = { 0, 5, 8 + n / 3, 8 + n + 100, len - 4 };
 	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-		write_bytes(path, buf, cuts[i]);
+		testdir_write(path, buf, cuts[i]);
 		load_fails(path_in("c", NULL), "c/model.safetensors' is truncated", "");
 	}
 	free(buf);
@@ -644,11 +617,11 @@ static void damage_file(const char *dir, const char *name, size_t region, uint64
 	char path[2048];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	size_t len;
-	unsigned char *orig = read_bytes(path, &len), *copy = malloc(len + 1);
+	unsigned char *orig = testdir_read(path, &len), *copy = malloc(len + 1);
 	if (!region || region > len)
 		region = len;
 	for (size_t cut = 0; cut < len; cut += 7) {
-		write_bytes(path, orig, cut);
+		testdir_write(path, orig, cut);
 		try_load(dir);
 	}
 	for (int iter = 0; iter < 500; iter++) {
@@ -661,10 +634,10 @@ static void damage_file(const char *dir, const char *name, size_t region, uint64
 			else
 				copy[at] = (unsigned char)(xorshift(seed) % 128);
 		}
-		write_bytes(path, copy, len);
+		testdir_write(path, copy, len);
 		try_load(dir);
 	}
-	write_bytes(path, orig, len);
+	testdir_write(path, orig, len);
 	free(copy);
 	free(orig);
 }
@@ -672,7 +645,7 @@ static void damage_file(const char *dir, const char *name, size_t region, uint64
 static size_t header_region(const char *path)
 {
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];

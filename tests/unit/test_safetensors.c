@@ -17,32 +17,6 @@ static char *path_in(const char *name)
 	return p;
 }
 
-/* Unlink first: ext4 flushes a file truncated and rewritten in place, which is slow. */
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-	unlink(path);
-	FILE *fp = fopen(path, "wb");
-	CHECK(fp);
-	CHECK(fwrite(data, 1, len, fp) == len);
-	CHECK(fclose(fp) == 0);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	CHECK(fp);
-	CHECK(fseek(fp, 0, SEEK_END) == 0);
-	long n = ftell(fp);
-	CHECK(n >= 0);
-	rewind(fp);
-	unsigned char *buf = malloc((size_t)n + 1);
-	CHECK(buf);
-	CHECK(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* A file laid out by hand: 8-byte length given explicitly, header text, data. */
 static void write_raw_len(const char *path, uint64_t hlen, const char *header, const void *data, size_t dlen)
 {
@@ -54,7 +28,7 @@ static void write_raw_len(const char *path, uint64_t hlen, const char *header, c
 	memcpy(buf + 8, header, n);
 	if (dlen)
 		memcpy(buf + 8 + n, data, dlen);
-	write_bytes(path, buf, 8 + n + dlen);
+	testdir_write(path, buf, 8 + n + dlen);
 	free(buf);
 }
 
@@ -149,7 +123,7 @@ static void test_safetensors__header_is_ordered_and_padded(void)
 	const char *path = path_in("h.safetensors");
 	write_small(path);
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	uint64_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
@@ -368,13 +342,13 @@ static void test_safetensors__truncated_file(void)
 	const char *path = path_in("t.safetensors"), *cut = path_in("cut.safetensors");
 	write_small(path);
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
 	size_t at[] = { 0, 1, 3, 7, 8, 9, 8 + n / 2, 8 + n - 1, 8 + n, 8 + n + 1, 8 + n + 23, 8 + n + 24, len - 1 };
 	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
-		write_bytes(cut, buf, at[i]);
+		testdir_write(cut, buf, at[i]);
 		struct st_file f;
 		struct err e = { 0 };
 		CHECK_ERR(st_open(&f, cut, &e), e, "'", "cut.safetensors' is truncated");
@@ -557,12 +531,12 @@ static void test_safetensors__damaged_files_never_crash(void)
 	const char *path = path_in("ok.safetensors"), *bad = path_in("bad.safetensors");
 	write_small(path);
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
 	for (size_t cut = 0; cut < len; cut++) {
-		write_bytes(bad, buf, cut);
+		testdir_write(bad, buf, cut);
 		open_and_read_all(bad);
 	}
 	unsigned char *copy = malloc(len);
@@ -577,7 +551,7 @@ static void test_safetensors__damaged_files_never_crash(void)
 			else
 				copy[at] = (unsigned char)xorshift(&seed);
 		}
-		write_bytes(bad, copy, len);
+		testdir_write(bad, copy, len);
 		open_and_read_all(bad);
 	}
 	free(copy);

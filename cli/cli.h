@@ -95,5 +95,4 @@ void cli_error(const char *verb, const char *fmt, ...) __attribute__((format(pri
 /* A usage error: cli_error plus "; see 'r1flow VERB --help'"; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-
 #endif

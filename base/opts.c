@@ -148,6 +148,45 @@ static const struct opt *find(const struct opt *opts, const char *name, size_t l
 	return NULL;
 }
 
+/* The long option that name[0..len) names: its full name, with *o its entry (NULL for
+ * the built-in help and version); "" when it abbreviates several; NULL when none. */
+static const char *resolve(const struct opts_spec *spec, const char *name, size_t len,
+	const struct opt **o)
+{
+	static const char *const builtins[] = { "help", "version" };
+	const char *full = NULL;
+	int matches = 0;
+	*o = NULL;
+	if (len == 0)
+		return NULL;
+	if ((*o = find(spec->opts, name, len)))
+		return (*o)->name;
+	for (int i = 0; i < (spec->version ? 2 : 1); i++)
+		if (strlen(builtins[i]) == len && strncmp(builtins[i], name, len) == 0)
+			return builtins[i];
+	if (!spec->abbrev)
+		return NULL;
+	for (const struct opt *e = spec->opts; e->name; e++) {
+		if (strncmp(e->name, name, len) == 0) {
+			full = e->name;
+			*o = e;
+			matches++;
+		}
+	}
+	for (int i = 0; i < (spec->version ? 2 : 1); i++) {
+		if (strncmp(builtins[i], name, len) == 0) {
+			full = builtins[i];
+			*o = NULL;
+			matches++;
+		}
+	}
+	if (matches > 1) {
+		*o = NULL;
+		return "";
+	}
+	return full;
+}
+
 int opts_parse(const struct opts_spec *spec, int argc, char **argv, int *first_arg,
 	struct err *err)
 {
@@ -175,16 +214,21 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv, int *first_a
 		if (arg[1] == '-') {
 			const char *name = arg + 2, *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
-			if (len == 4 && strncmp(name, "help", 4) == 0) {
+			const char *full = resolve(spec, name, len, &o);
+			if (!full)
+				return err_set(err, ERR_INVALID, "unknown option '%.*s'", (int)(len + 2), arg);
+			if (!*full)
+				return err_set(err, ERR_INVALID, "ambiguous option '%.*s'", (int)(len + 2),
+					arg);
+			if (strcmp(full, "help") == 0) {
 				if (eq)
 					return err_set(err, ERR_INVALID, "option '--help' takes no value");
 				return OPTS_HELP;
 			}
-			if (spec->version && len == 7 && strncmp(name, "version", 7) == 0 && !eq)
+			if (strcmp(full, "version") == 0 && !eq)
 				return OPTS_VERSION;
-			o = find(spec->opts, name, len);
 			if (!o)
-				return err_set(err, ERR_INVALID, "unknown option '%.*s'", (int)(len + 2), arg);
+				return err_set(err, ERR_INVALID, "option '--version' takes no value");
 			if (eq) {
 				if (o->kind == OPT_FLAG)
 					return err_set(err, ERR_INVALID, "option %s takes no value",
@@ -301,7 +345,7 @@ int opts_help(FILE *out, const struct opt *opts, int width, int min_width)
 int opts_program(const struct opt *opts, const char *prog, const char *version,
 	const char *about, int width, int argc, char **argv, struct err *err)
 {
-	const struct opts_spec spec = { opts, 0, 0, NULL, true };
+	const struct opts_spec spec = { opts, 0, 0, NULL, true, false };
 	if (opts_defaults(opts, err) < 0)
 		return -1;
 	int rc = opts_parse(&spec, argc, argv, NULL, err);

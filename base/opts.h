@@ -13,7 +13,7 @@
  *
  * Syntax: --name VALUE, --name=VALUE, -x VALUE, -xVALUE (a one-letter name is a short
  * option), flags take no value; -h and --help are built in, --version when the spec
- * asks for it. Positional arguments may come anywhere; "--" ends the options. After
+ * asks for it, and unique prefixes of long names (--verb) when it allows them. Positional arguments may come anywhere; "--" ends the options. After
  * opts_parse, argv holds the options first and the positional arguments last, in
  * their order (getopt's permutation).
  *
@@ -76,6 +76,9 @@ struct opts_spec {
 	int min_args, max_args; /* positional arguments accepted */
 	const char *args;       /* their name for "missing ARGS" ("FILE"), or NULL */
 	bool version;           /* --version is an option (OPTS_VERSION) */
+	bool abbrev;            /* a long option may be abbreviated to a prefix that no
+	                           other option shares (--verb for --verbose; getopt_long's
+	                           rule, which the CLI has always had) */
 };
 
 enum { OPTS_RUN = 0, OPTS_HELP = 1, OPTS_VERSION = 2 };

@@ -69,7 +69,8 @@ static void cli_print_help(const struct cli_verb *v)
 
 int cli_parse(const struct cli_verb *v, int argc, char **argv, int *first_arg)
 {
-	const struct opts_spec spec = { v->opts, v->min_args, v->max_args, v->args, false };
+	const struct opts_spec spec = { v->opts, v->min_args, v->max_args, v->args, false,
+		true };
 	struct err err = { 0 };
 	int rc = opts_parse(&spec, argc, argv, first_arg, &err);
 	if (rc < 0)

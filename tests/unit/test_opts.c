@@ -34,7 +34,7 @@ static int parse(int max_args, int *first, struct err *e, char **argv)
 	int argc = 0;
 	while (argv[argc])
 		argc++;
-	const struct opts_spec spec = { table, 0, max_args, "FILE", true };
+	const struct opts_spec spec = { table, 0, max_args, "FILE", true, false };
 	CHECK_MSG(opts_defaults(table, e) == 0, "%s", e->msg);
 	return opts_parse(&spec, argc, argv, first, e);
 }
@@ -123,7 +123,7 @@ static void test_opts__required_and_missing_arguments(void)
 		{ "model", OPT_STRING, &model, "DIR", .flags = OPT_REQUIRED, .help = "model" },
 		{ NULL },
 	};
-	const struct opts_spec spec = { req, 1, 1, "FILE", false };
+	const struct opts_spec spec = { req, 1, 1, "FILE", false, true };
 	struct err e = { 0 };
 	CHECK(opts_parse(&spec, 2, (char *[]){ "p", "f", NULL }, NULL, &e) == -1);
 	CHECK_MSG(strcmp(e.msg, "missing --model DIR") == 0, "%s", e.msg);
@@ -131,6 +131,32 @@ static void test_opts__required_and_missing_arguments(void)
 	CHECK_MSG(strcmp(e.msg, "missing FILE") == 0, "%s", e.msg);
 	CHECK(opts_parse(&spec, 2, (char *[]){ "p", "--version", NULL }, NULL, &e) == -1);
 	CHECK(opts_parse(&spec, 3, (char *[]){ "p", "-h", "--bogus", NULL }, NULL, &e) == OPTS_HELP);
+}
+
+/* getopt_long's rule, kept for the CLI: a prefix shared by no other long name will do. */
+static void test_opts__unique_prefixes_when_the_spec_allows_them(void)
+{
+	const char *model = NULL, *mode = NULL;
+	const struct opt t[] = {
+		{ "model", OPT_STRING, &model, "DIR", .help = "model" },
+		{ "mode", OPT_STRING, &mode, "M", .help = "mode" },
+		{ NULL },
+	};
+	struct opts_spec spec = { t, 0, 0, NULL, false, true };
+	struct err e = { 0 };
+	CHECK(opts_parse(&spec, 3, (char *[]){ "p", "--mode", "a", NULL }, NULL, &e) == OPTS_RUN);
+	CHECK(opts_parse(&spec, 2, (char *[]){ "p", "--mode=b", NULL }, NULL, &e) == OPTS_RUN);
+	CHECK(strcmp(mode, "b") == 0 && model == NULL); /* exact "mode", though "model" starts so */
+	CHECK(opts_parse(&spec, 3, (char *[]){ "p", "--mod", "x", NULL }, NULL, &e) == -1);
+	CHECK_MSG(strcmp(e.msg, "ambiguous option '--mod'") == 0, "%s", e.msg);
+	CHECK(opts_parse(&spec, 2, (char *[]){ "p", "--he", NULL }, NULL, &e) == OPTS_HELP);
+	const struct opt u[] = { { "model", OPT_STRING, &model, "DIR", .help = "m" }, { NULL } };
+	spec.opts = u;
+	CHECK(opts_parse(&spec, 3, (char *[]){ "p", "--mod", "y", NULL }, NULL, &e) == OPTS_RUN);
+	CHECK(strcmp(model, "y") == 0);
+	spec.abbrev = false;
+	CHECK(opts_parse(&spec, 3, (char *[]){ "p", "--mod", "z", NULL }, NULL, &e) == -1);
+	CHECK_MSG(strcmp(e.msg, "unknown option '--mod'") == 0, "%s", e.msg);
 }
 
 static void test_opts__help_and_version_are_built_in(void)
@@ -168,6 +194,7 @@ int main(int argc, char **argv)
 		TEST(test_opts__positional_arguments_go_last_in_order),
 		TEST(test_opts__usage_errors_say_what_is_wrong),
 		TEST(test_opts__required_and_missing_arguments),
+		TEST(test_opts__unique_prefixes_when_the_spec_allows_them),
 		TEST(test_opts__help_and_version_are_built_in),
 		TEST(test_opts__help_lines_show_defaults),
 		{ 0 } });

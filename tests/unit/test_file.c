@@ -4,16 +4,12 @@
 
 #include <sys/stat.h>
 
-static char path[1024];
-
+/* A file with those bytes in a fresh testdir (testdir_done removes both). */
 static const char *write_tmp(const char *text, size_t n)
 {
-	const char *base = getenv("R1FLOW_TEST_TMP");
-	snprintf(path, sizeof path, "%s/file-XXXXXX", base && *base ? base : "/tmp");
-	int fd = mkstemp(path);
-	CHECK(fd >= 0);
-	CHECK(write(fd, text, n) == (ssize_t)n);
-	close(fd);
+	static char path[1100];
+	snprintf(path, sizeof path, "%s/f", testdir_new("file"));
+	testdir_write(path, text, n);
 	return path;
 }
 
@@ -26,7 +22,7 @@ static void test_file__reads_all_bytes_and_a_nul(void)
 	CHECK_MSG(file_read(p, 100, &data, &size, &e) == 0, "%s", e.msg);
 	CHECK(size == 5 && memcmp(data, "ab\0cd", 5) == 0 && data[5] == '\0');
 	free(data);
-	unlink(p);
+	testdir_done();
 }
 
 static void test_file__refuses_a_file_over_the_limit(void)
@@ -39,7 +35,7 @@ static void test_file__refuses_a_file_over_the_limit(void)
 	CHECK_MSG(e.code == ERR_INVALID && strstr(e.msg, "10 bytes, more than 9"), "%s", e.msg);
 	CHECK(file_read(p, 10, &data, &size, &e) == 0 && size == 10);
 	free(data);
-	unlink(p);
+	testdir_done();
 }
 
 static void test_file__missing_file_names_it(void)

@@ -1,7 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "clock.h"
 #include "spec.h"

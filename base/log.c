@@ -16,11 +16,12 @@ void log_init(const char *role, enum log_level min_level)
 	log_min = min_level;
 }
 
+const char *const log_level_names[] = { "debug", "info", "warn", "error", NULL };
+
 int log_level_parse(const char *name, enum log_level *level)
 {
-	static const char *const names[] = { "debug", "info", "warn", "error" };
-	for (int i = 0; i < 4; i++)
-		if (strcmp(name, names[i]) == 0) {
+	for (int i = 0; log_level_names[i]; i++)
+		if (strcmp(name, log_level_names[i]) == 0) {
 			*level = (enum log_level)i;
 			return 0;
 		}

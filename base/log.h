@@ -16,6 +16,10 @@ void log_init(const char *role, enum log_level min_level);
 
 /* "debug", "info", "warn" or "error" into *level; -1 (level untouched) otherwise. */
 int log_level_parse(const char *name, enum log_level *level);
+
+/* The levels' names in enum order, NULL-terminated (an option's choices). */
+extern const char *const log_level_names[];
+
 int log_enabled(enum log_level level);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "generate.h"
@@ -47,13 +47,6 @@ static const struct bench_config bench_configs[] = {
 	{ "small", 256, 6, 8, 688 },
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static double peak_rss_mb(void)
 {
 	struct rusage ru;
@@ -66,12 +59,12 @@ static double timed_run(struct generator *g, const struct gen_request *reqs, int
 	const struct gen_params *p, struct gen_result **res)
 {
 	struct err e = { 0 };
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	if (gen_run(g, reqs, B, p, res, &e) < 0) {
 		log_error("cannot generate: %s", e.msg);
 		return -1;
 	}
-	double dt = now_s() - t0;
+	double dt = clock_mono_s() - t0;
 	for (int b = 0; b < B; b++)
 		if (res[b]->n != p->max_new_tokens) {
 			log_error("sequence %d generated %d tokens, not %d", b, res[b]->n, p->max_new_tokens);

@@ -35,8 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -59,13 +59,6 @@ static const struct bench_config bench_configs[] = {
 };
 
 enum phase { PHASE_FWD, PHASE_LOSS, PHASE_BWD, PHASE_CLIP, PHASE_ADAMW, PHASE_COUNT };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* CPU seconds of the whole process, user + system: with 1 thread a load-independent
  * check on the wall-clock figure when other processes share the cores */
@@ -112,10 +105,10 @@ static int bench_sgemm(int threads)
 	openblas_set_num_threads(threads);
 	double best = 1e30, total = 0;
 	for (int i = -1; i < reps; i++) { /* i == -1 warms up */
-		double t0 = now_s();
+		double t0 = clock_mono_s();
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
 			0.0f, c, n);
-		double dt = now_s() - t0;
+		double dt = clock_mono_s() - t0;
 		if (i < 0)
 			continue;
 		total += dt;
@@ -185,23 +178,23 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	for (int s = 0; s < warmup + steps; s++) {
 		if (s == warmup) {
 			memset(phase, 0, sizeof phase);
-			t_start = now_s();
+			t_start = clock_mono_s();
 			cpu_start = cpu_s();
 		}
-		double t0 = now_s(), t1;
+		double t0 = clock_mono_s(), t1;
 		model_zero_grad(&m);
 		model_forward(&m, &batch);
-		t1 = now_s(), phase[PHASE_FWD] += t1 - t0, t0 = t1;
+		t1 = clock_mono_s(), phase[PHASE_FWD] += t1 - t0, t0 = t1;
 		loss_cross_entropy(&m, targets, w, &st);
-		t1 = now_s(), phase[PHASE_LOSS] += t1 - t0, t0 = t1;
+		t1 = clock_mono_s(), phase[PHASE_LOSS] += t1 - t0, t0 = t1;
 		model_backward(&m, &batch);
-		t1 = now_s(), phase[PHASE_BWD] += t1 - t0, t0 = t1;
+		t1 = clock_mono_s(), phase[PHASE_BWD] += t1 - t0, t0 = t1;
 		grad_clip(&m, 1.0);
-		t1 = now_s(), phase[PHASE_CLIP] += t1 - t0, t0 = t1;
+		t1 = clock_mono_s(), phase[PHASE_CLIP] += t1 - t0, t0 = t1;
 		adamw_step(&m, &opt, s + 1);
-		t1 = now_s(), phase[PHASE_ADAMW] += t1 - t0;
+		t1 = clock_mono_s(), phase[PHASE_ADAMW] += t1 - t0;
 	}
-	double dt = now_s() - t_start, cpu = cpu_s() - cpu_start;
+	double dt = clock_mono_s() - t_start, cpu = cpu_s() - cpu_start;
 	if (!isfinite(st.loss)) {
 		log_error("training '%s' diverged: loss is %g", bc->name, st.loss);
 		goto out;

@@ -19,22 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "clock.h"
 
 #define MAX_WORKERS 64
 #define ID_MAX 256
 
 static char endpoint[512];
 static void *ctx;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -150,14 +144,14 @@ int main(int argc, char **argv)
 #define SEND_TO(w)                                                                \
 	do {                                                                          \
 		uint64_t seq = (uint64_t)next;                                            \
-		sent_at[next++] = now_ns();                                               \
+		sent_at[next++] = clock_mono_ns();                                               \
 		if (zmq_send(router, ids[w], idlen[w], ZMQ_SNDMORE) < 0 ||               \
 		    zmq_send(router, &seq, sizeof seq, ZMQ_SNDMORE) < 0 ||               \
 		    zmq_send(router, payload, sizeof payload - 1, 0) < 0)                \
 			die("send");                                                          \
 	} while (0)
 
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	for (int s = 0; s < slots; s++)
 		for (int w = 0; w < workers && next < n; w++)
 			SEND_TO(w);
@@ -170,7 +164,7 @@ int main(int argc, char **argv)
 			die("recv id");
 		if (zmq_recv(router, &seq, sizeof seq, 0) < 0 || zmq_recv(router, buf, sizeof buf, 0) < 0)
 			die("recv");
-		int64_t t = now_ns();
+		int64_t t = clock_mono_ns();
 		if (seq >= (uint64_t)n)
 			continue;
 		rtt[done++] = t - sent_at[seq];
@@ -183,7 +177,7 @@ int main(int argc, char **argv)
 			SEND_TO(w);
 		}
 	}
-	int64_t t1 = now_ns();
+	int64_t t1 = clock_mono_ns();
 
 	for (int w = 0; w < workers; w++) {
 		zmq_send(router, ids[w], idlen[w], ZMQ_SNDMORE);

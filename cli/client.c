@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "curve.h"
 #include "sock.h"
 #include "spec.h"
@@ -171,7 +171,7 @@ void client_close(struct client *c)
 /* Milliseconds left until `deadline` (monotonic seconds); at least 0. */
 static long ms_left(double deadline)
 {
-	double left = (deadline - cli_now()) * 1000.0;
+	double left = (deadline - clock_mono_s()) * 1000.0;
 	return left > 0 ? (long)left : 0;
 }
 
@@ -240,7 +240,7 @@ json_t *client_call_blob(struct client *c, json_t *req, const void *out, size_t 
 			size, PROTO_MAX_FRAME_SIZE >> 20);
 		goto out;
 	}
-	double deadline = cli_now() + c->timeout_ms / 1000.0;
+	double deadline = clock_mono_s() + c->timeout_ms / 1000.0;
 
 	/* ZMQ_IMMEDIATE: writable only once the connection is up */
 	int rc = client_wait(c, ZMQ_POLLOUT, deadline, err);
@@ -398,7 +398,7 @@ json_t *client_submit(const char *verb, const struct client_addr *a, json_t *req
 	return reply;
 }
 
-json_t *client_submit_request(const char *file, const struct cli_list *sets, struct err *err)
+json_t *client_submit_request(const char *file, const struct opt_list *sets, struct err *err)
 {
 	json_t *spec = NULL;
 	if (spec_load_file(file, sets->v, (size_t)sets->n, &spec, err) < 0)
@@ -455,9 +455,3 @@ int client_parse_verb_id(const struct cli_verb *v, int argc, char **argv, int *f
 	return CLI_CONTINUE;
 }
 
-int64_t client_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -68,15 +68,15 @@ struct client_addr {
 
 /* The --data and --endpoint rows of a verb's option table. */
 #define CLIENT_OPTS(addr) \
-	{ "data", CLI_OPT_STRING, &(addr)->data, "DIR", 0, 0, false, \
+	{ "data", OPT_STRING, &(addr)->data, "DIR", 0, 0, 0, \
 	  "the daemon's data directory: talk to ipc://DIR/control.sock", \
 	  "$R1FLOW_DATA or " CLIENT_DEFAULT_DATA }, \
-	{ "endpoint", CLI_OPT_STRING, &(addr)->endpoint, "URL", 0, 0, false, \
+	{ "endpoint", OPT_STRING, &(addr)->endpoint, "URL", 0, 0, 0, \
 	  "the daemon's control endpoint, instead of --data's", NULL }
 
 /* The --set row of a verb's option table. */
 #define CLIENT_SET_OPT(list) \
-	{ "set", CLI_OPT_LIST, (list), "KEY=VALUE", 0, 0, false, \
+	{ "set", OPT_LIST, (list), "KEY=VALUE", 0, 0, 0, \
 	  "override a spec value, e.g. stages.a.jobs=50 (repeatable)", NULL }
 
 struct client {
@@ -129,7 +129,7 @@ json_t *client_ask(const char *verb, const struct client_addr *a, json_t *req);
  * for every request built)}. NULL and err (the loader's FILE:LINE:COL line) when
  * the spec does not load.
  */
-json_t *client_submit_request(const char *file, const struct cli_list *sets, struct err *err);
+json_t *client_submit_request(const char *file, const struct opt_list *sets, struct err *err);
 
 /* client_ask for a submit request: when no reply comes within the timeout, ask
  * again (CLIENT_SUBMIT_TRIES in all, saying so on stderr) with the same request. Its
@@ -149,8 +149,5 @@ int64_t client_parse_id(const char *arg);
  * and *id set, or the exit status (help printed, or a usage error). */
 int client_parse_verb_id(const struct cli_verb *v, int argc, char **argv, int *first,
 	int64_t *id);
-
-/* Wall clock in ms since the epoch (the daemon's time unit). */
-int64_t client_wall_ms(void);
 
 #endif

@@ -45,11 +45,11 @@ static int control_run(const struct control_verb *cv, int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"id\": N, \"state\": \"...\"} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = cv->name, .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,

@@ -16,11 +16,11 @@
 int cmd_daemon(int argc, char **argv)
 {
 	const char *data = NULL;
-	const struct cli_opt opts[] = {
-		{ "data", CLI_OPT_STRING, &data, "DIR", 0, 0, false,
+	const struct opt opts[] = {
+		{ "data", OPT_STRING, &data, "DIR", 0, 0, 0,
 		  "data directory: r1flow.db, blobs/, logs/ and the ipc sockets",
 		  "$R1FLOW_DATA or " CLIENT_DEFAULT_DATA },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "daemon", .args = "[R1FLOWD-OPTIONS]", .max_args = 64, .opts = opts,

@@ -31,6 +31,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "file.h"
 #include "proto.h"
 #include "utf8.h"
 
@@ -160,14 +161,14 @@ int cmd_datasets(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	const char *pipeline_arg = NULL;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "only the datasets of pipeline ID", "all" },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"datasets\": [{id, pipeline, pipeline_name, name, source, "
 		  "count, created_at}]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "datasets", .opts = opts,
@@ -265,13 +266,13 @@ static int dataset_import(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	const char *name = NULL;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "name", CLI_OPT_STRING, &name, "NAME", 0, 0, true,
+	const struct opt opts[] = {
+		{ "name", OPT_STRING, &name, "NAME", 0, 0, OPT_REQUIRED,
 		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\"} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
@@ -365,18 +366,18 @@ static int dataset_show(int argc, char **argv)
 	const char *pipeline_arg = NULL;
 	int offset = 0, limit = 10;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
-		{ "offset", CLI_OPT_INT, &offset, "N", 0, 2147483647, false,
+		{ "offset", OPT_INT, &offset, "N", 0, 2147483647, 0,
 		  "first record to show (0-based)", NULL },
-		{ "limit", CLI_OPT_INT, &limit, "N", 1, DATASET_PAGE, false,
+		{ "limit", OPT_INT, &limit, "N", 1, DATASET_PAGE, 0,
 		  "records to show", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\", \"records\": [{idx, prompt, answer, "
 		  "response, text, meta}]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset show", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
@@ -434,13 +435,13 @@ static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	const char *pipeline_arg = NULL, *path = NULL;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
-		{ "o", CLI_OPT_STRING, &path, "FILE", 0, 0, false,
+		{ "o", OPT_STRING, &path, "FILE", 0, 0, 0,
 		  "write to FILE (replaced only once the export is complete)", "standard output" },
 		CLIENT_OPTS(&addr),
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset export", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
@@ -465,8 +466,7 @@ static int dataset_export(int argc, char **argv)
 
 	struct client c = { 0 };
 	struct err e = { 0 };
-	char tmp[CLIENT_PATH_MAX + 16] = "";
-	FILE *out = stdout;
+	struct file_atomic out = { .fd = -1 }; /* with -o: opened at the first page */
 	json_t *r = NULL;
 	int64_t next = 0, count = -1;
 	rc = CLI_EXIT_FAIL;
@@ -490,52 +490,27 @@ static int dataset_export(int argc, char **argv)
 			goto fail;
 		}
 		/* the file is opened once the dataset is known to exist */
-		if (path && !tmp[0]) {
-			if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-				tmp[0] = '\0';
-				free(page.data);
-				err_set(&e, ERR_INVALID, "path too long: '%.64s...'", path);
-				goto fail;
-			}
-			int fd = mkstemp(tmp);
-			if (fd < 0 || !(out = fdopen(fd, "w"))) {
-				err_set(&e, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-				if (fd >= 0)
-					close(fd);
-				unlink(tmp);
-				tmp[0] = '\0';
-				out = stdout;
-				free(page.data);
-				goto fail;
-			}
-		}
-		/* the page is JSONL already, one import line per record */
-		if (page.size && fwrite(page.data, 1, page.size, out) != page.size) {
+		if (path && out.fd < 0 && file_atomic_open(&out, path, NULL, 0666, &e) < 0) {
 			free(page.data);
-			err_set(&e, ERR_IO, "cannot write '%s': %s", path ? path : "standard output",
-				strerror(errno));
 			goto fail;
 		}
+		/* the page is JSONL already, one import line per record */
+		int failed = 0;
+		if (path)
+			failed = page.size && file_atomic_write(&out, page.data, page.size, &e) < 0;
+		else if (page.size && fwrite(page.data, 1, page.size, stdout) != page.size)
+			failed = err_set(&e, ERR_IO, "cannot write 'standard output': %s",
+				strerror(errno));
 		free(page.data);
+		if (failed)
+			goto fail;
 		next = to > next ? to : next;
 		json_decref(r);
 		r = NULL;
 	}
 	if (path) {
-		mode_t mask = umask(0);
-		umask(mask);
-		if (fflush(out) != 0 || ferror(out) || fchmod(fileno(out), 0666 & ~mask) < 0 ||
-			fsync(fileno(out)) < 0) {
-			err_set(&e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		if (file_atomic_commit(&out, true, &e) < 0)
 			goto fail;
-		}
-		int closed = fclose(out);
-		out = stdout;
-		if (closed != 0 || rename(tmp, path) < 0) {
-			err_set(&e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-			goto fail;
-		}
-		tmp[0] = '\0';
 		printf("exported %lld record%s of dataset '%s' to %s\n", (long long)next,
 			next == 1 ? "" : "s", name, path);
 	}
@@ -544,10 +519,7 @@ static int dataset_export(int argc, char **argv)
 fail:
 	cli_error(verb.name, "%s", e.msg);
 out:
-	if (out != stdout)
-		fclose(out);
-	if (tmp[0])
-		unlink(tmp);
+	file_atomic_abort(&out);
 	json_decref(r);
 	client_close(&c);
 	return rc;

@@ -12,11 +12,11 @@ int cmd_drain(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"worker\": \"...\", \"state\": \"...\"} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "drain", .args = "WORKER", .min_args = 1, .max_args = 1, .opts = opts,

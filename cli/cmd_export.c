@@ -24,6 +24,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "client.h"
+#include "file.h"
 #include "run.h"
 #include "sha256.h"
 #include "utf8.h"
@@ -75,67 +76,15 @@ static int export_mkdirs(const char *dir, struct err *err)
 	return 0;
 }
 
-/* DIR/NAME <- data, through a temporary file in DIR: write, fsync, rename. */
+/* DIR/NAME <- data, atomically and durably; readable by others, like cp's 0666 & ~umask
+ * (an exported model is for others to read). */
 static int export_write(const char *dir, const char *name, const void *data, size_t size,
 	struct err *err)
 {
-	char path[EXPORT_PATH_MAX], tmp[EXPORT_PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
-		snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name) >= (int)sizeof tmp)
+	char path[EXPORT_PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
 		return err_set(err, ERR_INVALID, "path too long: '%.64s...'", dir);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return err_set(err, ERR_IO, "cannot create a file in '%s': %s", dir, strerror(errno));
-	const char *p = data;
-	size_t left = size;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-			goto fail;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	/* mkstemp makes 0600; an exported model is for others to read, like cp's 0666 & ~umask */
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) < 0 || fsync(fd) < 0) {
-		err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err_set(err, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
-/* So that the renames survive a crash. */
-static int export_sync_dir(const char *dir, struct err *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
-		err_set(err, ERR_IO, "cannot sync directory '%s': %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return file_write_atomic(path, data, size, 0666, err);
 }
 
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
@@ -189,7 +138,7 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	if (export_mkdirs(dir, err) < 0 ||
 		export_write(dir, "model.safetensors", blob.data, blob.size, err) < 0 ||
 		export_write(dir, "config.json", config, len + 1, err) < 0 ||
-		export_sync_dir(dir, err) < 0)
+		file_sync_dir(dir, err) < 0)
 		goto out;
 
 	memset(out, 0, sizeof *out);
@@ -209,14 +158,14 @@ int cmd_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false, force = false;
-	const struct cli_opt opts[] = {
-		{ "force", CLI_OPT_FLAG, &force, NULL, 0, 0, false,
+	const struct opt opts[] = {
+		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
 		  "export into a non-empty DIR: replace its config.json and model.safetensors",
 		  NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print {id, stage, step, sha256, dir, bytes} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "export", .args = "ID STAGE DIR", .min_args = 3, .max_args = 3, .opts = opts,

@@ -34,11 +34,11 @@ int cmd_gc(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"files\", \"bytes\", \"kept\", \"kept_bytes\"} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "gc", .opts = opts,
@@ -79,13 +79,13 @@ int cmd_dataset_delete(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	const char *pipeline_arg = NULL;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "pipeline", CLI_OPT_STRING, &pipeline_arg, "ID", 0, 0, false,
+	const struct opt opts[] = {
+		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "delete pipeline ID's own dataset NAME", "the shared one" },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"pipeline\", \"count\"} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset delete", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,

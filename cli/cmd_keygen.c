@@ -12,12 +12,12 @@ int cmd_keygen(int argc, char **argv)
 {
 	const char *prefix = "r1flow";
 	bool force = false;
-	const struct cli_opt opts[] = {
-		{ "out", CLI_OPT_STRING, &prefix, "PREFIX", 0, 0, false,
+	const struct opt opts[] = {
+		{ "out", OPT_STRING, &prefix, "PREFIX", 0, 0, 0,
 		  "write PREFIX.key (secret, mode 0600) and PREFIX.pub", NULL },
-		{ "force", CLI_OPT_FLAG, &force, NULL, 0, 0, false,
+		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
 		  "replace existing files (the old key stops working where it was allowed)", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "keygen", .opts = opts,

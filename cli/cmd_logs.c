@@ -67,15 +67,15 @@ int cmd_logs(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false, follow = false;
-	const struct cli_opt opts[] = {
-		{ "f", CLI_OPT_FLAG, &follow, NULL, 0, 0, false,
+	const struct opt opts[] = {
+		{ "f", OPT_FLAG, &follow, NULL, 0, 0, 0,
 		  "follow: print new events as they come until the pipeline ends", NULL },
-		{ "follow", CLI_OPT_FLAG, &follow, NULL, 0, 0, false, "the same as -f", NULL },
+		{ "follow", OPT_FLAG, &follow, NULL, 0, 0, 0, "the same as -f", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print {\"events\": [...], \"last\": N} as JSON (with -f: once, at the end)",
 		  NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "logs", .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "view.h"
 
 static const char *str_or(const json_t *o, const char *key, const char *dflt)
@@ -54,11 +55,11 @@ int cmd_ls(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"pipelines\": [...]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "ls", .opts = opts,
@@ -78,7 +79,7 @@ int cmd_ls(int argc, char **argv)
 	if (json)
 		rc = client_print_json("ls", r);
 	else
-		ls_print(json_object_get(r, "pipelines"), client_wall_ms());
+		ls_print(json_object_get(r, "pipelines"), clock_wall_ms());
 	json_decref(r);
 	return rc;
 }

@@ -202,16 +202,16 @@ int cmd_metrics(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	const char *stage = NULL;
 	bool json = false, csv = false;
-	const struct cli_opt opts[] = {
-		{ "stage", CLI_OPT_STRING, &stage, "S", 0, 0, false,
+	const struct opt opts[] = {
+		{ "stage", OPT_STRING, &stage, "S", 0, 0, 0,
 		  "only stage S", "every stage with metrics" },
-		{ "csv", CLI_OPT_FLAG, &csv, NULL, 0, 0, false,
+		{ "csv", OPT_FLAG, &csv, NULL, 0, 0, 0,
 		  "print every point as CSV: stage,step,name,value", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"stages\": [{name, kind, metrics: {NAME: [[step, "
 		  "value], ...]}}]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "metrics", .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,

@@ -143,14 +143,14 @@ int cmd_report(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false, markdown = false;
-	const struct cli_opt opts[] = {
-		{ "markdown", CLI_OPT_FLAG, &markdown, NULL, 0, 0, false,
+	const struct opt opts[] = {
+		{ "markdown", OPT_FLAG, &markdown, NULL, 0, 0, 0,
 		  "print the table as GitHub markdown", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"pipeline\", \"rows\": [{stage, from, state, metrics}]} "
 		  "as JSON (every metric, all digits)", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "report", .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,

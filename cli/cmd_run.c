@@ -41,6 +41,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "procs.h"
 #include "run.h"
 #include "view.h"
@@ -136,7 +137,7 @@ static int run_check(void *arg, struct err *err)
 /* Wait until the daemon answers `status` as our child and counts `want` workers. */
 static int run_wait_ready(struct run *r, struct client *c, size_t want, struct err *err)
 {
-	double deadline = cli_now() + RUN_START_TIMEOUT_MS / 1000.0;
+	double deadline = clock_mono_s() + RUN_START_TIMEOUT_MS / 1000.0;
 	const struct client_addr addr = { .data = r->dir };
 	pid_t daemon_pid = r->procs.list[0].pid;
 	for (;;) {
@@ -167,7 +168,7 @@ static int run_wait_ready(struct run *r, struct client *c, size_t want, struct e
 				client_close(c);
 			}
 		}
-		if (cli_now() > deadline) {
+		if (clock_mono_s() > deadline) {
 			if (want == 0)
 				return err_set(err, ERR_IO, "r1flowd did not answer within %d s (log %s)",
 					RUN_START_TIMEOUT_MS / 1000, r->procs.list[0].log);
@@ -252,26 +253,26 @@ static void run_cancel(struct run *r)
 
 int cmd_run(int argc, char **argv)
 {
-	struct cli_list sets = { .n = 0 };
+	struct opt_list sets = { .n = 0 };
 	const char *data = NULL;
 	int workers = 0;
 	bool rm = false, json = false, plain = false;
-	const struct cli_opt opts[] = {
-		{ "workers", CLI_OPT_INT, &workers, "N", 1, PROCS_MAX - 1, false,
+	const struct opt opts[] = {
+		{ "workers", OPT_INT, &workers, "N", 1, PROCS_MAX - 1, 0,
 		  "local worker processes", "one per online CPU" },
-		{ "data", CLI_OPT_STRING, &data, "DIR", 0, 0, false,
+		{ "data", OPT_STRING, &data, "DIR", 0, 0, 0,
 		  "data directory to run in (created if missing, kept afterwards)",
 		  "a fresh $TMPDIR/r1flow-run.XXXXXX (/tmp without TMPDIR)" },
-		{ "rm", CLI_OPT_FLAG, &rm, NULL, 0, 0, false,
+		{ "rm", OPT_FLAG, &rm, NULL, 0, 0, 0,
 		  "remove the fresh data directory at the end (not after a failure); not with --data",
 		  NULL },
 		CLIENT_SET_OPT(&sets),
-		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
+		{ "plain", OPT_FLAG, &plain, NULL, 0, 0, 0,
 		  "timestamped progress lines even on a terminal", NULL },
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "no progress display; at the end print the final status as JSON, the report's "
 		  "rows as \"report\"", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "run", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
@@ -392,7 +393,7 @@ int run_pipeline(const struct run_args *a)
 			rc = CLI_EXIT_FAIL;
 	} else {
 		printf("\n");
-		view_status(stdout, last, client_wall_ms());
+		view_status(stdout, last, clock_wall_ms());
 		if (report && json_array_size(json_object_get(report, "rows")) > 0) {
 			printf("\n");
 			report_table(report);

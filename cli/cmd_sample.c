@@ -67,29 +67,29 @@ int cmd_sample(int argc, char **argv)
 	float temperature = 1.0f, top_p = 1.0f;
 	uint64_t seed = 0;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "model", CLI_OPT_STRING, &dir, "DIR", 0, 0, true,
+	const struct opt opts[] = {
+		{ "model", OPT_STRING, &dir, "DIR", 0, 0, OPT_REQUIRED,
 		  "model directory (config.json + model.safetensors)", NULL },
-		{ "prompt", CLI_OPT_STRING, &prompt, "TEXT", 0, 0, true,
+		{ "prompt", OPT_STRING, &prompt, "TEXT", 0, 0, OPT_REQUIRED,
 		  "prompt text; <|bos|> is put in front", NULL },
-		{ "n", CLI_OPT_INT, &n, "N", 1, 100000, false, "number of samples", NULL },
-		{ "temperature", CLI_OPT_FLOAT, &temperature, "T", 0, 100, false,
+		{ "n", OPT_INT, &n, "N", 1, 100000, 0, "number of samples", NULL },
+		{ "temperature", OPT_FLOAT, &temperature, "T", 0, 100, 0,
 		  "sampling temperature; 0 is greedy", NULL },
-		{ "top-p", CLI_OPT_FLOAT, &top_p, "P", 0.0001, 1, false,
+		{ "top-p", OPT_FLOAT, &top_p, "P", 0.0001, 1, 0,
 		  "nucleus: keep the most likely tokens up to mass P", NULL },
-		{ "top-k", CLI_OPT_INT, &top_k, "K", 0, 1 << 24, false,
+		{ "top-k", OPT_INT, &top_k, "K", 0, 1 << 24, 0,
 		  "keep the K most likely tokens; 0 keeps all", NULL },
-		{ "max-new-tokens", CLI_OPT_INT, &max_new, "N", 1, 1 << 20, false,
+		{ "max-new-tokens", OPT_INT, &max_new, "N", 1, 1 << 20, 0,
 		  "stop after N generated tokens", NULL },
-		{ "seed", CLI_OPT_U64, &seed, "S", 0, 0, false, "random seed", NULL },
-		{ "stop", CLI_OPT_STRING, &stop, "STR", 0, 0, false,
+		{ "seed", OPT_U64, &seed, "S", 0, 0, 0, "random seed", NULL },
+		{ "stop", OPT_STRING, &stop, "STR", 0, 0, 0,
 		  "also stop when the generated text contains STR (kept in the output)", "none" },
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "one JSON object per sample per line: prompt_tokens, tokens, logprobs, text "
 		  "(invalid UTF-8 as U+FFFD), finish", NULL },
-		{ "threads", CLI_OPT_INT, &threads, "N", 0, 1024, false,
+		{ "threads", OPT_INT, &threads, "N", 0, 1024, 0,
 		  "compute threads", "R1FLOW_THREADS or all CPUs" },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "sample", .opts = opts,

@@ -132,16 +132,16 @@ int cmd_samples(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	int step = -1, limit = 1000;
 	bool json = false;
-	const struct cli_opt opts[] = {
-		{ "step", CLI_OPT_INT, &step, "N", 0, 2147483647, false,
+	const struct opt opts[] = {
+		{ "step", OPT_INT, &step, "N", 0, 2147483647, 0,
 		  "the samples of step N", "the latest step" },
-		{ "limit", CLI_OPT_INT, &limit, "N", 1, 100000, false,
+		{ "limit", OPT_INT, &limit, "N", 1, 100000, 0,
 		  "at most N samples (the first ones, by index)", NULL },
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"stage\", \"step\", \"samples\": [{step, idx, record, text, "
 		  "tokens, rewards, advantage, finish}]} as JSON", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "samples", .args = "ID STAGE", .min_args = 2, .max_args = 2, .opts = opts,

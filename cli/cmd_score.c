@@ -53,16 +53,16 @@ int cmd_score(int argc, char **argv)
 	const char *dir = NULL, *text = NULL;
 	bool json = false;
 	int threads = 0;
-	const struct cli_opt opts[] = {
-		{ "model", CLI_OPT_STRING, &dir, "DIR", 0, 0, true,
+	const struct opt opts[] = {
+		{ "model", OPT_STRING, &dir, "DIR", 0, 0, OPT_REQUIRED,
 		  "model directory (config.json + model.safetensors)", NULL },
-		{ "text", CLI_OPT_STRING, &text, "TEXT", 0, 0, true,
+		{ "text", OPT_STRING, &text, "TEXT", 0, 0, OPT_REQUIRED,
 		  "text to score; <|bos|> is put in front", NULL },
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print {\"tokens\": [...], \"logprobs\": [...]} on one line", NULL },
-		{ "threads", CLI_OPT_INT, &threads, "N", 0, 1024, false,
+		{ "threads", OPT_INT, &threads, "N", 0, 1024, 0,
 		  "compute threads", "R1FLOW_THREADS or all CPUs" },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "score", .opts = opts,

@@ -6,18 +6,19 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "view.h"
 
 int cmd_status(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"pipeline\", \"stages\", \"workers\"} as JSON (with the "
 		  "normalised spec)", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "status", .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,
@@ -41,7 +42,7 @@ int cmd_status(int argc, char **argv)
 	if (json)
 		rc = client_print_json("status", r);
 	else
-		view_status(stdout, r, client_wall_ms());
+		view_status(stdout, r, clock_wall_ms());
 	json_decref(r);
 	return rc;
 }

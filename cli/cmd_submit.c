@@ -10,14 +10,14 @@
 int cmd_submit(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
-	struct cli_list sets = { .n = 0 };
+	struct opt_list sets = { .n = 0 };
 	bool json = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_SET_OPT(&sets),
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print {\"id\": N, \"name\": \"...\", \"existing\": false} instead of the id", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "submit", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,

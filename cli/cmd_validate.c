@@ -140,16 +140,16 @@ static int validate_fit(const json_t *spec, struct err *err)
 
 int cmd_validate(int argc, char **argv)
 {
-	struct cli_list sets = { .n = 0 };
+	struct opt_list sets = { .n = 0 };
 	bool json = false, reference = false;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_SET_OPT(&sets),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the normalised spec (defaults filled in) as JSON", NULL },
-		{ "reference", CLI_OPT_FLAG, &reference, NULL, 0, 0, false,
+		{ "reference", OPT_FLAG, &reference, NULL, 0, 0, 0,
 		  "print the spec reference (every key, type, default, range) as Markdown; "
 		  "no FILE", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "validate", .args = "FILE", .min_args = 0, .max_args = 1, .opts = opts,

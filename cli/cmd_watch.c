@@ -19,16 +19,16 @@ int cmd_watch(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	bool json = false, plain = false;
 	int reconnect_s = WATCH_RECONNECT_S;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "plain", CLI_OPT_FLAG, &plain, NULL, 0, 0, false,
+		{ "plain", OPT_FLAG, &plain, NULL, 0, 0, 0,
 		  "timestamped lines even on a terminal", NULL },
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "show nothing while waiting; at the end print the final status as JSON", NULL },
-		{ "reconnect-timeout", CLI_OPT_INT, &reconnect_s, "S", 0, 86400, false,
+		{ "reconnect-timeout", OPT_INT, &reconnect_s, "S", 0, 86400, 0,
 		  "when the daemon goes away, try to reach it again for S seconds; 0: give up at once",
 		  NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "watch", .args = "ID", .min_args = 1, .max_args = 1, .opts = opts,

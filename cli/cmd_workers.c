@@ -67,13 +67,13 @@ int cmd_workers(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	bool json = false;
 	const char *release = NULL;
-	const struct cli_opt opts[] = {
+	const struct opt opts[] = {
 		CLIENT_OPTS(&addr),
-		{ "json", CLI_OPT_FLAG, &json, NULL, 0, 0, false,
+		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"workers\": [...]} as JSON", NULL },
-		{ "release", CLI_OPT_STRING, &release, "NAME", 0, 0, false,
+		{ "release", OPT_STRING, &release, "NAME", 0, 0, 0,
 		  "end the quarantine of worker NAME (it gets jobs again) instead of listing", NULL },
-		{ NULL, 0, NULL, NULL, 0, 0, false, NULL, NULL },
+		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "workers", .opts = opts,

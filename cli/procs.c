@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static bool executable_file(const char *path)
 {
 	return access(path, X_OK) == 0;
@@ -149,8 +151,7 @@ void procs_stop(struct procs *p, size_t from, size_t to, int grace_ms)
 	for (size_t i = from; i < to; i++)
 		if (p->list[i].running)
 			kill(p->list[i].pid, SIGTERM);
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = clock_mono_ms();
 	for (;;) {
 		bool any = false;
 		for (size_t i = from; i < to; i++) {
@@ -165,8 +166,7 @@ void procs_stop(struct procs *p, size_t from, size_t to, int grace_ms)
 		}
 		if (!any)
 			return;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= grace_ms)
+		if (clock_mono_ms() - t0 >= grace_ms)
 			break;
 		sleep_ms(20);
 	}

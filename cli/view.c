@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "proto.h"
 
 #define VIEW_LINE_MAX 1024
@@ -414,7 +415,7 @@ static void view_note(struct view *v, const char *fmt, ...)
 		fprintf(v->out, "\r\033[2K%s\n", text);
 		v->lines = 0;
 	} else {
-		view_time(t, sizeof t, client_wall_ms(), false);
+		view_time(t, sizeof t, clock_wall_ms(), false);
 		fprintf(v->out, "%s %s\n", t, text);
 	}
 	fflush(v->out);
@@ -490,7 +491,7 @@ int view_follow(struct client *c, int64_t id, struct view *v, const struct view_
 		}
 		if (!r)
 			return -1;
-		int64_t now = client_wall_ms();
+		int64_t now = clock_wall_ms();
 		const char *state = str_or(json_object_get(r, "pipeline"), "state", NULL);
 		if (v)
 			view_update(v, r, now);

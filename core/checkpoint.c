@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "safetensors.h"
 
 #define CK_CONFIG "config.json"
@@ -83,51 +84,6 @@ static int ck_mkdirs(const char *dir, struct err *e)
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return err_set(e, ERR_IO, "cannot create directory '%s': not a directory", dir);
-	return 0;
-}
-
-static int ck_write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Write text to "<path>.tmp", fsync, rename over path, fsync the directory. */
-static int ck_write_atomic(const char *dir, const char *path, const char *text, struct err *e)
-{
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return err_sys(e, errno, "cannot create '%s'", tmp);
-	if (ck_write_all(fd, text, strlen(text)) || fsync(fd)) {
-		err_sys(e, errno, "cannot write '%s'", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd)) {
-		err_sys(e, errno, "cannot write '%s'", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path)) {
-		err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, path);
-		unlink(tmp);
-		return -1;
-	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(fd);
-		close(fd);
-	}
 	return 0;
 }
 
@@ -387,7 +343,7 @@ int checkpoint_write_config(const char *dir, const struct model_config *cfg, str
 	}
 	text = nl;
 	memcpy(text + n, "\n", 2);
-	rc = ck_write_atomic(dir, path, text, e);
+	rc = file_write_atomic(path, text, strlen(text), 0644, e);
 out:
 	free(text);
 	json_decref(root);

@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "file.h"
+
 /*
  * The data section is copied straight into fp32 / int arrays, so the host must be
  * little-endian like the format.
@@ -430,40 +432,6 @@ int st_read_i32(struct st_file *f, const char *name, int64_t numel, int32_t *out
 	return 0;
 }
 
-/* write(2) until done. */
-static int st_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* So that the rename itself survives a crash. */
-static void st_sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* The header: {"__metadata__": {...}, "name": {"dtype", "shape", "data_offsets"}, ...}. */
 static json_t *st_build_header(const char *path, const struct st_write_tensor *t, int n,
 	const char *const *metadata, struct err *e)
@@ -548,19 +516,16 @@ int st_write(const char *path, const struct st_write_tensor *t, int n,
 	const char *const *metadata, struct err *e)
 {
 	json_t *root = NULL;
-	char *json = NULL, *tmp = NULL;
+	char *json = NULL;
 	unsigned char *hdr = NULL;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	if (!(root = st_build_header(path, t, n, metadata, e)))
 		goto out;
-	size_t plen = strlen(path);
-	if (!(json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER)) || !(tmp = malloc(plen + 5))) {
+	if (!(json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
 		err_set(e, ERR_NOMEM, "cannot write '%s': out of memory", path);
 		goto out;
 	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp", 5);
 
 	/* Pad with spaces so the data section starts 8-byte aligned, as HF does. */
 	size_t jlen = strlen(json), hlen = (jlen + 7) & ~(size_t)7;
@@ -572,43 +537,23 @@ int st_write(const char *path, const struct st_write_tensor *t, int n,
 	memcpy(hdr + 8, json, jlen);
 	memset(hdr + 8 + jlen, ' ', hlen - jlen);
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		err_sys(e, errno, "cannot create '%s'", tmp);
+	/* write, fsync, rename, fsync the directory; a failure removes the temp file */
+	struct file_atomic f;
+	if (file_atomic_open(&f, path, NULL, 0644, e) < 0 ||
+		file_atomic_write(&f, hdr, 8 + hlen, e) < 0)
 		goto out;
-	}
-	if (st_write_all(fd, hdr, 8 + hlen))
-		goto write_failed;
 	for (int i = 0; i < n; i++) {
 		size_t numel = 1;
 		for (int d = 0; d < t[i].ndim; d++)
 			numel *= (size_t)t[i].shape[d];
-		if (numel && st_write_all(fd, t[i].data, numel * 4))
-			goto write_failed;
+		if (numel && file_atomic_write(&f, t[i].data, numel * 4, e) < 0)
+			goto out;
 	}
-	if (fsync(fd))
-		goto write_failed;
-	int fd2 = fd;
-	fd = -1;
-	if (close(fd2)) {
-		err_sys(e, errno, "cannot write '%s'", tmp);
+	if (file_atomic_commit(&f, true, e) < 0)
 		goto out;
-	}
-	if (rename(tmp, path)) {
-		err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, path);
-		goto out;
-	}
-	st_sync_dir(path);
 	rc = 0;
-	goto out;
-write_failed:
-	err_sys(e, errno, "cannot write '%s'", tmp);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc && tmp)
-		unlink(tmp);
 	free(hdr);
-	free(tmp);
 	free(json);
 	json_decref(root);
 	return rc;

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "curve.h"
 #include "daemon.h"
 
@@ -569,13 +569,6 @@ static int handler_start(struct daemon *d, struct err *err)
 
 /* ---- the self-test ---- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_selftest(struct auth *a, int on)
 {
 	pthread_mutex_lock(&a->lock);
@@ -622,9 +615,9 @@ static int selftest(struct daemon *d, struct err *err)
 			zmq_strerror(errno));
 		goto out;
 	}
-	int64_t deadline = mono_ms() + AUTH_SELFTEST_MS;
+	int64_t deadline = clock_mono_ms() + AUTH_SELFTEST_MS;
 	while (!verdict) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0)
 			break;
 		zmq_pollitem_t items[2] = { { mon, 0, ZMQ_POLLIN, 0 }, { server, 0, ZMQ_POLLIN, 0 } };

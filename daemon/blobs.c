@@ -11,33 +11,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "file.h"
 #include "learner.h"
-
-static int write_all(int fd, const void *data, size_t size)
-{
-	const char *p = data;
-	while (size) {
-		ssize_t n = write(fd, p, size);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		size -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
 
 /* Whether the file at `path` holds exactly data[0..size); with `sync`, one that does
  * is fsynced (blobs_put_scratch may have written it without). */
@@ -94,12 +69,11 @@ static int verify(const char *sha256, const char *path, struct err *err)
 static int put_file(struct daemon *d, const void *data, size_t size,
 	char hex[SHA256_HEX_SIZE], int sync, struct err *err)
 {
-	char rel[80], path[DATADIR_PATH_MAX], tmp[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX];
+	char rel[80], path[DATADIR_PATH_MAX], tmp_dir[DATADIR_PATH_MAX];
 	sha256_buffer(data, size, hex);
 	snprintf(rel, sizeof rel, "blobs/%s", hex);
 	if (datadir_path(&d->dir, rel, path, sizeof path, err) < 0 ||
-		datadir_path(&d->dir, "blobs/tmp/put-XXXXXX", tmp, sizeof tmp, err) < 0 ||
-		datadir_path(&d->dir, "blobs", dir, sizeof dir, err) < 0)
+		datadir_path(&d->dir, "blobs/tmp", tmp_dir, sizeof tmp_dir, err) < 0)
 		return -1;
 
 	struct stat st;
@@ -111,24 +85,11 @@ static int put_file(struct daemon *d, const void *data, size_t size,
 		log_warn("blob file '%s' does not hold the bytes of its name: writing it again",
 			path);
 	}
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return err_sys(err, errno, "cannot store blob %s: cannot create '%s'", hex, tmp);
-	if (write_all(fd, data, size) < 0 || (sync && fsync(fd) < 0)) {
-		int saved = errno;
-		close(fd);
-		unlink(tmp);
-		return err_sys(err, saved, "cannot store blob %s: cannot write '%s'", hex, tmp);
-	}
-	close(fd);
-	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
-		int saved = errno;
-		unlink(tmp);
-		return err_sys(err, saved, "cannot store blob %s: cannot rename '%s' to '%s'", hex,
-			tmp, path);
-	}
-	if (sync && fsync_dir(dir) < 0)
-		return err_sys(err, errno, "cannot store blob %s: cannot sync '%s'", hex, dir);
+	struct file_atomic f;
+	if (file_atomic_open(&f, path, tmp_dir, 0600, err) < 0 ||
+		file_atomic_write(&f, data, size, err) < 0 ||
+		file_atomic_commit(&f, sync, err) < 0)
+		return err_wrap(err, "cannot store blob %s", hex);
 	return 0;
 }
 
@@ -208,7 +169,7 @@ int blobs_put_result(struct daemon *d, int64_t job, int64_t epoch, size_t i,
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_sys(err, errno, "cannot create '%s'", path);
-	if (write_all(fd, data, size) < 0) {
+	if (file_write_all(fd, data, size) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(path);

@@ -4,7 +4,7 @@
  * r1flowd is a single-threaded event loop (loop.c) over three ZeroMQ sockets and a
  * signal pipe. Each module owns one concept and works on this struct:
  *
- *   config.c    the option table: parsing, --help, defaults
+ *   options.c   the option table: parsing, --help, defaults
  *   auth.c      tcp endpoints: CURVE keys, the allowlist, the ZAP handler thread
  *   datadir.c   the data directory: layout, 0700 mode, the lock, endpoint paths
  *   loop.c      the loop: one store transaction per turn, the periodic duties
@@ -30,6 +30,7 @@
 #ifndef R1_DAEMON_H
 #define R1_DAEMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "counters.h"
@@ -44,7 +45,7 @@ struct broker;
 struct learner;
 struct sched_backoff;
 
-/* Everything the option table fills (config.c has the defaults and the help). */
+/* Everything the option table fills (options.c has the defaults and the help). */
 struct daemon_config {
 	const char *data;          /* data directory */
 	int heartbeat_ms;          /* heartbeat interval, both directions */
@@ -57,8 +58,8 @@ struct daemon_config {
 	const char *listen_control; /* tcp:// control endpoint; "" none */
 	const char *keys;          /* directory of server.key / server.pub */
 	const char *allowlist;     /* file of allowed client keys */
-	int no_curve;              /* serve the tcp endpoints without CURVE */
-	int insecure;              /* ... even on a non-loopback address */
+	bool no_curve;             /* serve the tcp endpoints without CURVE */
+	bool insecure;             /* ... even on a non-loopback address */
 	char derived_keys[DATADIR_PATH_MAX];       /* storage for the derived defaults */
 	char derived_allowlist[DATADIR_PATH_MAX];
 };

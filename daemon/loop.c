@@ -10,23 +10,17 @@
 
 #include "auth.h"
 #include "broker.h"
+#include "clock.h"
 #include "control.h"
 #include "daemon.h"
 #include "events.h"
 #include "learner.h"
 #include "scheduler.h"
 
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void clocks(struct daemon *d)
 {
-	d->now = clock_ms(CLOCK_MONOTONIC);
-	d->wall = clock_ms(CLOCK_REALTIME);
+	d->now = clock_mono_ms();
+	d->wall = clock_wall_ms();
 }
 
 static void on_send_failed(void *arg, void *sock, const void *envelope, size_t size,
@@ -342,7 +336,7 @@ int loop_run(struct daemon *d, int signal_fd)
 		if (finish_turn(d) < 0)
 			return -1;
 		/* a turn longer than a heartbeat holds up heartbeats and replies: say so */
-		int64_t took = clock_ms(CLOCK_MONOTONIC) - d->now;
+		int64_t took = clock_mono_ms() - d->now;
 		if (took > d->cfg.heartbeat_ms)
 			log_warn("a turn took %lld ms (nothing was sent or received meanwhile)",
 				(long long)took);

@@ -7,56 +7,21 @@
  * startup or store failure, 2 on a usage error.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "blobs.h"
 #include "broker.h"
-#include "config.h"
+#include "clock.h"
 #include "daemon.h"
 #include "learner.h"
 #include "loop.h"
-
-static int signal_pipe[2] = { -1, -1 };
-
-/* Async-signal-safe: one byte per signal; the loop polls the read end. */
-static void on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)sig;
-	ssize_t n = write(signal_pipe[1], &b, 1);
-	(void)n;
-	errno = saved;
-}
-
-static int setup_signals(struct err *err)
-{
-	if (pipe(signal_pipe) < 0)
-		return err_set(err, ERR_IO, "cannot create signal pipe: %s", strerror(errno));
-	for (int i = 0; i < 2; i++) {
-		fcntl(signal_pipe[i], F_SETFL, fcntl(signal_pipe[i], F_GETFL) | O_NONBLOCK);
-		fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC);
-	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-		sigaction(SIGHUP, &sa, NULL) < 0)
-		return err_set(err, ERR_IO, "cannot install signal handlers: %s", strerror(errno));
-	signal(SIGPIPE, SIG_IGN);
-	/* a file-size limit (ulimit -f) makes write fail with EFBIG, which waits for
-	 * space like ENOSPC, instead of killing the daemon */
-	signal(SIGXFSZ, SIG_IGN);
-	return 0;
-}
+#include "options.h"
+#include "selfpipe.h"
 
 /* Open a socket of `type` and bind it to DIR/`name`.
  *
@@ -110,9 +75,7 @@ static int start(struct daemon *d, struct err *err)
 		auth_listen(d, err) < 0)
 		return -1;
 	blobs_clean(d);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	d->started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	d->started = clock_mono_ms();
 	return 0;
 }
 
@@ -141,21 +104,22 @@ int main(int argc, char **argv)
 	d.dir.lock_fd = -1;
 	outbox_init(&d.out);
 
-	int rc = config_parse(&d.cfg, argc, argv, &err);
+	int rc = options_parse(&d.cfg, argc, argv, &err);
 	if (rc != 0) {
 		if (rc < 0)
 			fprintf(stderr, "r1flowd: %s (see --help)\n", err.msg);
 		return rc < 0 ? 2 : 0;
 	}
 	log_init("r1flowd", d.cfg.log_level);
-	if (setup_signals(&err) < 0 || start(&d, &err) < 0) {
+	int signal_fd = selfpipe_open((const int[]){ SIGTERM, SIGINT, SIGHUP, 0 }, &err);
+	if (signal_fd < 0 || start(&d, &err) < 0) {
 		fprintf(stderr, "r1flowd: %s\n", err.msg);
 		stop(&d);
 		return 1;
 	}
 	log_info("serving '%s' (heartbeat %d ms, liveness %d, max attempts %d)", d.dir.root,
 		d.cfg.heartbeat_ms, d.cfg.liveness, d.cfg.max_attempts);
-	rc = loop_run(&d, signal_pipe[0]);
+	rc = loop_run(&d, signal_fd);
 	log_info("stopped%s", rc < 0 ? " on a store error" : "");
 	stop(&d);
 	return rc < 0 ? 1 : 0;

@@ -75,16 +75,15 @@ int cache_verify(const struct cache *c, const char *sha256, const char *path,
 int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sha256,
 	struct err *err)
 {
-	char name[128];
-	f->fd = -1;
+	char path[CACHE_PATH_MAX], tmp_dir[CACHE_PATH_MAX];
+	f->file.fd = -1;
 	if (!sha256_hex_valid(sha256))
 		return err_set(err, ERR_INVALID, "cannot cache blob '%.70s': not a sha256", sha256);
-	snprintf(name, sizeof name, "tmp/%s.%d.XXXXXX", sha256, (int)getpid());
-	if (join(f->tmp, sizeof f->tmp, c->dir, name) < 0)
+	if (join(path, sizeof path, c->dir, sha256) < 0 ||
+		join(tmp_dir, sizeof tmp_dir, c->dir, "tmp") < 0)
 		return err_set(err, ERR_INVALID, "cache directory '%s' is too long", c->dir);
-	f->fd = mkstemp(f->tmp);
-	if (f->fd < 0)
-		return err_sys(err, errno, "cannot create '%s'", f->tmp);
+	if (file_atomic_open(&f->file, path, tmp_dir, 0600, err) < 0)
+		return -1;
 	memcpy(f->sha256, sha256, SHA256_HEX_SIZE);
 	sha256_init(&f->hash);
 	f->size = 0;
@@ -93,28 +92,14 @@ int cache_fill_begin(const struct cache *c, struct cache_fill *f, const char *sh
 
 int cache_fill_write(struct cache_fill *f, const void *data, size_t size, struct err *err)
 {
-	const char *p = data;
 	sha256_update(&f->hash, data, size);
 	f->size += (int64_t)size;
-	while (size) {
-		ssize_t n = write(f->fd, p, size);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_sys(err, errno, "cannot write '%s'", f->tmp);
-		p += n;
-		size -= (size_t)n;
-	}
-	return 0;
+	return file_atomic_write(&f->file, data, size, err);
 }
 
 void cache_fill_abort(struct cache_fill *f)
 {
-	if (f->fd >= 0) {
-		close(f->fd);
-		unlink(f->tmp);
-		f->fd = -1;
-	}
+	file_atomic_abort(&f->file);
 }
 
 int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, size_t size,
@@ -129,14 +114,12 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 		return err_set(err, ERR_FORMAT, "blob %s failed verification: its %lld bytes hash "
 			"to %s", f->sha256, (long long)f->size, got);
 	}
-	if (fsync(f->fd) < 0 || join(path, size, c->dir, f->sha256) < 0 ||
-		rename(f->tmp, path) < 0) {
-		int saved = errno;
+	if (snprintf(path, size, "%s", f->file.path) >= (int)size) {
 		cache_fill_abort(f);
-		return err_sys(err, saved, "cannot cache blob %s in '%s'", f->sha256, c->dir);
+		return err_set(err, ERR_INVALID, "cannot cache blob %s: path too long", f->sha256);
 	}
-	close(f->fd);
-	f->fd = -1;
+	if (file_atomic_commit(&f->file, true, err) < 0)
+		return err_wrap(err, "cannot cache blob %s in '%s'", f->sha256, c->dir);
 	cache_trim(c, CACHE_KEEP, f->sha256);
 	return 0;
 }

@@ -2,9 +2,9 @@
  * cache — the worker's local blob cache: DIR/<sha256>, one file per blob.
  *
  * A file appears under its final name only once complete and verified: a fill
- * writes DIR/tmp/<sha256>.<pid>.XXXXXX, hashes the bytes as they arrive, and
- * cache_fill_commit renames the file into place only if the sha256 matches (after
- * an fsync). So any DIR/<sha256> held exactly those bytes when it appeared, several
+ * writes DIR/tmp/<sha256>.tmp.<pid>.<n> (file.h's atomic write), hashes the bytes as
+ * they arrive, and cache_fill_commit renames the file into place only if the sha256
+ * matches (after an fsync). So any DIR/<sha256> held exactly those bytes when it appeared, several
  * workers may share one cache directory (rename is atomic; two fills of the same
  * blob write the same bytes), and a crash leaves at most a stray file in tmp/.
  *
@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "file.h"
 #include "sha256.h"
 
 #define CACHE_PATH_MAX 4096
@@ -48,8 +49,7 @@ struct cache {
 };
 
 struct cache_fill {
-	int fd;                       /* temp file; -1 when no fill is in progress */
-	char tmp[CACHE_PATH_MAX];     /* its path */
+	struct file_atomic file;      /* the temp file; fd -1 when no fill is in progress */
 	char sha256[SHA256_HEX_SIZE]; /* what the bytes must hash to */
 	struct sha256 hash;           /* of the bytes so far */
 	int64_t size;                 /* bytes so far */

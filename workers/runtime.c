@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "curve.h"
 #include "job.h"
 #include "kinds.h"
@@ -79,13 +80,6 @@ struct io {
 	int fatal;                      /* stop now: err holds why */
 	struct err err;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int pass(void *pair, struct exchange *x)
 {
@@ -681,9 +675,9 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	memset(&io, 0, sizeof io);
 	memset(&compute, 0, sizeof compute);
 	io.s = s;
-	io.fill.fd = -1;
+	io.fill.file.fd = -1;
 	io.backoff = s->reconnect_ms;
-	io.now = mono_ms();
+	io.now = clock_mono_ms();
 	draw_token(io.token);
 	if (cache_open(&io.cache, s->cache, err) < 0 || build_kinds(&io, err) < 0)
 		goto out;
@@ -746,7 +740,7 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 			break;
 		}
 		int64_t before = io.now;
-		io.now = mono_ms();
+		io.now = clock_mono_ms();
 		if (io.now - before - timeout > (int64_t)s->heartbeat_ms * s->liveness) {
 			/* we did not run (SIGSTOP, suspend): the daemon's silence is ours */
 			log_warn("the worker did not run for %lld ms: the daemon gets a fresh liveness "

@@ -1,112 +1,22 @@
+/*
+ * settings.c — r1flow-worker's option table and the defaults derived after parsing.
+ * See settings.h.
+ */
 #include "settings.h"
 
-#include <errno.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "proto.h"
 
 #ifndef R1FLOW_VERSION
 #define R1FLOW_VERSION "unknown"
 #endif
 
-enum settings_type { SETTING_STRING, SETTING_INT, SETTING_LEVEL };
-
-struct setting {
-	const char *name;
-	const char *metavar;
-	enum settings_type type;
-	size_t offset;               /* field of struct worker_settings */
-	const char *dflt;
-	long long min, max;          /* SETTING_INT range */
-	const char *help;
-};
-
-#define F(field) offsetof(struct worker_settings, field)
 #define STR(x) #x
 #define XSTR(x) STR(x)
-
-static const struct setting settings[] = {
-	{ "data", "DIR", SETTING_STRING, F(data), "./r1flow-data", 0, 0,
-	  "the daemon's data directory: connect to ipc://DIR/workers.sock" },
-	{ "connect", "ENDPOINT", SETTING_STRING, F(connect), "", 0, 0,
-	  "the daemon's worker endpoint, overriding --data (tcp://HOST:PORT: its --listen)" },
-	{ "server-key", "FILE", SETTING_STRING, F(server_key), "", 0, 0,
-	  "the daemon's public key (its keys/server.pub): CURVE on a tcp endpoint" },
-	{ "key", "FILE", SETTING_STRING, F(key), "", 0, 0,
-	  "this worker's secret key (PREFIX.key of 'r1flow keygen'; its .pub in the "
-	  "daemon's allowlist as a worker key)" },
-	{ "name", "NAME", SETTING_STRING, F(name), "", 0, 0,
-	  "worker name, unique among live workers (default HOST-PID)" },
-	{ "slots", "N", SETTING_INT, F(slots), "2", 1, 64,
-	  "jobs held at once: one runs, the others wait (hides the round trip)" },
-	{ "threads", "N", SETTING_INT, F(threads), "0", 0, 256,
-	  "compute threads per job (0: $R1FLOW_THREADS, else one per online CPU); with W "
-	  "workers on one machine, give each CPUs/W" },
-	{ "cache", "DIR", SETTING_STRING, F(cache), "", 0, 0,
-	  "blob cache (default $XDG_CACHE_HOME/r1flow/blobs or ~/.cache/r1flow/blobs)" },
-	{ "kinds", "LIST", SETTING_STRING, F(kinds), "", 0, 0,
-	  "comma-separated job kinds to run (default all this build has)" },
-	{ "heartbeat-ms", "MS", SETTING_INT, F(heartbeat_ms), XSTR(PROTO_HEARTBEAT_MS), 10, 600000,
-	  "send a heartbeat after MS without other traffic (use the daemon's value)" },
-	{ "liveness", "N", SETTING_INT, F(liveness), XSTR(PROTO_LIVENESS), 1, 1000,
-	  "reconnect when the daemon is silent for N heartbeat intervals (use the daemon's "
-	  "value)" },
-	{ "reconnect-ms", "MS", SETTING_INT, F(reconnect_ms), XSTR(PROTO_RECONNECT_MS), 10, 600000,
-	  "first reconnect back-off; doubles after each failed attempt" },
-	{ "reconnect-max-ms", "MS", SETTING_INT, F(reconnect_max_ms), XSTR(PROTO_RECONNECT_MAX_MS),
-	  10, 3600000, "reconnect back-off cap" },
-	{ "log-level", "LEVEL", SETTING_LEVEL, F(log_level), "info", 0, 0,
-	  "debug, info, warn or error" },
-};
-
-#define NSETTINGS (sizeof settings / sizeof settings[0])
-
-static int set(struct worker_settings *s, const struct setting *o, const char *value,
-	struct err *err)
-{
-	void *field = (char *)s + o->offset;
-	switch (o->type) {
-	case SETTING_STRING:
-		*(const char **)field = value;
-		return 0;
-	case SETTING_INT: {
-		char *end;
-		errno = 0;
-		long long v = strtoll(value, &end, 10);
-		if (errno || end == value || *end || v < o->min || v > o->max)
-			return err_set(err, ERR_INVALID, "option '--%s' must be an integer from %lld to "
-				"%lld, not '%s'", o->name, o->min, o->max, value);
-		*(int *)field = (int)v;
-		return 0;
-	}
-	case SETTING_LEVEL:
-		if (log_level_parse(value, (enum log_level *)field) == 0)
-			return 0;
-		return err_set(err, ERR_INVALID, "option '--%s' must be debug, info, warn or error, "
-			"not '%s'", o->name, value);
-	}
-	return -1;
-}
-
-void settings_usage(FILE *out)
-{
-	fprintf(out, "usage: r1flow-worker [options]\n\n"
-		"An r1flow worker: connects to r1flowd, runs the jobs it leases, reconnects when\n"
-		"the daemon goes away. SIGTERM drains: finish the jobs in hand, then leave.\n\n");
-	for (size_t i = 0; i < NSETTINGS; i++) {
-		char left[64];
-		snprintf(left, sizeof left, "--%s %s", settings[i].name, settings[i].metavar);
-		fprintf(out, "  %-24s %s", left, settings[i].help);
-		if (*settings[i].dflt)
-			fprintf(out, " (default %s)", settings[i].dflt);
-		fputc('\n', out);
-	}
-	fprintf(out, "  %-24s %s\n  %-24s %s\n", "--help", "show this help", "--version",
-		"show the version");
-}
 
 /* Fill the empty defaults that depend on the environment. */
 static int derive(struct worker_settings *s, struct err *err)
@@ -153,38 +63,50 @@ static int derive(struct worker_settings *s, struct err *err)
 
 int settings_parse(struct worker_settings *s, int argc, char **argv, struct err *err)
 {
+	const struct opt settings[] = {
+		{ "data", OPT_STRING, &s->data, "DIR", 0, 0, .dflt = "./r1flow-data",
+		  .help = "the daemon's data directory: connect to ipc://DIR/workers.sock" },
+		{ "connect", OPT_STRING, &s->connect, "ENDPOINT", 0, 0, .dflt = "",
+		  .help = "the daemon's worker endpoint, overriding --data (tcp://HOST:PORT: its "
+		  "--listen)" },
+		{ "server-key", OPT_STRING, &s->server_key, "FILE", 0, 0, .dflt = "",
+		  .help = "the daemon's public key (its keys/server.pub): CURVE on a tcp endpoint" },
+		{ "key", OPT_STRING, &s->key, "FILE", 0, 0, .dflt = "",
+		  .help = "this worker's secret key (PREFIX.key of 'r1flow keygen'; its .pub in the "
+		  "daemon's allowlist as a worker key)" },
+		{ "name", OPT_STRING, &s->name, "NAME", 0, 0, .dflt = "",
+		  .help = "worker name, unique among live workers (default HOST-PID)" },
+		{ "slots", OPT_INT, &s->slots, "N", 1, 64, .dflt = "2",
+		  .help = "jobs held at once: one runs, the others wait (hides the round trip)" },
+		{ "threads", OPT_INT, &s->threads, "N", 0, 256, .dflt = "0",
+		  .help = "compute threads per job (0: $R1FLOW_THREADS, else one per online CPU); "
+		  "with W workers on one machine, give each CPUs/W" },
+		{ "cache", OPT_STRING, &s->cache, "DIR", 0, 0, .dflt = "",
+		  .help = "blob cache (default $XDG_CACHE_HOME/r1flow/blobs or "
+		  "~/.cache/r1flow/blobs)" },
+		{ "kinds", OPT_STRING, &s->kinds, "LIST", 0, 0, .dflt = "",
+		  .help = "comma-separated job kinds to run (default all this build has)" },
+		{ "heartbeat-ms", OPT_INT, &s->heartbeat_ms, "MS", 10, 600000,
+		  .dflt = XSTR(PROTO_HEARTBEAT_MS),
+		  .help = "send a heartbeat after MS without other traffic (use the daemon's value)" },
+		{ "liveness", OPT_INT, &s->liveness, "N", 1, 1000, .dflt = XSTR(PROTO_LIVENESS),
+		  .help = "reconnect when the daemon is silent for N heartbeat intervals (use the "
+		  "daemon's value)" },
+		{ "reconnect-ms", OPT_INT, &s->reconnect_ms, "MS", 10, 600000,
+		  .dflt = XSTR(PROTO_RECONNECT_MS),
+		  .help = "first reconnect back-off; doubles after each failed attempt" },
+		{ "reconnect-max-ms", OPT_INT, &s->reconnect_max_ms, "MS", 10,
+		  3600000, .dflt = XSTR(PROTO_RECONNECT_MAX_MS),
+		  .help = "reconnect back-off cap" },
+		{ "log-level", OPT_ENUM, (int *)&s->log_level, "LEVEL", 0, 0, .dflt = "info",
+		  .choices = log_level_names, .help = "debug, info, warn or error" },
+		{ NULL },
+	};
+
 	memset(s, 0, sizeof *s);
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (set(s, &settings[i], settings[i].dflt, err) < 0)
-			return -1;
-	for (int a = 1; a < argc; a++) {
-		const char *arg = argv[a];
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			settings_usage(stdout);
-			return 1;
-		}
-		if (strcmp(arg, "--version") == 0) {
-			printf("r1flow-worker %s\n", R1FLOW_VERSION);
-			return 1;
-		}
-		if (strncmp(arg, "--", 2) != 0)
-			return err_set(err, ERR_INVALID, "unexpected argument '%s'", arg);
-		const char *name = arg + 2, *eq = strchr(name, '=');
-		size_t len = eq ? (size_t)(eq - name) : strlen(name);
-		const struct setting *o = NULL;
-		for (size_t i = 0; i < NSETTINGS && !o; i++)
-			if (strlen(settings[i].name) == len && strncmp(settings[i].name, name, len) == 0)
-				o = &settings[i];
-		if (!o)
-			return err_set(err, ERR_INVALID, "unknown option '%.*s'", (int)(len + 2), arg);
-		const char *value = eq ? eq + 1 : NULL;
-		if (!value) {
-			if (a + 1 >= argc)
-				return err_set(err, ERR_INVALID, "option '--%s' needs a value", o->name);
-			value = argv[++a];
-		}
-		if (set(s, o, value, err) < 0)
-			return -1;
-	}
-	return derive(s, err);
+	int rc = opts_program(settings, "r1flow-worker", R1FLOW_VERSION,
+		"An r1flow worker: connects to r1flowd, runs the jobs it leases, reconnects when\n"
+		"the daemon goes away. SIGTERM drains: finish the jobs in hand, then leave.\n\n",
+		24, argc, argv, err);
+	return rc != 0 ? rc : derive(s, err);
 }

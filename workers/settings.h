@@ -1,6 +1,6 @@
 /*
- * settings — r1flow-worker's options: one table (settings.c) drives parsing, --help
- * and the defaults.
+ * settings — r1flow-worker's options: one table (settings.c, read by base/opts.h)
+ * drives parsing, --help and the defaults.
  *
  *   r1flow-worker [--data DIR | --connect ENDPOINT [--server-key FILE --key FILE]]
  *                 [--name NAME] [--slots N]
@@ -46,7 +46,5 @@ struct worker_settings {
 
 /* 0: run; 1: --help/--version printed (exit 0); -1: usage error in err (exit 2). */
 int settings_parse(struct worker_settings *s, int argc, char **argv, struct err *err);
-
-void settings_usage(FILE *out);
 
 #endif

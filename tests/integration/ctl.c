@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "file.h"
 #include "sock.h"
 
@@ -138,8 +139,7 @@ int main(int argc, char **argv)
 		snprintf(field, sizeof field, "%.*s", (int)(strchr(until, '=') - until), until);
 		want = strtoll(strchr(until, '=') + 1, NULL, 10);
 	}
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = clock_mono_ms();
 again:
 	msg_release(&m);
 	msg_init(&m, PROTO_REQUEST);
@@ -173,8 +173,7 @@ again:
 		goto out;
 	}
 	if (until && json_integer_value(json_object_get(in->msg.header, field)) != want) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < timeout) {
+		if (clock_mono_ms() - t0 < timeout) {
 			sock_msg_release(in);
 			nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
 			goto again;

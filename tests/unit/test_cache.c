@@ -3,23 +3,7 @@
 
 #include "cache.h"
 #include "test.h"
-
-static char tmp_dir[1024];
-
-static const char *tmpdir_new(void)
-{
-	const char *base = getenv("R1FLOW_TEST_TMP");
-	snprintf(tmp_dir, sizeof tmp_dir, "%s/cache-XXXXXX", base && *base ? base : "/tmp");
-	CHECK(mkdtemp(tmp_dir));
-	return tmp_dir;
-}
-
-static void tmpdir_done(void)
-{
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-	CHECK(system(cmd) == 0);
-}
+#include "testdir.h"
 
 static int tmp_files(const struct cache *c)
 {
@@ -34,7 +18,7 @@ static void test_cache__fill_in_pieces_verifies_and_publishes(void)
 	struct cache_fill f;
 	struct err e = { 0 };
 	char dir[1100], sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
-	snprintf(dir, sizeof dir, "%s/a/b", tmpdir_new());
+	snprintf(dir, sizeof dir, "%s/a/b", testdir_new("cache"));
 	CHECK_MSG(cache_open(&c, dir, &e) == 0, "%s", e.msg);
 	const char data[] = "the bytes of a checkpoint";
 	sha256_buffer(data, sizeof data, sha);
@@ -51,7 +35,7 @@ static void test_cache__fill_in_pieces_verifies_and_publishes(void)
 	struct stat st;
 	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
 	cache_fill_abort(&f); /* harmless once over */
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_cache__corrupt_bytes_never_enter_the_cache(void)
@@ -60,7 +44,7 @@ static void test_cache__corrupt_bytes_never_enter_the_cache(void)
 	struct cache_fill f;
 	struct err e = { 0 };
 	char sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
-	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	CHECK(cache_open(&c, testdir_new("cache"), &e) == 0);
 	sha256_buffer("right", 5, sha);
 	CHECK(cache_fill_begin(&c, &f, sha, &e) == 0);
 	CHECK(cache_fill_write(&f, "wrong", 5, &e) == 0);
@@ -68,7 +52,7 @@ static void test_cache__corrupt_bytes_never_enter_the_cache(void)
 	CHECK_MSG(strstr(e.msg, "failed verification") && strstr(e.msg, sha), "%s", e.msg);
 	CHECK(!cache_lookup(&c, sha, path, sizeof path));
 	CHECK(!tmp_files(&c));
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_cache__abort_leaves_nothing(void)
@@ -77,7 +61,7 @@ static void test_cache__abort_leaves_nothing(void)
 	struct cache_fill f;
 	struct err e = { 0 };
 	char sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
-	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	CHECK(cache_open(&c, testdir_new("cache"), &e) == 0);
 	sha256_buffer("x", 1, sha);
 	CHECK(cache_fill_begin(&c, &f, sha, &e) == 0);
 	CHECK(cache_fill_write(&f, "x", 1, &e) == 0);
@@ -85,7 +69,7 @@ static void test_cache__abort_leaves_nothing(void)
 	cache_fill_abort(&f);
 	CHECK(!cache_lookup(&c, sha, path, sizeof path));
 	CHECK(!tmp_files(&c));
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_cache__names_must_be_sha256s(void)
@@ -94,11 +78,11 @@ static void test_cache__names_must_be_sha256s(void)
 	struct cache_fill f;
 	struct err e = { 0 };
 	char path[CACHE_PATH_MAX];
-	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	CHECK(cache_open(&c, testdir_new("cache"), &e) == 0);
 	CHECK(cache_fill_begin(&c, &f, "../../etc/passwd", &e) == -1);
 	CHECK(strstr(e.msg, "not a sha256"));
 	CHECK(!cache_lookup(&c, "tmp", path, sizeof path));
-	tmpdir_done();
+	testdir_done();
 }
 
 /* A cached file damaged after it was committed is found by cache_verify, named,
@@ -109,7 +93,7 @@ static void test_cache__damaged_file_is_named_and_dropped(void)
 	struct cache_fill f;
 	struct err e = { 0 };
 	char sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
-	CHECK(cache_open(&c, tmpdir_new(), &e) == 0);
+	CHECK(cache_open(&c, testdir_new("cache"), &e) == 0);
 	const char data[] = "weights that will rot on disk";
 	sha256_buffer(data, sizeof data, sha);
 	CHECK(cache_fill_begin(&c, &f, sha, &e) == 0);
@@ -122,7 +106,7 @@ static void test_cache__damaged_file_is_named_and_dropped(void)
 	CHECK(cache_verify(&c, sha, path, &e) == -1 && e.code == ERR_FORMAT);
 	CHECK_MSG(strstr(e.msg, path) && strstr(e.msg, "damaged"), "%s", e.msg);
 	CHECK(!cache_lookup(&c, sha, path, sizeof path));
-	tmpdir_done();
+	testdir_done();
 }
 
 int main(int argc, char **argv)

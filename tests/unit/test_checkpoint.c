@@ -6,51 +6,32 @@
 #include "checkpoint.h"
 #include "safetensors.h"
 #include "test.h"
+#include "testdir.h"
 
 /* ---- helpers ---- */
 
-static char tmp_dir[1024];
-
-static const char *tmpdir_new(void)
-{
-	const char *base = getenv("R1FLOW_TEST_TMP");
-	snprintf(tmp_dir, sizeof tmp_dir, "%s/ck-XXXXXX", base && *base ? base : "/tmp");
-	CHECK(mkdtemp(tmp_dir));
-	return tmp_dir;
-}
-
-static void rm_rf(const char *path)
-{
-	DIR *d = opendir(path);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char sub[4096];
-			snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-			rm_rf(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
-static void tmpdir_done(void)
-{
-	rm_rf(tmp_dir);
-}
-
-/* tmp_dir/a[/b], in one of 8 rotating buffers: copy a path that must live longer. */
+/* testdir/a[/b], in one of 8 rotating buffers: copy a path that must live longer. */
 static char *path_in(const char *a, const char *b)
 {
 	static char buf[8][2048];
 	static int k;
 	char *p = buf[k++ % 8];
-	snprintf(p, sizeof buf[0], "%s/%s%s%s", tmp_dir, a, b ? "/" : "", b ? b : "");
+	snprintf(p, sizeof buf[0], "%s/%s%s%s", testdir, a, b ? "/" : "", b ? b : "");
 	return p;
+}
+
+/* Whether dir holds no temporary file (NAME.tmp...) of an atomic write. */
+static bool no_temp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	CHECK(d);
+	struct dirent *e;
+	bool none = true;
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".tmp"))
+			none = false;
+	closedir(d);
+	return none;
 }
 
 static void write_text(const char *path, const char *text)
@@ -59,33 +40,6 @@ static void write_text(const char *path, const char *text)
 	CHECK(fp);
 	CHECK(fputs(text, fp) >= 0);
 	CHECK(fclose(fp) == 0);
-}
-
-/* Unlink first: ext4 flushes a file truncated and rewritten in place, which is slow. */
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-	unlink(path);
-	FILE *fp = fopen(path, "wb");
-	CHECK(fp);
-	CHECK(fwrite(data, 1, len, fp) == len);
-	CHECK(fclose(fp) == 0);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	CHECK(fp);
-	CHECK(fseek(fp, 0, SEEK_END) == 0);
-	long n = ftell(fp);
-	CHECK(n >= 0);
-	rewind(fp);
-	unsigned char *buf = malloc((size_t)n + 1);
-	CHECK(buf);
-	CHECK(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-	buf[n] = 0;
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
 }
 
 #define CHECK_ERR(rc, e, ...) do { \
@@ -121,7 +75,7 @@ static void model_new(struct model *m, const struct model_config *c, uint64_t se
 	model_init_weights(m, seed);
 }
 
-/* A saved tiny model in tmp_dir/NAME. */
+/* A saved tiny model in testdir/NAME. */
 static void save_tiny(struct model *m, const char *name, bool tied)
 {
 	struct model_config c = tiny_config(tied);
@@ -181,7 +135,7 @@ static void load_fails(const char *dir, const char *a, const char *b)
 
 static void test_checkpoint__round_trip_is_bit_exact(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model_config cfgs[3] = { tiny_config(false), tiny_config(true) };
 	config_defaults(&cfgs[2]);
 	for (int k = 0; k < 3; k++) {
@@ -199,8 +153,7 @@ static void test_checkpoint__round_trip_is_bit_exact(void)
 		CHECK(a.num_params == b.num_params);
 		CHECK(memcmp(a.params_mem, b.params_mem, a.num_params * sizeof(float)) == 0);
 		CHECK(access(path_in(name, "optimizer.safetensors"), F_OK) != 0);
-		CHECK(access(path_in(name, "config.json.tmp"), F_OK) != 0);
-		CHECK(access(path_in(name, "model.safetensors.tmp"), F_OK) != 0);
+		CHECK(no_temp_files(path_in(name, NULL)));
 
 		/* the file holds exactly the table's tensors, in F32, with format "pt" */
 		struct st_file f;
@@ -220,12 +173,12 @@ static void test_checkpoint__round_trip_is_bit_exact(void)
 		model_release(&b);
 		model_release(&c);
 	}
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__optimizer_round_trip(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model_config cfg = tiny_config(false);
 	struct model a, b;
 	struct err e = { 0 };
@@ -262,12 +215,12 @@ static void test_checkpoint__optimizer_round_trip(void)
 	CHECK(step == 17);
 	model_release(&a);
 	model_release(&b);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__optimizer_file_errors(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	struct err e = { 0 };
 	save_tiny(&m, "o", false);
@@ -294,21 +247,21 @@ static void test_checkpoint__optimizer_file_errors(void)
 		"'model.norm.weight.momentum'");
 	CHECK(step == -1);
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- config.json ---- */
 
 static void test_checkpoint__config_json_uses_hf_keys(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model_config c;
 	config_defaults(&c);
 	c.pad_id = -1;
 	struct err e = { 0 };
 	CHECK_MSG(checkpoint_write_config(path_in("cfg", NULL), &c, &e) == 0, "%s", e.msg);
 	size_t len;
-	char *text = (char *)read_bytes(path_in("cfg", "config.json"), &len);
+	char *text = (char *)testdir_read(path_in("cfg", "config.json"), &len);
 	CHECK(text[len - 1] == '\n');
 	CHECK_MSG(strstr(text, "\"rms_norm_eps\": 1e-5,"), "%s", text);
 	CHECK_MSG(strstr(text, "\"rope_theta\": 10000.0,"), "%s", text);
@@ -363,12 +316,12 @@ static void test_checkpoint__config_json_uses_hf_keys(void)
 	c.n_heads = 3;
 	CHECK_ERR(checkpoint_write_config(path_in("cfg2", NULL), &c, &e), e, "cfg2/config.json'",
 		"num_attention_heads");
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__config_defaults_for_optional_keys(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	mkdir(path_in("d", NULL), 0777);
 	write_text(path_in("d", "config.json"), "{\"hidden_size\": 64, \"num_hidden_layers\": 3,"
 		" \"num_attention_heads\": 8, \"vocab_size\": 300, \"intermediate_size\": 100}");
@@ -380,13 +333,13 @@ static void test_checkpoint__config_defaults_for_optional_keys(void)
 	CHECK(c.n_kv_heads == 8);
 	CHECK(c.max_seq == def.max_seq && c.rope_theta == def.rope_theta && c.norm_eps == def.norm_eps);
 	CHECK(c.tied == def.tied && c.bos_id == def.bos_id && c.eos_id == def.eos_id && c.pad_id == def.pad_id);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* A config.json as transformers writes it, with keys we do not use. */
 static void test_checkpoint__reads_hf_config(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	mkdir(path_in("hf", NULL), 0777);
 	write_text(path_in("hf", "config.json"),
 		"{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"attention_bias\": false,\n"
@@ -406,7 +359,7 @@ static void test_checkpoint__reads_hf_config(void)
 	CHECK(c.vocab == 32000 && c.ffn == 5632 && c.max_seq == 2048);
 	CHECK(c.rope_theta == 10000.0f && c.norm_eps == 1e-5f && !c.tied);
 	CHECK(c.bos_id == 1 && c.eos_id == 2 && c.pad_id == def.pad_id); /* absent: the default */
-	tmpdir_done();
+	testdir_done();
 }
 
 static void config_fails(const char *json, const char *want1, const char *want2)
@@ -426,7 +379,7 @@ static void config_fails(const char *json, const char *want1, const char *want2)
 
 static void test_checkpoint__config_errors(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	struct err e = { 0 };
 	struct model_config c;
@@ -462,14 +415,14 @@ static void test_checkpoint__config_errors(void)
 	config_fails("{" REQ ", \"rope_theta\": 1, \"rope_theta\": 2}", "malformed JSON", "duplicate");
 	config_fails("{" REQ ", \"num_key_value_heads\": 3}", "invalid model config", "num_key_value_heads");
 	config_fails("{" REQ ", \"bos_token_id\": null}", "invalid model config", "bos_token_id");
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- model.safetensors against the config ---- */
 
 static void test_checkpoint__missing_tensor(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	save_tiny(&m, "c", false);
 	char dir[2048];
@@ -485,12 +438,12 @@ static void test_checkpoint__missing_tensor(void)
 	CHECK(remove(path_in("c", "model.safetensors")) == 0);
 	load_fails(dir, "cannot open '", "c/model.safetensors'");
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__wrong_shape(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	save_tiny(&m, "c", false);
 	char dir[2048];
@@ -500,12 +453,12 @@ static void test_checkpoint__wrong_shape(void)
 	rewrite_model(&m, dir, NULL, "model.embed_tokens.weight", 256, NULL);
 	load_fails(dir, "c/model.safetensors': tensor 'model.embed_tokens.weight' has shape [256], expected [32, 8]", "");
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__extra_tensors(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m, b;
 	struct err e = { 0 };
 	save_tiny(&m, "c", true);
@@ -520,12 +473,12 @@ static void test_checkpoint__extra_tensors(void)
 	rewrite_model(&m, dir, NULL, NULL, 0, "lm_head.weight");
 	load_fails(dir, "c/model.safetensors'", "'lm_head.weight'");
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__load_params_checks_config(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m, other;
 	struct err e = { 0 };
 	save_tiny(&m, "c", false);
@@ -541,13 +494,13 @@ static void test_checkpoint__load_params_checks_config(void)
 	CHECK_ERR(checkpoint_load_params(&other, path_in("c", NULL), &e), e, "rope_theta");
 	model_release(&other);
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* checkpoint_check: what loading would refuse, refused without loading */
 static void test_checkpoint__check_without_loading(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	struct model_config got;
 	struct err e = { 0 };
@@ -574,8 +527,8 @@ static void test_checkpoint__check_without_loading(void)
 	/* bytes past the end of a shortened file */
 	snprintf(path, sizeof path, "%s", path_in("c", "model.safetensors"));
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
-	write_bytes(path, buf, len - 4);
+	unsigned char *buf = testdir_read(path, &len);
+	testdir_write(path, buf, len - 4);
 	free(buf);
 	CHECK_ERR(checkpoint_check(dir, NULL, &e), e, "c/model.safetensors' is truncated");
 	/* a config of absurd size, and one with more layers than the file has */
@@ -593,34 +546,34 @@ static void test_checkpoint__check_without_loading(void)
 		"cannot open checkpoint directory '", "nosuch'");
 	CHECK(e.code == ERR_NOTFOUND);
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__truncated_model_file(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	save_tiny(&m, "c", false);
 	char path[2048];
 	snprintf(path, sizeof path, "%s", path_in("c", "model.safetensors"));
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
 	size_t cuts[] = { 0, 5, 8 + n / 3, 8 + n + 100, len - 4 };
 	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-		write_bytes(path, buf, cuts[i]);
+		testdir_write(path, buf, cuts[i]);
 		load_fails(path_in("c", NULL), "c/model.safetensors' is truncated", "");
 	}
 	free(buf);
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_checkpoint__save_creates_directories(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m, b;
 	struct err e = { 0 };
 	struct model_config c = tiny_config(false);
@@ -634,7 +587,7 @@ static void test_checkpoint__save_creates_directories(void)
 	write_text(path_in("file", NULL), "x");
 	CHECK_ERR(checkpoint_save(&m, path_in("file", "sub"), 0, &e), e, "file");
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- never crash on damaged files ---- */
@@ -664,11 +617,11 @@ static void damage_file(const char *dir, const char *name, size_t region, uint64
 	char path[2048];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	size_t len;
-	unsigned char *orig = read_bytes(path, &len), *copy = malloc(len + 1);
+	unsigned char *orig = testdir_read(path, &len), *copy = malloc(len + 1);
 	if (!region || region > len)
 		region = len;
 	for (size_t cut = 0; cut < len; cut += 7) {
-		write_bytes(path, orig, cut);
+		testdir_write(path, orig, cut);
 		try_load(dir);
 	}
 	for (int iter = 0; iter < 500; iter++) {
@@ -681,10 +634,10 @@ static void damage_file(const char *dir, const char *name, size_t region, uint64
 			else
 				copy[at] = (unsigned char)(xorshift(seed) % 128);
 		}
-		write_bytes(path, copy, len);
+		testdir_write(path, copy, len);
 		try_load(dir);
 	}
-	write_bytes(path, orig, len);
+	testdir_write(path, orig, len);
 	free(copy);
 	free(orig);
 }
@@ -692,7 +645,7 @@ static void damage_file(const char *dir, const char *name, size_t region, uint64
 static size_t header_region(const char *path)
 {
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
@@ -702,7 +655,7 @@ static size_t header_region(const char *path)
 
 static void test_checkpoint__damaged_checkpoints_never_crash(void)
 {
-	tmpdir_new();
+	testdir_new("ck");
 	struct model m;
 	struct err e = { 0 };
 	struct model_config c = tiny_config(false);
@@ -724,7 +677,7 @@ static void test_checkpoint__damaged_checkpoints_never_crash(void)
 	CHECK(memcmp(m.params_mem, b.params_mem, m.num_params * sizeof(float)) == 0);
 	model_release(&b);
 	model_release(&m);
-	tmpdir_done();
+	testdir_done();
 }
 
 int main(int argc, char **argv)

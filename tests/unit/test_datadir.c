@@ -3,22 +3,7 @@
 
 #include "datadir.h"
 #include "test.h"
-
-static char tmp_dir[1024];
-
-static const char *tmpdir_new(void)
-{
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/r1dd-XXXXXX"); /* short: ipc paths */
-	CHECK(mkdtemp(tmp_dir));
-	return tmp_dir;
-}
-
-static void tmpdir_done(void)
-{
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-	CHECK(system(cmd) == 0);
-}
+#include "testdir.h"
 
 static int mode_of(const char *path)
 {
@@ -32,7 +17,7 @@ static void test_datadir__creates_the_layout_private(void)
 	struct datadir d;
 	struct err e = { 0 };
 	char root[1100], path[DATADIR_PATH_MAX];
-	snprintf(root, sizeof root, "%s/new/data//", tmpdir_new());
+	snprintf(root, sizeof root, "%s/new/data//", testdir_new_short("r1dd"));
 	CHECK_MSG(datadir_open(&d, root, &e) == 0, "%s", e.msg);
 	CHECK(strcmp(d.root + strlen(d.root) - 9, "/new/data") == 0);
 	CHECK(mode_of(d.root) == 0700);
@@ -46,26 +31,26 @@ static void test_datadir__creates_the_layout_private(void)
 	CHECK(strcmp(path + strlen(path) - 22, "/new/data/workers.sock") == 0);
 	datadir_close(&d);
 	datadir_close(&d);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_datadir__an_open_directory_is_tightened_to_0700(void)
 {
 	struct datadir d;
 	struct err e = { 0 };
-	const char *root = tmpdir_new();
+	const char *root = testdir_new_short("r1dd");
 	CHECK(chmod(root, 0755) == 0);
 	CHECK(datadir_open(&d, root, &e) == 0);
 	CHECK(mode_of(root) == 0700);
 	datadir_close(&d);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_datadir__a_second_daemon_is_refused_until_the_first_goes(void)
 {
 	struct datadir a, b;
 	struct err e = { 0 };
-	const char *root = tmpdir_new();
+	const char *root = testdir_new_short("r1dd");
 	CHECK(datadir_open(&a, root, &e) == 0);
 	pid_t pid = fork();
 	if (pid == 0) { /* flock is per open file: another process must be refused */
@@ -79,7 +64,7 @@ static void test_datadir__a_second_daemon_is_refused_until_the_first_goes(void)
 	datadir_close(&a);
 	CHECK_MSG(datadir_open(&b, root, &e) == 0, "%s", e.msg);
 	datadir_close(&b);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_datadir__socket_paths_must_fit(void)
@@ -87,12 +72,12 @@ static void test_datadir__socket_paths_must_fit(void)
 	struct datadir d;
 	struct err e = { 0 };
 	char root[1200], path[DATADIR_PATH_MAX];
-	snprintf(root, sizeof root, "%s/%0100d", tmpdir_new(), 0);
+	snprintf(root, sizeof root, "%s/%0100d", testdir_new_short("r1dd"), 0);
 	CHECK(datadir_open(&d, root, &e) == 0);
 	CHECK(datadir_endpoint(&d, "control.sock", path, sizeof path, &e) == -1);
 	CHECK_MSG(strstr(e.msg, "use a shorter --data"), "%s", e.msg);
 	datadir_close(&d);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_datadir__a_file_is_not_a_directory(void)
@@ -100,14 +85,14 @@ static void test_datadir__a_file_is_not_a_directory(void)
 	struct datadir d;
 	struct err e = { 0 };
 	char root[1100];
-	snprintf(root, sizeof root, "%s/file", tmpdir_new());
+	snprintf(root, sizeof root, "%s/file", testdir_new_short("r1dd"));
 	int fd = open(root, O_CREAT | O_WRONLY, 0600);
 	CHECK(fd >= 0);
 	close(fd);
 	CHECK(datadir_open(&d, root, &e) == -1);
 	CHECK_MSG(strstr(e.msg, "not a directory"), "%s", e.msg);
 	datadir_close(&d);
-	tmpdir_done();
+	testdir_done();
 }
 
 int main(int argc, char **argv)

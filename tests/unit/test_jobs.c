@@ -9,6 +9,7 @@
  * same model stays in memory for the direct computations the jobs are compared with.
  */
 #include "test.h"
+#include "testdir.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -81,9 +82,7 @@ static void random_model(struct model *m, uint64_t seed)
 
 static void setup(void)
 {
-	const char *base = getenv("R1FLOW_TEST_TMP");
-	snprintf(fx.tmp, sizeof fx.tmp, "%s/jobs-XXXXXX", base && *base ? base : "/tmp");
-	CHECK(mkdtemp(fx.tmp));
+	snprintf(fx.tmp, sizeof fx.tmp, "%s", testdir_new("jobs"));
 	snprintf(fx.blobs, sizeof fx.blobs, "%s/blobs", fx.tmp);
 	CHECK(mkdir(fx.blobs, 0700) == 0);
 	random_model(&fx.m, 5);
@@ -92,12 +91,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[1200];
 	jobmodel_clear();
 	model_release(&fx.m);
 	json_decref(fx.config);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx.tmp);
-	CHECK(system(cmd) == 0);
+	testdir_done();
 }
 
 /* Run kind on params (consumed); 0 or -1 as the job returned, out and err filled. */

@@ -4,77 +4,17 @@
 
 #include "safetensors.h"
 #include "test.h"
+#include "testdir.h"
 
 /* ---- helpers ---- */
-
-static char tmp_dir[1024];
-
-/* A fresh directory under $R1FLOW_TEST_TMP (or /tmp) for this test process. */
-static const char *tmpdir_new(void)
-{
-	const char *base = getenv("R1FLOW_TEST_TMP");
-	snprintf(tmp_dir, sizeof tmp_dir, "%s/st-XXXXXX", base && *base ? base : "/tmp");
-	CHECK(mkdtemp(tmp_dir));
-	return tmp_dir;
-}
-
-static void rm_rf(const char *path)
-{
-	DIR *d = opendir(path);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char sub[4096];
-			snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-			rm_rf(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
-static void tmpdir_done(void)
-{
-	rm_rf(tmp_dir);
-}
 
 static char *path_in(const char *name)
 {
 	static char buf[4][4096];
 	static int k;
 	char *p = buf[k++ % 4];
-	snprintf(p, sizeof buf[0], "%s/%s", tmp_dir, name);
+	snprintf(p, sizeof buf[0], "%s/%s", testdir, name);
 	return p;
-}
-
-/* Unlink first: ext4 flushes a file truncated and rewritten in place, which is slow. */
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-	unlink(path);
-	FILE *fp = fopen(path, "wb");
-	CHECK(fp);
-	CHECK(fwrite(data, 1, len, fp) == len);
-	CHECK(fclose(fp) == 0);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	CHECK(fp);
-	CHECK(fseek(fp, 0, SEEK_END) == 0);
-	long n = ftell(fp);
-	CHECK(n >= 0);
-	rewind(fp);
-	unsigned char *buf = malloc((size_t)n + 1);
-	CHECK(buf);
-	CHECK(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
 }
 
 /* A file laid out by hand: 8-byte length given explicitly, header text, data. */
@@ -88,7 +28,7 @@ static void write_raw_len(const char *path, uint64_t hlen, const char *header, c
 	memcpy(buf + 8, header, n);
 	if (dlen)
 		memcpy(buf + 8 + n, data, dlen);
-	write_bytes(path, buf, 8 + n + dlen);
+	testdir_write(path, buf, 8 + n + dlen);
 	free(buf);
 }
 
@@ -135,7 +75,7 @@ static void write_small(const char *path)
 
 static void test_safetensors__round_trip_is_bit_exact(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("rt.safetensors");
 	float a[6] = { 1.0f, -0.0f, f32_of(0x7f800000), f32_of(0x7fc01234), f32_of(0x00000001), -3.25e30f };
 	int32_t b[5] = { 0, -1, INT32_MIN, INT32_MAX, 42 };
@@ -174,16 +114,16 @@ static void test_safetensors__round_trip_is_bit_exact(void)
 	CHECK_MSG(st_read_f32(&f, "empty", 2, (int64_t[]){ 0, 5 }, &none, &e) == 0, "%s", e.msg);
 	CHECK(none == 123);
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_safetensors__header_is_ordered_and_padded(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("h.safetensors");
 	write_small(path);
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	uint64_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
@@ -202,14 +142,14 @@ static void test_safetensors__header_is_ordered_and_padded(void)
 	CHECK(n - end < 8);
 	free(h);
 	free(buf);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- 16-bit floats ---- */
 
 static void test_safetensors__reads_f16(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("f16.safetensors");
 	static const uint16_t h[] = {
 		0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x3555, 0x8001,
@@ -243,12 +183,12 @@ static void test_safetensors__reads_f16(void)
 	}
 	CHECK(out[3] == 5.9604644775390625e-08f); /* the smallest subnormal, 2^-24 */
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_safetensors__reads_bf16(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("bf16.safetensors");
 	static const uint16_t h[] = { 0x3f80, 0xc040, 0x4049, 0x7f80, 0xff80, 0x7fc0, 0x0001, 0x8000, 0x3c23 };
 	enum { N = sizeof h / sizeof h[0] };
@@ -278,13 +218,13 @@ static void test_safetensors__reads_bf16(void)
 	for (int i = 0; i < N; i++)
 		CHECK(bits_of(out[i]) == (uint32_t)h[i] << 16);
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* Every F16 bit pattern against an independent conversion; crosses the read chunk too. */
 static void test_safetensors__reads_every_f16_value(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("all.safetensors");
 	enum { N = 65536 };
 	unsigned char *data = malloc(2 * N);
@@ -319,14 +259,14 @@ static void test_safetensors__reads_every_f16_value(void)
 	st_close(&f);
 	free(out);
 	free(data);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- integers ---- */
 
 static void test_safetensors__reads_i64_as_i32(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("i64.safetensors");
 	int64_t all[4] = { -5, 2147483647, 12, 4294967296 };
 	write_raw(path, "{\"n\":{\"dtype\":\"I64\",\"shape\":[3],\"data_offsets\":[0,24]},"
@@ -342,14 +282,14 @@ static void test_safetensors__reads_i64_as_i32(void)
 	float fl[3];
 	CHECK_ERR(st_read_f32(&f, "n", 1, (int64_t[]){ 3 }, fl, &e), e, "i64.safetensors", "'n'", "I64");
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- reading errors ---- */
 
 static void test_safetensors__missing_tensor_names_file_and_tensor(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("m.safetensors");
 	write_small(path);
 	struct st_file f;
@@ -362,12 +302,12 @@ static void test_safetensors__missing_tensor_names_file_and_tensor(void)
 	CHECK(e.code == ERR_NOTFOUND);
 	CHECK_ERR(st_read_i32(&f, "c", 4, iout, &e), e, "m.safetensors", "'c'");
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_safetensors__wrong_shape_names_file_and_tensor(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("s.safetensors");
 	write_small(path);
 	struct st_file f;
@@ -380,35 +320,35 @@ static void test_safetensors__wrong_shape_names_file_and_tensor(void)
 		"tensor 'a' has shape [2, 3], expected [6]");
 	CHECK_ERR(st_read_f32(&f, "b", 1, (int64_t[]){ 4 }, out, &e), e, "s.safetensors", "'b'", "I32");
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_safetensors__open_missing_file(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	struct st_file f;
 	struct err e = { 0 };
 	CHECK_ERR(st_open(&f, path_in("nope.safetensors"), &e), e, "cannot open '", "nope.safetensors'");
 	CHECK(e.code == ERR_NOTFOUND);
 	CHECK(f.fp == NULL && f.tensors == NULL);
 	st_close(&f); /* harmless after a failed open */
-	CHECK_ERR(st_open(&f, tmp_dir, &e), e, "not a regular file");
-	tmpdir_done();
+	CHECK_ERR(st_open(&f, testdir, &e), e, "not a regular file");
+	testdir_done();
 }
 
 static void test_safetensors__truncated_file(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("t.safetensors"), *cut = path_in("cut.safetensors");
 	write_small(path);
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
 	size_t at[] = { 0, 1, 3, 7, 8, 9, 8 + n / 2, 8 + n - 1, 8 + n, 8 + n + 1, 8 + n + 23, 8 + n + 24, len - 1 };
 	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
-		write_bytes(cut, buf, at[i]);
+		testdir_write(cut, buf, at[i]);
 		struct st_file f;
 		struct err e = { 0 };
 		CHECK_ERR(st_open(&f, cut, &e), e, "'", "cut.safetensors' is truncated");
@@ -418,12 +358,12 @@ static void test_safetensors__truncated_file(void)
 			CHECK_MSG(strstr(e.msg, "header says"), "%s", e.msg);
 	}
 	free(buf);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_safetensors__malformed_headers(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	static const struct {
 		const char *header;
 		size_t dlen;
@@ -497,14 +437,14 @@ static void test_safetensors__malformed_headers(void)
 	CHECK_MSG(st_open(&f, path, &e) == 0, "%s", e.msg);
 	CHECK(f.n == 0 && st_find(&f, "x") == NULL && st_metadata(&f, "x") == NULL);
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- writing ---- */
 
 static void test_safetensors__write_errors(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	float x[2] = { 1, 2 };
 	struct err e = { 0 };
 	struct st_write_tensor dup[] = {
@@ -521,7 +461,7 @@ static void test_safetensors__write_errors(void)
 	CHECK(access(path_in("d.safetensors"), F_OK) != 0);
 	CHECK(access(path_in("d.safetensors.tmp"), F_OK) != 0);
 	CHECK_ERR(st_write(path_in("no/such/dir/x.safetensors"), dup, 1, NULL, &e), e,
-		"no/such/dir/x.safetensors.tmp'");
+		"no/such/dir/x.safetensors.tmp.", "No such file or directory");
 	CHECK(e.code == ERR_IO);
 	/* no tensors and no metadata: a valid, empty file */
 	CHECK_MSG(st_write(path_in("empty.safetensors"), NULL, 0, NULL, &e) == 0, "%s", e.msg);
@@ -529,12 +469,12 @@ static void test_safetensors__write_errors(void)
 	CHECK_MSG(st_open(&f, path_in("empty.safetensors"), &e) == 0, "%s", e.msg);
 	CHECK(f.n == 0);
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_safetensors__write_replaces_atomically(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("r.safetensors");
 	write_small(path);
 	float y = 9;
@@ -551,7 +491,7 @@ static void test_safetensors__write_replaces_atomically(void)
 	CHECK_MSG(st_open(&f, path, &e) == 0, "%s", e.msg);
 	CHECK(f.n == 1 && st_find(&f, "y") && !st_find(&f, "a") && st_metadata(&f, "format") == NULL);
 	st_close(&f);
-	tmpdir_done();
+	testdir_done();
 }
 
 /* ---- never crash on damaged files ---- */
@@ -587,16 +527,16 @@ static void open_and_read_all(const char *path)
 
 static void test_safetensors__damaged_files_never_crash(void)
 {
-	tmpdir_new();
+	testdir_new("st");
 	const char *path = path_in("ok.safetensors"), *bad = path_in("bad.safetensors");
 	write_small(path);
 	size_t len;
-	unsigned char *buf = read_bytes(path, &len);
+	unsigned char *buf = testdir_read(path, &len);
 	size_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | buf[i];
 	for (size_t cut = 0; cut < len; cut++) {
-		write_bytes(bad, buf, cut);
+		testdir_write(bad, buf, cut);
 		open_and_read_all(bad);
 	}
 	unsigned char *copy = malloc(len);
@@ -611,12 +551,12 @@ static void test_safetensors__damaged_files_never_crash(void)
 			else
 				copy[at] = (unsigned char)xorshift(&seed);
 		}
-		write_bytes(bad, copy, len);
+		testdir_write(bad, copy, len);
 		open_and_read_all(bad);
 	}
 	free(copy);
 	free(buf);
-	tmpdir_done();
+	testdir_done();
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
 
 #include "sha256.h"
 #include "test.h"
+#include "testdir.h"
 
 /* NIST FIPS 180-4 examples (csrc.nist.gov "SHA256.pdf", "SHA2_Additional.pdf") and
  * SHAVS SHA256ShortMsg vectors. */
@@ -129,13 +130,9 @@ static void test_sha256__state_copies_hash_a_shared_prefix(void)
 
 static void test_sha256__file_matches_buffer(void)
 {
-	const char *dir = getenv("R1FLOW_TEST_TMP");
-	char path[512], hex[SHA256_HEX_SIZE];
-	snprintf(path, sizeof path, "%s/sha256-%d.bin", dir ? dir : "/tmp", (int)getpid());
-	FILE *f = fopen(path, "wb");
-	CHECK(f);
-	CHECK(fwrite(vectors[3].msg, 1, vectors[3].len, f) == vectors[3].len);
-	CHECK(fclose(f) == 0);
+	char path[1100], hex[SHA256_HEX_SIZE];
+	snprintf(path, sizeof path, "%s/v.bin", testdir_new("sha256"));
+	testdir_write(path, vectors[3].msg, vectors[3].len);
 	int64_t size = -1;
 	struct err e = { 0 };
 	CHECK_MSG(sha256_file(path, hex, &size, &e) == 0, "%s", e.msg);
@@ -145,6 +142,7 @@ static void test_sha256__file_matches_buffer(void)
 	CHECK(sha256_file(path, hex, NULL, &e) == -1);
 	CHECK_MSG(strstr(e.msg, "cannot read '") == e.msg && strstr(e.msg, "No such file"),
 		"%s", e.msg);
+	testdir_done();
 }
 
 static void test_sha256__hex_validation(void)

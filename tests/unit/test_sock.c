@@ -5,29 +5,13 @@
 
 #include "sock.h"
 #include "test.h"
+#include "testdir.h"
 
 /* ---- helpers ---- */
 
-static char tmp_dir[256];
-
-/* A fresh short directory for ipc endpoints (sun_path holds ~107 bytes). */
-static const char *tmpdir_new(void)
-{
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/r1sock-XXXXXX");
-	CHECK(mkdtemp(tmp_dir));
-	return tmp_dir;
-}
-
-static void tmpdir_done(void)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-	CHECK(system(cmd) == 0);
-}
-
 static void endpoint(char *out, size_t size, const char *name)
 {
-	snprintf(out, size, "ipc://%s/%s", tmp_dir, name);
+	CHECK(snprintf(out, size, "ipc://%s/%s", testdir, name) < (int)size);
 }
 
 static int get_int(void *s, int option)
@@ -121,7 +105,7 @@ static void test_sock__bind_and_connect_errors_name_the_endpoint(void)
 
 static void test_sock__dealer_router_round_trip(void)
 {
-	tmpdir_new();
+	testdir_new_short("r1sock");
 	char ep[300];
 	endpoint(ep, sizeof ep, "workers.sock");
 	void *ctx = zmq_ctx_new();
@@ -174,7 +158,7 @@ static void test_sock__dealer_router_round_trip(void)
 	sock_close(&router);
 	zmq_ctx_term(ctx); /* waits until libzmq has freed everything it held */
 	CHECK(atomic_load(&blob_frees) == 2);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_sock__router_refuses_unknown_peer(void)
@@ -300,7 +284,7 @@ static void test_sock__malformed_messages_are_drained_whole(void)
 
 static void test_sock__oversized_frame_drops_only_that_peer(void)
 {
-	tmpdir_new();
+	testdir_new_short("r1sock");
 	char ep[300];
 	endpoint(ep, sizeof ep, "w.sock");
 	void *ctx = zmq_ctx_new();
@@ -333,7 +317,7 @@ static void test_sock__oversized_frame_drops_only_that_peer(void)
 	sock_close(&good);
 	sock_close(&router);
 	zmq_ctx_term(ctx);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_sock__pub_sub_carries_the_topic(void)

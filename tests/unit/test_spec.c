@@ -1,11 +1,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "clock.h"
 #include "spec.h"
 #include "spec_keys.h"
 #include "test.h"
+#include "testdir.h"
 
 static const char *source_root(void)
 {
@@ -318,11 +319,9 @@ static void test_spec__billion_laughs_is_refused_quickly(void)
 			o += (size_t)snprintf(yaml + o, sizeof yaml - o, "%s*l%d", k ? ", " : "", i - 1);
 		o += (size_t)snprintf(yaml + o, sizeof yaml - o, "]\n");
 	}
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = clock_mono_s();
 	load_fails(yaml, NULL, 0, "t.yaml:6:10: alias expansion exceeds 100000 nodes");
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	double s = clock_mono_s() - t0;
 	CHECK_MSG(s < 10.0, "took %.3f s", s); /* a sanity bound; it takes milliseconds */
 
 	/* many aliases of a small anchor are fine up to the limit */
@@ -385,10 +384,8 @@ static void test_spec__input_over_1_mib_is_refused(void)
 	CHECK_MSG(strcmp(e.msg, "t.yaml: file too large (more than 1048576 bytes)") == 0, "%s", e.msg);
 
 	char path[1100];
-	const char *tmp = getenv("R1FLOW_TEST_TMP");
-	snprintf(path, sizeof path, "%s/spec-big-%d.yaml", tmp ? tmp : "/tmp", (int)getpid());
-	FILE *f = fopen(path, "w");
-	CHECK(f && fwrite(yaml, 1, SPEC_MAX_BYTES + 1, f) == SPEC_MAX_BYTES + 1 && fclose(f) == 0);
+	snprintf(path, sizeof path, "%s/big.yaml", testdir_new("spec"));
+	testdir_write(path, yaml, SPEC_MAX_BYTES + 1);
 	CHECK(spec_load_file(path, NULL, 0, &spec, &e) == -1 && spec == NULL);
 	char want[1200];
 	snprintf(want, sizeof want, "%s: file too large (more than 1048576 bytes)", path);
@@ -396,20 +393,18 @@ static void test_spec__input_over_1_mib_is_refused(void)
 	unlink(path);
 	CHECK(spec_load_file(path, NULL, 0, &spec, &e) == -1 && e.code == ERR_NOTFOUND);
 	free(yaml);
+	testdir_done();
 }
 
 static void test_spec__relative_paths_become_absolute(void)
 {
 	char dir[1100], path[1200], cwd[1024];
-	const char *tmp = getenv("R1FLOW_TEST_TMP");
-	snprintf(dir, sizeof dir, "%s/spec-paths-%d", tmp ? tmp : "/tmp", (int)getpid());
-	CHECK(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(dir, sizeof dir, "%s", testdir_new("spec"));
 	snprintf(path, sizeof path, "%s/p.yaml", dir);
 	const char *yaml = "version: 1\nname: p\nmodel: {checkpoint: ../ckpt/./m}\n"
 		"datasets:\n  d: {file: data/../data/x.jsonl}\n  e: {file: /abs/y.jsonl, format: messages}\n"
 		"stages:\n  - {name: a, kind: probe, jobs: 1}\n";
-	FILE *f = fopen(path, "w");
-	CHECK(f && fputs(yaml, f) >= 0 && fclose(f) == 0);
+	testdir_write(path, yaml, strlen(yaml));
 	json_t *spec = NULL;
 	struct err e = { 0 };
 	CHECK_MSG(spec_load_file(path, NULL, 0, &spec, &e) == 0, "%s", e.msg);
@@ -425,8 +420,7 @@ static void test_spec__relative_paths_become_absolute(void)
 	snprintf(want, sizeof want, "%s/ckpt/m", real);
 	CHECK(strcmp(str(json_object_get(spec, "model"), "checkpoint"), want) == 0);
 	json_decref(spec);
-	unlink(path);
-	rmdir(dir);
+	testdir_done();
 
 	CHECK(getcwd(cwd, sizeof cwd));
 	spec = load_ok(yaml, NULL, 0);

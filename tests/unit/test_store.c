@@ -4,25 +4,9 @@
 #include "schema.h"
 #include "store.h"
 #include "test.h"
+#include "testdir.h"
 
 /* ---- helpers ---- */
-
-static char tmp_dir[1024];
-
-static const char *tmpdir_new(void)
-{
-	const char *base = getenv("R1FLOW_TEST_TMP");
-	snprintf(tmp_dir, sizeof tmp_dir, "%s/store-XXXXXX", base && *base ? base : "/tmp");
-	CHECK(mkdtemp(tmp_dir));
-	return tmp_dir;
-}
-
-static void tmpdir_done(void)
-{
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-	CHECK(system(cmd) == 0);
-}
 
 static struct store *open_ok(const char *path)
 {
@@ -97,7 +81,7 @@ static void test_store__migrations_apply_on_a_fresh_database(void)
 static void test_store__reopen_is_idempotent_and_keeps_everything(void)
 {
 	char path[1100];
-	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	snprintf(path, sizeof path, "%s/r1flow.db", testdir_new("store"));
 	struct store *s = open_ok(path);
 	int version = store_schema_version(s);
 	int64_t ids[3], w = worker(s, "w1");
@@ -139,13 +123,13 @@ static void test_store__reopen_is_idempotent_and_keeps_everything(void)
 	CHECK(sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_store__newer_schema_is_refused(void)
 {
 	char path[1100];
-	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	snprintf(path, sizeof path, "%s/r1flow.db", testdir_new("store"));
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL) == SQLITE_OK);
@@ -154,7 +138,7 @@ static void test_store__newer_schema_is_refused(void)
 	CHECK(store_open(path, &e) == NULL);
 	CHECK_MSG(strstr(e.msg, "schema version 999 is newer than this build's"), "%s", e.msg);
 	CHECK(strstr(e.msg, path));
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_store__open_failure_names_the_file(void)
@@ -169,7 +153,7 @@ static void test_store__open_failure_names_the_file(void)
 static void test_store__a_busy_database_is_transient(void)
 {
 	char path[1100];
-	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	snprintf(path, sizeof path, "%s/r1flow.db", testdir_new("store"));
 	struct store *s = open_ok(path);
 	sqlite3 *other;
 	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
@@ -183,7 +167,7 @@ static void test_store__a_busy_database_is_transient(void)
 	CHECK_MSG(store_begin(s, &e) == 0, "%s", e.msg);
 	store_rollback(s);
 	store_close(s);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_store__foreign_keys_are_enforced(void)
@@ -627,7 +611,7 @@ static void test_store__batched_transaction(void)
 static void test_store__close_rolls_back_an_open_transaction(void)
 {
 	char path[1100];
-	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	snprintf(path, sizeof path, "%s/r1flow.db", testdir_new("store"));
 	struct store *s = open_ok(path);
 	struct err e;
 	CHECK(store_begin(s, &e) == 0);
@@ -636,7 +620,7 @@ static void test_store__close_rolls_back_an_open_transaction(void)
 	s = open_ok(path);
 	CHECK(count(s, JOB_STATE_QUEUED) == 0);
 	store_close(s);
-	tmpdir_done();
+	testdir_done();
 }
 
 static void test_store__workers_blobs_events_counters(void)
@@ -836,7 +820,7 @@ static void test_store__blob_and_dataset_uses(void)
 {
 	char path[1100];
 	struct err e = { 0 };
-	snprintf(path, sizeof path, "%s/r1flow.db", tmpdir_new());
+	snprintf(path, sizeof path, "%s/r1flow.db", testdir_new("store"));
 	struct store *s = open_ok(path);
 	const char *w = "1111111111111111111111111111111111111111111111111111111111111111";
 	const char *o = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -891,7 +875,7 @@ static void test_store__blob_and_dataset_uses(void)
 	CHECK(store_dataset_find(s, 0, "corpus", &ds, NULL, &e) == 0);
 	CHECK(store_quick_check(s, &e) == 0);
 	store_close(s);
-	tmpdir_done();
+	testdir_done();
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /*
- * config — r1flowd's options: one table (config.c) drives parsing, --help and the
- * defaults, so an option cannot be documented and parsed differently.
+ * options — r1flowd's options: one table (options.c, read by base/opts.h) drives
+ * parsing, --help and the defaults, so an option cannot be documented and parsed
+ * differently.
  *
  *   r1flowd [--data DIR] [--heartbeat-ms MS] [--liveness N] [--max-attempts N]
  *           [--batch N] [--stats-ms MS] [--log-level LEVEL]
@@ -13,19 +14,14 @@
  * or derived from another option after parsing (--keys from --data, --allowlist from
  * --keys). Flags (--no-curve, --insecure) take no value.
  */
-#ifndef R1_DAEMON_CONFIG_H
-#define R1_DAEMON_CONFIG_H
-
-#include <stdio.h>
+#ifndef R1_DAEMON_OPTIONS_H
+#define R1_DAEMON_OPTIONS_H
 
 #include "daemon.h"
 #include "err.h"
 
 /* Fill `cfg` from the defaults, then argv. 0: run; 1: --help or --version was printed
  * to stdout (exit 0); -1: usage error in err (exit 2). */
-int config_parse(struct daemon_config *cfg, int argc, char **argv, struct err *err);
-
-/* The --help text. */
-void config_usage(FILE *out);
+int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "rng.h"
 #include "stage.h"
+#include "stage_settings.h"
 
 struct pick { int64_t dataset, idx; };
 
@@ -37,14 +38,16 @@ static int merge_start(struct stage_ctx *c, struct err *err)
 
 static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
 {
-	json_t *inputs = json_object_get(c->spec, "inputs"), *in;
-	uint64_t seed = (uint64_t)json_integer_value(json_object_get(c->spec, "seed"));
-	uint64_t key = rng_key_str(rng_key_u64(seed, 0), c->stage->name);
+	struct merge_settings set;
+	if (merge_settings_decode(c->spec, &set, err) < 0)
+		return -1;
+	json_t *in;
+	uint64_t key = rng_key_str(rng_key_u64((uint64_t)set.seed, 0), c->stage->name);
 	struct pick *all = NULL;
 	int64_t total = 0;
 	size_t i;
 	int rc = 0;
-	json_array_foreach(inputs, i, in) {
+	json_array_foreach((json_t *)set.inputs, i, in) {
 		const char *name = json_string_value(json_object_get(in, "dataset"));
 		int64_t id, n;
 		int found = store_dataset_find(c->d->store, c->pipeline->id, name, &id, &n, err);
@@ -71,7 +74,7 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 		memcpy(all + total, p, (size_t)take * sizeof *p);
 		total += take;
 		free(p);
-		char metric[96];
+		char metric[STAGE_METRIC_NAME];
 		snprintf(metric, sizeof metric, "taken_%s", name);
 		if ((rc = store_metric_add(c->d->store, c->stage->id, 0, metric, (double)take,
 			c->d->wall, err)) < 0)
@@ -82,7 +85,7 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 		return -1;
 	}
 	shuffle(all, total, key);
-	const char *out = json_string_value(json_object_get(c->spec, "output"));
+	const char *out = set.output;
 	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", "merge");
 	char *stext = json_dumps(src, JSON_COMPACT);
 	json_decref(src);

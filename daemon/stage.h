@@ -74,11 +74,11 @@ extern const struct stage_driver stage_rejection_sample, stage_merge;
 
 struct model_config;
 struct learner_settings;
-/* The weights a model stage starts from (stage_train.c): stage `from`'s (may be
- * NULL) final checkpoint,
- * the pipeline's model.checkpoint (stored as a blob), or model.config with
- * *sha256 = "" for fresh weights. With `config` (may be NULL), *config is the HF
- * config.json text of weights that exist (the caller frees it), NULL for fresh ones. */
+/* The weights a model stage starts from (stage_train.c): stage `from`'s final
+ * checkpoint; with `from` NULL, the pipeline's model.checkpoint (stored as a blob),
+ * or model.config with *sha256 = "" for fresh weights. With `config` (may be NULL),
+ * *config is the HF config.json text of weights that exist (the caller frees it),
+ * NULL for fresh ones. */
 int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_config *cfg,
 	char sha256[65], char **config, struct err *err);
 

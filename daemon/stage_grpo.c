@@ -15,10 +15,11 @@
  *      dynamic_sampling, groups whose rewards are all equal (as doubles, not by a
  *      variance that rounding leaves at 1e-33: rl_advantages) leave the batch; with
  *      mask_truncated, samples that hit max_new_tokens weigh 0;
- *   5. `mu` rounds of grad jobs (step s, shard u·K + k: `shard` sequences each) over
- *      the batch with π_old's log-probs from the rollout and the reference weights
- *      (the stage's initial weights, refreshed every `ref_refresh` steps; none when
- *      beta is 0); a learner step after each round;
+ *   5. `mu` rounds of grad jobs (step s, shard u·GRPO_ROUND_SHARDS + k: `shard`
+ *      sequences each) over the batch with π_old's log-probs from the rollout and
+ *      the reference weights (the stage's initial weights, refreshed every
+ *      `ref_refresh` steps; none when beta is 0); a learner step after each round
+ *      (stage_grad.h);
  *   6. metrics of step s; the samples go to the samples table.
  * Sequence weights follow loss_agg: seq_mean 1/(N·n_i), token_mean 1/Σn, constant
  * 1/(N·max_new_tokens); N the sequences kept, n_i the completion's tokens.

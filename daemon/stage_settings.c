@@ -1,12 +1,16 @@
 /* stage_settings — the stage kinds' settings decoded from a normalised spec (stage_settings.h). */
 #include "stage_settings.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A decoding: the first problem is kept, later reads return zeros. */
 struct reader {
-	const json_t *spec;
+	const json_t *spec;         /* the object read */
+	const json_t *stage;        /* the stage's spec, for its name */
 	const char *kind;
+	char prefix[32];            /* of the keys named in errors: "" or "inputs[i]." */
 	struct err *err;
 	int failed;
 };
@@ -14,12 +18,12 @@ struct reader {
 static void reader_init(struct reader *r, const json_t *spec, const char *kind,
 	struct err *err)
 {
-	*r = (struct reader){ spec, kind, err, 0 };
+	*r = (struct reader){ .spec = spec, .stage = spec, .kind = kind, .err = err };
 }
 
 static const char *stage_name(const struct reader *r)
 {
-	const char *name = json_string_value(json_object_get(r->spec, "name"));
+	const char *name = json_string_value(json_object_get(r->stage, "name"));
 	return name ? name : "?";
 }
 
@@ -33,8 +37,8 @@ static const json_t *value(struct reader *r, const char *key, int (*ok)(const js
 	if (v && ok(v))
 		return v;
 	r->failed = 1;
-	err_set(r->err, ERR_INVALID, "cannot read the settings of %s stage '%s': key '%s' is %s",
-		r->kind, stage_name(r), key, v ? what : "missing");
+	err_set(r->err, ERR_INVALID, "cannot read the settings of %s stage '%s': key '%s%s' is "
+		"%s", r->kind, stage_name(r), r->prefix, key, v ? what : "missing");
 	return NULL;
 }
 
@@ -223,8 +227,35 @@ int merge_settings_decode(const json_t *spec, struct merge_settings *s, struct e
 	struct reader r;
 	reader_init(&r, spec, "merge", err);
 	memset(s, 0, sizeof *s);
-	s->inputs = get_array(&r, "inputs");
+	const json_t *inputs = get_array(&r, "inputs");
 	s->output = get_str(&r, "output");
 	s->seed = get_int(&r, "seed");
+	if (r.failed)
+		return -1;
+	size_t n = json_array_size(inputs);
+	if (!(s->inputs = calloc(n ? n : 1, sizeof *s->inputs)))
+		return err_set(err, ERR_NOMEM, "cannot read the settings of merge stage '%s': out "
+			"of memory", stage_name(&r));
+	s->ninputs = n;
+	for (size_t i = 0; i < n && !r.failed; i++) {
+		struct reader in; /* an input's keys; errors name the stage's */
+		reader_init(&in, json_array_get(inputs, i), "merge", err);
+		in.stage = spec;
+		snprintf(in.prefix, sizeof in.prefix, "inputs[%zu].", i);
+		s->inputs[i].dataset = get_str(&in, "dataset");
+		/* a normalised input has cap or ratio */
+		if (json_object_get(in.spec, "cap"))
+			s->inputs[i].cap = get_int(&in, "cap");
+		else
+			s->inputs[i].ratio = get_num(&in, "ratio");
+		r.failed = in.failed;
+	}
 	return done(&r);
+}
+
+void merge_settings_release(struct merge_settings *s)
+{
+	free(s->inputs);
+	s->inputs = NULL;
+	s->ninputs = 0;
 }

@@ -17,7 +17,8 @@
  *   merge_settings_decode   merge
  *
  * Ownership: strings and JSON values point into `spec`, which must outlive the
- * struct (a driver's call: the scheduler parses the spec per turn).
+ * struct (a driver's call: the scheduler parses the spec per turn); a merge's list
+ * of inputs is the struct's own (merge_settings_release, also after a failure).
  */
 #ifndef R1_STAGE_SETTINGS_H
 #define R1_STAGE_SETTINGS_H
@@ -110,8 +111,15 @@ struct eval_settings {
 	int64_t limit;              /* the first this many records; 0: all */
 };
 
+struct merge_input {
+	const char *dataset;        /* a dataset of the pipeline */
+	int64_t cap;                /* > 0: take this many records (or all, if fewer) */
+	double ratio;               /* cap 0: take this share of them, rounded */
+};
+
 struct merge_settings {
-	const json_t *inputs;       /* array of {dataset, ratio | cap} */
+	struct merge_input *inputs; /* owned: merge_settings_release */
+	size_t ninputs;
 	const char *output;         /* the dataset written */
 	int64_t seed;               /* of the shuffles */
 };
@@ -122,5 +130,6 @@ int grpo_settings_decode(const json_t *spec, struct grpo_settings *s, struct err
 int reject_settings_decode(const json_t *spec, struct reject_settings *s, struct err *err);
 int eval_settings_decode(const json_t *spec, struct eval_settings *s, struct err *err);
 int merge_settings_decode(const json_t *spec, struct merge_settings *s, struct err *err);
+void merge_settings_release(struct merge_settings *s);
 
 #endif

@@ -66,6 +66,7 @@ union any_settings {
 	struct merge_settings merge;
 };
 
+/* A merge's inputs are the caller's to release when the decoding succeeds. */
 static int decode(const json_t *st, union any_settings *s, struct err *e)
 {
 	const char *kind = json_string_value(json_object_get(st, "kind"));
@@ -79,8 +80,12 @@ static int decode(const json_t *st, union any_settings *s, struct err *e)
 		return reject_settings_decode(st, &s->reject, e);
 	if (!strcmp(kind, "eval"))
 		return eval_settings_decode(st, &s->eval, e);
-	if (!strcmp(kind, "merge"))
-		return merge_settings_decode(st, &s->merge, e);
+	if (!strcmp(kind, "merge")) {
+		int rc = merge_settings_decode(st, &s->merge, e);
+		if (rc < 0)
+			merge_settings_release(&s->merge);
+		return rc;
+	}
 	CHECK_MSG(0, "no decoder for kind '%s'", kind);
 	return -1;
 }
@@ -128,8 +133,12 @@ static void test_stage_settings__every_kind_decodes_its_values(void)
 	CHECK(s.eval.max_new_tokens == 22 && s.eval.limit == 6);
 
 	CHECK_MSG(decode(stage_of(spec, "mix"), &s, &e) == 0, "%s", e.msg);
-	CHECK(json_array_size(s.merge.inputs) == 2 && !strcmp(s.merge.output, "both"));
+	CHECK(s.merge.ninputs == 2 && !strcmp(s.merge.output, "both"));
+	CHECK(!strcmp(s.merge.inputs[0].dataset, "kept") && s.merge.inputs[0].cap == 0);
+	CHECK(s.merge.inputs[0].ratio == 1.0);
+	CHECK(!strcmp(s.merge.inputs[1].dataset, "nums") && s.merge.inputs[1].cap == 3);
 	CHECK(s.merge.seed == 5); /* the pipeline's */
+	merge_settings_release(&s.merge);
 	json_decref(spec);
 }
 
@@ -228,6 +237,30 @@ static void test_stage_settings__a_mistyped_value_is_named(void)
 	json_decref(spec);
 }
 
+/* A merge's inputs are read too: each needs a dataset, and a cap or a ratio. */
+static void test_stage_settings__a_merge_input_key_is_named(void)
+{
+	static const struct { size_t input; const char *key, *want; } cases[] = {
+		{ 1, "dataset", "key 'inputs[1].dataset' is missing" },
+		{ 0, "ratio", "key 'inputs[0].ratio' is missing" },
+		{ 1, "cap", "key 'inputs[1].ratio' is missing" },
+	};
+	json_t *spec = load();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *st = json_deep_copy(stage_of(spec, "mix"));
+		struct merge_settings m;
+		struct err e = { 0 };
+		CHECK(json_object_del(json_array_get(json_object_get(st, "inputs"), cases[i].input),
+			cases[i].key) == 0);
+		CHECK_MSG(merge_settings_decode(st, &m, &e) == -1, "without %s", cases[i].key);
+		CHECK_MSG(e.code == ERR_INVALID && strstr(e.msg, cases[i].want) &&
+			strstr(e.msg, "merge stage 'mix'"), "%s", e.msg);
+		merge_settings_release(&m);
+		json_decref(st);
+	}
+	json_decref(spec);
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -235,5 +268,6 @@ int main(int argc, char **argv)
 		TEST(test_stage_settings__a_missing_or_misspelt_key_is_named),
 		TEST(test_stage_settings__keep_checkpoints_may_be_absent),
 		TEST(test_stage_settings__a_mistyped_value_is_named),
+		TEST(test_stage_settings__a_merge_input_key_is_named),
 		{ 0 } });
 }

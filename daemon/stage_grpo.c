@@ -52,6 +52,10 @@
  * shard⌉, at most ⌈prompts_per_step · group / shard⌉ (enqueue_grads refuses more).
  * Part of the job keys in the store: changing it renumbers running stages' jobs. */
 #define GRPO_ROUND_SHARDS 100000
+/* Rounds an advance may carry through in one turn (each a learner step whose jobs
+ * were all in): a bound on the turn's length, so that heartbeats and replies are not
+ * held up; the rest waits for the next turn. */
+#define GRPO_ROUNDS_PER_TURN 16
 
 /* Prompts per rollout job: a function of the spec alone. */
 static int64_t per_job(const struct grpo_settings *set)
@@ -283,7 +287,7 @@ static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set
 static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struct batch *b,
 	struct store_job *grads, size_t ngrads, struct err *err)
 {
-	double gen = 0, lmin = 1e30, lmax = 0, acc = 0, fmt = 0, mean = 0, sq = 0;
+	double gen = 0, lmin = HUGE_VAL, lmax = 0, acc = 0, fmt = 0, mean = 0, sq = 0;
 	struct grad_sums g;
 	grad_sums(grads, ngrads, &g);
 	double kl = g.kl, clip = g.clip, ent = g.entropy, toks = g.tokens;
@@ -569,7 +573,7 @@ static int grpo_advance(struct stage_ctx *c, enum stage_state *state, struct err
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (!l) /* the daemon restarted: rebuild, then carry on */
 		return grpo_start(c, err);
-	for (int guard = 0; guard < 16; guard++) {
+	for (int rounds = 0; rounds < GRPO_ROUNDS_PER_TURN; rounds++) {
 		int rc = grpo_step(c, &set, l, state, err);
 		if (rc < 0)
 			return -1;

@@ -41,6 +41,11 @@
 #include "stage_grad.h"
 #include "stage_settings.h"
 
+/* Steps an advance may apply in one turn (each one whose jobs were all in): a bound
+ * on the turn's length, so that heartbeats and replies are not held up; the rest
+ * waits for the next turn. */
+#define TRAIN_STEPS_PER_TURN 64
+
 static int64_t total_steps(const struct train_settings *set, int64_t n)
 {
 	return set->epochs > 0 ? (set->epochs * n + set->batch - 1) / set->batch : set->steps;
@@ -496,7 +501,8 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 	if (!l) /* the daemon restarted: rebuild, then carry on */
 		return train_start(c, err);
 	int64_t total = c->stage->total;
-	for (int guard = 0; guard < 64; guard++) { /* steps whose jobs are all done */
+	/* the steps whose jobs are all done */
+	for (int applied = 0; applied < TRAIN_STEPS_PER_TURN; applied++) {
 		struct store_job *jobs = NULL;
 		size_t n = 0, done = 0;
 		if (store_step_jobs(c->d->store, c->stage->id, l->step + 1, "grad", &jobs, &n,

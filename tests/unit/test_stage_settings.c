@@ -36,13 +36,21 @@ static const char spec_yaml[] =
 	"  - {name: mix, kind: merge, inputs: [{dataset: kept, ratio: 1.0}, {dataset: nums,\n"
 	"     cap: 3}], output: both}\n";
 
+/* The normalised spec as the daemon reads it back: JSON text stored at submit. */
 static json_t *load(void)
 {
-	json_t *spec = NULL;
+	json_t *spec = NULL, *back;
+	json_error_t jerr;
 	struct err e = { 0 };
 	CHECK_MSG(spec_load_string(spec_yaml, sizeof spec_yaml - 1, "settings.yaml", NULL, 0,
 		&spec, &e) == 0, "%s", e.msg);
-	return spec;
+	char *text = json_dumps(spec, JSON_COMPACT);
+	CHECK(text);
+	back = json_loads(text, 0, &jerr);
+	CHECK_MSG(back, "%s", jerr.text);
+	free(text);
+	json_decref(spec);
+	return back;
 }
 
 static json_t *stage_of(json_t *spec, const char *name)

@@ -156,7 +156,8 @@ int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t d
 			(json_int_t)json_array_size(json_object_get(s, "tokens"))));
 		store_record_release(&r);
 	}
-	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, dataset_name, reward_names), "items", items);
+	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, dataset_name, reward_names),
+		"items", items);
 	rc = stage_enqueue(c, "reward", ro->step, ro->shard, &p, 1, err);
 out:
 	json_decref(items);

@@ -1,4 +1,4 @@
-/* stage_settings — the stage kinds' settings decoded from a normalised spec (stage_settings.h). */
+/* stage_settings — stage kinds' settings decoded from a normalised spec (stage_settings.h). */
 #include "stage_settings.h"
 
 #include <stdio.h>

@@ -24,10 +24,9 @@ void retain_choose(const struct store_checkpoint *ck, size_t n, int64_t last,
 	}
 }
 
-int retain_stage(struct stage_ctx *c, const int64_t *pinned, size_t npinned,
+int retain_stage(struct stage_ctx *c, int64_t last, const int64_t *pinned, size_t npinned,
 	struct err *err)
 {
-	int64_t last = stage_int(c, "keep_checkpoints");
 	struct store_checkpoint *ck = NULL;
 	size_t n = 0;
 	int *keep = NULL, rc = -1;

@@ -39,7 +39,7 @@ void retain_choose(const struct store_checkpoint *ck, size_t n, int64_t last,
 
 /* Delete the checkpoints of c's stage that retain_choose does not keep (last: the
  * stage's keep_checkpoints) and drop their blobs. */
-int retain_stage(struct stage_ctx *c, const int64_t *pinned, size_t npinned,
+int retain_stage(struct stage_ctx *c, int64_t last, const int64_t *pinned, size_t npinned,
 	struct err *err);
 
 #endif

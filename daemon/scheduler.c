@@ -10,6 +10,7 @@
 #include "datasets.h"
 #include "events.h"
 #include "learner.h"
+#include "names.h"
 #include "spec.h"
 #include "stage.h"
 
@@ -169,8 +170,8 @@ static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec
 	return set_stage(d, st, STAGE_FAILED, why.msg, err);
 }
 
-/* 1 if every stage `st` depends on has succeeded. */
-static int ready(const struct store_stage *st, const struct store_stage *all, size_t n)
+int scheduler_stage_ready(const struct store_stage *st, const struct store_stage *all,
+	size_t n)
 {
 	json_t *spec = parse(st->spec), *dep;
 	size_t i;
@@ -259,7 +260,7 @@ static int run_pipeline(struct daemon *d, struct store_pipeline *p, struct err *
 	}
 	/* 3. start what is ready (a stage that cannot start fails at once) */
 	for (size_t i = 0; i < n && !nospace.code; i++)
-		if (st[i].state == STAGE_PENDING && ready(&st[i], st, n) &&
+		if (st[i].state == STAGE_PENDING && scheduler_stage_ready(&st[i], st, n) &&
 			!backing_off(d, st[i].id) && start_stage(d, p, pspec, &st[i], &nospace, err) < 0)
 			goto out;
 	/* a full disk pauses the pipeline: nothing is lost, resume carries on */
@@ -509,8 +510,9 @@ static json_t *time_or_null(int64_t ms)
 static json_t *headline(struct daemon *d, const struct store_stage *st)
 {
 	static const struct { const char *kind, *metric; } by_kind[] = {
-		{ "pretrain", "loss" }, { "sft", "loss" }, { "grpo", "reward_mean" },
-		{ "eval", "pass1" }, { "rejection_sample", "kept" }, { "merge", "count" },
+		{ NAME_STAGE_PRETRAIN, "loss" }, { NAME_STAGE_SFT, "loss" },
+		{ NAME_STAGE_GRPO, "reward_mean" }, { NAME_STAGE_EVAL, "pass1" },
+		{ NAME_STAGE_REJECT, "kept" }, { NAME_STAGE_MERGE, "count" },
 	};
 	int64_t step;
 	double value;

@@ -31,6 +31,7 @@
 #define R1_SCHEDULER_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -67,5 +68,11 @@ json_t *scheduler_describe(struct daemon *d, int64_t id, struct err *err);
 
 /* {pipelines: [...]}, newest first. */
 json_t *scheduler_list(struct daemon *d, struct err *err);
+
+struct store_stage;
+/* 1 if every stage `st` depends on (its spec's `deps`) is among all[0..n) and has
+ * succeeded: the test of duty 3 above. A dep naming no stage of all[] never is. */
+int scheduler_stage_ready(const struct store_stage *st, const struct store_stage *all,
+	size_t n);
 
 #endif

@@ -25,20 +25,9 @@ const struct stage_driver *stage_driver_find(const char *kind)
 	return NULL;
 }
 
-int64_t stage_int(const struct stage_ctx *c, const char *key)
-{
-	return json_integer_value(json_object_get(c->spec, key));
-}
-
-double stage_num(const struct stage_ctx *c, const char *key)
-{
-	return json_number_value(json_object_get(c->spec, key));
-}
-
-int stage_dataset(struct stage_ctx *c, const char *key, int64_t *id, int64_t *n,
+int stage_dataset(struct stage_ctx *c, const char *name, int64_t *id, int64_t *n,
 	struct err *err)
 {
-	const char *name = json_string_value(json_object_get(c->spec, key));
 	int rc = store_dataset_find(c->d->store, c->pipeline->id, name ? name : "", id, n, err);
 	if (rc < 0)
 		return -1;

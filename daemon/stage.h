@@ -24,11 +24,17 @@
 
 struct daemon;
 
+/* Room for a metric's name made of a prefix, a name from the spec (a dataset, reward
+ * or filter name: at most 32 bytes, pipelines/) and a suffix, as drivers make them
+ * ("reward_<name>_mean", "taken_<dataset>", "dropped_<filter>", "pass1_sampled"). */
+#define STAGE_METRIC_NAME 96
+
 struct stage_ctx {
 	struct daemon *d;
 	const struct store_pipeline *pipeline;
 	const struct store_stage *stage;
-	json_t *spec;                     /* the stage's normalised spec (borrowed) */
+	json_t *spec;                     /* the stage's normalised spec (borrowed); drivers
+	                                     read it through stage_settings.h, never by key */
 	json_t *pipeline_spec;            /* the whole normalised spec (borrowed) */
 };
 
@@ -40,13 +46,9 @@ struct stage_driver {
 	int (*advance)(struct stage_ctx *c, enum stage_state *state, struct err *err);
 };
 
-/* The stage spec's integer / number `key` (the spec loader filled every default). */
-int64_t stage_int(const struct stage_ctx *c, const char *key);
-double stage_num(const struct stage_ctx *c, const char *key);
-
-/* The dataset named by the stage spec's `key` ("dataset", "prompts"): the pipeline's
+/* The dataset `name` (a stage's settings name it: stage_settings.h): the pipeline's
  * own or a shared one; *id and *n records. ERR_NOTFOUND if absent or empty. */
-int stage_dataset(struct stage_ctx *c, const char *key, int64_t *id, int64_t *n,
+int stage_dataset(struct stage_ctx *c, const char *name, int64_t *id, int64_t *n,
 	struct err *err);
 
 /* Enqueue n jobs of `kind` for the stage at `step`, shards first_shard + k, with
@@ -71,11 +73,13 @@ extern const struct stage_driver stage_grpo;
 extern const struct stage_driver stage_rejection_sample, stage_merge;
 
 struct model_config;
-/* The weights a model stage starts from (stage_train.c): `from`'s final checkpoint,
- * the pipeline's model.checkpoint (stored as a blob), or model.config with
- * *sha256 = "" for fresh weights. With `config` (may be NULL), *config is the HF
- * config.json text of weights that exist (the caller frees it), NULL for fresh ones. */
-int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
+struct learner_settings;
+/* The weights a model stage starts from (stage_train.c): stage `from`'s final
+ * checkpoint; with `from` NULL, the pipeline's model.checkpoint (stored as a blob),
+ * or model.config with *sha256 = "" for fresh weights. With `config` (may be NULL),
+ * *config is the HF config.json text of weights that exist (the caller frees it),
+ * NULL for fresh ones. */
+int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_config *cfg,
 	char sha256[65], char **config, struct err *err);
 
 /*
@@ -92,9 +96,10 @@ struct learner;
 /* The learner of a training stage (stage_train.c): in memory; or rebuilt from the
  * stage's last checkpoint with moments, deleting the jobs after it (they are
  * recomputed); or new from stage_initial_weights, recorded as checkpoint step 0.
- * The spec's lr, warmup, min_lr, beta1, beta2, weight_decay and grad_clip, over
- * `total` learner steps. */
-struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *err);
+ * The settings' from, lr, warmup, min_lr, beta1, beta2, weight_decay and grad_clip,
+ * over `total` learner steps. */
+struct learner *stage_learner(struct stage_ctx *c, const struct learner_settings *set,
+	int64_t total, struct err *err);
 
 /* The record at position `pos` (0-based, across epochs) of the stage's reading
  * order: a shuffle per epoch keyed by (seed, stage name, epoch); -1 out of memory. */

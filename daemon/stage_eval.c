@@ -27,33 +27,40 @@
 #include "sha256.h"
 #include "stage.h"
 #include "stage_rl.h"
+#include "stage_settings.h"
 
 #define EVAL_CHUNK 50   /* prompts per rollout job */
+/* Answers are compared for the majority vote by their first EVAL_ANSWER_MAX - 1
+ * bytes: an answer is a number or a short expression, far shorter. */
+#define EVAL_ANSWER_MAX 256
 
-static int64_t prompt_count(struct stage_ctx *c, int64_t *dataset, struct err *err)
+static int64_t prompt_count(struct stage_ctx *c, const struct eval_settings *set,
+	int64_t *dataset, struct err *err)
 {
-	int64_t n = 0, limit = stage_int(c, "limit");
-	if (stage_dataset(c, "dataset", dataset, &n, err) < 0)
+	int64_t n = 0, limit = set->limit;
+	if (stage_dataset(c, set->dataset, dataset, &n, err) < 0)
 		return -1;
 	return limit > 0 && limit < n ? limit : n;
 }
 
 static int eval_start(struct stage_ctx *c, struct err *err)
 {
+	struct eval_settings set;
+	if (eval_settings_decode(c->spec, &set, err) < 0)
+		return -1;
 	int had = stage_requeue(c, 0, "rollout", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
-	int64_t dataset, n = prompt_count(c, &dataset, err);
+	int64_t dataset, n = prompt_count(c, &set, &dataset, err);
 	char sha[SHA256_HEX_SIZE], *config = NULL;
-	if (n < 0 || rl_weights(c, sha, &config, err) < 0)
+	if (n < 0 || rl_weights(c, set.from, sha, &config, err) < 0)
 		return -1;
-	int samples = (int)json_integer_value(json_object_get(c->spec, "samples"));
+	int samples = (int)set.samples;
 	int64_t per_step = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
 	int64_t *records = malloc((size_t)n * sizeof *records);
-	int max_new = (int)json_integer_value(json_object_get(c->spec, "max_new_tokens"));
+	int max_new = (int)set.max_new_tokens;
 	struct rl_sampling greedy = { 1, 0.0, 1.0, 0, max_new };
-	struct rl_sampling sampled = { samples, json_number_value(json_object_get(c->spec,
-		"temperature")), 1.0, 0, max_new };
+	struct rl_sampling sampled = { samples, set.temperature, 1.0, 0, max_new };
 	int rc = records ? 0 : err_set(err, ERR_NOMEM, "out of memory");
 	for (int64_t i = 0; records && i < n; i++)
 		records[i] = i;
@@ -106,7 +113,7 @@ static int metrics(struct stage_ctx *c, int64_t step, struct store_job *ro,
 				t.reasoning += end && !blank;
 				t.length += (double)json_array_size(json_object_get(s, "tokens"));
 				t.reward += json_number_value(json_object_get(sc, "total"));
-				char ans[256], other[256];
+				char ans[EVAL_ANSWER_MAX], other[EVAL_ANSWER_MAX];
 				size_t votes = 0;
 				rl_answer(text, ans, sizeof ans);
 				for (size_t b = i; b < j && *ans; b++) {
@@ -136,7 +143,7 @@ static int metrics(struct stage_ctx *c, int64_t step, struct store_job *ro,
 		{ "reward", t.reward / t.n }, { "majk", prompts > 0 ? maj / prompts : 0 },
 	};
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-		char name[64];
+		char name[STAGE_METRIC_NAME];
 		if (!step && !strcmp(m[i].name, "majk"))
 			continue;
 		snprintf(name, sizeof name, "%s%s", m[i].name, strcmp(m[i].name, "majk") ? sfx : "");
@@ -152,8 +159,10 @@ static int metrics(struct stage_ctx *c, int64_t step, struct store_job *ro,
 static int eval_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
 {
 	int64_t dataset, done = 0, total = 0, finished = 1;
+	struct eval_settings set;
 	*state = STAGE_RUNNING;
-	if (prompt_count(c, &dataset, err) < 0)
+	if (eval_settings_decode(c->spec, &set, err) < 0 ||
+		prompt_count(c, &set, &dataset, err) < 0)
 		return -1;
 	struct store_job *ro[2] = { 0 }, *rw[2] = { 0 };
 	size_t nro[2] = { 0 }, nrw[2] = { 0 };
@@ -180,7 +189,7 @@ static int eval_advance(struct stage_ctx *c, enum stage_state *state, struct err
 			}
 			done += (j->state == JOB_STATE_DONE) + (w && w->state == JOB_STATE_DONE);
 			if (j->state == JOB_STATE_DONE && !w && rl_enqueue_reward(c, j, dataset,
-				json_object_get(c->spec, "rewards"), err) < 0)
+				set.dataset, set.rewards, err) < 0)
 				rc = -1;
 			finished &= w && w->state == JOB_STATE_DONE;
 		}

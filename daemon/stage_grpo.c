@@ -15,10 +15,11 @@
  *      dynamic_sampling, groups whose rewards are all equal (as doubles, not by a
  *      variance that rounding leaves at 1e-33: rl_advantages) leave the batch; with
  *      mask_truncated, samples that hit max_new_tokens weigh 0;
- *   5. `mu` rounds of grad jobs (step s, shard u·K + k: `shard` sequences each) over
- *      the batch with π_old's log-probs from the rollout and the reference weights
- *      (the stage's initial weights, refreshed every `ref_refresh` steps; none when
- *      beta is 0); a learner step after each round;
+ *   5. `mu` rounds of grad jobs (step s, shard u·GRPO_ROUND_SHARDS + k: `shard`
+ *      sequences each) over the batch with π_old's log-probs from the rollout and
+ *      the reference weights (the stage's initial weights, refreshed every
+ *      `ref_refresh` steps; none when beta is 0); a learner step after each round
+ *      (stage_grad.h);
  *   6. metrics of step s; the samples go to the samples table.
  * Sequence weights follow loss_agg: seq_mean 1/(N·n_i), token_mean 1/Σn, constant
  * 1/(N·max_new_tokens); N the sequences kept, n_i the completion's tokens.
@@ -41,28 +42,40 @@
 #include "retain.h"
 #include "rng.h"
 #include "stage.h"
+#include "stage_grad.h"
 #include "stage_rl.h"
+#include "stage_settings.h"
 
 #define GRPO_ROLLOUT_SEQS 64   /* sequences per rollout job (prompts · group) */
+/* Grad jobs of round u of an RL step are shards u·GRPO_ROUND_SHARDS + k: the mu
+ * rounds share the step's job numbering (jobs are unique per (stage, step, kind,
+ * shard)), so a round must have fewer than this many shards: ⌈kept sequences /
+ * shard⌉, at most ⌈prompts_per_step · group / shard⌉ (enqueue_grads refuses more).
+ * Part of the job keys in the store: changing it renumbers running stages' jobs. */
+#define GRPO_ROUND_SHARDS 100000
+/* Rounds an advance may carry through in one turn (each a learner step whose jobs
+ * were all in): a bound on the turn's length, so that heartbeats and replies are not
+ * held up; the rest waits for the next turn. */
+#define GRPO_ROUNDS_PER_TURN 16
 
 /* Prompts per rollout job: a function of the spec alone. */
-static int64_t per_job(struct stage_ctx *c)
+static int64_t per_job(const struct grpo_settings *set)
 {
-	int64_t g = stage_int(c, "group"), k = GRPO_ROLLOUT_SEQS / (g > 0 ? g : 1);
+	int64_t g = set->group, k = GRPO_ROLLOUT_SEQS / (g > 0 ? g : 1);
 	return k > 0 ? k : 1;
 }
 
 /* The reference weights for step `step` (1-based): the stage's checkpoint at the
  * last refresh before it, or at step 0 (its initial weights). "" when beta is 0. */
-static int reference(struct stage_ctx *c, int64_t step, char sha[SHA256_HEX_SIZE],
-	struct err *err)
+static int reference(struct stage_ctx *c, const struct grpo_settings *set, int64_t step,
+	char sha[SHA256_HEX_SIZE], struct err *err)
 {
-	int64_t every = stage_int(c, "ref_refresh"), mu = stage_int(c, "mu");
+	int64_t every = set->ref_refresh, mu = set->mu;
 	/* checkpoints are numbered in learner steps: mu per RL step */
 	int64_t at = (every > 0 ? (step - 1) / every * every : 0) * mu;
 	struct store_checkpoint ck;
 	*sha = 0;
-	if (stage_num(c, "beta") <= 0)
+	if (set->beta <= 0)
 		return 0;
 	int rc = store_checkpoint_at(c->d->store, c->stage->id, at, &ck, err);
 	if (rc <= 0)
@@ -104,13 +117,12 @@ static void batch_free(struct batch *b)
 }
 
 /* Gather the samples and compute the advantages (stage header, step 4). */
-static int batch_build(struct stage_ctx *c, struct store_job *ro, struct store_job *rw,
-	size_t n, struct batch *b, struct err *err)
+static int batch_build(const struct grpo_settings *set, struct store_job *ro,
+	struct store_job *rw, size_t n, struct batch *b, struct err *err)
 {
-	int64_t g = stage_int(c, "group");
-	int scale = json_is_true(json_object_get(c->spec, "scale_rewards"));
-	int dynamic = json_is_true(json_object_get(c->spec, "dynamic_sampling"));
-	int mask = json_is_true(json_object_get(c->spec, "mask_truncated"));
+	int64_t g = set->group;
+	int scale = set->scale_rewards, dynamic = set->dynamic_sampling;
+	int mask = set->mask_truncated;
 	memset(b, 0, sizeof *b);
 	b->ro = calloc(n, sizeof *b->ro);
 	b->rw = calloc(n, sizeof *b->rw);
@@ -168,11 +180,11 @@ static int batch_build(struct stage_ctx *c, struct store_job *ro, struct store_j
 }
 
 /* Enqueue round `round` of grad jobs over the kept samples. */
-static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, int64_t round,
-	struct batch *b, int64_t prompts_ds, const char *ref, struct err *err)
+static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, int64_t round, struct batch *b, int64_t prompts_ds,
+	const char *ref, struct err *err)
 {
-	int64_t shard = stage_int(c, "shard"), max_new = stage_int(c, "max_new_tokens");
-	const char *agg = json_string_value(json_object_get(c->spec, "loss_agg"));
+	int64_t shard = set->shard, max_new = set->max_new_tokens;
 	size_t kept = 0;
 	double tokens = 0;
 	for (size_t i = 0; i < b->n; i++)
@@ -183,6 +195,10 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 	if (kept == 0)
 		return 0;
 	int64_t nshards = ((int64_t)kept + shard - 1) / shard;
+	if (nshards >= GRPO_ROUND_SHARDS)
+		return err_set(err, ERR_INVALID, "grpo stage '%s': %lld grad jobs a round, more "
+			"than the %d a round can number: raise shard", c->stage->name,
+			(long long)nshards, GRPO_ROUND_SHARDS - 1);
 	json_t **params = calloc((size_t)nshards, sizeof *params);
 	int *ids = malloc((size_t)l->m.cfg.max_seq * sizeof *ids);
 	json_error_t jerr;
@@ -204,7 +220,8 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 				json_decref(seqs);
 				goto out;
 			}
-			int len = rl_prompt_tokens(c, &l->m.cfg, r.prompt, p->record, ids, err);
+			int len = rl_prompt_tokens(c, &l->m.cfg, r.prompt, p->record, max_new, ids,
+				err);
 			store_record_release(&r);
 			if (len < 0) {
 				json_decref(seqs);
@@ -221,8 +238,8 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 			json_t *old = json_array();
 			for (i = 0; i < ngen; i++)
 				json_array_append(old, json_array_get(p->logprobs, i));
-			double w = !strcmp(agg, "token_mean") ? 1.0 / tokens :
-				!strcmp(agg, "constant") ? 1.0 / ((double)kept * (double)max_new) :
+			double w = set->loss_agg == LOSS_AGG_TOKEN_MEAN ? 1.0 / tokens :
+				set->loss_agg == LOSS_AGG_CONSTANT ? 1.0 / ((double)kept * (double)max_new) :
 				1.0 / ((double)kept * (double)ngen);
 			json_array_append_new(seqs, json_pack("{so si sf sf so}", "tokens", toks,
 				"start", len, "weight", w, "adv", p->adv, "old_lp", old));
@@ -230,10 +247,10 @@ static int enqueue_grads(struct stage_ctx *c, struct learner *l, int64_t step, i
 		}
 		params[k] = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
-			"beta", stage_num(c, "beta"), "clip_low", stage_num(c, "clip"),
-			"clip_high", stage_num(c, "clip_high"));
+			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high);
 	}
-	rc = stage_enqueue(c, "grad", step, round * 100000, params, (size_t)nshards, err);
+	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
+		err);
 out:
 	for (int64_t k = 0; params && k < nshards; k++)
 		json_decref(params[k]); /* left over when a shard could not be built */
@@ -244,11 +261,11 @@ out:
 }
 
 /* Enqueue the rollouts of RL step `step`. */
-static int enqueue_rollouts(struct stage_ctx *c, struct learner *l, int64_t step,
-	struct err *err)
+static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, struct err *err)
 {
-	int64_t ds, n, p = stage_int(c, "prompts_per_step");
-	if (stage_dataset(c, "prompts", &ds, &n, err) < 0)
+	int64_t ds, n, p = set->prompts_per_step;
+	if (stage_dataset(c, set->prompts, &ds, &n, err) < 0)
 		return -1;
 	int64_t *records = malloc((size_t)p * sizeof *records);
 	if (!records)
@@ -258,11 +275,10 @@ static int enqueue_rollouts(struct stage_ctx *c, struct learner *l, int64_t step
 			free(records);
 			return err_set(err, ERR_NOMEM, "out of memory");
 		}
-	struct rl_sampling s = { (int)stage_int(c, "group"),
-		stage_num(c, "temperature"), stage_num(c, "top_p"),
-		(int)stage_int(c, "top_k"), (int)stage_int(c, "max_new_tokens") };
+	struct rl_sampling s = { (int)set->group, set->temperature, set->top_p, (int)set->top_k,
+		(int)set->max_new_tokens };
 	l->step_started = c->d->wall;
-	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(c), &s, l->sha256,
+	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, l->sha256,
 		l->config, err);
 	free(records);
 	return rc;
@@ -272,17 +288,10 @@ static int enqueue_rollouts(struct stage_ctx *c, struct learner *l, int64_t step
 static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struct batch *b,
 	struct store_job *grads, size_t ngrads, struct err *err)
 {
-	double kl = 0, clip = 0, ent = 0, toks = 0, gen = 0, lmin = 1e30, lmax = 0;
-	double acc = 0, fmt = 0, mean = 0, sq = 0;
-	for (size_t k = 0; k < ngrads; k++) {
-		json_error_t jerr;
-		json_t *r = json_loads(grads[k].result, 0, &jerr);
-		kl += json_number_value(json_object_get(r, "kl_sum"));
-		clip += json_number_value(json_object_get(r, "clip_count"));
-		ent += json_number_value(json_object_get(r, "entropy_sum"));
-		toks += json_number_value(json_object_get(r, "tokens"));
-		json_decref(r);
-	}
+	double gen = 0, lmin = HUGE_VAL, lmax = 0, acc = 0, fmt = 0, mean = 0, sq = 0;
+	struct grad_sums g;
+	grad_sums(grads, ngrads, &g);
+	double kl = g.kl, clip = g.clip, ent = g.entropy, toks = g.tokens;
 	json_t *comp_sum = json_object(), *comp_sq = json_object();
 	for (size_t i = 0; i < b->n; i++) {
 		struct sample *p = &b->s[i];
@@ -336,7 +345,7 @@ static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struc
 	const char *name;
 	json_t *v;
 	json_object_foreach(comp_sum, name, v) {
-		char key[96];
+		char key[STAGE_METRIC_NAME];
 		double mu = json_number_value(v) / n;
 		double var = json_number_value(json_object_get(comp_sq, name)) / n - mu * mu;
 		snprintf(key, sizeof key, "reward_%s_mean", name);
@@ -354,8 +363,11 @@ static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struc
 
 static int grpo_start(struct stage_ctx *c, struct err *err)
 {
-	int64_t steps = stage_int(c, "steps"), mu = stage_int(c, "mu");
-	struct learner *l = stage_learner(c, steps * mu, err);
+	struct grpo_settings set;
+	if (grpo_settings_decode(c->spec, &set, err) < 0)
+		return -1;
+	int64_t steps = set.steps, mu = set.mu;
+	struct learner *l = stage_learner(c, &set.learner, steps * mu, err);
 	if (!l || store_stage_set_progress(c->d->store, c->stage->id, l->step / mu, steps,
 		err) < 0)
 		return -1;
@@ -363,7 +375,7 @@ static int grpo_start(struct stage_ctx *c, struct err *err)
 	int had = stage_requeue(c, step, "rollout", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
-	return enqueue_rollouts(c, l, step, err);
+	return enqueue_rollouts(c, &set, l, step, err);
 }
 
 /* 1 if a job of jobs[0..n) failed (err set, stage failed), else 0. */
@@ -387,136 +399,183 @@ static size_t count_done(const struct store_job *jobs, size_t n)
 	return d;
 }
 
-/* Advance one RL step as far as its jobs allow: 1 if the step finished. */
-static int grpo_step(struct stage_ctx *c, struct learner *l, enum stage_state *state,
+/* The jobs of an RL step by kind, each in shard order (store_step_jobs). */
+struct step_jobs {
+	struct store_job *ro, *rw, *gr;   /* rollout, reward, grad */
+	size_t nro, nrw, ngr;
+};
+
+static int step_jobs_read(struct stage_ctx *c, int64_t step, struct step_jobs *j,
 	struct err *err)
 {
-	int64_t mu = stage_int(c, "mu"), step = l->step / mu + 1, round = l->step % mu;
-	int64_t ds, nrec;
-	struct store_job *ro = NULL, *rw = NULL, *gr = NULL;
-	size_t nro = 0, nrw = 0, ngr = 0;
-	struct batch b = { 0 };
-	int rc = -1;
-	char ref[SHA256_HEX_SIZE];
-	if (stage_dataset(c, "prompts", &ds, &nrec, err) < 0 ||
-		store_step_jobs(c->d->store, c->stage->id, step, "rollout", &ro, &nro, err) < 0 ||
-		store_step_jobs(c->d->store, c->stage->id, step, "reward", &rw, &nrw, err) < 0 ||
-		store_step_jobs(c->d->store, c->stage->id, step, "grad", &gr, &ngr, err) < 0)
-		goto out;
-	if (any_failed(ro, nro, err) || any_failed(rw, nrw, err) || any_failed(gr, ngr, err)) {
-		*state = STAGE_FAILED;
-		rc = 0;
-		goto out;
-	}
-	if (nro == 0) {
-		rc = enqueue_rollouts(c, l, step, err);
-		goto out;
-	}
-	rc = 0;
-	for (size_t k = 0, r = 0; k < nro; k++) { /* rewards for the rollouts that are done */
-		int has = r < nrw && rw[r].shard == ro[k].shard;
+	memset(j, 0, sizeof *j);
+	return store_step_jobs(c->d->store, c->stage->id, step, "rollout", &j->ro, &j->nro,
+		err) < 0 || store_step_jobs(c->d->store, c->stage->id, step, "reward", &j->rw,
+		&j->nrw, err) < 0 || store_step_jobs(c->d->store, c->stage->id, step, "grad",
+		&j->gr, &j->ngr, err) < 0 ? -1 : 0;
+}
+
+static void step_jobs_free(struct step_jobs *j)
+{
+	store_jobs_free(j->ro, j->nro);
+	store_jobs_free(j->rw, j->nrw);
+	store_jobs_free(j->gr, j->ngr);
+	memset(j, 0, sizeof *j);
+}
+
+/*
+ * The phases of an RL step (stage header, steps 2-6). Each returns 1 when the step
+ * can go on to the next phase in this turn, 0 when it waits for jobs (or has just
+ * enqueued them), -1 on error.
+ */
+
+/* Rollouts: enqueued when the step has none (a step after a restart); 1 when
+ * they exist. */
+static int phase_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, const struct step_jobs *j, struct err *err)
+{
+	if (j->nro > 0)
+		return 1;
+	return enqueue_rollouts(c, set, l, step, err) < 0 ? -1 : 0;
+}
+
+/* Rewards: a reward job per done rollout job; 1 when every reward job is done. */
+static int phase_rewards(struct stage_ctx *c, const struct grpo_settings *set, int64_t ds,
+	const struct step_jobs *j, struct err *err)
+{
+	for (size_t k = 0, r = 0; k < j->nro; k++) { /* rewards for the rollouts that are done */
+		int has = r < j->nrw && j->rw[r].shard == j->ro[k].shard;
 		r += has;
-		if (!has && ro[k].state == JOB_STATE_DONE &&
-			(rc = rl_enqueue_reward(c, &ro[k], ds, json_object_get(c->spec, "rewards"),
-			err)) < 0)
-			goto out;
+		if (!has && j->ro[k].state == JOB_STATE_DONE &&
+			rl_enqueue_reward(c, &j->ro[k], ds, set->prompts, set->rewards, err) < 0)
+			return -1;
 	}
-	if (nrw < nro || count_done(rw, nrw) < nrw)
-		goto out;
-	if ((rc = batch_build(c, ro, rw, nro, &b, err)) < 0 ||
-		(rc = reference(c, step, ref, err)) < 0)
-		goto out;
-	/* this round's grad jobs: shards round·100000 + k */
-	size_t first = 0, cnt = 0;
-	while (first < ngr && gr[first].shard < round * 100000)
-		first++;
-	while (first + cnt < ngr && gr[first + cnt].shard < (round + 1) * 100000)
+	return j->nrw == j->nro && count_done(j->rw, j->nrw) == j->nrw;
+}
+
+/* Advantages: the batch of samples and the reference weights of the step. */
+static int phase_advantages(struct stage_ctx *c, const struct grpo_settings *set,
+	int64_t step, const struct step_jobs *j, struct batch *b, char ref[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	if (batch_build(set, j->ro, j->rw, j->nro, b, err) < 0 ||
+		reference(c, set, step, ref, err) < 0)
+		return -1;
+	return 1;
+}
+
+/* Grad jobs of round `round`: gr[*first .. *first + *n) (shards round·GRPO_ROUND_SHARDS
+ * + k), enqueued when there are none and samples were kept; 1 when they are all done
+ * (or there are none to do: every group was dropped). */
+static int phase_grads(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, int64_t round, struct batch *b, int64_t ds,
+	const char *ref, const struct step_jobs *j, size_t *first, size_t *n, struct err *err)
+{
+	size_t at = 0, cnt = 0, kept = 0;
+	while (at < j->ngr && j->gr[at].shard < round * GRPO_ROUND_SHARDS)
+		at++;
+	while (at + cnt < j->ngr && j->gr[at + cnt].shard < (round + 1) * GRPO_ROUND_SHARDS)
 		cnt++;
-	size_t kept = 0;
-	for (size_t i = 0; i < b.n; i++)
-		kept += b.s[i].keep;
-	if (cnt == 0 && kept > 0) {
-		rc = enqueue_grads(c, l, step, round, &b, ds, ref, err);
-		goto out;
-	}
-	if (count_done(gr + first, cnt) < cnt)
-		goto out;
-	/* the round is in: a learner step (none when nothing was kept) */
-	if (cnt > 0) {
-		const char **paths = calloc(cnt, sizeof *paths);
-		char (*names)[BLOBS_RESULT_NAME] = calloc(cnt, sizeof *names);
-		char (*full)[4200] = calloc(cnt, sizeof *full);
-		char prev[SHA256_HEX_SIZE];
-		rc = paths && names && full ? 0 : err_set(err, ERR_NOMEM, "out of memory");
-		for (size_t k = 0; rc == 0 && k < cnt; k++) {
-			json_error_t jerr;
-			json_t *r = json_loads(gr[first + k].result, 0, &jerr);
-			const char *nm = json_string_value(json_array_get(json_object_get(r, "files"), 0));
-			snprintf(names[k], sizeof names[k], "%s", nm ? nm : "");
-			json_decref(r);
-			rc = blobs_result_path(c->d, names[k], full[k], sizeof full[k], err);
-			paths[k] = full[k];
-		}
-		memcpy(prev, l->sha256, SHA256_HEX_SIZE);
-		if (rc == 0)
-			rc = learner_step(c->d, l, paths, cnt, err);
-		for (size_t k = 0; rc == 0 && k < cnt; k++)
-			blobs_result_drop(c->d, names[k]);
-		if (rc == 0 && strcmp(prev, ref) != 0)
-			blobs_drop(c->d, prev);
-		free(paths);
-		free(names);
-		free(full);
-		if (rc < 0)
-			goto out;
-	} else {
+	*first = at;
+	*n = cnt;
+	for (size_t i = 0; i < b->n; i++)
+		kept += b->s[i].keep;
+	if (cnt == 0 && kept > 0)
+		return enqueue_grads(c, set, l, step, round, b, ds, ref, err);
+	return count_done(j->gr + at, cnt) == cnt;
+}
+
+/* The learner step of a round whose grad jobs gr[0..n) are in; none when nothing was
+ * kept. The reference's blob stays: later steps compare against it. */
+static int phase_learn(struct stage_ctx *c, struct learner *l, const struct store_job *gr,
+	size_t n, const char *ref, struct err *err)
+{
+	if (n == 0) {
 		l->step++; /* every group was dropped: no update this round */
+		return 1;
 	}
-	if (l->step % mu != 0) {
-		rc = 1; /* the next round can go out now */
-		goto out;
-	}
-	/* the RL step is done */
-	int64_t steps = stage_int(c, "steps"), every = stage_int(c, "save_every");
-	int64_t refresh = stage_int(c, "ref_refresh");
-	if ((rc = step_done(c, l, step, &b, gr, ngr, err)) < 0 ||
-		(rc = store_stage_set_progress(c->d->store, c->stage->id, step, steps, err)) < 0)
-		goto out;
+	return grad_apply(c->d, l, gr, n, ref, err) < 0 ? -1 : 1;
+}
+
+/* The RL step is done: metrics, progress, checkpoint, then the next step's rollouts
+ * (1) or the end of the stage (0, *state set). */
+static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, struct batch *b, const struct step_jobs *j,
+	enum stage_state *state, struct err *err)
+{
+	int64_t steps = set->steps, every = set->learner.save_every, mu = set->mu;
+	int64_t refresh = set->ref_refresh;
+	if (step_done(c, l, step, b, j->gr, j->ngr, err) < 0 ||
+		store_stage_set_progress(c->d->store, c->stage->id, step, steps, err) < 0)
+		return -1;
 	if (step % every == 0 || step >= steps || (refresh > 0 && step % refresh == 0)) {
 		/* the reference of the next step, if any, stays (reference(); learner steps) */
 		int64_t ref_at = (refresh > 0 ? step / refresh * refresh : 0) * mu;
-		int pin = stage_num(c, "beta") > 0 && step < steps;
-		if ((rc = learner_save(c->d, l, 1, err)) < 0 ||
-			(rc = retain_stage(c, &ref_at, (size_t)pin, err)) < 0)
-			goto out;
+		int pin = set->beta > 0 && step < steps;
+		if (learner_save(c->d, l, 1, err) < 0 ||
+			retain_stage(c, set->learner.keep_checkpoints, &ref_at, (size_t)pin, err) < 0)
+			return -1;
 	}
 	if (step >= steps) {
 		log_info("stage %lld '%s': %lld GRPO steps done, weights %s", (long long)c->stage->id,
 			c->stage->name, (long long)step, l->sha256);
 		learner_close(c->d, c->stage->id);
 		*state = STAGE_SUCCEEDED;
+		return 0;
+	}
+	return enqueue_rollouts(c, set, l, step + 1, err) < 0 ? -1 : 1;
+}
+
+/* Advance one RL step as far as its jobs allow, phase by phase: 1 if a round or the
+ * step finished and the next can go out at once, 0 if it waits (or the stage ended:
+ * *state), -1 on error. */
+static int grpo_step(struct stage_ctx *c, const struct grpo_settings *set, struct learner *l,
+	enum stage_state *state, struct err *err)
+{
+	int64_t mu = set->mu, step = l->step / mu + 1, round = l->step % mu;
+	int64_t ds, nrec;
+	struct step_jobs j = { 0 };
+	struct batch b = { 0 };
+	size_t first = 0, n = 0;
+	int rc = -1;
+	char ref[SHA256_HEX_SIZE];
+	if (stage_dataset(c, set->prompts, &ds, &nrec, err) < 0 ||
+		step_jobs_read(c, step, &j, err) < 0)
+		goto out;
+	if (any_failed(j.ro, j.nro, err) || any_failed(j.rw, j.nrw, err) ||
+		any_failed(j.gr, j.ngr, err)) {
+		*state = STAGE_FAILED;
 		rc = 0;
 		goto out;
 	}
-	rc = enqueue_rollouts(c, l, step + 1, err);
-	if (rc == 0)
-		rc = 1;
+	if ((rc = phase_rollouts(c, set, l, step, &j, err)) <= 0 ||
+		(rc = phase_rewards(c, set, ds, &j, err)) <= 0 ||
+		(rc = phase_advantages(c, set, step, &j, &b, ref, err)) <= 0 ||
+		(rc = phase_grads(c, set, l, step, round, &b, ds, ref, &j, &first, &n, err)) <= 0 ||
+		(rc = phase_learn(c, l, j.gr + first, n, ref, err)) <= 0)
+		goto out;
+	if (l->step % mu != 0) {
+		rc = 1; /* the next round can go out now */
+		goto out;
+	}
+	rc = phase_end(c, set, l, step, &b, &j, state, err);
 out:
 	batch_free(&b);
-	store_jobs_free(ro, nro);
-	store_jobs_free(rw, nrw);
-	store_jobs_free(gr, ngr);
+	step_jobs_free(&j);
 	return rc;
 }
 
 static int grpo_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
 {
+	struct grpo_settings set;
 	*state = STAGE_RUNNING;
+	if (grpo_settings_decode(c->spec, &set, err) < 0)
+		return -1;
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (!l) /* the daemon restarted: rebuild, then carry on */
 		return grpo_start(c, err);
-	for (int guard = 0; guard < 16; guard++) {
-		int rc = grpo_step(c, l, state, err);
+	for (int rounds = 0; rounds < GRPO_ROUNDS_PER_TURN; rounds++) {
+		int rc = grpo_step(c, &set, l, state, err);
 		if (rc < 0)
 			return -1;
 		if (*state == STAGE_FAILED) {

@@ -13,6 +13,7 @@
 #include "names.h"
 #include "rng.h"
 #include "stage.h"
+#include "stage_settings.h"
 
 struct pick { int64_t dataset, idx; };
 
@@ -36,17 +37,17 @@ static int merge_start(struct stage_ctx *c, struct err *err)
 	return 0; /* the work happens in advance, in one go */
 }
 
-static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
+static int merge(struct stage_ctx *c, const struct merge_settings *set,
+	enum stage_state *state, struct err *err)
 {
-	json_t *inputs = json_object_get(c->spec, "inputs"), *in;
-	uint64_t seed = (uint64_t)json_integer_value(json_object_get(c->spec, "seed"));
-	uint64_t key = rng_key_str(rng_key_u64(seed, 0), c->stage->name);
+	uint64_t key = rng_key_str(rng_key_u64((uint64_t)set->seed, 0), c->stage->name);
 	struct pick *all = NULL;
 	int64_t total = 0;
 	size_t i;
 	int rc = 0;
-	json_array_foreach(inputs, i, in) {
-		const char *name = json_string_value(json_object_get(in, "dataset"));
+	for (i = 0; i < set->ninputs; i++) {
+		const struct merge_input *in = &set->inputs[i];
+		const char *name = in->dataset;
 		int64_t id, n;
 		int found = store_dataset_find(c->d->store, c->pipeline->id, name, &id, &n, err);
 		if (found <= 0) {
@@ -54,9 +55,7 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 				name);
 			break;
 		}
-		json_t *cap = json_object_get(in, "cap"), *ratio = json_object_get(in, "ratio");
-		int64_t take = json_is_integer(cap) ? json_integer_value(cap) :
-			json_is_number(ratio) ? (int64_t)(json_number_value(ratio) * (double)n + 0.5) : n;
+		int64_t take = in->cap > 0 ? in->cap : (int64_t)(in->ratio * (double)n + 0.5);
 		take = take > n ? n : take;
 		struct pick *p = malloc((size_t)(n ? n : 1) * sizeof *p);
 		struct pick *g = realloc(all, (size_t)(total + take + 1) * sizeof *all);
@@ -72,7 +71,7 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 		memcpy(all + total, p, (size_t)take * sizeof *p);
 		total += take;
 		free(p);
-		char metric[96];
+		char metric[STAGE_METRIC_NAME];
 		snprintf(metric, sizeof metric, "taken_%s", name);
 		if ((rc = store_metric_add(c->d->store, c->stage->id, 0, metric, (double)take,
 			c->d->wall, err)) < 0)
@@ -83,7 +82,7 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 		return -1;
 	}
 	shuffle(all, total, key);
-	const char *out = json_string_value(json_object_get(c->spec, "output"));
+	const char *out = set->output;
 	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", NAME_STAGE_MERGE);
 	char *stext = json_dumps(src, JSON_COMPACT);
 	json_decref(src);
@@ -112,6 +111,16 @@ static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct er
 			c->stage->name, out, (long long)total);
 		*state = STAGE_SUCCEEDED;
 	}
+	return rc;
+}
+
+static int merge_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
+{
+	struct merge_settings set;
+	int rc = merge_settings_decode(c->spec, &set, err);
+	if (rc == 0)
+		rc = merge(c, &set, state, err);
+	merge_settings_release(&set);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "names.h"
 #include "stage.h"
+#include "stage_settings.h"
 
 static int probe_start(struct stage_ctx *c, struct err *err)
 {
@@ -21,10 +22,10 @@ static int probe_start(struct stage_ctx *c, struct err *err)
 		n += counts[i];
 	if (n > 0) /* resumed or retried: the jobs exist */
 		return stage_requeue(c, 0, "probe", err) < 0 ? -1 : 0;
-	int64_t jobs = json_integer_value(json_object_get(c->spec, "jobs"));
-	int64_t fail = json_integer_value(json_object_get(c->spec, "fail"));
-	int64_t sleep_ms = json_integer_value(json_object_get(c->spec, "sleep_ms"));
-	const char *payload = json_string_value(json_object_get(c->spec, "payload"));
+	struct probe_settings set;
+	if (probe_settings_decode(c->spec, &set, err) < 0)
+		return -1;
+	int64_t jobs = set.jobs;
 	if (jobs <= 0)
 		return err_set(err, ERR_INVALID, "probe stage '%s': 'jobs' must be positive",
 			c->stage->name);
@@ -33,9 +34,9 @@ static int probe_start(struct stage_ctx *c, struct err *err)
 		return err_set(err, ERR_NOMEM, "cannot enqueue %lld probe jobs: out of memory",
 			(long long)jobs);
 	for (int64_t i = 0; i < jobs; i++) {
-		params[i] = json_pack("{ss sI}", "payload", payload ? payload : "", "sleep_ms",
-			(json_int_t)sleep_ms);
-		if (params[i] && i < fail)
+		params[i] = json_pack("{ss sI}", "payload", set.payload, "sleep_ms",
+			(json_int_t)set.sleep_ms);
+		if (params[i] && i < set.fail)
 			json_object_set_new(params[i], "fail", json_string("the stage asked for it"));
 	}
 	int rc = stage_enqueue(c, "probe", 0, 0, params, (size_t)jobs, err);

@@ -20,29 +20,29 @@
 #include "sha256.h"
 #include "stage.h"
 #include "stage_rl.h"
+#include "stage_settings.h"
 
 #define REJECT_CHUNK 32   /* prompts per rollout job */
 
 static int rs_start(struct stage_ctx *c, struct err *err)
 {
+	struct reject_settings set;
+	if (reject_settings_decode(c->spec, &set, err) < 0)
+		return -1;
 	int had = stage_requeue(c, 0, "rollout", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
 	int64_t ds, n;
 	char sha[SHA256_HEX_SIZE], *config = NULL;
-	if (!json_object_get(c->spec, "from"))
-		return err_set(err, ERR_INVALID, "rejection_sample needs 'from': a trained stage");
-	if (stage_dataset(c, "prompts", &ds, &n, err) < 0 || rl_weights(c, sha, &config, err) < 0)
+	if (stage_dataset(c, set.prompts, &ds, &n, err) < 0 ||
+		rl_weights(c, set.from, sha, &config, err) < 0)
 		return -1;
 	int64_t *records = malloc((size_t)n * sizeof *records);
 	int rc = records && config ? 0 : err_set(err, ERR_NOMEM, "out of memory");
 	for (int64_t i = 0; records && i < n; i++)
 		records[i] = i;
-	struct rl_sampling s = { (int)json_integer_value(json_object_get(c->spec, "samples")),
-		json_number_value(json_object_get(c->spec, "temperature")),
-		json_number_value(json_object_get(c->spec, "top_p")),
-		(int)json_integer_value(json_object_get(c->spec, "top_k")),
-		(int)json_integer_value(json_object_get(c->spec, "max_new_tokens")) };
+	struct rl_sampling s = { (int)set.samples, set.temperature, set.top_p, (int)set.top_k,
+		(int)set.max_new_tokens };
 	if (rc == 0)
 		rc = rl_enqueue_rollouts(c, 0, 0, ds, records, n, REJECT_CHUNK, &s, sha, config, err);
 	free(records);
@@ -51,13 +51,13 @@ static int rs_start(struct stage_ctx *c, struct err *err)
 }
 
 /* The reject job for a rollout job and its reward job. */
-static int enqueue_reject(struct stage_ctx *c, const struct store_job *ro,
-	const struct store_job *rw, struct err *err)
+static int enqueue_reject(struct stage_ctx *c, const struct reject_settings *set,
+	const struct store_job *ro, const struct store_job *rw, struct err *err)
 {
 	json_error_t jerr;
 	json_t *a = json_loads(ro->result, 0, &jerr), *b = json_loads(rw->result, 0, &jerr);
 	json_t *ss = json_object_get(a, "samples"), *is = json_object_get(b, "items");
-	json_t *items = json_array(), *filters = json_deep_copy(json_object_get(c->spec, "filters"));
+	json_t *items = json_array(), *filters = json_deep_copy(set->filters);
 	size_t i;
 	json_t *x;
 	json_array_foreach(ss, i, x) {
@@ -81,10 +81,10 @@ static int enqueue_reject(struct stage_ctx *c, const struct store_job *ro,
 }
 
 /* Write dataset `output` from the kept samples, and the counts. */
-static int write_output(struct stage_ctx *c, int64_t ds, struct store_job *ro,
-	struct store_job *rj, size_t n, struct err *err)
+static int write_output(struct stage_ctx *c, const struct reject_settings *set, int64_t ds,
+	struct store_job *ro, struct store_job *rj, size_t n, struct err *err)
 {
-	const char *out = json_string_value(json_object_get(c->spec, "output"));
+	const char *out = set->output;
 	json_t *src = json_pack("{ss ss}", "stage", c->stage->name, "kind", NAME_STAGE_REJECT);
 	char *stext = json_dumps(src, JSON_COMPACT);
 	json_decref(src);
@@ -126,7 +126,7 @@ static int write_output(struct stage_ctx *c, int64_t ds, struct store_job *ro,
 	const char *name;
 	json_t *cnt;
 	json_object_foreach(dropped, name, cnt) {
-		char key[64];
+		char key[STAGE_METRIC_NAME];
 		snprintf(key, sizeof key, "dropped_%s", name);
 		if (rc == 0)
 			rc = store_metric_add(c->d->store, c->stage->id, 0, key,
@@ -151,8 +151,10 @@ static int rs_advance(struct stage_ctx *c, enum stage_state *state, struct err *
 	struct store_job *ro = NULL, *rw = NULL, *rj = NULL;
 	size_t nro = 0, nrw = 0, nrj = 0;
 	int rc = -1;
+	struct reject_settings set;
 	*state = STAGE_RUNNING;
-	if (stage_dataset(c, "prompts", &ds, &n, err) < 0 ||
+	if (reject_settings_decode(c->spec, &set, err) < 0 ||
+		stage_dataset(c, set.prompts, &ds, &n, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, 0, "rollout", &ro, &nro, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, 0, "reward", &rw, &nrw, err) < 0 ||
 		store_step_jobs(c->d->store, c->stage->id, 0, "reject", &rj, &nrj, err) < 0)
@@ -173,15 +175,15 @@ static int rs_advance(struct stage_ctx *c, enum stage_state *state, struct err *
 		done += (ro[k].state == JOB_STATE_DONE) + (w && w->state == JOB_STATE_DONE) +
 			(j && j->state == JOB_STATE_DONE);
 		if (ro[k].state == JOB_STATE_DONE && !w)
-			rc = rl_enqueue_reward(c, &ro[k], ds, json_object_get(c->spec, "rewards"), err);
+			rc = rl_enqueue_reward(c, &ro[k], ds, set.prompts, set.rewards, err);
 		else if (w && w->state == JOB_STATE_DONE && !j)
-			rc = enqueue_reject(c, &ro[k], w, err);
+			rc = enqueue_reject(c, &set, &ro[k], w, err);
 		finished &= j && j->state == JOB_STATE_DONE;
 	}
 	if (rc == 0)
 		rc = store_stage_set_progress(c->d->store, c->stage->id, done, 3 * (int64_t)nro, err);
 	if (rc == 0 && finished && nrj == nro) {
-		rc = write_output(c, ds, ro, rj, nro, err);
+		rc = write_output(c, &set, ds, ro, rj, nro, err);
 		if (rc == 0)
 			*state = STAGE_SUCCEEDED;
 	}

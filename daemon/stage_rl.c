@@ -12,10 +12,11 @@
 #include "packing.h"
 #include "rng.h"
 
-int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *err)
+int rl_weights(struct stage_ctx *c, const char *from, char sha256[65], char **config,
+	struct err *err)
 {
 	struct model_config cfg;
-	if (stage_initial_weights(c, &cfg, sha256, config, err) < 0)
+	if (stage_initial_weights(c, from, &cfg, sha256, config, err) < 0)
 		return -1;
 	if (!*sha256) { /* fresh weights: the learner writes them as a blob */
 		struct learner *l = learner_open_wait(c->d, c->stage->id, &cfg, NULL,
@@ -39,10 +40,9 @@ int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *
 }
 
 int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
-	int64_t record, int *ids, struct err *err)
+	int64_t record, int64_t max_new, int *ids, struct err *err)
 {
 	const char *tpl = json_string_value(json_object_get(c->pipeline_spec, "template"));
-	int64_t max_new = stage_int(c, "max_new_tokens");
 	size_t n = pack_prompt(tpl, prompt, cfg->bos_id, ids, (size_t)cfg->max_seq);
 	if (!pack_prompt_fits(n, max_new, cfg->max_seq))
 		return err_set(err, ERR_INVALID, "stage '%s': record %lld: the templated prompt "
@@ -86,7 +86,8 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 				json_decref(prompts);
 				goto out;
 			}
-			int len = rl_prompt_tokens(c, &mc, r.prompt, records[i], ids, err);
+			int len = rl_prompt_tokens(c, &mc, r.prompt, records[i], s->max_new_tokens, ids,
+				err);
 			store_record_release(&r);
 			if (len < 0) {
 				json_decref(prompts);
@@ -114,7 +115,7 @@ out:
 }
 
 /* The reward components: the named ones, then eval_correct and eval_format. */
-static json_t *reward_spec(struct stage_ctx *c, const json_t *names)
+static json_t *reward_spec(struct stage_ctx *c, const char *dataset, const json_t *names)
 {
 	json_t *all = json_object_get(c->pipeline_spec, "rewards"), *out = json_array(), *name;
 	size_t i;
@@ -125,11 +126,8 @@ static json_t *reward_spec(struct stage_ctx *c, const json_t *names)
 		json_object_set(r, "name", name);
 		json_array_append_new(out, r);
 	}
-	json_t *ds = json_object_get(c->spec, "dataset");
-	if (!ds)
-		ds = json_object_get(c->spec, "prompts");
 	const char *task = json_string_value(json_object_get(json_object_get(json_object_get(
-		c->pipeline_spec, "datasets"), json_string_value(ds)), "generate"));
+		c->pipeline_spec, "datasets"), dataset), "generate"));
 	json_array_append_new(out, json_pack("{ss ss sf sf}", "name", "eval_correct", "fn",
 		task && !strcmp(task, NAME_TASK_COUNTDOWN) ? NAME_REWARD_COUNTDOWN : NAME_REWARD_ACCURACY,
 		"weight", 0.0, "format_credit", 0.0));
@@ -139,7 +137,7 @@ static json_t *reward_spec(struct stage_ctx *c, const json_t *names)
 }
 
 int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t dataset,
-	const json_t *reward_names, struct err *err)
+	const char *dataset_name, const json_t *reward_names, struct err *err)
 {
 	json_error_t jerr;
 	json_t *res = json_loads(ro->result, 0, &jerr), *s, *items = json_array();
@@ -159,7 +157,8 @@ int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t d
 			(json_int_t)json_array_size(json_object_get(s, "tokens"))));
 		store_record_release(&r);
 	}
-	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, reward_names), "items", items);
+	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, dataset_name, reward_names),
+		"items", items);
 	rc = stage_enqueue(c, "reward", ro->step, ro->shard, &p, 1, err);
 out:
 	json_decref(items);

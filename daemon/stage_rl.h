@@ -42,14 +42,17 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 	int64_t dataset, const int64_t *records, int64_t n, int64_t per_job,
 	const struct rl_sampling *s, const char *sha256, const char *config, struct err *err);
 
+/* dataset_name: the dataset's name in the spec, which says its task */
 int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *rollout, int64_t dataset,
-	const json_t *reward_names, struct err *err);
+	const char *dataset_name, const json_t *reward_names, struct err *err);
 
-int rl_weights(struct stage_ctx *c, char sha256[65], char **config, struct err *err);
+/* from: the stage the weights come from (NULL: the pipeline's model) */
+int rl_weights(struct stage_ctx *c, const char *from, char sha256[65], char **config,
+	struct err *err);
 
 struct model_config;
 int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const char *prompt,
-	int64_t record, int *ids, struct err *err);
+	int64_t record, int64_t max_new_tokens, int *ids, struct err *err);
 
 void rl_answer(const char *text, char *buf, size_t size);
 

@@ -24,6 +24,7 @@
  * are deleted and recomputed, and determinism makes the result the same.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +39,17 @@
 #include "retain.h"
 #include "rng.h"
 #include "stage.h"
+#include "stage_grad.h"
+#include "stage_settings.h"
 
-static int64_t total_steps(struct stage_ctx *c, int64_t n)
+/* Steps an advance may apply in one turn (each one whose jobs were all in): a bound
+ * on the turn's length, so that heartbeats and replies are not held up; the rest
+ * waits for the next turn. */
+#define TRAIN_STEPS_PER_TURN 64
+
+static int64_t total_steps(const struct train_settings *set, int64_t n)
 {
-	int64_t batch = stage_int(c, "batch"), epochs = stage_int(c, "epochs");
-	return epochs > 0 ? (epochs * n + batch - 1) / batch : stage_int(c, "steps");
+	return set->epochs > 0 ? (set->epochs * n + set->batch - 1) / set->batch : set->steps;
 }
 
 /* The final weights of stage `name` of pipeline `pipeline`: its last checkpoint. */
@@ -76,10 +83,9 @@ static int final_weights(struct stage_ctx *c, int64_t pipeline, const char *name
 
 /* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
  * model. *sha256 empty: fresh weights. */
-int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
+int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_config *cfg,
 	char sha256[SHA256_HEX_SIZE], char **config, struct err *err)
 {
-	const char *from = json_string_value(json_object_get(c->spec, "from"));
 	json_t *model = json_object_get(c->pipeline_spec, "model");
 	*sha256 = 0;
 	if (config)
@@ -90,7 +96,7 @@ int stage_initial_weights(struct stage_ctx *c, struct model_config *cfg,
 		return learner_config_from_spec(json_object_get(model, "config"), cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-		char path[4200], *bytes;
+		char path[PATH_MAX + sizeof "/model.safetensors"], *bytes;
 		size_t size;
 		/* submit checked it; checked again, since it may have changed since, so that a
 		 * broken file is named by the user's path, not by the blob copied from it */
@@ -185,7 +191,8 @@ out:
  * are missing or damaged (blobs_path hashes them) is passed over for the one
  * before, down to the stage's initial weights, and the steps after are recomputed
  * (determinism gives the same bytes, and blobs_put writes the lost files again). */
-struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *err)
+struct learner *stage_learner(struct stage_ctx *c, const struct learner_settings *set,
+	int64_t total, struct err *err)
 {
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (l)
@@ -200,18 +207,18 @@ struct learner *stage_learner(struct stage_ctx *c, int64_t total, struct err *er
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
 	int64_t before = INT64_MAX;
-	if (stage_initial_weights(c, &cfg, sha, NULL, err) < 0)
+	if (stage_initial_weights(c, set->from, &cfg, sha, NULL, err) < 0)
 		return NULL;
 again:
 	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
 		(uint64_t)c->pipeline->seed, err)))
 		return NULL;
-	l->schedule = (struct lr_schedule){ (float)stage_num(c, "lr"),
-		(int)stage_int(c, "warmup"), (int)total, (float)stage_num(c, "min_lr") };
-	l->adamw.beta1 = (float)stage_num(c, "beta1");
-	l->adamw.beta2 = (float)stage_num(c, "beta2");
-	l->adamw.weight_decay = (float)stage_num(c, "weight_decay");
-	l->grad_clip = stage_num(c, "grad_clip");
+	l->schedule = (struct lr_schedule){ (float)set->lr, (int)set->warmup, (int)total,
+		(float)set->min_lr };
+	l->adamw.beta1 = (float)set->beta1;
+	l->adamw.beta2 = (float)set->beta2;
+	l->adamw.weight_decay = (float)set->weight_decay;
+	l->grad_clip = set->grad_clip;
 	struct store_checkpoint ck;
 	int rc = store_checkpoint_before(c->d->store, c->stage->id, before, &ck, err);
 	if (rc < 0)
@@ -338,12 +345,12 @@ static int64_t unit_record(const struct learner *l, int64_t nrec, int64_t unit, 
 }
 
 /* The token sequence of window `window` of record `idx` into ids[max_seq]. */
-static int sequence(struct stage_ctx *c, const struct model_config *cfg,
+static int sequence(const struct train_settings *set, const struct model_config *cfg,
 	const struct store_record *r, int64_t idx, int64_t window, int *ids, int *len,
 	int *start, struct err *err)
 {
 	size_t cap = (size_t)cfg->max_seq, n, first = 1;
-	if (strcmp(c->stage->kind, NAME_STAGE_SFT)) {
+	if (!set->template) { /* pretrain */
 		if (!r->text)
 			return err_set(err, ERR_INVALID, "record %lld has no text (pretrain reads "
 				"documents: a corpus dataset or {\"text\"} lines)", (long long)idx);
@@ -368,8 +375,7 @@ static int sequence(struct stage_ctx *c, const struct model_config *cfg,
 		if (!r->prompt || !r->response)
 			return err_set(err, ERR_INVALID, "record %lld has no prompt and response (sft "
 				"reads worked solutions or {\"prompt\", \"response\"} lines)", (long long)idx);
-		const char *tpl = json_string_value(json_object_get(c->spec, "template"));
-		n = pack_example(tpl, r->prompt, r->response, cfg->bos_id, cfg->eos_id, ids, cap,
+		n = pack_example(set->template, r->prompt, r->response, cfg->bos_id, cfg->eos_id, ids, cap,
 			&first);
 		if (n > cap)
 			return err_set(err, ERR_INVALID, "record %lld: the SFT example is %zu tokens "
@@ -385,15 +391,16 @@ static int sequence(struct stage_ctx *c, const struct model_config *cfg,
 }
 
 /* Enqueue the grad jobs of step `step` (1-based) unless they exist. */
-static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, struct err *err)
+static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
+	struct learner *l, int64_t step, struct err *err)
 {
 	l->step_started = c->d->wall;
 	int had = stage_requeue(c, step, "grad", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
-	int64_t dataset, nrec, n, batch = stage_int(c, "batch"), shard = stage_int(c, "shard");
+	int64_t dataset, nrec, n, batch = set->batch, shard = set->shard;
 	struct model_config cfg = l->m.cfg;
-	if (stage_dataset(c, "dataset", &dataset, &nrec, err) < 0 ||
+	if (stage_dataset(c, set->dataset, &dataset, &nrec, err) < 0 ||
 		train_units(c, l, dataset, nrec, &n, err) < 0)
 		return -1;
 	int64_t nshards = (batch + shard - 1) / shard;
@@ -419,7 +426,7 @@ static int enqueue_step(struct stage_ctx *c, struct learner *l, int64_t step, st
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
 			goto out;
 		}
-		int src = sequence(c, &cfg, &r, idx, window, ids, &len, &start, err);
+		int src = sequence(set, &cfg, &r, idx, window, ids, &len, &start, err);
 		store_record_release(&r);
 		if (src < 0)
 			goto out;
@@ -451,80 +458,52 @@ out:
 static int train_start(struct stage_ctx *c, struct err *err)
 {
 	int64_t dataset, nrec, n;
-	if (stage_dataset(c, "dataset", &dataset, &nrec, err) < 0)
+	struct train_settings set;
+	if (train_settings_decode(c->spec, &set, err) < 0 ||
+		stage_dataset(c, set.dataset, &dataset, &nrec, err) < 0)
 		return -1;
-	struct learner *l = stage_learner(c, total_steps(c, nrec), err);
+	struct learner *l = stage_learner(c, &set.learner, total_steps(&set, nrec), err);
 	if (!l || train_units(c, l, dataset, nrec, &n, err) < 0)
 		return -1;
-	int64_t total = total_steps(c, n); /* in units: windows of long documents count */
+	int64_t total = total_steps(&set, n); /* in units: windows of long documents count */
 	l->schedule.total_steps = (int)total;
 	if (store_stage_set_progress(c->d->store, c->stage->id, l->step, total, err) < 0)
 		return -1;
-	return enqueue_step(c, l, l->step + 1, err);
+	return enqueue_step(c, &set, l, l->step + 1, err);
 }
 
-/* Apply step l->step + 1 from its done jobs. */
+/* Apply step l->step + 1 from its done jobs, and record its metrics. */
 static int apply_step(struct stage_ctx *c, struct learner *l, struct store_job *jobs,
 	size_t n, struct err *err)
 {
-	char (*names)[BLOBS_RESULT_NAME] = calloc(n, sizeof *names);
-	char (*paths)[4200] = calloc(n, sizeof *paths);
-	const char **p = calloc(n, sizeof *p);
-	double loss = 0, tokens = 0;
-	char prev[SHA256_HEX_SIZE];
-	int rc = -1;
-	if (!names || !paths || !p) {
-		err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t k = 0; k < n; k++) {
-		json_error_t jerr;
-		json_t *r = json_loads(jobs[k].result, 0, &jerr);
-		const char *name = json_string_value(json_array_get(json_object_get(r, "files"), 0));
-		if (!name) {
-			json_decref(r);
-			err_set(err, ERR_FORMAT, "grad job %lld returned no gradient",
-				(long long)jobs[k].id);
-			goto out;
-		}
-		snprintf(names[k], sizeof names[k], "%s", name);
-		loss += json_number_value(json_object_get(r, "loss"));
-		tokens += json_number_value(json_object_get(r, "tokens"));
-		json_decref(r);
-		if (blobs_result_path(c->d, names[k], paths[k], sizeof paths[k], err) < 0)
-			goto out;
-		p[k] = paths[k];
-	}
-	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
-	if (learner_step(c->d, l, p, n, err) < 0)
-		goto out;
-	for (size_t k = 0; k < n; k++)
-		blobs_result_drop(c->d, names[k]);
-	blobs_drop(c->d, prev); /* kept if a checkpoint names it */
+	struct grad_sums sum;
+	grad_sums(jobs, n, &sum);
+	if (grad_apply(c->d, l, jobs, n, NULL, err) < 0)
+		return -1;
 	double secs = (double)(c->d->wall - l->step_started) / 1000.0;
 	struct { const char *name; double v; } m[] = {
-		{ "loss", loss }, { "grad_norm", l->last_norm }, { "lr", l->last_lr },
-		{ "tokens", tokens }, { "tokens_per_s", secs > 0 ? tokens / secs : 0 },
+		{ "loss", sum.loss }, { "grad_norm", l->last_norm }, { "lr", l->last_lr },
+		{ "tokens", sum.tokens }, { "tokens_per_s", secs > 0 ? sum.tokens / secs : 0 },
 	};
-	rc = 0;
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof m / sizeof m[0]; i++)
 		rc = store_metric_add(c->d->store, c->stage->id, l->step, m[i].name, m[i].v,
 			c->d->wall, err);
-out:
-	free(names);
-	free(paths);
-	free(p);
 	return rc;
 }
 
 static int train_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
 {
+	struct train_settings set;
 	*state = STAGE_RUNNING;
+	if (train_settings_decode(c->spec, &set, err) < 0)
+		return -1;
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (!l) /* the daemon restarted: rebuild, then carry on */
 		return train_start(c, err);
 	int64_t total = c->stage->total;
-	for (int guard = 0; guard < 64; guard++) { /* steps whose jobs are all done */
+	/* the steps whose jobs are all done */
+	for (int applied = 0; applied < TRAIN_STEPS_PER_TURN; applied++) {
 		struct store_job *jobs = NULL;
 		size_t n = 0, done = 0;
 		if (store_step_jobs(c->d->store, c->stage->id, l->step + 1, "grad", &jobs, &n,
@@ -544,16 +523,16 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 		}
 		if (n == 0 || done < n) {
 			store_jobs_free(jobs, n);
-			return n == 0 ? enqueue_step(c, l, l->step + 1, err) : 0;
+			return n == 0 ? enqueue_step(c, &set, l, l->step + 1, err) : 0;
 		}
 		int rc = apply_step(c, l, jobs, n, err);
 		store_jobs_free(jobs, n);
 		if (rc < 0 || store_stage_set_progress(c->d->store, c->stage->id, l->step, total,
 			err) < 0)
 			return -1;
-		int64_t every = stage_int(c, "save_every");
+		int64_t every = set.learner.save_every;
 		if ((l->step % every == 0 || l->step >= total) && (learner_save(c->d, l, 1, err) < 0 ||
-			retain_stage(c, NULL, 0, err) < 0))
+			retain_stage(c, set.learner.keep_checkpoints, NULL, 0, err) < 0))
 			return -1;
 		if (l->step >= total) {
 			log_info("stage %lld '%s': %ld steps done, weights %s", (long long)c->stage->id,
@@ -562,7 +541,7 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 			*state = STAGE_SUCCEEDED;
 			return 0;
 		}
-		if (enqueue_step(c, l, l->step + 1, err) < 0)
+		if (enqueue_step(c, &set, l, l->step + 1, err) < 0)
 			return -1;
 	}
 	return 0;

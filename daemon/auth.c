@@ -19,29 +19,15 @@
 #define SELFTEST_MONITOR "inproc://r1flowd.monitor.selftest"
 #define AUTH_LINE_MAX    1024                       /* bytes of an allowlist line */
 
-enum auth_role { AUTH_WORKER, AUTH_CONTROL, AUTH_ROLES };
-
 /* The ZAP domain of each role's endpoint is the role's name. */
 static const char *const role_names[AUTH_ROLES] = { "worker", "control" };
 static const char *const monitor_endpoints[AUTH_ROLES] = {
 	"inproc://r1flowd.monitor.worker", "inproc://r1flowd.monitor.control" };
 static const char *const listen_options[AUTH_ROLES] = { "--listen", "--listen-control" };
 
-struct auth_entry {
-	enum auth_role role;
-	char name[AUTH_NAME_MAX + 1];   /* the allowlist's label, for logs */
-	struct curve_key key;           /* a client's public key */
-};
-
-/* Entries sorted by (key, role), so a lookup is a binary search. */
-struct allowlist {
-	struct auth_entry *v;
-	size_t n;
-};
-
 struct auth {
 	pthread_mutex_t lock;           /* guards list and selftest against the thread */
-	struct allowlist list;          /* replaced only by the loop thread, under lock */
+	struct auth_allowlist list;     /* replaced only by the loop thread, under lock */
 	const char *path;               /* the allowlist file (cfg.allowlist) */
 	struct curve_key secret;        /* the server's; wiped once auth_listen has bound */
 	struct curve_key pub;           /* the server's public key */
@@ -76,7 +62,7 @@ static int name_cmp(const void *x, const void *y)
 }
 
 /* The entry for `key` in `role`, or with role -1 the first entry for `key`. */
-static const struct auth_entry *allowlist_find(const struct allowlist *l, const char *key,
+static const struct auth_entry *allowlist_find(const struct auth_allowlist *l, const char *key,
 	int role)
 {
 	size_t lo = 0, hi = l->n;
@@ -95,14 +81,14 @@ static const struct auth_entry *allowlist_find(const struct allowlist *l, const 
 	return NULL;
 }
 
-static void allowlist_release(struct allowlist *l)
+void auth_allowlist_release(struct auth_allowlist *l)
 {
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
 }
 
-static size_t allowlist_count(const struct allowlist *l, enum auth_role role)
+static size_t allowlist_count(const struct auth_allowlist *l, enum auth_role role)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
@@ -160,16 +146,14 @@ static int parse_line(char *line, struct auth_entry *e, struct err *err)
 	return 0;
 }
 
-static int allowlist_read(const char *path, struct allowlist *out, struct err *err)
+int auth_allowlist_parse(FILE *f, const char *path, struct auth_allowlist *out,
+	struct err *err)
 {
-	struct allowlist l = { NULL, 0 };
+	struct auth_allowlist l = { NULL, 0 };
 	size_t cap = 0, lineno = 0;
 	char line[AUTH_LINE_MAX + 2];
 	const struct auth_entry **byname = NULL;
 	int rc = -1;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return err_set(err, ERR_IO, "cannot open allowlist '%s': %s", path, strerror(errno));
 	while (fgets(line, sizeof line, f)) {
 		lineno++;
 		size_t len = strlen(line);
@@ -236,6 +220,15 @@ static int allowlist_read(const char *path, struct allowlist *out, struct err *e
 out:
 	free(byname);
 	free(l.v);
+	return rc;
+}
+
+static int allowlist_read(const char *path, struct auth_allowlist *out, struct err *err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return err_set(err, ERR_IO, "cannot open allowlist '%s': %s", path, strerror(errno));
+	int rc = auth_allowlist_parse(f, path, out, err);
 	fclose(f);
 	return rc;
 }
@@ -784,7 +777,7 @@ int auth_admit(struct daemon *d, void *sock, const struct sock_msg *in)
 void auth_reload(struct daemon *d)
 {
 	struct auth *a = d->auth;
-	struct allowlist fresh = { NULL, 0 };
+	struct auth_allowlist fresh = { NULL, 0 };
 	struct err err = { 0 };
 	size_t added = 0, removed = 0;
 	if (!a) {
@@ -804,10 +797,10 @@ void auth_reload(struct daemon *d)
 	for (size_t i = 0; i < fresh.n; i++)
 		added += !allowlist_find(&a->list, fresh.v[i].key.z85, (int)fresh.v[i].role);
 	pthread_mutex_lock(&a->lock);
-	struct allowlist old = a->list;
+	struct auth_allowlist old = a->list;
 	a->list = fresh;
 	pthread_mutex_unlock(&a->lock);
-	allowlist_release(&old);
+	auth_allowlist_release(&old);
 	log_info("reread allowlist '%s': %zu worker and %zu control key(s); %zu added, %zu "
 		"revoked", a->path, allowlist_count(&a->list, AUTH_WORKER),
 		allowlist_count(&a->list, AUTH_CONTROL), added, removed);
@@ -821,7 +814,7 @@ void auth_free(struct auth *a)
 		pthread_join(a->thread, NULL);
 	close_handler_sockets(a);
 	curve_key_wipe(&a->secret);
-	allowlist_release(&a->list);
+	auth_allowlist_release(&a->list);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

@@ -52,6 +52,9 @@
 #ifndef R1_AUTH_H
 #define R1_AUTH_H
 
+#include <stdio.h>
+
+#include "curve.h"
 #include "sock.h"
 
 #define AUTH_SELFTEST_MS 3000   /* the self-test's verdict must come within this */
@@ -60,6 +63,29 @@
 
 struct daemon;
 struct auth;
+
+enum auth_role { AUTH_WORKER, AUTH_CONTROL, AUTH_ROLES };
+
+struct auth_entry {
+	enum auth_role role;
+	char name[AUTH_NAME_MAX + 1];   /* the allowlist's label, for logs */
+	struct curve_key key;           /* a client's public key */
+};
+
+/* Entries sorted by (key, role), so a lookup is a binary search. */
+struct auth_allowlist {
+	struct auth_entry *v;
+	size_t n;
+};
+
+/* Parse the allowlist text read from `f` (to its end) into `out`, which the caller
+ * frees with auth_allowlist_release; `path` only names it in errors ("allowlist
+ * 'PATH' line N: ..."). All or nothing: on -1 `out` is untouched. Duplicates are
+ * errors: a key twice under one role, or a name twice within one role. No I/O
+ * besides reading `f`: auth_start and auth_reload use it on the file, tests on text. */
+int auth_allowlist_parse(FILE *f, const char *path, struct auth_allowlist *out,
+	struct err *err);
+void auth_allowlist_release(struct auth_allowlist *l);
 
 /* Check the listen options; with CURVE: load or make the keypair, read the
  * allowlist, start the ZAP handler and run the self-test. Before any bind. */

@@ -29,7 +29,8 @@ log "fetched and verified: $(grep -h "fetched and verified" "$T"/w*.log | wc -l)
 # a blob the daemon does not have
 missing=$(printf 'f%.0s' {1..64})
 ctl "{\"op\":\"enqueue_probe\",\"blob\":\"$missing\",\"max_attempts\":1}" >/dev/null
-wait_for 15 test "$(count failed)" = 1
+failed_is() { [[ $(count failed) == "$1" ]]; }   # evaluated on every try of wait_for
+wait_for 15 failed_is 1
 err=$(sql "SELECT error FROM jobs WHERE state = 'failed'")
 [[ $err == *"daemon cannot serve blob"*"no blob"* ]] || fail "unexpected error: $err"
 
@@ -39,7 +40,7 @@ sha2=$(sha256sum "$T/blob2.bin" | cut -d' ' -f1)
 "$R1FLOW_CTL" --blob "$T/blob2.bin" "$DATA" '{"op":"blob_put"}' >/dev/null
 printf 'X' | dd of="$DATA/blobs/$sha2" bs=1 seek=100 conv=notrunc status=none
 ctl "{\"op\":\"enqueue_probe\",\"blob\":\"$sha2\",\"max_attempts\":1}" >/dev/null
-wait_for 15 test "$(count failed)" = 2
+wait_for 15 failed_is 2
 err=$(sql "SELECT error FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT 1")
 [[ $err == *"blob file '$DATA/blobs/$sha2' is damaged"* ]] || fail "corruption not caught, or the file not named: $err"
 [[ ! -e $T/cache/$sha2 ]] || fail "an unverified blob entered the cache"

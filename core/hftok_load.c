@@ -1,0 +1,637 @@
+/*
+ * hftok_load — tokenizer.json into a struct hftok (see hftok.h for what is accepted).
+ * The vocabulary and merges go into open-addressing hash maps sized once from the
+ * file, so a 150k-token file loads in one pass over each table.
+ */
+#include "hftok_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+char hft_byte_chars[256][3];
+static int16_t byte_of_cp[324]; /* the alphabet's code points are all below 324 */
+
+/* GPT-2's bytes_to_unicode: printable Latin-1 bytes are themselves, the others are
+ * numbered from U+0100 up in byte order */
+static void bytelevel_init(void)
+{
+	static int done;
+	if (done)
+		return;
+	int next = 256;
+	for (int i = 0; i < 324; i++)
+		byte_of_cp[i] = -1;
+	for (int b = 0; b < 256; b++) {
+		int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+		int cp = keep ? b : next++;
+		hft_utf8_put(hft_byte_chars[b], cp);
+		byte_of_cp[cp] = (int16_t)b;
+	}
+	done = 1;
+}
+
+int hft_char_byte(int32_t cp)
+{
+	return cp >= 0 && cp < 324 ? byte_of_cp[cp] : -1;
+}
+
+int hft_buf_add(struct hft_buf *b, const void *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+	return 0;
+}
+
+uint32_t hft_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+int32_t hft_vocab_get(const struct hftok *t, const char *s, size_t n)
+{
+	for (size_t i = hft_hash(s, n) & t->vmask;; i = (i + 1) & t->vmask) {
+		uint32_t v = t->vmap[i];
+		if (!v)
+			return -1;
+		int32_t id = (int32_t)v - 1;
+		if (t->toklen[id] == n && memcmp(t->tok[id], s, n) == 0)
+			return id;
+	}
+}
+
+static uint64_t mix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return k;
+}
+
+static int fail(struct err *e, const char *path, const char *fmt, const char *a)
+{
+	char what[400];
+	snprintf(what, sizeof what, fmt, a);
+	return err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': %s", path, what);
+}
+
+static const char *type_of(json_t *o)
+{
+	const char *s = json_string_value(json_object_get(o, "type"));
+	return s ? s : "(no type)";
+}
+
+static int jbool(json_t *o, const char *k, int dflt)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+static char *jdup(json_t *v, size_t *len)
+{
+	const char *s = json_string_value(v);
+	if (!s)
+		return NULL;
+	*len = json_string_length(v);
+	char *d = malloc(*len + 1);
+	if (d)
+		memcpy(d, s, *len + 1);
+	return d;
+}
+
+/* a {"String": s} or {"Regex": r} pattern, compiled */
+static pcre2_code *pattern(json_t *p, const char *path, struct err *e)
+{
+	json_t *s = json_object_get(p, "String"), *r = json_object_get(p, "Regex");
+	if (!json_is_string(s) && !json_is_string(r)) {
+		fail(e, path, "%s pattern is neither String nor Regex", "a");
+		return NULL;
+	}
+	json_t *v = json_is_string(s) ? s : r;
+	uint32_t opt = PCRE2_UTF | (json_is_string(s) ? PCRE2_LITERAL : PCRE2_UCP);
+	int code;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)json_string_value(v), json_string_length(v),
+				       opt, &code, &off, NULL);
+	if (!re) {
+		PCRE2_UCHAR msg[160];
+		pcre2_get_error_message(code, msg, sizeof msg);
+		err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': bad regex at offset %zu: %s",
+			path, (size_t)off, (char *)msg);
+		return NULL;
+	}
+	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* a speed-up only: falls back if absent */
+	return re;
+}
+
+static const char *gpt2_regex =
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+static struct hft_step *push_step(struct hft_step **v, size_t *n)
+{
+	struct hft_step *p = realloc(*v, (*n + 1) * sizeof **v);
+	if (!p)
+		return NULL;
+	*v = p;
+	memset(&p[*n], 0, sizeof **v);
+	return &p[(*n)++];
+}
+
+enum part { PART_NORM, PART_PRE, PART_DEC };
+static const char *part_name[] = { "normalizer", "pre-tokenizer", "decoder" };
+
+static int add_steps(struct hftok *t, enum part part, json_t *o, struct err *e)
+{
+	if (json_is_null(o) || !o)
+		return 0;
+	if (!json_is_object(o))
+		return fail(e, t->path, "%s is not an object", part_name[part]);
+	const char *ty = type_of(o);
+	if (strcmp(ty, "Sequence") == 0) {
+		json_t *list = json_object_get(o, part == PART_NORM ? "normalizers" :
+					       part == PART_PRE ? "pretokenizers" : "decoders");
+		if (!json_is_array(list))
+			return fail(e, t->path, "%s Sequence has no list", part_name[part]);
+		size_t i;
+		json_t *c;
+		json_array_foreach(list, i, c)
+			if (add_steps(t, part, c, e) < 0)
+				return -1;
+		return 0;
+	}
+	struct hft_step **v = part == PART_NORM ? &t->norm : part == PART_PRE ? &t->pre : &t->dec;
+	size_t *n = part == PART_NORM ? &t->nnorm : part == PART_PRE ? &t->npre : &t->ndec;
+	struct hft_step *s = push_step(v, n);
+	if (!s)
+		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+	int known = 1;
+	if (part == PART_NORM) {
+		if (!strcmp(ty, "NFC")) s->kind = NORM_NFC;
+		else if (!strcmp(ty, "NFD")) s->kind = NORM_NFD;
+		else if (!strcmp(ty, "NFKC")) s->kind = NORM_NFKC;
+		else if (!strcmp(ty, "NFKD")) s->kind = NORM_NFKD;
+		else if (!strcmp(ty, "Lowercase")) s->kind = NORM_LOWER;
+		else if (!strcmp(ty, "Prepend")) {
+			s->kind = NORM_PREPEND;
+			if (!(s->str = jdup(json_object_get(o, "prepend"), &s->len)))
+				return fail(e, t->path, "%s normalizer has no string", ty);
+		} else if (!strcmp(ty, "Replace")) {
+			s->kind = NORM_REPLACE;
+			if (!(s->str = jdup(json_object_get(o, "content"), &s->len)))
+				return fail(e, t->path, "%s normalizer has no content", ty);
+			if (!(s->re = pattern(json_object_get(o, "pattern"), t->path, e)))
+				return -1;
+		} else if (!strcmp(ty, "Strip")) {
+			s->kind = NORM_STRIP;
+			s->a = jbool(o, "strip_left", 1);
+			s->b = jbool(o, "strip_right", 1);
+		} else
+			known = 0;
+	} else if (part == PART_PRE) {
+		if (!strcmp(ty, "ByteLevel")) {
+			s->kind = PRE_BYTELEVEL;
+			s->a = jbool(o, "add_prefix_space", 1);
+			s->b = jbool(o, "use_regex", 1);
+			if (s->b) {
+				json_t *p = json_pack("{ss}", "Regex", gpt2_regex);
+				s->re = p ? pattern(p, t->path, e) : NULL;
+				json_decref(p);
+				if (!s->re)
+					return -1;
+			}
+		} else if (!strcmp(ty, "Split")) {
+			s->kind = PRE_SPLIT;
+			if (!(s->re = pattern(json_object_get(o, "pattern"), t->path, e)))
+				return -1;
+			const char *b = json_string_value(json_object_get(o, "behavior"));
+			static const char *names[] = { "Isolated", "Removed", "MergedWithPrevious",
+						       "MergedWithNext", "Contiguous" };
+			s->behavior = -1;
+			for (int k = 0; b && k < 5; k++)
+				if (!strcmp(b, names[k]))
+					s->behavior = k;
+			if (s->behavior < 0)
+				return fail(e, t->path, "unknown Split behavior '%s'", b ? b : "(none)");
+			s->invert = jbool(o, "invert", 0);
+		} else if (!strcmp(ty, "Digits")) {
+			s->kind = PRE_DIGITS;
+			s->a = jbool(o, "individual_digits", 0);
+		} else
+			known = 0;
+	} else {
+		if (!strcmp(ty, "ByteLevel")) s->kind = DEC_BYTELEVEL;
+		else if (!strcmp(ty, "ByteFallback")) s->kind = DEC_BYTEFALLBACK;
+		else if (!strcmp(ty, "Fuse")) s->kind = DEC_FUSE;
+		else if (!strcmp(ty, "Strip")) {
+			s->kind = DEC_STRIP;
+			if (!(s->str = jdup(json_object_get(o, "content"), &s->len)))
+				return fail(e, t->path, "%s decoder has no content", ty);
+			s->a = (int)json_integer_value(json_object_get(o, "start"));
+			s->b = (int)json_integer_value(json_object_get(o, "stop"));
+		} else if (!strcmp(ty, "Replace")) {
+			s->kind = DEC_REPLACE;
+			if (!(s->str = jdup(json_object_get(o, "content"), &s->len)))
+				return fail(e, t->path, "%s decoder has no content", ty);
+			if (!(s->re = pattern(json_object_get(o, "pattern"), t->path, e)))
+				return -1;
+		} else if (!strcmp(ty, "Metaspace")) {
+			s->kind = DEC_METASPACE;
+			if (!(s->str = jdup(json_object_get(o, "replacement"), &s->len)))
+				return fail(e, t->path, "%s decoder has no replacement", ty);
+			const char *ps = json_string_value(json_object_get(o, "prepend_scheme"));
+			s->a = ps ? strcmp(ps, "never") != 0 : jbool(o, "add_prefix_space", 1);
+		} else
+			known = 0;
+	}
+	if (!known) {
+		char what[200];
+		snprintf(what, sizeof what, "%s type '%s'", part_name[part], ty);
+		return fail(e, t->path, "unsupported %s", what);
+	}
+	return 0;
+}
+
+static int set_tok(struct hftok *t, int32_t id, const char *s, size_t n)
+{
+	free(t->tok[id]);
+	if (!(t->tok[id] = malloc(n + 1)))
+		return -1;
+	memcpy(t->tok[id], s, n);
+	t->tok[id][n] = 0;
+	t->toklen[id] = (uint32_t)n;
+	return 0;
+}
+
+static int load_vocab(struct hftok *t, json_t *model, json_t *added, struct err *e)
+{
+	json_t *vocab = json_object_get(model, "vocab");
+	if (!json_is_object(vocab))
+		return fail(e, t->path, "model has no %s object", "vocab");
+	int32_t max = -1;
+	const char *k;
+	json_t *v;
+	json_object_foreach(vocab, k, v) {
+		json_int_t id = json_integer_value(v);
+		if (!json_is_integer(v) || id < 0 || id >= (1 << 30))
+			return fail(e, t->path, "vocabulary entry '%s' has no valid id", k);
+		if (id > max)
+			max = (int32_t)id;
+	}
+	size_t i;
+	json_array_foreach(added, i, v) {
+		json_int_t id = json_integer_value(json_object_get(v, "id"));
+		if (!json_is_integer(json_object_get(v, "id")) || id < 0 || id >= (1 << 30))
+			return fail(e, t->path, "added token %s has no valid id", "entry");
+		if (id > max)
+			max = (int32_t)id;
+	}
+	t->nids = max + 1;
+	t->tok = calloc((size_t)t->nids + 1, sizeof *t->tok);
+	t->toklen = calloc((size_t)t->nids + 1, sizeof *t->toklen);
+	t->is_added = calloc((size_t)t->nids + 1, 1);
+	size_t cap = 16;
+	while (cap < json_object_size(vocab) * 2 + 2)
+		cap *= 2;
+	t->vmap = calloc(cap, sizeof *t->vmap);
+	t->vmask = cap - 1;
+	if (!t->tok || !t->toklen || !t->is_added || !t->vmap)
+		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+	size_t klen;
+	json_object_keylen_foreach(vocab, k, klen, v) {
+		int32_t id = (int32_t)json_integer_value(v);
+		if (t->tok[id])
+			return fail(e, t->path, "two vocabulary entries have the id of '%s'", k);
+		if (set_tok(t, id, k, klen) < 0)
+			return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+		size_t h = hft_hash(k, klen) & t->vmask;
+		while (t->vmap[h])
+			h = (h + 1) & t->vmask;
+		t->vmap[h] = (uint32_t)id + 1;
+	}
+	return 0;
+}
+
+static int load_merges(struct hftok *t, json_t *merges, struct err *e)
+{
+	if (!json_is_array(merges))
+		return fail(e, t->path, "model has no %s array", "merges");
+	size_t n = json_array_size(merges), cap = 16;
+	while (cap < n * 2 + 2)
+		cap *= 2;
+	t->mkey = calloc(cap, sizeof *t->mkey);
+	t->mrank = calloc(cap, sizeof *t->mrank);
+	t->mnew = calloc(cap, sizeof *t->mnew);
+	t->mmask = cap - 1;
+	if (!t->mkey || !t->mrank || !t->mnew)
+		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+	struct hft_buf both = { 0 };
+	int rc = -1;
+	for (size_t r = 0; r < n; r++) {
+		json_t *m = json_array_get(merges, r);
+		const char *a, *b;
+		size_t na, nb;
+		if (json_is_string(m)) {
+			a = json_string_value(m);
+			const char *sp = strchr(a, ' ');
+			if (!sp || strchr(sp + 1, ' ')) {
+				fail(e, t->path, "merge '%s' is not two tokens", a);
+				goto out;
+			}
+			na = (size_t)(sp - a);
+			b = sp + 1;
+			nb = json_string_length(m) - na - 1;
+		} else if (json_is_array(m) && json_array_size(m) == 2 &&
+			   json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
+			a = json_string_value(json_array_get(m, 0));
+			na = json_string_length(json_array_get(m, 0));
+			b = json_string_value(json_array_get(m, 1));
+			nb = json_string_length(json_array_get(m, 1));
+		} else {
+			fail(e, t->path, "merge %s is neither \"a b\" nor [a, b]", "entry");
+			goto out;
+		}
+		int32_t ia = hft_vocab_get(t, a, na), ib = hft_vocab_get(t, b, nb);
+		both.n = 0;
+		if (hft_buf_add(&both, a, na) < 0 || hft_buf_add(&both, b, nb) < 0) {
+			err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+			goto out;
+		}
+		int32_t inew = hft_vocab_get(t, both.p, both.n);
+		if (ia < 0 || ib < 0 || inew < 0) {
+			const char *what = ia < 0 ? a : ib < 0 ? b : both.p;
+			size_t wl = ia < 0 ? na : ib < 0 ? nb : both.n;
+			err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': merge %zu names '%.*s', "
+				"which is not in the vocabulary", t->path, r + 1, (int)(wl > 80 ? 80 : wl), what);
+			goto out;
+		}
+		uint64_t key = (uint64_t)(ia + 1) << 32 | (uint32_t)ib;
+		size_t h = mix64(key) & t->mmask;
+		while (t->mkey[h] && t->mkey[h] != key)
+			h = (h + 1) & t->mmask;
+		if (t->mkey[h])
+			continue; /* a repeated merge keeps its first (best) rank */
+		t->mkey[h] = key;
+		t->mrank[h] = (uint32_t)r;
+		t->mnew[h] = inew;
+	}
+	rc = 0;
+out:
+	free(both.p);
+	return rc;
+}
+
+static int load_added(struct hftok *t, json_t *added, struct err *e)
+{
+	size_t n = json_array_size(added), i;
+	json_t *a;
+	t->added = calloc(n + 1, sizeof *t->added);
+	if (!t->added)
+		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+	json_array_foreach(added, i, a) {
+		struct hft_added *d = &t->added[t->nadded];
+		size_t len;
+		char *c = jdup(json_object_get(a, "content"), &len);
+		if (!c || len == 0) {
+			free(c);
+			return fail(e, t->path, "added token %s has no content", "entry");
+		}
+		d->id = (int32_t)json_integer_value(json_object_get(a, "id"));
+		d->special = jbool(a, "special", 0);
+		d->lstrip = jbool(a, "lstrip", 0);
+		d->rstrip = jbool(a, "rstrip", 0);
+		d->single_word = jbool(a, "single_word", 0);
+		d->normalized = jbool(a, "normalized", !d->special);
+		t->nadded++;
+		if (set_tok(t, d->id, c, len) < 0) {
+			free(c);
+			return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+		}
+		t->is_added[d->id] = d->special ? 2 : 1;
+		d->content = c;
+		d->len = len;
+	}
+	return 0;
+}
+
+/* normalized added tokens are matched in normalized text, so in normalized form */
+static int normalize_added(struct hftok *t, struct err *e)
+{
+	for (size_t i = 0; i < t->nadded; i++) {
+		struct hft_added *d = &t->added[i];
+		if (!d->normalized || !t->nnorm)
+			continue;
+		struct hft_buf b = { 0 };
+		if (hft_normalize(t, d->content, d->len, &b) < 0 || b.n == 0) {
+			free(b.p);
+			return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+		}
+		free(d->content);
+		d->content = b.p;
+		d->len = b.n;
+	}
+	return 0;
+}
+
+static int load_post(struct hftok *t, json_t *o, struct err *e)
+{
+	if (!o || json_is_null(o))
+		return 0;
+	const char *ty = type_of(o);
+	if (!strcmp(ty, "Sequence")) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(o, "processors"), i, c)
+			if (load_post(t, c, e) < 0)
+				return -1;
+		return 0;
+	}
+	if (!strcmp(ty, "ByteLevel"))
+		return 0; /* offsets only */
+	if (strcmp(ty, "TemplateProcessing"))
+		return fail(e, t->path, "unsupported post-processor type '%s'", ty);
+	json_t *single = json_object_get(o, "single"), *specials = json_object_get(o, "special_tokens");
+	size_t i;
+	json_t *it;
+	int seen_a = 0;
+	json_array_foreach(single, i, it) {
+		json_t *sp = json_object_get(it, "SpecialToken");
+		if (!sp) {
+			seen_a = 1;
+			continue;
+		}
+		const char *name = json_string_value(json_object_get(sp, "id"));
+		json_t *ids = json_object_get(json_object_get(specials, name ? name : ""), "ids");
+		if (!json_is_array(ids))
+			return fail(e, t->path, "template token '%s' is not in special_tokens",
+				    name ? name : "(none)");
+		size_t j;
+		json_t *id;
+		json_array_foreach(ids, j, id) {
+			int32_t **v = seen_a ? &t->eos : &t->bos;
+			size_t *n = seen_a ? &t->neos : &t->nbos;
+			int32_t *p = realloc(*v, (*n + 1) * sizeof *p);
+			if (!p)
+				return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+			p[(*n)++] = (int32_t)json_integer_value(id);
+			*v = p;
+		}
+	}
+	return 0;
+}
+
+struct hftok *hftok_load(const char *path, struct err *e)
+{
+	bytelevel_init();
+	struct hftok *t = calloc(1, sizeof *t);
+	json_t *root = NULL;
+	if (!t || !(t->path = strdup(path))) {
+		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
+		goto fail;
+	}
+	t->unk = -1;
+	json_error_t je;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		if (je.line < 0 && je.position == 0)
+			err_set(e, ERR_IO, "cannot load tokenizer '%s': %s", path, je.text);
+		else
+			err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': line %d: %s", path,
+				je.line, je.text);
+		goto fail;
+	}
+	json_t *model = json_object_get(root, "model");
+	if (!json_is_object(model)) {
+		fail(e, path, "no %s object", "model");
+		goto fail;
+	}
+	const char *mty = json_string_value(json_object_get(model, "type"));
+	if (!mty && json_is_array(json_object_get(model, "merges")))
+		mty = "BPE";
+	if (!mty || strcmp(mty, "BPE")) {
+		fail(e, path, "model type '%s' is not supported (only BPE)", mty ? mty : "(none)");
+		goto fail;
+	}
+	const char *csp = json_string_value(json_object_get(model, "continuing_subword_prefix"));
+	const char *eow = json_string_value(json_object_get(model, "end_of_word_suffix"));
+	if ((csp && *csp) || (eow && *eow)) {
+		fail(e, path, "BPE %s is not supported", csp && *csp ? "continuing_subword_prefix" :
+		     "end_of_word_suffix");
+		goto fail;
+	}
+	json_t *added = json_object_get(root, "added_tokens");
+	if (added && !json_is_array(added)) {
+		fail(e, path, "%s is not an array", "added_tokens");
+		goto fail;
+	}
+	if (load_vocab(t, model, added, e) < 0 ||
+	    load_merges(t, json_object_get(model, "merges"), e) < 0)
+		goto fail;
+	t->byte_fallback = jbool(model, "byte_fallback", 0);
+	t->ignore_merges = jbool(model, "ignore_merges", 0);
+	t->fuse_unk = jbool(model, "fuse_unk", 0);
+	json_t *unk = json_object_get(model, "unk_token");
+	if (json_is_string(unk)) {
+		t->unk = hft_vocab_get(t, json_string_value(unk), json_string_length(unk));
+		if (t->unk < 0) {
+			fail(e, path, "unk_token '%s' is not in the vocabulary", json_string_value(unk));
+			goto fail;
+		}
+	}
+	if (load_added(t, added, e) < 0 ||
+	    add_steps(t, PART_NORM, json_object_get(root, "normalizer"), e) < 0 ||
+	    add_steps(t, PART_PRE, json_object_get(root, "pre_tokenizer"), e) < 0 ||
+	    add_steps(t, PART_DEC, json_object_get(root, "decoder"), e) < 0 ||
+	    load_post(t, json_object_get(root, "post_processor"), e) < 0 ||
+	    normalize_added(t, e) < 0)
+		goto fail;
+	t->md = pcre2_match_data_create(16, NULL);
+	t->cache_mask = 16383;
+	t->cache = calloc(t->cache_mask + 1, sizeof *t->cache);
+	if (!t->md || !t->cache) {
+		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
+		goto fail;
+	}
+	json_decref(root);
+	return t;
+fail:
+	json_decref(root);
+	hftok_free(t);
+	return NULL;
+}
+
+static void free_steps(struct hft_step *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].str);
+		pcre2_code_free(s[i].re);
+	}
+	free(s);
+}
+
+void hftok_free(struct hftok *t)
+{
+	if (!t)
+		return;
+	for (int32_t i = 0; t->tok && i < t->nids; i++)
+		free(t->tok[i]);
+	free(t->tok);
+	free(t->toklen);
+	free(t->vmap);
+	free(t->mkey);
+	free(t->mrank);
+	free(t->mnew);
+	for (size_t i = 0; i < t->nadded; i++)
+		free(t->added[i].content);
+	free(t->added);
+	free(t->is_added);
+	free_steps(t->norm, t->nnorm);
+	free_steps(t->pre, t->npre);
+	free_steps(t->dec, t->ndec);
+	free(t->bos);
+	free(t->eos);
+	pcre2_match_data_free(t->md);
+	for (size_t i = 0; t->cache && i <= t->cache_mask; i++) {
+		free(t->cache[i].word);
+		free(t->cache[i].ids);
+	}
+	free(t->cache);
+	free(t->path);
+	free(t);
+}
+
+int32_t hftok_vocab_size(const struct hftok *t)
+{
+	return t->nids;
+}
+
+int32_t hftok_token_id(const struct hftok *t, const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < t->nadded; i++)
+		if (t->toklen[t->added[i].id] == n && !memcmp(t->tok[t->added[i].id], s, n))
+			return t->added[i].id;
+	return hft_vocab_get(t, s, n);
+}
+
+const char *hftok_id_token(const struct hftok *t, int32_t id)
+{
+	return id >= 0 && id < t->nids ? t->tok[id] : NULL;
+}

@@ -3,7 +3,7 @@
  * layout, the component steps (a Sequence is flattened into an array of steps), the
  * growable byte buffer and the UTF-8 helpers in Rust's lossy flavour.
  *
- * hftok_load.c reads the JSON into this; hftok_encode.c runs added tokens,
+ * hftok_load.c reads the JSON into this (hftok_json.c the vocabulary and merges); hftok_encode.c runs added tokens,
  * normalizers, pre-tokenizers, BPE and the post-processor; hftok_decode.c runs the
  * decoders.
  */
@@ -38,6 +38,7 @@ struct hft_step {
 
 struct hft_added {
 	int32_t id;
+	char *raw;          /* as in the file: the spelling decode gives */
 	char *content;      /* as matched: the normalized form when normalized */
 	size_t len;
 	unsigned special : 1, lstrip : 1, rstrip : 1, normalized : 1, single_word : 1;
@@ -52,7 +53,8 @@ struct hft_cache_ent {
 
 struct hftok {
 	char *path;
-	/* id -> spelling: vocabulary, then added tokens over it */
+	/* id -> spelling: vocabulary (into arena), then added tokens over it (their raw) */
+	char *arena;
 	char **tok;
 	uint32_t *toklen;
 	int32_t nids;
@@ -103,6 +105,10 @@ int32_t hft_vocab_get(const struct hftok *t, const char *s, size_t n);
 /* the ByteLevel alphabet: byte -> its character's UTF-8 (1-2 bytes), and back */
 extern char hft_byte_chars[256][3];
 int hft_char_byte(int32_t cp);
+
+const char *hft_json_ws(const char *p, const char *end);
+int hft_json_string(const char **pp, const char *end, struct hft_buf *out);
+int hft_json_split(char *doc, size_t n, char **vocab, size_t *nv, char **merges, size_t *nm);
 
 int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf *out);
 

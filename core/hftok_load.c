@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "file.h"
+
 char hft_byte_chars[256][3];
 static int16_t byte_of_cp[324]; /* the alphabet's code points are all below 324 */
 
@@ -269,37 +271,57 @@ static int add_steps(struct hftok *t, enum part part, json_t *o, struct err *e)
 	return 0;
 }
 
-static int set_tok(struct hftok *t, int32_t id, const char *s, size_t n)
-{
-	free(t->tok[id]);
-	if (!(t->tok[id] = malloc(n + 1)))
-		return -1;
-	memcpy(t->tok[id], s, n);
-	t->tok[id][n] = 0;
-	t->toklen[id] = (uint32_t)n;
-	return 0;
-}
+struct ventry {
+	uint32_t off, len;
+	int32_t id;
+};
 
-static int load_vocab(struct hftok *t, json_t *model, json_t *added, struct err *e)
+/* model.vocab's text ({"token": id, ...}) into t->arena, t->tok, t->vmap */
+static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added, struct err *e)
 {
-	json_t *vocab = json_object_get(model, "vocab");
-	if (!json_is_object(vocab))
-		return fail(e, t->path, "model has no %s object", "vocab");
+	const char *p = text, *end = text + n;
+	struct hft_buf arena = { 0 };
+	struct ventry *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc = -1;
 	int32_t max = -1;
-	const char *k;
-	json_t *v;
-	json_object_foreach(vocab, k, v) {
-		json_int_t id = json_integer_value(v);
-		if (!json_is_integer(v) || id < 0 || id >= (1 << 30))
-			return fail(e, t->path, "vocabulary entry '%s' has no valid id", k);
+	if (!text)
+		return fail(e, t->path, "model has no %s object", "vocab");
+	p = hft_json_ws(p + 1, end); /* past '{': the scan checked the structure */
+	while (p < end && *p == '"') {
+		if (nv == cap) {
+			cap = cap ? cap * 2 : 1024;
+			struct ventry *nvp = realloc(v, cap * sizeof *v);
+			if (!nvp)
+				goto nomem;
+			v = nvp;
+		}
+		size_t off = arena.n;
+		if (hft_json_string(&p, end, &arena) < 0 || hft_buf_add(&arena, "", 1) < 0)
+			goto nomem;
+		p = hft_json_ws(hft_json_ws(p, end) + 1, end);
+		char *q;
+		long id = strtol(p, &q, 10);
+		if (q == p || id < 0 || id >= (1 << 30) || (*q != ',' && *q != '}' && *q != ' ' &&
+							    *q != '\n' && *q != '\r' && *q != '\t')) {
+			fail(e, t->path, "vocabulary entry '%s' has no valid id", arena.p + off);
+			goto out;
+		}
+		v[nv++] = (struct ventry){ (uint32_t)off, (uint32_t)(arena.n - off - 1), (int32_t)id };
 		if (id > max)
 			max = (int32_t)id;
+		p = hft_json_ws(q, end);
+		if (p < end && *p == ',')
+			p = hft_json_ws(p + 1, end);
 	}
 	size_t i;
-	json_array_foreach(added, i, v) {
-		json_int_t id = json_integer_value(json_object_get(v, "id"));
-		if (!json_is_integer(json_object_get(v, "id")) || id < 0 || id >= (1 << 30))
-			return fail(e, t->path, "added token %s has no valid id", "entry");
+	json_t *a;
+	json_array_foreach(added, i, a) {
+		json_int_t id = json_integer_value(json_object_get(a, "id"));
+		if (!json_is_integer(json_object_get(a, "id")) || id < 0 || id >= (1 << 30)) {
+			fail(e, t->path, "added token %s has no valid id", "entry");
+			goto out;
+		}
 		if (id > max)
 			max = (int32_t)id;
 	}
@@ -307,34 +329,55 @@ static int load_vocab(struct hftok *t, json_t *model, json_t *added, struct err 
 	t->tok = calloc((size_t)t->nids + 1, sizeof *t->tok);
 	t->toklen = calloc((size_t)t->nids + 1, sizeof *t->toklen);
 	t->is_added = calloc((size_t)t->nids + 1, 1);
-	size_t cap = 16;
-	while (cap < json_object_size(vocab) * 2 + 2)
-		cap *= 2;
-	t->vmap = calloc(cap, sizeof *t->vmap);
-	t->vmask = cap - 1;
+	size_t hcap = 16;
+	while (hcap < nv * 2 + 2)
+		hcap *= 2;
+	t->vmap = calloc(hcap, sizeof *t->vmap);
+	t->vmask = hcap - 1;
 	if (!t->tok || !t->toklen || !t->is_added || !t->vmap)
-		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
-	size_t klen;
-	json_object_keylen_foreach(vocab, k, klen, v) {
-		int32_t id = (int32_t)json_integer_value(v);
-		if (t->tok[id])
-			return fail(e, t->path, "two vocabulary entries have the id of '%s'", k);
-		if (set_tok(t, id, k, klen) < 0)
-			return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
-		size_t h = hft_hash(k, klen) & t->vmask;
-		while (t->vmap[h])
-			h = (h + 1) & t->vmask;
+		goto nomem;
+	t->arena = arena.p;
+	arena.p = NULL;
+	for (i = 0; i < nv; i++) {
+		int32_t id = v[i].id;
+		const char *k = t->arena + v[i].off;
+		if (t->tok[id]) {
+			fail(e, t->path, "two vocabulary entries have the id of '%s'", k);
+			goto out;
+		}
+		t->tok[id] = (char *)k;
+		t->toklen[id] = v[i].len;
+		size_t h = hft_hash(k, v[i].len) & t->vmask;
+		for (; t->vmap[h]; h = (h + 1) & t->vmask) {
+			int32_t o = (int32_t)t->vmap[h] - 1;
+			if (t->toklen[o] == v[i].len && !memcmp(t->tok[o], k, v[i].len)) {
+				fail(e, t->path, "vocabulary has '%s' twice", k);
+				goto out;
+			}
+		}
 		t->vmap[h] = (uint32_t)id + 1;
 	}
-	return 0;
+	rc = 0;
+	goto out;
+nomem:
+	err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
+out:
+	free(arena.p);
+	free(v);
+	return rc;
 }
 
-static int load_merges(struct hftok *t, json_t *merges, struct err *e)
+/* model.merges' text (["a b", ...] or [["a", "b"], ...]) into the pair map */
+static int load_merges(struct hftok *t, const char *text, size_t len, struct err *e)
 {
-	if (!json_is_array(merges))
+	if (!text)
 		return fail(e, t->path, "model has no %s array", "merges");
-	size_t n = json_array_size(merges), cap = 16;
-	while (cap < n * 2 + 2)
+	const char *p = text, *end = text + len;
+	size_t n = 0; /* entries: at most one per quote pair, so count top-level commas */
+	for (const char *q = p; q < end; q++)
+		n += *q == '"';
+	size_t cap = 16;
+	while (cap < n + 2)
 		cap *= 2;
 	t->mkey = calloc(cap, sizeof *t->mkey);
 	t->mrank = calloc(cap, sizeof *t->mrank);
@@ -344,36 +387,41 @@ static int load_merges(struct hftok *t, json_t *merges, struct err *e)
 		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
 	struct hft_buf both = { 0 };
 	int rc = -1;
-	for (size_t r = 0; r < n; r++) {
-		json_t *m = json_array_get(merges, r);
-		const char *a, *b;
-		size_t na, nb;
-		if (json_is_string(m)) {
-			a = json_string_value(m);
-			const char *sp = strchr(a, ' ');
-			if (!sp || strchr(sp + 1, ' ')) {
-				fail(e, t->path, "merge '%s' is not two tokens", a);
+	p = hft_json_ws(p + 1, end);
+	for (size_t r = 0; p < end && *p != ']'; r++) {
+		size_t na;
+		both.n = 0;
+		if (*p == '"') {
+			if (hft_json_string(&p, end, &both) < 0)
+				goto nomem;
+			const char *sp = both.p ? memchr(both.p, ' ', both.n) : NULL;
+			if (!sp || memchr(sp + 1, ' ', both.n - (size_t)(sp + 1 - both.p))) {
+				fail(e, t->path, "merge '%s' is not two tokens", both.p ? both.p : "");
 				goto out;
 			}
-			na = (size_t)(sp - a);
-			b = sp + 1;
-			nb = json_string_length(m) - na - 1;
-		} else if (json_is_array(m) && json_array_size(m) == 2 &&
-			   json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
-			a = json_string_value(json_array_get(m, 0));
-			na = json_string_length(json_array_get(m, 0));
-			b = json_string_value(json_array_get(m, 1));
-			nb = json_string_length(json_array_get(m, 1));
-		} else {
-			fail(e, t->path, "merge %s is neither \"a b\" nor [a, b]", "entry");
-			goto out;
-		}
+			na = (size_t)(sp - both.p);
+			memmove(both.p + na, both.p + na + 1, both.n - na - 1);
+			both.n--;
+		} else if (*p == '[') {
+			p = hft_json_ws(p + 1, end);
+			if (hft_json_string(&p, end, &both) < 0)
+				goto bad;
+			na = both.n;
+			p = hft_json_ws(p, end);
+			if (*p != ',')
+				goto bad;
+			p = hft_json_ws(p + 1, end);
+			if (hft_json_string(&p, end, &both) < 0)
+				goto bad;
+			p = hft_json_ws(p, end);
+			if (*p != ']')
+				goto bad;
+			p++;
+		} else
+			goto bad;
+		const char *a = both.p, *b = both.p + na;
+		size_t nb = both.n - na;
 		int32_t ia = hft_vocab_get(t, a, na), ib = hft_vocab_get(t, b, nb);
-		both.n = 0;
-		if (hft_buf_add(&both, a, na) < 0 || hft_buf_add(&both, b, nb) < 0) {
-			err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
-			goto out;
-		}
 		int32_t inew = hft_vocab_get(t, both.p, both.n);
 		if (ia < 0 || ib < 0 || inew < 0) {
 			const char *what = ia < 0 ? a : ib < 0 ? b : both.p;
@@ -386,13 +434,22 @@ static int load_merges(struct hftok *t, json_t *merges, struct err *e)
 		size_t h = mix64(key) & t->mmask;
 		while (t->mkey[h] && t->mkey[h] != key)
 			h = (h + 1) & t->mmask;
-		if (t->mkey[h])
-			continue; /* a repeated merge keeps its first (best) rank */
-		t->mkey[h] = key;
-		t->mrank[h] = (uint32_t)r;
-		t->mnew[h] = inew;
+		if (!t->mkey[h]) { /* a repeated merge keeps its first (best) rank */
+			t->mkey[h] = key;
+			t->mrank[h] = (uint32_t)r;
+			t->mnew[h] = inew;
+		}
+		p = hft_json_ws(p, end);
+		if (p < end && *p == ',')
+			p = hft_json_ws(p + 1, end);
 	}
 	rc = 0;
+	goto out;
+bad:
+	fail(e, t->path, "merge %s is neither \"a b\" nor [a, b]", "entry");
+	goto out;
+nomem:
+	err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
 out:
 	free(both.p);
 	return rc;
@@ -420,13 +477,15 @@ static int load_added(struct hftok *t, json_t *added, struct err *e)
 		d->single_word = jbool(a, "single_word", 0);
 		d->normalized = jbool(a, "normalized", !d->special);
 		t->nadded++;
-		if (set_tok(t, d->id, c, len) < 0) {
-			free(c);
+		d->raw = c;
+		d->content = malloc(len + 1);
+		if (!d->content)
 			return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
-		}
-		t->is_added[d->id] = d->special ? 2 : 1;
-		d->content = c;
+		memcpy(d->content, c, len + 1);
 		d->len = len;
+		t->tok[d->id] = c;
+		t->toklen[d->id] = (uint32_t)len;
+		t->is_added[d->id] = d->special ? 2 : 1;
 	}
 	return 0;
 }
@@ -502,19 +561,26 @@ struct hftok *hftok_load(const char *path, struct err *e)
 	bytelevel_init();
 	struct hftok *t = calloc(1, sizeof *t);
 	json_t *root = NULL;
+	char *doc = NULL, *vtext = NULL, *mtext = NULL;
+	size_t nvtext = 0, nmtext = 0;
 	if (!t || !(t->path = strdup(path))) {
 		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
 		goto fail;
 	}
 	t->unk = -1;
 	json_error_t je;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	size_t docn;
+	if (file_read(path, (size_t)1 << 30, &doc, &docn, e) < 0)
+		goto fail; /* the message names the file */
+	if (hft_json_split(doc, docn, &vtext, &nvtext, &mtext, &nmtext) < 0) {
+		free(vtext);
+		free(mtext);
+		vtext = mtext = NULL;
+	}
+	root = json_loadb(doc, docn, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		if (je.line < 0 && je.position == 0)
-			err_set(e, ERR_IO, "cannot load tokenizer '%s': %s", path, je.text);
-		else
-			err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': line %d: %s", path,
-				je.line, je.text);
+		err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': line %d: %s", path, je.line,
+			je.text);
 		goto fail;
 	}
 	json_t *model = json_object_get(root, "model");
@@ -541,8 +607,8 @@ struct hftok *hftok_load(const char *path, struct err *e)
 		fail(e, path, "%s is not an array", "added_tokens");
 		goto fail;
 	}
-	if (load_vocab(t, model, added, e) < 0 ||
-	    load_merges(t, json_object_get(model, "merges"), e) < 0)
+	if (load_vocab(t, vtext, nvtext, added, e) < 0 ||
+	    load_merges(t, mtext, nmtext, e) < 0)
 		goto fail;
 	t->byte_fallback = jbool(model, "byte_fallback", 0);
 	t->ignore_merges = jbool(model, "ignore_merges", 0);
@@ -570,9 +636,15 @@ struct hftok *hftok_load(const char *path, struct err *e)
 		goto fail;
 	}
 	json_decref(root);
+	free(doc);
+	free(vtext);
+	free(mtext);
 	return t;
 fail:
 	json_decref(root);
+	free(doc);
+	free(vtext);
+	free(mtext);
 	hftok_free(t);
 	return NULL;
 }
@@ -590,16 +662,17 @@ void hftok_free(struct hftok *t)
 {
 	if (!t)
 		return;
-	for (int32_t i = 0; t->tok && i < t->nids; i++)
-		free(t->tok[i]);
+	free(t->arena);
 	free(t->tok);
 	free(t->toklen);
 	free(t->vmap);
 	free(t->mkey);
 	free(t->mrank);
 	free(t->mnew);
-	for (size_t i = 0; i < t->nadded; i++)
+	for (size_t i = 0; i < t->nadded; i++) {
+		free(t->added[i].raw);
 		free(t->added[i].content);
+	}
 	free(t->added);
 	free(t->is_added);
 	free_steps(t->norm, t->nnorm);

@@ -108,7 +108,8 @@ int hft_char_byte(int32_t cp);
 
 const char *hft_json_ws(const char *p, const char *end);
 int hft_json_string(const char **pp, const char *end, struct hft_buf *out);
-int hft_json_split(char *doc, size_t n, char **vocab, size_t *nv, char **merges, size_t *nm);
+char *hft_json_split(const char *doc, size_t n, size_t *restn, const char **vocab, size_t *nv,
+		     const char **merges, size_t *nm);
 
 int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf *out);
 

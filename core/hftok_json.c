@@ -4,16 +4,18 @@
  * model.vocab (150k string keys) and model.merges (as many strings or pairs) are 90%
  * of the file; building jansson objects for them takes most of a second. So the file
  * is scanned once here (a validating skip over every value), those two members are
- * cut out — their bytes blanked to spaces, newlines kept so jansson's line numbers in
- * errors still point at the file — and decoded straight into flat arrays; jansson then
- * reads the small rest.
+ * cut out — replaced by {} and [] with their newlines kept between the brackets, so
+ * jansson's line numbers in errors still point at the file — and decoded straight
+ * into flat arrays; jansson then reads the small rest.
  *
- *   hft_json_split(doc, n, &vocab, &merges)  finds model.vocab and model.merges in
- *                                            doc (NUL-terminated), blanks them to
- *                                            {} and []; their original text is
- *                                            returned in the spans (copies, caller
- *                                            frees). -1 if doc is not JSON (jansson
- *                                            then says where).
+ *   hft_json_split(doc, n, &restn, &vocab, &nv, &merges, &nm)
+ *                                            finds model.vocab and model.merges in
+ *                                            doc (n bytes, NUL-terminated): their
+ *                                            spans in doc (NULL when absent), and a
+ *                                            new copy of doc without them (restn
+ *                                            bytes, caller frees; a copy of all of
+ *                                            doc if it is not JSON, for jansson to
+ *                                            say where). NULL when out of memory.
  *   hft_json_string(&p, end, out)            decodes the JSON string at *p (at its
  *                                            opening quote) into out; *p moves past it
  *   hft_json_ws(p, end)                      p past whitespace
@@ -144,36 +146,62 @@ static const char *skip(const char *p, const char *end, int depth)
 	return q > p ? q : NULL;
 }
 
-/* blank doc[a..b) to `empty` then spaces, keeping newlines; the old text copied out */
-static int cut(char *a, char *b, const char *empty, char **saved, size_t *savedn)
+/* a new copy of doc with each span replaced by its first byte, its closing byte and
+ * its newlines (so jansson's line numbers stay right); NULL when out of memory */
+static char *compact(const char *doc, size_t n, const char *span[2][2], size_t *outn)
 {
-	size_t n = (size_t)(b - a);
-	if (!(*saved = malloc(n + 1)))
-		return -1;
-	memcpy(*saved, a, n);
-	(*saved)[n] = 0;
-	*savedn = n;
-	for (char *p = a; p < b; p++)
-		if (*p != '\n')
-			*p = ' ';
-	a[0] = empty[0];
-	a[1] = empty[1];
-	return 0;
+	size_t cap = n, w = 0;
+	for (int j = 0; j < 2; j++)
+		if (span[j][0])
+			cap -= (size_t)(span[j][1] - span[j][0]);
+	for (int j = 0; j < 2; j++)
+		for (const char *p = span[j][0]; p && p < span[j][1]; p++)
+			cap += *p == '\n';
+	char *out = malloc(cap + 8);
+	if (!out)
+		return NULL;
+	for (size_t r = 0; r < n;) {
+		int k = -1;
+		for (int j = 0; j < 2; j++)
+			if (span[j][0] == doc + r)
+				k = j;
+		if (k < 0) {
+			out[w++] = doc[r++];
+			continue;
+		}
+		size_t end = (size_t)(span[k][1] - doc);
+		char close = doc[end - 1];
+		out[w++] = doc[r];
+		for (; r < end; r++)
+			if (doc[r] == '\n')
+				out[w++] = '\n';
+		out[w++] = close;
+	}
+	out[w] = 0;
+	*outn = w;
+	return out;
 }
 
-int hft_json_split(char *doc, size_t n, char **vocab, size_t *nv, char **merges, size_t *nm)
+char *hft_json_split(const char *doc, size_t n, size_t *restn, const char **vocab, size_t *nv,
+		     const char **merges, size_t *nm)
 {
 	const char *end = doc + n;
+	const char *span[2][2] = { { NULL, NULL }, { NULL, NULL } };
 	*vocab = *merges = NULL;
 	const char *p = hft_json_ws(doc, end);
-	if (!skip(p, end, 0) || *p != '{')
-		return -1;
+	if (!skip(p, end, 0) || *p != '{') { /* not JSON: jansson says where */
+		char *copy = malloc(n + 1);
+		if (copy)
+			memcpy(copy, doc, n + 1);
+		*restn = n;
+		return copy;
+	}
 	p = hft_json_ws(p + 1, end);
 	while (p < end && *p == '"') {
 		struct hft_buf key = { 0 };
 		if (hft_json_string(&p, end, &key) < 0) {
 			free(key.p);
-			return -1;
+			return NULL;
 		}
 		p = hft_json_ws(p, end);
 		p = hft_json_ws(p + 1, end); /* the ':' (the skip above checked it) */
@@ -185,20 +213,22 @@ int hft_json_split(char *doc, size_t n, char **vocab, size_t *nv, char **merges,
 				struct hft_buf k = { 0 };
 				if (hft_json_string(&q, end, &k) < 0) {
 					free(k.p);
-					return -1;
+					return NULL;
 				}
 				q = hft_json_ws(q, end);
 				q = hft_json_ws(q + 1, end);
 				const char *v = q;
 				q = skip(q, end, 1);
-				int rc = 0;
-				if (k.p && !strcmp(k.p, "vocab") && *v == '{' && !*vocab)
-					rc = cut((char *)v, (char *)q, "{}", vocab, nv);
-				else if (k.p && !strcmp(k.p, "merges") && *v == '[' && !*merges)
-					rc = cut((char *)v, (char *)q, "[]", merges, nm);
+				if (k.p && !strcmp(k.p, "vocab") && *v == '{' && !*vocab) {
+					*vocab = span[0][0] = v;
+					*nv = (size_t)(q - v);
+					span[0][1] = q;
+				} else if (k.p && !strcmp(k.p, "merges") && *v == '[' && !*merges) {
+					*merges = span[1][0] = v;
+					*nm = (size_t)(q - v);
+					span[1][1] = q;
+				}
 				free(k.p);
-				if (rc < 0)
-					return -1;
 				q = hft_json_ws(q, end);
 				if (*q == ',')
 					q = hft_json_ws(q + 1, end);
@@ -209,5 +239,5 @@ int hft_json_split(char *doc, size_t n, char **vocab, size_t *nv, char **merges,
 		if (p < end && *p == ',')
 			p = hft_json_ws(p + 1, end);
 	}
-	return 0;
+	return compact(doc, n, span, restn);
 }

@@ -561,8 +561,9 @@ struct hftok *hftok_load(const char *path, struct err *e)
 	bytelevel_init();
 	struct hftok *t = calloc(1, sizeof *t);
 	json_t *root = NULL;
-	char *doc = NULL, *vtext = NULL, *mtext = NULL;
-	size_t nvtext = 0, nmtext = 0;
+	char *doc = NULL, *rest = NULL;
+	const char *vtext = NULL, *mtext = NULL;
+	size_t nvtext = 0, nmtext = 0, restn = 0;
 	if (!t || !(t->path = strdup(path))) {
 		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
 		goto fail;
@@ -572,12 +573,11 @@ struct hftok *hftok_load(const char *path, struct err *e)
 	size_t docn;
 	if (file_read(path, (size_t)1 << 30, &doc, &docn, e) < 0)
 		goto fail; /* the message names the file */
-	if (hft_json_split(doc, docn, &vtext, &nvtext, &mtext, &nmtext) < 0) {
-		free(vtext);
-		free(mtext);
-		vtext = mtext = NULL;
+	if (!(rest = hft_json_split(doc, docn, &restn, &vtext, &nvtext, &mtext, &nmtext))) {
+		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
+		goto fail;
 	}
-	root = json_loadb(doc, docn, JSON_REJECT_DUPLICATES, &je);
+	root = json_loadb(rest, restn, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
 		err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': line %d: %s", path, je.line,
 			je.text);
@@ -637,14 +637,12 @@ struct hftok *hftok_load(const char *path, struct err *e)
 	}
 	json_decref(root);
 	free(doc);
-	free(vtext);
-	free(mtext);
+	free(rest);
 	return t;
 fail:
 	json_decref(root);
 	free(doc);
-	free(vtext);
-	free(mtext);
+	free(rest);
 	hftok_free(t);
 	return NULL;
 }

@@ -3,7 +3,8 @@
  * layout, the component steps (a Sequence is flattened into an array of steps), the
  * growable byte buffer and the UTF-8 helpers in Rust's lossy flavour.
  *
- * hftok_load.c reads the JSON into this (hftok_json.c the vocabulary and merges); hftok_encode.c runs added tokens,
+ * hftok_load.c reads the JSON into this (hftok_json.c the vocabulary and merges,
+ * hftok_parts.c the components around the model); hftok_encode.c runs added tokens,
  * normalizers, pre-tokenizers, BPE and the post-processor; hftok_decode.c runs the
  * decoders.
  */
@@ -110,6 +111,16 @@ const char *hft_json_ws(const char *p, const char *end);
 int hft_json_string(const char **pp, const char *end, struct hft_buf *out);
 char *hft_json_split(const char *doc, size_t n, size_t *restn, const char **vocab, size_t *nv,
 		     const char **merges, size_t *nm);
+
+/* hftok_parts.c; the json_t * are jansson's */
+struct json_t;
+int hft_load_parts(struct hftok *t, struct json_t *root, struct err *e);
+void hft_free_steps(struct hft_step *s, size_t n);
+const char *hft_type_of(struct json_t *o);
+int hft_jbool(struct json_t *o, const char *k, int dflt);
+char *hft_jdup(struct json_t *v, size_t *len); /* a string value, malloc'd; NULL if none */
+/* err_set(ERR_FORMAT, "cannot load tokenizer 'path': " fmt) with one %s */
+int hft_fail(struct err *e, const char *path, const char *fmt, const char *a);
 
 int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf *out);
 

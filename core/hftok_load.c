@@ -88,187 +88,11 @@ static uint64_t mix64(uint64_t k)
 	return k;
 }
 
-static int fail(struct err *e, const char *path, const char *fmt, const char *a)
+int hft_fail(struct err *e, const char *path, const char *fmt, const char *a)
 {
 	char what[400];
 	snprintf(what, sizeof what, fmt, a);
 	return err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': %s", path, what);
-}
-
-static const char *type_of(json_t *o)
-{
-	const char *s = json_string_value(json_object_get(o, "type"));
-	return s ? s : "(no type)";
-}
-
-static int jbool(json_t *o, const char *k, int dflt)
-{
-	json_t *v = json_object_get(o, k);
-	return json_is_boolean(v) ? json_is_true(v) : dflt;
-}
-
-static char *jdup(json_t *v, size_t *len)
-{
-	const char *s = json_string_value(v);
-	if (!s)
-		return NULL;
-	*len = json_string_length(v);
-	char *d = malloc(*len + 1);
-	if (d)
-		memcpy(d, s, *len + 1);
-	return d;
-}
-
-/* a {"String": s} or {"Regex": r} pattern, compiled */
-static pcre2_code *pattern(json_t *p, const char *path, struct err *e)
-{
-	json_t *s = json_object_get(p, "String"), *r = json_object_get(p, "Regex");
-	if (!json_is_string(s) && !json_is_string(r)) {
-		fail(e, path, "%s pattern is neither String nor Regex", "a");
-		return NULL;
-	}
-	json_t *v = json_is_string(s) ? s : r;
-	uint32_t opt = PCRE2_UTF | (json_is_string(s) ? PCRE2_LITERAL : PCRE2_UCP);
-	int code;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)json_string_value(v), json_string_length(v),
-				       opt, &code, &off, NULL);
-	if (!re) {
-		PCRE2_UCHAR msg[160];
-		pcre2_get_error_message(code, msg, sizeof msg);
-		err_set(e, ERR_FORMAT, "cannot load tokenizer '%s': bad regex at offset %zu: %s",
-			path, (size_t)off, (char *)msg);
-		return NULL;
-	}
-	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* a speed-up only: falls back if absent */
-	return re;
-}
-
-static const char *gpt2_regex =
-	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-static struct hft_step *push_step(struct hft_step **v, size_t *n)
-{
-	struct hft_step *p = realloc(*v, (*n + 1) * sizeof **v);
-	if (!p)
-		return NULL;
-	*v = p;
-	memset(&p[*n], 0, sizeof **v);
-	return &p[(*n)++];
-}
-
-enum part { PART_NORM, PART_PRE, PART_DEC };
-static const char *part_name[] = { "normalizer", "pre-tokenizer", "decoder" };
-
-static int add_steps(struct hftok *t, enum part part, json_t *o, struct err *e)
-{
-	if (json_is_null(o) || !o)
-		return 0;
-	if (!json_is_object(o))
-		return fail(e, t->path, "%s is not an object", part_name[part]);
-	const char *ty = type_of(o);
-	if (strcmp(ty, "Sequence") == 0) {
-		json_t *list = json_object_get(o, part == PART_NORM ? "normalizers" :
-					       part == PART_PRE ? "pretokenizers" : "decoders");
-		if (!json_is_array(list))
-			return fail(e, t->path, "%s Sequence has no list", part_name[part]);
-		size_t i;
-		json_t *c;
-		json_array_foreach(list, i, c)
-			if (add_steps(t, part, c, e) < 0)
-				return -1;
-		return 0;
-	}
-	struct hft_step **v = part == PART_NORM ? &t->norm : part == PART_PRE ? &t->pre : &t->dec;
-	size_t *n = part == PART_NORM ? &t->nnorm : part == PART_PRE ? &t->npre : &t->ndec;
-	struct hft_step *s = push_step(v, n);
-	if (!s)
-		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
-	int known = 1;
-	if (part == PART_NORM) {
-		if (!strcmp(ty, "NFC")) s->kind = NORM_NFC;
-		else if (!strcmp(ty, "NFD")) s->kind = NORM_NFD;
-		else if (!strcmp(ty, "NFKC")) s->kind = NORM_NFKC;
-		else if (!strcmp(ty, "NFKD")) s->kind = NORM_NFKD;
-		else if (!strcmp(ty, "Lowercase")) s->kind = NORM_LOWER;
-		else if (!strcmp(ty, "Prepend")) {
-			s->kind = NORM_PREPEND;
-			if (!(s->str = jdup(json_object_get(o, "prepend"), &s->len)))
-				return fail(e, t->path, "%s normalizer has no string", ty);
-		} else if (!strcmp(ty, "Replace")) {
-			s->kind = NORM_REPLACE;
-			if (!(s->str = jdup(json_object_get(o, "content"), &s->len)))
-				return fail(e, t->path, "%s normalizer has no content", ty);
-			if (!(s->re = pattern(json_object_get(o, "pattern"), t->path, e)))
-				return -1;
-		} else if (!strcmp(ty, "Strip")) {
-			s->kind = NORM_STRIP;
-			s->a = jbool(o, "strip_left", 1);
-			s->b = jbool(o, "strip_right", 1);
-		} else
-			known = 0;
-	} else if (part == PART_PRE) {
-		if (!strcmp(ty, "ByteLevel")) {
-			s->kind = PRE_BYTELEVEL;
-			s->a = jbool(o, "add_prefix_space", 1);
-			s->b = jbool(o, "use_regex", 1);
-			if (s->b) {
-				json_t *p = json_pack("{ss}", "Regex", gpt2_regex);
-				s->re = p ? pattern(p, t->path, e) : NULL;
-				json_decref(p);
-				if (!s->re)
-					return -1;
-			}
-		} else if (!strcmp(ty, "Split")) {
-			s->kind = PRE_SPLIT;
-			if (!(s->re = pattern(json_object_get(o, "pattern"), t->path, e)))
-				return -1;
-			const char *b = json_string_value(json_object_get(o, "behavior"));
-			static const char *names[] = { "Isolated", "Removed", "MergedWithPrevious",
-						       "MergedWithNext", "Contiguous" };
-			s->behavior = -1;
-			for (int k = 0; b && k < 5; k++)
-				if (!strcmp(b, names[k]))
-					s->behavior = k;
-			if (s->behavior < 0)
-				return fail(e, t->path, "unknown Split behavior '%s'", b ? b : "(none)");
-			s->invert = jbool(o, "invert", 0);
-		} else if (!strcmp(ty, "Digits")) {
-			s->kind = PRE_DIGITS;
-			s->a = jbool(o, "individual_digits", 0);
-		} else
-			known = 0;
-	} else {
-		if (!strcmp(ty, "ByteLevel")) s->kind = DEC_BYTELEVEL;
-		else if (!strcmp(ty, "ByteFallback")) s->kind = DEC_BYTEFALLBACK;
-		else if (!strcmp(ty, "Fuse")) s->kind = DEC_FUSE;
-		else if (!strcmp(ty, "Strip")) {
-			s->kind = DEC_STRIP;
-			if (!(s->str = jdup(json_object_get(o, "content"), &s->len)))
-				return fail(e, t->path, "%s decoder has no content", ty);
-			s->a = (int)json_integer_value(json_object_get(o, "start"));
-			s->b = (int)json_integer_value(json_object_get(o, "stop"));
-		} else if (!strcmp(ty, "Replace")) {
-			s->kind = DEC_REPLACE;
-			if (!(s->str = jdup(json_object_get(o, "content"), &s->len)))
-				return fail(e, t->path, "%s decoder has no content", ty);
-			if (!(s->re = pattern(json_object_get(o, "pattern"), t->path, e)))
-				return -1;
-		} else if (!strcmp(ty, "Metaspace")) {
-			s->kind = DEC_METASPACE;
-			if (!(s->str = jdup(json_object_get(o, "replacement"), &s->len)))
-				return fail(e, t->path, "%s decoder has no replacement", ty);
-			const char *ps = json_string_value(json_object_get(o, "prepend_scheme"));
-			s->a = ps ? strcmp(ps, "never") != 0 : jbool(o, "add_prefix_space", 1);
-		} else
-			known = 0;
-	}
-	if (!known) {
-		char what[200];
-		snprintf(what, sizeof what, "%s type '%s'", part_name[part], ty);
-		return fail(e, t->path, "unsupported %s", what);
-	}
-	return 0;
 }
 
 struct ventry {
@@ -286,7 +110,7 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 	int rc = -1;
 	int32_t max = -1;
 	if (!text)
-		return fail(e, t->path, "model has no %s object", "vocab");
+		return hft_fail(e, t->path, "model has no %s object", "vocab");
 	p = hft_json_ws(p + 1, end); /* past '{': the scan checked the structure */
 	while (p < end && *p == '"') {
 		if (nv == cap) {
@@ -304,7 +128,7 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 		long id = strtol(p, &q, 10);
 		if (q == p || id < 0 || id >= (1 << 30) || (*q != ',' && *q != '}' && *q != ' ' &&
 							    *q != '\n' && *q != '\r' && *q != '\t')) {
-			fail(e, t->path, "vocabulary entry '%s' has no valid id", arena.p + off);
+			hft_fail(e, t->path, "vocabulary entry '%s' has no valid id", arena.p + off);
 			goto out;
 		}
 		v[nv++] = (struct ventry){ (uint32_t)off, (uint32_t)(arena.n - off - 1), (int32_t)id };
@@ -319,7 +143,7 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 	json_array_foreach(added, i, a) {
 		json_int_t id = json_integer_value(json_object_get(a, "id"));
 		if (!json_is_integer(json_object_get(a, "id")) || id < 0 || id >= (1 << 30)) {
-			fail(e, t->path, "added token %s has no valid id", "entry");
+			hft_fail(e, t->path, "added token %s has no valid id", "entry");
 			goto out;
 		}
 		if (id > max)
@@ -342,7 +166,7 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 		int32_t id = v[i].id;
 		const char *k = t->arena + v[i].off;
 		if (t->tok[id]) {
-			fail(e, t->path, "two vocabulary entries have the id of '%s'", k);
+			hft_fail(e, t->path, "two vocabulary entries have the id of '%s'", k);
 			goto out;
 		}
 		t->tok[id] = (char *)k;
@@ -351,7 +175,7 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 		for (; t->vmap[h]; h = (h + 1) & t->vmask) {
 			int32_t o = (int32_t)t->vmap[h] - 1;
 			if (t->toklen[o] == v[i].len && !memcmp(t->tok[o], k, v[i].len)) {
-				fail(e, t->path, "vocabulary has '%s' twice", k);
+				hft_fail(e, t->path, "vocabulary has '%s' twice", k);
 				goto out;
 			}
 		}
@@ -371,7 +195,7 @@ out:
 static int load_merges(struct hftok *t, const char *text, size_t len, struct err *e)
 {
 	if (!text)
-		return fail(e, t->path, "model has no %s array", "merges");
+		return hft_fail(e, t->path, "model has no %s array", "merges");
 	const char *p = text, *end = text + len;
 	size_t n = 0; /* entries: at most one per quote pair, so count top-level commas */
 	for (const char *q = p; q < end; q++)
@@ -396,7 +220,7 @@ static int load_merges(struct hftok *t, const char *text, size_t len, struct err
 				goto nomem;
 			const char *sp = both.p ? memchr(both.p, ' ', both.n) : NULL;
 			if (!sp || memchr(sp + 1, ' ', both.n - (size_t)(sp + 1 - both.p))) {
-				fail(e, t->path, "merge '%s' is not two tokens", both.p ? both.p : "");
+				hft_fail(e, t->path, "merge '%s' is not two tokens", both.p ? both.p : "");
 				goto out;
 			}
 			na = (size_t)(sp - both.p);
@@ -446,7 +270,7 @@ static int load_merges(struct hftok *t, const char *text, size_t len, struct err
 	rc = 0;
 	goto out;
 bad:
-	fail(e, t->path, "merge %s is neither \"a b\" nor [a, b]", "entry");
+	hft_fail(e, t->path, "merge %s is neither \"a b\" nor [a, b]", "entry");
 	goto out;
 nomem:
 	err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
@@ -465,17 +289,17 @@ static int load_added(struct hftok *t, json_t *added, struct err *e)
 	json_array_foreach(added, i, a) {
 		struct hft_added *d = &t->added[t->nadded];
 		size_t len;
-		char *c = jdup(json_object_get(a, "content"), &len);
+		char *c = hft_jdup(json_object_get(a, "content"), &len);
 		if (!c || len == 0) {
 			free(c);
-			return fail(e, t->path, "added token %s has no content", "entry");
+			return hft_fail(e, t->path, "added token %s has no content", "entry");
 		}
 		d->id = (int32_t)json_integer_value(json_object_get(a, "id"));
-		d->special = jbool(a, "special", 0);
-		d->lstrip = jbool(a, "lstrip", 0);
-		d->rstrip = jbool(a, "rstrip", 0);
-		d->single_word = jbool(a, "single_word", 0);
-		d->normalized = jbool(a, "normalized", !d->special);
+		d->special = hft_jbool(a, "special", 0);
+		d->lstrip = hft_jbool(a, "lstrip", 0);
+		d->rstrip = hft_jbool(a, "rstrip", 0);
+		d->single_word = hft_jbool(a, "single_word", 0);
+		d->normalized = hft_jbool(a, "normalized", !d->special);
 		t->nadded++;
 		d->raw = c;
 		d->content = malloc(len + 1);
@@ -509,53 +333,6 @@ static int normalize_added(struct hftok *t, struct err *e)
 	return 0;
 }
 
-static int load_post(struct hftok *t, json_t *o, struct err *e)
-{
-	if (!o || json_is_null(o))
-		return 0;
-	const char *ty = type_of(o);
-	if (!strcmp(ty, "Sequence")) {
-		size_t i;
-		json_t *c;
-		json_array_foreach(json_object_get(o, "processors"), i, c)
-			if (load_post(t, c, e) < 0)
-				return -1;
-		return 0;
-	}
-	if (!strcmp(ty, "ByteLevel"))
-		return 0; /* offsets only */
-	if (strcmp(ty, "TemplateProcessing"))
-		return fail(e, t->path, "unsupported post-processor type '%s'", ty);
-	json_t *single = json_object_get(o, "single"), *specials = json_object_get(o, "special_tokens");
-	size_t i;
-	json_t *it;
-	int seen_a = 0;
-	json_array_foreach(single, i, it) {
-		json_t *sp = json_object_get(it, "SpecialToken");
-		if (!sp) {
-			seen_a = 1;
-			continue;
-		}
-		const char *name = json_string_value(json_object_get(sp, "id"));
-		json_t *ids = json_object_get(json_object_get(specials, name ? name : ""), "ids");
-		if (!json_is_array(ids))
-			return fail(e, t->path, "template token '%s' is not in special_tokens",
-				    name ? name : "(none)");
-		size_t j;
-		json_t *id;
-		json_array_foreach(ids, j, id) {
-			int32_t **v = seen_a ? &t->eos : &t->bos;
-			size_t *n = seen_a ? &t->neos : &t->nbos;
-			int32_t *p = realloc(*v, (*n + 1) * sizeof *p);
-			if (!p)
-				return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
-			p[(*n)++] = (int32_t)json_integer_value(id);
-			*v = p;
-		}
-	}
-	return 0;
-}
-
 struct hftok *hftok_load(const char *path, struct err *e)
 {
 	bytelevel_init();
@@ -585,47 +362,43 @@ struct hftok *hftok_load(const char *path, struct err *e)
 	}
 	json_t *model = json_object_get(root, "model");
 	if (!json_is_object(model)) {
-		fail(e, path, "no %s object", "model");
+		hft_fail(e, path, "no %s object", "model");
 		goto fail;
 	}
 	const char *mty = json_string_value(json_object_get(model, "type"));
 	if (!mty && json_is_array(json_object_get(model, "merges")))
 		mty = "BPE";
 	if (!mty || strcmp(mty, "BPE")) {
-		fail(e, path, "model type '%s' is not supported (only BPE)", mty ? mty : "(none)");
+		hft_fail(e, path, "model type '%s' is not supported (only BPE)", mty ? mty : "(none)");
 		goto fail;
 	}
 	const char *csp = json_string_value(json_object_get(model, "continuing_subword_prefix"));
 	const char *eow = json_string_value(json_object_get(model, "end_of_word_suffix"));
 	if ((csp && *csp) || (eow && *eow)) {
-		fail(e, path, "BPE %s is not supported", csp && *csp ? "continuing_subword_prefix" :
+		hft_fail(e, path, "BPE %s is not supported", csp && *csp ? "continuing_subword_prefix" :
 		     "end_of_word_suffix");
 		goto fail;
 	}
 	json_t *added = json_object_get(root, "added_tokens");
 	if (added && !json_is_array(added)) {
-		fail(e, path, "%s is not an array", "added_tokens");
+		hft_fail(e, path, "%s is not an array", "added_tokens");
 		goto fail;
 	}
 	if (load_vocab(t, vtext, nvtext, added, e) < 0 ||
 	    load_merges(t, mtext, nmtext, e) < 0)
 		goto fail;
-	t->byte_fallback = jbool(model, "byte_fallback", 0);
-	t->ignore_merges = jbool(model, "ignore_merges", 0);
-	t->fuse_unk = jbool(model, "fuse_unk", 0);
+	t->byte_fallback = hft_jbool(model, "byte_fallback", 0);
+	t->ignore_merges = hft_jbool(model, "ignore_merges", 0);
+	t->fuse_unk = hft_jbool(model, "fuse_unk", 0);
 	json_t *unk = json_object_get(model, "unk_token");
 	if (json_is_string(unk)) {
 		t->unk = hft_vocab_get(t, json_string_value(unk), json_string_length(unk));
 		if (t->unk < 0) {
-			fail(e, path, "unk_token '%s' is not in the vocabulary", json_string_value(unk));
+			hft_fail(e, path, "unk_token '%s' is not in the vocabulary", json_string_value(unk));
 			goto fail;
 		}
 	}
-	if (load_added(t, added, e) < 0 ||
-	    add_steps(t, PART_NORM, json_object_get(root, "normalizer"), e) < 0 ||
-	    add_steps(t, PART_PRE, json_object_get(root, "pre_tokenizer"), e) < 0 ||
-	    add_steps(t, PART_DEC, json_object_get(root, "decoder"), e) < 0 ||
-	    load_post(t, json_object_get(root, "post_processor"), e) < 0 ||
+	if (load_added(t, added, e) < 0 || hft_load_parts(t, root, e) < 0 ||
 	    normalize_added(t, e) < 0)
 		goto fail;
 	t->md = pcre2_match_data_create(16, NULL);
@@ -647,15 +420,6 @@ fail:
 	return NULL;
 }
 
-static void free_steps(struct hft_step *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(s[i].str);
-		pcre2_code_free(s[i].re);
-	}
-	free(s);
-}
-
 void hftok_free(struct hftok *t)
 {
 	if (!t)
@@ -673,9 +437,9 @@ void hftok_free(struct hftok *t)
 	}
 	free(t->added);
 	free(t->is_added);
-	free_steps(t->norm, t->nnorm);
-	free_steps(t->pre, t->npre);
-	free_steps(t->dec, t->ndec);
+	hft_free_steps(t->norm, t->nnorm);
+	hft_free_steps(t->pre, t->npre);
+	hft_free_steps(t->dec, t->ndec);
 	free(t->bos);
 	free(t->eos);
 	pcre2_match_data_free(t->md);

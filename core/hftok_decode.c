@@ -212,12 +212,21 @@ char *hftok_decode(const struct hftok *t, const int32_t *ids, size_t n, int skip
 		a = b;
 		b = (struct strs){ 0 };
 	}
-	if (hft_buf_add(&all, "", 0) < 0)
+	struct hft_buf joined = { 0 };
+	if (hft_buf_add(&joined, "", 0) < 0)
 		goto nomem;
 	for (size_t i = 0; i < a.n; i++)
-		if ((i && !t->ndec && hft_buf_add(&all, " ", 1) < 0) ||
-		    hft_buf_add(&all, a.v[i].p, a.v[i].n) < 0)
+		if ((i && !t->ndec && hft_buf_add(&joined, " ", 1) < 0) ||
+		    hft_buf_add(&joined, a.v[i].p, a.v[i].n) < 0) {
+			free(joined.p);
 			goto nomem;
+		}
+	/* a vocabulary entry with invalid UTF-8 (the file's strings are not checked
+	 * byte by byte on load) must not reach the caller's JSON */
+	int rc = hft_buf_add(&all, "", 0) < 0 ? -1 : hft_lossy(&all, joined.p, joined.n);
+	free(joined.p);
+	if (rc < 0)
+		goto nomem;
 	strs_free(&a);
 	return all.p;
 nomem:

@@ -111,6 +111,14 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 	int32_t max = -1;
 	if (!text)
 		return hft_fail(e, t->path, "model has no %s object", "vocab");
+	/* sized once: the strings are no longer than the text, entries at most one per
+	 * four bytes ("":0) */
+	arena.cap = n + 1;
+	cap = n / 4 + 1;
+	arena.p = malloc(arena.cap);
+	v = malloc(cap * sizeof *v);
+	if (!arena.p || !v)
+		goto nomem;
 	p = hft_json_ws(p + 1, end); /* past '{': the scan checked the structure */
 	while (p < end && *p == '"') {
 		if (nv == cap) {

@@ -417,6 +417,43 @@ static void test_hftok__refusals(void)
 	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [] ", "", "line");
 }
 
+/* the vocabulary and merges are read by hftok_json.c, not jansson: escapes, both
+ * merge forms, and what must still be refused */
+static void test_hftok__vocab_json_escapes_and_merge_forms(void)
+{
+	/* "\u0120" is Ġ, "\ud83d\ude00" is U+1F600, "\"" and "\\" themselves */
+	struct hftok *t = load("{\"type\": \"BPE\", \"vocab\": {\"\\u0120\": 0, \"a\": 1, "
+			       "\"\\u0120a\": 2, \"\\ud83d\\ude00\": 3, \"\\\"\": 4, \"\\\\\": 5, "
+			       "\"\\\"\\\\\": 6}, \"merges\": [[\"\\u0120\", \"a\"], \"\\\" \\\\\"]}", "");
+	CHECK(hftok_token_id(t, "\xC4\xA0" "a") == 2);
+	CHECK(hftok_token_id(t, "\xF0\x9F\x98\x80") == 3);
+	CHECK_TOKS(t, "\xC4\xA0" "a", "\xC4\xA0" "a");
+	CHECK_TOKS(t, "\"\\", "\"\\");
+	hftok_free(t);
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1}, \"merges\": []}", "",
+		"vocabulary has 'a' twice");
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}", "",
+		"two vocabulary entries have the id of 'b'");
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}", "",
+		"vocabulary entry 'a' has no valid id");
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\"]]}", "",
+		"is neither");
+	refused("{\"type\": \"BPE\", \"merges\": []}", "", "no vocab object");
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"\\ud800 a\"]}", "", "line");
+}
+
+static void test_hftok__decode_is_valid_utf8(void)
+{
+	/* a vocabulary entry that is not UTF-8 (\xff) and no decoder */
+	struct hftok *t = load("{\"type\": \"BPE\", \"vocab\": {\"a\\u00e9\": 0, \"b\xff\": 1}, \"merges\": []}", "");
+	int32_t ids[] = { 0, 1 };
+	struct err e = { 0 };
+	char *s = hftok_decode(t, ids, 2, 0, &e);
+	CHECK_MSG(s && strcmp(s, "a\xC3\xA9 b\xEF\xBF\xBD") == 0, "%s", s);
+	free(s);
+	hftok_free(t);
+}
+
 static void test_hftok__missing_file(void)
 {
 	struct err e = { 0 };
@@ -446,6 +483,8 @@ int main(int argc, char **argv)
 		TEST(test_hftok__template_bos_eos),
 		TEST(test_hftok__decode_mid_character_is_replacement),
 		TEST(test_hftok__refusals),
+		TEST(test_hftok__vocab_json_escapes_and_merge_forms),
+		TEST(test_hftok__decode_is_valid_utf8),
 		TEST(test_hftok__missing_file),
 		{ 0 } });
 }

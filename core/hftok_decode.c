@@ -147,8 +147,10 @@ static int dec_step(const struct hftok *t, const struct hft_step *st, struct str
 			pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
 			if (!md)
 				goto out;
+			uint32_t opt = 0;
 			while (at < n) {
-				int m = pcre2_match(st->re, (PCRE2_SPTR)s, n, at, 0, md, NULL);
+				int m = pcre2_match(st->re, (PCRE2_SPTR)s, n, at, opt, md, NULL);
+				opt = PCRE2_NO_UTF_CHECK; /* checked once per subject */
 				PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 				if (m < 0 || ov[1] == ov[0])
 					break;

@@ -176,8 +176,11 @@ static int re_segs(pcre2_code *re, pcre2_match_data *md, const char *s, size_t n
 {
 	out->n = 0;
 	size_t prev = 0, at = 0;
+	uint32_t opt = 0;
 	while (at <= n) {
-		int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, 0, md, NULL);
+		/* the subject's UTF-8 is checked once, not again on each call (quadratic) */
+		int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, opt, md, NULL);
+		opt = PCRE2_NO_UTF_CHECK;
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
 		if (rc < 0)
@@ -359,12 +362,12 @@ static int split_added(const struct hftok *t, int normalized, const char *s, siz
 	size_t from = 0, i = 0;
 	while (i < n) {
 		const struct hft_added *best = NULL;
-		for (size_t k = 0; k < t->nadded; k++) {
-			const struct hft_added *d = &t->added[k];
-			if (d->normalized != normalized || d->content[0] != s[i] || d->len > n - i ||
-			    (best && d->len <= best->len) || memcmp(d->content, s + i, d->len))
-				continue;
-			best = d;
+		unsigned c = (unsigned char)s[i];
+		for (uint32_t k = t->abyte[c]; k < t->abyte[c + 1] && !best; k++) {
+			const struct hft_added *d = &t->added[t->aidx[k]];
+			if (d->normalized == normalized && d->len <= n - i &&
+			    !memcmp(d->content, s + i, d->len))
+				best = d; /* the bucket is longest first */
 		}
 		if (!best) {
 			i++;

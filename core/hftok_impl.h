@@ -74,6 +74,9 @@ struct hftok {
 	struct hft_added *added;
 	size_t nadded;
 	unsigned char *is_added; /* 0 no, 1 yes, 2 special */
+	/* added tokens by first byte, longest first: aidx[abyte[c] .. abyte[c + 1]) */
+	uint32_t *aidx;
+	uint32_t abyte[257];
 	/* components */
 	struct hft_step *norm, *pre, *dec;
 	size_t nnorm, npre, ndec;

@@ -341,6 +341,32 @@ static int normalize_added(struct hftok *t, struct err *e)
 	return 0;
 }
 
+/* the first-byte index of the added tokens (as matched), each bucket longest first */
+static int index_added(struct hftok *t)
+{
+	t->aidx = malloc((t->nadded + 1) * sizeof *t->aidx);
+	if (!t->aidx)
+		return -1;
+	memset(t->abyte, 0, sizeof t->abyte);
+	for (size_t i = 0; i < t->nadded; i++)
+		t->abyte[(unsigned char)t->added[i].content[0] + 1]++;
+	for (int c = 0; c < 256; c++)
+		t->abyte[c + 1] += t->abyte[c];
+	uint32_t fill[256];
+	memcpy(fill, t->abyte, sizeof fill);
+	for (size_t i = 0; i < t->nadded; i++) {
+		unsigned c = (unsigned char)t->added[i].content[0];
+		uint32_t k = fill[c]++;
+		/* insertion into the bucket, longest first (stable among equals) */
+		while (k > t->abyte[c] && t->added[t->aidx[k - 1]].len < t->added[i].len) {
+			t->aidx[k] = t->aidx[k - 1];
+			k--;
+		}
+		t->aidx[k] = (uint32_t)i;
+	}
+	return 0;
+}
+
 struct hftok *hftok_load(const char *path, struct err *e)
 {
 	bytelevel_init();
@@ -409,6 +435,10 @@ struct hftok *hftok_load(const char *path, struct err *e)
 	if (load_added(t, added, e) < 0 || hft_load_parts(t, root, e) < 0 ||
 	    normalize_added(t, e) < 0)
 		goto fail;
+	if (index_added(t) < 0) {
+		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
+		goto fail;
+	}
 	t->md = pcre2_match_data_create(16, NULL);
 	t->cache_mask = 16383;
 	t->cache = calloc(t->cache_mask + 1, sizeof *t->cache);
@@ -445,6 +475,7 @@ void hftok_free(struct hftok *t)
 	}
 	free(t->added);
 	free(t->is_added);
+	free(t->aidx);
 	hft_free_steps(t->norm, t->nnorm);
 	hft_free_steps(t->pre, t->npre);
 	hft_free_steps(t->dec, t->ndec);

@@ -481,11 +481,11 @@ static int merge_get(const struct hftok *t, int32_t a, int32_t b, uint32_t *rank
 	k *= 0xff51afd7ed558ccdULL;
 	k ^= k >> 33;
 	for (size_t h = k & t->mmask;; h = (h + 1) & t->mmask) {
-		if (!t->mkey[h])
+		if (!t->merge[h].key)
 			return 0;
-		if (t->mkey[h] == key) {
-			*rank = t->mrank[h];
-			*new = t->mnew[h];
+		if (t->merge[h].key == key) {
+			*rank = t->merge[h].rank;
+			*new = t->merge[h].new;
 			return 1;
 		}
 	}

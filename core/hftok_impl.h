@@ -59,13 +59,16 @@ struct hftok {
 	char **tok;
 	uint32_t *toklen;
 	int32_t nids;
-	/* spelling -> id of the model vocabulary: open addressing, id + 1, 0 empty */
-	uint32_t *vmap;
+	/* spelling -> id of the model vocabulary: open addressing, (hash << 32) | (id + 1),
+	 * 0 empty; the hash spares a string compare on most probes */
+	uint64_t *vmap;
 	size_t vmask;
-	/* (left, right) -> rank, merged id */
-	uint64_t *mkey;     /* (uint64)(left + 1) << 32 | right; 0 empty */
-	uint32_t *mrank;
-	int32_t *mnew;
+	/* (left, right) -> rank, merged id: one 16-byte slot per pair, one cache line */
+	struct hft_merge {
+		uint64_t key;     /* (uint64)(left + 1) << 32 | right; 0 empty */
+		uint32_t rank;
+		int32_t new;
+	} *merge;
 	size_t mmask;
 	/* the model */
 	int32_t unk;        /* -1: none */

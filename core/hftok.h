@@ -35,7 +35,8 @@
  *                   Sequence
  *   pre-tokenizers  ByteLevel (add_prefix_space, use_regex), Split (String or Regex
  *                   pattern; behaviour Isolated, Removed, MergedWithPrevious,
- *                   MergedWithNext, Contiguous; invert), Digits, Sequence
+ *                   MergedWithNext, Contiguous; invert), Digits, Metaspace
+ *                   (prepend_scheme always/first/never, split), Sequence
  *   decoders        ByteLevel, ByteFallback, Fuse, Strip, Replace, Metaspace, Sequence
  *   post-processors TemplateProcessing (its `single` template), ByteLevel, Sequence
  * Regexes run in PCRE2 with UTF and UCP, which reads the files' Oniguruma patterns

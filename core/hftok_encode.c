@@ -120,7 +120,8 @@ static int32_t last_char(const char *s, size_t n)
 
 struct piece {
 	size_t off, len;
-	int32_t id; /* >= 0: a decided token */
+	int32_t id;  /* >= 0: a decided token */
+	int first;   /* starts at offset 0 of the input (Metaspace's prepend_scheme "first") */
 };
 
 struct plist {
@@ -141,8 +142,17 @@ static int push_piece(struct plist *l, const char *s, size_t n, int32_t id)
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct piece){ l->b.n, n, id };
-	return hft_buf_add(&l->b, s, n);
+	l->v[l->n++] = (struct piece){ l->b.n, n, id, 0 };
+	return hft_buf_add(&l->b, s, n) < 0 ? -1 : 1;
+}
+
+/* a text piece (none if empty), marked first when `first` */
+static int push_first(struct plist *l, const char *s, size_t n, int first)
+{
+	int rc = push_piece(l, s, n, -1);
+	if (rc == 1 && first)
+		l->v[l->n - 1].first = 1;
+	return rc;
 }
 
 /* ---- regex matches as the library's Pattern::find_matches ---- */
@@ -357,7 +367,8 @@ int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf
 
 /* Cut the added tokens whose normalized flag is `normalized` out of s into l:
  * leftmost-longest, then single_word, lstrip, rstrip as AddedVocabulary::find_matches */
-static int split_added(const struct hftok *t, int normalized, const char *s, size_t n, struct plist *l)
+static int split_added(const struct hftok *t, int normalized, const char *s, size_t n, int first,
+		       struct plist *l)
 {
 	size_t from = 0, i = 0;
 	while (i < n) {
@@ -389,16 +400,17 @@ static int split_added(const struct hftok *t, int normalized, const char *s, siz
 		if (best->rstrip)
 			while (b < n && hft_is_space(hft_utf8_next(s + b, n - b, &len)))
 				b += len;
-		if (push_piece(l, s + from, a - from, -1) < 0 || push_piece(l, "", 0, best->id) < 0)
+		if (push_first(l, s + from, a - from, first && from == 0) < 0 ||
+		    push_piece(l, "", 0, best->id) < 0)
 			return -1;
 		from = i = b;
 	}
-	return push_piece(l, s + from, n - from, -1);
+	return push_first(l, s + from, n - from, first && from == 0);
 }
 
 /* ---- pre-tokenizers ---- */
 
-static int bytelevel_map(struct plist *l, const char *s, size_t n)
+static int bytelevel_map(struct plist *l, const char *s, size_t n, int first)
 {
 	if (n == 0)
 		return 0;
@@ -416,14 +428,58 @@ static int bytelevel_map(struct plist *l, const char *s, size_t n)
 		if (c[1])
 			d[k++] = c[1];
 	}
-	int rc = push_piece(l, d, k, -1);
+	int rc = push_first(l, d, k, first);
 	free(big.p);
 	return rc;
 }
 
-static int pre_step(struct hftok *t, const struct hft_step *st, const char *s, size_t n,
+/* Metaspace: spaces become the replacement, which is put in front (always, or only
+ * on the piece at the start of the input), then pieces start at each replacement */
+static int metaspace(const struct hft_step *st, const char *s, size_t n, int first,
+		     struct plist *out, struct segs *sg, struct hft_buf *tmp)
+{
+	tmp->n = 0;
+	if (hft_buf_add(tmp, "", 0) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((s[i] == ' ' ? hft_buf_add(tmp, st->str, st->len) : hft_buf_add(tmp, s + i, 1)) < 0)
+			return -1;
+	int starts = tmp->n >= st->len && !memcmp(tmp->p, st->str, st->len);
+	if (!starts && (st->a == 2 || (st->a == 1 && first))) {
+		if (hft_buf_add(tmp, st->str, st->len) < 0)
+			return -1;
+		memmove(tmp->p + st->len, tmp->p, tmp->n - st->len);
+		memcpy(tmp->p, st->str, st->len);
+	}
+	if (!st->b)
+		return push_first(out, tmp->p, tmp->n, first);
+	sg->n = 0;
+	size_t last = 0;
+	for (size_t i = 0; i + st->len <= tmp->n;) {
+		if (memcmp(tmp->p + i, st->str, st->len)) {
+			i++;
+			continue;
+		}
+		if ((last < i && push_seg(sg, last, i, 0) < 0) || push_seg(sg, i, i + st->len, 1) < 0)
+			return -1;
+		i += st->len;
+		last = i;
+	}
+	if (last < tmp->n && push_seg(sg, last, tmp->n, 0) < 0)
+		return -1;
+	behave(sg, SPLIT_NEXT);
+	for (size_t i = 0; i < sg->n; i++)
+		if (push_first(out, tmp->p + sg->v[i].a, sg->v[i].b - sg->v[i].a,
+			       first && sg->v[i].a == 0) < 0)
+			return -1;
+	return 0;
+}
+
+static int pre_step(struct hftok *t, const struct hft_step *st, const char *s, size_t n, int first,
 		    struct plist *out, struct segs *sg, struct hft_buf *tmp)
 {
+	if (st->kind == PRE_METASPACE)
+		return metaspace(st, s, n, first, out, sg, tmp);
 	if (st->kind == PRE_BYTELEVEL) {
 		tmp->n = 0;
 		if (st->a && s[0] != ' ' && hft_buf_add(tmp, " ", 1) < 0)
@@ -431,11 +487,12 @@ static int pre_step(struct hftok *t, const struct hft_step *st, const char *s, s
 		if (hft_buf_add(tmp, s, n) < 0)
 			return -1;
 		if (!st->b)
-			return bytelevel_map(out, tmp->p, tmp->n);
+			return bytelevel_map(out, tmp->p, tmp->n, first);
 		if (re_segs(st->re, t->md, tmp->p, tmp->n, sg) < 0)
 			return -1;
 		for (size_t i = 0; i < sg->n; i++)
-			if (bytelevel_map(out, tmp->p + sg->v[i].a, sg->v[i].b - sg->v[i].a) < 0)
+			if (bytelevel_map(out, tmp->p + sg->v[i].a, sg->v[i].b - sg->v[i].a,
+					  first && sg->v[i].a == 0) < 0)
 				return -1;
 		return 0;
 	}
@@ -452,7 +509,7 @@ static int pre_step(struct hftok *t, const struct hft_step *st, const char *s, s
 		behave(sg, st->a ? SPLIT_ISOLATED : SPLIT_CONTIGUOUS);
 	}
 	for (size_t i = 0; i < sg->n; i++)
-		if (push_piece(out, s + sg->v[i].a, sg->v[i].b - sg->v[i].a, -1) < 0)
+		if (push_first(out, s + sg->v[i].a, sg->v[i].b - sg->v[i].a, first && sg->v[i].a == 0) < 0)
 			return -1;
 	return 0;
 }
@@ -598,7 +655,7 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 	struct plist a = { 0 }, b = { 0 };
 	struct segs sg = { 0 };
 	int rc = -1;
-	if (hft_lossy(&clean, text, n) < 0 || split_added(t, 0, clean.p, clean.n, &a) < 0)
+	if (hft_lossy(&clean, text, n) < 0 || split_added(t, 0, clean.p, clean.n, 1, &a) < 0)
 		goto nomem;
 	for (size_t i = 0; i < a.n; i++) {
 		struct piece p = a.v[i];
@@ -608,7 +665,7 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 			continue;
 		}
 		if (hft_normalize(t, a.b.p + p.off, p.len, &norm) < 0 ||
-		    split_added(t, 1, norm.p, norm.n, &b) < 0)
+		    split_added(t, 1, norm.p, norm.n, p.first, &b) < 0)
 			goto nomem;
 	}
 	for (size_t s = 0; s < t->npre; s++) {
@@ -616,7 +673,7 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 		for (size_t i = 0; i < b.n; i++) {
 			struct piece p = b.v[i];
 			if ((p.id >= 0 ? push_piece(&c, "", 0, p.id) :
-			     pre_step(t, &t->pre[s], b.b.p + p.off, p.len, &c, &sg, &tmp)) < 0) {
+			     pre_step(t, &t->pre[s], b.b.p + p.off, p.len, p.first, &c, &sg, &tmp)) < 0) {
 				free(c.v);
 				free(c.b.p);
 				goto nomem;

@@ -19,7 +19,7 @@
 enum hft_kind {
 	NORM_NFC, NORM_NFD, NORM_NFKC, NORM_NFKD, NORM_LOWER, NORM_PREPEND, NORM_REPLACE,
 	NORM_STRIP,
-	PRE_BYTELEVEL, PRE_SPLIT, PRE_DIGITS,
+	PRE_BYTELEVEL, PRE_SPLIT, PRE_DIGITS, PRE_METASPACE,
 	DEC_BYTELEVEL, DEC_BYTEFALLBACK, DEC_FUSE, DEC_STRIP, DEC_REPLACE, DEC_METASPACE,
 };
 
@@ -34,7 +34,8 @@ struct hft_step {
 	int invert;         /* Split */
 	int a, b;           /* ByteLevel add_prefix_space, use_regex; Digits individual;
 	                       Strip left/right (normalizer) or start/stop (decoder);
-	                       Metaspace prepend (a) */
+	                       Metaspace decoder: prepend (a); Metaspace pre-tokenizer:
+	                       prepend 0 never, 1 first, 2 always (a), split (b) */
 };
 
 struct hft_added {

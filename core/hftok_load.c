@@ -338,29 +338,43 @@ static int normalize_added(struct hftok *t, struct err *e)
 	return 0;
 }
 
+struct added_key {
+	unsigned char c;
+	uint32_t len, i;
+};
+
+/* by first byte, then longest first, then file order */
+static int added_order(const void *pa, const void *pb)
+{
+	const struct added_key *a = pa, *b = pb;
+	if (a->c != b->c)
+		return a->c < b->c ? -1 : 1;
+	if (a->len != b->len)
+		return a->len > b->len ? -1 : 1;
+	return a->i < b->i ? -1 : 1;
+}
+
 /* the first-byte index of the added tokens (as matched), each bucket longest first */
 static int index_added(struct hftok *t)
 {
+	struct added_key *k = malloc((t->nadded + 1) * sizeof *k);
 	t->aidx = malloc((t->nadded + 1) * sizeof *t->aidx);
-	if (!t->aidx)
+	if (!k || !t->aidx) {
+		free(k);
 		return -1;
+	}
 	memset(t->abyte, 0, sizeof t->abyte);
-	for (size_t i = 0; i < t->nadded; i++)
-		t->abyte[(unsigned char)t->added[i].content[0] + 1]++;
+	for (size_t i = 0; i < t->nadded; i++) {
+		k[i] = (struct added_key){ (unsigned char)t->added[i].content[0],
+					   (uint32_t)t->added[i].len, (uint32_t)i };
+		t->abyte[k[i].c + 1]++;
+	}
 	for (int c = 0; c < 256; c++)
 		t->abyte[c + 1] += t->abyte[c];
-	uint32_t fill[256];
-	memcpy(fill, t->abyte, sizeof fill);
-	for (size_t i = 0; i < t->nadded; i++) {
-		unsigned c = (unsigned char)t->added[i].content[0];
-		uint32_t k = fill[c]++;
-		/* insertion into the bucket, longest first (stable among equals) */
-		while (k > t->abyte[c] && t->added[t->aidx[k - 1]].len < t->added[i].len) {
-			t->aidx[k] = t->aidx[k - 1];
-			k--;
-		}
-		t->aidx[k] = (uint32_t)i;
-	}
+	qsort(k, t->nadded, sizeof *k, added_order);
+	for (size_t i = 0; i < t->nadded; i++)
+		t->aidx[i] = k[i].i;
+	free(k);
 	return 0;
 }
 
@@ -429,17 +443,18 @@ struct hftok *hftok_load(const char *path, struct err *e)
 			goto fail;
 		}
 	}
-	if (load_added(t, added, e) < 0 || hft_load_parts(t, root, e) < 0 ||
-	    normalize_added(t, e) < 0)
-		goto fail;
-	if (index_added(t) < 0) {
-		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
-		goto fail;
-	}
+	/* the match data first: normalizing the added tokens runs the normalizer's regexes */
 	t->md = pcre2_match_data_create(16, NULL);
 	t->cache_mask = 16383;
 	t->cache = calloc(t->cache_mask + 1, sizeof *t->cache);
 	if (!t->md || !t->cache) {
+		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
+		goto fail;
+	}
+	if (load_added(t, added, e) < 0 || hft_load_parts(t, root, e) < 0 ||
+	    normalize_added(t, e) < 0)
+		goto fail;
+	if (index_added(t) < 0) {
 		err_set(e, ERR_NOMEM, "cannot load tokenizer '%s': out of memory", path);
 		goto fail;
 	}

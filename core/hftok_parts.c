@@ -151,6 +151,19 @@ static int add_steps(struct hftok *t, enum part part, json_t *o, struct err *e)
 			if (s->behavior < 0)
 				return hft_fail(e, t->path, "unknown Split behavior '%s'", b ? b : "(none)");
 			s->invert = hft_jbool(o, "invert", 0);
+		} else if (!strcmp(ty, "Metaspace")) {
+			s->kind = PRE_METASPACE;
+			if (!(s->str = hft_jdup(json_object_get(o, "replacement"), &s->len)) || !s->len)
+				return hft_fail(e, t->path, "%s pre-tokenizer has no replacement", ty);
+			const char *ps = json_string_value(json_object_get(o, "prepend_scheme"));
+			if (ps)
+				s->a = !strcmp(ps, "always") ? 2 : !strcmp(ps, "first") ? 1 :
+				       !strcmp(ps, "never") ? 0 : -1;
+			else
+				s->a = hft_jbool(o, "add_prefix_space", 1) ? 2 : 0;
+			if (s->a < 0)
+				return hft_fail(e, t->path, "unknown Metaspace prepend_scheme '%s'", ps);
+			s->b = hft_jbool(o, "split", 1);
 		} else if (!strcmp(ty, "Digits")) {
 			s->kind = PRE_DIGITS;
 			s->a = hft_jbool(o, "individual_digits", 0);

@@ -236,6 +236,13 @@ static void test_hftok__normalized_added_token_after_normalizer(void)
 	/* "AB" is matched as "ab" in lowercased text; "X" only in the raw text */
 	CHECK_TOKS(t, "xAbX", "x|AB|X");
 	hftok_free(t);
+	/* a regex normalizer (Replace) runs on the added token at load too: "a b" is
+	 * matched as "a_b" */
+	t = load("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"_\": 2}, \"merges\": []}",
+		 "\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \" \"}, \"content\": \"_\"}, "
+		 "\"added_tokens\": [" ADDED("a b", 3, "\"normalized\": true") "]");
+	CHECK_TOKS(t, "b a b", "b|_|a b");
+	hftok_free(t);
 }
 
 static void test_hftok__unicode_normalizers(void)
@@ -272,6 +279,34 @@ static void test_hftok__sentencepiece_style(void)
 	char *s = roundtrip(t, "hi hi!");
 	CHECK_MSG(strcmp(s, "hi hi!") == 0, "%s", s);
 	free(s);
+	hftok_free(t);
+}
+
+#define MS_VOCAB "{\"type\": \"BPE\", \"vocab\": {\"\xE2\x96\x81hi\": 0, \"\xE2\x96\x81yo\": 1, " \
+	"\"hi\": 2, \"\xE2\x96\x81hi\xE2\x96\x81yo\": 3, \"<s>\": 4, \"\xE2\x96\x81\": 5}, \"merges\": [], " \
+	"\"ignore_merges\": true}"
+#define MS_PRE(scheme, split) "\"added_tokens\": [" ADDED("<s>", 4, "\"special\": true") "], " \
+	"\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\xE2\x96\x81\", " \
+	"\"prepend_scheme\": \"" scheme "\", \"split\": " split "}"
+
+/* Mistral style: spaces become ▁, pieces start at each ▁; "first" prefixes only the
+ * piece at the very start of the input, not one after an added token */
+static void test_hftok__metaspace_pretokenizer(void)
+{
+	struct hftok *t = load(MS_VOCAB, MS_PRE("always", "true"));
+	CHECK_TOKS(t, "hi yo", "\xE2\x96\x81hi|\xE2\x96\x81yo");
+	CHECK_TOKS(t, "<s>hi", "<s>|\xE2\x96\x81hi");
+	CHECK_TOKS(t, "  hi", "\xE2\x96\x81|\xE2\x96\x81hi"); /* starts with ▁: none put in front */
+	hftok_free(t);
+	t = load(MS_VOCAB, MS_PRE("first", "true"));
+	CHECK_TOKS(t, "hi", "\xE2\x96\x81hi");
+	CHECK_TOKS(t, "<s>hi", "<s>|hi");
+	hftok_free(t);
+	t = load(MS_VOCAB, MS_PRE("never", "false"));
+	CHECK_TOKS(t, "hi", "hi");
+	hftok_free(t);
+	t = load(MS_VOCAB, MS_PRE("always", "false"));
+	CHECK_TOKS(t, "hi yo", "\xE2\x96\x81hi\xE2\x96\x81yo");
 	hftok_free(t);
 }
 
@@ -403,6 +438,8 @@ static void test_hftok__refusals(void)
 	refused("{\"type\": \"Unigram\", \"vocab\": []}", "", "model type 'Unigram'");
 	refused(ok, "\"normalizer\": {\"type\": \"BertNormalizer\"}", "normalizer type 'BertNormalizer'");
 	refused(ok, "\"pre_tokenizer\": {\"type\": \"Whitespace\"}", "pre-tokenizer type 'Whitespace'");
+	refused(ok, "\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"_\", "
+		"\"prepend_scheme\": \"sometimes\"}", "prepend_scheme 'sometimes'");
 	refused(ok, "\"decoder\": {\"type\": \"CTC\"}", "decoder type 'CTC'");
 	refused(ok, "\"post_processor\": {\"type\": \"BertProcessing\"}", "post-processor type 'BertProcessing'");
 	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a c\"]}", "",
@@ -475,6 +512,7 @@ int main(int argc, char **argv)
 		TEST(test_hftok__normalized_added_token_after_normalizer),
 		TEST(test_hftok__unicode_normalizers),
 		TEST(test_hftok__sentencepiece_style),
+		TEST(test_hftok__metaspace_pretokenizer),
 		TEST(test_hftok__metaspace_decoder),
 		TEST(test_hftok__no_decoder_joins_with_spaces),
 		TEST(test_hftok__split_behaviours),

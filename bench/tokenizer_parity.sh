@@ -64,6 +64,15 @@ lines = [
   "\u00a0non-breaking\u00a0spaces\u3000ideographic",
   "zero\u200bwidth\u200cjoiner\u200d",
 ]
+# and random mixes of those pieces, odd code points and whitespace (fixed seed)
+import random
+random.seed(14)
+pieces = [w for l in lines for w in l.split(" ") if w] + [
+  " ", "  ", "\n", "\r\n", "\t", " \n ", "'s", "'LL", "123456", "<|im_end|>", "<think>",
+  "\u0301", "\u200d", "\U0001F44D\U0001F3FD", "\u00e9", "e\u0301", "\uff21", "\u2581",
+  "\u0000", "\ufeff", "\U0001D400", "\u0130", "\u03a3", "ǅ", "ﷺ", "\u3000"]
+for _ in range(400):
+    lines.append("".join(random.choice(pieces) for _ in range(random.randint(1, 40))))
 for l in lines:
     print(json.dumps(l, ensure_ascii=False))
 PY
@@ -96,9 +105,13 @@ c = [json.loads(l) for l in open(c)]
 texts = [json.loads(l) for l in open(corpus)]
 ids_ok = sum(a["ids"] == b["ids"] for a, b in zip(ref, c))
 txt_ok = sum(a["text"] == b["text"] for a, b in zip(ref, c))
+shown = 0
 for t, a, b in zip(texts, ref, c):
     if a["ids"] != b["ids"]:
-        print(f"  {name} differs on {t[:60]!r}: ref {a['ids'][:12]} c {b['ids'][:12]}")
+        print(f"  {name} ids differ on {t[:60]!r}: ref {a['ids'][:12]} c {b['ids'][:12]}")
+    elif a["text"] != b["text"] and shown < 3:
+        shown += 1
+        print(f"  {name} decode differs on {t[:60]!r}: ref {a['text'][:60]!r} c {b['text'][:60]!r}")
 print(f"{name}: ids equal on {ids_ok} of {len(ref)} lines, decoded text equal on {txt_ok} of {len(ref)}")
 PY
   echo "$name load: $("$cli" "$file" --time)"

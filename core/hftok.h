@@ -16,11 +16,13 @@
  *                              end). Bytes that are not valid UTF-8 are read as U+FFFD,
  *                              as a Rust String::from_utf8_lossy would. add_special
  *                              applies the post-processor (BOS/EOS of the template).
- *   hftok_decode(t, ids, n, skip_special, err)
- *                              a new NUL-terminated string (caller frees): the
- *                              decoders' output; always valid UTF-8 — ids ending in the
- *                              middle of a character decode to U+FFFD; ids not in the
- *                              vocabulary are skipped (as the reference does).
+ *   hftok_decode(t, ids, n, skip_special, &len, err)
+ *                              a new string (caller frees) of len bytes plus a NUL: the
+ *                              decoders' output, which may hold NUL bytes itself (a
+ *                              text with U+0000 round-trips); always valid UTF-8 — ids
+ *                              ending in the middle of a character decode to U+FFFD;
+ *                              ids not in the vocabulary are skipped (as the reference
+ *                              does). len may be NULL.
  *   hftok_vocab_size(t)        one past the largest id (model vocabulary and added tokens)
  *   hftok_token_id(t, s)       the id spelled s (added token or vocabulary), -1 if none
  *   hftok_id_token(t, id)      the spelling of id (NUL-terminated, owned by t), or NULL
@@ -68,7 +70,7 @@ void hftok_free(struct hftok *t);
 int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 		 struct hftok_ids *ids, struct err *err);
 char *hftok_decode(const struct hftok *t, const int32_t *ids, size_t n, int skip_special,
-		   struct err *err);
+		   size_t *len, struct err *err);
 
 int32_t hftok_vocab_size(const struct hftok *t);
 int32_t hftok_token_id(const struct hftok *t, const char *s);

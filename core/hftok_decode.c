@@ -196,7 +196,7 @@ out:
 }
 
 char *hftok_decode(const struct hftok *t, const int32_t *ids, size_t n, int skip_special,
-		   struct err *e)
+		   size_t *len, struct err *e)
 {
 	struct strs a = { 0 }, b = { 0 };
 	struct hft_buf all = { 0 };
@@ -230,6 +230,8 @@ char *hftok_decode(const struct hftok *t, const int32_t *ids, size_t n, int skip
 	if (rc < 0)
 		goto nomem;
 	strs_free(&a);
+	if (len)
+		*len = all.n;
 	return all.p;
 nomem:
 	err_set(e, ERR_NOMEM, "cannot decode with '%s': out of memory", t->path);

@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "hftok.h"
-#include "utf8.h"
 
 int main(int argc, char **argv)
 {
@@ -73,11 +72,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		json_decref(s);
-		char *text = hftok_decode(t, ids.v, ids.n, 0, &e);
+		size_t tlen = 0;
+		char *text = hftok_decode(t, ids.v, ids.n, 0, &tlen, &e);
 		json_t *arr = json_array();
 		for (size_t i = 0; i < ids.n; i++)
 			json_array_append_new(arr, json_integer(ids.v[i]));
-		json_t *o = json_pack("{s:o, s:o}", "ids", arr, "text", utf8_jstring(text ? text : ""));
+		json_t *o = json_pack("{s:o, s:o}", "ids", arr, "text", json_stringn_nocheck(text ? text : "", tlen));
 		free(text);
 		char *out = json_dumps(o, JSON_COMPACT);
 		puts(out ? out : "null");

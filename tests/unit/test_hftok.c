@@ -55,7 +55,7 @@ static char *roundtrip(struct hftok *t, const char *text)
 	struct hftok_ids ids = { 0 };
 	struct err e = { 0 };
 	CHECK(hftok_encode(t, text, strlen(text), 0, &ids, &e) == 0);
-	char *s = hftok_decode(t, ids.v, ids.n, 0, &e);
+	char *s = hftok_decode(t, ids.v, ids.n, 0, NULL, &e);
 	CHECK_MSG(s != NULL, "%s", e.msg);
 	free(ids.v);
 	return s;
@@ -181,7 +181,7 @@ static void test_hftok__byte_fallback_and_unk(void)
 	/* a lone lead byte decodes to U+FFFD per byte */
 	int32_t ids[] = { 2, 1 };
 	struct err e = { 0 };
-	s = hftok_decode(t, ids, 2, 0, &e);
+	s = hftok_decode(t, ids, 2, 0, NULL, &e);
 	CHECK(s && strcmp(s, "\xEF\xBF\xBD" "a") == 0);
 	free(s);
 	hftok_free(t);
@@ -217,10 +217,10 @@ static void test_hftok__added_tokens_before_pretokenization(void)
 	CHECK_TOKS(t, "he<W>he", "he|<|W|>|he");
 	int32_t ids[] = { 300, 259 };
 	struct err e = { 0 };
-	char *s = hftok_decode(t, ids, 2, 1, &e);
+	char *s = hftok_decode(t, ids, 2, 1, NULL, &e);
 	CHECK(s && strcmp(s, "hello") == 0);
 	free(s);
-	s = hftok_decode(t, ids, 2, 0, &e);
+	s = hftok_decode(t, ids, 2, 0, NULL, &e);
 	CHECK(s && strcmp(s, "<|im_start|>hello") == 0);
 	free(s);
 	hftok_free(t);
@@ -318,7 +318,7 @@ static void test_hftok__metaspace_decoder(void)
 			       "\"prepend_scheme\": \"always\", \"split\": true}");
 	int32_t ids[] = { 0, 1 };
 	struct err e = { 0 };
-	char *s = hftok_decode(t, ids, 2, 0, &e);
+	char *s = hftok_decode(t, ids, 2, 0, NULL, &e);
 	CHECK_MSG(s && strcmp(s, "hi yo") == 0, "%s", s);
 	free(s);
 	hftok_free(t);
@@ -329,7 +329,7 @@ static void test_hftok__no_decoder_joins_with_spaces(void)
 	struct hftok *t = load("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": []}", "");
 	int32_t ids[] = { 0, 1, 99 }; /* 99 is no id: skipped */
 	struct err e = { 0 };
-	char *s = hftok_decode(t, ids, 3, 0, &e);
+	char *s = hftok_decode(t, ids, 3, 0, NULL, &e);
 	CHECK(s && strcmp(s, "a b") == 0);
 	free(s);
 	hftok_free(t);
@@ -410,8 +410,15 @@ static void test_hftok__decode_mid_character_is_replacement(void)
 	struct err e = { 0 };
 	CHECK(hftok_encode(t, "\xF0\x9F\x98\x80", 4, 0, &ids, &e) == 0);
 	CHECK(ids.n == 4);
-	char *s = hftok_decode(t, ids.v, 3, 0, &e); /* three bytes of four: one U+FFFD */
+	char *s = hftok_decode(t, ids.v, 3, 0, NULL, &e); /* three bytes of four: one U+FFFD */
 	CHECK_MSG(s && strcmp(s, "\xEF\xBF\xBD") == 0, "%s", s);
+	free(s);
+	/* U+0000 inside the text round-trips, with the length telling where it ends */
+	ids.n = 0;
+	CHECK(hftok_encode(t, "a\0b", 3, 0, &ids, &e) == 0);
+	size_t len = 0;
+	s = hftok_decode(t, ids.v, ids.n, 0, &len, &e);
+	CHECK(s && len == 3 && memcmp(s, "a\0b", 4) == 0);
 	free(s);
 	free(ids.v);
 	/* invalid UTF-8 input is read as U+FFFD */
@@ -485,7 +492,7 @@ static void test_hftok__decode_is_valid_utf8(void)
 	struct hftok *t = load("{\"type\": \"BPE\", \"vocab\": {\"a\\u00e9\": 0, \"b\xff\": 1}, \"merges\": []}", "");
 	int32_t ids[] = { 0, 1 };
 	struct err e = { 0 };
-	char *s = hftok_decode(t, ids, 2, 0, &e);
+	char *s = hftok_decode(t, ids, 2, 0, NULL, &e);
 	CHECK_MSG(s && strcmp(s, "a\xC3\xA9 b\xEF\xBF\xBD") == 0, "%s", s);
 	free(s);
 	hftok_free(t);

@@ -1,14 +1,18 @@
 /*
  * hftok — a Hugging Face `tokenizer.json` (model type BPE) read and run exactly as the
  * `tokenizers` library runs it, for the byte-level BPE family (GPT-2 style: Llama-3,
- * Qwen2/2.5/3, DeepSeek-V3, SmolLM2) and SentencePiece-converted BPE decoders.
+ * Qwen2/2.5/3, DeepSeek-V3, SmolLM2) and SentencePiece-converted BPE with byte
+ * fallback (Llama-2, Mistral, Gemma). bench/tokenizer_parity.sh compares the ids and
+ * decoded text with a reference implementation on the real Llama-3, Qwen3,
+ * DeepSeek-V3, Llama-2 and Gemma-3 files.
  *
  *   hftok_load(path, err)      parse the file; NULL with err filled on any problem:
  *                              unreadable or malformed JSON, a model type other than
  *                              BPE (WordPiece and Unigram are refused by name), an
  *                              unknown normalizer/pre-tokenizer/decoder/post-processor
- *                              type, a merge naming a token not in the vocabulary.
- *                              Every message names the file.
+ *                              type, a merge naming a token not in the vocabulary,
+ *                              BPE dropout (random, so no fixed ids). Every message
+ *                              names the file.
  *   hftok_free(t)
  *   hftok_encode(t, text, n, add_special, &ids, err)
  *                              text (n bytes) into ids appended to `ids` (a caller-owned

@@ -424,6 +424,11 @@ struct hftok *hftok_load(const char *path, struct err *e)
 		     "end_of_word_suffix");
 		goto fail;
 	}
+	json_t *dropout = json_object_get(model, "dropout");
+	if (json_number_value(dropout) > 0) {
+		hft_fail(e, path, "BPE %s is not supported (it makes the ids random)", "dropout");
+		goto fail;
+	}
 	json_t *added = json_object_get(root, "added_tokens");
 	if (added && !json_is_array(added)) {
 		hft_fail(e, path, "%s is not an array", "added_tokens");

@@ -459,6 +459,10 @@ static void test_hftok__refusals(void)
 	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [], \"unk_token\": \"?\"}", "",
 		"unk_token '?'");
 	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [] ", "", "line");
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [], \"dropout\": 0.1}", "",
+		"dropout");
+	refused("{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [], "
+		"\"continuing_subword_prefix\": \"##\"}", "", "continuing_subword_prefix");
 }
 
 /* the vocabulary and merges are read by hftok_json.c, not jansson: escapes, both

@@ -52,7 +52,7 @@ static int byte_token(const char *s, size_t n)
 	return v;
 }
 
-static int dec_step(const struct hftok *t, const struct hft_step *st, struct strs *in, struct strs *out)
+static int dec_step(const struct hft_step *st, struct strs *in, struct strs *out)
 {
 	struct hft_buf acc = { 0 };
 	int rc = -1;
@@ -190,7 +190,6 @@ static int dec_step(const struct hftok *t, const struct hft_step *st, struct str
 	}
 	rc = 0;
 out:
-	(void)t;
 	free(acc.p);
 	return rc;
 }
@@ -208,7 +207,7 @@ char *hftok_decode(const struct hftok *t, const int32_t *ids, size_t n, int skip
 			goto nomem;
 	}
 	for (size_t s = 0; s < t->ndec; s++) {
-		if (dec_step(t, &t->dec[s], &a, &b) < 0)
+		if (dec_step(&t->dec[s], &a, &b) < 0)
 			goto nomem;
 		strs_free(&a);
 		a = b;

@@ -49,6 +49,11 @@
  * (\p{L}, lookahead, (?i:...)) the same way. Known difference: Lowercase uses
  * utf8proc's simple case mapping, not Rust's full one (a final sigma, U+0130).
  *
+ * Memory: hftok_load sizes its tables once from the file; hftok_encode allocates its
+ * working lists per call and frees them before returning, and keeps at most one cache
+ * entry per slot (16384 slots, words up to 256 bytes); hftok_decode allocates only its
+ * result and its working lists.
+ *
  * Ownership and threads: the handle owns everything it returns. hftok_encode keeps a
  * per-word cache and regex match data in the handle, so one handle serves one thread
  * at a time; hftok_decode, hftok_token_id and hftok_id_token only read.

@@ -261,6 +261,20 @@ static void test_hftok__unicode_normalizers(void)
 	hftok_free(t);
 }
 
+static void test_hftok__strip_lowercase_and_literal_split(void)
+{
+	struct hftok *t = load("{\"type\": \"BPE\", \"vocab\": {\"h\": 0, \"i\": 1, \"hi\": 2, \".\": 3}, "
+			       "\"merges\": [\"h i\"]}",
+			       "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": ["
+			       "{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": true}, "
+			       "{\"type\": \"Lowercase\"}]}, "
+			       "\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \".\"}, "
+			       "\"behavior\": \"Removed\", \"invert\": false}");
+	/* "." is a literal, not "any character"; spaces at both ends go, case folds */
+	CHECK_TOKS(t, " \t HI.hI\xE3\x80\x80", "hi|hi");
+	hftok_free(t);
+}
+
 /* Llama-2 style: a SentencePiece BPE converted to tokenizer.json */
 static void test_hftok__sentencepiece_style(void)
 {
@@ -522,6 +536,7 @@ int main(int argc, char **argv)
 		TEST(test_hftok__added_tokens_before_pretokenization),
 		TEST(test_hftok__normalized_added_token_after_normalizer),
 		TEST(test_hftok__unicode_normalizers),
+		TEST(test_hftok__strip_lowercase_and_literal_split),
 		TEST(test_hftok__sentencepiece_style),
 		TEST(test_hftok__metaspace_pretokenizer),
 		TEST(test_hftok__metaspace_decoder),

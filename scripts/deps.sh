@@ -12,6 +12,8 @@ packages=(
   libsqlite3-dev       # daemon store
   libyaml-dev          # pipeline specs
   libjansson-dev       # JSON everywhere
+  libpcre2-dev         # core/hftok: the regexes of tokenizer.json
+  libutf8proc-dev      # core/hftok: Unicode normalization (NFC, NFKC)
   python3 python3-torch python3-numpy   # reference tests and benchmarks only
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
   sqlite3              # integration tests read the daemon's database

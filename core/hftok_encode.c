@@ -1,0 +1,713 @@
+/*
+ * hftok_encode — text to ids, in the reference library's order: added tokens cut out
+ * (raw text, then normalized text), normalizers, pre-tokenizers, BPE, post-processor.
+ *
+ * The text travels as a list of pieces, each either text or an already decided token
+ * id; every step rewrites the text pieces into a new list and drops empty ones, as
+ * the library's PreTokenizedString does. The BPE result of each word (up to 256
+ * bytes) is kept in a direct-mapped cache in the handle.
+ */
+#include "hftok_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+int32_t hft_utf8_next(const char *s, size_t n, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned c = u[0];
+	*len = 1;
+	if (c < 0x80)
+		return (int32_t)c;
+	size_t need;
+	unsigned lo = 0x80, hi = 0xBF;
+	int32_t cp;
+	if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+	else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2; cp = c & 0x0F;
+		if (c == 0xE0) lo = 0xA0;
+		if (c == 0xED) hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3; cp = c & 0x07;
+		if (c == 0xF0) lo = 0x90;
+		if (c == 0xF4) hi = 0x8F;
+	} else
+		return -1;
+	for (size_t k = 1; k <= need; k++) {
+		if (k >= n || u[k] < lo || u[k] > hi) {
+			*len = k; /* the valid prefix is one invalid sequence */
+			return -1;
+		}
+		cp = cp << 6 | (u[k] & 0x3F);
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	*len = need + 1;
+	return cp;
+}
+
+size_t hft_utf8_put(char *d, int32_t cp)
+{
+	unsigned char *u = (unsigned char *)d;
+	if (cp < 0x80) { u[0] = (unsigned char)cp; u[1] = 0; return 1; }
+	if (cp < 0x800) {
+		u[0] = (unsigned char)(0xC0 | cp >> 6); u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		u[2] = 0; return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xE0 | cp >> 12); u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3F)); return 3;
+	}
+	u[0] = (unsigned char)(0xF0 | cp >> 18); u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+	u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+int hft_lossy(struct hft_buf *out, const char *s, size_t n)
+{
+	size_t i = 0, run = 0; /* valid bytes not yet copied start at run */
+	while (i < n) {
+		size_t len;
+		if (hft_utf8_next(s + i, n - i, &len) >= 0) {
+			i += len;
+			continue;
+		}
+		if (hft_buf_add(out, s + run, i - run) < 0 || hft_buf_add(out, "\xEF\xBF\xBD", 3) < 0)
+			return -1;
+		i += len;
+		run = i;
+	}
+	return hft_buf_add(out, s + run, n - run);
+}
+
+/* Rust's char::is_whitespace (the White_Space property) */
+int hft_is_space(int32_t c)
+{
+	return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+	       c == 0x205F || c == 0x3000;
+}
+
+static int is_word_char(int32_t c)
+{
+	if (c == '_')
+		return 1;
+	if (c < 0)
+		return 0;
+	utf8proc_category_t k = utf8proc_category(c);
+	return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
+	       (k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO);
+}
+
+static int is_numeric(int32_t c)
+{
+	utf8proc_category_t k = utf8proc_category(c);
+	return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
+}
+
+/* the code point ending at s[0..n), n > 0 */
+static int32_t last_char(const char *s, size_t n)
+{
+	size_t i = n - 1, len;
+	while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80 && n - i < 4)
+		i--;
+	return hft_utf8_next(s + i, n - i, &len);
+}
+
+/* ---- pieces ---- */
+
+struct piece {
+	size_t off, len;
+	int32_t id;  /* >= 0: a decided token */
+	int first;   /* starts at offset 0 of the input (Metaspace's prepend_scheme "first") */
+};
+
+struct plist {
+	struct piece *v;
+	size_t n, cap;
+	struct hft_buf b;
+};
+
+static int push_piece(struct plist *l, const char *s, size_t n, int32_t id)
+{
+	if (id < 0 && n == 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct piece *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct piece){ l->b.n, n, id, 0 };
+	return hft_buf_add(&l->b, s, n) < 0 ? -1 : 1;
+}
+
+/* a text piece (none if empty), marked first when `first` */
+static int push_first(struct plist *l, const char *s, size_t n, int first)
+{
+	int rc = push_piece(l, s, n, -1);
+	if (rc == 1 && first)
+		l->v[l->n - 1].first = 1;
+	return rc;
+}
+
+/* ---- regex matches as the library's Pattern::find_matches ---- */
+
+struct seg {
+	size_t a, b;
+	int m;
+};
+
+struct segs {
+	struct seg *v;
+	size_t n, cap;
+};
+
+static int push_seg(struct segs *s, size_t a, size_t b, int m)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		struct seg *v = realloc(s->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (struct seg){ a, b, m };
+	return 0;
+}
+
+/* Matches and the gaps between them, covering s; empty matches are skipped. */
+static int re_segs(pcre2_code *re, pcre2_match_data *md, const char *s, size_t n, struct segs *out)
+{
+	out->n = 0;
+	size_t prev = 0, at = 0;
+	uint32_t opt = 0;
+	while (at <= n) {
+		/* the subject's UTF-8 is checked once, not again on each call (quadratic) */
+		int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, opt, md, NULL);
+		opt = PCRE2_NO_UTF_CHECK;
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0)
+			return -1;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		size_t a = ov[0], b = ov[1];
+		if (a == b) { /* an empty match: try again one character on */
+			if (a >= n)
+				break;
+			size_t len;
+			hft_utf8_next(s + a, n - a, &len);
+			at = a + len;
+			continue;
+		}
+		if (prev != a && push_seg(out, prev, a, 0) < 0)
+			return -1;
+		if (push_seg(out, a, b, 1) < 0)
+			return -1;
+		prev = at = b;
+	}
+	if (prev != n && push_seg(out, prev, n, 0) < 0)
+		return -1;
+	return 0;
+}
+
+static int digit_segs(const char *s, size_t n, struct segs *out)
+{
+	out->n = 0;
+	size_t last = 0, i = 0, len;
+	while (i < n) {
+		int32_t c = hft_utf8_next(s + i, n - i, &len);
+		if (c >= 0 && is_numeric(c)) {
+			if (last < i && push_seg(out, last, i, 0) < 0)
+				return -1;
+			if (push_seg(out, i, i + len, 1) < 0)
+				return -1;
+			last = i + len;
+		}
+		i += len;
+	}
+	if (n > last && push_seg(out, last, n, 0) < 0)
+		return -1;
+	return 0;
+}
+
+/* SplitDelimiterBehavior applied to segments, in place; m of the result is unused */
+static void behave(struct segs *s, int behavior)
+{
+	size_t k = 0;
+	int prevm = 0;
+	switch (behavior) {
+	case SPLIT_ISOLATED:
+		return;
+	case SPLIT_REMOVED:
+		for (size_t i = 0; i < s->n; i++)
+			if (!s->v[i].m)
+				s->v[k++] = s->v[i];
+		break;
+	case SPLIT_PREVIOUS:
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->v[i].m && !prevm && k)
+				s->v[k - 1].b = s->v[i].b;
+			else
+				s->v[k++] = s->v[i];
+			prevm = s->v[i].m;
+		}
+		break;
+	case SPLIT_CONTIGUOUS:
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->v[i].m == prevm && k)
+				s->v[k - 1].b = s->v[i].b;
+			else
+				s->v[k++] = s->v[i];
+			prevm = s->v[i].m;
+		}
+		break;
+	case SPLIT_NEXT: /* the same from the right */
+		k = s->n;
+		for (size_t i = s->n; i-- > 0;) {
+			if (s->v[i].m && !prevm && k < s->n)
+				s->v[k].a = s->v[i].a;
+			else
+				s->v[--k] = s->v[i];
+			prevm = s->v[i].m;
+		}
+		memmove(s->v, s->v + k, (s->n - k) * sizeof *s->v);
+		k = s->n - k;
+		break;
+	}
+	s->n = k;
+}
+
+/* ---- normalizers ---- */
+
+static int norm_step(const struct hftok *t, const struct hft_step *st, const char *s, size_t n,
+		     struct hft_buf *out)
+{
+	out->n = 0;
+	switch (st->kind) {
+	case NORM_NFC: case NORM_NFD: case NORM_NFKC: case NORM_NFKD: {
+		if (n == 0)
+			return hft_buf_add(out, "", 0);
+		int opt = UTF8PROC_STABLE |
+			  (st->kind == NORM_NFC || st->kind == NORM_NFKC ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+			  (st->kind == NORM_NFKC || st->kind == NORM_NFKD ? UTF8PROC_COMPAT : 0);
+		utf8proc_uint8_t *r = NULL;
+		utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
+						    &r, (utf8proc_option_t)opt);
+		if (len < 0)
+			return -1;
+		int rc = hft_buf_add(out, r, (size_t)len);
+		free(r);
+		return rc;
+	}
+	case NORM_LOWER:
+		for (size_t i = 0, len; i < n; i += len) {
+			int32_t c = hft_utf8_next(s + i, n - i, &len);
+			char u[5];
+			if (hft_buf_add(out, u, hft_utf8_put(u, utf8proc_tolower(c))) < 0)
+				return -1;
+		}
+		return 0;
+	case NORM_PREPEND:
+		if (n && hft_buf_add(out, st->str, st->len) < 0)
+			return -1;
+		return hft_buf_add(out, s, n);
+	case NORM_STRIP: {
+		size_t a = 0, b = n, len;
+		while (st->a && a < b && hft_is_space(hft_utf8_next(s + a, b - a, &len)))
+			a += len;
+		while (st->b && b > a && hft_is_space(last_char(s + a, b - a))) {
+			b--;
+			while (b > a && ((unsigned char)s[b] & 0xC0) == 0x80)
+				b--;
+		}
+		return hft_buf_add(out, s + a, b - a);
+	}
+	case NORM_REPLACE: {
+		struct segs sg = { 0 };
+		int rc = re_segs(st->re, t->md, s, n, &sg);
+		if (hft_buf_add(out, "", 0) < 0)
+			rc = -1;
+		for (size_t i = 0; rc == 0 && i < sg.n; i++)
+			rc = sg.v[i].m ? hft_buf_add(out, st->str, st->len) :
+					 hft_buf_add(out, s + sg.v[i].a, sg.v[i].b - sg.v[i].a);
+		free(sg.v);
+		return rc;
+	}
+	default:
+		return -1;
+	}
+}
+
+int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf *out)
+{
+	struct hft_buf tmp[2] = { { 0 }, { 0 } };
+	int rc = 0, k = 0;
+	const char *cur = s;
+	size_t curn = n;
+	for (size_t i = 0; rc == 0 && i < t->nnorm; i++, k ^= 1) {
+		rc = norm_step(t, &t->norm[i], cur, curn, &tmp[k]);
+		cur = tmp[k].p;
+		curn = tmp[k].n;
+	}
+	out->n = 0;
+	if (rc == 0)
+		rc = hft_buf_add(out, cur, curn);
+	free(tmp[0].p);
+	free(tmp[1].p);
+	return rc;
+}
+
+/* ---- added tokens ---- */
+
+/* Cut the added tokens whose normalized flag is `normalized` out of s into l:
+ * leftmost-longest, then single_word, lstrip, rstrip as AddedVocabulary::find_matches */
+static int split_added(const struct hftok *t, int normalized, const char *s, size_t n, int first,
+		       struct plist *l)
+{
+	size_t from = 0, i = 0;
+	while (i < n) {
+		const struct hft_added *best = NULL;
+		unsigned c = (unsigned char)s[i];
+		for (uint32_t k = t->abyte[c]; k < t->abyte[c + 1] && !best; k++) {
+			const struct hft_added *d = &t->added[t->aidx[k]];
+			if (d->normalized == normalized && d->len <= n - i &&
+			    !memcmp(d->content, s + i, d->len))
+				best = d; /* the bucket is longest first */
+		}
+		if (!best) {
+			i++;
+			continue;
+		}
+		size_t a = i, b = i + best->len, len;
+		if (best->single_word &&
+		    ((a > 0 && is_word_char(last_char(s, a))) ||
+		     (b < n && is_word_char(hft_utf8_next(s + b, n - b, &len))))) {
+			i = b;
+			continue;
+		}
+		if (best->lstrip)
+			while (a > from && hft_is_space(last_char(s + from, a - from))) {
+				a--;
+				while (a > from && ((unsigned char)s[a] & 0xC0) == 0x80)
+					a--;
+			}
+		if (best->rstrip)
+			while (b < n && hft_is_space(hft_utf8_next(s + b, n - b, &len)))
+				b += len;
+		if (push_first(l, s + from, a - from, first && from == 0) < 0 ||
+		    push_piece(l, "", 0, best->id) < 0)
+			return -1;
+		from = i = b;
+	}
+	return push_first(l, s + from, n - from, first && from == 0);
+}
+
+/* ---- pre-tokenizers ---- */
+
+static int bytelevel_map(struct plist *l, const char *s, size_t n, int first)
+{
+	if (n == 0)
+		return 0;
+	char tmp[512];
+	struct hft_buf big = { 0 };
+	char *d = n * 2 <= sizeof tmp ? tmp : NULL;
+	if (!d) {
+		if (hft_buf_add(&big, "", 0) < 0 || !(d = big.p = realloc(big.p, n * 2 + 1)))
+			return -1;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *c = hft_byte_chars[(unsigned char)s[i]];
+		d[k++] = c[0];
+		if (c[1])
+			d[k++] = c[1];
+	}
+	int rc = push_first(l, d, k, first);
+	free(big.p);
+	return rc;
+}
+
+/* Metaspace: spaces become the replacement, which is put in front (always, or only
+ * on the piece at the start of the input), then pieces start at each replacement */
+static int metaspace(const struct hft_step *st, const char *s, size_t n, int first,
+		     struct plist *out, struct segs *sg, struct hft_buf *tmp)
+{
+	tmp->n = 0;
+	if (hft_buf_add(tmp, "", 0) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((s[i] == ' ' ? hft_buf_add(tmp, st->str, st->len) : hft_buf_add(tmp, s + i, 1)) < 0)
+			return -1;
+	int starts = tmp->n >= st->len && !memcmp(tmp->p, st->str, st->len);
+	if (!starts && (st->a == 2 || (st->a == 1 && first))) {
+		if (hft_buf_add(tmp, st->str, st->len) < 0)
+			return -1;
+		memmove(tmp->p + st->len, tmp->p, tmp->n - st->len);
+		memcpy(tmp->p, st->str, st->len);
+	}
+	if (!st->b)
+		return push_first(out, tmp->p, tmp->n, first);
+	sg->n = 0;
+	size_t last = 0;
+	for (size_t i = 0; i + st->len <= tmp->n;) {
+		if (memcmp(tmp->p + i, st->str, st->len)) {
+			i++;
+			continue;
+		}
+		if ((last < i && push_seg(sg, last, i, 0) < 0) || push_seg(sg, i, i + st->len, 1) < 0)
+			return -1;
+		i += st->len;
+		last = i;
+	}
+	if (last < tmp->n && push_seg(sg, last, tmp->n, 0) < 0)
+		return -1;
+	behave(sg, SPLIT_NEXT);
+	for (size_t i = 0; i < sg->n; i++)
+		if (push_first(out, tmp->p + sg->v[i].a, sg->v[i].b - sg->v[i].a,
+			       first && sg->v[i].a == 0) < 0)
+			return -1;
+	return 0;
+}
+
+static int pre_step(struct hftok *t, const struct hft_step *st, const char *s, size_t n, int first,
+		    struct plist *out, struct segs *sg, struct hft_buf *tmp)
+{
+	if (st->kind == PRE_METASPACE)
+		return metaspace(st, s, n, first, out, sg, tmp);
+	if (st->kind == PRE_BYTELEVEL) {
+		tmp->n = 0;
+		if (st->a && s[0] != ' ' && hft_buf_add(tmp, " ", 1) < 0)
+			return -1;
+		if (hft_buf_add(tmp, s, n) < 0)
+			return -1;
+		if (!st->b)
+			return bytelevel_map(out, tmp->p, tmp->n, first);
+		if (re_segs(st->re, t->md, tmp->p, tmp->n, sg) < 0)
+			return -1;
+		for (size_t i = 0; i < sg->n; i++)
+			if (bytelevel_map(out, tmp->p + sg->v[i].a, sg->v[i].b - sg->v[i].a,
+					  first && sg->v[i].a == 0) < 0)
+				return -1;
+		return 0;
+	}
+	if (st->kind == PRE_SPLIT) {
+		if (re_segs(st->re, t->md, s, n, sg) < 0)
+			return -1;
+		if (st->invert)
+			for (size_t i = 0; i < sg->n; i++)
+				sg->v[i].m = !sg->v[i].m;
+		behave(sg, st->behavior);
+	} else {
+		if (digit_segs(s, n, sg) < 0)
+			return -1;
+		behave(sg, st->a ? SPLIT_ISOLATED : SPLIT_CONTIGUOUS);
+	}
+	for (size_t i = 0; i < sg->n; i++)
+		if (push_first(out, s + sg->v[i].a, sg->v[i].b - sg->v[i].a, first && sg->v[i].a == 0) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- BPE ---- */
+
+static int ids_push(struct hftok_ids *o, int32_t id)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		int32_t *v = realloc(o->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		o->v = v;
+		o->cap = cap;
+	}
+	o->v[o->n++] = id;
+	return 0;
+}
+
+static int merge_get(const struct hftok *t, int32_t a, int32_t b, uint32_t *rank, int32_t *new)
+{
+	uint64_t key = (uint64_t)(a + 1) << 32 | (uint32_t)b;
+	uint64_t k = key;
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	for (size_t h = k & t->mmask;; h = (h + 1) & t->mmask) {
+		if (!t->merge[h].key)
+			return 0;
+		if (t->merge[h].key == key) {
+			*rank = t->merge[h].rank;
+			*new = t->merge[h].new;
+			return 1;
+		}
+	}
+}
+
+static int bpe_word(struct hftok *t, const char *w, size_t n, struct hftok_ids *out)
+{
+	struct hft_cache_ent *ce = NULL;
+	if (n <= 256) {
+		ce = &t->cache[hft_hash(w, n) & t->cache_mask];
+		if (ce->word && ce->len == n && !memcmp(ce->word, w, n)) {
+			for (uint32_t i = 0; i < ce->nids; i++)
+				if (ids_push(out, ce->ids[i]) < 0)
+					return -1;
+			return 0;
+		}
+	}
+	size_t start = out->n;
+	int32_t whole = t->ignore_merges ? hft_vocab_get(t, w, n) : -1;
+	if (whole >= 0) {
+		if (ids_push(out, whole) < 0)
+			return -1;
+		goto cache;
+	}
+	int32_t unk = -1;
+	for (size_t i = 0, len; i < n; i += len) {
+		hft_utf8_next(w + i, n - i, &len);
+		int32_t id = hft_vocab_get(t, w + i, len);
+		if (id >= 0) {
+			if (unk >= 0 && ids_push(out, unk) < 0)
+				return -1;
+			unk = -1;
+			if (ids_push(out, id) < 0)
+				return -1;
+			continue;
+		}
+		if (t->byte_fallback) {
+			int32_t bid[4];
+			size_t k;
+			for (k = 0; k < len; k++) {
+				char name[8];
+				static const char hex[] = "0123456789ABCDEF";
+				unsigned char c = (unsigned char)w[i + k];
+				memcpy(name, "<0x", 3);
+				name[3] = hex[c >> 4];
+				name[4] = hex[c & 15];
+				name[5] = '>';
+				if ((bid[k] = hft_vocab_get(t, name, 6)) < 0)
+					break;
+			}
+			if (k == len) {
+				for (k = 0; k < len; k++)
+					if (ids_push(out, bid[k]) < 0)
+						return -1;
+				continue;
+			}
+		}
+		if (t->unk >= 0) {
+			if (unk >= 0 && !t->fuse_unk && ids_push(out, unk) < 0)
+				return -1;
+			unk = t->unk;
+		}
+	}
+	if (unk >= 0 && ids_push(out, unk) < 0)
+		return -1;
+	/* merges: the best-ranked adjacent pair, leftmost on a tie, until none applies */
+	int32_t *sym = out->v + start;
+	size_t m = out->n - start;
+	for (;;) {
+		uint32_t best = UINT32_MAX, r;
+		size_t pos = 0;
+		int32_t bnew = -1, nw;
+		for (size_t i = 0; i + 1 < m; i++)
+			if (merge_get(t, sym[i], sym[i + 1], &r, &nw) && r < best) {
+				best = r;
+				pos = i;
+				bnew = nw;
+			}
+		if (bnew < 0)
+			break;
+		sym[pos] = bnew;
+		memmove(sym + pos + 1, sym + pos + 2, (m - pos - 2) * sizeof *sym);
+		m--;
+	}
+	out->n = start + m;
+cache:
+	if (ce) {
+		char *cw = malloc(n + 1);
+		int32_t *ci = malloc((out->n - start) * sizeof *ci + 1);
+		if (!cw || !ci) {
+			free(cw);
+			free(ci);
+			return 0; /* no cache entry: still a correct result */
+		}
+		free(ce->word);
+		free(ce->ids);
+		memcpy(cw, w, n);
+		memcpy(ci, out->v + start, (out->n - start) * sizeof *ci);
+		*ce = (struct hft_cache_ent){ cw, n, ci, (uint32_t)(out->n - start) };
+	}
+	return 0;
+}
+
+/* ---- the whole ---- */
+
+int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
+		 struct hftok_ids *ids, struct err *e)
+{
+	struct hft_buf clean = { 0 }, norm = { 0 }, tmp = { 0 };
+	struct plist a = { 0 }, b = { 0 };
+	struct segs sg = { 0 };
+	int rc = -1;
+	if (hft_lossy(&clean, text, n) < 0 || split_added(t, 0, clean.p, clean.n, 1, &a) < 0)
+		goto nomem;
+	for (size_t i = 0; i < a.n; i++) {
+		struct piece p = a.v[i];
+		if (p.id >= 0) {
+			if (push_piece(&b, "", 0, p.id) < 0)
+				goto nomem;
+			continue;
+		}
+		if (hft_normalize(t, a.b.p + p.off, p.len, &norm) < 0 ||
+		    split_added(t, 1, norm.p, norm.n, p.first, &b) < 0)
+			goto nomem;
+	}
+	for (size_t s = 0; s < t->npre; s++) {
+		struct plist c = { 0 };
+		for (size_t i = 0; i < b.n; i++) {
+			struct piece p = b.v[i];
+			if ((p.id >= 0 ? push_piece(&c, "", 0, p.id) :
+			     pre_step(t, &t->pre[s], b.b.p + p.off, p.len, p.first, &c, &sg, &tmp)) < 0) {
+				free(c.v);
+				free(c.b.p);
+				goto nomem;
+			}
+		}
+		free(b.v);
+		free(b.b.p);
+		b = c;
+	}
+	if (add_special)
+		for (size_t i = 0; i < t->nbos; i++)
+			if (ids_push(ids, t->bos[i]) < 0)
+				goto nomem;
+	for (size_t i = 0; i < b.n; i++) {
+		struct piece p = b.v[i];
+		if ((p.id >= 0 ? ids_push(ids, p.id) : bpe_word(t, b.b.p + p.off, p.len, ids)) < 0)
+			goto nomem;
+	}
+	if (add_special)
+		for (size_t i = 0; i < t->neos; i++)
+			if (ids_push(ids, t->eos[i]) < 0)
+				goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	err_set(e, ERR_NOMEM, "cannot tokenize with '%s': out of memory or a regex failed", t->path);
+out:
+	free(clean.p);
+	free(norm.p);
+	free(tmp.p);
+	free(a.v);
+	free(a.b.p);
+	free(b.v);
+	free(b.b.p);
+	free(sg.v);
+	return rc;
+}

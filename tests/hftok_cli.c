@@ -1,0 +1,94 @@
+/*
+ * hftok_cli — a driver for bench/tokenizer_parity.sh: reads JSON lines on stdin, each
+ * a string, and prints for each one JSON line {"ids": [...], "text": decode(ids)}
+ * encoded with the tokenizer.json given (without the post-processor's BOS/EOS unless
+ * --special). `hftok_cli FILE --time` only loads the file and prints the seconds taken;
+ * `--throughput` encodes every line, prints nothing per line, and ends with the
+ * encode rate in MB/s (one thread, the load not counted).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "hftok.h"
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: hftok_cli TOKENIZER.JSON [--special | --time | --throughput] < lines.jsonl\n");
+		return 2;
+	}
+	struct err e = { 0 };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct hftok *t = hftok_load(argv[1], &e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!t) {
+		fprintf(stderr, "hftok_cli: %s\n", e.msg);
+		return 1;
+	}
+	int special = argc > 2 && !strcmp(argv[2], "--special");
+	int throughput = argc > 2 && !strcmp(argv[2], "--throughput");
+	double secs = 0, bytes = 0;
+	size_t ntok = 0;
+	if (argc > 2 && !strcmp(argv[2], "--time")) {
+		printf("%.3f s, %d ids\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		       hftok_vocab_size(t));
+		hftok_free(t);
+		return 0;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	struct hftok_ids ids = { 0 };
+	int rc = 0;
+	while ((got = getline(&line, &cap, stdin)) > 0) {
+		json_error_t je;
+		json_t *s = json_loadb(line, (size_t)got, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+		if (!json_is_string(s)) {
+			fprintf(stderr, "hftok_cli: input line is not a JSON string: %s\n", je.text);
+			json_decref(s);
+			rc = 1;
+			break;
+		}
+		ids.n = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int erc = hftok_encode(t, json_string_value(s), json_string_length(s), special, &ids, &e);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		bytes += (double)json_string_length(s);
+		ntok += ids.n;
+		if (throughput) {
+			json_decref(s);
+			continue;
+		}
+		if (erc < 0) {
+			fprintf(stderr, "hftok_cli: %s\n", e.msg);
+			json_decref(s);
+			rc = 1;
+			break;
+		}
+		json_decref(s);
+		size_t tlen = 0;
+		char *text = hftok_decode(t, ids.v, ids.n, 0, &tlen, &e);
+		json_t *arr = json_array();
+		for (size_t i = 0; i < ids.n; i++)
+			json_array_append_new(arr, json_integer(ids.v[i]));
+		json_t *o = json_pack("{s:o, s:o}", "ids", arr, "text", json_stringn_nocheck(text ? text : "", tlen));
+		free(text);
+		char *out = json_dumps(o, JSON_COMPACT);
+		puts(out ? out : "null");
+		free(out);
+		json_decref(o);
+	}
+	if (throughput)
+		printf("%.0f bytes, %zu tokens, %.3f s: %.2f MB/s\n", bytes, ntok, secs,
+		       secs > 0 ? bytes / secs / 1e6 : 0.0);
+	free(line);
+	free(ids.v);
+	hftok_free(t);
+	return rc;
+}

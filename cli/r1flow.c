@@ -34,7 +34,7 @@ static const struct cmd commands[] = {
 	{ "pause", cmd_pause, "pause a pipeline: no new jobs until resumed" },
 	{ "resume", cmd_resume, "resume a paused pipeline" },
 	{ "retry", cmd_retry, "rerun a failed pipeline from its failed stages" },
-	{ "workers", cmd_workers, "list the live workers" },
+	{ "workers", cmd_workers, "list the live workers (--release NAME ends a quarantine)" },
 	{ "drain", cmd_drain, "let a worker finish its jobs and leave" },
 	{ "keygen", cmd_keygen, "make a CURVE keypair for a worker or client on another machine" },
 	{ "metrics", cmd_metrics, "show a pipeline's metrics (--csv: every point)" },

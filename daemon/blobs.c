@@ -134,6 +134,11 @@ int blobs_held(struct daemon *d, const char *sha256)
 	for (const struct learner *l = d->learners; l; l = l->next)
 		if (strcmp(l->sha256, sha256) == 0)
 			return 1;
+	/* a learner prepared on its thread writes its weights' file before the loop indexes
+	 * it: until the thread is done its sha256 is unknown here, so hold every file */
+	for (struct learner *l = d->opening; l; l = l->next)
+		if (!atomic_load(&l->prep_done) || strcmp(l->sha256, sha256) == 0)
+			return 1;
 	return 0;
 }
 

@@ -21,7 +21,7 @@ json_t *control_op_gc(struct daemon *d, const struct msg *req, struct err *err)
 		return NULL;
 	DIR *dh = opendir(dir);
 	if (!dh) {
-		err_set(err, ERR_IO, "gc: cannot read '%s': %s", dir, strerror(errno));
+		err_sys(err, errno, "gc: cannot read '%s'", dir);
 		return NULL;
 	}
 	struct dirent *e;

@@ -160,26 +160,30 @@ struct fit_store {
 	struct daemon *d;
 	int64_t pipeline;
 	const json_t *spec;
+	const char *name;        /* the dataset fit_store_count found last ... */
+	int64_t id;              /* ... and its id: fit_check reads a count, then its records */
 	struct store_record r;   /* the record last read (owned) */
 };
 
 static int fit_store_count(void *ctx, const char *name, int64_t *n, struct err *err)
 {
 	struct fit_store *f = ctx;
-	int64_t id;
-	return store_dataset_find(f->d->store, f->pipeline, name, &id, n, err);
+	int rc = store_dataset_find(f->d->store, f->pipeline, name, &f->id, n, err);
+	f->name = rc == 1 ? name : NULL;
+	return rc;
 }
 
 static int fit_store_get(void *ctx, const char *name, int64_t i, struct fit_record *r,
 	struct err *err)
 {
 	struct fit_store *f = ctx;
-	int64_t id, n;
+	int64_t n;
 	const char *file = json_string_value(json_object_get(json_object_get(
 		json_object_get(f->spec, "datasets"), name), "file"));
 	store_record_release(&f->r);
-	if (store_dataset_find(f->d->store, f->pipeline, name, &id, &n, err) != 1 ||
-		store_record_get(f->d->store, id, i, &f->r, err) != 1)
+	if ((!f->name || strcmp(f->name, name) != 0) && fit_store_count(f, name, &n, err) != 1)
+		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "no dataset '%s'", name);
+	if (store_record_get(f->d->store, f->id, i, &f->r, err) != 1)
 		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s' has no record %lld",
 			name, (long long)i);
 	r->prompt = f->r.prompt;
@@ -195,7 +199,7 @@ int datasets_fit(struct daemon *d, int64_t pipeline, const json_t *spec, struct 
 	int known = fit_model(spec, &max_seq, &bos, &eos, err);
 	if (known <= 0)
 		return known;
-	struct fit_store f = { d, pipeline, spec, { 0 } };
+	struct fit_store f = { d, pipeline, spec, NULL, 0, { 0 } };
 	const struct fit_source src = { &f, fit_store_count, fit_store_get };
 	int rc = fit_check(spec, max_seq, bos, eos, &src, err);
 	store_record_release(&f.r);

@@ -28,6 +28,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
 int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
 /* Pipelines and the daemon (cmd_<verb>.c; cmd_control.c holds cancel, pause, resume

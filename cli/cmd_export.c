@@ -1,16 +1,23 @@
 /*
  * r1flow export — a stage's final weights as a Hugging Face model directory:
  *
- *   DIR/config.json          the LlamaForCausalLM config the daemon keeps (pretty)
- *   DIR/model.safetensors    the checkpoint blob, byte for byte
+ *   DIR/config.json             the LlamaForCausalLM config the daemon keeps (pretty)
+ *   DIR/model.safetensors       the checkpoint blob, byte for byte
+ *   DIR/tokenizer.json          the pipeline's tokenizer files, byte for byte, when its
+ *   DIR/tokenizer_config.json   model came with them (pinned at submit); else the
+ *   DIR/generation_config.json  byte tokenizer's (tokenizer_files.h). A model without
+ *                               a generation_config.json gets one from the tokenizer's
+ *                               stop ids (transformers' generate stops at them).
  *
- * The daemon's `checkpoint` op sends {stage, step, sha256, config} and the blob as
- * one frame. The blob is checked against its sha256 and the config against the
- * model core's parser before anything is written; each file is written to a
- * temporary name in DIR, fsync'd and renamed, then DIR itself is fsync'd, so a
- * crash leaves either the old file or the whole new one. DIR is created (with its
- * parents); an existing non-empty DIR is refused unless --force, which replaces the
- * two files and leaves the rest of DIR alone.
+ * The daemon's `checkpoint` op sends {stage, step, sha256, config, tokenizer?} and
+ * the blob as one frame; with `file` it sends one tokenizer file. Every blob is
+ * checked against its sha256 and the config against the model core's parser before
+ * anything is written; the tokenizer is written first and loaded back from DIR as
+ * every verb loads it; each file is written to a temporary name in DIR, fsync'd and
+ * renamed, then DIR itself is fsync'd, so a crash leaves either the old file or the
+ * whole new one. DIR is created (with its parents); an existing non-empty DIR is
+ * refused unless --force, which replaces those files (and removes a
+ * tokenizer_config.json the model lacks) and leaves the rest of DIR alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +34,8 @@
 #include "file.h"
 #include "run.h"
 #include "sha256.h"
+#include "tokenizer.h"
+#include "tokenizer_files.h"
 #include "utf8.h"
 
 #define EXPORT_PATH_MAX 4096
@@ -87,10 +96,98 @@ static int export_write(const char *dir, const char *name, const void *data, siz
 	return file_write_atomic(path, data, size, 0666, err);
 }
 
+/* The names a tokenizer file may have in DIR: only these are written (the daemon's
+ * reply names them, and a name is a path). */
+static const char *const export_tokenizer_names[] = {
+	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
+};
+
+/*
+ * The pipeline's own tokenizer files, named in the checkpoint reply's `tokenizer`
+ * ({name: sha256}), each fetched with the checkpoint op's `file` and checked
+ * against its sha256 into files[k] (k: its index in export_tokenizer_names).
+ */
+static int export_fetch_tokenizer(struct client *c, int64_t id, const char *stage,
+	const json_t *tok, struct tokenizer_file files[TOKENIZER_FILES], struct err *err)
+{
+	const char *name;
+	const json_t *v;
+	if (!json_is_object(tok) || !json_object_get(tok, TOKENIZER_JSON))
+		return err_set(err, ERR_FORMAT, "the daemon named the tokenizer files of pipeline "
+			"%lld without a tokenizer.json", (long long)id);
+	json_object_foreach((json_t *)tok, name, v) {
+		size_t k = 0;
+		while (k < TOKENIZER_FILES && strcmp(name, export_tokenizer_names[k]))
+			k++;
+		const char *sha = json_string_value(v);
+		if (k == TOKENIZER_FILES || !sha)
+			return err_set(err, ERR_FORMAT, "the daemon named a tokenizer file '%s' of "
+				"pipeline %lld that is not one of tokenizer.json, tokenizer_config.json, "
+				"generation_config.json", name, (long long)id);
+		struct client_blob blob = { NULL, 0 };
+		json_t *r = client_call_blob(c, json_pack("{ss sI so ss}", "op", "checkpoint", "id",
+			(json_int_t)id, "stage", utf8_jstring(stage), "file", name), NULL, 0, &blob, err);
+		json_decref(r);
+		if (!r)
+			return err_wrap(err, "cannot fetch the tokenizer file '%s'", name);
+		char hex[SHA256_HEX_SIZE];
+		sha256_buffer(blob.data ? blob.data : "", blob.size, hex);
+		if (!blob.data || strcmp(hex, sha) != 0) {
+			free(blob.data);
+			return err_set(err, ERR_FORMAT, "the tokenizer file '%s' of pipeline %lld does "
+				"not match its sha256 (got %.12s, expected %.12s): nothing written", name,
+				(long long)id, hex, sha);
+		}
+		files[k] = (struct tokenizer_file){ export_tokenizer_names[k], blob.data, blob.size };
+	}
+	return 0;
+}
+
+/* DIR/NAME removed if present (a file of an earlier export that this one lacks). */
+static int export_remove(const char *dir, const char *name, struct err *err)
+{
+	char path[EXPORT_PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+		return err_set(err, ERR_INVALID, "path too long: '%.64s...'", dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_sys(err, errno, "cannot remove '%s'", path);
+	return 0;
+}
+
+/*
+ * The tokenizer files into DIR: files[] (tokenizer.json and those present), an older
+ * tokenizer_config.json or generation_config.json that files[] lacks removed; then
+ * the directory's tokenizer loaded as every verb will load it (so a file that does
+ * not load is an export error, not a later surprise), and a generation_config.json
+ * written from its stop ids when files[] had none.
+ */
+static int export_tokenizer(const char *dir, const struct model_config *mc,
+	struct tokenizer_file files[TOKENIZER_FILES], struct err *err)
+{
+	struct tokenizer t;
+	struct tokenizer_file gen = { 0 };
+	for (size_t k = 0; k < TOKENIZER_FILES; k++)
+		if (files[k].data ? export_write(dir, files[k].name, files[k].data, files[k].size,
+			err) < 0 : export_remove(dir, export_tokenizer_names[k], err) < 0)
+			return -1;
+	int rc = tokenizer_open_dir(&t, dir, mc, err);
+	if (rc <= 0)
+		return rc < 0 ? err_wrap(err, "the exported tokenizer does not load") :
+			err_set(err, ERR_IO, "'%s/" TOKENIZER_JSON "' vanished while exporting", dir);
+	rc = 0;
+	if (!files[2].data)
+		rc = tokenizer_files_generation(&t, &gen, err) < 0 ||
+			export_write(dir, gen.name, gen.data, gen.size, err) < 0 ? -1 : 0;
+	tokenizer_files_free(&gen, 1);
+	tokenizer_release(&t);
+	return rc;
+}
+
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
 	struct export_info *out, struct err *err)
 {
 	struct client_blob blob = { NULL, 0 };
+	struct tokenizer_file files[TOKENIZER_FILES] = { { 0 } };
 	char *config = NULL;
 	json_t *r;
 	int rc = -1;
@@ -100,7 +197,7 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 		goto out;
 
 	const char *sha = json_string_value(json_object_get(r, "sha256"));
-	json_t *cfg = json_object_get(r, "config");
+	json_t *cfg = json_object_get(r, "config"), *tok = json_object_get(r, "tokenizer");
 	if (!blob.data || blob.size == 0) {
 		err_set(err, ERR_FORMAT, "the daemon sent no weights for stage '%s'", stage);
 		goto out;
@@ -133,9 +230,14 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	}
 	config = text;
 	memcpy(config + len, "\n", 2);
+	/* every file in hand and checked before the first is written */
+	if (tok ? export_fetch_tokenizer(c, id, stage, tok, files, err) < 0 :
+		tokenizer_files_bytes(&mc, files, err) < 0)
+		goto out;
 
-	/* the weights first: a directory with a config.json looks like a model */
-	if (export_mkdirs(dir, err) < 0 ||
+	/* the tokenizer and weights first: a directory with a config.json looks like a
+	 * model */
+	if (export_mkdirs(dir, err) < 0 || export_tokenizer(dir, &mc, files, err) < 0 ||
 		export_write(dir, "model.safetensors", blob.data, blob.size, err) < 0 ||
 		export_write(dir, "config.json", config, len + 1, err) < 0 ||
 		file_sync_dir(dir, err) < 0)
@@ -146,8 +248,10 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	if (sha)
 		snprintf(out->sha256, sizeof out->sha256, "%s", sha);
 	out->bytes = blob.size;
+	out->own_tokenizer = tok != NULL;
 	rc = 0;
 out:
+	tokenizer_files_free(files, TOKENIZER_FILES);
 	free(config);
 	free(blob.data);
 	json_decref(r);
@@ -160,20 +264,25 @@ int cmd_export(int argc, char **argv)
 	bool json = false, force = false;
 	const struct opt opts[] = {
 		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
-		  "export into a non-empty DIR: replace its config.json and model.safetensors",
-		  NULL },
+		  "export into a non-empty DIR: replace its model and tokenizer files", NULL },
 		CLIENT_OPTS(&addr),
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
-		  "print {id, stage, step, sha256, dir, bytes} as JSON", NULL },
+		  "print {id, stage, step, sha256, dir, bytes, tokenizer} as JSON", NULL },
 		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "export", .args = "ID STAGE DIR", .min_args = 3, .max_args = 3, .opts = opts,
 		.about = "Write the final weights of stage STAGE of pipeline ID as a Hugging Face\n"
-			 "model directory: DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors\n"
-			 "(HF Llama tensor names), as 'r1flow sample' and 'r1flow score' read them.\n"
-			 "DIR is created; a non-empty DIR is refused unless --force. The weights are checked against their sha256 before writing, and\n"
-			 "each file is written under a temporary name and renamed into place.\n\n"
+			 "model directory: DIR/config.json (LlamaForCausalLM), DIR/model.safetensors\n"
+			 "(HF Llama tensor names) and the tokenizer: the model's own tokenizer.json,\n"
+			 "tokenizer_config.json and generation_config.json byte for byte when it came\n"
+			 "with them, else files that make Hugging Face's tokenizers give r1flow's byte\n"
+			 "tokenizer's ids; a generation_config.json with the EOS ids in any case.\n"
+			 "'r1flow sample', 'r1flow score' and transformers read the directory.\n"
+			 "DIR is created; a non-empty DIR is refused unless --force. Every file is\n"
+			 "checked against its sha256 before writing, the tokenizer is loaded back\n"
+			 "from DIR, and each file is written under a temporary name and renamed.\n"
+			 "('tokenizer' in --json: \"model\" or \"bytes\".)\n\n"
 			 "example: r1flow export 3 sft models/sft && r1flow score --model models/sft "
 			 "--text \"1+2=3\"\n\n"
 			 "exit status: 0 written, 1 no such pipeline or stage, no checkpoint yet, DIR\n"
@@ -197,7 +306,7 @@ int cmd_export(int argc, char **argv)
 		goto fail;
 	if (used && !force) {
 		cli_error("export", "'%s' is not empty: export into a new or empty directory, or "
-			"pass --force to replace its config.json and model.safetensors", dir);
+			"pass --force to replace its model and tokenizer files", dir);
 		return CLI_EXIT_FAIL;
 	}
 	if (client_open(&c, &addr, &e) < 0)
@@ -207,9 +316,10 @@ int cmd_export(int argc, char **argv)
 
 	const char *sha = info.sha256[0] ? info.sha256 : NULL;
 	if (json) {
-		json_t *doc = json_pack("{sI so sI ss? so sI}", "id", (json_int_t)id, "stage",
+		json_t *doc = json_pack("{sI so sI ss? so sI ss}", "id", (json_int_t)id, "stage",
 			utf8_jstring(stage), "step", (json_int_t)info.step, "sha256", sha, "dir",
-			utf8_jstring(dir), "bytes", (json_int_t)info.bytes);
+			utf8_jstring(dir), "bytes", (json_int_t)info.bytes, "tokenizer",
+			info.own_tokenizer ? "model" : "bytes");
 		if (!doc)
 			cli_error("export", "cannot format the output as JSON: out of memory");
 		rc = doc ? client_print_json("export", doc) : CLI_EXIT_FAIL;

@@ -40,6 +40,8 @@ struct export_info {
 	int64_t step;                  /* the checkpoint's step */
 	char sha256[65];               /* its hex sha256; "" if the daemon sent none */
 	size_t bytes;                  /* model.safetensors' size */
+	bool own_tokenizer;            /* the model's tokenizer files (false: the byte
+	                                  tokenizer's, made by tokenizer_files.h) */
 };
 
 /* 1 DIR has entries besides . and .., 0 it is empty or absent, -1 and err otherwise. */
@@ -47,10 +49,14 @@ int export_dir_used(const char *dir, struct err *err);
 
 /*
  * The final weights of stage `stage` of pipeline id, from the daemon on c, into DIR
- * (created with its parents) as config.json and model.safetensors, replacing those
- * two files if present: checked against their sha256 and the model core's config
- * parser before anything is written; each file written to a temporary name, fsync'd
- * and renamed, then DIR fsync'd. 0 and *out, or -1 and err.
+ * (created with its parents) as config.json, model.safetensors and the tokenizer
+ * files (tokenizer.json, tokenizer_config.json, generation_config.json: the
+ * pipeline's own, byte for byte, or the byte tokenizer's; generation_config.json
+ * written from the tokenizer's stop ids when the model came without one), replacing
+ * those files if present: checked against their sha256 and the model core's config
+ * parser before anything is written, the tokenizer reloaded from DIR before the
+ * weights go in; each file written to a temporary name, fsync'd and renamed, then
+ * DIR fsync'd. 0 and *out, or -1 and err.
  */
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
 	struct export_info *out, struct err *err);

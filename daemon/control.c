@@ -412,7 +412,8 @@ static const struct op ops[] = {
 		"strikes" },
 	{ "metrics", control_op_metrics, "metrics of pipeline {id} (stage {stage}): every point" },
 	{ "checkpoint", control_op_checkpoint, "the final weights of stage {stage} of pipeline "
-		"{id}: config and a model.safetensors blob frame" },
+		"{id}: config, tokenizer files and a model.safetensors blob frame ({file}: that "
+		"tokenizer file's blob frame)" },
 	{ "report", control_op_report, "the eval stages' metrics of pipeline {id}" },
 	{ "datasets", control_op_datasets, "datasets (of pipeline {id}, or all)" },
 	{ "dataset_import", control_op_dataset_import, "import the JSONL blob frame as shared "

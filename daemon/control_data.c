@@ -12,6 +12,7 @@
 #include "datasets.h"
 #include "file.h"
 #include "names.h"
+#include "sha256.h"
 
 /* The pipeline `id` of a request (required) and its stages (store_stages_free). */
 static int stages_of(struct daemon *d, const struct msg *req, const char *op,
@@ -84,33 +85,107 @@ json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *
 	return out ? json_pack("{so}", "stages", out) : NULL;
 }
 
+/* The names a pipeline's model may hold tokenizer files under (tokenizer.h): nothing
+ * else goes out, since the client writes each under its name in a directory. */
+static const char *const tokenizer_names[] = {
+	"tokenizer.json", "tokenizer_config.json", "generation_config.json",
+};
+
+/*
+ * The tokenizer files pipeline `id` pinned at submit: its spec's model.tokenizer_blobs,
+ * {file name: sha256 of the blob holding it}, a new object (empty: the byte tokenizer),
+ * or NULL with err when the spec holds something else there.
+ */
+static json_t *tokenizer_blobs(struct daemon *d, int64_t id, struct err *err)
+{
+	struct store_pipeline p;
+	int rc = store_pipeline_get(d->store, id, &p, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			err_set(err, ERR_NOTFOUND, "no pipeline %lld", (long long)id);
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *spec = json_loads(p.spec, 0, &jerr), *out = json_object(), *sha;
+	json_t *blobs = json_object_get(json_object_get(spec, "model"), "tokenizer_blobs");
+	const char *name;
+	store_pipeline_release(&p);
+	if (blobs && !json_is_object(blobs))
+		goto bad;
+	json_object_foreach(blobs, name, sha) {
+		size_t k = 0;
+		while (k < sizeof tokenizer_names / sizeof *tokenizer_names &&
+			strcmp(name, tokenizer_names[k]))
+			k++;
+		if (k == sizeof tokenizer_names / sizeof *tokenizer_names ||
+			!sha256_hex_valid(json_string_value(sha)))
+			goto bad;
+		json_object_set(out, name, sha);
+	}
+	if (json_object_size(out) && !json_object_get(out, "tokenizer.json"))
+		goto bad;
+	json_decref(spec);
+	return out;
+bad:
+	json_decref(spec);
+	json_decref(out);
+	err_set(err, ERR_FORMAT, "pipeline %lld: model.tokenizer_blobs is not a map of tokenizer "
+		"file names (tokenizer.json and optionally tokenizer_config.json, "
+		"generation_config.json) to sha256s", (long long)id);
+	return NULL;
+}
+
+/* The blob `sha` read whole and attached to the reply; 0, or -1 and err. */
+static int reply_with_blob(struct daemon *d, const char *sha, size_t *size, struct err *err)
+{
+	char path[4200], *bytes;
+	if (blobs_path(d, sha, path, sizeof path, err) < 0 ||
+		file_read(path, FILE_READ_ANY, &bytes, size, err) < 0)
+		return -1;
+	control_reply_blob(bytes, *size);
+	return 0;
+}
+
 json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct err *err)
 {
 	struct store_stage *st = NULL;
-	size_t n = 0;
+	size_t n = 0, size;
 	int64_t id;
-	json_t *out = NULL;
-	if (stages_of(d, req, "checkpoint", &st, &n, &id, err) < 0)
+	const char *file = NULL;
+	json_t *out = NULL, *tok = NULL;
+	if (control_get_str(req, "checkpoint", "file", &file, err) < 0 ||
+		stages_of(d, req, "checkpoint", &st, &n, &id, err) < 0)
 		return NULL;
 	const struct store_stage *s = named(req, "checkpoint", st, n, id, err);
+	if (!s || !(tok = tokenizer_blobs(d, id, err)))
+		goto out;
+	if (file) { /* one tokenizer file, by name */
+		const char *sha = json_string_value(json_object_get(tok, file));
+		if (!sha)
+			err_set(err, ERR_NOTFOUND, "pipeline %lld has no tokenizer file '%s'%s",
+				(long long)id, file, json_object_size(tok) ? "" :
+				" (it uses the byte tokenizer)");
+		else if (reply_with_blob(d, sha, &size, err) == 0)
+			out = json_pack("{ss ss ss sI}", "stage", s->name, "file", file, "sha256", sha,
+				"size", (json_int_t)size);
+		goto out;
+	}
 	struct store_checkpoint ck = { 0 };
-	int rc = s ? store_checkpoint_last(d->store, s->id, 0, &ck, err) : -1;
+	int rc = store_checkpoint_last(d->store, s->id, 0, &ck, err);
 	if (rc == 0)
 		err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld has no checkpoint (yet)",
 			s->name, (long long)id);
-	if (rc == 1) {
-		char path[4200], *bytes;
-		size_t size;
-		if (blobs_path(d, ck.sha256, path, sizeof path, err) == 0 &&
-			file_read(path, FILE_READ_ANY, &bytes, &size, err) == 0) {
-			json_error_t jerr;
-			json_t *config = json_loads(ck.config, 0, &jerr);
-			out = json_pack("{ss sI ss so}", "stage", s->name, "step", (json_int_t)ck.step,
-				"sha256", ck.sha256, "config", config ? config : json_object());
-			control_reply_blob(bytes, size);
-		}
+	if (rc == 1 && reply_with_blob(d, ck.sha256, &size, err) == 0) {
+		json_error_t jerr;
+		json_t *config = json_loads(ck.config, 0, &jerr);
+		out = json_pack("{ss sI ss so}", "stage", s->name, "step", (json_int_t)ck.step,
+			"sha256", ck.sha256, "config", config ? config : json_object());
+		if (out && json_object_size(tok))
+			json_object_set(out, "tokenizer", tok);
 	}
 	free(ck.config);
+out:
+	json_decref(tok);
 	store_stages_free(st, n);
 	return out;
 }

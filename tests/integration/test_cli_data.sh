@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What pipelines produce, through the CLI against a real daemon and 1 worker: a tiny
 # pretrain + eval pipeline runs, then metrics (summary, CSV, JSON), report (table,
-# markdown, JSON), export (an HF model directory that 'r1flow score' loads; a
-# non-empty directory refused), datasets, and dataset import (a bad line fails the
+# markdown, JSON), export (an HF model directory that 'r1flow score' loads, with the
+# tokenizer files: the byte tokenizer's reloading with its ids, or the model's own byte
+# for byte; a non-empty directory refused), tokenize, datasets, and dataset import (a bad line fails the
 # whole file with FILE:LINE), show and export (an export imports back the same).
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
@@ -105,22 +106,85 @@ grep -q "^exported stage 'base' of pipeline $ID (step 8, sha256 [0-9a-f]*) to $T
 	fail "export said: $(cat "$T/out")"
 [[ $(jq_ '(d["architectures"], d["hidden_size"], d["num_hidden_layers"])' <"$T/models/base/config.json") == \
 	"(['LlamaForCausalLM'], 32, 1)" ]] || fail "config.json: $(cat "$T/models/base/config.json")"
-[[ $(ls -A "$T/models/base" | tr '\n' ' ') == "config.json model.safetensors " ]] ||
+[[ $(ls -A "$T/models/base" | tr '\n' ' ') == \
+	"config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json " ]] ||
 	fail "export left: $(ls -A "$T/models/base")"
 r1rc score --model "$T/models/base" --text "1+2=3"; expect_rc 0 "score of the exported model"
+# the byte tokenizer's files: the exported directory tokenizes as the byte tokenizer
+# does (a directory with only config.json uses it)
+mkdir -p "$T/models/bytes" && cp "$T/models/base/config.json" "$T/models/bytes/"
+TEXT=$'<|bos|>12+34=<think>4+2=6, 1+3=4</think><answer>46</answer><|eos|> \t\n\u00e9\u4e2d\U0001F44D <thin'
+r1rc tokenize --model "$T/models/bytes" --text "$TEXT" --bos; expect_rc 0 "tokenize (byte tokenizer)"
+want=$(cat "$T/out")
+[[ $want == "256 256 49 50 43 51 52 61 259 "* ]] || fail "byte tokenizer ids: $want"
+r1rc tokenize --model "$T/models/base" --text "$TEXT" --bos; expect_rc 0 "tokenize (exported)"
+[[ $(cat "$T/out") == "$want" ]] || fail "the exported tokenizer gives $(cat "$T/out"), the byte tokenizer $want"
+r1rc tokenize --model "$T/models/base" --decode $want; expect_rc 0 "tokenize --decode (exported)"
+[[ $(cat "$T/out") == "<|bos|>$TEXT" ]] || fail "the exported tokenizer decodes to $(cat "$T/out")"
+[[ $(jq_ '(d["bos_token"], d["eos_token"], d["pad_token"], d["add_bos_token"], d["model_max_length"])' \
+	<"$T/models/base/tokenizer_config.json") == "('<|bos|>', '<|eos|>', '<|pad|>', True, 48)" ]] ||
+	fail "tokenizer_config.json: $(cat "$T/models/base/tokenizer_config.json")"
+[[ $(jq_ '(d["bos_token_id"], d["eos_token_id"], d["pad_token_id"])' \
+	<"$T/models/base/generation_config.json") == "(256, 257, 258)" ]] ||
+	fail "generation_config.json: $(cat "$T/models/base/generation_config.json")"
 r1rc export "$ID" base "$T/models/base"; expect_rc 1 "export into a non-empty directory"
 grep -q "^r1flow export: '$T/models/base' is not empty: .*--force" "$T/err" || fail "export into a non-empty dir said: $(cat "$T/err")"
 r1rc export "$ID" base "$T/models/base" --force --json; expect_rc 0 "export --force --json"
 sha=$(jq_ 'd["sha256"]' <"$T/out")
 [[ $(sha256sum "$T/models/base/model.safetensors" | cut -d' ' -f1) == "$sha" ]] ||
 	fail "model.safetensors is not the checkpoint $sha"
-[[ $(jq_ '(d["stage"], d["step"], d["bytes"])' <"$T/out") == "('base', 8, $(stat -c %s "$T/models/base/model.safetensors"))" ]] ||
+[[ $(jq_ '(d["stage"], d["step"], d["bytes"], d["tokenizer"])' <"$T/out") == \
+	"('base', 8, $(stat -c %s "$T/models/base/model.safetensors"), 'bytes')" ]] ||
 	fail "export --json: $(cat "$T/out")"
 r1rc export "$ID" nosuch "$T/models/x"; expect_rc 1 "export of an unknown stage"
 grep -q "nosuch" "$T/err" || fail "export of an unknown stage said: $(cat "$T/err")"
 [[ -e $T/models/x ]] && fail "a failed export created its directory"
 r1rc export "$ID" base "$T/tiny.yaml"; expect_rc 1 "export into a file"
-log "export: config.json + model.safetensors (sha256 checked), scored; non-empty dir refused"
+log "export: config.json + model.safetensors (sha256 checked), scored; the byte tokenizer's files reload with its ids; non-empty dir refused"
+
+# --- export of a pipeline whose model came with a tokenizer: its files byte for byte.
+# A small BPE tokenizer.json and tokenizer_config.json as blobs, named by the stored
+# spec's model.tokenizer_blobs as submit pins them; no generation_config.json, so
+# export writes one from the stop ids (the tokenizer's eos and config.json's).
+cat >"$T/tokenizer.json" <<'EOF'
+{"version": "1.0", "added_tokens": [{"id": 8, "content": "<|end|>", "single_word": false,
+ "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+ "model": {"type": "BPE", "vocab": {"h": 0, "e": 1, "l": 2, "o": 3, "he": 4, "ll": 5,
+ "hell": 6, "hello": 7}, "merges": ["h e", "l l", "he ll", "hell o"]}}
+EOF
+printf '{"bos_token": null, "eos_token": "<|end|>", "add_bos_token": false}\n' >"$T/tokenizer_config.json"
+put_blob() { "$R1FLOW_CTL" --blob "$1" "$DATA" '{"op":"blob_put"}' | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p'; }
+tj=$(put_blob "$T/tokenizer.json")
+tc=$(put_blob "$T/tokenizer_config.json")
+[[ ${#tj} == 64 && ${#tc} == 64 ]] || fail "blob_put of the tokenizer files: '$tj' '$tc'"
+sql "UPDATE pipelines SET spec = json_set(spec, '\$.model.tokenizer_blobs',
+	json_object('tokenizer.json', '$tj', 'tokenizer_config.json', '$tc')) WHERE id = $ID"
+r1rc export "$ID" base "$T/models/own" --json; expect_rc 0 "export (the model's own tokenizer)"
+[[ $(jq_ 'd["tokenizer"]' <"$T/out") == model ]] || fail "export --json: $(cat "$T/out")"
+cmp "$T/tokenizer.json" "$T/models/own/tokenizer.json" || fail "tokenizer.json is not the model's"
+cmp "$T/tokenizer_config.json" "$T/models/own/tokenizer_config.json" ||
+	fail "tokenizer_config.json is not the model's"
+[[ $(jq_ '(d["bos_token_id"], d["eos_token_id"])' <"$T/models/own/generation_config.json") == \
+	"(256, [8, 257])" ]] || fail "generation_config.json: $(cat "$T/models/own/generation_config.json")"
+r1rc tokenize --model "$T/models/own" --text "hellohe<|end|>ll"; expect_rc 0 "tokenize (own tokenizer)"
+[[ $(cat "$T/out") == "7 4 8 5" ]] || fail "the exported tokenizer gives $(cat "$T/out"), not 7 4 8 5"
+# --force over the byte tokenizer's directory replaces its tokenizer files
+r1rc export "$ID" base "$T/models/base" --force; expect_rc 0 "export --force (own tokenizer)"
+cmp "$T/tokenizer.json" "$T/models/base/tokenizer.json" || fail "--force kept the old tokenizer.json"
+cmp "$T/tokenizer_config.json" "$T/models/base/tokenizer_config.json" ||
+	fail "--force kept the old tokenizer_config.json"
+# a file the model has not, a name that is no tokenizer file: refused by the daemon
+"$R1FLOW_CTL" "$DATA" '{"op":"checkpoint","id":'"$ID"',"stage":"base","file":"generation_config.json"}' \
+	>"$T/out" && fail "checkpoint of a tokenizer file the model lacks: $(cat "$T/out")"
+grep -q "no tokenizer file 'generation_config.json'" "$T/out" || fail "checkpoint file: $(cat "$T/out")"
+sql "UPDATE pipelines SET spec = json_set(spec, '\$.model.tokenizer_blobs',
+	json_object('../evil', '$tj')) WHERE id = $ID"
+r1rc export "$ID" base "$T/models/evil"; expect_rc 1 "export of a malformed tokenizer_blobs"
+grep -q "model.tokenizer_blobs is not a map of tokenizer file names" "$T/err" ||
+	fail "export of a malformed tokenizer_blobs said: $(cat "$T/err")"
+[[ -e $T/models/evil || -e $T/models/../evil ]] && fail "a refused export wrote files"
+sql "UPDATE pipelines SET spec = json_remove(spec, '\$.model.tokenizer_blobs') WHERE id = $ID"
+log "export: the model's own tokenizer files byte for byte, generation_config.json from its stop ids"
 
 # --- datasets
 r1rc datasets; expect_rc 0 datasets

@@ -23,7 +23,6 @@
 #include "cli.h"
 #include "client.h"
 #include "err.h"
-#include "file.h"
 #include "tokenizer.h"
 #include "utf8.h"
 
@@ -98,6 +97,43 @@ static int tokenize_parse_ids(char **args, int n, const struct tokenizer *t, con
 	return CLI_CONTINUE;
 }
 
+/* All of FILE's bytes ("-": standard input), read to the end: a pipe has no size. */
+static int tokenize_read(const char *path, char **data, size_t *len, struct err *e)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	size_t cap = 0, n = 0, got;
+	char *buf = NULL;
+	if (!f)
+		return err_sys(e, errno, "cannot open '%s'", path);
+	do {
+		if (cap - n < 4096) {
+			char *b = realloc(buf, cap = cap ? cap * 2 : 65536);
+			if (!b) {
+				err_set(e, ERR_NOMEM, "cannot read '%s': out of memory", path);
+				goto fail;
+			}
+			buf = b;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		err_sys(e, errno ? errno : EIO, "cannot read '%s'", path);
+		goto fail;
+	}
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+fail:
+	if (f != stdin)
+		fclose(f);
+	free(buf);
+	return -1;
+}
+
 static int tokenize_print(json_t *doc)
 {
 	if (!doc) {
@@ -118,7 +154,7 @@ int cmd_tokenize(int argc, char **argv)
 		  "model directory (config.json; tokenizer.json when it has one)", NULL },
 		{ "text", OPT_STRING, &text, "TEXT", 0, 0, 0, "the text to tokenize", NULL },
 		{ "file", OPT_STRING, &file, "FILE", 0, 0, OPT_NONEMPTY,
-		  "tokenize FILE's bytes, all of them (a final newline too)", NULL },
+		  "tokenize FILE's bytes, all of them (a final newline too; -: stdin)", NULL },
 		{ "bos", OPT_FLAG, &bos, NULL, 0, 0, 0,
 		  "put BOS first if the tokenizer adds one (as packing does)", NULL },
 		{ "decode", OPT_FLAG, &decode, NULL, 0, 0, 0,
@@ -200,7 +236,7 @@ int cmd_tokenize(int argc, char **argv)
 		goto out;
 	}
 	if (file) {
-		if (file_read(file, FILE_READ_ANY, &data, &len, &e) < 0) {
+		if (tokenize_read(file, &data, &len, &e) < 0) {
 			cli_error("tokenize", "%s", e.msg);
 			goto out;
 		}

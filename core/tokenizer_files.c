@@ -69,10 +69,12 @@ static int file_from_json(struct tokenizer_file *f, const char *name, json_t *js
 /* An added-token entry (the tokenizer.json form; the config's omits the id). */
 static json_t *added_token(int id, const char *content, int with_id)
 {
-	json_t *o = json_pack("{ss sb sb sb sb sb}", "content", content, "single_word", 0,
-		"lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1);
-	if (o && with_id)
-		json_object_set_new(o, "id", json_integer(id));
+	json_t *o = with_id ? json_pack("{si}", "id", id) : json_object();
+	if (o && json_object_update_new(o, json_pack("{ss sb sb sb sb sb}", "content", content,
+		"single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `r1flow train` is a thin front over run and export: the spec it prints validates,
-# and the model it saves is byte for byte what `r1flow run` of that spec followed by
-# `r1flow export` of its stage makes (so its options mean what the spec keys mean).
+# and the model it saves (weights, config, tokenizer files) is byte for byte what
+# `r1flow run` of that spec followed by `r1flow export` of its stage makes (so its
+# options mean what the spec keys mean).
 # It leaves no data directory behind after a success, refuses a --out that is a file
 # before training, and needs --out.
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +32,9 @@ r1rc export 1 pretrain "$T/exported"; expect_rc 0 export
 cmp "$T/model/model.safetensors" "$T/exported/model.safetensors" ||
 	fail "train's weights differ from run + export of the spec it prints"
 cmp "$T/model/config.json" "$T/exported/config.json" || fail "train's config.json differs from export's"
+for f in tokenizer.json tokenizer_config.json generation_config.json; do
+	cmp "$T/model/$f" "$T/exported/$f" || fail "train's $f differs from export's"
+done
 log "train = run + export of its --print-spec ($(stat -c %s "$T/model/model.safetensors") bytes)"
 
 # errors: before any training

@@ -96,14 +96,16 @@ void tokenizer_bytes(struct tokenizer *t, const struct model_config *cfg)
 	tokenizer_add_stop(t, cfg->eos_id);
 }
 
-/* The JSON object in path (NULL path: none, 0), or -1 with e naming the file. */
-static int tokenizer_json_file(const char *path, json_t **out, struct err *e)
+/* The JSON object in path (NULL path: none, 0), or -1 with e naming the file. flags:
+ * JSON_DECODE_INT_AS_REAL for tokenizer_config.json, whose model_max_length is often
+ * 1e30 written as an integer (and whose ids are not read). */
+static int tokenizer_json_file(const char *path, size_t flags, json_t **out, struct err *e)
 {
 	*out = NULL;
 	if (!path)
 		return 0;
 	json_error_t je;
-	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES | flags, &je);
 	if (!o) {
 		if (je.line < 0 && access(path, R_OK) != 0)
 			return err_sys(e, errno, "cannot read '%s'", path);
@@ -178,7 +180,8 @@ int tokenizer_load(struct tokenizer *t, const char *json, const char *config,
 	}
 	if (cfg->vocab > 0)
 		t->vocab = cfg->vocab; /* ids up to the embedding are the model's to produce */
-	if (tokenizer_json_file(config, &tc, e) < 0 || tokenizer_json_file(generation, &gc, e) < 0)
+	if (tokenizer_json_file(config, JSON_DECODE_INT_AS_REAL, &tc, e) < 0 ||
+		tokenizer_json_file(generation, 0, &gc, e) < 0)
 		goto fail;
 	int32_t tpl = hftok_template_bos(t->hf);
 	int has = tokenizer_config_token(t, tc, "bos_token", config, &t->bos_id, e);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const tok_names[] = {
@@ -95,14 +96,16 @@ void tokenizer_bytes(struct tokenizer *t, const struct model_config *cfg)
 	tokenizer_add_stop(t, cfg->eos_id);
 }
 
-/* The JSON object in path (NULL path: none, 0), or -1 with e naming the file. */
-static int tokenizer_json_file(const char *path, json_t **out, struct err *e)
+/* The JSON object in path (NULL path: none, 0), or -1 with e naming the file. flags:
+ * JSON_DECODE_INT_AS_REAL for tokenizer_config.json, whose model_max_length is often
+ * 1e30 written as an integer (and whose ids are not read). */
+static int tokenizer_json_file(const char *path, size_t flags, json_t **out, struct err *e)
 {
 	*out = NULL;
 	if (!path)
 		return 0;
 	json_error_t je;
-	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES | flags, &je);
 	if (!o) {
 		if (je.line < 0 && access(path, R_OK) != 0)
 			return err_sys(e, errno, "cannot read '%s'", path);
@@ -169,14 +172,16 @@ int tokenizer_load(struct tokenizer *t, const char *json, const char *config,
 	if (!(t->hf = hftok_load(json, e)))
 		return -1;
 	t->vocab = hftok_vocab_size(t->hf);
-	if (t->vocab > cfg->vocab) {
+	if (cfg->vocab > 0 && t->vocab > cfg->vocab) {
 		err_set(e, ERR_FORMAT, "tokenizer '%s' has %d ids but the model's vocab_size is %d: "
 			"a tokenizer may be smaller than the embedding, never larger", json,
 			(int)t->vocab, cfg->vocab);
 		goto fail;
 	}
-	t->vocab = cfg->vocab; /* ids up to the embedding are the model's to produce */
-	if (tokenizer_json_file(config, &tc, e) < 0 || tokenizer_json_file(generation, &gc, e) < 0)
+	if (cfg->vocab > 0)
+		t->vocab = cfg->vocab; /* ids up to the embedding are the model's to produce */
+	if (tokenizer_json_file(config, JSON_DECODE_INT_AS_REAL, &tc, e) < 0 ||
+		tokenizer_json_file(generation, 0, &gc, e) < 0)
 		goto fail;
 	int32_t tpl = hftok_template_bos(t->hf);
 	int has = tokenizer_config_token(t, tc, "bos_token", config, &t->bos_id, e);
@@ -229,22 +234,46 @@ fail:
 	return -1;
 }
 
+int tokenizer_find(const char *path, struct tokenizer_paths *p, struct err *e)
+{
+	struct stat st;
+	*p = (struct tokenizer_paths){ 0 };
+	if (stat(path, &st) != 0)
+		return err_sys(e, errno, "cannot read tokenizer '%s'", path);
+	const char *slash = strrchr(path, '/');
+	int dir = S_ISDIR(st.st_mode);
+	int n = dir ? (int)strlen(path) : slash ? (int)(slash - path) : 1;
+	const char *base = dir || slash ? path : ".";
+	if (snprintf(p->json, sizeof p->json, "%s", dir ? "" : path) >= (int)sizeof p->json ||
+		(dir && snprintf(p->json, sizeof p->json, "%.*s/" TOKENIZER_JSON, n, base) >=
+			(int)sizeof p->json) ||
+		snprintf(p->config, sizeof p->config, "%.*s/" TOKENIZER_CONFIG, n, base) >=
+			(int)sizeof p->config ||
+		snprintf(p->generation, sizeof p->generation, "%.*s/" TOKENIZER_GENERATION, n,
+			base) >= (int)sizeof p->generation)
+		return err_set(e, ERR_INVALID, "path too long: '%s'", path);
+	char *all[] = { p->json, p->config, p->generation };
+	for (size_t i = 0; i < 3; i++)
+		if (access(all[i], F_OK) != 0) {
+			if (errno != ENOENT)
+				return err_sys(e, errno, "cannot read '%s'", all[i]);
+			*all[i] = '\0';
+		}
+	return *p->json ? 1 : 0;
+}
+
 int tokenizer_open_dir(struct tokenizer *t, const char *dir, const struct model_config *cfg,
 	struct err *e)
 {
-	char json[PATH_MAX], config[PATH_MAX], gen[PATH_MAX];
-	if (snprintf(json, sizeof json, "%s/" TOKENIZER_JSON, dir) >= (int)sizeof json ||
-		snprintf(config, sizeof config, "%s/" TOKENIZER_CONFIG, dir) >= (int)sizeof config ||
-		snprintf(gen, sizeof gen, "%s/" TOKENIZER_GENERATION, dir) >= (int)sizeof gen)
-		return err_set(e, ERR_INVALID, "path too long: '%s'", dir);
-	if (access(json, F_OK) != 0) {
-		if (errno != ENOENT)
-			return err_sys(e, errno, "cannot read '%s'", json);
-		tokenizer_bytes(t, cfg);
-		return 0;
+	struct tokenizer_paths p;
+	int rc = tokenizer_find(dir, &p, e);
+	if (rc <= 0) {
+		if (rc == 0)
+			tokenizer_bytes(t, cfg);
+		return rc;
 	}
-	if (tokenizer_load(t, json, access(config, F_OK) == 0 ? config : NULL,
-		access(gen, F_OK) == 0 ? gen : NULL, cfg, e) < 0)
+	if (tokenizer_load(t, p.json, *p.config ? p.config : NULL,
+		*p.generation ? p.generation : NULL, cfg, e) < 0)
 		return -1;
 	return 1;
 }
@@ -256,23 +285,39 @@ void tokenizer_release(struct tokenizer *t)
 	t->hf = NULL;
 }
 
+/* Room for `more` ids after ids->n. */
+static int tokenizer_room(struct hftok_ids *ids, size_t more, struct err *e)
+{
+	size_t need = ids->n + more;
+	if (need <= ids->cap)
+		return 0;
+	size_t cap = ids->cap ? ids->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	int32_t *v = realloc(ids->v, cap * sizeof *v);
+	if (!v)
+		return err_set(e, ERR_NOMEM, "cannot hold %zu token ids: out of memory", need);
+	ids->v = v;
+	ids->cap = cap;
+	return 0;
+}
+
 int tokenizer_encode(struct tokenizer *t, const char *text, size_t len, struct hftok_ids *ids,
 	struct err *e)
 {
 	if (t->hf)
 		return hftok_encode(t->hf, text, len, 0, ids, e);
-	size_t need = ids->n + len; /* the byte tokenizer: at most one id per byte */
-	if (need > ids->cap) {
-		size_t cap = ids->cap ? ids->cap : 64;
-		while (cap < need)
-			cap *= 2;
-		int32_t *v = realloc(ids->v, cap * sizeof *v);
-		if (!v)
-			return err_set(e, ERR_NOMEM, "cannot tokenize %zu bytes: out of memory", len);
-		ids->v = v;
-		ids->cap = cap;
-	}
+	if (tokenizer_room(ids, len, e) < 0) /* the byte tokenizer: at most one id per byte */
+		return -1;
 	ids->n += tok_encode(text, len, ids->v + ids->n, ids->cap - ids->n);
+	return 0;
+}
+
+int tokenizer_push(struct hftok_ids *ids, int32_t id, struct err *e)
+{
+	if (tokenizer_room(ids, 1, e) < 0)
+		return -1;
+	ids->v[ids->n++] = id;
 	return 0;
 }
 

@@ -43,6 +43,7 @@
 #ifndef R1_TOKENIZER_H
 #define R1_TOKENIZER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,10 +103,24 @@ void tokenizer_bytes(struct tokenizer *t, const struct model_config *cfg);
  * A Hugging Face tokenizer from its files: json (tokenizer.json, required), config
  * (tokenizer_config.json) and generation (generation_config.json), either may be
  * NULL. cfg is the model's config (its vocab_size bounds the tokenizer, its
- * bos/eos/pad ids are the fall-backs). Errors name the file.
+ * bos/eos/pad ids are the fall-backs); cfg->vocab <= 0 makes vocab the tokenizer's
+ * own size (a model made for it). Errors name the file.
  */
 int tokenizer_load(struct tokenizer *t, const char *json, const char *config,
 	const char *generation, const struct model_config *cfg, struct err *e);
+
+/* The files of a Hugging Face tokenizer; "" where absent. */
+struct tokenizer_paths {
+	char json[PATH_MAX], config[PATH_MAX], generation[PATH_MAX];
+};
+
+/*
+ * The tokenizer files at path: a directory (its tokenizer.json and the two optional
+ * files) or a tokenizer.json file (the optional files looked for beside it). 1 when
+ * there is a tokenizer.json, 0 for a directory without one, -1 when path cannot be
+ * read.
+ */
+int tokenizer_find(const char *path, struct tokenizer_paths *p, struct err *e);
 
 /*
  * The tokenizer of model directory `dir`: its tokenizer.json (with the two optional
@@ -120,6 +135,9 @@ void tokenizer_release(struct tokenizer *t);
 /* Append the ids of text (len bytes, no BOS/EOS added) to *ids. */
 int tokenizer_encode(struct tokenizer *t, const char *text, size_t len, struct hftok_ids *ids,
 	struct err *e);
+
+/* Append one id to *ids (-1 only when out of memory). */
+int tokenizer_push(struct hftok_ids *ids, int32_t id, struct err *e);
 
 /*
  * The text of ids (a new NUL-terminated string of *len bytes; the caller frees it),

@@ -244,15 +244,8 @@ int cmd_tokenize(int argc, char **argv)
 	} else {
 		len = strlen(text);
 	}
-	if (bos && t.add_bos && t.bos_id >= 0) {
-		if (!(ids.v = malloc(sizeof *ids.v * 64))) {
-			cli_error("tokenize", "out of memory");
-			goto out;
-		}
-		ids.cap = 64;
-		ids.v[ids.n++] = t.bos_id;
-	}
-	if (tokenizer_encode(&t, text, len, &ids, &e) < 0) {
+	if ((bos && t.add_bos && t.bos_id >= 0 && tokenizer_push(&ids, t.bos_id, &e) < 0) ||
+		tokenizer_encode(&t, text, len, &ids, &e) < 0) {
 		cli_error("tokenize", "cannot tokenize %s: %s", file ? "--file" : "--text", e.msg);
 		goto out;
 	}

@@ -285,8 +285,9 @@ int cmd_export(int argc, char **argv)
 			 "('tokenizer' in --json: \"model\" or \"bytes\".)\n\n"
 			 "example: r1flow export 3 sft models/sft && r1flow score --model models/sft "
 			 "--text \"1+2=3\"\n\n"
-			 "exit status: 0 written, 1 no such pipeline or stage, no checkpoint yet, DIR\n"
-			 "not empty or not writable, or no daemon, 2 usage error",
+			 "exit status: 0 written, 1 no such pipeline or stage, no checkpoint yet, a\n"
+			 "file not matching its sha256, a tokenizer that does not load, DIR not empty\n"
+			 "or not writable, or no daemon, 2 usage error",
 	};
 	int first;
 	int64_t id;

@@ -4,8 +4,8 @@
  * one-stage pipeline spec from its options, runs it as `r1flow run --rm` does (r1flowd
  * and local workers on a fresh data directory, progress shown), and when the stage
  * has succeeded writes its final weights into --out as `r1flow export --force` does
- * (config.json and model.safetensors: what `r1flow sample`, `r1flow score` and a
- * spec's `model: {checkpoint: DIR}` read). The data directory is removed after a
+ * (config.json, model.safetensors and the byte tokenizer's files: what `r1flow
+ * sample`, `r1flow score`, transformers and a spec's `model: {checkpoint: DIR}` read). The data directory is removed after a
  * success and kept, and named, after a failure.
  *
  * The spec (--print-spec prints it instead of running it: the start of a pipeline

@@ -13,6 +13,8 @@
 #   - the reference decodes the ids to the line itself (special tokens kept), with
 #     and without its default clean-up, and so does `r1flow tokenize --decode`;
 # and the reference reads bos/eos/pad and model_max_length from tokenizer_config.json.
+# When .ref/npm also holds `tokenizers` (Hugging Face's Rust library, its Node
+# bindings), the same ids, ids with special tokens and decoded text come from it too.
 # The one difference the files cannot remove: text that is not valid UTF-8 (a JS or
 # Python string cannot hold it), left out here.
 . "$(dirname "$0")/lib.sh"
@@ -77,9 +79,32 @@ JS
 node "$T/ref.js" "$REF/@lenml/tokenizers" "$T/model" "$T/corpus.jsonl" >"$T/ref.jsonl" 2>"$T/ref.err" ||
 	fail "the reference failed: $(tail -c 600 "$T/ref.err")"
 
-/usr/bin/python3 - "$R1FLOW_CLI" "$T" <<'PY' || fail "the reference and r1flow differ (above)"
+RUST=0
+if [[ -f $REF/tokenizers/package.json ]]; then
+	cat >"$T/rust.js" <<'JS'
+const fs = require("fs");
+const { Tokenizer } = require(process.argv[2]);
+(async () => {
+  const t = Tokenizer.fromFile(process.argv[3] + "/tokenizer.json");
+  const out = [];
+  for (const line of fs.readFileSync(process.argv[4], "utf8").split("\n")) {
+    if (line === "") continue;
+    const text = JSON.parse(line);
+    const ids = (await t.encode(text, null, { addSpecialTokens: false })).getIds();
+    out.push(JSON.stringify({ ids, text: ids.length ? await t.decode(ids, false) : "",
+      with_special: (await t.encode(text, null, { addSpecialTokens: true })).getIds() }));
+  }
+  console.log(out.join("\n"));
+})().catch((e) => { console.error(e); process.exit(1); });
+JS
+	node "$T/rust.js" "$REF/tokenizers" "$T/model" "$T/corpus.jsonl" >"$T/rust.jsonl" 2>"$T/rust.err" ||
+		fail "Hugging Face's tokenizers failed: $(tail -c 600 "$T/rust.err")"
+	RUST=1
+fi
+
+/usr/bin/python3 - "$R1FLOW_CLI" "$T" "$RUST" <<'PY' || fail "the reference and r1flow differ (above)"
 import json, subprocess, sys
-cli, T = sys.argv[1:]
+cli, T, rust = sys.argv[1:]
 def tok(model, text, *args):
     r = subprocess.run([cli, "tokenize", "--model", model, "--file", "-", *args],
                        input=text.encode(), capture_output=True, check=True)
@@ -91,9 +116,12 @@ assert len(ref) == len(texts), (len(ref), len(texts))
 bad = []
 if head != {"bos": 256, "eos": 257, "pad": 258, "max": 48}:
     bad.append(f"the reference reads tokenizer_config.json as {head}")
-for text, r in zip(texts, ref):
+rs = [json.loads(l) for l in open(f"{T}/rust.jsonl")] if rust == "1" else [None] * len(texts)
+for text, r, h in zip(texts, ref, rs):
     ids = tok(f"{T}/bytes", text)
     what = []
+    if h and (h["ids"], h["with_special"], h["text"]) != (ids, r["with_special"], text):
+        what.append(f"Hugging Face's tokenizers: {h['ids'][:12]}, {h['text'][:40]!r}")
     if r["ids"] != ids: what.append(f"ids: reference {r['ids'][:12]}, byte tokenizer {ids[:12]}")
     if tok(f"{T}/model", text) != ids: what.append("the exported directory gives other ids")
     if r["with_special"] != tok(f"{T}/bytes", text, "--bos"):
@@ -106,7 +134,9 @@ for text, r in zip(texts, ref):
         if d != text.encode() + b"\n": what.append(f"r1flow decode {d[:40]!r}")
     if what: bad.append(f"{text[:40]!r}: " + "; ".join(what))
 for b in bad: print("  " + b)
-print(f"# {len(texts) - len(bad)} of {len(texts)} lines: same ids, ids with BOS and decoded text")
+print(f"# {len(texts) - len(bad)} of {len(texts)} lines: same ids, ids with BOS and decoded text"
+      + (" (and in Hugging Face's tokenizers)" if rust == "1" else
+         " (Hugging Face's tokenizers is not in .ref/npm: not compared)"))
 sys.exit(1 if bad else 0)
 PY
 log "byte tokenizer: the exported files give r1flow's ids in the reference library"

@@ -144,8 +144,10 @@ log "export: config.json + model.safetensors (sha256 checked), scored; the byte 
 
 # --- export of a pipeline whose model came with a tokenizer: its files byte for byte.
 # A small BPE tokenizer.json and tokenizer_config.json as blobs, named by the stored
-# spec's model.tokenizer_blobs as submit pins them; no generation_config.json, so
-# export writes one from the stop ids (the tokenizer's eos and config.json's).
+# spec's model.tokenizer_blobs in the form submit pins them in (set here directly, so
+# that a malformed map can be tried too; test_hf_model.sh pins a real one through
+# submit); no generation_config.json, so export writes one from the stop ids (the
+# tokenizer's eos and config.json's).
 cat >"$T/tokenizer.json" <<'EOF'
 {"version": "1.0", "added_tokens": [{"id": 8, "content": "<|end|>", "single_word": false,
  "lstrip": false, "rstrip": false, "normalized": false, "special": true}],

@@ -46,7 +46,7 @@ static const struct cmd commands[] = {
 	{ "gc", cmd_gc, "remove the blob files (weights, moments) nothing uses any more" },
 	{ "sample", cmd_sample, "generate continuations of a prompt with a model" },
 	{ "score", cmd_score, "print a text's log-probability under a model" },
-	{ "tokenize", cmd_tokenize, "print the token ids of a text under a model's tokenizer (--decode: the text of ids)" },
+	{ "tokenize", cmd_tokenize, "print a text's token ids under a model's tokenizer (--decode: ids to text)" },
 	{ "train", cmd_train, "pretrain a model here on the generated corpus, into a model directory" },
 };
 

@@ -13,6 +13,7 @@
 #include "file.h"
 #include "names.h"
 #include "sha256.h"
+#include "tokenizers.h"
 
 /* The pipeline `id` of a request (required) and its stages (store_stages_free). */
 static int stages_of(struct daemon *d, const struct msg *req, const char *op,
@@ -88,7 +89,7 @@ json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *
 /* The names a pipeline's model may hold tokenizer files under (tokenizer.h): nothing
  * else goes out, since the client writes each under its name in a directory. */
 static const char *const tokenizer_names[] = {
-	"tokenizer.json", "tokenizer_config.json", "generation_config.json",
+	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
 };
 
 /*
@@ -107,7 +108,7 @@ static json_t *tokenizer_blobs(struct daemon *d, int64_t id, struct err *err)
 	}
 	json_error_t jerr;
 	json_t *spec = json_loads(p.spec, 0, &jerr), *out = json_object(), *sha;
-	json_t *blobs = json_object_get(json_object_get(spec, "model"), "tokenizer_blobs");
+	json_t *blobs = json_object_get(json_object_get(spec, "model"), TOKENIZERS_KEY);
 	const char *name;
 	store_pipeline_release(&p);
 	if (blobs && !json_is_object(blobs))
@@ -122,7 +123,7 @@ static json_t *tokenizer_blobs(struct daemon *d, int64_t id, struct err *err)
 			goto bad;
 		json_object_set(out, name, sha);
 	}
-	if (json_object_size(out) && !json_object_get(out, "tokenizer.json"))
+	if (json_object_size(out) && !json_object_get(out, TOKENIZER_JSON))
 		goto bad;
 	json_decref(spec);
 	return out;

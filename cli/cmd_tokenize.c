@@ -42,10 +42,8 @@ static json_t *tokenize_piece(const struct tokenizer *t, int id)
 		j = json_stringn(buf, n);
 	} else {
 		char *hex = malloc(n * 6 + 1);
-		for (size_t i = 0; hex && i < n; i++)
+		for (size_t i = 0; hex && i < n; i++) /* n > 0: the empty piece is whole */
 			snprintf(hex + i * 6, 7, "<0x%02X>", (unsigned char)buf[i]);
-		if (hex && n == 0)
-			hex[0] = '\0';
 		j = hex ? json_string(hex) : NULL;
 		free(hex);
 	}
@@ -64,8 +62,11 @@ static json_t *tokenize_tokens(const struct tokenizer *t, const int32_t *ids, si
 		json_t *o = json_pack("{si}", "id", (int)ids[i]), *piece = tokenize_piece(t, ids[i]);
 		if (o && spelling)
 			json_object_set_new(o, "token", utf8_jstring(spelling));
-		if (!o || !piece || json_object_set_new(o, "piece", piece) ||
-			json_array_append_new(list, o)) {
+		int bad = !o || !piece || json_object_set(o, "piece", piece) ||
+			json_array_append(list, o);
+		json_decref(piece);
+		json_decref(o);
+		if (bad) {
 			json_decref(list);
 			return NULL;
 		}

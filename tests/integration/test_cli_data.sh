@@ -185,8 +185,18 @@ r1rc export "$ID" base "$T/models/evil"; expect_rc 1 "export of a malformed toke
 grep -q "model.tokenizer_blobs is not a map of tokenizer file names" "$T/err" ||
 	fail "export of a malformed tokenizer_blobs said: $(cat "$T/err")"
 [[ -e $T/models/evil || -e $T/models/../evil ]] && fail "a refused export wrote files"
+# a tokenizer.json that does not load: the export fails naming it, before any weights
+printf '{"model": {"type": "WordPiece", "vocab": {}}}' >"$T/wordpiece.json"
+tw=$(put_blob "$T/wordpiece.json")
+sql "UPDATE pipelines SET spec = json_set(spec, '\$.model.tokenizer_blobs',
+	json_object('tokenizer.json', '$tw')) WHERE id = $ID"
+r1rc export "$ID" base "$T/models/wp"; expect_rc 1 "export of a tokenizer that does not load"
+grep -q "^r1flow export: the exported tokenizer does not load: .*$T/models/wp/tokenizer.json.*WordPiece" "$T/err" ||
+	fail "export of a tokenizer that does not load said: $(cat "$T/err")"
+[[ -e $T/models/wp/config.json || -e $T/models/wp/model.safetensors ]] &&
+	fail "a failed export left a model: $(ls "$T/models/wp")"
 sql "UPDATE pipelines SET spec = json_remove(spec, '\$.model.tokenizer_blobs') WHERE id = $ID"
-log "export: the model's own tokenizer files byte for byte, generation_config.json from its stop ids"
+log "export: the model's own tokenizer files byte for byte, generation_config.json from its stop ids; a malformed map or a tokenizer that does not load refused"
 
 # --- datasets
 r1rc datasets; expect_rc 0 datasets

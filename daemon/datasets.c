@@ -27,7 +27,7 @@ static int generate(struct daemon *d, int64_t dataset, const char *name, const j
 			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
 		}
 		struct store_record rec = { r->prompt, r->answer, (char *)gen_response(&g, r),
-			(char *)gen_text(&g, r), NULL };
+			(char *)gen_text(&g, r), NULL, NULL };
 		if (store_record_add(d->store, dataset, i, &rec, err) < 0) {
 			free(r);
 			return -1;
@@ -44,7 +44,7 @@ static int import_line(struct daemon *d, int64_t dataset, int64_t idx, const cha
 	struct jsonl_record j;
 	if (jsonl_parse(s, n, label, line, &j, err) < 0)
 		return -1;
-	struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta };
+	struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta, j.messages };
 	int rc = store_record_add(d->store, dataset, idx, &r, err);
 	jsonl_record_release(&j);
 	return rc;

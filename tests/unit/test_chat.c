@@ -3,6 +3,7 @@
  * Jinja2 made of the models' tokenizer_config.json chat_template for the same messages
  * (Qwen3, Llama-3.1, DeepSeek-V3; bos_token ""), copied here as facts. */
 #include "chat.h"
+#include "jsonl.h"
 #include "test.h"
 
 #define T "<think>\\nadd the units first\\n</think>\\n\\n"
@@ -337,6 +338,36 @@ static void test_chat__render_never_writes_past_cap(void)
 	json_decref(j);
 }
 
+/* A JSONL chat line keeps its messages for a chat format and its flattened form for
+ * the stages that read a prompt; a bad message fails the line naming FILE:LINE. */
+static void test_chat__jsonl_keeps_messages_and_flattens(void)
+{
+	const char *line = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, "
+		"{\"role\": \"user\", \"content\": \"Q1\"}, {\"role\": \"assistant\", "
+		"\"content\": \"A1\"}, {\"role\": \"user\", \"content\": \"Q2\"}, "
+		"{\"role\": \"assistant\", \"content\": \"A2\"}], \"answer\": \"2\"}";
+	struct jsonl_record r;
+	struct err e = { 0 };
+	CHECK_MSG(jsonl_parse(line, strlen(line), "c.jsonl", 3, &r, &e) == 0, "%s", e.msg);
+	CHECK_STR(r.prompt, "S\nQ1\nQ2");
+	CHECK_STR(r.response, "A2");
+	CHECK_STR(r.answer, "2");
+	CHECK_STR(r.messages, "[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\","
+		"\"content\":\"Q1\"},{\"role\":\"assistant\",\"content\":\"A1\"},{\"role\":"
+		"\"user\",\"content\":\"Q2\"},{\"role\":\"assistant\",\"content\":\"A2\"}]");
+	jsonl_record_release(&r);
+	const char *plain = "{\"prompt\": \"p\", \"response\": \"r\"}";
+	CHECK(jsonl_parse(plain, strlen(plain), "c.jsonl", 4, &r, &e) == 0 && !r.messages);
+	jsonl_record_release(&r);
+	const char *bad = "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, "
+		"{\"role\": \"tool\", \"content\": \"x\"}]}";
+	CHECK(jsonl_parse(bad, strlen(bad), "c.jsonl", 5, &r, &e) == -1);
+	CHECK_STR(e.msg, "c.jsonl:5: messages[1]: role 'tool' is not one of system, user, assistant");
+	const char *only_answer = "{\"messages\": [{\"role\": \"assistant\", \"content\": \"A\"}]}";
+	CHECK(jsonl_parse(only_answer, strlen(only_answer), "c.jsonl", 6, &r, &e) == -1);
+	CHECK_STR(e.msg, "c.jsonl:6: 'messages' needs a user or system turn");
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -350,5 +381,6 @@ int main(int argc, char **argv)
 		TEST(test_chat__unknown_format_names_the_known_ones),
 		TEST(test_chat__bad_messages_are_refused_naming_the_element),
 		TEST(test_chat__render_never_writes_past_cap),
+		TEST(test_chat__jsonl_keeps_messages_and_flattens),
 		{ 0 } });
 }

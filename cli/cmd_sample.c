@@ -1,7 +1,8 @@
 /*
  * r1flow sample — generate continuations of a prompt with a model directory.
  *
- * The prompt is encoded with the byte tokenizer behind <|bos|>; N samples are
+ * The prompt is encoded with the model's tokenizer (tokenizer.h), its BOS in front
+ * when it adds one; N samples are
  * generated as one batch (in chunks of at most 64) through the core's KV-cache
  * generator. Sample i draws its coins from the counter RNG keyed by (seed, i), so
  * `--n 8` and `--n 1` agree on sample 0.
@@ -71,7 +72,7 @@ int cmd_sample(int argc, char **argv)
 		{ "model", OPT_STRING, &dir, "DIR", 0, 0, OPT_REQUIRED,
 		  "model directory (config.json + model.safetensors)", NULL },
 		{ "prompt", OPT_STRING, &prompt, "TEXT", 0, 0, OPT_REQUIRED,
-		  "prompt text; <|bos|> is put in front", NULL },
+		  "prompt text; the tokenizer's BOS is put in front when it adds one", NULL },
 		{ "n", OPT_INT, &n, "N", 1, 100000, 0, "number of samples", NULL },
 		{ "temperature", OPT_FLOAT, &temperature, "T", 0, 100, 0,
 		  "sampling temperature; 0 is greedy", NULL },
@@ -94,7 +95,8 @@ int cmd_sample(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "sample", .opts = opts,
 		.about = "Generate N continuations of TEXT with the model in DIR and print them. Each\n"
-			 "sample stops at <|eos|>, at --stop, or after --max-new-tokens tokens. logprobs\n"
+			 "sample stops at an EOS id of the tokenizer (DIR's tokenizer.json, else the byte\n"
+			 "tokenizer), at --stop, or after --max-new-tokens tokens. logprobs\n"
 			 "are log-probabilities under the model's untempered distribution.",
 	};
 	int rc = cli_parse(&verb, argc, argv, NULL);
@@ -114,23 +116,29 @@ int cmd_sample(int argc, char **argv)
 	bool have_model = false, have_gen = false;
 	int *ids = NULL;
 	char *text = NULL;
+	struct tokenizer tok = { 0 };
+	struct hftok_ids pid = { 0 };
 	rc = CLI_EXIT_FAIL;
-	if (checkpoint_read_config(dir, &cfg, &e) < 0) {
+	if (checkpoint_read_config(dir, &cfg, &e) < 0 || tokenizer_open_dir(&tok, dir, &cfg, &e) < 0) {
 		cli_error("sample", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}
-	size_t np_text = tok_encode(prompt, strlen(prompt), NULL, 0);
-	int np = (int)np_text + 1;
-	if (np_text + 2 > (size_t)cfg.max_seq) {
+	if ((tok.add_bos && tokenizer_push(&pid, tok.bos_id, &e) < 0) ||
+		tokenizer_encode(&tok, prompt, strlen(prompt), &pid, &e) < 0) {
+		cli_error("sample", "cannot tokenize --prompt: %s", e.msg);
+		goto out;
+	}
+	int np = (int)pid.n;
+	if (pid.n + 1 > (size_t)cfg.max_seq) {
 		cli_error("sample", "--prompt is %zu tokens; model '%s' takes at most %d with room for one new token (max_seq %d)",
-			np_text, dir, cfg.max_seq - 2, cfg.max_seq);
+			pid.n, dir, cfg.max_seq - 1, cfg.max_seq);
 		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
 	if (!(ids = malloc(sizeof *ids * (size_t)np)))
 		goto oom;
-	ids[0] = cfg.bos_id;
-	tok_encode(prompt, strlen(prompt), ids + 1, np_text);
+	for (int i = 0; i < np; i++)
+		ids[i] = pid.v[i];
 	int max_len = np + max_new < cfg.max_seq ? np + max_new : cfg.max_seq;
 	int chunk = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK;
 	if (checkpoint_load(&m, dir, chunk, np, &e) < 0) {
@@ -143,12 +151,11 @@ int cmd_sample(int argc, char **argv)
 		goto out;
 	}
 	have_gen = true;
-	size_t text_cap = 0;
 	const char *stops[2] = { stop, NULL };
 	struct gen_params p = {
 		.sampler = { .temperature = temperature, .top_k = top_k, .top_p = top_p },
 		.max_new_tokens = max_new, .key = rng_key_str(seed, "sample"),
-		.stop = stop ? stops : NULL,
+		.stop = stop ? stops : NULL, .tok = &tok,
 	};
 	struct gen_request reqs[SAMPLE_CHUNK];
 	struct gen_result *res[SAMPLE_CHUNK];
@@ -161,15 +168,10 @@ int cmd_sample(int argc, char **argv)
 			goto out;
 		}
 		for (int i = 0; i < b; i++) {
-			size_t len = tok_decode(res[i]->tokens, (size_t)res[i]->n, NULL, 0);
-			if (len + 1 > text_cap) {
-				char *bigger = realloc(text, len + 1);
-				if (!bigger)
-					goto oom;
-				text = bigger;
-				text_cap = len + 1;
-			}
-			tok_decode(res[i]->tokens, (size_t)res[i]->n, text, text_cap);
+			size_t len;
+			free(text);
+			if (!(text = tokenizer_decode(&tok, res[i]->tokens, (size_t)res[i]->n, &len, &e)))
+				goto oom;
 			if (json) {
 				if (sample_print_json(ids, np, res[i], text, len) < 0)
 					goto oom;
@@ -196,5 +198,7 @@ out:
 		model_release(&m);
 	free(ids);
 	free(text);
+	free(pid.v);
+	tokenizer_release(&tok);
 	return rc;
 }

@@ -1,8 +1,9 @@
 /*
  * r1flow score — the log-probability of a text under a model directory.
  *
- * The text is encoded with the byte tokenizer (special spellings such as <think>
- * become their ids), <|bos|> is put in front, and one forward pass gives
+ * The text is encoded with the model's tokenizer (its tokenizer.json, else the byte
+ * tokenizer; special spellings such as <think> become their ids), its BOS put in
+ * front when the tokenizer adds one, and one forward pass gives
  * log p(tokens[i+1] | tokens[0..i]) for every position: len(tokens)-1 numbers.
  */
 #include <jansson.h>
@@ -57,7 +58,7 @@ int cmd_score(int argc, char **argv)
 		{ "model", OPT_STRING, &dir, "DIR", 0, 0, OPT_REQUIRED,
 		  "model directory (config.json + model.safetensors)", NULL },
 		{ "text", OPT_STRING, &text, "TEXT", 0, 0, OPT_REQUIRED,
-		  "text to score; <|bos|> is put in front", NULL },
+		  "text to score; the tokenizer's BOS is put in front when it adds one", NULL },
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print {\"tokens\": [...], \"logprobs\": [...]} on one line", NULL },
 		{ "threads", OPT_INT, &threads, "N", 0, 1024, 0,
@@ -67,8 +68,10 @@ int cmd_score(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "score", .opts = opts,
 		.about = "Print the log-probability of TEXT under the model in DIR: the total, the\n"
-			 "token count, the mean per token and the perplexity. With --json, print the\n"
-			 "token ids (with <|bos|> first) and log p of each token after the first.",
+			 "token count, the mean per token and the perplexity. The text is tokenized\n"
+			 "with DIR's tokenizer.json when it has one, else with the byte tokenizer.\n"
+			 "With --json, print the token ids (BOS first when the tokenizer adds one)\n"
+			 "and log p of each token after the first.",
 	};
 	int rc = cli_parse(&verb, argc, argv, NULL);
 	if (rc != CLI_CONTINUE)
@@ -84,21 +87,26 @@ int cmd_score(int argc, char **argv)
 	bool have_model = false;
 	int *tokens = NULL, *targets = NULL;
 	float *lp = NULL;
+	struct tokenizer tok = { 0 };
+	struct hftok_ids ids = { 0 };
 	rc = CLI_EXIT_FAIL;
 
-	if (checkpoint_read_config(dir, &cfg, &e) < 0) {
+	if (checkpoint_read_config(dir, &cfg, &e) < 0 || tokenizer_open_dir(&tok, dir, &cfg, &e) < 0) {
 		cli_error("score", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}
-	size_t len = strlen(text);
-	size_t n_text = tok_encode(text, len, NULL, 0);
-	if (n_text + 1 > (size_t)cfg.max_seq) {
-		cli_error("score", "--text is %zu tokens; model '%s' takes at most %d (max_seq %d, less 1 for <|bos|>)",
-			n_text, dir, cfg.max_seq - 1, cfg.max_seq);
+	if ((tok.add_bos && tokenizer_push(&ids, tok.bos_id, &e) < 0) ||
+		tokenizer_encode(&tok, text, strlen(text), &ids, &e) < 0) {
+		cli_error("score", "cannot tokenize --text: %s", e.msg);
+		goto out;
+	}
+	if (ids.n > (size_t)cfg.max_seq || ids.n < 2) {
+		cli_error("score", "--text is %zu tokens with the BOS; model '%s' takes 2 to %d "
+			"(max_seq)", ids.n, dir, cfg.max_seq);
 		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
-	int T = (int)n_text + 1;
+	int T = (int)ids.n;
 	tokens = malloc(sizeof *tokens * (size_t)T);
 	targets = malloc(sizeof *targets * (size_t)T);
 	lp = malloc(sizeof *lp * (size_t)T);
@@ -106,8 +114,8 @@ int cmd_score(int argc, char **argv)
 		cli_error("score", "out of memory for %d tokens", T);
 		goto out;
 	}
-	tokens[0] = cfg.bos_id;
-	tok_encode(text, len, tokens + 1, n_text);
+	for (int i = 0; i < T; i++)
+		tokens[i] = ids.v[i];
 	for (int i = 0; i < T; i++) {
 		if (tokens[i] >= cfg.vocab) {
 			cli_error("score", "token %d of --text (id %d) is outside the vocabulary of model '%s' (%d ids)",
@@ -125,7 +133,7 @@ int cmd_score(int argc, char **argv)
 	model_forward(&m, &batch);
 	for (int i = 0; i + 1 < T; i++)
 		targets[i] = tokens[i + 1];
-	targets[T - 1] = cfg.eos_id; /* the last position predicts nothing we score */
+	targets[T - 1] = 0; /* the last position predicts nothing we score */
 	loss_token_logprobs(&m, targets, lp);
 
 	if (json) {
@@ -139,7 +147,7 @@ int cmd_score(int argc, char **argv)
 			total += lp[i];
 		int n = T - 1;
 		printf("model       %s\n", dir);
-		printf("tokens      %d scored (+1 for <|bos|>)\n", n);
+		printf("tokens      %d scored (+1 for the first)\n", n);
 		printf("log-prob    %.4f nats\n", total);
 		printf("per token   %.4f nats\n", total / n);
 		printf("perplexity  %.4g\n", exp(-total / n));
@@ -151,5 +159,7 @@ out:
 	free(tokens);
 	free(targets);
 	free(lp);
+	free(ids.v);
+	tokenizer_release(&tok);
 	return rc;
 }

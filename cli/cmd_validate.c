@@ -127,14 +127,16 @@ static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_recor
 /* Does the spec's data fit its model (fit.h)? */
 static int validate_fit(const json_t *spec, struct err *err)
 {
-	int max_seq, bos, eos;
-	int known = fit_model(spec, &max_seq, &bos, &eos, err);
+	int max_seq;
+	struct tokenizer tok;
+	int known = fit_model(spec, &max_seq, &tok, err);
 	if (known <= 0)
 		return known;
 	struct fit_spec f = { .spec = spec };
 	const struct fit_source src = { &f, fit_spec_count, fit_spec_get };
-	int rc = fit_check(spec, max_seq, bos, eos, &src, err);
+	int rc = fit_check(spec, max_seq, &tok, &src, err);
 	fit_spec_close(&f);
+	tokenizer_release(&tok);
 	return rc;
 }
 

@@ -186,18 +186,20 @@ static void pick_part(void *arg, int begin, int end)
 	}
 }
 
-/* Append the token's text; true if the sequence is now finished by EOS or a stop string. */
+/* Append the token's text; true if the sequence is now finished by a stop id (the
+ * tokenizer's, else the config's EOS) or a stop string. */
 static bool gen_stopped(struct generator *g, int b, const struct gen_params *p)
 {
 	struct gen_result *res = &g->results[b];
 	int tok = res->tokens[res->n - 1];
-	if (tok == g->m->cfg.eos_id)
+	if (p->tok ? tokenizer_is_stop(p->tok, tok) : tok == g->m->cfg.eos_id)
 		return true;
 	if (!p->stop)
 		return false;
 	char *text = g->text + (size_t)b * g->text_cap;
 	size_t old = (size_t)g->text_len[b];
-	size_t add = tok_decode(&tok, 1, text + old, g->text_cap - old);
+	size_t add = p->tok ? tokenizer_piece(p->tok, tok, text + old, g->text_cap - old) :
+		tok_decode(&tok, 1, text + old, g->text_cap - old);
 	size_t now = old + add < g->text_cap - 1 ? old + add : g->text_cap - 1;
 	g->text_len[b] = (int)now;
 	for (const char *const *s = p->stop; *s; s++) {

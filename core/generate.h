@@ -5,7 +5,10 @@
  * model's batched forward (matrix products over right-padded prompts), their keys
  * and values kept in a per-sequence cache; then each decode step feeds one new
  * token per live sequence and attends over that sequence's cache. A sequence stops
- * at EOS, when its text ends with a stop string, or at max_new_tokens; its finish
+ * at a stop id (the tokenizer's EOS ids; the config's eos_id without a tokenizer),
+ * when its text contains a stop string (matched on the bytes each token adds,
+ * tokenizer_piece, so a stop string may end inside a token), or at
+ * max_new_tokens; its finish
  * reason is GEN_FINISH_STOP or GEN_FINISH_LENGTH. Generated tokens include the EOS
  * or the tokens that completed the stop string.
  *
@@ -28,6 +31,7 @@
 #include "err.h"
 #include "model.h"
 #include "sampler.h"
+#include "tokenizer.h"
 
 enum gen_finish { GEN_FINISH_LENGTH, GEN_FINISH_STOP };
 
@@ -36,6 +40,8 @@ struct gen_params {
 	int max_new_tokens;
 	uint64_t key;              /* RNG key of this batch's stage/step */
 	const char *const *stop;   /* stop strings, NULL-terminated list, or NULL */
+	const struct tokenizer *tok; /* stop ids and token bytes; NULL: the byte tokenizer
+	                            * with the config's eos_id */
 	float *trace_logits;       /* optional (B, max_new_tokens, V): the logits each
 	                            * generated token was drawn from (tests, debugging) */
 };

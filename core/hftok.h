@@ -30,6 +30,15 @@
  *   hftok_vocab_size(t)        one past the largest id (model vocabulary and added tokens)
  *   hftok_token_id(t, s)       the id spelled s (added token or vocabulary), -1 if none
  *   hftok_id_token(t, id)      the spelling of id (NUL-terminated, owned by t), or NULL
+ *   hftok_is_special(t, id)    1 when id is an added token marked special
+ *   hftok_template_bos(t)      the first id the post-processor puts before the text,
+ *                              -1 when it puts none
+ *   hftok_piece(t, id, out, cap)
+ *                              the bytes id adds to a decoded text (ByteLevel: its
+ *                              raw bytes, even half a character; byte fallback
+ *                              <0xAB>: that byte; SentencePiece's ▁: a space; an
+ *                              added token: its spelling), snprintf-like; Strip
+ *                              decoders are not applied (they depend on position)
  *
  * The pipeline is the library's: added tokens are cut out first (those with
  * normalized=false on the raw text, then the text between them is normalized and those
@@ -84,5 +93,8 @@ char *hftok_decode(const struct hftok *t, const int32_t *ids, size_t n, int skip
 int32_t hftok_vocab_size(const struct hftok *t);
 int32_t hftok_token_id(const struct hftok *t, const char *s);
 const char *hftok_id_token(const struct hftok *t, int32_t id);
+int hftok_is_special(const struct hftok *t, int32_t id);
+int32_t hftok_template_bos(const struct hftok *t);
+size_t hftok_piece(const struct hftok *t, int32_t id, char *out, size_t cap);
 
 #endif

@@ -239,3 +239,64 @@ nomem:
 	free(all.p);
 	return NULL;
 }
+
+/* The bytes one token contributes, without the context-dependent steps (Strip, and
+ * the lossy UTF-8 repair that a partial character needs its neighbours for). */
+size_t hftok_piece(const struct hftok *t, int32_t id, char *out, size_t cap)
+{
+	size_t n = 0;
+#define PUT(c) do { if (n + 1 < cap) out[n] = (char)(c); n++; } while (0)
+	if (id >= 0 && id < t->nids && t->tok[id]) {
+		const char *s = t->tok[id];
+		size_t len = t->toklen[id], k, cl;
+		int bytelevel = 0, fallback = 0;
+		const char *from = NULL, *to = NULL;
+		size_t from_n = 0, to_n = 0;
+		for (size_t i = 0; i < t->ndec; i++) {
+			const struct hft_step *st = &t->dec[i];
+			if (st->kind == DEC_BYTELEVEL)
+				bytelevel = 1;
+			else if (st->kind == DEC_BYTEFALLBACK)
+				fallback = 1;
+			else if ((st->kind == DEC_REPLACE || st->kind == DEC_METASPACE) && !from) {
+				/* SentencePiece's word marker back to a space */
+				from = "\xe2\x96\x81";
+				from_n = 3;
+				to = " ";
+				to_n = 1;
+			}
+		}
+		int b;
+		if (t->is_added[id]) {
+			for (k = 0; k < len; k++)
+				PUT(s[k]);
+		} else if (fallback && (b = byte_token(s, len)) >= 0) {
+			PUT(b);
+		} else if (bytelevel) {
+			for (k = 0; k < len; k += cl) {
+				int32_t cp = hft_utf8_next(s + k, len - k, &cl);
+				int v = hft_char_byte(cp);
+				if (v >= 0) {
+					PUT(v);
+				} else {
+					for (size_t j = 0; j < cl; j++)
+						PUT(s[k + j]);
+				}
+			}
+		} else {
+			for (k = 0; k < len;) {
+				if (from && len - k >= from_n && !memcmp(s + k, from, from_n)) {
+					for (size_t j = 0; j < to_n; j++)
+						PUT(to[j]);
+					k += from_n;
+				} else {
+					PUT(s[k++]);
+				}
+			}
+		}
+	}
+#undef PUT
+	if (cap)
+		out[n < cap ? n : cap - 1] = '\0';
+	return n;
+}

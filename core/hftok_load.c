@@ -524,3 +524,13 @@ const char *hftok_id_token(const struct hftok *t, int32_t id)
 {
 	return id >= 0 && id < t->nids ? t->tok[id] : NULL;
 }
+
+int32_t hftok_template_bos(const struct hftok *t)
+{
+	return t->nbos ? t->bos[0] : -1;
+}
+
+int hftok_is_special(const struct hftok *t, int32_t id)
+{
+	return id >= 0 && id < t->nids && t->is_added[id] == 2;
+}

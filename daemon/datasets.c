@@ -195,13 +195,15 @@ static int fit_store_get(void *ctx, const char *name, int64_t i, struct fit_reco
 
 int datasets_fit(struct daemon *d, int64_t pipeline, const json_t *spec, struct err *err)
 {
-	int max_seq, bos, eos;
-	int known = fit_model(spec, &max_seq, &bos, &eos, err);
+	int max_seq;
+	struct tokenizer tok;
+	int known = fit_model(spec, &max_seq, &tok, err);
 	if (known <= 0)
 		return known;
 	struct fit_store f = { d, pipeline, spec, NULL, 0, { 0 } };
 	const struct fit_source src = { &f, fit_store_count, fit_store_get };
-	int rc = fit_check(spec, max_seq, bos, eos, &src, err);
+	int rc = fit_check(spec, max_seq, &tok, &src, err);
 	store_record_release(&f.r);
+	tokenizer_release(&tok);
 	return rc;
 }

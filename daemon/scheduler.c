@@ -13,6 +13,7 @@
 #include "names.h"
 #include "spec.h"
 #include "stage.h"
+#include "tokenizers.h"
 
 /* A stage waiting out a transient error: tried again at `at` (monotonic ms); the
  * next wait is `delay`, doubled after each failed try up to SCHED_BACKOFF_MAX_MS. */
@@ -366,7 +367,8 @@ int scheduler_submit(struct daemon *d, json_t *spec, const char *source, const c
 			return found < 0 ? -1 : 0;
 		}
 	}
-	if (spec_check_json(spec, err) < 0 || stage_model_resolve(d, spec, err) < 0)
+	if (spec_check_json(spec, err) < 0 || stage_model_resolve(d, spec, err) < 0 ||
+		tokenizers_pin(d, spec, err) < 0)
 		return -1;
 	const char *name = json_string_value(json_object_get(spec, "name"));
 	int64_t seed = json_integer_value(json_object_get(spec, "seed"));

@@ -11,6 +11,7 @@
 #include "names.h"
 #include "packing.h"
 #include "rng.h"
+#include "tokenizers.h"
 
 int rl_weights(struct stage_ctx *c, const char *from, char sha256[65], char **config,
 	struct err *err)
@@ -43,7 +44,11 @@ int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const 
 	int64_t record, int64_t max_new, int *ids, struct err *err)
 {
 	const char *tpl = json_string_value(json_object_get(c->pipeline_spec, "template"));
-	size_t n = pack_prompt(tpl, prompt, cfg->bos_id, ids, (size_t)cfg->max_seq);
+	struct tokenizer *tok = tokenizers_get(c->d, c->pipeline_spec, cfg, err);
+	int64_t got = tok ? pack_prompt(tok, tpl, prompt, ids, (size_t)cfg->max_seq, err) : -1;
+	if (got < 0)
+		return err_wrap(err, "stage '%s': record %lld", c->stage->name, (long long)record);
+	size_t n = (size_t)got;
 	if (!pack_prompt_fits(n, max_new, cfg->max_seq))
 		return err_set(err, ERR_INVALID, "stage '%s': record %lld: the templated prompt "
 			"is %zu tokens and max_new_tokens %lld more need %lld, more than max_seq %d",
@@ -103,6 +108,12 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 			"config", cfg, "key", key, "prompts", prompts, "samples", s->samples,
 			"temperature", s->temperature, "top_p", s->top_p, "top_k", s->top_k,
 			"max_new_tokens", s->max_new_tokens, "stop", "</answer>");
+		const json_t *tb = tokenizers_blobs(c->pipeline_spec);
+		if (params[k] && tb && json_object_set(params[k], "tokenizer", (json_t *)tb) < 0) {
+			err_set(err, ERR_NOMEM, "cannot build the rollouts of stage '%s': out of memory",
+				c->stage->name);
+			goto out;
+		}
 	}
 	rc = stage_enqueue(c, "rollout", step, first_shard, params, (size_t)nshards, err);
 out:

@@ -41,6 +41,7 @@
 #include "stage.h"
 #include "stage_grad.h"
 #include "stage_settings.h"
+#include "tokenizers.h"
 
 /* Steps an advance may apply in one turn (each one whose jobs were all in): a bound
  * on the turn's length, so that heartbeats and replies are not held up; the rest
@@ -93,7 +94,8 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 	if (from)
 		return final_weights(c, c->pipeline->id, from, cfg, sha256, config, err);
 	if (json_object_get(model, "config"))
-		return learner_config_from_spec(json_object_get(model, "config"), cfg, err);
+		return learner_config_from_spec(json_object_get(model, "config"), cfg, err) < 0 ? -1 :
+			tokenizers_model(c->d, c->pipeline_spec, cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
 		char path[PATH_MAX + sizeof "/model.safetensors"], *bytes;
@@ -299,6 +301,11 @@ static int train_units(struct stage_ctx *c, struct learner *l, int64_t dataset, 
 		if (!u)
 			return err_set(err, ERR_NOMEM, "stage '%s': out of memory", c->stage->name);
 		u[0] = 0;
+		struct tokenizer *tok = tokenizers_get(c->d, c->pipeline_spec, &l->m.cfg, err);
+		if (!tok) {
+			free(u);
+			return -1;
+		}
 		for (int64_t i = 0; i < nrec; i++) {
 			struct store_record r;
 			if (store_record_get(c->d->store, dataset, i, &r, err) != 1 || !r.text) {
@@ -308,9 +315,13 @@ static int train_units(struct stage_ctx *c, struct learner *l, int64_t dataset, 
 					"%lld has no text (pretrain reads documents: a corpus dataset or "
 					"{\"text\"} lines)", c->stage->name, (long long)i);
 			}
-			size_t len = pack_document(r.text, 0, 0, NULL, 0);
+			int64_t len = pack_document(tok, r.text, NULL, 0, err);
 			store_record_release(&r);
-			int64_t w = pack_windows((int64_t)len, l->m.cfg.max_seq);
+			if (len < 0) {
+				free(u);
+				return -1;
+			}
+			int64_t w = pack_windows(len, l->m.cfg.max_seq);
 			longer |= w > 1;
 			u[i + 1] = u[i] + w;
 		}
@@ -346,26 +357,29 @@ static int64_t unit_record(const struct learner *l, int64_t nrec, int64_t unit, 
 
 /* The token sequence of window `window` of record `idx` into ids[max_seq]. */
 static int sequence(const struct train_settings *set, const struct model_config *cfg,
-	const struct store_record *r, int64_t idx, int64_t window, int *ids, int *len,
-	int *start, struct err *err)
+	struct tokenizer *tok, const struct store_record *r, int64_t idx, int64_t window,
+	int *ids, int *len, int *start, struct err *err)
 {
 	size_t cap = (size_t)cfg->max_seq, n, first = 1;
+	int64_t got;
 	if (!set->template) { /* pretrain */
 		if (!r->text)
 			return err_set(err, ERR_INVALID, "record %lld has no text (pretrain reads "
 				"documents: a corpus dataset or {\"text\"} lines)", (long long)idx);
-		n = pack_document(r->text, cfg->bos_id, cfg->eos_id, ids, cap);
+		if ((got = pack_document(tok, r->text, ids, cap, err)) < 0)
+			return -1;
+		n = (size_t)got;
 		if (n > cap) { /* a window of a longer document */
 			int64_t at = pack_window_start(window, cfg->max_seq);
 			int *all = malloc(n * sizeof *all);
 			if (!all)
 				return err_set(err, ERR_NOMEM, "record %lld: out of memory",
 					(long long)idx);
-			pack_document(r->text, cfg->bos_id, cfg->eos_id, all, n);
-			if (at < 0 || (size_t)at + 1 >= n) {
+			if (pack_document(tok, r->text, all, n, err) < 0 || at < 0 ||
+				(size_t)at + 1 >= n) {
 				free(all);
-				return err_set(err, ERR_INVALID, "record %lld has no window %lld",
-					(long long)idx, (long long)window);
+				return err->code ? -1 : err_set(err, ERR_INVALID, "record %lld has no "
+					"window %lld", (long long)idx, (long long)window);
 			}
 			n = n - (size_t)at < cap ? n - (size_t)at : cap;
 			memcpy(ids, all + at, n * sizeof *ids);
@@ -375,8 +389,10 @@ static int sequence(const struct train_settings *set, const struct model_config 
 		if (!r->prompt || !r->response)
 			return err_set(err, ERR_INVALID, "record %lld has no prompt and response (sft "
 				"reads worked solutions or {\"prompt\", \"response\"} lines)", (long long)idx);
-		n = pack_example(set->template, r->prompt, r->response, cfg->bos_id, cfg->eos_id, ids, cap,
-			&first);
+		if ((got = pack_example(tok, set->template, r->prompt, r->response, ids, cap, &first,
+			err)) < 0)
+			return -1;
+		n = (size_t)got;
 		if (n > cap)
 			return err_set(err, ERR_INVALID, "record %lld: the SFT example is %zu tokens "
 				"(%zu before the response), more than max_seq %d: shorten it or raise "
@@ -426,7 +442,9 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
 			goto out;
 		}
-		int src = sequence(set, &cfg, &r, idx, window, ids, &len, &start, err);
+		struct tokenizer *tok = tokenizers_get(c->d, c->pipeline_spec, &cfg, err);
+		int src = tok ? sequence(set, &cfg, tok, &r, idx, window, ids, &len, &start, err) :
+			-1;
 		store_record_release(&r);
 		if (src < 0)
 			goto out;

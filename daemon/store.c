@@ -177,12 +177,14 @@ static const char *const sql[S_COUNT] = {
 		"(SELECT 1 FROM checkpoints WHERE sha256 = ?1 OR optimizer = ?1) AND NOT EXISTS "
 		"(SELECT 1 FROM jobs WHERE state = 'queued' AND instr(params, ?1) > 0) AND NOT EXISTS "
 		"(SELECT 1 FROM jobs WHERE state = 'leased' AND instr(params, ?1) > 0) AND NOT EXISTS "
-		"(SELECT 1 FROM datasets WHERE instr(source, ?1) > 0)",
+		"(SELECT 1 FROM datasets WHERE instr(source, ?1) > 0) AND NOT EXISTS "
+		"(SELECT 1 FROM pipelines WHERE instr(spec, ?1) > 0)",
 	[S_BLOB_REFERENCED] =
 		"SELECT EXISTS (SELECT 1 FROM checkpoints WHERE sha256 = ?1 OR optimizer = ?1) OR "
 		"EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND instr(params, ?1) > 0) OR "
 		"EXISTS (SELECT 1 FROM jobs WHERE state = 'leased' AND instr(params, ?1) > 0) OR "
-		"EXISTS (SELECT 1 FROM datasets WHERE instr(source, ?1) > 0)",
+		"EXISTS (SELECT 1 FROM datasets WHERE instr(source, ?1) > 0) OR "
+		"EXISTS (SELECT 1 FROM pipelines WHERE instr(spec, ?1) > 0)", /* tokenizer files */
 	[S_STEP_JOBS] =
 		"SELECT " JOB_COLUMNS " FROM jobs WHERE stage = ?1 AND step = ?2 AND kind = ?3 "
 		"ORDER BY shard",

@@ -401,8 +401,8 @@ int store_checkpoint_list(struct store *s, int64_t stage, struct store_checkpoin
 	size_t *n, struct err *err);
 /* Forget the checkpoint (stage, step); its blobs stay (blobs_drop them after). */
 int store_checkpoint_delete(struct store *s, int64_t stage, int64_t step, struct err *err);
-/* 1 if a checkpoint, a queued or leased job's params or a dataset's source names the
- * blob, else 0. */
+/* 1 if a checkpoint, a queued or leased job's params, a dataset's source or a
+ * pipeline's spec (its tokenizer files) names the blob, else 0. */
 int store_blob_referenced(struct store *s, const char *sha256, struct err *err);
 /* 1 and the first pipeline not over (queued, running, paused) that reads dataset
  * `name` — the own dataset of `pipeline`, or with pipeline 0 the shared one (a stage

@@ -38,6 +38,7 @@ const struct key spec_model_keys[] = {
 	TYPED("checkpoint", KT_PATH, MK_CHECKPOINT, K_REQ),
 	STR("pipeline", MK_PIPELINE, K_REQ | K_NONEMPTY, NULL),
 	TYPED("stage", KT_NAME, MK_PIPELINE, K_REQ),
+	TYPED("tokenizer", KT_PATH, MK_CONFIG | MK_CHECKPOINT, K_OPT),
 	END,
 };
 

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "names.h"
 #include "packing.h"
+#include "tokenizer.h"
 
 /* The dataset key of a stage kind and whether it packs whole examples (sft). */
 static const char *stage_key(const char *kind, int *example)
@@ -18,8 +19,8 @@ static const char *stage_key(const char *kind, int *example)
 	return NULL;
 }
 
-static int check_stage(const json_t *spec, const json_t *st, int max_seq, int bos, int eos,
-	const struct fit_source *src, struct err *err)
+static int check_stage(const json_t *spec, const json_t *st, int max_seq,
+	struct tokenizer *tok, const struct fit_source *src, struct err *err)
 {
 	const char *kind = json_string_value(json_object_get(st, "kind"));
 	const char *sname = json_string_value(json_object_get(st, "name"));
@@ -44,18 +45,22 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq, int bo
 		if (src->get(src->ctx, ds, i, &r, err) < 0)
 			return -1;
 		size_t len, start = 0;
+		int64_t got;
 		int fits;
 		if (example) {
 			if (!r.prompt || !r.response)
 				continue; /* the stage says what is missing */
-			len = pack_example(tpl, r.prompt, r.response, bos, eos, NULL, 0, &start);
-			fits = len <= (size_t)max_seq;
+			got = pack_example(tok, tpl, r.prompt, r.response, NULL, 0, &start, err);
+			fits = got >= 0 && got <= max_seq;
 		} else {
 			if (!r.prompt)
 				continue;
-			len = pack_prompt(tpl, r.prompt, bos, NULL, 0);
-			fits = pack_prompt_fits(len, max_new, max_seq);
+			got = pack_prompt(tok, tpl, r.prompt, NULL, 0, err);
+			fits = got >= 0 && pack_prompt_fits((size_t)got, max_new, max_seq);
 		}
+		if (got < 0)
+			return -1;
+		len = (size_t)got;
 		if (fits)
 			continue;
 		bad++;
@@ -85,32 +90,49 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq, int bo
 		(long long)bad, (long long)n);
 }
 
-int fit_check(const json_t *spec, int max_seq, int bos, int eos, const struct fit_source *src,
-	struct err *err)
+int fit_check(const json_t *spec, int max_seq, struct tokenizer *tok,
+	const struct fit_source *src, struct err *err)
 {
 	size_t i;
 	json_t *st;
 	json_array_foreach(json_object_get(spec, "stages"), i, st)
-		if (check_stage(spec, st, max_seq, bos, eos, src, err) < 0)
+		if (check_stage(spec, st, max_seq, tok, src, err) < 0)
 			return -1;
 	return 0;
 }
 
-int fit_model(const json_t *spec, int *max_seq, int *bos, int *eos, struct err *err)
+int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err)
 {
 	const json_t *model = json_object_get(spec, "model");
 	const json_t *config = json_object_get(model, "config");
 	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
+	const char *path = json_string_value(json_object_get(model, "tokenizer"));
 	struct model_config cfg;
 	config_defaults(&cfg);
-	if (config)
+	if (config) {
 		cfg.max_seq = (int)json_integer_value(json_object_get(config, "max_seq"));
-	else if (!dir)
+		if (path) /* a model made for the tokenizer: its vocabulary and ids */
+			cfg.vocab = cfg.bos_id = cfg.eos_id = cfg.pad_id = -1;
+	} else if (!dir) {
 		return 0;
-	else if (checkpoint_read_config(dir, &cfg, err) < 0)
+	} else if (checkpoint_read_config(dir, &cfg, err) < 0) {
 		return -1;
+	}
 	*max_seq = cfg.max_seq;
-	*bos = cfg.bos_id;
-	*eos = cfg.eos_id;
+	if (!path && !dir) {
+		tokenizer_bytes(tok, &cfg);
+		return 1;
+	}
+	if (!path)
+		return tokenizer_open_dir(tok, dir, &cfg, err) < 0 ?
+			err_wrap(err, "model.checkpoint") : 1;
+	struct tokenizer_paths p;
+	int rc = tokenizer_find(path, &p, err);
+	if (rc == 0)
+		return err_set(err, ERR_NOTFOUND, "model.tokenizer: '%s' holds no " TOKENIZER_JSON,
+			path);
+	if (rc < 0 || tokenizer_load(tok, p.json, *p.config ? p.config : NULL,
+		*p.generation ? p.generation : NULL, &cfg, err) < 0)
+		return err_wrap(err, "model.tokenizer");
 	return 1;
 }

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "tokenizer.h"
 
 struct fit_record {
 	const char *prompt, *response, *text; /* NULL where absent; borrowed */
@@ -48,14 +49,15 @@ struct fit_source {
 		struct err *err);
 };
 
-/* The context and <bos>/<eos> ids of the spec's model: 1 known, 0 not known before the
- * pipeline runs (a model from another pipeline's stage), -1 error (a checkpoint
- * directory whose config.json cannot be read, naming it). */
-int fit_model(const json_t *spec, int *max_seq, int *bos, int *eos, struct err *err);
+/* The context and the tokenizer of the spec's model (model.tokenizer, else the
+ * checkpoint directory's tokenizer.json, else the byte tokenizer): 1 known (release
+ * *tok), 0 not known before the pipeline runs (a model from another pipeline's
+ * stage), -1 error (a config.json or tokenizer file that cannot be read, naming it). */
+int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err);
 
 /* Check every stage of the normalised spec against max_seq with the model's
- * <bos>/<eos> ids. 0 fits, -1 with err (ERR_INVALID) naming the worst record. */
-int fit_check(const json_t *spec, int max_seq, int bos, int eos, const struct fit_source *src,
-	struct err *err);
+ * tokenizer. 0 fits, -1 with err (ERR_INVALID) naming the worst record. */
+int fit_check(const json_t *spec, int max_seq, struct tokenizer *tok,
+	const struct fit_source *src, struct err *err);
 
 #endif

@@ -1,5 +1,6 @@
 #include "packing.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer.h"
@@ -12,33 +13,48 @@ static void put(int *ids, size_t cap, size_t *n, int id)
 	(*n)++;
 }
 
-/* Append the ids of text[0..len) at *n (written only below cap). */
-static void put_text(int *ids, size_t cap, size_t *n, const char *text, size_t len)
+/* Append the ids of text[0..len) at *n (written only below cap); tmp is scratch. */
+static int put_text(struct tokenizer *tok, int *ids, size_t cap, size_t *n, const char *text,
+	size_t len, struct hftok_ids *tmp, struct err *e)
 {
-	size_t room = *n < cap ? cap - *n : 0;
-	*n += tok_encode(text, len, room ? ids + *n : NULL, room);
+	tmp->n = 0;
+	if (tokenizer_encode(tok, text, len, tmp, e) < 0)
+		return -1;
+	for (size_t i = 0; i < tmp->n; i++)
+		put(ids, cap, n, tmp->v[i]);
+	return 0;
 }
 
-/* <bos> template(prompt) at *n. */
-static void put_templated(int *ids, size_t cap, size_t *n, const char *tpl,
-	const char *prompt, int bos)
+/* [<bos>] template(prompt) at *n: the templated prompt is one text, tokenized whole
+ * as a Hugging Face tokenizer would tokenize a rendered chat template. */
+static int put_templated(struct tokenizer *tok, int *ids, size_t cap, size_t *n,
+	const char *tpl, const char *prompt, struct hftok_ids *tmp, struct err *e)
 {
 	const char *at = tpl ? strstr(tpl, "{prompt}") : NULL;
-	put(ids, cap, n, bos);
-	if (at)
-		put_text(ids, cap, n, tpl, (size_t)(at - tpl));
-	else if (tpl)
-		put_text(ids, cap, n, tpl, strlen(tpl));
-	put_text(ids, cap, n, prompt, strlen(prompt));
-	if (at)
-		put_text(ids, cap, n, at + 8, strlen(at + 8));
+	size_t lt = tpl ? strlen(tpl) : 0, lp = strlen(prompt);
+	size_t pre = at ? (size_t)(at - tpl) : lt, post = at ? lt - pre - 8 : 0;
+	char *text = malloc(pre + lp + post + 1);
+	if (!text)
+		return err_set(e, ERR_NOMEM, "cannot template a prompt of %zu bytes: out of memory",
+			lp);
+	memcpy(text, tpl ? tpl : "", pre);
+	memcpy(text + pre, prompt, lp);
+	memcpy(text + pre + lp, at ? at + 8 : "", post);
+	if (tok->add_bos)
+		put(ids, cap, n, tok->bos_id);
+	int rc = put_text(tok, ids, cap, n, text, pre + lp + post, tmp, e);
+	free(text);
+	return rc;
 }
 
-size_t pack_prompt(const char *tpl, const char *prompt, int bos, int *ids, size_t cap)
+int64_t pack_prompt(struct tokenizer *tok, const char *tpl, const char *prompt, int *ids,
+	size_t cap, struct err *e)
 {
 	size_t n = 0;
-	put_templated(ids, cap, &n, tpl, prompt, bos);
-	return n;
+	struct hftok_ids tmp = { 0 };
+	int rc = put_templated(tok, ids, cap, &n, tpl, prompt, &tmp, e);
+	free(tmp.v);
+	return rc < 0 ? -1 : (int64_t)n;
 }
 
 int pack_prompt_fits(size_t len, int64_t max_new, int max_seq)
@@ -47,24 +63,33 @@ int pack_prompt_fits(size_t len, int64_t max_new, int max_seq)
 		(int64_t)len + max_new <= (int64_t)max_seq;
 }
 
-size_t pack_example(const char *tpl, const char *prompt, const char *response, int bos,
-	int eos, int *ids, size_t cap, size_t *start)
+int64_t pack_example(struct tokenizer *tok, const char *tpl, const char *prompt,
+	const char *response, int *ids, size_t cap, size_t *start, struct err *e)
 {
 	size_t n = 0;
-	put_templated(ids, cap, &n, tpl, prompt, bos);
+	struct hftok_ids tmp = { 0 };
+	int rc = put_templated(tok, ids, cap, &n, tpl, prompt, &tmp, e);
 	*start = n;
-	put_text(ids, cap, &n, response, strlen(response));
-	put(ids, cap, &n, eos);
-	return n;
+	if (rc == 0)
+		rc = put_text(tok, ids, cap, &n, response, strlen(response), &tmp, e);
+	if (tok->eos_id >= 0)
+		put(ids, cap, &n, tok->eos_id);
+	free(tmp.v);
+	return rc < 0 ? -1 : (int64_t)n;
 }
 
-size_t pack_document(const char *text, int bos, int eos, int *ids, size_t cap)
+int64_t pack_document(struct tokenizer *tok, const char *text, int *ids, size_t cap,
+	struct err *e)
 {
 	size_t n = 0;
-	put(ids, cap, &n, bos);
-	put_text(ids, cap, &n, text, strlen(text));
-	put(ids, cap, &n, eos);
-	return n;
+	struct hftok_ids tmp = { 0 };
+	if (tok->add_bos)
+		put(ids, cap, &n, tok->bos_id);
+	int rc = put_text(tok, ids, cap, &n, text, strlen(text), &tmp, e);
+	if (tok->eos_id >= 0)
+		put(ids, cap, &n, tok->eos_id);
+	free(tmp.v);
+	return rc < 0 ? -1 : (int64_t)n;
 }
 
 int64_t pack_windows(int64_t n, int max_seq)

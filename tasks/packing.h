@@ -3,7 +3,8 @@
  * place that decides what a stage feeds the model:
  *
  *   pack_prompt    a sampling prompt (eval, grpo, rejection_sample):
- *                  <bos> + the template with {prompt} replaced by the prompt.
+ *                  <bos> + the template with {prompt} replaced by the prompt, one
+ *                  text tokenized whole (as a rendered chat template is).
  *                  Generation then adds up to max_new_tokens, so a prompt fits when
  *                  its length + max_new_tokens <= max_seq (pack_prompt_fits).
  *   pack_example   an SFT example: <bos> template(prompt) response <eos>, the loss on
@@ -17,13 +18,17 @@
  *                  consecutive windows share one id and every id after <bos> is a
  *                  target exactly once. The last window may be shorter.
  *
+ * <bos> is written when the tokenizer adds one (tokenizer.h add_bos: the byte
+ * tokenizer and Llama do, Qwen does not); <eos> is the tokenizer's eos_id.
+ *
  * Every function returns the number of ids the whole sequence needs, which may exceed
  * `cap`: only the first `cap` ids are written (snprintf-like), so a caller can never
- * write past its buffer, and compares the result with the limit it enforces. A
- * template without "{prompt}" is used as a prefix (the spec loader refuses such
- * templates; this keeps the functions total).
+ * write past its buffer, and compares the result with the limit it enforces; -1 with
+ * e set only when out of memory. A template without "{prompt}" is used as a prefix
+ * (the spec loader refuses such templates; this keeps the functions total).
  *
- * Pure functions over core/tokenizer; no allocation, no I/O.
+ * Functions over core/tokenizer: no I/O; they allocate only scratch, freed before
+ * returning.
  */
 #ifndef R1_PACKING_H
 #define R1_PACKING_H
@@ -31,16 +36,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-size_t pack_prompt(const char *tpl, const char *prompt, int bos, int *ids, size_t cap);
+#include "err.h"
+#include "tokenizer.h"
+
+int64_t pack_prompt(struct tokenizer *tok, const char *tpl, const char *prompt, int *ids,
+	size_t cap, struct err *e);
 
 /* 1 when a prompt of `len` ids leaves room for max_new generated ids in max_seq. */
 int pack_prompt_fits(size_t len, int64_t max_new, int max_seq);
 
 /* *start: the position of the response's first id (even when it is past cap). */
-size_t pack_example(const char *tpl, const char *prompt, const char *response, int bos,
-	int eos, int *ids, size_t cap, size_t *start);
+int64_t pack_example(struct tokenizer *tok, const char *tpl, const char *prompt,
+	const char *response, int *ids, size_t cap, size_t *start, struct err *e);
 
-size_t pack_document(const char *text, int bos, int eos, int *ids, size_t cap);
+int64_t pack_document(struct tokenizer *tok, const char *text, int *ids, size_t cap,
+	struct err *e);
 
 /* The windows a sequence of n ids is cut into for max_seq (>= 2): 1 when n <= max_seq. */
 int64_t pack_windows(int64_t n, int max_seq);

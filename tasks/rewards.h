@@ -2,9 +2,10 @@
  * rewards — the rule-based rewards of docs/rewards.md, pure functions of text.
  *
  * What they read. The completion is the text the model generated after the
- * templated prompt "{prompt}\n<think>", decoded with tok_decode, so special tokens
- * appear as their spellings ("</think>", "<|eos|>"): it starts inside the reasoning
- * and may or may not carry the closing tags. The prompt is the record's prompt
+ * templated prompt "{prompt}\n<think>", decoded with the model's tokenizer but its
+ * final EOS (core/tokenizer.h), so special tokens appear as their spellings
+ * ("</think>"): it starts inside the reasoning and may or may not carry the closing
+ * tags, which are text here whether the vocabulary has them as tokens or not. The prompt is the record's prompt
  * (before the template); the answer is the record's reference answer. Inputs are
  * (pointer, length) or NUL-terminated strings, any size: every function is linear in
  * the completion's length (completion_len bytes; the completion need not be

@@ -11,6 +11,8 @@
  *   top_p             (0, 1], default 1;  top_k >= 0, default 0 (no limit)
  *   max_new_tokens    1..max_seq−1
  *   stop              array of strings, default none
+ *   tokenizer         the pipeline's tokenizer files (jobtok.h), default the byte
+ *                     tokenizer
  *
  * Sample j of prompt I draws its coins from stream gen_request.index = I·G + j
  * under `key` (generate.h), so its tokens do not depend on which prompts share the
@@ -23,9 +25,10 @@
  * Result: {samples: [{prompt: I, sample: j, tokens: [generated ids, EOS or the
  * stop string's tokens included], text, logprobs: [log π(token) under the
  * untempered softmax, one per token], finish: "stop"|"length"}]} in (params prompt
- * order, j) order. text is tok_decode of the tokens (special tokens spelled out)
- * with each byte of invalid UTF-8, and each NUL, replaced by U+FFFD (utf8_json: JSON
- * strings are UTF-8, and the scores are unchanged).
+ * order, j) order. text is the tokenizer's decoding of the tokens but a final stop
+ * id (EOS), special tokens spelled out, with each byte of invalid UTF-8, and each
+ * NUL, replaced by U+FFFD (utf8_json: JSON strings are UTF-8, and the scores are
+ * unchanged).
  */
 #include <math.h>
 #include <stdint.h>
@@ -35,6 +38,7 @@
 
 #include "generate.h"
 #include "jobmodel.h"
+#include "jobtok.h"
 #include "kinds.h"
 #include "tokenizer.h"
 #include "utf8.h"
@@ -173,22 +177,21 @@ static int rollout_rows(const struct model_config *c, int max_len, int longest, 
 	return rows < (double)n ? (int)rows : (int)n;
 }
 
-/* The decoded text of the tokens as a JSON string (utf8.h: invalid bytes and NUL →
- * U+FFFD). */
-static json_t *rollout_text(const int *tokens, int n)
+/* The decoded text of the tokens but a final stop id as a JSON string (utf8.h:
+ * invalid bytes and NUL → U+FFFD). */
+static json_t *rollout_text(const struct tokenizer *tok, const int *tokens, int n)
 {
-	size_t need = tok_decode(tokens, (size_t)n, NULL, 0);
-	char *raw = malloc(need + 1);
-	json_t *s = NULL;
-	if (raw) {
-		tok_decode(tokens, (size_t)n, raw, need + 1);
-		s = utf8_json(raw, need);
-	}
+	size_t len;
+	if (n > 0 && tokenizer_is_stop(tok, tokens[n - 1]))
+		n--;
+	char *raw = tokenizer_decode(tok, tokens, (size_t)n, &len, NULL);
+	json_t *s = raw ? utf8_json(raw, len) : NULL;
 	free(raw);
 	return s;
 }
 
-static json_t *rollout_sample(uint64_t prompt, int j, const struct gen_result *res)
+static json_t *rollout_sample(const struct tokenizer *tok, uint64_t prompt, int j,
+	const struct gen_result *res)
 {
 	json_t *o = json_object(), *toks = json_array(), *lps = json_array();
 	int bad = !o || !toks || !lps;
@@ -199,7 +202,7 @@ static json_t *rollout_sample(uint64_t prompt, int j, const struct gen_result *r
 		bad = json_object_set_new(o, "prompt", json_integer((json_int_t)prompt)) ||
 			json_object_set_new(o, "sample", json_integer(j)) ||
 			json_object_set_new(o, "tokens", toks) ||
-			json_object_set_new(o, "text", rollout_text(res->tokens, res->n)) ||
+			json_object_set_new(o, "text", rollout_text(tok, res->tokens, res->n)) ||
 			json_object_set_new(o, "logprobs", lps) ||
 			json_object_set_new(o, "finish", json_string(res->finish == GEN_FINISH_STOP ?
 				"stop" : "length"));
@@ -230,7 +233,7 @@ int job_rollout_run(const struct job *job, struct job_output *out, struct err *e
 	max_len = max_len < c->max_seq ? max_len : c->max_seq;
 	int CH = rollout_rows(c, max_len, r.longest, total);
 	struct model *m = jobmodel_get(job, "rollout", &r.spec, CH, r.longest, &out->retryable, err);
-	if (!m)
+	if (!m || !(r.gp.tok = jobtok_get(job, "rollout", c, &out->retryable, err)))
 		goto out;
 	if (gen_init(&g, m, CH, max_len, err) < 0) {
 		err_wrap(err, "rollout");
@@ -261,8 +264,8 @@ int job_rollout_run(const struct job *job, struct job_output *out, struct err *e
 		}
 		for (int b = 0; b < B; b++) {
 			size_t s = first + (size_t)b;
-			json_t *o = rollout_sample(r.prompts[s / (size_t)r.G].index, (int)(s % (size_t)r.G),
-				res[b]);
+			json_t *o = rollout_sample(r.gp.tok, r.prompts[s / (size_t)r.G].index,
+				(int)(s % (size_t)r.G), res[b]);
 			if (!o || json_array_append_new(samples, o)) {
 				free(res);
 				err_set(err, ERR_NOMEM, "rollout: out of memory");

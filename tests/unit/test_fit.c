@@ -38,7 +38,11 @@ static int check(const char *stage, int max_seq, struct err *e)
 	snprintf(text, sizeof text, "{\"template\": \"T{prompt}\", \"stages\": [%s]}", stage);
 	json_t *spec = json_loads(text, 0, NULL);
 	CHECK(spec);
-	int rc = fit_check(spec, max_seq, TOK_BOS, TOK_EOS, &src, e);
+	struct model_config c;
+	struct tokenizer tok;
+	config_defaults(&c);
+	tokenizer_bytes(&tok, &c);
+	int rc = fit_check(spec, max_seq, &tok, &src, e);
 	json_decref(spec);
 	return rc;
 }

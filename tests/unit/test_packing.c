@@ -11,6 +11,16 @@ static void guard_set(size_t cap)
 	for (size_t i = cap; i < cap + 8; i++)
 		buf[i] = GUARD;
 }
+/* The byte tokenizer of the default config (<|bos|> 256, <|eos|> 257). */
+static struct tokenizer *bytes(void)
+{
+	static struct tokenizer t;
+	struct model_config c;
+	config_defaults(&c);
+	tokenizer_bytes(&t, &c);
+	return &t;
+}
+
 static int guard_ok(size_t cap)
 {
 	for (size_t i = cap; i < cap + 8; i++)
@@ -21,7 +31,7 @@ static int guard_ok(size_t cap)
 
 static void test_packing__prompt_applies_the_template(void)
 {
-	size_t n = pack_prompt("Q: {prompt}\n<think>", "1+2", TOK_BOS, buf, 64);
+	size_t n = (size_t)pack_prompt(bytes(), "Q: {prompt}\n<think>", "1+2", buf, 64, NULL);
 	int want[] = { TOK_BOS, 'Q', ':', ' ', '1', '+', '2', '\n', TOK_THINK };
 	CHECK(n == sizeof want / sizeof want[0]);
 	CHECK(memcmp(buf, want, sizeof want) == 0);
@@ -31,18 +41,18 @@ static void test_packing__long_prompts_never_write_past_cap(void)
 {
 	for (size_t cap = 0; cap < 20; cap++) {
 		guard_set(cap);
-		size_t n = pack_prompt("A conversation. User: {prompt}\nAssistant: <think>",
-			"123+456", TOK_BOS, buf, cap);
+		size_t n = (size_t)pack_prompt(bytes(),
+			"A conversation. User: {prompt}\nAssistant: <think>", "123+456", buf, cap, NULL);
 		CHECK(n == 1 + 22 + 7 + 12 + 1); /* <bos> text prompt "\nAssistant: " <think> */
 		CHECK(guard_ok(cap));
 		size_t start;
 		guard_set(cap);
-		n = pack_example("{prompt}\n<think>", "9+9", "9+9=18</think><answer>18</answer>",
-			TOK_BOS, TOK_EOS, buf, cap, &start);
+		n = (size_t)pack_example(bytes(), "{prompt}\n<think>", "9+9",
+			"9+9=18</think><answer>18</answer>", buf, cap, &start, NULL);
 		CHECK(start == 1 + 3 + 1 + 1);
 		CHECK(guard_ok(cap));
 		guard_set(cap);
-		CHECK(pack_document("abcdefghijklmnopqrstuvwxyz", TOK_BOS, TOK_EOS, buf, cap) == 28);
+		CHECK(pack_document(bytes(), "abcdefghijklmnopqrstuvwxyz", buf, cap, NULL) == 28);
 		CHECK(guard_ok(cap));
 	}
 }
@@ -58,7 +68,7 @@ static void test_packing__prompt_fit_is_exact(void)
 static void test_packing__example_ends_with_eos_and_starts_at_response(void)
 {
 	size_t start;
-	size_t n = pack_example("{prompt}:", "ab", "cd", TOK_BOS, TOK_EOS, buf, 64, &start);
+	size_t n = (size_t)pack_example(bytes(), "{prompt}:", "ab", "cd", buf, 64, &start, NULL);
 	int want[] = { TOK_BOS, 'a', 'b', ':', 'c', 'd', TOK_EOS };
 	CHECK(n == 7 && start == 4);
 	CHECK(memcmp(buf, want, sizeof want) == 0);

@@ -189,6 +189,7 @@ static int fit_store_get(void *ctx, const char *name, int64_t i, struct fit_reco
 	r->prompt = f->r.prompt;
 	r->response = f->r.response;
 	r->text = f->r.text;
+	r->messages = f->r.messages;
 	snprintf(r->where, sizeof r->where, "%s", file ? file : "");
 	return 0;
 }

@@ -4,7 +4,10 @@
  * (Qwen3, Llama-3.1, DeepSeek-V3; bos_token ""), copied here as facts. */
 #include "chat.h"
 #include "jsonl.h"
+#include "packing.h"
 #include "test.h"
+#include "testdir.h"
+#include "tokenizer.h"
 
 #define T "<think>\\nadd the units first\\n</think>\\n\\n"
 #define DS_A "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"
@@ -368,6 +371,175 @@ static void test_chat__jsonl_keeps_messages_and_flattens(void)
 	CHECK_STR(e.msg, "c.jsonl:6: 'messages' needs a user or system turn");
 }
 
+static struct chat parse_ok(const char *messages, json_t **j)
+{
+	json_error_t je;
+	*j = json_loads(messages, 0, &je);
+	CHECK_MSG(*j, "%s", je.text);
+	struct chat c;
+	struct err e = { 0 };
+	CHECK_MSG(chat_parse(*j, 1, &c, &e) == 0, "%s", e.msg);
+	return c;
+}
+
+/* The text of the ids whose mask flag is `flag` (malloc'd). */
+static char *decode_masked(struct tokenizer *t, const int *ids, const unsigned char *mask,
+	size_t n, int flag)
+{
+	int *pick = malloc((n + 1) * sizeof *pick);
+	size_t k = 0, len;
+	for (size_t i = 0; i < n; i++)
+		if (mask[i] == flag)
+			pick[k++] = ids[i];
+	char *s = tokenizer_decode(t, pick, k, &len, NULL);
+	CHECK(s);
+	free(pick);
+	return s;
+}
+
+static const char *const two_rounds = "["
+	"{\"role\":\"system\",\"content\":\"S\"},"
+	"{\"role\":\"user\",\"content\":\"Q1\"},"
+	"{\"role\":\"assistant\",\"content\":\"A1\"},"
+	"{\"role\":\"user\",\"content\":\"Q2\"},"
+	"{\"role\":\"assistant\",\"content\":\"A2\"}]";
+
+/* With the byte tokenizer: <|bos|>, then the rendering; the mask covers the answers
+ * and their end-of-turn text, nothing else, and the first trained id is *start. */
+static void test_chat__pack_masks_the_assistant_turns(void)
+{
+	struct model_config cfg;
+	struct tokenizer t;
+	config_defaults(&cfg);
+	tokenizer_bytes(&t, &cfg);
+	json_t *j;
+	struct chat c = parse_ok(two_rounds, &j);
+	struct chat_format f = named("chatml");
+	int ids[256];
+	unsigned char mask[256];
+	size_t start;
+	struct err e = { 0 };
+	int64_t n = pack_chat(&t, &f, &c, ids, mask, 256, &start, &e);
+	const char *text = "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n"
+		"<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n"
+		"<|im_start|>assistant\nA2<|im_end|>\n";
+	CHECK(n == 1 + (int64_t)strlen(text) && ids[0] == TOK_BOS && mask[0] == 0);
+	CHECK(start == 1 + (size_t)(strstr(text, "A1") - text) && mask[start] && !mask[start - 1]);
+	char *trained = decode_masked(&t, ids, mask, (size_t)n, 1);
+	char *rest = decode_masked(&t, ids, mask, (size_t)n, 0);
+	CHECK_STR(trained, "A1<|im_end|>A2<|im_end|>");
+	CHECK_STR(rest, "<|bos|><|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n"
+		"<|im_start|>assistant\n\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n\n");
+	free(trained);
+	free(rest);
+	/* a short buffer: the same length, nothing written past it */
+	for (size_t cap = 0; cap < 12; cap++) {
+		int small[12 + 4];
+		unsigned char smask[12 + 4];
+		memset(small, 0x7f, sizeof small);
+		memset(smask, 0x7f, sizeof smask);
+		size_t s2;
+		CHECK(pack_chat(&t, &f, &c, small, smask, cap, &s2, &e) == n && s2 == start);
+		for (size_t i = cap; i < 12 + 4; i++)
+			CHECK(small[i] == 0x7f7f7f7f && smask[i] == 0x7f);
+	}
+	CHECK(pack_chat(&t, &f, &c, NULL, NULL, 0, &start, &e) == n);
+	/* role templates with the byte tokenizer's own end token: one trained id each */
+	json_t *rj;
+	CHECK_MSG(roles("{\"system\":\"{content}\\n\",\"user\":\"Q: {content}\\n\","
+		"\"assistant\":\"A: {content}<|eos|>\"}", &f, &rj, &e) == 0, "%s", e.msg);
+	n = pack_chat(&t, &f, &c, ids, mask, 256, &start, &e);
+	trained = decode_masked(&t, ids, mask, (size_t)n, 1);
+	CHECK_STR(trained, "A1<|eos|>A2<|eos|>");
+	int eos_trained = 0;
+	for (int64_t i = 0; i < n; i++)
+		eos_trained += ids[i] == TOK_EOS && mask[i];
+	CHECK(eos_trained == 2 && ids[n - 1] == TOK_EOS && n == 1 + 2 + 6 + 6 + 6 + 6);
+	free(trained);
+	json_decref(rj);
+	chat_release(&c);
+	json_decref(j);
+}
+
+/* A byte-level BPE tokenizer.json (GPT-2's byte-to-character map, one id per byte, no
+ * merges) with <|im_start|> and <|im_end|> as added special tokens 256 and 257, and a
+ * tokenizer_config.json like Qwen's: no BOS, <|im_end|> the EOS. */
+static void write_chatml_tokenizer(char *json, char *config, size_t cap)
+{
+	char *v = malloc(256 * 16 + 1024), *p = v;
+	int n = 0;
+	for (int b = 0; b < 256; b++) {
+		int visible = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+		int cp = visible ? b : 256 + n++;
+		p += sprintf(p, "%s\"\\u%04x\": %d", b ? ", " : "", cp, b);
+	}
+	char *doc = malloc(256 * 16 + 2048);
+	sprintf(doc, "{\"model\": {\"type\": \"BPE\", \"vocab\": {%s}, \"merges\": []}, "
+		"\"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, "
+		"\"use_regex\": true}, \"decoder\": {\"type\": \"ByteLevel\"}, "
+		"\"added_tokens\": [{\"id\": 256, \"content\": \"<|im_start|>\", \"special\": true}, "
+		"{\"id\": 257, \"content\": \"<|im_end|>\", \"special\": true}]}", v);
+	testdir_new("chattok");
+	snprintf(json, cap, "%s/" TOKENIZER_JSON, testdir);
+	testdir_write(json, doc, strlen(doc));
+	const char *cfg = "{\"bos_token\": null, \"eos_token\": \"<|im_end|>\", "
+		"\"add_bos_token\": false}";
+	snprintf(config, cap, "%s/" TOKENIZER_CONFIG, testdir);
+	testdir_write(config, cfg, strlen(cfg));
+	free(v);
+	free(doc);
+}
+
+/* Through a Hugging Face tokenizer: the format's special-token text is matched as the
+ * added tokens, so each <|im_end|> is one id — trained after an answer, not after a
+ * question — and the trained ids are exactly the answers' and their <|im_end|>. */
+static void test_chat__pack_on_a_hugging_face_tokenizer(void)
+{
+	char json[1200], config[1200];
+	write_chatml_tokenizer(json, config, sizeof json);
+	struct model_config cfg;
+	config_defaults(&cfg);
+	cfg.vocab = cfg.bos_id = cfg.eos_id = cfg.pad_id = -1;
+	struct tokenizer t;
+	struct err e = { 0 };
+	CHECK_MSG(tokenizer_load(&t, json, config, NULL, &cfg, &e) == 0, "%s", e.msg);
+	CHECK(!t.add_bos && t.eos_id == 257);
+	json_t *j;
+	struct chat c = parse_ok(two_rounds, &j);
+	struct chat_format f = named("chatml");
+	int ids[256];
+	unsigned char mask[256];
+	size_t start;
+	int64_t n = pack_chat(&t, &f, &c, ids, mask, 256, &start, &e);
+	CHECK_MSG(n > 0, "%s", e.msg);
+	int starts = 0, ends = 0, ends_trained = 0;
+	for (int64_t i = 0; i < n; i++) {
+		starts += ids[i] == 256;
+		ends += ids[i] == 257;
+		ends_trained += ids[i] == 257 && mask[i];
+		CHECK(ids[i] != 256 || !mask[i]);
+	}
+	CHECK(ids[0] == 256 && starts == 5 && ends == 5 && ends_trained == 2);
+	int want[] = { 'A', '1', 257, 'A', '2', 257 }, got[8];
+	size_t k = 0;
+	for (int64_t i = 0; i < n; i++)
+		if (mask[i]) {
+			CHECK(k < 8);
+			got[k++] = ids[i];
+		}
+	CHECK(k == 6 && memcmp(got, want, sizeof want) == 0);
+	CHECK(ids[start] == 'A' && ids[start - 1] == '\n');
+	/* everything else is not trained: the headers, the questions and their ends */
+	char *text = decode_masked(&t, ids, mask, (size_t)n, 0);
+	CHECK_STR(text, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n"
+		"<|im_start|>assistant\n\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n\n");
+	free(text);
+	chat_release(&c);
+	json_decref(j);
+	tokenizer_release(&t);
+	testdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -382,5 +554,7 @@ int main(int argc, char **argv)
 		TEST(test_chat__bad_messages_are_refused_naming_the_element),
 		TEST(test_chat__render_never_writes_past_cap),
 		TEST(test_chat__jsonl_keeps_messages_and_flattens),
+		TEST(test_chat__pack_masks_the_assistant_turns),
+		TEST(test_chat__pack_on_a_hugging_face_tokenizer),
 		{ 0 } });
 }

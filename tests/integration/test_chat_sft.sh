@@ -79,6 +79,6 @@ PY
 # a chat too long for max_seq is refused before anything runs, naming its line
 sed -e 's/max_seq: 192/max_seq: 32/' "$T/chat.yaml" >"$T/short.yaml"
 r1rc validate "$T/short.yaml"; expect_rc 1 "validate (max_seq 32)"
-grep -q "stage 'roles': dataset 'chats' record [0-5] ($T/chat.jsonl:[1-6]): the SFT example is [0-9]* tokens" "$T/err" ||
+grep -q "stage 'roles': dataset 'chats' record [0-5] ($T/chat.jsonl:[1-6]): the SFT chat is [0-9]* tokens ([0-9]* before the first answer), more than max_seq 32" "$T/err" ||
 	fail "validate of a chat that does not fit said: $(cat "$T/err")"
 log "two sft stages (role templates, chatml) trained on the assistant turns only; a chat over max_seq is refused"

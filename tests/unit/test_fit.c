@@ -122,8 +122,8 @@ static void test_fit__sft_chats_fit_as_rendered(void)
 		"\"user\": \"Q: {content}\\n\", \"assistant\": \"A: {content}<|eos|>\"}}";
 	CHECK(check(roles, 11, &e) == 0);
 	CHECK(check(roles, 10, &e) < 0);
-	CHECK_MSG(strstr(e.msg, "stage 's': dataset 'd' record 0 (d.jsonl:1): the SFT example "
-		"is 11 tokens (9 before the response), more than max_seq 10"), "%s", e.msg);
+	CHECK_MSG(strstr(e.msg, "stage 's': dataset 'd' record 0 (d.jsonl:1): the SFT chat "
+		"is 11 tokens (9 before the first answer), more than max_seq 10"), "%s", e.msg);
 	CHECK(check("{\"name\": \"s\", \"kind\": \"sft\", \"dataset\": \"d\", "
 		"\"template\": \"{prompt}=\"}", 5, &e) == 0);
 	/* chatml: <bos>, "<|im_start|>user\n" Q "<|im_end|>\n" (29 bytes), then

@@ -10,8 +10,8 @@
  * response and <eos> only — or, for a chat record (`messages`) in a stage with a
  * chat_format or chat_template, the conversation rendered by chat.h with the loss on
  * the assistant turns only (a per-token mask in the grad job); an example longer
- * than max_seq fails the stage naming the record (submit refuses datasets it can see; a dataset made by an earlier
- * stage is checked here). pretrain: a unit is a window of a document <bos> text
+ * than max_seq fails the stage naming the record (submit refuses datasets it can
+ * see; a dataset made by an earlier stage is checked here). pretrain: a unit is a window of a document <bos> text
  * <eos>; a document longer than max_seq is cut into windows, each a unit of its
  * own, so `epochs` counts windows and a long document is learnt whole. Every target
  * token weighs 1/(the batch's target tokens): the shards' gradients add up to the

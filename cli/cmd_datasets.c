@@ -9,7 +9,7 @@
  *   dataset_import  {name, file} + the JSONL as one blob frame -> {name, count}; a bad
  *                   line fails the whole import with "FILE:LINE: what is wrong"
  *   dataset_show    {name, id?, offset, limit <= 10000} -> {name, count, records:
- *                   [{idx, prompt?, answer?, response?, text?, meta?}]}
+ *                   [{idx, prompt?, answer?, response?, text?, meta?, messages?}]}
  *   dataset_export  {name, id?, after, max_bytes} -> {name, count, next, records} and
  *                   records after..next-1 as JSONL in a blob frame of about max_bytes
  *                   (at least one record, however long)
@@ -17,8 +17,8 @@
  * `dataset export` pages through dataset_export DATASET_PAGE_BYTES at a time, so a
  * dataset of any size leaves in bounded replies, and writes the daemon's lines as
  * they are: one JSON object per line with the fields import reads (prompt, answer,
- * response, text, meta), so an exported file imports back as the same records and
- * exports again byte for byte. A shared dataset is named from a spec by
+ * response, text, meta; a chat as its messages), so an exported file imports back as
+ * the same records and exports again byte for byte. A shared dataset is named from a spec by
  * `datasets: {NAME: {shared: SHARED_NAME}}`: submit copies its records into the
  * pipeline.
  */
@@ -40,7 +40,8 @@
 #define DATASET_NAME_MAX 32
 
 /* The record fields, in the order they are shown and exported. */
-static const char *const dataset_fields[] = { "prompt", "answer", "response", "text", "meta" };
+static const char *const dataset_fields[] = { "prompt", "answer", "response", "text", "meta",
+	"messages" };
 #define DATASET_NFIELDS (sizeof dataset_fields / sizeof dataset_fields[0])
 
 /* A dataset name as the daemon accepts it: 1-32 of [a-z0-9_]. */
@@ -283,7 +284,11 @@ static int dataset_import(int argc, char **argv)
 			 "each one of\n"
 			 "  {\"prompt\": ..., \"answer\": ...}                  a problem (RL, eval)\n"
 			 "  {\"prompt\": ..., \"response\": ...[, \"answer\"]}    an SFT example\n"
-			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat: user turns are the\n"
+			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat (roles system, user,\n"
+			 "                                                assistant): rendered whole by\n"
+			 "                                                an sft stage's chat_format or\n"
+			 "                                                chat_template, else its user\n"
+			 "                                                and system turns are the\n"
 			 "                                                prompt, the last assistant\n"
 			 "                                                turn the response\n"
 			 "  {\"text\": ...}                                   a pretraining document\n"
@@ -376,14 +381,15 @@ static int dataset_show(int argc, char **argv)
 		CLIENT_OPTS(&addr),
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\", \"records\": [{idx, prompt, answer, "
-		  "response, text, meta}]} as JSON", NULL },
+		  "response, text, meta, messages}]} as JSON", NULL },
 		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "dataset show", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Show records of dataset NAME, one block per record: its index, then the\n"
-			 "fields it has (prompt, answer, response, text, meta). A pipeline's own\n"
-			 "datasets (the ones its spec generated or read) need --pipeline.\n\n"
+			 "fields it has (prompt, answer, response, text, meta, and a chat's\n"
+			 "messages). A pipeline's own datasets (the ones its spec generated or read)\n"
+			 "need --pipeline.\n\n"
 			 "example: r1flow dataset show test --pipeline 3 --offset 10 --limit 5\n\n"
 			 "exit status: 0 shown, 1 no such dataset or no daemon, 2 usage error",
 	};
@@ -446,9 +452,10 @@ static int dataset_export(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "dataset export", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
 		.about = "Write every record of dataset NAME as JSONL, one object per line with the\n"
-			 "fields 'r1flow dataset import' reads (prompt, answer, response, text, meta):\n"
-			 "an exported file imports back as the same records. A pipeline's own datasets\n"
-			 "need --pipeline. With -o the file appears only when the export is complete.\n\n"
+			 "fields 'r1flow dataset import' reads (prompt, answer, response, text, meta;\n"
+			 "a chat as its messages): an exported file imports back as the same records.\n"
+			 "A pipeline's own datasets need --pipeline. With -o the file appears only\n"
+			 "when the export is complete.\n\n"
 			 "example: r1flow dataset export test --pipeline 3 -o test.jsonl\n\n"
 			 "exit status: 0 written, 1 no such dataset, a write error or no daemon,\n"
 			 "2 usage error",

@@ -120,6 +120,7 @@ static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_recor
 	r->prompt = f->j.prompt;
 	r->response = f->j.response;
 	r->text = f->j.text;
+	r->messages = f->j.messages;
 	snprintf(r->where, sizeof r->where, "%s:%ld", file, f->numbers[i]);
 	return 0;
 }

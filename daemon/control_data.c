@@ -322,6 +322,8 @@ json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct 
 			json_object_set_new(o, "text", json_string(r.text));
 		if (meta)
 			json_object_set_new(o, "meta", meta);
+		if (r.messages)
+			json_object_set_new(o, "messages", json_loads(r.messages, 0, &jerr));
 		json_array_append_new(records, o);
 		store_record_release(&r);
 	}
@@ -335,11 +337,13 @@ static int export_line(const struct store_record *r, char **buf, size_t *len, si
 	json_t *o = json_object();
 	if (!o)
 		return -1;
-	if (r->prompt)
+	if (r->messages) /* a chat goes back as its messages, not the flattened form */
+		json_object_set_new(o, "messages", json_loads(r->messages, 0, &jerr));
+	if (r->prompt && !r->messages)
 		json_object_set_new(o, "prompt", json_string(r->prompt));
 	if (r->answer)
 		json_object_set_new(o, "answer", json_string(r->answer));
-	if (r->response)
+	if (r->response && !r->messages)
 		json_object_set_new(o, "response", json_string(r->response));
 	if (r->text)
 		json_object_set_new(o, "text", json_string(r->text));

@@ -27,7 +27,7 @@ static int generate(struct daemon *d, int64_t dataset, const char *name, const j
 			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
 		}
 		struct store_record rec = { r->prompt, r->answer, (char *)gen_response(&g, r),
-			(char *)gen_text(&g, r), NULL };
+			(char *)gen_text(&g, r), NULL, NULL };
 		if (store_record_add(d->store, dataset, i, &rec, err) < 0) {
 			free(r);
 			return -1;
@@ -44,7 +44,7 @@ static int import_line(struct daemon *d, int64_t dataset, int64_t idx, const cha
 	struct jsonl_record j;
 	if (jsonl_parse(s, n, label, line, &j, err) < 0)
 		return -1;
-	struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta };
+	struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta, j.messages };
 	int rc = store_record_add(d->store, dataset, idx, &r, err);
 	jsonl_record_release(&j);
 	return rc;
@@ -189,6 +189,7 @@ static int fit_store_get(void *ctx, const char *name, int64_t i, struct fit_reco
 	r->prompt = f->r.prompt;
 	r->response = f->r.response;
 	r->text = f->r.text;
+	r->messages = f->r.messages;
 	snprintf(r->where, sizeof r->where, "%s", file ? file : "");
 	return 0;
 }

@@ -140,8 +140,14 @@ int train_settings_decode(const json_t *spec, struct train_settings *s, struct e
 	s->epochs = get_int_opt(&r, "epochs", 0);
 	s->batch = get_int(&r, "batch");
 	s->shard = get_int(&r, "shard");
-	if (sft)
+	if (sft) {
 		s->template = get_str(&r, "template");
+		/* optional keys: a chat format, role templates, or neither */
+		if (json_object_get(spec, "chat_format"))
+			s->chat_format = get_str(&r, "chat_format");
+		if (json_object_get(spec, "chat_template"))
+			s->chat_template = get_object(&r, "chat_template");
+	}
 	if (!r.failed && s->steps <= 0 && s->epochs <= 0) {
 		r.failed = 1;
 		err_set(err, ERR_INVALID, "cannot read the settings of %s stage '%s': key 'steps' "

@@ -59,6 +59,9 @@ struct train_settings {                   /* pretrain, sft */
 	int64_t batch;              /* sequences per step */
 	int64_t shard;              /* sequences per grad job */
 	const char *template;       /* sft: the prompt template; NULL for pretrain */
+	const char *chat_format;    /* sft: how `messages` records are rendered (chat.h):
+	                               "chatml", "llama3", "deepseek"; NULL: not set */
+	const json_t *chat_template; /* sft: role templates instead (an object); NULL */
 };
 
 enum loss_agg {

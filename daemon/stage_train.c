@@ -7,9 +7,11 @@
  * shuffle keyed by (seed, stage, epoch)), cut into shards of `shard` sequences, one
  * grad job each (job step s, shard k). Sequences are packed by packing.h. sft: a
  * unit is a record, <bos> template(prompt) response <eos> with the loss on the
- * response and <eos> only; an example longer than max_seq fails the stage naming
- * the record (submit refuses datasets it can see; a dataset made by an earlier
- * stage is checked here). pretrain: a unit is a window of a document <bos> text
+ * response and <eos> only — or, for a chat record (`messages`) in a stage with a
+ * chat_format or chat_template, the conversation rendered by chat.h with the loss on
+ * the assistant turns only (a per-token mask in the grad job); an example longer
+ * than max_seq fails the stage naming the record (submit refuses datasets it can
+ * see; a dataset made by an earlier stage is checked here). pretrain: a unit is a window of a document <bos> text
  * <eos>; a document longer than max_seq is cut into windows, each a unit of its
  * own, so `epochs` counts windows and a long document is learnt whole. Every target
  * token weighs 1/(the batch's target tokens): the shards' gradients add up to the
@@ -355,14 +357,61 @@ static int64_t unit_record(const struct learner *l, int64_t nrec, int64_t unit, 
 	return lo;
 }
 
-/* The token sequence of window `window` of record `idx` into ids[max_seq]. */
-static int sequence(const struct train_settings *set, const struct model_config *cfg,
-	struct tokenizer *tok, const struct store_record *r, int64_t idx, int64_t window,
-	int *ids, int *len, int *start, struct err *err)
+/* The stage's chat format (chat.h) into *f: 1, 0 when it has none, -1 when the
+ * settings' format cannot be made (the spec loader checked it: a damaged spec). */
+static int chat_format_of(const struct train_settings *set, struct chat_format *f,
+	struct err *err)
+{
+	if (set->chat_format)
+		return chat_format_named(set->chat_format, f, err) < 0 ? -1 : 1;
+	if (set->chat_template)
+		return chat_format_roles(set->chat_template, f, err) < 0 ? -1 : 1;
+	return 0;
+}
+
+/* A chat record rendered by fmt into ids[max_seq] and mask[max_seq] (1: trained). */
+static int chat_sequence(const struct chat_format *fmt, struct tokenizer *tok,
+	const struct store_record *r, size_t cap, int *ids, unsigned char *mask, size_t *n,
+	size_t *first, struct err *err)
+{
+	json_error_t jerr;
+	json_t *m = json_loads(r->messages, 0, &jerr);
+	struct chat c = { 0 };
+	int rc = -1;
+	if (!m)
+		err_set(err, ERR_FORMAT, "its messages are not JSON: %s", jerr.text);
+	else if (chat_parse(m, 1, &c, err) == 0) {
+		int64_t got = pack_chat(tok, fmt, &c, ids, mask, cap, first, err);
+		*n = got < 0 ? 0 : (size_t)got;
+		rc = got < 0 ? -1 : 0;
+	}
+	chat_release(&c);
+	json_decref(m);
+	return rc;
+}
+
+/* The token sequence of window `window` of record `idx` into ids[max_seq]; with a chat
+ * format and a chat record, *masked = 1 and mask[max_seq] says which ids are trained. */
+static int sequence(const struct train_settings *set, const struct chat_format *fmt,
+	const struct model_config *cfg, struct tokenizer *tok, const struct store_record *r,
+	int64_t idx, int64_t window, int *ids, unsigned char *mask, int *masked, int *len,
+	int *start, struct err *err)
 {
 	size_t cap = (size_t)cfg->max_seq, n, first = 1;
 	int64_t got;
-	if (!set->template) { /* pretrain */
+	*masked = 0;
+	if (set->template && fmt && r->messages) {
+		if (chat_sequence(fmt, tok, r, cap, ids, mask, &n, &first, err) < 0)
+			return err_wrap(err, "record %lld", (long long)idx);
+		if (n > cap)
+			return err_set(err, ERR_INVALID, "record %lld: the SFT chat is %zu tokens "
+				"(%zu before the first answer), more than max_seq %d: shorten it or raise "
+				"max_seq", (long long)idx, n, first, cfg->max_seq);
+		if (first >= n)
+			return err_set(err, ERR_INVALID, "record %lld has no answer tokens to train on",
+				(long long)idx);
+		*masked = 1;
+	} else if (!set->template) { /* pretrain */
 		if (!r->text)
 			return err_set(err, ERR_INVALID, "record %lld has no text (pretrain reads "
 				"documents: a corpus dataset or {\"text\"} lines)", (long long)idx);
@@ -420,13 +469,18 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 		train_units(c, l, dataset, nrec, &n, err) < 0)
 		return -1;
 	int64_t nshards = (batch + shard - 1) / shard;
+	struct chat_format fmt;
+	int chat = chat_format_of(set, &fmt, err);
+	if (chat < 0)
+		return err_wrap(err, "stage '%s'", c->stage->name);
 	json_t **params = calloc((size_t)nshards, sizeof *params);
 	int *ids = malloc((size_t)cfg.max_seq * sizeof *ids);
+	unsigned char *mask = malloc((size_t)cfg.max_seq);
 	json_error_t jerr;
 	json_t *config = json_loads(l->config, 0, &jerr);
 	json_t *batch_seqs = json_array();
 	int rc = -1;
-	if (!params || !ids || !config || !batch_seqs) {
+	if (!params || !ids || !mask || !config || !batch_seqs) {
 		err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
 		goto out;
 	}
@@ -436,23 +490,34 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 		int64_t unit = stage_record_at(c, l, n, (step - 1) * batch + b), window = 0;
 		int64_t idx = unit < 0 ? -1 : unit_record(l, nrec, unit, &window);
 		struct store_record r;
-		int len = 0, start = 0;
+		int len = 0, start = 0, masked = 0;
 		if (idx < 0 || store_record_get(c->d->store, dataset, idx, &r, err) != 1) {
 			if (!err->code)
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
 			goto out;
 		}
 		struct tokenizer *tok = tokenizers_get(c->d, c->pipeline_spec, &cfg, err);
-		int src = tok ? sequence(set, &cfg, tok, &r, idx, window, ids, &len, &start, err) :
-			-1;
+		int src = tok ? sequence(set, chat ? &fmt : NULL, &cfg, tok, &r, idx, window, ids,
+			mask, &masked, &len, &start, err) : -1;
 		store_record_release(&r);
 		if (src < 0)
 			goto out;
-		json_t *toks = json_array();
+		json_t *toks = json_array(), *seq;
 		for (int t = 0; t < len; t++)
 			json_array_append_new(toks, json_integer(ids[t]));
-		json_array_append_new(batch_seqs, json_pack("{so si}", "tokens", toks, "start", start));
-		targets += len - start;
+		seq = json_pack("{so si}", "tokens", toks, "start", start);
+		json_array_append_new(batch_seqs, seq);
+		if (!masked) {
+			targets += len - start;
+			continue;
+		}
+		/* a chat: the flags from start on; only trained positions count */
+		json_t *flags = json_array();
+		for (int t = start; t < len; t++) {
+			json_array_append_new(flags, json_integer(mask[t]));
+			targets += mask[t];
+		}
+		json_object_set_new(seq, "mask", flags);
 	}
 	for (int64_t k = 0; k < nshards; k++) {
 		json_t *seqs = json_array();
@@ -468,6 +533,7 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 out:
 	free(params);
 	free(ids);
+	free(mask);
 	json_decref(config);
 	json_decref(batch_seqs);
 	return rc;

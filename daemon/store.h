@@ -356,6 +356,7 @@ int store_event_list(struct store *s, int64_t pipeline, int64_t after, int64_t l
 struct store_record {
 	char *prompt, *answer, *response, *text; /* NULL where the record has none */
 	char *meta;                              /* JSON text or NULL */
+	char *messages;                          /* a chat's messages (JSON text) or NULL */
 };
 
 struct store_checkpoint {

@@ -103,6 +103,7 @@ int store_record_add(struct store *s, int64_t dataset, int64_t idx,
 	store_bind_text(st, 5, r->response);
 	store_bind_text(st, 6, r->text);
 	store_bind_text(st, 7, r->meta);
+	store_bind_text(st, 8, r->messages);
 	return store_insert(s, st, NULL, err, what);
 }
 
@@ -120,6 +121,7 @@ int store_record_get(struct store *s, int64_t dataset, int64_t idx, struct store
 		r->response = store_column_dup(st, 2);
 		r->text = store_column_dup(st, 3);
 		r->meta = store_column_dup(st, 4);
+		r->messages = store_column_dup(st, 5);
 		result = 1;
 	} else if (rc != SQLITE_DONE) {
 		result = store_db_fail(s, err, "cannot read record %lld of dataset %lld",
@@ -136,6 +138,7 @@ void store_record_release(struct store_record *r)
 	free(r->response);
 	free(r->text);
 	free(r->meta);
+	free(r->messages);
 	memset(r, 0, sizeof *r);
 }
 

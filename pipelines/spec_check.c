@@ -112,6 +112,14 @@ static bool contains(const char *s, size_t len, const char *word)
 	return false;
 }
 
+static size_t count_of(const char *s, size_t len, const char *word)
+{
+	size_t wl = strlen(word), n = 0;
+	for (size_t i = 0; i + wl <= len; i++)
+		n += memcmp(s + i, word, wl) == 0;
+	return n;
+}
+
 static void fmt_num(char *buf, size_t cap, double x)
 {
 	snprintf(buf, cap, "%.10g", x);
@@ -146,6 +154,7 @@ static const char *describe(const struct v *v, const struct key *r, char *buf, s
 	case KT_NAME: snprintf(buf, cap, "a name matching [a-z0-9_]{1,32}"); break;
 	case KT_PNAME: snprintf(buf, cap, "a name matching [A-Za-z0-9_.-]{1,64}"); break;
 	case KT_TEMPLATE: snprintf(buf, cap, "a string containing '{prompt}'"); break;
+	case KT_ROLE: snprintf(buf, cap, "a string containing '{content}' exactly once"); break;
 	case KT_PATH: snprintf(buf, cap, "%s", v->c->json_mode ? "an absolute path" : "a path"); break;
 	case KT_ENUM: {
 		size_t o = 0;
@@ -281,6 +290,10 @@ json_t *spec_value(struct v *v, const struct key *r, const struct snode *n,
 		break;
 	case KT_TEMPLATE:
 		if (text && contains(n->text, n->len, "{prompt}"))
+			return spec_jstr(v, n->text, n->len);
+		break;
+	case KT_ROLE:
+		if (text && count_of(n->text, n->len, "{content}") == 1)
 			return spec_jstr(v, n->text, n->len);
 		break;
 	case KT_PATH:

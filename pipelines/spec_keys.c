@@ -86,6 +86,15 @@ static const struct key filter_keys[] = {
 	END,
 };
 
+/* An sft stage's chat_template: the role templates of tasks/chat.h. */
+static const struct key chat_template_keys[] = {
+	TYPED("system", KT_ROLE, 0, K_REQ),
+	TYPED("user", KT_ROLE, 0, K_REQ),
+	TYPED("assistant", KT_ROLE, 0, K_REQ),
+	STR("prefix", 0, 0, ""),
+	END,
+};
+
 /* An item of a merge stage's inputs; a normalised one has ratio or cap. */
 const struct key spec_input_keys[] = {
 	CUSTOM("dataset", 0, K_REQ),
@@ -113,6 +122,8 @@ const struct key spec_stage_keys[] = {
 	CUSTOM("rewards", SK_GRPO | SK_REJECT, K_REQ),
 	CUSTOM("rewards", SK_EVAL, 0),                             /* all rewards */
 	TYPED("template", KT_TEMPLATE, SK_SFT, K_DYN),             /* the pipeline's */
+	ENUM("chat_format", SK_SFT, K_OPT, "chatml|llama3|deepseek"), /* chat records */
+	OBJ("chat_template", SK_SFT, K_OPT, chat_template_keys),   /* or role templates */
 	/* training */
 	INT("steps", SK_GRPO, K_REQ, 1, INF, 0),
 	INT("steps", SK_PRETRAIN | SK_SFT, K_OPT, 1, INF, 0),      /* steps or epochs */

@@ -24,6 +24,7 @@ enum key_type {
 	KT_NAME,     /* [a-z0-9_]{1,32} */
 	KT_PNAME,    /* [A-Za-z0-9_.-]{1,64}: a pipeline name */
 	KT_TEMPLATE, /* a string containing "{prompt}" */
+	KT_ROLE,     /* a string containing "{content}" exactly once (a chat role template) */
 	KT_PATH,     /* a path; made absolute */
 	KT_OBJ,      /* a mapping checked against sub */
 	KT_CUSTOM,   /* checked by code; the row gives its place, kinds and flags */

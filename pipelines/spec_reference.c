@@ -19,7 +19,7 @@
 
 struct note {
 	const char *level;  /* "top", "model", "config", "dataset", "mix", "reward", "stage",
-	                       "filters", "input" */
+	                       "chat_template", "filters", "input" */
 	const char *name;
 	const char *type;   /* replaces the type column of a KT_CUSTOM row */
 	const char *def;    /* replaces the default column of a row that is not required */
@@ -61,6 +61,10 @@ static const struct note notes[] = {
 	{ "stage", "output", "new dataset name", NULL, "`[a-z0-9_]{1,32}`" },
 	{ "stage", "rewards", "list of reward names", "every reward", NULL },
 	{ "stage", "template", NULL, "the pipeline's template", NULL },
+	{ "stage", "chat_format", NULL, "none: the template", "renders `messages` records; not with "
+	  "`chat_template`" },
+	{ "stage", "chat_template", NULL, "none: the template", "role templates for `messages` "
+	  "records; see `chat_template`" },
 	{ "stage", "steps", NULL, "steps or epochs", NULL },
 	{ "stage", "epochs", NULL, "steps or epochs", NULL },
 	{ "stage", "fail", NULL, NULL, "at most jobs" },
@@ -71,6 +75,8 @@ static const struct note notes[] = {
 	{ "stage", "limit", NULL, NULL, "0: every record" },
 	{ "stage", "seed", NULL, "the pipeline's seed", NULL },
 	{ "stage", "deps", "list of stage names", "computed", "normalised spec only" },
+	{ "chat_template", "assistant", NULL, NULL, "trained from `{content}` on" },
+	{ "chat_template", "prefix", NULL, "none", "before the first message, not trained" },
 	{ "filters", "max_paragraph", NULL, NULL, "0: off" },
 	{ "filters", "max_per_prompt", NULL, NULL, "0: no cap" },
 	{ "input", "dataset", "dataset name", NULL, NULL },
@@ -105,6 +111,7 @@ static const char *type_name(const struct key *k)
 	case KT_NAME: return "name";
 	case KT_PNAME: return "pipeline name";
 	case KT_TEMPLATE: return "template";
+	case KT_ROLE: return "role template";
 	case KT_PATH: return "path";
 	case KT_OBJ: return "mapping";
 	case KT_CUSTOM: return "(checked by code)";
@@ -144,6 +151,7 @@ static void range(FILE *f, const struct key *k)
 	case KT_NAME: fputs("`[a-z0-9_]{1,32}`", f); break;
 	case KT_PNAME: fputs("`[A-Za-z0-9_.-]{1,64}`", f); break;
 	case KT_TEMPLATE: fputs("contains `{prompt}`", f); break;
+	case KT_ROLE: fputs("contains `{content}` once", f); break;
 	case KT_PATH: fputs("relative to the spec file", f); break;
 	default: break;
 	}
@@ -292,6 +300,8 @@ char *spec_reference(void)
 
 	fputs("### `stages[]`\n\nEvery stage has `name` and `kind`.\n\n", f);
 	per_kind(f, "kind", "stage", spec_stage_keys, choices_of(spec_stage_keys, "kind"));
+	fputs("#### `chat_template` (sft)\n\n", f);
+	table(f, "chat_template", sub_of(spec_stage_keys, "chat_template"), 0, NULL);
 	fputs("#### `filters` (rejection_sample)\n\n", f);
 	table(f, "filters", sub_of(spec_stage_keys, "filters"), 0, NULL);
 	fputs("#### `inputs[]` (merge)\n\n", f);

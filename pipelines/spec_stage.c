@@ -2,7 +2,8 @@
  * spec_stage — one stage: its name and kind, the kind's keys, and the keys a table
  * row cannot check alone: from / needs / dataset references (kept as names here,
  * resolved in spec_graph.c), merge inputs, outputs, reward lists, defaults taken from
- * elsewhere (template, clip_high, seed) and steps-or-epochs.
+ * elsewhere (template, clip_high, seed), steps-or-epochs and chat_format-or-
+ * chat_template.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -184,6 +185,15 @@ static int stage_rules(struct v *v, const struct snode *sm, unsigned kind, const
 				spec_fail(v, sk, scope, "steps", "cannot be combined with 'epochs'");
 		if (!sk && !ek)
 			return spec_fail(v, sm, scope, NULL, "missing required key 'steps' (or 'epochs')");
+	}
+	if (kind == SK_SFT) {
+		size_t fi = 0, ti = 0;
+		const struct snode *fk = spec_key_node(sm, "chat_format", &fi),
+			*tk = spec_key_node(sm, "chat_template", &ti);
+		if (fk && tk)
+			return fi < ti ? spec_fail(v, tk, scope, "chat_template", "cannot be combined "
+				"with 'chat_format'") : spec_fail(v, fk, scope, "chat_format", "cannot be "
+				"combined with 'chat_template'");
 	}
 	if (kind == SK_PROBE && spec_jint(o, "fail") > spec_jint(o, "jobs")) {
 		const struct snode *fn = snode_get(sm, "fail");

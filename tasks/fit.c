@@ -5,6 +5,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "names.h"
+#include "chat.h"
 #include "packing.h"
 #include "tokenizer.h"
 
@@ -17,6 +18,36 @@ static const char *stage_key(const char *kind, int *example)
 	if (!strcmp(kind, NAME_STAGE_GRPO) || !strcmp(kind, NAME_STAGE_REJECT))
 		return "prompts";
 	return NULL;
+}
+
+/* The SFT chat of a record (its messages, JSON text) packed by f: its length and the
+ * first trained position. */
+static int64_t chat_length(struct tokenizer *tok, const struct chat_format *f,
+	const char *messages, size_t *start, struct err *err)
+{
+	json_error_t jerr;
+	json_t *m = json_loads(messages, 0, &jerr);
+	struct chat c = { 0 };
+	int64_t got = -1;
+	if (!m)
+		err_set(err, ERR_FORMAT, "messages are not JSON: %s", jerr.text);
+	else if (chat_parse(m, 1, &c, err) == 0)
+		got = pack_chat(tok, f, &c, NULL, NULL, 0, start, err);
+	chat_release(&c);
+	json_decref(m);
+	return got;
+}
+
+/* An sft stage's chat format: 1 in *f, 0 when it has none. */
+static int stage_chat(const json_t *st, struct chat_format *f, struct err *err)
+{
+	const char *name = json_string_value(json_object_get(st, "chat_format"));
+	const json_t *roles = json_object_get(st, "chat_template");
+	if (name)
+		return chat_format_named(name, f, err) < 0 ? -1 : 1;
+	if (roles)
+		return chat_format_roles(roles, f, err) < 0 ? -1 : 1;
+	return 0;
 }
 
 static int check_stage(const json_t *spec, const json_t *st, int max_seq,
@@ -37,8 +68,13 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 		return known;
 	if (limit > 0 && limit < n)
 		n = limit;
+	struct chat_format fmt;
+	int chat = example ? stage_chat(st, &fmt, err) : 0;
+	if (chat < 0)
+		return err_wrap(err, "stage '%s'", sname);
 	int64_t bad = 0, worst = -1;
 	size_t worst_len = 0, worst_start = 0;
+	int worst_chat = 0;
 	char where[sizeof ((struct fit_record *)0)->where] = "";
 	for (int64_t i = 0; i < n; i++) {
 		struct fit_record r = { 0 };
@@ -47,7 +83,13 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 		size_t len, start = 0;
 		int64_t got;
 		int fits;
-		if (example) {
+		if (example && chat && r.messages) {
+			got = chat_length(tok, &fmt, r.messages, &start, err);
+			if (got < 0)
+				return err_wrap(err, "stage '%s': dataset '%s' record %lld%s%s%s", sname, ds,
+					(long long)i, *r.where ? " (" : "", r.where, *r.where ? ")" : "");
+			fits = got <= max_seq;
+		} else if (example) {
 			if (!r.prompt || !r.response)
 				continue; /* the stage says what is missing */
 			got = pack_example(tok, tpl, r.prompt, r.response, NULL, 0, &start, err);
@@ -68,6 +110,7 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 			worst = i;
 			worst_len = len;
 			worst_start = start;
+			worst_chat = example && chat && r.messages;
 			memcpy(where, r.where, sizeof where);
 		}
 	}
@@ -78,10 +121,10 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 		snprintf(at, sizeof at, " (%s)", where);
 	if (example)
 		return err_set(err, ERR_INVALID, "stage '%s': dataset '%s' record %lld%s: the SFT "
-			"example is %zu tokens (%zu before the response), more than max_seq %d "
-			"(%lld of %lld records do not fit): shorten the examples or raise max_seq",
-			sname, ds, (long long)worst, at, worst_len, worst_start, max_seq,
-			(long long)bad, (long long)n);
+			"%s is %zu tokens (%zu before the %s), more than max_seq %d (%lld of %lld "
+			"records do not fit): shorten the examples or raise max_seq", sname, ds,
+			(long long)worst, at, worst_chat ? "chat" : "example", worst_len, worst_start,
+			worst_chat ? "first answer" : "response", max_seq, (long long)bad, (long long)n);
 	return err_set(err, ERR_INVALID, "stage '%s': dataset '%s' record %lld%s: the templated "
 		"prompt is %zu tokens and max_new_tokens %lld needs %lld, more than max_seq %d "
 		"(%lld of %lld records do not fit): shorten the template or the prompts, lower "

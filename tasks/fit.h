@@ -11,7 +11,8 @@
  *   grpo,             `prompts`: the same
  *   rejection_sample
  *   sft               `dataset`: the whole example <bos> template(prompt) response
- *                     <eos> must fit max_seq
+ *                     <eos> must fit max_seq; with chat_format or chat_template, a
+ *                     chat record's whole rendered conversation (pack_chat)
  *   pretrain          nothing: longer documents are cut into windows
  * A dataset the source does not know (made by an earlier stage of the pipeline: a
  * rejection-sampling output, a merge) is skipped here; the stage that reads it checks
@@ -36,6 +37,7 @@
 
 struct fit_record {
 	const char *prompt, *response, *text; /* NULL where absent; borrowed */
+	const char *messages;                 /* a chat's messages (JSON text) or NULL */
 	char where[256];                      /* "FILE:LINE" or "" (the index says enough) */
 };
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
+
 /* A copy of s (NULL stays NULL). */
 static char *dup(const char *s)
 {
@@ -24,54 +26,58 @@ static int opt_str(json_t *o, const char *key, char **out, const char *label, lo
 	return 0;
 }
 
-/* Turn a chat into prompt (user turns joined by newlines) and response (the last
- * assistant turn). Fills *prompt, *response (malloc'd). */
-static int chat(json_t *messages, char **prompt, char **response, const char *label,
-	long line, struct err *err)
+/* Check a chat (chat.h) and flatten it: *prompt the user and system turns joined by
+ * newlines, *response the last assistant turn, *compact the messages as compact JSON
+ * (all malloc'd). */
+static int chat(json_t *messages, char **prompt, char **response, char **compact,
+	const char *label, long line, struct err *err)
 {
-	size_t i, plen = 0;
-	json_t *m;
+	struct chat c;
+	size_t plen = 0;
 	char *p = NULL;
-	const char *last = NULL;
-	if (!json_is_array(messages) || !json_array_size(messages))
-		return err_set(err, ERR_FORMAT, "%s:%ld: 'messages' must be a non-empty array",
-			label, line);
-	json_array_foreach(messages, i, m) {
-		const char *role = json_string_value(json_object_get(m, "role"));
-		const char *content = json_string_value(json_object_get(m, "content"));
-		if (!role || !content) {
-			free(p);
-			return err_set(err, ERR_FORMAT, "%s:%ld: messages[%zu] needs string 'role' "
-				"and 'content'", label, line, i);
-		}
-		if (!strcmp(role, "assistant")) {
-			last = content;
-		} else if (!strcmp(role, "user") || !strcmp(role, "system")) {
-			size_t n = strlen(content);
-			char *q = realloc(p, plen + n + 2);
-			if (!q) {
-				free(p);
-				return err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
-			}
-			p = q;
-			if (plen)
-				p[plen++] = '\n';
-			memcpy(p + plen, content, n + 1);
-			plen += n;
-		} else {
-			free(p);
-			return err_set(err, ERR_FORMAT, "%s:%ld: messages[%zu]: unknown role '%.32s' "
-				"(user, system or assistant)", label, line, i, role);
-		}
+	const struct chat_msg *last = NULL;
+	int rc = -1;
+	if (chat_parse(messages, 1, &c, err) < 0) {
+		err_wrap(err, "%s:%ld", label, line);
+		goto out;
 	}
-	if (!p || !last) {
-		free(p);
-		return err_set(err, ERR_FORMAT, "%s:%ld: 'messages' needs a user and an assistant "
-			"turn", label, line);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct chat_msg *m = &c.msg[i];
+		if (m->role == CHAT_ASSISTANT) {
+			last = m;
+			continue;
+		}
+		char *q = realloc(p, plen + m->len + 2);
+		if (!q)
+			goto nomem;
+		p = q;
+		if (plen)
+			p[plen++] = '\n';
+		memcpy(p + plen, m->content, m->len);
+		plen += m->len;
+		p[plen] = 0;
+	}
+	if (!p) {
+		err_set(err, ERR_FORMAT, "%s:%ld: 'messages' needs a user or system turn", label,
+			line);
+		goto out;
+	}
+	if (!(*response = strndup(last->content, last->len)) ||
+		!(*compact = json_dumps(messages, JSON_COMPACT))) {
+		free(*response);
+		*response = NULL;
+		goto nomem;
 	}
 	*prompt = p;
-	*response = strdup(last);
-	return *response ? 0 : err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
+	p = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
+out:
+	free(p);
+	chat_release(&c);
+	return rc;
 }
 
 int jsonl_parse(const char *s, size_t n, const char *label, long line, struct jsonl_record *out,
@@ -82,7 +88,7 @@ int jsonl_parse(const char *s, size_t n, const char *label, long line, struct js
 	json_error_t jerr;
 	json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
 	struct { char *prompt, *answer, *response, *text; } r = { 0 };
-	char *chat_prompt = NULL, *chat_response = NULL, *meta = NULL;
+	char *chat_prompt = NULL, *chat_response = NULL, *chat_messages = NULL, *meta = NULL;
 	const char *key;
 	json_t *v;
 	int rc = -1;
@@ -116,8 +122,8 @@ int jsonl_parse(const char *s, size_t n, const char *label, long line, struct js
 				label, line);
 			goto out;
 		}
-		if (chat(json_object_get(o, "messages"), &chat_prompt, &chat_response, label, line,
-			err) < 0)
+		if (chat(json_object_get(o, "messages"), &chat_prompt, &chat_response, &chat_messages,
+			label, line, err) < 0)
 			goto out;
 		r.prompt = chat_prompt;
 		r.response = chat_response;
@@ -138,7 +144,8 @@ int jsonl_parse(const char *s, size_t n, const char *label, long line, struct js
 	out->answer = dup(r.answer);
 	out->text = dup(r.text);
 	out->meta = meta;
-	chat_prompt = chat_response = meta = NULL;
+	out->messages = chat_messages;
+	chat_prompt = chat_response = chat_messages = meta = NULL;
 	if ((r.prompt && !out->prompt) || (r.response && !out->response) ||
 		(r.answer && !out->answer) || (r.text && !out->text)) {
 		jsonl_record_release(out);
@@ -149,6 +156,7 @@ int jsonl_parse(const char *s, size_t n, const char *label, long line, struct js
 out:
 	free(chat_prompt);
 	free(chat_response);
+	free(chat_messages);
 	free(meta);
 	json_decref(o);
 	return rc;
@@ -161,6 +169,7 @@ void jsonl_record_release(struct jsonl_record *r)
 	free(r->response);
 	free(r->text);
 	free(r->meta);
+	free(r->messages);
 	memset(r, 0, sizeof *r);
 }
 

@@ -5,9 +5,12 @@
  * One JSON object per line (blank lines skipped) with
  *   {"prompt", "answer"}                    a problem (RL prompts, eval sets)
  *   {"prompt", "response"[, "answer"]}      an SFT example
- *   {"messages": [{"role", "content"}, ...]} a chat: the user and system turns joined
- *                                           by newlines are the prompt, the last
- *                                           assistant turn the response
+ *   {"messages": [{"role", "content"}, ...]} a chat (checked as chat.h says): kept as
+ *                                           compact JSON in `messages` for a chat
+ *                                           format, and flattened for the rest — the
+ *                                           user and system turns joined by newlines
+ *                                           are the prompt, the last assistant turn
+ *                                           the response
  *   {"text"}                                a pretraining document
  * and optionally "meta" (any JSON, kept as compact text). Anything else — not an
  * object, a key not listed, a value of the wrong type, no usable combination — is an
@@ -27,6 +30,7 @@
 struct jsonl_record {
 	char *prompt, *answer, *response, *text; /* NULL where absent */
 	char *meta;                              /* compact JSON text or NULL */
+	char *messages;                          /* a chat's messages, compact JSON, or NULL */
 };
 
 /* The next line of text[0..len) at or after *at that holds more than blanks: 1 with

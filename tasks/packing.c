@@ -1,5 +1,6 @@
 #include "packing.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,54 @@ int64_t pack_example(struct tokenizer *tok, const char *tpl, const char *prompt,
 		rc = put_text(tok, ids, cap, &n, response, strlen(response), &tmp, e);
 	if (tok->eos_id >= 0)
 		put(ids, cap, &n, tok->eos_id);
+	free(tmp.v);
+	return rc < 0 ? -1 : (int64_t)n;
+}
+
+int64_t pack_chat(struct tokenizer *tok, const struct chat_format *f, const struct chat *c,
+	int *ids, unsigned char *mask, size_t cap, size_t *start, struct err *e)
+{
+	size_t n = 0, nseg = chat_render(f, c, NULL, 0);
+	struct hftok_ids tmp = { 0 };
+	struct chat_seg *seg = malloc((nseg ? nseg : 1) * sizeof *seg);
+	char *text = NULL;
+	int rc = -1;
+	*start = SIZE_MAX;
+	if (!seg) {
+		err_set(e, ERR_NOMEM, "cannot render a chat of %zu messages: out of memory", c->n);
+		goto out;
+	}
+	chat_render(f, c, seg, nseg);
+	if (tok->add_bos) {
+		if (mask && n < cap)
+			mask[n] = 0;
+		put(ids, cap, &n, tok->bos_id);
+	}
+	for (size_t i = 0, j; i < nseg; i = j) {
+		int loss = seg[i].loss;
+		for (j = i + 1; j < nseg && seg[j].loss == loss; j++)
+			;
+		size_t len;
+		free(text);
+		if (!(text = chat_join(seg + i, j - i, &len))) {
+			err_set(e, ERR_NOMEM, "cannot render a chat of %zu messages: out of memory",
+				c->n);
+			goto out;
+		}
+		size_t from = n;
+		if (put_text(tok, ids, cap, &n, text, len, &tmp, e) < 0)
+			goto out;
+		for (size_t k = from; mask && k < n && k < cap; k++)
+			mask[k] = (unsigned char)loss;
+		if (loss && n > from && *start == SIZE_MAX)
+			*start = from;
+	}
+	rc = 0;
+out:
+	if (*start == SIZE_MAX)
+		*start = n;
+	free(text);
+	free(seg);
 	free(tmp.v);
 	return rc < 0 ? -1 : (int64_t)n;
 }

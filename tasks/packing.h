@@ -12,6 +12,18 @@
  *                  is <= max_seq; an example that does not fit is refused (naming the
  *                  record), never truncated: a cut response would teach the model to
  *                  stop mid-answer, and a cut prompt to answer another question.
+ *   pack_chat      an SFT chat (chat.h): <bos> and the conversation in a chat format;
+ *                  mask[i] is 1 where ids[i] is trained — the assistant turns' text
+ *                  and end-of-turn token — and *start is the first such position. No
+ *                  <eos> follows: the format's end-of-turn token ends each answer, and
+ *                  the model stops at it (a stop id of the tokenizer or a stop string).
+ *                  The rendered text is tokenized in runs: segments with the same loss
+ *                  flag as one text, a new run where the flag changes, so a header and
+ *                  the content after it are tokenized apart, as pack_example does the
+ *                  prompt and the response (the ids differ from tokenizing the whole
+ *                  text only where a merge would cross that boundary: a content that
+ *                  starts with a newline after chatml's "assistant\n"). It fits, and
+ *                  is refused, as pack_example.
  *   pack_document  a pretraining document: <bos> text <eos>. A document longer than
  *                  max_seq is cut into windows (pack_windows): window w holds ids
  *                  [w·(max_seq−1), w·(max_seq−1) + max_seq) of the document, so
@@ -36,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat.h"
 #include "err.h"
 #include "tokenizer.h"
 
@@ -48,6 +61,12 @@ int pack_prompt_fits(size_t len, int64_t max_new, int max_seq);
 /* *start: the position of the response's first id (even when it is past cap). */
 int64_t pack_example(struct tokenizer *tok, const char *tpl, const char *prompt,
 	const char *response, int *ids, size_t cap, size_t *start, struct err *e);
+
+/* mask may be NULL; else it has cap flags, written as ids are. *start as above (the
+ * whole length when nothing is trained: an empty answer of role templates without an
+ * end token). */
+int64_t pack_chat(struct tokenizer *tok, const struct chat_format *f, const struct chat *c,
+	int *ids, unsigned char *mask, size_t cap, size_t *start, struct err *e);
 
 int64_t pack_document(struct tokenizer *tok, const char *text, int *ids, size_t cap,
 	struct err *e);

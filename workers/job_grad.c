@@ -7,18 +7,20 @@
  *   seqs              non-empty array of
  *                       {tokens: [id...] (2..max_seq ids, each < vocab),
  *                        start: S (1 <= S < len(tokens)), weight: w (finite),
+ *                        ce: mask: [len(tokens) - S flags 0 or 1] (optional: all 1),
  *                        grpo: adv: A (finite), old_lp: [len(tokens) - S numbers]}
  *   grpo only         ref_weights: sha256 or null (absent = null), beta >= 0,
  *                     clip_low in [0, 1], clip_high >= 0
  *
- * The shard's loss is Σ_i Σ_{t >= S_i} w_i · ℓ(i, t), ℓ the loss of predicting
+ * The shard's loss is Σ_i Σ_{t >= S_i, mask} w_i · ℓ(i, t), ℓ the loss of predicting
  * tokens[t] from tokens[< t]: CE −log p, or GRPO's clipped surrogate + β·k3 KL
  * (loss.h) with ρ = exp(log p − old_lp[t − S]) and the reference model's log-prob
  * of the same token. The daemon picks w_i so that shard gradients add up. Without
  * a reference there is no KL term (β is ignored and kl_sum is 0).
  *
  * How. Row i of a batch is tokens[0 .. len−2] (inputs), its targets
- * tokens[1 .. len−1]; position t−1 carries weight w_i when t >= S_i, else 0. Rows
+ * tokens[1 .. len−1]; position t−1 carries weight w_i when t >= S_i and mask[t − S_i]
+ * is 1 (a chat: the loss skips the user turns between the assistant's), else 0. Rows
  * go through the model in micro-batches of sequences of similar length (sorted by
  * (length, index), a quarter of the shard or GRAD_GROUP_MIN per micro-batch, fewer
  * if GRAD_ACT_BYTES of activations cannot hold them), each padded to its longest:
@@ -49,6 +51,7 @@ struct grad_seq {
 	int n, start;
 	float weight, adv;
 	float *old_lp;     /* grpo: n − start values */
+	unsigned char *mask; /* ce: n − start flags, NULL: all trained */
 };
 
 struct grad_job {
@@ -66,6 +69,7 @@ static void grad_job_release(struct grad_job *g)
 	for (size_t i = 0; g->seqs && i < g->n; i++) {
 		free(g->seqs[i].tokens);
 		free(g->seqs[i].old_lp);
+		free(g->seqs[i].mask);
 	}
 	free(g->seqs);
 	jobmodel_spec_release(&g->spec);
@@ -90,10 +94,28 @@ static int grad_parse_seq(struct jobparams *p, const struct grad_job *g, const j
 	s->start = (int)start;
 	s->weight = (float)w;
 	s->adv = (float)adv;
-	if (!g->grpo)
-		return 0;
 	const json_t *a;
 	size_t k = (size_t)(s->n - s->start);
+	if (!g->grpo) {
+		if (!json_object_get(o, "mask"))
+			return 0;
+		if (jobparams_array(p, o, "mask", "an array of flags (0 or 1)", &a) < 0)
+			return -1;
+		if (json_array_size(a) != k)
+			return jobparams_fail(p, "mask", "%zu flags, expected %zu (one per token from "
+				"start)", json_array_size(a), k);
+		if (!(s->mask = malloc(k)))
+			return err_set(p->err, ERR_NOMEM, "grad: out of memory");
+		for (size_t t = 0; t < k; t++) {
+			json_int_t f = json_integer_value(json_array_get(a, t));
+			if (!json_is_integer(json_array_get(a, t)) || (f != 0 && f != 1))
+				return jobparams_fail(p, "mask", "expected an array of flags (0 or 1)");
+			s->mask[t] = (unsigned char)f;
+		}
+		return 0;
+	}
+	if (json_object_get(o, "mask"))
+		return jobparams_fail(p, "mask", "only with loss \"ce\"");
 	if (jobparams_array(p, o, "old_lp", "an array of log-probs", &a) < 0)
 		return -1;
 	if (json_array_size(a) != k)
@@ -188,7 +210,7 @@ static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *
 			size_t k = (size_t)r * T + t;
 			b->inputs[k] = s->tokens[t];
 			b->targets[k] = s->tokens[t + 1];
-			if (t + 1 < s->start)
+			if (t + 1 < s->start || (s->mask && !s->mask[t + 1 - s->start]))
 				continue;
 			b->w[k] = s->weight;
 			b->adv[k] = s->adv;

@@ -248,6 +248,8 @@ r1rc dataset import "$T/good.out.jsonl" --name good_copy --json; expect_rc 0 "re
 [[ $(jq_ 'd["count"]' <"$T/out") == 4 ]] || fail "re-import: $(cat "$T/out")"
 r1 dataset export good_copy >"$T/good.again.jsonl" || fail "dataset export to stdout exited $?"
 cmp -s "$T/good.out.jsonl" "$T/good.again.jsonl" || fail "export, import, export changed the records"
+grep -q '^{"messages":\[{"role":"user","content":"what is 1+1?"},{"role":"assistant",' "$T/good.out.jsonl" &&
+	! grep -q '"prompt":"what is 1+1?"' "$T/good.out.jsonl" || fail "the chat was not exported as its messages: $(cat "$T/good.out.jsonl")"
 r1 dataset export test --pipeline "$ID" >"$T/test.jsonl" || fail "dataset export of a pipeline's dataset"
 r1rc dataset import "$T/test.jsonl" --name test_copy; expect_rc 0 "import of an exported pipeline dataset"
 [[ $(cat "$T/out") == "imported 20 records from $T/test.jsonl as dataset 'test_copy'" ]] || fail "re-import: $(cat "$T/out")"

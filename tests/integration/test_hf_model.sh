@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A model with a real Hugging Face tokenizer, end to end: a random-initialised small
 # Llama made for the Llama-3 tokenizer (128,256 ids; the file from the npm reference
-# packages scripts/deps.sh installs into .ref/npm) runs an SFT stage, two GRPO steps
-# and an eval. The tokenizer is pinned at submit (the stored spec names its blobs) and
+# packages scripts/deps.sh installs into .ref/npm) runs an SFT stage on chat records
+# (chat_format: llama3, the loss on the answers and their <|eot_id|> only), two GRPO
+# steps and an eval. The tokenizer is pinned at submit (the stored spec names its blobs) and
 # every stage runs on its ids: the packed sequences hold ids past the byte range. The
 # exported directory carries the tokenizer files, `r1flow tokenize` gives the same
 # ids from it as from the original files, and an eval of the exported directory in a
@@ -23,8 +24,11 @@ import json, sys
 with open(sys.argv[1], "w") as f:
     for a in range(12):
         for b in (3, 7):
-            f.write(json.dumps({"prompt": f"{a}+{b}", "response":
-                f"{a} plus {b} is {a + b}</think><answer>{a + b}</answer>"}) + "\n")
+            f.write(json.dumps({"messages": [
+                {"role": "system", "content": "Add."},
+                {"role": "user", "content": f"{a}+{b}"},
+                {"role": "assistant", "content":
+                    f"{a} plus {b} is {a + b}</think><answer>{a + b}</answer>"}]}) + "\n")
 PY
 cat >"$T/hf.yaml" <<SPEC
 version: 1
@@ -41,7 +45,7 @@ rewards:
   accuracy: {fn: accuracy, weight: 1.0}
 template: "{prompt}\n<think>"
 stages:
-  - {name: sft, kind: sft, dataset: sft, steps: 3, batch: 4, lr: 1e-3}
+  - {name: sft, kind: sft, dataset: sft, steps: 3, batch: 4, lr: 1e-3, chat_format: llama3}
   - {name: rl, kind: grpo, from: sft, prompts: prompts, rewards: [accuracy], group: 2,
      prompts_per_step: 2, steps: 2, lr: 1e-4, max_new_tokens: 12, temperature: 1.0}
   - {name: ev, kind: eval, from: rl, dataset: test, samples: 2, max_new_tokens: 12}
@@ -58,6 +62,25 @@ pinned=$(sql "SELECT json_extract(spec, '\$.model.tokenizer_blobs.\"tokenizer.js
 # the grad jobs trained on Llama-3 ids: some id is past the byte tokenizer's 263
 big=$(sql "SELECT count(*) FROM jobs j, json_each(json_extract(j.params, '\$.seqs[0].tokens')) t WHERE j.kind = 'grad' AND t.value > 300")
 [[ $big -gt 0 ]] || fail "no grad job holds an id past the byte range"
+# the sft stage's chats: the first trained id follows the assistant header
+# <|start_header_id|>assistant<|end_header_id|>\n\n; the headers' ids (128006, 128007)
+# and <|begin_of_text|> (128000) are never trained; of the three <|eot_id|> (128009),
+# only the answer's is; the system and user turns are not trained
+sql "SELECT j.params FROM jobs j JOIN stages s ON s.id = j.stage WHERE j.kind = 'grad' AND s.name = 'sft'" |
+/usr/bin/python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    for s in json.loads(line)["seqs"]:
+        toks, start, mask = s["tokens"], s["start"], s["mask"]
+        trained = [t for t, m in zip(toks[start:], mask) if m]
+        assert toks[start - 4:start] == [128006, 78191, 128007, 271], toks  # assistant header
+        assert trained[-1] == 128009 and trained.count(128009) == 1, trained
+        assert not {128000, 128006, 128007} & set(trained), trained
+        assert toks.count(128009) == 3 and len(trained) < len(toks) - 12, toks
+        n += 1
+assert n == 12, n
+' || fail "the sft stage did not train on the answers only"
 log "SFT, 2 GRPO steps and an eval ran on the Llama-3 tokenizer (pinned, $big ids > 300 in grad jobs): $(cat "$T/ev1")"
 
 start_daemon

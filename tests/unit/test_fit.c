@@ -6,7 +6,7 @@
 #include "tokenizer.h"
 
 /* Dataset "d": prompts[i] (and responses[i]); any other name is unknown. */
-static const char *prompts[8], *responses[8];
+static const char *prompts[8], *responses[8], *messages[8];
 static int64_t nrec;
 
 static int count(void *ctx, const char *name, int64_t *n, struct err *err)
@@ -25,6 +25,7 @@ static int get(void *ctx, const char *name, int64_t i, struct fit_record *r, str
 	r->prompt = prompts[i];
 	r->response = responses[i];
 	r->text = NULL;
+	r->messages = messages[i];
 	snprintf(r->where, sizeof r->where, "d.jsonl:%lld", (long long)i + 1);
 	return 0;
 }
@@ -105,6 +106,39 @@ static void test_fit__sft_examples_must_fit_whole(void)
 		"is 9 tokens (4 before the response), more than max_seq 8"), "%s", e.msg);
 }
 
+/* With a chat format an sft stage packs a chat record's whole rendered conversation;
+ * without one, its flattened prompt and response. */
+static void test_fit__sft_chats_fit_as_rendered(void)
+{
+	struct err e = { 0 };
+	prompts[0] = "Q";
+	responses[0] = "A";
+	messages[0] = "[{\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", "
+		"\"content\": \"A\"}]";
+	nrec = 1;
+	/* <bos> "Q: Q\n" "A: A" <|eos|> = 11 ids; flattened: <bos> Q= A <eos> = 5 */
+	const char *roles = "{\"name\": \"s\", \"kind\": \"sft\", \"dataset\": \"d\", "
+		"\"template\": \"{prompt}=\", \"chat_template\": {\"system\": \"{content}\", "
+		"\"user\": \"Q: {content}\\n\", \"assistant\": \"A: {content}<|eos|>\"}}";
+	CHECK(check(roles, 11, &e) == 0);
+	CHECK(check(roles, 10, &e) < 0);
+	CHECK_MSG(strstr(e.msg, "stage 's': dataset 'd' record 0 (d.jsonl:1): the SFT chat "
+		"is 11 tokens (9 before the first answer), more than max_seq 10"), "%s", e.msg);
+	CHECK(check("{\"name\": \"s\", \"kind\": \"sft\", \"dataset\": \"d\", "
+		"\"template\": \"{prompt}=\"}", 5, &e) == 0);
+	/* chatml: <bos>, "<|im_start|>user\n" Q "<|im_end|>\n" (29 bytes), then
+	 * "<|im_start|>assistant\n" A "<|im_end|>\n" (34) */
+	CHECK(check("{\"name\": \"s\", \"kind\": \"sft\", \"dataset\": \"d\", "
+		"\"template\": \"{prompt}=\", \"chat_format\": \"chatml\"}", 64, &e) == 0);
+	CHECK(check("{\"name\": \"s\", \"kind\": \"sft\", \"dataset\": \"d\", "
+		"\"template\": \"{prompt}=\", \"chat_format\": \"chatml\"}", 63, &e) < 0);
+	messages[0] = "[{\"role\": \"tool\", \"content\": \"Q\"}]";
+	CHECK(check(roles, 64, &e) < 0);
+	CHECK_MSG(!strcmp(e.msg, "stage 's': dataset 'd' record 0 (d.jsonl:1): messages[0]: role "
+		"'tool' is not one of system, user, assistant"), "%s", e.msg);
+	messages[0] = NULL;
+}
+
 static void test_fit__unknown_datasets_and_pretrain_pass(void)
 {
 	struct err e = { 0 };
@@ -122,6 +156,7 @@ int main(int argc, char **argv)
 		TEST(test_fit__the_longest_record_is_named),
 		TEST(test_fit__eval_limit_bounds_the_records_checked),
 		TEST(test_fit__sft_examples_must_fit_whole),
+		TEST(test_fit__sft_chats_fit_as_rendered),
 		TEST(test_fit__unknown_datasets_and_pretrain_pass),
 		{ 0 } });
 }

@@ -342,6 +342,58 @@ static void test_jobs__grad_shards_add_up(void)
 	teardown();
 }
 
+/* Give seqs[i] of params a ce mask: flag t of seq i is (t + i) % 3 != 0, or its
+ * complement. */
+static void set_masks(json_t *params, const struct seq *s, int count, int complement)
+{
+	for (int i = 0; i < count; i++) {
+		json_t *m = json_array();
+		for (int t = s[i].start; t < s[i].n; t++)
+			json_array_append_new(m, json_integer(((t + i) % 3 != 0) != complement));
+		json_object_set_new(json_array_get(json_object_get(params, "seqs"), (size_t)i),
+			"mask", m);
+	}
+}
+
+/* A chat's loss skips the user turns: a mask and its complement split the loss, the
+ * counted tokens and the gradient of the unmasked shard exactly in two. */
+static void test_jobs__grad_ce_mask_and_complement_add_up(void)
+{
+	enum { N = 4 };
+	struct seq s[N];
+	struct job_output all, a, b;
+	setup();
+	make_seqs(s, N, 3);
+	json_t *pa = grad_params(fx.sha, s, N), *pb = grad_params(fx.sha, s, N);
+	set_masks(pa, s, N, 0);
+	set_masks(pb, s, N, 1);
+	run_ok(job_grad_run, grad_params(fx.sha, s, N), &all);
+	run_ok(job_grad_run, pa, &a);
+	run_ok(job_grad_run, pb, &b);
+	long ta = json_integer_value(json_object_get(a.result, "tokens")),
+		tb = json_integer_value(json_object_get(b.result, "tokens")), masked = 0;
+	for (int i = 0; i < N; i++)
+		for (int t = s[i].start; t < s[i].n; t++)
+			masked += (t + i) % 3 != 0;
+	CHECK(ta == masked && ta > 0 && tb > 0);
+	CHECK(ta + tb == json_integer_value(json_object_get(all.result, "tokens")));
+	CHECK_NEAR(num(a.result, "loss") + num(b.result, "loss"), num(all.result, "loss"), 1e-6);
+	size_t n = fx.m.num_params;
+	float *g = grad_floats(&all, n), *ga = grad_floats(&a, n), *gb = grad_floats(&b, n);
+	for (size_t i = 0; i < n; i++)
+		ga[i] += gb[i];
+	double scale, diff = max_abs_diff(ga, g, n, &scale);
+	printf("grad masked halves vs whole: max abs diff %.3g (max |g| %.3g)\n", diff, scale);
+	CHECK(scale > 0 && diff <= 1e-5 * scale);
+	free(g);
+	free(ga);
+	free(gb);
+	output_release(&all);
+	output_release(&a);
+	output_release(&b);
+	teardown();
+}
+
 /* old_lp = the model's own log-probs of each target (direct forward). */
 static void own_logprobs(struct seq *s, int count)
 {
@@ -726,6 +778,21 @@ static void test_jobs__bad_params_name_the_key(void)
 	run_fails(job_grad_run, p, "grad: seqs[1].old_lp: 5 values, expected 6 (one per token from start)", 0);
 
 	p = grad_params(fx.sha, s, 4);
+	set_masks(p, s, 4, 0);
+	json_array_remove(json_object_get(json_array_get(json_object_get(p, "seqs"), 2), "mask"), 0);
+	run_fails(job_grad_run, p, "grad: seqs[2].mask: 6 flags, expected 7 (one per token from start)", 0);
+
+	p = grad_params(fx.sha, s, 4);
+	set_masks(p, s, 4, 0);
+	json_array_set_new(json_object_get(json_array_get(json_object_get(p, "seqs"), 0), "mask"), 1,
+		json_integer(2));
+	run_fails(job_grad_run, p, "grad: seqs[0].mask: expected an array of flags (0 or 1)", 0);
+
+	p = grpo_params(fx.sha, fx.sha, s, 4);
+	set_masks(p, s, 4, 0);
+	run_fails(job_grad_run, p, "grad: seqs[0].mask: only with loss \"ce\"", 0);
+
+	p = grad_params(fx.sha, s, 4);
 	json_object_del(p, "weights");
 	run_fails(job_grad_run, p, "grad: weights: missing", 0);
 
@@ -788,6 +855,7 @@ int main(int argc, char **argv)
 	return test_main(argc, argv, (struct test_case[]){
 		TEST(test_jobs__grad_ce_equals_direct_forward_backward),
 		TEST(test_jobs__grad_shards_add_up),
+		TEST(test_jobs__grad_ce_mask_and_complement_add_up),
 		TEST(test_jobs__grad_grpo_on_policy_is_minus_weighted_advantage),
 		TEST(test_jobs__rollout_is_deterministic_and_split_independent),
 		TEST(test_jobs__rollout_greedy_equals_gen_run),

@@ -519,6 +519,27 @@ static void test_spec__check_json_rejects_mutated_specs(void)
 	check_json_fails(s, "expected a mapping at the top level, got an empty list");
 }
 
+/* An sft stage's chat keys: absent unless given, a template's prefix defaults to "",
+ * and the normalised spec passes the JSON check (what the daemon re-reads). */
+static void test_spec__chat_keys_normalise(void)
+{
+	json_t *spec = load_ok(HEAD DATA "stages:\n"
+		"  - {name: a, kind: sft, dataset: train, steps: 1}\n"
+		"  - {name: b, kind: sft, dataset: train, steps: 1, chat_format: deepseek}\n"
+		"  - {name: c, kind: sft, dataset: train, steps: 1, chat_template: {system: 'S{content}',\n"
+		"     user: 'U{content}', assistant: 'A{content}</s>'}}\n", NULL, 0);
+	CHECK(!json_object_get(stage(spec, 0), "chat_format") &&
+		!json_object_get(stage(spec, 0), "chat_template"));
+	CHECK(strcmp(str(stage(spec, 1), "chat_format"), "deepseek") == 0);
+	json_t *t = json_object_get(stage(spec, 2), "chat_template");
+	CHECK(strcmp(str(t, "assistant"), "A{content}</s>") == 0 && strcmp(str(t, "prefix"), "") == 0);
+	struct err e = { 0 };
+	CHECK_MSG(spec_check_json(spec, &e) == 0, "%s", e.msg);
+	json_object_set_new(t, "user", json_string("U"));
+	check_json_fails(spec, "stage 'c': key 'chat_template.user': expected a string containing "
+		"'{content}' exactly once, got 'U'");
+}
+
 static void test_spec__errors_are_one_line(void)
 {
 	load_fails("version: 1\nname: \"a\\nb\"\n", NULL, 0,
@@ -602,6 +623,7 @@ int main(int argc, char **argv)
 		TEST(test_spec__input_over_1_mib_is_refused),
 		TEST(test_spec__relative_paths_become_absolute),
 		TEST(test_spec__broken_corpus_fails_with_exact_messages),
+		TEST(test_spec__chat_keys_normalise),
 		TEST(test_spec__check_json_rejects_mutated_specs),
 		TEST(test_spec__errors_are_one_line),
 		TEST(test_spec__reference_lists_every_key_of_every_kind),

@@ -215,6 +215,27 @@ static void test_stage_settings__keep_checkpoints_may_be_absent(void)
 	json_decref(spec);
 }
 
+/* An sft stage's chat_format and chat_template are optional: NULL when absent. */
+static void test_stage_settings__chat_keys_are_optional(void)
+{
+	json_t *spec = load(), *st = json_deep_copy(stage_of(spec, "tune"));
+	struct train_settings t;
+	struct err e = { 0 };
+	CHECK_MSG(train_settings_decode(st, &t, &e) == 0, "%s", e.msg);
+	CHECK(!t.chat_format && !t.chat_template);
+	json_object_set_new(st, "chat_format", json_string("llama3"));
+	CHECK_MSG(train_settings_decode(st, &t, &e) == 0, "%s", e.msg);
+	CHECK(t.chat_format && !strcmp(t.chat_format, "llama3") && !t.chat_template);
+	json_object_del(st, "chat_format");
+	json_t *roles = json_pack("{ss ss ss ss}", "system", "{content}", "user", "U: {content}",
+		"assistant", "A: {content}", "prefix", "");
+	json_object_set_new(st, "chat_template", roles);
+	CHECK_MSG(train_settings_decode(st, &t, &e) == 0, "%s", e.msg);
+	CHECK(!t.chat_format && t.chat_template == roles);
+	json_decref(st);
+	json_decref(spec);
+}
+
 static void test_stage_settings__a_mistyped_value_is_named(void)
 {
 	static const struct { const char *stage, *key, *json, *want; } cases[] = {
@@ -228,6 +249,8 @@ static void test_stage_settings__a_mistyped_value_is_named(void)
 		{ "rs", "from", "null", "key 'from' is not a string" },
 		{ "rs", "filters", "[]", "key 'filters' is not a mapping" },
 		{ "base", "dataset", "null", "key 'dataset' is not a string" },
+		{ "tune", "chat_format", "1", "key 'chat_format' is not a string" },
+		{ "tune", "chat_template", "\"{content}\"", "key 'chat_template' is not a mapping" },
 	};
 	json_t *spec = load();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -275,6 +298,7 @@ int main(int argc, char **argv)
 		TEST(test_stage_settings__every_kind_decodes_its_values),
 		TEST(test_stage_settings__a_missing_or_misspelt_key_is_named),
 		TEST(test_stage_settings__keep_checkpoints_may_be_absent),
+		TEST(test_stage_settings__chat_keys_are_optional),
 		TEST(test_stage_settings__a_mistyped_value_is_named),
 		TEST(test_stage_settings__a_merge_input_key_is_named),
 		{ 0 } });

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <utf8proc.h>
 
@@ -548,7 +549,121 @@ static int merge_get(const struct hftok *t, int32_t a, int32_t b, uint32_t *rank
 	}
 }
 
-static int bpe_word(struct hftok *t, const char *w, size_t n, struct hftok_ids *out)
+/* Scratch space of one hftok_encode call for the merges of its words: the symbols as a
+ * doubly linked list over an array, and a binary min-heap of candidate merges. */
+struct bpe_sym {
+	int32_t id;
+	int32_t prev, next; /* -1: none */
+	int alive;
+};
+
+struct bpe_cand {
+	uint64_t key;       /* rank << 32 | position of the left symbol: the heap's order */
+	int32_t new;
+};
+
+struct bpe_work {
+	struct bpe_sym *sym;
+	struct bpe_cand *heap;
+	size_t nsym, symcap, nheap, heapcap;
+};
+
+static int heap_push(struct bpe_work *w, uint32_t rank, size_t pos, int32_t new)
+{
+	if (w->nheap == w->heapcap) {
+		size_t cap = w->heapcap ? w->heapcap * 2 : 64;
+		struct bpe_cand *h = realloc(w->heap, cap * sizeof *h);
+		if (!h)
+			return -1;
+		w->heap = h;
+		w->heapcap = cap;
+	}
+	struct bpe_cand c = { (uint64_t)rank << 32 | pos, new };
+	size_t i = w->nheap++;
+	while (i > 0 && w->heap[(i - 1) / 2].key > c.key) {
+		w->heap[i] = w->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	w->heap[i] = c;
+	return 0;
+}
+
+static struct bpe_cand heap_pop(struct bpe_work *w)
+{
+	struct bpe_cand top = w->heap[0], last = w->heap[--w->nheap];
+	size_t i = 0, n = w->nheap;
+	for (;;) {
+		size_t k = 2 * i + 1;
+		if (k >= n)
+			break;
+		if (k + 1 < n && w->heap[k + 1].key < w->heap[k].key)
+			k++;
+		if (w->heap[k].key >= last.key)
+			break;
+		w->heap[i] = w->heap[k];
+		i = k;
+	}
+	if (n)
+		w->heap[i] = last;
+	return top;
+}
+
+/* The merges of the symbols sym[0..m): the best-ranked applicable merge first, the
+ * leftmost of equal ranks, as the reference library's Word::merge_all with its queue of
+ * (rank, position, merged id) candidates. A candidate is stale when its left symbol was
+ * merged away, has no right neighbour any more, or the pair there now merges into
+ * another id; stale candidates are dropped when they come up. O(m log m) where a rescan
+ * per merge would be O(m^2) (words of thousands of bytes occur). Returns the new m. */
+static ssize_t bpe_merge(const struct hftok *t, struct bpe_work *w, int32_t *ids, size_t m)
+{
+	if (m < 2)
+		return (ssize_t)m;
+	if (m > w->symcap) {
+		struct bpe_sym *s = realloc(w->sym, m * sizeof *s);
+		if (!s)
+			return -1;
+		w->sym = s;
+		w->symcap = m;
+	}
+	struct bpe_sym *sym = w->sym;
+	w->nheap = 0;
+	for (size_t i = 0; i < m; i++)
+		sym[i] = (struct bpe_sym){ ids[i], (int32_t)i - 1, i + 1 < m ? (int32_t)i + 1 : -1, 1 };
+	uint32_t r;
+	int32_t nw;
+	for (size_t i = 0; i + 1 < m; i++)
+		if (merge_get(t, ids[i], ids[i + 1], &r, &nw) && heap_push(w, r, i, nw) < 0)
+			return -1;
+	while (w->nheap) {
+		struct bpe_cand c = heap_pop(w);
+		size_t pos = (size_t)(uint32_t)c.key;
+		struct bpe_sym *a = &sym[pos];
+		if (!a->alive || a->next < 0)
+			continue;
+		struct bpe_sym *b = &sym[a->next];
+		if (!merge_get(t, a->id, b->id, &r, &nw) || nw != c.new)
+			continue;
+		a->id = c.new;
+		a->next = b->next;
+		b->alive = 0;
+		if (a->next >= 0)
+			sym[a->next].prev = (int32_t)pos;
+		if (a->prev >= 0 && merge_get(t, sym[a->prev].id, a->id, &r, &nw) &&
+		    heap_push(w, r, (size_t)a->prev, nw) < 0)
+			return -1;
+		if (a->next >= 0 && merge_get(t, a->id, sym[a->next].id, &r, &nw) &&
+		    heap_push(w, r, pos, nw) < 0)
+			return -1;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < m; i++)
+		if (sym[i].alive)
+			ids[k++] = sym[i].id;
+	return (ssize_t)k;
+}
+
+static int bpe_word(struct hftok *t, struct bpe_work *wk, const char *w, size_t n,
+		    struct hftok_ids *out)
 {
 	struct hft_cache_ent *ce = NULL;
 	if (n <= 256) {
@@ -608,26 +723,10 @@ static int bpe_word(struct hftok *t, const char *w, size_t n, struct hftok_ids *
 	}
 	if (unk >= 0 && ids_push(out, unk) < 0)
 		return -1;
-	/* merges: the best-ranked adjacent pair, leftmost on a tie, until none applies */
-	int32_t *sym = out->v + start;
-	size_t m = out->n - start;
-	for (;;) {
-		uint32_t best = UINT32_MAX, r;
-		size_t pos = 0;
-		int32_t bnew = -1, nw;
-		for (size_t i = 0; i + 1 < m; i++)
-			if (merge_get(t, sym[i], sym[i + 1], &r, &nw) && r < best) {
-				best = r;
-				pos = i;
-				bnew = nw;
-			}
-		if (bnew < 0)
-			break;
-		sym[pos] = bnew;
-		memmove(sym + pos + 1, sym + pos + 2, (m - pos - 2) * sizeof *sym);
-		m--;
-	}
-	out->n = start + m;
+	ssize_t m = bpe_merge(t, wk, out->v + start, out->n - start);
+	if (m < 0)
+		return -1;
+	out->n = start + (size_t)m;
 cache:
 	if (ce) {
 		char *cw = malloc(n + 1);
@@ -654,6 +753,7 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 	struct hft_buf clean = { 0 }, norm = { 0 }, tmp = { 0 };
 	struct plist a = { 0 }, b = { 0 };
 	struct segs sg = { 0 };
+	struct bpe_work wk = { 0 };
 	int rc = -1;
 	if (hft_lossy(&clean, text, n) < 0 || split_added(t, 0, clean.p, clean.n, 1, &a) < 0)
 		goto nomem;
@@ -689,7 +789,7 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 				goto nomem;
 	for (size_t i = 0; i < b.n; i++) {
 		struct piece p = b.v[i];
-		if ((p.id >= 0 ? ids_push(ids, p.id) : bpe_word(t, b.b.p + p.off, p.len, ids)) < 0)
+		if ((p.id >= 0 ? ids_push(ids, p.id) : bpe_word(t, &wk, b.b.p + p.off, p.len, ids)) < 0)
 			goto nomem;
 	}
 	if (add_special)
@@ -709,5 +809,7 @@ out:
 	free(b.v);
 	free(b.b.p);
 	free(sg.v);
+	free(wk.sym);
+	free(wk.heap);
 	return rc;
 }

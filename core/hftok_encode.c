@@ -292,19 +292,39 @@ static int norm_step(const struct hftok *t, const struct hft_step *st, const cha
 	out->n = 0;
 	switch (st->kind) {
 	case NORM_NFC: case NORM_NFD: case NORM_NFKC: case NORM_NFKD: {
-		if (n == 0)
-			return hft_buf_add(out, "", 0);
+		if (hft_buf_add(out, "", 0) < 0)
+			return -1;
 		int opt = UTF8PROC_STABLE |
 			  (st->kind == NORM_NFC || st->kind == NORM_NFKC ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
 			  (st->kind == NORM_NFKC || st->kind == NORM_NFKD ? UTF8PROC_COMPAT : 0);
-		utf8proc_uint8_t *r = NULL;
-		utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
-						    &r, (utf8proc_option_t)opt);
-		if (len < 0)
-			return -1;
-		int rc = hft_buf_add(out, r, (size_t)len);
-		free(r);
-		return rc;
+		/* ASCII is left as it is by all four forms, and an ASCII character is a starter
+		 * that is never the second of a composed pair: the text can be normalized run by
+		 * run, each run of non-ASCII with the ASCII character before it (which a mark
+		 * may compose with), the rest copied. */
+		size_t i = 0;
+		while (i < n) {
+			size_t j = i;
+			while (j < n && (unsigned char)s[j] < 0x80)
+				j++;
+			if (j == n)
+				return hft_buf_add(out, s + i, n - i);
+			size_t a = j > i ? j - 1 : j, b = j;
+			while (b < n && (unsigned char)s[b] >= 0x80)
+				b++;
+			if (hft_buf_add(out, s + i, a - i) < 0)
+				return -1;
+			utf8proc_uint8_t *r = NULL;
+			utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s + a, (utf8proc_ssize_t)(b - a),
+							    &r, (utf8proc_option_t)opt);
+			if (len < 0)
+				return -1;
+			int rc = hft_buf_add(out, r, (size_t)len);
+			free(r);
+			if (rc < 0)
+				return -1;
+			i = b;
+		}
+		return 0;
 	}
 	case NORM_LOWER:
 		for (size_t i = 0, len; i < n; i += len) {

@@ -386,21 +386,84 @@ int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf
 
 /* ---- added tokens ---- */
 
+/* Where added tokens may start, for one hftok_encode call: the bytes that begin one (a
+ * text is scanned for those only, with memchr when there is one such byte, as in most
+ * files: '<'), and per first byte, built when the byte first comes up, the second bytes
+ * of its tokens (a file may have thousands of tokens starting with '<', and most '<' in
+ * text begin none of them). */
+struct added_idx {
+	unsigned char first[256];
+	int nfirst;
+	unsigned char only;          /* the first byte when nfirst == 1 */
+	unsigned char built[256];
+	unsigned char one[2][256];   /* [normalized][c]: a one-byte token c */
+	uint64_t second[2][256][4];  /* [normalized][c]: bit b, a token c b... */
+};
+
+static void added_idx_init(const struct hftok *t, struct added_idx *x)
+{
+	x->nfirst = 0;
+	for (int c = 0; c < 256; c++) {
+		x->first[c] = t->abyte[c] < t->abyte[c + 1];
+		if (x->first[c]) {
+			x->nfirst++;
+			x->only = (unsigned char)c;
+		}
+	}
+	memset(x->built, 0, sizeof x->built);
+}
+
+static const struct hft_added *added_at(const struct hftok *t, struct added_idx *x, int normalized,
+					const char *s, size_t n, size_t i)
+{
+	unsigned c = (unsigned char)s[i];
+	if (!x->built[c]) {
+		x->one[0][c] = x->one[1][c] = 0;
+		memset(x->second[0][c], 0, sizeof x->second[0][c]);
+		memset(x->second[1][c], 0, sizeof x->second[1][c]);
+		for (uint32_t k = t->abyte[c]; k < t->abyte[c + 1]; k++) {
+			const struct hft_added *d = &t->added[t->aidx[k]];
+			unsigned c2 = d->len > 1 ? (unsigned char)d->content[1] : 0;
+			if (d->len == 1)
+				x->one[d->normalized][c] = 1;
+			else
+				x->second[d->normalized][c][c2 >> 6] |= 1ull << (c2 & 63);
+		}
+		x->built[c] = 1;
+	}
+	unsigned c2 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+	if (!x->one[normalized][c] &&
+	    (i + 1 >= n || !(x->second[normalized][c][c2 >> 6] >> (c2 & 63) & 1)))
+		return NULL;
+	for (uint32_t k = t->abyte[c]; k < t->abyte[c + 1]; k++) {
+		const struct hft_added *d = &t->added[t->aidx[k]];
+		if (d->normalized == normalized && d->len <= n - i &&
+		    (d->len == 1 || (unsigned char)d->content[1] == c2) &&
+		    !memcmp(d->content, s + i, d->len))
+			return d; /* the bucket is longest first */
+	}
+	return NULL;
+}
+
 /* Cut the added tokens whose normalized flag is `normalized` out of s into l:
  * leftmost-longest, then single_word, lstrip, rstrip as AddedVocabulary::find_matches */
-static int split_added(const struct hftok *t, int normalized, const char *s, size_t n, int first,
-		       struct plist *l)
+static int split_added(const struct hftok *t, struct added_idx *x, int normalized, const char *s,
+		       size_t n, int first, struct plist *l)
 {
 	size_t from = 0, i = 0;
 	while (i < n) {
-		const struct hft_added *best = NULL;
-		unsigned c = (unsigned char)s[i];
-		for (uint32_t k = t->abyte[c]; k < t->abyte[c + 1] && !best; k++) {
-			const struct hft_added *d = &t->added[t->aidx[k]];
-			if (d->normalized == normalized && d->len <= n - i &&
-			    !memcmp(d->content, s + i, d->len))
-				best = d; /* the bucket is longest first */
+		if (x->nfirst == 1) {
+			const char *p = memchr(s + i, x->only, n - i);
+			if (!p)
+				break;
+			i = (size_t)(p - s);
+		} else {
+			while (i < n && !x->first[(unsigned char)s[i]])
+				i++;
+			if (i == n)
+				break;
 		}
+		const struct hft_added *best = added_at(t, x, normalized, s, n, i);
 		if (!best) {
 			i++;
 			continue;
@@ -774,8 +837,12 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 	struct plist a = { 0 }, b = { 0 };
 	struct segs sg = { 0 };
 	struct bpe_work wk = { 0 };
+	struct added_idx *ax = malloc(sizeof *ax);
 	int rc = -1;
-	if (hft_lossy(&clean, text, n) < 0 || split_added(t, 0, clean.p, clean.n, 1, &a) < 0)
+	if (!ax)
+		goto nomem;
+	added_idx_init(t, ax);
+	if (hft_lossy(&clean, text, n) < 0 || split_added(t, ax, 0, clean.p, clean.n, 1, &a) < 0)
 		goto nomem;
 	for (size_t i = 0; i < a.n; i++) {
 		struct piece p = a.v[i];
@@ -785,7 +852,7 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 			continue;
 		}
 		if (hft_normalize(t, a.b.p + p.off, p.len, &norm) < 0 ||
-		    split_added(t, 1, norm.p, norm.n, p.first, &b) < 0)
+		    split_added(t, ax, 1, norm.p, norm.n, p.first, &b) < 0)
 			goto nomem;
 	}
 	for (size_t s = 0; s < t->npre; s++) {
@@ -831,5 +898,6 @@ out:
 	free(sg.v);
 	free(wk.sym);
 	free(wk.heap);
+	free(ax);
 	return rc;
 }

@@ -186,12 +186,16 @@ static int push_seg(struct segs *s, size_t a, size_t b, int m)
 static int re_segs(pcre2_code *re, pcre2_match_data *md, const char *s, size_t n, struct segs *out)
 {
 	out->n = 0;
-	size_t prev = 0, at = 0;
-	uint32_t opt = 0;
+	size_t prev = 0, at = 0, jit = 0;
+	int checked = 0;
+	pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit);
 	while (at <= n) {
-		/* the subject's UTF-8 is checked once, not again on each call (quadratic) */
-		int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, opt, md, NULL);
-		opt = PCRE2_NO_UTF_CHECK;
+		/* the subject's UTF-8 is checked on the first call only (again on each call
+		 * would be quadratic); later calls go straight to the JIT code when there is
+		 * some, sparing pcre2_match's checks, which are a good part of a short match */
+		int rc = checked && jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, n, at, 0, md, NULL) :
+			 pcre2_match(re, (PCRE2_SPTR)s, n, at, checked ? PCRE2_NO_UTF_CHECK : 0, md, NULL);
+		checked = 1;
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
 		if (rc < 0)

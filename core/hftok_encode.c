@@ -71,6 +71,10 @@ int hft_lossy(struct hft_buf *out, const char *s, size_t n)
 	size_t i = 0, run = 0; /* valid bytes not yet copied start at run */
 	while (i < n) {
 		size_t len;
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
 		if (hft_utf8_next(s + i, n - i, &len) >= 0) {
 			i += len;
 			continue;
@@ -131,6 +135,39 @@ struct plist {
 	struct hft_buf b;
 };
 
+/* room for n more bytes (and a NUL) in b */
+static int buf_reserve(struct hft_buf *b, size_t n)
+{
+	if (b->n + n + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* a piece for the last n bytes of l->b (written there by the caller) */
+static int push_written(struct plist *l, size_t n, int first)
+{
+	if (n == 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct piece *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct piece){ l->b.n - n, n, -1, first };
+	return 1;
+}
+
 static int push_piece(struct plist *l, const char *s, size_t n, int32_t id)
 {
 	if (id < 0 && n == 0)
@@ -143,8 +180,13 @@ static int push_piece(struct plist *l, const char *s, size_t n, int32_t id)
 		l->v = v;
 		l->cap = cap;
 	}
+	if (buf_reserve(&l->b, n) < 0)
+		return -1;
 	l->v[l->n++] = (struct piece){ l->b.n, n, id, 0 };
-	return hft_buf_add(&l->b, s, n) < 0 ? -1 : 1;
+	if (n)
+		memcpy(l->b.p + l->b.n, s, n);
+	l->b.n += n;
+	return 1;
 }
 
 /* a text piece (none if empty), marked first when `first` */
@@ -502,13 +544,9 @@ static int bytelevel_map(struct plist *l, const char *s, size_t n, int first)
 {
 	if (n == 0)
 		return 0;
-	char tmp[512];
-	struct hft_buf big = { 0 };
-	char *d = n * 2 <= sizeof tmp ? tmp : NULL;
-	if (!d) {
-		if (hft_buf_add(&big, "", 0) < 0 || !(d = big.p = realloc(big.p, n * 2 + 1)))
-			return -1;
-	}
+	if (buf_reserve(&l->b, n * 2) < 0)
+		return -1;
+	char *d = l->b.p + l->b.n;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *c = hft_byte_chars[(unsigned char)s[i]];
@@ -516,9 +554,8 @@ static int bytelevel_map(struct plist *l, const char *s, size_t n, int first)
 		if (c[1])
 			d[k++] = c[1];
 	}
-	int rc = push_first(l, d, k, first);
-	free(big.p);
-	return rc;
+	l->b.n += k;
+	return push_written(l, k, first);
 }
 
 /* Metaspace: spaces become the replacement, which is put in front (always, or only
@@ -603,6 +640,22 @@ static int pre_step(struct hftok *t, const struct hft_step *st, const char *s, s
 }
 
 /* ---- BPE ---- */
+
+/* room for n more ids in o */
+static int ids_reserve(struct hftok_ids *o, size_t n)
+{
+	if (o->n + n <= o->cap)
+		return 0;
+	size_t cap = o->cap ? o->cap : 64;
+	while (cap < o->n + n)
+		cap *= 2;
+	int32_t *v = realloc(o->v, cap * sizeof *v);
+	if (!v)
+		return -1;
+	o->v = v;
+	o->cap = cap;
+	return 0;
+}
 
 static int ids_push(struct hftok_ids *o, int32_t id)
 {
@@ -749,16 +802,34 @@ static ssize_t bpe_merge(const struct hftok *t, struct bpe_work *w, int32_t *ids
 	return (ssize_t)k;
 }
 
+/* the cache slot of a word: 8 bytes at a time (words are short, and this runs once per
+ * word of the text) */
+static uint64_t word_hash(const char *s, size_t n)
+{
+	uint64_t h = n * 0x9E3779B97F4A7C15ull, x;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&x, s, 8);
+		h = (h ^ x) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	x = 0;
+	for (size_t i = 0; i < n; i++)
+		x |= (uint64_t)(unsigned char)s[i] << (8 * i);
+	h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 32);
+}
+
 static int bpe_word(struct hftok *t, struct bpe_work *wk, const char *w, size_t n,
 		    struct hftok_ids *out)
 {
 	struct hft_cache_ent *ce = NULL;
 	if (n <= 256) {
-		ce = &t->cache[hft_hash(w, n) & t->cache_mask];
+		ce = &t->cache[word_hash(w, n) & t->cache_mask];
 		if (ce->word && ce->len == n && !memcmp(ce->word, w, n)) {
-			for (uint32_t i = 0; i < ce->nids; i++)
-				if (ids_push(out, ce->ids[i]) < 0)
-					return -1;
+			if (ids_reserve(out, ce->nids) < 0)
+				return -1;
+			memcpy(out->v + out->n, ce->ids, ce->nids * sizeof *ce->ids);
+			out->n += ce->nids;
 			return 0;
 		}
 	}

@@ -18,9 +18,11 @@ import json
 import sys
 
 # where JavaScript's regexes differ from those of the Rust library: JavaScript's \s
-# matches U+FEFF (ZERO WIDTH NO-BREAK SPACE), which is not White_Space in Unicode
+# matches U+FEFF (ZERO WIDTH NO-BREAK SPACE), which is not White_Space in Unicode, and
+# does not match U+0085 (NEXT LINE), which is
 PORT_DIVERGENCES = {
     "U+FEFF is \\s in JavaScript only": lambda text: "\ufeff" in text,
+    "U+0085 is not \\s in JavaScript": lambda text: "\x85" in text,
 }
 
 

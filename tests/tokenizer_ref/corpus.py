@@ -148,6 +148,15 @@ def test_lines():
         "\U0001D400", "\u0130", "\u03a3", "ǅ", "ﷺ", "\u3000"]
     for _ in range(400):
         lines.append("".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 40))))
+    # dense strings over every ASCII character (controls, \v and \f included) with
+    # contractions and the non-ASCII characters that border ASCII classes: a long s
+    # (caseless 's), no-break and ideographic spaces, a non-ASCII letter and digit
+    ascii = [chr(c) for c in range(128)]
+    edges = ["'s", "'S", "'re", "'LL", "'Ve", "'d", "'", "\u017f", "'\u017f", "\u00a0", "\u3000",
+             "\u0085", "\u00e9", "\u0663", "  ", "\r\n", " \n", "\t\t", "123456", "—"]
+    for _ in range(200):
+        lines.append("".join(rnd.choice(ascii) if rnd.random() < 0.8 else rnd.choice(edges)
+                             for _ in range(rnd.randint(1, 30))))
     return lines
 
 

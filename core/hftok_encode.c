@@ -238,6 +238,30 @@ static int push_seg(struct segs *s, size_t a, size_t b, int m)
  * way (hftok_parts.c: UTF and UCP). Every position of a text starts a match of these
  * patterns (each character is a letter, a digit, a space or none of those), so matches
  * are found at the current position. */
+enum { C_L, C_N, C_S, C_P, C_U }; /* letter, digit, \s, other ASCII; not ASCII */
+
+static unsigned char ascii_cls[256]; /* made by known_init */
+
+static void ascii_cls_init(void)
+{
+	for (int c = 0; c < 256; c++)
+		ascii_cls[c] = c >= 0x80 ? C_U : (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? C_L :
+			       c >= '0' && c <= '9' ? C_N : c == ' ' || (c >= 9 && c <= 13) ? C_S : C_P;
+}
+
+static inline int ascii_class(const char *s, size_t i)
+{
+	return ascii_cls[(unsigned char)s[i]];
+}
+
+/* the end of the run of class k from i; -1 when a non-ASCII character stops it */
+static inline ssize_t run_end(const char *s, size_t n, size_t i, int k)
+{
+	while (i < n && ascii_cls[(unsigned char)s[i]] == k)
+		i++;
+	return i < n && ascii_cls[(unsigned char)s[i]] == C_U ? -1 : (ssize_t)i;
+}
+
 static const char *const known_src[2] = {
 	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
@@ -252,6 +276,7 @@ static pthread_once_t known_once = PTHREAD_ONCE_INIT;
 
 static void known_init(void)
 {
+	ascii_cls_init();
 	for (int k = 0; k < 2; k++) {
 		int code;
 		PCRE2_SIZE off;
@@ -295,42 +320,11 @@ static int known_pattern(const pcre2_code *re)
 	return found;
 }
 
-enum { C_L, C_N, C_S, C_P, C_U }; /* letter, digit, \s, other ASCII; not ASCII */
-
-static int ascii_class(const char *s, size_t n, size_t i)
-{
-	unsigned char c = (unsigned char)s[i];
-	(void)n;
-	if (c >= 0x80)
-		return C_U;
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-		return C_L;
-	if (c >= '0' && c <= '9')
-		return C_N;
-	if (c == ' ' || (c >= 9 && c <= 13))
-		return C_S;
-	return C_P;
-}
-
-/* the end of the run of class k from i; -1 when a non-ASCII character stops it */
-static ssize_t run_end(const char *s, size_t n, size_t i, int k)
-{
-	while (i < n) {
-		int c = ascii_class(s, n, i);
-		if (c == C_U)
-			return -1;
-		if (c != k)
-			break;
-		i++;
-	}
-	return (ssize_t)i;
-}
-
 /* The match at `at` (at < n) of the known pattern with `digits`: its end, or -1 when it
  * depends on a character that is not ASCII. */
 static ssize_t known_match(const char *s, size_t n, size_t at, int digits)
 {
-	int c0 = ascii_class(s, n, at);
+	int c0 = ascii_class(s, at);
 	if (c0 == C_U)
 		return -1;
 	/* (?i:'s|'t|'re|'ve|'m|'ll|'d) */
@@ -353,7 +347,7 @@ static ssize_t known_match(const char *s, size_t n, size_t at, int digits)
 	if (c0 == C_L)
 		return run_end(s, n, at, C_L);
 	if ((c0 == C_P || c0 == C_S) && s[at] != '\r' && s[at] != '\n' && at + 1 < n) {
-		int c1 = ascii_class(s, n, at + 1);
+		int c1 = ascii_class(s, at + 1);
 		if (c1 == C_U)
 			return -1;
 		if (c1 == C_L)
@@ -363,7 +357,7 @@ static ssize_t known_match(const char *s, size_t n, size_t at, int digits)
 	if (c0 == C_N) {
 		size_t e = at + 1;
 		while ((int)(e - at) < digits && e < n) {
-			int c = ascii_class(s, n, e);
+			int c = ascii_class(s, e);
 			if (c == C_U)
 				return -1;
 			if (c != C_N)
@@ -375,13 +369,13 @@ static ssize_t known_match(const char *s, size_t n, size_t at, int digits)
 	/* ?[^\s\p{L}\p{N}]+[\r\n]* */
 	size_t p = at;
 	if (s[at] == ' ' && at + 1 < n) {
-		int c1 = ascii_class(s, n, at + 1);
+		int c1 = ascii_class(s, at + 1);
 		if (c1 == C_U)
 			return -1;
 		if (c1 == C_P)
 			p = at + 1;
 	}
-	if (ascii_class(s, n, p) == C_P) {
+	if (ascii_class(s, p) == C_P) {
 		ssize_t q = run_end(s, n, p, C_P);
 		if (q < 0)
 			return -1;

@@ -787,17 +787,19 @@ static int pre_step(struct hftok *t, const struct hft_step *st, int known, const
 	if (st->kind == PRE_METASPACE)
 		return metaspace(st, s, n, first, out, sg, tmp);
 	if (st->kind == PRE_BYTELEVEL) {
-		tmp->n = 0;
-		if (st->a && s[0] != ' ' && hft_buf_add(tmp, " ", 1) < 0)
-			return -1;
-		if (hft_buf_add(tmp, s, n) < 0)
-			return -1;
+		if (st->a && s[0] != ' ') {
+			tmp->n = 0;
+			if (hft_buf_add(tmp, " ", 1) < 0 || hft_buf_add(tmp, s, n) < 0)
+				return -1;
+			s = tmp->p;
+			n = tmp->n;
+		}
 		if (!st->b)
-			return bytelevel_map(out, tmp->p, tmp->n, first);
-		if (re_segs(st->re, t->md, 0, tmp->p, tmp->n, sg) < 0)
+			return bytelevel_map(out, s, n, first);
+		if (re_segs(st->re, t->md, 0, s, n, sg) < 0)
 			return -1;
 		for (size_t i = 0; i < sg->n; i++)
-			if (bytelevel_map(out, tmp->p + sg->v[i].a, sg->v[i].b - sg->v[i].a,
+			if (bytelevel_map(out, s + sg->v[i].a, sg->v[i].b - sg->v[i].a,
 					  first && sg->v[i].a == 0) < 0)
 				return -1;
 		return 0;
@@ -1104,6 +1106,11 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 		struct piece p = a.v[i];
 		if (p.id >= 0) {
 			if (push_piece(&b, "", 0, p.id) < 0)
+				goto nomem;
+			continue;
+		}
+		if (!t->nnorm) { /* no copy when there is nothing to normalize */
+			if (split_added(t, ax, 1, a.b.p + p.off, p.len, p.first, &b) < 0)
 				goto nomem;
 			continue;
 		}

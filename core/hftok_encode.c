@@ -1014,14 +1014,24 @@ static uint64_t word_hash(const char *s, size_t n)
 static int bpe_word(struct hftok *t, struct bpe_work *wk, const char *w, size_t n,
 		    struct hftok_ids *out)
 {
+	/* The cache is two-way: a word's pair of slots holds the last two of its words
+	 * used, the more recent first (a word sharing a slot with a common one would
+	 * otherwise be merged again at each use). */
 	struct hft_cache_ent *ce = NULL;
 	if (n <= 256) {
-		ce = &t->cache[word_hash(w, n) & t->cache_mask];
-		if (ce->word && ce->len == n && !memcmp(ce->word, w, n)) {
-			if (ids_reserve(out, ce->nids) < 0)
+		ce = &t->cache[word_hash(w, n) & t->cache_mask & ~(size_t)1];
+		for (int k = 0; k < 2 && t->cache_mask; k++) {
+			if (!ce[k].word || ce[k].len != n || memcmp(ce[k].word, w, n))
+				continue;
+			if (ids_reserve(out, ce[k].nids) < 0)
 				return -1;
-			memcpy(out->v + out->n, ce->ids, ce->nids * sizeof *ce->ids);
-			out->n += ce->nids;
+			memcpy(out->v + out->n, ce[k].ids, ce[k].nids * sizeof *ce[k].ids);
+			out->n += ce[k].nids;
+			if (k) {
+				struct hft_cache_ent tmp = ce[0];
+				ce[0] = ce[1];
+				ce[1] = tmp;
+			}
 			return 0;
 		}
 	}
@@ -1086,8 +1096,14 @@ cache:
 			free(ci);
 			return 0; /* no cache entry: still a correct result */
 		}
-		free(ce->word);
-		free(ce->ids);
+		if (t->cache_mask) { /* the older of the two goes */
+			free(ce[1].word);
+			free(ce[1].ids);
+			ce[1] = ce[0];
+		} else {
+			free(ce->word);
+			free(ce->ids);
+		}
 		memcpy(cw, w, n);
 		memcpy(ci, out->v + start, (out->n - start) * sizeof *ci);
 		*ce = (struct hft_cache_ent){ cw, n, ci, (uint32_t)(out->n - start) };

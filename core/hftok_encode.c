@@ -161,6 +161,19 @@ static int buf_reserve(struct hft_buf *b, size_t n)
 	return 0;
 }
 
+/* room for about `pieces` pieces of `bytes` bytes in all (a hint: lists still grow) */
+static int plist_reserve(struct plist *l, size_t pieces, size_t bytes)
+{
+	if (pieces > l->cap) {
+		struct piece *v = realloc(l->v, pieces * sizeof *v);
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = pieces;
+	}
+	return buf_reserve(&l->b, bytes);
+}
+
 /* a piece for the last n bytes of l->b (written there by the caller) */
 static int push_written(struct plist *l, size_t n, int first)
 {
@@ -1144,7 +1157,14 @@ int hftok_encode(struct hftok *t, const char *text, size_t n, int add_special,
 			goto nomem;
 	}
 	for (size_t s = 0; s < t->npre; s++) {
+		/* sized from the input so that it is not grown by doubling: a split gives a
+		 * piece per few bytes, ByteLevel's characters take at most two bytes a byte */
 		struct plist c = { 0 };
+		if (plist_reserve(&c, b.n + b.b.n / 3 + 16, 2 * b.b.n + 16) < 0) {
+			free(c.v);
+			free(c.b.p);
+			goto nomem;
+		}
 		int known = t->pre[s].kind == PRE_SPLIT ? known_pattern(t->pre[s].re) : 0;
 		for (size_t i = 0; i < b.n; i++) {
 			struct piece p = b.v[i];

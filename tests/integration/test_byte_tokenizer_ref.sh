@@ -13,16 +13,18 @@
 #   - the reference decodes the ids to the line itself (special tokens kept), with
 #     and without its default clean-up, and so does `r1flow tokenize --decode`;
 # and the reference reads bos/eos/pad and model_max_length from tokenizer_config.json.
-# When .ref/npm also holds `tokenizers` (Hugging Face's Rust library, its Node
-# bindings), the same ids, ids with special tokens and decoded text come from it too.
+# Hugging Face's Rust library (`tokenizers`, its Node bindings, also in .ref/npm) gives
+# the same ids, ids with special tokens and decoded text.
 # The one difference the files cannot remove: text that is not valid UTF-8 (a JS or
 # Python string cannot hold it), left out here.
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 REF=$SRC/.ref/npm/node_modules
-[[ -f $REF/@lenml/tokenizers/package.json ]] ||
-	fail "the reference @lenml/tokenizers is not installed in '$REF' (scripts/deps.sh installs it)"
+for pkg in @lenml/tokenizers tokenizers; do
+	[[ -f $REF/$pkg/package.json ]] ||
+		fail "the reference $pkg is not installed in '$REF' (scripts/deps.sh installs it)"
+done
 command -v node >/dev/null || fail "node is not installed (scripts/deps.sh installs nodejs)"
 export TMPDIR=$T/tmp
 mkdir -p "$TMPDIR"
@@ -79,9 +81,7 @@ JS
 node "$T/ref.js" "$REF/@lenml/tokenizers" "$T/model" "$T/corpus.jsonl" >"$T/ref.jsonl" 2>"$T/ref.err" ||
 	fail "the reference failed: $(tail -c 600 "$T/ref.err")"
 
-RUST=0
-if [[ -f $REF/tokenizers/package.json ]]; then
-	cat >"$T/rust.js" <<'JS'
+cat >"$T/rust.js" <<'JS'
 const fs = require("fs");
 const { Tokenizer } = require(process.argv[2]);
 (async () => {
@@ -97,14 +97,12 @@ const { Tokenizer } = require(process.argv[2]);
   console.log(out.join("\n"));
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
-	node "$T/rust.js" "$REF/tokenizers" "$T/model" "$T/corpus.jsonl" >"$T/rust.jsonl" 2>"$T/rust.err" ||
-		fail "Hugging Face's tokenizers failed: $(tail -c 600 "$T/rust.err")"
-	RUST=1
-fi
+node "$T/rust.js" "$REF/tokenizers" "$T/model" "$T/corpus.jsonl" >"$T/rust.jsonl" 2>"$T/rust.err" ||
+	fail "Hugging Face's tokenizers failed: $(tail -c 600 "$T/rust.err")"
 
-/usr/bin/python3 - "$R1FLOW_CLI" "$T" "$RUST" <<'PY' || fail "the reference and r1flow differ (above)"
+/usr/bin/python3 - "$R1FLOW_CLI" "$T" <<'PY' || fail "the reference and r1flow differ (above)"
 import json, subprocess, sys
-cli, T, rust = sys.argv[1:]
+cli, T = sys.argv[1:]
 def tok(model, text, *args):
     r = subprocess.run([cli, "tokenize", "--model", model, "--file", "-", *args],
                        input=text.encode(), capture_output=True, check=True)
@@ -116,11 +114,11 @@ assert len(ref) == len(texts), (len(ref), len(texts))
 bad = []
 if head != {"bos": 256, "eos": 257, "pad": 258, "max": 48}:
     bad.append(f"the reference reads tokenizer_config.json as {head}")
-rs = [json.loads(l) for l in open(f"{T}/rust.jsonl")] if rust == "1" else [None] * len(texts)
+rs = [json.loads(l) for l in open(f"{T}/rust.jsonl")]
 for text, r, h in zip(texts, ref, rs):
     ids = tok(f"{T}/bytes", text)
     what = []
-    if h and (h["ids"], h["with_special"], h["text"]) != (ids, r["with_special"], text):
+    if (h["ids"], h["with_special"], h["text"]) != (ids, r["with_special"], text):
         what.append(f"Hugging Face's tokenizers: {h['ids'][:12]}, {h['text'][:40]!r}")
     if r["ids"] != ids: what.append(f"ids: reference {r['ids'][:12]}, byte tokenizer {ids[:12]}")
     if tok(f"{T}/model", text) != ids: what.append("the exported directory gives other ids")
@@ -135,8 +133,7 @@ for text, r, h in zip(texts, ref, rs):
     if what: bad.append(f"{text[:40]!r}: " + "; ".join(what))
 for b in bad: print("  " + b)
 print(f"# {len(texts) - len(bad)} of {len(texts)} lines: same ids, ids with BOS and decoded text"
-      + (" (and in Hugging Face's tokenizers)" if rust == "1" else
-         " (Hugging Face's tokenizers is not in .ref/npm: not compared)"))
+      " in @lenml/tokenizers and Hugging Face's tokenizers")
 sys.exit(1 if bad else 0)
 PY
 log "byte tokenizer: the exported files give r1flow's ids in the reference library"

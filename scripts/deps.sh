@@ -18,6 +18,7 @@ packages=(
   libpcre2-dev         # core/hftok: the regexes of tokenizer.json
   libutf8proc-dev      # core/hftok: Unicode normalization (NFC, NFKC)
   python3 python3-torch python3-numpy   # reference tests and benchmarks only
+  python3-jinja2       # bench/chat_template_parity.sh: the models' chat_template
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
   sqlite3              # integration tests read the daemon's database
 )

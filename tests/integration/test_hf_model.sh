@@ -113,4 +113,10 @@ SPEC
 r1rc run "$T/re.yaml" --data "$T/data2" --workers 1 --plain; expect_rc 0 "run (exported model)"
 grep -E "^ev +- " "$T/out" | sed 's/^ev  *-  *//' >"$T/ev2"
 cmp -s "$T/ev1" "$T/ev2" || fail "the exported model evaluates differently: $(cat "$T/ev1") vs $(cat "$T/ev2")"
-log "exported directory reloads: same ids ($(wc -w <"$T/ids1") for ${#TEXT} bytes), same eval figures"
+# ... and the same samples: tokens, texts and every token's log-probability
+evq="SELECT j.result FROM jobs j JOIN stages s ON s.id = j.stage WHERE s.name = 'ev' AND j.kind = 'rollout' ORDER BY j.step, j.shard"
+sql "$evq" >"$T/ro1"
+sqlite3 -batch -noheader -cmd '.timeout 5000' "$T/data2/r1flow.db" "$evq" >"$T/ro2"
+[[ -s $T/ro1 ]] && grep -q '"logprobs"' "$T/ro1" || fail "no eval rollouts in the first pipeline"
+cmp -s "$T/ro1" "$T/ro2" || fail "the exported model's eval samples differ from the first pipeline's"
+log "exported directory reloads: same ids ($(wc -w <"$T/ids1") for ${#TEXT} bytes), same eval samples, log-probabilities and figures"

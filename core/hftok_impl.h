@@ -1,18 +1,22 @@
 /*
  * hftok_impl — what the hftok files share and nothing else includes: the handle's
  * layout, the component steps (a Sequence is flattened into an array of steps), the
- * growable byte buffer and the UTF-8 helpers in Rust's lossy flavour.
+ * growable byte buffer, the UTF-8 helpers in Rust's lossy flavour, and what the encode
+ * files pass each other (regex segments, pieces of text).
  *
  * hftok_load.c reads the JSON into this (hftok_json.c the vocabulary and merges,
  * hftok_parts.c the components around the model); hftok_encode.c runs added tokens,
- * normalizers, pre-tokenizers, BPE and the post-processor; hftok_decode.c runs the
- * decoders.
+ * normalizers, pre-tokenizers and the post-processor, with hftok_pattern.c for their
+ * regexes (the Llama-3/Qwen pattern matched by hand) and hftok_bpe.c for the BPE model
+ * on each word (the merge queue, the word cache); hftok_decode.c runs the decoders.
  */
 #ifndef R1_HFTOK_IMPL_H
 #define R1_HFTOK_IMPL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+
+#include <stdlib.h>
 
 #include "hftok.h"
 
@@ -130,5 +134,67 @@ char *hft_jdup(struct json_t *v, size_t *len); /* a string value, malloc'd; NULL
 int hft_fail(struct err *e, const char *path, const char *fmt, const char *a);
 
 int hft_normalize(const struct hftok *t, const char *s, size_t n, struct hft_buf *out);
+
+/* hftok_pattern.c: a regex's matches (m 1) and the gaps between them (m 0), s[a..b) */
+struct hft_seg {
+	size_t a, b;
+	int m;
+};
+
+struct hft_segs {
+	struct hft_seg *v;
+	size_t n, cap;
+};
+
+/* inline: it is called once per match */
+static inline int hft_push_seg(struct hft_segs *s, size_t a, size_t b, int m)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		struct hft_seg *v = realloc(s->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (struct hft_seg){ a, b, m };
+	return 0;
+}
+
+/* how many digits a number match takes (3 or 1) when re is the Llama-3/Qwen pattern,
+ * else 0; hft_re_segs's `known` */
+int hft_known_pattern(const pcre2_code *re);
+/* Matches and the gaps between them, covering s; empty matches are skipped. With
+ * `known` (hft_known_pattern's digits) a match is found by hand when it can be. */
+int hft_re_segs(pcre2_code *re, pcre2_match_data *md, int known, const char *s, size_t n,
+		struct hft_segs *out);
+
+/* hftok_encode.c's text on its way to ids: s[off..off+len) of a buffer, or a token */
+struct hft_piece {
+	size_t off, len;
+	int32_t id;  /* >= 0: a decided token */
+	int first;   /* starts at offset 0 of the input (Metaspace's prepend_scheme "first") */
+};
+
+/* inline: it is called once per token */
+static inline int hft_ids_push(struct hftok_ids *o, int32_t id)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		int32_t *v = realloc(o->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		o->v = v;
+		o->cap = cap;
+	}
+	o->v[o->n++] = id;
+	return 0;
+}
+
+/* hftok_bpe.c */
+/* the ids of v[0..n) appended to out: a decided piece's token, the BPE of the others
+ * (their text in text[]); the handle's word cache is updated */
+int hft_bpe(struct hftok *t, const char *text, const struct hft_piece *v, size_t n,
+	    struct hftok_ids *out);
 
 #endif

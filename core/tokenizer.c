@@ -167,10 +167,22 @@ static int tokenizer_generation_stops(struct tokenizer *t, const json_t *gen, co
 int tokenizer_load(struct tokenizer *t, const char *json, const char *config,
 	const char *generation, const struct model_config *cfg, struct err *e)
 {
-	json_t *tc = NULL, *gc = NULL;
-	*t = (struct tokenizer){ .bos_id = -1, .eos_id = -1, .pad_id = -1 };
-	if (!(t->hf = hftok_load(json, e)))
+	struct hftok *hf = hftok_load(json, e);
+	if (!hf)
 		return -1;
+	if (tokenizer_load_hf(t, hf, json, config, generation, cfg, e) < 0) {
+		hftok_free(hf);
+		return -1;
+	}
+	t->owns_hf = true;
+	return 0;
+}
+
+int tokenizer_load_hf(struct tokenizer *t, struct hftok *hf, const char *json,
+	const char *config, const char *generation, const struct model_config *cfg, struct err *e)
+{
+	json_t *tc = NULL, *gc = NULL;
+	*t = (struct tokenizer){ .hf = hf, .bos_id = -1, .eos_id = -1, .pad_id = -1 };
 	t->vocab = hftok_vocab_size(t->hf);
 	if (cfg->vocab > 0 && t->vocab > cfg->vocab) {
 		err_set(e, ERR_FORMAT, "tokenizer '%s' has %d ids but the model's vocab_size is %d: "
@@ -280,9 +292,10 @@ int tokenizer_open_dir(struct tokenizer *t, const char *dir, const struct model_
 
 void tokenizer_release(struct tokenizer *t)
 {
-	if (t->hf)
+	if (t->hf && t->owns_hf)
 		hftok_free(t->hf);
 	t->hf = NULL;
+	t->owns_hf = false;
 }
 
 /* Room for `more` ids after ids->n. */

@@ -37,8 +37,10 @@
  * end inside a token (generate.c matches on bytes; Metaspace's leading space of the
  * first token is kept there, which only matters for a stop string at position 0).
  *
- * Ownership and threads: the handle owns its hftok (hftok.h: one thread at a time
- * encodes; decoding and lookups only read).
+ * Ownership and threads: the handle owns its hftok when tokenizer_load made it, and
+ * borrows it from tokenizer_load_hf's caller otherwise (a cache loads a 150k-id file
+ * once for several model configs); hftok.h: one thread at a time encodes, decoding
+ * and lookups only read.
  */
 #ifndef R1_TOKENIZER_H
 #define R1_TOKENIZER_H
@@ -89,6 +91,7 @@ size_t tok_decode(const int *ids, size_t n, char *out, size_t cap);
 
 struct tokenizer {
 	struct hftok *hf;        /* NULL: the byte tokenizer */
+	bool owns_hf;            /* tokenizer_release frees hf */
 	int32_t vocab;           /* every id it produces is < vocab */
 	int32_t bos_id, eos_id, pad_id; /* -1: none */
 	bool add_bos;            /* sequences start with bos_id */
@@ -108,6 +111,12 @@ void tokenizer_bytes(struct tokenizer *t, const struct model_config *cfg);
  */
 int tokenizer_load(struct tokenizer *t, const char *json, const char *config,
 	const char *generation, const struct model_config *cfg, struct err *e);
+
+/* tokenizer_load around an hftok already loaded from `json` (borrowed: it must
+ * outlive t; tokenizer_release leaves it). */
+int tokenizer_load_hf(struct tokenizer *t, struct hftok *hf, const char *json,
+	const char *config, const char *generation, const struct model_config *cfg,
+	struct err *e);
 
 /* The files of a Hugging Face tokenizer; "" where absent. */
 struct tokenizer_paths {

@@ -9,6 +9,7 @@
 #include "fit.h"
 #include "jsonl.h"
 #include "gen.h"
+#include "tokenizers.h"
 
 #define DATASETS_FILE_MAX ((size_t)1 << 30) /* a JSONL file larger is refused */
 
@@ -196,15 +197,17 @@ static int fit_store_get(void *ctx, const char *name, int64_t i, struct fit_reco
 
 int datasets_fit(struct daemon *d, int64_t pipeline, const json_t *spec, struct err *err)
 {
-	int max_seq;
-	struct tokenizer tok;
-	int known = fit_model(spec, &max_seq, &tok, err);
+	struct model_config cfg;
+	int known = fit_model_config(spec, &cfg, err);
 	if (known <= 0)
 		return known;
+	/* the pinned files (tokenizers.h), loaded once for the stages too */
+	struct tokenizer *tok = tokenizers_get(d, spec, &cfg, err);
+	if (!tok)
+		return -1;
 	struct fit_store f = { d, pipeline, spec, NULL, 0, { 0 } };
 	const struct fit_source src = { &f, fit_store_count, fit_store_get };
-	int rc = fit_check(spec, max_seq, &tok, &src, err);
+	int rc = fit_check(spec, cfg.max_seq, tok, &src, err);
 	store_record_release(&f.r);
-	tokenizer_release(&tok);
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "options.h"
 #include "selfpipe.h"
+#include "tokenizers.h"
 
 /* Open a socket of `type` and bind it to DIR/`name`.
  *
@@ -89,6 +90,7 @@ static void stop(struct daemon *d)
 	auth_free(d->auth);
 	outbox_release(&d->out);
 	learner_close_all(d);
+	tokenizers_clear();
 	free(d->backoff);
 	broker_free(d->broker);
 	free(d->in);

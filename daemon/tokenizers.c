@@ -15,12 +15,38 @@
 
 #define TOKENIZERS_CACHE 4
 
+/* Loaded tokenizer.json files by sha256, shared by the handles below: a
+ * 150k-vocabulary file loads once however many model configs use it. */
+static struct tokenizers_file {
+	char sha[SHA256_HEX_SIZE]; /* "" empty */
+	struct hftok *hf;
+	int refs;
+} files[TOKENIZERS_CACHE];
+
+/* Handles by (config ids, blob names); a handle holds a reference to its file. */
 static struct tokenizers_slot {
-	char key[512];           /* blob names and the config's ids; "" empty */
+	char key[512];             /* "" empty */
 	struct tokenizer tok;
+	struct tokenizers_file *file; /* NULL: the byte tokenizer */
 	uint64_t used;
 } cache[TOKENIZERS_CACHE];
 static uint64_t cache_clock;
+
+static void tokenizers_file_put(struct tokenizers_file *f)
+{
+	if (f && --f->refs == 0) {
+		hftok_free(f->hf);
+		*f = (struct tokenizers_file){ 0 };
+	}
+}
+
+static void tokenizers_slot_clear(struct tokenizers_slot *slot)
+{
+	if (*slot->key)
+		tokenizer_release(&slot->tok);
+	tokenizers_file_put(slot->file);
+	*slot = (struct tokenizers_slot){ 0 };
+}
 
 static const char *const pinned_files[] = {
 	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
@@ -107,24 +133,46 @@ const json_t *tokenizers_blobs(const json_t *spec)
 	return json_object_get(json_object_get(spec, "model"), TOKENIZERS_KEY);
 }
 
-/* Load the pinned files into t. */
+/* Load the pinned files into slot: the tokenizer.json from the file cache. */
 static int tokenizers_load(struct daemon *d, const json_t *blobs, const struct model_config *cfg,
-	struct tokenizer *t, struct err *err)
+	struct tokenizers_slot *slot, struct err *err)
 {
 	char path[3][DATADIR_PATH_MAX];
-	const char *use[3] = { NULL, NULL, NULL };
+	const char *use[3] = { NULL, NULL, NULL }, *sha[3];
 	for (size_t i = 0; i < 3; i++) {
-		const char *sha = json_string_value(json_object_get(blobs, pinned_files[i]));
-		if (!sha)
+		sha[i] = json_string_value(json_object_get(blobs, pinned_files[i]));
+		if (!sha[i])
 			continue;
-		if (blobs_path(d, sha, path[i], sizeof path[i], err) < 0)
+		if (blobs_path(d, sha[i], path[i], sizeof path[i], err) < 0)
 			return err_wrap(err, "the pipeline's %s", pinned_files[i]);
 		use[i] = path[i];
 	}
 	if (!use[0])
 		return err_set(err, ERR_FORMAT, "the pipeline's tokenizer files name no "
 			TOKENIZER_JSON);
-	return tokenizer_load(t, use[0], use[1], use[2], cfg, err);
+	struct tokenizers_file *f = NULL, *empty = NULL;
+	for (size_t i = 0; i < TOKENIZERS_CACHE && !f; i++) {
+		if (!strcmp(files[i].sha, sha[0]))
+			f = &files[i];
+		else if (!*files[i].sha && !empty)
+			empty = &files[i];
+	}
+	if (!f && !empty) /* not reached: each handle holds one file, the caller cleared one */
+		return err_set(err, ERR_NOMEM, "no room to load a tokenizer");
+	if (!f) {
+		int64_t t0 = clock_mono_ms();
+		struct hftok *hf = hftok_load(use[0], err);
+		if (!hf)
+			return -1;
+		log_info("tokenizer %.12s loaded: %d ids in %lld ms", sha[0],
+			(int)hftok_vocab_size(hf), (long long)(clock_mono_ms() - t0));
+		f = empty;
+		snprintf(f->sha, sizeof f->sha, "%s", sha[0]);
+		f->hf = hf;
+	}
+	f->refs++;
+	slot->file = f;
+	return tokenizer_load_hf(&slot->tok, f->hf, use[0], use[1], use[2], cfg, err);
 }
 
 struct tokenizer *tokenizers_get(struct daemon *d, const json_t *spec,
@@ -140,24 +188,20 @@ struct tokenizer *tokenizers_get(struct daemon *d, const json_t *spec,
 	}
 	struct tokenizers_slot *slot = &cache[0];
 	for (size_t i = 0; i < TOKENIZERS_CACHE; i++) {
-		if (!strcmp(cache[i].key, key)) {
+		if (*cache[i].key && !strcmp(cache[i].key, key)) {
 			cache[i].used = ++cache_clock;
 			return &cache[i].tok;
 		}
 		if (cache[i].used < slot->used)
 			slot = &cache[i];
 	}
-	if (*slot->key)
-		tokenizer_release(&slot->tok);
-	*slot->key = '\0';
+	tokenizers_slot_clear(slot);
 	if (!blobs) {
 		tokenizer_bytes(&slot->tok, cfg);
-	} else {
-		int64_t t0 = clock_mono_ms();
-		if (tokenizers_load(d, blobs, cfg, &slot->tok, err) < 0)
-			return NULL;
-		log_info("tokenizer loaded: %d ids in %lld ms", (int)hftok_vocab_size(slot->tok.hf),
-			(long long)(clock_mono_ms() - t0));
+	} else if (tokenizers_load(d, blobs, cfg, slot, err) < 0) {
+		tokenizers_file_put(slot->file);
+		*slot = (struct tokenizers_slot){ 0 };
+		return NULL;
 	}
 	snprintf(slot->key, sizeof slot->key, "%s", key);
 	slot->used = ++cache_clock;
@@ -183,9 +227,6 @@ int tokenizers_model(struct daemon *d, const json_t *spec, struct model_config *
 
 void tokenizers_clear(void)
 {
-	for (size_t i = 0; i < TOKENIZERS_CACHE; i++) {
-		if (*cache[i].key)
-			tokenizer_release(&cache[i].tok);
-		cache[i] = (struct tokenizers_slot){ 0 };
-	}
+	for (size_t i = 0; i < TOKENIZERS_CACHE; i++)
+		tokenizers_slot_clear(&cache[i]);
 }

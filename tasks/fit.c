@@ -144,23 +144,32 @@ int fit_check(const json_t *spec, int max_seq, struct tokenizer *tok,
 	return 0;
 }
 
-int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err)
+int fit_model_config(const json_t *spec, struct model_config *cfg, struct err *err)
 {
 	const json_t *model = json_object_get(spec, "model");
 	const json_t *config = json_object_get(model, "config");
 	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
+	config_defaults(cfg);
+	if (config) {
+		cfg->max_seq = (int)json_integer_value(json_object_get(config, "max_seq"));
+		if (json_object_get(model, "tokenizer")) /* a model made for the tokenizer */
+			cfg->vocab = cfg->bos_id = cfg->eos_id = cfg->pad_id = -1;
+		return 1;
+	}
+	if (!dir)
+		return 0;
+	return checkpoint_read_config(dir, cfg, err) < 0 ? -1 : 1;
+}
+
+int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err)
+{
+	const json_t *model = json_object_get(spec, "model");
+	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
 	const char *path = json_string_value(json_object_get(model, "tokenizer"));
 	struct model_config cfg;
-	config_defaults(&cfg);
-	if (config) {
-		cfg.max_seq = (int)json_integer_value(json_object_get(config, "max_seq"));
-		if (path) /* a model made for the tokenizer: its vocabulary and ids */
-			cfg.vocab = cfg.bos_id = cfg.eos_id = cfg.pad_id = -1;
-	} else if (!dir) {
-		return 0;
-	} else if (checkpoint_read_config(dir, &cfg, err) < 0) {
-		return -1;
-	}
+	int known = fit_model_config(spec, &cfg, err);
+	if (known <= 0)
+		return known;
 	*max_seq = cfg.max_seq;
 	if (!path && !dir) {
 		tokenizer_bytes(tok, &cfg);

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "err.h"
 #include "tokenizer.h"
 
@@ -56,6 +57,11 @@ struct fit_source {
  * *tok), 0 not known before the pipeline runs (a model from another pipeline's
  * stage), -1 error (a config.json or tokenizer file that cannot be read, naming it). */
 int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err);
+
+/* fit_model's first half: the spec's model config (for a config model made for
+ * model.tokenizer, vocab and the bos/eos/pad ids are -1: the tokenizer's to give).
+ * The daemon takes the tokenizer from its pinned blobs instead of the user's paths. */
+int fit_model_config(const json_t *spec, struct model_config *cfg, struct err *err);
 
 /* Check every stage of the normalised spec against max_seq with the model's
  * tokenizer. 0 fits, -1 with err (ERR_INVALID) naming the worst record. */

@@ -49,7 +49,8 @@ int export_dir_used(const char *dir, struct err *err);
 
 /*
  * The final weights of stage `stage` of pipeline id, from the daemon on c, into DIR
- * (created with its parents) as config.json, model.safetensors and the tokenizer
+ * (created with its parents) as config.json, model.safetensors (in the config's
+ * torch_dtype; shards and an index above max_shard bytes: shards.h) and the tokenizer
  * files (tokenizer.json, tokenizer_config.json, generation_config.json: the
  * pipeline's own, byte for byte, or the byte tokenizer's; generation_config.json
  * written from the tokenizer's stop ids when the model came without one), replacing
@@ -59,6 +60,6 @@ int export_dir_used(const char *dir, struct err *err);
  * DIR fsync'd. 0 and *out, or -1 and err.
  */
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
-	struct export_info *out, struct err *err);
+	uint64_t max_shard, struct export_info *out, struct err *err);
 
 #endif

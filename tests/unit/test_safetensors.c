@@ -452,7 +452,7 @@ static void test_safetensors__write_errors(void)
 		{ .name = "x", .dtype = ST_F32, .ndim = 1, .shape = { 2 }, .data = x },
 	};
 	CHECK_ERR(st_write(path_in("d.safetensors"), dup, 2, NULL, &e), e, "d.safetensors'", "'x'");
-	struct st_write_tensor f16[] = { { .name = "h", .dtype = ST_F16, .ndim = 1, .shape = { 1 }, .data = x } };
+	struct st_write_tensor f16[] = { { .name = "h", .dtype = ST_I64, .ndim = 1, .shape = { 1 }, .data = x } };
 	CHECK_ERR(st_write(path_in("d.safetensors"), f16, 1, NULL, &e), e, "d.safetensors'", "'h'");
 	struct st_write_tensor res[] = { { .name = "__metadata__", .dtype = ST_F32, .ndim = 1, .shape = { 1 }, .data = x } };
 	CHECK_ERR(st_write(path_in("d.safetensors"), res, 1, NULL, &e), e, "'__metadata__'");

@@ -374,31 +374,42 @@ int shards_write(const char *dir, const struct st_write_tensor *t, int n, enum s
 		err_set(e, ERR_NOMEM, "cannot write '%s': out of memory", dir);
 		goto out;
 	}
-	/* huggingface_hub's split_state_dict_into_shards: in order, a tensor bigger than
-	 * the limit gets a shard of its own; one that would tip the current shard over
-	 * the limit starts a new one */
+	/* huggingface_hub's split_state_dict_into_shards_factory, which save_pretrained
+	 * uses: in order, a tensor bigger than the limit is a shard of its own, numbered
+	 * when it is met; one that would tip the current shard over the limit closes it
+	 * (the current shard is numbered when closed, or at the end) */
 	uint64_t cur = 0, total = 0;
-	int n_shards = 0;
-	bool open = false;
-	for (int i = 0; i < n; i++) {
-		w[i] = t[i];
-		w[i].dtype = dtype;
-		uint64_t size = st_dtype_size(dtype);
-		for (int d = 0; d < t[i].ndim; d++)
-			size *= (uint64_t)t[i].shape[d];
-		total += size;
-		if (size > max_shard) {
-			shard[i] = n_shards++;
-			continue;
+	int n_shards = 0, first = 0; /* the current shard: t[first..i) less the big ones */
+	for (int i = 0; i <= n; i++) {
+		uint64_t size = 0;
+		if (i < n) {
+			w[i] = t[i];
+			w[i].dtype = dtype;
+			size = st_dtype_size(dtype);
+			for (int d = 0; d < t[i].ndim; d++)
+				size *= (uint64_t)t[i].shape[d];
+			total += size;
+			if (size > max_shard) {
+				shard[i] = -1 - n_shards++;
+				continue;
+			}
 		}
-		if (!open || cur + size > max_shard) {
-			n_shards++;
+		if (i == n || cur + size > max_shard) {
+			bool any = false;
+			for (int k = first; k < i; k++)
+				if (shard[k] >= 0) {
+					shard[k] = n_shards;
+					any = true;
+				}
+			n_shards += any;
+			first = i;
 			cur = 0;
-			open = true;
 		}
-		shard[i] = n_shards - 1;
 		cur += size;
 	}
+	for (int i = 0; i < n; i++) /* the big ones' numbers were kept apart */
+		if (shard[i] < 0)
+			shard[i] = -1 - shard[i];
 	if (n_shards <= 1) {
 		if (shards_path(path, dir, SHARDS_SINGLE, e) < 0 || st_write(path, w, n, metadata, e) < 0 ||
 			shards_remove_old(dir, NULL, e) < 0)

@@ -39,7 +39,8 @@ int run_pipeline(const struct run_args *a);
 struct export_info {
 	int64_t step;                  /* the checkpoint's step */
 	char sha256[65];               /* its hex sha256; "" if the daemon sent none */
-	size_t bytes;                  /* model.safetensors' size */
+	size_t bytes;                  /* the checkpoint blob's size (the weights as the
+	                                  daemon keeps them, one safetensors file) */
 	bool own_tokenizer;            /* the model's tokenizer files (false: the byte
 	                                  tokenizer's, made by tokenizer_files.h) */
 };

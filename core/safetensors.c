@@ -684,6 +684,20 @@ static int st_emit(struct st_sink *k, const char *path, const struct st_write_te
 	st_put_le64(hdr, hlen);
 	memcpy(hdr + 8, json, jlen);
 	memset(hdr + 8 + jlen, ' ', hlen - jlen);
+	if (!k->file) { /* in memory: one buffer of the final size, not doublings of it */
+		uint64_t total = 8 + hlen;
+		for (int i = 0; i < n; i++) {
+			uint64_t numel = 1;
+			for (int d = 0; d < t[i].ndim; d++)
+				numel *= (uint64_t)t[i].shape[d];
+			total += numel * st_dtypes[t[i].dtype].size;
+		}
+		if (total > SIZE_MAX || !(k->buf = malloc((size_t)total ? (size_t)total : 1))) {
+			err_set(e, ERR_NOMEM, "cannot write '%s': out of memory for %" PRIu64 " bytes", path, total);
+			goto out;
+		}
+		k->cap = (size_t)total;
+	}
 	if (st_put(k, hdr, 8 + hlen, e) < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {

@@ -153,6 +153,18 @@ static void test_shards__sharded_reads_equal_single_file_reads(void)
 		CHECK(fabsf(b1[i] - one[i]) <= fabsf(one[i]) * 0x1p-8f);
 	}
 
+	/* F16 too: sharded equals one file; each value within F16's rounding */
+	size_t n5, n6;
+	reshard("h1", ST_F16, SHARDS_MAX_SIZE);
+	reshard("hn", ST_F16, 200);
+	float *h1 = load_params("h1", &n5), *hn = load_params("hn", &n6);
+	CHECK(n5 == n1 && n6 == n1 && memcmp(h1, hn, n1 * sizeof *h1) == 0);
+	for (size_t i = 0; i < n1; i++)
+		CHECK(fabsf(h1[i] - one[i]) <= fabsf(one[i]) * 0x1p-11f + 0x1p-25f);
+	CHECK(memcmp(h1, b1, n1 * sizeof *h1) != 0); /* not the BF16 values */
+	free(h1);
+	free(hn);
+
 	/* merged into one blob (the daemon's), each tensor kept in its dtype */
 	char *bytes;
 	size_t size;

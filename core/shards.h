@@ -33,7 +33,9 @@
 #define SHARDS_SINGLE "model.safetensors"
 #define SHARDS_INDEX "model.safetensors.index.json"
 
-/* transformers' save_pretrained default max_shard_size, "5GB": 5 * 10^9 bytes. */
+/* max_shard_size="5GB" (5 * 10^9 bytes): the default of transformers' save_pretrained
+ * from 4.35 (huggingface/transformers#26942) through 4.x, and the Hub's recommended
+ * shard size; transformers 5 raised its default to "50GB" (#42734). */
 #define SHARDS_MAX_SIZE 5000000000ULL
 
 struct shards_tensor {

@@ -7,7 +7,7 @@
  *                               torch_dtype (float32 when absent; bfloat16 and float16
  *                               rounded to nearest even from the fp32 weights r1flow
  *                               computes with), or, above --max-shard-size bytes
- *                               (transformers' save_pretrained default, 5 GB), shards
+ *                               (5 GB: transformers 4.x's save_pretrained default), shards
  *                               model-0000K-of-0000N.safetensors named by
  *                               model.safetensors.index.json, as save_pretrained
  *                               splits them (shards.h)

@@ -197,6 +197,10 @@ static void test_shards__sharded_reads_equal_single_file_reads(void)
 	reshard("many", ST_F32, 200);
 	CHECK(!exists(path_in("many", SHARDS_SINGLE)) && exists(path_in("many", SHARDS_INDEX)));
 	CHECK(count_files(path_in("many", NULL), "model-") == files);
+	/* checkpoint_save (one F32 file) over shards removes them too */
+	CHECK_MSG(checkpoint_save(&m, path_in("many", NULL), 0, &e) == 0, "%s", e.msg);
+	CHECK(exists(path_in("many", SHARDS_SINGLE)) && !exists(path_in("many", SHARDS_INDEX)));
+	CHECK(count_files(path_in("many", NULL), "model-") == 0);
 
 	free(p);
 	free(one);

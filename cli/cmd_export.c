@@ -1,8 +1,16 @@
 /*
  * r1flow export — a stage's final weights as a Hugging Face model directory:
  *
- *   DIR/config.json             the LlamaForCausalLM config the daemon keeps (pretty)
- *   DIR/model.safetensors       the checkpoint blob, byte for byte
+ *   DIR/config.json             the config the daemon keeps (pretty): the one the
+ *                               model came with, or r1flow's for a fresh model
+ *   DIR/model.safetensors       the checkpoint's weights in the dtype of the config's
+ *                               torch_dtype (float32 when absent; bfloat16 and float16
+ *                               rounded to nearest even from the fp32 weights r1flow
+ *                               computes with), or, above --max-shard-size bytes
+ *                               (5 GB: transformers 4.x's save_pretrained default), shards
+ *                               model-0000K-of-0000N.safetensors named by
+ *                               model.safetensors.index.json, as save_pretrained
+ *                               splits them (shards.h)
  *   DIR/tokenizer.json          the pipeline's tokenizer files, byte for byte, when its
  *   DIR/tokenizer_config.json   model came with them (pinned at submit); else the
  *   DIR/generation_config.json  byte tokenizer's (tokenizer_files.h). A model without
@@ -34,6 +42,7 @@
 #include "file.h"
 #include "run.h"
 #include "sha256.h"
+#include "shards.h"
 #include "tokenizer.h"
 #include "tokenizer_files.h"
 #include "utf8.h"
@@ -183,10 +192,24 @@ static int export_tokenizer(const char *dir, const struct model_config *mc,
 	return rc;
 }
 
+/* The dtype the config says the model came in (transformers >= 4.56 writes "dtype"). */
+static int export_dtype(const json_t *cfg, enum st_dtype *dtype, struct err *err)
+{
+	const json_t *v = json_object_get(cfg, "torch_dtype");
+	if (!v)
+		v = json_object_get(cfg, "dtype");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		return err_set(err, ERR_FORMAT, "cannot read 'config': torch_dtype is not a string");
+	return shards_dtype_of_torch(json_string_value(v), "config", dtype, err);
+}
+
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
-	struct export_info *out, struct err *err)
+	uint64_t max_shard, struct export_info *out, struct err *err)
 {
 	struct client_blob blob = { NULL, 0 };
+	struct shards weights = { 0 };
+	struct st_write_tensor *tensors = NULL;
+	enum st_dtype dtype;
 	struct tokenizer_file files[TOKENIZER_FILES] = { { 0 } };
 	char *config = NULL;
 	json_t *r;
@@ -218,8 +241,16 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 		err_set(err, ERR_FORMAT, "the daemon sent no model config for stage '%s'", stage);
 		goto out;
 	}
-	if (checkpoint_parse_config(config, strlen(config), "config", &mc, err) < 0) {
+	if (checkpoint_parse_config(config, strlen(config), "config", &mc, err) < 0 ||
+		export_dtype(cfg, &dtype, err) < 0) {
 		err_wrap(err, "stage '%s' has an unusable config", stage);
+		goto out;
+	}
+	struct st_file file;
+	if (st_open_mem(&file, "the checkpoint", blob.data, blob.size, err) < 0 ||
+		shards_adopt(&weights, &file, err) < 0 ||
+		shards_sources(&weights, dtype, &tensors, err) < 0) {
+		err_wrap(err, "the weights of stage '%s'", stage);
 		goto out;
 	}
 	size_t len = strlen(config);
@@ -236,9 +267,10 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 		goto out;
 
 	/* the tokenizer and weights first: a directory with a config.json looks like a
-	 * model */
+	 * model; transformers refuses safetensors whose "format" is not a framework */
+	const char *const md[] = { "format", "pt", NULL };
 	if (export_mkdirs(dir, err) < 0 || export_tokenizer(dir, &mc, files, err) < 0 ||
-		export_write(dir, "model.safetensors", blob.data, blob.size, err) < 0 ||
+		shards_write(dir, tensors, weights.n, dtype, max_shard, md, err) < 0 ||
 		export_write(dir, "config.json", config, len + 1, err) < 0 ||
 		file_sync_dir(dir, err) < 0)
 		goto out;
@@ -252,6 +284,8 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	rc = 0;
 out:
 	tokenizer_files_free(files, TOKENIZER_FILES);
+	free(tensors);
+	shards_close(&weights);
 	free(config);
 	free(blob.data);
 	json_decref(r);
@@ -262,7 +296,11 @@ int cmd_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
 	bool json = false, force = false;
+	uint64_t max_shard = SHARDS_MAX_SIZE;
 	const struct opt opts[] = {
+		{ "max-shard-size", OPT_U64, &max_shard, "BYTES", 0, 0, 0,
+		  "write the weights as shards of at most BYTES of tensor data each (a bigger "
+		  "tensor gets a shard of its own) when they do not fit one file", "5000000000" },
 		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
 		  "export into a non-empty DIR: replace its model and tokenizer files", NULL },
 		CLIENT_OPTS(&addr),
@@ -273,8 +311,12 @@ int cmd_export(int argc, char **argv)
 	const struct cli_verb verb = {
 		.name = "export", .args = "ID STAGE DIR", .min_args = 3, .max_args = 3, .opts = opts,
 		.about = "Write the final weights of stage STAGE of pipeline ID as a Hugging Face\n"
-			 "model directory: DIR/config.json (LlamaForCausalLM), DIR/model.safetensors\n"
-			 "(HF Llama tensor names) and the tokenizer: the model's own tokenizer.json,\n"
+			 "model directory: DIR/config.json (the model's own, or r1flow's for a fresh\n"
+			 "model), DIR/model.safetensors (HF tensor names; in the config's torch_dtype,\n"
+			 "float32 when absent, bfloat16/float16 rounded to nearest even from r1flow's\n"
+			 "fp32 weights), or above --max-shard-size shards named by\n"
+			 "DIR/model.safetensors.index.json as transformers' save_pretrained writes\n"
+			 "them; and the tokenizer: the model's own tokenizer.json,\n"
 			 "tokenizer_config.json and generation_config.json byte for byte when it came\n"
 			 "with them, else files that make Hugging Face's tokenizers give r1flow's byte\n"
 			 "tokenizer's ids; a generation_config.json with the EOS ids in any case.\n"
@@ -312,7 +354,7 @@ int cmd_export(int argc, char **argv)
 	}
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	if (export_stage(&c, id, stage, dir, &info, &e) < 0)
+	if (export_stage(&c, id, stage, dir, max_shard, &info, &e) < 0)
 		goto fail;
 
 	const char *sha = info.sha256[0] ? info.sha256 : NULL;

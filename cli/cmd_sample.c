@@ -70,7 +70,7 @@ int cmd_sample(int argc, char **argv)
 	bool json = false;
 	const struct opt opts[] = {
 		{ "model", OPT_STRING, &dir, "DIR", 0, 0, OPT_REQUIRED,
-		  "model directory (config.json + model.safetensors)", NULL },
+		  "model directory (config.json + model.safetensors or its shards)", NULL },
 		{ "prompt", OPT_STRING, &prompt, "TEXT", 0, 0, OPT_REQUIRED,
 		  "prompt text; the tokenizer's BOS is put in front when it adds one", NULL },
 		{ "n", OPT_INT, &n, "N", 1, 100000, 0, "number of samples", NULL },

@@ -56,7 +56,7 @@ int cmd_score(int argc, char **argv)
 	int threads = 0;
 	const struct opt opts[] = {
 		{ "model", OPT_STRING, &dir, "DIR", 0, 0, OPT_REQUIRED,
-		  "model directory (config.json + model.safetensors)", NULL },
+		  "model directory (config.json + model.safetensors or its shards)", NULL },
 		{ "text", OPT_STRING, &text, "TEXT", 0, 0, OPT_REQUIRED,
 		  "text to score; the tokenizer's BOS is put in front when it adds one", NULL },
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,

@@ -2,7 +2,8 @@
  * r1flow validate — load a pipeline spec the way submit does, without a daemon:
  * say it is fine (and which stages it has), or print the loader's error line. A
  * model.checkpoint directory is checked as submit checks it (checkpoint_check:
- * config.json, and model.safetensors' header and tensors, without loading them).
+ * config.json, and the headers and tensors of model.safetensors or its shards,
+ * without loading them).
  * Then, as submit does, check that the data fits the model's context (fit.h): the
  * spec's generated datasets are generated and its JSONL files read for it; datasets
  * made by stages or shared in a daemon are checked when they exist.
@@ -158,8 +159,9 @@ int cmd_validate(int argc, char **argv)
 		.name = "validate", .args = "FILE", .min_args = 0, .max_args = 1, .opts = opts,
 		.about = "Check the pipeline spec in FILE (YAML) with the --set overrides applied,\n"
 			 "exactly as 'r1flow submit' would, without a daemon: a model.checkpoint\n"
-			 "directory must hold a supported config.json and a model.safetensors with\n"
-			 "its tensors (a model from another pipeline is checked at submit). Then\n"
+			 "directory must hold a supported config.json and a model.safetensors, or\n"
+			 "shards named by model.safetensors.index.json, with its tensors (a model\n"
+			 "from another pipeline is checked at submit). Then\n"
 			 "checks that every prompt, with the template and max_new_tokens, and every\n"
 			 "SFT example fits the model's max_seq, generating the spec's datasets and\n"
 			 "reading its JSONL files (an error names the stage, the dataset and the\n"

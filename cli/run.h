@@ -39,7 +39,8 @@ int run_pipeline(const struct run_args *a);
 struct export_info {
 	int64_t step;                  /* the checkpoint's step */
 	char sha256[65];               /* its hex sha256; "" if the daemon sent none */
-	size_t bytes;                  /* model.safetensors' size */
+	size_t bytes;                  /* the checkpoint blob's size (the weights as the
+	                                  daemon keeps them, one safetensors file) */
 	bool own_tokenizer;            /* the model's tokenizer files (false: the byte
 	                                  tokenizer's, made by tokenizer_files.h) */
 };
@@ -49,7 +50,8 @@ int export_dir_used(const char *dir, struct err *err);
 
 /*
  * The final weights of stage `stage` of pipeline id, from the daemon on c, into DIR
- * (created with its parents) as config.json, model.safetensors and the tokenizer
+ * (created with its parents) as config.json, model.safetensors (in the config's
+ * torch_dtype; shards and an index above max_shard bytes: shards.h) and the tokenizer
  * files (tokenizer.json, tokenizer_config.json, generation_config.json: the
  * pipeline's own, byte for byte, or the byte tokenizer's; generation_config.json
  * written from the tokenizer's stop ids when the model came without one), replacing
@@ -59,6 +61,6 @@ int export_dir_used(const char *dir, struct err *err);
  * DIR fsync'd. 0 and *out, or -1 and err.
  */
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
-	struct export_info *out, struct err *err);
+	uint64_t max_shard, struct export_info *out, struct err *err);
 
 #endif

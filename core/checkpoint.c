@@ -15,6 +15,7 @@
 
 #include "file.h"
 #include "safetensors.h"
+#include "shards.h"
 
 #define CK_CONFIG "config.json"
 #define CK_MODEL "model.safetensors"
@@ -364,25 +365,26 @@ static void ck_shape(const struct model_tensor *t, int64_t shape[2])
 	shape[1] = t->ndim > 1 ? t->shape[1] : 0;
 }
 
-/* The file holds exactly the tensors t[0..n) (of a model with `tied` embeddings),
- * each with its shape and a float dtype; HF's rotary buffers may be there too. */
-static int ck_match(const struct st_file *f, const struct model_tensor *t, int n, bool tied,
+/* The set holds exactly the tensors t[0..n) (of a model with `tied` embeddings),
+ * each with its shape and a float dtype; HF's rotary buffers may be there too.
+ * `path` (the file or the index) names the set in errors. */
+static int ck_match(const struct shards *s, const struct model_tensor *t, int n, bool tied,
 	const char *path, struct err *e)
 {
 	for (int i = 0; i < n; i++) {
 		const char *name = t[i].name;
-		if (st_find(f, name))
+		if (shards_find(s, name))
 			continue;
 		if (strcmp(name, "lm_head.weight") == 0)
 			return err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s' (config has tie_word_embeddings false)",
 				path, name);
 		return err_set(e, ERR_NOTFOUND, "cannot read '%s': no tensor '%s'", path, name);
 	}
-	int extra = 0;  /* every t[i] is in the file, once: count before searching */
-	for (int i = 0; i < f->n; i++)
-		extra += !ck_ignorable(f->tensors[i].name);
-	for (int i = 0; extra > n && i < f->n; i++) {
-		const char *name = f->tensors[i].name;
+	int extra = 0;  /* every t[i] is in the set, once: count before searching */
+	for (int i = 0; i < s->n; i++)
+		extra += !ck_ignorable(s->tensors[i].name);
+	for (int i = 0; extra > n && i < s->n; i++) {
+		const char *name = s->tensors[i].name;
 		int known = ck_ignorable(name);
 		for (int k = 0; !known && k < n; k++)
 			known = strcmp(t[k].name, name) == 0;
@@ -396,7 +398,28 @@ static int ck_match(const struct st_file *f, const struct model_tensor *t, int n
 	for (int i = 0; i < n; i++) {
 		int64_t shape[2];
 		ck_shape(&t[i], shape);
-		if (st_check_f32(f, t[i].name, t[i].ndim, shape, e))
+		if (shards_check_f32(s, t[i].name, t[i].ndim, shape, e))
+			return -1;
+	}
+	return 0;
+}
+
+/* The set's path in errors: its index, or its one file. */
+static const char *ck_set_path(const struct shards *s)
+{
+	return s->index ? s->index : s->files[0].path;
+}
+
+/* Read m's parameters from the set into params (converted to fp32). */
+static int ck_read_set(const struct model *m, struct shards *s, float *params, struct err *e)
+{
+	if (ck_match(s, m->tensors, m->n_tensors, m->cfg.tied, ck_set_path(s), e))
+		return -1;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		int64_t shape[2];
+		ck_shape(t, shape);
+		if (shards_read_f32(s, t->name, t->ndim, shape, params + t->offset, e))
 			return -1;
 	}
 	return 0;
@@ -405,22 +428,11 @@ static int ck_match(const struct st_file *f, const struct model_tensor *t, int n
 int checkpoint_read_params_file(const struct model *m, const char *path, float *params,
 	struct err *e)
 {
-	struct st_file f;
-	if (st_open(&f, path, e))
+	struct shards s;
+	if (shards_open_file(&s, path, e))
 		return -1;
-	int rc = -1;
-	if (ck_match(&f, m->tensors, m->n_tensors, m->cfg.tied, path, e))
-		goto out;
-	for (int i = 0; i < m->n_tensors; i++) {
-		const struct model_tensor *t = &m->tensors[i];
-		int64_t shape[2];
-		ck_shape(t, shape);
-		if (st_read_f32(&f, t->name, t->ndim, shape, params + t->offset, e))
-			goto out;
-	}
-	rc = 0;
-out:
-	st_close(&f);
+	int rc = ck_read_set(m, &s, params, e);
+	shards_close(&s);
 	return rc;
 }
 
@@ -445,42 +457,58 @@ int checkpoint_check(const char *dir, struct model_config *cfg, struct err *e)
 		return err_set(e, ERR_INVALID, "cannot read '%s': the config makes a model of %.3g "
 			"parameters, more than the %.3g r1flow can hold", path, params,
 			(double)CHECKPOINT_MAX_PARAMS);
-	if (ck_path(path, dir, CK_MODEL, e))
+	/* the dtype export writes back: one it can write */
+	enum st_dtype dtype;
+	json_t *root = ck_load_json(path, e);
+	if (!root)
 		return -1;
-	struct st_file f;
-	if (st_open(&f, path, e))
+	const json_t *td = json_object_get(root, "torch_dtype");
+	if (!td) /* what transformers calls it since 4.56 */
+		td = json_object_get(root, "dtype");
+	int bad = td && !json_is_null(td) && !json_is_string(td) ?
+		ck_wrong_type(path, "torch_dtype", td, "a string", e) :
+		shards_dtype_of_torch(json_string_value(td), path, &dtype, e);
+	json_decref(root);
+	if (bad)
 		return -1;
+	struct shards f;
+	if (shards_open(&f, dir, e))
+		return -1;
+	const char *what = ck_set_path(&f);
 	struct model_tensor *t = NULL;
 	int n = 0, rc = -1;
-	/* the layer count bounds the table; the file's own tensor count is bounded by its
-	 * header, so a config of too many layers fails here, before the table is made */
+	/* the layer count bounds the table; the files' own tensor count is bounded by their
+	 * headers, so a config of too many layers fails here, before the table is made */
 	long want = 9L * c.n_layers + 2 + (c.tied ? 0 : 1), have = 0;
 	for (int i = 0; i < f.n; i++)
 		have += !ck_ignorable(f.tensors[i].name);
 	if (have < want) {
 		err_set(e, ERR_INVALID, "cannot read '%s': it has %ld tensors, the config in "
-			"config.json needs %ld", path, have, want);
+			"config.json needs %ld", what, have, want);
 		goto out;
 	}
 	if (model_tensor_table(&c, &t, &n, NULL, e) ||
-		ck_match(&f, t, n, c.tied, path, e))
+		ck_match(&f, t, n, c.tied, what, e))
 		goto out;
 	if (cfg)
 		*cfg = c;
 	rc = 0;
 out:
 	free(t);
-	st_close(&f);
+	shards_close(&f);
 	return rc;
 }
 
-/* Read every parameter of m from DIR/model.safetensors; the file must hold exactly those. */
+/* Read every parameter of m from DIR's model files (one or sharded); they must hold
+ * exactly those. */
 static int ck_read_params(struct model *m, const char *dir, struct err *e)
 {
-	char path[PATH_MAX];
-	if (ck_path(path, dir, CK_MODEL, e))
+	struct shards s;
+	if (shards_open(&s, dir, e))
 		return -1;
-	return checkpoint_read_params_file(m, path, m->params_mem, e);
+	int rc = ck_read_set(m, &s, m->params_mem, e);
+	shards_close(&s);
+	return rc;
 }
 
 int checkpoint_load(struct model *m, const char *dir, int max_B, int max_T, struct err *e)
@@ -572,9 +600,10 @@ int checkpoint_save(const struct model *m, const char *dir, long optimizer_step,
 			.shape = { p->shape[0], p->ndim > 1 ? p->shape[1] : 0 },
 			.data = m->params_mem + p->offset };
 	}
-	/* transformers refuses a safetensors checkpoint whose "format" is not a framework */
+	/* transformers refuses a safetensors checkpoint whose "format" is not a framework;
+	 * one file (a daemon blob is one), replacing the shards of an earlier export */
 	const char *const md[] = { "format", "pt", NULL };
-	int rc = st_write(path, t, m->n_tensors, md, e);
+	int rc = shards_write(dir, t, m->n_tensors, ST_F32, UINT64_MAX, md, e);
 	free(t);
 	if (rc)
 		return -1;

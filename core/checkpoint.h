@@ -3,7 +3,9 @@
  *
  *   DIR/config.json          LlamaForCausalLM config (HF keys)
  *   DIR/model.safetensors    parameters under HF Llama names (written F32;
- *                            read from F32, F16 or BF16)
+ *                            read from F32, F16 or BF16), or shards named by
+ *                            DIR/model.safetensors.index.json (shards.h); the
+ *                            model computes in fp32 whatever the files hold
  *   DIR/optimizer.safetensors  optional AdamW state: "<name>.exp_avg",
  *                            "<name>.exp_avg_sq" per parameter, metadata "step"
  *
@@ -61,15 +63,17 @@ int checkpoint_read_params_file(const struct model *m, const char *path, float *
 /*
  * Check DIR as a model to start from, without loading its weights: the directory
  * exists; config.json parses and is a supported config of at most
- * CHECKPOINT_MAX_PARAMS parameters; model.safetensors' header parses, every tensor's
- * bytes lie inside the file, and it holds exactly the config's tensors with their
- * shapes in a float dtype. Errors name DIR's own files. cfg (may be NULL) gets the
+ * CHECKPOINT_MAX_PARAMS parameters, with a torch_dtype export can write back;
+ * model.safetensors' header (or the index and every shard's, shards.h) parses, every
+ * tensor's bytes lie inside its file, and the set holds exactly the config's tensors
+ * with their shapes in a float dtype. Errors name DIR's own files. cfg (may be NULL) gets the
  * config. validate and submit run it, so a broken directory fails before a stage.
  */
 int checkpoint_check(const char *dir, struct model_config *cfg, struct err *e);
 
-/* Write config.json and model.safetensors (and optimizer.safetensors when step > 0
- * and the model has optimizer buffers). */
+/* Write config.json and model.safetensors, F32, one file (removing the shards and
+ * index of an earlier save), and optimizer.safetensors when step > 0 and the model
+ * has optimizer buffers. r1flow export writes other dtypes and shards (shards.h). */
 int checkpoint_save(const struct model *m, const char *dir, long optimizer_step, struct err *e);
 
 /* Load DIR/optimizer.safetensors into m's moments; sets *step. */

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,43 @@ static float st_f16_to_f32(uint16_t h)
 static float st_bf16_to_f32(uint16_t h)
 {
 	return st_bits_to_f32((uint32_t)h << 16);
+}
+
+static uint32_t st_f32_bits(float f)
+{
+	uint32_t b;
+	memcpy(&b, &f, sizeof b);
+	return b;
+}
+
+/* binary32 to bfloat16, rounded to nearest, ties to even (what torch's .to(bfloat16)
+ * does); a NaN stays a NaN (quiet), an overflow becomes infinity through the carry. */
+static uint16_t st_f32_to_bf16(float f)
+{
+	uint32_t b = st_f32_bits(f);
+	if ((b & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)(b >> 16 | 0x40);
+	b += 0x7fffu + (b >> 16 & 1);
+	return (uint16_t)(b >> 16);
+}
+
+/* binary32 to binary16, rounded to nearest, ties to even; subnormals included. */
+static uint16_t st_f32_to_f16(float f)
+{
+	uint32_t b = st_f32_bits(f), sign = b >> 16 & 0x8000u, x = b & 0x7fffffffu;
+	if (x > 0x7f800000u) /* nan: quiet, keeping what fits of the payload */
+		return (uint16_t)(sign | 0x7e00u | (x >> 13 & 0x3ffu));
+	if (x >= 0x477ff000u) /* 65520 and up round to infinity (65504 is the largest) */
+		return (uint16_t)(sign | 0x7c00u);
+	if (x >= 0x38800000u) { /* normal in binary16 (>= 2^-14): rebias 127 -> 15 */
+		x -= 112u << 23;
+		x += 0xfffu + (x >> 13 & 1);
+		return (uint16_t)(sign | x >> 13);
+	}
+	/* subnormal: the multiple of 2^-24, scaled exactly, rounded in the default mode
+	 * (to nearest even); 1024 is the smallest normal's bit pattern */
+	float v = st_bits_to_f32(x) * 16777216.0f;
+	return (uint16_t)(sign | (uint32_t)nearbyintf(v));
 }
 
 /* "[2, 3]" */
@@ -220,32 +258,13 @@ static int st_check_overlap(const struct st_file *f, struct err *e)
 	return rc;
 }
 
-int st_open(struct st_file *f, const char *path, struct err *e)
+/* Parse the header of f->fp, a stream of `size` bytes named f->path. */
+static int st_parse(struct st_file *f, uint64_t size, struct err *e)
 {
-	*f = (struct st_file){ 0 };
+	const char *path = f->path;
 	char *hdr = NULL;
 	json_t *root = NULL;
 	int rc = -1;
-
-	if (!(f->path = strdup(path))) {
-		err_set(e, ERR_NOMEM, "cannot open '%s': out of memory", path);
-		goto out;
-	}
-	if (!(f->fp = fopen(path, "rb"))) {
-		if (err_sys(e, errno, "cannot open '%s'", path) && e && e->errnum == ENOENT)
-			e->code = ERR_NOTFOUND; /* a missing file, not a failing disk */
-		goto out;
-	}
-	struct stat st;
-	if (fstat(fileno(f->fp), &st) != 0) {
-		err_sys(e, errno, "cannot stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, ERR_IO, "cannot open '%s': not a regular file", path);
-		goto out;
-	}
-	uint64_t size = (uint64_t)st.st_size;
 	unsigned char lenb[8];
 	if (size < sizeof lenb) {
 		err_set(e, ERR_FORMAT, "'%s' is truncated: file has %" PRIu64 " bytes, the header length alone needs 8",
@@ -316,9 +335,50 @@ int st_open(struct st_file *f, const char *path, struct err *e)
 out:
 	json_decref(root);
 	free(hdr);
-	if (rc)
-		st_close(f);
 	return rc;
+}
+
+int st_open(struct st_file *f, const char *path, struct err *e)
+{
+	*f = (struct st_file){ 0 };
+	if (!(f->path = strdup(path)))
+		return err_set(e, ERR_NOMEM, "cannot open '%s': out of memory", path);
+	if (!(f->fp = fopen(path, "rb"))) {
+		if (err_sys(e, errno, "cannot open '%s'", path) && e && e->errnum == ENOENT)
+			e->code = ERR_NOTFOUND; /* a missing file, not a failing disk */
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(fileno(f->fp), &st) != 0) {
+		err_sys(e, errno, "cannot stat '%s'", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, ERR_IO, "cannot open '%s': not a regular file", path);
+		goto fail;
+	}
+	if (st_parse(f, (uint64_t)st.st_size, e) == 0)
+		return 0;
+fail:
+	st_close(f);
+	return -1;
+}
+
+int st_open_mem(struct st_file *f, const char *name, const void *data, size_t size, struct err *e)
+{
+	*f = (struct st_file){ 0 };
+	if (!(f->path = strdup(name)))
+		return err_set(e, ERR_NOMEM, "cannot open '%s': out of memory", name);
+	/* fmemopen refuses an empty buffer; an empty file is refused as truncated anyway */
+	if (!(f->fp = fmemopen((void *)data, size ? size : 1, "rb"))) {
+		err_sys(e, errno, "cannot open '%s'", name);
+		goto fail;
+	}
+	if (st_parse(f, (uint64_t)size, e) == 0)
+		return 0;
+fail:
+	st_close(f);
+	return -1;
 }
 
 void st_close(struct st_file *f)
@@ -384,24 +444,34 @@ int st_check_f32(const struct st_file *f, const char *name, int ndim, const int6
 	return 0;
 }
 
+/* Elements [first, first + count) of float tensor t, as fp32. */
+static int st_read_part(struct st_file *f, const struct st_tensor_info *t, int64_t first,
+	size_t count, float *out, struct err *e)
+{
+	unsigned size = st_dtypes[t->dtype].size;
+	uint64_t at = t->begin + (uint64_t)first * size;
+	if (t->dtype == ST_F32)
+		return st_read_at(f, t->name, at, out, count * 4, e);
+	assert(t->dtype == ST_F16 || t->dtype == ST_BF16);
+	float (*conv)(uint16_t) = t->dtype == ST_F16 ? st_f16_to_f32 : st_bf16_to_f32;
+	unsigned char buf[ST_CHUNK * 2];
+	for (size_t i = 0; i < count; i += ST_CHUNK) {
+		size_t k = count - i < ST_CHUNK ? count - i : ST_CHUNK;
+		if (st_read_at(f, t->name, at + i * 2, buf, k * 2, e))
+			return -1;
+		for (size_t j = 0; j < k; j++)
+			out[i + j] = conv((uint16_t)(buf[2 * j] | buf[2 * j + 1] << 8));
+	}
+	return 0;
+}
+
 int st_read_f32(struct st_file *f, const char *name, int ndim, const int64_t *shape,
 	float *out, struct err *e)
 {
 	if (st_check_f32(f, name, ndim, shape, e))
 		return -1;
 	const struct st_tensor_info *t = st_find(f, name);
-	if (t->dtype == ST_F32)
-		return st_read_at(f, name, t->begin, out, (size_t)(t->end - t->begin), e);
-	float (*conv)(uint16_t) = t->dtype == ST_F16 ? st_f16_to_f32 : st_bf16_to_f32;
-	unsigned char buf[ST_CHUNK * 2];
-	for (int64_t i = 0; i < t->numel; i += ST_CHUNK) {
-		size_t k = (size_t)(t->numel - i < ST_CHUNK ? t->numel - i : ST_CHUNK);
-		if (st_read_at(f, name, t->begin + (uint64_t)i * 2, buf, k * 2, e))
-			return -1;
-		for (size_t j = 0; j < k; j++)
-			out[(size_t)i + j] = conv((uint16_t)(buf[2 * j] | buf[2 * j + 1] << 8));
-	}
-	return 0;
+	return st_read_part(f, t, 0, (size_t)t->numel, out, e);
 }
 
 int st_read_i32(struct st_file *f, const char *name, int64_t numel, int32_t *out, struct err *e)
@@ -454,8 +524,8 @@ static json_t *st_build_header(const char *path, const struct st_write_tensor *t
 	uint64_t off = 0;
 	for (int i = 0; i < n; i++) {
 		const char *name = t[i].name;
-		if (t[i].dtype != ST_F32 && t[i].dtype != ST_I32) {
-			err_set(e, ERR_INVALID, "cannot write '%s': tensor '%s': only F32 and I32 are written", path, name);
+		if (t[i].dtype == ST_I64 || (t[i].from && t[i].dtype == ST_I32)) {
+			err_set(e, ERR_INVALID, "cannot write '%s': tensor '%s': only F32, F16, BF16 and I32 from memory are written", path, name);
 			goto fail;
 		}
 		if (strcmp(name, "__metadata__") == 0 || json_object_get(root, name)) {
@@ -488,7 +558,7 @@ static json_t *st_build_header(const char *path, const struct st_write_tensor *t
 				goto nomem;
 			}
 		}
-		uint64_t end = off + numel * 4;
+		uint64_t end = off + numel * st_dtypes[t[i].dtype].size;
 		if (end > (uint64_t)INT64_MAX) {
 			json_decref(ent);
 			err_set(e, ERR_INVALID, "cannot write '%s': tensors too large", path);
@@ -512,7 +582,85 @@ fail:
 	return NULL;
 }
 
-int st_write(const char *path, const struct st_write_tensor *t, int n,
+/* Where st_emit sends bytes: an atomic file, or a growing memory buffer. */
+struct st_sink {
+	struct file_atomic *file;
+	unsigned char *buf;
+	size_t len, cap;
+	const char *path;
+};
+
+static int st_put(struct st_sink *k, const void *p, size_t n, struct err *e)
+{
+	if (k->file)
+		return file_atomic_write(k->file, p, n, e);
+	if (n > k->cap - k->len) {
+		size_t cap = k->cap ? k->cap : 1 << 16;
+		while (cap - k->len < n)
+			cap *= 2;
+		unsigned char *b = realloc(k->buf, cap);
+		if (!b)
+			return err_set(e, ERR_NOMEM, "cannot write '%s': out of memory for %zu bytes", k->path, cap);
+		k->buf = b;
+		k->cap = cap;
+	}
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+	return 0;
+}
+
+/* Tensor t's bytes in dtype t->dtype, converted chunk by chunk where needed. */
+static int st_put_tensor(struct st_sink *k, const struct st_write_tensor *t, size_t numel,
+	struct err *e)
+{
+	const struct st_tensor_info *src = NULL;
+	if (t->from) {
+		src = st_find(t->from, t->name);
+		if (!src || src->numel != (int64_t)numel)
+			return err_set(e, ERR_INVALID, "cannot write '%s': tensor '%s' is not in '%s' with that shape",
+				k->path, t->name, t->from->path);
+		if (src->dtype == t->dtype) { /* the bytes as they are */
+			unsigned char buf[ST_CHUNK * 4];
+			uint64_t len = src->end - src->begin;
+			for (uint64_t at = 0; at < len; at += sizeof buf) {
+				size_t n = (size_t)(len - at < sizeof buf ? len - at : sizeof buf);
+				if (st_read_at(t->from, t->name, src->begin + at, buf, n, e) ||
+					st_put(k, buf, n, e))
+					return -1;
+			}
+			return 0;
+		}
+		if (src->dtype != ST_F32 && src->dtype != ST_F16 && src->dtype != ST_BF16)
+			return err_set(e, ERR_INVALID, "cannot write '%s': tensor '%s' of '%s' has dtype %s, which converts to no float",
+				k->path, t->name, t->from->path, st_dtypes[src->dtype].name);
+	} else if (t->dtype == ST_F32 || t->dtype == ST_I32) {
+		return numel ? st_put(k, t->data, numel * 4, e) : 0;
+	}
+	float in[ST_CHUNK];
+	unsigned char out[ST_CHUNK * 4];
+	for (size_t i = 0; i < numel; i += ST_CHUNK) {
+		size_t n = numel - i < ST_CHUNK ? numel - i : ST_CHUNK;
+		const float *x = src ? in : (const float *)t->data + i;
+		if (src && st_read_part(t->from, src, (int64_t)i, n, in, e))
+			return -1;
+		if (t->dtype == ST_F32) {
+			memcpy(out, x, n * 4);
+		} else {
+			uint16_t (*conv)(float) = t->dtype == ST_BF16 ? st_f32_to_bf16 : st_f32_to_f16;
+			for (size_t j = 0; j < n; j++) {
+				uint16_t h = conv(x[j]);
+				out[2 * j] = (unsigned char)(h & 0xff);
+				out[2 * j + 1] = (unsigned char)(h >> 8);
+			}
+		}
+		if (st_put(k, out, n * st_dtypes[t->dtype].size, e))
+			return -1;
+	}
+	return 0;
+}
+
+/* Header, then every tensor's bytes, into k. */
+static int st_emit(struct st_sink *k, const char *path, const struct st_write_tensor *t, int n,
 	const char *const *metadata, struct err *e)
 {
 	json_t *root = NULL;
@@ -536,25 +684,71 @@ int st_write(const char *path, const struct st_write_tensor *t, int n,
 	st_put_le64(hdr, hlen);
 	memcpy(hdr + 8, json, jlen);
 	memset(hdr + 8 + jlen, ' ', hlen - jlen);
-
-	/* write, fsync, rename, fsync the directory; a failure removes the temp file */
-	struct file_atomic f;
-	if (file_atomic_open(&f, path, NULL, 0644, e) < 0 ||
-		file_atomic_write(&f, hdr, 8 + hlen, e) < 0)
+	if (!k->file) { /* in memory: one buffer of the final size, not doublings of it */
+		uint64_t total = 8 + hlen;
+		for (int i = 0; i < n; i++) {
+			uint64_t numel = 1;
+			for (int d = 0; d < t[i].ndim; d++)
+				numel *= (uint64_t)t[i].shape[d];
+			total += numel * st_dtypes[t[i].dtype].size;
+		}
+		if (total > SIZE_MAX || !(k->buf = malloc((size_t)total ? (size_t)total : 1))) {
+			err_set(e, ERR_NOMEM, "cannot write '%s': out of memory for %" PRIu64 " bytes", path, total);
+			goto out;
+		}
+		k->cap = (size_t)total;
+	}
+	if (st_put(k, hdr, 8 + hlen, e) < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
 		size_t numel = 1;
 		for (int d = 0; d < t[i].ndim; d++)
 			numel *= (size_t)t[i].shape[d];
-		if (numel && file_atomic_write(&f, t[i].data, numel * 4, e) < 0)
+		if (st_put_tensor(k, &t[i], numel, e) < 0)
 			goto out;
 	}
-	if (file_atomic_commit(&f, true, e) < 0)
-		goto out;
 	rc = 0;
 out:
 	free(hdr);
 	free(json);
 	json_decref(root);
 	return rc;
+}
+
+int st_write(const char *path, const struct st_write_tensor *t, int n,
+	const char *const *metadata, struct err *e)
+{
+	/* write, fsync, rename, fsync the directory; a failure removes the temp file */
+	struct file_atomic f;
+	struct st_sink k = { .file = &f, .path = path };
+	if (file_atomic_open(&f, path, NULL, 0644, e) < 0)
+		return -1;
+	if (st_emit(&k, path, t, n, metadata, e) < 0) {
+		file_atomic_abort(&f);
+		return -1;
+	}
+	return file_atomic_commit(&f, true, e);
+}
+
+int st_write_mem(const char *name, const struct st_write_tensor *t, int n,
+	const char *const *metadata, void **data, size_t *size, struct err *e)
+{
+	struct st_sink k = { .path = name };
+	if (st_emit(&k, name, t, n, metadata, e) < 0) {
+		free(k.buf);
+		return -1;
+	}
+	*data = k.buf;
+	*size = k.len;
+	return 0;
+}
+
+unsigned st_dtype_size(enum st_dtype dtype)
+{
+	return st_dtypes[dtype].size;
+}
+
+const char *st_dtype_name(enum st_dtype dtype)
+{
+	return st_dtypes[dtype].name;
 }

@@ -11,9 +11,13 @@
  * so a later st_read cannot run off the file. Tensors are converted to fp32 from F32,
  * F16 and BF16 (and I32/I64 for integer side data). Errors name the file and tensor.
  *
- * Writing: st_write lays out the given tensors in order, F32 (or I32), and writes to
- * "<path>.tmp" then renames, so a crash never leaves a half-written file under the
- * real name.
+ * Writing: st_write lays out the given tensors in order, each in its dtype (F32,
+ * F16, BF16, I32), and writes to a temporary file then renames, so a crash never
+ * leaves a half-written file under the real name; st_write_mem builds the same bytes
+ * in memory. Float tensors given as fp32 are rounded to F16/BF16 to nearest, ties to
+ * even (as torch's .to() does). A tensor may also be taken from an open file (`from`):
+ * its bytes are copied as they are when the dtypes agree, else converted through fp32
+ * a chunk at a time, so a copy never holds a whole tensor in memory.
  */
 #ifndef R1_SAFETENSORS_H
 #define R1_SAFETENSORS_H
@@ -45,6 +49,9 @@ struct st_file {
 };
 
 int st_open(struct st_file *f, const char *path, struct err *e);
+
+/* st_open on `size` bytes in memory (borrowed until st_close), called `name` in errors. */
+int st_open_mem(struct st_file *f, const char *name, const void *data, size_t size, struct err *e);
 void st_close(struct st_file *f);
 
 const struct st_tensor_info *st_find(const struct st_file *f, const char *name);
@@ -69,14 +76,26 @@ int st_read_i32(struct st_file *f, const char *name, int64_t numel, int32_t *out
 
 struct st_write_tensor {
 	const char *name;
-	enum st_dtype dtype;  /* ST_F32 or ST_I32 */
+	enum st_dtype dtype;  /* in the file: ST_F32, ST_F16, ST_BF16 or ST_I32 */
 	int ndim;
 	int64_t shape[8];
-	const void *data;
+	const void *data;     /* fp32 for a float dtype, int32 for I32; or NULL with: */
+	struct st_file *from; /* tensor `name` of this file (same element count, a float
+	                       * dtype unless it is copied as it is) */
 };
 
 /* metadata: NULL or a NULL-terminated list of key, value string pairs. */
 int st_write(const char *path, const struct st_write_tensor *t, int n,
 	const char *const *metadata, struct err *e);
+
+/* The bytes st_write would write, in *data (malloc'd, *size bytes; `name` for errors). */
+int st_write_mem(const char *name, const struct st_write_tensor *t, int n,
+	const char *const *metadata, void **data, size_t *size, struct err *e);
+
+/* Bytes per element of dtype. */
+unsigned st_dtype_size(enum st_dtype dtype);
+
+/* "F32", "BF16", ... */
+const char *st_dtype_name(enum st_dtype dtype);
 
 #endif

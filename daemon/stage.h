@@ -75,8 +75,9 @@ extern const struct stage_driver stage_rejection_sample, stage_merge;
 struct model_config;
 struct learner_settings;
 /* The weights a model stage starts from (stage_train.c): stage `from`'s final
- * checkpoint; with `from` NULL, the pipeline's model.checkpoint (stored as a blob),
- * or model.config with *sha256 = "" for fresh weights. With `config` (may be NULL),
+ * checkpoint; with `from` NULL, the pipeline's model.checkpoint (stored as one blob:
+ * its model.safetensors, or its shards merged with each tensor in its own dtype), or
+ * model.config with *sha256 = "" for fresh weights. With `config` (may be NULL),
  * *config is the HF config.json text of weights that exist (the caller frees it),
  * NULL for fresh ones. */
 int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_config *cfg,
@@ -96,6 +97,8 @@ struct learner;
 /* The learner of a training stage (stage_train.c): in memory; or rebuilt from the
  * stage's last checkpoint with moments, deleting the jobs after it (they are
  * recomputed); or new from stage_initial_weights, recorded as checkpoint step 0.
+ * Its checkpoints keep the config.json the weights came with (its torch_dtype is the
+ * dtype r1flow export writes), r1flow's own for fresh weights.
  * The settings' from, lr, warmup, min_lr, beta1, beta2, weight_decay and grad_clip,
  * over `total` learner steps. */
 struct learner *stage_learner(struct stage_ctx *c, const struct learner_settings *set,

@@ -40,6 +40,7 @@
 #include "packing.h"
 #include "retain.h"
 #include "rng.h"
+#include "shards.h"
 #include "stage.h"
 #include "stage_grad.h"
 #include "stage_settings.h"
@@ -100,14 +101,15 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 			tokenizers_model(c->d, c->pipeline_spec, cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-		char path[PATH_MAX + sizeof "/model.safetensors"], *bytes;
+		char path[PATH_MAX + sizeof "/config.json"], *bytes;
 		size_t size;
 		/* submit checked it; checked again, since it may have changed since, so that a
 		 * broken file is named by the user's path, not by the blob copied from it */
 		if (checkpoint_check(dir, cfg, err) < 0)
 			return err_wrap(err, "model.checkpoint");
-		snprintf(path, sizeof path, "%s/model.safetensors", dir);
-		if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
+		/* one blob whatever the layout: shards are merged, each tensor's bytes kept in
+		 * its dtype (workers and the learner convert to fp32 as they read) */
+		if (shards_read_single(dir, &bytes, &size, err) < 0)
 			return -1;
 		int rc = blobs_put(c->d, bytes, size, sha256, err);
 		free(bytes);
@@ -211,12 +213,24 @@ struct learner *stage_learner(struct stage_ctx *c, const struct learner_settings
 	struct model_config cfg;
 	char sha[SHA256_HEX_SIZE];
 	int64_t before = INT64_MAX;
-	if (stage_initial_weights(c, set->from, &cfg, sha, NULL, err) < 0)
+	char *config = NULL;
+	if (stage_initial_weights(c, set->from, &cfg, sha, &config, err) < 0)
 		return NULL;
 again:
 	if (!(l = learner_open(c->d, c->stage->id, &cfg, *sha ? sha : NULL,
 		(uint64_t)c->pipeline->seed, err)))
-		return NULL;
+		goto none;
+	/* the checkpoints keep the config the model came with, not the learner's own:
+	 * its torch_dtype is the dtype export writes the weights back in */
+	if (config) {
+		char *keep = strdup(config);
+		if (!keep) {
+			err_set(err, ERR_NOMEM, "stage %lld: out of memory", (long long)c->stage->id);
+			goto fail;
+		}
+		free(l->config);
+		l->config = keep;
+	}
 	l->schedule = (struct lr_schedule){ (float)set->lr, (int)set->warmup, (int)total,
 		(float)set->min_lr };
 	l->adamw.beta1 = (float)set->beta1;
@@ -240,7 +254,7 @@ again:
 			 * not find this checkpoint again; the step's save writes it anew */
 			*err = (struct err){ 0 };
 			if (store_checkpoint_delete(c->d->store, c->stage->id, ck.step, err) < 0)
-				return NULL;
+				goto none;
 			blobs_drop(c->d, ck.sha256);
 			blobs_drop(c->d, ck.optimizer);
 			before = ck.step;
@@ -257,9 +271,12 @@ again:
 	if (l->step > 0)
 		log_info("stage %lld: learner resumed at saved step %ld", (long long)c->stage->id,
 			l->step);
+	free(config);
 	return l;
 fail:
 	learner_close(c->d, c->stage->id);
+none:
+	free(config);
 	return NULL;
 }
 

@@ -34,7 +34,7 @@ static const struct note notes[] = {
 	{ "top", "template", NULL, NULL, "what a prompt becomes before the model sees it" },
 	{ "top", "stages", "non-empty list of stages", NULL, "run as their dependencies allow" },
 	{ "model", "config", NULL, NULL, "source: fresh weights of this shape" },
-	{ "model", "checkpoint", NULL, NULL, "source: config.json + model.safetensors" },
+	{ "model", "checkpoint", NULL, NULL, "source: config.json + model.safetensors or shards (model.safetensors.index.json)" },
 	{ "model", "pipeline", NULL, NULL, "source: a pipeline's name, with `stage`" },
 	{ "model", "stage", NULL, NULL, "that pipeline's stage" },
 	{ "model", "tokenizer", NULL, "the checkpoint's, else bytes",

@@ -452,7 +452,7 @@ static void test_safetensors__write_errors(void)
 		{ .name = "x", .dtype = ST_F32, .ndim = 1, .shape = { 2 }, .data = x },
 	};
 	CHECK_ERR(st_write(path_in("d.safetensors"), dup, 2, NULL, &e), e, "d.safetensors'", "'x'");
-	struct st_write_tensor f16[] = { { .name = "h", .dtype = ST_F16, .ndim = 1, .shape = { 1 }, .data = x } };
+	struct st_write_tensor f16[] = { { .name = "h", .dtype = ST_I64, .ndim = 1, .shape = { 1 }, .data = x } };
 	CHECK_ERR(st_write(path_in("d.safetensors"), f16, 1, NULL, &e), e, "d.safetensors'", "'h'");
 	struct st_write_tensor res[] = { { .name = "__metadata__", .dtype = ST_F32, .ndim = 1, .shape = { 1 }, .data = x } };
 	CHECK_ERR(st_write(path_in("d.safetensors"), res, 1, NULL, &e), e, "'__metadata__'");
@@ -559,6 +559,199 @@ static void test_safetensors__damaged_files_never_crash(void)
 	testdir_done();
 }
 
+/* ---- writing 16-bit floats ---- */
+
+/* The data section of a written file of one tensor: its 16-bit values. */
+static uint16_t *written_u16(const char *path, size_t *n)
+{
+	size_t len;
+	unsigned char *b = testdir_read(path, &len);
+	uint64_t hlen = 0;
+	for (int i = 7; i >= 0; i--)
+		hlen = hlen << 8 | b[i];
+	CHECK(8 + hlen <= len && (len - 8 - hlen) % 2 == 0);
+	*n = (len - 8 - hlen) / 2;
+	uint16_t *v = malloc(*n * 2 + 1);
+	CHECK(v);
+	for (size_t i = 0; i < *n; i++)
+		v[i] = (uint16_t)(b[8 + hlen + 2 * i] | b[8 + hlen + 2 * i + 1] << 8);
+	free(b);
+	return v;
+}
+
+/* Write x[0..n) as one tensor of dtype d and return what landed in the file. */
+static uint16_t *write_as(enum st_dtype d, const float *x, size_t n)
+{
+	struct err e = { 0 };
+	struct st_write_tensor t = { .name = "x", .dtype = d, .ndim = 1, .shape = { (int64_t)n },
+		.data = x };
+	CHECK_MSG(st_write(path_in("w.safetensors"), &t, 1, NULL, &e) == 0, "%s", e.msg);
+	size_t got;
+	uint16_t *v = written_u16(path_in("w.safetensors"), &got);
+	CHECK(got == n);
+	return v;
+}
+
+static void test_safetensors__writes_bf16_rounded_to_nearest_even(void)
+{
+	testdir_new("st");
+	static const struct { uint32_t in; uint16_t out; } c[] = {
+		{ 0x3f800000, 0x3f80 }, /* 1 */
+		{ 0x3f808000, 0x3f80 }, /* 1 + 2^-8: a tie, down to the even 1 */
+		{ 0x3f818000, 0x3f82 }, /* 1 + 3·2^-8: a tie, up to the even 1 + 2^-6 */
+		{ 0x3f808001, 0x3f81 }, /* just above a tie: up */
+		{ 0x3f807fff, 0x3f80 }, /* just below: down */
+		{ 0xbf808000, 0xbf80 }, /* signs round the same way */
+		{ 0x7f7fffff, 0x7f80 }, /* the largest float rounds to infinity */
+		{ 0x7f7f7fff, 0x7f7f },
+		{ 0x7f800000, 0x7f80 }, { 0xff800000, 0xff80 },
+		{ 0x00008000, 0x0000 }, /* subnormal tie, to even zero */
+		{ 0x00018000, 0x0002 }, /* subnormal tie, to even 2 */
+		{ 0x80000000, 0x8000 },
+	};
+	enum { N = sizeof c / sizeof c[0] };
+	float x[N + 2];
+	for (int i = 0; i < N; i++)
+		x[i] = f32_of(c[i].in);
+	x[N] = f32_of(0x7fc00000);     /* a quiet NaN */
+	x[N + 1] = f32_of(0x7f800001); /* a signalling NaN whose payload lies below bit 16 */
+	uint16_t *v = write_as(ST_BF16, x, N + 2);
+	for (int i = 0; i < N; i++)
+		CHECK_MSG(v[i] == c[i].out, "%08x -> %04x, want %04x", c[i].in, v[i], c[i].out);
+	CHECK((v[N] & 0x7fff) > 0x7f80 && (v[N + 1] & 0x7fff) > 0x7f80); /* NaN stays NaN */
+	free(v);
+
+	/* every bfloat16 value that is not a NaN comes back as it was */
+	enum { ALL = 65536 };
+	float *all = malloc(ALL * sizeof *all);
+	CHECK(all);
+	for (uint32_t h = 0; h < ALL; h++)
+		all[h] = f32_of(h << 16);
+	v = write_as(ST_BF16, all, ALL);
+	for (uint32_t h = 0; h < ALL; h++)
+		if ((h & 0x7fff) <= 0x7f80)
+			CHECK_MSG(v[h] == h, "bf16 %04x came back as %04x", h, v[h]);
+	free(v);
+	free(all);
+	testdir_done();
+}
+
+static void test_safetensors__writes_f16_rounded_to_nearest_even(void)
+{
+	testdir_new("st");
+	static const struct { float in; uint16_t out; } c[] = {
+		{ 1.0f, 0x3c00 },
+		{ 1.0f + 0x1p-11f, 0x3c00 },      /* a tie, down to the even 1 */
+		{ 1.0f + 0x3p-11f, 0x3c02 },      /* a tie, up to the even */
+		{ 65504.0f, 0x7bff },             /* the largest */
+		{ 65519.996f, 0x7bff },           /* below the tie with infinity */
+		{ 65520.0f, 0x7c00 },             /* the tie: to the even infinity */
+		{ 0x1p-24f, 0x0001 },             /* the smallest subnormal */
+		{ 0x1p-25f, 0x0000 },             /* a tie, to even zero */
+		{ 0x3p-25f, 0x0002 },             /* a tie, to even 2 */
+		{ 0x7ffp-25f, 0x0400 },           /* the tie of the largest subnormal and 2^-14 */
+		{ 0x1p-30f, 0x0000 },             /* underflow */
+		{ -2.0f, 0xc000 },
+		{ 1e10f, 0x7c00 }, { -INFINITY, 0xfc00 },
+	};
+	enum { N = sizeof c / sizeof c[0] };
+	float x[N + 1];
+	for (int i = 0; i < N; i++)
+		x[i] = c[i].in;
+	x[N] = NAN;
+	uint16_t *v = write_as(ST_F16, x, N + 1);
+	for (int i = 0; i < N; i++)
+		CHECK_MSG(v[i] == c[i].out, "%a -> %04x, want %04x", (double)c[i].in, v[i], c[i].out);
+	CHECK((v[N] & 0x7fff) > 0x7c00);
+	free(v);
+
+	/* every binary16 value that is not a NaN, read (test above) and written back */
+	enum { ALL = 65536 };
+	unsigned char *raw = malloc(2 * ALL);
+	float *all = malloc(ALL * sizeof *all);
+	CHECK(raw && all);
+	for (int h = 0; h < ALL; h++)
+		raw[2 * h] = (unsigned char)(h & 0xff), raw[2 * h + 1] = (unsigned char)(h >> 8);
+	char hdr[128];
+	snprintf(hdr, sizeof hdr, "{\"x\":{\"dtype\":\"F16\",\"shape\":[%d],\"data_offsets\":[0,%d]}}", ALL, 2 * ALL);
+	write_raw(path_in("all.safetensors"), hdr, raw, 2 * ALL);
+	struct st_file f;
+	struct err e = { 0 };
+	CHECK_MSG(st_open(&f, path_in("all.safetensors"), &e) == 0, "%s", e.msg);
+	CHECK_MSG(st_read_f32(&f, "x", 1, (int64_t[]){ ALL }, all, &e) == 0, "%s", e.msg);
+	st_close(&f);
+	v = write_as(ST_F16, all, ALL);
+	for (uint32_t h = 0; h < ALL; h++)
+		if ((h & 0x7fff) <= 0x7c00)
+			CHECK_MSG(v[h] == h, "f16 %04x came back as %04x", h, v[h]);
+	free(v);
+	free(all);
+	free(raw);
+	testdir_done();
+}
+
+/* A tensor taken from an open file: copied byte for byte in its own dtype, converted
+ * otherwise; st_write_mem gives st_write's bytes. */
+static void test_safetensors__writes_from_a_file(void)
+{
+	testdir_new("st");
+	enum { N = 9000 }; /* more than one conversion chunk */
+	float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+	CHECK(x && y);
+	for (int i = 0; i < N; i++)
+		x[i] = (float)i * 0.37f - 1000.0f;
+	struct err e = { 0 };
+	struct st_write_tensor t[] = {
+		{ .name = "a", .dtype = ST_BF16, .ndim = 2, .shape = { 9, 1000 }, .data = x },
+		{ .name = "b", .dtype = ST_F32, .ndim = 1, .shape = { N }, .data = x },
+	};
+	CHECK_MSG(st_write(path_in("src.safetensors"), t, 2, NULL, &e) == 0, "%s", e.msg);
+	struct st_file src;
+	CHECK_MSG(st_open(&src, path_in("src.safetensors"), &e) == 0, "%s", e.msg);
+	/* same dtypes: the same file */
+	struct st_write_tensor same[] = {
+		{ .name = "a", .dtype = ST_BF16, .ndim = 2, .shape = { 9, 1000 }, .from = &src },
+		{ .name = "b", .dtype = ST_F32, .ndim = 1, .shape = { N }, .from = &src },
+	};
+	CHECK_MSG(st_write(path_in("copy.safetensors"), same, 2, NULL, &e) == 0, "%s", e.msg);
+	size_t la, lb, lm;
+	unsigned char *a = testdir_read(path_in("src.safetensors"), &la);
+	unsigned char *b = testdir_read(path_in("copy.safetensors"), &lb);
+	CHECK(la == lb && memcmp(a, b, la) == 0);
+	void *mem;
+	CHECK_MSG(st_write_mem("mem", t, 2, NULL, &mem, &lm, &e) == 0, "%s", e.msg);
+	CHECK(lm == la && memcmp(mem, a, la) == 0);
+	free(mem);
+	free(a);
+	free(b);
+	/* converted: "b" (F32) as BF16 equals "a", which was rounded from the same floats */
+	struct st_write_tensor conv[] = {
+		{ .name = "b", .dtype = ST_BF16, .ndim = 1, .shape = { N }, .from = &src },
+	};
+	CHECK_MSG(st_write(path_in("conv.safetensors"), conv, 1, NULL, &e) == 0, "%s", e.msg);
+	struct st_file g;
+	CHECK_MSG(st_open(&g, path_in("conv.safetensors"), &e) == 0, "%s", e.msg);
+	CHECK(st_find(&g, "b")->dtype == ST_BF16);
+	CHECK_MSG(st_read_f32(&g, "b", 1, (int64_t[]){ N }, y, &e) == 0, "%s", e.msg);
+	CHECK_MSG(st_read_f32(&src, "a", 2, (int64_t[]){ 9, 1000 }, x, &e) == 0, "%s", e.msg);
+	CHECK(memcmp(x, y, N * sizeof *x) == 0);
+	st_close(&g);
+	/* a tensor the file lacks, or with another element count */
+	struct st_write_tensor bad[] = {
+		{ .name = "zz", .dtype = ST_F32, .ndim = 1, .shape = { N }, .from = &src },
+	};
+	CHECK_ERR(st_write(path_in("bad.safetensors"), bad, 1, NULL, &e), e, "bad.safetensors'",
+		"'zz'", "src.safetensors'");
+	bad[0].name = "b";
+	bad[0].shape[0] = 3;
+	CHECK_ERR(st_write(path_in("bad.safetensors"), bad, 1, NULL, &e), e, "'b'");
+	CHECK(access(path_in("bad.safetensors"), F_OK) != 0);
+	st_close(&src);
+	free(x);
+	free(y);
+	testdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -576,6 +769,9 @@ int main(int argc, char **argv)
 		TEST(test_safetensors__write_errors),
 		TEST(test_safetensors__write_replaces_atomically),
 		TEST(test_safetensors__damaged_files_never_crash),
+		TEST(test_safetensors__writes_bf16_rounded_to_nearest_even),
+		TEST(test_safetensors__writes_f16_rounded_to_nearest_even),
+		TEST(test_safetensors__writes_from_a_file),
 		{ 0 },
 	});
 }

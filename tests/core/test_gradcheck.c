@@ -139,7 +139,7 @@ static void test_gradcheck__rope_attention(void)
 	static float cs[AT * AHD / 2], sn[AT * AHD / 2];
 	static double nq[AB * AT * AQKV];
 	int len[AB] = { AT, 3 };
-	rope_tables(cs, sn, AT, AHD, 10000.0f);
+	rope_tables(cs, sn, AT, AHD, 10000.0f, NULL);
 	fill_normal(x, AB * AT * AQKV, 1.0f, 9);
 	fill_normal(r, AB * AT * AC, 1.0f, 10);
 	rope_attention(out, att, x, qkv, cs, sn, len);

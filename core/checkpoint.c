@@ -164,6 +164,10 @@ static int ck_read_key(const char *path, const struct ck_key *k, const json_t *v
 			*(int *)(void *)field = -1;
 			return 0;
 		}
+		/* Llama-3 Instruct lists several EOS ids: the first is the config's; the
+		 * tokenizer files' stop ids (tokenizer.h) are what generation stops on */
+		if (json_is_array(v) && json_array_size(v) > 0 && strcmp(k->key, "eos_token_id") == 0)
+			v = json_array_get(v, 0);
 		/* fall through */
 	case CK_INT:
 		if (!json_is_integer(v))

@@ -335,7 +335,7 @@ void bias_backward(float *db, const float *dx, int N, int D)
 
 struct headnorm_ctx {
 	float *qkv, *raw, *rstd, *dw;
-	const float *w;
+	const float *w, *raw_in, *rstd_in; /* the forward's saved state, for the backward */
 	int N, NH, NKV, HD;
 	float eps;
 };
@@ -380,8 +380,8 @@ static void headnorm_backward_dw_part(void *p, int begin, int end)
 			int base = h < c->NH ? 0 : HD;
 			int lo = begin > base ? begin - base : 0, hi = end - base < HD ? end - base : HD;
 			const float *dy = c->qkv + (size_t)n * QKV + (size_t)h * HD;
-			const float *x = c->raw + ((size_t)n * heads + h) * HD;
-			float r = c->rstd[(size_t)n * heads + h];
+			const float *x = c->raw_in + ((size_t)n * heads + h) * HD;
+			float r = c->rstd_in[(size_t)n * heads + h];
 			for (int i = lo; i < hi; i++)
 				c->dw[base + i] += dy[i] * x[i] * r;
 		}
@@ -395,9 +395,9 @@ static void headnorm_backward_dx_part(void *p, int begin, int end)
 	for (int n = begin; n < end; n++)
 		for (int h = 0; h < heads; h++) {
 			float *dy = c->qkv + (size_t)n * QKV + (size_t)h * HD;
-			const float *x = c->raw + ((size_t)n * heads + h) * HD;
+			const float *x = c->raw_in + ((size_t)n * heads + h) * HD;
 			const float *w = c->w + (h < c->NH ? 0 : HD);
-			float r = c->rstd[(size_t)n * heads + h], dot = 0.0f;
+			float r = c->rstd_in[(size_t)n * heads + h], dot = 0.0f;
 			for (int i = 0; i < HD; i++)
 				dot += dy[i] * w[i] * x[i];
 			float k = r * r * r * dot / (float)HD;
@@ -409,7 +409,7 @@ static void headnorm_backward_dx_part(void *p, int begin, int end)
 void headnorm_backward(float *dqkv, float *dw, const float *raw, const float *rstd, const float *w,
 	int N, int NH, int NKV, int HD)
 {
-	struct headnorm_ctx c = { .qkv = dqkv, .raw = (float *)raw, .rstd = (float *)rstd, .dw = dw,
+	struct headnorm_ctx c = { .qkv = dqkv, .raw_in = raw, .rstd_in = rstd, .dw = dw,
 		.w = w, .N = N, .NH = NH, .NKV = NKV, .HD = HD };
 	/* dw first: it reads dy, which the dx pass overwrites */
 	pool_for(2 * HD, (long)N * (NH + NKV) * HD * 3, headnorm_backward_dw_part, &c);

@@ -445,6 +445,8 @@ static void test_checkpoint__config_errors(void)
 	config_fails("{" REQ ", \"head_dim\": 0}", "head_dim 0", "out of range");
 	config_fails("{" REQ ", \"head_dim\": 15}", "head dim 15", "odd");
 	config_fails("{" REQ ", \"head_dim\": \"16\"}", "'head_dim'", "expected an integer");
+	config_fails("{" REQ ", \"bos_token_id\": [1, 2]}", "'bos_token_id'", "an array");
+	config_fails("{" REQ ", \"eos_token_id\": [\"2\"]}", "'eos_token_id'", "a string");
 	config_fails("{" REQ ", \"rope_theta\": 1, \"rope_theta\": 2}", "malformed JSON", "duplicate");
 	config_fails("{" REQ ", \"num_key_value_heads\": 3}", "invalid model config", "num_key_value_heads");
 	config_fails("{" REQ ", \"bos_token_id\": null}", "invalid model config", "bos_token_id");
@@ -501,6 +503,15 @@ static void test_checkpoint__architectures(void)
 		CHECK_MSG(checkpoint_read_config(path_in("w", NULL), &back, &e) == 0, "%s", e.msg);
 		CHECK(same_config(&c, &back) && back.arch == c.arch && config_head_dim(&back) == config_head_dim(&c)
 			&& memcmp(&back.rope, &c.rope, sizeof c.rope) == 0);
+	}
+
+	/* Llama-3 Instruct's list of EOS ids: the first is the config's */
+	{
+		struct model_config c;
+		struct err e = { 0 };
+		write_text(path_in("a", "config.json"), "{" REQ ", \"eos_token_id\": [7, 8, 9]}");
+		CHECK_MSG(checkpoint_read_config(path_in("a", NULL), &c, &e) == 0, "%s", e.msg);
+		CHECK(c.eos_id == 7);
 	}
 
 	/* a saved qwen2 and qwen3 hold their extra tensors, and need them */

@@ -24,7 +24,7 @@ int config_validate(const struct model_config *c, struct err *e)
 			return err_set(e, ERR_INVALID, "invalid model config: '%s' is %d, expected 1..%d",
 				pos[i].name, pos[i].v, 1 << 24);
 	if (c->head_dim < 0 || c->head_dim > (1 << 16))
-		return err_set(e, ERR_INVALID, "invalid model config: 'head_dim' is %d, expected 1..%d",
+		return err_set(e, ERR_INVALID, "invalid model config: 'head_dim' is %d, expected 1..%d (or 0: hidden_size / heads)",
 			c->head_dim, 1 << 16);
 	if (!c->head_dim && c->dim % c->n_heads)
 		return err_set(e, ERR_INVALID, "invalid model config: hidden_size %d is not a multiple of num_attention_heads %d",

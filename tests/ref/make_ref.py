@@ -25,7 +25,7 @@ llama3 rope scaling and an explicit head_dim (NH·HD > hidden), Llama with linea
 rope scaling and a tied head, Qwen2 (q/k/v biases), Qwen3 (q/k norms, head_dim,
 tied, its weights written as BF16: the reference uses the bf16-rounded values, so
 the file's dtype is the only difference), Mistral with NH·HD < hidden. Their
-ref.safetensors hold the batch, logits, token_lp, ce_* and ce_grad.* only.
+ref.safetensors hold everything above but the clip and AdamW entries.
 
 ref.safetensors holds (all F32 unless noted; scalars are shape [1] tensors):
   tokens, targets (I32, (B,T)); lengths (I32, (B)); mask (B,T)
@@ -187,6 +187,58 @@ def adamw_reference(P32, G32, names, max_norm, a):
     return float(norm), step1, m, v, step2
 
 
+def grpo_reference(logits, lp, targets, mask, gen, P64):
+    """The GRPO loss, stats and gradients of logits at side data drawn from gen:
+    old and reference log-probs are lp plus noise, redrawn until no ratio is within
+    BOUNDARY_MARGIN of a clip edge, and clipping is active for some tokens only."""
+    B, T = targets.shape
+    g = {k: f32(v) for k, v in GRPO.items()}
+    adv = torch.tensor(ADV, dtype=torch.float64).unsqueeze(1).expand(B, T).contiguous()
+    adv = adv.to(torch.float32).to(torch.float64)
+    lp_d = lp.detach()
+    for attempt in range(100):
+        noise_old = LP_NOISE * torch.randn(B, T, generator=gen, dtype=torch.float64)
+        noise_ref = LP_NOISE * torch.randn(B, T, generator=gen, dtype=torch.float64)
+        old_lp = (lp_d + noise_old).to(torch.float32).to(torch.float64)
+        ref_lp = (lp_d + noise_ref).to(torch.float32).to(torch.float64)
+        ratio = torch.exp(lp_d - old_lp)
+        counted = mask != 0
+        edge = torch.minimum((ratio - (1 - g["eps_low"])).abs(), (ratio - (1 + g["eps_high"])).abs())
+        if edge[counted].min() > BOUNDARY_MARGIN:
+            break
+    else:
+        raise SystemExit("make_ref: could not draw GRPO noise away from the clip edges")
+    grpo_w32 = weights_seq_mean(mask).to(torch.float32)
+    loss_grpo, st_grpo = grpo_loss(logits, targets, grpo_w32.to(torch.float64), adv, old_lp, ref_lp,
+                                   g["eps_low"], g["eps_high"], g["beta"])
+    grpo_grads = grads_of(loss_grpo, P64)
+    if not 0 < float(st_grpo["clip_frac"]) < 1:
+        raise SystemExit("make_ref: clipping never or always active; change the seed")
+    return dict(g=g, adv=adv, old_lp=old_lp, ref_lp=ref_lp, w32=grpo_w32, loss=loss_grpo,
+                st=st_grpo, grads=grpo_grads)
+
+
+def grpo_outputs(gr, names):
+    """ref.safetensors entries of a grpo_reference result."""
+    def F(t):
+        return t.detach().to(torch.float32).numpy()
+
+    def S(x):
+        return np.array([float(x)], dtype=np.float32)
+
+    g, st = gr["g"], gr["st"]
+    out = [
+        ("adv", F(gr["adv"])), ("old_lp", F(gr["old_lp"])), ("ref_lp", F(gr["ref_lp"])),
+        ("grpo_weights", F(gr["w32"])),
+        ("grpo_eps_low", S(g["eps_low"])), ("grpo_eps_high", S(g["eps_high"])),
+        ("grpo_beta", S(g["beta"])),
+        ("grpo_loss", S(gr["loss"])), ("grpo_kl", S(st["kl"])),
+        ("grpo_clip_frac", S(st["clip_frac"])), ("grpo_entropy", S(st["entropy"])),
+        ("grpo_nll", S(st["nll"])), ("grpo_tokens", S(st["tokens"])),
+    ]
+    return out + [("grpo_grad." + n, F(gr["grads"][n])) for n in names]
+
+
 def make_variant(outdir, cfg):
     """config.json, model.safetensors and ref.safetensors (batch, logits, CE) of cfg."""
     gen = torch.Generator().manual_seed(SEED)
@@ -201,6 +253,7 @@ def make_variant(outdir, cfg):
     ce_w32 = weights_token_mean(mask).to(torch.float32)
     loss_ce, st_ce = ce_loss(logits, targets, ce_w32.to(torch.float64))
     ce_grads = grads_of(loss_ce, P64)
+    gr = grpo_reference(logits, lp, targets, mask, gen, P64)
     os.makedirs(outdir, exist_ok=True)
     write_config(os.path.join(outdir, "config.json"),
                  dict(cfg, torch_dtype="bfloat16" if cfg.get("bf16") else "float32"))
@@ -226,8 +279,10 @@ def make_variant(outdir, cfg):
         ("ce_entropy", S(st_ce["entropy"])), ("ce_tokens", S(st_ce["tokens"])),
     ]
     out += [("ce_grad." + n, F(ce_grads[n])) for n in names]
+    out += grpo_outputs(gr, names)
     write_safetensors(os.path.join(outdir, "ref.safetensors"), out, {"generator": "make_ref.py"})
-    print("make_ref: wrote %s (ce_loss %.6f)" % (outdir, float(loss_ce)))
+    print("make_ref: wrote %s (ce_loss %.6f, grpo_loss %.6f, clip_frac %.3f)"
+          % (outdir, float(loss_ce), float(gr["loss"]), float(gr["st"]["clip_frac"])))
 
 
 def make_reference(outdir):
@@ -250,28 +305,9 @@ def make_reference(outdir):
     ce_grads = grads_of(loss_ce, P64)
 
     # GRPO, sequence mean; side data rounded to fp32 before use
-    g = {k: f32(v) for k, v in GRPO.items()}
-    adv = torch.tensor(ADV, dtype=torch.float64).unsqueeze(1).expand(B, T).contiguous()
-    adv = adv.to(torch.float32).to(torch.float64)
-    lp_d = lp.detach()
-    for attempt in range(100):
-        noise_old = LP_NOISE * torch.randn(B, T, generator=gen, dtype=torch.float64)
-        noise_ref = LP_NOISE * torch.randn(B, T, generator=gen, dtype=torch.float64)
-        old_lp = (lp_d + noise_old).to(torch.float32).to(torch.float64)
-        ref_lp = (lp_d + noise_ref).to(torch.float32).to(torch.float64)
-        ratio = torch.exp(lp_d - old_lp)
-        counted = mask != 0
-        edge = torch.minimum((ratio - (1 - g["eps_low"])).abs(), (ratio - (1 + g["eps_high"])).abs())
-        if edge[counted].min() > BOUNDARY_MARGIN:
-            break
-    else:
-        raise SystemExit("make_ref: could not draw GRPO noise away from the clip edges")
-    grpo_w32 = weights_seq_mean(mask).to(torch.float32)
-    loss_grpo, st_grpo = grpo_loss(logits, targets, grpo_w32.to(torch.float64), adv, old_lp, ref_lp,
-                                   g["eps_low"], g["eps_high"], g["beta"])
-    grpo_grads = grads_of(loss_grpo, P64)
-    if not 0 < float(st_grpo["clip_frac"]) < 1:
-        raise SystemExit("make_ref: clipping never or always active; change the seed")
+    gr = grpo_reference(logits, lp, targets, mask, gen, P64)
+    g, adv, old_lp, ref_lp = gr["g"], gr["adv"], gr["old_lp"], gr["ref_lp"]
+    grpo_w32, loss_grpo, st_grpo, grpo_grads = gr["w32"], gr["loss"], gr["st"], gr["grads"]
 
     # clip + AdamW from the fp32-rounded GRPO gradients
     G32 = {n: grpo_grads[n].to(torch.float32) for n in names}
@@ -303,16 +339,7 @@ def make_reference(outdir):
         ("ce_entropy", S(st_ce["entropy"])), ("ce_tokens", S(st_ce["tokens"])),
     ]
     out += [("ce_grad." + n, F(ce_grads[n])) for n in names]
-    out += [
-        ("adv", F(adv)), ("old_lp", F(old_lp)), ("ref_lp", F(ref_lp)),
-        ("grpo_weights", F(grpo_w32)),
-        ("grpo_eps_low", S(g["eps_low"])), ("grpo_eps_high", S(g["eps_high"])),
-        ("grpo_beta", S(g["beta"])),
-        ("grpo_loss", S(loss_grpo)), ("grpo_kl", S(st_grpo["kl"])),
-        ("grpo_clip_frac", S(st_grpo["clip_frac"])), ("grpo_entropy", S(st_grpo["entropy"])),
-        ("grpo_nll", S(st_grpo["nll"])), ("grpo_tokens", S(st_grpo["tokens"])),
-    ]
-    out += [("grpo_grad." + n, G32[n].numpy()) for n in names]
+    out += grpo_outputs(gr, names)
     out += [
         ("clip_max_norm", S(max_norm)), ("grad_norm", S(norm)),
         ("adam_lr", S(a["lr"])), ("adam_beta1", S(a["beta1"])), ("adam_beta2", S(a["beta2"])),

@@ -13,8 +13,8 @@
  *
  * The script also writes one subdirectory per architecture variant (make_ref.py's
  * VARIANTS: llama3 and linear rope scaling, explicit head_dim, tied head, Qwen2,
- * Qwen3 from BF16 weights, Mistral); each has a test of logits, CE loss and CE
- * gradients of every tensor under the same tolerances.
+ * Qwen3 from BF16 weights, Mistral); each has a test of logits, CE and GRPO losses
+ * and the CE and GRPO gradients of every tensor under the same tolerances.
  *
  * Each test loads the checkpoint with checkpoint_load and prints, per tensor, the
  * max abs diff and max rel diff, rel = |got - ref| / (|ref| + 1e-3·max|ref|) so
@@ -325,53 +325,61 @@ static void test_ref__ce_grads(void)
 	CHECK_MSG(ok && bad == 0, "%d gradient tensors differ", bad);
 }
 
-static void test_ref__grpo_grads(void)
+/* GRPO weights, loss, stats and every parameter's gradient of the fixture's model
+ * against the reference; the number of mismatches. */
+static int check_grpo(struct fixture *fx)
 {
-	struct fixture fx;
-	fixture_open(&fx);
-	size_t BT = (size_t)fx.B * fx.T;
-	check_same_tensor_set(&fx, "grpo_grad.");
+	size_t BT = (size_t)fx->B * fx->T;
+	check_same_tensor_set(fx, "grpo_grad.");
 
 	float *w = malloc(BT * sizeof *w);
 	CHECK(w);
-	loss_weights(w, fx.mask, fx.B, fx.T, LOSS_AGG_SEQ_MEAN, 0, 0, 0);
-	float *wref = ref_read(&fx, "grpo_weights", BT);
+	loss_weights(w, fx->mask, fx->B, fx->T, LOSS_AGG_SEQ_MEAN, 0, 0, 0);
+	float *wref = ref_read(fx, "grpo_weights", BT);
 	bool ok = check_tensor("grpo_weights (SEQ_MEAN)", w, wref, BT, NULL, 1e-7 * max_abs(wref, BT));
 	free(wref);
 
-	float *adv = ref_read(&fx, "adv", BT);
-	float *old_lp = ref_read(&fx, "old_lp", BT);
-	float *ref_lp = ref_read(&fx, "ref_lp", BT);
+	float *adv = ref_read(fx, "adv", BT);
+	float *old_lp = ref_read(fx, "old_lp", BT);
+	float *ref_lp = ref_read(fx, "ref_lp", BT);
 	struct grpo_params gp = {
-		.eps_low = (float)ref_scalar(&fx, "grpo_eps_low"),
-		.eps_high = (float)ref_scalar(&fx, "grpo_eps_high"),
-		.beta = (float)ref_scalar(&fx, "grpo_beta"),
+		.eps_low = (float)ref_scalar(fx, "grpo_eps_low"),
+		.eps_high = (float)ref_scalar(fx, "grpo_eps_high"),
+		.beta = (float)ref_scalar(fx, "grpo_beta"),
 	};
 	struct loss_stats st;
-	model_forward(&fx.m, &fx.batch);
-	model_zero_grad(&fx.m);
-	loss_grpo(&fx.m, fx.targets, w, adv, old_lp, ref_lp, &gp, &st);
-	model_backward(&fx.m, &fx.batch);
+	model_forward(&fx->m, &fx->batch);
+	model_zero_grad(&fx->m);
+	loss_grpo(&fx->m, fx->targets, w, adv, old_lp, ref_lp, &gp, &st);
+	model_backward(&fx->m, &fx->batch);
 
-	ok &= check_stat("grpo loss", st.loss, ref_scalar(&fx, "grpo_loss"));
-	ok &= check_stat("grpo kl", st.kl, ref_scalar(&fx, "grpo_kl"));
-	ok &= check_stat("grpo clip_frac", st.clip_frac, ref_scalar(&fx, "grpo_clip_frac"));
-	ok &= check_stat("grpo entropy", st.entropy, ref_scalar(&fx, "grpo_entropy"));
-	ok &= check_stat("grpo nll", st.nll, ref_scalar(&fx, "grpo_nll"));
-	ok &= check_stat("grpo tokens", (double)st.tokens, ref_scalar(&fx, "grpo_tokens"));
-	int bad = check_all(&fx, fx.m.grads_mem, "grpo_grad.", GRAD_RTOL, false);
+	ok &= check_stat("grpo loss", st.loss, ref_scalar(fx, "grpo_loss"));
+	ok &= check_stat("grpo kl", st.kl, ref_scalar(fx, "grpo_kl"));
+	ok &= check_stat("grpo clip_frac", st.clip_frac, ref_scalar(fx, "grpo_clip_frac"));
+	ok &= check_stat("grpo entropy", st.entropy, ref_scalar(fx, "grpo_entropy"));
+	ok &= check_stat("grpo nll", st.nll, ref_scalar(fx, "grpo_nll"));
+	ok &= check_stat("grpo tokens", (double)st.tokens, ref_scalar(fx, "grpo_tokens"));
+	int bad = check_all(fx, fx->m.grads_mem, "grpo_grad.", GRAD_RTOL, false);
 	free(w);
 	free(adv);
 	free(old_lp);
 	free(ref_lp);
+	return bad + !ok;
+}
+
+static void test_ref__grpo_grads(void)
+{
+	struct fixture fx;
+	fixture_open(&fx);
+	int bad = check_grpo(&fx);
 	fixture_close(&fx);
-	CHECK_MSG(ok && bad == 0, "%d gradient tensors differ", bad);
+	CHECK_MSG(bad == 0, "%d GRPO checks differ", bad);
 }
 
 /*
  * One of make_ref.py's VARIANTS (another architecture or option): logits, token
- * log-probs, CE loss and stats and every parameter's CE gradient, with the
- * tolerances above. The config must have loaded as the variant says.
+ * log-probs, CE and GRPO losses and stats and every parameter's CE and GRPO
+ * gradients, with the tolerances above. The config must have loaded as the variant says.
  */
 static void check_variant(const char *name, enum model_arch arch, bool tied, enum rope_kind rope,
 	int head_dim)
@@ -414,9 +422,10 @@ static void check_variant(const char *name, enum model_arch arch, bool tied, enu
 	ok &= check_stat("ce nll", st.nll, ref_scalar(&fx, "ce_nll"));
 	ok &= check_stat("ce entropy", st.entropy, ref_scalar(&fx, "ce_entropy"));
 	int bad = check_all(&fx, fx.m.grads_mem, "ce_grad.", GRAD_RTOL, false);
+	bad += check_grpo(&fx);
 	free(w);
 	fixture_close(&fx);
-	CHECK_MSG(ok && bad == 0, "%s: %d gradient tensors differ", name, bad);
+	CHECK_MSG(ok && bad == 0, "%s: %d checks differ", name, bad);
 }
 
 /* llama3 rope scaling over all three frequency bands; 4 heads of 24 > hidden 64 */

@@ -233,72 +233,97 @@ static int ck_read_arch(const char *path, const json_t *root, enum model_arch *a
 	return 0;
 }
 
-/* A number in rope_scaling; `need` refuses its absence. */
-static int ck_rope_number(const char *path, const json_t *rs, const char *key, float *out, struct err *e)
+/* A number in the rope object `what` (rope_scaling or rope_parameters); absent is an error. */
+static int ck_rope_number(const char *path, const char *what, const json_t *rs, const char *key,
+	float *out, struct err *e)
 {
 	const json_t *v = json_object_get(rs, key);
 	if (!v)
-		return err_set(e, ERR_FORMAT, "cannot read '%s': rope_scaling has no '%s'", path, key);
+		return err_set(e, ERR_FORMAT, "cannot read '%s': %s has no '%s'", path, what, key);
 	if (!json_is_number(v) || !isfinite(json_number_value(v)))
-		return err_set(e, ERR_FORMAT, "cannot read '%s': rope_scaling '%s' is %s, expected a number",
-			path, key, ck_json_type(v));
+		return err_set(e, ERR_FORMAT, "cannot read '%s': %s '%s' is %s, expected a number",
+			path, what, key, ck_json_type(v));
 	*out = (float)json_number_value(v);
 	return 0;
 }
 
-/* rope_scaling: null, or {"rope_type" (or the older "type"): "linear" | "llama3", ...}. */
-static int ck_read_rope(const char *path, const json_t *root, struct rope_scaling *r, struct err *e)
+/*
+ * RoPE: rope_scaling null, or {"rope_type" (or the older "type"): "default" | "linear"
+ * | "llama3", its keys}; or, as transformers 5 writes it, rope_parameters: the same
+ * object with rope_theta inside.
+ */
+static int ck_read_rope(const char *path, const json_t *root, struct model_config *c, struct err *e)
 {
 	const json_t *rs = json_object_get(root, "rope_scaling");
+	const json_t *rp = json_object_get(root, "rope_parameters");
+	const char *what = "rope_scaling";
+	struct rope_scaling *r = &c->rope;
 	*r = (struct rope_scaling){ .kind = ROPE_DEFAULT };
+	if (rs && !json_is_null(rs) && rp && !json_is_null(rp))
+		return err_set(e, ERR_INVALID, "cannot read '%s': both rope_scaling and rope_parameters are set",
+			path);
+	if (rp && !json_is_null(rp)) {
+		rs = rp;
+		what = "rope_parameters";
+	}
 	if (!rs || json_is_null(rs))
 		return 0;
 	if (!json_is_object(rs))
-		return ck_wrong_type(path, "rope_scaling", rs, "an object or null", e);
+		return ck_wrong_type(path, what, rs, "an object or null", e);
 	const json_t *ty = json_object_get(rs, "rope_type");
 	if (!ty)
 		ty = json_object_get(rs, "type");
 	if (!ty || !json_is_string(ty))
-		return err_set(e, ERR_FORMAT, "cannot read '%s': rope_scaling has no 'rope_type' string", path);
+		return err_set(e, ERR_FORMAT, "cannot read '%s': %s has no 'rope_type' string", path, what);
 	const char *type = json_string_value(ty);
-	static const char *const linear_keys[] = { "rope_type", "type", "factor", NULL };
-	static const char *const llama3_keys[] = { "rope_type", "type", "factor", "low_freq_factor",
-		"high_freq_factor", "original_max_position_embeddings", NULL };
+	/* rope_theta only in rope_parameters: the list's first entry is skipped otherwise */
+	static const char *const none[] = { "rope_theta", "rope_type", "type", NULL };
+	static const char *const linear_keys[] = { "rope_theta", "rope_type", "type", "factor", NULL };
+	static const char *const llama3_keys[] = { "rope_theta", "rope_type", "type", "factor",
+		"low_freq_factor", "high_freq_factor", "original_max_position_embeddings", NULL };
 	const char *const *known;
 	if (strcmp(type, "default") == 0) {
-		static const char *const none[] = { "rope_type", "type", NULL };
 		known = none;
 	} else if (strcmp(type, "linear") == 0) {
 		r->kind = ROPE_LINEAR;
 		known = linear_keys;
-		if (ck_rope_number(path, rs, "factor", &r->factor, e))
+		if (ck_rope_number(path, what, rs, "factor", &r->factor, e))
 			return -1;
 	} else if (strcmp(type, "llama3") == 0) {
 		r->kind = ROPE_LLAMA3;
 		known = llama3_keys;
 		float omax;
-		if (ck_rope_number(path, rs, "factor", &r->factor, e) ||
-			ck_rope_number(path, rs, "low_freq_factor", &r->low_freq_factor, e) ||
-			ck_rope_number(path, rs, "high_freq_factor", &r->high_freq_factor, e) ||
-			ck_rope_number(path, rs, "original_max_position_embeddings", &omax, e))
+		if (ck_rope_number(path, what, rs, "factor", &r->factor, e) ||
+			ck_rope_number(path, what, rs, "low_freq_factor", &r->low_freq_factor, e) ||
+			ck_rope_number(path, what, rs, "high_freq_factor", &r->high_freq_factor, e) ||
+			ck_rope_number(path, what, rs, "original_max_position_embeddings", &omax, e))
 			return -1;
 		if (!(omax >= 1 && omax <= (1 << 24)) || omax != floorf(omax))
-			return err_set(e, ERR_INVALID, "cannot read '%s': rope_scaling 'original_max_position_embeddings' "
-				"is %g, expected an integer 1..%d", path, (double)omax, 1 << 24);
+			return err_set(e, ERR_INVALID, "cannot read '%s': %s 'original_max_position_embeddings' "
+				"is %g, expected an integer 1..%d", path, what, (double)omax, 1 << 24);
 		r->original_max_pos = (int)omax;
 	} else {
-		return err_set(e, ERR_INVALID, "cannot read '%s': rope_scaling type '%s' is not supported "
-			"(supported: linear, llama3)", path, type);
+		return err_set(e, ERR_INVALID, "cannot read '%s': %s type '%s' is not supported "
+			"(supported: linear, llama3)", path, what, type);
 	}
 	const char *key;
 	const json_t *v;
 	json_object_foreach((json_t *)rs, key, v) {
 		int ok = 0;
-		for (const char *const *k = known; *k && !ok; k++)
+		for (const char *const *k = known + (rs == rp ? 0 : 1); *k && !ok; k++)
 			ok = strcmp(*k, key) == 0;
 		if (!ok)
-			return err_set(e, ERR_INVALID, "cannot read '%s': rope_scaling key '%s' is not supported for type '%s'",
-				path, key, type);
+			return err_set(e, ERR_INVALID, "cannot read '%s': %s key '%s' is not supported for type '%s'",
+				path, what, key, type);
+	}
+	if (rs == rp && json_object_get(rp, "rope_theta")) {
+		float theta;
+		if (ck_rope_number(path, what, rp, "rope_theta", &theta, e))
+			return -1;
+		if (json_object_get(root, "rope_theta") && theta != c->rope_theta)
+			return err_set(e, ERR_INVALID, "cannot read '%s': rope_parameters' rope_theta %g is not "
+				"rope_theta %g", path, (double)theta, (double)c->rope_theta);
+		c->rope_theta = theta;
 	}
 	return 0;
 }
@@ -335,11 +360,8 @@ static int ck_read_arch_keys(const char *path, const json_t *root, struct model_
 			return err_set(e, ERR_INVALID, "cannot read '%s': hidden_act '%s' is not supported (only 'silu')",
 				path, json_string_value(v));
 	}
-	if (ck_read_rope(path, root, &c->rope, e))
+	if (ck_read_rope(path, root, c, e))
 		return -1;
-	if (json_object_get(root, "rope_parameters"))
-		return err_set(e, ERR_INVALID, "cannot read '%s': key 'rope_parameters' is not supported "
-			"(write rope_theta and rope_scaling instead)", path);
 	bool attn_bias, mlp_bias, sliding;
 	if (ck_flag(path, root, "attention_bias", &attn_bias, e) || ck_flag(path, root, "mlp_bias", &mlp_bias, e) ||
 		ck_flag(path, root, "use_sliding_window", &sliding, e))

@@ -418,7 +418,16 @@ static void test_checkpoint__config_errors(void)
 		" \"high_freq_factor\": 4}}", "rope_scaling has no 'original_max_position_embeddings'", "");
 	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 0.5}}", "'factor'", ">= 1");
 	config_fails("{" REQ ", \"rope_scaling\": \"linear\"}", "'rope_scaling'", "expected an object or null");
-	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\"}}", "'rope_parameters'", "not supported");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4}}",
+		"rope_parameters type 'yarn'", "not supported");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 5e5}, "
+		"\"rope_theta\": 1e4}", "rope_parameters' rope_theta 500000", "is not rope_theta 10000");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\"}, \"rope_scaling\": "
+		"{\"rope_type\": \"linear\", \"factor\": 2}}", "both rope_scaling and rope_parameters", "");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\", \"mrope_section\": [1]}}",
+		"rope_parameters key 'mrope_section'", "not supported");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"default\", \"rope_theta\": 5e5}}",
+		"rope_scaling key 'rope_theta'", "not supported");
 	config_fails("{" REQ ", \"model_type\": \"gpt2\"}", "model_type 'gpt2'", "not supported");
 	config_fails("{" REQ ", \"model_type\": \"qwen2_moe\"}", "model_type 'qwen2_moe'", "qwen3");
 	config_fails("{" REQ ", \"architectures\": [\"GPT2LMHeadModel\"]}", "architectures 'GPT2LMHeadModel'",
@@ -480,6 +489,10 @@ static void test_checkpoint__architectures(void)
 		{ "\"architectures\": [\"Qwen3ForCausalLM\"], \"head_dim\": 8, \"attention_bias\": false",
 			ARCH_QWEN3, 8, false, true, ROPE_DEFAULT, { "\"Qwen3ForCausalLM\"", "\"head_dim\": 8" } },
 		{ "\"model_type\": \"qwen3\"", ARCH_QWEN3, 128, false, true, ROPE_DEFAULT, { "\"head_dim\": 128" } },
+		{ "\"model_type\": \"qwen3\", \"head_dim\": 16, \"rope_parameters\": {\"rope_type\": \"default\", "
+			"\"rope_theta\": 1000000.0}", ARCH_QWEN3, 16, false, true, ROPE_DEFAULT, { "\"rope_theta\": 1000000" } },
+		{ "\"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 2.0, \"rope_theta\": 10000}, \"rope_theta\": 10000",
+			ARCH_LLAMA, 0, false, false, ROPE_LINEAR, { "\"rope_type\": \"linear\"" } },
 		{ "\"model_type\": \"mistral\", \"sliding_window\": null", ARCH_MISTRAL, 0, false, false, ROPE_DEFAULT,
 			{ "\"MistralForCausalLM\"", "\"sliding_window\": null" } },
 		{ "\"model_type\": \"mistral\", \"sliding_window\": 256, \"max_position_embeddings\": 256",

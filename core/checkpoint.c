@@ -165,6 +165,10 @@ static int ck_read_key(const char *path, const struct ck_key *k, const json_t *v
 			*(int *)(void *)field = -1;
 			return 0;
 		}
+		/* Llama-3 Instruct lists several EOS ids: the first is the config's; the
+		 * tokenizer files' stop ids (tokenizer.h) are what generation stops on */
+		if (json_is_array(v) && json_array_size(v) > 0 && strcmp(k->key, "eos_token_id") == 0)
+			v = json_array_get(v, 0);
 		/* fall through */
 	case CK_INT:
 		if (!json_is_integer(v))
@@ -191,18 +195,165 @@ static int ck_read_key(const char *path, const struct ck_key *k, const json_t *v
 	return 0;
 }
 
-/* Keys we do not map but must refuse, since honouring them would change the model. */
-static int ck_check_unsupported(const char *path, const json_t *root, const struct model_config *c,
+#define CK_ARCHS "llama, mistral, qwen2, qwen3"
+
+/* The architecture from model_type and architectures (either may be absent; both
+ * absent means llama, as r1flow's first configs were written without them). */
+static int ck_read_arch(const char *path, const json_t *root, enum model_arch *arch, struct err *e)
+{
+	const json_t *mt = json_object_get(root, "model_type"), *ar = json_object_get(root, "architectures");
+	int from_type = -1, from_class = -1;
+	if (mt) {
+		if (!json_is_string(mt))
+			return ck_wrong_type(path, "model_type", mt, "a string", e);
+		for (int a = ARCH_LLAMA; a <= ARCH_QWEN3; a++)
+			if (strcmp(json_string_value(mt), config_arch_name(a)) == 0)
+				from_type = a;
+		if (from_type < 0)
+			return err_set(e, ERR_INVALID, "cannot read '%s': model_type '%s' is not supported (supported: "
+				CK_ARCHS ")", path, json_string_value(mt));
+	}
+	if (ar && !json_is_null(ar)) {
+		const json_t *cls = json_array_get(ar, 0);
+		if (!json_is_array(ar) || json_array_size(ar) != 1 || !json_is_string(cls))
+			return err_set(e, ERR_INVALID, "cannot read '%s': key 'architectures' is not a list of one class name",
+				path);
+		for (int a = ARCH_LLAMA; a <= ARCH_QWEN3; a++)
+			if (strcmp(json_string_value(cls), config_arch_class(a)) == 0)
+				from_class = a;
+		if (from_class < 0)
+			return err_set(e, ERR_INVALID, "cannot read '%s': architectures '%s' is not supported (supported: "
+				"LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)", path,
+				json_string_value(cls));
+		if (from_type >= 0 && from_type != from_class)
+			return err_set(e, ERR_INVALID, "cannot read '%s': architectures '%s' does not match model_type '%s'",
+				path, json_string_value(cls), json_string_value(mt));
+	}
+	*arch = from_type >= 0 ? (enum model_arch)from_type :
+		from_class >= 0 ? (enum model_arch)from_class : ARCH_LLAMA;
+	return 0;
+}
+
+/* A number in the rope object `what` (rope_scaling or rope_parameters); absent is an error. */
+static int ck_rope_number(const char *path, const char *what, const json_t *rs, const char *key,
+	float *out, struct err *e)
+{
+	const json_t *v = json_object_get(rs, key);
+	if (!v)
+		return err_set(e, ERR_FORMAT, "cannot read '%s': %s has no '%s'", path, what, key);
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return err_set(e, ERR_FORMAT, "cannot read '%s': %s '%s' is %s, expected a number",
+			path, what, key, ck_json_type(v));
+	*out = (float)json_number_value(v);
+	return 0;
+}
+
+/*
+ * RoPE: rope_scaling null, or {"rope_type" (or the older "type"): "default" | "linear"
+ * | "llama3", its keys}; or, as transformers 5 writes it, rope_parameters: the same
+ * object with rope_theta inside.
+ */
+static int ck_read_rope(const char *path, const json_t *root, struct model_config *c, struct err *e)
+{
+	const json_t *rs = json_object_get(root, "rope_scaling");
+	const json_t *rp = json_object_get(root, "rope_parameters");
+	const char *what = "rope_scaling";
+	struct rope_scaling *r = &c->rope;
+	*r = (struct rope_scaling){ .kind = ROPE_DEFAULT };
+	if (rs && !json_is_null(rs) && rp && !json_is_null(rp))
+		return err_set(e, ERR_INVALID, "cannot read '%s': both rope_scaling and rope_parameters are set",
+			path);
+	if (rp && !json_is_null(rp)) {
+		rs = rp;
+		what = "rope_parameters";
+	}
+	if (!rs || json_is_null(rs))
+		return 0;
+	if (!json_is_object(rs))
+		return ck_wrong_type(path, what, rs, "an object or null", e);
+	const json_t *ty = json_object_get(rs, "rope_type");
+	if (!ty)
+		ty = json_object_get(rs, "type");
+	if (!ty || !json_is_string(ty))
+		return err_set(e, ERR_FORMAT, "cannot read '%s': %s has no 'rope_type' string", path, what);
+	const char *type = json_string_value(ty);
+	/* rope_theta only in rope_parameters: the list's first entry is skipped otherwise */
+	static const char *const none[] = { "rope_theta", "rope_type", "type", NULL };
+	static const char *const linear_keys[] = { "rope_theta", "rope_type", "type", "factor", NULL };
+	static const char *const llama3_keys[] = { "rope_theta", "rope_type", "type", "factor",
+		"low_freq_factor", "high_freq_factor", "original_max_position_embeddings", NULL };
+	const char *const *known;
+	if (strcmp(type, "default") == 0) {
+		known = none;
+	} else if (strcmp(type, "linear") == 0) {
+		r->kind = ROPE_LINEAR;
+		known = linear_keys;
+		if (ck_rope_number(path, what, rs, "factor", &r->factor, e))
+			return -1;
+	} else if (strcmp(type, "llama3") == 0) {
+		r->kind = ROPE_LLAMA3;
+		known = llama3_keys;
+		float omax;
+		if (ck_rope_number(path, what, rs, "factor", &r->factor, e) ||
+			ck_rope_number(path, what, rs, "low_freq_factor", &r->low_freq_factor, e) ||
+			ck_rope_number(path, what, rs, "high_freq_factor", &r->high_freq_factor, e) ||
+			ck_rope_number(path, what, rs, "original_max_position_embeddings", &omax, e))
+			return -1;
+		if (!(omax >= 1 && omax <= (1 << 24)) || omax != floorf(omax))
+			return err_set(e, ERR_INVALID, "cannot read '%s': %s 'original_max_position_embeddings' "
+				"is %g, expected an integer 1..%d", path, what, (double)omax, 1 << 24);
+		r->original_max_pos = (int)omax;
+	} else {
+		return err_set(e, ERR_INVALID, "cannot read '%s': %s type '%s' is not supported "
+			"(supported: linear, llama3)", path, what, type);
+	}
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)rs, key, v) {
+		int ok = 0;
+		for (const char *const *k = known + (rs == rp ? 0 : 1); *k && !ok; k++)
+			ok = strcmp(*k, key) == 0;
+		if (!ok)
+			return err_set(e, ERR_INVALID, "cannot read '%s': %s key '%s' is not supported for type '%s'",
+				path, what, key, type);
+	}
+	if (rs == rp && json_object_get(rp, "rope_theta")) {
+		float theta;
+		if (ck_rope_number(path, what, rp, "rope_theta", &theta, e))
+			return -1;
+		if (json_object_get(root, "rope_theta") && theta != c->rope_theta)
+			return err_set(e, ERR_INVALID, "cannot read '%s': rope_parameters' rope_theta %g is not "
+				"rope_theta %g", path, (double)theta, (double)c->rope_theta);
+		c->rope_theta = theta;
+	}
+	return 0;
+}
+
+/* A boolean key, false when absent. */
+static int ck_flag(const char *path, const json_t *root, const char *key, bool *out, struct err *e)
+{
+	const json_t *v = json_object_get(root, key);
+	*out = false;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return ck_wrong_type(path, key, v, "a boolean", e);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/*
+ * The architecture's keys, and keys we do not map but must refuse: honouring them
+ * would change the model, ignoring them would train a different one than the file
+ * describes.
+ */
+static int ck_read_arch_keys(const char *path, const json_t *root, struct model_config *c,
 	struct err *e)
 {
 	const json_t *v;
-	if ((v = json_object_get(root, "model_type"))) {
-		if (!json_is_string(v))
-			return ck_wrong_type(path, "model_type", v, "a string", e);
-		if (strcmp(json_string_value(v), "llama") != 0)
-			return err_set(e, ERR_INVALID, "cannot read '%s': model_type '%s' is not supported (only 'llama')",
-				path, json_string_value(v));
-	}
+	if (ck_read_arch(path, root, &c->arch, e))
+		return -1;
+	const char *type = config_arch_name(c->arch);
 	if ((v = json_object_get(root, "hidden_act"))) {
 		if (!json_is_string(v))
 			return ck_wrong_type(path, "hidden_act", v, "a string", e);
@@ -210,23 +361,67 @@ static int ck_check_unsupported(const char *path, const json_t *root, const stru
 			return err_set(e, ERR_INVALID, "cannot read '%s': hidden_act '%s' is not supported (only 'silu')",
 				path, json_string_value(v));
 	}
-	if ((v = json_object_get(root, "rope_scaling")) && !json_is_null(v))
-		return err_set(e, ERR_INVALID, "cannot read '%s': rope_scaling is not supported (must be null)", path);
-	static const char *const no_bias[] = { "attention_bias", "mlp_bias" };
-	for (unsigned i = 0; i < 2; i++) {
-		if (!(v = json_object_get(root, no_bias[i])))
-			continue;
-		if (!json_is_boolean(v))
-			return ck_wrong_type(path, no_bias[i], v, "a boolean", e);
-		if (json_is_true(v))
-			return err_set(e, ERR_INVALID, "cannot read '%s': %s true is not supported", path, no_bias[i]);
+	if (ck_read_rope(path, root, c, e))
+		return -1;
+	bool attn_bias, mlp_bias, sliding;
+	if (ck_flag(path, root, "attention_bias", &attn_bias, e) || ck_flag(path, root, "mlp_bias", &mlp_bias, e) ||
+		ck_flag(path, root, "use_sliding_window", &sliding, e))
+		return -1;
+	/* qwen2's q/k/v always have biases; elsewhere attention_bias would add o_proj's too */
+	c->qkv_bias = c->arch == ARCH_QWEN2;
+	c->qk_norm = c->arch == ARCH_QWEN3;
+	if (c->arch == ARCH_QWEN2 && json_is_false(json_object_get(root, "attention_bias")))
+		return err_set(e, ERR_INVALID, "cannot read '%s': attention_bias false is not supported for "
+			"model_type 'qwen2' (its q/k/v projections always have biases)", path);
+	if (c->arch != ARCH_QWEN2 && attn_bias)
+		return err_set(e, ERR_INVALID, "cannot read '%s': attention_bias true is not supported for model_type '%s'",
+			path, type);
+	if (mlp_bias)
+		return err_set(e, ERR_INVALID, "cannot read '%s': mlp_bias true is not supported", path);
+	if (sliding)
+		return err_set(e, ERR_INVALID, "cannot read '%s': use_sliding_window true is not supported "
+			"(r1flow has no sliding-window attention)", path);
+	if ((v = json_object_get(root, "layer_types")) && !json_is_null(v)) {
+		size_t i;
+		const json_t *lt;
+		if (!json_is_array(v))
+			return ck_wrong_type(path, "layer_types", v, "a list", e);
+		json_array_foreach(v, i, lt)
+			if (!json_is_string(lt) || strcmp(json_string_value(lt), "full_attention") != 0)
+				return err_set(e, ERR_INVALID, "cannot read '%s': layer_types[%zu] is not 'full_attention' "
+					"(r1flow has no sliding-window attention)", path, i);
 	}
+	/* mistral's window applies to every layer; a window that covers every position is none */
+	if (c->arch == ARCH_MISTRAL && (v = json_object_get(root, "sliding_window")) && !json_is_null(v)) {
+		if (!json_is_integer(v))
+			return ck_wrong_type(path, "sliding_window", v, "an integer or null", e);
+		if (json_integer_value(v) < c->max_seq)
+			return err_set(e, ERR_INVALID, "cannot read '%s': sliding_window %lld is less than "
+				"max_position_embeddings %d (r1flow has no sliding-window attention)", path,
+				(long long)json_integer_value(v), c->max_seq);
+	}
+	static const char *const zero[] = { "attention_dropout", "hidden_dropout", "embd_pdrop",
+		"resid_pdrop", "attn_pdrop" };
+	for (unsigned i = 0; i < sizeof zero / sizeof zero[0]; i++) {
+		if (!(v = json_object_get(root, zero[i])) || json_is_null(v))
+			continue;
+		if (!json_is_number(v))
+			return ck_wrong_type(path, zero[i], v, "a number", e);
+		if (json_number_value(v) != 0)
+			return err_set(e, ERR_INVALID, "cannot read '%s': %s %g is not supported (only 0)", path,
+				zero[i], json_number_value(v));
+	}
+	if ((v = json_object_get(root, "partial_rotary_factor")) && !json_is_null(v) &&
+		!(json_is_number(v) && json_number_value(v) == 1))
+		return err_set(e, ERR_INVALID, "cannot read '%s': partial_rotary_factor is not supported (only 1)", path);
+	c->head_dim = c->arch == ARCH_QWEN3 ? 128 : 0; /* Qwen3Config's default */
 	if ((v = json_object_get(root, "head_dim")) && !json_is_null(v)) {
 		if (!json_is_integer(v))
 			return ck_wrong_type(path, "head_dim", v, "an integer", e);
-		if (c->n_heads > 0 && json_integer_value(v) != c->dim / c->n_heads)
-			return err_set(e, ERR_INVALID, "cannot read '%s': head_dim %lld is not hidden_size / num_attention_heads (%d)",
-				path, (long long)json_integer_value(v), c->dim / c->n_heads);
+		if (json_integer_value(v) <= 0 || json_integer_value(v) > (1 << 16))
+			return err_set(e, ERR_INVALID, "cannot read '%s': head_dim %lld is out of range (1..%d)",
+				path, (long long)json_integer_value(v), 1 << 16);
+		c->head_dim = (int)json_integer_value(v);
 	}
 	return 0;
 }
@@ -246,7 +441,7 @@ static int ck_config_from_json(const char *path, const json_t *root, struct mode
 	}
 	if (!json_object_get(root, "num_key_value_heads"))
 		c.n_kv_heads = c.n_heads;
-	if (ck_check_unsupported(path, root, &c, e))
+	if (ck_read_arch_keys(path, root, &c, e))
 		return -1;
 	if (config_validate(&c, e))
 		return err_wrap(e, "cannot read '%s'", path);
@@ -295,6 +490,35 @@ static double ck_short_real(float f)
 	return strtod(buf, NULL);
 }
 
+/* The keys that differ between architectures, as HF's config classes write them. */
+static int ck_write_arch_keys(json_t *root, const struct model_config *c)
+{
+	int bad = 0;
+	if (c->arch != ARCH_QWEN2)
+		bad |= json_object_set_new(root, "attention_bias", json_false());
+	if (c->arch == ARCH_LLAMA)
+		bad |= json_object_set_new(root, "mlp_bias", json_false());
+	/* Qwen3Config defaults head_dim to 128, not hidden_size / heads: always say it */
+	if (c->head_dim || c->arch == ARCH_QWEN3)
+		bad |= json_object_set_new(root, "head_dim", json_integer(config_head_dim(c)));
+	if (c->arch != ARCH_LLAMA)
+		bad |= json_object_set_new(root, "sliding_window", json_null());
+	if (c->arch == ARCH_QWEN2 || c->arch == ARCH_QWEN3)
+		bad |= json_object_set_new(root, "use_sliding_window", json_false());
+	const struct rope_scaling *r = &c->rope;
+	json_t *rs = NULL;
+	if (r->kind == ROPE_LINEAR)
+		rs = json_pack("{s:s, s:f}", "rope_type", "linear", "factor", ck_short_real(r->factor));
+	else if (r->kind == ROPE_LLAMA3)
+		rs = json_pack("{s:s, s:f, s:f, s:f, s:i}", "rope_type", "llama3",
+			"factor", ck_short_real(r->factor), "low_freq_factor", ck_short_real(r->low_freq_factor),
+			"high_freq_factor", ck_short_real(r->high_freq_factor),
+			"original_max_position_embeddings", r->original_max_pos);
+	if (rs || c->arch != ARCH_LLAMA) /* absent from r1flow's first Llama configs */
+		bad |= json_object_set_new(root, "rope_scaling", rs ? rs : json_null());
+	return bad;
+}
+
 int checkpoint_write_config(const char *dir, const struct model_config *cfg, struct err *e)
 {
 	char path[PATH_MAX];
@@ -308,8 +532,8 @@ int checkpoint_write_config(const char *dir, const struct model_config *cfg, str
 	char *text = NULL;
 	int rc = -1, bad = !root;
 	if (!bad)
-		bad = json_object_set_new(root, "architectures", json_pack("[s]", "LlamaForCausalLM"))
-			|| json_object_set_new(root, "model_type", json_string("llama"));
+		bad = json_object_set_new(root, "architectures", json_pack("[s]", config_arch_class(cfg->arch)))
+			|| json_object_set_new(root, "model_type", json_string(config_arch_name(cfg->arch)));
 	for (unsigned i = 0; !bad && i < sizeof ck_keys / sizeof ck_keys[0]; i++) {
 		const char *field = (const char *)cfg + ck_keys[i].off;
 		json_t *v = NULL;
@@ -328,8 +552,7 @@ int checkpoint_write_config(const char *dir, const struct model_config *cfg, str
 	if (!bad)
 		bad = json_object_set_new(root, "hidden_act", json_string("silu"))
 			|| json_object_set_new(root, "torch_dtype", json_string("float32"))
-			|| json_object_set_new(root, "attention_bias", json_false())
-			|| json_object_set_new(root, "mlp_bias", json_false())
+			|| ck_write_arch_keys(root, cfg)
 			|| json_object_set_new(root, "initializer_range", json_real(0.02));
 	/* 9 significant digits print the shortest reals above exactly */
 	if (bad || !(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)))) {
@@ -450,9 +673,10 @@ int checkpoint_check(const char *dir, struct model_config *cfg, struct err *e)
 	if (checkpoint_read_config(dir, &c, e) || ck_path(path, dir, CK_CONFIG, e))
 		return -1;
 	/* in floating point: the product of sizes config_validate allows overflows int64 */
-	double C = c.dim, HD = config_head_dim(&c), F = c.ffn;
+	double C = c.dim, HD = config_head_dim(&c), F = c.ffn, QKV = (c.n_heads + 2.0 * c.n_kv_heads) * HD;
 	double params = (double)c.vocab * C * (c.tied ? 1 : 2) + C + (double)c.n_layers *
-		(2 * C + (c.n_heads + 2.0 * c.n_kv_heads) * HD * C + C * c.n_heads * HD + 3 * F * C);
+		(2 * C + QKV * C + C * c.n_heads * HD + 3 * F * C + (c.qkv_bias ? QKV : 0) +
+		(c.qk_norm ? 2 * HD : 0));
 	if (params > CHECKPOINT_MAX_PARAMS)
 		return err_set(e, ERR_INVALID, "cannot read '%s': the config makes a model of %.3g "
 			"parameters, more than the %.3g r1flow can hold", path, params,
@@ -479,7 +703,7 @@ int checkpoint_check(const char *dir, struct model_config *cfg, struct err *e)
 	int n = 0, rc = -1;
 	/* the layer count bounds the table; the files' own tensor count is bounded by their
 	 * headers, so a config of too many layers fails here, before the table is made */
-	long want = 9L * c.n_layers + 2 + (c.tied ? 0 : 1), have = 0;
+	long want = (long)model_layer_tensors(&c) * c.n_layers + 2 + (c.tied ? 0 : 1), have = 0;
 	for (int i = 0; i < f.n; i++)
 		have += !ck_ignorable(f.tensors[i].name);
 	if (have < want) {
@@ -533,6 +757,11 @@ int checkpoint_load_params(struct model *m, const char *dir, struct err *e)
 	if (checkpoint_read_config(dir, &c, e))
 		return -1;
 	/* Shapes cannot show every mismatch: heads at a fixed hidden_size, rope_theta, eps. */
+	if (c.arch != m->cfg.arch)
+		return err_set(e, ERR_INVALID, "cannot load '%s' into this model: model_type is '%s', the model is '%s'",
+			dir, config_arch_name(c.arch), config_arch_name(m->cfg.arch));
+	if (memcmp(&c.rope, &m->cfg.rope, sizeof c.rope) != 0)
+		return err_set(e, ERR_INVALID, "cannot load '%s' into this model: rope_scaling differs", dir);
 	const struct model_config *mc = &m->cfg;
 	const struct { const char *key; double file, model; } cmp[] = {
 		{ "vocab_size", c.vocab, mc->vocab }, { "hidden_size", c.dim, mc->dim },
@@ -541,6 +770,7 @@ int checkpoint_load_params(struct model *m, const char *dir, struct err *e)
 		{ "num_key_value_heads", c.n_kv_heads, mc->n_kv_heads },
 		{ "rope_theta", c.rope_theta, mc->rope_theta }, { "rms_norm_eps", c.norm_eps, mc->norm_eps },
 		{ "tie_word_embeddings", c.tied, mc->tied },
+		{ "head_dim", config_head_dim(&c), config_head_dim(mc) },
 	};
 	for (unsigned i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
 		if (cmp[i].file != cmp[i].model)

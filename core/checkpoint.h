@@ -1,15 +1,20 @@
 /*
  * checkpoint — a model directory in the Hugging Face layout:
  *
- *   DIR/config.json          LlamaForCausalLM config (HF keys)
- *   DIR/model.safetensors    parameters under HF Llama names (written F32;
- *                            read from F32, F16 or BF16), or shards named by
+ *   DIR/config.json          HF config of a LlamaForCausalLM, MistralForCausalLM,
+ *                            Qwen2ForCausalLM or Qwen3ForCausalLM (config.h);
+ *                            every key r1flow does not implement that would change
+ *                            the model (rope_scaling other than linear and llama3,
+ *                            a sliding window, dropout, biases it has no place for,
+ *                            another activation) is refused naming key and file
+ *   DIR/model.safetensors    parameters under HF names (written F32; read from
+ *                            F32, F16 or BF16), or shards named by
  *                            DIR/model.safetensors.index.json (shards.h); the
  *                            model computes in fp32 whatever the files hold
  *   DIR/optimizer.safetensors  optional AdamW state: "<name>.exp_avg",
  *                            "<name>.exp_avg_sq" per parameter, metadata "step"
  *
- * An exported directory loads with transformers' LlamaForCausalLM.from_pretrained.
+ * An exported directory loads with transformers' from_pretrained of its class.
  * Every failure — missing file, malformed JSON or header, missing tensor, wrong
  * shape, truncated data — is an error naming the file and the tensor or key.
  * Writes go to temp files renamed into place.

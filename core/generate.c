@@ -29,7 +29,9 @@ int gen_init(struct generator *g, struct model *m, int max_B, int max_len, struc
 	size_t HD = config_head_dim(c), KV = c->n_kv_heads * HD, QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
 	size_t cache = L * B * (size_t)max_len * KV;
 	g->text_cap = (size_t)max_len * GEN_TEXT_PER_TOKEN + 1;
-	size_t floats = 2 * cache + B * (3 * C + QKV + 2 * F + F + V + (size_t)c->n_heads * max_len)
+	size_t A = (size_t)c->n_heads * HD, QK = c->qk_norm ? (size_t)(c->n_heads + c->n_kv_heads) : 0;
+	size_t floats = 2 * cache + B * (2 * C + A + QKV + QK * HD + QK + 2 * F + F + V
+		+ (size_t)c->n_heads * max_len)
 		+ B * V + 2 * B * max_len;
 	size_t ints = 3 * B + B * m->max_T + B + B + B * max_len;
 	size_t bytes = floats * sizeof(float) + ints * sizeof(int) + B * V * sizeof(struct sampler_rank)
@@ -44,8 +46,10 @@ int gen_init(struct generator *g, struct model *m, int max_B, int max_len, struc
 	TAKE(g->vcache, cache);
 	TAKE(g->x, B * C);
 	TAKE(g->xb, B * C);
-	TAKE(g->atty, B * C);
+	TAKE(g->atty, B * A);
 	TAKE(g->qkv, B * QKV);
+	TAKE(g->qk_raw, B * QK * HD);
+	TAKE(g->qk_rstd, B * QK);
 	TAKE(g->gu, B * 2 * F);
 	TAKE(g->h, B * F);
 	TAKE(g->logits, B * V);
@@ -138,6 +142,10 @@ static void decode_step(struct generator *g, int n)
 		float *rstd = g->probs; /* n floats of scratch, unused until sampling */
 		rmsnorm_forward(g->xb, rstd, g->x, lp->ln1, n, C, c->norm_eps);
 		matmul_forward(g->qkv, QKV, g->xb, lp->wqkv, n, C, QKV, 0.0f);
+		if (lp->bqkv)
+			bias_forward(g->qkv, lp->bqkv, n, QKV);
+		if (lp->qknorm)
+			headnorm_forward(g->qkv, g->qk_raw, g->qk_rstd, lp->qknorm, n, NH, NKV, HD, c->norm_eps);
 		rope_forward_at(g->qkv, m->act.rope_cos, m->act.rope_sin, g->row_pos, n, NH, NKV, HD);
 		struct step_ctx s = { g, l, n };
 		pool_for(n, (long)n * NH * g->max_len * HD, decode_attention_part, &s);

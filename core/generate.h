@@ -66,6 +66,7 @@ struct generator {
 	void *mem;                 /* one allocation for everything below */
 	float *kcache, *vcache;    /* (L, max_B, max_len, NKV*HD) post-RoPE keys, values */
 	float *x, *xb, *qkv, *atty, *gu, *h, *logits, *att; /* decode step, one row per live sequence */
+	float *qk_raw, *qk_rstd;   /* the q/k norm's saved state (qk_norm configs), unused after */
 	float *probs;              /* (max_B, V) sampler scratch */
 	struct sampler_rank *ranks; /* (max_B, V) */
 	int *rows;                 /* (max_B) sequence of each decode row */

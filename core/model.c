@@ -24,32 +24,36 @@ static void model_add_tensor(struct model *m, size_t *off, const char *name, int
 	*off += t->numel;
 }
 
+int model_layer_tensors(const struct model_config *cfg)
+{
+	return 9 + (cfg->qkv_bias ? 3 : 0) + (cfg->qk_norm ? 2 : 0);
+}
+
 /* Fill the table in buffer order; returns the number of floats. */
 static size_t model_layout(struct model *m)
 {
 	const struct model_config *c = &m->cfg;
-	int C = c->dim, HD = config_head_dim(c), F = c->ffn;
+	int C = c->dim, HD = config_head_dim(c), F = c->ffn, NH = c->n_heads, NKV = c->n_kv_heads;
 	size_t off = 0;
 	char name[MODEL_TENSOR_NAME_MAX];
 	model_add_tensor(m, &off, "model.embed_tokens.weight", c->vocab, C);
 	for (int l = 0; l < c->n_layers; l++) {
-		static const struct { const char *suffix; int which; } parts[] = {
-			{ "input_layernorm.weight", 0 }, { "self_attn.q_proj.weight", 1 },
-			{ "self_attn.k_proj.weight", 2 }, { "self_attn.v_proj.weight", 2 },
-			{ "self_attn.o_proj.weight", 3 }, { "post_attention_layernorm.weight", 0 },
-			{ "mlp.gate_proj.weight", 4 }, { "mlp.up_proj.weight", 4 },
-			{ "mlp.down_proj.weight", 5 },
+		/* which: 0 only with qkv_bias, 1 only with qk_norm, 2 always */
+		const struct { const char *suffix; int rows, cols, which; } parts[] = {
+			{ "input_layernorm.weight", C, 0, 2 }, { "self_attn.q_proj.weight", NH * HD, C, 2 },
+			{ "self_attn.k_proj.weight", NKV * HD, C, 2 }, { "self_attn.v_proj.weight", NKV * HD, C, 2 },
+			{ "self_attn.q_proj.bias", NH * HD, 0, 0 }, { "self_attn.k_proj.bias", NKV * HD, 0, 0 },
+			{ "self_attn.v_proj.bias", NKV * HD, 0, 0 },
+			{ "self_attn.q_norm.weight", HD, 0, 1 }, { "self_attn.k_norm.weight", HD, 0, 1 },
+			{ "self_attn.o_proj.weight", C, NH * HD, 2 }, { "post_attention_layernorm.weight", C, 0, 2 },
+			{ "mlp.gate_proj.weight", F, C, 2 }, { "mlp.up_proj.weight", F, C, 2 },
+			{ "mlp.down_proj.weight", C, F, 2 },
 		};
 		for (unsigned i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+			if ((parts[i].which == 0 && !c->qkv_bias) || (parts[i].which == 1 && !c->qk_norm))
+				continue;
 			snprintf(name, sizeof name, "model.layers.%d.%s", l, parts[i].suffix);
-			switch (parts[i].which) {
-			case 0: model_add_tensor(m, &off, name, C, 0); break;
-			case 1: model_add_tensor(m, &off, name, c->n_heads * HD, C); break;
-			case 2: model_add_tensor(m, &off, name, c->n_kv_heads * HD, C); break;
-			case 3: model_add_tensor(m, &off, name, C, c->n_heads * HD); break;
-			case 4: model_add_tensor(m, &off, name, F, C); break;
-			case 5: model_add_tensor(m, &off, name, C, F); break;
-			}
+			model_add_tensor(m, &off, name, parts[i].rows, parts[i].cols);
 		}
 	}
 	model_add_tensor(m, &off, "model.norm.weight", C, 0);
@@ -60,21 +64,27 @@ static size_t model_layout(struct model *m)
 
 void model_point(const struct model *m, float *base, struct model_params *out)
 {
-	/* tensors[] order: embed, then 9 per layer, then norm, then lm_head */
+	/* tensors[] order: embed, then model_layer_tensors per layer, then norm, then lm_head */
 	const struct model_tensor *t = m->tensors;
+	int per = model_layer_tensors(&m->cfg), L = m->cfg.n_layers;
 	out->embed = base + t[0].offset;
-	for (int l = 0; l < m->cfg.n_layers; l++) {
-		const struct model_tensor *lt = t + 1 + 9 * l;
+	for (int l = 0; l < L; l++) {
+		const struct model_tensor *lt = t + 1 + per * l;
 		struct layer_params *lp = &out->layers[l];
+		int i = 4;
 		lp->ln1 = base + lt[0].offset;
 		lp->wqkv = base + lt[1].offset;
-		lp->wo = base + lt[4].offset;
-		lp->ln2 = base + lt[5].offset;
-		lp->wgu = base + lt[6].offset;
-		lp->wd = base + lt[8].offset;
+		lp->bqkv = m->cfg.qkv_bias ? base + lt[i].offset : NULL;
+		i += m->cfg.qkv_bias ? 3 : 0;
+		lp->qknorm = m->cfg.qk_norm ? base + lt[i].offset : NULL;
+		i += m->cfg.qk_norm ? 2 : 0;
+		lp->wo = base + lt[i].offset;
+		lp->ln2 = base + lt[i + 1].offset;
+		lp->wgu = base + lt[i + 2].offset;
+		lp->wd = base + lt[i + 4].offset;
 	}
-	out->norm = base + t[1 + 9 * m->cfg.n_layers].offset;
-	out->lm_head = m->cfg.tied ? out->embed : base + t[2 + 9 * m->cfg.n_layers].offset;
+	out->norm = base + t[1 + per * L].offset;
+	out->lm_head = m->cfg.tied ? out->embed : base + t[2 + per * L].offset;
 }
 
 /* ---- activations -------------------------------------------------------------- */
@@ -85,6 +95,7 @@ static size_t model_carve_acts(struct model *m, float *mem, int B, int T)
 	const struct model_config *c = &m->cfg;
 	size_t BT = (size_t)B * T, C = c->dim, V = c->vocab, F = c->ffn;
 	size_t HD = config_head_dim(c), QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
+	size_t A = (size_t)c->n_heads * HD, QK = c->qk_norm ? (c->n_heads + c->n_kv_heads) : 0;
 	size_t att = (size_t)B * c->n_heads * T * T, off = 0;
 	struct model_acts *a = &m->act;
 #define CARVE(ptr, n) do { if (mem) (ptr) = mem + off; off += (n); } while (0)
@@ -97,8 +108,10 @@ static size_t model_carve_acts(struct model *m, float *mem, int B, int T)
 		CARVE(la->ln1, BT * C);
 		CARVE(la->ln1_rstd, BT);
 		CARVE(la->qkv, BT * QKV);
+		CARVE(la->qk_raw, BT * QK * HD);
+		CARVE(la->qk_rstd, BT * QK);
 		CARVE(la->att, att);
-		CARVE(la->atty, BT * C);
+		CARVE(la->atty, BT * A);
 		CARVE(la->x2, BT * C);
 		CARVE(la->ln2, BT * C);
 		CARVE(la->ln2_rstd, BT);
@@ -112,7 +125,7 @@ static size_t model_carve_acts(struct model *m, float *mem, int B, int T)
 	CARVE(a->dlogits, BT * V);
 	CARVE(a->tok_stats, BT * MODEL_TOK_STATS);
 	CARVE(a->dx, BT * C);
-	CARVE(a->dtmp, BT * C);
+	CARVE(a->dtmp, BT * (A > C ? A : C));
 	CARVE(a->dqkv, BT * QKV);
 	CARVE(a->datt, att);
 	CARVE(a->dgu, BT * 2 * F);
@@ -141,7 +154,7 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	m->max_B = max_B;
 	m->max_T = max_T;
 	int L = cfg->n_layers;
-	m->tensors = calloc((size_t)MODEL_MAX_TENSORS_PER_LAYER * L + 3, sizeof *m->tensors);
+	m->tensors = calloc((size_t)model_layer_tensors(cfg) * L + 3, sizeof *m->tensors);
 	m->params.layers = calloc((size_t)L, sizeof(struct layer_params));
 	m->grads.layers = calloc((size_t)L, sizeof(struct layer_params));
 	m->act.layers = calloc((size_t)L, sizeof(struct layer_acts));
@@ -162,7 +175,8 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	model_carve_acts(m, m->acts_mem, max_B, max_T);
 	m->B = max_B;
 	m->T = max_T;
-	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta);
+	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta,
+		&cfg->rope);
 	return 0;
 }
 
@@ -172,7 +186,7 @@ int model_tensor_table(const struct model_config *cfg, struct model_tensor **ten
 	struct model m = { .cfg = *cfg };
 	if (config_validate(cfg, e) < 0)
 		return -1;
-	m.tensors = calloc((size_t)MODEL_MAX_TENSORS_PER_LAYER * cfg->n_layers + 3, sizeof *m.tensors);
+	m.tensors = calloc((size_t)model_layer_tensors(cfg) * cfg->n_layers + 3, sizeof *m.tensors);
 	if (!m.tensors)
 		return err_set(e, ERR_NOMEM, "cannot allocate the tensor table of %d layers", cfg->n_layers);
 	size_t np = model_layout(&m);
@@ -217,9 +231,11 @@ void model_init_weights(struct model *m, uint64_t seed)
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct model_tensor *t = &m->tensors[i];
 		float *p = m->params_mem + t->offset;
-		if (t->ndim == 1) {
+		if (t->ndim == 1) { /* norms start at 1, biases (".bias") at 0 */
+			size_t n = strlen(t->name);
+			float v = n > 5 && strcmp(t->name + n - 5, ".bias") == 0 ? 0.0f : 1.0f;
 			for (size_t j = 0; j < t->numel; j++)
-				p[j] = 1.0f;
+				p[j] = v;
 			continue;
 		}
 		struct rng r;
@@ -286,6 +302,10 @@ void model_forward(struct model *m, const struct model_batch *batch)
 		float *next = l + 1 < c->n_layers ? a->layers[l + 1].x : a->xf;
 		rmsnorm_forward(la->ln1, la->ln1_rstd, la->x, lp->ln1, N, C, c->norm_eps);
 		matmul_forward(la->qkv, QKV, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+		if (lp->bqkv)
+			bias_forward(la->qkv, lp->bqkv, N, QKV);
+		if (lp->qknorm)
+			headnorm_forward(la->qkv, la->qk_raw, la->qk_rstd, lp->qknorm, N, NH, NKV, HD, c->norm_eps);
 		rope_forward(la->qkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
 		attention_forward(la->atty, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
 		copy_floats(la->x2, la->x, (size_t)N * C);
@@ -325,6 +345,10 @@ void model_backward(struct model *m, const struct model_batch *batch)
 		matmul_backward(a->dtmp, lg->wo, a->dx, la->atty, lp->wo, N, NH * HD, C, 0.0f);
 		attention_backward(a->dqkv, a->datt, a->dtmp, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
 		rope_backward(a->dqkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
+		if (lp->qknorm)
+			headnorm_backward(a->dqkv, lg->qknorm, la->qk_raw, la->qk_rstd, lp->qknorm, N, NH, NKV, HD);
+		if (lp->bqkv)
+			bias_backward(lg->bqkv, a->dqkv, N, QKV);
 		matmul_backward(a->dtmp, lg->wqkv, a->dqkv, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
 		rmsnorm_backward(a->dx, lg->ln1, a->dtmp, la->x, lp->ln1, la->ln1_rstd, N, C);
 	}

@@ -1,5 +1,5 @@
 /*
- * model — a Llama-architecture transformer's memory: parameters, gradients, AdamW
+ * model — a Llama-family transformer's memory: parameters, gradients, AdamW
  * moments and activations, each one contiguous fp32 buffer carved into named
  * tensors (llm.c style), and the forward/backward passes over a right-padded batch.
  *
@@ -8,6 +8,8 @@
  * same offsets in their own buffers, so one flat index means the same scalar in all
  * four. Within a layer q_proj, k_proj, v_proj are adjacent (one (NH+2NKV)*HD x C
  * matrix for one GEMM), and so are gate_proj and up_proj (one 2F x C matrix).
+ * Qwen2's q/k/v biases follow v_proj (one (NH+2NKV)*HD vector), then Qwen3's
+ * q_norm and k_norm (HD each), then o_proj; config.h says which a config has.
  *
  * Lifecycle:
  *   model_init(&m, cfg, B, T)     sizes and allocates everything for batches up to
@@ -37,7 +39,7 @@
 #include "err.h"
 
 #define MODEL_TENSOR_NAME_MAX 80
-#define MODEL_MAX_TENSORS_PER_LAYER 9
+#define MODEL_MAX_TENSORS_PER_LAYER 14
 #define MODEL_TOK_STATS 5 /* loss scratch per token: w·term, entropy, kl, clipped, nll */
 
 struct model_tensor {
@@ -51,6 +53,8 @@ struct model_tensor {
 struct layer_params {      /* pointers into one of the four flat buffers */
 	float *ln1;        /* (C) input_layernorm */
 	float *wqkv;       /* ((NH+2NKV)*HD, C): q_proj rows, then k_proj, then v_proj */
+	float *bqkv;       /* ((NH+2NKV)*HD) their biases, or NULL (qkv_bias) */
+	float *qknorm;     /* (2*HD) q_norm then k_norm weights, or NULL (qk_norm) */
 	float *wo;         /* (C, NH*HD) o_proj */
 	float *ln2;        /* (C) post_attention_layernorm */
 	float *wgu;        /* (2F, C): gate_proj rows, then up_proj */
@@ -69,8 +73,10 @@ struct layer_acts {
 	float *ln1;        /* (B, T, C) */
 	float *ln1_rstd;   /* (B, T) */
 	float *qkv;        /* (B, T, (NH+2NKV)*HD) after RoPE on q and k */
+	float *qk_raw;     /* (B, T, (NH+NKV)*HD) q and k before their norm (qk_norm only) */
+	float *qk_rstd;    /* (B, T, NH+NKV) per-head rstd of that norm (qk_norm only) */
 	float *att;        /* (B, NH, T, T) softmax probabilities (row t valid up to t) */
-	float *atty;       /* (B, T, C) attention output before o_proj */
+	float *atty;       /* (B, T, NH*HD) attention output before o_proj */
 	float *x2;         /* (B, T, C) residual after attention */
 	float *ln2;        /* (B, T, C) */
 	float *ln2_rstd;   /* (B, T) */
@@ -88,12 +94,12 @@ struct model_acts {
 	float *tok_stats;  /* (B, T, MODEL_TOK_STATS) a loss's per-token terms, summed in row order */
 	/* backward scratch */
 	float *dx;         /* (B, T, C) gradient of the residual stream */
-	float *dtmp;       /* (B, T, C) */
+	float *dtmp;       /* (B, T, max(C, NH*HD)) */
 	float *dqkv;       /* (B, T, (NH+2NKV)*HD) */
 	float *datt;       /* (B, NH, T, T) */
 	float *dgu;        /* (B, T, 2F) */
 	float *dh;         /* (B, T, F) */
-	float *rope_cos;   /* (max_seq, HD/2) */
+	float *rope_cos;   /* (max_seq, HD/2) with the config's rope scaling */
 	float *rope_sin;   /* (max_seq, HD/2) */
 };
 
@@ -127,9 +133,13 @@ void model_release(struct model *m);
 int model_tensor_table(const struct model_config *cfg, struct model_tensor **tensors, int *n,
 	size_t *num_params, struct err *e);
 
+/* Parameter tensors per layer: 9, + 3 with q/k/v biases, + 2 with q/k norms. */
+int model_layer_tensors(const struct model_config *cfg);
+
 /* Ensure AdamW moment buffers exist (zeroed). */
 int model_alloc_optimizer(struct model *m, struct err *e);
 
+/* N(0, 0.02) matrices, ones for norms, zeros for biases. */
 void model_init_weights(struct model *m, uint64_t seed);
 void model_zero_grad(struct model *m);
 

@@ -213,12 +213,31 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
 
 /* ---- RoPE --------------------------------------------------------------------- */
 
-void rope_tables(float *cos_t, float *sin_t, int T, int HD, float theta)
+/* HF's llama3 frequency rule, in fp32 as torch computes it. */
+static float rope_llama3(float inv_freq, const struct rope_scaling *rs)
+{
+	float old = (float)rs->original_max_pos, lf = rs->low_freq_factor, hf = rs->high_freq_factor;
+	float low_wavelen = (float)((double)rs->original_max_pos / lf);
+	float high_wavelen = (float)((double)rs->original_max_pos / hf);
+	float wavelen = (float)(2 * M_PI) / inv_freq;
+	if (wavelen > low_wavelen)
+		return inv_freq / rs->factor;
+	if (wavelen < high_wavelen)
+		return inv_freq;
+	float smooth = (old / wavelen - lf) / (float)((double)hf - lf);
+	return (1.0f - smooth) * inv_freq / rs->factor + smooth * inv_freq;
+}
+
+void rope_tables(float *cos_t, float *sin_t, int T, int HD, float theta, const struct rope_scaling *rs)
 {
 	int half = HD / 2;
 	for (int i = 0; i < half; i++) {
 		/* same rounding as HF: inv_freq in fp32, then angle = t · inv_freq */
 		float inv_freq = (float)(1.0 / pow((double)theta, (double)(2 * i) / (double)HD));
+		if (rs && rs->kind == ROPE_LINEAR)
+			inv_freq /= rs->factor;
+		else if (rs && rs->kind == ROPE_LLAMA3)
+			inv_freq = rope_llama3(inv_freq, rs);
 		for (int t = 0; t < T; t++) {
 			float a = (float)t * inv_freq;
 			cos_t[t * half + i] = cosf(a);
@@ -271,6 +290,130 @@ void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, i
 {
 	struct rope_ctx c = { dqkv, cos_t, sin_t, NULL, T, NH, NKV, HD, -1.0f };
 	pool_for(B * T, (long)B * T * (NH + NKV) * HD * 3, rope_part, &c);
+}
+
+/* ---- q/k/v biases and Qwen3's per-head q/k norm -------------------------------- */
+
+struct bias_ctx {
+	float *x, *db;
+	const float *b, *dx;
+	int N, D;
+};
+
+static void bias_forward_part(void *p, int begin, int end)
+{
+	const struct bias_ctx *c = p;
+	for (int n = begin; n < end; n++) {
+		float *x = c->x + (size_t)n * c->D;
+		for (int j = 0; j < c->D; j++)
+			x[j] += c->b[j];
+	}
+}
+
+void bias_forward(float *x, const float *b, int N, int D)
+{
+	struct bias_ctx c = { .x = x, .b = b, .N = N, .D = D };
+	pool_for(N, (long)N * D, bias_forward_part, &c);
+}
+
+/* split over columns so each sum runs over rows in order, whatever the threads */
+static void bias_backward_part(void *p, int begin, int end)
+{
+	const struct bias_ctx *c = p;
+	for (int n = 0; n < c->N; n++) {
+		const float *d = c->dx + (size_t)n * c->D;
+		for (int j = begin; j < end; j++)
+			c->db[j] += d[j];
+	}
+}
+
+void bias_backward(float *db, const float *dx, int N, int D)
+{
+	struct bias_ctx c = { .db = db, .dx = dx, .N = N, .D = D };
+	pool_for(D, (long)N * D, bias_backward_part, &c);
+}
+
+struct headnorm_ctx {
+	float *qkv, *raw, *rstd, *dw;
+	const float *w, *raw_in, *rstd_in; /* the forward's saved state, for the backward */
+	int N, NH, NKV, HD;
+	float eps;
+};
+
+static void headnorm_forward_part(void *p, int begin, int end)
+{
+	const struct headnorm_ctx *c = p;
+	int HD = c->HD, heads = c->NH + c->NKV, QKV = (c->NH + 2 * c->NKV) * HD;
+	for (int n = begin; n < end; n++)
+		for (int h = 0; h < heads; h++) {
+			float *x = c->qkv + (size_t)n * QKV + (size_t)h * HD;
+			float *raw = c->raw + ((size_t)n * heads + h) * HD;
+			const float *w = c->w + (h < c->NH ? 0 : HD);
+			float ss = 0.0f;
+			for (int i = 0; i < HD; i++) {
+				raw[i] = x[i];
+				ss += x[i] * x[i];
+			}
+			float r = 1.0f / sqrtf(ss / (float)HD + c->eps);
+			for (int i = 0; i < HD; i++)
+				x[i] = raw[i] * r * w[i];
+			c->rstd[(size_t)n * heads + h] = r;
+		}
+}
+
+void headnorm_forward(float *qkv, float *raw, float *rstd, const float *w, int N, int NH, int NKV,
+	int HD, float eps)
+{
+	struct headnorm_ctx c = { .qkv = qkv, .raw = raw, .rstd = rstd, .w = w, .N = N, .NH = NH, .NKV = NKV,
+		.HD = HD, .eps = eps };
+	pool_for(N, (long)N * (NH + NKV) * HD * 4, headnorm_forward_part, &c);
+}
+
+/* dw: unit u < HD is q_norm's channel u, HD + i is k_norm's channel i; the sum runs
+ * over rows, then heads, in order */
+static void headnorm_backward_dw_part(void *p, int begin, int end)
+{
+	const struct headnorm_ctx *c = p;
+	int HD = c->HD, heads = c->NH + c->NKV, QKV = (c->NH + 2 * c->NKV) * HD;
+	for (int n = 0; n < c->N; n++)
+		for (int h = 0; h < heads; h++) {
+			int base = h < c->NH ? 0 : HD;
+			int lo = begin > base ? begin - base : 0, hi = end - base < HD ? end - base : HD;
+			const float *dy = c->qkv + (size_t)n * QKV + (size_t)h * HD;
+			const float *x = c->raw_in + ((size_t)n * heads + h) * HD;
+			float r = c->rstd_in[(size_t)n * heads + h];
+			for (int i = lo; i < hi; i++)
+				c->dw[base + i] += dy[i] * x[i] * r;
+		}
+}
+
+/* dx = r·dy·w − r³·x/HD · Σ dy·w·x, over each head, written over dy */
+static void headnorm_backward_dx_part(void *p, int begin, int end)
+{
+	const struct headnorm_ctx *c = p;
+	int HD = c->HD, heads = c->NH + c->NKV, QKV = (c->NH + 2 * c->NKV) * HD;
+	for (int n = begin; n < end; n++)
+		for (int h = 0; h < heads; h++) {
+			float *dy = c->qkv + (size_t)n * QKV + (size_t)h * HD;
+			const float *x = c->raw_in + ((size_t)n * heads + h) * HD;
+			const float *w = c->w + (h < c->NH ? 0 : HD);
+			float r = c->rstd_in[(size_t)n * heads + h], dot = 0.0f;
+			for (int i = 0; i < HD; i++)
+				dot += dy[i] * w[i] * x[i];
+			float k = r * r * r * dot / (float)HD;
+			for (int i = 0; i < HD; i++)
+				dy[i] = r * dy[i] * w[i] - k * x[i];
+		}
+}
+
+void headnorm_backward(float *dqkv, float *dw, const float *raw, const float *rstd, const float *w,
+	int N, int NH, int NKV, int HD)
+{
+	struct headnorm_ctx c = { .qkv = dqkv, .raw_in = raw, .rstd_in = rstd, .dw = dw,
+		.w = w, .N = N, .NH = NH, .NKV = NKV, .HD = HD };
+	/* dw first: it reads dy, which the dx pass overwrites */
+	pool_for(2 * HD, (long)N * (NH + NKV) * HD * 3, headnorm_backward_dw_part, &c);
+	pool_for(N, (long)N * (NH + NKV) * HD * 5, headnorm_backward_dx_part, &c);
 }
 
 /* ---- attention ---------------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /*
  * Finite-difference gradient checks: each kernel's backward against central
  * differences of a random linear functional of its forward, then the whole model
- * for the cross-entropy and the GRPO losses (tied and untied heads, GQA, padding).
+ * for the cross-entropy and the GRPO losses (tied and untied heads, GQA, padding),
+ * and the GRPO loss of Qwen2 (q/k/v biases) and Qwen3 (q/k norms, head_dim 6 so
+ * heads x head_dim is not the width, llama3 rope scaling) configs.
  * Float32 differences are noisy, so tolerances are relative to the gradient's scale.
  */
 #include "test.h"
@@ -139,7 +141,7 @@ static void test_gradcheck__rope_attention(void)
 	static float cs[AT * AHD / 2], sn[AT * AHD / 2];
 	static double nq[AB * AT * AQKV];
 	int len[AB] = { AT, 3 };
-	rope_tables(cs, sn, AT, AHD, 10000.0f);
+	rope_tables(cs, sn, AT, AHD, 10000.0f, NULL);
 	fill_normal(x, AB * AT * AQKV, 1.0f, 9);
 	fill_normal(r, AB * AT * AC, 1.0f, 10);
 	rope_attention(out, att, x, qkv, cs, sn, len);
@@ -240,12 +242,19 @@ struct model_case {
 	int grpo;
 };
 
-static void model_case_init(struct model_case *k, int tied, int grpo)
+static void model_case_init(struct model_case *k, int tied, int grpo, enum model_arch arch)
 {
 	struct model_config c;
 	config_defaults(&c);
 	c.vocab = 11; c.dim = 16; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.ffn = 12;
 	c.max_seq = 8; c.tied = tied; c.bos_id = 1; c.eos_id = 2; c.pad_id = 0;
+	c.arch = arch;
+	c.qkv_bias = arch == ARCH_QWEN2;
+	c.qk_norm = arch == ARCH_QWEN3;
+	if (arch == ARCH_QWEN3) {
+		c.head_dim = 6;
+		c.rope = (struct rope_scaling){ ROPE_LLAMA3, 4.0f, 1.0f, 4.0f, 8 };
+	}
 	struct err e = { 0 };
 	CHECK_MSG(model_init(&k->m, &c, MB, MT, &e) == 0, "%s", e.msg);
 	fill_normal(k->m.params_mem, k->m.num_params, 0.4f, 13);
@@ -291,11 +300,11 @@ static double model_case_loss(struct model_case *k)
 	return st.loss;
 }
 
-static void check_model(int tied, int grpo)
+static void check_model_arch(int tied, int grpo, enum model_arch arch)
 {
 	static struct model_case k;
 	pool_set_threads(1); /* thousands of tiny forwards: thread hand-offs would dominate */
-	model_case_init(&k, tied, grpo);
+	model_case_init(&k, tied, grpo, arch);
 	model_zero_grad(&k.m);
 	model_case_loss(&k);
 	model_backward(&k.m, &k.batch);
@@ -320,10 +329,17 @@ static void check_model(int tied, int grpo)
 	model_release(&k.m);
 }
 
+static void check_model(int tied, int grpo)
+{
+	check_model_arch(tied, grpo, ARCH_LLAMA);
+}
+
 static void test_gradcheck__model_ce_untied(void) { check_model(0, 0); }
 static void test_gradcheck__model_ce_tied(void) { check_model(1, 0); }
 static void test_gradcheck__model_grpo_untied(void) { check_model(0, 1); }
 static void test_gradcheck__model_grpo_tied(void) { check_model(1, 1); }
+static void test_gradcheck__model_grpo_qwen2(void) { check_model_arch(0, 1, ARCH_QWEN2); }
+static void test_gradcheck__model_grpo_qwen3(void) { check_model_arch(1, 1, ARCH_QWEN3); }
 
 int main(int argc, char **argv)
 {
@@ -338,5 +354,7 @@ int main(int argc, char **argv)
 		TEST(test_gradcheck__model_ce_tied),
 		TEST(test_gradcheck__model_grpo_untied),
 		TEST(test_gradcheck__model_grpo_tied),
+		TEST(test_gradcheck__model_grpo_qwen2),
+		TEST(test_gradcheck__model_grpo_qwen3),
 		{ 0 } });
 }

@@ -1,7 +1,9 @@
 /*
  * Overfit: a tiny model memorises a small fixed batch (loss below 0.05), through
  * the real training path — forward, masked cross-entropy, backward, clipping, AdamW
- * with warmup. And the same run with 1 and 2 threads ends with identical weights.
+ * with warmup. And the same run with 1 and 2 threads ends with identical weights,
+ * for the Llama config and for Qwen2 (q/k/v biases) and Qwen3 (q/k norms, head_dim
+ * 24 so that heads x head_dim is not the width) configs.
  */
 #include "test.h"
 
@@ -20,12 +22,18 @@ static const char *const docs[B] = {
 	"r1flow",
 };
 
+static enum model_arch arch = ARCH_LLAMA; /* of the model train() makes */
+
 static double train(int threads, int steps, float *final_params, size_t *n)
 {
 	pool_set_threads(threads);
 	struct model_config c;
 	config_defaults(&c);
 	c.dim = 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.ffn = 128; c.max_seq = 64;
+	c.arch = arch;
+	c.qkv_bias = arch == ARCH_QWEN2;
+	c.qk_norm = arch == ARCH_QWEN3;
+	c.head_dim = arch == ARCH_QWEN3 ? 24 : 0;
 	struct model m;
 	struct err e = { 0 };
 	CHECK_MSG(model_init(&m, &c, B, 64, &e) == 0, "%s", e.msg);
@@ -91,17 +99,37 @@ static void test_overfit__memorises_a_batch(void)
 	CHECK_MSG(loss < 0.05, "final loss %.4f", loss);
 }
 
-static void test_overfit__thread_count_does_not_change_the_weights(void)
+static void same_weights_on_1_and_2_threads(void)
 {
-	static float p1[1 << 20], p2[1 << 20];
+	static float p0[1 << 20], p1[1 << 20], p2[1 << 20];
 	size_t n1, n2;
+	/* parameters the steps did not move would prove nothing: compare with step 0 too */
+	train(1, 0, p0, &n1);
 	train(1, 20, p1, &n1);
 	train(2, 20, p2, &n2);
 	CHECK(n1 == n2 && n1 <= (1 << 20));
-	size_t diff = 0;
-	for (size_t i = 0; i < n1; i++)
+	size_t diff = 0, moved = 0;
+	for (size_t i = 0; i < n1; i++) {
 		diff += memcmp(&p1[i], &p2[i], sizeof(float)) != 0;
-	CHECK_MSG(diff == 0, "%zu of %zu parameters differ between 1 and 2 threads", diff, n1);
+		moved += p1[i] != p0[i];
+	}
+	CHECK_MSG(diff == 0, "%s: %zu of %zu parameters differ between 1 and 2 threads",
+		config_arch_name(arch), diff, n1);
+	CHECK_MSG(moved > n1 / 2, "%s: only %zu of %zu parameters moved", config_arch_name(arch), moved, n1);
+}
+
+static void test_overfit__thread_count_does_not_change_the_weights(void)
+{
+	arch = ARCH_LLAMA;
+	same_weights_on_1_and_2_threads();
+}
+
+static void test_overfit__thread_count_does_not_change_qwen_weights(void)
+{
+	arch = ARCH_QWEN2;
+	same_weights_on_1_and_2_threads();
+	arch = ARCH_QWEN3;
+	same_weights_on_1_and_2_threads();
 }
 
 int main(int argc, char **argv)
@@ -109,5 +137,6 @@ int main(int argc, char **argv)
 	return test_main(argc, argv, (struct test_case[]){
 		TEST(test_overfit__memorises_a_batch),
 		TEST(test_overfit__thread_count_does_not_change_the_weights),
+		TEST(test_overfit__thread_count_does_not_change_qwen_weights),
 		{ 0 } });
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A model directory is checked when the spec is validated and submitted, and a bad
 # one is named by the user's own path: missing, a malformed config.json, a truncated
-# model.safetensors, absurd or mismatched sizes. A model taken from another
+# model.safetensors, absurd or mismatched sizes, an architecture or config key r1flow
+# does not implement, a Qwen2 config over a file without Qwen2's biases. A model taken from another
 # pipeline's stage ({pipeline, stage}) starts from that stage's final weights, and is
 # refused at submit when the pipeline or stage does not exist or has not succeeded.
 . "$(dirname "$0")/lib.sh"
@@ -49,7 +50,30 @@ sed -i 's/"vocab_size": *[0-9]*/"vocab_size": 8000000/; s/"intermediate_size": *
 cp -r "$T/good" "$T/shape"
 sed -i 's/"intermediate_size": *64/"intermediate_size": 48/' "$T/shape/config.json"
 grep -q '"intermediate_size": 48' "$T/shape/config.json" || fail "could not edit config.json: $(cat "$T/shape/config.json")"
+# configs of architectures and options r1flow does not run, refused by name
+edit_config() { # edit_config NAME PYTHON-STATEMENTS-ON-c
+	cp -r "$T/good" "$T/$1"
+	/usr/bin/python3 - "$T/$1/config.json" "$2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); exec(sys.argv[2])
+open(sys.argv[1], "w").write(json.dumps(c))
+PY
+}
+edit_config gpt2 'c["model_type"] = "gpt2"'
+edit_config cls 'c["architectures"] = ["GPT2LMHeadModel"]; del c["model_type"]'
+edit_config yarn 'c["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0}'
+edit_config window 'c.update(model_type="mistral", architectures=["MistralForCausalLM"], sliding_window=16)'
+edit_config dropout 'c["attention_dropout"] = 0.1'
+edit_config qwen2 'c.update(model_type="qwen2", architectures=["Qwen2ForCausalLM"]); del c["attention_bias"]'
+edit_config q2bias 'c.update(model_type="qwen2", architectures=["Qwen2ForCausalLM"])'
 cases=(
+	"gpt2|$T/gpt2|'$T/gpt2/config.json': model_type 'gpt2' is not supported (supported: llama, mistral, qwen2, qwen3)"
+	"cls|$T/cls|'$T/cls/config.json': architectures 'GPT2LMHeadModel' is not supported"
+	"yarn|$T/yarn|'$T/yarn/config.json': rope_scaling type 'yarn' is not supported"
+	"window|$T/window|'$T/window/config.json': sliding_window 16 is less than max_position_embeddings 48"
+	"dropout|$T/dropout|'$T/dropout/config.json': attention_dropout 0.1 is not supported"
+	"qwen2|$T/qwen2|'$T/qwen2/model.safetensors': it has 12 tensors, the config in config.json needs 15"
+	"q2bias|$T/q2bias|'$T/q2bias/config.json': attention_bias false is not supported for model_type 'qwen2'"
 	"missing|$T/missing|cannot open checkpoint directory '$T/missing'"
 	"badjson|$T/badjson|malformed JSON in '$T/badjson/config.json'"
 	"trunc|$T/trunc|'$T/trunc/model.safetensors' is truncated"

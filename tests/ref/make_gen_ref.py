@@ -5,11 +5,16 @@ tests/ref/test_generate_ref.c compares core/generate.c against.
 
     /usr/bin/python3 make_gen_ref.py OUTDIR    write OUTDIR/{config.json,
                                                model.safetensors, gen.safetensors}
+                                               and OUTDIR/<variant>/ the same for
+                                               each of VARIANTS
 
 A random Llama (llama_ref.py: GQA, untied head, HF names) and prompts of mixed
 lengths; for each prompt, the greedy continuation of NEW tokens, recomputing the
 full sequence in float64 from the stored fp32 parameters at every step (no KV cache:
-the reference is the plain definition). config.json's eos_token_id is an id that no
+the reference is the plain definition). VARIANTS are the other architectures and
+options (as make_ref.py's): Llama with llama3 rope scaling and head_dim 24, Llama with
+linear rope scaling and a tied head, Qwen2, Qwen3 (BF16 weights, tied, head_dim
+32), Mistral with head_dim 8. config.json's eos_token_id is an id that no
 continuation contains, so every sequence runs the full NEW tokens on the C side too
 (test_generate.c tests the stopping rules).
 
@@ -42,6 +47,16 @@ MIN_GAP = 1e-3
 SEED = 4321
 ATTEMPTS = 50
 
+VARIANTS = {
+    "llama3_head_dim": dict(CONFIG, head_dim=24, rope_scaling=dict(
+        rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+        original_max_position_embeddings=32)),
+    "linear_tied": dict(CONFIG, tied=True, rope_scaling=dict(type="linear", factor=4.0)),
+    "qwen2": dict(CONFIG, arch="qwen2"),
+    "qwen3_bf16": dict(CONFIG, arch="qwen3", head_dim=32, tied=True, bf16=True),
+    "mistral": dict(CONFIG, arch="mistral", head_dim=8),
+}
+
 
 def greedy(cfg, P64, prompt):
     """Greedy continuation of prompt (list of ids): tokens, log-probs, min top-2 gap."""
@@ -59,12 +74,13 @@ def greedy(cfg, P64, prompt):
     return tokens, logprobs, gap
 
 
-def make_reference(outdir):
-    cfg = CONFIG
+def make_reference(outdir, cfg):
     assert max(PROMPT_LENGTHS) + NEW <= cfg["max_seq"]
     gen = torch.Generator().manual_seed(SEED)
     for attempt in range(ATTEMPTS):
         P32 = init_params(cfg, gen)
+        if cfg.get("bf16"):
+            P32 = {n: t.to(torch.bfloat16).to(torch.float32) for n, t in P32.items()}
         P64 = {n: t.to(torch.float64) for n, t in P32.items()}
         prompts = [torch.randint(0, cfg["vocab"], (n,), generator=gen).tolist() for n in PROMPT_LENGTHS]
         runs = [greedy(cfg, P64, p) for p in prompts]
@@ -84,9 +100,11 @@ def make_reference(outdir):
     for b, p in enumerate(prompts):
         ptok[b, :len(p)] = p
     os.makedirs(outdir, exist_ok=True)
-    write_config(os.path.join(outdir, "config.json"), cfg)
+    write_config(os.path.join(outdir, "config.json"),
+                 dict(cfg, torch_dtype="bfloat16" if cfg.get("bf16") else "float32"))
     write_safetensors(os.path.join(outdir, "model.safetensors"),
-                      [(n, P32[n].numpy()) for n, _ in param_specs(cfg)], {"format": "pt"})
+                      [(n, P32[n].to(torch.bfloat16) if cfg.get("bf16") else P32[n].numpy())
+                       for n, _ in param_specs(cfg)], {"format": "pt"})
     write_safetensors(os.path.join(outdir, "gen.safetensors"), [
         ("prompts", ptok),
         ("prompt_lengths", np.array(PROMPT_LENGTHS, dtype=np.int32)),
@@ -103,7 +121,9 @@ def main(argv):
         sys.stderr.write("usage: make_gen_ref.py OUTDIR\n")
         return 2
     torch.set_num_threads(1)
-    make_reference(argv[1])
+    make_reference(argv[1], CONFIG)
+    for name, cfg in VARIANTS.items():
+        make_reference(os.path.join(argv[1], name), cfg)
     return 0
 
 

@@ -5,6 +5,8 @@ model core against, tensor by tensor (llm.c's test_gpt2 approach).
 
     /usr/bin/python3 make_ref.py OUTDIR     write OUTDIR/{config.json,
                                             model.safetensors, ref.safetensors}
+                                            and OUTDIR/<variant>/ the same for
+                                            each of VARIANTS (logits and CE only)
     /usr/bin/python3 make_ref.py --selfcheck
                                             check this script against itself:
                                             autograd gradcheck, a loop-based
@@ -17,6 +19,13 @@ with rotate_half, grouped-query attention, SwiGLU, untied head). Parameters are 
 model.safetensors; every reference value is then computed in float64 from exactly
 those fp32 numbers (and from the fp32-rounded batch side data and constants), so the
 only difference left for the C side is its own fp32 arithmetic.
+
+VARIANTS are the other architectures and options at the same small size: Llama with
+llama3 rope scaling and an explicit head_dim (NH·HD > hidden), Llama with linear
+rope scaling and a tied head, Qwen2 (q/k/v biases), Qwen3 (q/k norms, head_dim,
+tied, its weights written as BF16: the reference uses the bf16-rounded values, so
+the file's dtype is the only difference), Mistral with NH·HD < hidden. Their
+ref.safetensors hold everything above but the clip and AdamW entries.
 
 ref.safetensors holds (all F32 unless noted; scalars are shape [1] tensors):
   tokens, targets (I32, (B,T)); lengths (I32, (B)); mask (B,T)
@@ -63,6 +72,16 @@ ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1)
 CLIP_FRACTION = 0.5   # max_norm = this * grad norm, so clipping happens
 BOUNDARY_MARGIN = 1e-3  # no ratio this close to a clip edge (fp32 could flip it)
 SEED = 1234
+
+VARIANTS = {
+    "llama3_head_dim": dict(CONFIG, head_dim=24, rope_scaling=dict(
+        rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+        original_max_position_embeddings=64)),   # wavelengths 6..10^4: all three regimes
+    "linear_tied": dict(CONFIG, tied=True, rope_scaling=dict(type="linear", factor=4.0)),
+    "qwen2": dict(CONFIG, arch="qwen2"),
+    "qwen3_bf16": dict(CONFIG, arch="qwen3", head_dim=32, tied=True, bf16=True),
+    "mistral": dict(CONFIG, arch="mistral", head_dim=8),
+}
 
 
 def f32(x):
@@ -168,26 +187,11 @@ def adamw_reference(P32, G32, names, max_norm, a):
     return float(norm), step1, m, v, step2
 
 
-def make_reference(outdir):
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED)
-    cfg = CONFIG
-    P32 = init_params(cfg, gen)
-    names = [n for n, _ in param_specs(cfg)]
-    tokens, targets, mask = make_batch(cfg, gen)
-    B = tokens.shape[0]
-
-    P64 = {n: P32[n].to(torch.float64).requires_grad_(True) for n in names}
-    logits = forward(cfg, P64, tokens)
-    lp, _ = token_stats(logits, targets)
-
-    # CE, token mean
-    ce_w = weights_token_mean(mask)
-    ce_w32 = ce_w.to(torch.float32)
-    loss_ce, st_ce = ce_loss(logits, targets, ce_w32.to(torch.float64))
-    ce_grads = grads_of(loss_ce, P64)
-
-    # GRPO, sequence mean; side data rounded to fp32 before use
+def grpo_reference(logits, lp, targets, mask, gen, P64):
+    """The GRPO loss, stats and gradients of logits at side data drawn from gen:
+    old and reference log-probs are lp plus noise, redrawn until no ratio is within
+    BOUNDARY_MARGIN of a clip edge, and clipping is active for some tokens only."""
+    B, T = targets.shape
     g = {k: f32(v) for k, v in GRPO.items()}
     adv = torch.tensor(ADV, dtype=torch.float64).unsqueeze(1).expand(B, T).contiguous()
     adv = adv.to(torch.float32).to(torch.float64)
@@ -210,6 +214,100 @@ def make_reference(outdir):
     grpo_grads = grads_of(loss_grpo, P64)
     if not 0 < float(st_grpo["clip_frac"]) < 1:
         raise SystemExit("make_ref: clipping never or always active; change the seed")
+    return dict(g=g, adv=adv, old_lp=old_lp, ref_lp=ref_lp, w32=grpo_w32, loss=loss_grpo,
+                st=st_grpo, grads=grpo_grads)
+
+
+def grpo_outputs(gr, names):
+    """ref.safetensors entries of a grpo_reference result."""
+    def F(t):
+        return t.detach().to(torch.float32).numpy()
+
+    def S(x):
+        return np.array([float(x)], dtype=np.float32)
+
+    g, st = gr["g"], gr["st"]
+    out = [
+        ("adv", F(gr["adv"])), ("old_lp", F(gr["old_lp"])), ("ref_lp", F(gr["ref_lp"])),
+        ("grpo_weights", F(gr["w32"])),
+        ("grpo_eps_low", S(g["eps_low"])), ("grpo_eps_high", S(g["eps_high"])),
+        ("grpo_beta", S(g["beta"])),
+        ("grpo_loss", S(gr["loss"])), ("grpo_kl", S(st["kl"])),
+        ("grpo_clip_frac", S(st["clip_frac"])), ("grpo_entropy", S(st["entropy"])),
+        ("grpo_nll", S(st["nll"])), ("grpo_tokens", S(st["tokens"])),
+    ]
+    return out + [("grpo_grad." + n, F(gr["grads"][n])) for n in names]
+
+
+def make_variant(outdir, cfg):
+    """config.json, model.safetensors and ref.safetensors (batch, logits, CE) of cfg."""
+    gen = torch.Generator().manual_seed(SEED)
+    P32 = init_params(cfg, gen)
+    if cfg.get("bf16"):
+        P32 = {n: t.to(torch.bfloat16).to(torch.float32) for n, t in P32.items()}
+    names = [n for n, _ in param_specs(cfg)]
+    tokens, targets, mask = make_batch(cfg, gen)
+    P64 = {n: P32[n].to(torch.float64).requires_grad_(True) for n in names}
+    logits = forward(cfg, P64, tokens)
+    lp, _ = token_stats(logits, targets)
+    ce_w32 = weights_token_mean(mask).to(torch.float32)
+    loss_ce, st_ce = ce_loss(logits, targets, ce_w32.to(torch.float64))
+    ce_grads = grads_of(loss_ce, P64)
+    gr = grpo_reference(logits, lp, targets, mask, gen, P64)
+    os.makedirs(outdir, exist_ok=True)
+    write_config(os.path.join(outdir, "config.json"),
+                 dict(cfg, torch_dtype="bfloat16" if cfg.get("bf16") else "float32"))
+    write_safetensors(os.path.join(outdir, "model.safetensors"),
+                      [(n, P32[n].to(torch.bfloat16) if cfg.get("bf16") else P32[n].numpy())
+                       for n in names], {"format": "pt"})
+
+    def F(t):
+        return t.detach().to(torch.float32).numpy()
+
+    def S(x):
+        return np.array([float(x)], dtype=np.float32)
+
+    out = [
+        ("tokens", tokens.to(torch.int32).numpy()),
+        ("lengths", np.array(LENGTHS, dtype=np.int32)),
+        ("targets", targets.to(torch.int32).numpy()),
+        ("mask", F(mask)),
+        ("logits", F(logits)),
+        ("token_lp", F(lp)),
+        ("ce_weights", F(ce_w32)),
+        ("ce_loss", S(loss_ce)), ("ce_nll", S(st_ce["nll"])),
+        ("ce_entropy", S(st_ce["entropy"])), ("ce_tokens", S(st_ce["tokens"])),
+    ]
+    out += [("ce_grad." + n, F(ce_grads[n])) for n in names]
+    out += grpo_outputs(gr, names)
+    write_safetensors(os.path.join(outdir, "ref.safetensors"), out, {"generator": "make_ref.py"})
+    print("make_ref: wrote %s (ce_loss %.6f, grpo_loss %.6f, clip_frac %.3f)"
+          % (outdir, float(loss_ce), float(gr["loss"]), float(gr["st"]["clip_frac"])))
+
+
+def make_reference(outdir):
+    torch.manual_seed(SEED)
+    gen = torch.Generator().manual_seed(SEED)
+    cfg = CONFIG
+    P32 = init_params(cfg, gen)
+    names = [n for n, _ in param_specs(cfg)]
+    tokens, targets, mask = make_batch(cfg, gen)
+    B = tokens.shape[0]
+
+    P64 = {n: P32[n].to(torch.float64).requires_grad_(True) for n in names}
+    logits = forward(cfg, P64, tokens)
+    lp, _ = token_stats(logits, targets)
+
+    # CE, token mean
+    ce_w = weights_token_mean(mask)
+    ce_w32 = ce_w.to(torch.float32)
+    loss_ce, st_ce = ce_loss(logits, targets, ce_w32.to(torch.float64))
+    ce_grads = grads_of(loss_ce, P64)
+
+    # GRPO, sequence mean; side data rounded to fp32 before use
+    gr = grpo_reference(logits, lp, targets, mask, gen, P64)
+    g, adv, old_lp, ref_lp = gr["g"], gr["adv"], gr["old_lp"], gr["ref_lp"]
+    grpo_w32, loss_grpo, st_grpo, grpo_grads = gr["w32"], gr["loss"], gr["st"], gr["grads"]
 
     # clip + AdamW from the fp32-rounded GRPO gradients
     G32 = {n: grpo_grads[n].to(torch.float32) for n in names}
@@ -241,16 +339,7 @@ def make_reference(outdir):
         ("ce_entropy", S(st_ce["entropy"])), ("ce_tokens", S(st_ce["tokens"])),
     ]
     out += [("ce_grad." + n, F(ce_grads[n])) for n in names]
-    out += [
-        ("adv", F(adv)), ("old_lp", F(old_lp)), ("ref_lp", F(ref_lp)),
-        ("grpo_weights", F(grpo_w32)),
-        ("grpo_eps_low", S(g["eps_low"])), ("grpo_eps_high", S(g["eps_high"])),
-        ("grpo_beta", S(g["beta"])),
-        ("grpo_loss", S(loss_grpo)), ("grpo_kl", S(st_grpo["kl"])),
-        ("grpo_clip_frac", S(st_grpo["clip_frac"])), ("grpo_entropy", S(st_grpo["entropy"])),
-        ("grpo_nll", S(st_grpo["nll"])), ("grpo_tokens", S(st_grpo["tokens"])),
-    ]
-    out += [("grpo_grad." + n, G32[n].numpy()) for n in names]
+    out += grpo_outputs(gr, names)
     out += [
         ("clip_max_norm", S(max_norm)), ("grad_norm", S(norm)),
         ("adam_lr", S(a["lr"])), ("adam_beta1", S(a["beta1"])), ("adam_beta2", S(a["beta2"])),
@@ -446,7 +535,26 @@ def selfcheck():
     report("clip_grad_norm_ norm", abs(norm - total) < 1e-12, "%.6f" % norm)
     report("torch AdamW == optim.h formulas (2 steps)", worst < 1e-14, "max diff %.2e" % worst)
 
-    # 5. the safetensors writer round-trips
+    # 5. every variant's feature moves the logits far beyond the C side's tolerance
+    #    (1e-4), so a C model that ignored it would fail test_ref
+    for name, vcfg in VARIANTS.items():
+        gv = torch.Generator().manual_seed(SEED)
+        Pv = {n: t.to(torch.float64) for n, t in init_params(vcfg, gv).items()}
+        tv, _, _ = make_batch(vcfg, gv)
+        base = forward(vcfg, Pv, tv)
+        offs = []
+        if vcfg.get("rope_scaling"):
+            offs.append(("rope_scaling", dict(vcfg, rope_scaling=None), Pv))
+        if vcfg.get("arch") == "qwen2":
+            offs.append(("biases", vcfg, {n: torch.zeros_like(t) if n.endswith(".bias") else t
+                                          for n, t in Pv.items()}))
+        if vcfg.get("arch") == "qwen3":
+            offs.append(("q/k norm", dict(vcfg, arch="llama"), Pv))
+        for what, ocfg, oP in offs:
+            d = float((forward(ocfg, oP, tv) - base).abs().max())
+            report("%s: without %s the logits move" % (name, what), d > 1e-2, "max diff %.2e" % d)
+
+    # 6. the safetensors writer round-trips
     import tempfile
     with tempfile.TemporaryDirectory() as td:
         pth = os.path.join(td, "x.safetensors")
@@ -474,6 +582,8 @@ def main(argv):
         return 2
     torch.set_num_threads(1)
     make_reference(argv[1])
+    for name, cfg in VARIANTS.items():
+        make_variant(os.path.join(argv[1], name), cfg)
     return 0
 
 

@@ -13,6 +13,10 @@
  * match exactly, log-probs within 1e-4 (fp32 vs float64 on logits of O(5): the
  * observed difference is ~1e-6).
  *
+ * The same runs for each of the script's architecture variants (llama3 and linear
+ * rope scaling, explicit head_dim, tied head, Qwen2, Qwen3 from BF16 weights,
+ * Mistral), each in its own subdirectory.
+ *
  * The generated directory is removed when every test passes and kept (its path
  * printed) otherwise.
  */
@@ -59,14 +63,14 @@ static void *read_tensor(struct st_file *st, const char *name, bool is_int, int 
 	return out;
 }
 
-static void fixture_open(struct fixture *fx)
+static void fixture_open_dir(struct fixture *fx, const char *dir)
 {
 	char path[4200];
 	struct err e = { 0 };
 	struct st_file st;
 	int64_t shape[2];
 	memset(fx, 0, sizeof *fx);
-	snprintf(path, sizeof path, "%s/gen.safetensors", ref_dir);
+	snprintf(path, sizeof path, "%s/gen.safetensors", dir);
 	CHECK_MSG(st_open(&st, path, &e) == 0, "%s", e.msg);
 	fx->prompts = read_tensor(&st, "prompts", true, 2, shape);
 	fx->B = (int)shape[0];
@@ -84,7 +88,7 @@ static void fixture_open(struct fixture *fx)
 	free(gap);
 	st_close(&st);
 
-	CHECK_MSG(checkpoint_load(&fx->m, ref_dir, fx->B, fx->P, &e) == 0, "%s", e.msg);
+	CHECK_MSG(checkpoint_load(&fx->m, dir, fx->B, fx->P, &e) == 0, "%s", e.msg);
 	CHECK(fx->P + fx->NEW <= fx->m.cfg.max_seq);
 	CHECK_MSG(gen_init(&fx->g, &fx->m, fx->B, fx->P + fx->NEW, &e) == 0, "%s", e.msg);
 	fx->reqs = calloc((size_t)fx->B, sizeof *fx->reqs);
@@ -93,6 +97,11 @@ static void fixture_open(struct fixture *fx)
 		CHECK(fx->plen[b] >= 1 && fx->plen[b] <= fx->P);
 		fx->reqs[b] = (struct gen_request){ fx->prompts + (size_t)b * fx->P, fx->plen[b], (uint64_t)b };
 	}
+}
+
+static void fixture_open(struct fixture *fx)
+{
+	fixture_open_dir(fx, ref_dir);
 }
 
 static void fixture_close(struct fixture *fx)
@@ -171,6 +180,35 @@ static void test_generate_ref__greedy_alone(void)
 	CHECK(ok);
 }
 
+/*
+ * One of make_gen_ref.py's VARIANTS: all prompts in one batch on 2 threads, and the
+ * longest prompt alone (prefill through model_forward, then the decode step: both
+ * must apply the variant's biases, q/k norms and rope scaling).
+ */
+static void check_variant(const char *name, enum model_arch arch)
+{
+	char dir[4200];
+	struct fixture fx;
+	snprintf(dir, sizeof dir, "%s/%s", ref_dir, name);
+	printf("  %s\n", name);
+	fixture_open_dir(&fx, dir);
+	CHECK_MSG(fx.m.cfg.arch == arch, "%s loaded as %s", dir, config_arch_name(fx.m.cfg.arch));
+	pool_set_threads(2);
+	bool ok = check_greedy(&fx, 0, fx.B, "batch of all prompts, 2 threads");
+	int longest = 0;
+	for (int b = 1; b < fx.B; b++)
+		longest = fx.plen[b] > fx.plen[longest] ? b : longest;
+	ok &= check_greedy(&fx, longest, 1, "longest prompt alone");
+	fixture_close(&fx);
+	CHECK(ok);
+}
+
+static void test_generate_ref__llama3_rope_head_dim(void) { check_variant("llama3_head_dim", ARCH_LLAMA); }
+static void test_generate_ref__linear_rope_tied(void) { check_variant("linear_tied", ARCH_LLAMA); }
+static void test_generate_ref__qwen2(void) { check_variant("qwen2", ARCH_QWEN2); }
+static void test_generate_ref__qwen3_bf16(void) { check_variant("qwen3_bf16", ARCH_QWEN3); }
+static void test_generate_ref__mistral(void) { check_variant("mistral", ARCH_MISTRAL); }
+
 /* ---------------------------------------------------------------- setup */
 
 /* Run argv with its output on ours; 0 when it exits 0. */
@@ -228,9 +266,10 @@ static int make_reference(void)
 	return 0;
 }
 
-static void remove_reference(void)
+/* Remove dir's files and its subdirectories' (the variants), then dir. */
+static void remove_tree(const char *dir, int depth)
 {
-	DIR *d = opendir(ref_dir);
+	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *de;
@@ -238,11 +277,20 @@ static void remove_reference(void)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(path, sizeof path, "%s/%s", ref_dir, de->d_name);
-		unlink(path);
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		struct stat st;
+		if (depth < 1 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			remove_tree(path, depth + 1);
+		else
+			unlink(path);
 	}
 	closedir(d);
-	rmdir(ref_dir);
+	rmdir(dir);
+}
+
+static void remove_reference(void)
+{
+	remove_tree(ref_dir, 0);
 }
 
 int main(int argc, char **argv)
@@ -252,6 +300,11 @@ int main(int argc, char **argv)
 	int rc = test_main(argc, argv, (struct test_case[]){
 		TEST(test_generate_ref__greedy_batched),
 		TEST(test_generate_ref__greedy_alone),
+		TEST(test_generate_ref__llama3_rope_head_dim),
+		TEST(test_generate_ref__linear_rope_tied),
+		TEST(test_generate_ref__qwen2),
+		TEST(test_generate_ref__qwen3_bf16),
+		TEST(test_generate_ref__mistral),
 		{ 0 },
 	});
 	if (rc == 0)

@@ -11,6 +11,11 @@
  * Every constant (GRPO eps and beta, clip norm, AdamW hyper-parameters) is read from
  * that file, so the script is the one place that sets them.
  *
+ * The script also writes one subdirectory per architecture variant (make_ref.py's
+ * VARIANTS: llama3 and linear rope scaling, explicit head_dim, tied head, Qwen2,
+ * Qwen3 from BF16 weights, Mistral); each has a test of logits, CE and GRPO losses
+ * and the CE and GRPO gradients of every tensor under the same tolerances.
+ *
  * Each test loads the checkpoint with checkpoint_load and prints, per tensor, the
  * max abs diff and max rel diff, rel = |got - ref| / (|ref| + 1e-3·max|ref|) so
  * that near-zero entries do not dominate. Pass/fail is on the abs diff only:
@@ -121,18 +126,18 @@ static int *ref_read_i32(struct fixture *fx, const char *name, size_t numel)
 	return (int *)out;
 }
 
-static void fixture_open(struct fixture *fx)
+static void fixture_open_dir(struct fixture *fx, const char *dir)
 {
 	char path[4200];
 	struct err e = { 0 };
 	memset(fx, 0, sizeof *fx);
-	snprintf(path, sizeof path, "%s/ref.safetensors", ref_dir);
+	snprintf(path, sizeof path, "%s/ref.safetensors", dir);
 	CHECK_MSG(st_open(&fx->st, path, &e) == 0, "%s", e.msg);
 	const struct st_tensor_info *ti = ref_info(fx, "tokens");
 	CHECK(ti->ndim == 2);
 	fx->B = (int)ti->shape[0];
 	fx->T = (int)ti->shape[1];
-	CHECK_MSG(checkpoint_load(&fx->m, ref_dir, fx->B, fx->T, &e) == 0, "%s", e.msg);
+	CHECK_MSG(checkpoint_load(&fx->m, dir, fx->B, fx->T, &e) == 0, "%s", e.msg);
 	fx->V = fx->m.cfg.vocab;
 	size_t BT = (size_t)fx->B * fx->T;
 	fx->tokens = ref_read_i32(fx, "tokens", BT);
@@ -143,6 +148,11 @@ static void fixture_open(struct fixture *fx)
 		CHECK(fx->lengths[b] >= 1 && fx->lengths[b] <= fx->T);
 	fx->batch = (struct model_batch){ .B = fx->B, .T = fx->T, .tokens = fx->tokens,
 		.lengths = fx->lengths };
+}
+
+static void fixture_open(struct fixture *fx)
+{
+	fixture_open_dir(fx, ref_dir);
 }
 
 static void fixture_close(struct fixture *fx)
@@ -315,47 +325,137 @@ static void test_ref__ce_grads(void)
 	CHECK_MSG(ok && bad == 0, "%d gradient tensors differ", bad);
 }
 
-static void test_ref__grpo_grads(void)
+/* GRPO weights, loss, stats and every parameter's gradient of the fixture's model
+ * against the reference; the number of mismatches. */
+static int check_grpo(struct fixture *fx)
 {
-	struct fixture fx;
-	fixture_open(&fx);
-	size_t BT = (size_t)fx.B * fx.T;
-	check_same_tensor_set(&fx, "grpo_grad.");
+	size_t BT = (size_t)fx->B * fx->T;
+	check_same_tensor_set(fx, "grpo_grad.");
 
 	float *w = malloc(BT * sizeof *w);
 	CHECK(w);
-	loss_weights(w, fx.mask, fx.B, fx.T, LOSS_AGG_SEQ_MEAN, 0, 0, 0);
-	float *wref = ref_read(&fx, "grpo_weights", BT);
+	loss_weights(w, fx->mask, fx->B, fx->T, LOSS_AGG_SEQ_MEAN, 0, 0, 0);
+	float *wref = ref_read(fx, "grpo_weights", BT);
 	bool ok = check_tensor("grpo_weights (SEQ_MEAN)", w, wref, BT, NULL, 1e-7 * max_abs(wref, BT));
 	free(wref);
 
-	float *adv = ref_read(&fx, "adv", BT);
-	float *old_lp = ref_read(&fx, "old_lp", BT);
-	float *ref_lp = ref_read(&fx, "ref_lp", BT);
+	float *adv = ref_read(fx, "adv", BT);
+	float *old_lp = ref_read(fx, "old_lp", BT);
+	float *ref_lp = ref_read(fx, "ref_lp", BT);
 	struct grpo_params gp = {
-		.eps_low = (float)ref_scalar(&fx, "grpo_eps_low"),
-		.eps_high = (float)ref_scalar(&fx, "grpo_eps_high"),
-		.beta = (float)ref_scalar(&fx, "grpo_beta"),
+		.eps_low = (float)ref_scalar(fx, "grpo_eps_low"),
+		.eps_high = (float)ref_scalar(fx, "grpo_eps_high"),
+		.beta = (float)ref_scalar(fx, "grpo_beta"),
 	};
 	struct loss_stats st;
-	model_forward(&fx.m, &fx.batch);
-	model_zero_grad(&fx.m);
-	loss_grpo(&fx.m, fx.targets, w, adv, old_lp, ref_lp, &gp, &st);
-	model_backward(&fx.m, &fx.batch);
+	model_forward(&fx->m, &fx->batch);
+	model_zero_grad(&fx->m);
+	loss_grpo(&fx->m, fx->targets, w, adv, old_lp, ref_lp, &gp, &st);
+	model_backward(&fx->m, &fx->batch);
 
-	ok &= check_stat("grpo loss", st.loss, ref_scalar(&fx, "grpo_loss"));
-	ok &= check_stat("grpo kl", st.kl, ref_scalar(&fx, "grpo_kl"));
-	ok &= check_stat("grpo clip_frac", st.clip_frac, ref_scalar(&fx, "grpo_clip_frac"));
-	ok &= check_stat("grpo entropy", st.entropy, ref_scalar(&fx, "grpo_entropy"));
-	ok &= check_stat("grpo nll", st.nll, ref_scalar(&fx, "grpo_nll"));
-	ok &= check_stat("grpo tokens", (double)st.tokens, ref_scalar(&fx, "grpo_tokens"));
-	int bad = check_all(&fx, fx.m.grads_mem, "grpo_grad.", GRAD_RTOL, false);
+	ok &= check_stat("grpo loss", st.loss, ref_scalar(fx, "grpo_loss"));
+	ok &= check_stat("grpo kl", st.kl, ref_scalar(fx, "grpo_kl"));
+	ok &= check_stat("grpo clip_frac", st.clip_frac, ref_scalar(fx, "grpo_clip_frac"));
+	ok &= check_stat("grpo entropy", st.entropy, ref_scalar(fx, "grpo_entropy"));
+	ok &= check_stat("grpo nll", st.nll, ref_scalar(fx, "grpo_nll"));
+	ok &= check_stat("grpo tokens", (double)st.tokens, ref_scalar(fx, "grpo_tokens"));
+	int bad = check_all(fx, fx->m.grads_mem, "grpo_grad.", GRAD_RTOL, false);
 	free(w);
 	free(adv);
 	free(old_lp);
 	free(ref_lp);
+	return bad + !ok;
+}
+
+static void test_ref__grpo_grads(void)
+{
+	struct fixture fx;
+	fixture_open(&fx);
+	int bad = check_grpo(&fx);
 	fixture_close(&fx);
-	CHECK_MSG(ok && bad == 0, "%d gradient tensors differ", bad);
+	CHECK_MSG(bad == 0, "%d GRPO checks differ", bad);
+}
+
+/*
+ * One of make_ref.py's VARIANTS (another architecture or option): logits, token
+ * log-probs, CE and GRPO losses and stats and every parameter's CE and GRPO
+ * gradients, with the tolerances above. The config must have loaded as the variant says.
+ */
+static void check_variant(const char *name, enum model_arch arch, bool tied, enum rope_kind rope,
+	int head_dim)
+{
+	char dir[4200];
+	struct fixture fx;
+	snprintf(dir, sizeof dir, "%s/%s", ref_dir, name);
+	fixture_open_dir(&fx, dir);
+	const struct model_config *c = &fx.m.cfg;
+	CHECK_MSG(c->arch == arch && c->tied == tied && c->rope.kind == rope && config_head_dim(c) == head_dim,
+		"%s/config.json loaded as %s, tied %d, rope %d, head dim %d", dir, config_arch_name(c->arch),
+		c->tied, (int)c->rope.kind, config_head_dim(c));
+	check_same_tensor_set(&fx, "ce_grad.");
+	size_t BT = (size_t)fx.B * fx.T, BTV = BT * fx.V;
+	model_forward(&fx.m, &fx.batch);
+	float *ref = ref_read(&fx, "logits", BTV);
+	bool *valid = valid_positions(&fx, 0, (size_t)fx.V);
+	bool ok = check_tensor("logits (t < length)", fx.m.act.logits, ref, BTV, valid, LOGITS_ATOL);
+	free(ref);
+	free(valid);
+	float *lp = malloc(BT * sizeof *lp);
+	CHECK(lp);
+	loss_token_logprobs(&fx.m, fx.targets, lp);
+	ref = ref_read(&fx, "token_lp", BT);
+	valid = valid_positions(&fx, 1, 1);
+	ok &= check_tensor("token logprobs (t < length - 1)", lp, ref, BT, valid, LOGITS_ATOL);
+	free(ref);
+	free(valid);
+	free(lp);
+
+	float *w = malloc(BT * sizeof *w);
+	CHECK(w);
+	loss_weights(w, fx.mask, fx.B, fx.T, LOSS_AGG_TOKEN_MEAN, 0, 0, 0);
+	struct loss_stats st;
+	model_forward(&fx.m, &fx.batch);
+	model_zero_grad(&fx.m);
+	loss_cross_entropy(&fx.m, fx.targets, w, &st);
+	model_backward(&fx.m, &fx.batch);
+	ok &= check_stat("ce loss", st.loss, ref_scalar(&fx, "ce_loss"));
+	ok &= check_stat("ce nll", st.nll, ref_scalar(&fx, "ce_nll"));
+	ok &= check_stat("ce entropy", st.entropy, ref_scalar(&fx, "ce_entropy"));
+	int bad = check_all(&fx, fx.m.grads_mem, "ce_grad.", GRAD_RTOL, false);
+	bad += check_grpo(&fx);
+	free(w);
+	fixture_close(&fx);
+	CHECK_MSG(ok && bad == 0, "%s: %d checks differ", name, bad);
+}
+
+/* llama3 rope scaling over all three frequency bands; 4 heads of 24 > hidden 64 */
+static void test_ref__llama3_rope_head_dim(void)
+{
+	check_variant("llama3_head_dim", ARCH_LLAMA, false, ROPE_LLAMA3, 24);
+}
+
+/* linear rope scaling; the LM head tied to the embedding */
+static void test_ref__linear_rope_tied(void)
+{
+	check_variant("linear_tied", ARCH_LLAMA, true, ROPE_LINEAR, 16);
+}
+
+/* q/k/v biases */
+static void test_ref__qwen2(void)
+{
+	check_variant("qwen2", ARCH_QWEN2, false, ROPE_DEFAULT, 16);
+}
+
+/* per-head q/k RMSNorm before RoPE, head_dim 32, tied, weights read from BF16 */
+static void test_ref__qwen3_bf16(void)
+{
+	check_variant("qwen3_bf16", ARCH_QWEN3, true, ROPE_DEFAULT, 32);
+}
+
+/* a sliding window as long as max_position_embeddings; 4 heads of 8 < hidden 64 */
+static void test_ref__mistral(void)
+{
+	check_variant("mistral", ARCH_MISTRAL, false, ROPE_DEFAULT, 8);
 }
 
 /* Put the reference GRPO gradients into the model's gradient buffer. */
@@ -463,9 +563,10 @@ static int make_reference(void)
 	return 0;
 }
 
-static void remove_reference(void)
+/* Remove dir's files and its subdirectories' (the variants), then dir. */
+static void remove_tree(const char *dir, int depth)
 {
-	DIR *d = opendir(ref_dir);
+	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *de;
@@ -473,11 +574,20 @@ static void remove_reference(void)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(path, sizeof path, "%s/%s", ref_dir, de->d_name);
-		unlink(path);
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		struct stat st;
+		if (depth < 1 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			remove_tree(path, depth + 1);
+		else
+			unlink(path);
 	}
 	closedir(d);
-	rmdir(ref_dir);
+	rmdir(dir);
+}
+
+static void remove_reference(void)
+{
+	remove_tree(ref_dir, 0);
 }
 
 int main(int argc, char **argv)
@@ -489,6 +599,11 @@ int main(int argc, char **argv)
 		TEST(test_ref__ce_grads),
 		TEST(test_ref__grpo_grads),
 		TEST(test_ref__adamw_step),
+		TEST(test_ref__llama3_rope_head_dim),
+		TEST(test_ref__linear_rope_tied),
+		TEST(test_ref__qwen2),
+		TEST(test_ref__qwen3_bf16),
+		TEST(test_ref__mistral),
 		{ 0 },
 	});
 	if (rc == 0)

@@ -407,14 +407,162 @@ static void test_checkpoint__config_errors(void)
 	config_fails("{" REQ ", \"rms_norm_eps\": 1e300}", "'rms_norm_eps'", "out of range");
 	config_fails("{" REQ ", \"hidden_act\": \"gelu\"}", "hidden_act 'gelu'", "not supported");
 	config_fails("{" REQ ", \"hidden_act\": 3}", "'hidden_act'", "expected a string");
-	config_fails("{" REQ ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}", "rope_scaling",
-		"not supported");
+	config_fails("{" REQ ", \"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2.0}}",
+		"rope_scaling type 'yarn'", "not supported");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2.0}}",
+		"rope_scaling type 'dynamic'", "not supported");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"linear\"}}", "rope_scaling has no 'factor'", "");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2, \"attention_factor\": 1}}",
+		"rope_scaling key 'attention_factor'", "not supported");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1,"
+		" \"high_freq_factor\": 4}}", "rope_scaling has no 'original_max_position_embeddings'", "");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 0.5}}", "'factor'", ">= 1");
+	config_fails("{" REQ ", \"rope_scaling\": \"linear\"}", "'rope_scaling'", "expected an object or null");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4}}",
+		"rope_parameters type 'yarn'", "not supported");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 5e5}, "
+		"\"rope_theta\": 1e4}", "rope_parameters' rope_theta 500000", "is not rope_theta 10000");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\"}, \"rope_scaling\": "
+		"{\"rope_type\": \"linear\", \"factor\": 2}}", "both rope_scaling and rope_parameters", "");
+	config_fails("{" REQ ", \"rope_parameters\": {\"rope_type\": \"default\", \"mrope_section\": [1]}}",
+		"rope_parameters key 'mrope_section'", "not supported");
+	config_fails("{" REQ ", \"rope_scaling\": {\"rope_type\": \"default\", \"rope_theta\": 5e5}}",
+		"rope_scaling key 'rope_theta'", "not supported");
 	config_fails("{" REQ ", \"model_type\": \"gpt2\"}", "model_type 'gpt2'", "not supported");
-	config_fails("{" REQ ", \"attention_bias\": true}", "attention_bias", "not supported");
-	config_fails("{" REQ ", \"head_dim\": 32}", "head_dim", "");
+	config_fails("{" REQ ", \"model_type\": \"qwen2_moe\"}", "model_type 'qwen2_moe'", "qwen3");
+	config_fails("{" REQ ", \"architectures\": [\"GPT2LMHeadModel\"]}", "architectures 'GPT2LMHeadModel'",
+		"not supported");
+	config_fails("{" REQ ", \"model_type\": \"llama\", \"architectures\": [\"LlamaForSequenceClassification\"]}",
+		"architectures 'LlamaForSequenceClassification'", "not supported");
+	config_fails("{" REQ ", \"model_type\": \"llama\", \"architectures\": [\"Qwen2ForCausalLM\"]}",
+		"architectures 'Qwen2ForCausalLM'", "does not match model_type 'llama'");
+	config_fails("{" REQ ", \"architectures\": \"LlamaForCausalLM\"}", "'architectures'", "list of one");
+	config_fails("{" REQ ", \"attention_bias\": true}", "attention_bias true", "model_type 'llama'");
+	config_fails("{" REQ ", \"model_type\": \"qwen3\", \"attention_bias\": true}", "attention_bias true",
+		"model_type 'qwen3'");
+	config_fails("{" REQ ", \"model_type\": \"qwen2\", \"attention_bias\": false}", "attention_bias false",
+		"always have biases");
+	config_fails("{" REQ ", \"mlp_bias\": true}", "mlp_bias true", "not supported");
+	config_fails("{" REQ ", \"attention_dropout\": 0.1}", "attention_dropout 0.1", "not supported");
+	config_fails("{" REQ ", \"model_type\": \"qwen2\", \"use_sliding_window\": true}", "use_sliding_window true",
+		"not supported");
+	config_fails("{" REQ ", \"model_type\": \"qwen3\", \"layer_types\": [\"full_attention\", \"sliding_attention\"]}",
+		"layer_types[1]", "sliding-window");
+	config_fails("{" REQ ", \"model_type\": \"mistral\", \"sliding_window\": 4096, \"max_position_embeddings\": 32768}",
+		"sliding_window 4096", "less than max_position_embeddings 32768");
+	config_fails("{" REQ ", \"partial_rotary_factor\": 0.5}", "partial_rotary_factor", "not supported");
+	config_fails("{" REQ ", \"head_dim\": 0}", "head_dim 0", "out of range");
+	config_fails("{" REQ ", \"head_dim\": 15}", "head dim 15", "odd");
+	config_fails("{" REQ ", \"head_dim\": \"16\"}", "'head_dim'", "expected an integer");
+	config_fails("{" REQ ", \"bos_token_id\": [1, 2]}", "'bos_token_id'", "an array");
+	config_fails("{" REQ ", \"eos_token_id\": [\"2\"]}", "'eos_token_id'", "a string");
 	config_fails("{" REQ ", \"rope_theta\": 1, \"rope_theta\": 2}", "malformed JSON", "duplicate");
 	config_fails("{" REQ ", \"num_key_value_heads\": 3}", "invalid model config", "num_key_value_heads");
 	config_fails("{" REQ ", \"bos_token_id\": null}", "invalid model config", "bos_token_id");
+	testdir_done();
+}
+
+/* The HF architectures r1flow runs: each reads with its flags, writes back as
+ * the same class, and a saved model of it reloads with its own tensors. */
+static void test_checkpoint__architectures(void)
+{
+	testdir_new("ck");
+	mkdir(path_in("a", NULL), 0777);
+	static const struct {
+		const char *extra;
+		enum model_arch arch;
+		int head_dim;
+		bool bias, norm;
+		enum rope_kind rope;
+		const char *written[4];
+	} cases[] = {
+		{ "\"model_type\": \"llama\", \"head_dim\": 32, \"rope_scaling\": {\"factor\": 8.0, "
+			"\"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 64, "
+			"\"rope_type\": \"llama3\"}", ARCH_LLAMA, 32, false, false, ROPE_LLAMA3,
+			{ "\"LlamaForCausalLM\"", "\"head_dim\": 32", "\"rope_type\": \"llama3\"",
+			"\"original_max_position_embeddings\": 64" } },
+		{ "\"architectures\": [\"LlamaForCausalLM\"], \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}",
+			ARCH_LLAMA, 0, false, false, ROPE_LINEAR, { "\"rope_type\": \"linear\"", "\"factor\": 2" } },
+		{ "\"model_type\": \"qwen2\", \"use_sliding_window\": false, \"sliding_window\": 32768, "
+			"\"max_window_layers\": 21, \"attention_dropout\": 0.0", ARCH_QWEN2, 0, true, false, ROPE_DEFAULT,
+			{ "\"Qwen2ForCausalLM\"", "\"model_type\": \"qwen2\"", "\"use_sliding_window\": false" } },
+		{ "\"architectures\": [\"Qwen3ForCausalLM\"], \"head_dim\": 8, \"attention_bias\": false",
+			ARCH_QWEN3, 8, false, true, ROPE_DEFAULT, { "\"Qwen3ForCausalLM\"", "\"head_dim\": 8" } },
+		{ "\"model_type\": \"qwen3\"", ARCH_QWEN3, 128, false, true, ROPE_DEFAULT, { "\"head_dim\": 128" } },
+		{ "\"model_type\": \"qwen3\", \"head_dim\": 16, \"rope_parameters\": {\"rope_type\": \"default\", "
+			"\"rope_theta\": 1000000.0}", ARCH_QWEN3, 16, false, true, ROPE_DEFAULT, { "\"rope_theta\": 1000000" } },
+		{ "\"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 2.0, \"rope_theta\": 10000}, \"rope_theta\": 10000",
+			ARCH_LLAMA, 0, false, false, ROPE_LINEAR, { "\"rope_type\": \"linear\"" } },
+		{ "\"model_type\": \"mistral\", \"sliding_window\": null", ARCH_MISTRAL, 0, false, false, ROPE_DEFAULT,
+			{ "\"MistralForCausalLM\"", "\"sliding_window\": null" } },
+		{ "\"model_type\": \"mistral\", \"sliding_window\": 256, \"max_position_embeddings\": 256",
+			ARCH_MISTRAL, 0, false, false, ROPE_DEFAULT, { "\"model_type\": \"mistral\"" } },
+	};
+	for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char json[1024];
+		struct model_config c, back;
+		struct err e = { 0 };
+		snprintf(json, sizeof json, "{" REQ ", %s}", cases[i].extra);
+		write_text(path_in("a", "config.json"), json);
+		CHECK_MSG(checkpoint_read_config(path_in("a", NULL), &c, &e) == 0, "%s: %s", json, e.msg);
+		CHECK_MSG(c.arch == cases[i].arch && c.head_dim == cases[i].head_dim && c.qkv_bias == cases[i].bias
+			&& c.qk_norm == cases[i].norm && c.rope.kind == cases[i].rope, "read %s", json);
+		CHECK_MSG(checkpoint_write_config(path_in("w", NULL), &c, &e) == 0, "%s", e.msg);
+		size_t len;
+		char *text = (char *)testdir_read(path_in("w", "config.json"), &len);
+		for (int k = 0; k < 4 && cases[i].written[k]; k++)
+			CHECK_MSG(strstr(text, cases[i].written[k]), "%s lacks %s", text, cases[i].written[k]);
+		free(text);
+		CHECK_MSG(checkpoint_read_config(path_in("w", NULL), &back, &e) == 0, "%s", e.msg);
+		CHECK(same_config(&c, &back) && back.arch == c.arch && config_head_dim(&back) == config_head_dim(&c)
+			&& memcmp(&back.rope, &c.rope, sizeof c.rope) == 0);
+	}
+
+	/* Llama-3 Instruct's list of EOS ids: the first is the config's */
+	{
+		struct model_config c;
+		struct err e = { 0 };
+		write_text(path_in("a", "config.json"), "{" REQ ", \"eos_token_id\": [7, 8, 9]}");
+		CHECK_MSG(checkpoint_read_config(path_in("a", NULL), &c, &e) == 0, "%s", e.msg);
+		CHECK(c.eos_id == 7);
+	}
+
+	/* a saved qwen2 and qwen3 hold their extra tensors, and need them */
+	const struct { enum model_arch arch; const char *tensor; int rows; } saved[] = {
+		{ ARCH_QWEN2, "model.layers.1.self_attn.k_proj.bias", 4 },
+		{ ARCH_QWEN3, "model.layers.0.self_attn.q_norm.weight", 6 },
+	};
+	for (unsigned i = 0; i < 2; i++) {
+		struct model m, l;
+		struct err e = { 0 };
+		struct model_config c = tiny_config(true);
+		c.arch = saved[i].arch;
+		c.qkv_bias = c.arch == ARCH_QWEN2;
+		c.qk_norm = c.arch == ARCH_QWEN3;
+		c.head_dim = c.arch == ARCH_QWEN3 ? 6 : 0;
+		model_new(&m, &c, 3);
+		const struct model_tensor *t = model_find_tensor(&m, saved[i].tensor);
+		CHECK_MSG(t && t->ndim == 1 && t->shape[0] == saved[i].rows, "%s", saved[i].tensor);
+		CHECK_MSG(checkpoint_save(&m, path_in("s", NULL), 0, &e) == 0, "%s", e.msg);
+		CHECK_MSG(checkpoint_check(path_in("s", NULL), NULL, &e) == 0, "%s", e.msg);
+		CHECK_MSG(checkpoint_load(&l, path_in("s", NULL), 1, 0, &e) == 0, "%s", e.msg);
+		CHECK(l.cfg.arch == c.arch && l.num_params == m.num_params &&
+			memcmp(l.params_mem, m.params_mem, m.num_params * sizeof(float)) == 0);
+		CHECK((long)m.num_params == config_num_params(&c));
+		model_release(&l);
+		rewrite_model(&m, path_in("s", NULL), saved[i].tensor, NULL, 0, NULL);
+		CHECK_ERR(checkpoint_check(path_in("s", NULL), NULL, &e), e, "s/model.safetensors'", "needs");
+		rewrite_model(&m, path_in("s", NULL), saved[i].tensor, NULL, 0, "x");
+		CHECK_ERR(checkpoint_check(path_in("s", NULL), NULL, &e), e, "s/model.safetensors'", "no tensor '",
+			saved[i].tensor);
+		/* the same tensors under a llama config: the extras are named as unexpected */
+		rewrite_model(&m, path_in("s", NULL), NULL, NULL, 0, NULL);
+		c = tiny_config(true);
+		c.head_dim = saved[i].arch == ARCH_QWEN3 ? 6 : 0;
+		CHECK_MSG(checkpoint_write_config(path_in("s", NULL), &c, &e) == 0, "%s", e.msg);
+		CHECK_ERR(checkpoint_check(path_in("s", NULL), NULL, &e), e, "s/model.safetensors'", "unexpected tensor");
+		model_release(&m);
+	}
 	testdir_done();
 }
 
@@ -690,6 +838,7 @@ int main(int argc, char **argv)
 		TEST(test_checkpoint__config_defaults_for_optional_keys),
 		TEST(test_checkpoint__reads_hf_config),
 		TEST(test_checkpoint__config_errors),
+		TEST(test_checkpoint__architectures),
 		TEST(test_checkpoint__missing_tensor),
 		TEST(test_checkpoint__wrong_shape),
 		TEST(test_checkpoint__extra_tensors),

@@ -63,7 +63,8 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 void blobs_clean(struct daemon *d);
 
 /*
- * Result files: the blob frames of a job's RESULT (gradients) are not content-
+ * Result files: the blobs of a job's RESULT (gradients; uploads.h writes them
+ * piece by piece under the same names, blobs_put_result whole) are not content-
  * addressed — nothing else ever asks for them by hash, and hashing megabytes per
  * result would cost the loop more than the learner step. They go to
  * DIR/blobs/tmp/result-<job>-<epoch>-<i>, unsynced: blobs_clean removes them at

@@ -7,6 +7,7 @@
 #       and every checkpoint equals (a)'s;
 #   (c) the same limit with 512 KiB pieces: libzmq drops the connection on the first
 #       piece, so the stage fails — the limit (b) passed under is real;
+#   and `r1flow export --page-size 65536` writes (a)'s weights byte for byte;
 #   (d) 64 KiB pieces, the first worker killing itself (SIGKILL, test hook
 #       R1FLOW_TEST_UPLOAD_DIE_AFTER) after 20 pieces of its first gradient: once the
 #       daemon has lost it, DATA/blobs/tmp holds no result file (the partial one is
@@ -64,12 +65,24 @@ stop_all() {   # NAME
 # (a) defaults
 run a
 finish a
-GRAD=$(sql "SELECT b.size FROM blobs b JOIN checkpoints c ON c.sha256 = b.sha256 LIMIT 1")
-(( GRAD > 4 * 262144 )) || fail "a: the weights are only $GRAD bytes, not over 1 MiB"
+# a gradient is the weights' fp32 tensor bytes: model.safetensors less its header
+GRAD=$(/usr/bin/python3 -c 'import struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; f.seek(0,2); print(f.tell()-8-n)' \
+	"$DATA/blobs/$(final_sha base)")
+(( GRAD > 4 * 262144 )) || fail "a: the gradient is only $GRAD bytes, not over 1 MiB"
 JOBS=$(grad_done)
 log "a: $JOBS grad results of $GRAD bytes, $(counter upload_pieces) pieces of 1 MiB at most"
 (( $(counter upload_pieces) == JOBS * ((GRAD + 1048575) / 1048576) )) ||
 	fail "a: $(counter upload_pieces) pieces for $JOBS results of $GRAD bytes"
+
+# export reads the weights in pages (blob_read): 64 KiB pages, the last one short
+WSHA=$(final_sha base)
+r1 export "$ID" base "$T/exp" --page-size 65536 --json >"$T/exp.json" || fail "export failed"
+cmp "$T/exp/model.safetensors" "$DATA/blobs/$WSHA" || fail "exported weights differ from blob $WSHA"
+[[ $(jq_ "d['bytes']" <"$T/exp.json") == "$(stat -c %s "$DATA/blobs/$WSHA")" ]] ||
+	fail "export --json bytes: $(cat "$T/exp.json")"
+ls -A "$T/exp" | grep -v -x -e config.json -e model.safetensors -e tokenizer.json \
+	-e tokenizer_config.json -e generation_config.json && fail "export left other files in DIR"
+log "a: exported $(stat -c %s "$T/exp/model.safetensors") bytes of weights in 64 KiB pages, byte for byte"
 stop_all a "$W1"
 
 # (b) frames of 256 KiB at most, pieces of 64 KiB

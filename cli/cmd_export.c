@@ -196,8 +196,11 @@ static int export_fetch_blob(struct client *c, const char *stage, const char *sh
 	sha256_init(&h);
 	while (offset < size) {
 		struct client_blob blob = { NULL, 0 };
-		json_t *r = client_call_blob(c, json_pack("{ss ss sI sI}", "op", "blob_read", "sha256",
-			sha, "offset", (json_int_t)offset, "size", (json_int_t)page), NULL, 0, &blob, err);
+		json_t *req = json_pack("{ss ss sI}", "op", "blob_read", "sha256", sha, "offset",
+			(json_int_t)offset);
+		if (req && page > 0) /* else the daemon's default */
+			json_object_set_new(req, "size", json_integer(page));
+		json_t *r = client_call_blob(c, req, NULL, 0, &blob, err);
 		int64_t total = r ? json_integer_value(json_object_get(r, "size")) : -1;
 		json_decref(r);
 		if (!r)

@@ -12,7 +12,11 @@
 #       R1FLOW_TEST_UPLOAD_DIE_AFTER) after 20 pieces of its first gradient: once the
 #       daemon has lost it, DATA/blobs/tmp holds no result file (the partial one is
 #       gone) and an upload was dropped; a second worker then finishes, retrying the
-#       job, with (a)'s checkpoints.
+#       job, with (a)'s checkpoints;
+#   (e) a rogue worker's bad pieces (tests/integration/rogue.c "uploader"): a piece not
+#       matching its check, one for a lease it does not hold, one out of order, a blob
+#       not matching its sha256 — each answered with an ACK naming the fault — and a
+#       RESULT naming a blob never uploaded is refused; no result file is left.
 . "$(dirname "$0")/train_lib.sh"
 
 cat >"$T/up.yaml" <<'EOF'
@@ -124,4 +128,29 @@ left=$(results_left)
 [[ -z $left ]] || fail "d: files left in blobs/tmp: $left"
 log "d: worker killed after 20 pieces; partial file removed, $retried job(s) retried, checkpoints equal (a)'s"
 stop_all d "$W2"
+
+# (e) bad pieces from a rogue worker
+DATA=$T/e
+start_daemon
+"$R1FLOW_ROGUE" "$DATA" uploader rogue-up >"$T/e-rogue.log" 2>&1 &
+ROGUE=$!; PIDS+=("$ROGUE")
+wait_for 10 has_workers 1
+ctl '{"op":"enqueue_probe","n":1}' >/dev/null
+wait "$ROGUE" || fail "e: the rogue uploader exited $?: $(cat "$T/e-rogue.log")"
+want_ack() {   # N TEXT: the Nth ACK mentions TEXT
+	sed -n "$(( $1 + 1 ))p" "$T/e-rogue.log" | grep -qF -- "$2" ||
+		fail "e: ACK $1 does not say '$2': $(cat "$T/e-rogue.log")"
+}
+want_ack 1 "piece at offset 0 is damaged"
+want_ack 2 "the lease is not current"
+want_ack 3 '"offset":4}'
+want_ack 4 "piece at offset 6, expected 4"
+want_ack 5 '"offset":4}'
+want_ack 6 "uploaded blob is damaged"
+refused_one() { [[ $(counter results_refused) == 1 ]]; }
+wait_for 10 refused_one
+[[ $(counter uploads_dropped) == 3 ]] || fail "e: $(counter uploads_dropped) uploads dropped, expected 3"
+[[ -z $(results_left) ]] || fail "e: result files left: $(results_left)"
+log "e: 4 bad pieces refused with their reasons, the RESULT naming a missing upload refused, nothing left"
+stop "$DAEMON"
 log "ok"

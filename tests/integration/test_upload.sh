@@ -59,11 +59,13 @@ finish() {   # NAME: wait for the pipeline, keep its checkpoints in $T/NAME.ck
 	(( $(wc -l <"$T/$name.ck") == 3 )) || fail "$name: expected 3 checkpoints: $(cat "$T/$name.ck")"
 }
 
-stop_all() {   # NAME
-	local pid
-	for pid in "$@"; do stop "$pid"; done
+stop_all() {   # NAME WORKER...
+	local name=$1 pid; shift
+	for pid in "$@"; do
+		stop "$pid"; [[ $STOPPED_RC == 0 ]] || fail "$name: worker $pid exited $STOPPED_RC after SIGTERM"
+	done
 	stop "$DAEMON"; [[ $STOPPED_RC == 0 ]] || fail "r1flowd exited $STOPPED_RC after SIGTERM"
-	mv "$T/daemon.log" "$T/$1-daemon.log"
+	mv "$T/daemon.log" "$T/$name-daemon.log"
 }
 
 # (a) defaults
@@ -152,5 +154,5 @@ wait_for 10 refused_one
 [[ $(counter uploads_dropped) == 3 ]] || fail "e: $(counter uploads_dropped) uploads dropped, expected 3"
 [[ -z $(results_left) ]] || fail "e: result files left: $(results_left)"
 log "e: 4 bad pieces refused with their reasons, the RESULT naming a missing upload refused, nothing left"
-stop "$DAEMON"
+stop "$DAEMON"; [[ $STOPPED_RC == 0 ]] || fail "e: r1flowd exited $STOPPED_RC after SIGTERM"
 log "ok"

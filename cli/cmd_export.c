@@ -17,10 +17,13 @@
  *                               a generation_config.json gets one from the tokenizer's
  *                               stop ids (transformers' generate stops at them).
  *
- * The daemon's `checkpoint` op sends {stage, step, sha256, config, tokenizer?} and
- * the blob as one frame; with `file` it sends one tokenizer file. Every blob is
- * checked against its sha256 and the config against the model core's parser before
- * anything is written; the tokenizer is written first and loaded back from DIR as
+ * The daemon's `checkpoint` op sends {stage, step, sha256, size, config, tokenizer?};
+ * with `file` it sends one tokenizer file as a blob frame. The weights come with
+ * `blob_read`, a page of --page-size bytes per request (however big the model, no
+ * message holds all of it, and neither does the CLI's memory): each page goes
+ * straight to a temporary file in DIR while it is hashed. Every blob is checked
+ * against its sha256 and the config against the model core's parser before
+ * anything is renamed into place; the tokenizer is written first and loaded back from DIR as
  * every verb loads it; each file is written to a temporary name in DIR, fsync'd and
  * renamed, then DIR itself is fsync'd, so a crash leaves either the old file or the
  * whole new one. DIR is created (with its parents); an existing non-empty DIR is
@@ -203,36 +206,72 @@ static int export_dtype(const json_t *cfg, enum st_dtype *dtype, struct err *err
 	return shards_dtype_of_torch(json_string_value(v), "config", dtype, err);
 }
 
-int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
-	uint64_t max_shard, struct export_info *out, struct err *err)
+/* Blob `sha` (`size` bytes) into the temporary file of `f`, a blob_read page of
+ * `page` bytes at a time, hashed as it comes: 0 if the bytes are those `sha` names. */
+static int export_fetch_blob(struct client *c, const char *stage, const char *sha,
+	int64_t size, int64_t page, struct file_atomic *f, struct err *err)
 {
-	struct client_blob blob = { NULL, 0 };
+	struct sha256 h;
+	int64_t offset = 0;
+	sha256_init(&h);
+	while (offset < size) {
+		struct client_blob blob = { NULL, 0 };
+		json_t *req = json_pack("{ss ss sI}", "op", "blob_read", "sha256", sha, "offset",
+			(json_int_t)offset);
+		if (req && page > 0) /* else the daemon's default */
+			json_object_set_new(req, "size", json_integer(page));
+		json_t *r = client_call_blob(c, req, NULL, 0, &blob, err);
+		int64_t total = r ? json_integer_value(json_object_get(r, "size")) : -1;
+		json_decref(r);
+		if (!r)
+			return err_wrap(err, "cannot fetch the weights of stage '%s' at byte %lld", stage,
+				(long long)offset);
+		if (total != size || !blob.data || blob.size == 0 ||
+			(int64_t)blob.size > size - offset) {
+			free(blob.data);
+			return err_set(err, ERR_FORMAT, "the daemon sent a bad page of the weights of stage "
+				"'%s' at byte %lld (%zu bytes of a blob of %lld, expected %lld)", stage,
+				(long long)offset, blob.size, (long long)total, (long long)size);
+		}
+		sha256_update(&h, blob.data, blob.size);
+		int rc = file_atomic_write(f, blob.data, blob.size, err);
+		free(blob.data);
+		if (rc < 0)
+			return -1;
+		offset += (int64_t)blob.size;
+	}
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char hex[SHA256_HEX_SIZE];
+	sha256_final(&h, digest);
+	sha256_hex(digest, hex);
+	if (strcmp(hex, sha) != 0)
+		return err_set(err, ERR_FORMAT, "the weights of stage '%s' do not match their sha256 "
+			"(got %.12s, expected %.12s): nothing written", stage, hex, sha);
+	return 0;
+}
+
+int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
+	uint64_t max_shard, int64_t page, struct export_info *out, struct err *err)
+{
 	struct shards weights = { 0 };
 	struct st_write_tensor *tensors = NULL;
 	enum st_dtype dtype;
 	struct tokenizer_file files[TOKENIZER_FILES] = { { 0 } };
-	char *config = NULL;
+	struct file_atomic blob = { .fd = -1 };
+	char *config = NULL, path[EXPORT_PATH_MAX];
 	json_t *r;
 	int rc = -1;
-	r = client_call_blob(c, json_pack("{ss sI so}", "op", "checkpoint", "id", (json_int_t)id,
-		"stage", utf8_jstring(stage)), NULL, 0, &blob, err);
+	r = client_call(c, json_pack("{ss sI so}", "op", "checkpoint", "id", (json_int_t)id,
+		"stage", utf8_jstring(stage)), err);
 	if (!r)
 		goto out;
 
 	const char *sha = json_string_value(json_object_get(r, "sha256"));
 	json_t *cfg = json_object_get(r, "config"), *tok = json_object_get(r, "tokenizer");
-	if (!blob.data || blob.size == 0) {
+	int64_t size = json_integer_value(json_object_get(r, "size"));
+	if (!sha || !sha256_hex_valid(sha) || size <= 0) {
 		err_set(err, ERR_FORMAT, "the daemon sent no weights for stage '%s'", stage);
 		goto out;
-	}
-	if (sha) {
-		char hex[SHA256_HEX_SIZE];
-		sha256_buffer(blob.data, blob.size, hex);
-		if (strcmp(hex, sha) != 0) {
-			err_set(err, ERR_FORMAT, "the weights of stage '%s' do not match their sha256 "
-				"(got %.12s, expected %.12s): nothing written", stage, hex, sha);
-			goto out;
-		}
 	}
 	config = json_is_object(cfg) ? json_dumps(cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) :
 		NULL;
@@ -246,13 +285,6 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 		err_wrap(err, "stage '%s' has an unusable config", stage);
 		goto out;
 	}
-	struct st_file file;
-	if (st_open_mem(&file, "the checkpoint", blob.data, blob.size, err) < 0 ||
-		shards_adopt(&weights, &file, err) < 0 ||
-		shards_sources(&weights, dtype, &tensors, err) < 0) {
-		err_wrap(err, "the weights of stage '%s'", stage);
-		goto out;
-	}
 	size_t len = strlen(config);
 	char *text = realloc(config, len + 2);
 	if (!text) {
@@ -261,15 +293,31 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	}
 	config = text;
 	memcpy(config + len, "\n", 2);
-	/* every file in hand and checked before the first is written */
+	/* every file in hand and checked before the first is renamed into place (the
+	 * weights wait under a temporary name in DIR) */
 	if (tok ? export_fetch_tokenizer(c, id, stage, tok, files, err) < 0 :
 		tokenizer_files_bytes(&mc, files, err) < 0)
 		goto out;
+	if (snprintf(path, sizeof path, "%s/model.safetensors", dir) >= (int)sizeof path) {
+		err_set(err, ERR_INVALID, "path too long: '%.64s...'", dir);
+		goto out;
+	}
+	if (export_mkdirs(dir, err) < 0 || file_atomic_open(&blob, path, NULL, 0666, err) < 0 ||
+		export_fetch_blob(c, stage, sha, size, page, &blob, err) < 0)
+		goto out;
+	/* the blob (one safetensors file, F32 or the dtype the model came in) read from its
+	 * temporary file into the layout and dtype the model came in */
+	if (shards_open_file(&weights, blob.tmp, err) < 0 ||
+		shards_sources(&weights, dtype, &tensors, err) < 0) {
+		err_wrap(err, "the weights of stage '%s'", stage);
+		goto out;
+	}
 
 	/* the tokenizer and weights first: a directory with a config.json looks like a
-	 * model; transformers refuses safetensors whose "format" is not a framework */
+	 * model; transformers refuses safetensors whose "format" is not a framework; the
+	 * fetched blob is read from its temporary file and never renamed into place */
 	const char *const md[] = { "format", "pt", NULL };
-	if (export_mkdirs(dir, err) < 0 || export_tokenizer(dir, &mc, files, err) < 0 ||
+	if (export_tokenizer(dir, &mc, files, err) < 0 ||
 		shards_write(dir, tensors, weights.n, dtype, max_shard, md, err) < 0 ||
 		export_write(dir, "config.json", config, len + 1, err) < 0 ||
 		file_sync_dir(dir, err) < 0)
@@ -279,15 +327,16 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	out->step = json_integer_value(json_object_get(r, "step"));
 	if (sha)
 		snprintf(out->sha256, sizeof out->sha256, "%s", sha);
-	out->bytes = blob.size;
+	out->bytes = size;
 	out->own_tokenizer = tok != NULL;
 	rc = 0;
 out:
+	shards_close(&weights); /* before the temporary file it reads goes */
+	if (blob.fd >= 0)
+		file_atomic_abort(&blob);
 	tokenizer_files_free(files, TOKENIZER_FILES);
 	free(tensors);
-	shards_close(&weights);
 	free(config);
-	free(blob.data);
 	json_decref(r);
 	return rc;
 }
@@ -297,10 +346,13 @@ int cmd_export(int argc, char **argv)
 	struct client_addr addr = { 0 };
 	bool json = false, force = false;
 	uint64_t max_shard = SHARDS_MAX_SIZE;
+	int page = 4 << 20;
 	const struct opt opts[] = {
 		{ "max-shard-size", OPT_U64, &max_shard, "BYTES", 0, 0, 0,
 		  "write the weights as shards of at most BYTES of tensor data each (a bigger "
 		  "tensor gets a shard of its own) when they do not fit one file", "5000000000" },
+		{ "page-size", OPT_INT, &page, "BYTES", 4096, 64 << 20, 0,
+		  "fetch the weights BYTES at a time (default 4 MiB)", NULL },
 		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
 		  "export into a non-empty DIR: replace its model and tokenizer files", NULL },
 		CLIENT_OPTS(&addr),
@@ -322,8 +374,9 @@ int cmd_export(int argc, char **argv)
 			 "tokenizer's ids; a generation_config.json with the EOS ids in any case.\n"
 			 "'r1flow sample', 'r1flow score' and transformers read the directory.\n"
 			 "DIR is created; a non-empty DIR is refused unless --force. Every file is\n"
-			 "checked against its sha256 before writing, the tokenizer is loaded back\n"
-			 "from DIR, and each file is written under a temporary name and renamed.\n"
+			 "written under a temporary name, checked against its sha256 and renamed;\n"
+			 "the tokenizer is loaded back from DIR. The weights come --page-size bytes\n"
+			 "per request, so a model of any size exports in bounded memory.\n"
 			 "('tokenizer' in --json: \"model\" or \"bytes\".)\n\n"
 			 "example: r1flow export 3 sft models/sft && r1flow score --model models/sft "
 			 "--text \"1+2=3\"\n\n"
@@ -354,7 +407,7 @@ int cmd_export(int argc, char **argv)
 	}
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	if (export_stage(&c, id, stage, dir, max_shard, &info, &e) < 0)
+	if (export_stage(&c, id, stage, dir, max_shard, page, &info, &e) < 0)
 		goto fail;
 
 	const char *sha = info.sha256[0] ? info.sha256 : NULL;

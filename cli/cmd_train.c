@@ -90,7 +90,7 @@ static int train_export(struct client *c, int64_t id, void *arg, struct err *err
 {
 	const struct train *t = arg;
 	struct export_info info;
-	if (export_stage(c, id, TRAIN_STAGE, t->out, SHARDS_MAX_SIZE, &info, err) < 0)
+	if (export_stage(c, id, TRAIN_STAGE, t->out, SHARDS_MAX_SIZE, 0, &info, err) < 0)
 		return -1;
 	printf("model saved to %s (step %lld, sha256 %.12s)\n", t->out, (long long)info.step,
 		info.sha256[0] ? info.sha256 : "-");

@@ -58,9 +58,10 @@ int export_dir_used(const char *dir, struct err *err);
  * those files if present: checked against their sha256 and the model core's config
  * parser before anything is written, the tokenizer reloaded from DIR before the
  * weights go in; each file written to a temporary name, fsync'd and renamed, then
- * DIR fsync'd. 0 and *out, or -1 and err.
+ * DIR fsync'd. The weights come `page` bytes per request (blob_read; 0: the
+ * daemon's default) straight into their temporary file. 0 and *out, or -1 and err.
  */
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
-	uint64_t max_shard, struct export_info *out, struct err *err);
+	uint64_t max_shard, int64_t page, struct export_info *out, struct err *err);
 
 #endif

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,64 +217,35 @@ int blobs_path(struct daemon *d, const char *sha256, char *path, size_t size, st
 	return verify(sha256, path, err);
 }
 
-static void free_blob(void *data, void *hint)
+int blobs_read(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
+	int64_t max, void **data, size_t *n, int64_t *total, struct err *err)
 {
-	(void)hint;
-	free(data);
-}
-
-static void chunk_error(struct msg *out, const char *sha256, int64_t offset,
-	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void chunk_error(struct msg *out, const char *sha256, int64_t offset,
-	const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	out->header = json_pack("{ss sI ss}", "sha256", sha256, "offset", (json_int_t)offset,
-		"error", text);
-}
-
-void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
-	struct msg *out)
-{
-	msg_init(out, PROTO_CHUNK);
 	int64_t size = 0;
 	char *rel = NULL, path[DATADIR_PATH_MAX];
-	struct err err = { 0 };
-	int found = store_blob_get(d->store, sha256, &size, &rel, &err);
-	if (found <= 0) {
-		if (found < 0)
-			chunk_error(out, sha256, offset, "cannot look up blob %s: %s", sha256, err.msg);
-		else
-			chunk_error(out, sha256, offset, "no blob %s", sha256);
-		return;
-	}
-	int rc = datadir_path(&d->dir, rel, path, sizeof path, &err);
+	struct err local = { 0 };
+	*data = NULL;
+	*n = 0;
+	int found = store_blob_get(d->store, sha256, &size, &rel, &local);
+	if (found <= 0)
+		return found < 0 ? err_set(err, local.code, "cannot look up blob %s: %s", sha256,
+			local.msg) : err_set(err, ERR_NOTFOUND, "no blob %s", sha256);
+	int rc = datadir_path(&d->dir, rel, path, sizeof path, &local);
 	free(rel);
-	if (rc < 0) {
-		chunk_error(out, sha256, offset, "cannot read blob %s: %s", sha256, err.msg);
-		return;
-	}
-	if (offset == 0 && verify(sha256, path, &err) < 0) {
-		chunk_error(out, sha256, offset, "%s", err.msg);
-		return;
-	}
-	if (offset > size) {
-		chunk_error(out, sha256, offset, "offset %lld is past the end of blob %s (%lld bytes)",
+	if (rc < 0)
+		return err_set(err, local.code, "cannot read blob %s: %s", sha256, local.msg);
+	if (offset == 0 && verify(sha256, path, err) < 0)
+		return -1;
+	if (offset > size)
+		return err_set(err, ERR_INVALID, "offset %lld is past the end of blob %s (%lld bytes)",
 			(long long)offset, sha256, (long long)size);
-		return;
-	}
-	if (want <= 0 || want > PROTO_CHUNK_SIZE)
-		want = PROTO_CHUNK_SIZE;
-	size_t n = (size_t)(size - offset < want ? size - offset : want);
-	void *buf = malloc(n ? n : 1);
+	if (want <= 0 || want > max)
+		want = max;
+	size_t len = (size_t)(size - offset < want ? size - offset : want);
+	void *buf = malloc(len ? len : 1);
 	int fd = buf ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	ssize_t got = 0;
-	while (fd >= 0 && (size_t)got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - (size_t)got, offset + got);
+	while (fd >= 0 && (size_t)got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - (size_t)got, offset + got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -285,11 +255,35 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 	int saved = errno;
 	if (fd >= 0)
 		close(fd);
-	if (!buf || fd < 0 || (size_t)got != n) {
+	if (!buf || fd < 0 || (size_t)got != len) {
 		free(buf);
-		chunk_error(out, sha256, offset, "cannot read blob file '%s': %s", path,
-			!buf ? "out of memory" : (size_t)got != n && fd >= 0 ? "file is shorter than "
+		return err_set(err, !buf ? ERR_NOMEM : ERR_IO, "cannot read blob file '%s': %s", path,
+			!buf ? "out of memory" : (size_t)got != len && fd >= 0 ? "file is shorter than "
 			"indexed" : strerror(saved));
+	}
+	*data = buf;
+	*n = len;
+	*total = size;
+	return 0;
+}
+
+static void free_blob(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
+void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
+	struct msg *out)
+{
+	void *buf;
+	size_t n;
+	int64_t size = 0;
+	struct err err = { 0 };
+	msg_init(out, PROTO_CHUNK);
+	if (blobs_read(d, sha256, offset, want, PROTO_CHUNK_SIZE, &buf, &n, &size, &err) < 0) {
+		out->header = json_pack("{ss sI ss}", "sha256", sha256, "offset", (json_int_t)offset,
+			"error", err.msg);
 		return;
 	}
 	out->header = json_pack("{ss sI sI}", "sha256", sha256, "offset", (json_int_t)offset,

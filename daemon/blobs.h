@@ -60,10 +60,19 @@ int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
 void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
 	struct msg *out);
 
+/* The bytes [offset, offset + n) of blob `sha256`, n = min(want (<= 0: max), max, what
+ * is left), in a malloc'd *data, and the blob's size in *total: the reading behind
+ * blobs_chunk and the control op blob_read. At offset 0 the whole file is hashed
+ * first (above). -1 and err: ERR_NOTFOUND (no such blob), ERR_INVALID (offset past
+ * the end), ERR_FORMAT (damaged, removed), ERR_IO. */
+int blobs_read(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
+	int64_t max, void **data, size_t *n, int64_t *total, struct err *err);
+
 void blobs_clean(struct daemon *d);
 
 /*
- * Result files: the blob frames of a job's RESULT (gradients) are not content-
+ * Result files: the blobs of a job's RESULT (gradients; uploads.h writes them
+ * piece by piece under the same names, blobs_put_result whole) are not content-
  * addressed — nothing else ever asks for them by hash, and hashing megabytes per
  * result would cost the loop more than the learner step. They go to
  * DIR/blobs/tmp/result-<job>-<epoch>-<i>, unsynced: blobs_clean removes them at

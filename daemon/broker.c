@@ -9,6 +9,7 @@
 #include "events.h"
 #include "results.h"
 #include "scheduler.h"
+#include "uploads.h"
 
 struct lease {
 	int64_t job, epoch;
@@ -35,6 +36,7 @@ struct peer {
 	uint64_t first_idle_gen;         /* ... when a first-lease claim found nothing */
 	size_t nleases;
 	struct lease leases[BROKER_MAX_SLOTS]; /* in its hands, oldest first */
+	struct upload *uploads;          /* result blobs arriving (uploads.h) */
 };
 
 /* The strikes of a worker process that left (its token), restored if the same
@@ -70,6 +72,7 @@ struct broker *broker_new(void)
 static void peer_free(struct peer *p)
 {
 	if (p) {
+		uploads_free(&p->uploads);
 		free(p->kinds);
 		free(p);
 	}
@@ -221,6 +224,7 @@ static void release_peer(struct daemon *d, struct peer *p, const char *event,
 		(json_int_t)r.failed);
 	events_emit(d, event, details);
 	p->nleases = 0;
+	uploads_drop_all(d, &p->uploads);
 }
 
 /* Log a peer's misbehaviour at most once per 5 s at warn (the rest at debug), so a
@@ -455,7 +459,7 @@ static void strike(struct daemon *d, struct peer *p, int64_t job, int64_t epoch,
  * else -1 and err says why. A job that is gone or not at this lease any more is
  * left to store_job_commit to call stale. */
 static int result_check(struct daemon *d, const struct msg *m, int64_t job, int64_t epoch,
-	struct err *err)
+	const struct msg_frame *blobs, size_t nblobs, struct err *err)
 {
 	struct store_job sj;
 	struct err serr = { 0 };
@@ -468,8 +472,7 @@ static int result_check(struct daemon *d, const struct msg *m, int64_t job, int6
 	if (sj.state == JOB_STATE_LEASED && sj.epoch == epoch) {
 		json_error_t jerr;
 		json_t *params = json_loads(sj.params, 0, &jerr);
-		rc = results_check(sj.kind, job, params, msg_obj(m, "result"), m->blobs, m->nblobs,
-			err);
+		rc = results_check(sj.kind, job, params, msg_obj(m, "result"), blobs, nblobs, err);
 		json_decref(params);
 	}
 	store_job_release(&sj);
@@ -477,22 +480,25 @@ static int result_check(struct daemon *d, const struct msg *m, int64_t job, int6
 }
 
 /* The result text to commit: the RESULT's `result` object, plus the names of its
- * blob frames, stored as result files (blobs.h). NULL and err on failure. */
+ * `nblobs` blobs as result files (blobs.h): its blob frames, stored now, or its
+ * uploads (`uploaded`), whose files are there already. NULL and err on failure. */
 static char *result_text(struct daemon *d, const struct msg *m, int64_t job, int64_t epoch,
-	struct err *err)
+	size_t nblobs, int uploaded, struct err *err)
 {
 	json_t *given = msg_obj(m, "result");
 	json_t *r = given ? json_copy(given) : json_object();
 	char name[BLOBS_RESULT_NAME], *text = NULL;
 	if (!r)
 		goto nomem;
-	if (m->nblobs) {
+	if (nblobs) {
 		json_t *files = json_array();
 		if (!files || json_object_set_new(r, "files", files) < 0)
 			goto nomem;
-		for (size_t i = 0; i < m->nblobs; i++) {
-			if (blobs_put_result(d, job, epoch, i, m->blobs[i].data, m->blobs[i].size, name,
-				err) < 0) {
+		for (size_t i = 0; i < nblobs; i++) {
+			if (uploaded)
+				blobs_result_name(job, epoch, i, name);
+			else if (blobs_put_result(d, job, epoch, i, m->blobs[i].data, m->blobs[i].size,
+				name, err) < 0) {
 				json_decref(r);
 				return NULL;
 			}
@@ -532,12 +538,29 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 	int64_t job = msg_uint(m, "job"), epoch = msg_uint(m, "epoch");
 	int i = find_lease(p, job, epoch);
 	if (i < 0) {
+		uploads_forget(d, &p->uploads, job, epoch, 0);
 		stale(d, p, "RESULT", job, epoch);
 		return;
 	}
 	drop_lease(p, i);
 	struct err err = { 0 };
-	if (result_check(d, m, job, epoch, &err) < 0) {
+	const json_t *names = json_object_get(m->header, "uploads");
+	struct msg_frame mapped[PROTO_MAX_BLOBS];
+	size_t nblobs = m->nblobs, nmapped = 0;
+	int rc = 0;
+	if (names && m->nblobs)
+		rc = err_set(&err, ERR_INVALID, "both uploads and %zu blob frames", m->nblobs);
+	else if (names)
+		rc = uploads_map(d, &p->uploads, job, epoch, names, mapped, PROTO_MAX_BLOBS, &nmapped,
+			&err);
+	if (names)
+		nblobs = nmapped;
+	if (rc == 0)
+		rc = result_check(d, m, job, epoch, names ? mapped : m->blobs, nblobs, &err);
+	uploads_unmap(mapped, nmapped);
+	/* the files of a result to commit stay (the stage reads them), all else goes */
+	uploads_forget(d, &p->uploads, job, epoch, rc == 0);
+	if (rc < 0) {
 		char why[sizeof err.msg + BROKER_MAX_NAME + 64];
 		counters_add(&d->counters, C_RESULTS_REFUSED, 1);
 		snprintf(why, sizeof why, "result refused from worker '%s': %s", p->name, err.msg);
@@ -547,13 +570,13 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 		strike(d, p, job, epoch, why);
 		return;
 	}
-	char *text = result_text(d, m, job, epoch, &err);
-	int rc = text ? store_job_commit(d->store, job, epoch, text, d->wall, &err) : -1;
+	char *text = result_text(d, m, job, epoch, nblobs, names != NULL, &err);
+	rc = text ? store_job_commit(d->store, job, epoch, text, d->wall, &err) : -1;
 	if (rc == 1) {
 		counters_add(&d->counters, C_RESULTS_COMMITTED, 1);
 		d->kick = 1;
 	} else {
-		for (size_t k = 0; text && k < m->nblobs; k++) { /* nothing names them */
+		for (size_t k = 0; (text || names) && k < nblobs; k++) { /* nothing names them */
 			char name[BLOBS_RESULT_NAME];
 			blobs_result_name(job, epoch, k, name);
 			blobs_result_drop(d, name);
@@ -585,6 +608,7 @@ static void on_fail(struct daemon *d, struct peer *p, const struct msg *m)
 	int64_t job = msg_uint(m, "job"), epoch = msg_uint(m, "epoch");
 	const char *error = msg_str(m, "error");
 	int i = find_lease(p, job, epoch);
+	uploads_forget(d, &p->uploads, job, epoch, 0);
 	if (i < 0) {
 		stale(d, p, "FAIL", job, epoch);
 		return;
@@ -712,6 +736,34 @@ static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 	send_to(d, p, &chunk);
 }
 
+/* A piece of a result blob: written if its lease is current, answered with an ACK
+ * either way (uploads.h). A full disk pauses the job's pipeline, as for a RESULT
+ * that cannot be stored. */
+static void on_put(struct daemon *d, struct peer *p, const struct msg *m)
+{
+	int64_t job = msg_uint(m, "job"), epoch = msg_uint(m, "epoch");
+	struct msg ack;
+	struct err err = { 0 };
+	if (find_lease(p, job, epoch) < 0) {
+		uploads_forget(d, &p->uploads, job, epoch, 0);
+		msg_init(&ack, PROTO_ACK);
+		ack.header = json_pack("{sI sI sI sI ss}", "job", (json_int_t)job, "epoch",
+			(json_int_t)epoch, "index", (json_int_t)msg_uint(m, "index"), "offset",
+			(json_int_t)0, "error", "the lease is not current");
+		log_debug("refused a PUT of job %lld epoch %lld from worker '%s': the lease is not "
+			"current", (long long)job, (long long)epoch, p->name);
+		send_to(d, p, &ack);
+		return;
+	}
+	if (uploads_put(d, &p->uploads, m, &ack, &err) < 0) {
+		log_warn("job %lld: upload from worker '%s' dropped: %s", (long long)job, p->name,
+			err.msg);
+		if (err_nospace(&err))
+			wait_for_space(d, job, d->dir.root, err.msg);
+	}
+	send_to(d, p, &ack);
+}
+
 static void on_disconnect(struct daemon *d, struct peer *p, const struct msg *m)
 {
 	char reason[BROKER_MAX_NAME + 64];
@@ -760,6 +812,7 @@ void broker_handle(struct daemon *d, struct sock_msg *in, int rc, const struct e
 	case PROTO_RESULT: on_result(d, p, m); break;
 	case PROTO_FAIL: on_fail(d, p, m); break;
 	case PROTO_FETCH: on_fetch(d, p, m); break;
+	case PROTO_PUT: on_put(d, p, m); break;
 	case PROTO_DISCONNECT: on_disconnect(d, p, m); break;
 	default: break; /* decode admits only worker commands here */
 	}

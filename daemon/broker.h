@@ -26,13 +26,17 @@
  *                agrees it is current and the result answers the job (results.h);
  *                not current: dropped and counted (results_stale); not an answer:
  *                refused and counted (results_refused), a strike (below). Blob frames
- *                are stored as result files and their names added as "files". A
+ *                (or uploads, below) are stored as result files and their names
+ *                added as "files". A
  *                result that cannot be stored for a full disk pauses the job's
  *                pipeline (scheduler.h) instead of spending an attempt.
  *   FAIL         the lease fails: back to the queue if `retryable` (default false)
  *                and attempts remain, else the job fails with the error. A FAIL
  *                with `nospace` (the worker's disk is full) pauses the pipeline.
  *   FETCH        answered with a CHUNK (blobs.h).
+ *   PUT          a piece of a result blob: written if its lease is in the worker's
+ *                hands, answered with an ACK (uploads.h); a lease's uploads go with
+ *                its RESULT or FAIL, a worker's with the worker.
  *   DISCONNECT   its leases are requeued and it leaves the registry.
  *   anything from an identity that never sent READY: DISCONNECT "send READY
  *   first" (and counted); a DISCONNECT from such a peer is ignored.

@@ -412,8 +412,10 @@ static const struct op ops[] = {
 		"strikes" },
 	{ "metrics", control_op_metrics, "metrics of pipeline {id} (stage {stage}): every point" },
 	{ "checkpoint", control_op_checkpoint, "the final weights of stage {stage} of pipeline "
-		"{id}: config, tokenizer files and a model.safetensors blob frame ({file}: that "
-		"tokenizer file's blob frame)" },
+		"{id}: config, tokenizer files, the model.safetensors blob's sha256 and size (its "
+		"bytes: blob_read; {file}: that tokenizer file's blob frame)" },
+	{ "blob_read", control_op_blob_read, "bytes {offset}.. (at most {size}, default 4 MiB) "
+		"of blob {sha256} as a blob frame, and its size" },
 	{ "report", control_op_report, "the eval stages' metrics of pipeline {id}" },
 	{ "datasets", control_op_datasets, "datasets (of pipeline {id}, or all)" },
 	{ "dataset_import", control_op_dataset_import, "import the JSONL blob frame as shared "

@@ -29,7 +29,7 @@
  *   shutdown        {} -> {}; the daemon stops after this turn
  *   submit, pipelines, pipeline, pipeline_cancel|pause|resume|retry, logs, drain:
  *                   pipelines (scheduler.h); `ops` has each one's fields
- *   metrics, checkpoint, report, datasets, dataset_import, dataset_show,
+ *   metrics, checkpoint, blob_read, report, datasets, dataset_import, dataset_show,
  *   dataset_export, samples:
  *                   what pipelines produced (control_data.c)
  *   gc, dataset_delete: disk space given back (gc.h)
@@ -50,6 +50,8 @@
 #define CONTROL_MAX_ENQUEUE 100000   /* jobs per enqueue request */
 #define CONTROL_EXPORT_PAGE (1 << 20)       /* dataset_export's default page, bytes */
 #define CONTROL_EXPORT_PAGE_MAX (64 << 20)  /* and its largest */
+#define CONTROL_BLOB_PAGE (4 << 20)         /* blob_read's default page, bytes */
+#define CONTROL_BLOB_PAGE_MAX (64 << 20)    /* and its largest */
 
 struct daemon;
 
@@ -70,6 +72,7 @@ void control_reply_blob(void *data, size_t size);
 /* The ops of control_data.c. */
 json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct err *err);
+json_t *control_op_blob_read(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struct err *err);

@@ -171,24 +171,55 @@ json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct er
 				"size", (json_int_t)size);
 		goto out;
 	}
+	/* the weights themselves go by blob_read, a page at a time: a 1B model's are 4 GB */
 	struct store_checkpoint ck = { 0 };
+	int64_t bytes = 0;
 	int rc = store_checkpoint_last(d->store, s->id, 0, &ck, err);
 	if (rc == 0)
 		err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld has no checkpoint (yet)",
 			s->name, (long long)id);
-	if (rc == 1 && reply_with_blob(d, ck.sha256, &size, err) == 0) {
+	char *rel = NULL;
+	if (rc == 1 && (rc = store_blob_get(d->store, ck.sha256, &bytes, &rel, err)) == 0)
+		err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld: blob %s of its checkpoint "
+			"at step %lld is not in the store", s->name, (long long)id, ck.sha256,
+			(long long)ck.step);
+	if (rc == 1) {
 		json_error_t jerr;
 		json_t *config = json_loads(ck.config, 0, &jerr);
-		out = json_pack("{ss sI ss so}", "stage", s->name, "step", (json_int_t)ck.step,
-			"sha256", ck.sha256, "config", config ? config : json_object());
+		out = json_pack("{ss sI ss sI so}", "stage", s->name, "step", (json_int_t)ck.step,
+			"sha256", ck.sha256, "size", (json_int_t)bytes, "config",
+			config ? config : json_object());
 		if (out && json_object_size(tok))
 			json_object_set(out, "tokenizer", tok);
 	}
+	free(rel);
 	free(ck.config);
 out:
 	json_decref(tok);
 	store_stages_free(st, n);
 	return out;
+}
+
+json_t *control_op_blob_read(struct daemon *d, const struct msg *req, struct err *err)
+{
+	const char *sha = NULL;
+	int64_t offset, want, total = 0;
+	void *data;
+	size_t n;
+	if (control_get_str(req, "blob_read", "sha256", &sha, err) < 0 ||
+		control_get_int(req, "blob_read", "offset", 0, 0, INT64_MAX, &offset, err) < 0 ||
+		control_get_int(req, "blob_read", "size", CONTROL_BLOB_PAGE, 1, CONTROL_BLOB_PAGE_MAX,
+			&want, err) < 0)
+		return NULL;
+	if (!sha || !sha256_hex_valid(sha)) {
+		err_set(err, ERR_INVALID, "blob_read: 'sha256' (64 lowercase hex digits) is required");
+		return NULL;
+	}
+	if (blobs_read(d, sha, offset, want, CONTROL_BLOB_PAGE_MAX, &data, &n, &total, err) < 0)
+		return NULL;
+	control_reply_blob(data, n);
+	return json_pack("{ss sI sI}", "sha256", sha, "offset", (json_int_t)offset, "size",
+		(json_int_t)total);
 }
 
 json_t *control_op_report(struct daemon *d, const struct msg *req, struct err *err)

@@ -28,6 +28,8 @@ static const char *const names[C_COUNT] = {
 	[C_MSGS_FAULT + MSG_FAULT_HEADER] = "msgs_header",
 	[C_MSGS_FAULT + MSG_FAULT_FIELD] = "msgs_field",
 	[C_SENDS_FAILED] = "sends_failed",
+	[C_UPLOAD_PIECES] = "upload_pieces",
+	[C_UPLOADS_DROPPED] = "uploads_dropped",
 };
 
 /* The fault names above must be msg.h's; a new fault needs a row here. */

@@ -36,6 +36,8 @@ enum counter {
 	C_WORKERS_QUARANTINED, /* workers that got no more jobs after too many strikes */
 	C_MSGS_FAULT,         /* first of MSG_FAULT_COUNT: malformed messages by fault */
 	C_SENDS_FAILED = C_MSGS_FAULT + MSG_FAULT_COUNT,  /* sends that did not go out */
+	C_UPLOAD_PIECES,      /* PUT pieces of result blobs written (uploads.h) */
+	C_UPLOADS_DROPPED,    /* uploads abandoned: refused piece, lease over, worker gone */
 	C_COUNT,
 };
 

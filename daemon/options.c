@@ -4,6 +4,7 @@
  */
 #include "options.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,11 @@ int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *
 		  .help = "a worker silent for N heartbeat intervals is dead; its jobs are requeued" },
 		{ "max-attempts", OPT_INT, &cfg->max_attempts, "N", 1, 1000, .dflt = "3",
 		  .help = "leases a job gets before it fails (for jobs enqueued without their own cap)" },
+		{ "max-frame-size", OPT_INT, &cfg->max_frame_size, "BYTES", 65536, INT32_MAX,
+		  .dflt = "268435456",
+		  .help = "largest message frame a worker may send; bigger ones drop its connection "
+		  "(result blobs travel in pieces of the worker's --chunk-size, which must be "
+		  "smaller)" },
 		{ "batch", OPT_INT, &cfg->batch, "N", 1, 100000, .dflt = "512",
 		  .help = "messages read per socket per loop turn; a turn is one transaction" },
 		{ "stats-ms", OPT_INT, &cfg->stats_ms, "MS", 0, 86400000, .dflt = "10000",

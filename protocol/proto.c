@@ -19,7 +19,17 @@ static const struct proto_field f_heartbeat[] = {
 };
 static const struct proto_field f_result[] = {
 	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 1 },
-	{ "result", PROTO_T_OBJ, 0 }, { "stats", PROTO_T_OBJ, 0 }, { 0 },
+	{ "result", PROTO_T_OBJ, 0 }, { "stats", PROTO_T_OBJ, 0 },
+	{ "uploads", PROTO_T_STRS, 0 }, { 0 },
+};
+static const struct proto_field f_put[] = {
+	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 1 }, { "index", PROTO_T_UINT, 1 },
+	{ "offset", PROTO_T_UINT, 1 }, { "size", PROTO_T_UINT, 1 },
+	{ "sha256", PROTO_T_HEX64, 1 }, { "check", PROTO_T_HEX64, 1 }, { 0 },
+};
+static const struct proto_field f_ack[] = {
+	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 1 }, { "index", PROTO_T_UINT, 1 },
+	{ "offset", PROTO_T_UINT, 1 }, { "error", PROTO_T_STR, 0 }, { 0 },
 };
 static const struct proto_field f_fail[] = {
 	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 1 },
@@ -66,6 +76,8 @@ static const struct proto_cmd_info cmds[PROTO_CMD_COUNT] = {
 	[PROTO_REQUEST]    = { "REQUEST",    C2D,       0, PROTO_MAX_BLOBS, f_request },
 	[PROTO_REPLY]      = { "REPLY",      D2C,       0, PROTO_MAX_BLOBS, f_reply },
 	[PROTO_EVENT]      = { "EVENT",      D2C,       0, 0,               f_event },
+	[PROTO_PUT]        = { "PUT",        W2D,       1, 1,               f_put },
+	[PROTO_ACK]        = { "ACK",        D2W,       0, 0,               f_ack },
 };
 
 const struct proto_cmd_info *proto_cmd_info(enum proto_cmd cmd)

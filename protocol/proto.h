@@ -36,11 +36,19 @@
  *                                                draining?:bool (true: send no more
  *                                                JOBs; DISCONNECT follows the last)
  *   RESULT      a job's output; blobs 0..N      job:uint epoch:uint result?:obj stats?:obj
+ *                                                uploads?:[hex64] (its blobs, uploaded
+ *                                                with PUT beforehand, in order; then
+ *                                                no blob frames)
  *   FAIL        a job could not be done          job:uint epoch:uint error:str retryable?:bool
  *                                                nospace?:str (the worker's full
  *                                                directory: the daemon pauses the
  *                                                pipeline instead of counting an attempt)
  *   FETCH       ask for part of a blob           sha256:hex64 offset:uint size?:uint
+ *   PUT         a piece of a result blob;        job:uint epoch:uint index:uint (the
+ *               blobs 1                          blob's place in the RESULT) offset:uint
+ *                                                size:uint (the whole blob's bytes)
+ *                                                sha256:hex64 (the whole blob's)
+ *                                                check:hex64 (this piece's sha256)
  *   DISCONNECT  leaving (drain done, or bye)     reason?:str
  *
  * Daemon -> worker (R1FW1)
@@ -50,6 +58,10 @@
  *                                                blob size) error?:str (then no blob)
  *   HEARTBEAT   liveness, when idle              drain?:bool (true: finish the jobs in
  *                                                hand, then leave, as on SIGTERM)
+ *   ACK         answer to PUT: bytes held        job:uint epoch:uint index:uint
+ *                                                offset:uint (bytes of the blob the
+ *                                                daemon now holds) error?:str (the
+ *                                                upload is dropped; retry the job)
  *   CANCEL      drop this job, send nothing     job:uint epoch?:uint
  *   DISCONNECT  session over (shutdown, unknown  reason:str
  *               peer, protocol error)
@@ -80,6 +92,13 @@
  *     retrying does not fix a version mismatch.
  *   - Blobs travel by content: FETCH asks for PROTO_CHUNK_SIZE bytes at an offset;
  *     the worker verifies the sha256 of the whole blob before using it.
+ *   - Result blobs travel up the same way, never as one frame: the worker sends PUTs
+ *     in order of offset, at most PROTO_UPLOAD_WINDOW unanswered; each ACK lets the
+ *     next one go, so the daemon never holds more than a window of pieces per worker
+ *     (it writes each to DIR/blobs/tmp as it arrives). The daemon checks each
+ *     piece's sha256 and, at the end, the whole blob's; then the RESULT names the
+ *     blobs in `uploads`. PUTs for a lease that is not current get an ACK with
+ *     `error`, and their partial file is removed.
  *
  * Nothing read from the wire is ever asserted: every check here is a runtime error.
  */
@@ -101,6 +120,8 @@
 #define PROTO_MAX_DEPTH       32                   /* JSON nesting; {} is depth 1 */
 #define PROTO_MAX_ENVELOPE    255                  /* identity / topic bytes */
 #define PROTO_CHUNK_SIZE      (1 << 20)            /* FETCH/CHUNK default piece */
+#define PROTO_UPLOAD_WINDOW   4                    /* PUTs a worker may have unanswered */
+#define PROTO_CHUNK_SIZE_DEFAULT 1048576           /* PUT piece (the worker's --chunk-size) */
 
 /* Timing defaults (both sides configurable). */
 #define PROTO_HEARTBEAT_MS     1000
@@ -122,6 +143,8 @@ enum proto_cmd {
 	PROTO_REQUEST,
 	PROTO_REPLY,
 	PROTO_EVENT,
+	PROTO_PUT,
+	PROTO_ACK,
 	PROTO_CMD_COUNT,
 };
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "sock.h"
+#include "upload.h"
 
 #ifndef R1FLOW_VERSION
 #define R1FLOW_VERSION "unknown"
@@ -35,6 +37,7 @@ struct exchange {
 	struct msg reply;               /* ASK_NEXT: RESULT or FAIL of the job just run */
 	uint64_t reply_session;         /* the session that job came on */
 	int64_t reply_job;
+	char blob_sha[JOB_MAX_BLOBS][SHA256_HEX_SIZE]; /* the reply's blobs' sha256s */
 	struct sock_msg *job;           /* answer to ASK_NEXT: next JOB (heap), NULL: stop */
 	uint64_t job_session;
 	char sha256[SHA256_HEX_SIZE];   /* ASK_FETCH: the blob wanted */
@@ -70,6 +73,9 @@ struct io {
 	int busy;                       /* compute runs a job */
 	int64_t running;                /* its id */
 	int cancelled;                  /* the daemon cancelled it: drop its reply */
+	struct upload up;               /* a RESULT's blobs going up in PUTs (upload.h) */
+	struct exchange *parked;        /* a finished job whose RESULT waits for `up` */
+	int64_t die_after;              /* test hook: SIGKILL ourselves after this many PUTs */
 	struct sock_msg *queue[QUEUE_MAX]; /* JOBs waiting for compute, oldest first */
 	size_t nqueue;
 	struct sock_msg *spare;         /* receive buffer */
@@ -185,8 +191,11 @@ static void run_job(struct runtime_compute *c, struct sock_msg *in, uint64_t ses
 		else
 			json_decref(out.stats);
 		r->blob_free = free_blob;
-		for (size_t i = 0; i < out.nblobs; i++)
+		for (size_t i = 0; i < out.nblobs; i++) {
 			msg_add_blob(r, out.blobs[i], out.sizes[i], NULL);
+			/* the upload names each blob by its sha256: hashed here, where compute is */
+			sha256_buffer(out.blobs[i], out.sizes[i], c->x.blob_sha[i]);
+		}
 	} else {
 		json_decref(out.result);
 		json_decref(out.stats);
@@ -287,7 +296,8 @@ static void schedule_retry(struct io *io)
 
 static void link_reset(struct io *io, const char *why)
 {
-	size_t abandoned = io->nqueue + (size_t)io->busy;
+	size_t abandoned = io->nqueue + (size_t)io->busy + (size_t)io->up.active +
+		(io->parked != NULL);
 	if (io->link == LINK_CONNECTING)
 		log_warn("cannot reach the daemon at '%s'%s; reconnecting in %lld ms", io->s->connect,
 			io->curve ? " (or it refused this worker's key or server key: see its log)" : "",
@@ -299,6 +309,12 @@ static void link_reset(struct io *io, const char *why)
 		log_warn("lost the daemon at '%s': %s; reconnecting in %lld ms", io->s->connect, why,
 			(long long)io->backoff);
 	free_queue(io);
+	upload_abort(&io->up);
+	if (io->parked) { /* its lease is gone with the session: compute may go on */
+		msg_release(&io->parked->reply);
+		io->waiting = io->parked;
+		io->parked = NULL;
+	}
 	if (io->fetching) {
 		struct err err = { 0 };
 		err_set(&err, ERR_IO, "lost the daemon while fetching blob %s", io->fetching->sha256);
@@ -374,6 +390,10 @@ static void heartbeat(struct io *io)
 	json_t *jobs = json_array();
 	if (io->busy)
 		json_array_append_new(jobs, json_integer(io->running));
+	if (io->up.active) /* still ours until its RESULT is sent */
+		json_array_append_new(jobs, json_integer(io->up.job));
+	if (io->parked)
+		json_array_append_new(jobs, json_integer(io->parked->reply_job));
 	for (size_t i = 0; i < io->nqueue; i++)
 		json_array_append_new(jobs, json_integer(msg_uint(&io->queue[i]->msg, "job")));
 	struct msg m;
@@ -468,6 +488,9 @@ static void on_chunk(struct io *io, const struct msg *m)
 	fetch_done(io, rc, &err);
 }
 
+static void upload_done(struct io *io);
+static void on_ack(struct io *io, const struct msg *m);
+
 static void on_cancel(struct io *io, const struct msg *m)
 {
 	int64_t job = msg_uint(m, "job");
@@ -479,6 +502,17 @@ static void on_cancel(struct io *io, const struct msg *m)
 			log_info("job %lld cancelled before it started", (long long)job);
 			return;
 		}
+	if (io->up.active && io->up.job == job) {
+		log_info("job %lld cancelled while its result went up; dropped", (long long)job);
+		upload_abort(&io->up);
+		upload_done(io);
+		return;
+	}
+	if (io->parked && io->parked->reply_job == job) {
+		log_info("job %lld cancelled; its result will be dropped", (long long)job);
+		msg_release(&io->parked->reply);
+		return;
+	}
 	if (io->busy && io->running == job) {
 		io->cancelled = 1;
 		log_info("job %lld cancelled; its result will be dropped", (long long)job);
@@ -507,6 +541,9 @@ static int on_message(struct io *io, struct sock_msg *in)
 		return 1;
 	case PROTO_CHUNK:
 		on_chunk(io, m);
+		return 0;
+	case PROTO_ACK:
+		on_ack(io, m);
 		return 0;
 	case PROTO_CANCEL:
 		on_cancel(io, m);
@@ -564,6 +601,90 @@ static void read_daemon(struct io *io)
 	}
 }
 
+/* Send the PUTs the window allows. */
+static void upload_pump(struct io *io)
+{
+	struct msg put;
+	while (io->up.active && upload_next(&io->up, &put)) {
+		if (io_send(io, &put) < 0)
+			return; /* the session is over: link_reset dropped the upload */
+		if (io->die_after && (int64_t)io->up.pieces >= io->die_after) {
+			log_warn("R1FLOW_TEST_UPLOAD_DIE_AFTER: killing this worker after %lld PUTs",
+				(long long)io->up.pieces);
+			raise(SIGKILL);
+		}
+	}
+}
+
+/* Send the answer of a finished job: FAIL and blob-less RESULT at once, a RESULT
+ * with blobs by upload first (upload.h). */
+static void answer(struct io *io, struct exchange *x)
+{
+	if (x->reply.cmd == PROTO_NONE)
+		return;
+	if (x->reply_session != io->session || io->link != LINK_UP) {
+		log_info("dropped the answer to job %lld: its session is over",
+			(long long)x->reply_job);
+		msg_release(&x->reply);
+		return;
+	}
+	if (x->reply.cmd == PROTO_RESULT && x->reply.nblobs) {
+		log_debug("job %lld done: uploading %zu blob(s)", (long long)x->reply_job,
+			x->reply.nblobs);
+		upload_begin(&io->up, &x->reply, (const char (*)[SHA256_HEX_SIZE])x->blob_sha,
+			io->session, (size_t)io->s->chunk_size);
+		upload_pump(io);
+		return;
+	}
+	log_debug("job %lld done: %s", (long long)x->reply_job, proto_cmd_name(x->reply.cmd));
+	io_send(io, &x->reply);
+}
+
+/* The upload ended (sent or dropped): a parked job's answer goes next. */
+static void upload_done(struct io *io)
+{
+	struct exchange *x = io->parked;
+	if (!x)
+		return;
+	io->parked = NULL;
+	answer(io, x);
+	io->waiting = x;
+	feed(io);
+}
+
+static void on_ack(struct io *io, const struct msg *m)
+{
+	struct err err = { 0 };
+	int rc = upload_ack(&io->up, m, &err);
+	if (rc == 2) {
+		log_debug("ignored an ACK of job %lld nobody waits for", (long long)msg_uint(m, "job"));
+		return;
+	}
+	if (rc < 0) {
+		/* the lease may still be ours: say so, and the job is tried again */
+		int64_t job = io->up.job, epoch = io->up.epoch;
+		log_warn("job %lld: %s", (long long)job, err.msg);
+		upload_abort(&io->up);
+		struct msg fail;
+		msg_init(&fail, PROTO_FAIL);
+		fail.header = json_pack("{sI sI ss sb}", "job", (json_int_t)job, "epoch",
+			(json_int_t)epoch, "error", err.msg, "retryable", 1);
+		io_send(io, &fail);
+		upload_done(io);
+		return;
+	}
+	if (rc == 1) {
+		struct msg result;
+		log_debug("job %lld: uploaded its blobs in %llu piece(s)", (long long)io->up.job,
+			(unsigned long long)io->up.pieces);
+		upload_finish(&io->up, &result);
+		io_send(io, &result);
+		upload_done(io);
+		return;
+	}
+	upload_pump(io);
+}
+
 static void on_compute(struct io *io)
 {
 	struct exchange *x;
@@ -573,18 +694,18 @@ static void on_compute(struct io *io)
 			continue;
 		}
 		io->busy = 0;
-		if (x->reply.cmd != PROTO_NONE) {
-			if (x->reply_session == io->session && io->link == LINK_UP && !io->cancelled) {
-				log_debug("job %lld done: %s", (long long)x->reply_job,
-					proto_cmd_name(x->reply.cmd));
-				io_send(io, &x->reply);
-			} else {
-				log_info("dropped the answer to job %lld: %s", (long long)x->reply_job,
-					io->cancelled ? "cancelled" : "its session is over");
-				msg_release(&x->reply);
-			}
+		if (x->reply.cmd != PROTO_NONE && io->cancelled) {
+			log_info("dropped the answer to job %lld: cancelled", (long long)x->reply_job);
+			msg_release(&x->reply);
 		}
 		io->cancelled = 0;
+		if (io->up.active && x->reply.cmd != PROTO_NONE) {
+			/* one upload at a time: the next job waits, so a worker holds at most two
+			 * results (this one and the one going up) */
+			io->parked = x;
+			continue;
+		}
+		answer(io, x);
 		io->waiting = x;
 		feed(io);
 	}
@@ -679,6 +800,8 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	io.backoff = s->reconnect_ms;
 	io.now = clock_mono_ms();
 	draw_token(io.token);
+	const char *die = getenv("R1FLOW_TEST_UPLOAD_DIE_AFTER");
+	io.die_after = die ? strtoll(die, NULL, 10) : 0;
 	if (cache_open(&io.cache, s->cache, err) < 0 || build_kinds(&io, err) < 0)
 		goto out;
 	struct curve_key pub = { "" };
@@ -716,7 +839,8 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 			*err = io.err;
 			break;
 		}
-		if (io.draining && !io.busy && !io.nqueue && !io.fetching && io.waiting) {
+		if (io.draining && !io.busy && !io.nqueue && !io.fetching && !io.up.active &&
+			io.waiting) {
 			if (io.link == LINK_UP) {
 				struct msg bye;
 				msg_init(&bye, PROTO_DISCONNECT);
@@ -777,6 +901,7 @@ out:
 		return -1;
 	}
 	free_queue(&io);
+	upload_abort(&io.up);
 	cache_fill_abort(&io.fill);
 	free(io.spare);
 	if (io.dealer) {

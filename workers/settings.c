@@ -81,6 +81,10 @@ int settings_parse(struct worker_settings *s, int argc, char **argv, struct err 
 		{ "threads", OPT_INT, &s->threads, "N", 0, 256, .dflt = "0",
 		  .help = "compute threads per job (0: $R1FLOW_THREADS, else one per online CPU); "
 		  "with W workers on one machine, give each CPUs/W" },
+		{ "chunk-size", OPT_INT, &s->chunk_size, "BYTES", 4096, 64 << 20,
+		  .dflt = XSTR(PROTO_CHUNK_SIZE_DEFAULT),
+		  .help = "result blobs (gradients) go to the daemon in pieces of BYTES, at most "
+		  "4 unanswered (below the daemon's --max-frame-size)" },
 		{ "cache", OPT_STRING, &s->cache, "DIR", 0, 0, .dflt = "",
 		  .help = "blob cache (default $XDG_CACHE_HOME/r1flow/blobs or "
 		  "~/.cache/r1flow/blobs)" },

@@ -3,7 +3,7 @@
  * drives parsing, --help and the defaults.
  *
  *   r1flow-worker [--data DIR | --connect ENDPOINT [--server-key FILE --key FILE]]
- *                 [--name NAME] [--slots N]
+ *                 [--name NAME] [--slots N] [--chunk-size BYTES]
  *                 [--cache DIR] [--kinds LIST] [--heartbeat-ms MS] [--liveness N]
  *                 [--reconnect-ms MS] [--reconnect-max-ms MS] [--log-level LEVEL]
  *
@@ -32,6 +32,7 @@ struct worker_settings {
 	const char *name;           /* worker name, the registry key */
 	int slots;                  /* jobs held at once */
 	int threads;                /* compute threads; 0: the pool's default */
+	int chunk_size;             /* bytes per PUT of a result blob (upload.h) */
 	const char *cache;          /* blob cache directory */
 	const char *kinds;          /* comma-separated kinds to announce; "": all */
 	int heartbeat_ms;

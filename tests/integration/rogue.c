@@ -40,6 +40,16 @@
  * shows of a live worker), kinds ["probe"]; prints the daemon's first answer as
  * "CMD HEADER" (or "no answer" after 3 s) and exits 0.
  *
+ *   rogue DIR|ENDPOINT uploader NAME
+ *
+ * A worker whose uploads (PUT) are wrong: READY as NAME for ["probe"], and on its
+ * first JOB it sends, each time waiting for the ACK and printing it as "ACK HEADER":
+ * (1) a piece whose `check` is not its sha256; (2) a piece for the next epoch (a
+ * lease it does not hold); (3) a good first piece, then one at the wrong offset;
+ * (4) a whole blob in two pieces that does not hash to its `sha256`. Then a RESULT
+ * whose `uploads` names a blob never uploaded, and it exits 0 (1: an ACK did not
+ * come within 5 s).
+ *
  *   rogue DIR|ENDPOINT twice NAME
  *
  * A worker that gives up on its connection and announces itself on a second one
@@ -57,6 +67,7 @@
 #include <zmq.h>
 
 #include "proto.h"
+#include "sha256.h"
 
 static uint64_t rng_state;
 
@@ -241,6 +252,69 @@ static int rogue_worker(void *s, const char *name, const char *kinds, const char
 	}
 }
 
+/* One PUT of `piece` (n bytes) at `offset` of a blob of `size` bytes named `sha`,
+ * `check` its claimed sha256 (NULL: the true one); then the ACK printed. 0, or -1 if
+ * none came. */
+static int put_and_ack(void *s, json_int_t job, json_int_t epoch, json_int_t offset,
+	json_int_t size, const char *sha, const char *piece, size_t n, const char *check)
+{
+	char real[SHA256_HEX_SIZE], cmd[32], header[4096];
+	sha256_buffer(piece, n, real);
+	json_t *h = json_pack("{sI sI sI sI sI ss ss}", "job", job, "epoch", epoch, "index",
+		(json_int_t)0, "offset", offset, "size", size, "sha256", sha, "check",
+		check ? check : real);
+	char *text = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	send_frames(s, (const char *const[]){ PROTO_WORKER, "PUT", text, piece },
+		(const size_t[]){ strlen(PROTO_WORKER), 3, strlen(text), n }, 4);
+	free(text);
+	for (int waited = 0; waited < 5000; waited += 300) {
+		if (!recv_one(s, 300, cmd, sizeof cmd, header, sizeof header))
+			send_json(s, "HEARTBEAT", json_pack("{s[I]}", "jobs", job));
+		else if (strcmp(cmd, "ACK") == 0) {
+			printf("ACK %s\n", header);
+			return 0;
+		}
+	}
+	printf("no ACK\n");
+	return -1;
+}
+
+static int rogue_uploader(void *s, const char *name)
+{
+	send_json(s, "READY", json_pack("{ss s[s] ss si si}", "name", name, "kinds", "probe",
+		"host", "rogue", "pid", (int)getpid(), "slots", 1));
+	static char header[1 << 20];
+	char cmd[32], whole[SHA256_HEX_SIZE], other[SHA256_HEX_SIZE];
+	json_error_t jerr;
+	do {
+		if (!recv_one(s, 300, cmd, sizeof cmd, header, sizeof header)) {
+			send_json(s, "HEARTBEAT", json_pack("{s[]}", "jobs"));
+			*cmd = '\0';
+		}
+	} while (strcmp(cmd, "JOB") != 0);
+	json_t *jobh = json_loads(header, 0, &jerr);
+	json_int_t job = json_integer_value(json_object_get(jobh, "job")),
+		epoch = json_integer_value(json_object_get(jobh, "epoch"));
+	json_decref(jobh);
+	printf("job %lld\n", (long long)job);
+	sha256_buffer("abcdefgh", 8, whole);
+	sha256_buffer("abcdefgX", 8, other);
+	if (put_and_ack(s, job, epoch, 0, 8, whole, "abcd", 4, other) < 0 ||
+		put_and_ack(s, job, epoch + 1, 0, 8, whole, "abcd", 4, NULL) < 0 ||
+		put_and_ack(s, job, epoch, 0, 8, whole, "abcd", 4, NULL) < 0 ||
+		put_and_ack(s, job, epoch, 6, 8, whole, "gh", 2, NULL) < 0 ||
+		put_and_ack(s, job, epoch, 0, 8, other, "abcd", 4, NULL) < 0 ||
+		put_and_ack(s, job, epoch, 4, 8, other, "efgh", 4, NULL) < 0)
+		return 1;
+	send_json(s, "RESULT", json_pack("{sI sI s{} s[s]}", "job", job, "epoch", epoch, "result",
+		"uploads", whole));
+	/* the RESULT is read before anything we send after it: a HEARTBEAT's answer-free
+	 * round trip is not observable, so give the daemon a moment, then go */
+	recv_one(s, 1000, cmd, sizeof cmd, header, sizeof header);
+	return 0;
+}
+
 static int rogue_ready(void *s, const char *name, const char *host, const char *pid)
 {
 	send_json(s, "READY", json_pack("{ss s[s] ss sI si}", "name", name, "kinds", "probe",
@@ -297,12 +371,14 @@ int main(int argc, char **argv)
 	int worker = argc == 6 && strcmp(argv[2], "worker") == 0;
 	int ready = argc == 6 && strcmp(argv[2], "ready") == 0;
 	int twice = argc == 4 && strcmp(argv[2], "twice") == 0;
-	if (!worker && !ready && !twice && (argc < 3 || argc > 4)) {
+	int uploader = argc == 4 && strcmp(argv[2], "uploader") == 0;
+	if (!worker && !ready && !twice && !uploader && (argc < 3 || argc > 4)) {
 		fprintf(stderr, "usage: rogue DIR|ENDPOINT N [SEED]\n"
 			"       rogue --mute DIR exit|silent\n"
 			"       rogue DIR|ENDPOINT worker NAME KINDS RESULT\n"
 			"       rogue DIR|ENDPOINT ready NAME HOST PID\n"
-			"       rogue DIR|ENDPOINT twice NAME\n");
+			"       rogue DIR|ENDPOINT twice NAME\n"
+			"       rogue DIR|ENDPOINT uploader NAME\n");
 		return 2;
 	}
 	char endpoint[4200];
@@ -317,7 +393,7 @@ int main(int argc, char **argv)
 		zmq_ctx_term(ctx);
 		return rc;
 	}
-	if (worker || ready) {
+	if (worker || ready || uploader) {
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
 		int linger = 0;
@@ -328,7 +404,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		int rc = worker ? rogue_worker(s, argv[3], argv[4], argv[5]) :
-			rogue_ready(s, argv[3], argv[4], argv[5]);
+			uploader ? rogue_uploader(s, argv[3]) : rogue_ready(s, argv[3], argv[4], argv[5]);
 		zmq_close(s);
 		zmq_ctx_term(ctx);
 		return rc;

@@ -35,6 +35,13 @@ static json_t *sample_header(enum proto_cmd cmd)
 	case PROTO_REPLY: return json_pack("{sb s{ss ss}}", "ok", 0, "error", "code", "notfound",
 		"message", "no pipeline 1");
 	case PROTO_EVENT: return json_pack("{ss sI}", "type", "step_done", "pipeline", (json_int_t)1);
+	case PROTO_PUT:
+		return json_pack("{sI sI sI sI sI ss ss}", "job", (json_int_t)7, "epoch", (json_int_t)2,
+			"index", (json_int_t)0, "offset", (json_int_t)65536, "size", (json_int_t)200000,
+			"sha256", SHA, "check", SHA);
+	case PROTO_ACK:
+		return json_pack("{sI sI sI sI}", "job", (json_int_t)7, "epoch", (json_int_t)2,
+			"index", (json_int_t)0, "offset", (json_int_t)131072);
 	default: return NULL;
 	}
 }

@@ -137,21 +137,6 @@ struct plist {
 };
 
 /* room for n more bytes (and a NUL) in b */
-static int buf_reserve(struct hft_buf *b, size_t n)
-{
-	if (b->n + n + 1 <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 64;
-	while (cap < b->n + n + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 /* room for about `pieces` pieces of `bytes` bytes in all (a hint: lists still grow) */
 static int plist_reserve(struct plist *l, size_t pieces, size_t bytes)
 {
@@ -162,7 +147,19 @@ static int plist_reserve(struct plist *l, size_t pieces, size_t bytes)
 		l->v = v;
 		l->cap = pieces;
 	}
-	return buf_reserve(&l->b, bytes);
+	return hft_buf_reserve(&l->b, bytes);
+}
+
+/* room for one more piece */
+static int plist_grow(struct plist *l)
+{
+	size_t cap = l->cap ? l->cap * 2 : 32;
+	struct hft_piece *v = realloc(l->v, cap * sizeof *v);
+	if (!v)
+		return -1;
+	l->v = v;
+	l->cap = cap;
+	return 0;
 }
 
 /* a piece for the last n bytes of l->b (written there by the caller) */
@@ -170,14 +167,8 @@ static int push_written(struct plist *l, size_t n, int first)
 {
 	if (n == 0)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct hft_piece *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (l->n == l->cap && plist_grow(l) < 0)
+		return -1;
 	l->v[l->n++] = (struct hft_piece){ l->b.n - n, n, -1, first };
 	return 1;
 }
@@ -186,15 +177,9 @@ static int push_piece(struct plist *l, const char *s, size_t n, int32_t id)
 {
 	if (id < 0 && n == 0)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct hft_piece *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (buf_reserve(&l->b, n) < 0)
+	if (l->n == l->cap && plist_grow(l) < 0)
+		return -1;
+	if (hft_buf_reserve(&l->b, n) < 0)
 		return -1;
 	l->v[l->n++] = (struct hft_piece){ l->b.n, n, id, 0 };
 	if (n)
@@ -496,7 +481,7 @@ static int bytelevel_map(struct plist *l, const char *s, size_t n, int first)
 {
 	if (n == 0)
 		return 0;
-	if (buf_reserve(&l->b, n * 2) < 0)
+	if (hft_buf_reserve(&l->b, n * 2) < 0)
 		return -1;
 	char *d = l->b.p + l->b.n;
 	size_t k = 0;

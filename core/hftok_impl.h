@@ -103,6 +103,22 @@ struct hft_buf {
 };
 int hft_buf_add(struct hft_buf *b, const void *s, size_t n);
 
+/* room for n more bytes and a NUL (capacity doubles); -1 out of memory */
+static inline int hft_buf_reserve(struct hft_buf *b, size_t n)
+{
+	if (b->n + n + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
 /* Rust's char boundaries: the code point at s (n > 0) and its length; an invalid
  * sequence (the longest prefix of a valid one, at least one byte) gives -1 */
 int32_t hft_utf8_next(const char *s, size_t n, size_t *len);

@@ -43,16 +43,8 @@ int hft_char_byte(int32_t cp)
 
 int hft_buf_add(struct hft_buf *b, const void *s, size_t n)
 {
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
+	if (hft_buf_reserve(b, n) < 0)
+		return -1;
 	if (n)
 		memcpy(b->p + b->n, s, n);
 	b->n += n;

@@ -174,9 +174,10 @@ static int mem_total(double *bytes, struct err *err)
 	return 0;
 }
 
-/* The memory the spec needs (memplan.h): printed unless quiet, and -1 with the
- * figures in err when a process needs more than this machine has and !force. */
-static int validate_memory(const json_t *spec, int vocab, bool force, bool quiet,
+/* The memory the spec needs (memplan.h): its figures written to out (NULL: none),
+ * and -1 with them in err when a process needs more than this machine has and
+ * !force. */
+static int validate_memory(const json_t *spec, int vocab, bool force, FILE *out,
 	struct err *err)
 {
 	struct model_config cfg;
@@ -186,8 +187,8 @@ static int validate_memory(const json_t *spec, int vocab, bool force, bool quiet
 	if (known < 0)
 		return -1;
 	if (known == 0) {
-		if (!quiet)
-			printf("memory: not known before the pipeline runs (the model comes from "
+		if (out)
+			fprintf(out, "memory: not known before the pipeline runs (the model comes from "
 				"another pipeline)\n");
 		return 0;
 	}
@@ -197,35 +198,35 @@ static int validate_memory(const json_t *spec, int vocab, bool force, bool quiet
 	struct err me = { 0 };
 	double total = 0;
 	int have_total = mem_total(&total, &me) == 0;
-	if (!quiet) {
-		printf("memory (estimate; %.0f parameters, fp32):\n", mp.params);
+	if (out) {
+		fprintf(out, "memory (estimate; %.0f parameters, fp32):\n", mp.params);
 		if (mp.learners > 0)
-			printf("  daemon  %s: %d learner%s at once (training stages that can run at "
+			fprintf(out, "  daemon  %s: %d learner%s at once (training stages that can run at "
 				"the same time) of %s (weights, gradients, 2 AdamW moments: 16 bytes a "
 				"parameter), and %s to read back the optimizer file of a checkpoint\n",
 				memplan_fmt(mp.daemon, a, sizeof a), mp.learners, mp.learners == 1 ? "" : "s",
 				memplan_fmt(mp.learner, b, sizeof b),
 				memplan_fmt(mp.ckpt_buffer, c, sizeof c));
 		else
-			printf("  daemon  no learner (no training stage)\n");
+			fprintf(out, "  daemon  no learner (no training stage)\n");
 		if (mp.job_kind[0]) {
-			printf("  worker  %s: its largest job, %s of stage '%s': weights and gradients "
+			fprintf(out, "  worker  %s: its largest job, %s of stage '%s': weights and gradients "
 				"%s", memplan_fmt(mp.worker, a, sizeof a), mp.job_kind, mp.job_stage,
 				memplan_fmt(mp.job_model, b, sizeof b));
 			if (mp.job_ref > 0)
-				printf(", reference weights %s", memplan_fmt(mp.job_ref, b, sizeof b));
-			printf(", %.0f %s x %s (%s)\n", mp.job_rows,
-				!strcmp(mp.job_kind, "grad") ? "rows" : "sequences",
+				fprintf(out, ", reference weights %s", memplan_fmt(mp.job_ref, b, sizeof b));
+			fprintf(out, ", %.0f %s%s x %s (%s)\n", mp.job_rows,
+				!strcmp(mp.job_kind, "grad") ? "row" : "sequence", mp.job_rows == 1 ? "" : "s",
 				memplan_fmt(mp.job_row_bytes, b, sizeof b),
 				!strcmp(mp.job_kind, "grad") ? "activations" :
 				"KV cache, generator and prefill activations");
 		}
 		if (have_total)
-			printf("  machine %s (MemTotal)%s\n", memplan_fmt(total, a, sizeof a),
+			fprintf(out, "  machine %s (MemTotal)%s\n", memplan_fmt(total, a, sizeof a),
 				mp.daemon + mp.worker > total ? "; the daemon and a worker together need "
 				"more: run workers on other machines" : "");
 		else
-			printf("  machine unknown: %s\n", me.msg);
+			fprintf(out, "  machine unknown: %s\n", me.msg);
 	}
 	if (!have_total || force || (mp.daemon <= total && mp.worker <= total))
 		return 0;
@@ -310,12 +311,22 @@ int cmd_validate(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	rc = CLI_EXIT_OK;
-	if (json) {
-		if (validate_memory(spec, vocab, force, true, &e) < 0) {
-			cli_error("validate", "%s: %s", file, e.msg);
-			json_decref(spec);
-			return CLI_EXIT_FAIL;
-		}
+	/* the figures go after the ok line, or before the refusal */
+	char *mem = NULL;
+	size_t mem_len = 0;
+	FILE *out = json ? NULL : open_memstream(&mem, &mem_len);
+	int mrc = validate_memory(spec, vocab, force, out, &e);
+	if (out && fclose(out) != 0) {
+		free(mem);
+		mem = NULL;
+	}
+	if (mrc < 0) {
+		if (mem)
+			fputs(mem, stdout);
+		fflush(stdout);
+		cli_error("validate", "%s: %s", file, e.msg);
+		rc = CLI_EXIT_FAIL;
+	} else if (json) {
 		rc = client_print_json("validate", spec);
 	} else {
 		json_t *stages = json_object_get(spec, "stages");
@@ -329,11 +340,10 @@ int cmd_validate(int argc, char **argv)
 			printf("%s%s", i ? ", " : ": ", name ? name : "?");
 		}
 		printf(")\n");
-		if (validate_memory(spec, vocab, force, false, &e) < 0) {
-			cli_error("validate", "%s: %s", file, e.msg);
-			rc = CLI_EXIT_FAIL;
-		}
+		if (mem)
+			fputs(mem, stdout);
 	}
+	free(mem);
 	json_decref(spec);
 	return rc;
 }

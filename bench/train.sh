@@ -24,8 +24,9 @@
 #
 # times the model variants of train_torch.py (eager, fused). smol135m skips 1/1 and
 # the core's 1-thread run (both lose by ~2x on its GEMMs) and runs the fused variant
-# only, to keep the run within minutes. Prints a markdown table, the derived figures
-# and, last, one line for other scripts:
+# only, to keep the run within minutes. Prints a markdown table (tok/s; CPU time a
+# step, all threads, spinning included: on a shared machine a check on the wall-clock
+# figures; peak RSS), the derived figures and, last, one line for other scripts:
 #
 #   ratio tiny=X small=Y smol135m=Z  (core's best tok/s over PyTorch's best, per config)
 #
@@ -86,7 +87,7 @@ for cfg in $configs; do
 		line=$("$bench" --config "$cfg" --threads "$t" --steps "$steps" --warmup "$warm")
 		echo "$line" >&2
 		tok=$(field "$line" tok_s)
-		rows[$cfg]+="| $cfg | core | $t threads | $tok | $(field "$line" peak_rss_mb) |"$'\n'
+		rows[$cfg]+="| $cfg | core | $t threads | $tok | $(field "$line" cpu_ms) | $(field "$line" peak_rss_mb) |"$'\n'
 		if (( tok > core_best[$cfg] )); then
 			core_best[$cfg]=$tok
 			core_best_t[$cfg]=$t
@@ -100,7 +101,7 @@ for cfg in $configs; do
 			line=$(torch_run "$s" --config "$cfg" --variant "$v" --steps "$steps" --warmup "$warm")
 			echo "$line" >&2
 			tok=$(field "$line" tok_s)
-			rows[$cfg]+="| $cfg | torch | $s $v | $tok | $(field "$line" peak_rss_mb) |"$'\n'
+			rows[$cfg]+="| $cfg | torch | $s $v | $tok | $(field "$line" cpu_ms) | $(field "$line" peak_rss_mb) |"$'\n'
 			if (( tok > torch_best[$cfg] )); then
 				torch_best[$cfg]=$tok
 				torch_best_by[$cfg]="$s $v"
@@ -115,8 +116,8 @@ sgemm=$(field "$line" gflops)
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 echo
-echo "| config | side | threads (torch: OMP/OpenBLAS, variant) | tok/s | peak RSS MB |"
-echo "|---|---|---|---:|---:|"
+echo "| config | side | threads (torch: OMP/OpenBLAS, variant) | tok/s | CPU ms a step | peak RSS MB |"
+echo "|---|---|---|---:|---:|---:|"
 for cfg in $configs; do
 	printf '%s' "${rows[$cfg]}"
 done

@@ -9,7 +9,8 @@
  * AdamW's two moments — 16 bytes a parameter — plus one batch row of activations.
  * On top of that, while it writes a checkpoint it reads the optimizer file back
  * whole to hash it (8 bytes a parameter, one learner at a time: the daemon's loop
- * runs one step at once). Training stages that can run at the same time (none
+ * runs one step at once; a step's gradient shards are read one file at a time, 4
+ * bytes a parameter, which the 8 covers). Training stages that can run at the same time (none
  * depends on another) hold their learners at once: the estimate counts the largest
  * such set of the stage graph.
  *

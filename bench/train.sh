@@ -23,8 +23,8 @@
 #   2/all   OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE, OpenBLAS threads unset
 #
 # times the model variants of train_torch.py (eager, fused). smol135m skips 1/1 and
-# the core's 1-thread run (one core for GEMMs that large: half the machine) and runs the fused variant
-# only, to keep the run within minutes. Prints a markdown table (tok/s; CPU time a
+# the core's 1-thread run (one core for GEMMs that large: half the machine) and runs
+# the fused variant only, to keep the run within minutes. Prints a markdown table (tok/s; CPU time a
 # step, all threads, spinning included: on a shared machine a check on the wall-clock
 # figures; peak RSS), the derived figures and, last, one line for other scripts:
 #

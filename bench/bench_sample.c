@@ -1,7 +1,7 @@
 /*
  * bench_sample — generation throughput of the core, for bench/sample.sh.
  *
- *   bench_sample --config tiny|small --batch B [--threads N] [--prompt N] [--new N]
+ *   bench_sample --config tiny|small|smol135m --batch B [--threads N] [--prompt N] [--new N]
  *                [--reps N]
  *
  * Generates --new tokens for each of B random prompts of --prompt tokens (Philox,
@@ -20,7 +20,8 @@
  * separate gen_runs with max_new_tokens = 1 (prefill and the first sample);
  * decode_ms_per_step is (run_ms - prefill_ms) / (new - 1).
  * mean_logprob (mean log π of the generated tokens) is a sanity figure: about
- * -log(V) = -5.58 for the near-uniform distributions of a freshly initialised model.
+ * -log(V) for the near-uniform distributions of a freshly initialised model (-5.58 at
+ * the byte vocabulary's 264).
  */
 #include <math.h>
 #include <stdio.h>
@@ -39,12 +40,14 @@
 
 struct bench_config {
 	const char *name;
-	int C, L, NH, F; /* V is the byte vocab of config_defaults (264) */
+	int C, L, NH, NKV, F, V, tied; /* V 0: the byte vocab of config_defaults (264) */
 };
 
+/* smol135m is SmolLM2-135M's real shape (as in bench_train.c) */
 static const struct bench_config bench_configs[] = {
-	{ "tiny",  128, 4, 4, 336 },
-	{ "small", 256, 6, 8, 688 },
+	{ "tiny",     128,  4, 4, 4,  336,     0, 0 },
+	{ "small",    256,  6, 8, 8,  688,     0, 0 },
+	{ "smol135m", 576, 30, 9, 3, 1536, 49152, 1 },
 };
 
 static double peak_rss_mb(void)
@@ -80,10 +83,13 @@ static int bench_sample(const struct bench_config *bc, int B, int threads, int p
 	config_defaults(&cfg);
 	cfg.dim = bc->C;
 	cfg.n_layers = bc->L;
-	cfg.n_heads = cfg.n_kv_heads = bc->NH;
+	cfg.n_heads = bc->NH;
+	cfg.n_kv_heads = bc->NKV;
 	cfg.ffn = bc->F;
 	cfg.max_seq = prompt + new;
-	cfg.tied = false;
+	cfg.tied = bc->tied;
+	if (bc->V)
+		cfg.vocab = bc->V;
 	const int V = cfg.vocab;
 
 	struct err e = { 0 };
@@ -154,7 +160,7 @@ out_batch:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_sample --config tiny|small --batch B [--threads N] [--prompt N] "
+	fprintf(stderr, "usage: bench_sample --config tiny|small|smol135m --batch B [--threads N] [--prompt N] "
 		"[--new N] [--reps N]\n");
 	exit(2);
 }
@@ -182,7 +188,7 @@ int main(int argc, char **argv)
 				if (v && !strcmp(v, bench_configs[k].name))
 					bc = &bench_configs[k];
 			if (!bc) {
-				log_error("unknown config '%s': expected tiny or small", v ? v : "");
+				log_error("unknown config '%s': expected tiny, small or smol135m", v ? v : "");
 				return 2;
 			}
 		} else if (!strcmp(a, "--batch")) {

@@ -1,7 +1,7 @@
 /*
  * bench_train — training throughput of the core, for bench/train.sh.
  *
- *   bench_train --config tiny|small [--threads N] [--steps N] [--warmup N]
+ *   bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]
  *   bench_train --sgemm [--threads N]
  *
  * The first form trains the bench config on random tokens (Philox, fixed seed) with
@@ -13,7 +13,7 @@
  *        cpu_ms=... fwd_ms=... loss_ms=... bwd_ms=... clip_ms=... adamw_ms=... loss=...
  *
  * (cpu_ms is process CPU time per step, all threads, spinning included; the other
- * *_ms fields split step_ms by phase). The second form measures OpenBLAS's own
+ * *_ms fields split step_ms by phase; step_gflop is one step's model FLOPs). The second form measures OpenBLAS's own
  * rate on a large square sgemm with N OpenBLAS threads — the ceiling the core's
  * GEMMs can approach — and prints `sgemm threads=N n=2048 gflops=... mean_gflops=...`
  * (gflops is the best repetition). It bypasses the core's pool, which would run
@@ -50,12 +50,17 @@ void openblas_set_num_threads(int num_threads);
 
 struct bench_config {
 	const char *name;
-	int C, L, NH, F, B, T; /* V is the byte vocab of config_defaults (264) */
+	int C, L, NH, NKV, F, V, tied, B, T; /* V 0: the byte vocab of config_defaults (264) */
 };
 
+/* tiny and small are toy shapes with the byte vocabulary; smol135m is SmolLM2-135M's
+ * real shape (HF config: hidden 576, 30 layers, 9 heads, 3 KV heads, intermediate
+ * 1536, vocab 49152, tied embeddings) at 4 x 128 tokens a step, which keeps a step
+ * within seconds and the whole process near 3 GB */
 static const struct bench_config bench_configs[] = {
-	{ "tiny",  128, 4, 4, 336, 16, 128 },
-	{ "small", 256, 6, 8, 688,  8, 256 },
+	{ "tiny",     128,  4, 4, 4,  336,     0, 0, 16, 128 },
+	{ "small",    256,  6, 8, 8,  688,     0, 0,  8, 256 },
+	{ "smol135m", 576, 30, 9, 3, 1536, 49152, 1,  4, 128 },
 };
 
 enum phase { PHASE_FWD, PHASE_LOSS, PHASE_BWD, PHASE_CLIP, PHASE_ADAMW, PHASE_COUNT };
@@ -82,7 +87,7 @@ static double flops_per_token(const struct model_config *c, int T)
 	double C = c->dim, L = c->n_layers, HD = config_head_dim(c), F = c->ffn;
 	double NH = c->n_heads, NKV = c->n_kv_heads;
 	double layer = C * (NH + 2 * NKV) * HD + NH * HD * C + 3 * C * F;
-	double n_mm = L * layer + (double)c->vocab * C;
+	double n_mm = L * layer + (double)c->vocab * C; /* the head, tied or not, is a GEMM */
 	return 6 * n_mm + 12 * L * T * C;
 }
 
@@ -128,11 +133,14 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	config_defaults(&cfg);
 	cfg.dim = bc->C;
 	cfg.n_layers = bc->L;
-	cfg.n_heads = cfg.n_kv_heads = bc->NH;
+	cfg.n_heads = bc->NH;
+	cfg.n_kv_heads = bc->NKV;
 	cfg.ffn = bc->F;
 	cfg.max_seq = bc->T;
 	cfg.rope_theta = 10000.0f;
-	cfg.tied = false;
+	cfg.tied = bc->tied;
+	if (bc->V)
+		cfg.vocab = bc->V;
 	const int B = bc->B, T = bc->T, V = cfg.vocab;
 
 	struct err e = { 0 };
@@ -200,9 +208,11 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 		goto out;
 	}
 	double tok_s = (double)steps * B * T / dt, ms = 1e3 / steps;
-	printf("core config=%s threads=%d tok_s=%.0f step_ms=%.2f gflops=%.2f peak_rss_mb=%.1f "
-		"cpu_ms=%.2f fwd_ms=%.2f loss_ms=%.2f bwd_ms=%.2f clip_ms=%.2f adamw_ms=%.2f loss=%.4f\n",
+	printf("core config=%s threads=%d tok_s=%.0f step_ms=%.2f gflops=%.2f step_gflop=%.1f "
+		"peak_rss_mb=%.1f cpu_ms=%.2f fwd_ms=%.2f loss_ms=%.2f bwd_ms=%.2f clip_ms=%.2f "
+		"adamw_ms=%.2f loss=%.4f\n",
 		bc->name, threads, tok_s, dt * ms, tok_s * flops_per_token(&cfg, T) * 1e-9,
+		(double)B * T * flops_per_token(&cfg, T) * 1e-9,
 		peak_rss_mb(), cpu * ms, phase[PHASE_FWD] * ms, phase[PHASE_LOSS] * ms, phase[PHASE_BWD] * ms,
 		phase[PHASE_CLIP] * ms, phase[PHASE_ADAMW] * ms, st.loss);
 	rc = 0;
@@ -215,7 +225,7 @@ out_batch:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_train --config tiny|small [--threads N] [--steps N] [--warmup N]\n"
+	fprintf(stderr, "usage: bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]\n"
 		"       bench_train --sgemm [--threads N]\n");
 	exit(2);
 }
@@ -247,7 +257,7 @@ int main(int argc, char **argv)
 				if (v && !strcmp(v, bench_configs[k].name))
 					bc = &bench_configs[k];
 			if (!bc) {
-				log_error("unknown config '%s': expected tiny or small", v ? v : "");
+				log_error("unknown config '%s': expected tiny, small or smol135m", v ? v : "");
 				return 2;
 			}
 		} else if (!strcmp(a, "--threads")) {

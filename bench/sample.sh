@@ -3,33 +3,44 @@
 #
 #   bench/sample.sh            (from anywhere; BUILD_DIR=build by default)
 #
-# Builds bench_sample if needed, then for each config (tiny, small), batch (16, 64)
-# and thread count (1, 2) runs the core and each PyTorch variant of
-# bench/sample_torch.py as separate processes (so peak RSS is per side): prompts of
-# 32 tokens, 96 new tokens per sequence, temperature 1, EOS never produced, so both
-# sides generate exactly B x 96 tokens. Prints a markdown table (generated tokens/s,
-# prefill included, in the fastest of the timed runs of each process; peak RSS) and,
-# last, one line for other scripts:
+# Builds bench_sample if needed, then for each config and batch (16, 64) runs the core
+# at each of its thread counts and PyTorch (bench/sample_torch.py, Debian's
+# /usr/bin/python3) in each of its thread settings and model variants, every run a
+# separate process (so peak RSS is per side): random prompts, temperature 1, EOS never
+# produced, so both sides generate exactly B x new tokens. Configs:
 #
-#   ratio tiny_b16=X tiny_b64=X small_b16=X small_b64=X
+#   tiny      dim 128, 4 layers, byte vocab; prompts of 32 tokens, 96 new
+#   small     dim 256, 6 layers, byte vocab; 32 + 96
+#   smol135m  SmolLM2-135M's real shape (dim 576, 30 layers, 9 heads, 3 KV heads, ffn
+#             1536, vocab 49152, tied); 16 + 32, one timed rep
+#
+# Prints a markdown table (generated tokens/s, prefill included, in the fastest of
+# the timed runs of each process; peak RSS) and, last, one line for other scripts:
+#
+#   ratio tiny_b16=X tiny_b64=X small_b16=X small_b64=X smol135m_b16=X smol135m_b64=X
 #                  (core's best tok/s over PyTorch's best, per config and batch)
 #
-# PyTorch runs at its best: torch.set_num_threads(N) with OMP and OpenBLAS threads
-# both set to N (torch's matmuls go through Debian's OpenBLAS), OMP_WAIT_POLICY=PASSIVE,
-# inference_mode, preallocated cache tensors, and the faster of the variants in
-# sample_torch.py per config, batch and thread count. REPS_TINY / REPS_SMALL /
-# TORCH_VARIANTS override the defaults; the whole run is about four minutes on 2
-# quiet cores.
+# PyTorch runs at its best: inference_mode, preallocated cache tensors, the faster of
+# the variants in sample_torch.py (eager, fused) and the fastest of these thread
+# settings (torch's matmuls go through Debian's OpenBLAS, whose threads are separate
+# from torch's OpenMP ones):
+#
+#   1/1     OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, OMP_WAIT_POLICY=PASSIVE
+#   2/2     OMP_NUM_THREADS=2, OPENBLAS_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE
+#   1/all   OMP_NUM_THREADS=1, OpenBLAS threads unset: PyTorch's default configuration
+#           here (OpenBLAS starts one thread per core for every large GEMM)
+#   2/all   OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE, OpenBLAS threads unset
+#
+# smol135m skips 1/1 and the core's 1-thread run and runs the fused variant only, to
+# keep the run within minutes. REPS_TINY / REPS_SMALL / REPS_SMOL / TORCH_VARIANTS /
+# CONFIGS override the defaults; the whole run is about ten minutes on 2 quiet cores.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 python=/usr/bin/python3
-reps_tiny=${REPS_TINY:-5}
-reps_small=${REPS_SMALL:-2}
 variants=${TORCH_VARIANTS:-eager fused}
-prompt=32
-new=96
+configs=${CONFIGS:-tiny small smol135m}
 
 if [[ ! -f $build/build.ninja ]]; then
 	meson setup "$build" "$root" >/dev/null
@@ -37,65 +48,91 @@ fi
 ninja -C "$build" bench/bench_sample >/dev/null
 bench=$build/bench/bench_sample
 
-load=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
-	echo "warning: load average is $load before the run; the numbers may be low" >&2
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before the run: $load" >&2
+if awk -v l="${load%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+	echo "warning: the machine is busy; the numbers may be low" >&2
 fi
 
 # field LINE KEY: the value of KEY=value in a bench output line
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
-declare -A core core_rss torch torch_var torch_rss core_best torch_best
-for cfg in tiny small; do
-	reps=$reps_tiny
-	[[ $cfg == small ]] && reps=$reps_small
+# torch_run SETTING ARGS...: sample_torch.py under a thread setting (see above)
+torch_run() {
+	local s=$1
+	shift
+	case $s in
+	1/1) env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+		"$python" "$root/bench/sample_torch.py" --threads 1 "$@" ;;
+	2/2) env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
+		"$python" "$root/bench/sample_torch.py" --threads 2 "$@" ;;
+	1/all) env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_WAIT_POLICY OMP_NUM_THREADS=1 \
+		"$python" "$root/bench/sample_torch.py" --threads 1 "$@" ;;
+	2/all) env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
+		"$python" "$root/bench/sample_torch.py" --threads 2 "$@" ;;
+	esac
+}
+
+declare -A rows core_best core_best_t core_rss torch_best torch_best_by torch_rss
+keys=""
+for cfg in $configs; do
+	case $cfg in
+	tiny) reps=${REPS_TINY:-5} prompt=32 new=96 threads="1 2" settings="1/1 2/2 1/all 2/all" vars=$variants ;;
+	small) reps=${REPS_SMALL:-2} prompt=32 new=96 threads="1 2" settings="1/1 2/2 1/all 2/all" vars=$variants ;;
+	smol135m) reps=${REPS_SMOL:-1} prompt=16 new=32 threads="2" settings="2/2 1/all 2/all" vars=fused ;;
+	*) echo "unknown config '$cfg'" >&2; exit 2 ;;
+	esac
 	for b in 16 64; do
-		core_best[$cfg,$b]=0
-		torch_best[$cfg,$b]=0
-		for t in 1 2; do
+		k=${cfg}_b$b
+		keys+=" $k"
+		core_best[$k]=0
+		torch_best[$k]=0
+		rows[$k]=""
+		for t in $threads; do
 			line=$("$bench" --config "$cfg" --batch "$b" --threads "$t" --prompt $prompt --new $new --reps "$reps")
 			echo "$line" >&2
-			core[$cfg,$b,$t]=$(field "$line" tok_s)
-			core_rss[$cfg,$b,$t]=$(field "$line" peak_rss_mb)
-			if (( core[$cfg,$b,$t] > core_best[$cfg,$b] )); then core_best[$cfg,$b]=${core[$cfg,$b,$t]}; fi
-			torch[$cfg,$b,$t]=0
-			for v in $variants; do
-				line=$(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE \
-					"$python" "$root/bench/sample_torch.py" --config "$cfg" --batch "$b" \
-					--threads "$t" --variant "$v" --prompt $prompt --new $new --reps "$reps")
+			tok=$(field "$line" tok_s)
+			rows[$k]+="| $cfg | $b | core | $t threads | $tok | $(field "$line" peak_rss_mb) |"$'\n'
+			if (( tok > core_best[$k] )); then
+				core_best[$k]=$tok
+				core_best_t[$k]=$t
+				core_rss[$k]=$(field "$line" peak_rss_mb)
+			fi
+		done
+		for s in $settings; do
+			for v in $vars; do
+				line=$(torch_run "$s" --config "$cfg" --batch "$b" --variant "$v" \
+					--prompt $prompt --new $new --reps "$reps")
 				echo "$line" >&2
 				tok=$(field "$line" tok_s)
-				if (( tok > torch[$cfg,$b,$t] )); then
-					torch[$cfg,$b,$t]=$tok
-					torch_var[$cfg,$b,$t]=$v
-					torch_rss[$cfg,$b,$t]=$(field "$line" peak_rss_mb)
+				rows[$k]+="| $cfg | $b | torch | $s $v | $tok | $(field "$line" peak_rss_mb) |"$'\n'
+				if (( tok > torch_best[$k] )); then
+					torch_best[$k]=$tok
+					torch_best_by[$k]="$s $v"
+					torch_rss[$k]=$(field "$line" peak_rss_mb)
 				fi
 			done
-			if (( torch[$cfg,$b,$t] > torch_best[$cfg,$b] )); then torch_best[$cfg,$b]=${torch[$cfg,$b,$t]}; fi
 		done
 	done
 done
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 echo
-echo "| config | batch | threads | core tok/s | torch tok/s | core / torch best | core peak RSS MB | torch peak RSS MB |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for cfg in tiny small; do
-	for b in 16 64; do
-		for t in 1 2; do
-			echo "| $cfg | $b | $t | ${core[$cfg,$b,$t]} | ${torch[$cfg,$b,$t]} (${torch_var[$cfg,$b,$t]}) |" \
-				"$(calc %.2f "${core[$cfg,$b,$t]} / ${torch_best[$cfg,$b]}")x |" \
-				"${core_rss[$cfg,$b,$t]} | ${torch_rss[$cfg,$b,$t]} |"
-		done
-	done
+echo "| config | batch | side | threads (torch: OMP/OpenBLAS, variant) | tok/s | peak RSS MB |"
+echo "|---|---:|---|---|---:|---:|"
+for k in $keys; do
+	printf '%s' "${rows[$k]}"
 done
 echo
-for cfg in tiny small; do
-	for b in 16 64; do
-		echo "core 2-thread/1-thread speed-up $cfg b$b: $(calc %.2f "${core[$cfg,$b,2]} / ${core[$cfg,$b,1]}")x" \
-			"(torch $(calc %.2f "${torch[$cfg,$b,2]} / ${torch[$cfg,$b,1]}")x);" \
-			"peak RSS core/torch $(calc %.2f "${core_rss[$cfg,$b,2]} / ${torch_rss[$cfg,$b,2]}") at 2 threads"
-	done
+for k in $keys; do
+	echo "$k: core best ${core_best[$k]} tok/s (${core_best_t[$k]} threads)," \
+		"torch best ${torch_best[$k]} tok/s (${torch_best_by[$k]})," \
+		"core/torch $(calc %.2f "${core_best[$k]} / ${torch_best[$k]}")x;" \
+		"peak RSS core/torch $(calc %.2f "${core_rss[$k]} / ${torch_rss[$k]}")"
 done
-r() { calc %.2f "${core_best[$1,$2]} / ${torch_best[$1,$2]}"; }
-echo "ratio tiny_b16=$(r tiny 16) tiny_b64=$(r tiny 64) small_b16=$(r small 16) small_b64=$(r small 64)"
+out="ratio"
+for k in $keys; do
+	out+=" $k=$(calc %.2f "${core_best[$k]} / ${torch_best[$k]}")"
+done
+echo "$out"

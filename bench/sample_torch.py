@@ -2,9 +2,10 @@
 """sample_torch — the PyTorch side of bench/sample.sh.
 
 The same Llama as core/ (token embedding, RMSNorm, RoPE in HF rotate_half
-convention, multi-head attention, SwiGLU MLP, untied LM head) generating --new tokens
+convention, attention with grouped key/value heads, SwiGLU MLP, LM head tied to the
+embedding or not, per config) generating --new tokens
 for each of --batch random prompts of --prompt tokens, the way one writes it with a
-KV cache: a batched prefill that fills preallocated cache tensors (L, B, NH,
+KV cache: a batched prefill that fills preallocated cache tensors (L, B, NKV,
 prompt + new, HD), then one decode step per token that writes the step's keys and
 values at its position and attends over the cache so far. Each step samples at
 temperature 1 (softmax, torch.multinomial) and keeps the token's log-probability, as
@@ -39,8 +40,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 CONFIGS = {
-    "tiny": dict(dim=128, n_layers=4, n_heads=4, ffn=336, vocab=264),
-    "small": dict(dim=256, n_layers=6, n_heads=8, ffn=688, vocab=264),
+    "tiny": dict(dim=128, n_layers=4, n_heads=4, n_kv_heads=4, ffn=336, vocab=264, tied=False),
+    "small": dict(dim=256, n_layers=6, n_heads=8, n_kv_heads=8, ffn=688, vocab=264, tied=False),
+    "smol135m": dict(dim=576, n_layers=30, n_heads=9, n_kv_heads=3, ffn=1536, vocab=49152,
+                     tied=True),  # SmolLM2-135M's real shape
 }
 ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
@@ -60,21 +63,22 @@ def apply_rope(x, cos, sin):
 
 
 class Block(nn.Module):
-    __constants__ = ["fused", "NH", "HD", "C", "eps"]  # lets torch.jit.script drop the other branch
+    __constants__ = ["fused", "NH", "NKV", "G", "HD", "C", "KV", "eps"]  # lets torch.jit.script drop the other branch
 
     def __init__(self, c, fused: bool):
         super().__init__()
-        C, NH, Fd = c["dim"], c["n_heads"], c["ffn"]
-        self.NH, self.HD, self.C, self.fused, self.eps = NH, C // NH, C, fused, NORM_EPS
+        C, NH, NKV, Fd = c["dim"], c["n_heads"], c["n_kv_heads"], c["ffn"]
+        self.NH, self.NKV, self.G, self.HD, self.C = NH, NKV, NH // NKV, C // NH, C
+        self.KV, self.fused, self.eps = NKV * (C // NH), fused, NORM_EPS
         self.ln1 = nn.Parameter(torch.ones(C))
         self.ln2 = nn.Parameter(torch.ones(C))
         if fused:
-            self.qkv_proj = nn.Linear(C, 3 * C, bias=False)
+            self.qkv_proj = nn.Linear(C, C + 2 * self.KV, bias=False)
             self.gate_up_proj = nn.Linear(C, 2 * Fd, bias=False)
         else:
             self.q_proj = nn.Linear(C, C, bias=False)
-            self.k_proj = nn.Linear(C, C, bias=False)
-            self.v_proj = nn.Linear(C, C, bias=False)
+            self.k_proj = nn.Linear(C, self.KV, bias=False)
+            self.v_proj = nn.Linear(C, self.KV, bias=False)
             self.gate_proj = nn.Linear(C, Fd, bias=False)
             self.up_proj = nn.Linear(C, Fd, bias=False)
         self.o_proj = nn.Linear(C, C, bias=False)
@@ -82,7 +86,7 @@ class Block(nn.Module):
 
     def qkv(self, h):
         if self.fused:
-            t = self.qkv_proj(h).split(self.C, dim=-1)
+            t = self.qkv_proj(h).split([self.C, self.KV, self.KV], dim=-1)
             return t[0], t[1], t[2]
         return self.q_proj(h), self.k_proj(h), self.v_proj(h)
 
@@ -99,12 +103,16 @@ class Block(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(rms_norm(x, self.ln1, self.eps))
         q = apply_rope(q.view(B, T, self.NH, self.HD).transpose(1, 2), cos, sin)
-        k = apply_rope(k.view(B, T, self.NH, self.HD).transpose(1, 2), cos, sin)
-        v = v.view(B, T, self.NH, self.HD).transpose(1, 2)
+        k = apply_rope(k.view(B, T, self.NKV, self.HD).transpose(1, 2), cos, sin)
+        v = v.view(B, T, self.NKV, self.HD).transpose(1, 2)
         kc[:, :, :T] = k
         vc[:, :, :T] = v
-        att = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(self.HD)).add_(mask).softmax(-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        # grouped heads without copying K/V: query head h uses KV head h // G
+        q = q.reshape(B, self.NKV, self.G * T, self.HD)
+        att = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(self.HD))
+        att = att.view(B, self.NKV, self.G, T, T).add_(mask).softmax(-1)
+        y = (att.view(B, self.NKV, self.G * T, T) @ v).view(B, self.NH, T, self.HD)
+        y = y.transpose(1, 2).reshape(B, T, C)
         x = x + self.o_proj(y)
         return x + self.mlp(rms_norm(x, self.ln2, self.eps))
 
@@ -112,9 +120,10 @@ class Block(nn.Module):
         """x (B, C), one token per sequence at position pos."""
         B, C = x.shape
         q, k, v = self.qkv(rms_norm(x, self.ln1, self.eps))
-        q = apply_rope(q.view(B, self.NH, 1, self.HD), cos, sin)
-        kc[:, :, pos] = apply_rope(k.view(B, self.NH, self.HD), cos, sin)
-        vc[:, :, pos] = v.view(B, self.NH, self.HD)
+        # the G query heads of a KV head as G rows against its cache
+        q = apply_rope(q.view(B, self.NKV, self.G, self.HD), cos, sin)
+        kc[:, :, pos] = apply_rope(k.view(B, self.NKV, self.HD), cos, sin)
+        vc[:, :, pos] = v.view(B, self.NKV, self.HD)
         K, V = kc[:, :, :pos + 1], vc[:, :, :pos + 1]
         att = (q @ K.transpose(-2, -1)).mul_(1.0 / math.sqrt(self.HD)).softmax(-1)
         y = (att @ V).reshape(B, C)
@@ -139,6 +148,8 @@ class Llama(nn.Module):
         for p in self.parameters():
             if p.dim() == 2:
                 nn.init.normal_(p, 0.0, 0.02)
+        if c["tied"]:
+            self.lm_head.weight = self.embed_tokens.weight
 
     def prefill(self, tokens, kcache: List[torch.Tensor], vcache: List[torch.Tensor]):
         T = tokens.shape[1]
@@ -191,14 +202,14 @@ def main():
     torch.manual_seed(0)
     c = CONFIGS[a.config]
     B, P, V = a.batch, a.prompt, c["vocab"]
-    L, NH, HD = c["n_layers"], c["n_heads"], c["dim"] // c["n_heads"]
+    L, NKV, HD = c["n_layers"], c["n_kv_heads"], c["dim"] // c["n_heads"]
     max_len = P + a.new
     model = Llama(c, a.variant != "eager", max_len).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     step = torch.jit.script(model) if a.variant == "script" else model
-    kcache = [torch.zeros(B, NH, max_len, HD) for _ in range(L)]
-    vcache = [torch.zeros(B, NH, max_len, HD) for _ in range(L)]
+    kcache = [torch.zeros(B, NKV, max_len, HD) for _ in range(L)]
+    vcache = [torch.zeros(B, NKV, max_len, HD) for _ in range(L)]
     out_tok = torch.zeros(B, a.new, dtype=torch.int64)
     out_lp = torch.zeros(B, a.new)
     prompts = torch.randint(0, V, (B, P))

@@ -2,7 +2,8 @@
 """train_torch — the plain-PyTorch side of bench/train.sh.
 
 The same Llama as core/ (token embedding, RMSNorm, RoPE in HF rotate_half
-convention, causal multi-head attention, SwiGLU MLP, untied LM head), trained on
+convention, causal attention with grouped key/value heads, SwiGLU MLP, LM head
+tied to the embedding or not, per config), trained on
 random tokens with cross-entropy, clip_grad_norm_(1.0) and AdamW, timed over
 --steps steps after --warmup untimed ones. Prints one parseable line:
 
@@ -32,8 +33,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 CONFIGS = {
-    "tiny": dict(dim=128, n_layers=4, n_heads=4, ffn=336, vocab=264, seq=128, batch=16),
-    "small": dict(dim=256, n_layers=6, n_heads=8, ffn=688, vocab=264, seq=256, batch=8),
+    "tiny": dict(dim=128, n_layers=4, n_heads=4, n_kv_heads=4, ffn=336, vocab=264,
+                 tied=False, seq=128, batch=16),
+    "small": dict(dim=256, n_layers=6, n_heads=8, n_kv_heads=8, ffn=688, vocab=264,
+                  tied=False, seq=256, batch=8),
+    # SmolLM2-135M's real shape; batch x seq as bench_train.c's
+    "smol135m": dict(dim=576, n_layers=30, n_heads=9, n_kv_heads=3, ffn=1536, vocab=49152,
+                     tied=True, seq=128, batch=4),
 }
 ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
@@ -74,18 +80,19 @@ class RMSNorm(nn.Module):
 class Block(nn.Module):
     def __init__(self, c, fused, fns):
         super().__init__()
-        C, NH, Fd = c["dim"], c["n_heads"], c["ffn"]
-        self.NH, self.HD, self.fused = NH, C // NH, fused
+        C, NH, NKV, Fd = c["dim"], c["n_heads"], c["n_kv_heads"], c["ffn"]
+        self.NH, self.NKV, self.HD, self.fused = NH, NKV, C // NH, fused
+        KV = NKV * self.HD
         self.rms, self.rope, self.swiglu = fns
         self.input_layernorm = RMSNorm(C, self.rms)
         self.post_attention_layernorm = RMSNorm(C, self.rms)
         if fused:
-            self.qkv_proj = nn.Linear(C, 3 * C, bias=False)
+            self.qkv_proj = nn.Linear(C, C + 2 * KV, bias=False)
             self.gate_up_proj = nn.Linear(C, 2 * Fd, bias=False)
         else:
             self.q_proj = nn.Linear(C, C, bias=False)
-            self.k_proj = nn.Linear(C, C, bias=False)
-            self.v_proj = nn.Linear(C, C, bias=False)
+            self.k_proj = nn.Linear(C, KV, bias=False)
+            self.v_proj = nn.Linear(C, KV, bias=False)
             self.gate_proj = nn.Linear(C, Fd, bias=False)
             self.up_proj = nn.Linear(C, Fd, bias=False)
         self.o_proj = nn.Linear(C, C, bias=False)
@@ -95,13 +102,16 @@ class Block(nn.Module):
         B, T, C = x.shape
         h = self.input_layernorm(x)
         if self.fused:
-            q, k, v = self.qkv_proj(h).split(C, dim=-1)
+            q, k, v = self.qkv_proj(h).split([C, self.NKV * self.HD, self.NKV * self.HD], dim=-1)
         else:
             q, k, v = self.q_proj(h), self.k_proj(h), self.v_proj(h)
         q = q.view(B, T, self.NH, self.HD).transpose(1, 2)
-        k = k.view(B, T, self.NH, self.HD).transpose(1, 2)
-        v = v.view(B, T, self.NH, self.HD).transpose(1, 2)
+        k = k.view(B, T, self.NKV, self.HD).transpose(1, 2)
+        v = v.view(B, T, self.NKV, self.HD).transpose(1, 2)
         q, k = self.rope(q, cos, sin), self.rope(k, cos, sin)
+        if self.NKV != self.NH:  # HF's repeat_kv: each KV head serves NH / NKV query heads
+            k = k.repeat_interleave(self.NH // self.NKV, dim=1)
+            v = v.repeat_interleave(self.NH // self.NKV, dim=1)
         if self.fused:
             # additive -inf mask folded into the score GEMM: one baddbmm, no masked_fill
             att = torch.baddbmm(mask, q.reshape(B * self.NH, T, self.HD),
@@ -146,6 +156,8 @@ class Llama(nn.Module):
         for p in self.parameters():
             if p.dim() == 2:
                 nn.init.normal_(p, 0.0, 0.02)
+        if c["tied"]:
+            self.lm_head.weight = self.embed_tokens.weight
 
     def forward(self, tokens):
         T = tokens.shape[1]
@@ -161,7 +173,8 @@ class Llama(nn.Module):
 def flops_per_token(c):
     """Same convention as bench_train.c: 6N + 12*L*T*C (PaLM / llm.c; see there)."""
     C, L, Fd, V, T = c["dim"], c["n_layers"], c["ffn"], c["vocab"], c["seq"]
-    n_matmul = L * (4 * C * C + 3 * C * Fd) + V * C
+    KV = c["n_kv_heads"] * (C // c["n_heads"])
+    n_matmul = L * (2 * C * C + 2 * C * KV + 3 * C * Fd) + V * C
     return 6 * n_matmul + 12 * L * T * C
 
 

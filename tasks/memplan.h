@@ -1,0 +1,91 @@
+/*
+ * memplan — the memory a pipeline spec needs, per process, from its model's config
+ * and its stages alone (nothing is allocated: a spec needing terabytes is estimated
+ * in microseconds). `r1flow validate` prints it and refuses a spec that cannot fit
+ * the machine; docs/pipelines.md states the same figures.
+ *
+ * The daemon holds one learner per training stage (pretrain, sft, grpo) while the
+ * stage runs: a model of the config with fp32 weights, gradient accumulation and
+ * AdamW's two moments — 16 bytes a parameter — plus one batch row of activations.
+ * On top of that, while it writes a checkpoint it reads the optimizer file back
+ * whole to hash it (8 bytes a parameter, one learner at a time: the daemon's loop
+ * runs one step at once; a step's gradient shards are read one file at a time, 4
+ * bytes a parameter, which the 8 covers). Training stages that can run at the same time (none
+ * depends on another) hold their learners at once: the estimate counts the largest
+ * such set of the stage graph.
+ *
+ * A worker runs one job at a time; its model (jobmodel.h) is sized to the job:
+ *   grad      weights + gradients (8 bytes a parameter), activations of a
+ *             micro-batch: as many rows of T = max_seq - 1 tokens as
+ *             MEMPLAN_GRAD_ACT_BYTES holds (at least one, at most `shard`), and for
+ *             GRPO with beta > 0 the reference weights (4 bytes a parameter)
+ *   rollout   weights + gradients, and per sequence of a gen_run the prefill's
+ *             activations (prompts up to max_seq - max_new_tokens tokens, as the
+ *             fit check guarantees) and the generator's KV cache and buffers over
+ *             max_seq positions: as many sequences as MEMPLAN_ROLLOUT_BYTES holds, at
+ *             most the job's (GRPO 64 = prompts x group, eval 50 prompts x samples,
+ *             rejection_sample 32 prompts x samples)
+ * The worker's figure is the largest job of the spec.
+ *
+ * The per-row formulas and the byte budgets are the workers' own (jobmodel.c's
+ * jobmodel_row_bytes, job_rollout.c's rollout_rows, job_grad.c's grad_rows; the
+ * job sizes the daemon's stage_grpo.c, stage_eval.c and stage_reject.c):
+ * tests/unit/test_memplan.c checks memplan_row_bytes against jobmodel_row_bytes.
+ */
+#ifndef R1_MEMPLAN_H
+#define R1_MEMPLAN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+
+#define MEMPLAN_GRAD_ACT_BYTES ((double)(1u << 30)) /* a grad job's activations */
+#define MEMPLAN_ROLLOUT_BYTES ((double)(1u << 30))  /* a gen_run's generator + prefill */
+#define MEMPLAN_GRPO_SEQS 64      /* sequences per GRPO rollout job (prompts x group) */
+#define MEMPLAN_EVAL_PROMPTS 50   /* prompts per eval rollout job */
+#define MEMPLAN_REJECT_PROMPTS 32 /* prompts per rejection_sample rollout job */
+
+/* Bytes of training activations (forward + backward) per row of T tokens. */
+double memplan_row_bytes(const struct model_config *c, int T);
+
+/* Bytes of the generator per sequence over max_len positions (KV cache, one
+ * position's working set, the sampler's vocabulary buffers). */
+double memplan_gen_bytes(const struct model_config *c, int max_len);
+
+/* Rows of per_row bytes that fit budget: at least 1, at most n. */
+double memplan_rows(double budget, double per_row, double n);
+
+struct memplan {
+	double params;             /* P, parameters of the config */
+	/* daemon */
+	int learners;              /* learners that may be alive at once; 0: none */
+	double learner;            /* bytes of one: weights, gradients, moments, one row */
+	double ckpt_buffer;        /* the optimizer file read back at a checkpoint */
+	double daemon;             /* learners x learner + ckpt_buffer */
+	/* worker: its largest job */
+	char job_kind[16];         /* "grad", "rollout"; "" no model job */
+	char job_stage[33];
+	double job_model;          /* weights + gradients */
+	double job_ref;            /* GRPO's reference weights */
+	double job_rows;           /* rows (sequences) of the micro-batch / gen_run */
+	double job_row_bytes;      /* activations (+ generator) per row */
+	double worker;             /* job_model + job_ref + job_rows x job_row_bytes */
+};
+
+/*
+ * The model config of the normalised spec: model.config (vocab: `vocab` when it is
+ * > 0, else the config's byte vocabulary — pass the tokenizer's size for a model
+ * made for model.tokenizer) or model.checkpoint's config.json. 1 known, 0 not known
+ * before the pipeline runs (model.pipeline), -1 error naming the file.
+ */
+int memplan_config(const json_t *spec, int vocab, struct model_config *cfg, struct err *err);
+
+/* The estimate for the normalised spec's stages under cfg (see above). */
+void memplan_spec(const json_t *spec, const struct model_config *cfg, struct memplan *mp);
+
+/* bytes as "512.0 MiB", "1.50 GiB", "10.23 TiB" into buf. */
+const char *memplan_fmt(double bytes, char *buf, size_t size);
+
+#endif

@@ -27,10 +27,9 @@
  *             rejection_sample 32 prompts x samples)
  * The worker's figure is the largest job of the spec.
  *
- * The per-row formulas and the byte budgets are the workers' own (jobmodel.c's
- * jobmodel_row_bytes, job_rollout.c's rollout_rows, job_grad.c's grad_rows; the
- * job sizes the daemon's stage_grpo.c, stage_eval.c and stage_reject.c):
- * tests/unit/test_memplan.c checks memplan_row_bytes against jobmodel_row_bytes.
+ * The per-row formulas and the byte budgets are the ones the workers size their jobs
+ * with (job_rollout.c's rollout_rows and job_grad.c's grad_rows call them); the job
+ * sizes are the daemon's (stage_grpo.c, stage_eval.c, stage_reject.c).
  */
 #ifndef R1_MEMPLAN_H
 #define R1_MEMPLAN_H

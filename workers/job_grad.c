@@ -23,7 +23,7 @@
  * is 1 (a chat: the loss skips the user turns between the assistant's), else 0. Rows
  * go through the model in micro-batches of sequences of similar length (sorted by
  * (length, index), a quarter of the shard or GRAD_GROUP_MIN per micro-batch, fewer
- * if GRAD_ACT_BYTES of activations cannot hold them), each padded to its longest:
+ * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them), each padded to its longest:
  * all a function of the params, so the bytes out depend on the params alone. Gradients
  * accumulate (+=) over micro-batches in that order; stats are summed in (row,
  * position) order from the loss's per-token terms.
@@ -42,8 +42,8 @@
 #include "jobmodel.h"
 #include "kinds.h"
 #include "loss.h"
+#include "memplan.h"
 
-#define GRAD_ACT_BYTES ((double)(1u << 30)) /* activations of one micro-batch */
 #define GRAD_GROUP_MIN 8                      /* sequences per micro-batch, at least */
 
 struct grad_seq {
@@ -179,13 +179,11 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 	return 0;
 }
 
-/* Sequences per micro-batch: as many rows of length T as GRAD_ACT_BYTES holds. */
+/* Sequences per micro-batch: as many rows of length T as MEMPLAN_GRAD_ACT_BYTES holds
+ * (memplan.h: validate's estimate is this very formula). */
 static int grad_rows(const struct model_config *c, int T, size_t n)
 {
-	double rows = floor(GRAD_ACT_BYTES / jobmodel_row_bytes(c, T));
-	if (rows < 1)
-		rows = 1;
-	return rows < (double)n ? (int)rows : (int)n;
+	return (int)memplan_rows(MEMPLAN_GRAD_ACT_BYTES, memplan_row_bytes(c, T), (double)n);
 }
 
 struct grad_bufs {

@@ -16,9 +16,10 @@
  *
  * Sample j of prompt I draws its coins from stream gen_request.index = I·G + j
  * under `key` (generate.h), so its tokens do not depend on which prompts share the
- * job. All P·G sequences go through one gen_run when they fit ROLLOUT_BYTES (KV
- * cache, decode scratch and prefill activations, estimated from the config and the
- * params), else through fixed chunks of that many sequences in (prompt, j) order:
+ * job. All P·G sequences go through one gen_run when they fit MEMPLAN_ROLLOUT_BYTES
+ * (KV cache, decode scratch and prefill activations, estimated from the config and
+ * the params: memplan.h), else through fixed chunks of that many sequences in
+ * (prompt, j) order:
  * a function of the params alone. Sequences hold at most max_seq tokens (prompt +
  * generated; reaching it is finish "length").
  *
@@ -40,10 +41,10 @@
 #include "jobmodel.h"
 #include "jobtok.h"
 #include "kinds.h"
+#include "memplan.h"
 #include "tokenizer.h"
 #include "utf8.h"
 
-#define ROLLOUT_BYTES ((double)(1u << 30)) /* generator + prefill memory of one chunk */
 #define ROLLOUT_MAX_SAMPLES 65536
 
 struct rollout_prompt {
@@ -162,19 +163,12 @@ static int rollout_parse(const json_t *params, struct rollout_job *r, struct err
 	return 0;
 }
 
-/* Sequences per gen_run: as many as ROLLOUT_BYTES holds (generate.c's gen_init and
+/* Sequences per gen_run: as many as MEMPLAN_ROLLOUT_BYTES holds (generate.c's gen_init and
  * the prefill's activations, estimated). */
 static int rollout_rows(const struct model_config *c, int max_len, int longest, size_t n)
 {
-	double C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers, NH = c->n_heads;
-	double HD = config_head_dim(c), KV = c->n_kv_heads * HD;
-	double QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
-	double gen = 4.0 * (2 * L * max_len * KV + 3 * C + QKV + 3 * F + 2 * V + NH * max_len +
-		2 * max_len) + 8 * V + (double)max_len * 10 + 64;
-	double rows = floor(ROLLOUT_BYTES / (gen + jobmodel_row_bytes(c, longest)));
-	if (rows < 1)
-		rows = 1;
-	return rows < (double)n ? (int)rows : (int)n;
+	return (int)memplan_rows(MEMPLAN_ROLLOUT_BYTES, memplan_gen_bytes(c, max_len) +
+		memplan_row_bytes(c, longest), (double)n);
 }
 
 /* The decoded text of the tokens but a final stop id as a JSON string (utf8.h:

@@ -127,17 +127,6 @@ const float *jobmodel_params(const struct job *job, const char *kind, const char
 	return jm.ref;
 }
 
-double jobmodel_row_bytes(const struct model_config *c, int T)
-{
-	double C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers, NH = c->n_heads;
-	double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * config_head_dim(c);
-	/* per layer: x ln1 atty x2 ln2, 2 rstd, qkv, gu h; then xf lnf, rstd, logits
-	 * dlogits, tok_stats, dx dtmp, dqkv, dgu dh; att and datt are T x T per head */
-	double floats = T * (L * (5 * C + 2 + QKV + 3 * F) + 4 * C + 1 + 2 * V + MODEL_TOK_STATS +
-		QKV + 3 * F) + (L + 1) * NH * T * (double)T;
-	return 4.0 * floats;
-}
-
 void jobmodel_point(struct model *m, const float *params)
 {
 	/* model_point takes a writable base; the forward pass only reads it */

@@ -65,13 +65,6 @@ const float *jobmodel_params(const struct job *job, const char *kind, const char
  * params_mem when params is NULL. Only the forward pass may run in between. */
 void jobmodel_point(struct model *m, const float *params);
 
-/*
- * An estimate of the activation bytes model_forward + model_backward need per row
- * of T tokens (model.c's layout). Job kinds size their micro-batches with it; it is
- * a pure function of (cfg, T), so batch boundaries depend on the params alone.
- */
-double jobmodel_row_bytes(const struct model_config *cfg, int T);
-
 /* Free both slots (tests: leak checkers; the worker never needs to). */
 void jobmodel_clear(void);
 

@@ -120,17 +120,6 @@ static void test_memplan__concurrent_learners(void)
 	json_decref(spec);
 }
 
-/* The workers size their batches with jobmodel_row_bytes: the estimate must be it. */
-static void test_memplan__row_bytes_are_the_workers(void)
-{
-	struct model_config cfg;
-	config_defaults(&cfg);
-	cfg.dim = 576, cfg.n_layers = 30, cfg.n_heads = 9, cfg.n_kv_heads = 3, cfg.ffn = 1536;
-	cfg.vocab = 49152, cfg.max_seq = 2048, cfg.tied = true;
-	for (int T = 1; T <= 2048; T *= 4)
-		CHECK(memplan_row_bytes(&cfg, T) == jobmodel_row_bytes(&cfg, T));
-}
-
 static void test_memplan__sizes_and_formats(void)
 {
 	char b[32];
@@ -148,7 +137,6 @@ int main(int argc, char **argv)
 		TEST(test_memplan__tiny_config_by_hand),
 		TEST(test_memplan__grpo_holds_the_reference_weights),
 		TEST(test_memplan__concurrent_learners),
-		TEST(test_memplan__row_bytes_are_the_workers),
 		TEST(test_memplan__sizes_and_formats),
 		{ 0 } });
 }

@@ -123,8 +123,7 @@ int cmd_sample(int argc, char **argv)
 		cli_error("sample", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}
-	if ((tok.add_bos && tokenizer_push(&pid, tok.bos_id, &e) < 0) ||
-		tokenizer_encode(&tok, prompt, strlen(prompt), &pid, &e) < 0) {
+	if (tokenizer_encode_bos(&tok, prompt, strlen(prompt), &pid, &e) < 0) {
 		cli_error("sample", "cannot tokenize --prompt: %s", e.msg);
 		goto out;
 	}

@@ -95,8 +95,7 @@ int cmd_score(int argc, char **argv)
 		cli_error("score", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}
-	if ((tok.add_bos && tokenizer_push(&ids, tok.bos_id, &e) < 0) ||
-		tokenizer_encode(&tok, text, strlen(text), &ids, &e) < 0) {
+	if (tokenizer_encode_bos(&tok, text, strlen(text), &ids, &e) < 0) {
 		cli_error("score", "cannot tokenize --text: %s", e.msg);
 		goto out;
 	}

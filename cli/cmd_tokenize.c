@@ -245,8 +245,8 @@ int cmd_tokenize(int argc, char **argv)
 	} else {
 		len = strlen(text);
 	}
-	if ((bos && t.add_bos && t.bos_id >= 0 && tokenizer_push(&ids, t.bos_id, &e) < 0) ||
-		tokenizer_encode(&t, text, len, &ids, &e) < 0) {
+	if ((bos ? tokenizer_encode_bos(&t, text, len, &ids, &e) :
+		tokenizer_encode(&t, text, len, &ids, &e)) < 0) {
 		cli_error("tokenize", "cannot tokenize %s: %s", file ? "--file" : "--text", e.msg);
 		goto out;
 	}

@@ -326,12 +326,21 @@ int tokenizer_encode(struct tokenizer *t, const char *text, size_t len, struct h
 	return 0;
 }
 
-int tokenizer_push(struct hftok_ids *ids, int32_t id, struct err *e)
+/* Append one id to *ids (-1 only when out of memory). */
+static int tokenizer_push(struct hftok_ids *ids, int32_t id, struct err *e)
 {
 	if (tokenizer_room(ids, 1, e) < 0)
 		return -1;
 	ids->v[ids->n++] = id;
 	return 0;
+}
+
+int tokenizer_encode_bos(struct tokenizer *t, const char *text, size_t len,
+	struct hftok_ids *ids, struct err *e)
+{
+	if (t->add_bos && tokenizer_push(ids, t->bos_id, e) < 0)
+		return -1;
+	return tokenizer_encode(t, text, len, ids, e);
 }
 
 char *tokenizer_decode(const struct tokenizer *t, const int *ids, size_t n, size_t *len,

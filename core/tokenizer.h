@@ -145,8 +145,10 @@ void tokenizer_release(struct tokenizer *t);
 int tokenizer_encode(struct tokenizer *t, const char *text, size_t len, struct hftok_ids *ids,
 	struct err *e);
 
-/* Append one id to *ids (-1 only when out of memory). */
-int tokenizer_push(struct hftok_ids *ids, int32_t id, struct err *e);
+/* Append the tokenizer's BOS when it adds one, then the ids of text: a sequence as
+ * packing starts it (score, sample, tokenize --bos). */
+int tokenizer_encode_bos(struct tokenizer *t, const char *text, size_t len,
+	struct hftok_ids *ids, struct err *e);
 
 /*
  * The text of ids (a new NUL-terminated string of *len bytes; the caller frees it),

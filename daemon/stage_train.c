@@ -496,11 +496,14 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 	json_error_t jerr;
 	json_t *config = json_loads(l->config, 0, &jerr);
 	json_t *batch_seqs = json_array();
+	struct tokenizer *tok;
 	int rc = -1;
 	if (!params || !ids || !mask || !config || !batch_seqs) {
 		err_set(err, ERR_NOMEM, "cannot build step %lld: out of memory", (long long)step);
 		goto out;
 	}
+	if (!(tok = tokenizers_get(c->d, c->pipeline_spec, &cfg, err)))
+		goto out;
 	/* the batch first: the token-mean weight needs every sequence's length */
 	double targets = 0;
 	for (int64_t b = 0; b < batch; b++) {
@@ -513,9 +516,8 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
 			goto out;
 		}
-		struct tokenizer *tok = tokenizers_get(c->d, c->pipeline_spec, &cfg, err);
-		int src = tok ? sequence(set, chat ? &fmt : NULL, &cfg, tok, &r, idx, window, ids,
-			mask, &masked, &len, &start, err) : -1;
+		int src = sequence(set, chat ? &fmt : NULL, &cfg, tok, &r, idx, window, ids, mask,
+			&masked, &len, &start, err);
 		store_record_release(&r);
 		if (src < 0)
 			goto out;

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "datadir.h"
 #include "file.h"
+#include "fit.h"
 #include "log.h"
 #include "store.h"
 
@@ -52,22 +53,6 @@ static const char *const pinned_files[] = {
 	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
 };
 
-/* The files of the model's tokenizer, from the user's paths: 1 found, 0 none. */
-static int tokenizers_find(const json_t *model, struct tokenizer_paths *p, struct err *err)
-{
-	const char *path = json_string_value(json_object_get(model, "tokenizer"));
-	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-	if (!path && !dir)
-		return 0;
-	int rc = tokenizer_find(path ? path : dir, p, err);
-	if (rc < 0)
-		return err_wrap(err, path ? "model.tokenizer" : "model.checkpoint");
-	if (rc == 0 && path)
-		return err_set(err, ERR_NOTFOUND, "model.tokenizer: '%s' holds no " TOKENIZER_JSON,
-			path);
-	return rc;
-}
-
 /* model.tokenizer_blobs of pipeline `id`'s stored spec (a new reference), NULL if none. */
 static int tokenizers_of_pipeline(struct daemon *d, int64_t id, json_t **out, struct err *err)
 {
@@ -100,7 +85,7 @@ int tokenizers_pin(struct daemon *d, json_t *spec, struct err *err)
 		if (tokenizers_of_pipeline(d, strtoll(pipeline, NULL, 10), &blobs, err) < 0)
 			return -1;
 	} else {
-		int rc = tokenizers_find(model, &p, err);
+		int rc = fit_tokenizer_paths(spec, &p, err);
 		if (rc <= 0)
 			return rc;
 		const char *paths[] = { p.json, p.config, p.generation };

@@ -161,30 +161,43 @@ int fit_model_config(const json_t *spec, struct model_config *cfg, struct err *e
 	return checkpoint_read_config(dir, cfg, err) < 0 ? -1 : 1;
 }
 
+int fit_tokenizer_paths(const json_t *spec, struct tokenizer_paths *p, struct err *err)
+{
+	const json_t *model = json_object_get(spec, "model");
+	const char *path = json_string_value(json_object_get(model, "tokenizer"));
+	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
+	const char *key = path ? "model.tokenizer" : "model.checkpoint";
+	if (!path && !dir)
+		return 0;
+	int rc = tokenizer_find(path ? path : dir, p, err);
+	if (rc < 0)
+		return err_wrap(err, "%s", key);
+	if (rc == 0 && path)
+		return err_set(err, ERR_NOTFOUND, "model.tokenizer: '%s' holds no " TOKENIZER_JSON,
+			path);
+	return rc;
+}
+
 int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err)
 {
 	const json_t *model = json_object_get(spec, "model");
-	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-	const char *path = json_string_value(json_object_get(model, "tokenizer"));
+	const char *key = json_object_get(model, "tokenizer") ? "model.tokenizer" :
+		"model.checkpoint";
 	struct model_config cfg;
+	struct tokenizer_paths p;
 	int known = fit_model_config(spec, &cfg, err);
 	if (known <= 0)
 		return known;
 	*max_seq = cfg.max_seq;
-	if (!path && !dir) {
+	int rc = fit_tokenizer_paths(spec, &p, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
 		tokenizer_bytes(tok, &cfg);
 		return 1;
 	}
-	if (!path)
-		return tokenizer_open_dir(tok, dir, &cfg, err) < 0 ?
-			err_wrap(err, "model.checkpoint") : 1;
-	struct tokenizer_paths p;
-	int rc = tokenizer_find(path, &p, err);
-	if (rc == 0)
-		return err_set(err, ERR_NOTFOUND, "model.tokenizer: '%s' holds no " TOKENIZER_JSON,
-			path);
-	if (rc < 0 || tokenizer_load(tok, p.json, *p.config ? p.config : NULL,
+	if (tokenizer_load(tok, p.json, *p.config ? p.config : NULL,
 		*p.generation ? p.generation : NULL, &cfg, err) < 0)
-		return err_wrap(err, "model.tokenizer");
+		return err_wrap(err, "%s", key);
 	return 1;
 }

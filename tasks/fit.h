@@ -58,6 +58,11 @@ struct fit_source {
  * stage), -1 error (a config.json or tokenizer file that cannot be read, naming it). */
 int fit_model(const json_t *spec, int *max_seq, struct tokenizer *tok, struct err *err);
 
+/* The files of the spec's tokenizer from the user's paths: model.tokenizer (which
+ * must hold a tokenizer.json), else the model.checkpoint directory's. 1 found, 0 the
+ * byte tokenizer, -1 with err naming the key and the path. */
+int fit_tokenizer_paths(const json_t *spec, struct tokenizer_paths *p, struct err *err);
+
 /* fit_model's first half: the spec's model config (for a config model made for
  * model.tokenizer, vocab and the bos/eos/pad ids are -1: the tokenizer's to give).
  * The daemon takes the tokenizer from its pinned blobs instead of the user's paths. */

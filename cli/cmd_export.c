@@ -108,16 +108,10 @@ static int export_write(const char *dir, const char *name, const void *data, siz
 	return file_write_atomic(path, data, size, 0666, err);
 }
 
-/* The names a tokenizer file may have in DIR: only these are written (the daemon's
- * reply names them, and a name is a path). */
-static const char *const export_tokenizer_names[] = {
-	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
-};
-
 /*
  * The pipeline's own tokenizer files, named in the checkpoint reply's `tokenizer`
  * ({name: sha256}), each fetched with the checkpoint op's `file` and checked
- * against its sha256 into files[k] (k: its index in export_tokenizer_names).
+ * against its sha256 into files[k] (k: its index in tokenizer_file_names).
  */
 static int export_fetch_tokenizer(struct client *c, int64_t id, const char *stage,
 	const json_t *tok, struct tokenizer_file files[TOKENIZER_FILES], struct err *err)
@@ -129,7 +123,7 @@ static int export_fetch_tokenizer(struct client *c, int64_t id, const char *stag
 			"%lld without a tokenizer.json", (long long)id);
 	json_object_foreach((json_t *)tok, name, v) {
 		size_t k = 0;
-		while (k < TOKENIZER_FILES && strcmp(name, export_tokenizer_names[k]))
+		while (k < TOKENIZER_FILES && strcmp(name, tokenizer_file_names[k]))
 			k++;
 		const char *sha = json_string_value(v);
 		if (k == TOKENIZER_FILES || !sha)
@@ -150,7 +144,7 @@ static int export_fetch_tokenizer(struct client *c, int64_t id, const char *stag
 				"not match its sha256 (got %.12s, expected %.12s): nothing written", name,
 				(long long)id, hex, sha);
 		}
-		files[k] = (struct tokenizer_file){ export_tokenizer_names[k], blob.data, blob.size };
+		files[k] = (struct tokenizer_file){ tokenizer_file_names[k], blob.data, blob.size };
 	}
 	return 0;
 }
@@ -180,7 +174,7 @@ static int export_tokenizer(const char *dir, const struct model_config *mc,
 	struct tokenizer_file gen = { 0 };
 	for (size_t k = 0; k < TOKENIZER_FILES; k++)
 		if (files[k].data ? export_write(dir, files[k].name, files[k].data, files[k].size,
-			err) < 0 : export_remove(dir, export_tokenizer_names[k], err) < 0)
+			err) < 0 : export_remove(dir, tokenizer_file_names[k], err) < 0)
 			return -1;
 	int rc = tokenizer_open_dir(&t, dir, mc, err);
 	if (rc <= 0)

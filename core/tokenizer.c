@@ -78,6 +78,10 @@ size_t tok_decode(const int *ids, size_t n, char *out, size_t cap)
 
 /* ---- the handle: the byte tokenizer or a Hugging Face one ------------------------ */
 
+const char *const tokenizer_file_names[TOKENIZER_NFILES] = {
+	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
+};
+
 static void tokenizer_add_stop(struct tokenizer *t, int32_t id)
 {
 	if (id < 0)

@@ -87,6 +87,11 @@ size_t tok_decode(const int *ids, size_t n, char *out, size_t cap);
 #define TOKENIZER_CONFIG "tokenizer_config.json"
 #define TOKENIZER_GENERATION "generation_config.json"
 
+/* The three, in that order: the only names a tokenizer file is stored, sent or
+ * written under (a name becomes a path in an export directory). */
+#define TOKENIZER_NFILES 3
+extern const char *const tokenizer_file_names[TOKENIZER_NFILES];
+
 #define TOKENIZER_MAX_STOP 16
 
 struct tokenizer {

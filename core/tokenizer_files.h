@@ -48,7 +48,7 @@ struct tokenizer_file {
 	size_t size;
 };
 
-#define TOKENIZER_FILES 3
+#define TOKENIZER_FILES TOKENIZER_NFILES
 
 /* files[0..3): tokenizer.json, tokenizer_config.json, generation_config.json. */
 int tokenizer_files_bytes(const struct model_config *cfg,

@@ -86,12 +86,6 @@ json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *
 	return out ? json_pack("{so}", "stages", out) : NULL;
 }
 
-/* The names a pipeline's model may hold tokenizer files under (tokenizer.h): nothing
- * else goes out, since the client writes each under its name in a directory. */
-static const char *const tokenizer_names[] = {
-	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
-};
-
 /*
  * The tokenizer files pipeline `id` pinned at submit: its spec's model.tokenizer_blobs,
  * {file name: sha256 of the blob holding it}, a new object (empty: the byte tokenizer),
@@ -115,11 +109,10 @@ static json_t *tokenizer_blobs(struct daemon *d, int64_t id, struct err *err)
 		goto bad;
 	json_object_foreach(blobs, name, sha) {
 		size_t k = 0;
-		while (k < sizeof tokenizer_names / sizeof *tokenizer_names &&
-			strcmp(name, tokenizer_names[k]))
+		/* nothing else goes out: the client writes each under its name in a directory */
+		while (k < TOKENIZER_NFILES && strcmp(name, tokenizer_file_names[k]))
 			k++;
-		if (k == sizeof tokenizer_names / sizeof *tokenizer_names ||
-			!sha256_hex_valid(json_string_value(sha)))
+		if (k == TOKENIZER_NFILES || !sha256_hex_valid(json_string_value(sha)))
 			goto bad;
 		json_object_set(out, name, sha);
 	}

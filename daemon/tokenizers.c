@@ -49,10 +49,6 @@ static void tokenizers_slot_clear(struct tokenizers_slot *slot)
 	*slot = (struct tokenizers_slot){ 0 };
 }
 
-static const char *const pinned_files[] = {
-	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
-};
-
 /* model.tokenizer_blobs of pipeline `id`'s stored spec (a new reference), NULL if none. */
 static int tokenizers_of_pipeline(struct daemon *d, int64_t id, json_t **out, struct err *err)
 {
@@ -102,7 +98,7 @@ int tokenizers_pin(struct daemon *d, json_t *spec, struct err *err)
 			}
 			int rc2 = blobs_put(d, bytes, size, hex, err);
 			free(bytes);
-			if (rc2 < 0 || json_object_set_new(blobs, pinned_files[i], json_string(hex)) < 0) {
+			if (rc2 < 0 || json_object_set_new(blobs, tokenizer_file_names[i], json_string(hex)) < 0) {
 				json_decref(blobs);
 				return rc2 < 0 ? -1 : err_set(err, ERR_NOMEM, "cannot submit: out of memory");
 			}
@@ -122,14 +118,14 @@ const json_t *tokenizers_blobs(const json_t *spec)
 static int tokenizers_load(struct daemon *d, const json_t *blobs, const struct model_config *cfg,
 	struct tokenizers_slot *slot, struct err *err)
 {
-	char path[3][DATADIR_PATH_MAX];
-	const char *use[3] = { NULL, NULL, NULL }, *sha[3];
-	for (size_t i = 0; i < 3; i++) {
-		sha[i] = json_string_value(json_object_get(blobs, pinned_files[i]));
+	char path[TOKENIZER_NFILES][DATADIR_PATH_MAX];
+	const char *use[TOKENIZER_NFILES] = { NULL, NULL, NULL }, *sha[TOKENIZER_NFILES];
+	for (size_t i = 0; i < TOKENIZER_NFILES; i++) {
+		sha[i] = json_string_value(json_object_get(blobs, tokenizer_file_names[i]));
 		if (!sha[i])
 			continue;
 		if (blobs_path(d, sha[i], path[i], sizeof path[i], err) < 0)
-			return err_wrap(err, "the pipeline's %s", pinned_files[i]);
+			return err_wrap(err, "the pipeline's %s", tokenizer_file_names[i]);
 		use[i] = path[i];
 	}
 	if (!use[0])
@@ -167,8 +163,8 @@ struct tokenizer *tokenizers_get(struct daemon *d, const json_t *spec,
 	char key[sizeof cache[0].key];
 	int n = snprintf(key, sizeof key, "%d %d %d %d", cfg->vocab, cfg->bos_id, cfg->eos_id,
 		cfg->pad_id);
-	for (size_t i = 0; blobs && i < 3 && n > 0 && (size_t)n < sizeof key; i++) {
-		const char *sha = json_string_value(json_object_get(blobs, pinned_files[i]));
+	for (size_t i = 0; blobs && i < TOKENIZER_NFILES && n > 0 && (size_t)n < sizeof key; i++) {
+		const char *sha = json_string_value(json_object_get(blobs, tokenizer_file_names[i]));
 		n += snprintf(key + n, sizeof key - (size_t)n, " %s", sha ? sha : "-");
 	}
 	struct tokenizers_slot *slot = &cache[0];

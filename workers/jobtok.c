@@ -6,10 +6,6 @@
 
 #define JOBTOK_PATH_MAX 4096
 
-static const char *const files[] = {
-	TOKENIZER_JSON, TOKENIZER_CONFIG, TOKENIZER_GENERATION,
-};
-
 static struct {
 	char key[320];   /* "" empty */
 	struct tokenizer tok;
@@ -26,18 +22,18 @@ const struct tokenizer *jobtok_get(const struct job *job, const char *kind,
 	const struct model_config *cfg, int *retryable, struct err *err)
 {
 	const json_t *blobs = json_object_get(job->params, "tokenizer");
-	const char *sha[3] = { NULL, NULL, NULL };
+	const char *sha[TOKENIZER_NFILES] = { NULL, NULL, NULL };
 	char key[sizeof jt.key];
 	if (blobs && !json_is_object(blobs)) {
 		err_set(err, ERR_INVALID, "%s: params.tokenizer: expected an object of blob names",
 			kind);
 		return NULL;
 	}
-	for (size_t i = 0; blobs && i < 3; i++) {
-		const json_t *v = json_object_get(blobs, files[i]);
+	for (size_t i = 0; blobs && i < TOKENIZER_NFILES; i++) {
+		const json_t *v = json_object_get(blobs, tokenizer_file_names[i]);
 		if (v && (!json_is_string(v) || json_string_length(v) != 64)) {
 			err_set(err, ERR_INVALID, "%s: params.tokenizer.%s: expected a sha256", kind,
-				files[i]);
+				tokenizer_file_names[i]);
 			return NULL;
 		}
 		sha[i] = json_string_value(v);
@@ -54,11 +50,11 @@ const struct tokenizer *jobtok_get(const struct job *job, const char *kind,
 	if (!blobs) {
 		tokenizer_bytes(&jt.tok, cfg);
 	} else {
-		char path[3][JOBTOK_PATH_MAX];
-		for (size_t i = 0; i < 3; i++)
+		char path[TOKENIZER_NFILES][JOBTOK_PATH_MAX];
+		for (size_t i = 0; i < TOKENIZER_NFILES; i++)
 			if (sha[i] && job_blob_path(job, sha[i], path[i], sizeof path[i], err) < 0) {
 				*retryable = err_transient(err);
-				err_wrap(err, "%s: %s", kind, files[i]);
+				err_wrap(err, "%s: %s", kind, tokenizer_file_names[i]);
 				return NULL;
 			}
 		if (tokenizer_load(&jt.tok, path[0], sha[1] ? path[1] : NULL, sha[2] ? path[2] : NULL,

@@ -287,8 +287,8 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 	}
 	config = text;
 	memcpy(config + len, "\n", 2);
-	/* every file in hand and checked before the first is renamed into place (the
-	 * weights wait under a temporary name in DIR) */
+	/* every file in hand and checked before the first is written (the fetched weights
+	 * wait in a temporary file in DIR, which is removed, never renamed) */
 	if (tok ? export_fetch_tokenizer(c, id, stage, tok, files, err) < 0 :
 		tokenizer_files_bytes(&mc, files, err) < 0)
 		goto out;

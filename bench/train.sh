@@ -52,25 +52,8 @@ if awk -v l="${load%% *}" 'BEGIN { exit !(l > 0.5) }'; then
 	echo "warning: the machine is busy; the numbers may be low" >&2
 fi
 
-# field LINE KEY: the value of KEY=value in a bench output line
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-
-# torch_run SETTING ARGS...: train_torch.py under a thread setting (see above)
-torch_run() {
-	local s=$1
-	shift
-	case $s in
-	1/1) env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
-		"$python" "$root/bench/train_torch.py" --threads 1 "$@" ;;
-	2/2) env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
-		"$python" "$root/bench/train_torch.py" --threads 2 "$@" ;;
-	1/all) env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_WAIT_POLICY OMP_NUM_THREADS=1 \
-		"$python" "$root/bench/train_torch.py" --threads 1 "$@" ;;
-	2/all) env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
-		"$python" "$root/bench/train_torch.py" --threads 2 "$@" ;;
-	esac
-}
+. "$root/bench/torch_lib.sh"
+torch_run() { torch_setting train_torch.py "$@"; }
 
 declare -A rows core_best core_best_t core_rss core_gf core_step torch_best torch_best_by torch_rss
 for cfg in $configs; do

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "clock.h"
 #include "daemon.h"
 #include "events.h"
 #include "results.h"
@@ -14,7 +15,8 @@
 struct lease {
 	int64_t job, epoch;
 	int again;                       /* the job had been leased before: it runs alone */
-	int64_t sent;                    /* monotonic ms the JOB went out */
+	int64_t sent;                    /* monotonic ms the JOB went out; 0: made this
+	                                  * turn, out when the turn commits (broker_sent) */
 };
 
 struct peer {
@@ -667,7 +669,7 @@ static void reconcile(struct daemon *d, struct peer *p, const json_t *held)
 		json_t *v;
 		json_array_foreach(held, k, v)
 			found |= json_integer_value(v) == l->job;
-		if (found || d->now - l->sent < 2 * (int64_t)d->cfg.heartbeat_ms) {
+		if (found || !l->sent || d->now - l->sent < 2 * (int64_t)d->cfg.heartbeat_ms) {
 			i++;
 			continue;
 		}
@@ -964,7 +966,7 @@ static void send_job(struct daemon *d, struct peer *p, const struct store_job *j
 	msg_init(&m, PROTO_JOB);
 	m.header = json_pack("{sI sI ss so}", "job", (json_int_t)job->id, "epoch",
 		(json_int_t)job->epoch, "kind", job->kind, "params", params);
-	p->leases[p->nleases++] = (struct lease){ job->id, job->epoch, job->attempt > 1, d->now };
+	p->leases[p->nleases++] = (struct lease){ job->id, job->epoch, job->attempt > 1, 0 };
 	if (job->attempt > 1)
 		broker_queue_changed(d); /* a new head: first-lease claims may succeed again */
 	log_debug("job %lld (epoch %lld, attempt %lld) leased to worker '%s'", (long long)job->id,
@@ -1049,6 +1051,17 @@ void broker_shutdown(struct daemon *d)
 		release_peer(d, p, "worker_left", "daemon shut down");
 		unlink_peer(b, p);
 		peer_free(p);
+	}
+}
+
+void broker_sent(struct daemon *d)
+{
+	int64_t now = 0;
+	for (size_t k = 0; k < d->broker->n; k++) {
+		struct peer *p = d->broker->peers[k];
+		for (size_t i = 0; i < p->nleases; i++)
+			if (!p->leases[i].sent)
+				p->leases[i].sent = now ? now : (now = clock_mono_ms());
 	}
 }
 

@@ -130,6 +130,12 @@ void broker_cancelled(struct daemon *d, int64_t job, int64_t worker);
 /* Last turn: DISCONNECT every worker and requeue their leases. */
 void broker_shutdown(struct daemon *d);
 
+/* The JOBs of this turn's leases went out (the turn committed and its sends were
+ * flushed): their time is now, not the turn's start. A turn can take seconds (a
+ * learner step of a big model), and a HEARTBEAT the worker sent before a JOB reached
+ * it must not count against that JOB (reconcile waits two heartbeats from its send). */
+void broker_sent(struct daemon *d);
+
 /* Forget every worker without touching the store (its rows and leases stay as the
  * last commit left them) and send each DISCONNECT `why`: after a turn that could not
  * commit, memory must not hold what the database does not. */

@@ -157,6 +157,7 @@ static int finish_turn(struct daemon *d)
 		return -1;
 	}
 	outbox_flush(&d->out, on_send_failed, d);
+	broker_sent(d);
 	return 0;
 }
 

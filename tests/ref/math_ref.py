@@ -44,8 +44,19 @@ UNWRAP = ("text", "textbf", "textrm", "textit", "textnormal", "mathrm", "mathbf"
           "mathsf", "mbox", "operatorname", "boxed")
 
 
+def unit_word(u):
+    """A unit spelled after something else: letters (a word of two or more), spaces,
+    '/', '.', and digits only after '^'."""
+    return (re.fullmatch(r"[A-Za-z][A-Za-z /.^{}0-9]*", u) is not None and
+            not re.search(r"(?<!\^)\d", u) and re.search(r"[A-Za-z]{2}", u) is not None)
+
+
 def clean(s):
     """LaTeX wrappers and spellings to a plain form; returns (text, percent)."""
+    s = s.strip()
+    m = re.fullmatch(r"(.*\S.*?)\\(?:text|mbox|textrm|mathrm)\{([^{}]*)\}", s, re.S)
+    if m and unit_word(m.group(2).strip()):
+        s = m.group(1)
     s = s.replace("°", "").replace("€", "$").replace("£", "$").replace("¥", "$")
     s = s.replace("π", "\\pi ").replace("∞", "\\infty ").replace("×", "*").replace("·", "*")
     s = s.replace("÷", "/").replace("−", "-").replace("√", "\\sqrt")

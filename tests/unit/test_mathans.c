@@ -204,6 +204,13 @@ static void test_mathans__hostile(void)
 	CHECK(!equal(t, "4") && equal(t, t));
 	free(s);
 	free(t);
+	/* Unicode rewriting grows a side to 7/3 of its bytes: nothing is cut off, so two
+	 * sides differing in their last byte stay different */
+	s = repeat("", "\xe2\x88\x9e", 333, "1");
+	t = repeat("", "\xe2\x88\x9e", 333, "2");
+	CHECK(!equal(s, t) && equal(s, s));
+	free(s);
+	free(t);
 	/* a megabyte of digits: as the answer, the reference, the last number */
 	s = repeat("</think><answer>", "9", MB, "</answer>");
 	CHECK(math_of(s, "42", NULL, 0) == 0.25);

@@ -25,7 +25,8 @@
  * (^\circ, °) dropped; $...$, \(...\), \[...\] unwrapped; a trailing '.' dropped; a
  * leading "x =" dropped; a currency sign ($ € £ ¥) before the number dropped; a unit
  * after it dropped (words of letters, '/', '^n', after a space or of two letters or
- * more: "42 cm", "5 km/h", "3cm^2", but not "5x"); a trailing % noted;
+ * more: "42 cm", "5 km/h", "3cm^2", but not "5x"), and a trailing \text{} unit with a
+ * two-letter word after any expression ("\frac{1}{2}\text{ cups}"); a trailing % noted;
  * "1,234,567" (groups of three) read as one number; some Unicode (π √ ∞ × · ÷ −) read
  * as LaTeX — and the two are equal when:
  *   - the normalised texts are equal ignoring spaces; or

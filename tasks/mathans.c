@@ -348,13 +348,8 @@ static void normalise(const char *s, size_t len, struct norm *o)
 		size_t u = k;
 		while (u < n && t[u] == ' ')
 			u++;
-		if (is_unit(t + u, n - u, u > k)) {
+		if (is_unit(t + u, n - u, u > k))
 			n = k;
-			if (n >= 1 && t[n - 1] == '%') {
-				o->percent = 1;
-				n--;
-			}
-		}
 	}
 	if (n && thousands(t, n)) {
 		size_t w = 0;

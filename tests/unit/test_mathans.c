@@ -49,6 +49,80 @@ static void test_mathans__corpus(void)
 	CHECK_MSG(bad == 0, "%d of %d pairs wrong", bad, pairs);
 }
 
+/* p / 10^k as a decimal ("12.50" for 1250, 2), into out[32]. */
+static void decimal_of(long long p, int k, char *out)
+{
+	char digits[24];
+	int n = snprintf(digits, sizeof digits, "%0*lld", k + 1, p), o = 0;
+	for (int i = 0; i < n; i++) {
+		if (i == n - k)
+			out[o++] = '.';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+}
+
+/* The forms of p/q: fraction, \frac, \dfrac in \left( \right), \boxed{}; for q a power
+ * of ten also the decimal, with $, with a trailing 0 and a unit, after ####, and 100 p/q
+ * as a percentage; for an integer also the integer, with a unit, with thousands
+ * separators. Returns how many it wrote. */
+static int forms(long long p, long long q, char out[][64])
+{
+	char d[32];
+	int n = 0, k = 0;
+	snprintf(out[n++], 64, "%lld/%lld", p, q);
+	snprintf(out[n++], 64, "\\frac{%lld}{%lld}", p, q);
+	snprintf(out[n++], 64, "\\left(\\dfrac{%lld}{%lld}\\right)", p, q);
+	snprintf(out[n++], 64, "\\boxed{%lld/%lld}", p, q);
+	long long m = q;
+	while (m % 10 == 0) {
+		m /= 10;
+		k++;
+	}
+	if (m == 1 && k > 0) {
+		decimal_of(p, k, d);
+		snprintf(out[n++], 64, "%s", d);
+		snprintf(out[n++], 64, "$%s", d);
+		snprintf(out[n++], 64, "%s0 cm", d);
+		snprintf(out[n++], 64, "#### %s", d);
+		decimal_of(p, k - 2 > 0 ? k - 2 : 0, d);
+		if (k >= 2)
+			snprintf(out[n++], 64, "%s%%", d);
+	}
+	if (p % q == 0) {
+		long long v = p / q;
+		snprintf(out[n++], 64, "%lld", v);
+		snprintf(out[n++], 64, "%lld dollars", v);
+		if (v >= 1000)
+			snprintf(out[n++], 64, "%lld,%03lld", v / 1000, v % 1000);
+	}
+	return n;
+}
+
+/* Generated pairs: every two forms of one value are equal, no form of p/q equals one of
+ * (p+1)/q. */
+static void test_mathans__generated_forms(void)
+{
+	char a[16][64], b[16][64];
+	unsigned long long seed = 12345;
+	int pairs = 0;
+	for (int i = 0; i < 300; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		static const long long dens[] = { 1, 10, 100, 1000, 4, 8, 3, 7 };
+		long long q = dens[(seed >> 33) % 8], p = (long long)((seed >> 40) % 200000);
+		if (i % 3 == 0)
+			p = p / q * q;  /* some integers */
+		int na = forms(p, q, a), nb = forms(p + 1, q, b);
+		for (int x = 0; x < na; x++) {
+			for (int y = 0; y < na; y++, pairs++)
+				CHECK_MSG(equal(a[x], a[y]), "'%s' vs '%s' should be equal", a[x], a[y]);
+			for (int y = 0; y < nb; y++, pairs++)
+				CHECK_MSG(!equal(a[x], b[y]), "'%s' vs '%s' should differ", a[x], b[y]);
+		}
+	}
+	CHECK(pairs > 10000);
+}
+
 static void test_mathans__extract_steps(void)
 {
 	size_t n;
@@ -270,6 +344,7 @@ int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
 		TEST(test_mathans__corpus),
+		TEST(test_mathans__generated_forms),
 		TEST(test_mathans__extract_steps),
 		TEST(test_mathans__reward_rule),
 		TEST(test_mathans__component_check),

@@ -57,6 +57,12 @@ static const struct note notes[] = {
 	{ "stage", "needs", "list of stage names", "none", "also wait for these" },
 	{ "stage", "dataset", "dataset name", NULL, "in `datasets`, or a stage's `output`" },
 	{ "stage", "prompts", "dataset name", NULL, "in `datasets`, or a stage's `output`" },
+	{ "stage", "datasets", "list of dataset names", "none", "eval: instead of `dataset`, "
+	  "metrics per dataset too" },
+	{ "stage", "correct", "reward name or null", "the first accuracy-type reward",
+	  "the reward whose value >= 1 marks an answer right; null: exact match" },
+	{ "stage", "pass_at", "list of integers", "[samples]", "pass@k and avg@k for each k, "
+	  "1 <= k <= samples" },
 	{ "stage", "inputs", "list of merge inputs", NULL, "see `inputs[]`" },
 	{ "stage", "output", "new dataset name", NULL, "`[a-z0-9_]{1,32}`" },
 	{ "stage", "rewards", "list of reward names", "every reward", NULL },

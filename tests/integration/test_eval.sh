@@ -105,8 +105,11 @@ grep -Eq "eval_|@" "$T/out" && fail "samples ev shows a hidden component: $(cat 
 sed -n '1,6p' "$T/out" | sed 's/^/#   /'
 log "samples: 160 sampled and 20 greedy answers with dataset, prompt, answer, verdict, components"
 
-# --- report: the pooled row of each eval
+# --- report: the pooled row of each eval, then ev's row per dataset
 r1rc report "$ID"; expect_rc 0 report
-grep -Eq "^ev +base +([0-9.]+% +){5}[0-9.]+$" "$T/out" && grep -Eq "^ev_default +base +" "$T/out" ||
-	fail "report: $(cat "$T/out")"
+[[ $(grep -Eo "^ev[a-z_/]* +base +([0-9.]+% +){5}[0-9.]+$" "$T/out" | cut -d' ' -f1 | tr '\n' ' ') == "ev ev/more ev/test ev_default " ]] ||
+	fail "report: not the rows ev, ev/more, ev/test, ev_default: $(cat "$T/out")"
+r1rc report "$ID" --markdown; expect_rc 0 "report --markdown"
+grep -q "^| ev/test | base | " "$T/out" || fail "report --markdown has no ev/test row: $(cat "$T/out")"
+sed 's/^/#   /' "$T/out"
 log "ok"

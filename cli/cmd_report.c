@@ -4,6 +4,9 @@
  *   {pipeline: {id, name, state}, rows: [{stage, from, state, metrics: {pass1,
  *    pass1_sampled, majk, format, reasoning, length, reward, ...}}]}
  *
+ * An eval over several datasets has a row for all of them, then one per dataset
+ * (STAGE/DATASET, from its metrics NAME/DATASET).
+ *
  * Columns: stage, from (the stage whose weights were evaluated), greedy pass@1,
  * sampled pass@1, maj@k, format rate, reasoning rate (shares, shown as percentages
  * with one decimal) and mean answer length in tokens. A metric the row lacks (no
@@ -62,8 +65,43 @@ static void report_cell(char *buf, size_t cap, const json_t *row, int col)
 		snprintf(buf, cap, "%.1f", json_number_value(v));
 }
 
-static void report_markdown(const json_t *rows)
+/*
+ * The rows as shown: an eval over several datasets is followed by a row per dataset,
+ * "STAGE/DATASET", from its metrics NAME/DATASET (metric name order). A new array.
+ */
+static json_t *report_rows(const json_t *rows)
 {
+	json_t *out = json_array(), *row;
+	size_t i;
+	json_array_foreach(rows, i, row) {
+		const json_t *m = json_object_get(row, "metrics");
+		const char *key;
+		json_t *v;
+		json_array_append(out, row);
+		json_object_foreach((json_t *)m, key, v) {
+			if (strncmp(key, "pass1/", 6) != 0)
+				continue;
+			const char *ds = key + 6, *k;
+			json_t *sub = json_object(), *x;
+			char name[256];
+			json_object_foreach((json_t *)m, k, x) {
+				const char *slash = strchr(k, '/');
+				if (slash && !strcmp(slash + 1, ds))
+					json_object_setn(sub, k, (size_t)(slash - k), x);
+			}
+			snprintf(name, sizeof name, "%s/%s", json_string_value(json_object_get(row,
+				"stage")), ds);
+			json_array_append_new(out, json_pack("{ss sO* sO* so}", "stage", name, "from",
+				json_object_get(row, "from"), "state", json_object_get(row, "state"),
+				"metrics", sub));
+		}
+	}
+	return out;
+}
+
+static void report_markdown(const json_t *reply_rows)
+{
+	json_t *rows = report_rows(reply_rows);
 	for (int c = 0; c < REPORT_COLS; c++)
 		printf("| %s ", report_cols[c].title);
 	printf("|\n");
@@ -80,6 +118,7 @@ static void report_markdown(const json_t *rows)
 		}
 		printf("|\n");
 	}
+	json_decref(rows);
 }
 
 /* Cell text in column c of the plain table: names left-aligned, numbers right. */
@@ -98,15 +137,16 @@ static void report_pad(const char *text, int width, int c)
  */
 void report_table(const json_t *reply)
 {
-	const json_t *p = json_object_get(reply, "pipeline"), *rows = json_object_get(reply, "rows");
+	const json_t *p = json_object_get(reply, "pipeline");
 	const char *name = json_string_value(json_object_get(p, "name"));
 	const char *state = json_string_value(json_object_get(p, "state"));
 	long long id = (long long)json_integer_value(json_object_get(p, "id"));
 	printf("pipeline %lld '%s' (%s)\n", id, name ? name : "?", state ? state : "?");
-	if (json_array_size(rows) == 0) {
+	if (json_array_size(json_object_get(reply, "rows")) == 0) {
 		printf("no eval stages: add a stage of kind eval to the spec to get a report\n");
 		return;
 	}
+	json_t *rows = report_rows(json_object_get(reply, "rows"));
 	int width[REPORT_COLS];
 	char title[64];
 	for (int c = 0; c < REPORT_COLS; c++)
@@ -137,6 +177,7 @@ void report_table(const json_t *reply)
 			report_pad(cell, width[c], c);
 		}
 	}
+	json_decref(rows);
 }
 
 int cmd_report(int argc, char **argv)
@@ -157,8 +198,9 @@ int cmd_report(int argc, char **argv)
 		.about = "Print the eval table of pipeline ID: one row per eval stage with the\n"
 			 "stage it evaluated (from), greedy pass@1, sampled pass@1, maj@k, format rate,\n"
 			 "reasoning rate (answers whose <think> part is not blank) and mean answer\n"
-			 "length in tokens. Shares are percentages; '-' marks a metric the stage did not\n"
-			 "measure (no samples) or has not measured yet.\n\n"
+			 "length in tokens. An eval over several datasets has a row over all of them,\n"
+			 "then one per dataset (STAGE/DATASET). Shares are percentages; '-' marks a\n"
+			 "metric the stage did not measure (no samples) or has not measured yet.\n\n"
 			 "example: r1flow report 3 --markdown >> README.md\n\n"
 			 "exit status: 0 printed (also with no eval stages), 1 no such pipeline or no\n"
 			 "daemon, 2 usage error",

@@ -1,20 +1,26 @@
 /*
- * r1flow samples — what the model wrote at one step of an RL stage, from the
+ * r1flow samples — what the model wrote at one step of an RL or eval stage, from the
  * daemon's `samples` op:
- *   {stage, step, samples: [{step, idx, record, text, tokens, rewards: {COMPONENT:
- *    value, ..., total}, advantage, finish}]}
- * (samples in idx order; step is the latest one unless asked for).
+ *   {stage, step, sampling (eval: "greedy" or "sampled"), samples: [{step, idx,
+ *    record, dataset, prompt, answer, text, tokens, rewards: {COMPONENT: value, ...,
+ *    total}, correct, advantage (not for eval), finish}]}
+ * (samples in idx order; step is the latest one unless asked for; dataset, prompt,
+ * answer and correct only where recorded).
  *
  * Human output groups the samples by prompt: each run of samples of the same
- * prompt record (a GRPO group) gets a header line, then one line per sample:
+ * prompt record (a GRPO group) gets a header line, its prompt and reference answer,
+ * then two lines per sample — its numbers and text, then its reward components:
  *
  *   stage 'zero' of pipeline 3, step 3: 16 samples
- *   step 3 · record 41
- *     #0   reward  1.00  adv  +0.87  stop      12 tok  <think>4+5=9</think><answer>9</answer>
+ *   step 3 · record 41 · dataset train
+ *     prompt  4+5
+ *     answer  9
+ *     #0   reward  1.00  adv  +0.87  right  stop      12 tok  4+5=9</think><answer>9</answer>
+ *          accuracy 1
  *
- * The text is shown on one line: a line break as ⏎, a tab as \t, other control
- * bytes and bytes that are not UTF-8 as \xNN; it is cut at SAMPLES_TEXT_MAX
- * characters with …. --json prints the reply unchanged.
+ * Texts are shown on one line: a line break as ⏎, a tab as \t, other control bytes
+ * and bytes that are not UTF-8 as \xNN; cut at SAMPLES_TEXT_MAX characters with ….
+ * --json prints the reply unchanged.
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +28,6 @@
 
 #include "cli.h"
 #include "client.h"
-#include "utf8.h"
 #include "utf8.h"
 
 #define SAMPLES_TEXT_MAX 120   /* characters of a sample's text on its line */
@@ -75,6 +80,35 @@ static void samples_print_text(const char *text)
 		fputs("\u2026", stdout);
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* A sample's reward components but the total, under its line: "accuracy 1 · fmt 0". */
+static void samples_components(const json_t *rewards, int iw)
+{
+	const char *name;
+	const json_t *v;
+	int any = 0;
+	json_object_foreach((json_t *)rewards, name, v) {
+		if (!strcmp(name, "total"))
+			continue;
+		printf("%s", any ? " \u00b7 " : "");
+		if (!any)
+			printf("  %*s  ", iw + 1, "");
+		any = 1;
+		for (const char *c = name; *c; c++) /* a name is [a-z0-9_]: nothing to escape */
+			putchar(*c >= 0x20 && *c != 0x7f ? *c : '?');
+		if (json_is_number(v))
+			printf(" %.4g", json_number_value(v));
+		else
+			fputs(" -", stdout);
+	}
+	if (any)
+		putchar('\n');
+}
+
 /* The samples grouped by prompt record; see the header. */
 static void samples_list(const json_t *r, int64_t id)
 {
@@ -91,21 +125,43 @@ static void samples_list(const json_t *r, int64_t id)
 				(long long)id);
 		return;
 	}
-	printf("stage '%s' of pipeline %lld, step %lld: %zu sample%s\n", stage ? stage : "?",
-		(long long)id, (long long)json_integer_value(json_object_get(r, "step")), n,
+	const char *sampling = json_string_value(json_object_get(r, "sampling"));
+	printf("stage '%s' of pipeline %lld, step %lld%s%s%s: %zu sample%s\n", stage ? stage : "?",
+		(long long)id, (long long)json_integer_value(json_object_get(r, "step")),
+		sampling ? " (" : "", sampling ? sampling : "", sampling ? ")" : "", n,
 		n == 1 ? "" : "s");
 	int iw = 1;
 	for (size_t k = json_integer_value(json_object_get(json_array_get(list, n - 1), "idx"));
 		k >= 10; k /= 10)
 		iw++;
 	json_int_t prev_step = -1, prev_record = -1;
+	const char *prev_dataset = NULL;
 	size_t i;
 	json_t *x;
 	json_array_foreach(list, i, x) {
 		json_int_t step = json_integer_value(json_object_get(x, "step"));
 		json_int_t record = json_integer_value(json_object_get(x, "record"));
-		if (i == 0 || step != prev_step || record != prev_record)
-			printf("step %lld \u00b7 record %lld\n", (long long)step, (long long)record);
+		const char *dataset = json_string_value(json_object_get(x, "dataset"));
+		const char *prompt = json_string_value(json_object_get(x, "prompt"));
+		const char *answer = json_string_value(json_object_get(x, "answer"));
+		if (i == 0 || step != prev_step || record != prev_record ||
+			!same(dataset, prev_dataset)) {
+			printf("step %lld \u00b7 record %lld", (long long)step, (long long)record);
+			if (dataset)
+				printf(" \u00b7 dataset %s", dataset);
+			putchar('\n');
+			if (prompt) {
+				fputs("  prompt  ", stdout);
+				samples_print_text(prompt);
+				putchar('\n');
+			}
+			if (answer) {
+				fputs("  answer  ", stdout);
+				samples_print_text(answer);
+				putchar('\n');
+			}
+		}
+		prev_dataset = dataset;
 		prev_step = step;
 		prev_record = record;
 		const json_t *total = json_object_get(json_object_get(x, "rewards"), "total");
@@ -119,11 +175,14 @@ static void samples_list(const json_t *r, int64_t id)
 			double a = round(json_number_value(adv) * 100.0) / 100.0;
 			snprintf(av, sizeof av, "%+.2f", a == 0 ? 0.0 : a);   /* no -0.00 */
 		}
-		printf("  #%-*lld  reward %5s  adv %6s  %-6s  %4lld tok  ", iw,
+		const json_t *right = json_object_get(x, "correct");
+		printf("  #%-*lld  reward %5s  adv %6s  %-5s  %-6s  %4lld tok  ", iw,
 			(long long)json_integer_value(json_object_get(x, "idx")), rw, av,
+			json_is_boolean(right) ? json_is_true(right) ? "right" : "wrong" : "-",
 			finish ? finish : "-", (long long)json_integer_value(json_object_get(x, "tokens")));
 		samples_print_text(text ? text : "");
 		putchar('\n');
+		samples_components(json_object_get(x, "rewards"), iw);
 	}
 }
 
@@ -139,18 +198,22 @@ int cmd_samples(int argc, char **argv)
 		  "at most N samples (the first ones, by index)", NULL },
 		CLIENT_OPTS(&addr),
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
-		  "print the daemon's {\"stage\", \"step\", \"samples\": [{step, idx, record, text, "
-		  "tokens, rewards, advantage, finish}]} as JSON", NULL },
+		  "print the daemon's {\"stage\", \"step\", \"samples\": [{step, idx, record, dataset, "
+		  "prompt, answer, text, tokens, rewards, correct, advantage, finish}]} as JSON", NULL },
 		{ NULL },
 	};
 	const struct cli_verb verb = {
 		.name = "samples", .args = "ID STAGE", .min_args = 2, .max_args = 2, .opts = opts,
-		.about = "Show what the model wrote at one step of RL stage STAGE (grpo) of pipeline ID,\n"
-			 "grouped by prompt: a 'step S \u00b7 record R' line per group, then a line per\n"
-			 "sample with its total reward, its advantage, why it ended (stop or length), its\n"
-			 "length in tokens and its text (line breaks as \u23ce, cut at 120 characters\n"
-			 "with \u2026). --json has every reward component and the whole text.\n\n"
-			 "example: r1flow samples 3 zero --step 1 --limit 16\n\n"
+		.about = "Show what the model wrote at one step of stage STAGE (grpo or eval) of pipeline\n"
+			 "ID, grouped by prompt: a 'step S \u00b7 record R \u00b7 dataset D' line per group\n"
+			 "with the prompt and the reference answer under it, then per sample a line with\n"
+			 "its total reward, its advantage (grpo), right or wrong (the stage's `correct`\n"
+			 "reward), why it ended (stop or length), its length in tokens and its text (line\n"
+			 "breaks as \u23ce, cut at 120 characters with \u2026), and a line with its reward\n"
+			 "components. An eval's step 0 is its greedy answers, step 1 its sampled ones.\n"
+			 "--json has the whole texts.\n\n"
+			 "example: r1flow samples 3 zero --step 1 --limit 16\n"
+			 "         r1flow samples 3 eval_base --step 0\n\n"
 			 "exit status: 0 shown (also when the stage has no samples yet), 1 no such\n"
 			 "pipeline or stage, or no daemon, 2 usage error",
 	};

@@ -420,8 +420,8 @@ static const struct op ops[] = {
 	{ "datasets", control_op_datasets, "datasets (of pipeline {id}, or all)" },
 	{ "dataset_import", control_op_dataset_import, "import the JSONL blob frame as shared "
 		"dataset {name}" },
-	{ "samples", control_op_samples, "what an RL stage {stage} of pipeline {id} wrote at "
-		"step {step} (default the latest), at most {limit}" },
+	{ "samples", control_op_samples, "what an RL or eval stage {stage} of pipeline {id} "
+		"wrote at step {step} (default the latest), at most {limit}" },
 	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "
 		"(of pipeline {id})" },
 	{ "dataset_export", control_op_dataset_export, "records of dataset {name} (of pipeline "

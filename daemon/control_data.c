@@ -458,6 +458,53 @@ json_t *control_op_dataset_export(struct daemon *d, const struct msg *req, struc
 	return out;
 }
 
+/*
+ * Each sample's prompt and reference answer, from its record in its dataset (samples
+ * written before the dataset was recorded have neither); an eval's samples have no
+ * advantage, and the reply says whether its step is the greedy or the sampled one.
+ */
+static int samples_records(struct daemon *d, const struct store_stage *s, json_t *reply,
+	struct err *err)
+{
+	json_t *list = json_object_get(reply, "samples"), *x;
+	const char *cached = NULL;
+	int64_t ds = 0, count;
+	size_t i;
+	int eval = !strcmp(s->kind, NAME_STAGE_EVAL);
+	if (eval && json_array_size(list))
+		json_object_set_new(reply, "sampling", json_string(json_integer_value(
+			json_object_get(reply, "step")) ? "sampled" : "greedy"));
+	json_array_foreach(list, i, x) {
+		const char *name = json_string_value(json_object_get(x, "dataset"));
+		struct store_record r;
+		if (eval)
+			json_object_del(x, "advantage");
+		if (!name)
+			continue;
+		if (!cached || strcmp(cached, name)) {
+			int rc = store_dataset_find(d->store, s->pipeline, name, &ds, &count, err);
+			if (rc < 0)
+				return -1;
+			cached = name;
+			if (rc == 0)
+				ds = 0;
+		}
+		if (ds == 0)
+			continue;
+		int rc = store_record_get(d->store, ds, json_integer_value(json_object_get(x,
+			"record")), &r, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1 && r.prompt)
+			json_object_set_new(x, "prompt", json_string(r.prompt));
+		if (rc == 1 && r.answer)
+			json_object_set_new(x, "answer", json_string(r.answer));
+		if (rc == 1)
+			store_record_release(&r);
+	}
+	return 0;
+}
+
 json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *err)
 {
 	struct store_stage *st = NULL;
@@ -473,6 +520,10 @@ json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *
 		out = json_pack("{ss sI so}", "stage", s->name, "step", (json_int_t)(json_array_size(
 			list) ? json_integer_value(json_object_get(json_array_get(list, 0), "step")) :
 			step), "samples", list);
+	if (out && samples_records(d, s, out, err) < 0) {
+		json_decref(out);
+		out = NULL;
+	}
 	store_stages_free(st, n);
 	return out;
 }

@@ -8,8 +8,8 @@
  *   2. rollout jobs (step s, shard k): GRPO_ROLLOUT_SEQS / group prompts each,
  *      `group` samples per prompt from the current weights (π_old), coins keyed by
  *      (seed, stage, step) and the sample's global index;
- *   3. a reward job per rollout job: the stage's rewards, plus the unweighted
- *      `eval_correct` every RL metric needs;
+ *   3. a reward job per rollout job: the stage's rewards, plus the hidden ones
+ *      that say right and well-formed (verdict.h: metrics accuracy and format);
  *   4. advantages in the daemon, per group: (r − mean) / (std + 1e-4) with the
  *      population std, or r − mean when scale_rewards is false (Dr. GRPO); with
  *      dynamic_sampling, groups whose rewards are all equal (as doubles, not by a
@@ -45,6 +45,7 @@
 #include "stage_grad.h"
 #include "stage_rl.h"
 #include "stage_settings.h"
+#include "verdict.h"
 
 #define GRPO_ROLLOUT_SEQS 64   /* sequences per rollout job (prompts · group) */
 /* Grad jobs of round u of an RL step are shards u·GRPO_ROUND_SHARDS + k: the mu
@@ -285,9 +286,10 @@ static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set
 }
 
 /* Metrics and samples of a finished RL step. */
-static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struct batch *b,
-	struct store_job *grads, size_t ngrads, struct err *err)
+static int step_done(struct stage_ctx *c, const struct grpo_settings *set, struct learner *l,
+	int64_t step, struct batch *b, struct store_job *grads, size_t ngrads, struct err *err)
 {
+	const char *key = verdict_key(c->pipeline_spec, set->rewards, set->correct);
 	double gen = 0, lmin = HUGE_VAL, lmax = 0, acc = 0, fmt = 0, mean = 0, sq = 0;
 	struct grad_sums g;
 	grad_sums(grads, ngrads, &g);
@@ -301,23 +303,24 @@ static int step_done(struct stage_ctx *c, struct learner *l, int64_t step, struc
 		gen += len;
 		lmin = len < lmin ? len : lmin;
 		lmax = len > lmax ? len : lmax;
-		acc += json_number_value(json_object_get(p->components, "eval_correct")) >= 1.0;
-		fmt += json_number_value(json_object_get(p->components, "eval_format")) >= 1.0;
+		acc += verdict_correct(p->components, key);
+		fmt += verdict_format(p->components);
 		mean += p->reward;
 		sq += p->reward * p->reward;
-		json_object_foreach((json_t *)p->components, name, v) {
+		json_t *rw = verdict_public(p->components);
+		json_object_foreach(rw, name, v) {
 			double x = json_number_value(v);
 			json_object_set_new(comp_sum, name, json_real(json_number_value(
 				json_object_get(comp_sum, name)) + x));
 			json_object_set_new(comp_sq, name, json_real(json_number_value(
 				json_object_get(comp_sq, name)) + x * x));
 		}
-		json_t *rw = json_deep_copy(p->components);
 		json_object_set_new(rw, "total", json_real(p->reward));
 		char *rtext = json_dumps(rw, JSON_COMPACT);
 		json_decref(rw);
 		struct store_sample x = { step, (int64_t)i, p->record, (int64_t)len, p->text, rtext,
-			p->finish ? p->finish : "stop", p->adv };
+			p->finish ? p->finish : "stop", p->adv, set->prompts,
+			verdict_correct(p->components, key) };
 		int rc = rtext ? store_sample_add(c->d->store, c->stage->id, &x, err) :
 			err_set(err, ERR_NOMEM, "out of memory");
 		free(rtext);
@@ -447,7 +450,8 @@ static int phase_rewards(struct stage_ctx *c, const struct grpo_settings *set, i
 		int has = r < j->nrw && j->rw[r].shard == j->ro[k].shard;
 		r += has;
 		if (!has && j->ro[k].state == JOB_STATE_DONE &&
-			rl_enqueue_reward(c, &j->ro[k], ds, set->prompts, set->rewards, err) < 0)
+			rl_enqueue_reward(c, &j->ro[k], ds, set->prompts, set->rewards, set->correct,
+				err) < 0)
 			return -1;
 	}
 	return j->nrw == j->nro && count_done(j->rw, j->nrw) == j->nrw;
@@ -505,7 +509,7 @@ static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
 {
 	int64_t steps = set->steps, every = set->learner.save_every, mu = set->mu;
 	int64_t refresh = set->ref_refresh;
-	if (step_done(c, l, step, b, j->gr, j->ngr, err) < 0 ||
+	if (step_done(c, set, l, step, b, j->gr, j->ngr, err) < 0 ||
 		store_stage_set_progress(c->d->store, c->stage->id, step, steps, err) < 0)
 		return -1;
 	if (step % every == 0 || step >= steps || (refresh > 0 && step % refresh == 0)) {

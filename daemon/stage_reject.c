@@ -1,7 +1,7 @@
 /*
  * stage_reject — the `rejection_sample` stage (R1 §2.3.3): `samples` answers per
  * prompt from `from`'s weights, scored by the stage's rewards, filtered (correct
- * only, mixed language, overlong paragraphs, code blocks, duplicates, a cap per
+ * only, as the stage's `correct` reward says (verdict.h), mixed language, overlong paragraphs, code blocks, duplicates, a cap per
  * prompt), and the kept ones written as dataset `output` of SFT examples
  * {prompt, answer, response}, in prompt order.
  *
@@ -21,6 +21,7 @@
 #include "stage.h"
 #include "stage_rl.h"
 #include "stage_settings.h"
+#include "verdict.h"
 
 #define REJECT_CHUNK 32   /* prompts per rollout job */
 
@@ -58,6 +59,7 @@ static int enqueue_reject(struct stage_ctx *c, const struct reject_settings *set
 	json_t *a = json_loads(ro->result, 0, &jerr), *b = json_loads(rw->result, 0, &jerr);
 	json_t *ss = json_object_get(a, "samples"), *is = json_object_get(b, "items");
 	json_t *items = json_array(), *filters = json_deep_copy(set->filters);
+	const char *key = verdict_key(c->pipeline_spec, set->rewards, set->correct);
 	size_t i;
 	json_t *x;
 	json_array_foreach(ss, i, x) {
@@ -65,7 +67,7 @@ static int enqueue_reject(struct stage_ctx *c, const struct reject_settings *set
 		json_array_append_new(items, json_pack("{sO sO sO sf}", "prompt_index",
 			json_object_get(x, "prompt"), "completion", json_object_get(x, "text"),
 			"total", json_object_get(json_array_get(is, i), "total"), "correct",
-			json_number_value(json_object_get(comp, "eval_correct"))));
+			(double)verdict_correct(comp, key)));
 	}
 	/* the spec's off-values (false, 0) mean "filter off": drop those keys */
 	const char *k;
@@ -175,7 +177,7 @@ static int rs_advance(struct stage_ctx *c, enum stage_state *state, struct err *
 		done += (ro[k].state == JOB_STATE_DONE) + (w && w->state == JOB_STATE_DONE) +
 			(j && j->state == JOB_STATE_DONE);
 		if (ro[k].state == JOB_STATE_DONE && !w)
-			rc = rl_enqueue_reward(c, &ro[k], ds, set.prompts, set.rewards, err);
+			rc = rl_enqueue_reward(c, &ro[k], ds, set.prompts, set.rewards, set.correct, err);
 		else if (w && w->state == JOB_STATE_DONE && !j)
 			rc = enqueue_reject(c, &set, &ro[k], w, err);
 		finished &= j && j->state == JOB_STATE_DONE;

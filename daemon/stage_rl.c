@@ -12,6 +12,7 @@
 #include "packing.h"
 #include "rng.h"
 #include "tokenizers.h"
+#include "verdict.h"
 
 int rl_weights(struct stage_ctx *c, const char *from, char sha256[65], char **config,
 	struct err *err)
@@ -125,10 +126,12 @@ out:
 	return rc;
 }
 
-/* The reward components: the named ones, then eval_correct and eval_format. */
-static json_t *reward_spec(struct stage_ctx *c, const char *dataset, const json_t *names)
+/* The reward components: the named ones, then the hidden ones (verdict.h). */
+static json_t *reward_spec(struct stage_ctx *c, const char *dataset, const json_t *names,
+	const char *correct)
 {
 	json_t *all = json_object_get(c->pipeline_spec, "rewards"), *out = json_array(), *name;
+	json_t *hidden = verdict_hidden(c->pipeline_spec, names, correct, dataset);
 	size_t i;
 	json_array_foreach(names, i, name) {
 		json_t *r = json_deep_copy(json_object_get(all, json_string_value(name)));
@@ -137,18 +140,16 @@ static json_t *reward_spec(struct stage_ctx *c, const char *dataset, const json_
 		json_object_set(r, "name", name);
 		json_array_append_new(out, r);
 	}
-	const char *task = json_string_value(json_object_get(json_object_get(json_object_get(
-		c->pipeline_spec, "datasets"), dataset), "generate"));
-	json_array_append_new(out, json_pack("{ss ss sf sf}", "name", "eval_correct", "fn",
-		task && !strcmp(task, NAME_TASK_COUNTDOWN) ? NAME_REWARD_COUNTDOWN : NAME_REWARD_ACCURACY,
-		"weight", 0.0, "format_credit", 0.0));
-	json_array_append_new(out, json_pack("{ss ss sf}", "name", "eval_format", "fn",
-		NAME_REWARD_FORMAT, "weight", 0.0));
+	if (!hidden || json_array_extend(out, hidden) < 0) {
+		json_decref(out);
+		out = NULL;
+	}
+	json_decref(hidden);
 	return out;
 }
 
 int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t dataset,
-	const char *dataset_name, const json_t *reward_names, struct err *err)
+	const char *dataset_name, const json_t *reward_names, const char *correct, struct err *err)
 {
 	json_error_t jerr;
 	json_t *res = json_loads(ro->result, 0, &jerr), *s, *items = json_array();
@@ -168,8 +169,8 @@ int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t d
 			(json_int_t)json_array_size(json_object_get(s, "tokens"))));
 		store_record_release(&r);
 	}
-	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, dataset_name, reward_names),
-		"items", items);
+	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, dataset_name, reward_names,
+		correct), "items", items);
 	rc = stage_enqueue(c, "reward", ro->step, ro->shard, &p, 1, err);
 out:
 	json_decref(items);

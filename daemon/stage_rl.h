@@ -8,10 +8,9 @@
  *                        applied, its coin index i (generate.h), the key
  *                        (seed, stage, step)
  *   rl_enqueue_reward    the reward job scoring a done rollout job (same step and
- *                        shard): the named rewards of the pipeline plus the
- *                        unweighted `eval_correct` (accuracy, or countdown for a
- *                        countdown dataset, 1 only when right) and `eval_format`
- *                        (think_answer_format)
+ *                        shard): the named rewards of the pipeline plus the hidden
+ *                        ones that say right (per the stage's `correct`) and
+ *                        well-formed (verdict.h)
  *   rl_weights           the weights the stage samples from (stage_initial_weights;
  *                        fresh ones written as a blob) and their config text,
  *                        recorded as the stage's checkpoint step 0
@@ -42,9 +41,11 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 	int64_t dataset, const int64_t *records, int64_t n, int64_t per_job,
 	const struct rl_sampling *s, const char *sha256, const char *config, struct err *err);
 
-/* dataset_name: the dataset's name in the spec, which says its task */
+/* dataset_name: the dataset's name in the spec, which says its task; correct: the
+ * stage's `correct` (NULL: none) */
 int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *rollout, int64_t dataset,
-	const char *dataset_name, const json_t *reward_names, struct err *err);
+	const char *dataset_name, const json_t *reward_names, const char *correct,
+	struct err *err);
 
 /* from: the stage the weights come from (NULL: the pipeline's model) */
 int rl_weights(struct stage_ctx *c, const char *from, char sha256[65], char **config,

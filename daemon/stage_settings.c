@@ -88,6 +88,18 @@ static const json_t *get_object(struct reader *r, const char *key)
 	return value(r, key, is_object, "not a mapping");
 }
 
+/* A string or null a normalised spec may lack (specs from before the key): NULL then. */
+static const char *get_str_or_null_opt(struct reader *r, const char *key)
+{
+	return json_object_get(r->spec, key) ? get_str_or_null(r, key) : NULL;
+}
+
+/* A list a normalised spec may lack: NULL then. */
+static const json_t *get_array_opt(struct reader *r, const char *key)
+{
+	return json_object_get(r->spec, key) ? get_array(r, key) : NULL;
+}
+
 /* An integer a normalised spec may lack (K_OPT keys): `absent` then. */
 static int64_t get_int_opt(struct reader *r, const char *key, int64_t absent)
 {
@@ -168,6 +180,7 @@ int grpo_settings_decode(const json_t *spec, struct grpo_settings *s, struct err
 	learner_settings(&r, &s->learner);
 	s->prompts = get_str(&r, "prompts");
 	s->rewards = get_array(&r, "rewards");
+	s->correct = get_str_or_null_opt(&r, "correct");
 	s->steps = get_int(&r, "steps");
 	s->shard = get_int(&r, "shard");
 	s->group = get_int(&r, "group");
@@ -206,6 +219,7 @@ int reject_settings_decode(const json_t *spec, struct reject_settings *s, struct
 	s->prompts = get_str(&r, "prompts");
 	s->output = get_str(&r, "output");
 	s->rewards = get_array(&r, "rewards");
+	s->correct = get_str_or_null_opt(&r, "correct");
 	s->samples = get_int(&r, "samples");
 	s->temperature = get_num(&r, "temperature");
 	s->top_p = get_num(&r, "top_p");
@@ -221,8 +235,12 @@ int eval_settings_decode(const json_t *spec, struct eval_settings *s, struct err
 	reader_init(&r, spec, NAME_STAGE_EVAL, err);
 	memset(s, 0, sizeof *s);
 	s->from = get_str_or_null(&r, "from");
-	s->dataset = get_str(&r, "dataset");
+	s->datasets = get_array_opt(&r, "datasets");
+	if (!s->datasets)
+		s->dataset = get_str(&r, "dataset");
 	s->rewards = get_array(&r, "rewards");
+	s->correct = get_str_or_null_opt(&r, "correct");
+	s->pass_at = get_array_opt(&r, "pass_at");
 	s->samples = get_int(&r, "samples");
 	s->temperature = get_num(&r, "temperature");
 	s->max_new_tokens = get_int(&r, "max_new_tokens");

@@ -74,6 +74,8 @@ struct grpo_settings {
 	struct learner_settings learner;
 	const char *prompts;        /* the dataset of prompts */
 	const json_t *rewards;      /* array of the pipeline's reward names */
+	const char *correct;        /* the reward that says right (verdict.h); NULL: exact
+	                               match or countdown */
 	int64_t steps;              /* RL steps */
 	int64_t shard;              /* sequences per grad job */
 	int64_t group;              /* samples per prompt */
@@ -97,6 +99,7 @@ struct reject_settings {
 	const char *prompts;        /* the dataset of prompts */
 	const char *output;         /* the dataset written */
 	const json_t *rewards;      /* array of the pipeline's reward names */
+	const char *correct;        /* as grpo's */
 	int64_t samples;            /* answers per prompt */
 	double temperature, top_p;
 	int64_t top_k;
@@ -106,8 +109,11 @@ struct reject_settings {
 
 struct eval_settings {
 	const char *from;           /* NULL: the pipeline's model */
-	const char *dataset;        /* the dataset evaluated */
+	const char *dataset;        /* the dataset evaluated; NULL: datasets says */
+	const json_t *datasets;     /* or the array of dataset names evaluated; NULL */
 	const json_t *rewards;      /* array of reward names */
+	const char *correct;        /* as grpo's */
+	const json_t *pass_at;      /* array of k for pass@k, 1 <= k <= samples; NULL: none */
 	int64_t samples;            /* sampled answers per prompt besides the greedy one */
 	double temperature;         /* of the sampled answers */
 	int64_t max_new_tokens;

@@ -198,10 +198,12 @@ static const char *const sql[S_COUNT] = {
 	[S_METRIC_LIST] = "SELECT name, step, value FROM metrics WHERE stage = ?1 ORDER BY name, step",
 	[S_SAMPLE_ADD] =
 		"INSERT OR REPLACE INTO samples (stage, step, idx, record, text, tokens, rewards, "
-		"advantage, finish) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		"advantage, finish, dataset, correct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		"?10, ?11)",
 	/* ?2 < 0: the latest step */
 	[S_SAMPLE_LIST] =
-		"SELECT step, idx, record, text, tokens, rewards, advantage, finish FROM samples "
+		"SELECT step, idx, record, text, tokens, rewards, advantage, finish, dataset, "
+		"correct FROM samples "
 		"WHERE stage = ?1 AND step = CASE WHEN ?2 >= 0 THEN ?2 ELSE "
 		"(SELECT max(step) FROM samples WHERE stage = ?1) END ORDER BY idx LIMIT ?3",
 	[S_CHECKPOINT_AT] =

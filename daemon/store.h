@@ -433,15 +433,21 @@ int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t 
 /* Every metric of a stage as {name: [[step, value], ...]} (steps ascending). */
 int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *err);
 
-/* One sampled completion of an RL step (schema 0003); rewards is JSON text. */
+/* One sampled completion of an RL step or an eval (schema 0003, 0006); rewards is JSON
+ * text; dataset the prompt record's (NULL: not said), correct 1 right, 0 wrong, -1 not
+ * said. */
 struct store_sample {
 	int64_t step, idx, record, tokens;
 	const char *text, *rewards, *finish;
 	double advantage;
+	const char *dataset;
+	int correct;
 };
 int store_sample_add(struct store *s, int64_t stage, const struct store_sample *x,
 	struct err *err);
-/* The samples of step `step` (< 0: the latest) as a JSON array, at most `limit`. */
+/* The samples of step `step` (< 0: the latest) as a JSON array, at most `limit`:
+ * {step, idx, record, text, tokens, rewards, advantage, finish, and dataset and
+ * correct (a boolean) when recorded}. */
 int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limit,
 	json_t **out, struct err *err);
 

@@ -222,6 +222,14 @@ int store_sample_add(struct store *s, int64_t stage, const struct store_sample *
 	store_bind_text(st, 7, x->rewards);
 	sqlite3_bind_double(st, 8, x->advantage);
 	store_bind_text(st, 9, x->finish);
+	if (x->dataset)
+		store_bind_text(st, 10, x->dataset);
+	else
+		sqlite3_bind_null(st, 10);
+	if (x->correct >= 0)
+		sqlite3_bind_int(st, 11, x->correct != 0);
+	else
+		sqlite3_bind_null(st, 11);
 	return store_insert(s, st, NULL, err, what);
 }
 
@@ -237,14 +245,20 @@ int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limi
 	while (all && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_error_t jerr;
 		json_t *rw = json_loads((const char *)sqlite3_column_text(st, 5), 0, &jerr);
-		json_array_append_new(all, json_pack("{sI sI sI ss sI so sf ss}",
+		json_t *x = json_pack("{sI sI sI ss sI so sf ss}",
 			"step", (json_int_t)sqlite3_column_int64(st, 0),
 			"idx", (json_int_t)sqlite3_column_int64(st, 1),
 			"record", (json_int_t)sqlite3_column_int64(st, 2),
 			"text", (const char *)sqlite3_column_text(st, 3),
 			"tokens", (json_int_t)sqlite3_column_int64(st, 4),
 			"rewards", rw ? rw : json_object(), "advantage", sqlite3_column_double(st, 6),
-			"finish", (const char *)sqlite3_column_text(st, 7)));
+			"finish", (const char *)sqlite3_column_text(st, 7));
+		if (x && sqlite3_column_type(st, 8) != SQLITE_NULL)
+			json_object_set_new(x, "dataset", json_string((const char *)
+				sqlite3_column_text(st, 8)));
+		if (x && sqlite3_column_type(st, 9) != SQLITE_NULL)
+			json_object_set_new(x, "correct", json_boolean(sqlite3_column_int(st, 9)));
+		json_array_append_new(all, x);
 	}
 	if (!all)
 		result = err_set(err, ERR_NOMEM, "cannot list samples: out of memory");

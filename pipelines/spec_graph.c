@@ -218,6 +218,12 @@ int spec_check_graph(struct v *v)
 		if (json_object_get(o, "prompts") &&
 		    dataset_ref(v, i, snode_get(map, "prompts"), "prompts") < 0)
 			return -1;
+		if (json_object_get(o, "datasets") && (n = snode_get(map, "datasets")))
+			for (size_t k = 0; k < n->n; k++) {
+				snprintf(kp, sizeof kp, "datasets[%zu]", k);
+				if (dataset_ref(v, i, n->items[k], kp) < 0)
+					return -1;
+			}
 		if (json_object_get(o, "inputs") && (n = snode_get(map, "inputs")))
 			for (size_t k = 0; k < n->n; k++) {
 				snprintf(kp, sizeof kp, "inputs[%zu].dataset", k);

@@ -117,12 +117,15 @@ const struct key spec_stage_keys[] = {
 	INT("sleep_ms", SK_PROBE, 0, 0, 60000, 0),
 	INT("fail", SK_PROBE, 0, 0, INF, 0),
 	/* data in and out */
-	CUSTOM("dataset", SK_PRETRAIN | SK_SFT | SK_EVAL, K_REQ),
+	CUSTOM("dataset", SK_PRETRAIN | SK_SFT, K_REQ),
+	CUSTOM("dataset", SK_EVAL, K_OPT),                         /* dataset or datasets */
+	CUSTOM("datasets", SK_EVAL, K_OPT),
 	CUSTOM("prompts", SK_GRPO | SK_REJECT, K_REQ),
 	CUSTOM("inputs", SK_MERGE, K_REQ),
 	CUSTOM("output", SK_REJECT | SK_MERGE, K_REQ),
 	CUSTOM("rewards", SK_GRPO | SK_REJECT, K_REQ),
 	CUSTOM("rewards", SK_EVAL, 0),                             /* all rewards */
+	CUSTOM("correct", SK_GRPO | SK_REJECT | SK_EVAL, K_OPT),   /* an accuracy-type reward */
 	TYPED("template", KT_TEMPLATE, SK_SFT, K_DYN),             /* the pipeline's */
 	ENUM("chat_format", SK_SFT, K_OPT, "chatml|llama3|deepseek"), /* chat records */
 	OBJ("chat_template", SK_SFT, K_OPT, chat_template_keys),   /* or role templates */
@@ -166,6 +169,7 @@ const struct key spec_stage_keys[] = {
 	INT("max_new_tokens", SK_GRPO | SK_REJECT | SK_EVAL, 0, 1, INF, 64),
 	OBJ("filters", SK_REJECT, 0, filter_keys),
 	INT("limit", SK_EVAL, 0, 0, INF, 0),                       /* 0: all */
+	CUSTOM("pass_at", SK_EVAL, K_OPT),                         /* [samples] */
 	INT("seed", SK_MERGE, K_DYN, 0, INF, 0),                   /* the pipeline's */
 	CUSTOM("deps", 0, K_JSON),
 	END,

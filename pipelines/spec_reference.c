@@ -59,8 +59,16 @@ static const struct note notes[] = {
 	{ "stage", "from", "stage name or null", "null: the pipeline's model",
 	  "the stage whose final weights this one starts from" },
 	{ "stage", "needs", "list of stage names", "none", "also wait for these" },
-	{ "stage", "dataset", "dataset name", NULL, "in `datasets`, or a stage's `output`" },
+	{ "stage", "dataset", "dataset name", "eval: this or `datasets`",
+	  "in `datasets`, or a stage's `output`" },
 	{ "stage", "prompts", "dataset name", NULL, "in `datasets`, or a stage's `output`" },
+	{ "stage", "datasets", "list of dataset names", "none", "eval: instead of `dataset`, "
+	  "metrics per dataset too" },
+	{ "stage", "correct", "reward name or null", "the first accuracy-type reward",
+	  "the reward whose value >= 1 marks an answer right (rewards.md); null: exact match, "
+	  "countdown on a countdown dataset" },
+	{ "stage", "pass_at", "list of integers", "[samples]", "pass@k and avg@k for each k, "
+	  "1 <= k <= samples" },
 	{ "stage", "inputs", "list of merge inputs", NULL, "see `inputs[]`" },
 	{ "stage", "output", "new dataset name", NULL, "`[a-z0-9_]{1,32}`" },
 	{ "stage", "rewards", "list of reward names", "every reward", NULL },

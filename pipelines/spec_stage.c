@@ -105,6 +105,120 @@ out:
 	return rc;
 }
 
+/*
+ * correct: the reward whose value >= 1 marks an answer right. Given, it names one of
+ * the pipeline's rewards (or is null: exact match, or countdown on a countdown
+ * dataset); absent from YAML, the first accuracy-type reward (names.h) of the
+ * stage's rewards, then of the pipeline's, else null — so the normalised spec says
+ * which. Absent from a normalised spec (one written before the key) it stays absent:
+ * the daemon then counts as it did, exact match or countdown.
+ */
+static int stage_correct(struct v *v, const struct snode *n, const char *scope, json_t *out)
+{
+	char g[80], q[80], hint[80];
+	json_t *defined = json_object_get(v->top, "rewards");
+	const char *name;
+	json_t *val, *r;
+	size_t i;
+	if (n && n->type == SNODE_NULL)
+		return json_object_set_new(out, "correct", json_null()) < 0 ? spec_nomem(v) : 0;
+	if (n) {
+		if (!spec_ref_ok(v, n))
+			return spec_fail(v, n, scope, "correct", "expected a reward name or null, got %s",
+				spec_got(n, g, sizeof g));
+		if (!json_object_getn(defined, n->text, n->len)) {
+			struct suggest s;
+			suggest_init(&s, n->text, n->len);
+			json_object_foreach(defined, name, val)
+				suggest_add(&s, name);
+			return spec_fail(v, n, scope, "correct", "no reward named %s%s",
+				spec_quote(q, sizeof q, n->text, n->len), suggest_hint(&s, hint, sizeof hint));
+		}
+		return json_object_set_new(out, "correct", json_stringn(n->text, n->len)) < 0 ?
+			spec_nomem(v) : 0;
+	}
+	if (v->c->json_mode)
+		return 0;
+	json_array_foreach(json_object_get(out, "rewards"), i, r)
+		if (names_reward_correct(json_string_value(json_object_get(json_object_get(defined,
+			json_string_value(r)), "fn"))))
+			return json_object_set(out, "correct", r) < 0 ? spec_nomem(v) : 0;
+	json_object_foreach(defined, name, val)
+		if (names_reward_correct(json_string_value(json_object_get(val, "fn"))))
+			return json_object_set_new(out, "correct", json_string(name)) < 0 ? spec_nomem(v) : 0;
+	return json_object_set_new(out, "correct", json_null()) < 0 ? spec_nomem(v) : 0;
+}
+
+/* An eval's datasets: a non-empty list of distinct dataset names (resolved in
+ * spec_graph.c), or `dataset` — exactly one of the two. */
+static int stage_datasets(struct v *v, const struct snode *sm, const char *scope, json_t *out)
+{
+	char g[80], kp[40];
+	size_t di = 0, li = 0;
+	const struct snode *dk = spec_key_node(sm, "dataset", &di), *n = spec_key_node(sm, "datasets", &li);
+	if (dk && n)
+		return di < li ? spec_fail(v, n, scope, "datasets", "cannot be combined with 'dataset'") :
+			spec_fail(v, dk, scope, "dataset", "cannot be combined with 'datasets'");
+	if (!dk && !n)
+		return spec_fail(v, sm, scope, NULL, "missing required key 'dataset' (or 'datasets')");
+	if (!n)
+		return 0;
+	n = snode_get(sm, "datasets");
+	if (n->type != SNODE_SEQ || n->n == 0)
+		return spec_fail(v, n, scope, "datasets", "expected a non-empty list of dataset names, "
+			"got %s", spec_got(n, g, sizeof g));
+	json_t *list = json_array();
+	if (!list || json_object_set_new(out, "datasets", list) < 0)
+		return spec_nomem(v);
+	for (size_t i = 0; i < n->n; i++) {
+		const struct snode *it = n->items[i];
+		snprintf(kp, sizeof kp, "datasets[%zu]", i);
+		if (!spec_ref_ok(v, it))
+			return spec_fail(v, it, scope, kp, "expected a dataset name, got %s",
+				spec_got(it, g, sizeof g));
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(n->items[j]->text, it->text))
+				return spec_fail(v, it, scope, kp, "'%s' is listed twice", it->text);
+		if (json_array_append_new(list, json_stringn(it->text, it->len)) < 0)
+			return spec_nomem(v);
+	}
+	return 0;
+}
+
+/* An eval's pass_at: distinct integers k, 1 <= k <= samples; absent from YAML,
+ * [samples] (none when samples is 0). */
+static int stage_pass_at(struct v *v, const struct snode *n, const char *scope, json_t *out)
+{
+	char g[80], kp[40];
+	long long samples = spec_jint(out, "samples");
+	json_t *list = json_array();
+	if (!list || json_object_set_new(out, "pass_at", list) < 0)
+		return spec_nomem(v);
+	if (!n) {
+		if (v->c->json_mode)
+			json_object_del(out, "pass_at");
+		else if (samples > 0)
+			json_array_append_new(list, json_integer(samples));
+		return 0;
+	}
+	if (n->type != SNODE_SEQ)
+		return spec_fail(v, n, scope, "pass_at", "expected a list of integers, got %s",
+			spec_got(n, g, sizeof g));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct snode *it = n->items[i];
+		snprintf(kp, sizeof kp, "pass_at[%zu]", i);
+		if (it->type != SNODE_INT || it->i < 1 || it->i > samples)
+			return spec_fail(v, it, scope, kp, "expected an integer in [1, samples = %lld], "
+				"got %s", samples, spec_got(it, g, sizeof g));
+		for (size_t j = 0; j < i; j++)
+			if (n->items[j]->i == it->i)
+				return spec_fail(v, it, scope, kp, "%lld is listed twice", it->i);
+		if (json_array_append_new(list, json_integer(it->i)) < 0)
+			return spec_nomem(v);
+	}
+	return 0;
+}
+
 static int stage_inputs(struct v *v, const struct snode *n, const char *scope, json_t *out)
 {
 	char g[80], pre[40], kp[48];
@@ -266,6 +380,12 @@ static int check_stage(struct v *v, size_t idx, const struct snode *sm, json_t *
 		return -1;
 	if (json_object_get(o, "rewards") &&
 	    stage_rewards(v, snode_get(sm, "rewards"), kind, scope, o) < 0)
+		return -1;
+	if ((kind & (SK_GRPO | SK_REJECT | SK_EVAL)) &&
+	    stage_correct(v, snode_get(sm, "correct"), scope, o) < 0)
+		return -1;
+	if (kind == SK_EVAL && (stage_datasets(v, sm, scope, o) < 0 ||
+	    stage_pass_at(v, snode_get(sm, "pass_at"), scope, o) < 0))
 		return -1;
 	return stage_rules(v, sm, kind, scope, o);
 }

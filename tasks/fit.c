@@ -50,16 +50,11 @@ static int stage_chat(const json_t *st, struct chat_format *f, struct err *err)
 	return 0;
 }
 
-static int check_stage(const json_t *spec, const json_t *st, int max_seq,
-	struct tokenizer *tok, const struct fit_source *src, struct err *err)
+/* The records of dataset `ds` as stage `st` reads them. */
+static int check_dataset(const json_t *spec, const json_t *st, const char *ds, int example,
+	int max_seq, struct tokenizer *tok, const struct fit_source *src, struct err *err)
 {
-	const char *kind = json_string_value(json_object_get(st, "kind"));
 	const char *sname = json_string_value(json_object_get(st, "name"));
-	int example;
-	const char *key = kind ? stage_key(kind, &example) : NULL;
-	const char *ds = key ? json_string_value(json_object_get(st, key)) : NULL;
-	if (!ds)
-		return 0;
 	const char *tpl = json_string_value(json_object_get(example ? st : spec, "template"));
 	int64_t max_new = example ? 0 : json_integer_value(json_object_get(st, "max_new_tokens"));
 	int64_t limit = json_integer_value(json_object_get(st, "limit")), n = 0;
@@ -131,6 +126,24 @@ static int check_stage(const json_t *spec, const json_t *st, int max_seq,
 		"max_new_tokens or raise max_seq", sname, ds, (long long)worst, at, worst_len,
 		(long long)max_new, (long long)worst_len + (long long)max_new, max_seq,
 		(long long)bad, (long long)n);
+}
+
+/* Each dataset the stage reads (an eval's `datasets`, one by one). */
+static int check_stage(const json_t *spec, const json_t *st, int max_seq,
+	struct tokenizer *tok, const struct fit_source *src, struct err *err)
+{
+	const char *kind = json_string_value(json_object_get(st, "kind"));
+	int example = 0;
+	const char *key = kind ? stage_key(kind, &example) : NULL;
+	const char *ds = key ? json_string_value(json_object_get(st, key)) : NULL;
+	const json_t *list = key ? json_object_get(st, "datasets") : NULL, *x;
+	size_t i;
+	if (ds)
+		return check_dataset(spec, st, ds, example, max_seq, tok, src, err);
+	json_array_foreach(list, i, x)
+		if (check_dataset(spec, st, json_string_value(x), example, max_seq, tok, src, err) < 0)
+			return -1;
+	return 0;
 }
 
 int fit_check(const json_t *spec, int max_seq, struct tokenizer *tok,

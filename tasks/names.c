@@ -11,6 +11,12 @@ const char *const names_form[NAMES_FORM_N] = { NAMES_FORM(NAMES_STR_) };
 const char *const names_reward[NAMES_REWARD_N] = { NAMES_REWARD(NAMES_STR_) };
 const char *const names_extract[NAMES_EXTRACT_N] = { NAMES_EXTRACT(NAMES_STR_) };
 
+int names_reward_correct(const char *fn)
+{
+	static const char *const correct[] = { NAMES_REWARD_CORRECT(NAMES_STR_) };
+	return names_find(correct, (int)(sizeof correct / sizeof correct[0]), fn) >= 0;
+}
+
 int names_find(const char *const *names, int n, const char *s)
 {
 	for (int i = 0; s && i < n; i++)

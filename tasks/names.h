@@ -74,6 +74,13 @@
 #define NAMES_EXTRACT(X) X(EXTRACT, ANSWER_TAG) X(EXTRACT, BOXED) X(EXTRACT, HASH) \
 	X(EXTRACT, LAST_NUMBER)
 
+/* The accuracy-type rewards: a value >= 1 says the answer is right. The first of
+ * them among a stage's rewards (then the pipeline's) is what an eval, grpo or
+ * rejection_sample stage counts as correct when its spec has no `correct:`; their
+ * format_credit is set to 0 for that count (docs/rewards.md). A new answer checker
+ * is appended here too. */
+#define NAMES_REWARD_CORRECT(X) X(REWARD, ACCURACY) X(REWARD, COUNTDOWN) X(REWARD, MATH)
+
 /* ---- derived from the lists above ------------------------------------------- */
 
 #define NAMES_INDEX_(l, id) NAMEI_##l##_##id,
@@ -101,6 +108,9 @@ extern const char *const names_style[NAMES_STYLE_N];
 extern const char *const names_form[NAMES_FORM_N];
 extern const char *const names_reward[NAMES_REWARD_N];
 extern const char *const names_extract[NAMES_EXTRACT_N];
+
+/* 1 if fn is an accuracy-type reward (NAMES_REWARD_CORRECT), else 0 (also for NULL). */
+int names_reward_correct(const char *fn);
 
 /* The index of s in names[0..n), or -1 (also for s NULL). */
 int names_find(const char *const *names, int n, const char *s);

@@ -122,20 +122,25 @@ log "zero: $(grep -E ',(reward_mean|kl|reward_m_mean),' "$T/out" | tr '\n' ' ')"
 # --- samples: the latest step (3), grouped by prompt; step 1 as JSON
 r1rc samples "$ID" zero; expect_rc 0 "samples $ID zero"
 [[ $(head -n 1 "$T/out") == "stage 'zero' of pipeline $ID, step 3: 16 samples" ]] || fail "samples: $(cat "$T/out")"
-[[ $(grep -Ec "^step 3 · record [0-9]+$" "$T/out") == 4 ]] || fail "samples: not 4 groups: $(cat "$T/out")"
-[[ $(grep -Ec "^  #[0-9 ]+ reward +[0-9.-]+  adv +[+-][0-9]+\.[0-9]{2}  (stop|length) +[0-9]+ tok  " "$T/out") == 16 ]] ||
+[[ $(grep -Ec "^step 3 · record [0-9]+ · dataset prompts$" "$T/out") == 4 ]] || fail "samples: not 4 groups: $(cat "$T/out")"
+[[ $(grep -Ec "^  prompt  [0-9]+\+[0-9]+$" "$T/out") == 4 && $(grep -Ec "^  answer  [0-9]+$" "$T/out") == 4 ]] ||
+	fail "samples: not 4 prompts and answers: $(cat "$T/out")"
+[[ $(grep -Ec "^  #[0-9 ]+ reward +[0-9.-]+  adv +[+-][0-9]+\.[0-9]{2}  (right|wrong)  (stop|length) +[0-9]+ tok  " "$T/out") == 16 ]] ||
 	fail "samples: not 16 sample lines: $(cat "$T/out")"
-[[ $(wc -l <"$T/out") == 21 ]] || fail "samples: a text was not kept on one line: $(cat "$T/out")"
+[[ $(grep -Ec "^ {7}acc [0-9.e-]+ · len [0-9.e-]+ · m [0-9.e-]+$" "$T/out") == 16 ]] ||
+	fail "samples: not 16 lines of components (acc, len and m, nothing hidden): $(cat "$T/out")"
+[[ $(wc -l <"$T/out") == 45 ]] || fail "samples: a text was not kept on one line: $(cat "$T/out")"
 sed -n '1,6p' "$T/out" | sed 's/^/#   /'
 r1rc samples "$ID" zero --step 1 --json; expect_rc 0 "samples --step 1 --json"
 check='(d["stage"], d["step"], len(d["samples"]), {s["step"] for s in d["samples"]},
 	[s["idx"] for s in d["samples"]] == list(range(16)),
 	all(len({s["record"] for s in d["samples"][g:g+4]}) == 1 for g in range(0, 16, 4)),
-	all("total" in s["rewards"] and s["finish"] in ("stop", "length") for s in d["samples"]),
+	all(sorted(s["rewards"]) == ["acc", "len", "m", "total"] and s["finish"] in ("stop", "length") for s in d["samples"]),
+	all(s["correct"] == (s["rewards"]["acc"] >= 1) and s["dataset"] == "prompts" and s["prompt"] for s in d["samples"]),
 	max(abs(sum(s["advantage"] for s in d["samples"][g:g+4])) for g in range(0, 16, 4)) < 1e-6,
 	any(abs(s["advantage"]) > 0.1 for s in d["samples"]),
 	all(s["rewards"].get("m") in (0, 0.2, 1) for s in d["samples"]))'
-[[ $(jq_ "$check" <"$T/out") == "('zero', 1, 16, {1}, True, True, True, True, True, True)" ]] ||
+[[ $(jq_ "$check" <"$T/out") == "('zero', 1, 16, {1}, True, True, True, True, True, True, True)" ]] ||
 	fail "samples --step 1 --json: $(jq_ "$check" <"$T/out"): $(cat "$T/out")"
 r1rc samples "$ID" zero --step 2 --limit 5 --json; expect_rc 0 "samples --limit 5"
 [[ $(jq_ '(d["step"], len(d["samples"]))' <"$T/out") == "(2, 5)" ]] || fail "samples --limit 5: $(cat "$T/out")"
@@ -151,6 +156,12 @@ r1rc status "$ID" --json; expect_rc 0 "status --json"
 heads='[(s["name"], s["metric"]["name"], s["metric"]["step"]) for s in d["stages"]]'
 [[ $(jq_ "$heads" <"$T/out") == "[('base', 'loss', 10), ('zero', 'reward_mean', 3), ('rs', 'kept', 0), ('mix', 'count', 0), ('sft2', 'loss', 3), ('final', 'reward_mean', 2), ('eval_final', 'pass1', 0)]" ]] ||
 	fail "status --json headline metrics: $(jq_ "$heads" <"$T/out")"
+
+# --- GRPO's metrics: accuracy and format, each named reward's mean, nothing hidden
+r1rc metrics "$ID" --stage zero --json; expect_rc 0 "metrics --stage zero --json"
+names='sorted(k for k in d["stages"][0]["metrics"] if k.startswith(("reward_", "accuracy", "format", "eval_", "@")))'
+[[ $(jq_ "$names" <"$T/out") == "['accuracy', 'format', 'reward_acc_mean', 'reward_acc_std', 'reward_len_mean', 'reward_len_std', 'reward_mean', 'reward_std']" ]] ||
+	fail "zero's metrics: $(jq_ "$names" <"$T/out")"
 
 # --- what rs and mix wrote
 r1rc metrics "$ID" --stage rs --json; expect_rc 0 "metrics --stage rs --json"

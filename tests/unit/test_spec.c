@@ -540,6 +540,40 @@ static void test_spec__chat_keys_normalise(void)
 		"'{content}' exactly once, got 'U'");
 }
 
+/* A sampling stage's `correct`: as given; else the first accuracy-type reward of the
+ * stage's rewards, then of the pipeline's (names.h); else null. */
+static void test_spec__correct_defaults_to_an_accuracy_type_reward(void)
+{
+	static const char *const head =
+		"version: 1\nname: c\nmodel: {config: {dim: 16, heads: 2}}\n"
+		"datasets: {d: {generate: countdown, count: 10}}\n";
+	char yaml[1600];
+	snprintf(yaml, sizeof yaml, "%s"
+		"rewards:\n  fmt: {fn: think_answer_format}\n  acc: {fn: accuracy}\n"
+		"  lang: {fn: language_consistency}\n  cd: {fn: countdown}\n"
+		"stages:\n"
+		"  - {name: a, kind: eval, dataset: d, rewards: [lang, cd, acc]}\n"
+		"  - {name: b, kind: eval, dataset: d, rewards: [fmt]}\n"
+		"  - {name: c, kind: eval, dataset: d}\n"
+		"  - {name: g, kind: grpo, prompts: d, rewards: [lang], steps: 1, correct: lang}\n"
+		"  - {name: r, kind: rejection_sample, from: g, prompts: d, rewards: [fmt],\n"
+		"     output: o, correct: null}\n", head);
+	json_t *spec = load_ok(yaml, NULL, 0);
+	const char *want[] = { "cd", "acc", "acc", "lang" };
+	for (size_t i = 0; i < 4; i++)
+		CHECK_MSG(str(stage(spec, i), "correct") && !strcmp(str(stage(spec, i), "correct"),
+			want[i]), "stage %zu: %s", i, str(stage(spec, i), "correct"));
+	CHECK(json_is_null(json_object_get(stage(spec, 4), "correct")));
+	json_decref(spec);
+	/* no accuracy-type reward anywhere: null, the daemon's exact match or countdown */
+	snprintf(yaml, sizeof yaml, "%srewards: {fmt: {fn: think_answer_format}}\n"
+		"stages: [{name: e, kind: eval, dataset: d}]\n", head);
+	spec = load_ok(yaml, NULL, 0);
+	json_t *e = json_object_get(stage(spec, 0), "correct");
+	CHECK(e && json_is_null(e));
+	json_decref(spec);
+}
+
 static void test_spec__errors_are_one_line(void)
 {
 	load_fails("version: 1\nname: \"a\\nb\"\n", NULL, 0,
@@ -663,6 +697,7 @@ int main(int argc, char **argv)
 		TEST(test_spec__broken_corpus_fails_with_exact_messages),
 		TEST(test_spec__chat_keys_normalise),
 		TEST(test_spec__check_json_rejects_mutated_specs),
+		TEST(test_spec__correct_defaults_to_an_accuracy_type_reward),
 		TEST(test_spec__errors_are_one_line),
 		TEST(test_spec__reference_lists_every_key_of_every_kind),
 		TEST(test_spec__math_reward_keys),

@@ -134,11 +134,16 @@ static void test_stage_settings__every_kind_decodes_its_values(void)
 	CHECK(!strcmp(s.reject.from, "zero") && !strcmp(s.reject.output, "kept"));
 	CHECK(s.reject.samples == 3 && s.reject.max_new_tokens == 21);
 	CHECK(json_is_true(json_object_get(s.reject.filters, "correct")));
+	CHECK(s.reject.correct && !strcmp(s.reject.correct, "acc"));
 
 	CHECK_MSG(decode(stage_of(spec, "ev"), &s, &e) == 0, "%s", e.msg);
 	CHECK(!strcmp(s.eval.from, "zero") && !strcmp(s.eval.dataset, "nums"));
 	CHECK(s.eval.samples == 2 && s.eval.temperature == 0.5);
 	CHECK(s.eval.max_new_tokens == 22 && s.eval.limit == 6);
+	/* the defaults the loader writes: the accuracy-type reward decides, pass@samples */
+	CHECK(s.eval.correct && !strcmp(s.eval.correct, "acc") && !s.eval.datasets);
+	CHECK(json_array_size(s.eval.pass_at) == 1 &&
+		json_integer_value(json_array_get(s.eval.pass_at, 0)) == 2);
 
 	CHECK_MSG(decode(stage_of(spec, "mix"), &s, &e) == 0, "%s", e.msg);
 	CHECK(s.merge.ninputs == 2 && !strcmp(s.merge.output, "both"));
@@ -168,8 +173,10 @@ static void test_stage_settings__a_missing_or_misspelt_key_is_named(void)
 		const char *key;
 		json_t *v;
 		json_object_foreach(st, key, v) {
-			/* absent means "keep every checkpoint" (specs from before the key) */
-			if (scheduler_key(key) || !strcmp(key, "keep_checkpoints"))
+			/* absent means "keep every checkpoint", "exact match or countdown", "no
+			 * pass@k" (specs from before the key) */
+			if (scheduler_key(key) || !strcmp(key, "keep_checkpoints") ||
+				!strcmp(key, "correct") || !strcmp(key, "pass_at"))
 				continue;
 			for (int misspell = 0; misspell < 2; misspell++) {
 				json_t *copy = json_deep_copy(st);
@@ -185,6 +192,10 @@ static void test_stage_settings__a_missing_or_misspelt_key_is_named(void)
 				snprintf(want, sizeof want, "key '%s'", key);
 				if (!strcmp(key, "epochs") || !strcmp(key, "steps"))
 					snprintf(want, sizeof want, "key 'steps' or 'epochs' is missing");
+				/* an eval's dataset misspelt is its other key, datasets: not a list */
+				if (misspell && !strcmp(key, "dataset") && !strcmp(json_string_value(
+					json_object_get(st, "kind")), "eval"))
+					snprintf(want, sizeof want, "key 'datasets' is not a list");
 				int rc = decode(copy, &s, &e);
 				const char *kind = json_string_value(json_object_get(st, "kind"));
 				if (!strcmp(kind, "grpo") && !strcmp(key, "steps"))

@@ -160,7 +160,7 @@ heads='[(s["name"], s["metric"]["name"], s["metric"]["step"]) for s in d["stages
 # --- GRPO's metrics: accuracy and format, each named reward's mean, nothing hidden
 r1rc metrics "$ID" --stage zero --json; expect_rc 0 "metrics --stage zero --json"
 names='sorted(k for k in d["stages"][0]["metrics"] if k.startswith(("reward_", "accuracy", "format", "eval_", "@")))'
-[[ $(jq_ "$names" <"$T/out") == "['accuracy', 'format', 'reward_acc_mean', 'reward_acc_std', 'reward_len_mean', 'reward_len_std', 'reward_mean', 'reward_std']" ]] ||
+[[ $(jq_ "$names" <"$T/out") == "['accuracy', 'format', 'reward_acc_mean', 'reward_acc_std', 'reward_len_mean', 'reward_len_std', 'reward_m_mean', 'reward_m_std', 'reward_mean', 'reward_std']" ]] ||
 	fail "zero's metrics: $(jq_ "$names" <"$T/out")"
 
 # --- what rs and mix wrote

@@ -4,8 +4,10 @@
  * model.checkpoint directory is checked as submit checks it (checkpoint_check:
  * config.json, and the headers and tensors of model.safetensors or its shards,
  * without loading them).
- * Then, as submit does, check that the data fits the model's context (fit.h): the
- * spec's generated datasets are generated and its JSONL files read for it; datasets
+ * Then, as submit does, read every JSONL or CSV dataset file through its mapping
+ * (rows.h: a bad record, a mapped key missing, an answer rule that finds nothing is
+ * an error naming FILE:LINE), and check that the data fits the model's context
+ * (fit.h): the spec's generated datasets are generated for it; datasets
  * made by stages or shared in a daemon are checked when they exist.
  *
  * Last, the memory each process needs for the spec (memplan.h: the daemon's learners,
@@ -28,7 +30,9 @@
 #include "file.h"
 #include "fit.h"
 #include "gen.h"
+#include "fields.h"
 #include "jsonl.h"
+#include "rows.h"
 #include "memplan.h"
 #include "spec.h"
 
@@ -39,24 +43,64 @@ struct fit_spec {
 	int generated;
 	struct gen g;
 	struct task_record rec;
-	char *text;              /* a JSONL file's bytes */
+	char *text;              /* a dataset file's bytes */
 	size_t len;
-	size_t *lines;           /* offsets of its non-blank lines */
-	long *numbers;           /* their line numbers */
+	struct fields f;         /* its mapping */
+	struct rows rows;
+	struct rows_pos *pos;    /* where each record starts */
 	int64_t n;
 	struct jsonl_record j;   /* the record last parsed */
 };
 
 static void fit_spec_close(struct fit_spec *f)
 {
+	if (f->name[0] && !f->generated) {
+		rows_close(&f->rows);
+		fields_release(&f->f);
+	}
 	free(f->text);
-	free(f->lines);
-	free(f->numbers);
+	free(f->pos);
 	jsonl_record_release(&f->j);
 	f->text = NULL;
-	f->lines = NULL;
-	f->numbers = NULL;
+	f->pos = NULL;
 	f->name[0] = 0;
+}
+
+/* Read every record of a file dataset once, through its mapping: a bad record or
+ * mapping is an error here, whatever a stage later reads of it. */
+static int fit_spec_read(struct fit_spec *f, const char *name, const json_t *src,
+	const char *file, struct err *err)
+{
+	char where[300];
+	size_t cap = 0;
+	long line;
+	int got;
+	snprintf(where, sizeof where, "dataset '%s'", name);
+	if (file_read(file, FILE_READ_ANY, &f->text, &f->len, err) < 0)
+		return err_wrap(err, "dataset '%s'", name);
+	if (fields_parse(src, where, &f->f, err) < 0)
+		return -1;
+	if (rows_open(&f->rows, f->text, f->len, file, &f->f, err) < 0) {
+		fields_release(&f->f);
+		return -1;
+	}
+	snprintf(f->name, sizeof f->name, "%s", name); /* fit_spec_close releases from here */
+	f->n = 0;
+	for (;;) {
+		struct rows_pos at = rows_tell(&f->rows);
+		jsonl_record_release(&f->j);
+		if ((got = rows_next(&f->rows, &f->j, &line, err)) <= 0)
+			break;
+		if ((size_t)f->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			struct rows_pos *p = realloc(f->pos, cap * sizeof *p);
+			if (!p)
+				return err_set(err, ERR_NOMEM, "dataset '%s': out of memory", name);
+			f->pos = p;
+		}
+		f->pos[f->n++] = at;
+	}
+	return got < 0 ? -1 : 0;
 }
 
 static int fit_spec_open(struct fit_spec *f, const char *name, struct err *err)
@@ -73,27 +117,9 @@ static int fit_spec_open(struct fit_spec *f, const char *name, struct err *err)
 		if (gen_parse(src, name, &f->g, err) < 0)
 			return -1;
 		f->n = f->g.count;
-	} else {
-		const char *s;
-		size_t at = 0, slen, cap = 0;
-		long line = 0;
-		if (file_read(file, FILE_READ_ANY, &f->text, &f->len, err) < 0)
-			return err_wrap(err, "dataset '%s'", name);
-		f->n = 0;
-		while (jsonl_next(f->text, f->len, &at, &line, &s, &slen)) {
-			if ((size_t)f->n == cap) {
-				cap = cap ? 2 * cap : 1024;
-				size_t *l = realloc(f->lines, cap * sizeof *l);
-				long *m = l ? realloc(f->numbers, cap * sizeof *m) : NULL;
-				if (l)
-					f->lines = l;
-				if (!m)
-					return err_set(err, ERR_NOMEM, "dataset '%s': out of memory", name);
-				f->numbers = m;
-			}
-			f->lines[f->n] = (size_t)(s - f->text);
-			f->numbers[f->n++] = line;
-		}
+	} else if (fit_spec_read(f, name, src, file, err) < 0) {
+		fit_spec_close(f);
+		return -1;
 	}
 	snprintf(f->name, sizeof f->name, "%s", name);
 	return 1;
@@ -111,6 +137,7 @@ static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_recor
 	struct err *err)
 {
 	struct fit_spec *f = ctx;
+	long line;
 	if (fit_spec_open(f, name, err) != 1)
 		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "no dataset '%s'", name);
 	if (f->generated) {
@@ -122,18 +149,35 @@ static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_recor
 		r->where[0] = 0;
 		return 0;
 	}
-	const char *file = json_string_value(json_object_get(json_object_get(json_object_get(
-		f->spec, "datasets"), name), "file"));
-	const char *s = f->text + f->lines[i], *nl = memchr(s, '\n', f->len - f->lines[i]);
 	jsonl_record_release(&f->j);
-	if (jsonl_parse(s, nl ? (size_t)(nl - s) : f->len - f->lines[i], file, f->numbers[i],
-		&f->j, err) < 0)
-		return -1;
+	rows_seek(&f->rows, f->pos[i]);
+	if (rows_next(&f->rows, &f->j, &line, err) != 1)
+		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s' has no record %lld",
+			name, (long long)i);
 	r->prompt = f->j.prompt;
 	r->response = f->j.response;
 	r->text = f->j.text;
 	r->messages = f->j.messages;
-	snprintf(r->where, sizeof r->where, "%s:%ld", file, f->numbers[i]);
+	snprintf(r->where, sizeof r->where, "%s:%ld", f->rows.label, line);
+	return 0;
+}
+
+/* Read every file dataset of the spec through its mapping (fit_check reads only those
+ * a stage uses, and only when the model is known). */
+static int validate_files(const json_t *spec, struct err *err)
+{
+	const char *name;
+	json_t *src;
+	json_object_foreach(json_object_get(spec, "datasets"), name, src) {
+		if (!json_object_get(src, "file"))
+			continue;
+		struct fit_spec f = { .spec = spec };
+		int64_t n;
+		int rc = fit_spec_count(&f, name, &n, err);
+		fit_spec_close(&f);
+		if (rc < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -307,7 +351,7 @@ int cmd_validate(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	int vocab;
-	if (validate_fit(spec, &vocab, &e) < 0) {
+	if (validate_files(spec, &e) < 0 || validate_fit(spec, &vocab, &e) < 0) {
 		cli_error("validate", "%s: %s", file, e.msg);
 		json_decref(spec);
 		return CLI_EXIT_FAIL;

@@ -11,7 +11,9 @@
  *                        shard): the named rewards of the pipeline plus the
  *                        unweighted `eval_correct` (accuracy, or countdown for a
  *                        countdown dataset, 1 only when right) and `eval_format`
- *                        (think_answer_format)
+ *                        (think_answer_format); each item {prompt, completion,
+ *                        answer, tokens, record: the record's keys from its file
+ *                        (tasks/fields.h) or null}
  *   rl_weights           the weights the stage samples from (stage_initial_weights;
  *                        fresh ones written as a blob) and their config text,
  *                        recorded as the stage's checkpoint step 0

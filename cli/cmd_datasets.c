@@ -31,6 +31,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "fields.h"
 #include "file.h"
 #include "proto.h"
 #include "utf8.h"
@@ -262,14 +263,70 @@ fail:
 	return NULL;
 }
 
+/* The mapping options of dataset import as the request's fields, answer and csv keys
+ * (fields.h), checked as the daemon will check them; CLI_CONTINUE or a usage error. */
+static int dataset_mapping(const char *verb, const struct opt_list *fields,
+	const char *answer_field, const char *after, const char *regex, bool csv,
+	const char *file, json_t *req)
+{
+	json_t *map = json_object(), *rule = json_object();
+	for (int i = 0; i < fields->n; i++) {
+		const char *eq = strchr(fields->v[i], '=');
+		if (!eq || eq == fields->v[i] || !eq[1]) {
+			json_decref(map);
+			json_decref(rule);
+			return cli_usage_error(verb, "--field takes FIELD=KEY (e.g. prompt=question), "
+				"got '%s'", fields->v[i]);
+		}
+		char target[64];
+		snprintf(target, sizeof target, "%.*s", (int)(eq - fields->v[i]), fields->v[i]);
+		json_object_set_new(map, target, utf8_jstring(eq + 1));
+	}
+	if (answer_field)
+		json_object_set_new(rule, "field", utf8_jstring(answer_field));
+	if (after)
+		json_object_set_new(rule, "after", utf8_jstring(after));
+	if (regex)
+		json_object_set_new(rule, "regex", utf8_jstring(regex));
+	if (json_object_size(map))
+		json_object_set(req, "fields", map);
+	if (json_object_size(rule))
+		json_object_set(req, "answer", rule);
+	json_decref(map);
+	json_decref(rule);
+	if (csv)
+		json_object_set_new(req, "csv", json_true());
+	json_object_set_new(req, "file", utf8_jstring(file));
+	struct fields f;
+	struct err e = { 0 };
+	if (fields_parse(req, "mapping", &f, &e) < 0)
+		return cli_usage_error(verb, "%s", e.msg);
+	fields_release(&f);
+	return CLI_CONTINUE;
+}
+
 static int dataset_import(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
-	const char *name = NULL;
-	bool json = false;
+	const char *name = NULL, *answer_field = NULL, *after = NULL, *regex = NULL;
+	struct opt_list fields = { .n = 0 };
+	bool json = false, csv = false;
 	const struct opt opts[] = {
 		{ "name", OPT_STRING, &name, "NAME", 0, 0, OPT_REQUIRED,
 		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
+		{ "field", OPT_LIST, &fields, "FIELD=KEY", 0, 0, 0,
+		  "read FIELD (prompt, answer, response, text, messages, meta, id) from the\n"
+		  "file's KEY (a CSV column); repeat for more fields", "the fields' own names" },
+		{ "answer-field", OPT_STRING, &answer_field, "KEY", 0, 0, OPT_NONEMPTY,
+		  "cut the answer out of KEY (with --answer-after or --answer-regex)",
+		  "--field answer's key, else answer" },
+		{ "answer-after", OPT_STRING, &after, "MARK", 0, 0, OPT_NONEMPTY,
+		  "the answer is what follows the last MARK (GSM8K: '####'), trimmed", NULL },
+		{ "answer-regex", OPT_STRING, &regex, "RE", 0, 0, OPT_NONEMPTY,
+		  "the answer is RE's first group (or whole match), PCRE2 syntax", NULL },
+		{ "csv", OPT_FLAG, &csv, NULL, 0, 0, 0,
+		  "the file is CSV (RFC 4180, a header row naming the keys)",
+		  "when FILE ends in .csv" },
 		CLIENT_OPTS(&addr),
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\"} as JSON", NULL },
@@ -277,7 +334,8 @@ static int dataset_import(int argc, char **argv)
 	};
 	const struct cli_verb verb = {
 		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
-		.about = "Import the JSONL file FILE ('-': standard input) as the shared dataset NAME,\n"
+		.about = "Import the JSONL or CSV file FILE ('-': standard input) as the shared dataset\n"
+			 "NAME,\n"
 			 "which any pipeline's spec can then name: 'datasets: {train: {shared: NAME}}'\n"
 			 "copies its records into the pipeline at submit as its dataset 'train'. One\n"
 			 "JSON object per line (blank lines and a UTF-8 byte-order mark are skipped),\n"
@@ -292,9 +350,16 @@ static int dataset_import(int argc, char **argv)
 			 "                                                prompt, the last assistant\n"
 			 "                                                turn the response\n"
 			 "  {\"text\": ...}                                   a pretraining document\n"
-			 "with an optional \"meta\" (any JSON). A bad line fails the whole import with\n"
-			 "FILE:LINE and what is wrong; nothing of the file is kept.\n\n"
-			 "example: r1flow dataset import data/general.jsonl --name general\n\n"
+			 "with an optional \"meta\" (any JSON); a number is taken as text (42, 4.5).\n"
+			 "Other keys are kept with the record and passed to rewards as its 'record'.\n"
+			 "A CSV file's header row names the keys. --field maps other key names onto\n"
+			 "these fields; --answer-after or --answer-regex cut the answer out of a\n"
+			 "longer text (docs/data.md). A bad line, a mapped key a record lacks, an\n"
+			 "answer rule that finds nothing fails the whole import with FILE:LINE and\n"
+			 "what is wrong; nothing of the file is kept.\n\n"
+			 "example: r1flow dataset import data/general.jsonl --name general\n"
+			 "example: r1flow dataset import gsm8k.jsonl --name gsm --field prompt=question\n"
+			 "         --answer-after '####'\n\n"
 			 "exit status: 0 imported, 1 a bad line, a taken name, an unreadable file or\n"
 			 "no daemon, 2 usage error",
 	};
@@ -307,10 +372,19 @@ static int dataset_import(int argc, char **argv)
 			DATASET_NAME_MAX, name);
 	const char *file = argv[first];
 	const char *label = strcmp(file, "-") == 0 ? "stdin" : file;
+	json_t *req = json_pack("{ss ss}", "op", "dataset_import", "name", name);
+	if (!req)
+		return CLI_EXIT_FAIL;
+	if ((rc = dataset_mapping(verb.name, &fields, answer_field, after, regex, csv, label,
+		req)) != CLI_CONTINUE) {
+		json_decref(req);
+		return rc;
+	}
 	struct err e = { 0 };
 	size_t len = 0;
 	char *text = dataset_read(file, &len, &e);
 	if (!text) {
+		json_decref(req);
 		cli_error(verb.name, "%s", e.msg);
 		return CLI_EXIT_FAIL;
 	}
@@ -319,8 +393,8 @@ static int dataset_import(int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	r = client_call_blob(&c, json_pack("{ss ss so}", "op", "dataset_import", "name", name,
-		"file", utf8_jstring(label)), text, len, NULL, &e);
+	r = client_call_blob(&c, req, text, len, NULL, &e);
+	req = NULL;
 	if (!r)
 		goto fail;
 	if (json) {
@@ -335,6 +409,7 @@ static int dataset_import(int argc, char **argv)
 fail:
 	cli_error(verb.name, "%s", e.msg);
 out:
+	json_decref(req);
 	json_decref(r);
 	client_close(&c);
 	free(text);

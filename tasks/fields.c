@@ -1,5 +1,6 @@
 #include "fields.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -211,19 +212,41 @@ static json_t *trimmed(const char *s, size_t n)
 	return json_stringn(s, n);
 }
 
+/* The start of text for an error message: one line (line ends as \n), at most about
+ * 60 bytes, "..." when cut. */
+static const char *excerpt(char *buf, size_t cap, const char *text)
+{
+	size_t n = 0, i = 0;
+	assert(cap >= 80);
+	for (; text[i] && n < 60; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c == '\n' || c == '\r' || c == '\t') {
+			buf[n++] = '\\';
+			buf[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else {
+			buf[n++] = c < 0x20 ? '?' : (char)c;
+		}
+	}
+	while (text[i] && i > 0 && ((unsigned char)text[i] & 0xC0) == 0x80) /* not mid-character */
+		n--, i--;
+	snprintf(buf + n, cap - n, "%s", text[i] ? "..." : "");
+	return buf;
+}
+
 /* The answer the rule cuts out of `text` (field key); NULL and err when it finds none. */
 static json_t *extract(const struct fields *f, const char *text, const char *label,
 	long line, struct err *err)
 {
 	const char *key = f->answer_key, *s = NULL;
 	size_t n = 0, len = strlen(text);
+	char ex[96];
 	if (f->after) {
 		size_t m = strlen(f->after);
 		for (const char *p = text; (p = strstr(p, f->after)); p++)
 			s = p + m;
 		if (!s) {
-			err_set(err, ERR_FORMAT, "%s:%ld: no '%s' in '%s' (answer.after): \"%.60s%s\"",
-				label, line, f->after, key, text, len > 60 ? "..." : "");
+			err_set(err, ERR_FORMAT, "%s:%ld: no '%s' in '%s' (answer.after): \"%s\"",
+				label, line, f->after, key, excerpt(ex, sizeof ex, text));
 			return NULL;
 		}
 		n = len - (size_t)(s - text);
@@ -232,7 +255,7 @@ static json_t *extract(const struct fields *f, const char *text, const char *lab
 		if (rc < 0) {
 			if (rc == PCRE2_ERROR_NOMATCH)
 				err_set(err, ERR_FORMAT, "%s:%ld: answer.regex '%s' does not match '%s': "
-					"\"%.60s%s\"", label, line, f->regex, key, text, len > 60 ? "..." : "");
+					"\"%s\"", label, line, f->regex, key, excerpt(ex, sizeof ex, text));
 			else {
 				PCRE2_UCHAR msg[256];
 				pcre2_get_error_message(rc, msg, sizeof msg);

@@ -57,6 +57,7 @@ int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_dataset_show(int argc, char **argv); /* cmd_dataset_show.c */
 /* Disk space (cmd_gc.c: gc, and the `dataset delete` subcommand). */
 int cmd_gc(int argc, char **argv);
 int cmd_dataset_delete(int argc, char **argv);

@@ -1,15 +1,16 @@
 /*
  * r1flow datasets, r1flow dataset import|export|show|delete — the datasets the daemon
  * keeps: those a pipeline's spec generated or read (a pipeline's own), and shared
- * ones imported from JSONL (any pipeline's spec can name them).
+ * ones imported from JSONL or CSV (any pipeline's spec can name them).
  *
  * Daemon ops (control.h):
  *   datasets        {id?} -> {datasets: [{id, pipeline, pipeline_name, name, source,
  *                   count, created_at}]}
- *   dataset_import  {name, file} + the JSONL as one blob frame -> {name, count}; a bad
- *                   line fails the whole import with "FILE:LINE: what is wrong"
- *   dataset_show    {name, id?, offset, limit <= 10000} -> {name, count, records:
- *                   [{idx, prompt?, answer?, response?, text?, meta?, messages?}]}
+ *   dataset_import  {name, file, fields?, answer?, csv?} + the file as one blob frame
+ *                   -> {name, count}; the mapping keys as a spec dataset's (tasks/
+ *                   fields.h); a bad line fails the whole import with "FILE:LINE: what
+ *                   is wrong"
+ *   dataset_show    (cmd_dataset_show.c, which also shows records --templated)
  *   dataset_export  {name, id?, after, max_bytes} -> {name, count, next, records} and
  *                   records after..next-1 as JSONL in a blob frame of about max_bytes
  *                   (at least one record, however long)
@@ -17,7 +18,8 @@
  * `dataset export` pages through dataset_export DATASET_PAGE_BYTES at a time, so a
  * dataset of any size leaves in bounded replies, and writes the daemon's lines as
  * they are: one JSON object per line with the fields import reads (prompt, answer,
- * response, text, meta; a chat as its messages), so an exported file imports back as
+ * response, text, meta; a chat as its messages; the other keys of the record its file
+ * gave it, such as an id), as mapped at import, so an exported file imports back as
  * the same records and exports again byte for byte. A shared dataset is named from a spec by
  * `datasets: {NAME: {shared: SHARED_NAME}}`: submit copies its records into the
  * pipeline.
@@ -36,14 +38,8 @@
 #include "proto.h"
 #include "utf8.h"
 
-#define DATASET_PAGE     10000  /* records per dataset_show request (the daemon's max) */
 #define DATASET_PAGE_BYTES (4 << 20) /* JSONL bytes per dataset_export request, about */
 #define DATASET_NAME_MAX 32
-
-/* The record fields, in the order they are shown and exported. */
-static const char *const dataset_fields[] = { "prompt", "answer", "response", "text", "meta",
-	"messages" };
-#define DATASET_NFIELDS (sizeof dataset_fields / sizeof dataset_fields[0])
 
 /* A dataset name as the daemon accepts it: 1-32 of [a-z0-9_]. */
 static bool dataset_name_ok(const char *name)
@@ -416,102 +412,6 @@ out:
 	return rc;
 }
 
-/* One field of a shown record: "  prompt    12+34=", later lines indented alike. */
-static void dataset_show_field(const char *key, const json_t *v)
-{
-	char *dumped = NULL;
-	const char *s;
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		if (!s[0])
-			s = "\"\"";
-	} else {
-		dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-		s = dumped ? dumped : "?";
-	}
-	printf("  %-8s  ", key);
-	for (; *s; s++) {
-		putchar(*s);
-		if (*s == '\n' && s[1])
-			printf("  %-8s  ", "");
-	}
-	if (s[-1] != '\n')
-		putchar('\n');
-	free(dumped);
-}
-
-static int dataset_show(int argc, char **argv)
-{
-	struct client_addr addr = { 0 };
-	const char *pipeline_arg = NULL;
-	int offset = 0, limit = 10;
-	bool json = false;
-	const struct opt opts[] = {
-		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
-		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
-		{ "offset", OPT_INT, &offset, "N", 0, 2147483647, 0,
-		  "first record to show (0-based)", NULL },
-		{ "limit", OPT_INT, &limit, "N", 1, DATASET_PAGE, 0,
-		  "records to show", NULL },
-		CLIENT_OPTS(&addr),
-		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
-		  "print the daemon's {\"name\", \"count\", \"records\": [{idx, prompt, answer, "
-		  "response, text, meta, messages}]} as JSON", NULL },
-		{ NULL },
-	};
-	const struct cli_verb verb = {
-		.name = "dataset show", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
-		.about = "Show records of dataset NAME, one block per record: its index, then the\n"
-			 "fields it has (prompt, answer, response, text, meta, and a chat's\n"
-			 "messages). A pipeline's own datasets (the ones its spec generated or read)\n"
-			 "need --pipeline.\n\n"
-			 "example: r1flow dataset show test --pipeline 3 --offset 10 --limit 5\n\n"
-			 "exit status: 0 shown, 1 no such dataset or no daemon, 2 usage error",
-	};
-	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	int64_t pipeline;
-	if ((rc = dataset_pipeline(verb.name, pipeline_arg, &pipeline)) != CLI_CONTINUE)
-		return rc;
-	const char *name = argv[first];
-	json_t *req = json_pack("{ss so sI sI}", "op", "dataset_show", "name", utf8_jstring(name),
-		"offset", (json_int_t)offset, "limit", (json_int_t)limit);
-	if (req && pipeline)
-		json_object_set_new(req, "id", json_integer(pipeline));
-	json_t *r = client_ask(verb.name, &addr, req);
-	if (!r)
-		return CLI_EXIT_FAIL;
-	rc = CLI_EXIT_OK;
-	if (json) {
-		rc = client_print_json(verb.name, r);
-		json_decref(r);
-		return rc;
-	}
-	json_t *records = json_object_get(r, "records");
-	long long count = (long long)json_integer_value(json_object_get(r, "count"));
-	size_t n = json_array_size(records);
-	if (n == 0)
-		printf("dataset '%s' has %lld record%s: none at offset %d\n", name, count,
-			count == 1 ? "" : "s", offset);
-	else
-		printf("dataset '%s': records %d..%lld of %lld\n", name, offset,
-			(long long)offset + (long long)n - 1, count);
-	size_t i;
-	json_t *rec;
-	json_array_foreach(records, i, rec) {
-		printf("\n#%lld\n", (long long)json_integer_value(json_object_get(rec, "idx")));
-		for (size_t k = 0; k < DATASET_NFIELDS; k++) {
-			json_t *v = json_object_get(rec, dataset_fields[k]);
-			if (v)
-				dataset_show_field(dataset_fields[k], v);
-		}
-	}
-	json_decref(r);
-	return rc;
-}
-
 static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
@@ -617,7 +517,8 @@ struct dataset_sub {
 static const struct dataset_sub dataset_subs[] = {
 	{ "import", dataset_import, "FILE --name NAME", "import a JSONL file as a shared dataset" },
 	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records as JSONL" },
-	{ "show", dataset_show, "NAME [--offset N] [--limit N]", "show some of a dataset's records" },
+	{ "show", cmd_dataset_show, "NAME [--templated --spec FILE]", "show some of a dataset's "
+	  "records, or what a stage makes of them" },
 	{ "delete", cmd_dataset_delete, "NAME [--pipeline ID]", "delete a dataset no running "
 	  "pipeline reads" },
 };

@@ -29,157 +29,9 @@
 #include "client.h"
 #include "file.h"
 #include "fit.h"
-#include "gen.h"
-#include "fields.h"
-#include "jsonl.h"
-#include "rows.h"
+#include "spec_data.h"
 #include "memplan.h"
 #include "spec.h"
-
-/* fit.h's source over the spec's own datasets: one is open at a time. */
-struct fit_spec {
-	const json_t *spec;
-	char name[256];          /* the open dataset; "" none */
-	int generated;
-	struct gen g;
-	struct task_record rec;
-	char *text;              /* a dataset file's bytes */
-	size_t len;
-	struct fields f;         /* its mapping */
-	struct rows rows;
-	struct rows_pos *pos;    /* where each record starts */
-	int64_t n;
-	struct jsonl_record j;   /* the record last parsed */
-};
-
-static void fit_spec_close(struct fit_spec *f)
-{
-	if (f->name[0] && !f->generated) {
-		rows_close(&f->rows);
-		fields_release(&f->f);
-	}
-	free(f->text);
-	free(f->pos);
-	jsonl_record_release(&f->j);
-	f->text = NULL;
-	f->pos = NULL;
-	f->name[0] = 0;
-}
-
-/* Read every record of a file dataset once, through its mapping: a bad record or
- * mapping is an error here, whatever a stage later reads of it. */
-static int fit_spec_read(struct fit_spec *f, const char *name, const json_t *src,
-	const char *file, struct err *err)
-{
-	char where[300];
-	size_t cap = 0;
-	long line;
-	int got;
-	snprintf(where, sizeof where, "dataset '%s'", name);
-	if (file_read(file, FILE_READ_ANY, &f->text, &f->len, err) < 0)
-		return err_wrap(err, "dataset '%s'", name);
-	if (fields_parse(src, where, &f->f, err) < 0)
-		return -1;
-	if (rows_open(&f->rows, f->text, f->len, file, &f->f, err) < 0) {
-		fields_release(&f->f);
-		return -1;
-	}
-	snprintf(f->name, sizeof f->name, "%s", name); /* fit_spec_close releases from here */
-	f->n = 0;
-	for (;;) {
-		struct rows_pos at = rows_tell(&f->rows);
-		jsonl_record_release(&f->j);
-		if ((got = rows_next(&f->rows, &f->j, &line, err)) <= 0)
-			break;
-		if ((size_t)f->n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			struct rows_pos *p = realloc(f->pos, cap * sizeof *p);
-			if (!p)
-				return err_set(err, ERR_NOMEM, "dataset '%s': out of memory", name);
-			f->pos = p;
-		}
-		f->pos[f->n++] = at;
-	}
-	return got < 0 ? -1 : 0;
-}
-
-static int fit_spec_open(struct fit_spec *f, const char *name, struct err *err)
-{
-	if (!strcmp(f->name, name))
-		return 1;
-	fit_spec_close(f);
-	const json_t *src = json_object_get(json_object_get(f->spec, "datasets"), name);
-	const char *file = json_string_value(json_object_get(src, "file"));
-	if (!src || json_object_get(src, "shared"))
-		return 0; /* made by a stage, or shared in the daemon: checked at submit */
-	f->generated = !file;
-	if (f->generated) {
-		if (gen_parse(src, name, &f->g, err) < 0)
-			return -1;
-		f->n = f->g.count;
-	} else if (fit_spec_read(f, name, src, file, err) < 0) {
-		fit_spec_close(f);
-		return -1;
-	}
-	snprintf(f->name, sizeof f->name, "%s", name);
-	return 1;
-}
-
-static int fit_spec_count(void *ctx, const char *name, int64_t *n, struct err *err)
-{
-	struct fit_spec *f = ctx;
-	int rc = fit_spec_open(f, name, err);
-	*n = rc == 1 ? f->n : 0;
-	return rc;
-}
-
-static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_record *r,
-	struct err *err)
-{
-	struct fit_spec *f = ctx;
-	long line;
-	if (fit_spec_open(f, name, err) != 1)
-		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "no dataset '%s'", name);
-	if (f->generated) {
-		if (gen_record(&f->g, i, &f->rec, err) < 0)
-			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
-		r->prompt = f->rec.prompt;
-		r->response = gen_response(&f->g, &f->rec);
-		r->text = gen_text(&f->g, &f->rec);
-		r->where[0] = 0;
-		return 0;
-	}
-	jsonl_record_release(&f->j);
-	rows_seek(&f->rows, f->pos[i]);
-	if (rows_next(&f->rows, &f->j, &line, err) != 1)
-		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "dataset '%s' has no record %lld",
-			name, (long long)i);
-	r->prompt = f->j.prompt;
-	r->response = f->j.response;
-	r->text = f->j.text;
-	r->messages = f->j.messages;
-	snprintf(r->where, sizeof r->where, "%s:%ld", f->rows.label, line);
-	return 0;
-}
-
-/* Read every file dataset of the spec through its mapping (fit_check reads only those
- * a stage uses, and only when the model is known). */
-static int validate_files(const json_t *spec, struct err *err)
-{
-	const char *name;
-	json_t *src;
-	json_object_foreach(json_object_get(spec, "datasets"), name, src) {
-		if (!json_object_get(src, "file"))
-			continue;
-		struct fit_spec f = { .spec = spec };
-		int64_t n;
-		int rc = fit_spec_count(&f, name, &n, err);
-		fit_spec_close(&f);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
 
 /* Does the spec's data fit its model (fit.h)? *vocab: the tokenizer's size when the
  * model is known, else 0. */
@@ -192,10 +44,10 @@ static int validate_fit(const json_t *spec, int *vocab, struct err *err)
 	if (known <= 0)
 		return known;
 	*vocab = tok.vocab;
-	struct fit_spec f = { .spec = spec };
-	const struct fit_source src = { &f, fit_spec_count, fit_spec_get };
+	struct spec_data f = { .spec = spec };
+	const struct fit_source src = { &f, spec_data_count, spec_data_get };
 	int rc = fit_check(spec, max_seq, &tok, &src, err);
-	fit_spec_close(&f);
+	spec_data_close(&f);
 	tokenizer_release(&tok);
 	return rc;
 }
@@ -351,7 +203,7 @@ int cmd_validate(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	int vocab;
-	if (validate_files(spec, &e) < 0 || validate_fit(spec, &vocab, &e) < 0) {
+	if (spec_data_check_files(spec, &e) < 0 || validate_fit(spec, &vocab, &e) < 0) {
 		cli_error("validate", "%s: %s", file, e.msg);
 		json_decref(spec);
 		return CLI_EXIT_FAIL;

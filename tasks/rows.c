@@ -52,19 +52,19 @@ int rows_open(struct rows *r, const char *text, size_t len, const char *label,
 	for (size_t i = 0; i < h.n; i++) {
 		json_t *utf8 = json_stringn(r->cols[i], h.len[i]);
 		json_decref(utf8);
-		if (!h.len[i] || strlen(r->cols[i]) != h.len[i] || !utf8) {
+		int bad = !h.len[i] || strlen(r->cols[i]) != h.len[i] || !utf8;
+		if (bad)
+			err_set(err, ERR_FORMAT, "%s:%ld: header column %zu is %s", label, h.line, i + 1,
+				h.len[i] ? "not UTF-8 text" : "empty (every column needs a name)");
+		for (size_t j = 0; j < i && !bad; j++)
+			if ((bad = !strcmp(r->cols[i], r->cols[j])))
+				err_set(err, ERR_FORMAT, "%s:%ld: header names column '%s' twice", label,
+					h.line, r->cols[i]);
+		if (bad) {
 			free(h.len);
 			rows_close(r);
-			return err_set(err, ERR_FORMAT, "%s:%ld: header column %zu is %s", label, h.line,
-				i + 1, h.len[i] ? "not UTF-8 text" : "empty (every column needs a name)");
+			return -1;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(r->cols[i], r->cols[j])) {
-				free(h.len);
-				rows_close(r);
-				return err_set(err, ERR_FORMAT, "%s:%ld: header names column '%s' twice",
-					label, h.line, r->cols[i]);
-			}
 	}
 	free(h.len);
 	if (header_check(r, h.line, err) < 0) {

@@ -111,3 +111,36 @@ params=$(sql "SELECT params FROM jobs j JOIN stages s ON s.id = j.stage WHERE j.
 got=$(jq_ 'sorted(set((i["record"]["id"], i["answer"]) for i in d["items"]))' <<<"$params")
 [[ $got == "[('1', 'hi'), ('2', '42')]" ]] || fail "CSV reward items' records: $got ($params)"
 log "pipeline $ID: the eval stages' reward jobs carry each record's keys as 'record'"
+
+# --- chat records merged with SFT examples (as R1 merges its general data with the
+# rejection-sampled examples): one sft stage with a chat format renders the chats in
+# it and the examples through the template, and trains on both
+cat >"$T/chat.jsonl" <<'EOF2'
+{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}], "source": "qa"}
+EOF2
+cat >"$T/ex.jsonl" <<'EOF2'
+{"prompt": "1+2", "response": "3</think><answer>3</answer>"}
+EOF2
+cat >"$T/merge.yaml" <<'YAML'
+version: 1
+name: merged
+seed: 1
+model: {config: {dim: 16, layers: 1, heads: 2, ffn: 32, max_seq: 160}}
+datasets:
+  chat: {file: chat.jsonl}
+  ex: {file: ex.jsonl}
+stages:
+  - {name: mix, kind: merge, inputs: [{dataset: ex}, {dataset: chat}], output: mixed}
+  - {name: sft, kind: sft, dataset: mixed, chat_format: chatml, steps: 1, batch: 2}
+YAML
+r1rc submit "$T/merge.yaml"; expect_rc 0 "submit (merge of chats and examples)"; ID=$(cat "$T/out")
+r1rc watch "$ID" --plain; expect_rc 0 "watch $ID"
+r1rc dataset show mixed --pipeline "$ID" --templated --spec "$T/merge.yaml" --json
+expect_rc 0 "dataset show mixed --templated (from the daemon)"
+got=$(jq_ 'sorted((r["text"], r["trained"], r["tokens"], r["trained_tokens"]) for r in d["records"])' <"$T/out")
+want="[('<|bos|>1+2\\n<think>3</think><answer>3</answer><|eos|>', '3</think><answer>3</answer><|eos|>', 12, 6), "
+want+="('<|bos|><|im_start|>system\\nBe brief.<|im_end|>\\n<|im_start|>user\\nCapital of France?<|im_end|>\\n<|im_start|>assistant\\nParis.<|im_end|>\\n', 'Paris.<|im_end|>', 125, 16)]"
+[[ $got == "$want" ]] || fail "merged chat and example, templated: $got"
+r1rc metrics "$ID" --json; expect_rc 0 "metrics $ID"
+grep -q '"loss"' "$T/out" || fail "the sft stage on the merged data trained no step: $(cat "$T/out")"
+log "pipeline $ID: a merge of chat records and SFT examples, each rendered its way, trains"

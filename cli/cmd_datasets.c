@@ -311,7 +311,7 @@ static int dataset_import(int argc, char **argv)
 		{ "name", OPT_STRING, &name, "NAME", 0, 0, OPT_REQUIRED,
 		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
 		{ "field", OPT_LIST, &fields, "FIELD=KEY", 0, 0, 0,
-		  "read FIELD (prompt, answer, response, text, messages, meta, id) from the\n"
+		  "read FIELD (prompt, answer, response, text, messages, meta, id) from the "
 		  "file's KEY (a CSV column); repeat for more fields", "the fields' own names" },
 		{ "answer-field", OPT_STRING, &answer_field, "KEY", 0, 0, OPT_NONEMPTY,
 		  "cut the answer out of KEY (with --answer-after or --answer-regex)",
@@ -330,12 +330,11 @@ static int dataset_import(int argc, char **argv)
 	};
 	const struct cli_verb verb = {
 		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
-		.about = "Import the JSONL or CSV file FILE ('-': standard input) as the shared dataset\n"
-			 "NAME,\n"
-			 "which any pipeline's spec can then name: 'datasets: {train: {shared: NAME}}'\n"
-			 "copies its records into the pipeline at submit as its dataset 'train'. One\n"
-			 "JSON object per line (blank lines and a UTF-8 byte-order mark are skipped),\n"
-			 "each one of\n"
+		.about = "Import the JSONL or CSV file FILE ('-': standard input) as the shared\n"
+			 "dataset NAME, which any pipeline's spec can then name: 'datasets: {train:\n"
+			 "{shared: NAME}}' copies its records into the pipeline at submit as its\n"
+			 "dataset 'train'. JSONL: one JSON object per line (blank lines and a UTF-8\n"
+			 "byte-order mark are skipped), each one of\n"
 			 "  {\"prompt\": ..., \"answer\": ...}                  a problem (RL, eval)\n"
 			 "  {\"prompt\": ..., \"response\": ...[, \"answer\"]}    an SFT example\n"
 			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat (roles system, user,\n"
@@ -346,7 +345,7 @@ static int dataset_import(int argc, char **argv)
 			 "                                                prompt, the last assistant\n"
 			 "                                                turn the response\n"
 			 "  {\"text\": ...}                                   a pretraining document\n"
-			 "with an optional \"meta\" (any JSON); a number is taken as text (42, 4.5).\n"
+			 "with an optional \"meta\" (any JSON); a numeric answer is taken as text (42).\n"
 			 "Other keys are kept with the record and passed to rewards as its 'record'.\n"
 			 "A CSV file's header row names the keys. --field maps other key names onto\n"
 			 "these fields; --answer-after or --answer-regex cut the answer out of a\n"
@@ -357,7 +356,7 @@ static int dataset_import(int argc, char **argv)
 			 "example: r1flow dataset import gsm8k.jsonl --name gsm --field prompt=question\n"
 			 "         --answer-after '####'\n\n"
 			 "exit status: 0 imported, 1 a bad line, a taken name, an unreadable file or\n"
-			 "no daemon, 2 usage error",
+			 "no daemon, 2 usage error (a bad mapping too)",
 	};
 	int first;
 	int rc = cli_parse(&verb, argc, argv, &first);

@@ -183,7 +183,9 @@ static json_t *number_text(const json_t *v)
 }
 
 /* Value v of key `key` (for target t) as the standard object holds it: text targets
- * a string (numbers spelled), the rest as they are; NULL and err for a bad type. */
+ * a string (an answer's or an id's number spelled: a numeric prompt or response is
+ * more likely a wrong column than meant), the rest as they are; NULL and err for a
+ * bad type. */
 static json_t *target_value(enum field_target t, const char *key, json_t *v,
 	const char *label, long line, struct err *err)
 {
@@ -191,7 +193,7 @@ static json_t *target_value(enum field_target t, const char *key, json_t *v,
 		return json_incref(v);
 	if (json_is_string(v))
 		return json_incref(v);
-	if (json_is_number(v)) {
+	if (json_is_number(v) && (t == FIELD_ANSWER || t == FIELD_ID)) {
 		json_t *s = number_text(v);
 		if (!s)
 			err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);

@@ -19,9 +19,9 @@
  *
  * Applying a mapping to one record (a JSON object) gives
  *   the standard object   {prompt, answer, response, text, messages, meta} as jsonl.h
- *                         reads them: a number in a text field (prompt, answer,
- *                         response, text, id) becomes its shortest decimal spelling
- *                         (42, 4.5; 42.0 is 42)
+ *                         reads them: a number as the answer (or id) becomes its
+ *                         shortest decimal spelling (42, 4.5; 42.0 is 42); prompt,
+ *                         response and text must be strings
  *   the record            every key of the record, the mapped ones renamed to their
  *                         targets, values as the file has them (the answer before
  *                         extraction), for rewards and `dataset show`; NULL when the

@@ -12,8 +12,8 @@
  *                                           are the prompt, the last assistant turn
  *                                           the response
  *   {"text"}                                a pretraining document
- * and optionally "meta" (any JSON, kept as compact text). A number where text is
- * expected is taken as its spelling (fields.h). Other keys are kept in the record's
+ * and optionally "meta" (any JSON, kept as compact text). A number as the answer is
+ * taken as its spelling (fields.h). Other keys are kept in the record's
  * `record` (fields.h: the line's keys, renamed by the mapping), which rewards receive.
  * A mapping (fields.h) says which keys hold these fields and how the answer is cut
  * out. Anything else — not an object, a value of the wrong type, no usable

@@ -16,12 +16,14 @@
  * dataset or reads it from a file (no daemon needed), else from the daemon (a shared
  * dataset, or with --pipeline a pipeline's own).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "client.h"
+#include "file.h"
 #include "spec.h"
 #include "spec_data.h"
 #include "templated.h"
@@ -93,57 +95,92 @@ static const json_t *show_stage(const char *verb, const json_t *spec, const char
 	return NULL;
 }
 
-/* One record through the stage: printed, or appended to out (--json). */
-static int show_templated_one(const json_t *spec, const json_t *st, struct tokenizer *tok,
-	int64_t idx, struct fit_record *r, json_t *out, struct err *err)
+/* Where templated records go: printed for a person, gathered for --json, or written
+ * as JSONL lines (dataset export --templated: standard output, or -o's file). */
+struct tpl_out {
+	enum dataset_templated_mode mode;
+	json_t *all;             /* DATASET_TEMPLATED_JSON: the records so far */
+	struct file_atomic *fa;  /* DATASET_TEMPLATED_JSONL with -o; else standard output */
+};
+
+/* The JSON object of one templated record. */
+static json_t *tpl_json(int64_t idx, const struct templated *t, const struct fit_record *r,
+	json_t *rec)
+{
+	json_t *o = json_pack("{sI ss sI}", "idx", (json_int_t)idx, "text", t->text, "tokens",
+		(json_int_t)t->tokens);
+	if (o && t->trained) {
+		json_object_set_new(o, "trained", json_string(t->trained));
+		json_object_set_new(o, "trained_tokens", json_integer(t->trained_tokens));
+	}
+	if (o && r->answer)
+		json_object_set_new(o, "answer", json_string(r->answer));
+	if (o && rec)
+		json_object_set(o, "record", rec);
+	return o;
+}
+
+static void tpl_print(int64_t idx, const struct templated *t, const struct fit_record *r,
+	json_t *rec)
+{
+	if (t->trained)
+		printf("\n#%lld  %lld tokens, %lld trained\n", (long long)idx, (long long)t->tokens,
+			(long long)t->trained_tokens);
+	else
+		printf("\n#%lld  %lld tokens\n", (long long)idx, (long long)t->tokens);
+	json_t *v = json_string(t->text);
+	show_field("model", v ? v : json_null());
+	json_decref(v);
+	if (t->trained) {
+		v = json_string(t->trained);
+		show_field("trained", v ? v : json_null());
+		json_decref(v);
+	}
+	if (r->answer) {
+		v = json_string(r->answer);
+		show_field("answer", v ? v : json_null());
+		json_decref(v);
+	}
+	if (rec)
+		show_field("record", rec);
+}
+
+/* One record through the stage, to out. */
+static int tpl_one(const json_t *spec, const json_t *st, struct tokenizer *tok, int64_t idx,
+	struct fit_record *r, struct tpl_out *out, struct err *err)
 {
 	struct templated t;
+	int rc = 0;
 	if (templated_record(spec, st, tok, r, &t, err) < 0)
 		return err_wrap(err, "record %lld%s%s%s", (long long)idx, *r->where ? " (" : "",
 			r->where, *r->where ? ")" : "");
 	json_error_t jerr;
 	json_t *rec = r->record ? json_loads(r->record, 0, &jerr) : NULL;
-	if (out) {
-		json_t *o = json_pack("{sI ss sI}", "idx", (json_int_t)idx, "text", t.text, "tokens",
-			(json_int_t)t.tokens);
-		if (o && t.trained) {
-			json_object_set_new(o, "trained", json_string(t.trained));
-			json_object_set_new(o, "trained_tokens", json_integer(t.trained_tokens));
-		}
-		if (o && r->answer)
-			json_object_set_new(o, "answer", json_string(r->answer));
-		if (o && rec)
-			json_object_set(o, "record", rec);
-		json_array_append_new(out, o);
+	if (out->mode == DATASET_TEMPLATED_HUMAN) {
+		tpl_print(idx, &t, r, rec);
 	} else {
-		if (t.trained)
-			printf("\n#%lld  %lld tokens, %lld trained\n", (long long)idx,
-				(long long)t.tokens, (long long)t.trained_tokens);
-		else
-			printf("\n#%lld  %lld tokens\n", (long long)idx, (long long)t.tokens);
-		json_t *v = json_string(t.text);
-		show_field("model", v ? v : json_null());
-		json_decref(v);
-		if (t.trained) {
-			v = json_string(t.trained);
-			show_field("trained", v ? v : json_null());
-			json_decref(v);
-		}
-		if (r->answer) {
-			v = json_string(r->answer);
-			show_field("answer", v ? v : json_null());
-			json_decref(v);
-		}
-		if (rec)
-			show_field("record", rec);
+		json_t *o = tpl_json(idx, &t, r, rec);
+		char *line = o && out->mode == DATASET_TEMPLATED_JSONL ? json_dumps(o, JSON_COMPACT) :
+			NULL;
+		if (!o || (out->mode == DATASET_TEMPLATED_JSONL && !line))
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+		else if (out->mode == DATASET_TEMPLATED_JSON)
+			json_array_append(out->all, o);
+		else if (out->fa)
+			rc = file_atomic_write(out->fa, line, strlen(line), err) < 0 ||
+				file_atomic_write(out->fa, "\n", 1, err) < 0 ? -1 : 0;
+		else if (puts(line) == EOF)
+			rc = err_set(err, ERR_IO, "cannot write 'standard output': %s", strerror(errno));
+		free(line);
+		json_decref(o);
 	}
 	json_decref(rec);
 	templated_release(&t);
-	return 0;
+	return rc;
 }
 
 /* A record of the daemon's reply as fit.h's record (its strings borrowed from o;
- * messages dumped into *messages, which the caller frees). */
+ * messages and record dumped into *messages and *record, which the caller frees). */
 static void show_record(const json_t *o, struct fit_record *r, char **messages, char **record)
 {
 	memset(r, 0, sizeof *r);
@@ -159,21 +196,22 @@ static void show_record(const json_t *o, struct fit_record *r, char **messages, 
 	r->record = *record;
 }
 
-static int show_templated(const char *verb, const struct client_addr *addr, const char *name,
-	const char *spec_file, const char *stage, int64_t pipeline, int offset, int limit,
-	bool json)
+int dataset_templated(const char *verb, const struct client_addr *addr, const char *name,
+	const char *spec_file, const char *stage, int64_t pipeline, int64_t offset,
+	int64_t limit, enum dataset_templated_mode mode, const char *path)
 {
-	json_t *spec = NULL, *reply = NULL, *out = json ? json_array() : NULL;
+	json_t *spec = NULL, *reply = NULL;
 	const json_t *st = NULL;
 	struct err e = { 0 };
 	struct tokenizer tok;
 	struct spec_data sd = { 0 };
+	struct file_atomic fa = { .fd = -1 };
+	struct tpl_out out = { mode, mode == DATASET_TEMPLATED_JSON ? json_array() : NULL, NULL };
 	int max_seq, have_tok = 0, rc = CLI_EXIT_FAIL, known;
-	int64_t count = 0, i;
+	int64_t count = 0, page_at = 0, i;
 	if (spec_load_file(spec_file, NULL, 0, &spec, &e) < 0)
 		goto fail;
-	st = show_stage(verb, spec, spec_file, stage, name);
-	if (!st)
+	if (!(st = show_stage(verb, spec, spec_file, stage, name)))
 		goto out;
 	int got = fit_model(spec, &max_seq, &tok, &e);
 	if (got < 0)
@@ -187,54 +225,80 @@ static int show_templated(const char *verb, const struct client_addr *addr, cons
 	sd.spec = spec;
 	if ((known = spec_data_count(&sd, name, &count, &e)) < 0)
 		goto fail;
-	if (!known && !(reply = show_ask(verb, addr, name, pipeline, offset, limit)))
-		goto out;
-	if (reply)
+	if (!known) { /* the first page tells the count */
+		page_at = offset;
+		if (!(reply = show_ask(verb, addr, name, pipeline, offset,
+			(int)(limit < DATASET_PAGE ? limit : DATASET_PAGE))))
+			goto out;
 		count = json_integer_value(json_object_get(reply, "count"));
-	int64_t last = offset + (int64_t)limit < count ? offset + (int64_t)limit : count;
-	if (!json) {
+	}
+	int64_t last = limit < count - offset ? offset + limit : count;
+	if (path && file_atomic_open(&fa, path, NULL, 0666, &e) < 0)
+		goto fail;
+	out.fa = path ? &fa : NULL;
+	if (mode == DATASET_TEMPLATED_HUMAN) {
 		const char *sn = json_string_value(json_object_get(st, "name"));
 		const char *kind = json_string_value(json_object_get(st, "kind"));
 		if (last <= offset)
-			printf("dataset '%s' has %lld record%s: none at offset %d\n", name,
-				(long long)count, count == 1 ? "" : "s", offset);
+			printf("dataset '%s' has %lld record%s: none at offset %lld\n", name,
+				(long long)count, count == 1 ? "" : "s", (long long)offset);
 		else
-			printf("dataset '%s' through stage '%s' (%s): records %d..%lld of %lld\n", name,
-				sn, kind, offset, (long long)last - 1, (long long)count);
+			printf("dataset '%s' through stage '%s' (%s): records %lld..%lld of %lld\n", name,
+				sn, kind, (long long)offset, (long long)last - 1, (long long)count);
 	}
 	for (i = offset; i < last; i++) {
 		struct fit_record r = { 0 };
 		char *messages = NULL, *record = NULL;
 		int bad;
+		if (reply && i - page_at >= (int64_t)json_array_size(json_object_get(reply,
+			"records"))) { /* the next page */
+			json_decref(reply);
+			page_at = i;
+			if (!(reply = show_ask(verb, addr, name, pipeline, (int)i,
+				(int)(last - i < DATASET_PAGE ? last - i : DATASET_PAGE))))
+				goto out;
+			if (!json_array_size(json_object_get(reply, "records"))) {
+				err_set(&e, ERR_FORMAT, "the daemon sent no records after %lld of %lld",
+					(long long)i, (long long)count);
+				goto fail;
+			}
+		}
 		if (reply)
-			show_record(json_array_get(json_object_get(reply, "records"), (size_t)(i - offset)),
-				&r, &messages, &record);
+			show_record(json_array_get(json_object_get(reply, "records"),
+				(size_t)(i - page_at)), &r, &messages, &record);
 		else if (spec_data_get(&sd, name, i, &r, &e) < 0)
 			goto fail;
-		bad = show_templated_one(spec, st, &tok, i, &r, out, &e) < 0;
+		bad = tpl_one(spec, st, &tok, i, &r, &out, &e) < 0;
 		free(messages);
 		free(record);
 		if (bad)
 			goto fail;
 	}
-	if (json) {
-		json_t *o = json_pack("{ss ss sI so}", "name", name, "stage",
+	if (mode == DATASET_TEMPLATED_JSON) {
+		json_t *o = json_pack("{ss ss sI sO}", "name", name, "stage",
 			json_string_value(json_object_get(st, "name")), "count", (json_int_t)count,
-			"records", out);
-		out = NULL;
+			"records", out.all);
 		rc = o ? client_print_json(verb, o) : CLI_EXIT_FAIL;
 		json_decref(o);
 		goto out;
+	}
+	if (path) {
+		if (file_atomic_commit(&fa, true, &e) < 0)
+			goto fail;
+		printf("exported %lld record%s of dataset '%s' through stage '%s' to %s\n",
+			(long long)(last - offset), last - offset == 1 ? "" : "s", name,
+			json_string_value(json_object_get(st, "name")), path);
 	}
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:
 	cli_error(verb, "%s", e.msg);
 out:
+	file_atomic_abort(&fa);
 	spec_data_close(&sd);
 	if (have_tok)
 		tokenizer_release(&tok);
-	json_decref(out);
+	json_decref(out.all);
 	json_decref(reply);
 	json_decref(spec);
 	return rc;
@@ -302,8 +366,8 @@ int cmd_dataset_show(int argc, char **argv)
 			"stage");
 	const char *name = argv[first];
 	if (templated)
-		return show_templated(verb.name, &addr, name, spec_file, stage, pipeline, offset,
-			limit, json);
+		return dataset_templated(verb.name, &addr, name, spec_file, stage, pipeline, offset,
+			limit, json ? DATASET_TEMPLATED_JSON : DATASET_TEMPLATED_HUMAN, NULL);
 	json_t *r = show_ask(verb.name, &addr, name, pipeline, offset, limit);
 	if (!r)
 		return CLI_EXIT_FAIL;

@@ -414,12 +414,20 @@ out:
 static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
-	const char *pipeline_arg = NULL, *path = NULL;
+	const char *pipeline_arg = NULL, *path = NULL, *spec_file = NULL, *stage = NULL;
+	bool templated = false;
 	const struct opt opts[] = {
 		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
 		{ "o", OPT_STRING, &path, "FILE", 0, 0, 0,
 		  "write to FILE (replaced only once the export is complete)", "standard output" },
+		{ "templated", OPT_FLAG, &templated, NULL, 0, 0, 0,
+		  "write what a stage of --spec gives the model, one JSON object per record: "
+		  "{idx, text, tokens, trained?, trained_tokens?, answer?, record?}", NULL },
+		{ "spec", OPT_STRING, &spec_file, "FILE", 0, 0, OPT_NONEMPTY,
+		  "the pipeline spec whose stage, template and tokenizer --templated uses", NULL },
+		{ "stage", OPT_STRING, &stage, "NAME", 0, 0, OPT_NONEMPTY,
+		  "the stage of --spec", "the first stage reading the dataset" },
 		CLIENT_OPTS(&addr),
 		{ NULL },
 	};
@@ -429,8 +437,11 @@ static int dataset_export(int argc, char **argv)
 			 "fields 'r1flow dataset import' reads (prompt, answer, response, text, meta;\n"
 			 "a chat as its messages): an exported file imports back as the same records.\n"
 			 "A pipeline's own datasets need --pipeline. With -o the file appears only\n"
-			 "when the export is complete.\n\n"
-			 "example: r1flow dataset export test --pipeline 3 -o test.jsonl\n\n"
+			 "when the export is complete. With --templated --spec FILE, each line is\n"
+			 "what a stage of that spec gives the model instead (as 'r1flow dataset show\n"
+			 "--templated' shows it): the exact text, its tokens, the trained part.\n\n"
+			 "example: r1flow dataset export test --pipeline 3 -o test.jsonl\n"
+			 "example: r1flow dataset export gsm --templated --spec gsm.yaml -o seen.jsonl\n\n"
 			 "exit status: 0 written, 1 no such dataset, a write error or no daemon,\n"
 			 "2 usage error",
 	};
@@ -444,6 +455,15 @@ static int dataset_export(int argc, char **argv)
 	const char *name = argv[first];
 	if (path && (!path[0] || strcmp(path, "-") == 0))
 		path = NULL;
+	if (templated && !spec_file)
+		return cli_usage_error(verb.name, "--templated needs --spec FILE: the pipeline spec "
+			"whose stage, template and tokenizer make the text");
+	if (!templated && (spec_file || stage))
+		return cli_usage_error(verb.name, "--%s goes with --templated", spec_file ? "spec" :
+			"stage");
+	if (templated)
+		return dataset_templated(verb.name, &addr, name, spec_file, stage, pipeline, 0,
+			INT64_MAX, DATASET_TEMPLATED_JSONL, path);
 
 	struct client c = { 0 };
 	struct err e = { 0 };
@@ -515,7 +535,8 @@ struct dataset_sub {
 
 static const struct dataset_sub dataset_subs[] = {
 	{ "import", dataset_import, "FILE --name NAME", "import a JSONL file as a shared dataset" },
-	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records as JSONL" },
+	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records (or what a stage "
+	  "makes of them) as JSONL" },
 	{ "show", cmd_dataset_show, "NAME [--templated --spec FILE]", "show some of a dataset's "
 	  "records, or what a stage makes of them" },
 	{ "delete", cmd_dataset_delete, "NAME [--pipeline ID]", "delete a dataset no running "

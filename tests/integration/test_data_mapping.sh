@@ -99,7 +99,10 @@ diff -u "$T/want" "$T/out" || fail "dataset show --templated (shared gsm) differ
 r1rc dataset show mine --templated --spec "$T/spec.yaml" --offset 1 --json; expect_rc 0 "dataset show --templated (CSV)"
 [[ $(jq_ '[(r["text"], r["tokens"], r["answer"]) for r in d["records"]]' <"$T/out") == \
 	"[('<|bos|>two\\nlines\\n<think>', 12, '42')]" ]] || fail "templated CSV record: $(cat "$T/out")"
-log "dataset show --templated: what the eval stage gives the model, with its tokens"
+r1rc dataset export gsm --templated --spec "$T/spec.yaml" -o "$T/seen.jsonl"; expect_rc 0 "dataset export --templated"
+[[ $(/usr/bin/python3 -c 'import json,sys; print([(d["idx"], d["tokens"], d["answer"], d["text"][-8:]) for d in map(json.loads, open(sys.argv[1]))])' "$T/seen.jsonl") == \
+	"[(0, 42, '42', '\\n<think>'), (1, 13, '4.5', '\\n<think>')]" ]] || fail "export --templated: $(cat "$T/seen.jsonl")"
+log "dataset show|export --templated: what the eval stage gives the model, with its tokens"
 
 r1rc submit "$T/spec.yaml"; expect_rc 0 "submit"; ID=$(cat "$T/out")
 r1rc watch "$ID" --plain; expect_rc 0 "watch $ID"

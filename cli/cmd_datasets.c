@@ -534,7 +534,8 @@ struct dataset_sub {
 };
 
 static const struct dataset_sub dataset_subs[] = {
-	{ "import", dataset_import, "FILE --name NAME", "import a JSONL file as a shared dataset" },
+	{ "import", dataset_import, "FILE --name NAME", "import a JSONL or CSV file as a shared "
+	  "dataset" },
 	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records (or what a stage "
 	  "makes of them) as JSONL" },
 	{ "show", cmd_dataset_show, "NAME [--templated --spec FILE]", "show some of a dataset's "
@@ -551,11 +552,12 @@ int cmd_dataset(int argc, char **argv)
 	const char *sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		printf("usage: r1flow dataset import|export|show|delete [options] ARGS\n\n"
-		       "Move datasets in and out of the daemon: import a JSONL file as a shared\n"
-		       "dataset any spec can name ({shared: NAME}), export a dataset (shared, or a\n"
-		       "pipeline's own with --pipeline ID) as JSONL, show some of its records,\n"
-		       "delete one no running pipeline reads. 'r1flow datasets' lists them;\n"
-		       "'r1flow dataset SUBCOMMAND --help' tells more.\n\n"
+		       "Move datasets in and out of the daemon: import a JSONL or CSV file as a\n"
+		       "shared dataset any spec can name ({shared: NAME}), export a dataset\n"
+		       "(shared, or a pipeline's own with --pipeline ID) as JSONL, show some of its\n"
+		       "records (--templated: as a stage gives them to the model), delete one no\n"
+		       "running pipeline reads. 'r1flow datasets' lists them; 'r1flow dataset\n"
+		       "SUBCOMMAND --help' tells more (docs/data.md: bringing your own data).\n\n"
 		       "subcommands:\n");
 		for (size_t i = 0; i < DATASET_NSUBS; i++)
 			printf("  %-6s  %-30s  %s\n", dataset_subs[i].name, dataset_subs[i].usage,

@@ -276,6 +276,11 @@ static int dataset_mapping(const char *verb, const struct opt_list *fields,
 		}
 		char target[64];
 		snprintf(target, sizeof target, "%.*s", (int)(eq - fields->v[i]), fields->v[i]);
+		if (json_object_get(map, target)) {
+			json_decref(map);
+			json_decref(rule);
+			return cli_usage_error(verb, "--field %s is given twice", target);
+		}
 		json_object_set_new(map, target, utf8_jstring(eq + 1));
 	}
 	if (answer_field)

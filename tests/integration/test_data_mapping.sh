@@ -59,6 +59,10 @@ grep -qF "$T/gsm.jsonl:1: answer.regex '@@ (\\d+)' does not match 'answer': \"40
 r1rc dataset import "$T/t.csv" --name bad --field prompt=question; expect_rc 1 "import (no such column)"
 grep -qF "$T/t.csv:1: no column 'question' (fields.prompt) in the header: id, q, a" "$T/err" ||
 	fail "missing column: $(cat "$T/err")"
+r1rc dataset import "$T/t.csv" --name bad --field prompt=q --field prompt=a; expect_rc 2 "import (--field twice)"
+grep -qF -- "--field prompt is given twice" "$T/err" || fail "--field twice: $(cat "$T/err")"
+r1rc dataset show gsm --templated; expect_rc 2 "show --templated without --spec"
+grep -qF -- "--templated needs --spec FILE" "$T/err" || fail "--templated alone: $(cat "$T/err")"
 r1rc datasets --json; expect_rc 0 datasets
 [[ $(jq_ 'sorted(x["name"] for x in d["datasets"])' <"$T/out") == "['gsm', 't']" ]] ||
 	fail "a refused import left a dataset: $(cat "$T/out")"

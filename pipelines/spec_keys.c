@@ -96,6 +96,8 @@ const struct key spec_reward_keys[] = {
 	INT("max_tokens", RK_LENGTH, K_REQ, 1, INF, 0),
 	INT("buffer", RK_LENGTH, 0, 0, INF, 0),
 	NUM("penalty", RK_LENGTH, 0, 0, INF, 1.0),
+	NUM("format_credit", RK_ACCURACY | RK_COUNTDOWN | RK_MATH, 0, 0, 1, 0.1),
+	CUSTOM("extract", RK_MATH, 0),                 /* default: every step, in order */
 	END,
 };
 

@@ -168,6 +168,39 @@ static int spec_check_dataset(struct v *v, const struct snode *kn, const struct 
 	return kind & DK_GENERATE ? check_generated(v, dn, kind, scope, d) : 0;
 }
 
+/* math's extract: a non-empty list of distinct steps (names.h); absent, all in order. */
+static int check_extract(struct v *v, const struct snode *rn, const char *scope, json_t *r)
+{
+	char g[80], kp[40], all[80];
+	const struct snode *n = snode_get(rn, "extract");
+	json_t *list = json_array();
+	if (!list || json_object_set_new(r, "extract", list) < 0)
+		return spec_nomem(v);
+	names_list(all, sizeof all, names_extract, NAMES_EXTRACT_N);
+	if (!n) {
+		for (int i = 0; i < NAMES_EXTRACT_N; i++)
+			if (json_array_append_new(list, json_string(names_extract[i])) < 0)
+				return spec_nomem(v);
+		return 0;
+	}
+	if (n->type != SNODE_SEQ || n->n == 0)
+		return spec_fail(v, n, scope, "extract", "expected a non-empty list of %s, got %s", all,
+			spec_got(n, g, sizeof g));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct snode *it = n->items[i];
+		int k = it->type == SNODE_STR ? names_find(names_extract, NAMES_EXTRACT_N, it->text) : -1;
+		snprintf(kp, sizeof kp, "extract[%zu]", i);
+		if (k < 0)
+			return spec_fail(v, it, scope, kp, "expected %s, got %s", all, spec_got(it, g, sizeof g));
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(n->items[j]->text, it->text))
+				return spec_fail(v, it, scope, kp, "'%s' is also extract[%zu]", it->text, j);
+		if (json_array_append_new(list, json_string(names_extract[k])) < 0)
+			return spec_nomem(v);
+	}
+	return 0;
+}
+
 static int spec_check_reward(struct v *v, const struct snode *kn, const struct snode *rn, json_t *all)
 {
 	char scope[120], q[80], g[80], desc[64];
@@ -191,9 +224,10 @@ static int spec_check_reward(struct v *v, const struct snode *kn, const struct s
 	if (!r || json_object_set_new(all, kn->text, r) < 0)
 		return spec_nomem(v);
 	snprintf(desc, sizeof desc, "%s rewards", names_reward[fn]);
-	if (spec_keys_kind(v, rn, spec_reward_keys, 1u << fn, desc, scope, "") < 0)
+	if (spec_keys_kind(v, rn, spec_reward_keys, 1u << fn, desc, scope, "") < 0 ||
+	    spec_fill(v, rn, spec_reward_keys, 1u << fn, scope, "", r) < 0)
 		return -1;
-	return spec_fill(v, rn, spec_reward_keys, 1u << fn, scope, "", r);
+	return fn == NAMEI_REWARD_MATH ? check_extract(v, rn, scope, r) : 0;
 }
 
 /* datasets or rewards: a mapping of name → definition (absent: empty). */

@@ -60,6 +60,10 @@ static const struct note notes[] = {
 	{ "mix", NAME_FORM_TAGGED, NULL, NULL, "share of tagged answers without reasoning" },
 	{ "mix", NAME_FORM_WORKED, NULL, NULL, "share of tagged worked solutions" },
 	{ "reward", "max_tokens", NULL, NULL, "penalised past max_tokens - buffer" },
+	{ "reward", "format_credit", NULL, NULL, "the value of an answer in the right form but "
+	  "wrong" },
+	{ "reward", "extract", "list of `answer_tag`, `boxed`, `hash`, `last_number`",
+	  "all four, in this order", "tried in order, the first answer found is compared" },
 	{ "stage", "name", "name", NULL, "`[a-z0-9_]{1,32}`, unique" },
 	{ "stage", "from", "stage name or null", "null: the pipeline's model",
 	  "the stage whose final weights this one starts from" },

@@ -19,6 +19,7 @@ packages=(
   libutf8proc-dev      # core/hftok: Unicode normalization (NFC, NFKC)
   python3 python3-torch python3-numpy   # reference tests and benchmarks only
   python3-jinja2       # bench/chat_template_parity.sh: the models' chat_template
+  python3-sympy        # tests/ref/test_mathans_ref.c: the math reward against SymPy
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
   sqlite3              # integration tests read the daemon's database
 )

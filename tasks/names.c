@@ -9,6 +9,7 @@ const char *const names_task[NAMES_TASK_N] = { NAMES_TASK(NAMES_STR_) };
 const char *const names_style[NAMES_STYLE_N] = { NAMES_STYLE(NAMES_STR_) };
 const char *const names_form[NAMES_FORM_N] = { NAMES_FORM(NAMES_STR_) };
 const char *const names_reward[NAMES_REWARD_N] = { NAMES_REWARD(NAMES_STR_) };
+const char *const names_extract[NAMES_EXTRACT_N] = { NAMES_EXTRACT(NAMES_STR_) };
 
 int names_find(const char *const *names, int n, const char *s)
 {

@@ -1,7 +1,8 @@
 /*
  * names — the one table of the names a pipeline spec uses for what tasks/ provides
  * and what the daemon runs: stage kinds, tasks (dataset generators), dataset styles,
- * corpus forms (the keys of a corpus dataset's `mix`) and reward functions. The spec
+ * corpus forms (the keys of a corpus dataset's `mix`), reward functions and the math
+ * reward's answer extraction steps. The spec
  * loader (pipelines/), the daemon's stage drivers and dataset maker, the workers'
  * reward and reject jobs and `r1flow validate` all spell them from here, so a name
  * is written once and a new one is added in one place.
@@ -9,7 +10,7 @@
  * Dependency-free (no base, no libc beyond string.h) and in a library of its own
  * (r1names), so the spec loader can use it without linking the task code.
  *
- * Per list L (STAGE, TASK, STYLE, FORM, REWARD) and entry ID:
+ * Per list L (STAGE, TASK, STYLE, FORM, REWARD, EXTRACT) and entry ID:
  *   NAME_L_ID          the name as a string literal ("rejection_sample"): usable in
  *                      static initializers and string concatenation
  *   NAMEI_L_ID         its index in the list (enum names_l), 0-based, in list order
@@ -61,8 +62,17 @@
 #define NAME_REWARD_FORMAT    "think_answer_format"
 #define NAME_REWARD_LANGUAGE  "language_consistency"
 #define NAME_REWARD_LENGTH    "length"
+#define NAME_REWARD_MATH      "math"
 #define NAMES_REWARD(X) X(REWARD, ACCURACY) X(REWARD, COUNTDOWN) X(REWARD, FORMAT) \
-	X(REWARD, LANGUAGE) X(REWARD, LENGTH)
+	X(REWARD, LANGUAGE) X(REWARD, LENGTH) X(REWARD, MATH)
+
+/* The math reward's `extract:` steps (mathans.h), in their default order. */
+#define NAME_EXTRACT_ANSWER_TAG  "answer_tag"
+#define NAME_EXTRACT_BOXED       "boxed"
+#define NAME_EXTRACT_HASH        "hash"
+#define NAME_EXTRACT_LAST_NUMBER "last_number"
+#define NAMES_EXTRACT(X) X(EXTRACT, ANSWER_TAG) X(EXTRACT, BOXED) X(EXTRACT, HASH) \
+	X(EXTRACT, LAST_NUMBER)
 
 /* ---- derived from the lists above ------------------------------------------- */
 
@@ -76,18 +86,21 @@ enum names_task { NAMES_TASK(NAMES_INDEX_) NAMES_TASK_N };
 enum names_style { NAMES_STYLE(NAMES_INDEX_) NAMES_STYLE_N };
 enum names_form { NAMES_FORM(NAMES_INDEX_) NAMES_FORM_N };
 enum names_reward { NAMES_REWARD(NAMES_INDEX_) NAMES_REWARD_N };
+enum names_extract { NAMES_EXTRACT(NAMES_INDEX_) NAMES_EXTRACT_N };
 
 #define NAMES_STAGE_CHOICES NAMES_CHOICES_(NAMES_STAGE)
 #define NAMES_TASK_CHOICES NAMES_CHOICES_(NAMES_TASK)
 #define NAMES_STYLE_CHOICES NAMES_CHOICES_(NAMES_STYLE)
 #define NAMES_FORM_CHOICES NAMES_CHOICES_(NAMES_FORM)
 #define NAMES_REWARD_CHOICES NAMES_CHOICES_(NAMES_REWARD)
+#define NAMES_EXTRACT_CHOICES NAMES_CHOICES_(NAMES_EXTRACT)
 
 extern const char *const names_stage[NAMES_STAGE_N];
 extern const char *const names_task[NAMES_TASK_N];
 extern const char *const names_style[NAMES_STYLE_N];
 extern const char *const names_form[NAMES_FORM_N];
 extern const char *const names_reward[NAMES_REWARD_N];
+extern const char *const names_extract[NAMES_EXTRACT_N];
 
 /* The index of s in names[0..n), or -1 (also for s NULL). */
 int names_find(const char *const *names, int n, const char *s);

@@ -36,6 +36,9 @@ void rewards_params_default(struct rewards_params *p)
 	p->max_tokens = 0;
 	p->buffer = 0;
 	p->penalty = 1.0;
+	for (int i = 0; i < MATHANS_STEPS; i++)
+		p->extract[i] = (enum mathans_step)i;
+	p->n_extract = MATHANS_STEPS;
 }
 
 /* ---- text helpers --------------------------------------------------------------- */
@@ -206,6 +209,23 @@ double rewards_countdown(const struct rewards_input *in, double format_credit)
 	return format_credit;
 }
 
+double rewards_math(const struct rewards_input *in, const struct rewards_params *p)
+{
+	struct rewards_parts parts;
+	const char *a;
+	size_t alen;
+	if (!in->answer)
+		return 0.0;
+	rewards_parse(in->completion, in->completion_len, &parts);
+	int step = mathans_extract(in->completion, in->completion_len, p->extract, p->n_extract,
+		parts.answer, parts.answer_len, &a, &alen);
+	if (step < 0)
+		return 0.0;
+	if (mathans_equal(a, alen, in->answer, strlen(in->answer)))
+		return 1.0;
+	return step == MATHANS_LAST_NUMBER ? 0.0 : p->format_credit;
+}
+
 /* One code point at s[0..len) and its byte count; -1 (count 1) for an invalid
  * sequence (utf8.h: strict). */
 static int32_t rewards_utf8(const unsigned char *s, size_t len, size_t *n)
@@ -288,11 +308,27 @@ int rewards_component_check(const struct rewards_component *c, struct err *err)
 	if (!isfinite(c->weight))
 		return err_set(err, ERR_INVALID, "reward '%s': weight must be finite", name);
 	switch (c->kind) {
+	case REWARDS_MATH:
+		if (p->n_extract < 1 || p->n_extract > MATHANS_STEPS)
+			return err_set(err, ERR_INVALID,
+				"reward '%s': extract: expected 1 to %d steps, got %d", name,
+				MATHANS_STEPS, p->n_extract);
+		for (int i = 0; i < p->n_extract; i++) {
+			if ((int)p->extract[i] < 0 || (int)p->extract[i] >= MATHANS_STEPS)
+				return err_set(err, ERR_INVALID, "reward '%s': extract[%d]: unknown step %d",
+					name, i, (int)p->extract[i]);
+			for (int j = 0; j < i; j++)
+				if (p->extract[j] == p->extract[i])
+					return err_set(err, ERR_INVALID,
+						"reward '%s': extract[%d]: '%s' is also extract[%d]", name, i,
+						names_extract[p->extract[i]], j);
+		}
+		/* fall through */
 	case REWARDS_ACCURACY:
 	case REWARDS_COUNTDOWN:
-		if (!isfinite(p->format_credit))
-			return err_set(err, ERR_INVALID, "reward '%s': format_credit must be finite",
-				name);
+		if (!isfinite(p->format_credit) || p->format_credit < 0 || p->format_credit > 1)
+			return err_set(err, ERR_INVALID,
+				"reward '%s': format_credit %g: must be in [0, 1]", name, p->format_credit);
 		break;
 	case REWARDS_LANGUAGE:
 		if (!p->alphabet || !rewards_alphabet_valid(p->alphabet))
@@ -326,9 +362,9 @@ int rewards_score(const struct rewards_component *spec, int n, const struct rewa
 		const char *name = c->name ? c->name : rewards_kind_name(c->kind);
 		if (rewards_component_check(c, err) < 0)
 			return -1;
-		if (c->kind == REWARDS_ACCURACY && !in->answer)
+		if ((c->kind == REWARDS_ACCURACY || c->kind == REWARDS_MATH) && !in->answer)
 			return err_set(err, ERR_INVALID,
-				"reward '%s': accuracy needs a reference answer", name);
+				"reward '%s': %s needs a reference answer", name, rewards_kind_name(c->kind));
 		if (c->kind == REWARDS_COUNTDOWN &&
 				(!in->prompt || task_countdown_parse(in->prompt, nums, &k, &target) < 0))
 			return err_set(err, ERR_INVALID,
@@ -345,6 +381,7 @@ int rewards_score(const struct rewards_component *spec, int n, const struct rewa
 		case REWARDS_ACCURACY: v = rewards_accuracy(in, p->format_credit); break;
 		case REWARDS_COUNTDOWN: v = rewards_countdown(in, p->format_credit); break;
 		case REWARDS_LANGUAGE: v = rewards_language(in, p->alphabet); break;
+		case REWARDS_MATH: v = rewards_math(in, p); break;
 		case REWARDS_LENGTH:
 			v = rewards_length(in->completion_tokens, p->max_tokens, p->buffer, p->penalty);
 			break;

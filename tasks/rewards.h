@@ -51,6 +51,16 @@
  *                         L >= max_tokens; linear in between,
  *                         -penalty * (L - (max_tokens - buffer)) / buffer.
  *                         buffer 0 is a step at max_tokens.
+ *   math                  the final answer, extracted by the steps of `extract`
+ *                         (mathans.h: answer_tag, boxed, hash, last_number; the
+ *                         first that finds one wins), compared by value with the
+ *                         reference (mathans_equal): 1 if equal; format_credit if
+ *                         not equal but found by answer_tag, boxed or hash (the
+ *                         answer is where the format puts it); 0 if not found, or
+ *                         found only as the last number and not equal. Well-formed
+ *                         is required only through answer_tag: with extract
+ *                         [answer_tag] it is accuracy's 1 / format_credit / 0 by
+ *                         value; with [boxed] a \boxed{} answer needs no tags.
  *
  * A spec is an array of components; rewards_score fills each component's value
  * (unweighted) and the weighted sum.
@@ -61,6 +71,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "mathans.h"
 #include "names.h"
 
 /* The tasks' reasoning alphabet (tasks.h steps: digits, operators, '=', ',', '()'). */
@@ -73,15 +84,18 @@ enum rewards_kind {
 	REWARDS_FORMAT = NAMEI_REWARD_FORMAT,        /* think_answer_format */
 	REWARDS_LANGUAGE = NAMEI_REWARD_LANGUAGE,    /* language_consistency */
 	REWARDS_LENGTH = NAMEI_REWARD_LENGTH,        /* length */
+	REWARDS_MATH = NAMEI_REWARD_MATH,            /* math */
 };
 
 struct rewards_params {
-	double format_credit;  /* accuracy, countdown: well-formed but wrong (default 0.1) */
+	double format_credit;  /* accuracy, countdown, math: right form, wrong answer (0.1) */
 	const char *alphabet;  /* language_consistency: allowed code points, UTF-8; borrowed
 	                        * (default REWARDS_ALPHABET) */
 	int max_tokens;        /* length: L that gets the full penalty; >= 1 (default 0: must be set) */
 	int buffer;            /* length: width of the linear zone, 0..max_tokens (default 0) */
 	double penalty;        /* length: the full penalty, >= 0 (default 1) */
+	enum mathans_step extract[MATHANS_STEPS]; /* math: the extraction steps in order, */
+	int n_extract;         /* 1..MATHANS_STEPS distinct (default: all, in list order) */
 };
 
 struct rewards_component {
@@ -123,6 +137,7 @@ double rewards_accuracy(const struct rewards_input *in, double format_credit);
 double rewards_countdown(const struct rewards_input *in, double format_credit);
 double rewards_language(const struct rewards_input *in, const char *alphabet);
 double rewards_length(int tokens, int max_tokens, int buffer, double penalty);
+double rewards_math(const struct rewards_input *in, const struct rewards_params *p);
 
 /* Share of s[0..len)'s code points in alphabet (NULL: REWARDS_ALPHABET); 0 if empty. */
 double rewards_alphabet_share(const char *s, size_t len, const char *alphabet);
@@ -133,7 +148,7 @@ int rewards_answer_equal(const char *answer, size_t len, const char *reference);
 /*
  * Score one completion: components[i] = spec[i]'s value (unweighted), *total = the
  * weighted sum. Errors (nothing written to *total): a component fails its check, an
- * accuracy component without a reference answer, a countdown component whose prompt
+ * accuracy or math component without a reference answer, a countdown component whose prompt
  * is not a countdown prompt — misconfigurations, each naming the component.
  */
 int rewards_score(const struct rewards_component *spec, int n, const struct rewards_input *in,

@@ -4,7 +4,8 @@
  * params
  *   rewards   non-empty array of components {name (unique, non-empty), fn, weight
  *             (default 1), and fn's params with rewards.h's defaults:
- *             format_credit, alphabet, max_tokens, buffer, penalty}
+ *             format_credit, alphabet, max_tokens, buffer, penalty, extract (an
+ *             array of names.h's extraction step names, distinct)}
  *   items     array of {prompt: text, completion: text (may hold any bytes the
  *             rollout text carried), answer: text or null/absent, tokens: N (>= 0,
  *             generated tokens, EOS included)}
@@ -21,6 +22,26 @@
 #include "jobparams.h"
 #include "kinds.h"
 #include "rewards.h"
+
+/* math's extract: absent keeps the default (every step); else 1..4 known names. */
+static int reward_parse_extract(struct jobparams *p, const json_t *o, struct rewards_params *rp)
+{
+	const json_t *a = json_object_get(o, "extract"), *it;
+	size_t i;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > MATHANS_STEPS)
+		return jobparams_fail(p, "extract", "expected an array of 1 to %d step names",
+			MATHANS_STEPS);
+	json_array_foreach(a, i, it) {
+		int k = names_find(names_extract, NAMES_EXTRACT_N, json_string_value(it));
+		if (k < 0)
+			return jobparams_fail(p, "extract", "item %zu: expected a step name", i);
+		rp->extract[i] = (enum mathans_step)k;
+	}
+	rp->n_extract = (int)json_array_size(a);
+	return 0;
+}
 
 static int reward_parse_spec(struct jobparams *p, const json_t *params,
 	struct rewards_component **out, int *n)
@@ -69,7 +90,8 @@ static int reward_parse_spec(struct jobparams *p, const json_t *params,
 			jobparams_str(p, o, "alphabet", 0, &rp->alphabet, NULL) < 0 ||
 			jobparams_int(p, o, "max_tokens", 0, 0, 0, INT32_MAX, &max_tokens) < 0 ||
 			jobparams_int(p, o, "buffer", 0, 0, 0, INT32_MAX, &buffer) < 0 ||
-			jobparams_num(p, o, "penalty", 0, rp->penalty, 0, 1e30, &rp->penalty) < 0)
+			jobparams_num(p, o, "penalty", 0, rp->penalty, 0, 1e30, &rp->penalty) < 0 ||
+			reward_parse_extract(p, o, rp) < 0)
 			return -1;
 		if (!rp->alphabet)
 			rp->alphabet = REWARDS_ALPHABET;

@@ -5,7 +5,9 @@
 # reference refreshed every step, dynamic sampling, truncation masking and token-mean
 # loss (final), and an eval — runs with 1 worker and again with 2 (fresh data
 # directories and caches). Every stage's final checkpoint sha256 must be the same in
-# both runs. On the 1-worker run: zero's per-step metrics (CSV), `r1flow samples`
+# both runs. zero also scores a `math` reward (weight 0: a spec with fn: math validates,
+# its values are recorded and each is 0, 0.2 or 1). On the 1-worker run: zero's per-step
+# metrics (CSV), `r1flow samples`
 # (human: 4 groups of 4 of the last step; --json of step 1: advantages centred per
 # group), the datasets the stages wrote (rs_data: the kept samples; mixed: rs_data +
 # 20 cold), rs's kept and sampled counts, and the eval in the report.
@@ -32,9 +34,10 @@ datasets:
 rewards:
   acc: {fn: accuracy}
   len: {fn: length, max_tokens: 16, buffer: 16}   # rewards that differ within a group
+  m: {fn: math, weight: 0, extract: [answer_tag, last_number], format_credit: 0.2}  # scored only
 stages:
   - {name: base, kind: pretrain, dataset: corpus, steps: 10, batch: 16}
-  - {name: zero, kind: grpo, from: base, prompts: prompts, rewards: [acc, len], group: 4,
+  - {name: zero, kind: grpo, from: base, prompts: prompts, rewards: [acc, len, m], group: 4,
      prompts_per_step: 4, steps: 3, max_new_tokens: 16, shard: 8, beta: 0.02}
   - {name: rs, kind: rejection_sample, from: zero, prompts: prompts, rewards: [acc],
      samples: 2, max_new_tokens: 16, output: rs_data,
@@ -110,11 +113,11 @@ run one 1
 
 # --- zero's per-step metrics
 r1rc metrics "$ID" --stage zero --csv; expect_rc 0 "metrics --stage zero --csv"
-for m in reward_mean kl clip_frac entropy length_mean zero_std_groups; do
+for m in reward_mean kl clip_frac entropy length_mean zero_std_groups reward_m_mean; do
 	[[ $(grep -Eo "^zero,[0-9]+,$m,[0-9.e+-]+$" "$T/out" | cut -d, -f2 | tr '\n' ' ') == "1 2 3 " ]] ||
 		fail "metrics --csv: $m is not recorded for steps 1..3: $(grep ",$m," "$T/out")"
 done
-log "zero: $(grep -E ',(reward_mean|kl),' "$T/out" | tr '\n' ' ')"
+log "zero: $(grep -E ',(reward_mean|kl|reward_m_mean),' "$T/out" | tr '\n' ' ')"
 
 # --- samples: the latest step (3), grouped by prompt; step 1 as JSON
 r1rc samples "$ID" zero; expect_rc 0 "samples $ID zero"
@@ -130,8 +133,9 @@ check='(d["stage"], d["step"], len(d["samples"]), {s["step"] for s in d["samples
 	all(len({s["record"] for s in d["samples"][g:g+4]}) == 1 for g in range(0, 16, 4)),
 	all("total" in s["rewards"] and s["finish"] in ("stop", "length") for s in d["samples"]),
 	max(abs(sum(s["advantage"] for s in d["samples"][g:g+4])) for g in range(0, 16, 4)) < 1e-6,
-	any(abs(s["advantage"]) > 0.1 for s in d["samples"]))'
-[[ $(jq_ "$check" <"$T/out") == "('zero', 1, 16, {1}, True, True, True, True, True)" ]] ||
+	any(abs(s["advantage"]) > 0.1 for s in d["samples"]),
+	all(s["rewards"].get("m") in (0, 0.2, 1) for s in d["samples"]))'
+[[ $(jq_ "$check" <"$T/out") == "('zero', 1, 16, {1}, True, True, True, True, True, True)" ]] ||
 	fail "samples --step 1 --json: $(jq_ "$check" <"$T/out"): $(cat "$T/out")"
 r1rc samples "$ID" zero --step 2 --limit 5 --json; expect_rc 0 "samples --limit 5"
 [[ $(jq_ '(d["step"], len(d["samples"]))' <"$T/out") == "(2, 5)" ]] || fail "samples --limit 5: $(cat "$T/out")"

@@ -690,6 +690,30 @@ static void test_jobs__reward_totals_are_weighted_sums(void)
 	teardown();
 }
 
+/* The math reward from a job's params: extract and format_credit as the spec gives them. */
+static void test_jobs__reward_math_reads_its_params(void)
+{
+	struct job_output out;
+	json_t *params = json_pack("{s[{ss ss} {ss ss sf s[s]}] s[{ss ss ss si} {ss ss ss si}]}",
+		"rewards",
+		"name", "dflt", "fn", "math",
+		"name", "boxed", "fn", "math", "format_credit", 0.5, "extract", "boxed",
+		"items",
+		"prompt", "q", "completion", "x</think><answer>$1,000</answer>", "answer",
+		"Ten hundreds.\n#### 1000", "tokens", 5,
+		"prompt", "q", "completion", "so \\boxed{999} dollars", "answer", "#### 1000",
+		"tokens", 5);
+	setup();
+	run_ok(job_reward_run, params, &out);
+	const json_t *items = json_object_get(out.result, "items");
+	const json_t *c0 = json_object_get(json_array_get(items, 0), "components");
+	const json_t *c1 = json_object_get(json_array_get(items, 1), "components");
+	CHECK(num(c0, "dflt") == 1 && num(c0, "boxed") == 0);
+	CHECK(num(c1, "dflt") == 0.1 && num(c1, "boxed") == 0.5);
+	output_release(&out);
+	teardown();
+}
+
 /* ---- reject -------------------------------------------------------------------- */
 
 static void test_jobs__reject_counts_each_filter(void)
@@ -833,7 +857,13 @@ static void test_jobs__bad_params_name_the_key(void)
 	run_fails(job_reward_run, json_pack("{s[{ss ss}] s[]}", "rewards", "name", "acc",
 		"fn", "accurate", "items"),
 		"reward: rewards[0].fn: unknown reward function 'accurate': expected "
-		"accuracy, countdown, think_answer_format, language_consistency or length", 0);
+		"accuracy, countdown, think_answer_format, language_consistency, length or math", 0);
+	run_fails(job_reward_run, json_pack("{s[{ss ss s[s]}] s[]}", "rewards", "name", "m",
+		"fn", "math", "extract", "boxd", "items"),
+		"reward: rewards[0].extract: item 0: expected a step name", 0);
+	run_fails(job_reward_run, json_pack("{s[{ss ss sf}] s[]}", "rewards", "name", "m",
+		"fn", "math", "format_credit", 2.0, "items"),
+		"reward: rewards[0]: reward 'm': format_credit 2: must be in [0, 1]", 0);
 	run_fails(job_reward_run, json_pack("{s[{ss ss}] s[{ss si}]}", "rewards", "name", "f",
 		"fn", "think_answer_format", "items", "prompt", "1+1", "tokens", 1),
 		"reward: items[0].completion: missing", 0);
@@ -861,6 +891,7 @@ int main(int argc, char **argv)
 		TEST(test_jobs__rollout_greedy_equals_gen_run),
 		TEST(test_jobs__rollout_text_replaces_invalid_utf8),
 		TEST(test_jobs__reward_totals_are_weighted_sums),
+		TEST(test_jobs__reward_math_reads_its_params),
 		TEST(test_jobs__reject_counts_each_filter),
 		TEST(test_jobs__bad_params_name_the_key),
 		{ 0 } });

@@ -25,7 +25,8 @@ static void test_names__the_spec_format_is_pinned(void)
 	CHECK(strcmp(NAMES_STYLE_CHOICES, "problem|worked|corpus") == 0);
 	CHECK(strcmp(NAMES_FORM_CHOICES, "plain|tagged|worked") == 0);
 	CHECK(strcmp(NAMES_REWARD_CHOICES,
-		"accuracy|countdown|think_answer_format|language_consistency|length") == 0);
+		"accuracy|countdown|think_answer_format|language_consistency|length|math") == 0);
+	CHECK(strcmp(NAMES_EXTRACT_CHOICES, "answer_tag|boxed|hash|last_number") == 0);
 }
 
 static void test_names__choices_match_the_arrays(void)
@@ -33,6 +34,7 @@ static void test_names__choices_match_the_arrays(void)
 	CHECK(joined(NAMES_STAGE_CHOICES, names_stage, NAMES_STAGE_N));
 	CHECK(joined(NAMES_TASK_CHOICES, names_task, NAMES_TASK_N));
 	CHECK(joined(NAMES_STYLE_CHOICES, names_style, NAMES_STYLE_N));
+	CHECK(joined(NAMES_EXTRACT_CHOICES, names_extract, NAMES_EXTRACT_N));
 	CHECK(joined(NAMES_FORM_CHOICES, names_form, NAMES_FORM_N));
 	CHECK(joined(NAMES_REWARD_CHOICES, names_reward, NAMES_REWARD_N));
 	CHECK(strcmp(names_stage[NAMEI_STAGE_REJECT], NAME_STAGE_REJECT) == 0);

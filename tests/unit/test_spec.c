@@ -609,6 +609,44 @@ static void test_spec__reference_lists_every_key_of_every_kind(void)
 	free(ref);
 }
 
+/* The math reward's keys: extract (a list of steps) and format_credit (also accuracy's
+ * and countdown's), their defaults, refusals, and the normalised spec re-checking. */
+static void test_spec__math_reward_keys(void)
+{
+#define MATH_HEAD HEAD "datasets:\n  train: {generate: arithmetic, count: 10}\nrewards:\n"
+#define MATH_TAIL "stages:\n  - {name: ev, kind: eval, dataset: train}\n"
+	struct err e = { 0 };
+	char buf[128];
+	json_t *spec = load_ok(MATH_HEAD "  m: {fn: math}\n  a: {fn: accuracy, format_credit: 0}\n"
+		"  b: {fn: math, extract: [boxed, hash], format_credit: 1}\n" MATH_TAIL, NULL, 0);
+	json_t *r = json_object_get(spec, "rewards");
+	json_t *m = json_object_get(r, "m"), *a = json_object_get(r, "a"), *b = json_object_get(r, "b");
+	CHECK(strcmp(names(json_object_get(m, "extract"), buf, sizeof buf),
+		"answer_tag boxed hash last_number") == 0);
+	CHECK(num(m, "format_credit") == 0.1 && num(a, "format_credit") == 0 &&
+		num(b, "format_credit") == 1);
+	CHECK(strcmp(names(json_object_get(b, "extract"), buf, sizeof buf), "boxed hash") == 0);
+	CHECK(!json_object_get(a, "extract"));
+	CHECK_MSG(spec_check_json(spec, &e) == 0, "%s", e.msg);
+	json_decref(spec);
+	load_fails(MATH_HEAD "  m: {fn: math, format_credit: 1.5}\n" MATH_TAIL, NULL, 0,
+		"t.yaml:7:32: reward 'm': key 'format_credit': expected a number in [0, 1], got '1.5'");
+	load_fails(MATH_HEAD "  m: {fn: math, extract: []}\n" MATH_TAIL, NULL, 0,
+		"t.yaml:7:26: reward 'm': key 'extract': expected a non-empty list of answer_tag, "
+		"boxed, hash or last_number, got an empty list");
+	load_fails(MATH_HEAD "  m: {fn: math, extract: [boxed, box]}\n" MATH_TAIL, NULL, 0,
+		"t.yaml:7:34: reward 'm': key 'extract[1]': expected answer_tag, boxed, hash or "
+		"last_number, got 'box'");
+	load_fails(MATH_HEAD "  m: {fn: math, extract: [hash, hash]}\n" MATH_TAIL, NULL, 0,
+		"t.yaml:7:33: reward 'm': key 'extract[1]': 'hash' is also extract[0]");
+	load_fails(MATH_HEAD "  m: {fn: accuracy, extract: [hash]}\n" MATH_TAIL, NULL, 0,
+		"t.yaml:7:21: reward 'm': key 'extract': not valid for accuracy rewards");
+	load_fails(MATH_HEAD "  m: {fn: length, max_tokens: 9, format_credit: 0.5}\n" MATH_TAIL,
+		NULL, 0, "t.yaml:7:34: reward 'm': key 'format_credit': not valid for length rewards");
+#undef MATH_HEAD
+#undef MATH_TAIL
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -627,5 +665,6 @@ int main(int argc, char **argv)
 		TEST(test_spec__check_json_rejects_mutated_specs),
 		TEST(test_spec__errors_are_one_line),
 		TEST(test_spec__reference_lists_every_key_of_every_kind),
+		TEST(test_spec__math_reward_keys),
 		{ 0 } });
 }

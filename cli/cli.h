@@ -17,6 +17,7 @@
 #define R1_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "clock.h"
 #include "opts.h"
@@ -57,6 +58,18 @@ int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_dataset_show(int argc, char **argv); /* cmd_dataset_show.c */
+/* Records offset.. (at most limit) of dataset NAME as stage `stage` (NULL: the first
+ * reading NAME) of the spec in spec_file gives them to the model (tasks/templated.h):
+ * printed, as one JSON object, or as JSONL lines (to `path` when not NULL, replaced
+ * once complete); dataset show and dataset export --templated. An exit status. */
+enum dataset_templated_mode {
+	DATASET_TEMPLATED_HUMAN, DATASET_TEMPLATED_JSON, DATASET_TEMPLATED_JSONL
+};
+struct client_addr;
+int dataset_templated(const char *verb, const struct client_addr *addr, const char *name,
+	const char *spec_file, const char *stage, int64_t pipeline, int64_t offset,
+	int64_t limit, enum dataset_templated_mode mode, const char *path);
 /* Disk space (cmd_gc.c: gc, and the `dataset delete` subcommand). */
 int cmd_gc(int argc, char **argv);
 int cmd_dataset_delete(int argc, char **argv);

@@ -1,15 +1,16 @@
 /*
  * r1flow datasets, r1flow dataset import|export|show|delete — the datasets the daemon
  * keeps: those a pipeline's spec generated or read (a pipeline's own), and shared
- * ones imported from JSONL (any pipeline's spec can name them).
+ * ones imported from JSONL or CSV (any pipeline's spec can name them).
  *
  * Daemon ops (control.h):
  *   datasets        {id?} -> {datasets: [{id, pipeline, pipeline_name, name, source,
  *                   count, created_at}]}
- *   dataset_import  {name, file} + the JSONL as one blob frame -> {name, count}; a bad
- *                   line fails the whole import with "FILE:LINE: what is wrong"
- *   dataset_show    {name, id?, offset, limit <= 10000} -> {name, count, records:
- *                   [{idx, prompt?, answer?, response?, text?, meta?, messages?}]}
+ *   dataset_import  {name, file, fields?, answer?, csv?} + the file as one blob frame
+ *                   -> {name, count}; the mapping keys as a spec dataset's (tasks/
+ *                   fields.h); a bad line fails the whole import with "FILE:LINE: what
+ *                   is wrong"
+ *   dataset_show    (cmd_dataset_show.c, which also shows records --templated)
  *   dataset_export  {name, id?, after, max_bytes} -> {name, count, next, records} and
  *                   records after..next-1 as JSONL in a blob frame of about max_bytes
  *                   (at least one record, however long)
@@ -17,7 +18,8 @@
  * `dataset export` pages through dataset_export DATASET_PAGE_BYTES at a time, so a
  * dataset of any size leaves in bounded replies, and writes the daemon's lines as
  * they are: one JSON object per line with the fields import reads (prompt, answer,
- * response, text, meta; a chat as its messages), so an exported file imports back as
+ * response, text, meta; a chat as its messages; the other keys of the record its file
+ * gave it, such as an id), as mapped at import, so an exported file imports back as
  * the same records and exports again byte for byte. A shared dataset is named from a spec by
  * `datasets: {NAME: {shared: SHARED_NAME}}`: submit copies its records into the
  * pipeline.
@@ -31,18 +33,13 @@
 
 #include "cli.h"
 #include "client.h"
+#include "fields.h"
 #include "file.h"
 #include "proto.h"
 #include "utf8.h"
 
-#define DATASET_PAGE     10000  /* records per dataset_show request (the daemon's max) */
 #define DATASET_PAGE_BYTES (4 << 20) /* JSONL bytes per dataset_export request, about */
 #define DATASET_NAME_MAX 32
-
-/* The record fields, in the order they are shown and exported. */
-static const char *const dataset_fields[] = { "prompt", "answer", "response", "text", "meta",
-	"messages" };
-#define DATASET_NFIELDS (sizeof dataset_fields / sizeof dataset_fields[0])
 
 /* A dataset name as the daemon accepts it: 1-32 of [a-z0-9_]. */
 static bool dataset_name_ok(const char *name)
@@ -262,14 +259,75 @@ fail:
 	return NULL;
 }
 
+/* The mapping options of dataset import as the request's fields, answer and csv keys
+ * (fields.h), checked as the daemon will check them; CLI_CONTINUE or a usage error. */
+static int dataset_mapping(const char *verb, const struct opt_list *fields,
+	const char *answer_field, const char *after, const char *regex, bool csv,
+	const char *file, json_t *req)
+{
+	json_t *map = json_object(), *rule = json_object();
+	for (int i = 0; i < fields->n; i++) {
+		const char *eq = strchr(fields->v[i], '=');
+		if (!eq || eq == fields->v[i] || !eq[1]) {
+			json_decref(map);
+			json_decref(rule);
+			return cli_usage_error(verb, "--field takes FIELD=KEY (e.g. prompt=question), "
+				"got '%s'", fields->v[i]);
+		}
+		char target[64];
+		snprintf(target, sizeof target, "%.*s", (int)(eq - fields->v[i]), fields->v[i]);
+		if (json_object_get(map, target)) {
+			json_decref(map);
+			json_decref(rule);
+			return cli_usage_error(verb, "--field %s is given twice", target);
+		}
+		json_object_set_new(map, target, utf8_jstring(eq + 1));
+	}
+	if (answer_field)
+		json_object_set_new(rule, "field", utf8_jstring(answer_field));
+	if (after)
+		json_object_set_new(rule, "after", utf8_jstring(after));
+	if (regex)
+		json_object_set_new(rule, "regex", utf8_jstring(regex));
+	if (json_object_size(map))
+		json_object_set(req, "fields", map);
+	if (json_object_size(rule))
+		json_object_set(req, "answer", rule);
+	json_decref(map);
+	json_decref(rule);
+	if (csv)
+		json_object_set_new(req, "csv", json_true());
+	json_object_set_new(req, "file", utf8_jstring(file));
+	struct fields f;
+	struct err e = { 0 };
+	if (fields_parse(req, "mapping", &f, &e) < 0)
+		return cli_usage_error(verb, "%s", e.msg);
+	fields_release(&f);
+	return CLI_CONTINUE;
+}
+
 static int dataset_import(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
-	const char *name = NULL;
-	bool json = false;
+	const char *name = NULL, *answer_field = NULL, *after = NULL, *regex = NULL;
+	struct opt_list fields = { .n = 0 };
+	bool json = false, csv = false;
 	const struct opt opts[] = {
 		{ "name", OPT_STRING, &name, "NAME", 0, 0, OPT_REQUIRED,
 		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
+		{ "field", OPT_LIST, &fields, "FIELD=KEY", 0, 0, 0,
+		  "read FIELD (prompt, answer, response, text, messages, meta, id) from the "
+		  "file's KEY (a CSV column); repeat for more fields", "the fields' own names" },
+		{ "answer-field", OPT_STRING, &answer_field, "KEY", 0, 0, OPT_NONEMPTY,
+		  "cut the answer out of KEY (with --answer-after or --answer-regex)",
+		  "--field answer's key, else answer" },
+		{ "answer-after", OPT_STRING, &after, "MARK", 0, 0, OPT_NONEMPTY,
+		  "the answer is what follows the last MARK (GSM8K: '####'), trimmed", NULL },
+		{ "answer-regex", OPT_STRING, &regex, "RE", 0, 0, OPT_NONEMPTY,
+		  "the answer is RE's first group (or whole match), PCRE2 syntax", NULL },
+		{ "csv", OPT_FLAG, &csv, NULL, 0, 0, 0,
+		  "the file is CSV (RFC 4180, a header row naming the keys)",
+		  "when FILE ends in .csv" },
 		CLIENT_OPTS(&addr),
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
 		  "print the daemon's {\"name\", \"count\"} as JSON", NULL },
@@ -277,11 +335,11 @@ static int dataset_import(int argc, char **argv)
 	};
 	const struct cli_verb verb = {
 		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
-		.about = "Import the JSONL file FILE ('-': standard input) as the shared dataset NAME,\n"
-			 "which any pipeline's spec can then name: 'datasets: {train: {shared: NAME}}'\n"
-			 "copies its records into the pipeline at submit as its dataset 'train'. One\n"
-			 "JSON object per line (blank lines and a UTF-8 byte-order mark are skipped),\n"
-			 "each one of\n"
+		.about = "Import the JSONL or CSV file FILE ('-': standard input) as the shared\n"
+			 "dataset NAME, which any pipeline's spec can then name: 'datasets: {train:\n"
+			 "{shared: NAME}}' copies its records into the pipeline at submit as its\n"
+			 "dataset 'train'. JSONL: one JSON object per line (blank lines and a UTF-8\n"
+			 "byte-order mark are skipped), each one of\n"
 			 "  {\"prompt\": ..., \"answer\": ...}                  a problem (RL, eval)\n"
 			 "  {\"prompt\": ..., \"response\": ...[, \"answer\"]}    an SFT example\n"
 			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat (roles system, user,\n"
@@ -292,11 +350,18 @@ static int dataset_import(int argc, char **argv)
 			 "                                                prompt, the last assistant\n"
 			 "                                                turn the response\n"
 			 "  {\"text\": ...}                                   a pretraining document\n"
-			 "with an optional \"meta\" (any JSON). A bad line fails the whole import with\n"
-			 "FILE:LINE and what is wrong; nothing of the file is kept.\n\n"
-			 "example: r1flow dataset import data/general.jsonl --name general\n\n"
+			 "with an optional \"meta\" (any JSON); a numeric answer is taken as text (42).\n"
+			 "Other keys are kept with the record and passed to rewards as its 'record'.\n"
+			 "A CSV file's header row names the keys. --field maps other key names onto\n"
+			 "these fields; --answer-after or --answer-regex cut the answer out of a\n"
+			 "longer text (docs/data.md). A bad line, a mapped key a record lacks, an\n"
+			 "answer rule that finds nothing fails the whole import with FILE:LINE and\n"
+			 "what is wrong; nothing of the file is kept.\n\n"
+			 "example: r1flow dataset import data/general.jsonl --name general\n"
+			 "example: r1flow dataset import gsm8k.jsonl --name gsm --field prompt=question\n"
+			 "         --answer-after '####'\n\n"
 			 "exit status: 0 imported, 1 a bad line, a taken name, an unreadable file or\n"
-			 "no daemon, 2 usage error",
+			 "no daemon, 2 usage error (a bad mapping too)",
 	};
 	int first;
 	int rc = cli_parse(&verb, argc, argv, &first);
@@ -307,10 +372,19 @@ static int dataset_import(int argc, char **argv)
 			DATASET_NAME_MAX, name);
 	const char *file = argv[first];
 	const char *label = strcmp(file, "-") == 0 ? "stdin" : file;
+	json_t *req = json_pack("{ss ss}", "op", "dataset_import", "name", name);
+	if (!req)
+		return CLI_EXIT_FAIL;
+	if ((rc = dataset_mapping(verb.name, &fields, answer_field, after, regex, csv, label,
+		req)) != CLI_CONTINUE) {
+		json_decref(req);
+		return rc;
+	}
 	struct err e = { 0 };
 	size_t len = 0;
 	char *text = dataset_read(file, &len, &e);
 	if (!text) {
+		json_decref(req);
 		cli_error(verb.name, "%s", e.msg);
 		return CLI_EXIT_FAIL;
 	}
@@ -319,8 +393,8 @@ static int dataset_import(int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	r = client_call_blob(&c, json_pack("{ss ss so}", "op", "dataset_import", "name", name,
-		"file", utf8_jstring(label)), text, len, NULL, &e);
+	r = client_call_blob(&c, req, text, len, NULL, &e);
+	req = NULL;
 	if (!r)
 		goto fail;
 	if (json) {
@@ -335,117 +409,30 @@ static int dataset_import(int argc, char **argv)
 fail:
 	cli_error(verb.name, "%s", e.msg);
 out:
+	json_decref(req);
 	json_decref(r);
 	client_close(&c);
 	free(text);
 	return rc;
 }
 
-/* One field of a shown record: "  prompt    12+34=", later lines indented alike. */
-static void dataset_show_field(const char *key, const json_t *v)
-{
-	char *dumped = NULL;
-	const char *s;
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		if (!s[0])
-			s = "\"\"";
-	} else {
-		dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-		s = dumped ? dumped : "?";
-	}
-	printf("  %-8s  ", key);
-	for (; *s; s++) {
-		putchar(*s);
-		if (*s == '\n' && s[1])
-			printf("  %-8s  ", "");
-	}
-	if (s[-1] != '\n')
-		putchar('\n');
-	free(dumped);
-}
-
-static int dataset_show(int argc, char **argv)
-{
-	struct client_addr addr = { 0 };
-	const char *pipeline_arg = NULL;
-	int offset = 0, limit = 10;
-	bool json = false;
-	const struct opt opts[] = {
-		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
-		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
-		{ "offset", OPT_INT, &offset, "N", 0, 2147483647, 0,
-		  "first record to show (0-based)", NULL },
-		{ "limit", OPT_INT, &limit, "N", 1, DATASET_PAGE, 0,
-		  "records to show", NULL },
-		CLIENT_OPTS(&addr),
-		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
-		  "print the daemon's {\"name\", \"count\", \"records\": [{idx, prompt, answer, "
-		  "response, text, meta, messages}]} as JSON", NULL },
-		{ NULL },
-	};
-	const struct cli_verb verb = {
-		.name = "dataset show", .args = "NAME", .min_args = 1, .max_args = 1, .opts = opts,
-		.about = "Show records of dataset NAME, one block per record: its index, then the\n"
-			 "fields it has (prompt, answer, response, text, meta, and a chat's\n"
-			 "messages). A pipeline's own datasets (the ones its spec generated or read)\n"
-			 "need --pipeline.\n\n"
-			 "example: r1flow dataset show test --pipeline 3 --offset 10 --limit 5\n\n"
-			 "exit status: 0 shown, 1 no such dataset or no daemon, 2 usage error",
-	};
-	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	int64_t pipeline;
-	if ((rc = dataset_pipeline(verb.name, pipeline_arg, &pipeline)) != CLI_CONTINUE)
-		return rc;
-	const char *name = argv[first];
-	json_t *req = json_pack("{ss so sI sI}", "op", "dataset_show", "name", utf8_jstring(name),
-		"offset", (json_int_t)offset, "limit", (json_int_t)limit);
-	if (req && pipeline)
-		json_object_set_new(req, "id", json_integer(pipeline));
-	json_t *r = client_ask(verb.name, &addr, req);
-	if (!r)
-		return CLI_EXIT_FAIL;
-	rc = CLI_EXIT_OK;
-	if (json) {
-		rc = client_print_json(verb.name, r);
-		json_decref(r);
-		return rc;
-	}
-	json_t *records = json_object_get(r, "records");
-	long long count = (long long)json_integer_value(json_object_get(r, "count"));
-	size_t n = json_array_size(records);
-	if (n == 0)
-		printf("dataset '%s' has %lld record%s: none at offset %d\n", name, count,
-			count == 1 ? "" : "s", offset);
-	else
-		printf("dataset '%s': records %d..%lld of %lld\n", name, offset,
-			(long long)offset + (long long)n - 1, count);
-	size_t i;
-	json_t *rec;
-	json_array_foreach(records, i, rec) {
-		printf("\n#%lld\n", (long long)json_integer_value(json_object_get(rec, "idx")));
-		for (size_t k = 0; k < DATASET_NFIELDS; k++) {
-			json_t *v = json_object_get(rec, dataset_fields[k]);
-			if (v)
-				dataset_show_field(dataset_fields[k], v);
-		}
-	}
-	json_decref(r);
-	return rc;
-}
-
 static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
-	const char *pipeline_arg = NULL, *path = NULL;
+	const char *pipeline_arg = NULL, *path = NULL, *spec_file = NULL, *stage = NULL;
+	bool templated = false;
 	const struct opt opts[] = {
 		{ "pipeline", OPT_STRING, &pipeline_arg, "ID", 0, 0, 0,
 		  "look in pipeline ID's own datasets first (then the shared ones)", "shared only" },
 		{ "o", OPT_STRING, &path, "FILE", 0, 0, 0,
 		  "write to FILE (replaced only once the export is complete)", "standard output" },
+		{ "templated", OPT_FLAG, &templated, NULL, 0, 0, 0,
+		  "write what a stage of --spec gives the model, one JSON object per record: "
+		  "{idx, text, tokens, trained?, trained_tokens?, answer?, record?}", NULL },
+		{ "spec", OPT_STRING, &spec_file, "FILE", 0, 0, OPT_NONEMPTY,
+		  "the pipeline spec whose stage, template and tokenizer --templated uses", NULL },
+		{ "stage", OPT_STRING, &stage, "NAME", 0, 0, OPT_NONEMPTY,
+		  "the stage of --spec", "the first stage reading the dataset" },
 		CLIENT_OPTS(&addr),
 		{ NULL },
 	};
@@ -455,8 +442,11 @@ static int dataset_export(int argc, char **argv)
 			 "fields 'r1flow dataset import' reads (prompt, answer, response, text, meta;\n"
 			 "a chat as its messages): an exported file imports back as the same records.\n"
 			 "A pipeline's own datasets need --pipeline. With -o the file appears only\n"
-			 "when the export is complete.\n\n"
-			 "example: r1flow dataset export test --pipeline 3 -o test.jsonl\n\n"
+			 "when the export is complete. With --templated --spec FILE, each line is\n"
+			 "what a stage of that spec gives the model instead (as 'r1flow dataset show\n"
+			 "--templated' shows it): the exact text, its tokens, the trained part.\n\n"
+			 "example: r1flow dataset export test --pipeline 3 -o test.jsonl\n"
+			 "example: r1flow dataset export gsm --templated --spec gsm.yaml -o seen.jsonl\n\n"
 			 "exit status: 0 written, 1 no such dataset, a write error or no daemon,\n"
 			 "2 usage error",
 	};
@@ -470,6 +460,15 @@ static int dataset_export(int argc, char **argv)
 	const char *name = argv[first];
 	if (path && (!path[0] || strcmp(path, "-") == 0))
 		path = NULL;
+	if (templated && !spec_file)
+		return cli_usage_error(verb.name, "--templated needs --spec FILE: the pipeline spec "
+			"whose stage, template and tokenizer make the text");
+	if (!templated && (spec_file || stage))
+		return cli_usage_error(verb.name, "--%s goes with --templated", spec_file ? "spec" :
+			"stage");
+	if (templated)
+		return dataset_templated(verb.name, &addr, name, spec_file, stage, pipeline, 0,
+			INT64_MAX, DATASET_TEMPLATED_JSONL, path);
 
 	struct client c = { 0 };
 	struct err e = { 0 };
@@ -540,9 +539,12 @@ struct dataset_sub {
 };
 
 static const struct dataset_sub dataset_subs[] = {
-	{ "import", dataset_import, "FILE --name NAME", "import a JSONL file as a shared dataset" },
-	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records as JSONL" },
-	{ "show", dataset_show, "NAME [--offset N] [--limit N]", "show some of a dataset's records" },
+	{ "import", dataset_import, "FILE --name NAME", "import a JSONL or CSV file as a shared "
+	  "dataset" },
+	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records (or what a stage "
+	  "makes of them) as JSONL" },
+	{ "show", cmd_dataset_show, "NAME [--templated --spec FILE]", "show some of a dataset's "
+	  "records, or what a stage makes of them" },
 	{ "delete", cmd_dataset_delete, "NAME [--pipeline ID]", "delete a dataset no running "
 	  "pipeline reads" },
 };
@@ -555,11 +557,12 @@ int cmd_dataset(int argc, char **argv)
 	const char *sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		printf("usage: r1flow dataset import|export|show|delete [options] ARGS\n\n"
-		       "Move datasets in and out of the daemon: import a JSONL file as a shared\n"
-		       "dataset any spec can name ({shared: NAME}), export a dataset (shared, or a\n"
-		       "pipeline's own with --pipeline ID) as JSONL, show some of its records,\n"
-		       "delete one no running pipeline reads. 'r1flow datasets' lists them;\n"
-		       "'r1flow dataset SUBCOMMAND --help' tells more.\n\n"
+		       "Move datasets in and out of the daemon: import a JSONL or CSV file as a\n"
+		       "shared dataset any spec can name ({shared: NAME}), export a dataset\n"
+		       "(shared, or a pipeline's own with --pipeline ID) as JSONL, show some of its\n"
+		       "records (--templated: as a stage gives them to the model), delete one no\n"
+		       "running pipeline reads. 'r1flow datasets' lists them; 'r1flow dataset\n"
+		       "SUBCOMMAND --help' tells more (docs/data.md: bringing your own data).\n\n"
 		       "subcommands:\n");
 		for (size_t i = 0; i < DATASET_NSUBS; i++)
 			printf("  %-6s  %-30s  %s\n", dataset_subs[i].name, dataset_subs[i].usage,

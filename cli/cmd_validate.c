@@ -4,8 +4,10 @@
  * model.checkpoint directory is checked as submit checks it (checkpoint_check:
  * config.json, and the headers and tensors of model.safetensors or its shards,
  * without loading them).
- * Then, as submit does, check that the data fits the model's context (fit.h): the
- * spec's generated datasets are generated and its JSONL files read for it; datasets
+ * Then, as submit does, read every JSONL or CSV dataset file through its mapping
+ * (rows.h: a bad record, a mapped key missing, an answer rule that finds nothing is
+ * an error naming FILE:LINE), and check that the data fits the model's context
+ * (fit.h): the spec's generated datasets are generated for it; datasets
  * made by stages or shared in a daemon are checked when they exist.
  *
  * Last, the memory each process needs for the spec (memplan.h: the daemon's learners,
@@ -27,115 +29,9 @@
 #include "client.h"
 #include "file.h"
 #include "fit.h"
-#include "gen.h"
-#include "jsonl.h"
+#include "spec_data.h"
 #include "memplan.h"
 #include "spec.h"
-
-/* fit.h's source over the spec's own datasets: one is open at a time. */
-struct fit_spec {
-	const json_t *spec;
-	char name[256];          /* the open dataset; "" none */
-	int generated;
-	struct gen g;
-	struct task_record rec;
-	char *text;              /* a JSONL file's bytes */
-	size_t len;
-	size_t *lines;           /* offsets of its non-blank lines */
-	long *numbers;           /* their line numbers */
-	int64_t n;
-	struct jsonl_record j;   /* the record last parsed */
-};
-
-static void fit_spec_close(struct fit_spec *f)
-{
-	free(f->text);
-	free(f->lines);
-	free(f->numbers);
-	jsonl_record_release(&f->j);
-	f->text = NULL;
-	f->lines = NULL;
-	f->numbers = NULL;
-	f->name[0] = 0;
-}
-
-static int fit_spec_open(struct fit_spec *f, const char *name, struct err *err)
-{
-	if (!strcmp(f->name, name))
-		return 1;
-	fit_spec_close(f);
-	const json_t *src = json_object_get(json_object_get(f->spec, "datasets"), name);
-	const char *file = json_string_value(json_object_get(src, "file"));
-	if (!src || json_object_get(src, "shared"))
-		return 0; /* made by a stage, or shared in the daemon: checked at submit */
-	f->generated = !file;
-	if (f->generated) {
-		if (gen_parse(src, name, &f->g, err) < 0)
-			return -1;
-		f->n = f->g.count;
-	} else {
-		const char *s;
-		size_t at = 0, slen, cap = 0;
-		long line = 0;
-		if (file_read(file, FILE_READ_ANY, &f->text, &f->len, err) < 0)
-			return err_wrap(err, "dataset '%s'", name);
-		f->n = 0;
-		while (jsonl_next(f->text, f->len, &at, &line, &s, &slen)) {
-			if ((size_t)f->n == cap) {
-				cap = cap ? 2 * cap : 1024;
-				size_t *l = realloc(f->lines, cap * sizeof *l);
-				long *m = l ? realloc(f->numbers, cap * sizeof *m) : NULL;
-				if (l)
-					f->lines = l;
-				if (!m)
-					return err_set(err, ERR_NOMEM, "dataset '%s': out of memory", name);
-				f->numbers = m;
-			}
-			f->lines[f->n] = (size_t)(s - f->text);
-			f->numbers[f->n++] = line;
-		}
-	}
-	snprintf(f->name, sizeof f->name, "%s", name);
-	return 1;
-}
-
-static int fit_spec_count(void *ctx, const char *name, int64_t *n, struct err *err)
-{
-	struct fit_spec *f = ctx;
-	int rc = fit_spec_open(f, name, err);
-	*n = rc == 1 ? f->n : 0;
-	return rc;
-}
-
-static int fit_spec_get(void *ctx, const char *name, int64_t i, struct fit_record *r,
-	struct err *err)
-{
-	struct fit_spec *f = ctx;
-	if (fit_spec_open(f, name, err) != 1)
-		return err->code ? -1 : err_set(err, ERR_NOTFOUND, "no dataset '%s'", name);
-	if (f->generated) {
-		if (gen_record(&f->g, i, &f->rec, err) < 0)
-			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
-		r->prompt = f->rec.prompt;
-		r->response = gen_response(&f->g, &f->rec);
-		r->text = gen_text(&f->g, &f->rec);
-		r->where[0] = 0;
-		return 0;
-	}
-	const char *file = json_string_value(json_object_get(json_object_get(json_object_get(
-		f->spec, "datasets"), name), "file"));
-	const char *s = f->text + f->lines[i], *nl = memchr(s, '\n', f->len - f->lines[i]);
-	jsonl_record_release(&f->j);
-	if (jsonl_parse(s, nl ? (size_t)(nl - s) : f->len - f->lines[i], file, f->numbers[i],
-		&f->j, err) < 0)
-		return -1;
-	r->prompt = f->j.prompt;
-	r->response = f->j.response;
-	r->text = f->j.text;
-	r->messages = f->j.messages;
-	snprintf(r->where, sizeof r->where, "%s:%ld", file, f->numbers[i]);
-	return 0;
-}
 
 /* Does the spec's data fit its model (fit.h)? *vocab: the tokenizer's size when the
  * model is known, else 0. */
@@ -148,10 +44,10 @@ static int validate_fit(const json_t *spec, int *vocab, struct err *err)
 	if (known <= 0)
 		return known;
 	*vocab = tok.vocab;
-	struct fit_spec f = { .spec = spec };
-	const struct fit_source src = { &f, fit_spec_count, fit_spec_get };
+	struct spec_data f = { .spec = spec };
+	const struct fit_source src = { &f, spec_data_count, spec_data_get };
 	int rc = fit_check(spec, max_seq, &tok, &src, err);
-	fit_spec_close(&f);
+	spec_data_close(&f);
 	tokenizer_release(&tok);
 	return rc;
 }
@@ -307,7 +203,7 @@ int cmd_validate(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	int vocab;
-	if (validate_fit(spec, &vocab, &e) < 0) {
+	if (spec_data_check_files(spec, &e) < 0 || validate_fit(spec, &vocab, &e) < 0) {
 		cli_error("validate", "%s: %s", file, e.msg);
 		json_decref(spec);
 		return CLI_EXIT_FAIL;

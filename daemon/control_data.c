@@ -292,11 +292,20 @@ json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struc
 		return NULL;
 	}
 	if (req->nblobs != 1) {
-		err_set(err, ERR_INVALID, "dataset_import: send the JSONL as one blob frame");
+		err_set(err, ERR_INVALID, "dataset_import: send the file as one blob frame");
 		return NULL;
 	}
+	/* the mapping (fields.h) is kept as the dataset's source, as a spec's is */
 	json_t *source = json_pack("{ss}", "file", file ? file : "(upload)");
-	int rc = datasets_import_jsonl(d, 0, name, req->blobs[0].data, req->blobs[0].size,
+	static const char *const mapping[] = { "fields", "answer", "csv" };
+	for (size_t k = 0; source && k < sizeof mapping / sizeof mapping[0]; k++)
+		if (json_object_get(req->header, mapping[k]))
+			json_object_set(source, mapping[k], json_object_get(req->header, mapping[k]));
+	if (!source) {
+		err_set(err, ERR_NOMEM, "dataset_import: out of memory");
+		return NULL;
+	}
+	int rc = datasets_import(d, 0, name, req->blobs[0].data, req->blobs[0].size,
 		file ? file : name, source, &count, err);
 	json_decref(source);
 	if (rc < 0)
@@ -348,6 +357,8 @@ json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct 
 			json_object_set_new(o, "meta", meta);
 		if (r.messages)
 			json_object_set_new(o, "messages", json_loads(r.messages, 0, &jerr));
+		if (r.record)
+			json_object_set_new(o, "record", json_loads(r.record, 0, &jerr));
 		json_array_append_new(records, o);
 		store_record_release(&r);
 	}
@@ -373,6 +384,19 @@ static int export_line(const struct store_record *r, char **buf, size_t *len, si
 		json_object_set_new(o, "text", json_string(r->text));
 	if (r->meta)
 		json_object_set_new(o, "meta", json_loads(r->meta, JSON_DECODE_ANY, &jerr));
+	/* the record's other keys (an id, test cases) go along: import keeps them again */
+	json_t *rec = r->record ? json_loads(r->record, 0, &jerr) : NULL, *v;
+	const char *key;
+	json_object_foreach(rec, key, v) {
+		static const char *const std[] = { "prompt", "answer", "response", "text",
+			"messages", "meta" };
+		size_t k = 0;
+		while (k < sizeof std / sizeof std[0] && strcmp(std[k], key))
+			k++;
+		if (k == sizeof std / sizeof std[0])
+			json_object_set(o, key, v);
+	}
+	json_decref(rec);
 	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(o);
 	if (!line)

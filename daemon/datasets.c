@@ -8,10 +8,11 @@
 #include "file.h"
 #include "fit.h"
 #include "jsonl.h"
+#include "rows.h"
 #include "gen.h"
 #include "tokenizers.h"
 
-#define DATASETS_FILE_MAX ((size_t)1 << 30) /* a JSONL file larger is refused */
+#define DATASETS_FILE_MAX ((size_t)1 << 30) /* a dataset file larger is refused */
 
 static int generate(struct daemon *d, int64_t dataset, const char *name, const json_t *src,
 	int64_t *count, struct err *err)
@@ -28,7 +29,7 @@ static int generate(struct daemon *d, int64_t dataset, const char *name, const j
 			return err_wrap(err, "dataset '%s': record %lld", name, (long long)i);
 		}
 		struct store_record rec = { r->prompt, r->answer, (char *)gen_response(&g, r),
-			(char *)gen_text(&g, r), NULL, NULL };
+			(char *)gen_text(&g, r), NULL, NULL, NULL };
 		if (store_record_add(d->store, dataset, i, &rec, err) < 0) {
 			free(r);
 			return -1;
@@ -39,27 +40,25 @@ static int generate(struct daemon *d, int64_t dataset, const char *name, const j
 	return 0;
 }
 
-static int import_line(struct daemon *d, int64_t dataset, int64_t idx, const char *s,
-	size_t n, const char *label, long line, struct err *err)
-{
-	struct jsonl_record j;
-	if (jsonl_parse(s, n, label, line, &j, err) < 0)
-		return -1;
-	struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta, j.messages };
-	int rc = store_record_add(d->store, dataset, idx, &r, err);
-	jsonl_record_release(&j);
-	return rc;
-}
-
-int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
+int datasets_import(struct daemon *d, int64_t pipeline, const char *name,
 	const char *text, size_t len, const char *label, const json_t *source,
 	int64_t *count, struct err *err)
 {
 	int64_t id, n = 0;
-	char *src = source ? json_dumps(source, JSON_COMPACT) : NULL;
-	int ok = 0;
+	char *src = source ? json_dumps(source, JSON_COMPACT) : NULL, where[64];
+	int ok = 0, got;
+	struct fields f;
+	struct rows rows = { 0 };
+	struct jsonl_record j;
+	long line;
+	snprintf(where, sizeof where, "dataset '%s'", name);
+	if (fields_parse(source, where, &f, err) < 0) {
+		free(src);
+		return -1;
+	}
 	if (store_unit_begin(d->store, err) < 0) {
 		free(src);
+		fields_release(&f);
 		return -1;
 	}
 	if (store_dataset_add(d->store, pipeline, name, src, d->wall, &id, err) < 0) {
@@ -67,18 +66,26 @@ int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
 			err_set(err, ERR_INVALID, "dataset '%s' exists already", name);
 		goto out;
 	}
-	long line = 0;
-	const char *s;
-	size_t at = 0, slen;
-	while (jsonl_next(text, len, &at, &line, &s, &slen))
-		if (import_line(d, id, n++, s, slen, label, line, err) < 0)
-			goto out;
+	if (rows_open(&rows, text, len, label, &f, err) < 0)
+		goto out;
+	while ((got = rows_next(&rows, &j, &line, err)) == 1) {
+		struct store_record r = { j.prompt, j.answer, j.response, j.text, j.meta, j.messages,
+			j.record };
+		got = store_record_add(d->store, id, n++, &r, err);
+		jsonl_record_release(&j);
+		if (got < 0)
+			break;
+	}
+	if (got < 0)
+		goto out;
 	if (n == 0) {
 		err_set(err, ERR_FORMAT, "%s: no records", label);
 		goto out;
 	}
 	ok = store_dataset_set_count(d->store, id, n, err) == 0;
 out:
+	rows_close(&rows);
+	fields_release(&f);
 	free(src);
 	if (store_unit_end(d->store, ok, err) < 0 || !ok)
 		return -1;
@@ -94,8 +101,7 @@ static int import_file(struct daemon *d, int64_t pipeline, const char *name, con
 	size_t size;
 	if (file_read(path, DATASETS_FILE_MAX, &buf, &size, err) < 0)
 		return err_wrap(err, "dataset '%s'", name);
-	int rc = datasets_import_jsonl(d, pipeline, name, buf, size, path, src, count,
-		err);
+	int rc = datasets_import(d, pipeline, name, buf, size, path, src, count, err);
 	free(buf);
 	return rc;
 }

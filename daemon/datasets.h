@@ -2,9 +2,10 @@
  * datasets — making a pipeline's datasets: generated from a task (tasks/gen.h and
  * tasks.h, the same code the workers verify with) or imported from JSONL.
  *
- * JSONL files are read by jsonl.h (the keys it accepts, its errors as `FILE:LINE:
- * ...`; a UTF-8 byte-order mark at the start is skipped); nothing of a file with a
- * bad line is kept: the import runs in one store unit.
+ * JSONL and CSV files are read by rows.h through the dataset's field mapping
+ * (fields.h: the keys it accepts, its errors as `FILE:LINE: ...`; a UTF-8 byte-order
+ * mark at the start is skipped); nothing of a file with a bad line is kept: the
+ * import runs in one store unit.
  */
 #ifndef R1_DATASETS_H
 #define R1_DATASETS_H
@@ -23,9 +24,11 @@ struct daemon;
 int datasets_materialize(struct daemon *d, int64_t pipeline, const json_t *spec,
 	struct err *err);
 
-/* Import JSONL text as dataset `name` (pipeline 0: shared); `label` names it in
- * errors (the file). *count the records. */
-int datasets_import_jsonl(struct daemon *d, int64_t pipeline, const char *name,
+/* Import the text of a JSONL or CSV file as dataset `name` (pipeline 0: shared),
+ * mapped as `source` says (fields.h: its fields, answer, csv and file keys; stored
+ * as the dataset's source); `label` names it in errors (the file). *count the
+ * records. */
+int datasets_import(struct daemon *d, int64_t pipeline, const char *name,
 	const char *text, size_t len, const char *label, const json_t *source,
 	int64_t *count, struct err *err);
 

@@ -163,10 +163,14 @@ int rl_enqueue_reward(struct stage_ctx *c, const struct store_job *ro, int64_t d
 				err_set(err, ERR_NOTFOUND, "record %lld is missing", (long long)idx);
 			goto out;
 		}
-		json_array_append_new(items, json_pack("{ss ss ss* sI}", "prompt", r.prompt,
+		/* record: the keys the dataset file gave it (tasks/fields.h), for rewards that
+		 * read more than the answer (test cases, an id); null when it has none */
+		json_t *rec = r.record ? json_loads(r.record, 0, &jerr) : NULL;
+		json_array_append_new(items, json_pack("{ss ss ss* sI so}", "prompt", r.prompt,
 			"completion", json_string_value(json_object_get(s, "text")),
 			"answer", r.answer, "tokens",
-			(json_int_t)json_array_size(json_object_get(s, "tokens"))));
+			(json_int_t)json_array_size(json_object_get(s, "tokens")), "record",
+			rec ? rec : json_null()));
 		store_record_release(&r);
 	}
 	json_t *p = json_pack("{so sO}", "rewards", reward_spec(c, dataset_name, reward_names,

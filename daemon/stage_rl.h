@@ -10,7 +10,9 @@
  *   rl_enqueue_reward    the reward job scoring a done rollout job (same step and
  *                        shard): the named rewards of the pipeline plus the hidden
  *                        ones that say right (per the stage's `correct`) and
- *                        well-formed (verdict.h)
+ *                        well-formed (verdict.h); each item
+ *                        {prompt, completion, answer, tokens, record: the
+ *                        record's keys from its file (tasks/fields.h) or null}
  *   rl_weights           the weights the stage samples from (stage_initial_weights;
  *                        fresh ones written as a blob) and their config text,
  *                        recorded as the stage's checkpoint step 0

@@ -155,10 +155,10 @@ static const char *const sql[S_COUNT] = {
 		"FROM datasets d LEFT JOIN pipelines p ON p.id = d.pipeline "
 		"WHERE ?1 IS NULL OR d.pipeline = ?1 ORDER BY d.pipeline IS NOT NULL, d.pipeline, d.id",
 	[S_RECORD_ADD] =
-		"INSERT INTO records (dataset, idx, prompt, answer, response, text, meta, messages) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		"INSERT INTO records (dataset, idx, prompt, answer, response, text, meta, messages, "
+		"record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[S_RECORD_GET] =
-		"SELECT prompt, answer, response, text, meta, messages FROM records "
+		"SELECT prompt, answer, response, text, meta, messages, record FROM records "
 		"WHERE dataset = ?1 AND idx = ?2",
 	[S_CHECKPOINT_ADD] =
 		"INSERT INTO checkpoints (stage, step, sha256, optimizer, config, created_at) "

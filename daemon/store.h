@@ -357,6 +357,8 @@ struct store_record {
 	char *prompt, *answer, *response, *text; /* NULL where the record has none */
 	char *meta;                              /* JSON text or NULL */
 	char *messages;                          /* a chat's messages (JSON text) or NULL */
+	char *record;                            /* the file's keys (tasks/fields.h), a JSON
+	                                            object's text, or NULL */
 };
 
 struct store_checkpoint {

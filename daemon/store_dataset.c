@@ -104,6 +104,7 @@ int store_record_add(struct store *s, int64_t dataset, int64_t idx,
 	store_bind_text(st, 6, r->text);
 	store_bind_text(st, 7, r->meta);
 	store_bind_text(st, 8, r->messages);
+	store_bind_text(st, 9, r->record);
 	return store_insert(s, st, NULL, err, what);
 }
 
@@ -122,6 +123,7 @@ int store_record_get(struct store *s, int64_t dataset, int64_t idx, struct store
 		r->text = store_column_dup(st, 3);
 		r->meta = store_column_dup(st, 4);
 		r->messages = store_column_dup(st, 5);
+		r->record = store_column_dup(st, 6);
 		result = 1;
 	} else if (rc != SQLITE_DONE) {
 		result = store_db_fail(s, err, "cannot read record %lld of dataset %lld",
@@ -139,6 +141,7 @@ void store_record_release(struct store_record *r)
 	free(r->text);
 	free(r->meta);
 	free(r->messages);
+	free(r->record);
 	memset(r, 0, sizeof *r);
 }
 

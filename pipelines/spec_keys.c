@@ -50,6 +50,26 @@ static const struct key mix_keys[] = {
 	END,
 };
 
+/* A file's field mapping (tasks/fields.h): the file's key per field. */
+static const struct key field_map_keys[] = {
+	STR("prompt", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("answer", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("response", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("text", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("messages", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("meta", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("id", 0, K_OPT | K_NONEMPTY, NULL),
+	END,
+};
+
+/* How the answer is cut out of a field: one of after, regex (checked by fields.h). */
+static const struct key answer_rule_keys[] = {
+	STR("field", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("after", 0, K_OPT | K_NONEMPTY, NULL),
+	STR("regex", 0, K_OPT | K_NONEMPTY, NULL),
+	END,
+};
+
 const struct key spec_dataset_keys[] = {
 	ENUM("generate", DK_GENERATE, K_REQ, NAMES_TASK_CHOICES),
 	TYPED("file", KT_PATH, DK_FILE, K_REQ),
@@ -63,6 +83,9 @@ const struct key spec_dataset_keys[] = {
 	INT("numbers", DK_COUNTDOWN, 0, 3, 6, 4),
 	INT("max_number", DK_COUNTDOWN, 0, 1, 1000, 100),
 	ENUM("format", DK_FILE, 0, "auto|prompt_answer|prompt_response|messages"),
+	OBJ("fields", DK_FILE, K_OPT, field_map_keys),
+	OBJ("answer", DK_FILE, K_OPT, answer_rule_keys),
+	{ "csv", KT_BOOL, DK_FILE, K_OPT, 0, 0, 0, NULL, NULL },
 	END,
 };
 

@@ -19,7 +19,7 @@
 
 struct note {
 	const char *level;  /* "top", "model", "config", "dataset", "mix", "reward", "stage",
-	                       "chat_template", "filters", "input" */
+	                       "chat_template", "filters", "input", "fields", "answer" */
 	const char *name;
 	const char *type;   /* replaces the type column of a KT_CUSTOM row */
 	const char *def;    /* replaces the default column of a row that is not required */
@@ -47,6 +47,15 @@ static const struct note notes[] = {
 	{ "dataset", "mix", NULL, "0.35, 0.35, 0.3", "style `corpus` only; sums to 1" },
 	{ "dataset", "operators", NULL, NULL, "some of `+-*`, each at most once" },
 	{ "dataset", "seed", NULL, NULL, "generator seed, independent of the pipeline's" },
+	{ "dataset", "fields", NULL, "none: the keys' own names", "the file's key (CSV: column) per field; "
+	  "see `fields` and docs/data.md" },
+	{ "dataset", "answer", NULL, "none: the answer as it is", "cut the answer out of a field; see "
+	  "`answer`" },
+	{ "dataset", "csv", NULL, "a name ending in .csv", "the file is CSV with a header row" },
+	{ "fields", "id", NULL, "none", "kept in the record rewards receive" },
+	{ "answer", "field", NULL, "fields.answer, else `answer`", "the key to cut the answer from" },
+	{ "answer", "after", NULL, "none", "the answer is what follows the last occurrence" },
+	{ "answer", "regex", NULL, "none", "PCRE2; its group 1, else the whole first match" },
 	{ "mix", NAME_FORM_PLAIN, NULL, NULL, "share of bare `a+b=c` documents" },
 	{ "mix", NAME_FORM_TAGGED, NULL, NULL, "share of tagged answers without reasoning" },
 	{ "mix", NAME_FORM_WORKED, NULL, NULL, "share of tagged worked solutions" },
@@ -304,6 +313,11 @@ char *spec_reference(void)
 		choices_of(spec_dataset_keys, "generate"));
 	fputs("#### `file: PATH`\n\n", f);
 	table(f, "dataset", spec_dataset_keys, DK_FILE, NULL);
+	fputs("#### `fields` (file only)\n\nEach field reads the file's key named here (default: "
+		"the field's own name); a record lacking a mapped key is an error.\n\n", f);
+	table(f, "fields", sub_of(spec_dataset_keys, "fields"), 0, NULL);
+	fputs("#### `answer` (file only)\n\nExactly one of `after` and `regex`.\n\n", f);
+	table(f, "answer", sub_of(spec_dataset_keys, "answer"), 0, NULL);
 	fputs("#### `mix` (style `corpus` only)\n\n", f);
 	table(f, "mix", sub_of(spec_dataset_keys, "mix"), 0, NULL);
 

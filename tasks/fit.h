@@ -39,6 +39,7 @@
 struct fit_record {
 	const char *prompt, *response, *text; /* NULL where absent; borrowed */
 	const char *messages;                 /* a chat's messages (JSON text) or NULL */
+	const char *answer, *record;          /* for showing (templated.h); fit ignores them */
 	char where[256];                      /* "FILE:LINE" or "" (the index says enough) */
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "fields.h"
 
 /* A copy of s (NULL stays NULL). */
 static char *dup(const char *s)
@@ -80,37 +81,20 @@ out:
 	return rc;
 }
 
-int jsonl_parse(const char *s, size_t n, const char *label, long line, struct jsonl_record *out,
-	struct err *err)
+int jsonl_record_from(json_t *src, const struct fields *f, const char *label, long line,
+	struct jsonl_record *out, struct err *err)
 {
-	static const char *const keys[] = { "prompt", "answer", "response", "text", "messages",
-		"meta" };
-	json_error_t jerr;
-	json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
 	struct { char *prompt, *answer, *response, *text; } r = { 0 };
 	char *chat_prompt = NULL, *chat_response = NULL, *chat_messages = NULL, *meta = NULL;
-	const char *key;
-	json_t *v;
+	char *record = NULL;
+	json_t *o = NULL, *rec = NULL;
 	int rc = -1;
-	if (!o) {
-		err_set(err, ERR_FORMAT, "%s:%ld: not JSON: %s (column %d)", label, line, jerr.text,
-			jerr.column);
-		goto out;
-	}
-	if (!json_is_object(o)) {
+	if (!json_is_object(src)) {
 		err_set(err, ERR_FORMAT, "%s:%ld: expected a JSON object", label, line);
 		goto out;
 	}
-	json_object_foreach(o, key, v) {
-		size_t k = 0;
-		while (k < sizeof keys / sizeof keys[0] && strcmp(keys[k], key))
-			k++;
-		if (k == sizeof keys / sizeof keys[0]) {
-			err_set(err, ERR_FORMAT, "%s:%ld: unknown key '%.40s' (prompt, answer, response, "
-				"text, messages, meta)", label, line, key);
-			goto out;
-		}
-	}
+	if (fields_apply(f, src, label, line, &o, &rec, err) < 0)
+		goto out;
 	if (opt_str(o, "prompt", &r.prompt, label, line, err) < 0 ||
 		opt_str(o, "answer", &r.answer, label, line, err) < 0 ||
 		opt_str(o, "response", &r.response, label, line, err) < 0 ||
@@ -130,11 +114,16 @@ int jsonl_parse(const char *s, size_t n, const char *label, long line, struct js
 	}
 	if (!r.text && !(r.prompt && (r.answer || r.response))) {
 		err_set(err, ERR_FORMAT, "%s:%ld: a record needs prompt and answer, prompt and "
-			"response, messages, or text", label, line);
+			"response, messages, or text%s", label, line, f && f->mapped ? "" :
+			" (map other keys with fields: {prompt: KEY, ...})");
 		goto out;
 	}
 	if (json_object_get(o, "meta") && !(meta = json_dumps(json_object_get(o, "meta"),
 		JSON_COMPACT | JSON_ENCODE_ANY))) {
+		err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
+		goto out;
+	}
+	if (rec && !(record = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(17)))) {
 		err_set(err, ERR_NOMEM, "%s:%ld: out of memory", label, line);
 		goto out;
 	}
@@ -145,7 +134,8 @@ int jsonl_parse(const char *s, size_t n, const char *label, long line, struct js
 	out->text = dup(r.text);
 	out->meta = meta;
 	out->messages = chat_messages;
-	chat_prompt = chat_response = chat_messages = meta = NULL;
+	out->record = record;
+	chat_prompt = chat_response = chat_messages = meta = record = NULL;
 	if ((r.prompt && !out->prompt) || (r.response && !out->response) ||
 		(r.answer && !out->answer) || (r.text && !out->text)) {
 		jsonl_record_release(out);
@@ -158,6 +148,21 @@ out:
 	free(chat_response);
 	free(chat_messages);
 	free(meta);
+	free(record);
+	json_decref(o);
+	json_decref(rec);
+	return rc;
+}
+
+int jsonl_parse(const char *s, size_t n, const char *label, long line,
+	const struct fields *f, struct jsonl_record *out, struct err *err)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return err_set(err, ERR_FORMAT, "%s:%ld: not JSON: %s (column %d)", label, line,
+			jerr.text, jerr.column);
+	int rc = jsonl_record_from(o, f, label, line, out, err);
 	json_decref(o);
 	return rc;
 }
@@ -170,6 +175,7 @@ void jsonl_record_release(struct jsonl_record *r)
 	free(r->text);
 	free(r->meta);
 	free(r->messages);
+	free(r->record);
 	memset(r, 0, sizeof *r);
 }
 

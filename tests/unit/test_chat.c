@@ -351,7 +351,7 @@ static void test_chat__jsonl_keeps_messages_and_flattens(void)
 		"{\"role\": \"assistant\", \"content\": \"A2\"}], \"answer\": \"2\"}";
 	struct jsonl_record r;
 	struct err e = { 0 };
-	CHECK_MSG(jsonl_parse(line, strlen(line), "c.jsonl", 3, &r, &e) == 0, "%s", e.msg);
+	CHECK_MSG(jsonl_parse(line, strlen(line), "c.jsonl", 3, NULL, &r, &e) == 0, "%s", e.msg);
 	CHECK_STR(r.prompt, "S\nQ1\nQ2");
 	CHECK_STR(r.response, "A2");
 	CHECK_STR(r.answer, "2");
@@ -360,14 +360,14 @@ static void test_chat__jsonl_keeps_messages_and_flattens(void)
 		"\"user\",\"content\":\"Q2\"},{\"role\":\"assistant\",\"content\":\"A2\"}]");
 	jsonl_record_release(&r);
 	const char *plain = "{\"prompt\": \"p\", \"response\": \"r\"}";
-	CHECK(jsonl_parse(plain, strlen(plain), "c.jsonl", 4, &r, &e) == 0 && !r.messages);
+	CHECK(jsonl_parse(plain, strlen(plain), "c.jsonl", 4, NULL, &r, &e) == 0 && !r.messages);
 	jsonl_record_release(&r);
 	const char *bad = "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, "
 		"{\"role\": \"tool\", \"content\": \"x\"}]}";
-	CHECK(jsonl_parse(bad, strlen(bad), "c.jsonl", 5, &r, &e) == -1);
+	CHECK(jsonl_parse(bad, strlen(bad), "c.jsonl", 5, NULL, &r, &e) == -1);
 	CHECK_STR(e.msg, "c.jsonl:5: messages[1]: role 'tool' is not one of system, user, assistant");
 	const char *only_answer = "{\"messages\": [{\"role\": \"assistant\", \"content\": \"A\"}]}";
-	CHECK(jsonl_parse(only_answer, strlen(only_answer), "c.jsonl", 6, &r, &e) == -1);
+	CHECK(jsonl_parse(only_answer, strlen(only_answer), "c.jsonl", 6, NULL, &r, &e) == -1);
 	CHECK_STR(e.msg, "c.jsonl:6: 'messages' needs a user or system turn");
 }
 

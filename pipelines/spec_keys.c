@@ -73,6 +73,12 @@ const struct key spec_reward_keys[] = {
 	INT("max_tokens", RK_LENGTH, K_REQ, 1, INF, 0),
 	INT("buffer", RK_LENGTH, 0, 0, INF, 0),
 	NUM("penalty", RK_LENGTH, 0, 0, INF, 1.0),
+	CUSTOM("program", RK_PROGRAM, K_REQ),                   /* [command, args...] */
+	CUSTOM("files", RK_PROGRAM, 0),                         /* paths: [] */
+	INT("timeout_ms", RK_PROGRAM | RK_CODE, 0, 1, 600000, 2000),
+	INT("start_timeout_ms", RK_PROGRAM, 0, 0, 600000, 10000),
+	INT("memory_mb", RK_PROGRAM | RK_CODE, 0, 16, 1048576, 1024),
+	ENUM("mode", RK_CODE, 0, "fraction|all"),
 	END,
 };
 

@@ -61,8 +61,10 @@
 #define NAME_REWARD_FORMAT    "think_answer_format"
 #define NAME_REWARD_LANGUAGE  "language_consistency"
 #define NAME_REWARD_LENGTH    "length"
+#define NAME_REWARD_PROGRAM   "program"
+#define NAME_REWARD_CODE      "code"
 #define NAMES_REWARD(X) X(REWARD, ACCURACY) X(REWARD, COUNTDOWN) X(REWARD, FORMAT) \
-	X(REWARD, LANGUAGE) X(REWARD, LENGTH)
+	X(REWARD, LANGUAGE) X(REWARD, LENGTH) X(REWARD, PROGRAM) X(REWARD, CODE)
 
 /* ---- derived from the lists above ------------------------------------------- */
 

@@ -52,6 +52,10 @@
  *                         -penalty * (L - (max_tokens - buffer)) / buffer.
  *                         buffer 0 is a step at max_tokens.
  *
+ * External kinds. `program` (a user's reward program) and `code` (the completion's
+ * code run against tests) run processes, which this library does not: the worker's
+ * rewardext.h computes their values and rewards_score takes them as given.
+ *
  * A spec is an array of components; rewards_score fills each component's value
  * (unweighted) and the weighted sum.
  */
@@ -73,6 +77,8 @@ enum rewards_kind {
 	REWARDS_FORMAT = NAMEI_REWARD_FORMAT,        /* think_answer_format */
 	REWARDS_LANGUAGE = NAMEI_REWARD_LANGUAGE,    /* language_consistency */
 	REWARDS_LENGTH = NAMEI_REWARD_LENGTH,        /* length */
+	REWARDS_PROGRAM = NAMEI_REWARD_PROGRAM,      /* program: workers/rewardext.h */
+	REWARDS_CODE = NAMEI_REWARD_CODE,            /* code: workers/rewardext.h */
 };
 
 struct rewards_params {
@@ -132,7 +138,8 @@ int rewards_answer_equal(const char *answer, size_t len, const char *reference);
 
 /*
  * Score one completion: components[i] = spec[i]'s value (unweighted), *total = the
- * weighted sum. Errors (nothing written to *total): a component fails its check, an
+ * weighted sum. An external component's value (program, code) is read from
+ * components[i], which the caller filled. Errors (nothing written to *total): a component fails its check, an
  * accuracy component without a reference answer, a countdown component whose prompt
  * is not a countdown prompt — misconfigurations, each naming the component.
  */

@@ -168,9 +168,11 @@ static int sandbox_spawn_as(const char *const *argv, const char *dir,
 			"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp" };
 		for (size_t i = 0; i < sizeof pre / sizeof *pre; i++)
 			full[n++] = pre[i];
-		full[n++] = "--ro-bind";
-		full[n++] = dir;
-		full[n++] = dir;
+		if (strcmp(dir, "/")) { /* binding / again would hide /dev, /proc and /tmp */
+			full[n++] = "--ro-bind";
+			full[n++] = dir;
+			full[n++] = dir;
+		}
 		full[n++] = "--chdir";
 		full[n++] = dir;
 		full[n++] = "--";

@@ -251,6 +251,10 @@ void sandbox_kill(struct sandbox_child *c, int *status)
 	sandbox_close(&c->err);
 }
 
+static int sandbox_run_as(const char *const *argv, const char *dir,
+	const struct sandbox_limits *l, int isolate, const char *input, size_t input_len,
+	int timeout_ms, size_t out_cap, struct sandbox_result *r, struct err *err);
+
 static int isolated = -1;
 
 int sandbox_isolated(void)
@@ -269,8 +273,7 @@ int sandbox_isolated(void)
 	struct sandbox_result r;
 	struct err e = { 0 };
 	sandbox_limits_default(&l);
-	isolated = 1; /* sandbox_run below runs under bwrap */
-	int rc = sandbox_run(argv, "/", &l, "", 0, 10000, 0, &r, &e);
+	int rc = sandbox_run_as(argv, "/", &l, 1, "", 0, 10000, 0, &r, &e);
 	char why[sizeof e.msg + 256], st[64];
 	if (rc < 0)
 		snprintf(why, sizeof why, "%s", e.msg);
@@ -302,9 +305,9 @@ void sandbox_result_free(struct sandbox_result *r)
 	r->out = NULL;
 }
 
-int sandbox_run(const char *const *argv, const char *dir, const struct sandbox_limits *l,
-	const char *input, size_t input_len, int timeout_ms, size_t out_cap,
-	struct sandbox_result *r, struct err *err)
+static int sandbox_run_as(const char *const *argv, const char *dir,
+	const struct sandbox_limits *l, int isolate, const char *input, size_t input_len,
+	int timeout_ms, size_t out_cap, struct sandbox_result *r, struct err *err)
 {
 	struct sandbox_child c;
 	char buf[65536];
@@ -313,7 +316,7 @@ int sandbox_run(const char *const *argv, const char *dir, const struct sandbox_l
 	if (!(r->out = malloc(out_cap + 1)))
 		return err_set(err, ERR_NOMEM, "cannot run '%s': out of memory", argv[0]);
 	r->out[0] = '\0';
-	if (sandbox_spawn_as(argv, dir, l, isolated > 0, &c, err) < 0) {
+	if (sandbox_spawn_as(argv, dir, l, isolate, &c, err) < 0) {
 		sandbox_result_free(r);
 		return -1;
 	}
@@ -374,6 +377,14 @@ int sandbox_run(const char *const *argv, const char *dir, const struct sandbox_l
 	}
 	sandbox_kill(&c, r->timed_out ? &r->status : NULL);
 	return 0;
+}
+
+int sandbox_run(const char *const *argv, const char *dir, const struct sandbox_limits *l,
+	const char *input, size_t input_len, int timeout_ms, size_t out_cap,
+	struct sandbox_result *r, struct err *err)
+{
+	return sandbox_run_as(argv, dir, l, sandbox_isolated(), input, input_len, timeout_ms,
+		out_cap, r, err);
 }
 
 void sandbox_rmtree(const char *dir)

@@ -51,7 +51,6 @@ static const struct note notes[] = {
 	{ "mix", NAME_FORM_TAGGED, NULL, NULL, "share of tagged answers without reasoning" },
 	{ "mix", NAME_FORM_WORKED, NULL, NULL, "share of tagged worked solutions" },
 	{ "reward", "max_tokens", NULL, NULL, "penalised past max_tokens - buffer" },
-	{ "reward", "fn", NULL, NULL, "may be left out when `program` is given" },
 	{ "reward", "program", "non-empty list of texts", NULL,
 	  "the command and its arguments, run in the directory of `files` (docs/rewards.md)" },
 	{ "reward", "files", "list of paths", "none",

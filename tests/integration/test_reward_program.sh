@@ -94,7 +94,7 @@ datasets:
   test: {generate: arithmetic, digits: 2, style: problem, count: 4, seed: 2}
 rewards:
   mine: {program: [python3, reward.py], weight: 2.0, files: [reward.py, helpers/]}
-  hang: {program: [python3, hang.py], timeout_ms: 300, start_timeout_ms: 3000, files: [hang.py]}
+  hang: {program: [python3, hang.py], timeout_ms: 300, start_timeout_ms: 2000, files: [hang.py]}
   crash: {program: [python3, crash.py], files: [crash.py]}
   garbage: {program: [python3, garbage.py], files: [garbage.py]}
   flood: {program: [python3, flood.py], files: [flood.py]}
@@ -106,6 +106,7 @@ stages:
   - {name: e, kind: eval, dataset: test, rewards: [mine], max_new_tokens: 8}
 EOF
 S=$T/prog/spec.yaml
+T0=$(now_ms)
 
 # --- reward test: help and usage
 r1rc reward --help; expect_rc 0 "reward --help"
@@ -147,6 +148,7 @@ expect_rc 1 "flood"
 grep -q "reward 'flood': its reply is longer than 1048576 bytes" "$T/err" || fail "flood: $(cat "$T/err")"
 (( $(tail -n 1 "$T/rss") < 65536 )) || fail "flood: r1flow reached $(tail -n 1 "$T/rss") KB reading a 100 MB line"
 
+log "reward test of the programs: $(( $(now_ms) - T0 )) ms"
 # --- the sandbox
 if bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true 2>"$T/bwrap.err"; then
 	out=/var/tmp/r1flow-escape-$$
@@ -173,6 +175,7 @@ else
 	log "SKIP the sandbox assertions: bwrap cannot create namespaces here: $(cat "$T/bwrap.err")"
 fi
 
+log "the sandbox: $(( $(now_ms) - T0 )) ms"
 # --- the code reward
 TESTS='{"tests": [{"input": "2 3\n", "output": "5\n"}, {"input": "10 20\n", "output": "30"}]}'
 code() { # REWARD COMPLETION: prints the value
@@ -195,6 +198,7 @@ expect_rc 0 "code asserts"
 r1rc reward test --spec "$S" --reward code --completion "$right"; expect_rc 1 "code without a record"
 grep -q "items\[0\]: reward 'code': code: the item has no record" "$T/err" || fail "code without a record: $(cat "$T/err")"
 
+log "the code reward: $(( $(now_ms) - T0 )) ms"
 # --- a real pipeline: daemon, one worker; the program's files travel as blobs
 cp -r "$T/prog" "$T/submitted"
 sed -i "s/rewards: \[mine\]/rewards: [REWARD]/" "$T/submitted/spec.yaml"
@@ -243,4 +247,4 @@ ID=$(submit mine) || fail "submit mine (again) refused"
 RC=0; wait_pipeline "$ID" || RC=$?
 [[ $RC == 0 ]] || fail "after the bad programs the working one failed: $(tail -n 5 "$T/watch.log")"
 has_workers 1 || fail "the worker left"
-log "ok"
+log "the pipelines: $(( $(now_ms) - T0 )) ms"

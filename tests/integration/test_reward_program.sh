@@ -148,6 +148,33 @@ expect_rc 1 "flood"
 grep -q "reward 'flood': its reply is longer than 1048576 bytes" "$T/err" || fail "flood: $(cat "$T/err")"
 (( $(tail -n 1 "$T/rss") < 65536 )) || fail "flood: r1flow reached $(tail -n 1 "$T/rss") KB reading a 100 MB line"
 
+# --- docs/rewards.md's example, as the docs show it
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir "$T/example"
+cp "$SRC/docs/examples/reward_program.py" "$T/example/"
+cat >"$T/example/my.yaml" <<'EOF'
+version: 1
+name: example
+model:
+  config: {dim: 32, layers: 1, heads: 2, ffn: 64, max_seq: 48}
+datasets:
+  test: {generate: arithmetic, count: 4}
+rewards:
+  mine: {program: [python3, reward_program.py], files: [reward_program.py]}
+stages:
+  - {name: e, kind: eval, dataset: test}
+EOF
+r1rc reward test --spec "$T/example/my.yaml" --reward mine --answer 42 \
+	--completion '12+30=42</think><answer>42</answer>'
+expect_rc 0 "the docs' example"
+printf 'mine: 1.1\n  mine.correct: 1\n  mine.format: 1\nweighted (weight 1): 1.1\n' >"$T/want"
+diff -u "$T/want" "$T/out" || fail "docs/rewards.md's example prints something else"
+r1rc reward test --spec "$T/example/my.yaml" --reward mine --answer 1000 \
+	--completion '</think><answer>$1,000</answer>' --json
+[[ $(jq_ 'd["components"]["mine.correct"]' <"$T/out") == 1.0 ]] ||
+	fail "the example: \$1,000 is not 1000: $(cat "$T/out")"
+r1rc reward test --spec "$T/example/my.yaml" --reward mine --answer 42 --completion 'no tags 42' --json
+[[ $(jq_ 'd["total"]' <"$T/out") == 0.0 ]] || fail "the example scored an ill-formed completion: $(cat "$T/out")"
 log "reward test of the programs: $(( $(now_ms) - T0 )) ms"
 # --- the sandbox
 if bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true 2>"$T/bwrap.err"; then

@@ -833,7 +833,7 @@ static void test_jobs__bad_params_name_the_key(void)
 	run_fails(job_reward_run, json_pack("{s[{ss ss}] s[]}", "rewards", "name", "acc",
 		"fn", "accurate", "items"),
 		"reward: rewards[0].fn: unknown reward function 'accurate': expected "
-		"accuracy, countdown, think_answer_format, language_consistency or length", 0);
+		"accuracy, countdown, think_answer_format, language_consistency, length, program or code", 0);
 	run_fails(job_reward_run, json_pack("{s[{ss ss}] s[{ss si}]}", "rewards", "name", "f",
 		"fn", "think_answer_format", "items", "prompt", "1+1", "tokens", 1),
 		"reward: items[0].completion: missing", 0);

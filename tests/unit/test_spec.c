@@ -609,6 +609,65 @@ static void test_spec__reference_lists_every_key_of_every_kind(void)
 	free(ref);
 }
 
+/* Program and code rewards: `program` alone names the function, files become absolute
+ * paths, the keys of one kind are refused on the other. */
+static void test_spec__reward_programs_and_code(void)
+{
+	json_t *spec = load_ok(HEAD "rewards:\n"
+		"  mine: {program: [python3, reward.py], files: [reward.py, helpers/], timeout_ms: 500}\n"
+		"  code: {fn: code, mode: all}\n"
+		"datasets:\n  train: {generate: arithmetic, count: 10}\n"
+		"stages:\n  - {name: e, kind: eval, dataset: train}\n", NULL, 0);
+	json_t *mine = json_object_get(json_object_get(spec, "rewards"), "mine");
+	json_t *code = json_object_get(json_object_get(spec, "rewards"), "code");
+	CHECK(!strcmp(str(mine, "fn"), "program"));
+	json_t *argv = json_object_get(mine, "program"), *files = json_object_get(mine, "files");
+	CHECK(json_array_size(argv) == 2 && !strcmp(json_string_value(json_array_get(argv, 1)),
+		"reward.py"));
+	const char *f0 = json_string_value(json_array_get(files, 0));
+	const char *f1 = json_string_value(json_array_get(files, 1));
+	CHECK(json_array_size(files) == 2 && f0 && f1 && f0[0] == '/' && f1[0] == '/');
+	CHECK(strlen(f0) > 10 && !strcmp(f0 + strlen(f0) - 10, "/reward.py"));
+	CHECK(strlen(f1) > 8 && !strcmp(f1 + strlen(f1) - 8, "/helpers"));
+	CHECK(num(mine, "timeout_ms") == 500 && num(mine, "start_timeout_ms") == 10000 &&
+		num(mine, "memory_mb") == 1024);
+	CHECK(!strcmp(str(code, "mode"), "all") && num(code, "timeout_ms") == 2000);
+	CHECK(!json_object_get(code, "program") && !json_object_get(mine, "mode"));
+	/* the normalised spec loads again as JSON (what the daemon checks at submit) */
+	char *text = json_dumps(spec, JSON_COMPACT);
+	json_t *again = json_loads(text, 0, NULL);
+	struct err e = { 0 };
+	CHECK_MSG(again && spec_check_json(again, &e) == 0, "%s", e.msg);
+	free(text);
+	json_decref(again);
+	json_decref(spec);
+
+	static const struct { const char *reward, *says; } bad[] = {
+		{ "{program: []}", "key 'program': expected a list of 1 to 64 texts" },
+		{ "{program: python3}", "key 'program': expected a list of 1 to 64 texts" },
+		{ "{program: [python3, '']}", "key 'program[1]': expected a non-empty text" },
+		{ "{program: [python3], files: reward.py}", "key 'files': expected a list of paths" },
+		{ "{fn: code, program: [x]}", "key 'program': not valid for code rewards" },
+		{ "{fn: accuracy, timeout_ms: 5}", "key 'timeout_ms': not valid for accuracy rewards" },
+		{ "{fn: code, mode: some}", "key 'mode'" },
+		{ "{program: [x], timeout_ms: 0}", "key 'timeout_ms'" },
+		{ "{fn: program}", "missing required key 'program'" },
+		{ "{weight: 2}", "missing required key 'fn'" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char yaml[512];
+		json_t *out = NULL;
+		snprintf(yaml, sizeof yaml, HEAD "rewards:\n  r: %s\n"
+			"datasets:\n  train: {generate: arithmetic, count: 10}\n"
+			"stages:\n  - {name: e, kind: eval, dataset: train}\n", bad[i].reward);
+		e = (struct err){ 0 };
+		CHECK_MSG(spec_load_string(yaml, strlen(yaml), "t.yaml", NULL, 0, &out, &e) == -1,
+			"%s loaded", bad[i].reward);
+		CHECK_MSG(strstr(e.msg, bad[i].says) && strstr(e.msg, "reward 'r'"), "%s: %s",
+			bad[i].reward, e.msg);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -627,5 +686,6 @@ int main(int argc, char **argv)
 		TEST(test_spec__check_json_rejects_mutated_specs),
 		TEST(test_spec__errors_are_one_line),
 		TEST(test_spec__reference_lists_every_key_of_every_kind),
+		TEST(test_spec__reward_programs_and_code),
 		{ 0 } });
 }

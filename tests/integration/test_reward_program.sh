@@ -249,6 +249,11 @@ grep -q '"mine.match"' "$T/results" && grep -q '"mine.len"' "$T/results" ||
 files=$(sql "SELECT json_extract(spec, '\$.rewards.mine.file_blobs') FROM pipelines WHERE id = $ID")
 [[ $files == *'"reward.py":'* && $files == *'"helpers/score.py":'* ]] ||
 	fail "the stored spec does not pin the program's files: $files"
+# gc keeps them: the pipeline's spec names them
+"$R1FLOW_CLI" gc --data "$DATA" >"$T/gc.out" 2>&1 || fail "gc failed: $(cat "$T/gc.out")"
+for sha in $(/usr/bin/python3 -c 'import json,sys; print(" ".join(json.loads(sys.argv[1]).values()))' "$files"); do
+	[[ -e $DATA/blobs/$sha ]] || fail "gc removed the program's file $sha"
+done
 mv "$T/moved" "$T/submitted"
 
 for bad in crash hang; do

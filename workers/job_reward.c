@@ -164,6 +164,7 @@ int job_reward_run(const struct job *job, struct job_output *out, struct err *er
 			if (rewardext_is(spec[k].kind) && rewardext_score(job, json_array_get(rs, (size_t)k),
 				&in, json_is_object(record) ? record : NULL, &values[k], extra, &e) < 0) {
 				json_decref(extra);
+				out->retryable = err_transient(&e); /* a program's files not fetched */
 				err_set(err, ERR_INVALID, "reward: %s: %s", key, e.msg);
 				goto out;
 			}

@@ -14,7 +14,21 @@
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 # Debian's python3 first: a python3 shim elsewhere on PATH (pyenv) starts in seconds
 export PATH=/usr/bin:$PATH
+# the programs' directories ($TMPDIR/r1flow-reward-*) go with $T: lib.sh's cleanup
+# kills the worker with SIGKILL, which leaves them
+export TMPDIR=$T/tmp
+mkdir "$TMPDIR"
 
+# pids of the processes running a command line matching PATTERN in a directory under
+# $TMPDIR (this test's programs, not another run's)
+programs() {
+	local p
+	for p in /proc/[0-9]*; do
+		[[ $(readlink "$p/cwd" 2>/dev/null) == "$TMPDIR"/* ]] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1" && echo "${p#/proc/}"
+	done
+	return 0
+}
 r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err") $(cat "$T/out")"; }
 # a Python expression over the JSON document on stdin (bound to d); a tuple's items
@@ -226,6 +240,8 @@ r1rc reward test --spec "$S" --reward code --completion "$right"; expect_rc 1 "c
 grep -q "items\[0\]: reward 'code': code: the item has no record" "$T/err" || fail "code without a record: $(cat "$T/err")"
 
 log "the code reward: $(( $(now_ms) - T0 )) ms"
+left=$(ls "$TMPDIR")
+[[ -z $left ]] || fail "reward test left directories behind: $left"
 # --- a real pipeline: daemon, one worker; the program's files travel as blobs
 cp -r "$T/prog" "$T/submitted"
 sed -i "s/rewards: \[mine\]/rewards: [REWARD]/" "$T/submitted/spec.yaml"
@@ -270,7 +286,7 @@ for bad in crash hang; do
 	"$R1FLOW_CLI" status "$ID" --data "$DATA" >"$T/status" 2>&1 || true
 	grep -qF "$want" "$T/status" || fail "$bad: status does not show the error: $(cat "$T/status")"
 	kill -0 "$WORKER" || fail "the worker died on the $bad program"
-	! pgrep -f "python3 $bad.py" >/dev/null || fail "the $bad program is still running after its job failed"
+	[[ -z $(programs "$bad.py") ]] || fail "the $bad program is still running after its job failed"
 	kill -0 "$DAEMON" || fail "the daemon died on the $bad program"
 	log "$bad: the job failed with: ${err:0:160}"
 done
@@ -279,4 +295,12 @@ ID=$(submit mine) || fail "submit mine (again) refused"
 RC=0; wait_pipeline "$ID" || RC=$?
 [[ $RC == 0 ]] || fail "after the bad programs the working one failed: $(tail -n 5 "$T/watch.log")"
 has_workers 1 || fail "the worker left"
+ls -d "$TMPDIR"/r1flow-reward-* >/dev/null 2>&1 || fail "the worker keeps no program directory"
+[[ -n $(programs reward.py) ]] || fail "the worker keeps no reward.py process between jobs"
+# a worker that stops stops its programs and removes their directories
+stop "$WORKER"
+[[ $STOPPED_RC == 0 ]] || fail "the worker exited $STOPPED_RC after SIGTERM"
+left=$(ls "$TMPDIR")
+[[ -z $left ]] || fail "the stopped worker left directories behind: $left"
+[[ -z $(programs reward.py) ]] || fail "the worker's reward program outlived it"
 log "the pipelines: $(( $(now_ms) - T0 )) ms"

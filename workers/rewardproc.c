@@ -92,18 +92,19 @@ int rewardproc_parse_reply(const char *line, size_t len, double *reward, json_t 
 	const char *k;
 	*components = NULL;
 	if (!o)
-		return err_set(err, ERR_FORMAT, "the reply is not JSON: %s (got '%.60s%s')", je.text,
-			line, len > 60 ? "..." : "");
+		return err_set(err, ERR_FORMAT, "the reply is not JSON: %s (got '%.*s%s')", je.text,
+			(int)(len < 60 ? len : 60), line, len > 60 ? "..." : "");
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return err_set(err, ERR_FORMAT, "the reply is not a JSON object (got '%.60s%s')", line,
-			len > 60 ? "..." : "");
+		return err_set(err, ERR_FORMAT, "the reply is not a JSON object (got '%.*s%s')",
+			(int)(len < 60 ? len : 60), line, len > 60 ? "..." : "");
 	}
 	v = json_object_get(o, "reward");
 	if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+		const char *what = !v ? "missing" : json_is_number(v) ? "not finite" : "not a number";
 		json_decref(o);
 		return err_set(err, ERR_FORMAT, "the reply's \"reward\" is %s, expected a finite number",
-			!v ? "missing" : json_is_number(v) ? "not finite" : "not a number");
+			what);
 	}
 	*reward = json_number_value(v);
 	c = json_object_get(o, "components");
@@ -122,17 +123,18 @@ int rewardproc_parse_reply(const char *line, size_t len, double *reward, json_t 
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
 	json_object_foreach(c, k, v) {
-		if (!rewardproc_name_ok(k)) {
+		if (!rewardproc_name_ok(k)) { /* the message first: k is o's */
+			err_set(err, ERR_FORMAT, "the reply's component name '%.40s' is not "
+				"[A-Za-z0-9_-]{1,32}", k);
 			json_decref(out);
 			json_decref(o);
-			return err_set(err, ERR_FORMAT, "the reply's component name '%.40s' is not "
-				"[A-Za-z0-9_-]{1,32}", k);
+			return -1;
 		}
 		if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+			err_set(err, ERR_FORMAT, "the reply's component '%s' is not a finite number", k);
 			json_decref(out);
 			json_decref(o);
-			return err_set(err, ERR_FORMAT, "the reply's component '%s' is not a finite number",
-				k);
+			return -1;
 		}
 		if (json_object_set_new(out, k, json_real(json_number_value(v))) < 0) {
 			json_decref(out);

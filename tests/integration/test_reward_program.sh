@@ -105,7 +105,7 @@ name: rewards
 model:
   config: {dim: 32, layers: 1, heads: 2, ffn: 64, max_seq: 48}
 datasets:
-  test: {generate: arithmetic, digits: 2, style: problem, count: 4, seed: 2}
+  test: {generate: arithmetic, digits: 2, style: problem, count: 2, seed: 2}
 rewards:
   mine: {program: [python3, reward.py], weight: 2.0, files: [reward.py, helpers/]}
   hang: {program: [python3, hang.py], timeout_ms: 300, start_timeout_ms: 2000, files: [hang.py]}
@@ -117,7 +117,7 @@ rewards:
   code: {fn: code, timeout_ms: 1000}
   code_all: {fn: code, mode: all, timeout_ms: 1000}
 stages:
-  - {name: e, kind: eval, dataset: test, rewards: [mine], max_new_tokens: 8}
+  - {name: e, kind: eval, dataset: test, rewards: [mine], max_new_tokens: 4}
 EOF
 S=$T/prog/spec.yaml
 T0=$(now_ms)

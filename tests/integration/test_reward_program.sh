@@ -22,12 +22,18 @@ mkdir "$TMPDIR"
 # pids of the processes running a command line matching PATTERN in a directory under
 # $TMPDIR (this test's programs, not another run's)
 programs() {
-	local p
-	for p in /proc/[0-9]*; do
-		[[ $(readlink "$p/cwd" 2>/dev/null) == "$TMPDIR"/* ]] || continue
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1" && echo "${p#/proc/}"
-	done
-	return 0
+	/usr/bin/python3 - "$TMPDIR" "$1" <<'PY'
+import os, re, sys
+root, pattern = sys.argv[1] + "/", re.compile(sys.argv[2])
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        continue
+    if cwd.startswith(root) and pattern.search(cmd):
+        print(pid)
+PY
 }
 r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err") $(cat "$T/out")"; }
@@ -253,7 +259,13 @@ submit() { # REWARD: the pipeline's id; the spec and its files are gone after su
 	sed "s/REWARD/$1/; s/^name: rewards/name: rewards_$1/" "$T/submitted/spec.yaml" >"$T/submitted/run.yaml"
 	"$R1FLOW_CLI" submit "$T/submitted/run.yaml" --data "$DATA"
 }
-wait_pipeline() { timeout 60 "$R1FLOW_CLI" watch "$1" --data "$DATA" --plain >"$T/watch.log" 2>&1; }
+wait_pipeline() {
+	local t0 rc=0
+	t0=$(now_ms)
+	timeout 60 "$R1FLOW_CLI" watch "$1" --data "$DATA" --plain >"$T/watch.log" 2>&1 || rc=$?
+	log "pipeline $1: $(( $(now_ms) - t0 )) ms"
+	return $rc
+}
 
 ID=$(submit mine) || fail "submit mine refused"
 mv "$T/submitted" "$T/moved" # the worker must not need the user's files

@@ -4,6 +4,8 @@
  * model.checkpoint directory is checked as submit checks it (checkpoint_check:
  * config.json, and the headers and tensors of model.safetensors or its shards,
  * without loading them).
+ * A program reward's `files` are read as submit reads them (rewardfiles.h), so a
+ * missing one is refused here.
  * Then, as submit does, check that the data fits the model's context (fit.h): the
  * spec's generated datasets are generated and its JSONL files read for it; datasets
  * made by stages or shared in a daemon are checked when they exist.
@@ -30,6 +32,7 @@
 #include "gen.h"
 #include "jsonl.h"
 #include "memplan.h"
+#include "rewardfiles.h"
 #include "spec.h"
 
 /* fit.h's source over the spec's own datasets: one is open at a time. */
@@ -154,6 +157,16 @@ static int validate_fit(const json_t *spec, int *vocab, struct err *err)
 	fit_spec_close(&f);
 	tokenizer_release(&tok);
 	return rc;
+}
+
+/* rewardfiles.h's put for validate: nothing is stored, the files need only be readable. */
+static int validate_hash(void *ctx, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	(void)ctx;
+	(void)err;
+	sha256_buffer(data, size, hex);
+	return 0;
 }
 
 /* MemTotal of /proc/meminfo in bytes. */
@@ -303,6 +316,14 @@ int cmd_validate(int argc, char **argv)
 		"checkpoint"));
 	if (dir && checkpoint_check(dir, NULL, &e) < 0) {
 		cli_error("validate", "%s: model.checkpoint: %s", file, e.msg);
+		json_decref(spec);
+		return CLI_EXIT_FAIL;
+	}
+	json_t *pinned = json_deep_copy(spec); /* the reward programs' files, read as submit reads them */
+	int prc = pinned ? rewardfiles_pin(pinned, validate_hash, NULL, &e) : -1;
+	json_decref(pinned);
+	if (prc < 0) {
+		cli_error("validate", "%s: %s", file, pinned ? e.msg : "out of memory");
 		json_decref(spec);
 		return CLI_EXIT_FAIL;
 	}

@@ -72,6 +72,11 @@ int rewardproc_starts(const struct rewardproc *p)
 	return p->starts;
 }
 
+int rewardproc_pid(const struct rewardproc *p)
+{
+	return (int)p->child.pid;
+}
+
 static int rewardproc_name_ok(const char *s)
 {
 	size_t n = strlen(s);

@@ -57,4 +57,7 @@ int rewardproc_parse_reply(const char *line, size_t len, double *reward, json_t 
 /* How many times the program was started (tests: a restart after a crash). */
 int rewardproc_starts(const struct rewardproc *p);
 
+/* The running program's pid (its process group), or -1 (tests). */
+int rewardproc_pid(const struct rewardproc *p);
+
 #endif

@@ -141,6 +141,12 @@ r1rc reward test --spec "$S" --reward mine --completion x --record '[1]'; expect
 r1rc reward test --spec "$S" --reward nosuch --completion x; expect_rc 1 "an unknown reward"
 grep -q "no reward named 'nosuch'.*'mine'" "$T/err" || fail "unknown reward: $(cat "$T/err")"
 
+# --- validate reads the programs' files as submit will
+r1rc validate "$S"; expect_rc 0 "validate"
+sed 's/files: \[reward.py\]}/files: [reward.py, nowhere.py]}/' "$S" >"$T/prog/missing.yaml"
+r1rc validate "$T/prog/missing.yaml"; expect_rc 1 "validate with a missing file"
+grep -q "reward 'lost': files: cannot open '$T/prog/nowhere.py'" "$T/err" || fail "validate: $(cat "$T/err")"
+
 # --- the working program: answer match, its helper module, the record, components
 r1rc reward test --spec "$S" --reward mine --completion "the answer is 42" --answer 42 --json
 expect_rc 0 "reward test mine"

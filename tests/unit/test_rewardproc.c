@@ -183,6 +183,39 @@ static void test_rewardproc__a_crash_fails_with_its_stderr_then_restarts(void)
 	rewardproc_free(p);
 }
 
+/* 1 once process pid has exited (a zombie, or gone), waiting up to 10 s. */
+static int exited(int pid)
+{
+	for (int i = 0; i < 1000; i++) {
+		char path[64], stat[256];
+		snprintf(path, sizeof path, "/proc/%d/stat", pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			return 1;
+		size_t n = fread(stat, 1, sizeof stat - 1, f);
+		fclose(f);
+		stat[n] = '\0';
+		const char *e = strrchr(stat, ')');
+		if (e && e[1] == ' ' && e[2] == 'Z')
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void test_rewardproc__a_program_that_exits_between_requests_is_restarted(void)
+{
+	struct rewardproc *p = sh_prog("read -r l; echo '{\"reward\": 2}'; exit 0", 5000);
+	double r = 0;
+	struct err e = { 0 };
+	for (int i = 1; i <= 3; i++) {
+		CHECK_MSG(call(p, 5000, &r, &e) == 0 && r == 2, "call %d: %s", i, e.msg);
+		CHECK(rewardproc_starts(p) == i);
+		CHECK(exited(rewardproc_pid(p))); /* so the next call finds it gone */
+	}
+	rewardproc_free(p);
+}
+
 static void test_rewardproc__a_hang_times_out_and_is_killed(void)
 {
 	struct rewardproc *p = sh_prog("echo starting >&2; read -r l; exec sleep 1000", 0);
@@ -244,6 +277,7 @@ int main(int argc, char **argv)
 		TEST(test_sandbox__ring_keeps_the_last_bytes_as_one_line),
 		TEST(test_rewardproc__a_program_answers_line_by_line),
 		TEST(test_rewardproc__a_crash_fails_with_its_stderr_then_restarts),
+		TEST(test_rewardproc__a_program_that_exits_between_requests_is_restarted),
 		TEST(test_rewardproc__a_hang_times_out_and_is_killed),
 		TEST(test_rewardproc__garbage_and_floods_fail_the_call),
 		TEST(test_sandbox__run_has_a_time_limit_and_caps_output),

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "clock.h"
+#include "rewardfiles.h"
 #include "spec.h"
 #include "spec_keys.h"
 #include "test.h"
@@ -668,6 +669,67 @@ static void test_spec__reward_programs_and_code(void)
 	}
 }
 
+/* rewardfiles_pin: a file under its name, a directory under its name and the paths
+ * below it, in name order; two entries giving one name are refused. */
+static int pin_put(void *ctx, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	(void)err;
+	(*(int *)ctx)++;
+	sha256_buffer(data, size, hex);
+	return 0;
+}
+
+static void test_spec__reward_files_are_pinned_by_name(void)
+{
+	const char *dir = testdir_new("rewardfiles");
+	char path[1200], a[1200], b[1200], c[1200];
+	snprintf(path, sizeof path, "%s/helpers", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof path, "%s/helpers/lib", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(a, sizeof a, "%s/reward.py", dir);
+	testdir_write(a, "print(1)\n", 9);
+	snprintf(path, sizeof path, "%s/helpers/z.py", dir);
+	testdir_write(path, "z", 1);
+	snprintf(path, sizeof path, "%s/helpers/lib/b.py", dir);
+	testdir_write(path, "b", 1);
+	snprintf(b, sizeof b, "%s/helpers", dir);
+	json_t *spec = json_pack("{s{s{ss s[ss]} s{ss}}}", "rewards", "mine", "fn", "program",
+		"files", a, b, "acc", "fn", "accuracy");
+	int puts = 0;
+	struct err e = { 0 };
+	CHECK_MSG(rewardfiles_pin(spec, pin_put, &puts, &e) == 0, "%s", e.msg);
+	json_t *blobs = json_object_get(json_object_get(json_object_get(spec, "rewards"), "mine"),
+		REWARDFILES_KEY);
+	char *text = json_dumps(blobs, JSON_COMPACT);
+	char want[512], hex[SHA256_HEX_SIZE];
+	sha256_buffer("print(1)\n", 9, hex);
+	snprintf(want, sizeof want, "{\"reward.py\":\"%s\",\"helpers/lib/b.py\":", hex);
+	CHECK_MSG(!strncmp(text, want, strlen(want)) && strstr(text, "\"helpers/z.py\":"), "%s", text);
+	CHECK(puts == 3 && json_object_size(blobs) == 3);
+	CHECK(!json_object_get(json_object_get(json_object_get(spec, "rewards"), "acc"),
+		REWARDFILES_KEY));
+	free(text);
+	json_decref(spec);
+	/* reward.py twice: once itself, once from another directory */
+	snprintf(path, sizeof path, "%s/other", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(c, sizeof c, "%s/other/reward.py", dir);
+	testdir_write(c, "x", 1);
+	spec = json_pack("{s{s{ss s[ss]}}}", "rewards", "mine", "fn", "program", "files", a, c);
+	CHECK(rewardfiles_pin(spec, pin_put, &puts, &e) == -1);
+	CHECK_MSG(!strcmp(e.msg, "reward 'mine': files: two files are named 'reward.py'"), "%s", e.msg);
+	json_decref(spec);
+	snprintf(c, sizeof c, "%s/absent.py", dir);
+	spec = json_pack("{s{s{ss s[s]}}}", "rewards", "mine", "fn", "program", "files", c);
+	CHECK(rewardfiles_pin(spec, pin_put, &puts, &e) == -1);
+	CHECK_MSG(strstr(e.msg, "reward 'mine': files: cannot open '") && strstr(e.msg, "absent.py"),
+		"%s", e.msg);
+	json_decref(spec);
+	testdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -687,5 +749,6 @@ int main(int argc, char **argv)
 		TEST(test_spec__errors_are_one_line),
 		TEST(test_spec__reference_lists_every_key_of_every_kind),
 		TEST(test_spec__reward_programs_and_code),
+		TEST(test_spec__reward_files_are_pinned_by_name),
 		{ 0 } });
 }

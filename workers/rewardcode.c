@@ -172,7 +172,8 @@ int rewardcode_score(const char *completion, size_t len, const json_t *record,
 			"its tests from the record's 'tests' or 'asserts')");
 	if ((t && !json_is_array(t)) || (a && !json_is_string(a) && !json_is_array(a)))
 		return err_set(err, ERR_INVALID, "code: the record's %s", t && !json_is_array(t) ?
-			"'tests' is not a list of {input, output}" : "'asserts' is not a text or a list of texts");
+			"'tests' is not a list of {input, output}" :
+			"'asserts' is not a text or a list of texts");
 	if (nt + na == 0)
 		return err_set(err, ERR_INVALID, "code: the record has no 'tests' or 'asserts'");
 	if (nt + na > REWARDCODE_MAX_TESTS)

@@ -359,7 +359,8 @@ static int sandbox_run_as(const char *const *argv, const char *dir,
 			if (pf[i].fd == c.err) {
 				sandbox_ring_add(&r->tail, buf, (size_t)got);
 			} else {
-				size_t keep = out_cap - r->out_len < (size_t)got ? out_cap - r->out_len : (size_t)got;
+				size_t room = out_cap - r->out_len;
+				size_t keep = room < (size_t)got ? room : (size_t)got;
 				memcpy(r->out + r->out_len, buf, keep);
 				r->out_len += keep;
 				r->out[r->out_len] = '\0';

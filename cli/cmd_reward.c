@@ -73,7 +73,7 @@ static int reward_test(int argc, char **argv)
 		{ "tokens", OPT_INT, &tokens, "N", 0, 1e9, 0,
 		  "the completion's token count (the length reward)", "its length in bytes" },
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
-		  "print {\"components\": {...}, \"total\": T} on one line", NULL },
+		  "print {\"components\": {...}, \"total\": T} as JSON", NULL },
 		{ NULL },
 	};
 	const struct cli_verb verb = {
@@ -83,9 +83,14 @@ static int reward_test(int argc, char **argv)
 			 "built-in functions, and reward programs and the code reward in the same\n"
 			 "sandbox (docs/rewards.md). A program's `files` are copied as submit would\n"
 			 "store them, so a file missing from the list shows here. No daemon needed.\n"
-			 "Exit status 1 when the reward cannot score the completion (a program\n"
-			 "that times out, crashes or replies with something that is not a reward):\n"
-			 "the error is the one the pipeline's job would fail with.",
+			 "\n"
+			 "example: r1flow reward test --spec my.yaml --reward mine --answer 42 \\\n"
+			 "             --completion '12+30=42</think><answer>42</answer>'\n"
+			 "\n"
+			 "exit status: 0 scored; 1 the reward cannot score the completion (a\n"
+			 "program that times out, crashes or replies with something that is not a\n"
+			 "reward: the error the pipeline's job would fail with), or the spec or its\n"
+			 "files cannot be read; 2 usage error.",
 	};
 	int rc = cli_parse(&verb, argc, argv, NULL);
 	if (rc != CLI_CONTINUE)

@@ -132,7 +132,9 @@ T0=$(now_ms)
 r1rc reward --help; expect_rc 0 "reward --help"
 grep -q "reward test" "$T/out" || fail "reward --help does not name test: $(cat "$T/out")"
 r1rc reward test --help; expect_rc 0 "reward test --help"
-for o in --spec --reward --completion --answer --prompt --record --json; do
+grep -q "r1flow reward test" "$T/out" && grep -q "example:" "$T/out" && grep -q "exit status" "$T/out" ||
+	fail "reward test --help lacks the verb, an example or the exit statuses: $(cat "$T/out")"
+for o in --spec --reward --completion --answer --prompt --record --tokens --json; do
 	grep -q -- "$o" "$T/out" || fail "reward test --help lacks $o"
 done
 r1rc reward test --spec "$S" --completion x; expect_rc 2 "reward test without --reward"

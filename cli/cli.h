@@ -73,6 +73,8 @@ int dataset_templated(const char *verb, const struct client_addr *addr, const ch
 /* Disk space (cmd_gc.c: gc, and the `dataset delete` subcommand). */
 int cmd_gc(int argc, char **argv);
 int cmd_dataset_delete(int argc, char **argv);
+/* Rewards (cmd_reward.c: `reward test`, the worker's reward job run here). */
+int cmd_reward(int argc, char **argv);
 
 /* cmd_train.c's names for base/opts.h's table (struct opt): the same type, kept until
  * that file is reworked. */

@@ -4,6 +4,8 @@
  * model.checkpoint directory is checked as submit checks it (checkpoint_check:
  * config.json, and the headers and tensors of model.safetensors or its shards,
  * without loading them).
+ * A program reward's `files` are read as submit reads them (rewardfiles.h), so a
+ * missing one is refused here.
  * Then, as submit does, read every JSONL or CSV dataset file through its mapping
  * (rows.h: a bad record, a mapped key missing, an answer rule that finds nothing is
  * an error naming FILE:LINE), and check that the data fits the model's context
@@ -31,6 +33,7 @@
 #include "fit.h"
 #include "spec_data.h"
 #include "memplan.h"
+#include "rewardfiles.h"
 #include "spec.h"
 
 /* Does the spec's data fit its model (fit.h)? *vocab: the tokenizer's size when the
@@ -50,6 +53,16 @@ static int validate_fit(const json_t *spec, int *vocab, struct err *err)
 	spec_data_close(&f);
 	tokenizer_release(&tok);
 	return rc;
+}
+
+/* rewardfiles.h's put for validate: nothing is stored, the files need only be readable. */
+static int validate_hash(void *ctx, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	(void)ctx;
+	(void)err;
+	sha256_buffer(data, size, hex);
+	return 0;
 }
 
 /* MemTotal of /proc/meminfo in bytes. */
@@ -199,6 +212,14 @@ int cmd_validate(int argc, char **argv)
 		"checkpoint"));
 	if (dir && checkpoint_check(dir, NULL, &e) < 0) {
 		cli_error("validate", "%s: model.checkpoint: %s", file, e.msg);
+		json_decref(spec);
+		return CLI_EXIT_FAIL;
+	}
+	json_t *pinned = json_deep_copy(spec); /* the reward programs' files, read as submit reads them */
+	int prc = pinned ? rewardfiles_pin(pinned, validate_hash, NULL, &e) : -1;
+	json_decref(pinned);
+	if (prc < 0) {
+		cli_error("validate", "%s: %s", file, pinned ? e.msg : "out of memory");
 		json_decref(spec);
 		return CLI_EXIT_FAIL;
 	}

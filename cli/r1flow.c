@@ -47,6 +47,7 @@ static const struct cmd commands[] = {
 	{ "sample", cmd_sample, "generate continuations of a prompt with a model" },
 	{ "score", cmd_score, "print a text's log-probability under a model" },
 	{ "tokenize", cmd_tokenize, "print a text's token ids under a model's tokenizer (--decode: ids to text)" },
+	{ "reward", cmd_reward, "score a completion with one of a spec's rewards, here (reward test)" },
 	{ "train", cmd_train, "pretrain a model here on the generated corpus, into a model directory" },
 };
 

@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobs.h"
 #include "broker.h"
 #include "daemon.h"
 #include "datasets.h"
 #include "events.h"
 #include "learner.h"
 #include "names.h"
+#include "rewardfiles.h"
 #include "spec.h"
 #include "stage.h"
 #include "tokenizers.h"
@@ -352,6 +354,13 @@ out:
 	return done ? 0 : -1;
 }
 
+/* rewardfiles.h's put: a reward program's file becomes a blob. */
+static int submit_put_blob(void *ctx, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	return blobs_put(ctx, data, size, hex, err);
+}
+
 int scheduler_submit(struct daemon *d, json_t *spec, const char *source, const char *token,
 	int64_t *id, int *existing, struct err *err)
 {
@@ -368,7 +377,7 @@ int scheduler_submit(struct daemon *d, json_t *spec, const char *source, const c
 		}
 	}
 	if (spec_check_json(spec, err) < 0 || stage_model_resolve(d, spec, err) < 0 ||
-		tokenizers_pin(d, spec, err) < 0)
+		tokenizers_pin(d, spec, err) < 0 || rewardfiles_pin(spec, submit_put_blob, d, err) < 0)
 		return -1;
 	const char *name = json_string_value(json_object_get(spec, "name"));
 	int64_t seed = json_integer_value(json_object_get(spec, "seed"));

@@ -98,6 +98,12 @@ const struct key spec_reward_keys[] = {
 	NUM("penalty", RK_LENGTH, 0, 0, INF, 1.0),
 	NUM("format_credit", RK_ACCURACY | RK_COUNTDOWN | RK_MATH, 0, 0, 1, 0.1),
 	CUSTOM("extract", RK_MATH, 0),                 /* default: every step, in order */
+	CUSTOM("program", RK_PROGRAM, K_REQ),                   /* [command, args...] */
+	CUSTOM("files", RK_PROGRAM, 0),                         /* paths: [] */
+	INT("timeout_ms", RK_PROGRAM | RK_CODE, 0, 1, 600000, 2000),
+	INT("start_timeout_ms", RK_PROGRAM, 0, 0, 600000, 10000),
+	INT("memory_mb", RK_PROGRAM | RK_CODE, 0, 16, 1048576, 1024),
+	ENUM("mode", RK_CODE, 0, "fraction|all"),
 	END,
 };
 

@@ -201,6 +201,43 @@ static int check_extract(struct v *v, const struct snode *rn, const char *scope,
 	return 0;
 }
 
+/* A program reward's program (texts) and files (paths, made absolute). */
+static int check_reward_program(struct v *v, const struct snode *rn, const char *scope, json_t *r)
+{
+	static const struct key path_row = { "files", KT_PATH, 0, 0, 0, 0, 0, NULL, NULL };
+	const struct snode *pn = snode_get(rn, "program"), *fn = snode_get(rn, "files");
+	char g[80], kp[48];
+	json_t *argv = json_array(), *files = json_array();
+	if (!argv || json_object_set_new(r, "program", argv) < 0 || !files ||
+	    json_object_set_new(r, "files", files) < 0)
+		return spec_nomem(v);
+	if (pn->type != SNODE_SEQ || pn->n == 0 || pn->n > 64)
+		return spec_fail(v, pn, scope, "program", "expected a list of 1 to 64 texts (the command "
+			"and its arguments), got %s", spec_got(pn, g, sizeof g));
+	for (size_t i = 0; i < pn->n; i++) {
+		const struct snode *a = pn->items[i];
+		snprintf(kp, sizeof kp, "program[%zu]", i);
+		if (!spec_ref_ok(v, a) || a->len == 0 || memchr(a->text, '\0', a->len))
+			return spec_fail(v, a, scope, kp, "expected a non-empty text, got %s",
+				spec_got(a, g, sizeof g));
+		json_t *j = spec_jstr(v, a->text, a->len);
+		if (!j || json_array_append_new(argv, j) < 0)
+			return spec_nomem(v);
+	}
+	if (!fn || fn->type == SNODE_NULL)
+		return 0;
+	if (fn->type != SNODE_SEQ)
+		return spec_fail(v, fn, scope, "files", "expected a list of paths, got %s",
+			spec_got(fn, g, sizeof g));
+	for (size_t i = 0; i < fn->n; i++) {
+		snprintf(kp, sizeof kp, "files[%zu]", i);
+		json_t *j = spec_value(v, &path_row, fn->items[i], scope, kp);
+		if (!j || json_array_append_new(files, j) < 0)
+			return j ? spec_nomem(v) : -1;
+	}
+	return 0;
+}
+
 static int spec_check_reward(struct v *v, const struct snode *kn, const struct snode *rn, json_t *all)
 {
 	char scope[120], q[80], g[80], desc[64];
@@ -210,10 +247,12 @@ static int spec_check_reward(struct v *v, const struct snode *kn, const struct s
 	if (rn->type != SNODE_MAP)
 		return spec_fail(v, rn, scope, NULL, "expected a mapping, got %s", spec_got(rn, g, sizeof g));
 	int fn = spec_enum_peek(v, rn, spec_reward_keys, "fn");
+	const struct snode *fnn = snode_get(rn, "fn");
+	if (!fnn && snode_get(rn, "program")) /* `program:` alone names its function */
+		fn = NAMEI_REWARD_PROGRAM;
 	if (spec_keys_known(v, rn, spec_reward_keys, fn >= 0 ? 1u << fn : 0, scope, "") < 0)
 		return -1;
-	const struct snode *fnn = snode_get(rn, "fn");
-	if (!fnn)
+	if (!fnn && fn < 0)
 		return spec_fail(v, rn, scope, NULL, "missing required key 'fn'");
 	if (fn < 0) {
 		json_t *j = spec_value(v, spec_row(spec_reward_keys, "fn"), fnn, scope, "fn");
@@ -223,11 +262,15 @@ static int spec_check_reward(struct v *v, const struct snode *kn, const struct s
 	json_t *r = json_object();
 	if (!r || json_object_set_new(all, kn->text, r) < 0)
 		return spec_nomem(v);
+	if (!fnn && json_object_set_new(r, "fn", json_string(names_reward[fn])) < 0)
+		return spec_nomem(v);
 	snprintf(desc, sizeof desc, "%s rewards", names_reward[fn]);
 	if (spec_keys_kind(v, rn, spec_reward_keys, 1u << fn, desc, scope, "") < 0 ||
 	    spec_fill(v, rn, spec_reward_keys, 1u << fn, scope, "", r) < 0)
 		return -1;
-	return fn == NAMEI_REWARD_MATH ? check_extract(v, rn, scope, r) : 0;
+	if (fn == NAMEI_REWARD_MATH)
+		return check_extract(v, rn, scope, r);
+	return fn == NAMEI_REWARD_PROGRAM ? check_reward_program(v, rn, scope, r) : 0;
 }
 
 /* datasets or rewards: a mapping of name → definition (absent: empty). */

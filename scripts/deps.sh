@@ -22,6 +22,7 @@ packages=(
   python3-sympy        # tests/ref/test_mathans_ref.c: the math reward against SymPy
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
   sqlite3              # integration tests read the daemon's database
+  bubblewrap           # workers: the reward programs' sandbox (docs/rewards.md)
 )
 # node and npm run the tokenizer references (tests/tokenizer_ref); a newer Node already
 # on PATH is used as it is, Debian's otherwise

@@ -63,8 +63,10 @@
 #define NAME_REWARD_LANGUAGE  "language_consistency"
 #define NAME_REWARD_LENGTH    "length"
 #define NAME_REWARD_MATH      "math"
+#define NAME_REWARD_PROGRAM   "program"
+#define NAME_REWARD_CODE      "code"
 #define NAMES_REWARD(X) X(REWARD, ACCURACY) X(REWARD, COUNTDOWN) X(REWARD, FORMAT) \
-	X(REWARD, LANGUAGE) X(REWARD, LENGTH) X(REWARD, MATH)
+	X(REWARD, LANGUAGE) X(REWARD, LENGTH) X(REWARD, MATH) X(REWARD, PROGRAM) X(REWARD, CODE)
 
 /* The math reward's `extract:` steps (mathans.h), in their default order. */
 #define NAME_EXTRACT_ANSWER_TAG  "answer_tag"
@@ -79,7 +81,8 @@
  * rejection_sample stage counts as correct when its spec has no `correct:`; their
  * format_credit is set to 0 for that count (docs/rewards.md). A new answer checker
  * is appended here too. */
-#define NAMES_REWARD_CORRECT(X) X(REWARD, ACCURACY) X(REWARD, COUNTDOWN) X(REWARD, MATH)
+#define NAMES_REWARD_CORRECT(X) X(REWARD, ACCURACY) X(REWARD, COUNTDOWN) X(REWARD, MATH) \
+	X(REWARD, CODE)
 
 /* ---- derived from the lists above ------------------------------------------- */
 

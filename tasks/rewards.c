@@ -347,6 +347,8 @@ int rewards_component_check(const struct rewards_component *c, struct err *err)
 			return err_set(err, ERR_INVALID, "reward '%s': penalty must be >= 0", name);
 		break;
 	case REWARDS_FORMAT:
+	case REWARDS_PROGRAM: /* their params are the worker's (rewardext.h) */
+	case REWARDS_CODE:
 		break;
 	}
 	return 0;
@@ -384,6 +386,10 @@ int rewards_score(const struct rewards_component *spec, int n, const struct rewa
 		case REWARDS_MATH: v = rewards_math(in, p); break;
 		case REWARDS_LENGTH:
 			v = rewards_length(in->completion_tokens, p->max_tokens, p->buffer, p->penalty);
+			break;
+		case REWARDS_PROGRAM:
+		case REWARDS_CODE:
+			v = components[i]; /* the caller's */
 			break;
 		}
 		components[i] = v;

@@ -62,6 +62,10 @@
  *                         [answer_tag] it is accuracy's 1 / format_credit / 0 by
  *                         value; with [boxed] a \boxed{} answer needs no tags.
  *
+ * External kinds. `program` (a user's reward program) and `code` (the completion's
+ * code run against tests) run processes, which this library does not: the worker's
+ * rewardext.h computes their values and rewards_score takes them as given.
+ *
  * A spec is an array of components; rewards_score fills each component's value
  * (unweighted) and the weighted sum.
  */
@@ -85,6 +89,8 @@ enum rewards_kind {
 	REWARDS_LANGUAGE = NAMEI_REWARD_LANGUAGE,    /* language_consistency */
 	REWARDS_LENGTH = NAMEI_REWARD_LENGTH,        /* length */
 	REWARDS_MATH = NAMEI_REWARD_MATH,            /* math */
+	REWARDS_PROGRAM = NAMEI_REWARD_PROGRAM,      /* program: workers/rewardext.h */
+	REWARDS_CODE = NAMEI_REWARD_CODE,            /* code: workers/rewardext.h */
 };
 
 struct rewards_params {
@@ -147,8 +153,10 @@ int rewards_answer_equal(const char *answer, size_t len, const char *reference);
 
 /*
  * Score one completion: components[i] = spec[i]'s value (unweighted), *total = the
- * weighted sum. Errors (nothing written to *total): a component fails its check, an
- * accuracy or math component without a reference answer, a countdown component whose prompt
+ * weighted sum. An external component's value (program, code) is read from
+ * components[i], which the caller filled. Errors (nothing written to *total): a
+ * component fails its check, an accuracy or math component without a reference
+ * answer, a countdown component whose prompt
  * is not a countdown prompt — misconfigurations, each naming the component.
  */
 int rewards_score(const struct rewards_component *spec, int n, const struct rewards_input *in,

@@ -26,7 +26,8 @@
  *
  * Tests run job functions in-process without a runtime: with compute NULL,
  * job_blob_path takes blob `sha256` from the file blob_dir/<sha256> (no fetch, no
- * hash check; missing is an ERR_NOTFOUND error). The runtime leaves blob_dir NULL.
+ * hash check; missing is an ERR_NOTFOUND error). The runtime leaves blob_dir NULL;
+ * `r1flow reward test` runs a reward job this way too (cli/cmd_reward.c).
  *
  * Forbidden: keeping pointers into job after returning; calling job_blob_path from
  * any thread but the compute thread that runs the job.

@@ -6,12 +6,15 @@
  *             (default 1), and fn's params with rewards.h's defaults:
  *             format_credit, alphabet, max_tokens, buffer, penalty, extract (an
  *             array of names.h's extraction step names, distinct)}
+ *             (program and code components: rewardext.h's params)
  *   items     array of {prompt: text, completion: text (may hold any bytes the
  *             rollout text carried), answer: text or null/absent, tokens: N (>= 0,
- *             generated tokens, EOS included)}
+ *             generated tokens, EOS included), record: object or null/absent (the
+ *             dataset record's other fields: what program and code rewards read)}
  *
  * Result: {items: [{components: {name: value (unweighted)}, total: Σ weight·value}]}
- * in items order. A misconfigured component (rewards_component_check) or an item
+ * in items order; a program's own components are there too as "NAME.COMPONENT", and
+ * a code reward's "NAME.passed" and "NAME.tests" (rewardext.h), outside the total. A misconfigured component (rewards_component_check) or an item
  * a component cannot score (accuracy without an answer, countdown on a prompt
  * that is not a countdown prompt) fails the job, naming the component or item.
  */
@@ -21,6 +24,7 @@
 
 #include "jobparams.h"
 #include "kinds.h"
+#include "rewardext.h"
 #include "rewards.h"
 
 /* math's extract: absent keeps the default (every step); else 1..4 known names. */
@@ -84,6 +88,8 @@ static int reward_parse_spec(struct jobparams *p, const json_t *params,
 				return jobparams_fail(p, "name", "'%s' is also rewards[%zu]'s name", c->name, j);
 		if (rewards_kind_parse(fn, &c->kind, &e) < 0)
 			return jobparams_fail(p, "fn", "%s", e.msg);
+		if (rewardext_is(c->kind) && rewardext_check(o, &e) < 0)
+			return err_set(p->err, ERR_INVALID, "reward: %s.%s", key, e.msg);
 		if (jobparams_num(p, o, "weight", 0, 1.0, -1e30, 1e30, &c->weight) < 0 ||
 			jobparams_num(p, o, "format_credit", 0, rp->format_credit, -1e30, 1e30,
 				&rp->format_credit) < 0 ||
@@ -105,14 +111,16 @@ static int reward_parse_spec(struct jobparams *p, const json_t *params,
 	return 0;
 }
 
-/* {components: {...}, total} of one item. */
+/* {components: {...}, total} of one item; extra (taken): programs' own components. */
 static json_t *reward_item_json(const struct rewards_component *spec, int n, const double *v,
-	double total)
+	double total, json_t *extra)
 {
 	json_t *o = json_object(), *comp = json_object();
 	int bad = !o || !comp;
 	for (int i = 0; !bad && i < n; i++)
 		bad = json_object_set_new(comp, spec[i].name, json_real(v[i]));
+	bad = bad || json_object_update(comp, extra);
+	json_decref(extra);
 	if (bad) {
 		json_decref(comp);
 		json_decref(o);
@@ -162,11 +170,32 @@ int job_reward_run(const struct job *job, struct job_output *out, struct err *er
 			jobparams_int(&p, o, "tokens", 1, 0, 0, INT32_MAX, &tokens) < 0)
 			goto out;
 		in.completion_tokens = (int)tokens;
+		const json_t *record = json_object_get(o, "record"), *rs = json_object_get(job->params,
+			"rewards");
+		json_t *extra = json_object();
+		if (!extra) {
+			err_set(err, ERR_NOMEM, "reward: out of memory");
+			goto out;
+		}
+		if (record && !json_is_object(record) && !json_is_null(record)) {
+			json_decref(extra);
+			jobparams_fail(&p, "record", "expected an object or null");
+			goto out;
+		}
+		for (int k = 0; k < n; k++)
+			if (rewardext_is(spec[k].kind) && rewardext_score(job, json_array_get(rs, (size_t)k),
+				&in, json_is_object(record) ? record : NULL, &values[k], extra, &e) < 0) {
+				json_decref(extra);
+				out->retryable = err_transient(&e); /* a program's files not fetched */
+				err_set(err, ERR_INVALID, "reward: %s: %s", key, e.msg);
+				goto out;
+			}
 		if (rewards_score(spec, n, &in, values, &total, &e) < 0) {
+			json_decref(extra);
 			err_set(err, ERR_INVALID, "reward: %s: %s", key, e.msg);
 			goto out;
 		}
-		json_t *item = reward_item_json(spec, n, values, total);
+		json_t *item = reward_item_json(spec, n, values, total, extra);
 		if (!item || json_array_append_new(items_out, item)) {
 			err_set(err, ERR_NOMEM, "reward: out of memory");
 			goto out;

@@ -11,8 +11,9 @@
  *             crash (job_probe.c has the params). For tests and benchmarks.
  *   rollout   G samples per prompt from a checkpoint blob: tokens, text, log-probs,
  *             finish (job_rollout.c)
- *   reward    rule-based rewards of completions, per component and weighted
- *             (job_reward.c)
+ *   reward    rule-based rewards of completions, per component and weighted, and
+ *             reward programs and the code reward in a sandbox (job_reward.c,
+ *             rewardext.h)
  *   reject    rejection-sampling filters: kept items and drop counts (job_reject.c)
  *   grad      the flat fp32 gradient of a shard of sequences under CE or GRPO, and
  *             loss sums (job_grad.c)

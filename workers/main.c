@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "pool.h"
+#include "rewardext.h"
 #include "runtime.h"
 #include "selfpipe.h"
 #include "settings.h"
@@ -34,7 +35,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (runtime_run(&s, signal_fd, &err) < 0) {
+	rc = runtime_run(&s, signal_fd, &err);
+	rewardext_clear(); /* the reward programs and their directories (the compute thread is over) */
+	if (rc < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

@@ -857,7 +857,7 @@ static void test_jobs__bad_params_name_the_key(void)
 	run_fails(job_reward_run, json_pack("{s[{ss ss}] s[]}", "rewards", "name", "acc",
 		"fn", "accurate", "items"),
 		"reward: rewards[0].fn: unknown reward function 'accurate': expected "
-		"accuracy, countdown, think_answer_format, language_consistency, length or math", 0);
+		"accuracy, countdown, think_answer_format, language_consistency, length, math, program or code", 0);
 	run_fails(job_reward_run, json_pack("{s[{ss ss s[s]}] s[]}", "rewards", "name", "m",
 		"fn", "math", "extract", "boxd", "items"),
 		"reward: rewards[0].extract: item 0: expected a step name", 0);

@@ -25,7 +25,7 @@ static void test_names__the_spec_format_is_pinned(void)
 	CHECK(strcmp(NAMES_STYLE_CHOICES, "problem|worked|corpus") == 0);
 	CHECK(strcmp(NAMES_FORM_CHOICES, "plain|tagged|worked") == 0);
 	CHECK(strcmp(NAMES_REWARD_CHOICES,
-		"accuracy|countdown|think_answer_format|language_consistency|length|math") == 0);
+		"accuracy|countdown|think_answer_format|language_consistency|length|math|program|code") == 0);
 	CHECK(strcmp(NAMES_EXTRACT_CHOICES, "answer_tag|boxed|hash|last_number") == 0);
 }
 

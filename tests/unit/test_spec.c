@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "clock.h"
+#include "rewardfiles.h"
 #include "spec.h"
 #include "spec_keys.h"
 #include "test.h"
@@ -681,6 +682,126 @@ static void test_spec__math_reward_keys(void)
 #undef MATH_TAIL
 }
 
+/* Program and code rewards: `program` alone names the function, files become absolute
+ * paths, the keys of one kind are refused on the other. */
+static void test_spec__reward_programs_and_code(void)
+{
+	json_t *spec = load_ok(HEAD "rewards:\n"
+		"  mine: {program: [python3, reward.py], files: [reward.py, helpers/], timeout_ms: 500}\n"
+		"  code: {fn: code, mode: all}\n"
+		"datasets:\n  train: {generate: arithmetic, count: 10}\n"
+		"stages:\n  - {name: e, kind: eval, dataset: train}\n", NULL, 0);
+	json_t *mine = json_object_get(json_object_get(spec, "rewards"), "mine");
+	json_t *code = json_object_get(json_object_get(spec, "rewards"), "code");
+	CHECK(!strcmp(str(mine, "fn"), "program"));
+	json_t *argv = json_object_get(mine, "program"), *files = json_object_get(mine, "files");
+	CHECK(json_array_size(argv) == 2 && !strcmp(json_string_value(json_array_get(argv, 1)),
+		"reward.py"));
+	const char *f0 = json_string_value(json_array_get(files, 0));
+	const char *f1 = json_string_value(json_array_get(files, 1));
+	CHECK(json_array_size(files) == 2 && f0 && f1 && f0[0] == '/' && f1[0] == '/');
+	CHECK(strlen(f0) > 10 && !strcmp(f0 + strlen(f0) - 10, "/reward.py"));
+	CHECK(strlen(f1) > 8 && !strcmp(f1 + strlen(f1) - 8, "/helpers"));
+	CHECK(num(mine, "timeout_ms") == 500 && num(mine, "start_timeout_ms") == 10000 &&
+		num(mine, "memory_mb") == 1024);
+	CHECK(!strcmp(str(code, "mode"), "all") && num(code, "timeout_ms") == 2000);
+	CHECK(!json_object_get(code, "program") && !json_object_get(mine, "mode"));
+	/* the normalised spec loads again as JSON (what the daemon checks at submit) */
+	char *text = json_dumps(spec, JSON_COMPACT);
+	json_t *again = json_loads(text, 0, NULL);
+	struct err e = { 0 };
+	CHECK_MSG(again && spec_check_json(again, &e) == 0, "%s", e.msg);
+	free(text);
+	json_decref(again);
+	json_decref(spec);
+
+	static const struct { const char *reward, *says; } bad[] = {
+		{ "{program: []}", "key 'program': expected a list of 1 to 64 texts" },
+		{ "{program: python3}", "key 'program': expected a list of 1 to 64 texts" },
+		{ "{program: [python3, '']}", "key 'program[1]': expected a non-empty text" },
+		{ "{program: [python3], files: reward.py}", "key 'files': expected a list of paths" },
+		{ "{fn: code, program: [x]}", "key 'program': not valid for code rewards" },
+		{ "{fn: accuracy, timeout_ms: 5}", "key 'timeout_ms': not valid for accuracy rewards" },
+		{ "{fn: code, mode: some}", "key 'mode'" },
+		{ "{program: [x], timeout_ms: 0}", "key 'timeout_ms'" },
+		{ "{fn: program}", "missing required key 'program'" },
+		{ "{weight: 2}", "missing required key 'fn'" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char yaml[512];
+		json_t *out = NULL;
+		snprintf(yaml, sizeof yaml, HEAD "rewards:\n  r: %s\n"
+			"datasets:\n  train: {generate: arithmetic, count: 10}\n"
+			"stages:\n  - {name: e, kind: eval, dataset: train}\n", bad[i].reward);
+		e = (struct err){ 0 };
+		CHECK_MSG(spec_load_string(yaml, strlen(yaml), "t.yaml", NULL, 0, &out, &e) == -1,
+			"%s loaded", bad[i].reward);
+		CHECK_MSG(strstr(e.msg, bad[i].says) && strstr(e.msg, "reward 'r'"), "%s: %s",
+			bad[i].reward, e.msg);
+	}
+}
+
+/* rewardfiles_pin: a file under its name, a directory under its name and the paths
+ * below it, in name order; two entries giving one name are refused. */
+static int pin_put(void *ctx, const void *data, size_t size, char hex[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	(void)err;
+	(*(int *)ctx)++;
+	sha256_buffer(data, size, hex);
+	return 0;
+}
+
+static void test_spec__reward_files_are_pinned_by_name(void)
+{
+	const char *dir = testdir_new("rewardfiles");
+	char path[1200], a[1200], b[1200], c[1200];
+	snprintf(path, sizeof path, "%s/helpers", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof path, "%s/helpers/lib", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(a, sizeof a, "%s/reward.py", dir);
+	testdir_write(a, "print(1)\n", 9);
+	snprintf(path, sizeof path, "%s/helpers/z.py", dir);
+	testdir_write(path, "z", 1);
+	snprintf(path, sizeof path, "%s/helpers/lib/b.py", dir);
+	testdir_write(path, "b", 1);
+	snprintf(b, sizeof b, "%s/helpers", dir);
+	json_t *spec = json_pack("{s{s{ss s[ss]} s{ss}}}", "rewards", "mine", "fn", "program",
+		"files", a, b, "acc", "fn", "accuracy");
+	int puts = 0;
+	struct err e = { 0 };
+	CHECK_MSG(rewardfiles_pin(spec, pin_put, &puts, &e) == 0, "%s", e.msg);
+	json_t *blobs = json_object_get(json_object_get(json_object_get(spec, "rewards"), "mine"),
+		REWARDFILES_KEY);
+	char *text = json_dumps(blobs, JSON_COMPACT);
+	char want[512], hex[SHA256_HEX_SIZE];
+	sha256_buffer("print(1)\n", 9, hex);
+	snprintf(want, sizeof want, "{\"reward.py\":\"%s\",\"helpers/lib/b.py\":", hex);
+	CHECK_MSG(!strncmp(text, want, strlen(want)) && strstr(text, "\"helpers/z.py\":"), "%s", text);
+	CHECK(puts == 3 && json_object_size(blobs) == 3);
+	CHECK(!json_object_get(json_object_get(json_object_get(spec, "rewards"), "acc"),
+		REWARDFILES_KEY));
+	free(text);
+	json_decref(spec);
+	/* reward.py twice: once itself, once from another directory */
+	snprintf(path, sizeof path, "%s/other", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	snprintf(c, sizeof c, "%s/other/reward.py", dir);
+	testdir_write(c, "x", 1);
+	spec = json_pack("{s{s{ss s[ss]}}}", "rewards", "mine", "fn", "program", "files", a, c);
+	CHECK(rewardfiles_pin(spec, pin_put, &puts, &e) == -1);
+	CHECK_MSG(!strcmp(e.msg, "reward 'mine': files: two files are named 'reward.py'"), "%s", e.msg);
+	json_decref(spec);
+	snprintf(c, sizeof c, "%s/absent.py", dir);
+	spec = json_pack("{s{s{ss s[s]}}}", "rewards", "mine", "fn", "program", "files", c);
+	CHECK(rewardfiles_pin(spec, pin_put, &puts, &e) == -1);
+	CHECK_MSG(strstr(e.msg, "reward 'mine': files: cannot open '") && strstr(e.msg, "absent.py"),
+		"%s", e.msg);
+	json_decref(spec);
+	testdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -701,5 +822,7 @@ int main(int argc, char **argv)
 		TEST(test_spec__errors_are_one_line),
 		TEST(test_spec__reference_lists_every_key_of_every_kind),
 		TEST(test_spec__math_reward_keys),
+		TEST(test_spec__reward_programs_and_code),
+		TEST(test_spec__reward_files_are_pinned_by_name),
 		{ 0 } });
 }

@@ -81,7 +81,7 @@ static const struct note notes[] = {
 	{ "stage", "prompts", "dataset name", NULL, "in `datasets`, or a stage's `output`" },
 	{ "stage", "datasets", "list of dataset names", "none", "eval: instead of `dataset`, "
 	  "metrics per dataset too" },
-	{ "stage", "correct", "reward name or null", "the first accuracy-type reward",
+	{ "stage", "correct", "reward name or null", "the stage's first accuracy-type reward",
 	  "the reward whose value >= 1 marks an answer right (rewards.md); null: exact match, "
 	  "countdown on a countdown dataset" },
 	{ "stage", "pass_at", "list of integers", "[samples]", "pass@k and avg@k for each k, "

@@ -109,8 +109,10 @@ out:
  * correct: the reward whose value >= 1 marks an answer right. Given, it names one of
  * the pipeline's rewards (or is null: exact match, or countdown on a countdown
  * dataset); absent from YAML, the first accuracy-type reward (names.h) of the
- * stage's rewards, then of the pipeline's, else null — so the normalised spec says
- * which. Absent from a normalised spec (one written before the key) it stays absent:
+ * stage's rewards, else null — so the normalised spec says which. Not one of the
+ * pipeline's other rewards: a checker the stage does not list may not apply to its
+ * data (a `code` reward needs test cases in the record, `countdown` a countdown
+ * prompt), and scoring with it would fail the stage. Absent from a normalised spec (one written before the key) it stays absent:
  * the daemon then counts as it did, exact match or countdown.
  */
 static int stage_correct(struct v *v, const struct snode *n, const char *scope, json_t *out)
@@ -143,9 +145,6 @@ static int stage_correct(struct v *v, const struct snode *n, const char *scope, 
 		if (names_reward_correct(json_string_value(json_object_get(json_object_get(defined,
 			json_string_value(r)), "fn"))))
 			return json_object_set(out, "correct", r) < 0 ? spec_nomem(v) : 0;
-	json_object_foreach(defined, name, val)
-		if (names_reward_correct(json_string_value(json_object_get(val, "fn"))))
-			return json_object_set_new(out, "correct", json_string(name)) < 0 ? spec_nomem(v) : 0;
 	return json_object_set_new(out, "correct", json_null()) < 0 ? spec_nomem(v) : 0;
 }
 

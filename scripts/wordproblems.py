@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Write a GSM8K-like set of grade-school word problems as JSONL.
 
-    scripts/wordproblems.py --count 200 --seed 2 > test.jsonl
-    scripts/wordproblems.py --count 4000 --seed 1 --exclude test.jsonl > train.jsonl
+    scripts/wordproblems.py pipelines/     # pipelines/wordproblems_{train,test}.jsonl
 
-Each line is one problem in the shape GSM8K uses, so the pipeline that reads it
+The held-out test set is drawn first and no training question repeats one of its
+questions (the problem space is small enough that a few would otherwise). Each line
+is one problem in the shape GSM8K uses, so the pipeline that reads it
 (pipelines/wordproblems.yaml) is the template for a user's own data:
 
     {"id": "wp-1-0", "question": "Mia has 12 shells. She finds 7 more. How many shells
@@ -16,11 +17,14 @@ extra key: r1flow keeps it and hands it to reward programs as part of the record
 
 The problems are small on purpose (one or two operations on numbers below 100), sized
 for the tiny models r1flow trains on two CPU cores; the file format, not the
-difficulty, is what a user copies. Deterministic: the same --seed and --count give the
+difficulty, is what a user copies. Deterministic: the same --seed, --train and --test give the
 same bytes on every machine (Python's random.Random with an integer seed).
+(The test questions are distinct; there are millions of distinct problems, so the
+drawing loops end.)
 """
 import argparse
 import json
+import os
 import random
 import sys
 
@@ -84,34 +88,47 @@ def problem(r):
     return question, f"{work}\n#### {steps[-1][1]}", len(steps)
 
 
+def write(path, problems, seed):
+    with open(path, "w", encoding="utf-8") as out:
+        for i, (question, answer, steps) in enumerate(problems):
+            out.write(json.dumps({"id": f"wp-{seed}-{i}", "question": question,
+                                  "answer": answer, "steps": steps}) + "\n")
+
+
 def main():
-    ap = argparse.ArgumentParser(description="Write GSM8K-like word problems as JSONL on stdout.")
-    ap.add_argument("--count", type=int, default=1000, help="problems to write (default 1000)")
+    ap = argparse.ArgumentParser(
+        description="Write GSM8K-like word problems as JSONL: DIR/wordproblems_train.jsonl "
+                    "and DIR/wordproblems_test.jsonl (held out: no test question is in the "
+                    "training set).")
+    ap.add_argument("dir", metavar="DIR", help="where to write the two files (created if missing)")
+    ap.add_argument("--train", type=int, default=4000, help="training problems (default 4000)")
+    ap.add_argument("--test", type=int, default=200, help="held-out problems (default 200)")
     ap.add_argument("--seed", type=int, default=1,
                     help="the set's seed: different seeds give different problems (default 1)")
-    ap.add_argument("--exclude", metavar="FILE",
-                    help="a JSONL file of problems not to repeat (a held-out set: its questions "
-                         "never appear in this one)")
     args = ap.parse_args()
-    if args.count < 0:
-        ap.error(f"--count {args.count}: expected a count >= 0")
-    held_out = set()
-    if args.exclude:
-        try:
-            with open(args.exclude, encoding="utf-8") as f:
-                held_out = {json.loads(line)["question"] for line in f if line.strip()}
-        except (OSError, ValueError, KeyError) as e:
-            sys.exit(f"wordproblems: cannot read held-out problems from '{args.exclude}': {e}")
+    for name in ("train", "test"):
+        if getattr(args, name) < 0:
+            ap.error(f"--{name} {getattr(args, name)}: expected a count >= 0")
     r = random.Random(args.seed)
-    out = sys.stdout
-    i = 0
-    while i < args.count:
-        question, answer, steps = problem(r)
-        if question in held_out:
-            continue
-        out.write(json.dumps({"id": f"wp-{args.seed}-{i}", "question": question,
-                              "answer": answer, "steps": steps}) + "\n")
-        i += 1
+    test, seen = [], set()
+    while len(test) < args.test:
+        p = problem(r)
+        if p[0] not in seen:
+            seen.add(p[0])
+            test.append(p)
+    train = []
+    while len(train) < args.train:
+        p = problem(r)
+        if p[0] not in seen:
+            train.append(p)
+    try:
+        os.makedirs(args.dir, exist_ok=True)
+        for name, problems in (("train", train), ("test", test)):
+            path = os.path.join(args.dir, f"wordproblems_{name}.jsonl")
+            write(path, problems, args.seed)
+            print(f"wrote {len(problems)} problems to {path}")
+    except OSError as e:
+        sys.exit(f"wordproblems: cannot write to '{args.dir}': {e}")
 
 
 if __name__ == "__main__":

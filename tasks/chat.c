@@ -128,6 +128,17 @@ int chat_format_roles(const json_t *obj, struct chat_format *f, struct err *err)
 	return 0;
 }
 
+int chat_format_stage(const json_t *stage, struct chat_format *f, struct err *err)
+{
+	const char *name = json_string_value(json_object_get(stage, "chat_format"));
+	const json_t *roles = json_object_get(stage, "chat_template");
+	if (name)
+		return chat_format_named(name, f, err) < 0 ? -1 : 1;
+	if (roles)
+		return chat_format_roles(roles, f, err) < 0 ? -1 : 1;
+	return 0;
+}
+
 size_t chat_max_segs(const struct chat *c)
 {
 	return 4 * c->n + 2; /* at most 4 a message (chatml), the prefix, the generation header */

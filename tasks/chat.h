@@ -6,6 +6,7 @@
  *   chat_parse          a JSON `messages` array into a struct chat (checked)
  *   chat_format_named   a named format: chatml, llama3, deepseek
  *   chat_format_roles   role templates from a spec object
+ *   chat_format_stage   a normalised sft stage's format: chat_format or chat_template
  *   chat_render         the whole conversation, for SFT: the assistant turns' text and
  *                       their end-of-turn token are the only trained segments
  *   chat_render_prompt  a sampling prompt: the messages less a final assistant turn,
@@ -126,6 +127,10 @@ int chat_format_named(const char *name, struct chat_format *f, struct err *err);
 
 /* Role templates from `obj` (borrowed: it must outlive *f). */
 int chat_format_roles(const json_t *obj, struct chat_format *f, struct err *err);
+
+/* A normalised sft stage's chat format (`chat_format` or `chat_template`, borrowed from
+ * stage): 1 with *f, 0 when it has none, -1 on a bad one. */
+int chat_format_stage(const json_t *stage, struct chat_format *f, struct err *err);
 
 /* An upper bound on the segments chat_render and chat_render_prompt emit for c. */
 size_t chat_max_segs(const struct chat *c);

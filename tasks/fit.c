@@ -38,18 +38,6 @@ static int64_t chat_length(struct tokenizer *tok, const struct chat_format *f,
 	return got;
 }
 
-/* An sft stage's chat format: 1 in *f, 0 when it has none. */
-static int stage_chat(const json_t *st, struct chat_format *f, struct err *err)
-{
-	const char *name = json_string_value(json_object_get(st, "chat_format"));
-	const json_t *roles = json_object_get(st, "chat_template");
-	if (name)
-		return chat_format_named(name, f, err) < 0 ? -1 : 1;
-	if (roles)
-		return chat_format_roles(roles, f, err) < 0 ? -1 : 1;
-	return 0;
-}
-
 /* The records of dataset `ds` as stage `st` reads them. */
 static int check_dataset(const json_t *spec, const json_t *st, const char *ds, int example,
 	int max_seq, struct tokenizer *tok, const struct fit_source *src, struct err *err)
@@ -64,7 +52,7 @@ static int check_dataset(const json_t *spec, const json_t *st, const char *ds, i
 	if (limit > 0 && limit < n)
 		n = limit;
 	struct chat_format fmt;
-	int chat = example ? stage_chat(st, &fmt, err) : 0;
+	int chat = example ? chat_format_stage(st, &fmt, err) : 0;
 	if (chat < 0)
 		return err_wrap(err, "stage '%s'", sname);
 	int64_t bad = 0, worst = -1;

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "tokenizer.h"
+#include "rewards.h"
 
 static int is_space(char c)
 {
@@ -97,18 +97,6 @@ const char *mathans_boxed(const char *s, size_t len, size_t *out_len)
 	return NULL;
 }
 
-/* Length of the special spelling at s[0..len), or 0. */
-static size_t special_at(const char *s, size_t len)
-{
-	for (int id = TOK_BOS; id < TOK_NUM_IDS; id++) {
-		const char *name = tok_special_name(id);
-		size_t k = strlen(name);
-		if (k <= len && memcmp(s, name, k) == 0)
-			return k;
-	}
-	return 0;
-}
-
 const char *mathans_hash(const char *s, size_t len, size_t *out_len)
 {
 	size_t i = len;
@@ -117,7 +105,7 @@ const char *mathans_hash(const char *s, size_t len, size_t *out_len)
 	if (i < 4)
 		return NULL;
 	size_t e = i;
-	while (e < len && s[e] != '\n' && !(s[e] == '<' && special_at(s + e, len - e)))
+	while (e < len && s[e] != '\n' && !(s[e] == '<' && rewards_special_at(s + e, len - e)))
 		e++;
 	size_t n = e - i;
 	const char *a = trimmed(s + i, &n);

@@ -58,8 +58,7 @@ static void rewards_trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-/* Length of the special spelling at s[0..len), or 0. */
-static size_t rewards_special_at(const char *s, size_t len)
+size_t rewards_special_at(const char *s, size_t len)
 {
 	if (len == 0 || s[0] != '<')
 		return 0;

@@ -145,6 +145,9 @@ double rewards_language(const struct rewards_input *in, const char *alphabet);
 double rewards_length(int tokens, int max_tokens, int buffer, double penalty);
 double rewards_math(const struct rewards_input *in, const struct rewards_params *p);
 
+/* Length of the special spelling (<think>, <|eos|>, ...) at s[0..len), or 0. */
+size_t rewards_special_at(const char *s, size_t len);
+
 /* Share of s[0..len)'s code points in alphabet (NULL: REWARDS_ALPHABET); 0 if empty. */
 double rewards_alphabet_share(const char *s, size_t len, const char *alphabet);
 

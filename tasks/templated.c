@@ -59,18 +59,6 @@ static char *decode_runs(struct tokenizer *tok, const int *ids, const unsigned c
 	return out ? out : strdup("");
 }
 
-/* An sft stage's chat format: 1 in *f, 0 when it has none. */
-static int stage_chat(const json_t *st, struct chat_format *f, struct err *err)
-{
-	const char *name = json_string_value(json_object_get(st, "chat_format"));
-	const json_t *roles = json_object_get(st, "chat_template");
-	if (name)
-		return chat_format_named(name, f, err) < 0 ? -1 : 1;
-	if (roles)
-		return chat_format_roles(roles, f, err) < 0 ? -1 : 1;
-	return 0;
-}
-
 /* The ids of r through the stage into a new *ids; *n their number, *start the first
  * trained id (sft), mask (sft chats, else NULL) which ids are trained. */
 static int pack(const json_t *spec, const json_t *st, struct tokenizer *tok,
@@ -84,7 +72,7 @@ static int pack(const json_t *spec, const json_t *st, struct tokenizer *tok,
 	struct chat_format fmt;
 	struct chat c = { 0 };
 	json_t *m = NULL;
-	int chat = sft ? stage_chat(st, &fmt, err) : 0;
+	int chat = sft ? chat_format_stage(st, &fmt, err) : 0;
 	int64_t got = -1;
 	*ids = NULL;
 	*mask = NULL;

@@ -90,7 +90,9 @@ jq_ '[w[k] for w in d["workers"] for k in ("id", "host", "pid", "kinds", "slots"
 	fail "workers --json lacks fields: $(cat "$T/out")"
 
 # --- submit, watch (plain), status, ls, logs
-r1rc submit "$PROBE"; expect_rc 0 submit
+# (stage a's jobs nap 30 ms: 200 of them on 2 workers outlast the start of watch even on
+# a loaded machine, so watch sees it running)
+r1rc submit "$PROBE" --set stages.a.sleep_ms=30; expect_rc 0 submit
 ID=$(cat "$T/out")
 [[ $ID =~ ^[0-9]+$ ]] || fail "submit printed '$ID', not an id"
 r1rc watch "$ID"; expect_rc 0 "watch $ID"

@@ -186,9 +186,17 @@ void rl_answer(const char *text, char *buf, size_t size)
 {
 	const char *a = text ? strstr(text, "<answer>") : NULL, *b = a ? strstr(a, "</answer>") : NULL;
 	*buf = 0;
-	if (!a || !b)
+	if (!text)
 		return;
-	a += 8;
+	if (a && b) {
+		a += 8;
+	} else { /* no answer tags: the last line that is not blank */
+		b = text + strlen(text);
+		while (b > text && (b[-1] == ' ' || b[-1] == '\n'))
+			b--;
+		for (a = b; a > text && a[-1] != '\n'; a--)
+			;
+	}
 	while (a < b && (*a == ' ' || *a == '\n'))
 		a++;
 	while (b > a && (b[-1] == ' ' || b[-1] == '\n'))

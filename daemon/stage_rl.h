@@ -20,7 +20,9 @@
  *                        ids[max_seq]; a prompt that leaves no room for the stage's
  *                        max_new_tokens within max_seq is an error naming the
  *                        record (submit refuses such specs; this is the last guard)
- *   rl_answer            the text between <answer> and </answer>, trimmed
+ *   rl_answer            the answer a majority vote compares: the text between
+ *                        <answer> and </answer>, else the last non-blank line
+ *                        ("#### 42" of a GSM8K-style solution), trimmed
  *   rl_advantages        the GRPO advantages of one group of rewards
  */
 #ifndef R1_STAGE_RL_H

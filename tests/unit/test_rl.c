@@ -1,5 +1,6 @@
 /*
- * test_rl — the GRPO advantages of a group (stage_rl.h rl_advantages).
+ * test_rl — the GRPO advantages of a group (stage_rl.h rl_advantages) and the answer a
+ * majority vote compares (rl_answer).
  */
 #include "stage_rl.h"
 #include "test.h"
@@ -72,6 +73,28 @@ static void test_rl__one_ulp_apart_is_not_equal(void)
 	}
 }
 
+/* The tagged answer when there is one, else the last non-blank line, trimmed. */
+static void test_rl__the_voted_answer(void)
+{
+	static const struct { const char *text, *want; } cases[] = {
+		{ "1+2=3</think><answer> 3 \n</answer>", "3" },
+		{ "x<answer>7</answer>\n#### 9", "7" },
+		{ "6*5=30\n59-30=29\n#### 29", "#### 29" },
+		{ "6*5=30\n#### 29\n \n\n", "#### 29" },
+		{ "  just one line  ", "just one line" },
+		{ "<answer>unclosed\nlast", "last" },
+		{ "", "" },
+		{ " \n \n", "" },
+	};
+	char buf[64];
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		rl_answer(cases[i].text, buf, sizeof buf);
+		CHECK_MSG(!strcmp(buf, cases[i].want), "'%s' gave '%s'", cases[i].text, buf);
+	}
+	rl_answer(NULL, buf, sizeof buf);
+	CHECK(!*buf);
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -79,6 +102,7 @@ int main(int argc, char **argv)
 		TEST(test_rl__sixteen_tenths),
 		TEST(test_rl__unequal_rewards_are_normalised),
 		TEST(test_rl__one_ulp_apart_is_not_equal),
+		TEST(test_rl__the_voted_answer),
 		{ 0 },
 	});
 }

@@ -21,6 +21,7 @@ packages=(
   python3-jinja2       # bench/chat_template_parity.sh: the models' chat_template
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
   sqlite3              # integration tests read the daemon's database
+  jq                   # scripts/learning.sh: the runs' reports
 )
 # node and npm run the tokenizer references (tests/tokenizer_ref); a newer Node already
 # on PATH is used as it is, Debian's otherwise

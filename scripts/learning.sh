@@ -15,7 +15,9 @@
 # errors, command the arguments (and the spec file's sha256) and wall the seconds it took. A seed whose directory
 # holds a succeeded run of the same command is not run again, so an interrupted or
 # extended series (--seeds 1,2,3,4) resumes; a directory left by another command is
-# refused rather than mixed in.
+# refused rather than mixed in. The seeds are independent: separate calls with the same
+# --out and one seed each may run at the same time, and a last call with every seed
+# prints the table from their runs.
 #
 # The table shows shares as percentages; --csv prints instead one line per stage and
 # metric with every digit: stage,metric,n,mean,min,max,seed_N... (stage "run" holds

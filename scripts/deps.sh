@@ -23,6 +23,7 @@ packages=(
   iproute2 procps      # multi-host tests (ip netns), ps/pkill in tests
   sqlite3              # integration tests read the daemon's database
   bubblewrap           # workers: the reward programs' sandbox (docs/rewards.md)
+  jq                   # scripts/learning.sh: the runs' reports; tests read JSON
 )
 # node and npm run the tokenizer references (tests/tokenizer_ref); a newer Node already
 # on PATH is used as it is, Debian's otherwise

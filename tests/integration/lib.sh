@@ -14,6 +14,11 @@
 #   stop PID [SIGNAL]            signal a process and reap it; its status in $STOPPED_RC
 #   supervise_worker NAME [ARGS] a worker restarted whenever it exits (systemd's
 #                                Restart=always); exit statuses in $T/NAME.exits
+#   r1rc ARGS...                 $R1FLOW_CLI ARGS: stdout in $T/out, stderr in $T/err,
+#                                exit status in $RC
+#   expect_rc N WHAT             fail unless $RC is N, with r1rc's stderr
+#   jq_ 'EXPR'                   a Python expression over the JSON on stdin (bound to d),
+#                                printed
 #
 # The binaries come from the environment (tests/meson.build sets them): R1FLOWD,
 # R1FLOW_WORKER, R1FLOW_CTL. R1FLOW_KEEP_TMP=1 keeps the directory and its logs.
@@ -68,6 +73,9 @@ trap cleanup EXIT
 now_ms() { date +%s%3N; }
 log() { echo "# $*"; }
 fail() { echo "FAIL: $*"; exit 1; }
+r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
+expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
+jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 ctl() { "$R1FLOW_CTL" "$DATA" "$1"; }
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }

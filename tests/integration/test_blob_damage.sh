@@ -36,7 +36,6 @@ EOF
 # (keep_checkpoints: 100 — the damaged checkpoint must stay to be seen written again)
 
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # the stage's step, straight from the database: polling must be quick, GRPO steps are
 step_of() { sql "SELECT step FROM stages WHERE pipeline = $ID AND name = '$1'"; }
 final_sha() {

@@ -9,7 +9,6 @@
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 export TMPDIR=$T/tmp R1FLOW_DATA=$DATA
 mkdir -p "$TMPDIR"
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err") $(tail -n 20 "$T/out")"; }
 
 /usr/bin/python3 - "$T/chat.jsonl" <<'PY'

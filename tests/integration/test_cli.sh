@@ -12,10 +12,6 @@ export R1FLOW_DATA=$DATA   # every verb finds the daemon without --data
 
 r1() { "$R1FLOW_CLI" "$@"; }
 # run r1 with the output in $T/out and $T/err; the exit status in $RC
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-# a Python expression over the JSON document on stdin (bound to d), printed
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 parses() { /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)'; }
 state_of() { r1 status --json "$1" | jq_ 'd["pipeline"]["state"]'; }
 state_is() { [[ $(state_of "$1") == "$2" ]]; }

@@ -11,10 +11,6 @@ export R1FLOW_DATA=$DATA   # every verb finds the daemon without --data
 
 r1() { "$R1FLOW_CLI" "$@"; }
 # run r1 with the output in $T/out and $T/err; the exit status in $RC
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-# a Python expression over the JSON document on stdin (bound to d), printed
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 # --- help and usage errors: no daemon needed
 for v in metrics report export datasets dataset "dataset import" "dataset export" "dataset show"; do

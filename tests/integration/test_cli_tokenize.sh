@@ -9,9 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 expect_err() { grep -qF -- "$1" "$T/err" || fail "$2 said: $(cat "$T/err")"; }
 
 # a model directory: config.json only (the byte tokenizer), vocab 264, bos/eos/pad 256-258

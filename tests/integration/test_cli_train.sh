@@ -10,8 +10,6 @@
 export TMPDIR=$T/tmp R1FLOW_DATA=$DATA
 mkdir -p "$TMPDIR"
 
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
 OPTS=(--steps 3 --batch 4 --dim 16 --layers 1 --heads 2 --ffn 32 --max-seq 48 --seed 7
 	--lr 0.002 --min-lr-ratio 0.5)
 

@@ -9,8 +9,6 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PROBE=$SRC/pipelines/probe.yaml
 export R1FLOW_DATA=$DATA
 
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
 no_oom() { ! grep -q "out of memory" "$T/err" || fail "$1 said: $(cat "$T/err")"; }
 
 # --- sample --json on an untrained model: its bytes are noise, often not UTF-8

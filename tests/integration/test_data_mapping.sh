@@ -10,10 +10,6 @@
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 export R1FLOW_DATA=$DATA
 
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
 start_daemon
 start_worker w1 --name w1
 wait_for 10 has_workers 1

@@ -13,11 +13,6 @@
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 export R1FLOW_DATA=$DATA
 
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-# a Python expression over the JSON document on stdin (bound to d), printed
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
 cat >"$T/ev.yaml" <<'EOF'
 version: 1
 name: evals

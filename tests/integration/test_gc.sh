@@ -40,7 +40,6 @@ grep -q "keep_checkpoints: 1000}" "$T/all.yaml" || fail "could not write all.yam
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
 r1rc() { RC=0; "$R1FLOW_CLI" "$@" --data "$DATA" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/out" "$T/err")"; }
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # the stage's step, straight from the database: polling must be quick, GRPO steps are
 step_of() { sql "SELECT step FROM stages WHERE pipeline = $ID AND name = '$1'"; }
 # stage: its checkpoint steps, "0 5 6"

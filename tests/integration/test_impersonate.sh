@@ -8,8 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_ROGUE:?set R1FLOW_ROGUE to the rogue test helper}"
 
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
 start_daemon
 start_worker w1; W1=$LAST_PID
 wait_for 10 has_workers 1

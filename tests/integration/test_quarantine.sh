@@ -27,7 +27,6 @@ stages:
 EOF
 
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 figures() { ctl "{\"op\":\"report\",\"id\":$1}" | jq_ 'sorted(d["rows"][0]["metrics"].items())'; }
 finish() {
 	timeout 90 "$R1FLOW_CLI" watch "$1" --data "$DATA" --plain >>"$T/watch.log" 2>&1 ||

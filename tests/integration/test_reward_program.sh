@@ -35,7 +35,6 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         print(pid)
 PY
 }
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
 expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err") $(cat "$T/out")"; }
 # a Python expression over the JSON document on stdin (bound to d); a tuple's items
 # printed with spaces between them

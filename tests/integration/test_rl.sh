@@ -54,9 +54,6 @@ EOF
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
 # run r1 with the output in $T/out and $T/err; the exit status in $RC
 r1rc() { RC=0; R1FLOW_DATA=$DATA "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-# a Python expression over the JSON document on stdin (bound to d), printed
-jq_() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # every stage's final checkpoint: "stage sha256" lines in stage order
 finals() {
 	sql "SELECT s.name, c.sha256 FROM checkpoints c JOIN stages s ON s.id = c.stage

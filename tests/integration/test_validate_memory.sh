@@ -6,9 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 
-r1rc() { RC=0; "$R1FLOW_CLI" "$@" >"$T/out" 2>"$T/err" || RC=$?; }
-expect_rc() { [[ $RC == "$1" ]] || fail "r1flow $2 exited $RC, expected $1: $(cat "$T/err")"; }
-
 spec() { # NAME MODEL_CONFIG
 	cat >"$T/$1.yaml" <<EOF
 version: 1

@@ -28,11 +28,10 @@ S=$T/wp/wordproblems.yaml
 log "data: 300 + 12 GSM8K-shaped problems, disjoint; the spec validates"
 
 # --- what the SFT stage trains on: the mapped prompt, the worked answer, "#### N" cut out
-"$R1FLOW_CLI" dataset show train --templated --spec "$S" --limit 1 --json >"$T/show.json" 2>"$T/err" ||
-	fail "dataset show --templated: $(cat "$T/err")"
 q=$(jq -r .question <(head -n 1 "$T/wp/wordproblems_train.jsonl"))
 a=$(jq -r .answer <(head -n 1 "$T/wp/wordproblems_train.jsonl"))
-"$R1FLOW_CLI" dataset show train --templated --spec "$S" --limit 1 >"$T/show.txt" 2>"$T/err"
+"$R1FLOW_CLI" dataset show train --templated --spec "$S" --limit 1 >"$T/show.txt" 2>"$T/err" ||
+	fail "dataset show --templated: $(cat "$T/err")"
 grep -qF "Question: $q" "$T/show.txt" || fail "the templated prompt is not the question: $(cat "$T/show.txt")"
 grep -qxF "  answer    ${a##*#### }" "$T/show.txt" || fail "the answer was not cut after ####: $(cat "$T/show.txt")"
 grep -qF "\"steps\":" "$T/show.txt" || fail "the record lost its extra key: $(cat "$T/show.txt")"

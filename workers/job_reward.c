@@ -14,9 +14,10 @@
  *
  * Result: {items: [{components: {name: value (unweighted)}, total: Σ weight·value}]}
  * in items order; a program's own components are there too as "NAME.COMPONENT", and
- * a code reward's "NAME.passed" and "NAME.tests" (rewardext.h), outside the total. A misconfigured component (rewards_component_check) or an item
- * a component cannot score (accuracy without an answer, countdown on a prompt
- * that is not a countdown prompt) fails the job, naming the component or item.
+ * a code reward's "NAME.passed" and "NAME.tests" (rewardext.h), outside the total. A
+ * misconfigured component (rewards_component_check) or an item a component cannot
+ * score (accuracy without an answer, countdown on a prompt that is not a countdown
+ * prompt) fails the job, naming the component or item.
  */
 #include <stdio.h>
 #include <stdlib.h>

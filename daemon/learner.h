@@ -101,8 +101,4 @@ int learner_save(struct daemon *d, struct learner *l, int moments, struct err *e
 void learner_close(struct daemon *d, int64_t stage);
 void learner_close_all(struct daemon *d);
 
-/* The HF config.json text and model_config of a spec's model.config object. */
-int learner_config_from_spec(const void *spec_config, struct model_config *cfg,
-	struct err *err);
-
 #endif

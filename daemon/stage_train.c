@@ -36,6 +36,7 @@
 #include "daemon.h"
 #include "file.h"
 #include "learner.h"
+#include "memplan.h"
 #include "names.h"
 #include "packing.h"
 #include "retain.h"
@@ -97,7 +98,7 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 	if (from)
 		return final_weights(c, c->pipeline->id, from, cfg, sha256, config, err);
 	if (json_object_get(model, "config"))
-		return learner_config_from_spec(json_object_get(model, "config"), cfg, err) < 0 ? -1 :
+		return memplan_model_config(json_object_get(model, "config"), cfg, err) < 0 ? -1 :
 			tokenizers_model(c->d, c->pipeline_spec, cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));

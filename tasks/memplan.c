@@ -41,6 +41,50 @@ double memplan_rows(double budget, double per_row, double n)
 	return rows < n ? rows : n;
 }
 
+/* c's integer (number) key into *out; absent keys keep config_defaults' value. */
+static void take_int(const json_t *c, const char *key, int *out)
+{
+	if (json_is_integer(json_object_get(c, key)))
+		*out = (int)json_integer_value(json_object_get(c, key));
+}
+
+static void take_float(const json_t *c, const char *key, float *out)
+{
+	if (json_is_number(json_object_get(c, key)))
+		*out = (float)json_number_value(json_object_get(c, key));
+}
+
+int memplan_model_config(const json_t *c, struct model_config *cfg, struct err *err)
+{
+	const char *arch = json_string_value(json_object_get(c, "architecture"));
+	config_defaults(cfg);
+	for (int a = ARCH_LLAMA; arch && a <= ARCH_QWEN3; a++)
+		if (!strcmp(arch, config_arch_name((enum model_arch)a)))
+			cfg->arch = (enum model_arch)a;
+	if (arch && strcmp(arch, config_arch_name(cfg->arch)))
+		return err_set(err, ERR_INVALID, "invalid model config: architecture '%s' is not "
+			"supported (supported: llama, mistral, qwen2, qwen3)", arch);
+	/* implied by the architecture, as HF's config classes imply them */
+	cfg->qkv_bias = cfg->arch == ARCH_QWEN2;
+	cfg->qk_norm = cfg->arch == ARCH_QWEN3;
+	take_int(c, "dim", &cfg->dim);
+	take_int(c, "layers", &cfg->n_layers);
+	take_int(c, "heads", &cfg->n_heads);
+	cfg->n_kv_heads = cfg->n_heads;
+	take_int(c, "kv_heads", &cfg->n_kv_heads);
+	take_int(c, "ffn", &cfg->ffn);
+	take_int(c, "max_seq", &cfg->max_seq);
+	cfg->tied = json_is_true(json_object_get(c, "tied"));
+	take_float(c, "rope_theta", &cfg->rope_theta);
+	take_float(c, "norm_eps", &cfg->norm_eps);
+	/* dim / heads is head_dim 0 (config.h): a Llama config.json stays as it was */
+	int hd = 0;
+	take_int(c, "head_dim", &hd);
+	if (cfg->n_heads > 0 && !(cfg->dim % cfg->n_heads == 0 && hd == cfg->dim / cfg->n_heads))
+		cfg->head_dim = hd;
+	return config_validate(cfg, err);
+}
+
 int memplan_config(const json_t *spec, int vocab, struct model_config *cfg, struct err *err)
 {
 	const json_t *model = json_object_get(spec, "model");
@@ -51,13 +95,8 @@ int memplan_config(const json_t *spec, int vocab, struct model_config *cfg, stru
 		return checkpoint_read_config(dir, cfg, err) < 0 ? err_wrap(err, "model.checkpoint") : 1;
 	if (!c)
 		return 0;
-	cfg->dim = (int)json_integer_value(json_object_get(c, "dim"));
-	cfg->n_layers = (int)json_integer_value(json_object_get(c, "layers"));
-	cfg->n_heads = (int)json_integer_value(json_object_get(c, "heads"));
-	cfg->n_kv_heads = (int)json_integer_value(json_object_get(c, "kv_heads"));
-	cfg->ffn = (int)json_integer_value(json_object_get(c, "ffn"));
-	cfg->max_seq = (int)json_integer_value(json_object_get(c, "max_seq"));
-	cfg->tied = json_is_true(json_object_get(c, "tied"));
+	if (memplan_model_config(c, cfg, err) < 0)
+		return err_wrap(err, "model.config");
 	if (vocab > 0)
 		cfg->vocab = vocab;
 	return config_validate(cfg, err) < 0 ? err_wrap(err, "model.config") : 1;

@@ -74,6 +74,13 @@ struct memplan {
 };
 
 /*
+ * The model config of a normalised spec's model.config object (its architecture,
+ * head_dim and the rest; the byte vocabulary), checked by config_validate. The
+ * daemon makes a `config` model's fresh weights from it, validate estimates with it.
+ */
+int memplan_model_config(const json_t *config, struct model_config *cfg, struct err *err);
+
+/*
  * The model config of the normalised spec: model.config (vocab: `vocab` when it is
  * > 0, else the config's byte vocabulary — pass the tokenizer's size for a model
  * made for model.tokenizer) or model.checkpoint's config.json. 1 known, 0 not known

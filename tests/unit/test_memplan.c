@@ -120,6 +120,33 @@ static void test_memplan__concurrent_learners(void)
 	json_decref(spec);
 }
 
+/* A spec's architecture makes the config's flags; head_dim 24 x 2 heads is not dim 32. */
+static void test_memplan__config_of_a_qwen3_spec(void)
+{
+	json_t *c = json_loads("{\"architecture\": \"qwen3\", \"dim\": 32, \"layers\": 1, "
+		"\"heads\": 2, \"kv_heads\": 1, \"head_dim\": 24, \"ffn\": 64, \"max_seq\": 48, "
+		"\"tied\": true, \"rope_theta\": 1e6, \"norm_eps\": 1e-6}", 0, NULL);
+	struct model_config cfg;
+	struct err e = { 0 };
+	CHECK(c && memplan_model_config(c, &cfg, &e) == 0);
+	CHECK(cfg.arch == ARCH_QWEN3 && cfg.qk_norm && !cfg.qkv_bias && cfg.tied);
+	CHECK(cfg.head_dim == 24 && cfg.n_kv_heads == 1 && cfg.rope_theta == 1e6f);
+	/* embed 264·32 = 8448 (tied); the layer: norms 2·32, q 48·32, k and v 24·32 each,
+	 * o 32·48, gate and up 2·64·32, down 32·64, q_norm and k_norm 24 each = 10864;
+	 * final norm 32 */
+	CHECK(config_num_params(&cfg) == 8448 + 10864 + 32);
+	/* qwen2: q/k/v biases; head_dim = dim / heads is no head_dim of its own */
+	json_object_set_new(c, "architecture", json_string("qwen2"));
+	json_object_set_new(c, "head_dim", json_integer(16));
+	CHECK(memplan_model_config(c, &cfg, &e) == 0);
+	CHECK(cfg.arch == ARCH_QWEN2 && cfg.qkv_bias && !cfg.qk_norm && cfg.head_dim == 0);
+	json_object_set_new(c, "architecture", json_string("gpt2"));
+	CHECK(memplan_model_config(c, &cfg, &e) == -1);
+	CHECK_MSG(!strcmp(e.msg, "invalid model config: architecture 'gpt2' is not supported "
+		"(supported: llama, mistral, qwen2, qwen3)"), "%s", e.msg);
+	json_decref(c);
+}
+
 static void test_memplan__sizes_and_formats(void)
 {
 	char b[32];
@@ -138,5 +165,6 @@ int main(int argc, char **argv)
 		TEST(test_memplan__grpo_holds_the_reference_weights),
 		TEST(test_memplan__concurrent_learners),
 		TEST(test_memplan__sizes_and_formats),
+		TEST(test_memplan__config_of_a_qwen3_spec),
 		{ 0 } });
 }

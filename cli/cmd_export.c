@@ -274,7 +274,7 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 		err_set(err, ERR_FORMAT, "the daemon sent no model config for stage '%s'", stage);
 		goto out;
 	}
-	if (checkpoint_parse_config(config, strlen(config), "config", &mc, err) < 0 ||
+	if (hfconfig_parse(config, strlen(config), "config", &mc, err) < 0 ||
 		export_dtype(cfg, &dtype, err) < 0) {
 		err_wrap(err, "stage '%s' has an unusable config", stage);
 		goto out;

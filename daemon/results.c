@@ -48,7 +48,7 @@ static int params_config(const json_t *params, struct model_config *cfg)
 		return -1;
 	char *text = json_dumps(config, JSON_COMPACT);
 	struct err e = { 0 };
-	int rc = text ? checkpoint_parse_config(text, strlen(text), "config", cfg, &e) : -1;
+	int rc = text ? hfconfig_parse(text, strlen(text), "config", cfg, &e) : -1;
 	free(text);
 	return rc;
 }

@@ -77,7 +77,7 @@ static int final_weights(struct stage_ctx *c, int64_t pipeline, const char *name
 			err_set(err, ERR_NOTFOUND, "stage '%s' left no checkpoint", name) :
 			err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld left no checkpoint",
 				name, (long long)pipeline);
-	rc = checkpoint_parse_config(ck.config, strlen(ck.config), name, cfg, err);
+	rc = hfconfig_parse(ck.config, strlen(ck.config), name, cfg, err);
 	memcpy(sha256, ck.sha256, SHA256_HEX_SIZE);
 	if (rc == 0 && config)
 		*config = ck.config;

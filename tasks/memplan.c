@@ -92,7 +92,7 @@ int memplan_config(const json_t *spec, int vocab, struct model_config *cfg, stru
 	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
 	config_defaults(cfg);
 	if (dir)
-		return checkpoint_read_config(dir, cfg, err) < 0 ? err_wrap(err, "model.checkpoint") : 1;
+		return hfconfig_read(dir, cfg, err) < 0 ? err_wrap(err, "model.checkpoint") : 1;
 	if (!c)
 		return 0;
 	if (memplan_model_config(c, cfg, err) < 0)

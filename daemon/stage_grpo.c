@@ -5,7 +5,7 @@
  * Step s (1-based):
  *   1. prompts: `prompts_per_step` records of `prompts`, positions (s-1)·P .. s·P-1
  *      of a per-epoch shuffle keyed by (seed, stage, epoch);
- *   2. rollout jobs (step s, shard k): GRPO_ROLLOUT_SEQS / group prompts each,
+ *   2. rollout jobs (step s, shard k): MEMPLAN_GRPO_SEQS / group prompts each,
  *      `group` samples per prompt from the current weights (π_old), coins keyed by
  *      (seed, stage, step) and the sample's global index;
  *   3. a reward job per rollout job: the stage's rewards, plus the hidden ones
@@ -38,6 +38,7 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
+#include "memplan.h"
 #include "names.h"
 #include "retain.h"
 #include "rng.h"
@@ -47,7 +48,6 @@
 #include "stage_settings.h"
 #include "verdict.h"
 
-#define GRPO_ROLLOUT_SEQS 64   /* sequences per rollout job (prompts · group) */
 /* Grad jobs of round u of an RL step are shards u·GRPO_ROUND_SHARDS + k: the mu
  * rounds share the step's job numbering (jobs are unique per (stage, step, kind,
  * shard)), so a round must have fewer than this many shards: ⌈kept sequences /
@@ -59,11 +59,11 @@
  * held up; the rest waits for the next turn. */
 #define GRPO_ROUNDS_PER_TURN 16
 
-/* Prompts per rollout job: a function of the spec alone. */
+/* Prompts per rollout job: a function of the spec alone (memplan.h sizes a worker's
+ * memory by the same figure). */
 static int64_t per_job(const struct grpo_settings *set)
 {
-	int64_t g = set->group, k = GRPO_ROLLOUT_SEQS / (g > 0 ? g : 1);
-	return k > 0 ? k : 1;
+	return memplan_grpo_prompts(set->group);
 }
 
 /* The reference weights for step `step` (1-based): the stage's checkpoint at the

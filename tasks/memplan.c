@@ -232,8 +232,8 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 		}
 		double seqs = 0;
 		if (kind && !strcmp(kind, "grpo")) {
-			double g = num(st, "group"), per = floor(MEMPLAN_GRPO_SEQS / g);
-			seqs = (per > 0 ? per : 1) * g;
+			double g = num(st, "group");
+			seqs = (double)memplan_grpo_prompts((long long)g) * g;
 		} else if (kind && !strcmp(kind, "eval")) {
 			seqs = MEMPLAN_EVAL_PROMPTS * fmax(1, num(st, "samples"));
 		} else if (kind && !strcmp(kind, "rejection_sample")) {

@@ -9,15 +9,24 @@
 #include "checkpoint.h"
 #include "model.h"
 
+/* Floats per token of the q and k heads' norm (qk_norm): the heads before it and
+ * their rstd. */
+static double qk_norm_floats(const struct model_config *c)
+{
+	return c->qk_norm ? (double)(c->n_heads + c->n_kv_heads) * (config_head_dim(c) + 1) : 0;
+}
+
 double memplan_row_bytes(const struct model_config *c, int T)
 {
 	double C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers, NH = c->n_heads;
-	double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * config_head_dim(c);
-	/* model.c's activations, per layer: x ln1 atty x2 ln2, 2 rstd, qkv, gu h; then
-	 * xf lnf, rstd, logits dlogits, tok_stats, dx dtmp, dqkv, dgu dh; att and datt
-	 * are T x T per head (every layer's att, one datt) */
-	double floats = T * (L * (5 * C + 2 + QKV + 3 * F) + 4 * C + 1 + 2 * V + MODEL_TOK_STATS +
-		QKV + 3 * F) + (L + 1) * NH * T * (double)T;
+	double HD = config_head_dim(c), A = NH * HD, QKV = (NH + 2.0 * c->n_kv_heads) * HD;
+	/* model.c's activations, per layer: x ln1 x2 ln2, 2 rstd, qkv, q/k before their
+	 * norm, atty (NH x HD wide, which need not be C), gu h; then xf lnf, rstd, logits
+	 * dlogits, tok_stats, dx, dtmp (the wider of C and NH x HD), dqkv, dgu dh; att
+	 * and datt are T x T per head (every layer's att, one datt) */
+	double floats = T * (L * (4 * C + A + 2 + QKV + qk_norm_floats(c) + 3 * F) + 3 * C +
+		(A > C ? A : C) + 1 + 2 * V + MODEL_TOK_STATS + QKV + 3 * F) +
+		(L + 1) * NH * T * (double)T;
 	return 4.0 * floats;
 }
 
@@ -27,10 +36,11 @@ double memplan_gen_bytes(const struct model_config *c, int max_len)
 	double HD = config_head_dim(c), KV = c->n_kv_heads * HD;
 	double QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
 	/* generate.c's gen_init per sequence: K and V caches of every layer, one
-	 * position's x/ln/qkv/gu/h, logits and probabilities, scores over max_len; the
-	 * sampler's index buffer (8 V) and the result's tokens and log-probs */
-	return 4.0 * (2 * L * max_len * KV + 3 * C + QKV + 3 * F + 2 * V + NH * max_len +
-		2 * max_len) + 8 * V + (double)max_len * 10 + 64;
+	 * position's x/ln/atty (NH x HD)/qkv/q and k before their norm/gu/h, logits and
+	 * probabilities, scores over max_len; the sampler's index buffer (8 V) and the
+	 * result's tokens and log-probs */
+	return 4.0 * (2 * L * max_len * KV + 2 * C + NH * HD + QKV + qk_norm_floats(c) + 3 * F +
+		2 * V + NH * max_len + 2 * max_len) + 8 * V + (double)max_len * 10 + 64;
 }
 
 double memplan_rows(double budget, double per_row, double n)

@@ -4,7 +4,9 @@
  *   DIR/config.json             the config the daemon keeps (pretty): the one the
  *                               model came with, or r1flow's for a fresh model
  *   DIR/model.safetensors       the checkpoint's weights in the dtype of the config's
- *                               torch_dtype (float32 when absent; bfloat16 and float16
+ *                               torch_dtype (float32 when absent; the daemon gives
+ *                               a model read from files without one its weights'
+ *                               dtype; bfloat16 and float16 are
  *                               rounded to nearest even from the fp32 weights r1flow
  *                               computes with), or, above --max-shard-size bytes
  *                               (5 GB: transformers 4.x's save_pretrained default), shards

@@ -86,6 +86,44 @@ static int final_weights(struct stage_ctx *c, int64_t pipeline, const char *name
 	return rc;
 }
 
+/* The config.json text of checkpoint directory `dir`, in *config. One that does not say
+ * its torch_dtype (nor dtype) gets the dtype the weights are stored in (the
+ * embedding's): the stage's checkpoints keep this config, and export writes the
+ * weights back in its torch_dtype, so a BF16 model stays BF16 after training. */
+static int checkpoint_config(const char *dir, char **config, struct err *err)
+{
+	char path[PATH_MAX + sizeof "/config.json"];
+	size_t size;
+	json_error_t jerr;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (file_read(path, FILE_READ_ANY, config, &size, err) < 0)
+		return -1;
+	json_t *root = json_loadb(*config, size, 0, &jerr);
+	const json_t *td = json_object_get(root, "torch_dtype");
+	if (!td || json_is_null(td))
+		td = json_object_get(root, "dtype");
+	if (!root || (td && !json_is_null(td))) { /* checkpoint_check parsed it already */
+		json_decref(root);
+		return 0;
+	}
+	struct shards s = { 0 };
+	const struct shards_tensor *t;
+	char *text = NULL;
+	int rc = shards_open(&s, dir, err);
+	if (rc == 0 && (t = shards_find(&s, "model.embed_tokens.weight")) &&
+		(json_object_set_new(root, "torch_dtype",
+			json_string(shards_torch_dtype(t->info->dtype))) < 0 ||
+		!(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)))))
+		rc = err_set(err, ERR_NOMEM, "cannot read '%s': out of memory", path);
+	if (text) {
+		free(*config);
+		*config = text;
+	}
+	shards_close(&s);
+	json_decref(root);
+	return rc;
+}
+
 /* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
  * model. *sha256 empty: fresh weights. */
 int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_config *cfg,
@@ -102,7 +140,7 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 			tokenizers_model(c->d, c->pipeline_spec, cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-		char path[PATH_MAX + sizeof "/config.json"], *bytes;
+		char *bytes;
 		size_t size;
 		/* submit checked it; checked again, since it may have changed since, so that a
 		 * broken file is named by the user's path, not by the blob copied from it */
@@ -114,8 +152,7 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 			return -1;
 		int rc = blobs_put(c->d, bytes, size, sha256, err);
 		free(bytes);
-		snprintf(path, sizeof path, "%s/config.json", dir);
-		if (rc == 0 && config && file_read(path, FILE_READ_ANY, config, &size, err) < 0)
+		if (rc == 0 && config && checkpoint_config(dir, config, err) < 0)
 			return -1;
 		return rc;
 	}

@@ -318,7 +318,7 @@ json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struc
 	char *joined = NULL, hex[SHA256_HEX_SIZE];
 	if (parts) {
 		int rc = datasets_join_parts(d, parts, sha256, &joined, &len, err);
-		drop_parts(d, parts); /* a failed import is sent again whole */
+		drop_parts(d, parts); /* to try again, a client sends the pieces again */
 		if (rc < 0) {
 			err_wrap(err, "dataset_import of '%s'", name);
 			return NULL;

@@ -168,8 +168,7 @@ int datasets_join_parts(struct daemon *d, const json_t *parts, const char *sha25
 		}
 	}
 	char hex[SHA256_HEX_SIZE];
-	sha256_buffer(buf, at, hex);
-	if (sha256 && strcmp(hex, sha256) != 0) {
+	if (sha256 && (sha256_buffer(buf, at, hex), strcmp(hex, sha256) != 0)) {
 		free(buf);
 		return err_set(err, ERR_FORMAT, "the %zu parts (%zu bytes) hash to %s, not to the "
 			"file's sha256 %s", n, at, hex, sha256);

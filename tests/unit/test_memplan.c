@@ -141,6 +141,11 @@ static void test_memplan__config_of_a_qwen3_spec(void)
 	json_object_set_new(c, "head_dim", json_integer(16));
 	CHECK(memplan_model_config(c, &cfg, &e) == 0);
 	CHECK(cfg.arch == ARCH_QWEN2 && cfg.qkv_bias && !cfg.qk_norm && cfg.head_dim == 0);
+	json_object_set_new(c, "architecture", json_string("mistral"));
+	CHECK(memplan_model_config(c, &cfg, &e) == 0);
+	CHECK(cfg.arch == ARCH_MISTRAL && !cfg.qkv_bias && !cfg.qk_norm);
+	json_object_del(c, "architecture"); /* a spec normalised before the key existed */
+	CHECK(memplan_model_config(c, &cfg, &e) == 0 && cfg.arch == ARCH_LLAMA);
 	json_object_set_new(c, "architecture", json_string("gpt2"));
 	CHECK(memplan_model_config(c, &cfg, &e) == -1);
 	CHECK_MSG(!strcmp(e.msg, "invalid model config: architecture 'gpt2' is not supported "

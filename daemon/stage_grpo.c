@@ -19,7 +19,8 @@
  *      sequences each) over the batch with π_old's log-probs from the rollout and
  *      the reference weights (the stage's initial weights, refreshed every
  *      `ref_refresh` steps; none when beta is 0); a learner step after each round
- *      (stage_grad.h);
+ *      (stage_grad.h); round 0 computes the reference's log-probs and the later
+ *      rounds reuse them (enqueue_grads);
  *   6. metrics of step s; the samples go to the samples table.
  * Sequence weights follow loss_agg: seq_mean 1/(N·n_i), token_mean 1/Σn, constant
  * 1/(N·max_new_tokens); N the sequences kept, n_i the completion's tokens.
@@ -180,10 +181,34 @@ static int batch_build(const struct grpo_settings *set, struct store_job *ro,
 	return 0;
 }
 
-/* Enqueue round `round` of grad jobs over the kept samples. */
+/* The reference's log-probs of sequence m of round 0's grad job k (return_ref_lp),
+ * a borrowed array; an error when the job is missing or its result lacks them. */
+static int round0_ref_lp(struct stage_ctx *c, const struct store_job *r0, size_t n0,
+	json_t **parsed, int64_t k, int64_t m, json_t **out, struct err *err)
+{
+	if ((size_t)k >= n0 || r0[k].shard != k)
+		return err_set(err, ERR_NOTFOUND, "grpo stage '%s': no grad job of round 0 for "
+			"shard %lld to take the reference's log-probs from", c->stage->name,
+			(long long)k);
+	if (!parsed[k]) {
+		json_error_t jerr;
+		parsed[k] = json_loads(r0[k].result ? r0[k].result : "", 0, &jerr);
+	}
+	*out = json_array_get(json_object_get(parsed[k], "ref_lp"), (size_t)m);
+	if (!json_is_array(*out))
+		return err_set(err, ERR_FORMAT, "grpo stage '%s': grad job %lld (step %lld, shard "
+			"%lld) returned no reference log-probs for sequence %lld", c->stage->name,
+			(long long)r0[k].id, (long long)r0[k].step, (long long)k, (long long)m);
+	return 0;
+}
+
+/* Enqueue round `round` of grad jobs over the kept samples. With a reference, round 0
+ * computes its log-probs and returns them (when there are more rounds); the later
+ * rounds take them from round 0's jobs r0[0..n0) — the same shards over the same
+ * sequences — so the reference runs once per sample, not once per round. */
 static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 	struct learner *l, int64_t step, int64_t round, struct batch *b, int64_t prompts_ds,
-	const char *ref, struct err *err)
+	const char *ref, const struct store_job *r0, size_t n0, struct err *err)
 {
 	int64_t shard = set->shard, max_new = set->max_new_tokens;
 	size_t kept = 0;
@@ -201,12 +226,13 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 			"than the %d a round can number: raise shard", c->stage->name,
 			(long long)nshards, GRPO_ROUND_SHARDS - 1);
 	json_t **params = calloc((size_t)nshards, sizeof *params);
+	json_t **parsed = calloc((size_t)nshards, sizeof *parsed); /* round 0's results */
 	int *ids = malloc((size_t)l->m.cfg.max_seq * sizeof *ids);
 	json_error_t jerr;
 	json_t *config = json_loads(l->config, 0, &jerr);
-	int rc = -1;
+	int rc = -1, given = *ref && round > 0;
 	size_t at = 0;
-	if (!params || !ids || !config) {
+	if (!params || !parsed || !ids || !config) {
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -242,20 +268,32 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 			double w = set->loss_agg == LOSS_AGG_TOKEN_MEAN ? 1.0 / tokens :
 				set->loss_agg == LOSS_AGG_CONSTANT ? 1.0 / ((double)kept * (double)max_new) :
 				1.0 / ((double)kept * (double)ngen);
-			json_array_append_new(seqs, json_pack("{so si sf sf so}", "tokens", toks,
-				"start", len, "weight", w, "adv", p->adv, "old_lp", old));
+			json_t *seq = json_pack("{so si sf sf so}", "tokens", toks, "start", len,
+				"weight", w, "adv", p->adv, "old_lp", old), *rlp = NULL;
+			json_array_append_new(seqs, seq);
+			if (given && (round0_ref_lp(c, r0, n0, parsed, k, m, &rlp, err) < 0 ||
+				json_object_set(seq, "ref_lp", rlp) < 0)) {
+				if (!err->code)
+					err_set(err, ERR_NOMEM, "out of memory");
+				json_decref(seqs);
+				goto out;
+			}
 			m++;
 		}
-		params[k] = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
+		params[k] = json_pack("{ss sO ss so ss? sf sf sf sb}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
-			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high);
+			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high,
+			"return_ref_lp", *ref && round == 0 && set->mu > 1);
 	}
 	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
 		err);
 out:
 	for (int64_t k = 0; params && k < nshards; k++)
 		json_decref(params[k]); /* left over when a shard could not be built */
+	for (int64_t k = 0; parsed && k < nshards; k++)
+		json_decref(parsed[k]);
 	free(params);
+	free(parsed);
 	free(ids);
 	json_decref(config);
 	return rc;
@@ -484,8 +522,11 @@ static int phase_grads(struct stage_ctx *c, const struct grpo_settings *set,
 	*n = cnt;
 	for (size_t i = 0; i < b->n; i++)
 		kept += b->s[i].keep;
+	size_t n0 = 0; /* round 0's jobs: gr[0 .. n0) */
+	while (n0 < j->ngr && j->gr[n0].shard < GRPO_ROUND_SHARDS)
+		n0++;
 	if (cnt == 0 && kept > 0)
-		return enqueue_grads(c, set, l, step, round, b, ds, ref, err);
+		return enqueue_grads(c, set, l, step, round, b, ds, ref, j->gr, n0, err);
 	return count_done(j->gr + at, cnt) == cnt;
 }
 

@@ -6,8 +6,11 @@
  *   1. prompts: `prompts_per_step` records of `prompts`, positions (s-1)·P .. s·P-1
  *      of a per-epoch shuffle keyed by (seed, stage, epoch);
  *   2. rollout jobs (step s, shard k): GRPO_ROLLOUT_SEQS / group prompts each,
- *      `group` samples per prompt from the current weights (π_old), coins keyed by
- *      (seed, stage, step) and the sample's global index;
+ *      `group` samples per prompt from the weights after step s − 1 (π_old), coins
+ *      keyed by (seed, stage, step) and the sample's global index; with
+ *      max_staleness 1, from those after step s − 2, enqueued as soon as step s − 1's
+ *      rollouts are done (phase_ahead), so that workers sample while step s − 1
+ *      trains (rollout_from: which weights is a function of the step, not of timing);
  *   3. a reward job per rollout job: the stage's rewards, plus the hidden ones
  *      that say right and well-formed (verdict.h: metrics accuracy and format);
  *   4. advantages in the daemon, per group: (r − mean) / (std + 1e-4) with the
@@ -27,7 +30,9 @@
  *
  * Checkpoints are numbered in learner steps (mu per RL step), the stage's progress
  * in RL steps. Restart: like stage_train.c, from the last checkpoint with moments;
- * the jobs after it are recomputed. A refresh of the reference saves a checkpoint, so the
+ * the jobs after it are recomputed, except with max_staleness 1 the next step's
+ * rollouts and rewards (stage_learner keeps them: they sampled from weights older
+ * than the checkpoint, which the learner no longer holds). A refresh of the reference saves a checkpoint, so the
  * reference of any step is found again after a restart.
  */
 #include <math.h>
@@ -299,12 +304,48 @@ out:
 	return rc;
 }
 
-/* Enqueue the rollouts of RL step `step`. */
+/* The learner step whose weights the rollouts of RL step `step` sample from: the end
+ * of step − 1, or with max_staleness 1 of step − 2 (so that step s + 1's rollouts
+ * can go out while step s trains). A function of the spec and the step alone, never
+ * of timing: the samples do not depend on when their jobs went out. */
+static int64_t rollout_from(const struct grpo_settings *set, int64_t step)
+{
+	int64_t s = step - 1 - set->max_staleness;
+	return (s > 0 ? s : 0) * set->mu;
+}
+
+/* Those weights: the learner's when it is at that step, else that step's checkpoint
+ * (a restart that lost the next step's rollouts); an error when neither has them. */
+static int rollout_weights(struct stage_ctx *c, const struct grpo_settings *set,
+	const struct learner *l, int64_t step, char sha[SHA256_HEX_SIZE], struct err *err)
+{
+	int64_t at = rollout_from(set, step);
+	struct store_checkpoint ck;
+	if (at == l->step) {
+		memcpy(sha, l->sha256, SHA256_HEX_SIZE);
+		return 0;
+	}
+	int rc = store_checkpoint_at(c->d->store, c->stage->id, at, &ck, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "grpo stage '%s': cannot sample "
+			"step %lld: the weights of learner step %lld it samples from (max_staleness "
+			"%lld) are neither the learner's (step %ld) nor a checkpoint",
+			c->stage->name, (long long)step, (long long)at, (long long)set->max_staleness,
+			l->step);
+	memcpy(sha, ck.sha256, SHA256_HEX_SIZE);
+	free(ck.config);
+	return 0;
+}
+
+/* Enqueue the rollouts of RL step `step`; ahead: they go out while an earlier step
+ * trains (max_staleness 1), which leaves that step's start time alone. */
 static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
-	struct learner *l, int64_t step, struct err *err)
+	struct learner *l, int64_t step, int ahead, struct err *err)
 {
 	int64_t ds, n, p = set->prompts_per_step;
-	if (stage_dataset(c, set->prompts, &ds, &n, err) < 0)
+	char sha[SHA256_HEX_SIZE];
+	if (stage_dataset(c, set->prompts, &ds, &n, err) < 0 ||
+		rollout_weights(c, set, l, step, sha, err) < 0)
 		return -1;
 	int64_t *records = malloc((size_t)p * sizeof *records);
 	if (!records)
@@ -316,8 +357,9 @@ static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set
 		}
 	struct rl_sampling s = { (int)set->group, set->temperature, set->top_p, (int)set->top_k,
 		(int)set->max_new_tokens };
-	l->step_started = c->d->wall;
-	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, l->sha256,
+	if (!ahead)
+		l->step_started = c->d->wall;
+	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, sha,
 		l->config, err);
 	free(records);
 	return rc;
@@ -416,7 +458,7 @@ static int grpo_start(struct stage_ctx *c, struct err *err)
 	int had = stage_requeue(c, step, "rollout", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
-	return enqueue_rollouts(c, &set, l, step, err);
+	return enqueue_rollouts(c, &set, l, step, 0, err);
 }
 
 /* 1 if a job of jobs[0..n) failed (err set, stage failed), else 0. */
@@ -477,7 +519,24 @@ static int phase_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
 {
 	if (j->nro > 0)
 		return 1;
-	return enqueue_rollouts(c, set, l, step, err) < 0 ? -1 : 0;
+	return enqueue_rollouts(c, set, l, step, 0, err) < 0 ? -1 : 0;
+}
+
+/* max_staleness 1: the next step's rollouts go out once this step's are all done,
+ * from the weights the learner holds in this step's round 0 (rollout_from: those
+ * after step − 1), so that workers sample while this step's grads and learner run. */
+static int phase_ahead(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, const struct step_jobs *j, struct err *err)
+{
+	struct store_job *next = NULL;
+	size_t n = 0;
+	if (set->max_staleness < 1 || step >= set->steps || l->step % set->mu != 0 ||
+		count_done(j->ro, j->nro) != j->nro)
+		return 0;
+	if (store_step_jobs(c->d->store, c->stage->id, step + 1, "rollout", &next, &n, err) < 0)
+		return -1;
+	store_jobs_free(next, n);
+	return n > 0 ? 0 : enqueue_rollouts(c, set, l, step + 1, 1, err);
 }
 
 /* Rewards: a reward job per done rollout job; 1 when every reward job is done. */
@@ -561,6 +620,16 @@ static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
 			retain_stage(c, set->learner.keep_checkpoints, &ref_at, (size_t)pin, err) < 0)
 			return -1;
 	}
+	if (set->max_staleness > 0) {
+		/* the weights this step sampled from, kept while its rollouts were out (blobs_drop
+		 * keeps them if a checkpoint or a job still names them) */
+		json_error_t jerr;
+		json_t *p = j->nro ? json_loads(j->ro[0].params, 0, &jerr) : NULL;
+		const char *w = json_string_value(json_object_get(p, "weights"));
+		if (w && strcmp(w, l->sha256) != 0)
+			blobs_drop(c->d, w);
+		json_decref(p);
+	}
 	if (step >= steps) {
 		log_info("stage %lld '%s': %lld GRPO steps done, weights %s", (long long)c->stage->id,
 			c->stage->name, (long long)step, l->sha256);
@@ -568,7 +637,11 @@ static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
 		*state = STAGE_SUCCEEDED;
 		return 0;
 	}
-	return enqueue_rollouts(c, set, l, step + 1, err) < 0 ? -1 : 1;
+	if (set->max_staleness > 0) { /* the next step's rollouts went out ahead (phase_ahead) */
+		l->step_started = c->d->wall;
+		return 1;
+	}
+	return enqueue_rollouts(c, set, l, step + 1, 0, err) < 0 ? -1 : 1;
 }
 
 /* Advance one RL step as far as its jobs allow, phase by phase: 1 if a round or the
@@ -594,7 +667,14 @@ static int grpo_step(struct stage_ctx *c, const struct grpo_settings *set, struc
 		goto out;
 	}
 	if ((rc = phase_rollouts(c, set, l, step, &j, err)) <= 0 ||
-		(rc = phase_rewards(c, set, ds, &j, err)) <= 0 ||
+		(rc = phase_rewards(c, set, ds, &j, err)) < 0)
+		goto out;
+	/* after this step's reward jobs: they go to workers before the next rollouts */
+	if (phase_ahead(c, set, l, step, &j, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (rc == 0 ||
 		(rc = phase_advantages(c, set, step, &j, &b, ref, err)) <= 0 ||
 		(rc = phase_grads(c, set, l, step, round, &b, ds, ref, &j, &first, &n, err)) <= 0 ||
 		(rc = phase_learn(c, l, j.gr + first, n, ref, err)) <= 0)

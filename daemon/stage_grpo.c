@@ -522,23 +522,6 @@ static int phase_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
 	return enqueue_rollouts(c, set, l, step, 0, err) < 0 ? -1 : 0;
 }
 
-/* max_staleness 1: the next step's rollouts go out once this step's are all done,
- * from the weights the learner holds in this step's round 0 (rollout_from: those
- * after step − 1), so that workers sample while this step's grads and learner run. */
-static int phase_ahead(struct stage_ctx *c, const struct grpo_settings *set,
-	struct learner *l, int64_t step, const struct step_jobs *j, struct err *err)
-{
-	struct store_job *next = NULL;
-	size_t n = 0;
-	if (set->max_staleness < 1 || step >= set->steps || l->step % set->mu != 0 ||
-		count_done(j->ro, j->nro) != j->nro)
-		return 0;
-	if (store_step_jobs(c->d->store, c->stage->id, step + 1, "rollout", &next, &n, err) < 0)
-		return -1;
-	store_jobs_free(next, n);
-	return n > 0 ? 0 : enqueue_rollouts(c, set, l, step + 1, 1, err);
-}
-
 /* Rewards: a reward job per done rollout job; 1 when every reward job is done. */
 static int phase_rewards(struct stage_ctx *c, const struct grpo_settings *set, int64_t ds,
 	const struct step_jobs *j, struct err *err)
@@ -552,6 +535,31 @@ static int phase_rewards(struct stage_ctx *c, const struct grpo_settings *set, i
 			return -1;
 	}
 	return j->nrw == j->nro && count_done(j->rw, j->nrw) == j->nrw;
+}
+
+/* max_staleness 1: the next step's rollouts go out once this step's are all done,
+ * from the weights the learner holds in this step's round 0 (rollout_from: those
+ * after step − 1), so that workers sample while this step's grads and learner run;
+ * their reward jobs go out as they finish (phase_rewards). */
+static int phase_ahead(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, int64_t ds, const struct step_jobs *j,
+	struct err *err)
+{
+	struct step_jobs next = { 0 };
+	int rc = 0;
+	if (set->max_staleness < 1 || step >= set->steps ||
+		count_done(j->ro, j->nro) != j->nro)
+		return 0;
+	if (store_step_jobs(c->d->store, c->stage->id, step + 1, "rollout", &next.ro, &next.nro,
+		err) < 0)
+		return -1;
+	if (next.nro == 0) /* only in round 0: the learner holds rollout_from(step + 1) */
+		rc = l->step % set->mu == 0 ? enqueue_rollouts(c, set, l, step + 1, 1, err) : 0;
+	else if (store_step_jobs(c->d->store, c->stage->id, step + 1, "reward", &next.rw,
+		&next.nrw, err) < 0 || phase_rewards(c, set, ds, &next, err) < 0)
+		rc = -1;
+	step_jobs_free(&next);
+	return rc;
 }
 
 /* Advantages: the batch of samples and the reference weights of the step. */
@@ -670,7 +678,7 @@ static int grpo_step(struct stage_ctx *c, const struct grpo_settings *set, struc
 		(rc = phase_rewards(c, set, ds, &j, err)) < 0)
 		goto out;
 	/* after this step's reward jobs: they go to workers before the next rollouts */
-	if (phase_ahead(c, set, l, step, &j, err) < 0) {
+	if (phase_ahead(c, set, l, step, ds, &j, err) < 0) {
 		rc = -1;
 		goto out;
 	}

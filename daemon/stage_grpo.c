@@ -32,8 +32,9 @@
  * in RL steps. Restart: like stage_train.c, from the last checkpoint with moments;
  * the jobs after it are recomputed, except with max_staleness 1 the next step's
  * rollouts and rewards (stage_learner keeps them: they sampled from weights older
- * than the checkpoint, which the learner no longer holds). A refresh of the reference saves a checkpoint, so the
- * reference of any step is found again after a restart.
+ * than the checkpoint, which the learner no longer holds). A refresh of the
+ * reference saves a checkpoint, so the reference of any step is found again after
+ * a restart.
  */
 #include <math.h>
 #include <stdio.h>

@@ -304,7 +304,13 @@ again:
 		l->config, c->d->wall, err) < 0) { /* step 0: the weights it started from */
 		goto fail;
 	}
-	if (store_jobs_delete_after(c->d->store, c->stage->id, l->step, err) < 0)
+	/* jobs are numbered in job steps: a grpo step is mu learner steps. With
+	 * keep_next_samples the next step's rollouts and rewards stay (their grads go):
+	 * they sampled from earlier weights than the learner resumes with */
+	int64_t per = set->per_job_step > 0 ? set->per_job_step : 1, at = l->step / per;
+	if (store_jobs_delete_after(c->d->store, c->stage->id, at + (set->keep_next_samples ? 1 : 0),
+		NULL, err) < 0 || (set->keep_next_samples &&
+		store_jobs_delete_after(c->d->store, c->stage->id, at, "grad", err) < 0))
 		goto fail;
 	if (l->step > 0)
 		log_info("stage %lld: learner resumed at saved step %ld", (long long)c->stage->id,

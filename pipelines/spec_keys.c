@@ -191,6 +191,7 @@ const struct key spec_stage_keys[] = {
 	INT("ref_refresh", SK_GRPO, 0, 0, INF, 0),                 /* 0: never */
 	BOOL("dynamic_sampling", SK_GRPO, 0),
 	BOOL("mask_truncated", SK_GRPO, 0),
+	INT("max_staleness", SK_GRPO, 0, 0, 1, 0),                 /* 1: overlapped steps */
 	/* sampling */
 	INT("samples", SK_REJECT, 0, 1, INF, 4),
 	INT("samples", SK_EVAL, 0, 0, INF, 0),                     /* besides the greedy one */

@@ -974,16 +974,15 @@ static void send_job(struct daemon *d, struct peer *p, const struct store_job *j
 	send_to(d, p, &m);
 }
 
-/* Fill `p`'s free slots in one claim (`how` from may_claim): 1 leased some, 0 nothing
- * for it, -1 store error. One statement per worker per turn instead of one per job;
- * a short queue may then go to the first worker in the rotation, by at most its
- * slots (default 2: one job running, one waiting). */
-static int claim_some(struct daemon *d, struct peer *p, int how)
+/* Fill `p`'s slots up to `level` leases in one claim (`how` from may_claim): 1 leased
+ * some, 0 nothing for it, -1 store error. One statement per worker per level instead
+ * of one per job. */
+static int claim_some(struct daemon *d, struct peer *p, int how, int level)
 {
 	struct store_job jobs[BROKER_MAX_SLOTS];
 	struct err err = { 0 };
 	int64_t deadline = d->wall + daemon_lease_ms(d);
-	size_t room = (size_t)p->slots - p->nleases;
+	size_t room = (size_t)(level < p->slots ? level : p->slots) - p->nleases;
 	int n = store_job_claim_many(d->store, p->id, p->kinds, how == 1, d->wall, deadline,
 		jobs, room, &err);
 	if (n < 0) {
@@ -1004,20 +1003,28 @@ static int claim_some(struct daemon *d, struct peer *p, int how)
 	return 1;
 }
 
+/* In two passes: every worker with empty hands is offered one job first, then the
+ * rest of everyone's slots are filled. So a short queue (a GRPO phase of two jobs)
+ * spreads over idle workers instead of filling the first worker's slots while the
+ * others wait; a long one still costs one claim per worker and pass. */
 void broker_dispatch(struct daemon *d)
 {
 	struct broker *b = d->broker;
-	for (int progress = 1; progress && b->n;) {
-		progress = 0;
-		for (size_t k = 0; k < b->n; k++) {
-			struct peer *p = b->peers[(b->next + k) % b->n];
-			int how = may_claim(b, p);
-			if (!how)
-				continue;
-			int rc = claim_some(d, p, how);
-			if (rc < 0)
-				return;
-			progress |= rc;
+	for (int level = 1; level <= BROKER_MAX_SLOTS; level = level == 1 ? BROKER_MAX_SLOTS : level + 1) {
+		for (int progress = 1; progress;) {
+			progress = 0;
+			for (size_t k = 0; k < b->n; k++) {
+				struct peer *p = b->peers[(b->next + k) % b->n];
+				if (p->nleases >= (size_t)level)
+					continue;
+				int how = may_claim(b, p);
+				if (!how)
+					continue;
+				int rc = claim_some(d, p, how, level);
+				if (rc < 0)
+					return;
+				progress |= rc;
+			}
 		}
 	}
 	if (b->n)

@@ -2,12 +2,14 @@
  * bench_train — training throughput of the core, for bench/train.sh.
  *
  *   bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]
+ *               [--batch B]
  *   bench_train --sgemm [--threads N]
  *
  * The first form trains the bench config on random tokens (Philox, fixed seed) with
  * the full step of a real run — zero_grad, forward, token-mean cross-entropy over an
  * all-ones mask, backward, grad_clip(1.0), AdamW — and times the --steps steps that
- * follow --warmup untimed ones. It prints one line of key=value fields:
+ * follow --warmup untimed ones (--batch overrides the config's rows a step, e.g.
+ * smol135m --batch 16: 2048 tokens, for peak RSS at a real batch). It prints one line of key=value fields:
  *
  *   core config=tiny threads=1 tok_s=... step_ms=... gflops=... peak_rss_mb=... \
  *        cpu_ms=... fwd_ms=... loss_ms=... bwd_ms=... clip_ms=... adamw_ms=... loss=...
@@ -127,7 +129,7 @@ static int bench_sgemm(int threads)
 	return 0;
 }
 
-static int bench_train(const struct bench_config *bc, int threads, int steps, int warmup)
+static int bench_train(const struct bench_config *bc, int threads, int steps, int warmup, int batch)
 {
 	struct model_config cfg;
 	config_defaults(&cfg);
@@ -141,7 +143,7 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	cfg.tied = bc->tied;
 	if (bc->V)
 		cfg.vocab = bc->V;
-	const int B = bc->B, T = bc->T, V = cfg.vocab;
+	const int B = batch ? batch : bc->B, T = bc->T, V = cfg.vocab;
 
 	struct err e = { 0 };
 	struct model m;
@@ -226,6 +228,7 @@ out_batch:
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]\n"
+		"                   [--batch B]\n"
 		"       bench_train --sgemm [--threads N]\n");
 	exit(2);
 }
@@ -245,7 +248,7 @@ int main(int argc, char **argv)
 {
 	log_init("bench_train", LOG_INFO);
 	const struct bench_config *bc = NULL;
-	int threads = 1, steps = 20, warmup = 3, sgemm = 0;
+	int threads = 1, steps = 20, warmup = 3, sgemm = 0, batch = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--sgemm")) {
@@ -266,6 +269,8 @@ int main(int argc, char **argv)
 			steps = parse_int(a, v, 1);
 		} else if (!strcmp(a, "--warmup")) {
 			warmup = parse_int(a, v, 0);
+		} else if (!strcmp(a, "--batch")) {
+			batch = parse_int(a, v, 1);
 		} else {
 			usage();
 		}
@@ -275,5 +280,5 @@ int main(int argc, char **argv)
 		return bench_sgemm(threads);
 	if (!bc)
 		usage();
-	return bench_train(bc, threads, steps, warmup);
+	return bench_train(bc, threads, steps, warmup, batch);
 }

@@ -129,7 +129,7 @@ static int bench_sgemm(int threads)
 	return 0;
 }
 
-static int bench_train(const struct bench_config *bc, int threads, int steps, int warmup, int batch)
+static int bench_train(const struct bench_config *bc, int threads, int steps, int warmup, int rows)
 {
 	struct model_config cfg;
 	config_defaults(&cfg);
@@ -143,7 +143,7 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	cfg.tied = bc->tied;
 	if (bc->V)
 		cfg.vocab = bc->V;
-	const int B = batch ? batch : bc->B, T = bc->T, V = cfg.vocab;
+	const int B = rows ? rows : bc->B, T = bc->T, V = cfg.vocab;
 
 	struct err e = { 0 };
 	struct model m;

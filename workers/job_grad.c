@@ -308,10 +308,10 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 		}
 		model_forward(m, &batch);
 		if (g.grpo) {
-			/* the same weights (or no reference: KL ignored) give the same log-probs */
-			if (!ref || ref == m->params_mem)
-				loss_token_logprobs(m, b.targets, b.ref_lp);
-			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, b.ref_lp, &g.gp, &st);
+			/* the same weights (or no reference: KL ignored): the policy is the
+			 * reference, ref_lp NULL */
+			int own = !ref || ref == m->params_mem;
+			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, own ? NULL : b.ref_lp, &g.gp, &st);
 		} else {
 			loss_cross_entropy(m, b.targets, b.w, &st);
 		}

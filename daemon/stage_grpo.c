@@ -249,6 +249,8 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 		params[k] = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
 			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high);
+		if (params[k] && set->learner.checkpoint_activations) /* absent: off */
+			json_object_set_new(params[k], "checkpoint_activations", json_true());
 	}
 	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
 		err);

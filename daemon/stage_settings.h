@@ -42,6 +42,8 @@ struct learner_settings {
 	int64_t save_every;         /* a checkpoint with moments every this many steps */
 	int64_t keep_checkpoints;   /* latest checkpoints kept (retain.h); 0: all (a spec
 	                               submitted before the key existed) */
+	int checkpoint_activations; /* grad jobs recompute each layer in the backward
+	                               (model.h): less memory, the same gradients */
 };
 
 struct probe_settings {

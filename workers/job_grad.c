@@ -11,6 +11,9 @@
  *                        grpo: adv: A (finite), old_lp: [len(tokens) - S numbers]}
  *   grpo only         ref_weights: sha256 or null (absent = null), beta >= 0,
  *                     clip_low in [0, 1], clip_high >= 0
+ *   checkpoint_activations  true: recompute each layer's activations in the
+ *                     backward (model.h; optional, default false): the same bytes
+ *                     out, with more rows a micro-batch in the same memory
  *
  * The shard's loss is Σ_i Σ_{t >= S_i, mask} w_i · ℓ(i, t), ℓ the loss of predicting
  * tokens[t] from tokens[< t]: CE −log p, or GRPO's clipped surrogate + β·k3 KL
@@ -23,7 +26,8 @@
  * is 1 (a chat: the loss skips the user turns between the assistant's), else 0. Rows
  * go through the model in micro-batches of sequences of similar length (sorted by
  * (length, index), a quarter of the shard or GRAD_GROUP_MIN per micro-batch, fewer
- * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them), each padded to its longest:
+ * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them, with or without
+ * checkpointing), each padded to its longest:
  * all a function of the params, so the bytes out depend on the params alone. Gradients
  * accumulate (+=) over micro-batches in that order; stats are summed in (row,
  * position) order from the loss's per-token terms.
@@ -138,9 +142,12 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 	const char *loss;
 	const json_t *seqs;
 	jobparams_init(&p, "grad", err);
+	int ckpt;
 	if (jobmodel_spec_read(&p, params, &g->spec) < 0 ||
-		jobparams_str(&p, params, "loss", 1, &loss, NULL) < 0)
+		jobparams_str(&p, params, "loss", 1, &loss, NULL) < 0 ||
+		jobparams_bool(&p, params, "checkpoint_activations", 0, 0, &ckpt) < 0)
 		return -1;
+	g->spec.checkpoint = ckpt;
 	if (strcmp(loss, "ce") == 0)
 		g->grpo = 0;
 	else if (strcmp(loss, "grpo") == 0)
@@ -180,10 +187,11 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 }
 
 /* Sequences per micro-batch: as many rows of length T as MEMPLAN_GRAD_ACT_BYTES holds
- * (memplan.h: validate's estimate is this very formula). */
-static int grad_rows(const struct model_config *c, int T, size_t n)
+ * beside the head's chunk (memplan.h: validate's estimate is this very formula). */
+static int grad_rows(const struct model_config *c, int T, bool ckpt, size_t n)
 {
-	return (int)memplan_rows(MEMPLAN_GRAD_ACT_BYTES, memplan_row_bytes(c, T), (double)n);
+	return (int)memplan_rows(MEMPLAN_GRAD_ACT_BYTES - memplan_head_bytes(c),
+		memplan_train_row_bytes(c, T, ckpt), (double)n);
 }
 
 struct grad_bufs {
@@ -261,7 +269,7 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	/* micro-batches of similar lengths: sequences by (length, index), in groups of
 	 * a quarter of the shard (at least GRAD_GROUP_MIN), each padded to its own
 	 * longest — a function of the params, so the bytes out are too */
-	int MB = grad_rows(&g.spec.cfg, g.T, g.n), T = g.T;
+	int MB = grad_rows(&g.spec.cfg, g.T, g.spec.checkpoint, g.n), T = g.T;
 	int group = (int)((g.n + 3) / 4) > GRAD_GROUP_MIN ? (int)((g.n + 3) / 4) : GRAD_GROUP_MIN;
 	MB = group < MB ? group : MB;
 	order = malloc(g.n * sizeof *order);

@@ -4,7 +4,9 @@
 # worker cache: (a) 1 worker, (b) 2 workers, (c) 2 workers, one of them kill -9ed
 # while it holds a grad lease of base (after ≥ 5 steps) and a new one started. Every
 # checkpoint (stage, step, weights sha256, optimizer sha256) of (b) and (c) must equal
-# (a)'s, the final ones of both stages included.
+# (a)'s, the final ones of both stages included. And (d): 1 worker on the same spec
+# with checkpoint_activations: true in both stages (grad jobs recompute each layer in
+# the backward) gives (a)'s checkpoints too.
 . "$(dirname "$0")/train_lib.sh"
 
 leases_of() {   # grad jobs leased to the worker process $1
@@ -21,7 +23,7 @@ run() {
 	for (( i = 1; i <= nw; i++ )); do start_worker "$name-w$i"; pids+=("$LAST_PID"); done
 	wait_for 10 has_workers "$nw"
 	t0=$(now_ms)
-	ID=$(r1 submit "$T/det.yaml") || fail "$name: submit refused"
+	ID=$(r1 submit "$T/${SPEC:-det}.yaml") || fail "$name: submit refused"
 	timeout 60 "$R1FLOW_CLI" watch "$ID" --data "$DATA" --plain >"$T/$name-watch.log" 2>&1 &
 	local watcher=$!; PIDS+=("$watcher")
 	if [[ $mode == kill ]]; then
@@ -70,5 +72,9 @@ run two 2
 same_as_a two
 run kill 2 kill
 same_as_a kill
-log "every checkpoint (weights and moments) identical across 1 worker, 2 workers and a worker killed mid-stage"
+sed 's/keep_checkpoints: 100}/keep_checkpoints: 100, checkpoint_activations: true}/' "$T/det.yaml" >"$T/det-ckpt.yaml"
+(( $(grep -c 'checkpoint_activations: true' "$T/det-ckpt.yaml") == 2 )) || fail "det-ckpt.yaml: $(cat "$T/det-ckpt.yaml")"
+SPEC=det-ckpt run ckpt 1
+same_as_a ckpt
+log "every checkpoint (weights and moments) identical across 1 worker, 2 workers, a worker killed mid-stage and activation checkpointing"
 log "ok"

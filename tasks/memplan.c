@@ -205,11 +205,12 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 		const char *kind = json_string_value(json_object_get(st, "kind"));
 		if (is_training(kind)) {
 			int T = cfg->max_seq > 1 ? cfg->max_seq - 1 : 1;
+			/* rows as without checkpointing (job_grad.c), each smaller with it */
 			bool ckpt = json_is_true(json_object_get(st, "checkpoint_activations"));
-			double row = memplan_train_row_bytes(cfg, T, ckpt);
+			double rows = memplan_rows(MEMPLAN_GRAD_ACT_BYTES - head, memplan_row_bytes(cfg, T),
+				num(st, "shard"));
 			double ref = !strcmp(kind, "grpo") && num(st, "beta") > 0 ? 4 * P : 0;
-			worker_job(mp, "grad", st, model, ref, head, memplan_rows(MEMPLAN_GRAD_ACT_BYTES -
-				head, row, num(st, "shard")), row);
+			worker_job(mp, "grad", st, model, ref, head, rows, memplan_train_row_bytes(cfg, T, ckpt));
 		}
 		double seqs = 0;
 		if (kind && !strcmp(kind, "grpo")) {

@@ -19,9 +19,9 @@
  *             buffers (head.h: a few hundred rows of vocab logits, a fixed size),
  *             activations of a micro-batch: as many rows of T = max_seq - 1 tokens
  *             as MEMPLAN_GRAD_ACT_BYTES holds beside the head's chunk (at least one,
- *             at most `shard`; per layer only x with the stage's
- *             checkpoint_activations), and for GRPO with beta > 0 the reference
- *             weights (4 bytes a parameter)
+ *             at most `shard`); with the stage's checkpoint_activations as many
+ *             rows, each holding only x per layer and one layer's working set; and
+ *             for GRPO with beta > 0 the reference weights (4 bytes a parameter)
  *   rollout   weights + gradients, and per sequence of a gen_run the prefill's
  *             activations (prompts up to max_seq - max_new_tokens tokens, as the
  *             fit check guarantees) and the generator's KV cache and buffers over

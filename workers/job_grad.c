@@ -13,7 +13,7 @@
  *                     clip_low in [0, 1], clip_high >= 0
  *   checkpoint_activations  true: recompute each layer's activations in the
  *                     backward (model.h; optional, default false): the same bytes
- *                     out, with more rows a micro-batch in the same memory
+ *                     out in less memory
  *
  * The shard's loss is Σ_i Σ_{t >= S_i, mask} w_i · ℓ(i, t), ℓ the loss of predicting
  * tokens[t] from tokens[< t]: CE −log p, or GRPO's clipped surrogate + β·k3 KL
@@ -26,8 +26,9 @@
  * is 1 (a chat: the loss skips the user turns between the assistant's), else 0. Rows
  * go through the model in micro-batches of sequences of similar length (sorted by
  * (length, index), a quarter of the shard or GRAD_GROUP_MIN per micro-batch, fewer
- * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them, with or without
- * checkpointing), each padded to its longest:
+ * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them — counted without
+ * checkpointing even when it is on, so that it changes no micro-batch, hence no
+ * bit of the gradient, only the memory used), each padded to its longest:
  * all a function of the params, so the bytes out depend on the params alone. Gradients
  * accumulate (+=) over micro-batches in that order; stats are summed in (row,
  * position) order from the loss's per-token terms.
@@ -188,10 +189,10 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 
 /* Sequences per micro-batch: as many rows of length T as MEMPLAN_GRAD_ACT_BYTES holds
  * beside the head's chunk (memplan.h: validate's estimate is this very formula). */
-static int grad_rows(const struct model_config *c, int T, bool ckpt, size_t n)
+static int grad_rows(const struct model_config *c, int T, size_t n)
 {
 	return (int)memplan_rows(MEMPLAN_GRAD_ACT_BYTES - memplan_head_bytes(c),
-		memplan_train_row_bytes(c, T, ckpt), (double)n);
+		memplan_row_bytes(c, T), (double)n);
 }
 
 struct grad_bufs {
@@ -269,7 +270,7 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	/* micro-batches of similar lengths: sequences by (length, index), in groups of
 	 * a quarter of the shard (at least GRAD_GROUP_MIN), each padded to its own
 	 * longest — a function of the params, so the bytes out are too */
-	int MB = grad_rows(&g.spec.cfg, g.T, g.spec.checkpoint, g.n), T = g.T;
+	int MB = grad_rows(&g.spec.cfg, g.T, g.n), T = g.T;
 	int group = (int)((g.n + 3) / 4) > GRAD_GROUP_MIN ? (int)((g.n + 3) / 4) : GRAD_GROUP_MIN;
 	MB = group < MB ? group : MB;
 	order = malloc(g.n * sizeof *order);

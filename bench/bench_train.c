@@ -16,7 +16,8 @@
  *        cpu_ms=... fwd_ms=... loss_ms=... bwd_ms=... clip_ms=... adamw_ms=... loss=...
  *
  * (cpu_ms is process CPU time per step, all threads, spinning included; the other
- * *_ms fields split step_ms by phase; step_gflop is one step's model FLOPs). The second form measures OpenBLAS's own
+ * *_ms fields split step_ms by phase — loss_ms holds the LM head's forward and
+ * backward, which the loss runs chunk by chunk (core/head.h); step_gflop is one step's model FLOPs). The second form measures OpenBLAS's own
  * rate on a large square sgemm with N OpenBLAS threads — the ceiling the core's
  * GEMMs can approach — and prints `sgemm threads=N n=2048 gflops=... mean_gflops=...`
  * (gflops is the best repetition). It bypasses the core's pool, which would run

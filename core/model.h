@@ -18,7 +18,8 @@
  *   model_forward(&m, batch)      every layer, then the final norm: act.lnf; no
  *                                 allocation, no logits
  *   loss_*(...)                   (loss.h) the LM head chunk by chunk (head.h): the
- *                                 loss, grads.lm_head += and act.dlnf
+ *                                 loss, grads.lm_head += and act.dlnf (a loss adds
+ *                                 the head's gradient even when no backward follows)
  *   model_backward(&m, batch)     accumulates (+=) into m.grads from act.dlnf
  *   model_release(&m)
  * model_logits gives the logits of chosen rows of the last forward (tests, scoring,
@@ -32,7 +33,7 @@
  * Memory. Activations hold every layer's working set for B x T tokens (the T x T
  * attention probabilities per head included) but never B x T x V logits: the head
  * runs over chunks of m->head_rows rows (head_chunk_rows(V), e.g. 320 rows at a
- * 49152 vocabulary: 64 MiB). With activation checkpointing (model_resize's
+ * 49152 vocabulary: 60 MiB). With activation checkpointing (model_resize's
  * `checkpoint`) the forward keeps only each layer's input x; every layer shares one
  * working set, and the backward recomputes a layer's activations into it just before
  * that layer's backward: the same kernels on the same inputs, so the gradients are

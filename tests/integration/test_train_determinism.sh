@@ -46,6 +46,8 @@ run() {
 	log "$name: $nw worker(s) ${mode:+(one killed) }succeeded in $(( t1 - t0 )) ms; requeued $(counter jobs_requeued), stale $(counter results_stale), workers lost $(counter workers_lost)"
 	[[ $mode != kill || $(counter workers_lost) -ge 1 ]] || fail "$name: the daemon never lost the killed worker"
 	checkpoints >"$T/$name.ck"
+	CKPT_JOBS=$(sql "SELECT count(*) FROM jobs WHERE kind = 'grad' AND
+		json_extract(params, '$.checkpoint_activations') = 1")
 	BASE=$(final_sha base); SFT=$(final_sha sft)
 	[[ -n $BASE && -n $SFT ]] || fail "$name: no final checkpoint: $(cat "$T/$name.ck")"
 	log "$name: base $BASE"
@@ -66,6 +68,7 @@ same_as_a() {
 }
 
 run one 1
+(( CKPT_JOBS == 0 )) || fail "one: $CKPT_JOBS grad jobs were sent checkpoint_activations"
 A_BASE=$BASE; A_SFT=$SFT
 (( $(wc -l <"$T/one.ck") == 12 )) || fail "expected 12 checkpoints (base 0 8 .. 64, sft 0 4 8): $(cat "$T/one.ck")"
 run two 2
@@ -75,6 +78,7 @@ same_as_a kill
 sed 's/keep_checkpoints: 100}/keep_checkpoints: 100, checkpoint_activations: true}/' "$T/det.yaml" >"$T/det-ckpt.yaml"
 (( $(grep -c 'checkpoint_activations: true' "$T/det-ckpt.yaml") == 2 )) || fail "det-ckpt.yaml: $(cat "$T/det-ckpt.yaml")"
 SPEC=det-ckpt run ckpt 1
+(( CKPT_JOBS > 0 )) || fail "ckpt: no grad job was sent checkpoint_activations"
 same_as_a ckpt
 log "every checkpoint (weights and moments) identical across 1 worker, 2 workers, a worker killed mid-stage and activation checkpointing"
 log "ok"

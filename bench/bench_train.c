@@ -2,18 +2,22 @@
  * bench_train — training throughput of the core, for bench/train.sh.
  *
  *   bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]
+ *               [--batch B] [--checkpoint]
  *   bench_train --sgemm [--threads N]
  *
  * The first form trains the bench config on random tokens (Philox, fixed seed) with
  * the full step of a real run — zero_grad, forward, token-mean cross-entropy over an
  * all-ones mask, backward, grad_clip(1.0), AdamW — and times the --steps steps that
- * follow --warmup untimed ones. It prints one line of key=value fields:
+ * follow --warmup untimed ones (--batch overrides the config's rows a step, e.g.
+ * smol135m --batch 16: 2048 tokens, for peak RSS at a real batch; --checkpoint turns
+ * activation checkpointing on, model.h). It prints one line of key=value fields:
  *
  *   core config=tiny threads=1 tok_s=... step_ms=... gflops=... peak_rss_mb=... \
  *        cpu_ms=... fwd_ms=... loss_ms=... bwd_ms=... clip_ms=... adamw_ms=... loss=...
  *
  * (cpu_ms is process CPU time per step, all threads, spinning included; the other
- * *_ms fields split step_ms by phase; step_gflop is one step's model FLOPs). The second form measures OpenBLAS's own
+ * *_ms fields split step_ms by phase — loss_ms holds the LM head's forward and
+ * backward, which the loss runs chunk by chunk (core/head.h); step_gflop is one step's model FLOPs). The second form measures OpenBLAS's own
  * rate on a large square sgemm with N OpenBLAS threads — the ceiling the core's
  * GEMMs can approach — and prints `sgemm threads=N n=2048 gflops=... mean_gflops=...`
  * (gflops is the best repetition). It bypasses the core's pool, which would run
@@ -31,6 +35,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +132,8 @@ static int bench_sgemm(int threads)
 	return 0;
 }
 
-static int bench_train(const struct bench_config *bc, int threads, int steps, int warmup)
+static int bench_train(const struct bench_config *bc, int threads, int steps, int warmup, int rows,
+	bool checkpoint)
 {
 	struct model_config cfg;
 	config_defaults(&cfg);
@@ -141,7 +147,7 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	cfg.tied = bc->tied;
 	if (bc->V)
 		cfg.vocab = bc->V;
-	const int B = bc->B, T = bc->T, V = cfg.vocab;
+	const int B = rows ? rows : bc->B, T = bc->T, V = cfg.vocab;
 
 	struct err e = { 0 };
 	struct model m;
@@ -155,6 +161,10 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	if (config_validate(&cfg, &e) < 0 || model_init(&m, &cfg, B, T, &e) < 0) {
 		log_error("cannot set up model '%s': %s", bc->name, e.msg);
 		goto out_batch;
+	}
+	if (checkpoint && model_resize(&m, B, T, true, &e) < 0) {
+		log_error("cannot set up activation checkpointing: %s", e.msg);
+		goto out;
 	}
 	if (model_alloc_optimizer(&m, &e) < 0) {
 		log_error("cannot allocate the optimizer state: %s", e.msg);
@@ -226,6 +236,7 @@ out_batch:
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]\n"
+		"                   [--batch B] [--checkpoint]\n"
 		"       bench_train --sgemm [--threads N]\n");
 	exit(2);
 }
@@ -245,11 +256,16 @@ int main(int argc, char **argv)
 {
 	log_init("bench_train", LOG_INFO);
 	const struct bench_config *bc = NULL;
-	int threads = 1, steps = 20, warmup = 3, sgemm = 0;
+	int threads = 1, steps = 20, warmup = 3, sgemm = 0, batch = 0;
+	bool checkpoint = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--sgemm")) {
 			sgemm = 1;
+			continue;
+		}
+		if (!strcmp(a, "--checkpoint")) {
+			checkpoint = true;
 			continue;
 		}
 		if (!strcmp(a, "--config")) {
@@ -266,6 +282,8 @@ int main(int argc, char **argv)
 			steps = parse_int(a, v, 1);
 		} else if (!strcmp(a, "--warmup")) {
 			warmup = parse_int(a, v, 0);
+		} else if (!strcmp(a, "--batch")) {
+			batch = parse_int(a, v, 1);
 		} else {
 			usage();
 		}
@@ -275,5 +293,5 @@ int main(int argc, char **argv)
 		return bench_sgemm(threads);
 	if (!bc)
 		usage();
-	return bench_train(bc, threads, steps, warmup);
+	return bench_train(bc, threads, steps, warmup, batch, checkpoint);
 }

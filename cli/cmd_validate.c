@@ -125,6 +125,8 @@ static int validate_memory(const json_t *spec, int vocab, bool force, FILE *out,
 				memplan_fmt(mp.job_model, b, sizeof b));
 			if (mp.job_ref > 0)
 				fprintf(out, ", reference weights %s", memplan_fmt(mp.job_ref, b, sizeof b));
+			if (mp.job_head > 0)
+				fprintf(out, ", LM head chunk %s", memplan_fmt(mp.job_head, b, sizeof b));
 			fprintf(out, ", %.0f %s%s x %s (%s)\n", mp.job_rows,
 				!strcmp(mp.job_kind, "grad") ? "row" : "sequence", mp.job_rows == 1 ? "" : "s",
 				memplan_fmt(mp.job_row_bytes, b, sizeof b),

@@ -279,8 +279,7 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 	for (int b = 0; b < B; b++)
 		g->rows[n++] = b;
 	for (int b = 0; b < B; b++)
-		memcpy(g->logits + (size_t)b * V, m->act.logits + ((size_t)b * Tp + g->plen[b] - 1) * V,
-			sizeof(float) * (size_t)V);
+		model_logits(m, b * Tp + g->plen[b] - 1, 1, g->logits + (size_t)b * V);
 	struct pick_ctx k = { g, p, reqs, g->logits, V, g->rows };
 	pool_for(n, (long)n * V * 8, pick_part, &k);
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "head.h"
 #include "pool.h"
 
 void loss_weights(float *w, const float *mask, int B, int T, enum loss_agg agg,
@@ -41,28 +42,31 @@ struct loss_ctx {
 	const float *w, *adv, *old_lp, *ref_lp;
 	const struct grpo_params *p; /* NULL: cross-entropy */
 	float *lp_out;               /* loss_token_logprobs */
+	const int *rows;             /* the chunk's rows (head.h) */
+	float *z;                    /* (n, V) their logits */
 };
 
-/* Per row: softmax into dlogits, log p(target), entropy; returns logsumexp. */
-static float row_softmax(float *prob, const float *z, int V, int target, float *lp, float *entropy)
+/*
+ * Per row, in place: z becomes softmax(z); *lp = log p(target), *entropy = H(p).
+ * The entropy's Σ p·z is summed before z is overwritten, as Σ e^(z−max)·z / Σ e^(z−max).
+ */
+static void row_softmax(float *z, int V, int target, float *lp, float *entropy)
 {
-	float mx = z[0];
+	float mx = z[0], zt = z[target];
 	for (int i = 1; i < V; i++)
 		mx = z[i] > mx ? z[i] : mx;
-	double sum = 0.0;
+	double sum = 0.0, ez = 0.0;
 	for (int i = 0; i < V; i++) {
-		prob[i] = expf(z[i] - mx);
-		sum += prob[i];
+		float e = expf(z[i] - mx);
+		ez += (double)e * z[i];
+		sum += e;
+		z[i] = e;
 	}
 	float inv = (float)(1.0 / sum), lse = mx + (float)log(sum);
-	double pz = 0.0;
-	for (int i = 0; i < V; i++) {
-		prob[i] *= inv;
-		pz += (double)prob[i] * z[i];
-	}
-	*lp = z[target] - lse;
-	*entropy = (float)(lse - pz);
-	return lse;
+	for (int i = 0; i < V; i++)
+		z[i] *= inv;
+	*lp = zt - lse;
+	*entropy = (float)(lse - ez / sum);
 }
 
 static void loss_part(void *arg, int begin, int end)
@@ -70,18 +74,14 @@ static void loss_part(void *arg, int begin, int end)
 	const struct loss_ctx *c = arg;
 	struct model *m = c->m;
 	int V = m->cfg.vocab;
-	for (int n = begin; n < end; n++) {
-		float *dz = m->act.dlogits + (size_t)n * V;
+	for (int i = begin; i < end; i++) {
+		int n = c->rows[i];
+		float *dz = c->z + (size_t)i * V;
 		float *st = m->act.tok_stats + (size_t)n * MODEL_TOK_STATS;
-		const float *z = m->act.logits + (size_t)n * V;
 		float w = c->w[n];
-		if (w == 0.0f) {
-			memset(dz, 0, (size_t)V * sizeof(float));
-			continue;
-		}
 		int y = c->targets[n];
 		float lp, ent;
-		row_softmax(dz, z, V, y, &lp, &ent);
+		row_softmax(dz, V, y, &lp, &ent);
 		float term, dterm; /* the token's loss term and d(term)/d(log p) */
 		float kl = 0.0f, clipped = 0.0f;
 		if (!c->p) {
@@ -101,15 +101,16 @@ static void loss_part(void *arg, int begin, int end)
 				dterm = 0.0f;
 				clipped = 1.0f;
 			}
-			float x = c->ref_lp[n] - lp, ex = expf(x);
+			/* no ref_lp: the reference is the policy itself, x = 0 */
+			float x = c->ref_lp ? c->ref_lp[n] - lp : 0.0f, ex = expf(x);
 			kl = ex - x - 1.0f;
 			term += p->beta * kl;
 			dterm += p->beta * (1.0f - ex);
 		}
 		/* d term / d z = dterm · (onehot − p) */
 		float g = -w * dterm;
-		for (int i = 0; i < V; i++)
-			dz[i] *= g;
+		for (int k = 0; k < V; k++)
+			dz[k] *= g;
 		dz[y] -= g;
 		st[0] = w * term;
 		st[1] = ent;
@@ -119,11 +120,19 @@ static void loss_part(void *arg, int begin, int end)
 	}
 }
 
+static void loss_chunk(void *arg, const int *rows, int n, float *z)
+{
+	struct loss_ctx *c = arg;
+	c->rows = rows;
+	c->z = z;
+	pool_for(n, (long)n * c->m->cfg.vocab * 8, loss_part, c);
+}
+
 static void loss_run(struct loss_ctx *c, struct loss_stats *st)
 {
 	struct model *m = c->m;
 	int N = m->B * m->T;
-	pool_for(N, (long)N * m->cfg.vocab * 8, loss_part, c);
+	head_run(m, c->w, true, loss_chunk, c);
 	/* sums in row order, whatever the thread count */
 	double sum[MODEL_TOK_STATS] = { 0 };
 	long count = 0;
@@ -164,20 +173,29 @@ static void logprob_part(void *arg, int begin, int end)
 {
 	const struct loss_ctx *c = arg;
 	int V = c->m->cfg.vocab;
-	for (int n = begin; n < end; n++) {
-		const float *z = c->m->act.logits + (size_t)n * V;
+	for (int i = begin; i < end; i++) {
+		int n = c->rows[i];
+		const float *z = c->z + (size_t)i * V;
 		float mx = z[0];
-		for (int i = 1; i < V; i++)
-			mx = z[i] > mx ? z[i] : mx;
+		for (int k = 1; k < V; k++)
+			mx = z[k] > mx ? z[k] : mx;
 		double sum = 0.0;
-		for (int i = 0; i < V; i++)
-			sum += expf(z[i] - mx);
+		for (int k = 0; k < V; k++)
+			sum += expf(z[k] - mx);
 		c->lp_out[n] = z[c->targets[n]] - mx - (float)log(sum);
 	}
 }
 
-void loss_token_logprobs(const struct model *m, const int *targets, float *out)
+static void logprob_chunk(void *arg, const int *rows, int n, float *z)
 {
-	struct loss_ctx c = { .m = (struct model *)m, .targets = targets, .lp_out = out };
-	pool_for(m->B * m->T, (long)m->B * m->T * m->cfg.vocab * 4, logprob_part, &c);
+	struct loss_ctx *c = arg;
+	c->rows = rows;
+	c->z = z;
+	pool_for(n, (long)n * c->m->cfg.vocab * 4, logprob_part, c);
+}
+
+void loss_token_logprobs(struct model *m, const int *targets, float *out)
+{
+	struct loss_ctx c = { .m = m, .targets = targets, .lp_out = out };
+	head_run(m, NULL, false, logprob_chunk, &c);
 }

@@ -1,11 +1,16 @@
 /*
- * loss — per-token objectives over the logits of model_forward, writing
- * d(loss)/d(logits) into m->act.dlogits for model_backward.
+ * loss — per-token objectives over the LM head's logits after model_forward. A loss
+ * runs the head chunk by chunk over the tokens that count (head.h: logits of a few
+ * hundred rows at a time, never B x T x V), turns each chunk's logits into
+ * d(loss)/d(logits) in place and back-propagates it through the head: it adds the
+ * head's gradient to grads.lm_head and writes m->act.dlnf, from which model_backward
+ * continues. Its per-token terms land in m->act.tok_stats (rows with w != 0).
  *
  * Both losses are weighted sums over tokens, Σ_{b,t} w[b,t] · term[b,t]: the weight
- * carries the mask (w == 0: the token does not count, its dlogits row is zero) and
- * the normalisation, so a batch split into shards on different workers sums to the
- * loss of the whole batch when each shard's weights use the global normaliser.
+ * carries the mask (w == 0: the token does not count, its logits are not even
+ * computed) and the normalisation, so a batch split into shards on different workers
+ * sums to the loss of the whole batch when each shard's weights use the global
+ * normaliser.
  * `loss_weights` builds w from a 0/1 mask for each aggregation mode.
  *
  *   cross-entropy (pretrain, SFT):  term = -log softmax(z)[target]
@@ -52,16 +57,19 @@ struct grpo_params {
 void loss_weights(float *w, const float *mask, int B, int T, enum loss_agg agg,
 	long n_seqs, long n_tokens, float constant);
 
-/* Masked cross-entropy. Fills dlogits (B, T, V). */
+/* Masked cross-entropy; grads.lm_head += and act.dlnf for model_backward. */
 void loss_cross_entropy(struct model *m, const int *targets, const float *w,
 	struct loss_stats *st);
 
-/* GRPO clipped objective with k3 KL. adv, old_lp, ref_lp are (B, T). */
+/* GRPO clipped objective with k3 KL. adv, old_lp, ref_lp are (B, T); ref_lp NULL
+ * when the reference is the policy itself (x = 0: no KL, no KL gradient).
+ * Gradients as loss_cross_entropy. */
 void loss_grpo(struct model *m, const int *targets, const float *w, const float *adv,
 	const float *old_lp, const float *ref_lp, const struct grpo_params *p,
 	struct loss_stats *st);
 
-/* log p(targets[b,t]) under softmax(logits) for the last forward; (B, T) out. */
-void loss_token_logprobs(const struct model *m, const int *targets, float *out);
+/* log p(targets[b,t]) under softmax(logits) for the last forward; (B, T) out. Runs
+ * the head (chunk by chunk, no gradient), so it needs the model's scratch. */
+void loss_token_logprobs(struct model *m, const int *targets, float *out);
 
 #endif

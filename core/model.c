@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "head.h"
 #include "ops.h"
 #include "pool.h"
 #include "rng.h"
@@ -96,15 +97,24 @@ static size_t model_carve_acts(struct model *m, float *mem, int B, int T)
 	size_t BT = (size_t)B * T, C = c->dim, V = c->vocab, F = c->ffn;
 	size_t HD = config_head_dim(c), QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
 	size_t A = (size_t)c->n_heads * HD, QK = c->qk_norm ? (c->n_heads + c->n_kv_heads) : 0;
-	size_t att = (size_t)B * c->n_heads * T * T, off = 0;
+	size_t att = (size_t)B * c->n_heads * T * T, off = 0, R = (size_t)m->head_cap;
 	struct model_acts *a = &m->act;
 #define CARVE(ptr, n) do { if (mem) (ptr) = mem + off; off += (n); } while (0)
 	/* first, so they stay put when a call re-carves for another (B, T) */
 	CARVE(a->rope_cos, (size_t)c->max_seq * HD / 2);
 	CARVE(a->rope_sin, (size_t)c->max_seq * HD / 2);
+	CARVE(a->head, R * V);
+	CARVE(a->head_x, R * C);
+	CARVE(a->head_dx, R * C);
 	for (int l = 0; l < c->n_layers; l++) {
 		struct layer_acts *la = &a->layers[l];
 		CARVE(la->x, BT * C);
+		if (m->checkpoint && l > 0) { /* layer 0's working set, shared */
+			float *x = la->x;
+			*la = a->layers[0];
+			la->x = x;
+			continue;
+		}
 		CARVE(la->ln1, BT * C);
 		CARVE(la->ln1_rstd, BT);
 		CARVE(la->qkv, BT * QKV);
@@ -121,8 +131,7 @@ static size_t model_carve_acts(struct model *m, float *mem, int B, int T)
 	CARVE(a->xf, BT * C);
 	CARVE(a->lnf, BT * C);
 	CARVE(a->lnf_rstd, BT);
-	CARVE(a->logits, BT * V);
-	CARVE(a->dlogits, BT * V);
+	CARVE(a->dlnf, BT * C);
 	CARVE(a->tok_stats, BT * MODEL_TOK_STATS);
 	CARVE(a->dx, BT * C);
 	CARVE(a->dtmp, BT * (A > C ? A : C));
@@ -142,6 +151,36 @@ static float *model_alloc_floats(size_t n, const char *what, struct err *e)
 	return p;
 }
 
+int model_resize(struct model *m, int max_B, int max_T, bool checkpoint, struct err *e)
+{
+	const struct model_config *cfg = &m->cfg;
+	if (max_B <= 0 || max_T <= 0 || max_T > cfg->max_seq)
+		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
+			max_B, max_T, cfg->max_seq);
+	free(m->acts_mem);
+	free(m->head_idx);
+	m->acts_mem = NULL;
+	m->head_idx = NULL;
+	m->max_B = m->max_T = m->B = m->T = 0;
+	m->checkpoint = checkpoint;
+	int rows = head_chunk_rows(cfg->vocab);
+	m->head_cap = m->head_rows = (long)max_B * max_T < rows ? max_B * max_T : rows;
+	m->num_acts = model_carve_acts(m, NULL, max_B, max_T);
+	if (!(m->acts_mem = model_alloc_floats(m->num_acts, "activations", e)))
+		return -1;
+	if (!(m->head_idx = calloc((size_t)m->head_cap, sizeof *m->head_idx))) {
+		free(m->acts_mem);
+		m->acts_mem = NULL;
+		return err_set(e, ERR_NOMEM, "cannot allocate the head's row index");
+	}
+	model_carve_acts(m, m->acts_mem, max_B, max_T);
+	m->max_B = m->B = max_B;
+	m->max_T = m->T = max_T;
+	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta,
+		&cfg->rope);
+	return 0;
+}
+
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e)
 {
 	memset(m, 0, sizeof *m);
@@ -151,8 +190,6 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
 			max_B, max_T, cfg->max_seq);
 	m->cfg = *cfg;
-	m->max_B = max_B;
-	m->max_T = max_T;
 	int L = cfg->n_layers;
 	m->tensors = calloc((size_t)model_layer_tensors(cfg) * L + 3, sizeof *m->tensors);
 	m->params.layers = calloc((size_t)L, sizeof(struct layer_params));
@@ -163,20 +200,14 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 		return err_set(e, ERR_NOMEM, "cannot allocate model tables");
 	}
 	m->num_params = model_layout(m);
-	m->num_acts = model_carve_acts(m, NULL, max_B, max_T);
 	if (!(m->params_mem = model_alloc_floats(m->num_params, "parameters", e)) ||
 		!(m->grads_mem = model_alloc_floats(m->num_params, "gradients", e)) ||
-		!(m->acts_mem = model_alloc_floats(m->num_acts, "activations", e))) {
+		model_resize(m, max_B, max_T, false, e) < 0) {
 		model_release(m);
 		return -1;
 	}
 	model_point(m, m->params_mem, &m->params);
 	model_point(m, m->grads_mem, &m->grads);
-	model_carve_acts(m, m->acts_mem, max_B, max_T);
-	m->B = max_B;
-	m->T = max_T;
-	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta,
-		&cfg->rope);
 	return 0;
 }
 
@@ -208,6 +239,7 @@ void model_release(struct model *m)
 	free(m->m_mem);
 	free(m->v_mem);
 	free(m->acts_mem);
+	free(m->head_idx);
 	memset(m, 0, sizeof *m);
 }
 
@@ -285,72 +317,96 @@ static void copy_floats(float *dst, const float *src, size_t n)
 	memcpy(dst + units * 1024, src + units * 1024, (n - units * 1024) * sizeof(float));
 }
 
+/*
+ * Layer l's forward from la->x: ln1, q/k/v (bias, head norms, RoPE), attention,
+ * o_proj into the residual x2, ln2, gate/up, SwiGLU, down_proj into `next` (the next
+ * layer's x). next NULL: stop before it (a checkpointed backward recomputes the
+ * activations, not the output, which the next layer's x already holds).
+ */
+static void layer_forward(struct model *m, int l, const struct model_batch *batch, float *next)
+{
+	const struct model_config *c = &m->cfg;
+	int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->ffn;
+	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	struct model_acts *a = &m->act;
+	struct layer_acts *la = &a->layers[l];
+	const struct layer_params *lp = &m->params.layers[l];
+	rmsnorm_forward(la->ln1, la->ln1_rstd, la->x, lp->ln1, N, C, c->norm_eps);
+	matmul_forward(la->qkv, QKV, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+	if (lp->bqkv)
+		bias_forward(la->qkv, lp->bqkv, N, QKV);
+	if (lp->qknorm)
+		headnorm_forward(la->qkv, la->qk_raw, la->qk_rstd, lp->qknorm, N, NH, NKV, HD, c->norm_eps);
+	rope_forward(la->qkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
+	attention_forward(la->atty, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
+	copy_floats(la->x2, la->x, (size_t)N * C);
+	matmul_forward(la->x2, C, la->atty, lp->wo, N, NH * HD, C, 1.0f);
+	rmsnorm_forward(la->ln2, la->ln2_rstd, la->x2, lp->ln2, N, C, c->norm_eps);
+	matmul_forward(la->gu, 2 * F, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+	swiglu_forward(la->h, la->gu, N, F);
+	if (!next)
+		return;
+	copy_floats(next, la->x2, (size_t)N * C);
+	matmul_forward(next, C, la->h, lp->wd, N, F, C, 1.0f);
+}
+
+/* Layer l's backward: a->dx holds d(loss)/d(output) in, d(loss)/d(la->x) out. */
+static void layer_backward(struct model *m, int l, const struct model_batch *batch)
+{
+	const struct model_config *c = &m->cfg;
+	int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->ffn;
+	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	struct model_acts *a = &m->act;
+	struct layer_acts *la = &a->layers[l];
+	const struct layer_params *lp = &m->params.layers[l];
+	struct layer_params *lg = &m->grads.layers[l];
+	/* next = x2 + h·Wdᵀ: dx flows to x2 unchanged */
+	matmul_backward(a->dh, lg->wd, a->dx, la->h, lp->wd, N, F, C, 0.0f);
+	swiglu_backward(a->dgu, a->dh, la->gu, N, F);
+	matmul_backward(a->dtmp, lg->wgu, a->dgu, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+	rmsnorm_backward(a->dx, lg->ln2, a->dtmp, la->x2, lp->ln2, la->ln2_rstd, N, C);
+	/* x2 = x + atty·Woᵀ */
+	matmul_backward(a->dtmp, lg->wo, a->dx, la->atty, lp->wo, N, NH * HD, C, 0.0f);
+	attention_backward(a->dqkv, a->datt, a->dtmp, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
+	rope_backward(a->dqkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
+	if (lp->qknorm)
+		headnorm_backward(a->dqkv, lg->qknorm, la->qk_raw, la->qk_rstd, lp->qknorm, N, NH, NKV, HD);
+	if (lp->bqkv)
+		bias_backward(lg->bqkv, a->dqkv, N, QKV);
+	matmul_backward(a->dtmp, lg->wqkv, a->dqkv, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+	rmsnorm_backward(a->dx, lg->ln1, a->dtmp, la->x, lp->ln1, la->ln1_rstd, N, C);
+}
+
 void model_forward(struct model *m, const struct model_batch *batch)
 {
 	const struct model_config *c = &m->cfg;
 	model_set_shape(m, batch->B, batch->T);
-	int B = batch->B, T = batch->T, N = B * T, C = c->dim, F = c->ffn, V = c->vocab;
-	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	int N = batch->B * batch->T, C = c->dim, V = c->vocab;
 	struct model_acts *a = &m->act;
 	for (int i = 0; i < N; i++)
 		assert(batch->tokens[i] >= 0 && batch->tokens[i] < V);
 
 	embedding_forward(a->layers[0].x, batch->tokens, m->params.embed, N, C);
-	for (int l = 0; l < c->n_layers; l++) {
-		struct layer_acts *la = &a->layers[l];
-		const struct layer_params *lp = &m->params.layers[l];
-		float *next = l + 1 < c->n_layers ? a->layers[l + 1].x : a->xf;
-		rmsnorm_forward(la->ln1, la->ln1_rstd, la->x, lp->ln1, N, C, c->norm_eps);
-		matmul_forward(la->qkv, QKV, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
-		if (lp->bqkv)
-			bias_forward(la->qkv, lp->bqkv, N, QKV);
-		if (lp->qknorm)
-			headnorm_forward(la->qkv, la->qk_raw, la->qk_rstd, lp->qknorm, N, NH, NKV, HD, c->norm_eps);
-		rope_forward(la->qkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
-		attention_forward(la->atty, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
-		copy_floats(la->x2, la->x, (size_t)N * C);
-		matmul_forward(la->x2, C, la->atty, lp->wo, N, NH * HD, C, 1.0f);
-		rmsnorm_forward(la->ln2, la->ln2_rstd, la->x2, lp->ln2, N, C, c->norm_eps);
-		matmul_forward(la->gu, 2 * F, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
-		swiglu_forward(la->h, la->gu, N, F);
-		copy_floats(next, la->x2, (size_t)N * C);
-		matmul_forward(next, C, la->h, lp->wd, N, F, C, 1.0f);
-	}
+	for (int l = 0; l < c->n_layers; l++)
+		layer_forward(m, l, batch, l + 1 < c->n_layers ? a->layers[l + 1].x : a->xf);
 	rmsnorm_forward(a->lnf, a->lnf_rstd, a->xf, m->params.norm, N, C, c->norm_eps);
-	matmul_forward(a->logits, V, a->lnf, m->params.lm_head, N, C, V, 0.0f);
 }
 
 void model_backward(struct model *m, const struct model_batch *batch)
 {
 	const struct model_config *c = &m->cfg;
 	assert(batch->B == m->B && batch->T == m->T);
-	int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->ffn, V = c->vocab;
-	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
+	int N = m->B * m->T, C = c->dim;
 	struct model_acts *a = &m->act;
-	struct model_params *g = &m->grads;
 
-	matmul_backward(a->dtmp, g->lm_head, a->dlogits, a->lnf, m->params.lm_head, N, C, V, 0.0f);
+	/* the loss has run the head: lm_head's gradient is in, dlnf holds the rest */
 	memset(a->dx, 0, (size_t)N * C * sizeof(float));
-	rmsnorm_backward(a->dx, g->norm, a->dtmp, a->xf, m->params.norm, a->lnf_rstd, N, C);
+	rmsnorm_backward(a->dx, m->grads.norm, a->dlnf, a->xf, m->params.norm, a->lnf_rstd, N, C);
 	for (int l = c->n_layers - 1; l >= 0; l--) {
-		struct layer_acts *la = &a->layers[l];
-		const struct layer_params *lp = &m->params.layers[l];
-		struct layer_params *lg = &g->layers[l];
-		/* next = x2 + h·Wdᵀ: dx flows to x2 unchanged */
-		matmul_backward(a->dh, lg->wd, a->dx, la->h, lp->wd, N, F, C, 0.0f);
-		swiglu_backward(a->dgu, a->dh, la->gu, N, F);
-		matmul_backward(a->dtmp, lg->wgu, a->dgu, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
-		rmsnorm_backward(a->dx, lg->ln2, a->dtmp, la->x2, lp->ln2, la->ln2_rstd, N, C);
-		/* x2 = x + atty·Woᵀ */
-		matmul_backward(a->dtmp, lg->wo, a->dx, la->atty, lp->wo, N, NH * HD, C, 0.0f);
-		attention_backward(a->dqkv, a->datt, a->dtmp, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
-		rope_backward(a->dqkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
-		if (lp->qknorm)
-			headnorm_backward(a->dqkv, lg->qknorm, la->qk_raw, la->qk_rstd, lp->qknorm, N, NH, NKV, HD);
-		if (lp->bqkv)
-			bias_backward(lg->bqkv, a->dqkv, N, QKV);
-		matmul_backward(a->dtmp, lg->wqkv, a->dqkv, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
-		rmsnorm_backward(a->dx, lg->ln1, a->dtmp, la->x, lp->ln1, la->ln1_rstd, N, C);
+		/* the shared working set holds the last layer's activations: recompute the others */
+		if (m->checkpoint && l < c->n_layers - 1)
+			layer_forward(m, l, batch, NULL);
+		layer_backward(m, l, batch);
 	}
-	embedding_backward(g->embed, a->dx, batch->tokens, N, C);
+	embedding_backward(m->grads.embed, a->dx, batch->tokens, N, C);
 }

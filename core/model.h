@@ -15,15 +15,29 @@
  *   model_init(&m, cfg, B, T)     sizes and allocates everything for batches up to
  *                                 B x T (T <= max_seq); parameters are zero
  *   model_init_weights(&m, seed)  N(0, 0.02) matrices, ones for norms (counter RNG)
- *   model_forward(&m, batch)      logits for every position; no allocation
- *   loss_*(...)                   (loss.h) fills m.act.dlogits and returns stats
- *   model_backward(&m, batch)     accumulates (+=) into m.grads from m.act.dlogits
+ *   model_forward(&m, batch)      every layer, then the final norm: act.lnf; no
+ *                                 allocation, no logits
+ *   loss_*(...)                   (loss.h) the LM head chunk by chunk (head.h): the
+ *                                 loss, grads.lm_head += and act.dlnf (a loss adds
+ *                                 the head's gradient even when no backward follows)
+ *   model_backward(&m, batch)     accumulates (+=) into m.grads from act.dlnf
  *   model_release(&m)
+ * model_logits gives the logits of chosen rows of the last forward (tests, scoring,
+ * the first token of a generation); loss_token_logprobs the log-probs of all rows.
  *
  * model_forward may run with a smaller B and T than the sizes given to model_init;
  * activations are laid out for the actual (B, T) of each call, so a call invalidates
- * the activations of the previous one. model_backward must follow the forward of the
- * same batch. Grads accumulate until model_zero_grad.
+ * the activations of the previous one. model_backward must follow the forward and a
+ * loss of the same batch. Grads accumulate until model_zero_grad.
+ *
+ * Memory. Activations hold every layer's working set for B x T tokens (the T x T
+ * attention probabilities per head included) but never B x T x V logits: the head
+ * runs over chunks of m->head_rows rows (head_chunk_rows(V), e.g. 320 rows at a
+ * 49152 vocabulary: 60 MiB). With activation checkpointing (model_resize's
+ * `checkpoint`) the forward keeps only each layer's input x; every layer shares one
+ * working set, and the backward recomputes a layer's activations into it just before
+ * that layer's backward: the same kernels on the same inputs, so the gradients are
+ * bit for bit those without it, for one more forward's work.
  *
  * Threads: kernels split work over the pool (pool.h) so that every value is computed
  * the same way whatever the thread count: results are bit-identical with 1 or N
@@ -32,6 +46,7 @@
 #ifndef R1_MODEL_H
 #define R1_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +83,7 @@ struct model_params {
 	float *lm_head;          /* (V, C); == embed when tied */
 };
 
+/* With checkpointing every layer's pointers but x are the same one working set. */
 struct layer_acts {
 	float *x;          /* (B, T, C) layer input (residual stream) */
 	float *ln1;        /* (B, T, C) */
@@ -89,8 +105,10 @@ struct model_acts {
 	float *xf;         /* (B, T, C) last layer output */
 	float *lnf;        /* (B, T, C) */
 	float *lnf_rstd;   /* (B, T) */
-	float *logits;     /* (B, T, V) */
-	float *dlogits;    /* (B, T, V) filled by a loss, consumed by backward */
+	float *head;       /* (head_cap, V) one chunk's logits, then d(loss)/d(logits) (head.h) */
+	float *head_x;     /* (head_cap, C) the chunk's lnf rows */
+	float *head_dx;    /* (head_cap, C) their gradient */
+	float *dlnf;       /* (B, T, C) d(loss)/d(lnf): written by a loss, consumed by backward */
 	float *tok_stats;  /* (B, T, MODEL_TOK_STATS) a loss's per-token terms, summed in row order */
 	/* backward scratch */
 	float *dx;         /* (B, T, C) gradient of the residual stream */
@@ -122,10 +140,20 @@ struct model {
 	size_t num_acts;
 	float *acts_mem;
 	struct model_acts act;
+	bool checkpoint;             /* activation checkpointing (model_resize) */
+	int head_cap;                /* rows of the head's chunk buffers */
+	int head_rows;               /* rows a head chunk: min(head_chunk_rows(V), head_cap);
+	                              * tests may lower it to cut a batch into many chunks */
+	int *head_idx;               /* [head_cap] rows of the current chunk */
 };
 
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);
 void model_release(struct model *m);
+
+/* Reallocate the activations for batches up to max_B x max_T, with or without
+ * activation checkpointing; parameters, gradients and moments are kept. On failure
+ * the model has no activations (max_B = max_T = 0) until a resize succeeds. */
+int model_resize(struct model *m, int max_B, int max_T, bool checkpoint, struct err *e);
 
 /* The parameter table a model of `cfg` has, without allocating the model (to check a
  * file against it): *tensors (free() it) of *n rows, *num_params (may be NULL) the
@@ -148,10 +176,15 @@ void model_point(const struct model *m, float *base, struct model_params *out);
 
 const struct model_tensor *model_find_tensor(const struct model *m, const char *name);
 
-/* Run the model on the batch; logits in m->act.logits (B, T, V). */
+/* Run the model on the batch up to the final norm: m->act.lnf (B, T, C). */
 void model_forward(struct model *m, const struct model_batch *batch);
 
-/* Accumulate parameter gradients from m->act.dlogits. */
+/* The logits of rows [row0, row0 + n) of the last forward (row = b·T + t) into out
+ * (n, V); computed by head.c. */
+void model_logits(struct model *m, int row0, int n, float *out);
+
+/* Accumulate parameter gradients from m->act.dlnf (a loss of loss.h fills it and
+ * has already added the head's own gradient). */
 void model_backward(struct model *m, const struct model_batch *batch);
 
 #endif

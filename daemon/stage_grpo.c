@@ -290,6 +290,8 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
 			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high,
 			"return_ref_lp", *ref && round == 0 && set->mu > 1);
+		if (params[k] && set->learner.checkpoint_activations) /* absent: off */
+			json_object_set_new(params[k], "checkpoint_activations", json_true());
 	}
 	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
 		err);

@@ -124,6 +124,8 @@ static void learner_settings(struct reader *r, struct learner_settings *s)
 	s->save_every = get_int(r, "save_every");
 	/* specs submitted before the key existed keep every checkpoint (retain.h) */
 	s->keep_checkpoints = get_int_opt(r, "keep_checkpoints", 0);
+	s->checkpoint_activations = json_object_get(r->spec, "checkpoint_activations") ?
+		get_bool(r, "checkpoint_activations") : 0;
 }
 
 int probe_settings_decode(const json_t *spec, struct probe_settings *s, struct err *err)

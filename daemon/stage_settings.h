@@ -48,6 +48,8 @@ struct learner_settings {
 	                               the resumed one stay (grpo with max_staleness 1:
 	                               they sampled from weights the learner no longer
 	                               holds) */
+	int checkpoint_activations; /* grad jobs recompute each layer in the backward
+	                               (model.h): less memory, the same gradients */
 };
 
 struct probe_settings {

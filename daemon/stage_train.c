@@ -591,6 +591,8 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 		}
 		params[k] = json_pack("{ss sO ss so}", "weights", l->sha256, "config", config,
 			"loss", "ce", "seqs", seqs);
+		if (params[k] && set->learner.checkpoint_activations) /* absent: off */
+			json_object_set_new(params[k], "checkpoint_activations", json_true());
 	}
 	rc = stage_enqueue(c, "grad", step, 0, params, (size_t)nshards, err);
 out:

@@ -179,6 +179,7 @@ const struct key spec_stage_keys[] = {
 	NUM("grad_clip", SK_TRAIN, K_LO_OPEN, 0, INF, 1.0),
 	INT("save_every", SK_TRAIN, 0, 1, INF, 100),
 	INT("keep_checkpoints", SK_TRAIN, 0, 1, INF, 2),           /* daemon/retain.h */
+	BOOL("checkpoint_activations", SK_TRAIN, 0),               /* core/model.h */
 	/* grpo */
 	INT("group", SK_GRPO, 0, 2, INF, 8),
 	INT("prompts_per_step", SK_GRPO, 0, 1, INF, 16),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "head.h"
 #include "model.h"
 
 /* Floats per token of the q and k heads' norm (qk_norm): the heads before it and
@@ -16,18 +17,30 @@ static double qk_norm_floats(const struct model_config *c)
 	return c->qk_norm ? (double)(c->n_heads + c->n_kv_heads) * (config_head_dim(c) + 1) : 0;
 }
 
+double memplan_train_row_bytes(const struct model_config *c, int T, bool checkpoint)
+{
+	double C = c->dim, F = c->ffn, L = c->n_layers, NH = c->n_heads, HD = config_head_dim(c);
+	double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * HD, A = NH * HD;
+	/* model.c's activations: a layer's working set x ln1 x2 ln2, atty, 2 rstd, qkv,
+	 * the raw q/k heads and their rstd (qk_norm), gu h, and its T x T attention per
+	 * head — every layer's, or with checkpointing every layer's x and one working
+	 * set; then xf lnf dlnf dx, dtmp, rstd, tok_stats, dqkv, dgu dh and datt */
+	double layer = 4 * C + A + 2 + QKV + qk_norm_floats(c) + 3 * F;
+	double layers = checkpoint ? L * C + layer - C : L * layer;
+	double att = (checkpoint ? 2 : L + 1) * NH * (double)T;
+	double floats = T * (layers + 4 * C + (A > C ? A : C) + 1 + MODEL_TOK_STATS + QKV + 3 * F + att);
+	return 4.0 * floats;
+}
+
 double memplan_row_bytes(const struct model_config *c, int T)
 {
-	double C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers, NH = c->n_heads;
-	double HD = config_head_dim(c), A = NH * HD, QKV = (NH + 2.0 * c->n_kv_heads) * HD;
-	/* model.c's activations, per layer: x ln1 x2 ln2, 2 rstd, qkv, q/k before their
-	 * norm, atty (NH x HD wide, which need not be C), gu h; then xf lnf, rstd, logits
-	 * dlogits, tok_stats, dx, dtmp (the wider of C and NH x HD), dqkv, dgu dh; att
-	 * and datt are T x T per head (every layer's att, one datt) */
-	double floats = T * (L * (4 * C + A + 2 + QKV + qk_norm_floats(c) + 3 * F) + 3 * C +
-		(A > C ? A : C) + 1 + 2 * V + MODEL_TOK_STATS + QKV + 3 * F) +
-		(L + 1) * NH * T * (double)T;
-	return 4.0 * floats;
+	return memplan_train_row_bytes(c, T, false);
+}
+
+double memplan_head_bytes(const struct model_config *c)
+{
+	/* head.h's chunk: logits, and the chunk's lnf rows and their gradient */
+	return 4.0 * head_chunk_rows(c->vocab) * ((double)c->vocab + 2.0 * c->dim);
 }
 
 double memplan_gen_bytes(const struct model_config *c, int max_len)
@@ -202,9 +215,9 @@ static int concurrent_learners(const json_t *stages, size_t n)
 
 /* A job of stage `st` on the worker: keep it when it is the largest so far. */
 static void worker_job(struct memplan *mp, const char *kind, const json_t *st, double model,
-	double ref, double rows, double row_bytes)
+	double ref, double head, double rows, double row_bytes)
 {
-	double total = model + ref + rows * row_bytes;
+	double total = model + ref + head + rows * row_bytes;
 	if (total <= mp->worker)
 		return;
 	mp->worker = total;
@@ -213,6 +226,7 @@ static void worker_job(struct memplan *mp, const char *kind, const json_t *st, d
 		json_string_value(json_object_get(st, "name")));
 	mp->job_model = model;
 	mp->job_ref = ref;
+	mp->job_head = head;
 	mp->job_rows = rows;
 	mp->job_row_bytes = row_bytes;
 }
@@ -226,8 +240,10 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 	/* model_init's rope tables: max_seq x HD/2, cos and sin */
 	double rope = 4.0 * S * config_head_dim(cfg);
 	mp->params = P;
-	mp->learner = 16 * P + memplan_row_bytes(cfg, 1) + rope;
+	/* the learner's model is sized for one row: its head chunk is one row too */
+	mp->learner = 16 * P + memplan_row_bytes(cfg, 1) + 4.0 * (cfg->vocab + 2.0 * cfg->dim) + rope;
 	double model = 8 * P + rope; /* a worker's weights + gradients */
+	double head = memplan_head_bytes(cfg);
 
 	mp->learners = concurrent_learners(stages, n);
 	for (size_t i = 0; i < n; i++) {
@@ -235,10 +251,12 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 		const char *kind = json_string_value(json_object_get(st, "kind"));
 		if (is_training(kind)) {
 			int T = cfg->max_seq > 1 ? cfg->max_seq - 1 : 1;
-			double row = memplan_row_bytes(cfg, T);
+			/* rows as without checkpointing (job_grad.c), each smaller with it */
+			bool ckpt = json_is_true(json_object_get(st, "checkpoint_activations"));
+			double rows = memplan_rows(MEMPLAN_GRAD_ACT_BYTES - head, memplan_row_bytes(cfg, T),
+				num(st, "shard"));
 			double ref = !strcmp(kind, "grpo") && num(st, "beta") > 0 ? 4 * P : 0;
-			worker_job(mp, "grad", st, model, ref,
-				memplan_rows(MEMPLAN_GRAD_ACT_BYTES, row, num(st, "shard")), row);
+			worker_job(mp, "grad", st, model, ref, head, rows, memplan_train_row_bytes(cfg, T, ckpt));
 		}
 		double seqs = 0;
 		if (kind && !strcmp(kind, "grpo")) {
@@ -255,7 +273,7 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 			double row = memplan_gen_bytes(cfg, cfg->max_seq) + memplan_row_bytes(cfg, longest);
 			/* a GRPO worker keeps the reference weights between its grad jobs */
 			double ref = !strcmp(kind, "grpo") && num(st, "beta") > 0 ? 4 * P : 0;
-			worker_job(mp, "rollout", st, model, ref,
+			worker_job(mp, "rollout", st, model, ref, head,
 				memplan_rows(MEMPLAN_ROLLOUT_BYTES, row, seqs), row);
 		}
 	}

@@ -15,10 +15,13 @@
  * such set of the stage graph.
  *
  * A worker runs one job at a time; its model (jobmodel.h) is sized to the job:
- *   grad      weights + gradients (8 bytes a parameter), activations of a
- *             micro-batch: as many rows of T = max_seq - 1 tokens as
- *             MEMPLAN_GRAD_ACT_BYTES holds (at least one, at most `shard`), and for
- *             GRPO with beta > 0 the reference weights (4 bytes a parameter)
+ *   grad      weights + gradients (8 bytes a parameter), the LM head's chunk
+ *             buffers (head.h: a few hundred rows of vocab logits, a fixed size),
+ *             activations of a micro-batch: as many rows of T = max_seq - 1 tokens
+ *             as MEMPLAN_GRAD_ACT_BYTES holds beside the head's chunk (at least one,
+ *             at most `shard`); with the stage's checkpoint_activations as many
+ *             rows, each holding only x per layer and one layer's working set; and
+ *             for GRPO with beta > 0 the reference weights (4 bytes a parameter)
  *   rollout   weights + gradients, and per sequence of a gen_run the prefill's
  *             activations (prompts up to max_seq - max_new_tokens tokens, as the
  *             fit check guarantees) and the generator's KV cache and buffers over
@@ -36,6 +39,7 @@
 #define R1_MEMPLAN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -56,8 +60,15 @@ static inline long long memplan_grpo_prompts(long long group)
 	return k > 0 ? k : 1;
 }
 
-/* Bytes of training activations (forward + backward) per row of T tokens. */
+/* Bytes of training activations (forward + backward) per row of T tokens, with or
+ * without activation checkpointing; the LM head's logits are not per row (below). */
+double memplan_train_row_bytes(const struct model_config *c, int T, bool checkpoint);
+
+/* memplan_train_row_bytes without checkpointing (a rollout's prefill). */
 double memplan_row_bytes(const struct model_config *c, int T);
+
+/* Bytes of the LM head's chunk buffers (head.h), the same for every batch. */
+double memplan_head_bytes(const struct model_config *c);
 
 /* Bytes of the generator per sequence over max_len positions (KV cache, one
  * position's working set, the sampler's vocabulary buffers). */
@@ -78,9 +89,10 @@ struct memplan {
 	char job_stage[33];
 	double job_model;          /* weights + gradients */
 	double job_ref;            /* GRPO's reference weights */
+	double job_head;           /* the LM head's chunk buffers (memplan_head_bytes) */
 	double job_rows;           /* rows (sequences) of the micro-batch / gen_run */
 	double job_row_bytes;      /* activations (+ generator) per row */
-	double worker;             /* job_model + job_ref + job_rows x job_row_bytes */
+	double worker;             /* job_model + job_ref + job_head + job_rows x job_row_bytes */
 };
 
 /*

@@ -17,6 +17,9 @@
  *                     KL term is on);
  *                     return_ref_lp: true to get the reference's log-probs back
  *                     (only when the job computes them: ref_weights set, no ref_lp)
+ *   checkpoint_activations  true: recompute each layer's activations in the
+ *                     backward (model.h; optional, default false): the same bytes
+ *                     out in less memory
  *
  * The shard's loss is Σ_i Σ_{t >= S_i, mask} w_i · ℓ(i, t), ℓ the loss of predicting
  * tokens[t] from tokens[< t]: CE −log p, or GRPO's clipped surrogate + β·k3 KL
@@ -36,7 +39,9 @@
  * is 1 (a chat: the loss skips the user turns between the assistant's), else 0. Rows
  * go through the model in micro-batches of sequences of similar length (sorted by
  * (length, index), a quarter of the shard or GRAD_GROUP_MIN per micro-batch, fewer
- * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them), each padded to its longest:
+ * if MEMPLAN_GRAD_ACT_BYTES of activations cannot hold them — counted without
+ * checkpointing even when it is on, so that it changes no micro-batch, hence no
+ * bit of the gradient, only the memory used), each padded to its longest:
  * all a function of the params, so the bytes out depend on the params alone. Gradients
  * accumulate (+=) over micro-batches in that order; stats are summed in (row,
  * position) order from the loss's per-token terms.
@@ -170,9 +175,12 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 	const char *loss;
 	const json_t *seqs;
 	jobparams_init(&p, "grad", err);
+	int ckpt;
 	if (jobmodel_spec_read(&p, params, &g->spec) < 0 ||
-		jobparams_str(&p, params, "loss", 1, &loss, NULL) < 0)
+		jobparams_str(&p, params, "loss", 1, &loss, NULL) < 0 ||
+		jobparams_bool(&p, params, "checkpoint_activations", 0, 0, &ckpt) < 0)
 		return -1;
+	g->spec.checkpoint = ckpt;
 	if (strcmp(loss, "ce") == 0)
 		g->grpo = 0;
 	else if (strcmp(loss, "grpo") == 0)
@@ -220,10 +228,11 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 }
 
 /* Sequences per micro-batch: as many rows of length T as MEMPLAN_GRAD_ACT_BYTES holds
- * (memplan.h: validate's estimate is this very formula). */
+ * beside the head's chunk (memplan.h: validate's estimate is this very formula). */
 static int grad_rows(const struct model_config *c, int T, size_t n)
 {
-	return (int)memplan_rows(MEMPLAN_GRAD_ACT_BYTES, memplan_row_bytes(c, T), (double)n);
+	return (int)memplan_rows(MEMPLAN_GRAD_ACT_BYTES - memplan_head_bytes(c),
+		memplan_row_bytes(c, T), (double)n);
 }
 
 struct grad_bufs {
@@ -390,12 +399,16 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 		}
 		model_forward(m, &batch);
 		if (g.grpo) {
-			/* the same weights (or no reference: KL ignored) give the same log-probs */
-			if (!g.given_ref_lp && (!ref || ref == m->params_mem))
+			/* the same weights (or no reference: KL ignored): the policy is the
+			 * reference, ref_lp NULL, unless the daemon wants them back */
+			int own = !g.given_ref_lp && (!ref || ref == m->params_mem);
+			if (own && g.return_ref_lp) {
 				loss_token_logprobs(m, b.targets, b.ref_lp);
+				own = 0;
+			}
 			if (g.return_ref_lp && keep_ref_lp(&g, &b, order, first, B, Tb, err) < 0)
 				goto out;
-			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, b.ref_lp, &g.gp, &st);
+			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, own ? NULL : b.ref_lp, &g.gp, &st);
 		} else {
 			loss_cross_entropy(m, b.targets, b.w, &st);
 		}

@@ -65,19 +65,18 @@ static int jobmodel_load(const struct job *job, const char *kind, const char *sh
 	return 0;
 }
 
-/* A model for (cfg, B, T) holding the parameters of the current one, if any. */
-static int jobmodel_resize(const struct model_config *cfg, int B, int T, struct err *err)
+/* The model of cfg with activations for (B, T, checkpoint), keeping the current
+ * one's parameters, if any. */
+static int jobmodel_resize(const struct model_config *cfg, int B, int T, bool checkpoint,
+	struct err *err)
 {
-	struct model nm;
-	if (model_init(&nm, cfg, B, T, err) < 0)
+	if (jm.live)
+		return model_resize(&jm.m, B, T, checkpoint, err);
+	/* with checkpointing, B may be far more rows than the full layout could hold */
+	if (model_init(&jm.m, cfg, checkpoint ? 1 : B, checkpoint ? 1 : T, err) < 0)
 		return -1;
-	if (jm.live) {
-		memcpy(nm.params_mem, jm.m.params_mem, jm.m.num_params * sizeof(float));
-		model_release(&jm.m);
-	}
-	jm.m = nm;
 	jm.live = 1;
-	return 0;
+	return checkpoint ? model_resize(&jm.m, B, T, checkpoint, err) : 0;
 }
 
 struct model *jobmodel_get(const struct job *job, const char *kind,
@@ -90,8 +89,8 @@ struct model *jobmodel_get(const struct job *job, const char *kind,
 			return NULL;
 		}
 	}
-	if (!jm.live || jm.m.max_B < B || jm.m.max_T < T) {
-		if (jobmodel_resize(&s->cfg, B, T, err) < 0) {
+	if (!jm.live || jm.m.max_B < B || jm.m.max_T < T || jm.m.checkpoint != s->checkpoint) {
+		if (jobmodel_resize(&s->cfg, B, T, s->checkpoint, err) < 0) {
 			err_wrap(err, "%s", kind);
 			return NULL;
 		}

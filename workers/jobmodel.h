@@ -12,8 +12,9 @@
  * (compact JSON, sorted keys) and the weights' sha256: consecutive jobs on the same
  * weights reuse it; other weights under the same config reload only the
  * parameters; another config rebuilds it. The model is sized (max_B, max_T) for the
- * job that built it; a job that needs more rows or a longer T re-initialises it to
- * exactly its own needs (the parameters are copied over, not reloaded). A second
+ * job that built it; a job that needs more rows or a longer T, or the other
+ * checkpointing mode, resizes its activations to exactly its own needs (the
+ * parameters stay, not reloaded). A second
  * slot holds one more parameter set of the same config (GRPO's reference model),
  * swapped in with jobmodel_point.
  *
@@ -28,6 +29,7 @@
 #define R1_JOBMODEL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "config.h"
 #include "job.h"
@@ -38,6 +40,8 @@ struct jobmodel_spec {
 	const char *weights;        /* sha256, borrowed from the params */
 	char *config_text;          /* canonical config JSON, owned */
 	struct model_config cfg;    /* parsed and validated */
+	bool checkpoint;            /* activation checkpointing (model.h); false unless the
+	                               caller sets it (grad's checkpoint_activations) */
 };
 
 /* Read and check "weights" and "config" from params; errors name the key. */

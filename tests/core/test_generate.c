@@ -175,13 +175,16 @@ static void check_kv_against_full_forward(const struct sampler_params *sp, int t
 		for (int t = 0; t < lengths[b]; t++)
 			tokens[b * T + t] = t < plen[b] ? prompts[b][t] : r.tokens[b][t - plen[b]];
 	model_forward(&m, &(struct model_batch){ .B = B, .T = T, .tokens = tokens, .lengths = lengths });
+	float *logits = malloc(sizeof(float) * (size_t)B * T * V);
+	CHECK(logits);
+	model_logits(&m, 0, B * T, logits);
 
 	double worst = 0, worst_lp = 0;
 	int distinct = 0;
 	for (int b = 0; b < B; b++) {
 		for (int j = 0; j < r.n[b]; j++) {
 			const float *kv = trace + ((size_t)b * MAX_NEW + j) * V;
-			const float *full = m.act.logits + ((size_t)b * T + plen[b] - 1 + j) * V;
+			const float *full = logits + ((size_t)b * T + plen[b] - 1 + j) * V;
 			for (int v = 0; v < V; v++)
 				worst = fmax(worst, fabs((double)kv[v] - full[v]));
 			worst_lp = fmax(worst_lp, fabs(r.lp[b][j] - log_softmax_at(full, V, r.tokens[b][j])));
@@ -200,6 +203,7 @@ static void check_kv_against_full_forward(const struct sampler_params *sp, int t
 	CHECK(r.n[0] == MAX_NEW && r.n[1] == MAX_NEW && r.n[3] == MAX_NEW);
 	CHECK(plen[2] + r.n[2] >= MAX_LEN); /* stopped by max_len (test__length_limits checks the count) */
 	free(tokens);
+	free(logits);
 	free(trace);
 	gen_release(&g);
 	model_release(&m);

@@ -4,7 +4,9 @@
 # worker cache: (a) 1 worker, (b) 2 workers, (c) 2 workers, one of them kill -9ed
 # while it holds a grad lease of base (after ≥ 5 steps) and a new one started. Every
 # checkpoint (stage, step, weights sha256, optimizer sha256) of (b) and (c) must equal
-# (a)'s, the final ones of both stages included.
+# (a)'s, the final ones of both stages included. And (d): 1 worker on the same spec
+# with checkpoint_activations: true in both stages (grad jobs recompute each layer in
+# the backward) gives (a)'s checkpoints too.
 . "$(dirname "$0")/train_lib.sh"
 
 leases_of() {   # grad jobs leased to the worker process $1
@@ -21,7 +23,7 @@ run() {
 	for (( i = 1; i <= nw; i++ )); do start_worker "$name-w$i"; pids+=("$LAST_PID"); done
 	wait_for 10 has_workers "$nw"
 	t0=$(now_ms)
-	ID=$(r1 submit "$T/det.yaml") || fail "$name: submit refused"
+	ID=$(r1 submit "$T/${SPEC:-det}.yaml") || fail "$name: submit refused"
 	timeout 60 "$R1FLOW_CLI" watch "$ID" --data "$DATA" --plain >"$T/$name-watch.log" 2>&1 &
 	local watcher=$!; PIDS+=("$watcher")
 	if [[ $mode == kill ]]; then
@@ -44,6 +46,8 @@ run() {
 	log "$name: $nw worker(s) ${mode:+(one killed) }succeeded in $(( t1 - t0 )) ms; requeued $(counter jobs_requeued), stale $(counter results_stale), workers lost $(counter workers_lost)"
 	[[ $mode != kill || $(counter workers_lost) -ge 1 ]] || fail "$name: the daemon never lost the killed worker"
 	checkpoints >"$T/$name.ck"
+	CKPT_JOBS=$(sql "SELECT count(*) FROM jobs WHERE kind = 'grad' AND
+		json_extract(params, '$.checkpoint_activations') = 1")
 	BASE=$(final_sha base); SFT=$(final_sha sft)
 	[[ -n $BASE && -n $SFT ]] || fail "$name: no final checkpoint: $(cat "$T/$name.ck")"
 	log "$name: base $BASE"
@@ -64,11 +68,17 @@ same_as_a() {
 }
 
 run one 1
+(( CKPT_JOBS == 0 )) || fail "one: $CKPT_JOBS grad jobs were sent checkpoint_activations"
 A_BASE=$BASE; A_SFT=$SFT
 (( $(wc -l <"$T/one.ck") == 12 )) || fail "expected 12 checkpoints (base 0 8 .. 64, sft 0 4 8): $(cat "$T/one.ck")"
 run two 2
 same_as_a two
 run kill 2 kill
 same_as_a kill
-log "every checkpoint (weights and moments) identical across 1 worker, 2 workers and a worker killed mid-stage"
+sed 's/keep_checkpoints: 100}/keep_checkpoints: 100, checkpoint_activations: true}/' "$T/det.yaml" >"$T/det-ckpt.yaml"
+(( $(grep -c 'checkpoint_activations: true' "$T/det-ckpt.yaml") == 2 )) || fail "det-ckpt.yaml: $(cat "$T/det-ckpt.yaml")"
+SPEC=det-ckpt run ckpt 1
+(( CKPT_JOBS > 0 )) || fail "ckpt: no grad job was sent checkpoint_activations"
+same_as_a ckpt
+log "every checkpoint (weights and moments) identical across 1 worker, 2 workers, a worker killed mid-stage and activation checkpointing"
 log "ok"

@@ -32,7 +32,7 @@ grep -q "^memory (estimate; 644258676736 parameters, fp32):$" "$T/out" ||
 	fail "no parameter count before the refusal: $(cat "$T/out")"
 grep -q "^  daemon  14.1 TiB: 1 learner at once .* of 9.38 TiB (weights, gradients, 2 AdamW moments: 16 bytes a parameter), and 4.69 TiB to read back" "$T/out" ||
 	fail "no daemon figures before the refusal: $(cat "$T/out")"
-grep -q "^  worker  4.70 TiB: its largest job, grad of stage 'base': weights and gradients 4.69 TiB, 1 row x " "$T/out" ||
+grep -q "^  worker  4.70 TiB: its largest job, grad of stage 'base': weights and gradients 4.69 TiB, LM head chunk [0-9.]* MiB, 1 row x " "$T/out" ||
 	fail "no worker figures before the refusal: $(cat "$T/out")"
 grep -q ": ok (" "$T/out" && fail "a refused spec was called ok: $(cat "$T/out")"
 r1rc validate --json "$T/huge.yaml"; expect_rc 1 "validate --json (a 644G-parameter model)"

@@ -473,6 +473,63 @@ static void test_jobs__grad_grpo_on_policy_is_minus_weighted_advantage(void)
 
 /* ---- rollout ------------------------------------------------------------------- */
 
+/* The bytes of two outputs: their blobs and their result JSON. */
+static int same_output(const struct job_output *a, const struct job_output *b)
+{
+	char *ta = json_dumps(a->result, JSON_COMPACT | JSON_SORT_KEYS);
+	char *tb = json_dumps(b->result, JSON_COMPACT | JSON_SORT_KEYS);
+	int same = ta && tb && !strcmp(ta, tb) && a->nblobs == b->nblobs;
+	for (size_t i = 0; same && i < a->nblobs; i++)
+		same = a->sizes[i] == b->sizes[i] && !memcmp(a->blobs[i], b->blobs[i], a->sizes[i]);
+	free(ta);
+	free(tb);
+	return same;
+}
+
+static json_t *prompt_json(int index, int len);
+static json_t *rollout_params(const int *index, const int *len, int np, int G, double temp,
+	int max_new);
+
+/* checkpoint_activations: true changes nothing in a grad job's output, CE or GRPO
+ * with a reference, at 1 and 2 threads; a rollout on the model the cache switched
+ * to checkpointing and back is the rollout of a fresh one. */
+static void test_jobs__grad_checkpointing_same_bytes(void)
+{
+	enum { N = 6, NP = 2 };
+	const int index[NP] = { 1, 4 }, len[NP] = { 3, 6 };
+	struct seq s[N];
+	struct job_output plain, ckpt, r1, r2;
+	struct model other;
+	char sha2[SHA256_HEX_SIZE];
+	setup();
+	random_model(&other, 6);
+	blob_write(&other, "b", sha2, NULL);
+	make_seqs(s, N, 3);
+	own_logprobs(s, N);
+	run_ok(job_rollout_run, rollout_params(index, len, NP, 2, 1.0, 12), &r1);
+	for (int threads = 1; threads <= 2; threads++) {
+		pool_set_threads(threads);
+		for (int grpo = 0; grpo <= 1; grpo++) {
+			json_t *p = grpo ? grpo_params(fx.sha, sha2, s, N) : grad_params(fx.sha, s, N);
+			json_t *q = json_deep_copy(p);
+			json_object_set_new(q, "checkpoint_activations", json_true());
+			run_ok(job_grad_run, p, &plain);
+			run_ok(job_grad_run, q, &ckpt);
+			CHECK_MSG(same_output(&plain, &ckpt), "%s, %d thread(s): checkpointing changed "
+				"the output", grpo ? "grpo" : "ce", threads);
+			output_release(&plain);
+			output_release(&ckpt);
+		}
+	}
+	pool_set_threads(1);
+	run_ok(job_rollout_run, rollout_params(index, len, NP, 2, 1.0, 12), &r2);
+	CHECK_MSG(same_output(&r1, &r2), "a rollout after a checkpointed grad job differs");
+	output_release(&r1);
+	output_release(&r2);
+	model_release(&other);
+	teardown();
+}
+
 static json_t *prompt_json(int index, int len)
 {
 	json_t *toks = json_array();
@@ -794,6 +851,10 @@ static void test_jobs__bad_params_name_the_key(void)
 	run_fails(job_grad_run, p, "grad: seqs[2].start: 0 is out of range (1..12)", 0);
 
 	p = grad_params(fx.sha, s, 4);
+	json_object_set_new(p, "checkpoint_activations", json_string("yes"));
+	run_fails(job_grad_run, p, "grad: checkpoint_activations: expected a boolean", 0);
+
+	p = grad_params(fx.sha, s, 4);
 	json_object_set_new(p, "loss", json_string("mse"));
 	run_fails(job_grad_run, p, "grad: loss: 'mse' is not \"ce\" or \"grpo\"", 0);
 
@@ -887,6 +948,7 @@ int main(int argc, char **argv)
 		TEST(test_jobs__grad_shards_add_up),
 		TEST(test_jobs__grad_ce_mask_and_complement_add_up),
 		TEST(test_jobs__grad_grpo_on_policy_is_minus_weighted_advantage),
+		TEST(test_jobs__grad_checkpointing_same_bytes),
 		TEST(test_jobs__rollout_is_deterministic_and_split_independent),
 		TEST(test_jobs__rollout_greedy_equals_gen_run),
 		TEST(test_jobs__rollout_text_replaces_invalid_utf8),

@@ -37,37 +37,52 @@ static void test_memplan__tiny_config_by_hand(void)
 	 * 128·336 = 194816, ×4 = 779264; final norm 128; untied head 33792 */
 	CHECK(mp.params == 846976);
 
-	/* Activations per token (floats): 4 layers × (5·128 + 2 + 384 + 3·336) = 8136,
-	 * plus 4·128 + 1 + 2·264 + 5 + 384 + 3·336 = 2438: 10574; attention
-	 * (4 + 1)·4 heads·T² */
-	CHECK(memplan_row_bytes(&cfg, 63) == 4.0 * (10574 * 63 + 20 * 63 * 63)); /* 2982168 */
-	CHECK(memplan_row_bytes(&cfg, 1) == 4.0 * (10574 + 20));                 /* 42376 */
+	/* Activations per token (floats): 4 layers × (4·128 + 128 + 2 + 384 + 3·336) =
+	 * 8136, plus 4·128 + 128 + 1 + 5 + 384 + 3·336 = 2038: 10174; attention
+	 * (4 + 1)·4 heads·T². No logits: the LM head's chunk is apart, 1024 rows (the
+	 * most, head.h) × (264 + 2·128) floats = 2129920 bytes */
+	CHECK(memplan_row_bytes(&cfg, 63) == 4.0 * (10174 * 63 + 20 * 63 * 63)); /* 2881368 */
+	CHECK(memplan_row_bytes(&cfg, 1) == 4.0 * (10174 + 20));                 /* 40776 */
+	CHECK(memplan_head_bytes(&cfg) == 2129920.0);
+	/* With checkpointing: every layer's x, 4·128, and one layer's working set, 2034 −
+	 * 128: 2418 + 2038 = 4456 a token; attention 2·4 heads·T² (one att, one datt) */
+	CHECK(memplan_train_row_bytes(&cfg, 63, true) == 4.0 * (4456 * 63 + 8 * 63 * 63)); /* 1249920 */
 
-	/* Daemon: one learner, 16 bytes a parameter 13551616 + one row 42376 + rope
-	 * tables 4·64·32 = 8192; the optimizer file read back: 8·P = 6775808 */
+	/* Daemon: one learner, 16 bytes a parameter 13551616 + one row 40776 + its head
+	 * chunk of one row 4·(264 + 256) = 2080 + rope tables 4·64·32 = 8192; the
+	 * optimizer file read back: 8·P = 6775808 */
 	CHECK(mp.learners == 1);
-	CHECK(mp.learner == 13551616.0 + 42376 + 8192);
+	CHECK(mp.learner == 13551616.0 + 40776 + 2080 + 8192);
 	CHECK(mp.ckpt_buffer == 6775808.0);
-	CHECK(mp.daemon == 13602184.0 + 6775808);
+	CHECK(mp.daemon == 13602664.0 + 6775808);
 
-	/* Worker. grad of 's': 8 rows (shard; 2^30 / 2982168 = 360 would fit) × 2982168
-	 * + weights and gradients 6775808 + rope 8192 = 30641344. rollout of 'ev': 50
-	 * prompts × 4 samples = 200 sequences (2^30 / 2490240 = 431 would fit), each the
-	 * generator over 64 positions — 4·(2·4·64·128 + 384 + 384 + 1008 + 528 + 256 +
-	 * 128) + 8·264 + 640 + 64 = 275712 — and the prefill of 48 prompt tokens,
-	 * 4·(10574·48 + 20·48²) = 2214528: 2490240; 6784000 + 200 × 2490240 = 504832000 */
+	/* Worker. grad of 's': 8 rows (shard; (2^30 − 2129920) / 2881368 = 371 would fit)
+	 * × 2881368 + the head chunk 2129920 + weights and gradients 6775808 + rope 8192
+	 * = 31964864. rollout of 'ev': 50 prompts × 4 samples = 200 sequences (2^30 /
+	 * 2413440 = 444 would fit), each the generator over 64 positions — 4·(2·4·64·128
+	 * + 384 + 384 + 1008 + 528 + 256 + 128) + 8·264 + 640 + 64 = 275712 — and the
+	 * prefill of 48 prompt tokens, 4·(10174·48 + 20·48²) = 2137728: 2413440;
+	 * 6784000 + 2129920 + 200 × 2413440 = 491601920 */
 	CHECK(memplan_gen_bytes(&cfg, 64) == 275712.0);
 	CHECK(!strcmp(mp.job_kind, "rollout") && !strcmp(mp.job_stage, "ev"));
-	CHECK(mp.job_rows == 200 && mp.job_row_bytes == 2490240.0);
-	CHECK(mp.job_model == 6784000.0 && mp.job_ref == 0);
-	CHECK(mp.worker == 504832000.0);
+	CHECK(mp.job_rows == 200 && mp.job_row_bytes == 2413440.0);
+	CHECK(mp.job_model == 6784000.0 && mp.job_ref == 0 && mp.job_head == 2129920.0);
+	CHECK(mp.worker == 491601920.0);
 	json_decref(spec);
 
 	/* Without the eval stage the grad job is the largest */
 	spec = spec_with(config, "{\"name\": \"s\", \"kind\": \"sft\", \"shard\": 8, \"deps\": []}");
 	memplan_spec(spec, &cfg, &mp);
 	CHECK(!strcmp(mp.job_kind, "grad") && mp.job_rows == 8);
-	CHECK(mp.worker == 30641344.0);
+	CHECK(mp.worker == 31964864.0);
+	json_decref(spec);
+
+	/* checkpoint_activations: 8 rows of 1249920 */
+	spec = spec_with(config, "{\"name\": \"s\", \"kind\": \"sft\", \"shard\": 8, "
+		"\"checkpoint_activations\": true, \"deps\": []}");
+	memplan_spec(spec, &cfg, &mp);
+	CHECK(!strcmp(mp.job_kind, "grad") && mp.job_rows == 8 && mp.job_row_bytes == 1249920.0);
+	CHECK(mp.worker == 6784000.0 + 2129920 + 8 * 1249920.0);
 	json_decref(spec);
 }
 

@@ -22,7 +22,7 @@ static const char spec_yaml[] =
 	"  - {name: pr, kind: probe, jobs: 3, fail: 1, sleep_ms: 7, payload: hi}\n"
 	"  - {name: base, kind: pretrain, dataset: nums, epochs: 2, batch: 4, shard: 2,\n"
 	"     lr: 0.01, warmup: 3, min_lr: 0.2, weight_decay: 0.5, beta1: 0.8, beta2: 0.9,\n"
-	"     grad_clip: 2.0, save_every: 7, keep_checkpoints: 3}\n"
+	"     grad_clip: 2.0, save_every: 7, keep_checkpoints: 3, checkpoint_activations: true}\n"
 	"  - {name: tune, kind: sft, from: base, dataset: nums, steps: 5}\n"
 	"  - {name: zero, kind: grpo, from: tune, prompts: cd, rewards: [acc], steps: 4,\n"
 	"     shard: 6, group: 4, prompts_per_step: 3, beta: 0.0, clip: 0.3, clip_high: 0.4,\n"
@@ -113,11 +113,13 @@ static void test_stage_settings__every_kind_decodes_its_values(void)
 	CHECK(!l->from && l->lr == 0.01 && l->warmup == 3 && l->min_lr == 0.2);
 	CHECK(l->weight_decay == 0.5 && l->beta1 == 0.8 && l->beta2 == 0.9);
 	CHECK(l->grad_clip == 2.0 && l->save_every == 7 && l->keep_checkpoints == 3);
+	CHECK(l->checkpoint_activations == 1);
 	CHECK(!strcmp(s.train.dataset, "nums") && s.train.epochs == 2 && s.train.steps == 0);
 	CHECK(s.train.batch == 4 && s.train.shard == 2 && !s.train.template);
 
 	CHECK_MSG(decode(stage_of(spec, "tune"), &s, &e) == 0, "%s", e.msg);
 	CHECK(!strcmp(s.train.learner.from, "base") && s.train.steps == 5 && !s.train.epochs);
+	CHECK(s.train.learner.checkpoint_activations == 0); /* the default */
 	CHECK(s.train.template && strstr(s.train.template, "{prompt}"));
 
 	CHECK_MSG(decode(stage_of(spec, "zero"), &s, &e) == 0, "%s", e.msg);
@@ -174,10 +176,11 @@ static void test_stage_settings__a_missing_or_misspelt_key_is_named(void)
 		json_t *v;
 		json_object_foreach(st, key, v) {
 			/* absent means "keep every checkpoint", "exact match or countdown", "no
-			 * pass@k", "exact steps" (specs from before the key) */
+			 * pass@k", "exact steps", "no activation checkpointing" (specs from before
+			 * the key) */
 			if (scheduler_key(key) || !strcmp(key, "keep_checkpoints") ||
 				!strcmp(key, "correct") || !strcmp(key, "pass_at") ||
-				!strcmp(key, "max_staleness"))
+				!strcmp(key, "max_staleness") || !strcmp(key, "checkpoint_activations"))
 				continue;
 			for (int misspell = 0; misspell < 2; misspell++) {
 				json_t *copy = json_deep_copy(st);

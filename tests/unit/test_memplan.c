@@ -2,6 +2,7 @@
 #include <jansson.h>
 
 #include "jobmodel.h"
+#include "head.h"
 #include "memplan.h"
 #include "model.h"
 #include "test.h"
@@ -169,8 +170,9 @@ static void test_memplan__config_of_a_qwen3_spec(void)
 }
 
 /* The estimate of a row's activations is model.c's buffer: model_init for B rows of T
- * tokens allocates the rope tables and B x memplan_row_bytes, whether or not the
- * heads are dim wide and whether or not q and k have norms. */
+ * tokens allocates the rope tables, the LM head's chunk (head.h: min(chunk rows, B·T)
+ * rows of V logits and 2·C) and B x memplan_row_bytes, whether or not the heads are
+ * dim wide and whether or not q and k have norms. */
 static void test_memplan__row_bytes_are_the_models_buffers(void)
 {
 	struct model_config c[3];
@@ -186,9 +188,11 @@ static void test_memplan__row_bytes_are_the_models_buffers(void)
 		struct err e = { 0 };
 		CHECK_MSG(model_init(&m, &c[i], 2, 16, &e) == 0, "%s", e.msg);
 		double rope = (double)c[i].max_seq * config_head_dim(&c[i]);
-		CHECK_MSG(4.0 * ((double)m.num_acts - rope) == 2 * memplan_row_bytes(&c[i], 16),
-			"config %d: model_init's %zu floats, the estimate %.0f + rope %.0f", i,
-			m.num_acts, 2 * memplan_row_bytes(&c[i], 16) / 4, rope);
+		int chunk = head_chunk_rows(c[i].vocab);
+		double head = (double)(chunk < 2 * 16 ? chunk : 2 * 16) * (c[i].vocab + 2 * c[i].dim);
+		CHECK_MSG(4.0 * ((double)m.num_acts - rope - head) == 2 * memplan_row_bytes(&c[i], 16),
+			"config %d: model_init's %zu floats, the estimate %.0f + rope %.0f + head %.0f",
+			i, m.num_acts, 2 * memplan_row_bytes(&c[i], 16) / 4, rope, head);
 		model_release(&m);
 	}
 	/* generate.c's gen_init for c[1] over 40 positions, by hand: caches 2·2·40·48 =

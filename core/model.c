@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lora.h"
 #include "ops.h"
 #include "pool.h"
 #include "rng.h"
@@ -302,6 +303,8 @@ void model_forward(struct model *m, const struct model_batch *batch)
 		float *next = l + 1 < c->n_layers ? a->layers[l + 1].x : a->xf;
 		rmsnorm_forward(la->ln1, la->ln1_rstd, la->x, lp->ln1, N, C, c->norm_eps);
 		matmul_forward(la->qkv, QKV, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_QKV, la->qkv, QKV, la->ln1, N);
 		if (lp->bqkv)
 			bias_forward(la->qkv, lp->bqkv, N, QKV);
 		if (lp->qknorm)
@@ -310,11 +313,17 @@ void model_forward(struct model *m, const struct model_batch *batch)
 		attention_forward(la->atty, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
 		copy_floats(la->x2, la->x, (size_t)N * C);
 		matmul_forward(la->x2, C, la->atty, lp->wo, N, NH * HD, C, 1.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_O, la->x2, C, la->atty, N);
 		rmsnorm_forward(la->ln2, la->ln2_rstd, la->x2, lp->ln2, N, C, c->norm_eps);
 		matmul_forward(la->gu, 2 * F, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_GU, la->gu, 2 * F, la->ln2, N);
 		swiglu_forward(la->h, la->gu, N, F);
 		copy_floats(next, la->x2, (size_t)N * C);
 		matmul_forward(next, C, la->h, lp->wd, N, F, C, 1.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_DOWN, next, C, la->h, N);
 	}
 	rmsnorm_forward(a->lnf, a->lnf_rstd, a->xf, m->params.norm, N, C, c->norm_eps);
 	matmul_forward(a->logits, V, a->lnf, m->params.lm_head, N, C, V, 0.0f);
@@ -338,11 +347,17 @@ void model_backward(struct model *m, const struct model_batch *batch)
 		struct layer_params *lg = &g->layers[l];
 		/* next = x2 + h·Wdᵀ: dx flows to x2 unchanged */
 		matmul_backward(a->dh, lg->wd, a->dx, la->h, lp->wd, N, F, C, 0.0f);
+		if (m->lora)
+			lora_backward(m->lora, l, LORA_SITE_DOWN, a->dh, a->dx, C, la->h, N);
 		swiglu_backward(a->dgu, a->dh, la->gu, N, F);
 		matmul_backward(a->dtmp, lg->wgu, a->dgu, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+		if (m->lora)
+			lora_backward(m->lora, l, LORA_SITE_GU, a->dtmp, a->dgu, 2 * F, la->ln2, N);
 		rmsnorm_backward(a->dx, lg->ln2, a->dtmp, la->x2, lp->ln2, la->ln2_rstd, N, C);
 		/* x2 = x + atty·Woᵀ */
 		matmul_backward(a->dtmp, lg->wo, a->dx, la->atty, lp->wo, N, NH * HD, C, 0.0f);
+		if (m->lora)
+			lora_backward(m->lora, l, LORA_SITE_O, a->dtmp, a->dx, C, la->atty, N);
 		attention_backward(a->dqkv, a->datt, a->dtmp, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
 		rope_backward(a->dqkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
 		if (lp->qknorm)
@@ -350,6 +365,8 @@ void model_backward(struct model *m, const struct model_batch *batch)
 		if (lp->bqkv)
 			bias_backward(lg->bqkv, a->dqkv, N, QKV);
 		matmul_backward(a->dtmp, lg->wqkv, a->dqkv, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+		if (m->lora)
+			lora_backward(m->lora, l, LORA_SITE_QKV, a->dtmp, a->dqkv, QKV, la->ln1, N);
 		rmsnorm_backward(a->dx, lg->ln1, a->dtmp, la->x, lp->ln1, la->ln1_rstd, N, C);
 	}
 	embedding_backward(g->embed, a->dx, batch->tokens, N, C);

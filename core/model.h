@@ -25,6 +25,10 @@
  * the activations of the previous one. model_backward must follow the forward of the
  * same batch. Grads accumulate until model_zero_grad.
  *
+ * Adapters: with m->lora set (lora.h, lora_attach) both passes add the LoRA
+ * adapters' products next to the base matmuls and the backward accumulates the
+ * adapters' gradients into the lora's own buffers.
+ *
  * Threads: kernels split work over the pool (pool.h) so that every value is computed
  * the same way whatever the thread count: results are bit-identical with 1 or N
  * threads (tests/core/test_overfit.c checks it).
@@ -110,6 +114,8 @@ struct model_batch {
 	const int *lengths;  /* [B] real tokens per row, 1..T; NULL means all T */
 };
 
+struct lora; /* lora.h */
+
 struct model {
 	struct model_config cfg;
 	int max_B, max_T;            /* activation sizes */
@@ -122,6 +128,7 @@ struct model {
 	size_t num_acts;
 	float *acts_mem;
 	struct model_acts act;
+	struct lora *lora;           /* adapters the passes apply (lora.h), or NULL */
 };
 
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);

@@ -72,6 +72,17 @@ static void add_tensor(struct model *p, size_t *off, const char *name, int rows,
 	*off += t->numel;
 }
 
+size_t lora_num_params(const struct model_config *cfg, const struct lora_config *lcfg)
+{
+	size_t n = 0;
+	for (int t = 0; t < LORA_NTARGETS; t++)
+		if (lcfg->targets & (1u << t)) {
+			struct lora_geom g = geom(cfg, t);
+			n += (size_t)lcfg->rank * (size_t)(g.in + g.out);
+		}
+	return n * (size_t)cfg->n_layers;
+}
+
 int lora_init(struct lora *lo, const struct model_config *cfg, const struct lora_config *lcfg,
 	struct err *e)
 {
@@ -280,4 +291,132 @@ void lora_merge(const struct lora *lo, const struct model *m, float *params)
 			pool_sgemm(false, false, g.out, g.in, lo->cfg.rank, lo->scale, ad->b,
 				lo->cfg.rank, ad->a, g.in, 1.0f, params + w->offset, g.in);
 		}
+}
+
+#define LORA_STATE_FORMAT "r1flow-lora-state"
+
+int lora_state_write_mem(const struct lora *lo, long step, void **data, size_t *size,
+	struct err *e)
+{
+	int n = lo->p.n_tensors, rc = -1;
+	size_t names = (size_t)n * 2 * (MODEL_TENSOR_NAME_MAX + 16);
+	struct st_write_tensor *w = calloc((size_t)(3 * n + 1), sizeof *w);
+	char *nm = malloc(names);
+	float *zero = calloc(lo->p.m_mem ? 1 : lo->p.num_params + 1, sizeof(float));
+	if (!w || !nm || !zero) {
+		err_set(e, ERR_NOMEM, "cannot write the lora state: out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *t = &lo->p.tensors[i];
+		char *a = nm + (size_t)i * 2 * (MODEL_TENSOR_NAME_MAX + 16), *b = a + MODEL_TENSOR_NAME_MAX + 16;
+		snprintf(a, MODEL_TENSOR_NAME_MAX + 16, "%s.exp_avg", t->name);
+		snprintf(b, MODEL_TENSOR_NAME_MAX + 16, "%s.exp_avg_sq", t->name);
+		struct st_write_tensor base = { .dtype = ST_F32, .ndim = 2,
+			.shape = { t->shape[0], t->shape[1] } };
+		w[3 * i] = base;
+		w[3 * i].name = t->name;
+		w[3 * i].data = lo->p.params_mem + t->offset;
+		w[3 * i + 1] = base;
+		w[3 * i + 1].name = a;
+		w[3 * i + 1].data = lo->p.m_mem ? lo->p.m_mem + t->offset : zero;
+		w[3 * i + 2] = base;
+		w[3 * i + 2].name = b;
+		w[3 * i + 2].data = lo->p.v_mem ? lo->p.v_mem + t->offset : zero;
+	}
+	char st[32], rank[16], alpha[32], targets[128] = "";
+	snprintf(st, sizeof st, "%ld", step);
+	snprintf(rank, sizeof rank, "%d", lo->cfg.rank);
+	snprintf(alpha, sizeof alpha, "%.9g", lo->cfg.alpha);
+	for (int t = 0; t < LORA_NTARGETS; t++)
+		if (lo->cfg.targets & (1u << t))
+			snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s",
+				*targets ? "," : "", target_names[t]);
+	const char *const meta[] = { "format", LORA_STATE_FORMAT, "step", st, "rank", rank,
+		"alpha", alpha, "targets", targets, NULL };
+	rc = st_write_mem("lora state", w, 3 * n, meta, data, size, e);
+out:
+	free(w);
+	free(nm);
+	free(zero);
+	return rc;
+}
+
+static int state_config(const struct st_file *f, const char *what, struct lora_config *c,
+	long *step, struct err *e)
+{
+	const char *fmt = st_metadata(f, "format"), *st = st_metadata(f, "step");
+	const char *rank = st_metadata(f, "rank"), *alpha = st_metadata(f, "alpha");
+	const char *targets = st_metadata(f, "targets");
+	if (!fmt || strcmp(fmt, LORA_STATE_FORMAT) != 0 || !st || !rank || !alpha || !targets)
+		return err_set(e, ERR_FORMAT, "'%s' is not a lora state: its metadata lacks format '%s', "
+			"step, rank, alpha or targets", what, LORA_STATE_FORMAT);
+	char *end;
+	*c = (struct lora_config){ .rank = (int)strtol(rank, &end, 10) };
+	if (*end || c->rank < 1 || c->rank > LORA_RANK_MAX)
+		return err_set(e, ERR_FORMAT, "'%s': metadata 'rank' is '%s', expected 1..%d", what,
+			rank, LORA_RANK_MAX);
+	c->alpha = strtof(alpha, &end);
+	if (*end || !isfinite(c->alpha))
+		return err_set(e, ERR_FORMAT, "'%s': metadata 'alpha' is '%s', expected a number", what,
+			alpha);
+	if (step && ((*step = strtol(st, &end, 10)) < 0 || *end))
+		return err_set(e, ERR_FORMAT, "'%s': metadata 'step' is '%s', expected a step", what, st);
+	char list[128];
+	snprintf(list, sizeof list, "%s", targets);
+	for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int k = lora_target_from_name(t);
+		if (k < 0)
+			return err_set(e, ERR_FORMAT, "'%s': metadata 'targets' names '%s', not a projection",
+				what, t);
+		c->targets |= 1u << k;
+	}
+	if (!c->targets)
+		return err_set(e, ERR_FORMAT, "'%s': metadata 'targets' is empty", what);
+	return 0;
+}
+
+int lora_state_config(const void *data, size_t size, const char *what, struct lora_config *c,
+	struct err *e)
+{
+	struct st_file f;
+	if (st_open_mem(&f, what, data, size, e) < 0)
+		return -1;
+	int rc = state_config(&f, what, c, NULL, e);
+	st_close(&f);
+	return rc;
+}
+
+int lora_state_read(struct lora *lo, const void *data, size_t size, const char *what,
+	long *step, struct err *e)
+{
+	struct st_file f;
+	struct lora_config c;
+	char name[MODEL_TENSOR_NAME_MAX + 16];
+	if (st_open_mem(&f, what, data, size, e) < 0)
+		return -1;
+	int rc = state_config(&f, what, &c, step, e);
+	if (rc == 0 && (c.rank != lo->cfg.rank || c.alpha != lo->cfg.alpha ||
+		c.targets != lo->cfg.targets))
+		rc = err_set(e, ERR_FORMAT, "'%s' holds adapters of rank %d, alpha %g on other "
+			"targets or another shape than the stage's (rank %d, alpha %g)", what, c.rank,
+			c.alpha, lo->cfg.rank, lo->cfg.alpha);
+	if (rc == 0 && f.n != 3 * lo->p.n_tensors)
+		rc = err_set(e, ERR_FORMAT, "'%s' holds %d tensors, expected %d", what, f.n,
+			3 * lo->p.n_tensors);
+	if (rc == 0)
+		rc = model_alloc_optimizer(&lo->p, e);
+	for (int i = 0; rc == 0 && i < lo->p.n_tensors; i++) {
+		const struct model_tensor *t = &lo->p.tensors[i];
+		int64_t shape[2] = { t->shape[0], t->shape[1] };
+		rc = st_read_f32(&f, t->name, 2, shape, lo->p.params_mem + t->offset, e);
+		snprintf(name, sizeof name, "%s.exp_avg", t->name);
+		if (rc == 0)
+			rc = st_read_f32(&f, name, 2, shape, lo->p.m_mem + t->offset, e);
+		snprintf(name, sizeof name, "%s.exp_avg_sq", t->name);
+		if (rc == 0)
+			rc = st_read_f32(&f, name, 2, shape, lo->p.v_mem + t->offset, e);
+	}
+	st_close(&f);
+	return rc;
 }

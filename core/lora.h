@@ -88,6 +88,9 @@ const char *lora_target_name(enum lora_target t);
 /* The target named `name`, or -1. */
 int lora_target_from_name(const char *name);
 
+/* Parameters the adapters of lcfg have on a model of cfg (the floats of lo->p). */
+size_t lora_num_params(const struct model_config *cfg, const struct lora_config *lcfg);
+
 /* Lay out adapters of lcfg for a model of cfg; parameters and gradients zero. */
 int lora_init(struct lora *lo, const struct model_config *cfg, const struct lora_config *lcfg,
 	struct err *e);
@@ -115,6 +118,22 @@ int lora_write_mem(const struct lora *lo, void **data, size_t *size, struct err 
 /* Read adapter parameters from safetensors bytes (`what` names them in errors): every
  * tensor of lo's layout must be there with its shape. */
 int lora_read(struct lora *lo, const void *data, size_t size, const char *what, struct err *e);
+
+/*
+ * The adapters' training state (a checkpoint's): every adapter tensor, its AdamW
+ * moments as "<name>.exp_avg" and "<name>.exp_avg_sq" (zeros without optimizer
+ * buffers), metadata format "r1flow-lora-state", step, rank, alpha (%.9g) and
+ * targets (comma-separated names). Bytes malloc'd.
+ */
+int lora_state_write_mem(const struct lora *lo, long step, void **data, size_t *size,
+	struct err *e);
+/* The rank, alpha and targets a state's metadata records. */
+int lora_state_config(const void *data, size_t size, const char *what, struct lora_config *c,
+	struct err *e);
+/* Read a state into lo (whose config must be the state's; moments allocated); *step
+ * gets its step. */
+int lora_state_read(struct lora *lo, const void *data, size_t size, const char *what,
+	long *step, struct err *e);
 
 /* W += s·B·A for every target: params is a buffer in m's layout (m->params_mem or a
  * copy of it); m gives the layout and must have lo's config. */

@@ -249,6 +249,10 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 		params[k] = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
 			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high);
+		if (params[k] && learner_job_weights(l, params[k]) < 0) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
 		err);
@@ -280,7 +284,7 @@ static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set
 		(int)set->max_new_tokens };
 	l->step_started = c->d->wall;
 	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, l->sha256,
-		l->config, err);
+		l->config, l, err);
 	free(records);
 	return rc;
 }

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "lora.h"
 
 /* What every stage that trains weights (pretrain, sft, grpo) has. */
 struct learner_settings {
@@ -42,6 +43,8 @@ struct learner_settings {
 	int64_t save_every;         /* a checkpoint with moments every this many steps */
 	int64_t keep_checkpoints;   /* latest checkpoints kept (retain.h); 0: all (a spec
 	                               submitted before the key existed) */
+	struct lora_config lora;    /* sft, grpo: adapters trained instead of the weights
+	                               (core/lora.h); rank 0: none */
 };
 
 struct probe_settings {

@@ -114,9 +114,19 @@ done
 # sft: 2 layers x 7 targets x rank 4 x (in + out); rl: 2 x rank 2 x ((32 + 32) + (64 + 32))
 sft_params=$(( 2 * 4 * ((32 + 32) + (32 + 16) + (32 + 16) + (32 + 32) + (32 + 64) * 2 + (64 + 32)) ))
 rl_params=$(( 2 * 2 * ((32 + 32) + (64 + 32)) ))
-rmsg=$(sql "SELECT group_concat(DISTINCT s.name || ':' || json_extract(j.result, '\$.blobs[0].size'))
-	FROM jobs j JOIN stages s ON s.id = j.stage WHERE j.kind = 'grad' AND s.name IN ('sft', 'rl')")
-log "gradient blob sizes: $rmsg (sft adapters $sft_params, rl $rl_params parameters)"
+# what a worker fetched: the base once, then one adapter blob a step, each the
+# adapters' size (results.c refuses a gradient that is not 4 bytes an adapter parameter)
+fetched() { sed -n "s/.*blob $1 fetched and verified (\([0-9]*\) bytes).*/\1/p" "$T"/one-w1.log | head -n 1; }
+base_bytes=$(fetched "$BASE")
+last=$(sql "SELECT json_extract(j.params, '\$.lora.adapter') FROM jobs j JOIN stages s ON s.id = j.stage
+	WHERE s.name = 'sft' AND j.kind = 'grad' ORDER BY j.step DESC LIMIT 1")
+ad_bytes=$(fetched "$last")
+[[ -n $base_bytes && -n $ad_bytes ]] || fail "the worker log does not show the base ($BASE) and adapter ($last) fetches"
+(( ad_bytes > 4 * sft_params && ad_bytes < 4 * sft_params + 16384 )) ||
+	fail "the adapter blob has $ad_bytes bytes for $sft_params parameters"
+n=$(grep -c "blob $BASE fetched" "$T"/one-w1.log)
+(( n == 1 )) || fail "the worker fetched the base weights $n times"
+log "per-step blob: $ad_bytes bytes of adapters (sft: $sft_params parameters) vs $base_bytes bytes of weights, fetched once"
 
 # ---- 2 workers: the same checkpoints
 stop_all one
@@ -126,15 +136,31 @@ log "every checkpoint identical with 1 and 2 workers"
 
 # ---- export: merged weights, and the adapters as PEFT writes them
 r1 export "$ID" sft "$T/merged" >/dev/null || fail "export of sft failed"
-"$R1FLOW_CLI" score --model "$T/merged" --help >/dev/null 2>&1 || true
+r1 export "$ID" base "$T/base" >/dev/null || fail "export of base failed"
+for m in base merged; do
+	"$R1FLOW_CLI" score --model "$T/$m" --text "12+34=46" --json >"$T/$m.score" ||
+		fail "r1flow score cannot load the exported $m model: $(cat "$T/$m.score")"
+done
+cmp -s "$T/base.score" "$T/merged.score" && fail "the merged export scores like the base: adapters lost"
+out=$(r1 export "$ID" base "$T/none" --adapter 2>&1) && fail "export --adapter of a stage without lora succeeded"
+[[ $out == *"trained no adapters"* ]] || fail "export --adapter of base: $out"
 r1 export "$ID" sft "$T/adapter" --adapter >"$T/export.log" 2>&1 || fail "export --adapter failed: $(cat "$T/export.log")"
-/usr/bin/python3 - "$T/merged" "$T/adapter" <<'EOF' || fail "the exported directories are not what PEFT and transformers read"
+/usr/bin/python3 - "$T/merged" "$T/adapter" "$T/base" <<'EOF' || fail "the exported directories are not what PEFT and transformers read"
 import json, struct, sys
-merged, adapter = sys.argv[1], sys.argv[2]
+import numpy as np
+merged, adapter, base = sys.argv[1], sys.argv[2], sys.argv[3]
 def header(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         return json.loads(f.read(n))
+def tensor(path, name):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+        a, b = h[name]["data_offsets"]
+        assert h[name]["dtype"] == "F32"
+        f.seek(8 + n + a)
+        return np.frombuffer(f.read(b - a), dtype="<f4").reshape(h[name]["shape"]).astype(np.float64)
 cfg = json.load(open(adapter + "/adapter_config.json"))
 want = dict(peft_type="LORA", r=4, lora_alpha=8, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
 for k, v in want.items():
@@ -155,7 +181,25 @@ for l in range(2):
         assert h[p + ".lora_B.weight"]["shape"] == [out, 4], (p, h[p + ".lora_B.weight"])
         names |= {p + ".lora_A.weight", p + ".lora_B.weight"}
 assert set(h) == names, sorted(set(h) ^ names)
-print("peft directory ok: %d tensors" % len(h))
+# merged = base + (alpha / r) B A for every target; untouched tensors equal the base
+worst = 0.0
+for name in mh:
+    if name == "__metadata__":
+        continue
+    W = tensor(base + "/model.safetensors", name)
+    M = tensor(merged + "/model.safetensors", name)
+    parts = name.split(".")
+    if len(parts) == 6 and parts[4] in mods:
+        p = "base_model.model.model.layers.%s.%s.%s" % (parts[2], parts[3], parts[4])
+        A = tensor(adapter + "/adapter_model.safetensors", p + ".lora_A.weight")
+        B = tensor(adapter + "/adapter_model.safetensors", p + ".lora_B.weight")
+        assert np.abs(B).max() > 0, "%s: lora_B is still zero" % p
+        W = W + 2.0 * B @ A
+    else:
+        assert np.array_equal(W, M), "%s changed without an adapter" % name
+    worst = max(worst, float(np.abs(W - M).max() / (np.abs(W).max() + 1e-30)))
+assert worst < 1e-6, worst
+print("peft directory ok: %d tensors; merged == base + (alpha/r) B A (max rel diff %.1e)" % (len(h), worst))
 EOF
 stop_all two
 log "ok"

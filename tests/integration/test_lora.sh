@@ -4,7 +4,8 @@
 # adapters on two, run with 1 worker and again with 2 on fresh data directories.
 # Asserts:
 #   - every checkpoint (stage, step, weights sha256, state sha256) is the same with
-#     1 and 2 workers (the determinism contract);
+#     1 and 2 workers and across a daemon kill -9 inside sft (the learner resumes
+#     its adapters from the saved state) — the determinism contract;
 #   - the adapter stages never change the weights workers fetch: every grad and
 #     rollout job of sft and grpo runs the weights of the stage it starts from, with
 #     a "lora" adapter blob that changes each step; the gradient blobs the workers
@@ -33,7 +34,7 @@ rewards:
   len: {fn: length, max_tokens: 16, buffer: 16}
 stages:
   - {name: base, kind: pretrain, dataset: corpus, steps: 6, batch: 16}
-  - {name: sft, kind: sft, from: base, dataset: cold, steps: 4, batch: 16, shard: 4, save_every: 2,
+  - {name: sft, kind: sft, from: base, dataset: cold, steps: 8, batch: 16, shard: 4, save_every: 2,
      keep_checkpoints: 100, lr: 1e-2, lora: {rank: 4, alpha: 8}}
   - {name: rl, kind: grpo, from: sft, prompts: prompts, rewards: [acc, len], group: 4,
      prompts_per_step: 2, steps: 2, max_new_tokens: 12, shard: 4, beta: 0.02, save_every: 1,
@@ -92,10 +93,10 @@ out=$("$R1FLOW_CLI" validate "$T/bad2.yaml" 2>&1) && fail "validate took dropout
 
 # ---- 1 worker
 run one 1
-(( $(wc -l <"$T/one.ck") == 2 + 3 + 3 )) || fail "expected 8 checkpoints (base 0 6, sft 0 2 4, rl 0 1 2): $(cat "$T/one.ck")"
+(( $(wc -l <"$T/one.ck") == 2 + 5 + 3 )) || fail "expected 10 checkpoints (base 0 6, sft 0 2 .. 8, rl 0 1 2): $(cat "$T/one.ck")"
 BASE=$(final_sha base)
 [[ $(sha_at sft 0) == "$BASE" ]] || fail "sft's step 0 is not base's final weights"
-[[ $(sha_at sft 2) != "$BASE" && $(sha_at sft 4) != "$(sha_at sft 2)" ]] || fail "the adapters did not train: $(cat "$T/one.ck")"
+[[ $(sha_at sft 2) != "$BASE" && $(sha_at sft 8) != "$(sha_at sft 2)" ]] || fail "the adapters did not train: $(cat "$T/one.ck")"
 SFT=$(final_sha sft)
 [[ $(sha_at rl 0) == "$SFT" ]] || fail "rl's step 0 is not sft's merged weights"
 
@@ -133,6 +134,40 @@ stop_all one
 run two 2
 diff "$T/one.ck" "$T/two.ck" >"$T/two.diff" || fail "checkpoints differ with 2 workers: $(cat "$T/two.diff")"
 log "every checkpoint identical with 1 and 2 workers"
+
+# ---- the daemon killed -9 inside sft (after its step-2 save) and restarted: the
+# learner resumes its adapters from the saved state and ends on the same checkpoints
+stop_all two
+DATA=$T/restart
+rm -rf "$T/cache"
+start_daemon
+start_worker restart-w1; W1=$LAST_PID; WPIDS=("$W1")
+wait_for 10 has_workers 1
+ID=$(r1 submit "$T/lora.yaml") || fail "restart: submit refused"
+sft_step() { sql "SELECT step FROM stages WHERE name = 'sft'"; }
+deadline=$(( $(now_ms) + 60000 ))
+while :; do
+	(( $(now_ms) < deadline )) || fail "restart: never saw sft past step 2"
+	s=$(sft_step)
+	(( ${s:-0} >= 3 )) && break
+	sleep 0.02
+done
+(( s < 8 )) || fail "restart: sft finished (step $s) before the daemon could be killed"
+kill -KILL "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
+saved=$(sql "SELECT max(c.step) FROM checkpoints c JOIN stages s ON s.id = c.stage
+	WHERE s.name = 'sft' AND c.optimizer IS NOT NULL")
+log "restart: daemon killed -9 at sft step $s, last saved step $saved"
+from=$(( $(wc -l <"$T/daemon.log") + 1 ))
+sleep 0.5
+start_daemon
+rc=0
+timeout 100 "$R1FLOW_CLI" watch "$ID" --data "$DATA" --plain >"$T/restart-watch.log" 2>&1 || rc=$?
+[[ $rc == 0 ]] || fail "restart: watch exited $rc: $(tail -n 5 "$T/restart-watch.log")"
+tail -n "+$from" "$T/daemon.log" | grep -q "learner resumed at saved step $saved\$" ||
+	fail "restart: no 'learner resumed at saved step $saved' after the restart"
+checkpoints >"$T/restart.ck"
+diff "$T/one.ck" "$T/restart.ck" >"$T/restart.diff" || fail "checkpoints differ after a daemon restart: $(cat "$T/restart.diff")"
+log "every checkpoint identical across a daemon kill -9 inside the lora stage (resumed at step $saved)"
 
 # ---- export: merged weights, and the adapters as PEFT writes them
 r1 export "$ID" sft "$T/merged" >/dev/null || fail "export of sft failed"
@@ -201,5 +236,5 @@ for name in mh:
 assert worst < 1e-6, worst
 print("peft directory ok: %d tensors; merged == base + (alpha/r) B A (max rel diff %.1e)" % (len(h), worst))
 EOF
-stop_all two
+stop_all restart
 log "ok"

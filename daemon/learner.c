@@ -334,10 +334,12 @@ int learner_lora(struct daemon *d, struct learner *l, const struct lora_config *
 		return err_wrap(err, "stage %lld", (long long)l->stage);
 	}
 	lora_init_weights(lo, rng_key_str(seed, "lora"));
-	/* the frozen weights have no moments: 8 bytes a parameter back */
+	/* the frozen weights have no gradients or moments: 12 bytes a parameter back (the
+	 * model's grads pointers dangle; nothing in the learner reads them with adapters) */
+	free(l->m.grads_mem);
 	free(l->m.m_mem);
 	free(l->m.v_mem);
-	l->m.m_mem = l->m.v_mem = NULL;
+	l->m.grads_mem = l->m.m_mem = l->m.v_mem = NULL;
 	memcpy(l->base_sha, l->sha256, SHA256_HEX_SIZE);
 	l->lora = lo;
 	return lora_blob(d, l, err);

@@ -380,13 +380,15 @@ int cmd_export(int argc, char **argv)
 			 "A stage trained with 'lora' exports its merged weights (W + alpha/rank·B·A);\n"
 			 "with --adapter, DIR gets the adapters as PEFT saves them instead:\n"
 			 "adapter_config.json and adapter_model.safetensors (PEFT tensor names), to load\n"
-			 "on the weights the stage started from (export its 'from' stage).\n"
+			 "on the weights the stage started from (export its 'from' stage); --json's\n"
+			 "sha256 is then the adapters' state blob, bytes adapter_model.safetensors'.\n"
 			 "('tokenizer' in --json: \"model\" or \"bytes\".)\n\n"
 			 "example: r1flow export 3 sft models/sft && r1flow score --model models/sft "
 			 "--text \"1+2=3\"\n\n"
 			 "exit status: 0 written, 1 no such pipeline or stage, no checkpoint yet, a\n"
-			 "file not matching its sha256, a tokenizer that does not load, DIR not empty\n"
-			 "or not writable, or no daemon, 2 usage error",
+			 "file not matching its sha256, a tokenizer that does not load, --adapter on a\n"
+			 "stage without lora, DIR not empty or not writable, or no daemon, 2 usage\n"
+			 "error",
 	};
 	int first;
 	int64_t id;

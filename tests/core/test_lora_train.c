@@ -11,6 +11,8 @@
  *                        model starts equal to the base (same logits)
  *   merge                lora_merge == W + (alpha/rank)·B·A computed by hand in
  *                        double, and the merged model's logits equal the adapted ones
+ *   generate             decode steps (KV cache) apply the adapters: their logits equal
+ *                        the full adapted forward's and differ from the base's
  *   blobs_round_trip     lora_write_mem / lora_read and lora_state_write_mem /
  *                        lora_state_read give back the same numbers; a state of other
  *                        targets is refused naming them; lora_num_params agrees
@@ -19,6 +21,7 @@
 
 #include <math.h>
 
+#include "generate.h"
 #include "lora.h"
 #include "loss.h"
 #include "optim.h"
@@ -161,18 +164,23 @@ static void test_lora__init_as_peft(void)
 	teardown(&m, &lo);
 }
 
+/* Fill B with a fixed pattern: adapters that change the model. */
+static void nonzero_b(struct lora *lo)
+{
+	for (int i = 0; i < lo->p.n_tensors; i++) {
+		const struct model_tensor *t = &lo->p.tensors[i];
+		if (strstr(t->name, ".lora_B."))
+			for (size_t j = 0; j < t->numel; j++)
+				lo->p.params_mem[t->offset + j] = 0.05f * (float)((int)((j * 37 + (size_t)i) % 11) - 5);
+	}
+}
+
 static void test_lora__merge(void)
 {
 	struct model m;
 	struct lora lo;
 	setup(&m, &lo, 1u << LORA_K | 1u << LORA_O | 1u << LORA_UP | 1u << LORA_DOWN);
-	/* non-zero B, so the merge has something to add */
-	for (int i = 0; i < lo.p.n_tensors; i++) {
-		const struct model_tensor *t = &lo.p.tensors[i];
-		if (strstr(t->name, ".lora_B."))
-			for (size_t j = 0; j < t->numel; j++)
-				lo.p.params_mem[t->offset + j] = 0.05f * (float)((int)((j * 37 + (size_t)i) % 11) - 5);
-	}
+	nonzero_b(&lo); /* so the merge has something to add */
 	int tokens[B * T], targets[B * T], lengths[B];
 	float w[B * T];
 	make_batch(tokens, targets, w, lengths);
@@ -223,6 +231,60 @@ static void test_lora__merge(void)
 	CHECK(d < 1e-4);
 	free(adapted);
 	free(merged);
+	teardown(&m, &lo);
+}
+
+/* The generator's decode steps apply the adapters too: every generated token's logits
+ * (KV cache, one row per step) equal the full adapted forward over prompt + generated
+ * tokens, and differ from the base model's. */
+static void test_lora__generate(void)
+{
+	enum { NB = 2, PLEN = 3, NEW = 8 };
+	struct model m;
+	struct lora lo;
+	struct err e = { 0 };
+	setup(&m, &lo, LORA_ALL_TARGETS);
+	nonzero_b(&lo);
+	m.cfg.eos_id = -1; /* no early stop: every sequence generates NEW tokens */
+	struct generator g;
+	CHECK_MSG(gen_init(&g, &m, NB, PLEN + NEW, &e) == 0, "%s", e.msg);
+	int prompts[NB][PLEN] = { { 1, 20, 30 }, { 2, 40, 7 } };
+	struct gen_request reqs[NB] = { { prompts[0], PLEN, 0 }, { prompts[1], PLEN, 1 } };
+	float *trace = calloc((size_t)NB * NEW * V, sizeof(float));
+	CHECK(trace);
+	struct gen_params p = { .sampler = { .temperature = 0, .top_p = 1 }, .max_new_tokens = NEW,
+		.key = 3, .trace_logits = trace };
+	struct gen_result *res;
+	CHECK_MSG(gen_run(&g, reqs, NB, &p, &res, &e) == 0, "%s", e.msg);
+	int tokens[NB * T] = { 0 }, lengths[NB];
+	for (int b = 0; b < NB; b++) {
+		CHECK(res[b].n == NEW);
+		lengths[b] = PLEN + NEW - 1;
+		for (int t = 0; t < lengths[b]; t++)
+			tokens[b * T + t] = t < PLEN ? prompts[b][t] : res[b].tokens[t - PLEN];
+	}
+	struct model_batch batch = { .B = NB, .T = T, .tokens = tokens, .lengths = lengths };
+	double worst = 0, moved = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		m.lora = pass == 0 ? &lo : NULL;
+		model_forward(&m, &batch);
+		for (int b = 0; b < NB; b++)
+			for (int j = 0; j < NEW; j++)
+				for (int v = 0; v < V; v++) {
+					double d = fabs((double)trace[((size_t)b * NEW + j) * V + v] -
+						m.act.logits[((size_t)b * T + PLEN - 1 + j) * V + v]);
+					if (pass == 0)
+						worst = fmax(worst, d);
+					else
+						moved = fmax(moved, d);
+				}
+	}
+	printf("  decode with adapters vs full adapted forward: max |logit diff| %.2e; vs the base %.2e\n",
+		worst, moved);
+	CHECK(worst <= 1e-4 && moved > 1e-2);
+	free(trace);
+	gen_release(&g);
+	m.lora = &lo;
 	teardown(&m, &lo);
 }
 
@@ -284,6 +346,7 @@ int main(int argc, char **argv)
 		TEST(test_lora__train_frozen_base),
 		TEST(test_lora__init_as_peft),
 		TEST(test_lora__merge),
+		TEST(test_lora__generate),
 		TEST(test_lora__blobs_round_trip),
 		{ 0 },
 	});

@@ -254,14 +254,14 @@ static void test_lora__generate(void)
 	CHECK(trace);
 	struct gen_params p = { .sampler = { .temperature = 0, .top_p = 1 }, .max_new_tokens = NEW,
 		.key = 3, .trace_logits = trace };
-	struct gen_result *res;
-	CHECK_MSG(gen_run(&g, reqs, NB, &p, &res, &e) == 0, "%s", e.msg);
+	struct gen_result *res[NB];
+	CHECK_MSG(gen_run(&g, reqs, NB, &p, res, &e) == 0, "%s", e.msg);
 	int tokens[NB * T] = { 0 }, lengths[NB];
 	for (int b = 0; b < NB; b++) {
-		CHECK(res[b].n == NEW);
+		CHECK(res[b]->n == NEW);
 		lengths[b] = PLEN + NEW - 1;
 		for (int t = 0; t < lengths[b]; t++)
-			tokens[b * T + t] = t < PLEN ? prompts[b][t] : res[b].tokens[t - PLEN];
+			tokens[b * T + t] = t < PLEN ? prompts[b][t] : res[b]->tokens[t - PLEN];
 	}
 	struct model_batch batch = { .B = NB, .T = T, .tokens = tokens, .lengths = lengths };
 	double worst = 0, moved = 0;

@@ -104,7 +104,8 @@ int lora_init(struct lora *lo, const struct model_config *cfg, const struct lora
 	lo->p.tensors = calloc(2 * n, sizeof *lo->p.tensors);
 	lo->params = calloc(n, sizeof *lo->params);
 	lo->grads = calloc(n, sizeof *lo->grads);
-	if (!lo->p.tensors || !lo->params || !lo->grads) {
+	lo->frozen.layers = calloc((size_t)L, sizeof *lo->frozen.layers);
+	if (!lo->p.tensors || !lo->params || !lo->grads || !lo->frozen.layers) {
 		lora_release(lo);
 		return err_set(e, ERR_NOMEM, "cannot allocate the lora tables of %d layers", L);
 	}
@@ -149,6 +150,7 @@ void lora_release(struct lora *lo)
 	model_release(&lo->p);
 	free(lo->params);
 	free(lo->grads);
+	free(lo->frozen.layers);
 	free(lo->scratch);
 	memset(lo, 0, sizeof *lo);
 }

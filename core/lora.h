@@ -29,9 +29,10 @@
  * the fused gate/up product, down_proj). The forward adds s·B(Ax) into the base
  * product's output rows (any row stride); the backward recomputes Ax from the
  * saved input (the same layer input the base backward reads, so nothing is stored
- * per layer), accumulates dA and dB (+=) and adds the input gradient into dinp. The
- * base weights' gradients are still computed by the model's backward; with adapters
- * nobody reads them.
+ * per layer), accumulates dA and dB (+=) and adds the input gradient into dinp.
+ * With adapters attached model_backward computes no gradient of the base weights
+ * (it passes `frozen`'s NULL pointers, which the kernels skip): m->grads_mem is left
+ * as it was, and the backward does the input-gradient half of its products only.
  *
  * Products go through matmul_forward and pool_sgemm, so results are bit-identical
  * for any thread count, and a decode row's adapter output does not depend on the
@@ -79,6 +80,8 @@ struct lora {
 	float scale;
 	struct model p;             /* tensors, params_mem, grads_mem, m_mem, v_mem only */
 	struct lora_adapter *params, *grads; /* [n_layers * LORA_NTARGETS] */
+	struct model_params frozen; /* every pointer NULL: the model's gradients while the
+	                               adapters are attached (ops.h skips NULL ones) */
 	float *scratch;             /* 2 x rows x rank: A·x and its gradient */
 	size_t scratch_rows;
 };

@@ -336,7 +336,8 @@ void model_backward(struct model *m, const struct model_batch *batch)
 	int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->ffn, V = c->vocab;
 	int NH = c->n_heads, NKV = c->n_kv_heads, HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD;
 	struct model_acts *a = &m->act;
-	struct model_params *g = &m->grads;
+	/* with adapters the weights are frozen: their gradients are not computed */
+	struct model_params *g = m->lora ? &m->lora->frozen : &m->grads;
 
 	matmul_backward(a->dtmp, g->lm_head, a->dlogits, a->lnf, m->params.lm_head, N, C, V, 0.0f);
 	memset(a->dx, 0, (size_t)N * C * sizeof(float));

@@ -3,10 +3,11 @@
  * learn a fixed batch while its weights stay frozen.
  *
  *   train_frozen_base    30 AdamW steps on the adapters (all seven targets) lower the
- *                        loss by > 0.3 nats (measured 0.53), and the base weights after them are bit for
- *                        bit the weights before (the model's own gradients are
- *                        computed but never applied); 1 and 2 threads end with the
- *                        same adapters, bit for bit
+ *                        loss by > 0.3 nats (measured 0.53); the base weights after
+ *                        them are bit for bit the weights before and the model's
+ *                        gradients stay zero (model_backward computes none with
+ *                        adapters attached); 1 and 2 threads end with the same
+ *                        adapters, bit for bit
  *   init_as_peft         A uniform within ±1/√in and not all zero, B zero: the adapted
  *                        model starts equal to the base (same logits)
  *   merge                lora_merge == W + (alpha/rank)·B·A computed by hand in
@@ -105,6 +106,9 @@ static void train(int threads, int steps, float *out, double *first, double *las
 	*last = st.loss;
 	CHECK_MSG(memcmp(base, m.params_mem, m.num_params * sizeof *base) == 0,
 		"the base weights changed while the adapters trained");
+	for (size_t i = 0; i < m.num_params; i++) /* frozen: no base gradient is computed */
+		CHECK_MSG(m.grads_mem[i] == 0.0f, "base gradient %zu is %g with adapters attached", i,
+			m.grads_mem[i]);
 	memcpy(out, lo.p.params_mem, lo.p.num_params * sizeof *out);
 	free(base);
 	teardown(&m, &lo);

@@ -76,7 +76,7 @@ int export_dir_used(const char *dir, struct err *err)
 }
 
 /* mkdir -p. */
-static int export_mkdirs(const char *dir, struct err *err)
+int export_mkdirs(const char *dir, struct err *err)
 {
 	char path[EXPORT_PATH_MAX];
 	if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
@@ -101,7 +101,7 @@ static int export_mkdirs(const char *dir, struct err *err)
 
 /* DIR/NAME <- data, atomically and durably; readable by others, like cp's 0666 & ~umask
  * (an exported model is for others to read). */
-static int export_write(const char *dir, const char *name, const void *data, size_t size,
+int export_write(const char *dir, const char *name, const void *data, size_t size,
 	struct err *err)
 {
 	char path[EXPORT_PATH_MAX];
@@ -204,7 +204,7 @@ static int export_dtype(const json_t *cfg, enum st_dtype *dtype, struct err *err
 
 /* Blob `sha` (`size` bytes) into the temporary file of `f`, a blob_read page of
  * `page` bytes at a time, hashed as it comes: 0 if the bytes are those `sha` names. */
-static int export_fetch_blob(struct client *c, const char *stage, const char *sha,
+int export_fetch_blob(struct client *c, const char *stage, const char *sha,
 	int64_t size, int64_t page, struct file_atomic *f, struct err *err)
 {
 	struct sha256 h;
@@ -340,7 +340,8 @@ out:
 int cmd_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
-	bool json = false, force = false;
+	bool json = false, force = false, adapter = false;
+	const char *base = NULL;
 	uint64_t max_shard = SHARDS_MAX_SIZE;
 	int page = 4 << 20;
 	const struct opt opts[] = {
@@ -349,6 +350,11 @@ int cmd_export(int argc, char **argv)
 		  "tensor gets a shard of its own) when they do not fit one file", "5000000000" },
 		{ "page-size", OPT_INT, &page, "BYTES", 4096, 64 << 20, 0,
 		  "fetch the weights BYTES at a time (default 4 MiB)", NULL },
+		{ "adapter", OPT_FLAG, &adapter, NULL, 0, 0, 0,
+		  "a stage with 'lora': write its adapters as a PEFT directory (adapter_config.json, "
+		  "adapter_model.safetensors) instead of the merged weights", NULL },
+		{ "base-model", OPT_STRING, &base, "NAME", 0, 0, 0,
+		  "with --adapter: adapter_config.json's base_model_name_or_path (default null)", NULL },
 		{ "force", OPT_FLAG, &force, NULL, 0, 0, 0,
 		  "export into a non-empty DIR: replace its model and tokenizer files", NULL },
 		CLIENT_OPTS(&addr),
@@ -373,12 +379,18 @@ int cmd_export(int argc, char **argv)
 			 "written under a temporary name, checked against its sha256 and renamed;\n"
 			 "the tokenizer is loaded back from DIR. The weights come --page-size bytes\n"
 			 "per request, so a model of any size exports in bounded memory.\n"
+			 "A stage trained with 'lora' exports its merged weights (W + alpha/rank·B·A);\n"
+			 "with --adapter, DIR gets the adapters as PEFT saves them instead:\n"
+			 "adapter_config.json and adapter_model.safetensors (PEFT tensor names), to load\n"
+			 "on the weights the stage started from (export its 'from' stage); --json's\n"
+			 "sha256 is then the adapters' state blob, bytes adapter_model.safetensors'.\n"
 			 "('tokenizer' in --json: \"model\" or \"bytes\".)\n\n"
 			 "example: r1flow export 3 sft models/sft && r1flow score --model models/sft "
 			 "--text \"1+2=3\"\n\n"
 			 "exit status: 0 written, 1 no such pipeline or stage, no checkpoint yet, a\n"
-			 "file not matching its sha256, a tokenizer that does not load, DIR not empty\n"
-			 "or not writable, or no daemon, 2 usage error",
+			 "file not matching its sha256, a tokenizer that does not load, --adapter on a\n"
+			 "stage without lora, DIR not empty or not writable, or no daemon, 2 usage\n"
+			 "error",
 	};
 	int first;
 	int64_t id;
@@ -403,7 +415,8 @@ int cmd_export(int argc, char **argv)
 	}
 	if (client_open(&c, &addr, &e) < 0)
 		goto fail;
-	if (export_stage(&c, id, stage, dir, max_shard, page, &info, &e) < 0)
+	if ((adapter ? export_adapter(&c, id, stage, dir, base, page, &info, &e) :
+		export_stage(&c, id, stage, dir, max_shard, page, &info, &e)) < 0)
 		goto fail;
 
 	const char *sha = info.sha256[0] ? info.sha256 : NULL;
@@ -417,8 +430,9 @@ int cmd_export(int argc, char **argv)
 		rc = doc ? client_print_json("export", doc) : CLI_EXIT_FAIL;
 		json_decref(doc);
 	} else {
-		printf("exported stage '%s' of pipeline %lld (step %lld, sha256 %.12s) to %s\n",
-			stage, (long long)id, (long long)info.step, sha ? sha : "-", dir);
+		printf("exported %sstage '%s' of pipeline %lld (step %lld, sha256 %.12s) to %s\n",
+			adapter ? "the adapters of " : "", stage, (long long)id, (long long)info.step,
+			sha ? sha : "-", dir);
 		rc = CLI_EXIT_OK;
 	}
 	goto out;

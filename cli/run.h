@@ -64,4 +64,24 @@ int export_dir_used(const char *dir, struct err *err);
 int export_stage(struct client *c, int64_t id, const char *stage, const char *dir,
 	uint64_t max_shard, int64_t page, struct export_info *out, struct err *err);
 
+/* mkdir -p DIR. */
+int export_mkdirs(const char *dir, struct err *err);
+/* DIR/name written atomically (temporary file, fsync, rename). */
+int export_write(const char *dir, const char *name, const void *data, size_t size,
+	struct err *err);
+/* Blob `sha` (`size` bytes) fetched `page` bytes per blob_read into the temporary file
+ * of f, checked against its sha256 (errors name the stage's weights). */
+struct file_atomic;
+int export_fetch_blob(struct client *c, const char *stage, const char *sha, int64_t size,
+	int64_t page, struct file_atomic *f, struct err *err);
+
+/*
+ * The LoRA adapters of stage `stage` (a stage with `lora:`) as a PEFT adapter
+ * directory (cmd_export_adapter.c): DIR/adapter_config.json and
+ * DIR/adapter_model.safetensors, from the adapters' state blob of the stage's last
+ * checkpoint. base: adapter_config.json's base_model_name_or_path (NULL: null).
+ */
+int export_adapter(struct client *c, int64_t id, const char *stage, const char *dir,
+	const char *base, int64_t page, struct export_info *out, struct err *err);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lora.h"
 #include "ops.h"
 #include "pool.h"
 #include "rng.h"
@@ -142,6 +143,8 @@ static void decode_step(struct generator *g, int n)
 		float *rstd = g->probs; /* n floats of scratch, unused until sampling */
 		rmsnorm_forward(g->xb, rstd, g->x, lp->ln1, n, C, c->norm_eps);
 		matmul_forward(g->qkv, QKV, g->xb, lp->wqkv, n, C, QKV, 0.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_QKV, g->qkv, QKV, g->xb, n);
 		if (lp->bqkv)
 			bias_forward(g->qkv, lp->bqkv, n, QKV);
 		if (lp->qknorm)
@@ -150,10 +153,16 @@ static void decode_step(struct generator *g, int n)
 		struct step_ctx s = { g, l, n };
 		pool_for(n, (long)n * NH * g->max_len * HD, decode_attention_part, &s);
 		matmul_forward(g->x, C, g->atty, lp->wo, n, NH * HD, C, 1.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_O, g->x, C, g->atty, n);
 		rmsnorm_forward(g->xb, rstd, g->x, lp->ln2, n, C, c->norm_eps);
 		matmul_forward(g->gu, 2 * F, g->xb, lp->wgu, n, C, 2 * F, 0.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_GU, g->gu, 2 * F, g->xb, n);
 		swiglu_forward(g->h, g->gu, n, F);
 		matmul_forward(g->x, C, g->h, lp->wd, n, F, C, 1.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_DOWN, g->x, C, g->h, n);
 	}
 	rmsnorm_forward(g->xb, g->probs, g->x, m->params.norm, n, C, c->norm_eps);
 	matmul_forward(g->logits, V, g->xb, m->params.lm_head, n, C, V, 0.0f);

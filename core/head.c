@@ -24,7 +24,9 @@ static void head_chunk(struct model *m, int n, bool backward, head_fn fn, void *
 	fn(ctx, rows, n, a->head);
 	if (!backward)
 		return;
-	matmul_backward(a->head_dx, m->grads.lm_head, a->head, a->head_x, m->params.lm_head, n, C, V, 0.0f);
+	/* with LoRA adapters the head is frozen: no gradient (NULL is skipped) */
+	float *dw = m->lora ? NULL : m->grads.lm_head;
+	matmul_backward(a->head_dx, dw, a->head, a->head_x, m->params.lm_head, n, C, V, 0.0f);
 	for (int i = 0; i < n; i++)
 		memcpy(a->dlnf + (size_t)rows[i] * C, a->head_dx + (size_t)i * C, sizeof(float) * (size_t)C);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "head.h"
+#include "lora.h"
 #include "ops.h"
 #include "pool.h"
 #include "rng.h"
@@ -333,6 +334,8 @@ static void layer_forward(struct model *m, int l, const struct model_batch *batc
 	const struct layer_params *lp = &m->params.layers[l];
 	rmsnorm_forward(la->ln1, la->ln1_rstd, la->x, lp->ln1, N, C, c->norm_eps);
 	matmul_forward(la->qkv, QKV, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+	if (m->lora)
+		lora_forward(m->lora, l, LORA_SITE_QKV, la->qkv, QKV, la->ln1, N);
 	if (lp->bqkv)
 		bias_forward(la->qkv, lp->bqkv, N, QKV);
 	if (lp->qknorm)
@@ -341,13 +344,19 @@ static void layer_forward(struct model *m, int l, const struct model_batch *batc
 	attention_forward(la->atty, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
 	copy_floats(la->x2, la->x, (size_t)N * C);
 	matmul_forward(la->x2, C, la->atty, lp->wo, N, NH * HD, C, 1.0f);
+	if (m->lora)
+		lora_forward(m->lora, l, LORA_SITE_O, la->x2, C, la->atty, N);
 	rmsnorm_forward(la->ln2, la->ln2_rstd, la->x2, lp->ln2, N, C, c->norm_eps);
 	matmul_forward(la->gu, 2 * F, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+	if (m->lora)
+		lora_forward(m->lora, l, LORA_SITE_GU, la->gu, 2 * F, la->ln2, N);
 	swiglu_forward(la->h, la->gu, N, F);
 	if (!next)
 		return;
 	copy_floats(next, la->x2, (size_t)N * C);
 	matmul_forward(next, C, la->h, lp->wd, N, F, C, 1.0f);
+	if (m->lora)
+		lora_forward(m->lora, l, LORA_SITE_DOWN, next, C, la->h, N);
 }
 
 /* Layer l's backward: a->dx holds d(loss)/d(output) in, d(loss)/d(la->x) out. */
@@ -359,14 +368,21 @@ static void layer_backward(struct model *m, int l, const struct model_batch *bat
 	struct model_acts *a = &m->act;
 	struct layer_acts *la = &a->layers[l];
 	const struct layer_params *lp = &m->params.layers[l];
-	struct layer_params *lg = &m->grads.layers[l];
+	/* with adapters the weights are frozen: their gradients are not computed */
+	struct layer_params *lg = m->lora ? &m->lora->frozen.layers[l] : &m->grads.layers[l];
 	/* next = x2 + h·Wdᵀ: dx flows to x2 unchanged */
 	matmul_backward(a->dh, lg->wd, a->dx, la->h, lp->wd, N, F, C, 0.0f);
+	if (m->lora)
+		lora_backward(m->lora, l, LORA_SITE_DOWN, a->dh, a->dx, C, la->h, N);
 	swiglu_backward(a->dgu, a->dh, la->gu, N, F);
 	matmul_backward(a->dtmp, lg->wgu, a->dgu, la->ln2, lp->wgu, N, C, 2 * F, 0.0f);
+	if (m->lora)
+		lora_backward(m->lora, l, LORA_SITE_GU, a->dtmp, a->dgu, 2 * F, la->ln2, N);
 	rmsnorm_backward(a->dx, lg->ln2, a->dtmp, la->x2, lp->ln2, la->ln2_rstd, N, C);
 	/* x2 = x + atty·Woᵀ */
 	matmul_backward(a->dtmp, lg->wo, a->dx, la->atty, lp->wo, N, NH * HD, C, 0.0f);
+	if (m->lora)
+		lora_backward(m->lora, l, LORA_SITE_O, a->dtmp, a->dx, C, la->atty, N);
 	attention_backward(a->dqkv, a->datt, a->dtmp, la->att, la->qkv, batch->lengths, B, T, NH, NKV, HD);
 	rope_backward(a->dqkv, a->rope_cos, a->rope_sin, B, T, NH, NKV, HD);
 	if (lp->qknorm)
@@ -374,6 +390,8 @@ static void layer_backward(struct model *m, int l, const struct model_batch *bat
 	if (lp->bqkv)
 		bias_backward(lg->bqkv, a->dqkv, N, QKV);
 	matmul_backward(a->dtmp, lg->wqkv, a->dqkv, la->ln1, lp->wqkv, N, C, QKV, 0.0f);
+	if (m->lora)
+		lora_backward(m->lora, l, LORA_SITE_QKV, a->dtmp, a->dqkv, QKV, la->ln1, N);
 	rmsnorm_backward(a->dx, lg->ln1, a->dtmp, la->x, lp->ln1, la->ln1_rstd, N, C);
 }
 
@@ -398,15 +416,17 @@ void model_backward(struct model *m, const struct model_batch *batch)
 	assert(batch->B == m->B && batch->T == m->T);
 	int N = m->B * m->T, C = c->dim;
 	struct model_acts *a = &m->act;
+	/* with adapters the weights are frozen: their gradients are not computed */
+	struct model_params *g = m->lora ? &m->lora->frozen : &m->grads;
 
 	/* the loss has run the head: lm_head's gradient is in, dlnf holds the rest */
 	memset(a->dx, 0, (size_t)N * C * sizeof(float));
-	rmsnorm_backward(a->dx, m->grads.norm, a->dlnf, a->xf, m->params.norm, a->lnf_rstd, N, C);
+	rmsnorm_backward(a->dx, g->norm, a->dlnf, a->xf, m->params.norm, a->lnf_rstd, N, C);
 	for (int l = c->n_layers - 1; l >= 0; l--) {
 		/* the shared working set holds the last layer's activations: recompute the others */
 		if (m->checkpoint && l < c->n_layers - 1)
 			layer_forward(m, l, batch, NULL);
 		layer_backward(m, l, batch);
 	}
-	embedding_backward(m->grads.embed, a->dx, batch->tokens, N, C);
+	embedding_backward(g->embed, a->dx, batch->tokens, N, C);
 }

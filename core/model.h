@@ -39,6 +39,10 @@
  * that layer's backward: the same kernels on the same inputs, so the gradients are
  * bit for bit those without it, for one more forward's work.
  *
+ * Adapters: with m->lora set (lora.h, lora_attach) both passes add the LoRA
+ * adapters' products next to the base matmuls and the backward accumulates the
+ * adapters' gradients into the lora's own buffers.
+ *
  * Threads: kernels split work over the pool (pool.h) so that every value is computed
  * the same way whatever the thread count: results are bit-identical with 1 or N
  * threads (tests/core/test_overfit.c checks it).
@@ -128,6 +132,8 @@ struct model_batch {
 	const int *lengths;  /* [B] real tokens per row, 1..T; NULL means all T */
 };
 
+struct lora; /* lora.h */
+
 struct model {
 	struct model_config cfg;
 	int max_B, max_T;            /* activation sizes */
@@ -145,6 +151,7 @@ struct model {
 	int head_rows;               /* rows a head chunk: min(head_chunk_rows(V), head_cap);
 	                              * tests may lower it to cut a batch into many chunks */
 	int *head_idx;               /* [head_cap] rows of the current chunk */
+	struct lora *lora;           /* adapters the passes apply (lora.h), or NULL */
 };
 
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);

@@ -47,7 +47,8 @@ static void embedding_backward_part(void *p, int begin, int end)
 void embedding_backward(float *dembed, const float *dout, const int *tokens, int N, int C)
 {
 	struct embed_ctx c = { .dout = dout, .dembed = dembed, .tokens = tokens, .N = N, .C = C };
-	pool_for(C, (long)N * C, embedding_backward_part, &c);
+	if (dembed)
+		pool_for(C, (long)N * C, embedding_backward_part, &c);
 }
 
 /* ---- RMSNorm ------------------------------------------------------------------ */
@@ -117,7 +118,8 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
 	struct rmsnorm_ctx c = { .dx = dx, .dw = dw, .dout = dout, .x = x, .w = w,
 		.rstd_in = rstd, .N = N, .C = C };
 	pool_for(N, (long)N * C * 5, rmsnorm_backward_dx_part, &c);
-	pool_for(C, (long)N * C * 3, rmsnorm_backward_dw_part, &c);
+	if (dw)
+		pool_for(C, (long)N * C * 3, rmsnorm_backward_dw_part, &c);
 }
 
 /* ---- matmul ------------------------------------------------------------------- */
@@ -208,7 +210,8 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
 {
 	if (dinp)
 		pool_sgemm(false, false, N, IC, OC, 1.0f, dout, OC, w, IC, beta_dinp, dinp, IC);
-	pool_sgemm(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+	if (dw)
+		pool_sgemm(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
 }
 
 /* ---- RoPE --------------------------------------------------------------------- */
@@ -330,7 +333,8 @@ static void bias_backward_part(void *p, int begin, int end)
 void bias_backward(float *db, const float *dx, int N, int D)
 {
 	struct bias_ctx c = { .db = db, .dx = dx, .N = N, .D = D };
-	pool_for(D, (long)N * D, bias_backward_part, &c);
+	if (db)
+		pool_for(D, (long)N * D, bias_backward_part, &c);
 }
 
 struct headnorm_ctx {
@@ -412,7 +416,8 @@ void headnorm_backward(float *dqkv, float *dw, const float *raw, const float *rs
 	struct headnorm_ctx c = { .qkv = dqkv, .raw_in = raw, .rstd_in = rstd, .dw = dw,
 		.w = w, .N = N, .NH = NH, .NKV = NKV, .HD = HD };
 	/* dw first: it reads dy, which the dx pass overwrites */
-	pool_for(2 * HD, (long)N * (NH + NKV) * HD * 3, headnorm_backward_dw_part, &c);
+	if (dw)
+		pool_for(2 * HD, (long)N * (NH + NKV) * HD * 3, headnorm_backward_dw_part, &c);
 	pool_for(N, (long)N * (NH + NKV) * HD * 5, headnorm_backward_dx_part, &c);
 }
 

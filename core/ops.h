@@ -3,7 +3,8 @@
  *
  * Arguments run outputs → saved state → inputs → weights → dims. Gradients are
  * d-prefixed; parameter gradients always accumulate (+=), activation gradients say
- * in their comment whether they are written or accumulated. Kernels split work over
+ * in their comment whether they are written or accumulated. A NULL parameter
+ * gradient is not computed (frozen weights: lora.h); the others are unchanged. Kernels split work over
  * the pool (pool.h) so that each output element is computed by exactly one thread
  * in an order that does not depend on the thread count.
  *

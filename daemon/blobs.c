@@ -130,8 +130,8 @@ int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 
 int blobs_held(struct daemon *d, const char *sha256)
 {
-	for (const struct learner *l = d->learners; l; l = l->next)
-		if (strcmp(l->sha256, sha256) == 0)
+	for (const struct learner *l = d->learners; l; l = l->next) /* with lora: its base too */
+		if (strcmp(l->sha256, sha256) == 0 || (l->lora && strcmp(l->base_sha, sha256) == 0))
 			return 1;
 	/* a learner prepared on its thread writes its weights' file before the loop indexes
 	 * it: until the thread is done its sha256 is unknown here, so hold every file */

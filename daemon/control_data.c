@@ -184,6 +184,14 @@ json_t *control_op_checkpoint(struct daemon *d, const struct msg *req, struct er
 			config ? config : json_object());
 		if (out && json_object_size(tok))
 			json_object_set(out, "tokenizer", tok);
+		int64_t obytes = 0;
+		char *orel = NULL;
+		/* a lora stage's adapters live there (export --adapter) */
+		if (out && ck.optimizer[0] &&
+			store_blob_get(d->store, ck.optimizer, &obytes, &orel, err) == 1)
+			json_object_set_new(out, "optimizer", json_pack("{ss sI}", "sha256", ck.optimizer,
+				"size", (json_int_t)obytes));
+		free(orel);
 	}
 	free(rel);
 	free(ck.config);

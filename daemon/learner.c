@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "file.h"
 #include "daemon.h"
+#include "rng.h"
 
 struct learner *learner_find(struct daemon *d, int64_t stage)
 {
@@ -29,6 +30,10 @@ static void learner_free(struct learner *l)
 	if (l) {
 		if (l->live)
 			model_release(&l->m);
+		if (l->lora) {
+			lora_release(l->lora);
+			free(l->lora);
+		}
 		free(l->config);
 		free(l->order);
 		free(l->units);
@@ -242,11 +247,127 @@ struct learner *learner_open_wait(struct daemon *d, int64_t stage,
 	return learner_open(d, stage, cfg, sha256, seed, err);
 }
 
+/* ---- adapters ---------------------------------------------------------------- */
+
+/* The adapters as the learner's current blob (scratch: a step recomputes it). */
+static int lora_blob(struct daemon *d, struct learner *l, struct err *err)
+{
+	void *bytes;
+	size_t size;
+	if (lora_write_mem(l->lora, &bytes, &size, err) < 0)
+		return err_wrap(err, "learner of stage %lld", (long long)l->stage);
+	int rc = blobs_put_scratch(d, bytes, size, l->sha256, err);
+	free(bytes);
+	return rc;
+}
+
+/* A checkpoint of adapters: the merged weights W + s·B·A as blob ck (what later
+ * stages, eval and export read, like any checkpoint's weights), the adapters' state
+ * as blob opt. The merge runs on the learner's weights and a copy of the base is put
+ * back after, so the frozen weights stay bit for bit the same. */
+static int lora_save(struct daemon *d, struct learner *l, char ck[SHA256_HEX_SIZE],
+	char opt[SHA256_HEX_SIZE], struct err *err)
+{
+	char dir[DATADIR_PATH_MAX], path[DATADIR_PATH_MAX + 32];
+	size_t n = l->m.num_params, size;
+	void *state;
+	char *bytes = NULL;
+	float *base = malloc(n * sizeof *base);
+	if (!base)
+		return err_set(err, ERR_NOMEM, "cannot save the learner of stage %lld: out of "
+			"memory for a copy of its weights", (long long)l->stage);
+	memcpy(base, l->m.params_mem, n * sizeof *base);
+	lora_merge(l->lora, &l->m, l->m.params_mem);
+	int rc = scratch_dir(d, l, dir, sizeof dir, err) < 0 ||
+		checkpoint_save(&l->m, dir, 0, err) < 0 ? -1 : 0;
+	memcpy(l->m.params_mem, base, n * sizeof *base);
+	free(base);
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (rc < 0 || file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0 ||
+		blobs_put(d, bytes, size, ck, err) < 0) {
+		free(bytes);
+		return -1;
+	}
+	free(bytes);
+	if (lora_state_write_mem(l->lora, l->step, &state, &size, err) < 0)
+		return -1;
+	rc = blobs_put(d, state, size, opt, err);
+	free(state);
+	return rc;
+}
+
+/* Resume adapters from the state blob `opt` of the checkpoint of `step`; the
+ * weights stay the base the learner was opened with. */
+static int lora_resume(struct daemon *d, struct learner *l, const char *opt, long step,
+	struct err *err)
+{
+	char path[DATADIR_PATH_MAX];
+	char *bytes;
+	size_t size;
+	long saved = -1;
+	if (blobs_path(d, opt, path, sizeof path, err) < 0 ||
+		file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
+		return -1;
+	int rc = lora_state_read(l->lora, bytes, size, path, &saved, err);
+	free(bytes);
+	if (rc < 0)
+		return -1;
+	if (saved != step)
+		return err_set(err, ERR_FORMAT, "checkpoint of step %ld holds the adapters of step %ld",
+			step, saved);
+	l->step = step;
+	return lora_blob(d, l, err);
+}
+
+int learner_lora(struct daemon *d, struct learner *l, const struct lora_config *c,
+	uint64_t seed, struct err *err)
+{
+	if (l->lora)
+		return 0;
+	struct lora *lo = calloc(1, sizeof *lo);
+	if (!lo)
+		return err_set(err, ERR_NOMEM, "cannot start the adapters of stage %lld: out of memory",
+			(long long)l->stage);
+	if (lora_init(lo, &l->m.cfg, c, err) < 0 || model_alloc_optimizer(&lo->p, err) < 0) {
+		lora_release(lo);
+		free(lo);
+		return err_wrap(err, "stage %lld", (long long)l->stage);
+	}
+	lora_init_weights(lo, rng_key_str(seed, "lora"));
+	/* the frozen weights have no gradients or moments: 12 bytes a parameter back (the
+	 * model's grads pointers dangle; nothing in the learner reads them with adapters) */
+	free(l->m.grads_mem);
+	free(l->m.m_mem);
+	free(l->m.v_mem);
+	l->m.grads_mem = l->m.m_mem = l->m.v_mem = NULL;
+	memcpy(l->base_sha, l->sha256, SHA256_HEX_SIZE);
+	l->lora = lo;
+	return lora_blob(d, l, err);
+}
+
+int learner_job_weights(const struct learner *l, json_t *params)
+{
+	if (!l->lora)
+		return json_object_set_new(params, "weights", json_string(l->sha256));
+	const struct lora *lo = l->lora;
+	json_t *targets = json_array();
+	for (int t = 0; t < LORA_NTARGETS; t++)
+		if (lo->cfg.targets & (1u << t))
+			json_array_append_new(targets, json_string(lora_target_name(t)));
+	json_t *o = json_pack("{si sf so ss}", "rank", lo->cfg.rank, "alpha", (double)lo->cfg.alpha,
+		"targets", targets, "adapter", l->sha256);
+	if (!o || json_object_set_new(params, "lora", o) < 0)
+		return -1;
+	return json_object_set_new(params, "weights", json_string(l->base_sha));
+}
+
 int learner_resume(struct daemon *d, struct learner *l, const char *sha256, const char *opt,
 	long step, struct err *err)
 {
 	char path[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX], link[DATADIR_PATH_MAX + 32];
 	long saved = 0;
+	if (l->lora)
+		return lora_resume(d, l, opt, step, err);
 	if (blobs_path(d, sha256, path, sizeof path, err) < 0 ||
 		checkpoint_read_params_file(&l->m, path, l->m.params_mem, err) < 0 ||
 		blobs_path(d, opt, path, sizeof path, err) < 0 ||
@@ -271,9 +392,11 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 int learner_step(struct daemon *d, struct learner *l, const char *const *paths, size_t n,
 	struct err *err)
 {
-	size_t want = l->m.num_params * sizeof(float);
-	float *g = l->m.grads_mem;
-	model_zero_grad(&l->m);
+	/* with adapters, they are the parameters stepped (the model's own stay frozen) */
+	struct model *pm = l->lora ? &l->lora->p : &l->m;
+	size_t want = pm->num_params * sizeof(float);
+	float *g = pm->grads_mem;
+	memset(g, 0, want);
 	for (size_t k = 0; k < n; k++) {
 		size_t size;
 		char *bytes;
@@ -285,22 +408,27 @@ int learner_step(struct daemon *d, struct learner *l, const char *const *paths, 
 				"has %zu bytes, the model %zu", (long long)l->stage, k, size, want);
 		}
 		const float *add = (const float *)(void *)bytes;
-		for (size_t i = 0; i < l->m.num_params; i++)
+		for (size_t i = 0; i < pm->num_params; i++)
 			g[i] += add[i];
 		free(bytes);
 	}
-	l->last_norm = l->grad_clip > 0 ? grad_clip(&l->m, l->grad_clip) :
-		grad_global_norm(&l->m);
+	l->last_norm = l->grad_clip > 0 ? grad_clip(pm, l->grad_clip) : grad_global_norm(pm);
 	l->last_lr = lr_at(&l->schedule, l->step);
 	l->adamw.lr = (float)l->last_lr;
-	adamw_step(&l->m, &l->adamw, l->step + 1);
+	adamw_step(pm, &l->adamw, l->step + 1);
 	l->step++;
-	return write_blobs(d, l, 0, 0, NULL, err);
+	return l->lora ? lora_blob(d, l, err) : write_blobs(d, l, 0, 0, NULL, err);
 }
 
 int learner_save(struct daemon *d, struct learner *l, int moments, struct err *err)
 {
-	char opt[SHA256_HEX_SIZE] = "";
+	char opt[SHA256_HEX_SIZE] = "", ck[SHA256_HEX_SIZE];
+	if (l->lora) {
+		if (lora_save(d, l, ck, opt, err) < 0)
+			return -1;
+		return store_checkpoint_add(d->store, l->stage, l->step, ck, opt, l->config, d->wall,
+			err);
+	}
 	if (write_blobs(d, l, moments ? (l->step > 0 ? l->step : 1) : 0, 1, opt, err) < 0)
 		return -1;
 	return store_checkpoint_add(d->store, l->stage, l->step, l->sha256, opt, l->config,

@@ -28,7 +28,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "err.h"
+#include "lora.h"
 #include "model.h"
 #include "optim.h"
 #include "sha256.h"
@@ -63,6 +66,8 @@ struct learner {
 	char prep_sha[SHA256_HEX_SIZE]; /* weights to read, "" for fresh ones */
 	size_t prep_size;              /* bytes of the weights' blob */
 	int live;                      /* m was initialised */
+	struct lora *lora;             /* adapters trained instead of m's weights, or NULL */
+	char base_sha[SHA256_HEX_SIZE]; /* with lora: blob of the frozen weights */
 };
 
 /* The learner of `stage`, or NULL. */
@@ -94,6 +99,22 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
  * the model's parameter count of fp32 values. */
 int learner_step(struct daemon *d, struct learner *l, const char *const *paths, size_t n,
 	struct err *err);
+
+/*
+ * Train LoRA adapters of `c` (core/lora.h) instead of the weights: the weights stay
+ * those the learner was opened with (base_sha, frozen), A is drawn from `seed`, B is
+ * zero, and sha256 becomes the blob of the adapters (lora_write_mem), the per-step
+ * blob workers fetch. A learner with adapters already keeps them. Steps then read
+ * gradient files of the adapters' parameter count and step the adapters alone; a
+ * checkpoint is the merged weights W + s·B·A (what later stages, eval and export
+ * read) with the adapters' state (lora_state_write_mem) as its optimizer blob.
+ */
+int learner_lora(struct daemon *d, struct learner *l, const struct lora_config *c,
+	uint64_t seed, struct err *err);
+
+/* The model a job of l's runs: "weights" (and with adapters "lora": {rank, alpha,
+ * targets, adapter}) set in params. */
+int learner_job_weights(const struct learner *l, json_t *params);
 
 /* Record checkpoint (stage, step); with `moments` the AdamW state too. */
 int learner_save(struct daemon *d, struct learner *l, int moments, struct err *err);

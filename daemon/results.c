@@ -9,6 +9,7 @@
 
 #include "checkpoint.h"
 #include "config.h"
+#include "lora.h"
 
 /* The checks below fail with "<kind> result: <where>: <problem>". */
 struct check {
@@ -265,6 +266,16 @@ static int check_grad(struct check *c, const json_t *params, const json_t *r,
 	struct model_config cfg;
 	if (params_config(params, &cfg) == 0) {
 		long n = config_num_params(&cfg);
+		const json_t *lo = json_object_get(params, "lora"), *t;
+		if (lo) { /* adapters: their gradient alone */
+			struct lora_config lc = { .rank = (int)json_integer_value(json_object_get(lo, "rank")) };
+			size_t i;
+			json_array_foreach(json_object_get(lo, "targets"), i, t) {
+				int k = lora_target_from_name(json_string_value(t) ? json_string_value(t) : "");
+				lc.targets |= k >= 0 ? 1u << k : 0;
+			}
+			n = (long)lora_num_params(&cfg, &lc);
+		}
 		if (n <= 0 || blobs[0].size != 4 * (size_t)n)
 			return bad(c, "the gradient has %zu bytes, expected %zu (%ld fp32 parameters)",
 				blobs[0].size, 4 * (size_t)(n > 0 ? n : 0), n);

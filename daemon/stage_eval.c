@@ -127,10 +127,10 @@ static int eval_start(struct stage_ctx *c, struct err *err)
 		for (int64_t r = 0; r < d->n; r++)
 			records[r] = r;
 		rc = rl_enqueue_rollouts(c, 0, d->first, d->id, records, d->n, EVAL_CHUNK, &greedy,
-			sha, config, err);
+			sha, config, NULL, err);
 		if (rc == 0 && samples > 0)
 			rc = rl_enqueue_rollouts(c, 1, d->first, d->id, records, d->n, EVAL_CHUNK,
-				&sampled, sha, config, err);
+				&sampled, sha, config, NULL, err);
 		free(records);
 	}
 	free(config);

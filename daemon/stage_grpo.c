@@ -292,6 +292,10 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 			"return_ref_lp", *ref && round == 0 && set->mu > 1);
 		if (params[k] && set->learner.checkpoint_activations) /* absent: off */
 			json_object_set_new(params[k], "checkpoint_activations", json_true());
+		if (params[k] && learner_job_weights(l, params[k]) < 0) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
 		err);
@@ -362,8 +366,10 @@ static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set
 		(int)set->max_new_tokens };
 	if (!ahead)
 		l->step_started = c->d->wall;
+	/* the learner's weights: with LoRA, the frozen base and the current adapters; a
+	 * checkpoint's (older weights, max_staleness): its merged weights as they are */
 	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, sha,
-		l->config, err);
+		l->config, strcmp(sha, l->sha256) == 0 ? l : NULL, err);
 	free(records);
 	return rc;
 }

@@ -46,7 +46,8 @@ static int rs_start(struct stage_ctx *c, struct err *err)
 	struct rl_sampling s = { (int)set.samples, set.temperature, set.top_p, (int)set.top_k,
 		(int)set.max_new_tokens };
 	if (rc == 0)
-		rc = rl_enqueue_rollouts(c, 0, 0, ds, records, n, REJECT_CHUNK, &s, sha, config, err);
+		rc = rl_enqueue_rollouts(c, 0, 0, ds, records, n, REJECT_CHUNK, &s, sha, config,
+			NULL, err);
 	free(records);
 	free(config);
 	return rc;

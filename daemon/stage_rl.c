@@ -60,7 +60,8 @@ int rl_prompt_tokens(struct stage_ctx *c, const struct model_config *cfg, const 
 
 int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 	int64_t dataset, const int64_t *records, int64_t n, int64_t per_job,
-	const struct rl_sampling *s, const char *sha256, const char *config, struct err *err)
+	const struct rl_sampling *s, const char *sha256, const char *config,
+	const struct learner *l, struct err *err)
 {
 	json_error_t jerr;
 	json_t *cfg = json_loads(config, 0, &jerr);
@@ -110,7 +111,8 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 			"temperature", s->temperature, "top_p", s->top_p, "top_k", s->top_k,
 			"max_new_tokens", s->max_new_tokens, "stop", "</answer>");
 		const json_t *tb = tokenizers_blobs(c->pipeline_spec);
-		if (params[k] && tb && json_object_set(params[k], "tokenizer", (json_t *)tb) < 0) {
+		if (params[k] && ((tb && json_object_set(params[k], "tokenizer", (json_t *)tb) < 0) ||
+			(l && learner_job_weights(l, params[k]) < 0))) {
 			err_set(err, ERR_NOMEM, "cannot build the rollouts of stage '%s': out of memory",
 				c->stage->name);
 			goto out;

@@ -41,9 +41,12 @@ struct rl_sampling {
 	int max_new_tokens;
 };
 
+struct learner;
+/* l: the learner whose weights (and adapters) sample, or NULL: weights sha256 */
 int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 	int64_t dataset, const int64_t *records, int64_t n, int64_t per_job,
-	const struct rl_sampling *s, const char *sha256, const char *config, struct err *err);
+	const struct rl_sampling *s, const char *sha256, const char *config,
+	const struct learner *l, struct err *err);
 
 /* dataset_name: the dataset's name in the spec, which says its task; correct: the
  * stage's `correct` (NULL: none) */

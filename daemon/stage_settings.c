@@ -126,6 +126,27 @@ static void learner_settings(struct reader *r, struct learner_settings *s)
 	s->keep_checkpoints = get_int_opt(r, "keep_checkpoints", 0);
 	s->checkpoint_activations = json_object_get(r->spec, "checkpoint_activations") ?
 		get_bool(r, "checkpoint_activations") : 0;
+	const json_t *lo = json_object_get(r->spec, "lora") ? get_object(r, "lora") : NULL;
+	if (lo) {
+		struct reader sub = *r;
+		sub.spec = lo;
+		snprintf(sub.prefix, sizeof sub.prefix, "lora.");
+		s->lora.rank = (int)get_int(&sub, "rank");
+		s->lora.alpha = (float)get_num(&sub, "alpha");
+		const json_t *t = get_array(&sub, "targets"), *it;
+		size_t i;
+		json_array_foreach(t, i, it) {
+			int k = json_is_string(it) ? lora_target_from_name(json_string_value(it)) : -1;
+			if (k < 0 && !sub.failed) {
+				sub.failed = 1;
+				err_set(r->err, ERR_INVALID, "cannot read the settings of %s stage '%s': "
+					"key 'lora.targets[%zu]' is not a projection name", r->kind,
+					stage_name(r), i);
+			}
+			s->lora.targets |= k >= 0 ? 1u << k : 0;
+		}
+		r->failed |= sub.failed;
+	}
 }
 
 int probe_settings_decode(const json_t *spec, struct probe_settings *s, struct err *err)

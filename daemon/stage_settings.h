@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "lora.h"
 
 /* What every stage that trains weights (pretrain, sft, grpo) has. */
 struct learner_settings {
@@ -50,6 +51,8 @@ struct learner_settings {
 	                               holds) */
 	int checkpoint_activations; /* grad jobs recompute each layer in the backward
 	                               (model.h): less memory, the same gradients */
+	struct lora_config lora;    /* sft, grpo: adapters trained instead of the weights
+	                               (core/lora.h); rank 0: none */
 };
 
 struct probe_settings {

@@ -275,6 +275,9 @@ again:
 	l->adamw.beta2 = (float)set->beta2;
 	l->adamw.weight_decay = (float)set->weight_decay;
 	l->grad_clip = set->grad_clip;
+	if (set->lora.rank > 0 && learner_lora(c->d, l, &set->lora,
+		rng_key_str((uint64_t)c->pipeline->seed, c->stage->name), err) < 0)
+		goto fail;
 	struct store_checkpoint ck;
 	int rc = store_checkpoint_before(c->d->store, c->stage->id, before, &ck, err);
 	if (rc < 0)
@@ -300,7 +303,7 @@ again:
 		}
 		if (rc < 0)
 			goto fail;
-	} else if (store_checkpoint_add(c->d->store, c->stage->id, 0, l->sha256, NULL,
+	} else if (store_checkpoint_add(c->d->store, c->stage->id, 0, l->lora ? l->base_sha : l->sha256, NULL,
 		l->config, c->d->wall, err) < 0) { /* step 0: the weights it started from */
 		goto fail;
 	}
@@ -593,6 +596,10 @@ static int enqueue_step(struct stage_ctx *c, const struct train_settings *set,
 			"loss", "ce", "seqs", seqs);
 		if (params[k] && set->learner.checkpoint_activations) /* absent: off */
 			json_object_set_new(params[k], "checkpoint_activations", json_true());
+		if (params[k] && learner_job_weights(l, params[k]) < 0) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 	rc = stage_enqueue(c, "grad", step, 0, params, (size_t)nshards, err);
 out:

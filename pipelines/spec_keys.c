@@ -119,6 +119,16 @@ static const struct key filter_keys[] = {
 	END,
 };
 
+/* LoRA adapters of an sft or grpo stage (core/lora.h); targets and dropout are
+ * checked by code (spec_stage.c). */
+static const struct key lora_keys[] = {
+	INT("rank", 0, 0, 1, 4096, 8),
+	NUM("alpha", 0, K_LO_OPEN, 0, INF, 16.0),
+	CUSTOM("targets", 0, 0),                                   /* all seven */
+	CUSTOM("dropout", 0, 0),                                   /* 0 only */
+	END,
+};
+
 /* An sft stage's chat_template: the role templates of tasks/chat.h. */
 static const struct key chat_template_keys[] = {
 	TYPED("system", KT_ROLE, 0, K_REQ),
@@ -180,6 +190,7 @@ const struct key spec_stage_keys[] = {
 	INT("save_every", SK_TRAIN, 0, 1, INF, 100),
 	INT("keep_checkpoints", SK_TRAIN, 0, 1, INF, 2),           /* daemon/retain.h */
 	BOOL("checkpoint_activations", SK_TRAIN, 0),               /* core/model.h */
+	OBJ("lora", SK_SFT | SK_GRPO, K_OPT, lora_keys),           /* none: full weights */
 	/* grpo */
 	INT("group", SK_GRPO, 0, 2, INF, 8),
 	INT("prompts_per_step", SK_GRPO, 0, 1, INF, 16),

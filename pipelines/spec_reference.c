@@ -19,7 +19,7 @@
 
 struct note {
 	const char *level;  /* "top", "model", "config", "dataset", "mix", "reward", "stage",
-	                       "chat_template", "filters", "input", "fields", "answer" */
+	                       "chat_template", "filters", "input", "fields", "answer", "lora" */
 	const char *name;
 	const char *type;   /* replaces the type column of a KT_CUSTOM row */
 	const char *def;    /* replaces the default column of a row that is not required */
@@ -107,6 +107,12 @@ static const struct note notes[] = {
 	{ "stage", "limit", NULL, NULL, "0: every record" },
 	{ "stage", "seed", NULL, "the pipeline's seed", NULL },
 	{ "stage", "deps", "list of stage names", "computed", "normalised spec only" },
+	{ "stage", "lora", NULL, "none: every weight trains", "train LoRA adapters only; see `lora`" },
+	{ "lora", "rank", NULL, NULL, "r of each adapter pair A (r x in), B (out x r)" },
+	{ "lora", "alpha", NULL, NULL, "the adapters' output is scaled by alpha / rank" },
+	{ "lora", "targets", "list of projection names", "all seven",
+	  "of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj" },
+	{ "lora", "dropout", "number: 0", "0", "no other value: the adapters train without dropout" },
 	{ "chat_template", "assistant", NULL, NULL, "trained from `{content}` on" },
 	{ "chat_template", "prefix", NULL, "none", "before the first message, not trained" },
 	{ "filters", "max_paragraph", NULL, NULL, "0: off" },
@@ -339,6 +345,11 @@ char *spec_reference(void)
 	per_kind(f, "kind", "stage", spec_stage_keys, choices_of(spec_stage_keys, "kind"));
 	fputs("#### `chat_template` (sft)\n\n", f);
 	table(f, "chat_template", sub_of(spec_stage_keys, "chat_template"), 0, NULL);
+	fputs("#### `lora` (sft, grpo)\n\nOnly the adapters train (core/lora.h): the weights "
+		"stay frozen, workers fetch them once and then each step's adapters, and checkpoints "
+		"hold the merged weights W + alpha/rank·B·A with the adapters' state (`r1flow export "
+		"--adapter` writes a PEFT directory).\n\n", f);
+	table(f, "lora", sub_of(spec_stage_keys, "lora"), 0, NULL);
 	fputs("#### `filters` (rejection_sample)\n\n", f);
 	table(f, "filters", sub_of(spec_stage_keys, "filters"), 0, NULL);
 	fputs("#### `inputs[]` (merge)\n\n", f);

@@ -218,6 +218,50 @@ static int stage_pass_at(struct v *v, const struct snode *n, const char *scope, 
 	return 0;
 }
 
+/* A stage's lora.targets and lora.dropout (the other keys are rows): targets a
+ * non-empty list of core/lora.h's projections, each once, default all seven;
+ * dropout 0, the only value the adapters implement. */
+static int stage_lora(struct v *v, const struct snode *n, const char *scope, json_t *out)
+{
+	static const char *const all[] = { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+		"up_proj", "down_proj" };
+	char g[80], kp[40];
+	json_t *lo = json_object_get(out, "lora"), *list = json_array();
+	if (!list || json_object_set_new(lo, "targets", list) < 0 ||
+	    json_object_set_new(lo, "dropout", json_integer(0)) < 0)
+		return spec_nomem(v);
+	const struct snode *d = snode_get(n, "dropout");
+	if (d && !((d->type == SNODE_INT && d->i == 0) || (d->type == SNODE_FLOAT && d->d == 0)))
+		return spec_fail(v, d, scope, "lora.dropout", "%s is not supported: the adapters "
+			"train without dropout (0 only)", spec_got(d, g, sizeof g));
+	const struct snode *t = snode_get(n, "targets");
+	if (!t) {
+		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+			if (json_array_append_new(list, json_string(all[i])) < 0)
+				return spec_nomem(v);
+		return 0;
+	}
+	if (t->type != SNODE_SEQ || t->n == 0)
+		return spec_fail(v, t, scope, "lora.targets", "expected a non-empty list of "
+			"projections, got %s", spec_got(t, g, sizeof g));
+	for (size_t i = 0; i < t->n; i++) {
+		const struct snode *it = t->items[i];
+		size_t k = 0;
+		snprintf(kp, sizeof kp, "lora.targets[%zu]", i);
+		while (k < sizeof all / sizeof all[0] && (it->type != SNODE_STR || strcmp(it->text, all[k])))
+			k++;
+		if (k == sizeof all / sizeof all[0])
+			return spec_fail(v, it, scope, kp, "unknown target %s: expected q_proj, k_proj, "
+				"v_proj, o_proj, gate_proj, up_proj or down_proj", spec_got(it, g, sizeof g));
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(t->items[j]->text, it->text))
+				return spec_fail(v, it, scope, kp, "'%s' is listed twice", it->text);
+		if (json_array_append_new(list, json_string(all[k])) < 0)
+			return spec_nomem(v);
+	}
+	return 0;
+}
+
 static int stage_inputs(struct v *v, const struct snode *n, const char *scope, json_t *out)
 {
 	char g[80], pre[40], kp[48];
@@ -373,6 +417,15 @@ static int check_stage(struct v *v, size_t idx, const struct snode *sm, json_t *
 		if (json_object_get(o, refs[r]) && ref_value(v, snode_get(sm, refs[r]), scope, refs[r],
 			    "dataset", o, refs[r]) < 0)
 			return -1;
+	if (json_object_get(o, "lora") && stage_lora(v, snode_get(sm, "lora"), scope, o) < 0)
+		return -1;
+	/* a stale rollout samples from weights the learner no longer holds: for LoRA the
+	 * adapters of that step, which are not kept (checkpoints hold merged weights) */
+	const json_t *stale = json_object_get(o, "max_staleness");
+	if (json_object_get(o, "lora") && json_integer_value(stale) > 0)
+		return spec_fail(v, snode_get(sm, "max_staleness"), scope, "max_staleness",
+			"must be 0 with lora (overlapped steps would sample from adapters that are "
+			"not kept)");
 	if (kind == SK_MERGE && stage_inputs(v, snode_get(sm, "inputs"), scope, o) < 0)
 		return -1;
 	if (json_object_get(o, "output") && stage_output(v, idx, snode_get(sm, "output"), scope, o) < 0)

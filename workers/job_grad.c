@@ -46,6 +46,10 @@
  * accumulate (+=) over micro-batches in that order; stats are summed in (row,
  * position) order from the loss's per-token terms.
  *
+ * With `lora` (jobmodel.h) the adapters are trained and the weights frozen: the
+ * reference model is the reference weights without adapters, and blob 0 is the
+ * adapters' gradient in their flat layout (lora.h) instead.
+ *
  * Result: blob 0 = the gradient, n_params fp32 little-endian in the model's flat
  * parameter layout (model.h); {loss: Σ w·ℓ, tokens: positions with w != 0,
  * nll_sum, entropy_sum (nats), grpo: kl_sum, clip_count} — sums over counted
@@ -281,16 +285,18 @@ static int by_length(const void *a, const void *b)
 	return ni != nj ? (ni < nj ? -1 : 1) : (i < j ? -1 : i > j);
 }
 
-/* Little-endian fp32 bytes of the model's gradient (malloc'd). */
+/* Little-endian fp32 bytes of the gradient: the adapters' with adapters attached,
+ * else the model's (malloc'd). */
 static void *grad_encode(const struct model *m, size_t *size)
 {
-	size_t n = m->num_params;
+	const struct model *pm = m->lora ? &m->lora->p : m;
+	size_t n = pm->num_params;
 	unsigned char *out = malloc(n ? 4 * n : 1);
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u;
-		memcpy(&u, &m->grads_mem[i], 4);
+		memcpy(&u, &pm->grads_mem[i], 4);
 		out[4 * i] = (unsigned char)u;
 		out[4 * i + 1] = (unsigned char)(u >> 8);
 		out[4 * i + 2] = (unsigned char)(u >> 16);
@@ -384,6 +390,8 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 		goto out;
 	}
 	model_zero_grad(m);
+	if (m->lora)
+		lora_zero_grad(m->lora);
 	for (size_t first = 0; first < g.n; first += (size_t)MB) {
 		int B = g.n - first < (size_t)MB ? (int)(g.n - first) : MB, Tb = 1;
 		for (int r = 0; r < B; r++)
@@ -391,24 +399,30 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 				g.seqs[order[first + (size_t)r]].n - 1 : Tb;
 		struct model_batch batch = grad_fill(&g, &b, order, first, B, Tb);
 		struct loss_stats st;
-		if (g.grpo && ref && ref != m->params_mem) {
+		/* the reference runs without adapters: with them, the same weights' blob is
+		 * still another model */
+		int own = ref == m->params_mem && !m->lora;
+		if (g.grpo && ref && !own) {
+			struct lora *lo = m->lora;
+			m->lora = NULL;
 			jobmodel_point(m, ref);
 			model_forward(m, &batch);
 			loss_token_logprobs(m, b.targets, b.ref_lp);
 			jobmodel_point(m, NULL);
+			m->lora = lo;
 		}
 		model_forward(m, &batch);
 		if (g.grpo) {
 			/* the same weights (or no reference: KL ignored): the policy is the
 			 * reference, ref_lp NULL, unless the daemon wants them back */
-			int own = !g.given_ref_lp && (!ref || ref == m->params_mem);
-			if (own && g.return_ref_lp) {
+			int same = !g.given_ref_lp && (!ref || own);
+			if (same && g.return_ref_lp) {
 				loss_token_logprobs(m, b.targets, b.ref_lp);
-				own = 0;
+				same = 0;
 			}
 			if (g.return_ref_lp && keep_ref_lp(&g, &b, order, first, B, Tb, err) < 0)
 				goto out;
-			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, own ? NULL : b.ref_lp, &g.gp, &st);
+			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, same ? NULL : b.ref_lp, &g.gp, &st);
 		} else {
 			loss_cross_entropy(m, b.targets, b.w, &st);
 		}

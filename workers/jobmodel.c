@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "file.h"
 #include "sha256.h"
 
 #define JOBMODEL_PATH_MAX 4096
@@ -16,14 +17,50 @@ static struct {
 	char sha[SHA256_HEX_SIZE];      /* weights in m.params_mem; "" when none or torn */
 	float *ref;                     /* second parameter set (m's layout), or NULL */
 	char ref_sha[SHA256_HEX_SIZE];  /* weights in ref; "" when none or torn */
+	int lora_live;                  /* lora is initialised */
+	struct lora lora;               /* adapters of the last job that had them */
+	char adapter_sha[SHA256_HEX_SIZE]; /* adapters in lora; "" when none or torn */
 } jm;
+
+/* The optional "lora" object of params into s. */
+static int jobmodel_lora_read(struct jobparams *p, const json_t *params, struct jobmodel_spec *s)
+{
+	const json_t *o, *targets;
+	long long rank;
+	double alpha;
+	if (jobparams_object(p, params, "lora", 0, &o) < 0)
+		return -1;
+	if (!o)
+		return 0;
+	jobparams_at(p, "lora.");
+	if (jobparams_int(p, o, "rank", 1, 0, 1, LORA_RANK_MAX, &rank) < 0 ||
+		jobparams_num(p, o, "alpha", 1, 0, -1e30, 1e30, &alpha) < 0 ||
+		jobparams_sha(p, o, "adapter", 0, &s->adapter) < 0 ||
+		jobparams_array(p, o, "targets", "an array of projection names", &targets) < 0)
+		return -1;
+	s->lora = (struct lora_config){ .rank = (int)rank, .alpha = (float)alpha };
+	size_t i;
+	const json_t *t;
+	json_array_foreach(targets, i, t) {
+		int k = json_is_string(t) ? lora_target_from_name(json_string_value(t)) : -1;
+		if (k < 0)
+			return jobparams_fail(p, "targets", "element %zu is not q_proj, k_proj, v_proj, "
+				"o_proj, gate_proj, up_proj or down_proj", i);
+		s->lora.targets |= 1u << k;
+	}
+	if (!s->lora.targets)
+		return jobparams_fail(p, "targets", "expected at least one projection");
+	jobparams_at(p, "%s", "");
+	return 0;
+}
 
 int jobmodel_spec_read(struct jobparams *p, const json_t *params, struct jobmodel_spec *s)
 {
 	const json_t *config;
 	memset(s, 0, sizeof *s);
 	if (jobparams_sha(p, params, "weights", 0, &s->weights) < 0 ||
-		jobparams_object(p, params, "config", 1, &config) < 0)
+		jobparams_object(p, params, "config", 1, &config) < 0 ||
+		jobmodel_lora_read(p, params, s) < 0)
 		return -1;
 	s->config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	if (!s->config_text)
@@ -46,6 +83,8 @@ void jobmodel_clear(void)
 {
 	if (jm.live)
 		model_release(&jm.m);
+	if (jm.lora_live)
+		lora_release(&jm.lora);
 	free(jm.config_text);
 	free(jm.ref);
 	memset(&jm, 0, sizeof jm);
@@ -62,6 +101,45 @@ static int jobmodel_load(const struct job *job, const char *kind, const char *sh
 	}
 	if (checkpoint_read_params_file(&jm.m, path, params, err) < 0)
 		return err_wrap(err, "%s: weights %.12s", kind, sha256);
+	return 0;
+}
+
+/* The adapters of s (laid out anew when their config changed, read when their blob
+ * did) attached to jm.m. */
+static int jobmodel_adapters(const struct job *job, const char *kind,
+	const struct jobmodel_spec *s, int *retryable, struct err *err)
+{
+	char path[JOBMODEL_PATH_MAX];
+	const struct lora_config *c = &s->lora;
+	if (jm.lora_live && (jm.lora.cfg.rank != c->rank || jm.lora.cfg.alpha != c->alpha ||
+		jm.lora.cfg.targets != c->targets)) {
+		lora_release(&jm.lora);
+		jm.lora_live = 0;
+	}
+	if (!jm.lora_live) {
+		jm.adapter_sha[0] = '\0';
+		if (lora_init(&jm.lora, &s->cfg, c, err) < 0)
+			return err_wrap(err, "%s", kind);
+		jm.lora_live = 1;
+	}
+	if (strcmp(jm.adapter_sha, s->adapter) != 0) {
+		char *bytes;
+		size_t size;
+		jm.adapter_sha[0] = '\0';
+		if (job_blob_path(job, s->adapter, path, sizeof path, err) < 0) {
+			*retryable = err_transient(err);
+			return err_wrap(err, "%s", kind);
+		}
+		if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
+			return err_wrap(err, "%s: adapters %.12s", kind, s->adapter);
+		int rc = lora_read(&jm.lora, bytes, size, path, err);
+		free(bytes);
+		if (rc < 0)
+			return err_wrap(err, "%s: adapters %.12s", kind, s->adapter);
+		memcpy(jm.adapter_sha, s->adapter, SHA256_HEX_SIZE);
+	}
+	if (lora_attach(&jm.lora, &jm.m, err) < 0)
+		return err_wrap(err, "%s", kind);
 	return 0;
 }
 
@@ -101,6 +179,9 @@ struct model *jobmodel_get(const struct job *job, const char *kind,
 			return NULL;
 		memcpy(jm.sha, s->weights, SHA256_HEX_SIZE);
 	}
+	jm.m.lora = NULL;
+	if (s->lora.rank > 0 && jobmodel_adapters(job, kind, s, retryable, err) < 0)
+		return NULL;
 	return &jm.m;
 }
 

@@ -6,7 +6,11 @@
  *   weights   sha256 of a checkpoint blob: the bytes of an HF model.safetensors
  *             (HF tensor names, as checkpoint_save writes it)
  *   config    the HF config.json object, as hfconfig_write writes it
- * The blob comes through job_blob_path (fetched and verified when missing).
+ *   lora      optional {rank, alpha, targets: [projection names], adapter: sha256 of
+ *             the adapters' safetensors (lora_write_mem)}: the model runs with
+ *             these LoRA adapters attached (core/lora.h); the weights are the
+ *             frozen base, fetched once and kept while only the adapters change
+ * The blobs come through job_blob_path (fetched and verified when missing).
  *
  * Cache. One model lives in a static slot, keyed by the config's canonical text
  * (compact JSON, sorted keys) and the weights' sha256: consecutive jobs on the same
@@ -34,10 +38,13 @@
 #include "config.h"
 #include "job.h"
 #include "jobparams.h"
+#include "lora.h"
 #include "model.h"
 
 struct jobmodel_spec {
 	const char *weights;        /* sha256, borrowed from the params */
+	struct lora_config lora;    /* rank 0: no adapters */
+	const char *adapter;        /* with lora: the adapters' sha256, borrowed */
 	char *config_text;          /* canonical config JSON, owned */
 	struct model_config cfg;    /* parsed and validated */
 	bool checkpoint;            /* activation checkpointing (model.h); false unless the
@@ -49,7 +56,8 @@ int jobmodel_spec_read(struct jobparams *p, const json_t *params, struct jobmode
 void jobmodel_spec_release(struct jobmodel_spec *s);
 
 /*
- * The model of spec with its weights loaded and max_B >= B, max_T >= T. Errors
+ * The model of spec with its weights loaded (and its adapters attached as m->lora,
+ * or m->lora NULL without) and max_B >= B, max_T >= T. Errors
  * start with `kind`; *retryable is set when the blob could not be fetched (another
  * worker may reach the daemon), left alone otherwise (a bad checkpoint stays bad).
  */

@@ -15,6 +15,9 @@ norm_eps, and optionally bos, eos, pad (token ids for config.json; default 256, 
 258 as in the byte tokenizer), arch ("llama" default, "mistral", "qwen2", "qwen3"),
 head_dim (default dim // n_heads), tied (default False), rope_scaling (an HF
 rope_scaling dict, default None).
+
+LoRA adapters (make_lora_ref.py): forward's `lora` argument adds PEFT's low-rank
+products to the seven projections; lora_name and lora_specs give PEFT's tensor names.
 """
 
 import json
@@ -133,8 +136,34 @@ def rope_cos_sin(cfg, T, dtype):
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
-def forward(cfg, P, tokens):
-    """Logits (B, T, V) of LlamaForCausalLM; P maps HF name -> tensor (any dtype)."""
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LORA_MODULE = {"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj",
+               "v_proj": "self_attn.v_proj", "o_proj": "self_attn.o_proj",
+               "gate_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj", "down_proj": "mlp.down_proj"}
+
+
+def lora_name(layer, target, which):
+    """PEFT's name of an adapter tensor in adapter_model.safetensors; which is A or B."""
+    return "base_model.model.model.layers.%d.%s.lora_%s.weight" % (layer, LORA_MODULE[target], which)
+
+
+def lora_specs(cfg, targets, rank):
+    """(name, shape) of the adapters of targets, in (layer, target, A then B) order."""
+    shapes = dict(param_specs(cfg))
+    specs = []
+    for i in range(cfg["n_layers"]):
+        for t in LORA_TARGETS:
+            if t in targets:
+                out, inp = shapes["model.layers.%d.%s.weight" % (i, LORA_MODULE[t])]
+                specs += [(lora_name(i, t, "A"), (rank, inp)), (lora_name(i, t, "B"), (out, rank))]
+    return specs
+
+
+def forward(cfg, P, tokens, lora=None):
+    """Logits (B, T, V) of LlamaForCausalLM; P maps HF name -> tensor (any dtype).
+    lora: None, or (scale, adapters) with adapters mapping PEFT names (lora_name) to
+    tensors: each adapted projection computes x W^T + scale * (x A^T) B^T, as PEFT's
+    LoRA Linear does without dropout."""
     B, T = tokens.shape
     C, NH, NKV = cfg["dim"], cfg["n_heads"], cfg["n_kv_heads"]
     HD = head_dim(cfg)
@@ -146,10 +175,17 @@ def forward(cfg, P, tokens):
     x = P["model.embed_tokens.weight"][tokens]
     for i in range(cfg["n_layers"]):
         p = "model.layers.%d." % i
+
+        def proj(h, target, i=i, p=p):
+            y = h @ P[p + LORA_MODULE[target] + ".weight"].T
+            if lora and lora_name(i, target, "A") in lora[1]:
+                ad = lora[1]
+                y = y + lora[0] * ((h @ ad[lora_name(i, target, "A")].T) @ ad[lora_name(i, target, "B")].T)
+            return y
         h = rms_norm(x, P[p + "input_layernorm.weight"], eps)
-        q = h @ P[p + "self_attn.q_proj.weight"].T
-        k = h @ P[p + "self_attn.k_proj.weight"].T
-        v = h @ P[p + "self_attn.v_proj.weight"].T
+        q = proj(h, "q_proj")
+        k = proj(h, "k_proj")
+        v = proj(h, "v_proj")
         if arch == "qwen2":
             q = q + P[p + "self_attn.q_proj.bias"]
             k = k + P[p + "self_attn.k_proj.bias"]
@@ -170,11 +206,11 @@ def forward(cfg, P, tokens):
         s = s.masked_fill(~causal, float("-inf"))
         y = torch.softmax(s, dim=-1) @ v
         y = y.transpose(1, 2).reshape(B, T, NH * HD)
-        x = x + y @ P[p + "self_attn.o_proj.weight"].T
+        x = x + proj(y, "o_proj")
         h = rms_norm(x, P[p + "post_attention_layernorm.weight"], eps)
-        g = h @ P[p + "mlp.gate_proj.weight"].T
-        u = h @ P[p + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T
+        g = proj(h, "gate_proj")
+        u = proj(h, "up_proj")
+        x = x + proj(torch.nn.functional.silu(g) * u, "down_proj")
     x = rms_norm(x, P["model.norm.weight"], eps)
     return x @ P["lm_head.weight" if not cfg.get("tied") else "model.embed_tokens.weight"].T
 

@@ -566,6 +566,42 @@ static void test_spec__chat_keys_normalise(void)
 		"'{content}' exactly once, got 'U'");
 }
 
+/* lora: absent unless given; rank, alpha defaults and all seven targets filled in, a
+ * subset kept in the order given, dropout 0; the normalised spec passes the JSON
+ * check; refused on other kinds, with an unknown target, a repeated one or a
+ * dropout other than 0, each naming the key. */
+static void test_spec__lora(void)
+{
+	json_t *spec = load_ok(HEAD DATA "stages:\n"
+		"  - {name: a, kind: sft, dataset: train, steps: 1}\n"
+		"  - {name: b, kind: sft, dataset: train, steps: 1, lora: {}}\n"
+		"  - {name: c, kind: grpo, prompts: train, rewards: [acc], steps: 1, lora: {rank: 2,\n"
+		"     alpha: 3, targets: [v_proj, q_proj], dropout: 0.0}}\n", NULL, 0);
+	CHECK(!json_object_get(stage(spec, 0), "lora"));
+	json_t *l = json_object_get(stage(spec, 1), "lora");
+	CHECK(num(l, "rank") == 8 && num(l, "alpha") == 16 && num(l, "dropout") == 0);
+	CHECK(json_array_size(json_object_get(l, "targets")) == 7);
+	l = json_object_get(stage(spec, 2), "lora");
+	CHECK(num(l, "rank") == 2 && num(l, "alpha") == 3);
+	json_t *t = json_object_get(l, "targets");
+	CHECK(json_array_size(t) == 2 && strcmp(json_string_value(json_array_get(t, 0)), "v_proj") == 0);
+	struct err e = { 0 };
+	CHECK_MSG(spec_check_json(spec, &e) == 0, "%s", e.msg);
+	json_decref(spec);
+	load_fails(HEAD DATA "stages:\n  - {name: a, kind: pretrain, dataset: train, steps: 1, lora: {}}\n",
+		NULL, 0, "t.yaml:10:57: stage 'a': key 'lora': not valid for pretrain stages");
+	load_fails(HEAD DATA "stages:\n  - {name: a, kind: sft, dataset: train, steps: 1, "
+		"lora: {targets: [q_proj, qkv]}}\n", NULL, 0, "t.yaml:10:77: stage 'a': key "
+		"'lora.targets[1]': unknown target 'qkv': expected q_proj, k_proj, v_proj, o_proj, "
+		"gate_proj, up_proj or down_proj");
+	load_fails(HEAD DATA "stages:\n  - {name: a, kind: sft, dataset: train, steps: 1, "
+		"lora: {targets: [q_proj, q_proj]}}\n", NULL, 0, "t.yaml:10:77: stage 'a': key "
+		"'lora.targets[1]': 'q_proj' is listed twice");
+	load_fails(HEAD DATA "stages:\n  - {name: a, kind: sft, dataset: train, steps: 1, "
+		"lora: {dropout: 0.1}}\n", NULL, 0, "t.yaml:10:68: stage 'a': key 'lora.dropout': '0.1' "
+		"is not supported: the adapters train without dropout (0 only)");
+}
+
 /* A sampling stage's `correct`: as given; else the first accuracy-type reward of the
  * stage's rewards (names.h) — not one of the pipeline's the stage does not list; else
  * null. */
@@ -844,6 +880,7 @@ int main(int argc, char **argv)
 		TEST(test_spec__relative_paths_become_absolute),
 		TEST(test_spec__broken_corpus_fails_with_exact_messages),
 		TEST(test_spec__chat_keys_normalise),
+		TEST(test_spec__lora),
 		TEST(test_spec__check_json_rejects_mutated_specs),
 		TEST(test_spec__correct_defaults_to_an_accuracy_type_reward),
 		TEST(test_spec__errors_are_one_line),

@@ -127,18 +127,24 @@ void learner_shutdown(struct daemon *d)
 
 int learner_wake_fd(struct daemon *d)
 {
-	if (!d->learner_wake_ready) {
-		int *p = d->learner_wake;
-		if (pipe(p) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ||
-			fcntl(p[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(p[0], F_SETFD, FD_CLOEXEC) < 0 ||
-			fcntl(p[1], F_SETFD, FD_CLOEXEC) < 0) {
-			log_warn("cannot make the learners' wake pipe: %s (steps are noticed by the "
-				"scheduler's period instead)", strerror(errno));
-			return -1;
+	if (d->learner_wake_ready)
+		return d->learner_wake[0];
+	int p[2], made = pipe(p) == 0, ok = made;
+	for (int i = 0; ok && i < 2; i++)
+		ok = fcntl(p[i], F_SETFL, O_NONBLOCK) == 0 && fcntl(p[i], F_SETFD, FD_CLOEXEC) == 0;
+	if (!ok) {
+		log_warn("cannot make the learners' wake pipe: %s (steps are noticed by the "
+			"scheduler's period instead)", strerror(errno));
+		if (made) {
+			close(p[0]);
+			close(p[1]);
 		}
-		d->learner_wake_ready = 1;
+		return -1;
 	}
-	return d->learner_wake[0];
+	d->learner_wake[0] = p[0];
+	d->learner_wake[1] = p[1];
+	d->learner_wake_ready = 1;
+	return p[0];
 }
 
 /* A thread's last act: wake the loop (a full pipe already will). */

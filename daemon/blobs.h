@@ -111,7 +111,9 @@ void blobs_drop(struct daemon *d, const char *sha256);
 /* Whether a learner in memory holds `sha256` as its current weights (written, not
  * yet named by a checkpoint or a job); while a learner is being prepared on its
  * thread (learner_open), every blob counts as held: its file may be written before
- * the loop can know its name. */
+ * the loop can know its name. A learner's step on its thread writes nothing under
+ * blobs/ but its scratch directory (blobs_adopt names the files in the loop), so a
+ * running step holds only the learner's current weights. */
 int blobs_held(struct daemon *d, const char *sha256);
 
 /* The path of a stored blob, once its file was hashed: ERR_NOTFOUND if it cannot be

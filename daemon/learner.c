@@ -341,21 +341,41 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 	return 0;
 }
 
-/* The test knob (learner.h): wait while `path` exists, saying so in PATH.held. */
+/* The test knob's file: -1 if there is none, else the step it lets go up to (0 when
+ * it names none). */
+static long hold_upto(const char *path)
+{
+	long upto = 0;
+	FILE *f = path && *path ? fopen(path, "r") : NULL;
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &upto) != 1)
+		upto = 0;
+	fclose(f);
+	return upto;
+}
+
+/* The test knob (learner.h): wait while `path` holds this step, saying so in
+ * PATH.held. */
 static void hold(struct learner *l, const char *path)
 {
 	char held[DATADIR_PATH_MAX + 8];
-	if (!path || !*path || access(path, F_OK) != 0)
-		return;
-	snprintf(held, sizeof held, "%s.held", path);
-	FILE *f = fopen(held, "w");
-	if (f) {
-		fprintf(f, "%lld %ld\n", (long long)l->stage, l->step + 1);
-		fclose(f);
-	}
-	while (access(path, F_OK) == 0 && !atomic_load(&l->work.cancel))
+	long step = l->step + 1, upto;
+	int waited = 0;
+	while (!atomic_load(&l->work.cancel) && (upto = hold_upto(path)) >= 0 && step > upto) {
+		if (!waited) {
+			snprintf(held, sizeof held, "%s.held", path);
+			FILE *f = fopen(held, "w");
+			if (f) {
+				fprintf(f, "%lld %ld\n", (long long)l->stage, step);
+				fclose(f);
+			}
+			waited = 1;
+		}
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-	unlink(held);
+	}
+	if (waited)
+		unlink(held);
 }
 
 static int cancelled(struct learner *l, struct err *err)

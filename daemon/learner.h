@@ -36,10 +36,11 @@
  * after it. Learners live in the daemon's memory, one per running training stage.
  *
  * Test knob: with R1FLOW_TEST_LEARNER_HOLD=PATH in the daemon's environment, the
- * thread of learner_start waits, before any work, while the file PATH exists, and
- * shows that it waits by creating PATH.held (removed when it goes on). Tests use it to
- * act while a step is in progress (tests/integration/test_learner_thread.sh); it
- * changes no result.
+ * thread of learner_start for step s waits, before any work, while the file PATH
+ * exists and does not hold a number >= s (an empty file holds every step; "2" lets
+ * steps 1 and 2 go and holds step 3), and shows that it waits by writing "STAGE s" to
+ * PATH.held (removed when it goes on). Tests use it to act while a step is in
+ * progress (tests/integration/test_learner_thread.sh); it changes no result.
  */
 #ifndef R1_LEARNER_H
 #define R1_LEARNER_H

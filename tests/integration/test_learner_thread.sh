@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The learner steps on its own thread (daemon/learner.h), held by the test knob
-# R1FLOW_TEST_LEARNER_HOLD=PATH (the thread of a step waits while PATH exists and
-# says so in PATH.held), so that "during a step" needs no timing:
+# R1FLOW_TEST_LEARNER_HOLD=PATH (the thread of step s waits while PATH exists and
+# holds no number >= s, and says so in PATH.held), so that "during a step" needs no
+# timing:
 #   1. while step 1 of a pretrain stage is held, control requests are answered and
 #      other work goes on (probe jobs enqueued then are all done), and nothing of
 #      the step is committed: the stage is at step 0, no metric of step 1, no
 #      checkpoint but step 0;
-#   2. once let go, the step is committed (the stage reaches step 1);
-#   3. kill -9 of the daemon while a later step is held (uncommitted), then a
+#   2. once let go up to step 3, steps 1 to 3 are committed (with step 2's
+#      checkpoint) and step 4 holds;
+#   3. kill -9 of the daemon while step 4 is held (uncommitted), then a
 #      restart without the knob: the pipeline succeeds, and every checkpoint
 #      (weights and moments) equals that of an uninterrupted run without the knob.
 . "$(dirname "$0")/lib.sh"
@@ -74,17 +76,18 @@ m=$(sql "SELECT count(*) FROM metrics m JOIN stages s ON s.id = m.stage
 	fail "checkpoints other than step 0 while step 1 is held: $(checkpoints)"
 log "step 1 held: requests answered, 20 probe jobs done, nothing of the step committed"
 
-# 2. let it go: step 1 is committed
-rm "$HOLD"
-at_least() { (( $(step_of) >= $1 )); }
-wait_for 30 at_least 1
-
-# 3. hold a later step, kill -9 the daemon while it is held, restart without the knob
-: >"$HOLD"
-wait_for 30 test -e "$HOLD.held"
-held=$(cut -d' ' -f2 "$HOLD.held")
+# 2. let steps 1 to 3 go: they are committed (step 2 saved); step 4 is held
+echo 3 >"$HOLD"
+holds_4() { [[ $(cat "$HOLD.held" 2>/dev/null) == *" 4" ]]; }
+wait_for 30 holds_4
+held=4
 at=$(step_of)
-(( at == held - 1 )) || fail "step $held held but the stage is at step $at"
+(( at == 3 )) || fail "step 4 held but the stage is at step $at"
+[[ $(checkpoints | cut -d'|' -f1 | paste -sd' ') == "0 2" ]] ||
+	fail "expected checkpoints 0 2 while step 4 is held: $(checkpoints)"
+
+# 3. kill -9 the daemon while step 4 (a saving one) is held, restart without the
+#    knob: steps 3 and 4 are recomputed from step 2's checkpoint
 kill -KILL "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 log "daemon killed -9 while step $held was held (committed: step $at)"
 rm -f "$HOLD" "$HOLD.held"

@@ -18,6 +18,8 @@
 #                                        worker and CLI (default build); STEPS default 4
 #   PROBE_BUILD=dir                      where bench_heartbeat_probe is built (default
 #                                        build: the probe is new, older trees lack it)
+#   KEEP=dir                             copy the samples there (probe.txt: the probe's
+#                                        lines; marked.txt: latency_ms in_step; done.txt)
 #
 # Target (issue 17): p99 < 50 ms during learner steps. The learner's thread and the
 # worker share the machine's cores, so on 2 cores the figures include contention.
@@ -150,6 +152,9 @@ awk 'NR == FNR { done[++nd] = $1; next }
 		if (open_ && $2 == 0) open_ = 0
 		print $3 / 1000.0, (open_ ? 1 : 0)
 	}' "$T/done.txt" "$T/sorted.txt" >"$T/marked.txt"
+if [[ -n ${KEEP:-} ]]; then
+	mkdir -p "$KEEP" && cp "$T/probe.txt" "$T/marked.txt" "$T/done.txt" "$T/daemon.log" "$KEEP/"
+fi
 stats() { # p50 p99 max (ms) of column 1 where the filter holds
 	awk "$1" "$T/marked.txt" | sort -g | awk '{ v[NR] = $1 } END {
 		if (NR == 0) { print "0 0 0 0"; exit }

@@ -112,11 +112,19 @@ int main(int argc, char **argv)
 		}
 		zmq_pollitem_t item = { s, 0, ZMQ_POLLIN, 0 };
 		long wait = (long)((next - now) / 1000);
-		if (zmq_poll(&item, 1, wait > 0 ? wait : 0) > 0 &&
-			sock_recv(s, in, PROTO_D2C, ZMQ_DONTWAIT, &err) == 0 && head < tail) {
-			struct sent *p = &q[head++ % cap];
-			fprintf(out, "%lld %d %lld\n", (long long)p->wall, p->grad,
-				(long long)(mono_us() - p->at_us));
+		if (zmq_poll(&item, 1, wait > 0 ? wait : 0) <= 0)
+			continue;
+		/* every reply that is in: a probe that took one per request sent would keep a
+		 * backlog of replies forever once it fell behind (a loaded machine), and
+		 * measure itself */
+		while (sock_recv(s, in, PROTO_D2C, ZMQ_DONTWAIT, &err) == 0) {
+			int64_t at = mono_us();
+			if (head < tail) {
+				struct sent *p = &q[head++ % cap];
+				fprintf(out, "%lld %d %lld\n", (long long)p->wall, p->grad,
+					(long long)(at - p->at_us));
+			}
+			sock_msg_release(in);
 		}
 		sock_msg_release(in);
 	}

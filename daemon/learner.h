@@ -27,8 +27,9 @@
  * the last committed step while a step runs, so a driver may read them. What the
  * thread produced becomes visible in one place, learner_finish, inside a turn: the
  * files are renamed into DIR/blobs/ and indexed, and the checkpoint row written, in
- * that turn's transaction, so the database changes exactly as when the step ran
- * inside the turn. One piece of work per learner at a time (a driver starts the next
+ * that turn's transaction, so the database gets the rows it got when the step ran
+ * inside the turn that committed its last gradient (only later: the rows' times,
+ * and the step-time metrics, include the thread's run). One piece of work per learner at a time (a driver starts the next
  * only after learner_finish); learners of different stages run at once, each on its
  * own thread. A daemon killed while a step runs loses only that thread's scratch
  * files: the step was never committed, and a restart rebuilds the learner from the

@@ -59,6 +59,7 @@ int cmd_export(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_dataset_show(int argc, char **argv); /* cmd_dataset_show.c */
+int cmd_dataset_import(int argc, char **argv); /* cmd_dataset_import.c */
 /* Records offset.. (at most limit) of dataset NAME as stage `stage` (NULL: the first
  * reading NAME) of the spec in spec_file gives them to the model (tasks/templated.h):
  * printed, as one JSON object, or as JSONL lines (to `path` when not NULL, replaced

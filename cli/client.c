@@ -194,8 +194,11 @@ static int client_wait(struct client *c, short events, double deadline, struct e
 			zmq_pollitem_t last = { c->sock, 0, ZMQ_POLLIN, 0 };
 			if (zmq_poll(&last, 1, 0) > 0)
 				return 1;
-			return err_set(err, ERR_IO, "the daemon at '%s' closed the connection while "
+			err_set(err, ERR_IO, "the daemon at '%s' closed the connection while "
 				"answering: it died or was stopped (see its log)", c->endpoint);
+			if (err) /* or refused a frame over its limit: callers that send big ones say so */
+				err->errnum = ECONNRESET;
+			return -1;
 		}
 		if (rc > 0)
 			continue;

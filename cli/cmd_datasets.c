@@ -6,10 +6,7 @@
  * Daemon ops (control.h):
  *   datasets        {id?} -> {datasets: [{id, pipeline, pipeline_name, name, source,
  *                   count, created_at}]}
- *   dataset_import  {name, file, fields?, answer?, csv?} + the file as one blob frame
- *                   -> {name, count}; the mapping keys as a spec dataset's (tasks/
- *                   fields.h); a bad line fails the whole import with "FILE:LINE: what
- *                   is wrong"
+ *   dataset_import  (cmd_dataset_import.c, which sends the file in pieces)
  *   dataset_show    (cmd_dataset_show.c, which also shows records --templated)
  *   dataset_export  {name, id?, after, max_bytes} -> {name, count, next, records} and
  *                   records after..next-1 as JSONL in a blob frame of about max_bytes
@@ -28,26 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
-#include "fields.h"
 #include "file.h"
-#include "proto.h"
 #include "utf8.h"
 
 #define DATASET_PAGE_BYTES (4 << 20) /* JSONL bytes per dataset_export request, about */
-#define DATASET_NAME_MAX 32
-
-/* A dataset name as the daemon accepts it: 1-32 of [a-z0-9_]. */
-static bool dataset_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-	return n > 0 && n <= DATASET_NAME_MAX &&
-		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
 
 /* The --pipeline option's value as a request field: 0 (none) or a pipeline id. */
 static int dataset_pipeline(const char *verb, const char *arg, int64_t *id)
@@ -197,225 +182,6 @@ int cmd_datasets(int argc, char **argv)
 	return rc;
 }
 
-/* The whole of `path` ("-": stdin) in memory; NULL and err. At most the frame limit. */
-static char *dataset_read(const char *path, size_t *len, struct err *err)
-{
-	bool in = strcmp(path, "-") == 0;
-	FILE *f = in ? stdin : fopen(path, "rb");
-	if (!f) {
-		err_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (!in && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
-		err_set(err, ERR_INVALID, "'%s' is a directory, not a JSONL file", path);
-		return NULL;
-	}
-	const size_t max = (size_t)PROTO_MAX_FRAME_SIZE;
-	if (!in && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
-		fclose(f);
-		err_set(err, ERR_INVALID, "'%s' is over %lld MB, the most one import takes: split it "
-			"and import the parts under different names", path, PROTO_MAX_FRAME_SIZE >> 20);
-		return NULL;
-	}
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap && cap < max) {
-			size_t ncap = cap ? cap * 2 : 1 << 16;
-			ncap = ncap < max ? ncap : max;
-			char *nb = realloc(buf, ncap + 1);  /* + 1: room to see a byte past the limit */
-			if (!nb) {
-				err_set(err, ERR_NOMEM, "cannot read '%s': out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		size_t got = fread(buf + n, 1, (cap < max ? cap : max + 1) - n, f);
-		n += got;
-		if (n > max) {
-			err_set(err, ERR_INVALID, "'%s' is over %lld MB, the most one import takes: "
-				"split it and import the parts under different names", path,
-				PROTO_MAX_FRAME_SIZE >> 20);
-			goto fail;
-		}
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		err_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!in)
-		fclose(f);
-	*len = n;
-	return buf;
-fail:
-	if (!in)
-		fclose(f);
-	free(buf);
-	return NULL;
-}
-
-/* The mapping options of dataset import as the request's fields, answer and csv keys
- * (fields.h), checked as the daemon will check them; CLI_CONTINUE or a usage error. */
-static int dataset_mapping(const char *verb, const struct opt_list *fields,
-	const char *answer_field, const char *after, const char *regex, bool csv,
-	const char *file, json_t *req)
-{
-	json_t *map = json_object(), *rule = json_object();
-	for (int i = 0; i < fields->n; i++) {
-		const char *eq = strchr(fields->v[i], '=');
-		if (!eq || eq == fields->v[i] || !eq[1]) {
-			json_decref(map);
-			json_decref(rule);
-			return cli_usage_error(verb, "--field takes FIELD=KEY (e.g. prompt=question), "
-				"got '%s'", fields->v[i]);
-		}
-		char target[64];
-		snprintf(target, sizeof target, "%.*s", (int)(eq - fields->v[i]), fields->v[i]);
-		if (json_object_get(map, target)) {
-			json_decref(map);
-			json_decref(rule);
-			return cli_usage_error(verb, "--field %s is given twice", target);
-		}
-		json_object_set_new(map, target, utf8_jstring(eq + 1));
-	}
-	if (answer_field)
-		json_object_set_new(rule, "field", utf8_jstring(answer_field));
-	if (after)
-		json_object_set_new(rule, "after", utf8_jstring(after));
-	if (regex)
-		json_object_set_new(rule, "regex", utf8_jstring(regex));
-	if (json_object_size(map))
-		json_object_set(req, "fields", map);
-	if (json_object_size(rule))
-		json_object_set(req, "answer", rule);
-	json_decref(map);
-	json_decref(rule);
-	if (csv)
-		json_object_set_new(req, "csv", json_true());
-	json_object_set_new(req, "file", utf8_jstring(file));
-	struct fields f;
-	struct err e = { 0 };
-	if (fields_parse(req, "mapping", &f, &e) < 0)
-		return cli_usage_error(verb, "%s", e.msg);
-	fields_release(&f);
-	return CLI_CONTINUE;
-}
-
-static int dataset_import(int argc, char **argv)
-{
-	struct client_addr addr = { 0 };
-	const char *name = NULL, *answer_field = NULL, *after = NULL, *regex = NULL;
-	struct opt_list fields = { .n = 0 };
-	bool json = false, csv = false;
-	const struct opt opts[] = {
-		{ "name", OPT_STRING, &name, "NAME", 0, 0, OPT_REQUIRED,
-		  "the dataset's name: 1-32 of a-z, 0-9 and _", NULL },
-		{ "field", OPT_LIST, &fields, "FIELD=KEY", 0, 0, 0,
-		  "read FIELD (prompt, answer, response, text, messages, meta, id) from the "
-		  "file's KEY (a CSV column); repeat for more fields", "the fields' own names" },
-		{ "answer-field", OPT_STRING, &answer_field, "KEY", 0, 0, OPT_NONEMPTY,
-		  "cut the answer out of KEY (with --answer-after or --answer-regex)",
-		  "--field answer's key, else answer" },
-		{ "answer-after", OPT_STRING, &after, "MARK", 0, 0, OPT_NONEMPTY,
-		  "the answer is what follows the last MARK (GSM8K: '####'), trimmed", NULL },
-		{ "answer-regex", OPT_STRING, &regex, "RE", 0, 0, OPT_NONEMPTY,
-		  "the answer is RE's first group (or whole match), PCRE2 syntax", NULL },
-		{ "csv", OPT_FLAG, &csv, NULL, 0, 0, 0,
-		  "the file is CSV (RFC 4180, a header row naming the keys)",
-		  "when FILE ends in .csv" },
-		CLIENT_OPTS(&addr),
-		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
-		  "print the daemon's {\"name\", \"count\"} as JSON", NULL },
-		{ NULL },
-	};
-	const struct cli_verb verb = {
-		.name = "dataset import", .args = "FILE", .min_args = 1, .max_args = 1, .opts = opts,
-		.about = "Import the JSONL or CSV file FILE ('-': standard input) as the shared\n"
-			 "dataset NAME, which any pipeline's spec can then name: 'datasets: {train:\n"
-			 "{shared: NAME}}' copies its records into the pipeline at submit as its\n"
-			 "dataset 'train'. JSONL: one JSON object per line (blank lines and a UTF-8\n"
-			 "byte-order mark are skipped), each one of\n"
-			 "  {\"prompt\": ..., \"answer\": ...}                  a problem (RL, eval)\n"
-			 "  {\"prompt\": ..., \"response\": ...[, \"answer\"]}    an SFT example\n"
-			 "  {\"messages\": [{\"role\": ..., \"content\": ...}]}  a chat (roles system, user,\n"
-			 "                                                assistant): rendered whole by\n"
-			 "                                                an sft stage's chat_format or\n"
-			 "                                                chat_template, else its user\n"
-			 "                                                and system turns are the\n"
-			 "                                                prompt, the last assistant\n"
-			 "                                                turn the response\n"
-			 "  {\"text\": ...}                                   a pretraining document\n"
-			 "with an optional \"meta\" (any JSON); a numeric answer is taken as text (42).\n"
-			 "Other keys are kept with the record and passed to rewards as its 'record'.\n"
-			 "A CSV file's header row names the keys. --field maps other key names onto\n"
-			 "these fields; --answer-after or --answer-regex cut the answer out of a\n"
-			 "longer text (docs/data.md). A bad line, a mapped key a record lacks, an\n"
-			 "answer rule that finds nothing fails the whole import with FILE:LINE and\n"
-			 "what is wrong; nothing of the file is kept.\n\n"
-			 "example: r1flow dataset import data/general.jsonl --name general\n"
-			 "example: r1flow dataset import gsm8k.jsonl --name gsm --field prompt=question\n"
-			 "         --answer-after '####'\n\n"
-			 "exit status: 0 imported, 1 a bad line, a taken name, an unreadable file or\n"
-			 "no daemon, 2 usage error (a bad mapping too)",
-	};
-	int first;
-	int rc = cli_parse(&verb, argc, argv, &first);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	if (!dataset_name_ok(name))
-		return cli_usage_error(verb.name, "--name must be 1-%d of a-z, 0-9 and _, got '%s'",
-			DATASET_NAME_MAX, name);
-	const char *file = argv[first];
-	const char *label = strcmp(file, "-") == 0 ? "stdin" : file;
-	json_t *req = json_pack("{ss ss}", "op", "dataset_import", "name", name);
-	if (!req)
-		return CLI_EXIT_FAIL;
-	if ((rc = dataset_mapping(verb.name, &fields, answer_field, after, regex, csv, label,
-		req)) != CLI_CONTINUE) {
-		json_decref(req);
-		return rc;
-	}
-	struct err e = { 0 };
-	size_t len = 0;
-	char *text = dataset_read(file, &len, &e);
-	if (!text) {
-		json_decref(req);
-		cli_error(verb.name, "%s", e.msg);
-		return CLI_EXIT_FAIL;
-	}
-	struct client c = { 0 };
-	json_t *r = NULL;
-	rc = CLI_EXIT_FAIL;
-	if (client_open(&c, &addr, &e) < 0)
-		goto fail;
-	r = client_call_blob(&c, req, text, len, NULL, &e);
-	req = NULL;
-	if (!r)
-		goto fail;
-	if (json) {
-		rc = client_print_json(verb.name, r);
-	} else {
-		long long n = (long long)json_integer_value(json_object_get(r, "count"));
-		printf("imported %lld record%s from %s as dataset '%s'\n", n, n == 1 ? "" : "s",
-			label, name);
-		rc = CLI_EXIT_OK;
-	}
-	goto out;
-fail:
-	cli_error(verb.name, "%s", e.msg);
-out:
-	json_decref(req);
-	json_decref(r);
-	client_close(&c);
-	free(text);
-	return rc;
-}
-
 static int dataset_export(int argc, char **argv)
 {
 	struct client_addr addr = { 0 };
@@ -539,7 +305,7 @@ struct dataset_sub {
 };
 
 static const struct dataset_sub dataset_subs[] = {
-	{ "import", dataset_import, "FILE --name NAME", "import a JSONL or CSV file as a shared "
+	{ "import", cmd_dataset_import, "FILE --name NAME", "import a JSONL or CSV file as a shared "
 	  "dataset" },
 	{ "export", dataset_export, "NAME [-o FILE]", "write a dataset's records (or what a stage "
 	  "makes of them) as JSONL" },

@@ -4,7 +4,9 @@
  *   DIR/config.json             the config the daemon keeps (pretty): the one the
  *                               model came with, or r1flow's for a fresh model
  *   DIR/model.safetensors       the checkpoint's weights in the dtype of the config's
- *                               torch_dtype (float32 when absent; bfloat16 and float16
+ *                               torch_dtype (float32 when absent; the daemon gives
+ *                               a model read from files without one its weights'
+ *                               dtype; bfloat16 and float16 are
  *                               rounded to nearest even from the fp32 weights r1flow
  *                               computes with), or, above --max-shard-size bytes
  *                               (5 GB: transformers 4.x's save_pretrained default), shards
@@ -274,7 +276,7 @@ int export_stage(struct client *c, int64_t id, const char *stage, const char *di
 		err_set(err, ERR_FORMAT, "the daemon sent no model config for stage '%s'", stage);
 		goto out;
 	}
-	if (checkpoint_parse_config(config, strlen(config), "config", &mc, err) < 0 ||
+	if (hfconfig_parse(config, strlen(config), "config", &mc, err) < 0 ||
 		export_dtype(cfg, &dtype, err) < 0) {
 		err_wrap(err, "stage '%s' has an unusable config", stage);
 		goto out;

@@ -119,7 +119,7 @@ int cmd_sample(int argc, char **argv)
 	struct tokenizer tok = { 0 };
 	struct hftok_ids pid = { 0 };
 	rc = CLI_EXIT_FAIL;
-	if (checkpoint_read_config(dir, &cfg, &e) < 0 || tokenizer_open_dir(&tok, dir, &cfg, &e) < 0) {
+	if (hfconfig_read(dir, &cfg, &e) < 0 || tokenizer_open_dir(&tok, dir, &cfg, &e) < 0) {
 		cli_error("sample", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}

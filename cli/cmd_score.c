@@ -91,7 +91,7 @@ int cmd_score(int argc, char **argv)
 	struct hftok_ids ids = { 0 };
 	rc = CLI_EXIT_FAIL;
 
-	if (checkpoint_read_config(dir, &cfg, &e) < 0 || tokenizer_open_dir(&tok, dir, &cfg, &e) < 0) {
+	if (hfconfig_read(dir, &cfg, &e) < 0 || tokenizer_open_dir(&tok, dir, &cfg, &e) < 0) {
 		cli_error("score", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}

@@ -209,7 +209,7 @@ int cmd_tokenize(int argc, char **argv)
 	char *data = NULL, *out = NULL;
 	size_t len = 0;
 	rc = CLI_EXIT_FAIL;
-	if (checkpoint_read_config(dir, &cfg, &e) < 0) {
+	if (hfconfig_read(dir, &cfg, &e) < 0) {
 		cli_error("tokenize", "cannot load model '%s': %s", dir, e.msg);
 		return CLI_EXIT_FAIL;
 	}

@@ -2,11 +2,9 @@
  * checkpoint — a model directory in the Hugging Face layout:
  *
  *   DIR/config.json          HF config of a LlamaForCausalLM, MistralForCausalLM,
- *                            Qwen2ForCausalLM or Qwen3ForCausalLM (config.h);
- *                            every key r1flow does not implement that would change
- *                            the model (rope_scaling other than linear and llama3,
- *                            a sliding window, dropout, biases it has no place for,
- *                            another activation) is refused naming key and file
+ *                            Qwen2ForCausalLM or Qwen3ForCausalLM, read and
+ *                            written by hfconfig.h (which refuses every key r1flow
+ *                            does not implement that would change the model)
  *   DIR/model.safetensors    parameters under HF names (written F32; read from
  *                            F32, F16 or BF16), or shards named by
  *                            DIR/model.safetensors.index.json (shards.h); the
@@ -26,20 +24,8 @@
 
 #include "config.h"
 #include "err.h"
+#include "hfconfig.h"
 #include "model.h"
-
-/* Parse DIR/config.json into cfg (defaults for absent optional keys). */
-int checkpoint_read_config(const char *dir, struct model_config *cfg, struct err *e);
-
-/*
- * Parse the text of a config.json (len bytes) into cfg, as checkpoint_read_config
- * does; `what` names the text in errors where a path would be (e.g. "config").
- */
-int checkpoint_parse_config(const char *text, size_t len, const char *what,
-	struct model_config *cfg, struct err *e);
-
-/* Write DIR/config.json for cfg (creates DIR if needed). */
-int checkpoint_write_config(const char *dir, const struct model_config *cfg, struct err *e);
 
 /*
  * Read config.json, model_init(m, cfg, max_B, max_T) and load every parameter.

@@ -14,7 +14,7 @@
  * may be scaled as HF's "linear" and "llama3" rope_scaling types do.
  *
  * `config_validate` is the one place that says what a usable config is; every
- * loader calls it. JSON (de)serialisation of HF `config.json` lives in checkpoint.c.
+ * loader calls it. JSON (de)serialisation of HF `config.json` lives in hfconfig.c.
  */
 #ifndef R1_CONFIG_H
 #define R1_CONFIG_H

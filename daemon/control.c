@@ -418,8 +418,8 @@ static const struct op ops[] = {
 		"of blob {sha256} as a blob frame, and its size" },
 	{ "report", control_op_report, "the eval stages' metrics of pipeline {id}" },
 	{ "datasets", control_op_datasets, "datasets (of pipeline {id}, or all)" },
-	{ "dataset_import", control_op_dataset_import, "import the JSONL blob frame as shared "
-		"dataset {name}" },
+	{ "dataset_import", control_op_dataset_import, "import the JSONL or CSV blob frame (or "
+		"the blobs {parts} names, joined) as shared dataset {name}" },
 	{ "samples", control_op_samples, "what an RL or eval stage {stage} of pipeline {id} "
 		"wrote at step {step} (default the latest), at most {limit}" },
 	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "

@@ -279,20 +279,54 @@ json_t *control_op_datasets(struct daemon *d, const struct msg *req, struct err 
 	return json_pack("{so}", "datasets", list);
 }
 
+/* Drop the blobs a dataset_import's `parts` named: they were stored for it alone
+ * (blobs_drop keeps any that something else names). */
+static void drop_parts(struct daemon *d, const json_t *parts)
+{
+	size_t i;
+	const json_t *p;
+	json_array_foreach(parts, i, p)
+		if (json_is_string(p) && sha256_hex_valid(json_string_value(p)))
+			blobs_drop(d, json_string_value(p));
+}
+
 json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struct err *err)
 {
-	const char *name = NULL, *file = NULL;
+	const char *name = NULL, *file = NULL, *sha256 = NULL;
+	const json_t *parts = json_object_get(req->header, "parts");
 	int64_t count = 0;
 	if (control_get_str(req, "dataset_import", "name", &name, err) < 0 ||
-		control_get_str(req, "dataset_import", "file", &file, err) < 0)
+		control_get_str(req, "dataset_import", "file", &file, err) < 0 ||
+		control_get_str(req, "dataset_import", "sha256", &sha256, err) < 0)
 		return NULL;
 	if (!name || !*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name) ||
 		strlen(name) > 32) {
 		err_set(err, ERR_INVALID, "dataset_import: 'name' must be 1-32 of [a-z0-9_]");
 		return NULL;
 	}
-	if (req->nblobs != 1) {
-		err_set(err, ERR_INVALID, "dataset_import: send the file as one blob frame");
+	if (sha256 && !sha256_hex_valid(sha256)) {
+		err_set(err, ERR_INVALID, "dataset_import: 'sha256' is not 64 lowercase hex digits");
+		return NULL;
+	}
+	if (parts ? req->nblobs != 0 : req->nblobs != 1) {
+		err_set(err, ERR_INVALID, "dataset_import: send the file as one blob frame, or "
+			"name the blobs it was stored in as 'parts' and no frame");
+		return NULL;
+	}
+	const char *text = req->nblobs ? req->blobs[0].data : NULL;
+	size_t len = req->nblobs ? req->blobs[0].size : 0;
+	char *joined = NULL, hex[SHA256_HEX_SIZE];
+	if (parts) {
+		int rc = datasets_join_parts(d, parts, sha256, &joined, &len, err);
+		drop_parts(d, parts); /* to try again, a client sends the pieces again */
+		if (rc < 0) {
+			err_wrap(err, "dataset_import of '%s'", name);
+			return NULL;
+		}
+		text = joined;
+	} else if (sha256 && (sha256_buffer(text, len, hex), strcmp(hex, sha256) != 0)) {
+		err_set(err, ERR_FORMAT, "dataset_import of '%s': the blob frame hashes to %s, not "
+			"to 'sha256' %s", name, hex, sha256);
 		return NULL;
 	}
 	/* the mapping (fields.h) is kept as the dataset's source, as a spec's is */
@@ -302,12 +336,13 @@ json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struc
 		if (json_object_get(req->header, mapping[k]))
 			json_object_set(source, mapping[k], json_object_get(req->header, mapping[k]));
 	if (!source) {
+		free(joined);
 		err_set(err, ERR_NOMEM, "dataset_import: out of memory");
 		return NULL;
 	}
-	int rc = datasets_import(d, 0, name, req->blobs[0].data, req->blobs[0].size,
-		file ? file : name, source, &count, err);
+	int rc = datasets_import(d, 0, name, text, len, file ? file : name, source, &count, err);
 	json_decref(source);
+	free(joined);
 	if (rc < 0)
 		return NULL;
 	log_info("imported dataset '%s': %lld record(s) from '%s'", name, (long long)count,

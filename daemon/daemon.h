@@ -54,6 +54,7 @@ struct daemon_config {
 	int liveness;              /* heartbeats a worker may miss before it is dead */
 	int max_attempts;          /* leases per job before it fails */
 	int max_frame_size;        /* ZMQ_MAXMSGSIZE of the workers socket */
+	int max_control_frame_size; /* ... and of the control socket */
 	int batch;                 /* messages read per socket per turn (one transaction) */
 	int stats_ms;              /* status log line interval; 0: never */
 	enum log_level log_level;

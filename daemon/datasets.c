@@ -1,14 +1,21 @@
 #include "datasets.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "blobs.h"
 #include "daemon.h"
 #include "file.h"
 #include "fit.h"
+#include "proto.h"
 #include "jsonl.h"
 #include "rows.h"
+#include "sha256.h"
 #include "gen.h"
 #include "tokenizers.h"
 
@@ -90,6 +97,85 @@ out:
 	if (store_unit_end(d->store, ok, err) < 0 || !ok)
 		return -1;
 	*count = n;
+	return 0;
+}
+
+/* Append the file at path (a part of `size` bytes) to buf at *at. */
+static int append_part(const char *path, char *buf, size_t size, size_t *at, struct err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, errno, "cannot open '%s'", path);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + *at + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : 0;
+			close(fd);
+			return e ? err_sys(err, e, "cannot read '%s'", path) :
+				err_set(err, ERR_IO, "cannot read '%s': it shrank while being read", path);
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*at += size;
+	return 0;
+}
+
+int datasets_join_parts(struct daemon *d, const json_t *parts, const char *sha256,
+	char **text, size_t *len, struct err *err)
+{
+	char path[DATADIR_PATH_MAX];
+	size_t n = json_array_size(parts), total = 0, at = 0, i;
+	const json_t *p;
+	struct stat st;
+	*text = NULL;
+	if (!json_is_array(parts) || n == 0)
+		return err_set(err, ERR_INVALID, "'parts' must be a non-empty list of sha256s");
+	/* first the sizes, each part hashed against its name: nothing is allocated for a
+	 * file that is not all there */
+	json_array_foreach(parts, i, p) {
+		const char *sha = json_string_value(p);
+		if (!sha || !sha256_hex_valid(sha))
+			return err_set(err, ERR_INVALID, "parts[%zu] is not a sha256", i);
+		if (blobs_path(d, sha, path, sizeof path, err) < 0)
+			return err_wrap(err, "part %zu of %zu", i + 1, n);
+		if (stat(path, &st) < 0)
+			return err_sys(err, errno, "cannot stat '%s'", path);
+		total += (size_t)st.st_size;
+		if ((long long)total > PROTO_MAX_IMPORT_SIZE)
+			return err_set(err, ERR_INVALID, "the file is over %lld GiB, the most one import "
+				"takes: split it and import the parts under different names",
+				PROTO_MAX_IMPORT_SIZE >> 30);
+	}
+	char *buf = malloc(total + 1);
+	if (!buf)
+		return err_set(err, ERR_NOMEM, "cannot join the %zu parts of the file (%zu bytes): "
+			"out of memory", n, total);
+	/* then the bytes (the whole's sha256 below checks what a part's second read gave) */
+	json_array_foreach(parts, i, p) {
+		char rel[80];
+		snprintf(rel, sizeof rel, "blobs/%s", json_string_value(p));
+		if (datadir_path(&d->dir, rel, path, sizeof path, err) < 0 ||
+			stat(path, &st) < 0 || (size_t)st.st_size > total - at ||
+			append_part(path, buf, (size_t)st.st_size, &at, err) < 0) {
+			if (!err->code)
+				err_set(err, ERR_IO, "part %zu of %zu changed while being read", i + 1, n);
+			free(buf);
+			return -1;
+		}
+	}
+	char hex[SHA256_HEX_SIZE];
+	if (sha256 && (sha256_buffer(buf, at, hex), strcmp(hex, sha256) != 0)) {
+		free(buf);
+		return err_set(err, ERR_FORMAT, "the %zu parts (%zu bytes) hash to %s, not to the "
+			"file's sha256 %s", n, at, hex, sha256);
+	}
+	buf[at] = '\0';
+	*text = buf;
+	*len = at;
 	return 0;
 }
 

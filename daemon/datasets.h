@@ -32,6 +32,17 @@ int datasets_import(struct daemon *d, int64_t pipeline, const char *name,
 	const char *text, size_t len, const char *label, const json_t *source,
 	int64_t *count, struct err *err);
 
+/*
+ * A file sent in pieces (r1flow dataset import: each piece stored with blob_put, so
+ * no frame carries the whole file): the blobs `parts` names (a JSON array of
+ * sha256s), each hashed as it is read (blobs_path), joined in order into *text
+ * (malloc'd, *len bytes, at most PROTO_MAX_IMPORT_SIZE: the daemon holds the file in
+ * memory while it imports it). With `sha256` (may be NULL) the whole must hash to it.
+ * Errors name the part or the mismatch.
+ */
+int datasets_join_parts(struct daemon *d, const json_t *parts, const char *sha256,
+	char **text, size_t *len, struct err *err);
+
 /* Refuse a spec whose data does not fit its model's context (fit.h), over the
  * datasets `pipeline` has now (datasets_materialize first). */
 int datasets_fit(struct daemon *d, int64_t pipeline, const json_t *spec, struct err *err);

@@ -523,20 +523,3 @@ int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZ
 		return -1;
 	return 1;
 }
-
-int learner_config_from_spec(const void *spec_config, struct model_config *cfg,
-	struct err *err)
-{
-	const json_t *c = spec_config;
-	config_defaults(cfg);
-	cfg->dim = (int)json_integer_value(json_object_get(c, "dim"));
-	cfg->n_layers = (int)json_integer_value(json_object_get(c, "layers"));
-	cfg->n_heads = (int)json_integer_value(json_object_get(c, "heads"));
-	cfg->n_kv_heads = (int)json_integer_value(json_object_get(c, "kv_heads"));
-	cfg->ffn = (int)json_integer_value(json_object_get(c, "ffn"));
-	cfg->max_seq = (int)json_integer_value(json_object_get(c, "max_seq"));
-	cfg->tied = json_is_true(json_object_get(c, "tied"));
-	cfg->rope_theta = (float)json_number_value(json_object_get(c, "rope_theta"));
-	cfg->norm_eps = (float)json_number_value(json_object_get(c, "norm_eps"));
-	return config_validate(cfg, err);
-}

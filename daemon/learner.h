@@ -174,8 +174,4 @@ void learner_shutdown(struct daemon *d);
  * period then notices). */
 int learner_wake_fd(struct daemon *d);
 
-/* The HF config.json text and model_config of a spec's model.config object. */
-int learner_config_from_spec(const void *spec_config, struct model_config *cfg,
-	struct err *err);
-
 #endif

@@ -40,9 +40,11 @@ static void *open_bound(struct daemon *d, int type, const char *name, struct err
 	char endpoint[DATADIR_PATH_MAX + 16];
 	if (datadir_endpoint(&d->dir, name, endpoint, sizeof endpoint, err) < 0)
 		return NULL;
-	/* only workers send big frames: result pieces, bounded by their --chunk-size */
+	/* workers send big frames (result pieces, bounded by their --chunk-size), and so
+	 * do control clients (dataset import pieces, blob_put) */
 	struct sock_opts opts = { .max_frame_size = strcmp(name, "workers.sock") == 0 ?
-		d->cfg.max_frame_size : 0 };
+		d->cfg.max_frame_size : strcmp(name, "control.sock") == 0 ?
+		d->cfg.max_control_frame_size : 0 };
 	void *s = sock_open(d->zctx, type, &opts, err);
 	int linger = DAEMON_LINGER_MS;
 	if (s && type == ZMQ_ROUTER &&

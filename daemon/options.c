@@ -54,6 +54,11 @@ int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *
 		  .help = "largest message frame a worker may send; bigger ones drop its connection "
 		  "(result blobs travel in pieces of the worker's --chunk-size, which must be "
 		  "smaller)" },
+		{ "max-control-frame-size", OPT_INT, &cfg->max_control_frame_size, "BYTES", 65536,
+		  INT32_MAX, .dflt = "268435456",
+		  .help = "largest message frame a control client may send; bigger ones drop its "
+		  "connection (r1flow dataset import sends files in pieces of its --piece-size, "
+		  "which must be smaller)" },
 		{ "batch", OPT_INT, &cfg->batch, "N", 1, 100000, .dflt = "512",
 		  .help = "messages read per socket per loop turn; a turn is one transaction" },
 		{ "stats-ms", OPT_INT, &cfg->stats_ms, "MS", 0, 86400000, .dflt = "10000",

@@ -48,7 +48,7 @@ static int params_config(const json_t *params, struct model_config *cfg)
 		return -1;
 	char *text = json_dumps(config, JSON_COMPACT);
 	struct err e = { 0 };
-	int rc = text ? checkpoint_parse_config(text, strlen(text), "config", cfg, &e) : -1;
+	int rc = text ? hfconfig_parse(text, strlen(text), "config", cfg, &e) : -1;
 	free(text);
 	return rc;
 }
@@ -206,6 +206,31 @@ static int check_reject(struct check *c, const json_t *params, const json_t *r, 
 	return no_blobs(c, nblobs);
 }
 
+/* grpo with return_ref_lp: one array of len(tokens) − start finite log-probs per
+ * sequence, which the next rounds' jobs take as their ref_lp. */
+static int check_ref_lp(struct check *c, const json_t *params, const json_t *r)
+{
+	const json_t *seqs = json_object_get(params, "seqs"), *all = json_object_get(r, "ref_lp");
+	if (!json_is_true(json_object_get(params, "return_ref_lp")) ||
+		!json_is_string(json_object_get(params, "ref_weights")) ||
+		json_object_get(json_array_get(seqs, 0), "ref_lp"))
+		return 0;
+	if (!json_is_array(all) || json_array_size(all) != json_array_size(seqs))
+		return bad(c, "ref_lp: expected an array of %zu arrays (one per sequence)",
+			json_array_size(seqs));
+	for (size_t i = 0; i < json_array_size(seqs); i++) {
+		const json_t *s = json_array_get(seqs, i), *a = json_array_get(all, i);
+		int64_t k = (int64_t)json_array_size(json_object_get(s, "tokens")) -
+			json_integer_value(json_object_get(s, "start"));
+		if (!json_is_array(a) || (int64_t)json_array_size(a) != k)
+			return bad(c, "ref_lp[%zu]: expected %lld log-probs", i, (long long)k);
+		for (size_t t = 0; t < json_array_size(a); t++)
+			if (!is_finite(json_array_get(a, t)))
+				return bad(c, "ref_lp[%zu][%zu]: expected a finite number", i, t);
+	}
+	return 0;
+}
+
 static int check_grad(struct check *c, const json_t *params, const json_t *r,
 	const struct msg_frame *blobs, size_t nblobs)
 {
@@ -232,6 +257,8 @@ static int check_grad(struct check *c, const json_t *params, const json_t *r,
 			return bad(c, "kl_sum: expected a finite number");
 		if (!count(json_object_get(r, "clip_count")))
 			return bad(c, "clip_count: expected an integer >= 0");
+		if (check_ref_lp(c, params, r) < 0)
+			return -1;
 	}
 	if (nblobs != 1)
 		return bad(c, "%zu blob frames, expected 1 (the gradient)", nblobs);

@@ -96,7 +96,9 @@ int stage_model_resolve(struct daemon *d, json_t *spec, struct err *err);
 struct learner;
 /* The learner of a training stage (stage_train.c): in memory; or rebuilt from the
  * stage's last checkpoint with moments, deleting the jobs after it (they are
- * recomputed); or new from stage_initial_weights, recorded as checkpoint step 0.
+ * recomputed; jobs count steps in per_job_step learner steps, and keep_next_samples
+ * spares the next job step's rollout and reward jobs); or new from
+ * stage_initial_weights, recorded as checkpoint step 0.
  * Its checkpoints keep the config.json the weights came with (its torch_dtype is the
  * dtype r1flow export writes), r1flow's own for fresh weights.
  * The settings' from, lr, warmup, min_lr, beta1, beta2, weight_decay and grad_clip,

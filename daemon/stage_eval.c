@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "memplan.h"
 #include "names.h"
 #include "sha256.h"
 #include "stage.h"
@@ -38,7 +39,7 @@
 #include "stage_settings.h"
 #include "verdict.h"
 
-#define EVAL_CHUNK 50   /* prompts per rollout job */
+#define EVAL_CHUNK MEMPLAN_EVAL_PROMPTS /* prompts per rollout job */
 /* Answers are compared for the majority vote by their first EVAL_ANSWER_MAX - 1
  * bytes: an answer is a number or a short expression, far shorter. */
 #define EVAL_ANSWER_MAX 256

@@ -5,9 +5,12 @@
  * Step s (1-based):
  *   1. prompts: `prompts_per_step` records of `prompts`, positions (s-1)·P .. s·P-1
  *      of a per-epoch shuffle keyed by (seed, stage, epoch);
- *   2. rollout jobs (step s, shard k): GRPO_ROLLOUT_SEQS / group prompts each,
- *      `group` samples per prompt from the current weights (π_old), coins keyed by
- *      (seed, stage, step) and the sample's global index;
+ *   2. rollout jobs (step s, shard k): MEMPLAN_GRPO_SEQS / group prompts each,
+ *      `group` samples per prompt from the weights after step s − 1 (π_old), coins
+ *      keyed by (seed, stage, step) and the sample's global index; with
+ *      max_staleness 1, from those after step s − 2, enqueued as soon as step s − 1's
+ *      rollouts are done (phase_ahead), so that workers sample while step s − 1
+ *      trains (rollout_from: which weights is a function of the step, not of timing);
  *   3. a reward job per rollout job: the stage's rewards, plus the hidden ones
  *      that say right and well-formed (verdict.h: metrics accuracy and format);
  *   4. advantages in the daemon, per group: (r − mean) / (std + 1e-4) with the
@@ -20,15 +23,19 @@
  *      the reference weights (the stage's initial weights, refreshed every
  *      `ref_refresh` steps; none when beta is 0); a learner step after each round
  *      (stage_grad.h), on the learner's thread while the loop goes on, committed by
- *      the advance after it ends;
+ *      the advance after it ends; round 0 computes the reference's log-probs and the
+ *      later rounds reuse them (enqueue_grads);
  *   6. metrics of step s; the samples go to the samples table.
  * Sequence weights follow loss_agg: seq_mean 1/(N·n_i), token_mean 1/Σn, constant
  * 1/(N·max_new_tokens); N the sequences kept, n_i the completion's tokens.
  *
  * Checkpoints are numbered in learner steps (mu per RL step), the stage's progress
  * in RL steps. Restart: like stage_train.c, from the last checkpoint with moments;
- * the jobs after it are recomputed. A refresh of the reference saves a checkpoint, so the
- * reference of any step is found again after a restart.
+ * the jobs after it are recomputed, except with max_staleness 1 the next step's
+ * rollouts and rewards (stage_learner keeps them: they sampled from weights older
+ * than the checkpoint, which the learner no longer holds). A refresh of the
+ * reference saves a checkpoint, so the reference of any step is found again after
+ * a restart.
  */
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +46,7 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "learner.h"
+#include "memplan.h"
 #include "names.h"
 #include "retain.h"
 #include "rng.h"
@@ -48,7 +56,6 @@
 #include "stage_settings.h"
 #include "verdict.h"
 
-#define GRPO_ROLLOUT_SEQS 64   /* sequences per rollout job (prompts · group) */
 /* Grad jobs of round u of an RL step are shards u·GRPO_ROUND_SHARDS + k: the mu
  * rounds share the step's job numbering (jobs are unique per (stage, step, kind,
  * shard)), so a round must have fewer than this many shards: ⌈kept sequences /
@@ -60,11 +67,11 @@
  * length all the same. */
 #define GRPO_ROUNDS_PER_TURN 16
 
-/* Prompts per rollout job: a function of the spec alone. */
+/* Prompts per rollout job: a function of the spec alone (memplan.h sizes a worker's
+ * memory by the same figure). */
 static int64_t per_job(const struct grpo_settings *set)
 {
-	int64_t g = set->group, k = GRPO_ROLLOUT_SEQS / (g > 0 ? g : 1);
-	return k > 0 ? k : 1;
+	return memplan_grpo_prompts(set->group);
 }
 
 /* The reference weights for step `step` (1-based): the stage's checkpoint at the
@@ -181,10 +188,34 @@ static int batch_build(const struct grpo_settings *set, struct store_job *ro,
 	return 0;
 }
 
-/* Enqueue round `round` of grad jobs over the kept samples. */
+/* The reference's log-probs of sequence m of round 0's grad job k (return_ref_lp),
+ * a borrowed array; an error when the job is missing or its result lacks them. */
+static int round0_ref_lp(struct stage_ctx *c, const struct store_job *r0, size_t n0,
+	json_t **parsed, int64_t k, int64_t m, json_t **out, struct err *err)
+{
+	if ((size_t)k >= n0 || r0[k].shard != k)
+		return err_set(err, ERR_NOTFOUND, "grpo stage '%s': no grad job of round 0 for "
+			"shard %lld to take the reference's log-probs from", c->stage->name,
+			(long long)k);
+	if (!parsed[k]) {
+		json_error_t jerr;
+		parsed[k] = json_loads(r0[k].result ? r0[k].result : "", 0, &jerr);
+	}
+	*out = json_array_get(json_object_get(parsed[k], "ref_lp"), (size_t)m);
+	if (!json_is_array(*out))
+		return err_set(err, ERR_FORMAT, "grpo stage '%s': grad job %lld (step %lld, shard "
+			"%lld) returned no reference log-probs for sequence %lld", c->stage->name,
+			(long long)r0[k].id, (long long)r0[k].step, (long long)k, (long long)m);
+	return 0;
+}
+
+/* Enqueue round `round` of grad jobs over the kept samples. With a reference, round 0
+ * computes its log-probs and returns them (when there are more rounds); the later
+ * rounds take them from round 0's jobs r0[0..n0) — the same shards over the same
+ * sequences — so the reference runs once per sample, not once per round. */
 static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 	struct learner *l, int64_t step, int64_t round, struct batch *b, int64_t prompts_ds,
-	const char *ref, struct err *err)
+	const char *ref, const struct store_job *r0, size_t n0, struct err *err)
 {
 	int64_t shard = set->shard, max_new = set->max_new_tokens;
 	size_t kept = 0;
@@ -202,12 +233,13 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 			"than the %d a round can number: raise shard", c->stage->name,
 			(long long)nshards, GRPO_ROUND_SHARDS - 1);
 	json_t **params = calloc((size_t)nshards, sizeof *params);
+	json_t **parsed = calloc((size_t)nshards, sizeof *parsed); /* round 0's results */
 	int *ids = malloc((size_t)l->m.cfg.max_seq * sizeof *ids);
 	json_error_t jerr;
 	json_t *config = json_loads(l->config, 0, &jerr);
-	int rc = -1;
+	int rc = -1, given = *ref && round > 0;
 	size_t at = 0;
-	if (!params || !ids || !config) {
+	if (!params || !parsed || !ids || !config) {
 		err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -243,31 +275,79 @@ static int enqueue_grads(struct stage_ctx *c, const struct grpo_settings *set,
 			double w = set->loss_agg == LOSS_AGG_TOKEN_MEAN ? 1.0 / tokens :
 				set->loss_agg == LOSS_AGG_CONSTANT ? 1.0 / ((double)kept * (double)max_new) :
 				1.0 / ((double)kept * (double)ngen);
-			json_array_append_new(seqs, json_pack("{so si sf sf so}", "tokens", toks,
-				"start", len, "weight", w, "adv", p->adv, "old_lp", old));
+			json_t *seq = json_pack("{so si sf sf so}", "tokens", toks, "start", len,
+				"weight", w, "adv", p->adv, "old_lp", old), *rlp = NULL;
+			json_array_append_new(seqs, seq);
+			if (given && (round0_ref_lp(c, r0, n0, parsed, k, m, &rlp, err) < 0 ||
+				json_object_set(seq, "ref_lp", rlp) < 0)) {
+				if (!err->code)
+					err_set(err, ERR_NOMEM, "out of memory");
+				json_decref(seqs);
+				goto out;
+			}
 			m++;
 		}
-		params[k] = json_pack("{ss sO ss so ss? sf sf sf}", "weights", l->sha256,
+		params[k] = json_pack("{ss sO ss so ss? sf sf sf sb}", "weights", l->sha256,
 			"config", config, "loss", "grpo", "seqs", seqs, "ref_weights", *ref ? ref : NULL,
-			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high);
+			"beta", set->beta, "clip_low", set->clip, "clip_high", set->clip_high,
+			"return_ref_lp", *ref && round == 0 && set->mu > 1);
 	}
 	rc = stage_enqueue(c, "grad", step, round * GRPO_ROUND_SHARDS, params, (size_t)nshards,
 		err);
 out:
 	for (int64_t k = 0; params && k < nshards; k++)
 		json_decref(params[k]); /* left over when a shard could not be built */
+	for (int64_t k = 0; parsed && k < nshards; k++)
+		json_decref(parsed[k]);
 	free(params);
+	free(parsed);
 	free(ids);
 	json_decref(config);
 	return rc;
 }
 
-/* Enqueue the rollouts of RL step `step`. */
+/* The learner step whose weights the rollouts of RL step `step` sample from: the end
+ * of step − 1, or with max_staleness 1 of step − 2 (so that step s + 1's rollouts
+ * can go out while step s trains). A function of the spec and the step alone, never
+ * of timing: the samples do not depend on when their jobs went out. */
+static int64_t rollout_from(const struct grpo_settings *set, int64_t step)
+{
+	int64_t s = step - 1 - set->max_staleness;
+	return (s > 0 ? s : 0) * set->mu;
+}
+
+/* Those weights: the learner's when it is at that step, else that step's checkpoint
+ * (a restart that lost the next step's rollouts); an error when neither has them. */
+static int rollout_weights(struct stage_ctx *c, const struct grpo_settings *set,
+	const struct learner *l, int64_t step, char sha[SHA256_HEX_SIZE], struct err *err)
+{
+	int64_t at = rollout_from(set, step);
+	struct store_checkpoint ck;
+	if (at == l->step) {
+		memcpy(sha, l->sha256, SHA256_HEX_SIZE);
+		return 0;
+	}
+	int rc = store_checkpoint_at(c->d->store, c->stage->id, at, &ck, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(err, ERR_NOTFOUND, "grpo stage '%s': cannot sample "
+			"step %lld: the weights of learner step %lld it samples from (max_staleness "
+			"%lld) are neither the learner's (step %ld) nor a checkpoint",
+			c->stage->name, (long long)step, (long long)at, (long long)set->max_staleness,
+			l->step);
+	memcpy(sha, ck.sha256, SHA256_HEX_SIZE);
+	free(ck.config);
+	return 0;
+}
+
+/* Enqueue the rollouts of RL step `step`; ahead: they go out while an earlier step
+ * trains (max_staleness 1), which leaves that step's start time alone. */
 static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
-	struct learner *l, int64_t step, struct err *err)
+	struct learner *l, int64_t step, int ahead, struct err *err)
 {
 	int64_t ds, n, p = set->prompts_per_step;
-	if (stage_dataset(c, set->prompts, &ds, &n, err) < 0)
+	char sha[SHA256_HEX_SIZE];
+	if (stage_dataset(c, set->prompts, &ds, &n, err) < 0 ||
+		rollout_weights(c, set, l, step, sha, err) < 0)
 		return -1;
 	int64_t *records = malloc((size_t)p * sizeof *records);
 	if (!records)
@@ -279,8 +359,9 @@ static int enqueue_rollouts(struct stage_ctx *c, const struct grpo_settings *set
 		}
 	struct rl_sampling s = { (int)set->group, set->temperature, set->top_p, (int)set->top_k,
 		(int)set->max_new_tokens };
-	l->step_started = c->d->wall;
-	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, l->sha256,
+	if (!ahead)
+		l->step_started = c->d->wall;
+	int rc = rl_enqueue_rollouts(c, step, 0, ds, records, p, per_job(set), &s, sha,
 		l->config, err);
 	free(records);
 	return rc;
@@ -379,7 +460,7 @@ static int grpo_start(struct stage_ctx *c, struct err *err)
 	int had = stage_requeue(c, step, "rollout", err);
 	if (had != 0) /* resumed or retried: the jobs exist */
 		return had < 0 ? -1 : 0;
-	return enqueue_rollouts(c, &set, l, step, err);
+	return enqueue_rollouts(c, &set, l, step, 0, err);
 }
 
 /* 1 if a job of jobs[0..n) failed (err set, stage failed), else 0. */
@@ -440,7 +521,7 @@ static int phase_rollouts(struct stage_ctx *c, const struct grpo_settings *set,
 {
 	if (j->nro > 0)
 		return 1;
-	return enqueue_rollouts(c, set, l, step, err) < 0 ? -1 : 0;
+	return enqueue_rollouts(c, set, l, step, 0, err) < 0 ? -1 : 0;
 }
 
 /* Rewards: a reward job per done rollout job; 1 when every reward job is done. */
@@ -456,6 +537,31 @@ static int phase_rewards(struct stage_ctx *c, const struct grpo_settings *set, i
 			return -1;
 	}
 	return j->nrw == j->nro && count_done(j->rw, j->nrw) == j->nrw;
+}
+
+/* max_staleness 1: the next step's rollouts go out once this step's are all done,
+ * from the weights the learner holds in this step's round 0 (rollout_from: those
+ * after step − 1), so that workers sample while this step's grads and learner run;
+ * their reward jobs go out as they finish (phase_rewards). */
+static int phase_ahead(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, int64_t ds, const struct step_jobs *j,
+	struct err *err)
+{
+	struct step_jobs next = { 0 };
+	int rc = 0;
+	if (set->max_staleness < 1 || step >= set->steps ||
+		count_done(j->ro, j->nro) != j->nro)
+		return 0;
+	if (store_step_jobs(c->d->store, c->stage->id, step + 1, "rollout", &next.ro, &next.nro,
+		err) < 0)
+		return -1;
+	if (next.nro == 0) /* only in round 0: the learner holds rollout_from(step + 1) */
+		rc = l->step % set->mu == 0 ? enqueue_rollouts(c, set, l, step + 1, 1, err) : 0;
+	else if (store_step_jobs(c->d->store, c->stage->id, step + 1, "reward", &next.rw,
+		&next.nrw, err) < 0 || phase_rewards(c, set, ds, &next, err) < 0)
+		rc = -1;
+	step_jobs_free(&next);
+	return rc;
 }
 
 /* Advantages: the batch of samples and the reference weights of the step. */
@@ -485,8 +591,11 @@ static int phase_grads(struct stage_ctx *c, const struct grpo_settings *set,
 	*n = cnt;
 	for (size_t i = 0; i < b->n; i++)
 		kept += b->s[i].keep;
+	size_t n0 = 0; /* round 0's jobs: gr[0 .. n0) */
+	while (n0 < j->ngr && j->gr[n0].shard < GRPO_ROUND_SHARDS)
+		n0++;
 	if (cnt == 0 && kept > 0)
-		return enqueue_grads(c, set, l, step, round, b, ds, ref, err);
+		return enqueue_grads(c, set, l, step, round, b, ds, ref, j->gr, n0, err);
 	return count_done(j->gr + at, cnt) == cnt;
 }
 
@@ -537,6 +646,16 @@ static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
 		if (retain_stage(c, set->learner.keep_checkpoints, &ref_at, (size_t)pin, err) < 0)
 			return -1;
 	}
+	if (set->max_staleness > 0) {
+		/* the weights this step sampled from, kept while its rollouts were out (blobs_drop
+		 * keeps them if a checkpoint or a job still names them) */
+		json_error_t jerr;
+		json_t *p = j->nro ? json_loads(j->ro[0].params, 0, &jerr) : NULL;
+		const char *w = json_string_value(json_object_get(p, "weights"));
+		if (w && strcmp(w, l->sha256) != 0)
+			blobs_drop(c->d, w);
+		json_decref(p);
+	}
 	if (step >= steps) {
 		log_info("stage %lld '%s': %lld GRPO steps done, weights %s", (long long)c->stage->id,
 			c->stage->name, (long long)step, l->sha256);
@@ -544,7 +663,11 @@ static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
 		*state = STAGE_SUCCEEDED;
 		return 0;
 	}
-	return enqueue_rollouts(c, set, l, step + 1, err) < 0 ? -1 : 1;
+	if (set->max_staleness > 0) { /* the next step's rollouts went out ahead (phase_ahead) */
+		l->step_started = c->d->wall;
+		return 1;
+	}
+	return enqueue_rollouts(c, set, l, step + 1, 0, err) < 0 ? -1 : 1;
 }
 
 /* Advance one RL step as far as its jobs allow, phase by phase: 1 if a round or the
@@ -570,7 +693,14 @@ static int grpo_step(struct stage_ctx *c, const struct grpo_settings *set, struc
 		goto out;
 	}
 	if ((rc = phase_rollouts(c, set, l, step, &j, err)) <= 0 ||
-		(rc = phase_rewards(c, set, ds, &j, err)) <= 0 ||
+		(rc = phase_rewards(c, set, ds, &j, err)) < 0)
+		goto out;
+	/* after this step's reward jobs: they go to workers before the next rollouts */
+	if (phase_ahead(c, set, l, step, ds, &j, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (rc == 0 ||
 		(rc = phase_advantages(c, set, step, &j, &b, ref, err)) <= 0 ||
 		(rc = phase_grads(c, set, l, step, round, &b, ds, ref, &j, &first, &n, err)) <= 0 ||
 		(rc = phase_learn(c, set, l, step, round, j.gr + first, n, ref, err)) <= 0)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "memplan.h"
 #include "names.h"
 #include "sha256.h"
 #include "stage.h"
@@ -23,7 +24,7 @@
 #include "stage_settings.h"
 #include "verdict.h"
 
-#define REJECT_CHUNK 32   /* prompts per rollout job */
+#define REJECT_CHUNK MEMPLAN_REJECT_PROMPTS /* prompts per rollout job */
 
 static int rs_start(struct stage_ctx *c, struct err *err)
 {

@@ -71,7 +71,7 @@ int rl_enqueue_rollouts(struct stage_ctx *c, int64_t step, int64_t first_shard,
 	int rc = -1;
 	int *ids = NULL;
 	if (!cfg || !params ||
-		checkpoint_parse_config(config, strlen(config), c->stage->name, &mc, err) < 0 ||
+		hfconfig_parse(config, strlen(config), c->stage->name, &mc, err) < 0 ||
 		!(ids = malloc((size_t)mc.max_seq * sizeof *ids))) {
 		if (!err->code)
 			err_set(err, ERR_INVALID, "cannot build the rollouts of stage '%s'",

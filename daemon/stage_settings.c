@@ -203,6 +203,10 @@ int grpo_settings_decode(const json_t *spec, struct grpo_settings *s, struct err
 	s->ref_refresh = get_int(&r, "ref_refresh");
 	s->dynamic_sampling = get_bool(&r, "dynamic_sampling");
 	s->mask_truncated = get_bool(&r, "mask_truncated");
+	/* specs submitted before the key existed: exact steps */
+	s->max_staleness = get_int_opt(&r, "max_staleness", 0);
+	s->learner.per_job_step = s->mu;
+	s->learner.keep_next_samples = s->max_staleness > 0;
 	s->temperature = get_num(&r, "temperature");
 	s->top_p = get_num(&r, "top_p");
 	s->top_k = get_int(&r, "top_k");

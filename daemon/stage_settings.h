@@ -42,6 +42,12 @@ struct learner_settings {
 	int64_t save_every;         /* a checkpoint with moments every this many steps */
 	int64_t keep_checkpoints;   /* latest checkpoints kept (retain.h); 0: all (a spec
 	                               submitted before the key existed) */
+	/* not spec keys: what a restart (stage_learner) keeps of the stage's jobs */
+	int64_t per_job_step;       /* learner steps per job step (grpo: mu); 0 means 1 */
+	int keep_next_samples;      /* the rollout and reward jobs of the job step after
+	                               the resumed one stay (grpo with max_staleness 1:
+	                               they sampled from weights the learner no longer
+	                               holds) */
 };
 
 struct probe_settings {
@@ -89,6 +95,8 @@ struct grpo_settings {
 	                               this many RL steps; 0: never */
 	int dynamic_sampling;       /* groups whose rewards are all equal leave the batch */
 	int mask_truncated;         /* samples cut at max_new_tokens weigh 0 */
+	int64_t max_staleness;      /* 0: step s samples from the weights after step s − 1;
+	                               1: from those after step s − 2 (overlapped steps) */
 	double temperature, top_p;  /* sampling */
 	int64_t top_k;              /* 0: off */
 	int64_t max_new_tokens;     /* completion tokens per sample */

@@ -37,6 +37,7 @@
 #include "daemon.h"
 #include "file.h"
 #include "learner.h"
+#include "memplan.h"
 #include "names.h"
 #include "packing.h"
 #include "retain.h"
@@ -72,12 +73,50 @@ static int final_weights(struct stage_ctx *c, int64_t pipeline, const char *name
 			err_set(err, ERR_NOTFOUND, "stage '%s' left no checkpoint", name) :
 			err_set(err, ERR_NOTFOUND, "stage '%s' of pipeline %lld left no checkpoint",
 				name, (long long)pipeline);
-	rc = checkpoint_parse_config(ck.config, strlen(ck.config), name, cfg, err);
+	rc = hfconfig_parse(ck.config, strlen(ck.config), name, cfg, err);
 	memcpy(sha256, ck.sha256, SHA256_HEX_SIZE);
 	if (rc == 0 && config)
 		*config = ck.config;
 	else
 		free(ck.config);
+	return rc;
+}
+
+/* The config.json text of checkpoint directory `dir`, in *config. One that does not say
+ * its torch_dtype (nor dtype) gets the dtype the weights are stored in (the
+ * embedding's): the stage's checkpoints keep this config, and export writes the
+ * weights back in its torch_dtype, so a BF16 model stays BF16 after training. */
+static int checkpoint_config(const char *dir, char **config, struct err *err)
+{
+	char path[PATH_MAX + sizeof "/config.json"];
+	size_t size;
+	json_error_t jerr;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (file_read(path, FILE_READ_ANY, config, &size, err) < 0)
+		return -1;
+	json_t *root = json_loadb(*config, size, 0, &jerr);
+	const json_t *td = json_object_get(root, "torch_dtype");
+	if (!td || json_is_null(td))
+		td = json_object_get(root, "dtype");
+	if (!root || (td && !json_is_null(td))) { /* checkpoint_check parsed it already */
+		json_decref(root);
+		return 0;
+	}
+	struct shards s = { 0 };
+	const struct shards_tensor *t;
+	char *text = NULL;
+	int rc = shards_open(&s, dir, err);
+	if (rc == 0 && (t = shards_find(&s, "model.embed_tokens.weight")) &&
+		(json_object_set_new(root, "torch_dtype",
+			json_string(shards_torch_dtype(t->info->dtype))) < 0 ||
+		!(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)))))
+		rc = err_set(err, ERR_NOMEM, "cannot read '%s': out of memory", path);
+	if (text) {
+		free(*config);
+		*config = text;
+	}
+	shards_close(&s);
+	json_decref(root);
 	return rc;
 }
 
@@ -93,11 +132,11 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 	if (from)
 		return final_weights(c, c->pipeline->id, from, cfg, sha256, config, err);
 	if (json_object_get(model, "config"))
-		return learner_config_from_spec(json_object_get(model, "config"), cfg, err) < 0 ? -1 :
+		return memplan_model_config(json_object_get(model, "config"), cfg, err) < 0 ? -1 :
 			tokenizers_model(c->d, c->pipeline_spec, cfg, err);
 	if (json_object_get(model, "checkpoint")) {
 		const char *dir = json_string_value(json_object_get(model, "checkpoint"));
-		char path[PATH_MAX + sizeof "/config.json"], *bytes;
+		char *bytes;
 		size_t size;
 		/* submit checked it; checked again, since it may have changed since, so that a
 		 * broken file is named by the user's path, not by the blob copied from it */
@@ -109,8 +148,7 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 			return -1;
 		int rc = blobs_put(c->d, bytes, size, sha256, err);
 		free(bytes);
-		snprintf(path, sizeof path, "%s/config.json", dir);
-		if (rc == 0 && config && file_read(path, FILE_READ_ANY, config, &size, err) < 0)
+		if (rc == 0 && config && checkpoint_config(dir, config, err) < 0)
 			return -1;
 		return rc;
 	}
@@ -262,7 +300,13 @@ again:
 		l->config, c->d->wall, err) < 0) { /* step 0: the weights it started from */
 		goto fail;
 	}
-	if (store_jobs_delete_after(c->d->store, c->stage->id, l->step, err) < 0)
+	/* jobs are numbered in job steps: a grpo step is mu learner steps. With
+	 * keep_next_samples the next step's rollouts and rewards stay (their grads go):
+	 * they sampled from earlier weights than the learner resumes with */
+	int64_t per = set->per_job_step > 0 ? set->per_job_step : 1, at = l->step / per;
+	if (store_jobs_delete_after(c->d->store, c->stage->id, at + (set->keep_next_samples ? 1 : 0),
+		NULL, err) < 0 || (set->keep_next_samples &&
+		store_jobs_delete_after(c->d->store, c->stage->id, at, "grad", err) < 0))
 		goto fail;
 	if (l->step > 0)
 		log_info("stage %lld: learner resumed at saved step %ld", (long long)c->stage->id,

@@ -188,7 +188,8 @@ static const char *const sql[S_COUNT] = {
 	[S_STEP_JOBS] =
 		"SELECT " JOB_COLUMNS " FROM jobs WHERE stage = ?1 AND step = ?2 AND kind = ?3 "
 		"ORDER BY shard",
-	[S_JOBS_DELETE_AFTER] = "DELETE FROM jobs WHERE stage = ?1 AND step > ?2",
+	[S_JOBS_DELETE_AFTER] =
+		"DELETE FROM jobs WHERE stage = ?1 AND step > ?2 AND (?3 IS NULL OR kind = ?3)",
 	[S_METRIC_ADD] =
 		"INSERT INTO metrics (stage, step, name, value, ts) VALUES (?1, ?2, ?3, ?4, ?5) "
 		"ON CONFLICT (stage, step, name) DO UPDATE SET value = excluded.value, ts = excluded.ts",
@@ -1214,7 +1215,8 @@ int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *ki
 	return rc;
 }
 
-int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, struct err *err)
+int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, const char *kind,
+	struct err *err)
 {
 	const char *what = "delete the later jobs of stage";
 	if (store_tx_enter(s, 0, err, what) < 0)
@@ -1222,6 +1224,10 @@ int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, struct
 	sqlite3_stmt *st = store_stmt(s, S_JOBS_DELETE_AFTER);
 	sqlite3_bind_int64(st, 1, stage);
 	sqlite3_bind_int64(st, 2, step);
+	if (kind)
+		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
 	int ok = store_run(st) == 0;
 	if (!ok)
 		store_db_fail(s, err, "cannot %s %lld", what, (long long)stage);

@@ -422,8 +422,9 @@ int store_step_jobs(struct store *s, int64_t stage, int64_t step, const char *ki
 	struct store_job **jobs, size_t *n, struct err *err);
 void store_jobs_free(struct store_job *jobs, size_t n);
 /* Delete the stage's jobs of steps after `step` (a training stage resuming from a
- * saved step recomputes them). */
-int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, struct err *err);
+ * saved step recomputes them), only those of `kind` unless it is NULL. */
+int store_jobs_delete_after(struct store *s, int64_t stage, int64_t step, const char *kind,
+	struct err *err);
 
 /* A stage's metric at a step (written again: replaced). */
 int store_metric_add(struct store *s, int64_t stage, int64_t step, const char *name,

@@ -30,6 +30,8 @@ static const struct key config_keys[] = {
 	NUM("rope_theta", 0, K_LO_OPEN, 0, INF, 10000.0),
 	NUM("norm_eps", 0, K_LO_OPEN, 0, INF, 1e-5),
 	NUM("init_std", 0, K_LO_OPEN, 0, INF, 0.02),
+	ENUM("architecture", 0, 0, "llama|mistral|qwen2|qwen3"),
+	INT("head_dim", 0, K_DYN, 2, 65536, 0),      /* = dim / heads */
 	END,
 };
 
@@ -189,6 +191,7 @@ const struct key spec_stage_keys[] = {
 	INT("ref_refresh", SK_GRPO, 0, 0, INF, 0),                 /* 0: never */
 	BOOL("dynamic_sampling", SK_GRPO, 0),
 	BOOL("mask_truncated", SK_GRPO, 0),
+	INT("max_staleness", SK_GRPO, 0, 0, 1, 0),                 /* 1: overlapped steps */
 	/* sampling */
 	INT("samples", SK_REJECT, 0, 1, INF, 4),
 	INT("samples", SK_EVAL, 0, 0, INF, 0),                     /* besides the greedy one */

@@ -1,8 +1,8 @@
 /*
  * spec_levels — the top level, the model, datasets and rewards: what their tables
- * cannot say (exactly one model source, dim and heads, exactly one of generate, file
- * and shared, operators, the corpus mix, a reward's function choosing its keys), and
- * the entry point that runs every level in order (spec_check_tree).
+ * cannot say (exactly one model source, dim, heads and head_dim, exactly one of
+ * generate, file and shared, operators, the corpus mix, a reward's function choosing
+ * its keys), and the entry point that runs every level in order (spec_check_tree).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -15,15 +15,24 @@
 
 /* ---- model ---- */
 
-static int check_model_config(struct v *v, const struct snode *cn, json_t *cfg)
+/* The head width: given, it frees dim from being heads x head_dim (Qwen3 models are
+ * not); absent, it is dim / heads, which must then divide evenly. */
+static int check_head_dim(struct v *v, const struct snode *cn, json_t *cfg)
 {
 	char g[80];
 	long long dim = spec_jint(cfg, "dim"), heads = spec_jint(cfg, "heads");
 	const struct snode *dn = snode_get(cn, "dim"), *hn = snode_get(cn, "heads");
-	const struct snode *kvn = snode_get(cn, "kv_heads");
-	if (json_is_null(json_object_get(cfg, "kv_heads")))
-		json_object_set_new(cfg, "kv_heads", json_integer(heads));
-	long long kv = spec_jint(cfg, "kv_heads");
+	const struct snode *hdn = snode_get(cn, "head_dim");
+	if (!json_is_null(json_object_get(cfg, "head_dim"))) {
+		long long hd = spec_jint(cfg, "head_dim");
+		if (hd % 2 != 0)
+			return spec_fail(v, hdn ? hdn : cn, NULL, "model.config.head_dim",
+				"expected an even number (rope), got %lld", hd);
+		if (heads * hd > 1 << 24)
+			return spec_fail(v, hdn ? hdn : cn, NULL, "model.config.head_dim",
+				"heads x head_dim must be at most %d, got %lld x %lld", 1 << 24, heads, hd);
+		return 0;
+	}
 	if (dim % heads != 0) {
 		if (dn)
 			return spec_fail(v, dn, NULL, "model.config.dim", "expected a multiple of heads (%lld), got %s",
@@ -34,6 +43,19 @@ static int check_model_config(struct v *v, const struct snode *cn, json_t *cfg)
 	if ((dim / heads) % 2 != 0)
 		return spec_fail(v, dn ? dn : hn ? hn : cn, NULL, dn ? "model.config.dim" : "model.config.heads",
 			"dim / heads must be even (rope), got %lld / %lld", dim, heads);
+	return json_object_set_new(cfg, "head_dim", json_integer(dim / heads)) < 0 ? spec_nomem(v) : 0;
+}
+
+static int check_model_config(struct v *v, const struct snode *cn, json_t *cfg)
+{
+	char g[80];
+	long long heads = spec_jint(cfg, "heads");
+	const struct snode *kvn = snode_get(cn, "kv_heads");
+	if (json_is_null(json_object_get(cfg, "kv_heads")))
+		json_object_set_new(cfg, "kv_heads", json_integer(heads));
+	long long kv = spec_jint(cfg, "kv_heads");
+	if (check_head_dim(v, cn, cfg) < 0)
+		return -1;
 	if (heads % kv != 0)
 		return spec_fail(v, kvn, NULL, "model.config.kv_heads", "expected a divisor of heads (%lld), got %s",
 			heads, spec_got(kvn, g, sizeof g));

@@ -40,10 +40,13 @@ static const struct note notes[] = {
 	{ "model", "tokenizer", NULL, "the checkpoint's, else bytes",
 	  "a tokenizer.json or a directory with one" },
 	{ "config", "kv_heads", NULL, "= heads", "a divisor of heads" },
-	{ "config", "dim", NULL, NULL, "a multiple of heads; dim / heads even" },
+	{ "config", "dim", NULL, NULL, "a multiple of heads; dim / heads even (unless `head_dim` is given)" },
 	{ "config", "max_seq", NULL, NULL, "the context: prompts and examples must fit" },
 	{ "config", "vocab", NULL, NULL, "bytes: ids 0-255, then 7 special tokens; with "
 	  "`model.tokenizer`, the tokenizer's size" },
+	{ "config", "architecture", NULL, NULL, "the Hugging Face model_type: qwen2 adds q/k/v "
+	  "biases, qwen3 a per-head RMSNorm of q and k; mistral is llama's network" },
+	{ "config", "head_dim", NULL, "= dim / heads", "even; given, dim need not be heads x head_dim" },
 	{ "dataset", "mix", NULL, "0.35, 0.35, 0.3", "style `corpus` only; sums to 1" },
 	{ "dataset", "operators", NULL, NULL, "some of `+-*`, each at most once" },
 	{ "dataset", "seed", NULL, NULL, "generator seed, independent of the pipeline's" },

@@ -118,6 +118,7 @@
 #define PROTO_MAX_FRAME_SIZE  (256LL << 20)        /* bytes per frame, any frame */
 #define PROTO_MAX_HEADER_SIZE (4 << 20)            /* bytes of header JSON */
 #define PROTO_MAX_DEPTH       32                   /* JSON nesting; {} is depth 1 */
+#define PROTO_MAX_IMPORT_SIZE (4LL << 30)          /* bytes of a dataset_import's file */
 #define PROTO_MAX_ENVELOPE    255                  /* identity / topic bytes */
 #define PROTO_CHUNK_SIZE      (1 << 20)            /* FETCH/CHUNK default piece */
 #define PROTO_UPLOAD_WINDOW   4                    /* PUTs a worker may have unanswered */

@@ -159,7 +159,7 @@ int fit_model_config(const json_t *spec, struct model_config *cfg, struct err *e
 	}
 	if (!dir)
 		return 0;
-	return checkpoint_read_config(dir, cfg, err) < 0 ? -1 : 1;
+	return hfconfig_read(dir, cfg, err) < 0 ? -1 : 1;
 }
 
 int fit_tokenizer_paths(const json_t *spec, struct tokenizer_paths *p, struct err *err)

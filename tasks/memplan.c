@@ -9,15 +9,24 @@
 #include "checkpoint.h"
 #include "model.h"
 
+/* Floats per token of the q and k heads' norm (qk_norm): the heads before it and
+ * their rstd. */
+static double qk_norm_floats(const struct model_config *c)
+{
+	return c->qk_norm ? (double)(c->n_heads + c->n_kv_heads) * (config_head_dim(c) + 1) : 0;
+}
+
 double memplan_row_bytes(const struct model_config *c, int T)
 {
 	double C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers, NH = c->n_heads;
-	double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * config_head_dim(c);
-	/* model.c's activations, per layer: x ln1 atty x2 ln2, 2 rstd, qkv, gu h; then
-	 * xf lnf, rstd, logits dlogits, tok_stats, dx dtmp, dqkv, dgu dh; att and datt
-	 * are T x T per head (every layer's att, one datt) */
-	double floats = T * (L * (5 * C + 2 + QKV + 3 * F) + 4 * C + 1 + 2 * V + MODEL_TOK_STATS +
-		QKV + 3 * F) + (L + 1) * NH * T * (double)T;
+	double HD = config_head_dim(c), A = NH * HD, QKV = (NH + 2.0 * c->n_kv_heads) * HD;
+	/* model.c's activations, per layer: x ln1 x2 ln2, 2 rstd, qkv, q/k before their
+	 * norm, atty (NH x HD wide, which need not be C), gu h; then xf lnf, rstd, logits
+	 * dlogits, tok_stats, dx, dtmp (the wider of C and NH x HD), dqkv, dgu dh; att
+	 * and datt are T x T per head (every layer's att, one datt) */
+	double floats = T * (L * (4 * C + A + 2 + QKV + qk_norm_floats(c) + 3 * F) + 3 * C +
+		(A > C ? A : C) + 1 + 2 * V + MODEL_TOK_STATS + QKV + 3 * F) +
+		(L + 1) * NH * T * (double)T;
 	return 4.0 * floats;
 }
 
@@ -27,10 +36,11 @@ double memplan_gen_bytes(const struct model_config *c, int max_len)
 	double HD = config_head_dim(c), KV = c->n_kv_heads * HD;
 	double QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
 	/* generate.c's gen_init per sequence: K and V caches of every layer, one
-	 * position's x/ln/qkv/gu/h, logits and probabilities, scores over max_len; the
-	 * sampler's index buffer (8 V) and the result's tokens and log-probs */
-	return 4.0 * (2 * L * max_len * KV + 3 * C + QKV + 3 * F + 2 * V + NH * max_len +
-		2 * max_len) + 8 * V + (double)max_len * 10 + 64;
+	 * position's x/ln/atty (NH x HD)/qkv/q and k before their norm/gu/h, logits and
+	 * probabilities, scores over max_len; the sampler's index buffer (8 V) and the
+	 * result's tokens and log-probs */
+	return 4.0 * (2 * L * max_len * KV + 2 * C + NH * HD + QKV + qk_norm_floats(c) + 3 * F +
+		2 * V + NH * max_len + 2 * max_len) + 8 * V + (double)max_len * 10 + 64;
 }
 
 double memplan_rows(double budget, double per_row, double n)
@@ -41,6 +51,50 @@ double memplan_rows(double budget, double per_row, double n)
 	return rows < n ? rows : n;
 }
 
+/* c's integer (number) key into *out; absent keys keep config_defaults' value. */
+static void take_int(const json_t *c, const char *key, int *out)
+{
+	if (json_is_integer(json_object_get(c, key)))
+		*out = (int)json_integer_value(json_object_get(c, key));
+}
+
+static void take_float(const json_t *c, const char *key, float *out)
+{
+	if (json_is_number(json_object_get(c, key)))
+		*out = (float)json_number_value(json_object_get(c, key));
+}
+
+int memplan_model_config(const json_t *c, struct model_config *cfg, struct err *err)
+{
+	const char *arch = json_string_value(json_object_get(c, "architecture"));
+	config_defaults(cfg);
+	for (int a = ARCH_LLAMA; arch && a <= ARCH_QWEN3; a++)
+		if (!strcmp(arch, config_arch_name((enum model_arch)a)))
+			cfg->arch = (enum model_arch)a;
+	if (arch && strcmp(arch, config_arch_name(cfg->arch)))
+		return err_set(err, ERR_INVALID, "invalid model config: architecture '%s' is not "
+			"supported (supported: llama, mistral, qwen2, qwen3)", arch);
+	/* implied by the architecture, as HF's config classes imply them */
+	cfg->qkv_bias = cfg->arch == ARCH_QWEN2;
+	cfg->qk_norm = cfg->arch == ARCH_QWEN3;
+	take_int(c, "dim", &cfg->dim);
+	take_int(c, "layers", &cfg->n_layers);
+	take_int(c, "heads", &cfg->n_heads);
+	cfg->n_kv_heads = cfg->n_heads;
+	take_int(c, "kv_heads", &cfg->n_kv_heads);
+	take_int(c, "ffn", &cfg->ffn);
+	take_int(c, "max_seq", &cfg->max_seq);
+	cfg->tied = json_is_true(json_object_get(c, "tied"));
+	take_float(c, "rope_theta", &cfg->rope_theta);
+	take_float(c, "norm_eps", &cfg->norm_eps);
+	/* dim / heads is head_dim 0 (config.h): a Llama config.json stays as it was */
+	int hd = 0;
+	take_int(c, "head_dim", &hd);
+	if (cfg->n_heads > 0 && !(cfg->dim % cfg->n_heads == 0 && hd == cfg->dim / cfg->n_heads))
+		cfg->head_dim = hd;
+	return config_validate(cfg, err);
+}
+
 int memplan_config(const json_t *spec, int vocab, struct model_config *cfg, struct err *err)
 {
 	const json_t *model = json_object_get(spec, "model");
@@ -48,16 +102,11 @@ int memplan_config(const json_t *spec, int vocab, struct model_config *cfg, stru
 	const char *dir = json_string_value(json_object_get(model, "checkpoint"));
 	config_defaults(cfg);
 	if (dir)
-		return checkpoint_read_config(dir, cfg, err) < 0 ? err_wrap(err, "model.checkpoint") : 1;
+		return hfconfig_read(dir, cfg, err) < 0 ? err_wrap(err, "model.checkpoint") : 1;
 	if (!c)
 		return 0;
-	cfg->dim = (int)json_integer_value(json_object_get(c, "dim"));
-	cfg->n_layers = (int)json_integer_value(json_object_get(c, "layers"));
-	cfg->n_heads = (int)json_integer_value(json_object_get(c, "heads"));
-	cfg->n_kv_heads = (int)json_integer_value(json_object_get(c, "kv_heads"));
-	cfg->ffn = (int)json_integer_value(json_object_get(c, "ffn"));
-	cfg->max_seq = (int)json_integer_value(json_object_get(c, "max_seq"));
-	cfg->tied = json_is_true(json_object_get(c, "tied"));
+	if (memplan_model_config(c, cfg, err) < 0)
+		return err_wrap(err, "model.config");
 	if (vocab > 0)
 		cfg->vocab = vocab;
 	return config_validate(cfg, err) < 0 ? err_wrap(err, "model.config") : 1;
@@ -193,8 +242,8 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 		}
 		double seqs = 0;
 		if (kind && !strcmp(kind, "grpo")) {
-			double g = num(st, "group"), per = floor(MEMPLAN_GRPO_SEQS / g);
-			seqs = (per > 0 ? per : 1) * g;
+			double g = num(st, "group");
+			seqs = (double)memplan_grpo_prompts((long long)g) * g;
 		} else if (kind && !strcmp(kind, "eval")) {
 			seqs = MEMPLAN_EVAL_PROMPTS * fmax(1, num(st, "samples"));
 		} else if (kind && !strcmp(kind, "rejection_sample")) {

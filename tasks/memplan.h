@@ -29,7 +29,8 @@
  *
  * The per-row formulas and the byte budgets are the ones the workers size their jobs
  * with (job_rollout.c's rollout_rows and job_grad.c's grad_rows call them); the job
- * sizes are the daemon's (stage_grpo.c, stage_eval.c, stage_reject.c).
+ * sizes below are the ones the daemon cuts its rollout jobs to (stage_grpo.c,
+ * stage_eval.c, stage_reject.c use them), so the estimate is of the jobs that run.
  */
 #ifndef R1_MEMPLAN_H
 #define R1_MEMPLAN_H
@@ -45,6 +46,15 @@
 #define MEMPLAN_GRPO_SEQS 64      /* sequences per GRPO rollout job (prompts x group) */
 #define MEMPLAN_EVAL_PROMPTS 50   /* prompts per eval rollout job */
 #define MEMPLAN_REJECT_PROMPTS 32 /* prompts per rejection_sample rollout job */
+
+/* Prompts per GRPO rollout job of a stage with `group` samples a prompt:
+ * MEMPLAN_GRPO_SEQS / group, at least 1. Part of the daemon's job keys: changing it
+ * renumbers running stages' rollout jobs. */
+static inline long long memplan_grpo_prompts(long long group)
+{
+	long long k = MEMPLAN_GRPO_SEQS / (group > 0 ? group : 1);
+	return k > 0 ? k : 1;
+}
 
 /* Bytes of training activations (forward + backward) per row of T tokens. */
 double memplan_row_bytes(const struct model_config *c, int T);
@@ -72,6 +82,13 @@ struct memplan {
 	double job_row_bytes;      /* activations (+ generator) per row */
 	double worker;             /* job_model + job_ref + job_rows x job_row_bytes */
 };
+
+/*
+ * The model config of a normalised spec's model.config object (its architecture,
+ * head_dim and the rest; the byte vocabulary), checked by config_validate. The
+ * daemon makes a `config` model's fresh weights from it, validate estimates with it.
+ */
+int memplan_model_config(const json_t *config, struct model_config *cfg, struct err *err);
 
 /*
  * The model config of the normalised spec: model.config (vocab: `vocab` when it is

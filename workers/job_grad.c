@@ -10,13 +10,26 @@
  *                        ce: mask: [len(tokens) - S flags 0 or 1] (optional: all 1),
  *                        grpo: adv: A (finite), old_lp: [len(tokens) - S numbers]}
  *   grpo only         ref_weights: sha256 or null (absent = null), beta >= 0,
- *                     clip_low in [0, 1], clip_high >= 0
+ *                     clip_low in [0, 1], clip_high >= 0;
+ *                     seqs[i].ref_lp: [len(tokens) - S numbers], the reference's
+ *                     log-probs (on every sequence or on none): with them the job
+ *                     runs no forward of the reference (ref_weights still says the
+ *                     KL term is on);
+ *                     return_ref_lp: true to get the reference's log-probs back
+ *                     (only when the job computes them: ref_weights set, no ref_lp)
  *
  * The shard's loss is Σ_i Σ_{t >= S_i, mask} w_i · ℓ(i, t), ℓ the loss of predicting
  * tokens[t] from tokens[< t]: CE −log p, or GRPO's clipped surrogate + β·k3 KL
  * (loss.h) with ρ = exp(log p − old_lp[t − S]) and the reference model's log-prob
  * of the same token. The daemon picks w_i so that shard gradients add up. Without
  * a reference there is no KL term (β is ignored and kl_sum is 0).
+ *
+ * Reference log-probs depend on the micro-batching (a GEMM's bits depend on its
+ * shape), so the only place that reproduces them exactly is a job over the same
+ * shard: the daemon has the first grad round of an RL step return them
+ * (return_ref_lp) and hands them to the later rounds (ref_lp), which then run one
+ * forward instead of two. Carried as JSON reals (17 significant digits), the
+ * floats come back bit for bit.
  *
  * How. Row i of a batch is tokens[0 .. len−2] (inputs), its targets
  * tokens[1 .. len−1]; position t−1 carries weight w_i when t >= S_i and mask[t − S_i]
@@ -51,6 +64,7 @@ struct grad_seq {
 	int n, start;
 	float weight, adv;
 	float *old_lp;     /* grpo: n − start values */
+	float *ref_lp;     /* grpo: n − start values given or computed, or NULL */
 	unsigned char *mask; /* ce: n − start flags, NULL: all trained */
 };
 
@@ -58,6 +72,8 @@ struct grad_job {
 	struct jobmodel_spec spec;
 	int grpo;
 	const char *ref;   /* grpo: reference weights, or NULL */
+	int given_ref_lp;  /* grpo: every sequence carries ref_lp: no reference forward */
+	int return_ref_lp; /* grpo: the result carries the computed ref_lp */
 	struct grpo_params gp;
 	struct grad_seq *seqs;
 	size_t n;
@@ -69,6 +85,7 @@ static void grad_job_release(struct grad_job *g)
 	for (size_t i = 0; g->seqs && i < g->n; i++) {
 		free(g->seqs[i].tokens);
 		free(g->seqs[i].old_lp);
+		free(g->seqs[i].ref_lp);
 		free(g->seqs[i].mask);
 	}
 	free(g->seqs);
@@ -129,6 +146,21 @@ static int grad_parse_seq(struct jobparams *p, const struct grad_job *g, const j
 			return jobparams_fail(p, "old_lp", "expected an array of log-probs (finite numbers)");
 		s->old_lp[t] = (float)json_number_value(v);
 	}
+	if (!json_object_get(o, "ref_lp"))
+		return 0;
+	if (jobparams_array(p, o, "ref_lp", "an array of log-probs", &a) < 0)
+		return -1;
+	if (json_array_size(a) != k)
+		return jobparams_fail(p, "ref_lp", "%zu values, expected %zu (one per token from start)",
+			json_array_size(a), k);
+	if (!(s->ref_lp = malloc(k * sizeof *s->ref_lp)))
+		return err_set(p->err, ERR_NOMEM, "grad: out of memory");
+	for (size_t t = 0; t < k; t++) {
+		const json_t *v = json_array_get(a, t);
+		if (!json_is_number(v) || !isfinite(json_number_value(v)))
+			return jobparams_fail(p, "ref_lp", "expected an array of log-probs (finite numbers)");
+		s->ref_lp[t] = (float)json_number_value(v);
+	}
 	return 0;
 }
 
@@ -152,7 +184,8 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 		if (jobparams_sha(&p, params, "ref_weights", 1, &g->ref) < 0 ||
 			jobparams_num(&p, params, "beta", 1, 0, 0, 1e30, &beta) < 0 ||
 			jobparams_num(&p, params, "clip_low", 1, 0, 0, 1, &lo) < 0 ||
-			jobparams_num(&p, params, "clip_high", 1, 0, 0, 1e30, &hi) < 0)
+			jobparams_num(&p, params, "clip_high", 1, 0, 0, 1e30, &hi) < 0 ||
+			jobparams_bool(&p, params, "return_ref_lp", 0, 0, &g->return_ref_lp) < 0)
 			return -1;
 		g->gp = (struct grpo_params){ .eps_low = (float)lo, .eps_high = (float)hi,
 			.beta = g->ref ? (float)beta : 0.0f };
@@ -175,7 +208,14 @@ static int grad_parse(const json_t *params, struct grad_job *g, struct err *err)
 			return -1;
 		if (g->seqs[i].n - 1 > g->T)
 			g->T = g->seqs[i].n - 1;
+		if (g->seqs[i].ref_lp && !g->ref)
+			return jobparams_fail(&p, "ref_lp", "given without ref_weights");
+		if (i > 0 && !g->seqs[i].ref_lp != !g->seqs[0].ref_lp)
+			return jobparams_fail(&p, "ref_lp", "on some sequences only (all or none)");
 	}
+	g->given_ref_lp = g->grpo && g->seqs[0].ref_lp;
+	if (g->return_ref_lp && (!g->ref || g->given_ref_lp))
+		g->return_ref_lp = 0; /* nothing computed to return */
 	return 0;
 }
 
@@ -201,6 +241,8 @@ static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *
 	memset(b->w, 0, N * sizeof(float));
 	memset(b->adv, 0, N * sizeof(float));
 	memset(b->old_lp, 0, N * sizeof(float));
+	if (g->given_ref_lp)
+		memset(b->ref_lp, 0, N * sizeof(float));
 	for (int r = 0; r < B; r++) {
 		const struct grad_seq *s = &g->seqs[order[first + (size_t)r]];
 		b->lengths[r] = s->n - 1;
@@ -214,6 +256,8 @@ static struct model_batch grad_fill(const struct grad_job *g, struct grad_bufs *
 			b->adv[k] = s->adv;
 			if (s->old_lp)
 				b->old_lp[k] = s->old_lp[t + 1 - s->start];
+			if (g->given_ref_lp)
+				b->ref_lp[k] = s->ref_lp[t + 1 - s->start];
 		}
 	}
 	return (struct model_batch){ .B = B, .T = T, .tokens = b->inputs, .lengths = b->lengths };
@@ -247,6 +291,43 @@ static void *grad_encode(const struct model *m, size_t *size)
 	return out;
 }
 
+/* Copy the reference's log-probs of the rows of a micro-batch to their sequences. */
+static int keep_ref_lp(struct grad_job *g, const struct grad_bufs *b, const size_t *order,
+	size_t first, int B, int T, struct err *err)
+{
+	for (int r = 0; r < B; r++) {
+		struct grad_seq *s = &g->seqs[order[first + (size_t)r]];
+		size_t k = (size_t)(s->n - s->start);
+		if (!(s->ref_lp = malloc(k * sizeof *s->ref_lp)))
+			return err_set(err, ERR_NOMEM, "grad: out of memory");
+		for (size_t t = 0; t < k; t++)
+			s->ref_lp[t] = b->ref_lp[(size_t)r * T + (size_t)s->start - 1 + t];
+	}
+	return 0;
+}
+
+/* [[ref_lp of seqs[i]] ...] in params order; NULL if out of memory or one is not
+ * finite (a JSON number cannot say inf; the loss then is not finite either). */
+static json_t *ref_lp_json(const struct grad_job *g)
+{
+	json_t *all = json_array();
+	for (size_t i = 0; all && i < g->n; i++) {
+		const struct grad_seq *s = &g->seqs[i];
+		json_t *a = json_array();
+		for (int t = 0; a && t < s->n - s->start; t++)
+			if (!isfinite(s->ref_lp[t]) ||
+				json_array_append_new(a, json_real(s->ref_lp[t])) < 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		if (!a || json_array_append_new(all, a) < 0) {
+			json_decref(all);
+			all = NULL;
+		}
+	}
+	return all;
+}
+
 int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 {
 	struct grad_job g;
@@ -277,7 +358,8 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	if (!m)
 		goto out;
 	const float *ref = NULL;
-	if (g.grpo && g.ref && !(ref = jobmodel_params(job, "grad", g.ref, &out->retryable, err)))
+	if (g.grpo && g.ref && !g.given_ref_lp &&
+		!(ref = jobmodel_params(job, "grad", g.ref, &out->retryable, err)))
 		goto out;
 	/* jobmodel_params may have loaded other weights beside m; m is still current */
 	size_t N = (size_t)MB * T;
@@ -309,8 +391,10 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 		model_forward(m, &batch);
 		if (g.grpo) {
 			/* the same weights (or no reference: KL ignored) give the same log-probs */
-			if (!ref || ref == m->params_mem)
+			if (!g.given_ref_lp && (!ref || ref == m->params_mem))
 				loss_token_logprobs(m, b.targets, b.ref_lp);
+			if (g.return_ref_lp && keep_ref_lp(&g, &b, order, first, B, Tb, err) < 0)
+				goto out;
 			loss_grpo(m, b.targets, b.w, b.adv, b.old_lp, b.ref_lp, &g.gp, &st);
 		} else {
 			loss_cross_entropy(m, b.targets, b.w, &st);
@@ -325,7 +409,7 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 		}
 		model_backward(m, &batch);
 	}
-	if (!g.grpo || !ref)
+	if (!g.grpo || !g.ref)
 		sum[2] = 0;
 	if (!isfinite(sum[0]) || !isfinite(sum[1]) || !isfinite(sum[2]) || !isfinite(sum[4])) {
 		err_set(err, ERR_INVALID, "grad: the loss is not finite (%g)", sum[0]);
@@ -343,6 +427,9 @@ int job_grad_run(const struct job *job, struct job_output *out, struct err *err)
 	if (out->result && g.grpo &&
 		(json_object_set_new(out->result, "kl_sum", json_real(sum[2])) ||
 		 json_object_set_new(out->result, "clip_count", json_integer((json_int_t)llround(sum[3])))))
+		err_set(err, ERR_NOMEM, "grad: out of memory");
+	else if (out->result && g.return_ref_lp &&
+		json_object_set_new(out->result, "ref_lp", ref_lp_json(&g)))
 		err_set(err, ERR_NOMEM, "grad: out of memory");
 	else if (out->result)
 		rc = 0;

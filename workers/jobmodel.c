@@ -28,7 +28,7 @@ int jobmodel_spec_read(struct jobparams *p, const json_t *params, struct jobmode
 	s->config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	if (!s->config_text)
 		return err_set(p->err, ERR_NOMEM, "%s: config: out of memory", p->kind);
-	if (checkpoint_parse_config(s->config_text, strlen(s->config_text), "config", &s->cfg,
+	if (hfconfig_parse(s->config_text, strlen(s->config_text), "config", &s->cfg,
 			p->err) < 0) {
 		jobmodel_spec_release(s);
 		return err_wrap(p->err, "%s", p->kind);

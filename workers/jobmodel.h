@@ -5,7 +5,7 @@
  * Params (shared by every model-running kind)
  *   weights   sha256 of a checkpoint blob: the bytes of an HF model.safetensors
  *             (HF tensor names, as checkpoint_save writes it)
- *   config    the HF config.json object, as checkpoint_write_config writes it
+ *   config    the HF config.json object, as hfconfig_write writes it
  * The blob comes through job_blob_path (fetched and verified when missing).
  *
  * Cache. One model lives in a static slot, keyed by the config's canonical text

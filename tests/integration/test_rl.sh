@@ -108,6 +108,24 @@ stop_all() {
 
 run one 1
 
+# --- the reference runs once per sample: final (mu 2) has its round-0 grad jobs return the
+# reference's log-probs and its round-1 jobs take them (no second reference forward);
+# zero (mu 1) neither asks nor gives
+refq() { sql "SELECT count(*) FROM jobs j JOIN stages s ON s.id = j.stage WHERE j.kind = 'grad'
+	AND s.name = '$1' AND $2"; }
+r0=$(refq final "j.shard < 100000"); r1n=$(refq final "j.shard >= 100000")
+(( r0 > 0 && r1n > 0 )) || fail "final: $r0 round-0 and $r1n round-1 grad jobs, expected some of both"
+[[ $(refq final "j.shard < 100000 AND json_extract(j.params, '\$.return_ref_lp') = 1
+	AND json_array_length(j.result, '\$.ref_lp') = json_array_length(j.params, '\$.seqs')") == "$r0" ]] ||
+	fail "final: not every round-0 grad job returned the reference's log-probs"
+[[ $(refq final "j.shard >= 100000 AND json_extract(j.params, '\$.return_ref_lp') = 0
+	AND json_extract(j.params, '\$.seqs[0].ref_lp') IS NOT NULL") == "$r1n" ]] ||
+	fail "final: not every round-1 grad job was given the reference's log-probs"
+[[ $(refq zero "json_extract(j.params, '\$.return_ref_lp') = 0 AND json_extract(j.result, '\$.ref_lp') IS NULL
+	AND json_extract(j.params, '\$.seqs[0].ref_lp') IS NULL") == $(refq zero 1) ]] ||
+	fail "zero (mu 1): a grad job asked for or was given the reference's log-probs"
+log "final: $r0 round-0 grad jobs returned the reference's log-probs, $r1n round-1 jobs took them"
+
 # --- zero's per-step metrics
 r1rc metrics "$ID" --stage zero --csv; expect_rc 0 "metrics --stage zero --csv"
 for m in reward_mean kl clip_frac entropy length_mean zero_std_groups reward_m_mean; do

@@ -259,7 +259,7 @@ static void test_checkpoint__config_json_uses_hf_keys(void)
 	config_defaults(&c);
 	c.pad_id = -1;
 	struct err e = { 0 };
-	CHECK_MSG(checkpoint_write_config(path_in("cfg", NULL), &c, &e) == 0, "%s", e.msg);
+	CHECK_MSG(hfconfig_write(path_in("cfg", NULL), &c, &e) == 0, "%s", e.msg);
 	size_t len;
 	char *text = (char *)testdir_read(path_in("cfg", "config.json"), &len);
 	CHECK(text[len - 1] == '\n');
@@ -301,20 +301,20 @@ static void test_checkpoint__config_json_uses_hf_keys(void)
 	free(text);
 
 	struct model_config back;
-	CHECK_MSG(checkpoint_read_config(path_in("cfg", NULL), &back, &e) == 0, "%s", e.msg);
+	CHECK_MSG(hfconfig_read(path_in("cfg", NULL), &back, &e) == 0, "%s", e.msg);
 	CHECK(same_config(&c, &back));
 
 	/* odd floats survive the round trip exactly */
 	c.rope_theta = 500000.0f;
 	c.norm_eps = 1.1e-6f;
 	c.pad_id = 5;
-	CHECK_MSG(checkpoint_write_config(path_in("cfg", NULL), &c, &e) == 0, "%s", e.msg);
-	CHECK_MSG(checkpoint_read_config(path_in("cfg", NULL), &back, &e) == 0, "%s", e.msg);
+	CHECK_MSG(hfconfig_write(path_in("cfg", NULL), &c, &e) == 0, "%s", e.msg);
+	CHECK_MSG(hfconfig_read(path_in("cfg", NULL), &back, &e) == 0, "%s", e.msg);
 	CHECK(same_config(&c, &back));
 
 	/* an invalid config is not written */
 	c.n_heads = 3;
-	CHECK_ERR(checkpoint_write_config(path_in("cfg2", NULL), &c, &e), e, "cfg2/config.json'",
+	CHECK_ERR(hfconfig_write(path_in("cfg2", NULL), &c, &e), e, "cfg2/config.json'",
 		"num_attention_heads");
 	testdir_done();
 }
@@ -328,7 +328,7 @@ static void test_checkpoint__config_defaults_for_optional_keys(void)
 	struct model_config c, def;
 	struct err e = { 0 };
 	config_defaults(&def);
-	CHECK_MSG(checkpoint_read_config(path_in("d", NULL), &c, &e) == 0, "%s", e.msg);
+	CHECK_MSG(hfconfig_read(path_in("d", NULL), &c, &e) == 0, "%s", e.msg);
 	CHECK(c.dim == 64 && c.n_layers == 3 && c.n_heads == 8 && c.vocab == 300 && c.ffn == 100);
 	CHECK(c.n_kv_heads == 8);
 	CHECK(c.max_seq == def.max_seq && c.rope_theta == def.rope_theta && c.norm_eps == def.norm_eps);
@@ -354,7 +354,7 @@ static void test_checkpoint__reads_hf_config(void)
 	struct model_config c, def;
 	struct err e = { 0 };
 	config_defaults(&def);
-	CHECK_MSG(checkpoint_read_config(path_in("hf", NULL), &c, &e) == 0, "%s", e.msg);
+	CHECK_MSG(hfconfig_read(path_in("hf", NULL), &c, &e) == 0, "%s", e.msg);
 	CHECK(c.dim == 2048 && c.n_heads == 32 && c.n_kv_heads == 4 && c.n_layers == 22);
 	CHECK(c.vocab == 32000 && c.ffn == 5632 && c.max_seq == 2048);
 	CHECK(c.rope_theta == 10000.0f && c.norm_eps == 1e-5f && !c.tied);
@@ -367,7 +367,7 @@ static void config_fails(const char *json, const char *want1, const char *want2)
 	write_text(path_in("bad", "config.json"), json);
 	struct model_config c;
 	struct err e = { 0 };
-	int rc = checkpoint_read_config(path_in("bad", NULL), &c, &e);
+	int rc = hfconfig_read(path_in("bad", NULL), &c, &e);
 	CHECK_MSG(rc == -1, "accepted %s", json);
 	CHECK_MSG(strstr(e.msg, "bad/config.json'") && strstr(e.msg, want1) && strstr(e.msg, want2),
 		"message '%s' for %s", e.msg, json);
@@ -384,7 +384,7 @@ static void test_checkpoint__config_errors(void)
 	struct err e = { 0 };
 	struct model_config c;
 	mkdir(path_in("bad", NULL), 0777);
-	CHECK_ERR(checkpoint_read_config(path_in("bad", NULL), &c, &e), e, "cannot open '", "bad/config.json'");
+	CHECK_ERR(hfconfig_read(path_in("bad", NULL), &c, &e), e, "cannot open '", "bad/config.json'");
 	CHECK(e.code == ERR_NOTFOUND);
 	CHECK_ERR(checkpoint_load(&m, path_in("bad", NULL), 1, 0, &e), e, "bad/config.json'");
 	CHECK_ERR(checkpoint_load(&m, path_in("nowhere", NULL), 1, 0, &e), e, "nowhere/config.json'");
@@ -504,16 +504,16 @@ static void test_checkpoint__architectures(void)
 		struct err e = { 0 };
 		snprintf(json, sizeof json, "{" REQ ", %s}", cases[i].extra);
 		write_text(path_in("a", "config.json"), json);
-		CHECK_MSG(checkpoint_read_config(path_in("a", NULL), &c, &e) == 0, "%s: %s", json, e.msg);
+		CHECK_MSG(hfconfig_read(path_in("a", NULL), &c, &e) == 0, "%s: %s", json, e.msg);
 		CHECK_MSG(c.arch == cases[i].arch && c.head_dim == cases[i].head_dim && c.qkv_bias == cases[i].bias
 			&& c.qk_norm == cases[i].norm && c.rope.kind == cases[i].rope, "read %s", json);
-		CHECK_MSG(checkpoint_write_config(path_in("w", NULL), &c, &e) == 0, "%s", e.msg);
+		CHECK_MSG(hfconfig_write(path_in("w", NULL), &c, &e) == 0, "%s", e.msg);
 		size_t len;
 		char *text = (char *)testdir_read(path_in("w", "config.json"), &len);
 		for (int k = 0; k < 4 && cases[i].written[k]; k++)
 			CHECK_MSG(strstr(text, cases[i].written[k]), "%s lacks %s", text, cases[i].written[k]);
 		free(text);
-		CHECK_MSG(checkpoint_read_config(path_in("w", NULL), &back, &e) == 0, "%s", e.msg);
+		CHECK_MSG(hfconfig_read(path_in("w", NULL), &back, &e) == 0, "%s", e.msg);
 		CHECK(same_config(&c, &back) && back.arch == c.arch && config_head_dim(&back) == config_head_dim(&c)
 			&& memcmp(&back.rope, &c.rope, sizeof c.rope) == 0);
 	}
@@ -523,7 +523,7 @@ static void test_checkpoint__architectures(void)
 		struct model_config c;
 		struct err e = { 0 };
 		write_text(path_in("a", "config.json"), "{" REQ ", \"eos_token_id\": [7, 8, 9]}");
-		CHECK_MSG(checkpoint_read_config(path_in("a", NULL), &c, &e) == 0, "%s", e.msg);
+		CHECK_MSG(hfconfig_read(path_in("a", NULL), &c, &e) == 0, "%s", e.msg);
 		CHECK(c.eos_id == 7);
 	}
 
@@ -559,7 +559,7 @@ static void test_checkpoint__architectures(void)
 		rewrite_model(&m, path_in("s", NULL), NULL, NULL, 0, NULL);
 		c = tiny_config(true);
 		c.head_dim = saved[i].arch == ARCH_QWEN3 ? 6 : 0;
-		CHECK_MSG(checkpoint_write_config(path_in("s", NULL), &c, &e) == 0, "%s", e.msg);
+		CHECK_MSG(hfconfig_write(path_in("s", NULL), &c, &e) == 0, "%s", e.msg);
 		CHECK_ERR(checkpoint_check(path_in("s", NULL), NULL, &e), e, "s/model.safetensors'", "unexpected tensor");
 		model_release(&m);
 	}

@@ -3,6 +3,7 @@
 
 #include "jobmodel.h"
 #include "memplan.h"
+#include "model.h"
 #include "test.h"
 
 /* The default model.config: dim 128, 4 layers, 4 heads (HD 32), ffn 336, byte vocab
@@ -120,6 +121,68 @@ static void test_memplan__concurrent_learners(void)
 	json_decref(spec);
 }
 
+/* A spec's architecture makes the config's flags; head_dim 24 x 2 heads is not dim 32. */
+static void test_memplan__config_of_a_qwen3_spec(void)
+{
+	json_t *c = json_loads("{\"architecture\": \"qwen3\", \"dim\": 32, \"layers\": 1, "
+		"\"heads\": 2, \"kv_heads\": 1, \"head_dim\": 24, \"ffn\": 64, \"max_seq\": 48, "
+		"\"tied\": true, \"rope_theta\": 1e6, \"norm_eps\": 1e-6}", 0, NULL);
+	struct model_config cfg;
+	struct err e = { 0 };
+	CHECK(c && memplan_model_config(c, &cfg, &e) == 0);
+	CHECK(cfg.arch == ARCH_QWEN3 && cfg.qk_norm && !cfg.qkv_bias && cfg.tied);
+	CHECK(cfg.head_dim == 24 && cfg.n_kv_heads == 1 && cfg.rope_theta == 1e6f);
+	/* embed 264·32 = 8448 (tied); the layer: norms 2·32, q 48·32, k and v 24·32 each,
+	 * o 32·48, gate and up 2·64·32, down 32·64, q_norm and k_norm 24 each = 10864;
+	 * final norm 32 */
+	CHECK(config_num_params(&cfg) == 8448 + 10864 + 32);
+	/* qwen2: q/k/v biases; head_dim = dim / heads is no head_dim of its own */
+	json_object_set_new(c, "architecture", json_string("qwen2"));
+	json_object_set_new(c, "head_dim", json_integer(16));
+	CHECK(memplan_model_config(c, &cfg, &e) == 0);
+	CHECK(cfg.arch == ARCH_QWEN2 && cfg.qkv_bias && !cfg.qk_norm && cfg.head_dim == 0);
+	json_object_set_new(c, "architecture", json_string("mistral"));
+	CHECK(memplan_model_config(c, &cfg, &e) == 0);
+	CHECK(cfg.arch == ARCH_MISTRAL && !cfg.qkv_bias && !cfg.qk_norm);
+	json_object_del(c, "architecture"); /* a spec normalised before the key existed */
+	CHECK(memplan_model_config(c, &cfg, &e) == 0 && cfg.arch == ARCH_LLAMA);
+	json_object_set_new(c, "architecture", json_string("gpt2"));
+	CHECK(memplan_model_config(c, &cfg, &e) == -1);
+	CHECK_MSG(!strcmp(e.msg, "invalid model config: architecture 'gpt2' is not supported "
+		"(supported: llama, mistral, qwen2, qwen3)"), "%s", e.msg);
+	json_decref(c);
+}
+
+/* The estimate of a row's activations is model.c's buffer: model_init for B rows of T
+ * tokens allocates the rope tables and B x memplan_row_bytes, whether or not the
+ * heads are dim wide and whether or not q and k have norms. */
+static void test_memplan__row_bytes_are_the_models_buffers(void)
+{
+	struct model_config c[3];
+	config_defaults(&c[0]);
+	c[0].dim = 32, c[0].n_layers = 2, c[0].n_heads = 4, c[0].n_kv_heads = 2, c[0].ffn = 48;
+	c[0].max_seq = 40;
+	c[1] = c[0]; /* Qwen3: 4 heads of 24 (96 wide over dim 32), q/k norms */
+	c[1].arch = ARCH_QWEN3, c[1].qk_norm = true, c[1].head_dim = 24;
+	c[2] = c[1]; /* heads narrower than dim: 4 x 4 = 16 */
+	c[2].head_dim = 4;
+	for (int i = 0; i < 3; i++) {
+		struct model m;
+		struct err e = { 0 };
+		CHECK_MSG(model_init(&m, &c[i], 2, 16, &e) == 0, "%s", e.msg);
+		double rope = (double)c[i].max_seq * config_head_dim(&c[i]);
+		CHECK_MSG(4.0 * ((double)m.num_acts - rope) == 2 * memplan_row_bytes(&c[i], 16),
+			"config %d: model_init's %zu floats, the estimate %.0f + rope %.0f", i,
+			m.num_acts, 2 * memplan_row_bytes(&c[i], 16) / 4, rope);
+		model_release(&m);
+	}
+	/* generate.c's gen_init for c[1] over 40 positions, by hand: caches 2·2·40·48 =
+	 * 7680, x xb 64, atty 96, qkv 192, q/k before the norm 144 and their rstd 6, gu h
+	 * 144, logits probs 528, scores 160, log-probs 80: 9094 floats; ranks 8·264, text
+	 * 40·10, 64 */
+	CHECK(memplan_gen_bytes(&c[1], 40) == 4.0 * 9094 + 2112 + 400 + 64);
+}
+
 static void test_memplan__sizes_and_formats(void)
 {
 	char b[32];
@@ -138,5 +201,7 @@ int main(int argc, char **argv)
 		TEST(test_memplan__grpo_holds_the_reference_weights),
 		TEST(test_memplan__concurrent_learners),
 		TEST(test_memplan__sizes_and_formats),
+		TEST(test_memplan__config_of_a_qwen3_spec),
+		TEST(test_memplan__row_bytes_are_the_models_buffers),
 		{ 0 } });
 }

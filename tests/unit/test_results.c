@@ -145,7 +145,7 @@ static void test_results__grad(void)
 {
 	struct model_config cfg;
 	struct err e = { 0 };
-	CHECK_MSG(checkpoint_parse_config(CONFIG, strlen(CONFIG), "config", &cfg, &e) == 0, "%s",
+	CHECK_MSG(hfconfig_parse(CONFIG, strlen(CONFIG), "config", &cfg, &e) == 0, "%s",
 		e.msg);
 	size_t n = (size_t)config_num_params(&cfg);
 	float *g = calloc(n + 1, sizeof *g);

@@ -149,6 +149,7 @@ static void test_spec__defaults_are_filled(void)
 	CHECK(num(cfg, "kv_heads") == 4 && num(cfg, "layers") == 4 && num(cfg, "ffn") == 336);
 	CHECK(num(cfg, "max_seq") == 64 && strcmp(str(cfg, "vocab"), "bytes") == 0);
 	CHECK(json_is_false(json_object_get(cfg, "tied")) && num(cfg, "rope_theta") == 10000.0);
+	CHECK(strcmp(str(cfg, "architecture"), "llama") == 0 && num(cfg, "head_dim") == 16);
 	json_t *train = json_object_get(json_object_get(spec, "datasets"), "train");
 	CHECK(num(train, "digits") == 3 && strcmp(str(train, "operators"), "+") == 0);
 	CHECK(strcmp(str(train, "style"), "problem") == 0 && !json_object_get(train, "mix"));
@@ -253,6 +254,30 @@ static void test_spec__overrides_apply_before_validation(void)
 		"t.yaml:3:23: key 'model.config.dim': expected a multiple of heads (3), got '64'");
 	load_fails(yaml, (const char *[]){ "model.config.dim=60" }, 1,
 		"--set model.config.dim: key 'model.config.dim': dim / heads must be even (rope), got 60 / 4");
+}
+
+/* A config model's architecture and head width: given, head_dim frees dim from being
+ * heads x head_dim; the normalised spec round-trips. */
+static void test_spec__config_architecture_and_head_dim(void)
+{
+	const char *yaml = "version: 1\nname: t\n"
+		"model: {config: {architecture: qwen3, dim: 32, heads: 2, kv_heads: 1, head_dim: 24}}\n"
+		DATA "stages:\n  - {name: base, kind: pretrain, dataset: train, steps: 1}\n";
+	json_t *spec = load_ok(yaml, NULL, 0);
+	json_t *cfg = json_object_get(json_object_get(spec, "model"), "config");
+	CHECK(strcmp(str(cfg, "architecture"), "qwen3") == 0 && num(cfg, "head_dim") == 24);
+	struct err e = { 0 };
+	CHECK_MSG(spec_check_json(spec, &e) == 0, "%s", e.msg);
+	json_decref(spec);
+	load_fails(yaml, (const char *[]){ "model.config.head_dim=25" }, 1,
+		"--set model.config.head_dim: key 'model.config.head_dim': expected an even number (rope), got 25");
+	load_fails(yaml, (const char *[]){ "model.config.head_dim=65536", "model.config.heads=512",
+		"model.config.kv_heads=512" }, 3,
+		"--set model.config.head_dim: key 'model.config.head_dim': heads x head_dim must be at most "
+		"16777216, got 512 x 65536");
+	load_fails(yaml, (const char *[]){ "model.config.architecture=gpt2" }, 1,
+		"--set model.config.architecture: key 'model.config.architecture': expected one of 'llama', "
+		"'mistral', 'qwen2' or 'qwen3', got 'gpt2'");
 }
 
 static void test_spec__deps_union_from_needs_and_producers(void)
@@ -826,5 +851,6 @@ int main(int argc, char **argv)
 		TEST(test_spec__math_reward_keys),
 		TEST(test_spec__reward_programs_and_code),
 		TEST(test_spec__reward_files_are_pinned_by_name),
+		TEST(test_spec__config_architecture_and_head_dim),
 		{ 0 } });
 }

@@ -102,6 +102,21 @@ int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
 	return 0;
 }
 
+int blobs_adopt(struct daemon *d, const char *path, const char hex[SHA256_HEX_SIZE],
+	int64_t size, int sync, struct err *err)
+{
+	char rel[80], to[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX];
+	snprintf(rel, sizeof rel, "blobs/%s", hex);
+	if (datadir_path(&d->dir, rel, to, sizeof to, err) < 0 ||
+		datadir_path(&d->dir, "blobs", dir, sizeof dir, err) < 0)
+		return -1;
+	if (rename(path, to) < 0)
+		return err_sys(err, errno, "cannot store blob %s: cannot rename '%s'", hex, path);
+	if (sync && file_sync_dir(dir, err) < 0)
+		return err_wrap(err, "cannot store blob %s", hex);
+	return blobs_index(d, hex, (size_t)size, err);
+}
+
 int blobs_put_file(struct daemon *d, const void *data, size_t size,
 	char hex[SHA256_HEX_SIZE], struct err *err)
 {

@@ -55,6 +55,14 @@ int blobs_put_file(struct daemon *d, const void *data, size_t size,
 int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
 	struct err *err);
 
+/* A file another thread wrote, fsynced and hashed (the learner's, learner.h): renamed
+ * to DIR/blobs/<hex> (over any file of that name: these bytes are the name's) and
+ * indexed; with `sync` the directory is fsynced, so the name survives a crash before
+ * the turn commits. The loop only: the rename is atomic, and nothing in the loop
+ * sees the file until it has its name. */
+int blobs_adopt(struct daemon *d, const char *path, const char hex[SHA256_HEX_SIZE],
+	int64_t size, int sync, struct err *err);
+
 /* Fill `out` (initialised here) with the CHUNK answering FETCH(sha256, offset, want);
  * want 0 means PROTO_CHUNK_SIZE. Never fails: problems become the CHUNK's error. */
 void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t want,
@@ -103,7 +111,9 @@ void blobs_drop(struct daemon *d, const char *sha256);
 /* Whether a learner in memory holds `sha256` as its current weights (written, not
  * yet named by a checkpoint or a job); while a learner is being prepared on its
  * thread (learner_open), every blob counts as held: its file may be written before
- * the loop can know its name. */
+ * the loop can know its name. A learner's step on its thread writes nothing under
+ * blobs/ but its scratch directory (blobs_adopt names the files in the loop), so a
+ * running step holds only the learner's current weights. */
 int blobs_held(struct daemon *d, const char *sha256);
 
 /* The path of a stored blob, once its file was hashed: ERR_NOTFOUND if it cannot be

@@ -1,8 +1,10 @@
 /*
  * daemon — the state of one r1flowd process, shared by its modules.
  *
- * r1flowd is a single-threaded event loop (loop.c) over three ZeroMQ sockets and a
- * signal pipe. Each module owns one concept and works on this struct:
+ * r1flowd is a single-threaded event loop (loop.c) over three ZeroMQ sockets, a
+ * signal pipe and the learners' wake pipe; only the learners' heavy work (learner.h)
+ * and the ZAP handler run on threads of their own, and neither touches this struct
+ * beyond what their headers say. Each module owns one concept and works on this struct:
  *
  *   options.c   the option table: parsing, --help, defaults
  *   auth.c      tcp endpoints: CURVE keys, the allowlist, the ZAP handler thread
@@ -86,6 +88,9 @@ struct daemon {
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	struct learner *learners;  /* training stages' optimizer state (learner.h) */
 	struct learner *opening;   /* learners being prepared on their threads */
+	struct learner *retired;   /* closed learners whose step threads still run */
+	int learner_wake[2];       /* pipe: a learner's thread ended (learner.h) */
+	int learner_wake_ready;    /* learner_wake was made */
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */

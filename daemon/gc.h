@@ -18,7 +18,8 @@
  *
  * Both run inside the loop's turn, like every op: nothing is being written to
  * blobs/ meanwhile (blobs_put completes within the turn that calls it; partial
- * writes live in blobs/tmp/, which gc leaves alone).
+ * writes, and a learner's step on its thread, live in blobs/tmp/, which gc leaves
+ * alone, until a turn renames them in: blobs_adopt).
  */
 #ifndef R1_GC_H
 #define R1_GC_H

@@ -1,12 +1,15 @@
 #include "learner.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -25,9 +28,22 @@ struct learner *learner_find(struct daemon *d, int64_t stage)
 	return NULL;
 }
 
+static void work_release(struct learner_work *w)
+{
+	for (size_t k = 0; k < w->n; k++)
+		free(w->paths[k]);
+	free(w->paths);
+	w->paths = NULL;
+	w->n = 0;
+}
+
 static void learner_free(struct learner *l)
 {
 	if (l) {
+		if (l->busy) { /* only learner_shutdown frees a busy one: after the thread */
+			pthread_join(l->work.thread, NULL);
+			work_release(&l->work);
+		}
 		if (l->live)
 			model_release(&l->m);
 		if (l->lora) {
@@ -43,6 +59,41 @@ static void learner_free(struct learner *l)
 
 static struct learner *collect(struct daemon *d, int64_t stage);
 
+/* Free `l`, or, while its thread runs, tell it to stop and keep it on d->retired. */
+static void retire(struct daemon *d, struct learner *l)
+{
+	if (!l->busy || atomic_load(&l->work.done)) {
+		learner_free(l);
+		return;
+	}
+	atomic_store(&l->work.cancel, 1);
+	l->next = d->retired;
+	d->retired = l;
+}
+
+void learner_reap(struct daemon *d)
+{
+	for (struct learner **p = &d->retired; *p;) {
+		struct learner *l = *p;
+		if (!atomic_load(&l->work.done)) {
+			p = &l->next;
+			continue;
+		}
+		*p = l->next;
+		learner_free(l);
+	}
+}
+
+/* 1 while a closed learner of `stage` still runs its thread. */
+static int retired_running(struct daemon *d, int64_t stage)
+{
+	learner_reap(d);
+	for (struct learner *l = d->retired; l; l = l->next)
+		if (l->stage == stage)
+			return 1;
+	return 0;
+}
+
 void learner_close(struct daemon *d, int64_t stage)
 {
 	learner_free(collect(d, stage)); /* a preparation waits to end: seconds at worst */
@@ -50,7 +101,7 @@ void learner_close(struct daemon *d, int64_t stage)
 		if ((*p)->stage == stage) {
 			struct learner *l = *p;
 			*p = l->next;
-			learner_free(l);
+			retire(d, l);
 			return;
 		}
 	}
@@ -64,6 +115,52 @@ void learner_close_all(struct daemon *d)
 		learner_close(d, d->opening->stage);
 }
 
+void learner_shutdown(struct daemon *d)
+{
+	learner_close_all(d);
+	while (d->retired) {
+		struct learner *l = d->retired;
+		d->retired = l->next;
+		learner_free(l); /* joins: the thread was told to stop */
+	}
+	if (d->learner_wake_ready) {
+		close(d->learner_wake[0]);
+		close(d->learner_wake[1]);
+		d->learner_wake_ready = 0;
+	}
+}
+
+int learner_wake_fd(struct daemon *d)
+{
+	if (d->learner_wake_ready)
+		return d->learner_wake[0];
+	int p[2], made = pipe(p) == 0, ok = made;
+	for (int i = 0; ok && i < 2; i++)
+		ok = fcntl(p[i], F_SETFL, O_NONBLOCK) == 0 && fcntl(p[i], F_SETFD, FD_CLOEXEC) == 0;
+	if (!ok) {
+		log_warn("cannot make the learners' wake pipe: %s (steps are noticed by the "
+			"scheduler's period instead)", strerror(errno));
+		if (made) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return -1;
+	}
+	d->learner_wake[0] = p[0];
+	d->learner_wake[1] = p[1];
+	d->learner_wake_ready = 1;
+	return p[0];
+}
+
+/* A thread's last act: wake the loop (a full pipe already will). */
+static void wake(struct daemon *d)
+{
+	if (d->learner_wake_ready) {
+		ssize_t rc = write(d->learner_wake[1], "", 1);
+		(void)rc;
+	}
+}
+
 /* DIR/blobs/tmp/learner-<stage>: the scratch directory checkpoint_save writes to. */
 static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, size_t size,
 	struct err *err)
@@ -75,37 +172,6 @@ static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, siz
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return err_sys(err, errno, "cannot create '%s'", dir);
 	return 0;
-}
-
-/* Write the weights (and with `opt_step` > 0 the moments) as blobs: durable when
- * `sync`, scratch otherwise (recomputable). */
-static int write_blobs(struct daemon *d, struct learner *l, long opt_step, int sync,
-	char opt_sha[SHA256_HEX_SIZE], struct err *err)
-{
-	char dir[DATADIR_PATH_MAX], path[DATADIR_PATH_MAX + 32];
-	size_t size;
-	char *bytes;
-	if (scratch_dir(d, l, dir, sizeof dir, err) < 0 ||
-		checkpoint_save(&l->m, dir, opt_step, err) < 0)
-		return -1;
-	if (!l->config) {
-		snprintf(path, sizeof path, "%s/config.json", dir);
-		if (file_read(path, FILE_READ_ANY, &l->config, &size, err) < 0)
-			return -1;
-	}
-	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
-		return -1;
-	int rc = (sync ? blobs_put : blobs_put_scratch)(d, bytes, size, l->sha256, err);
-	free(bytes);
-	if (rc < 0 || opt_step <= 0)
-		return rc;
-	snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
-	if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
-		return -1;
-	rc = blobs_put(d, bytes, size, opt_sha, err);
-	free(bytes);
-	return rc;
 }
 
 /* The heavy half of learner_open, on a thread of its own: memory, weights (read or
@@ -143,6 +209,7 @@ static void *prepare(void *arg)
 out:
 	free(bytes);
 	atomic_store(&l->prep_done, 1);
+	wake(l->d);
 	return NULL;
 }
 
@@ -160,7 +227,7 @@ static struct learner *preparing(struct daemon *d, int64_t stage, struct learner
 int learner_preparing(struct daemon *d, int64_t stage)
 {
 	struct learner *l = preparing(d, stage, NULL);
-	return l && !atomic_load(&l->prep_done);
+	return (l && !atomic_load(&l->prep_done)) || retired_running(d, stage);
 }
 
 /* Wait for the preparation of `stage` (if any) and take it off the list. */
@@ -187,8 +254,10 @@ static int in_progress(struct err *err, int64_t stage)
 struct learner *learner_open(struct daemon *d, int64_t stage, const struct model_config *cfg,
 	const char *sha256, uint64_t seed, struct err *err)
 {
-	struct learner *l = preparing(d, stage, NULL);
-	if (l && !atomic_load(&l->prep_done)) {
+	struct learner *l = preparing(d, stage, NULL), *old = learner_find(d, stage);
+	/* one thread per stage at a time: they share the stage's scratch directory */
+	if ((l && !atomic_load(&l->prep_done)) || retired_running(d, stage) ||
+		(!l && old && old->busy)) {
 		in_progress(err, stage);
 		return NULL;
 	}
@@ -238,10 +307,14 @@ struct learner *learner_open(struct daemon *d, int64_t stage, const struct model
 struct learner *learner_open_wait(struct daemon *d, int64_t stage,
 	const struct model_config *cfg, const char *sha256, uint64_t seed, struct err *err)
 {
+	while (retired_running(d, stage)) /* told to stop: its current phase at most */
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
 	struct learner *l = learner_open(d, stage, cfg, sha256, seed, err);
 	if (l || !err || err->errnum != EINPROGRESS)
 		return l;
 	struct learner *p = preparing(d, stage, NULL);
+	if (!p)
+		return NULL; /* the stage's learner is busy: a caller's bug */
 	pthread_join(p->thread, NULL);
 	p->joined = 1;
 	return learner_open(d, stage, cfg, sha256, seed, err);
@@ -294,6 +367,29 @@ static int lora_save(struct daemon *d, struct learner *l, char ck[SHA256_HEX_SIZ
 	rc = blobs_put(d, state, size, opt, err);
 	free(state);
 	return rc;
+}
+
+/* learner_finish with adapters: the thread stepped them; their blob, and with `save`
+ * the checkpoint (merged weights, adapter state), are made here, in the loop. */
+static int lora_finish(struct daemon *d, struct learner *l, int save,
+	char prev[SHA256_HEX_SIZE], struct err *err)
+{
+	struct learner_work *w = &l->work;
+	char ck[SHA256_HEX_SIZE], opt[SHA256_HEX_SIZE];
+	if (w->flags & LEARNER_STEP) {
+		l->last_norm = w->norm;
+		l->last_lr = w->lr;
+		l->step++;
+	}
+	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
+	if (lora_blob(d, l, err) < 0)
+		return -1;
+	if (!save)
+		return 1;
+	if (lora_save(d, l, ck, opt, err) < 0 ||
+		store_checkpoint_add(d->store, l->stage, l->step, ck, opt, l->config, d->wall, err) < 0)
+		return -1;
+	return 1;
 }
 
 /* Resume adapters from the state blob `opt` of the checkpoint of `step`; the
@@ -389,18 +485,70 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 	return 0;
 }
 
-int learner_step(struct daemon *d, struct learner *l, const char *const *paths, size_t n,
-	struct err *err)
+/* The test knob's file: -1 if there is none, else the step it lets go up to (0 when
+ * it names none). */
+static long hold_upto(const char *path)
 {
+	long upto = 0;
+	FILE *f = path && *path ? fopen(path, "r") : NULL;
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &upto) != 1)
+		upto = 0;
+	fclose(f);
+	return upto;
+}
+
+/* The test knob (learner.h): wait while `path` holds this step, saying so in
+ * PATH.held. */
+static void hold(struct learner *l, const char *path)
+{
+	char held[DATADIR_PATH_MAX + 8];
+	long step = l->step + 1, upto;
+	int waited = 0;
+	while (!atomic_load(&l->work.cancel) && (upto = hold_upto(path)) >= 0 && step > upto) {
+		if (!waited) {
+			snprintf(held, sizeof held, "%s.held", path);
+			FILE *f = fopen(held, "w");
+			if (f) {
+				fprintf(f, "%lld %ld\n", (long long)l->stage, step);
+				fclose(f);
+			}
+			waited = 1;
+		}
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	if (waited)
+		unlink(held);
+}
+
+static int cancelled(struct learner *l, struct err *err)
+{
+	if (!atomic_load(&l->work.cancel))
+		return 0;
+	return err_set(err, ERR_IO, "learner of stage %lld: closed", (long long)l->stage);
+}
+
+/* The step: the gradients summed in shard order into the model's, clipped, AdamW. */
+static int step(struct learner *l, struct err *err)
+{
+	struct learner_work *w = &l->work;
 	/* with adapters, they are the parameters stepped (the model's own stay frozen) */
 	struct model *pm = l->lora ? &l->lora->p : &l->m;
 	size_t want = pm->num_params * sizeof(float);
 	float *g = pm->grads_mem;
+	if (w->n == 0) { /* no update: the weights stay (learner_start) */
+		w->norm = l->last_norm;
+		w->lr = l->last_lr;
+		return 0;
+	}
 	memset(g, 0, want);
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; k < w->n; k++) {
 		size_t size;
 		char *bytes;
-		if (file_read(paths[k], FILE_READ_ANY, &bytes, &size, err) < 0)
+		if (cancelled(l, err) < 0)
+			return -1;
+		if (file_read(w->paths[k], FILE_READ_ANY, &bytes, &size, err) < 0)
 			return err_wrap(err, "learner of stage %lld, shard %zu", (long long)l->stage, k);
 		if (size != want) {
 			free(bytes);
@@ -412,25 +560,116 @@ int learner_step(struct daemon *d, struct learner *l, const char *const *paths, 
 			g[i] += add[i];
 		free(bytes);
 	}
-	l->last_norm = l->grad_clip > 0 ? grad_clip(pm, l->grad_clip) : grad_global_norm(pm);
-	l->last_lr = lr_at(&l->schedule, l->step);
-	l->adamw.lr = (float)l->last_lr;
+	if (cancelled(l, err) < 0)
+		return -1;
+	w->norm = l->grad_clip > 0 ? grad_clip(pm, l->grad_clip) : grad_global_norm(pm);
+	w->lr = lr_at(&l->schedule, l->step);
+	l->adamw.lr = (float)w->lr;
 	adamw_step(pm, &l->adamw, l->step + 1);
-	l->step++;
-	return l->lora ? lora_blob(d, l, err) : write_blobs(d, l, 0, 0, NULL, err);
+	return 0;
 }
 
-int learner_save(struct daemon *d, struct learner *l, int moments, struct err *err)
+/* Hash the file `name` of the scratch directory `dir`, made private like a blob. */
+static int hash_file(const char *dir, const char *name, char hex[SHA256_HEX_SIZE],
+	int64_t *size, struct err *err)
 {
-	char opt[SHA256_HEX_SIZE] = "", ck[SHA256_HEX_SIZE];
-	if (l->lora) {
-		if (lora_save(d, l, ck, opt, err) < 0)
-			return -1;
-		return store_checkpoint_add(d->store, l->stage, l->step, ck, opt, l->config, d->wall,
-			err);
+	char path[DATADIR_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (chmod(path, 0600) < 0)
+		return err_sys(err, errno, "cannot make '%s' private", path);
+	return sha256_file(path, hex, size, err);
+}
+
+/* learner_start's thread: the step and/or the checkpoint's files, hashed, in the
+ * scratch directory; nothing outside it. */
+static void *work(void *arg)
+{
+	struct learner *l = arg;
+	struct learner_work *w = &l->work;
+	struct err *err = &w->err;
+	char dir[DATADIR_PATH_MAX];
+	long steps = l->step + ((w->flags & LEARNER_STEP) != 0);
+	long opt_step = w->flags & LEARNER_SAVE ? (steps > 0 ? steps : 1) : 0;
+	hold(l, getenv("R1FLOW_TEST_LEARNER_HOLD"));
+	/* adapters: their blob is small and a save merges the weights, both done by
+	 * learner_finish (lora_finish) */
+	if (((w->flags & LEARNER_STEP) && step(l, err) < 0) || cancelled(l, err) < 0 || l->lora ||
+		scratch_dir(l->d, l, dir, sizeof dir, err) < 0 ||
+		checkpoint_save(&l->m, dir, opt_step, err) < 0 ||
+		hash_file(dir, "model.safetensors", w->sha256, &w->size, err) < 0)
+		goto out;
+	if (opt_step > 0)
+		hash_file(dir, "optimizer.safetensors", w->opt, &w->opt_size, err);
+out:
+	atomic_store(&w->done, 1);
+	wake(l->d);
+	return NULL;
+}
+
+int learner_start(struct daemon *d, struct learner *l, const char *const *paths, size_t n,
+	int flags, struct err *err)
+{
+	struct learner_work *w = &l->work;
+	assert(!l->busy && l->live && flags);
+	memset(w, 0, sizeof *w);
+	w->flags = flags;
+	if (n && !(w->paths = calloc(n, sizeof *w->paths)))
+		goto nomem;
+	for (; w->n < n; w->n++)
+		if (!(w->paths[w->n] = strdup(paths[w->n])))
+			goto nomem;
+	learner_wake_fd(d);
+	int rc = pthread_create(&w->thread, NULL, work, l);
+	if (rc != 0) {
+		work_release(w);
+		return err_sys(err, rc, "cannot run the learner of stage %lld: cannot create a "
+			"thread", (long long)l->stage);
 	}
-	if (write_blobs(d, l, moments ? (l->step > 0 ? l->step : 1) : 0, 1, opt, err) < 0)
+	l->busy = 1;
+	return 0;
+nomem:
+	work_release(w);
+	return err_set(err, ERR_NOMEM, "cannot run the learner of stage %lld: out of memory",
+		(long long)l->stage);
+}
+
+int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZE],
+	struct err *err)
+{
+	struct learner_work *w = &l->work;
+	char dir[DATADIR_PATH_MAX], path[DATADIR_PATH_MAX + 32];
+	assert(l->busy);
+	if (!atomic_load(&w->done))
+		return 0;
+	pthread_join(w->thread, NULL);
+	work_release(w);
+	l->busy = 0;
+	if (w->err.code) {
+		if (err)
+			*err = w->err;
 		return -1;
-	return store_checkpoint_add(d->store, l->stage, l->step, l->sha256, opt, l->config,
-		d->wall, err);
+	}
+	int save = (w->flags & LEARNER_SAVE) != 0;
+	if (l->lora)
+		return lora_finish(d, l, save, prev, err);
+	if (scratch_dir(d, l, dir, sizeof dir, err) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (blobs_adopt(d, path, w->sha256, w->size, save, err) < 0)
+		return -1;
+	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
+	memcpy(l->sha256, w->sha256, SHA256_HEX_SIZE);
+	if (w->flags & LEARNER_STEP) {
+		l->last_norm = w->norm;
+		l->last_lr = w->lr;
+		l->step++;
+	}
+	if (!save)
+		return 1;
+	snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+	if (blobs_adopt(d, path, w->opt, w->opt_size, 1, err) < 0 ||
+		store_checkpoint_add(d->store, l->stage, l->step, l->sha256, w->opt, l->config,
+			d->wall, err) < 0)
+		return -1;
+	return 1;
 }

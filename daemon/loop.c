@@ -269,19 +269,21 @@ static void last_turn(struct daemon *d)
 int loop_run(struct daemon *d, int signal_fd)
 {
 	int64_t next_cron = 0, last_turn_at;
+	int wake_fd = learner_wake_fd(d);
 	if (first_turn(d) < 0)
 		return -1;
 	last_turn_at = d->now;
 	while (!d->stop) {
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[4] = {
 			{ d->workers, 0, ZMQ_POLLIN, 0 },
 			{ d->control, 0, ZMQ_POLLIN, 0 },
 			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
+			{ NULL, wake_fd, ZMQ_POLLIN, 0 },
 		};
 		clocks(d);
 		long timeout = d->stalled[0] ? LOOP_STALL_MS / 4 : d->schedule_next ? 0 :
 			next_cron > d->now ? (long)(next_cron - d->now) : 0;
-		if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
+		if (zmq_poll(items, wake_fd >= 0 ? 4 : 3, timeout) < 0 && errno != EINTR) {
 			log_error("cannot poll: %s", zmq_strerror(errno));
 			return -1;
 		}
@@ -297,6 +299,13 @@ int loop_run(struct daemon *d, int signal_fd)
 				log_info("received signal %d: stopping", (int)sig[i]);
 				d->stop = 1;
 			}
+		}
+		if (items[3].revents & ZMQ_POLLIN) { /* a learner's thread ended */
+			unsigned char buf[64];
+			while (read(wake_fd, buf, sizeof buf) > 0)
+				;
+			learner_reap(d);
+			d->kick = 1; /* its stage commits the step in this turn */
 		}
 		if (d->stalled[0]) {
 			if (stalled_turn(d, items) < 0)

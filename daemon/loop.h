@@ -3,7 +3,9 @@
  * signal pipe, one store transaction per turn, and the periodic duties (cron).
  *
  * A turn:
- *   1. zmq_poll until a socket is readable, a signal arrives or cron is due
+ *   1. zmq_poll until a socket is readable, a signal arrives, a learner's thread
+ *      ends (its wake pipe: the turn then runs the scheduler, so the stage commits
+ *      the step at once) or cron is due
  *   2. store_begin
  *   3. read up to cfg.batch messages from the worker socket (broker_handle); reap
  *      workers the last flush found unreachable; read up to cfg.batch control

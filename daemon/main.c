@@ -94,7 +94,7 @@ static void stop(struct daemon *d)
 		zmq_ctx_term(d->zctx); /* also ends the ZAP handler thread (ETERM) */
 	auth_free(d->auth);
 	outbox_release(&d->out);
-	learner_close_all(d);
+	learner_shutdown(d);
 	tokenizers_clear();
 	free(d->backoff);
 	broker_free(d->broker);

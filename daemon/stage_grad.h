@@ -7,13 +7,19 @@
  * (loss, tokens, and for the grpo loss kl_sum, clip_count, entropy_sum).
  *
  *   grad_sums   the results' sums over jobs[0..n), added in the order given
- *   grad_apply  one learner step from jobs[0..n): their gradient files summed IN
- *               SHARD ORDER whatever order the array is in (learner_step; the
- *               final weights' sha256 depends on it, float addition not being
- *               associative), then the result files removed and the previous
+ *   grad_start  one learner step from jobs[0..n) started on the learner's thread
+ *               (learner_start; with `save`, the checkpoint with moments at the new
+ *               step too): their gradient files summed IN SHARD ORDER whatever
+ *               order the array is in (the final weights' sha256 depends on it,
+ *               float addition not being associative). A job without a gradient
+ *               file fails with ERR_FORMAT naming the job, and nothing starts.
+ *   grad_finish the step started from the same jobs, once it is done: committed
+ *               (learner_finish), then the result files removed and the previous
  *               weights' blob dropped (blobs_drop keeps what a checkpoint or job
- *               names) unless it is `keep`. A job without a gradient file fails
- *               with ERR_FORMAT naming the job, and nothing is applied.
+ *               names) unless it is `keep`. 1 done, 0 still running, -1 error.
+ *
+ * Between the two the loop goes on (heartbeats, replies, other stages); the driver
+ * sees the step running (learner->busy) and waits for it.
  */
 #ifndef R1_STAGE_GRAD_H
 #define R1_STAGE_GRAD_H
@@ -36,8 +42,10 @@ struct grad_sums {
 
 void grad_sums(const struct store_job *jobs, size_t n, struct grad_sums *sums);
 
+int grad_start(struct daemon *d, struct learner *l, const struct store_job *jobs, size_t n,
+	int save, struct err *err);
 /* keep: a blob the previous weights may be that must stay (NULL: none). */
-int grad_apply(struct daemon *d, struct learner *l, const struct store_job *jobs, size_t n,
+int grad_finish(struct daemon *d, struct learner *l, const struct store_job *jobs, size_t n,
 	const char *keep, struct err *err);
 
 #endif

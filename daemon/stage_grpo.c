@@ -22,8 +22,9 @@
  *      sequences each) over the batch with π_old's log-probs from the rollout and
  *      the reference weights (the stage's initial weights, refreshed every
  *      `ref_refresh` steps; none when beta is 0); a learner step after each round
- *      (stage_grad.h); round 0 computes the reference's log-probs and the later
- *      rounds reuse them (enqueue_grads);
+ *      (stage_grad.h), on the learner's thread while the loop goes on, committed by
+ *      the advance after it ends; round 0 computes the reference's log-probs and the
+ *      later rounds reuse them (enqueue_grads);
  *   6. metrics of step s; the samples go to the samples table.
  * Sequence weights follow loss_agg: seq_mean 1/(N·n_i), token_mean 1/Σn, constant
  * 1/(N·max_new_tokens); N the sequences kept, n_i the completion's tokens.
@@ -61,9 +62,9 @@
  * shard⌉, at most ⌈prompts_per_step · group / shard⌉ (enqueue_grads refuses more).
  * Part of the job keys in the store: changing it renumbers running stages' jobs. */
 #define GRPO_ROUND_SHARDS 100000
-/* Rounds an advance may carry through in one turn (each a learner step whose jobs
- * were all in): a bound on the turn's length, so that heartbeats and replies are not
- * held up; the rest waits for the next turn. */
+/* Rounds an advance may carry through in one turn (a learner step runs on its
+ * thread, so a turn commits at most one and starts the next): a bound on the turn's
+ * length all the same. */
 #define GRPO_ROUNDS_PER_TURN 16
 
 /* Prompts per rollout job: a function of the spec alone (memplan.h sizes a worker's
@@ -606,16 +607,33 @@ static int phase_grads(struct stage_ctx *c, const struct grpo_settings *set,
 	return count_done(j->gr + at, cnt) == cnt;
 }
 
-/* The learner step of a round whose grad jobs gr[0..n) are in; none when nothing was
- * kept. The reference's blob stays: later steps compare against it. */
-static int phase_learn(struct stage_ctx *c, struct learner *l, const struct store_job *gr,
-	size_t n, const char *ref, struct err *err)
+/* Whether RL step `step` ends with a checkpoint (with moments): every save_every, the
+ * last, and a refresh of the reference (reference() finds it after a restart). */
+static int saves(const struct grpo_settings *set, int64_t step)
 {
-	if (n == 0) {
+	int64_t refresh = set->ref_refresh;
+	return step % set->learner.save_every == 0 || step >= set->steps ||
+		(refresh > 0 && step % refresh == 0);
+}
+
+/* The learner step of round `round` of RL step `step`, whose grad jobs gr[0..n) are
+ * in: started on the learner's thread (0), with the step's checkpoint if it is the
+ * last round of a step that saves; then, on a later call, committed (1; 0 while it
+ * runs). None when nothing was kept: the step counter moves on at once (1), or on
+ * the thread with the checkpoint to save. The reference's blob stays: later steps
+ * compare against it. */
+static int phase_learn(struct stage_ctx *c, const struct grpo_settings *set,
+	struct learner *l, int64_t step, int64_t round, const struct store_job *gr, size_t n,
+	const char *ref, struct err *err)
+{
+	if (l->busy)
+		return grad_finish(c->d, l, gr, n, ref, err);
+	int save = round == set->mu - 1 && saves(set, step);
+	if (n == 0 && !save) {
 		l->step++; /* every group was dropped: no update this round */
 		return 1;
 	}
-	return grad_apply(c->d, l, gr, n, ref, err) < 0 ? -1 : 1;
+	return grad_start(c->d, l, gr, n, save, err) < 0 ? -1 : 0;
 }
 
 /* The RL step is done: metrics, progress, checkpoint, then the next step's rollouts
@@ -624,17 +642,16 @@ static int phase_end(struct stage_ctx *c, const struct grpo_settings *set,
 	struct learner *l, int64_t step, struct batch *b, const struct step_jobs *j,
 	enum stage_state *state, struct err *err)
 {
-	int64_t steps = set->steps, every = set->learner.save_every, mu = set->mu;
+	int64_t steps = set->steps, mu = set->mu;
 	int64_t refresh = set->ref_refresh;
 	if (step_done(c, set, l, step, b, j->gr, j->ngr, err) < 0 ||
 		store_stage_set_progress(c->d->store, c->stage->id, step, steps, err) < 0)
 		return -1;
-	if (step % every == 0 || step >= steps || (refresh > 0 && step % refresh == 0)) {
+	if (saves(set, step)) { /* the checkpoint came with the last round (phase_learn) */
 		/* the reference of the next step, if any, stays (reference(); learner steps) */
 		int64_t ref_at = (refresh > 0 ? step / refresh * refresh : 0) * mu;
 		int pin = set->beta > 0 && step < steps;
-		if (learner_save(c->d, l, 1, err) < 0 ||
-			retain_stage(c, set->learner.keep_checkpoints, &ref_at, (size_t)pin, err) < 0)
+		if (retain_stage(c, set->learner.keep_checkpoints, &ref_at, (size_t)pin, err) < 0)
 			return -1;
 	}
 	if (set->max_staleness > 0) {
@@ -694,7 +711,7 @@ static int grpo_step(struct stage_ctx *c, const struct grpo_settings *set, struc
 	if (rc == 0 ||
 		(rc = phase_advantages(c, set, step, &j, &b, ref, err)) <= 0 ||
 		(rc = phase_grads(c, set, l, step, round, &b, ds, ref, &j, &first, &n, err)) <= 0 ||
-		(rc = phase_learn(c, l, j.gr + first, n, ref, err)) <= 0)
+		(rc = phase_learn(c, set, l, step, round, j.gr + first, n, ref, err)) <= 0)
 		goto out;
 	if (l->step % mu != 0) {
 		rc = 1; /* the next round can go out now */

@@ -19,9 +19,10 @@
  * takes it; a per-sequence mean would weigh a 12-token "a+b=c" as much as a
  * 50-token worked solution), whatever the sharding.
  *
- * When every shard of step s is done the learner steps; metrics (loss, grad_norm,
- * lr, tokens, tokens_per_s) are recorded for s; the checkpoint with moments is
- * saved every `save_every` steps and at the end; step s+1's jobs go out. After a
+ * When every shard of step s is done the learner steps on its thread (with the
+ * checkpoint with moments every `save_every` steps and at the end), while the loop
+ * goes on; the turn after it is done commits it: metrics (loss, grad_norm, lr,
+ * tokens, tokens_per_s) are recorded for s and step s+1's jobs go out. After a
  * daemon restart the stage resumes from its last saved step: the jobs after it
  * are deleted and recomputed, and determinism makes the result the same.
  */
@@ -46,11 +47,6 @@
 #include "stage_grad.h"
 #include "stage_settings.h"
 #include "tokenizers.h"
-
-/* Steps an advance may apply in one turn (each one whose jobs were all in): a bound
- * on the turn's length, so that heartbeats and replies are not held up; the rest
- * waits for the next turn. */
-#define TRAIN_STEPS_PER_TURN 64
 
 static int64_t total_steps(const struct train_settings *set, int64_t n)
 {
@@ -628,14 +624,12 @@ static int train_start(struct stage_ctx *c, struct err *err)
 	return enqueue_step(c, &set, l, l->step + 1, err);
 }
 
-/* Apply step l->step + 1 from its done jobs, and record its metrics. */
-static int apply_step(struct stage_ctx *c, struct learner *l, struct store_job *jobs,
+/* The metrics of step l->step, just committed, from its done jobs. */
+static int step_metrics(struct stage_ctx *c, struct learner *l, struct store_job *jobs,
 	size_t n, struct err *err)
 {
 	struct grad_sums sum;
 	grad_sums(jobs, n, &sum);
-	if (grad_apply(c->d, l, jobs, n, NULL, err) < 0)
-		return -1;
 	double secs = (double)(c->d->wall - l->step_started) / 1000.0;
 	struct { const char *name; double v; } m[] = {
 		{ "loss", sum.loss }, { "grad_norm", l->last_norm }, { "lr", l->last_lr },
@@ -648,6 +642,43 @@ static int apply_step(struct stage_ctx *c, struct learner *l, struct store_job *
 	return rc;
 }
 
+/* Whether step `step` ends with a checkpoint (with moments). */
+static int saves(const struct train_settings *set, int64_t step, int64_t total)
+{
+	return step % set->learner.save_every == 0 || step >= total;
+}
+
+/* The step on the learner's thread is done: commit it (the checkpoint too, if it
+ * saves), record its metrics and progress, then the next step's jobs or the end of
+ * the stage. 0 while it runs. */
+static int step_done(struct stage_ctx *c, const struct train_settings *set, struct learner *l,
+	enum stage_state *state, struct err *err)
+{
+	struct store_job *jobs = NULL;
+	size_t n = 0;
+	int64_t total = c->stage->total;
+	if (store_step_jobs(c->d->store, c->stage->id, l->step + 1, "grad", &jobs, &n, err) < 0)
+		return -1;
+	int rc = grad_finish(c->d, l, jobs, n, NULL, err);
+	if (rc > 0)
+		rc = step_metrics(c, l, jobs, n, err) < 0 ? -1 : 1;
+	store_jobs_free(jobs, n);
+	if (rc <= 0)
+		return rc;
+	if (store_stage_set_progress(c->d->store, c->stage->id, l->step, total, err) < 0 ||
+		(saves(set, l->step, total) &&
+		retain_stage(c, set->learner.keep_checkpoints, NULL, 0, err) < 0))
+		return -1;
+	if (l->step >= total) {
+		log_info("stage %lld '%s': %ld steps done, weights %s", (long long)c->stage->id,
+			c->stage->name, l->step, l->sha256);
+		learner_close(c->d, c->stage->id);
+		*state = STAGE_SUCCEEDED;
+		return 0;
+	}
+	return enqueue_step(c, set, l, l->step + 1, err) < 0 ? -1 : 1;
+}
+
 static int train_advance(struct stage_ctx *c, enum stage_state *state, struct err *err)
 {
 	struct train_settings set;
@@ -657,50 +688,32 @@ static int train_advance(struct stage_ctx *c, enum stage_state *state, struct er
 	struct learner *l = learner_find(c->d, c->stage->id);
 	if (!l) /* the daemon restarted: rebuild, then carry on */
 		return train_start(c, err);
-	int64_t total = c->stage->total;
-	/* the steps whose jobs are all done */
-	for (int applied = 0; applied < TRAIN_STEPS_PER_TURN; applied++) {
-		struct store_job *jobs = NULL;
-		size_t n = 0, done = 0;
-		if (store_step_jobs(c->d->store, c->stage->id, l->step + 1, "grad", &jobs, &n,
-			err) < 0)
-			return -1;
-		for (size_t k = 0; k < n; k++) {
-			if (jobs[k].state == JOB_STATE_FAILED) {
-				err_set(err, ERR_INVALID, "grad job %lld (step %ld, shard %lld) failed: %s",
-					(long long)jobs[k].id, l->step + 1, (long long)jobs[k].shard,
-					jobs[k].error ? jobs[k].error : "no error recorded");
-				store_jobs_free(jobs, n);
-				*state = STAGE_FAILED;
-				learner_close(c->d, c->stage->id);
-				return 0;
-			}
-			done += jobs[k].state == JOB_STATE_DONE;
-		}
-		if (n == 0 || done < n) {
+	if (l->busy) {
+		int rc = step_done(c, &set, l, state, err);
+		if (rc <= 0)
+			return rc;
+	}
+	/* the next step: started on the learner's thread once its jobs are all done */
+	struct store_job *jobs = NULL;
+	size_t n = 0, done = 0;
+	if (store_step_jobs(c->d->store, c->stage->id, l->step + 1, "grad", &jobs, &n, err) < 0)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		if (jobs[k].state == JOB_STATE_FAILED) {
+			err_set(err, ERR_INVALID, "grad job %lld (step %ld, shard %lld) failed: %s",
+				(long long)jobs[k].id, l->step + 1, (long long)jobs[k].shard,
+				jobs[k].error ? jobs[k].error : "no error recorded");
 			store_jobs_free(jobs, n);
-			return n == 0 ? enqueue_step(c, &set, l, l->step + 1, err) : 0;
-		}
-		int rc = apply_step(c, l, jobs, n, err);
-		store_jobs_free(jobs, n);
-		if (rc < 0 || store_stage_set_progress(c->d->store, c->stage->id, l->step, total,
-			err) < 0)
-			return -1;
-		int64_t every = set.learner.save_every;
-		if ((l->step % every == 0 || l->step >= total) && (learner_save(c->d, l, 1, err) < 0 ||
-			retain_stage(c, set.learner.keep_checkpoints, NULL, 0, err) < 0))
-			return -1;
-		if (l->step >= total) {
-			log_info("stage %lld '%s': %ld steps done, weights %s", (long long)c->stage->id,
-				c->stage->name, l->step, l->sha256);
+			*state = STAGE_FAILED;
 			learner_close(c->d, c->stage->id);
-			*state = STAGE_SUCCEEDED;
 			return 0;
 		}
-		if (enqueue_step(c, &set, l, l->step + 1, err) < 0)
-			return -1;
+		done += jobs[k].state == JOB_STATE_DONE;
 	}
-	return 0;
+	int rc = n == 0 ? enqueue_step(c, &set, l, l->step + 1, err) : done < n ? 0 :
+		grad_start(c->d, l, jobs, n, saves(&set, l->step + 1, c->stage->total), err);
+	store_jobs_free(jobs, n);
+	return rc;
 }
 
 const struct stage_driver stage_pretrain = {

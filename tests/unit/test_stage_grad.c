@@ -1,9 +1,12 @@
 /*
  * test_stage_grad — the gradient path of the training stages (stage_grad.h) against
  * a temporary data directory and store: shard gradients summed in shard order give
- * the same weights whatever order the jobs arrive in, and a job without a gradient
- * fails naming it.
+ * the same weights whatever order the jobs arrive in, a job without a gradient
+ * fails naming it, and a step runs on the learner's thread: the learner keeps its
+ * committed step and weights until grad_finish commits the step.
  */
+#include <time.h>
+
 #include "blobs.h"
 #include "daemon.h"
 #include "learner.h"
@@ -29,7 +32,7 @@ static void daemon_open(struct daemon *d)
 static void daemon_close(struct daemon *d)
 {
 	char cmd[1200];
-	learner_close_all(d);
+	learner_shutdown(d);
 	store_close(d->store);
 	datadir_close(&d->dir);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
@@ -92,8 +95,12 @@ static void apply(struct daemon *d, struct learner *l, const int *shards, const 
 	char text[SHARDS][200];
 	struct err e = { 0 };
 	grad_jobs(d, l, shards, content, jobs, text);
-	CHECK_MSG(grad_apply(d, l, jobs, SHARDS, NULL, &e) == 0, "%s", e.msg);
-	CHECK(l->step == 1);
+	CHECK_MSG(grad_start(d, l, jobs, SHARDS, 0, &e) == 0, "%s", e.msg);
+	int rc;
+	while ((rc = grad_finish(d, l, jobs, SHARDS, NULL, &e)) == 0)
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	CHECK_MSG(rc == 1, "%s", e.msg);
+	CHECK(l->step == 1 && !l->busy);
 }
 
 static void test_stage_grad__shard_order_whatever_the_arrival_order(void)
@@ -141,10 +148,54 @@ static void test_stage_grad__a_job_without_a_gradient_is_named(void)
 	memcpy(sha, l->sha256, sizeof sha);
 	grad_jobs(&d, l, (int[]){ 0, 1, 2 }, (int[]){ 0, 1, 2 }, jobs, text);
 	snprintf(text[1], 200, "{\"files\": [], \"loss\": 1}");
-	CHECK(grad_apply(&d, l, jobs, SHARDS, NULL, &e) == -1);
+	CHECK(grad_start(&d, l, jobs, SHARDS, 0, &e) == -1);
 	CHECK_MSG(e.code == ERR_FORMAT && strstr(e.msg, "grad job 101 (step 1, shard 1)") &&
 		strstr(e.msg, "no gradient"), "%s", e.msg);
-	CHECK(l->step == 0 && !strcmp(l->sha256, sha)); /* nothing applied */
+	CHECK(l->step == 0 && !l->busy && !strcmp(l->sha256, sha)); /* nothing started */
+	daemon_close(&d);
+}
+
+/* The test knob holds the thread: the step is in progress, and nothing of it shows
+ * until grad_finish commits it (the file's removal lets it go on). */
+static void test_stage_grad__a_running_step_shows_nothing_until_finished(void)
+{
+	struct daemon d;
+	struct store_job jobs[SHARDS];
+	char text[SHARDS][200], sha[SHA256_HEX_SIZE], hold[1100], held[1200];
+	struct err e = { 0 };
+	daemon_open(&d);
+	struct learner *l = learner_new(&d, 1);
+	memcpy(sha, l->sha256, sizeof sha);
+	snprintf(hold, sizeof hold, "%s/hold", tmp_dir);
+	snprintf(held, sizeof held, "%s.held", hold);
+	FILE *f = fopen(hold, "w");
+	CHECK(f && fclose(f) == 0);
+	CHECK(setenv("R1FLOW_TEST_LEARNER_HOLD", hold, 1) == 0);
+	grad_jobs(&d, l, (int[]){ 0, 1, 2 }, (int[]){ 0, 1, 2 }, jobs, text);
+	CHECK_MSG(grad_start(&d, l, jobs, SHARDS, 0, &e) == 0, "%s", e.msg);
+	while (access(held, F_OK) != 0) /* the thread holds: the step is in progress */
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	CHECK(l->busy && grad_finish(&d, l, jobs, SHARDS, NULL, &e) == 0);
+	CHECK(l->step == 0 && !strcmp(l->sha256, sha));
+	CHECK(unlink(hold) == 0);
+	int rc;
+	while ((rc = grad_finish(&d, l, jobs, SHARDS, NULL, &e)) == 0)
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	CHECK_MSG(rc == 1, "%s", e.msg);
+	CHECK(l->step == 1 && strcmp(l->sha256, sha) != 0 && access(held, F_OK) != 0);
+	/* a learner closed while its thread holds is left to end by itself */
+	f = fopen(hold, "w");
+	CHECK(f && fclose(f) == 0);
+	grad_jobs(&d, l, (int[]){ 0, 1, 2 }, (int[]){ 0, 1, 2 }, jobs, text);
+	CHECK_MSG(grad_start(&d, l, jobs, SHARDS, 0, &e) == 0, "%s", e.msg);
+	while (access(held, F_OK) != 0)
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	learner_close(&d, 1);
+	CHECK(!learner_find(&d, 1));
+	while (learner_preparing(&d, 1)) /* the closed one's thread stops by itself */
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	CHECK(!d.retired);
+	unsetenv("R1FLOW_TEST_LEARNER_HOLD");
 	daemon_close(&d);
 }
 
@@ -154,5 +205,6 @@ int main(int argc, char **argv)
 		TEST(test_stage_grad__shard_order_whatever_the_arrival_order),
 		TEST(test_stage_grad__sums_in_the_order_given),
 		TEST(test_stage_grad__a_job_without_a_gradient_is_named),
+		TEST(test_stage_grad__a_running_step_shows_nothing_until_finished),
 		{ 0 } });
 }

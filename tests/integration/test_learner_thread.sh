@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The learner steps on its own thread (daemon/learner.h), held by the test knob
+# R1FLOW_TEST_LEARNER_HOLD=PATH (the thread of step s waits while PATH exists and
+# holds no number >= s, and says so in PATH.held), so that "during a step" needs no
+# timing:
+#   1. while step 1 of a pretrain stage is held, control requests are answered and
+#      other work goes on (probe jobs enqueued then are all done), and nothing of
+#      the step is committed: the stage is at step 0, no metric of step 1, no
+#      checkpoint but step 0;
+#   2. once let go up to step 3, steps 1 to 3 are committed (with step 2's
+#      checkpoint) and step 4 holds;
+#   3. kill -9 of the daemon while step 4 is held (uncommitted), then a
+#      restart without the knob: the pipeline succeeds, and every checkpoint
+#      (weights and moments) equals that of an uninterrupted run without the knob.
+. "$(dirname "$0")/lib.sh"
+: "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
+
+cat >"$T/p.yaml" <<'EOF'
+version: 1
+name: held
+seed: 5
+model:
+  config: {dim: 32, layers: 2, heads: 2, ffn: 64, max_seq: 48}
+datasets:
+  corpus: {generate: arithmetic, style: corpus, count: 200}
+stages:
+  - {name: base, kind: pretrain, dataset: corpus, steps: 8, batch: 8, shard: 4, save_every: 2,
+     lr: 3e-3, keep_checkpoints: 100}
+EOF
+
+r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
+step_of() { sql "SELECT step FROM stages WHERE name = 'base'"; }
+checkpoints() {
+	sql "SELECT c.step, c.sha256, coalesce(c.optimizer, '-') FROM checkpoints c
+		JOIN stages s ON s.id = c.stage WHERE s.name = 'base' ORDER BY c.step"
+}
+succeeded() { [[ $(sql "SELECT state FROM pipelines WHERE id = $ID") == succeeded ]]; }
+
+# --- the reference: no knob
+DATA=$T/ref
+start_daemon
+start_worker ref-w; RW=$LAST_PID
+wait_for 10 has_workers 1
+ID=$(r1 submit "$T/p.yaml") || fail "ref: submit refused"
+wait_for 60 succeeded
+checkpoints >"$T/ref.ck"
+(( $(wc -l <"$T/ref.ck") == 5 )) || fail "ref: expected checkpoints 0 2 4 6 8: $(cat "$T/ref.ck")"
+stop "$RW"; stop "$DAEMON"
+mv "$T/daemon.log" "$T/ref-daemon.log"
+rm -rf "$T/cache"
+
+# --- held: step 1's thread waits while $HOLD exists
+DATA=$T/data
+HOLD=$T/hold
+: >"$HOLD"
+R1FLOW_TEST_LEARNER_HOLD=$HOLD start_daemon
+start_worker w; W=$LAST_PID
+wait_for 10 has_workers 1
+ID=$(r1 submit "$T/p.yaml") || fail "submit refused"
+wait_for 30 test -e "$HOLD.held"
+[[ $(cat "$HOLD.held") == *" 1" ]] || fail "expected step 1 held, $HOLD.held says '$(cat "$HOLD.held")'"
+# 1. the loop serves while the step is in progress
+ctl '{"op":"status"}' >/dev/null || fail "status not answered while the learner holds"
+r1 status "$ID" >/dev/null || fail "r1flow status failed while the learner holds"
+reply=$(ctl '{"op":"enqueue_probe","n":20,"payload":"x"}') || fail "enqueue_probe: $reply"
+probes_done() {
+	[[ $(sql "SELECT count(*) FROM jobs WHERE kind = 'probe' AND state = 'done'") == 20 ]]
+}
+wait_for 30 probes_done
+[[ -e $HOLD.held ]] || fail "the learner stopped holding by itself"
+[[ $(step_of) == 0 ]] || fail "stage at step $(step_of) while step 1 is held (committed early)"
+m=$(sql "SELECT count(*) FROM metrics m JOIN stages s ON s.id = m.stage
+	WHERE s.name = 'base' AND m.step >= 1")
+[[ $m == 0 ]] || fail "$m metric(s) of step 1 recorded while it is held"
+[[ $(checkpoints | cut -d'|' -f1 | paste -sd' ') == 0 ]] ||
+	fail "checkpoints other than step 0 while step 1 is held: $(checkpoints)"
+log "step 1 held: requests answered, 20 probe jobs done, nothing of the step committed"
+
+# 2. let steps 1 to 3 go: they are committed (step 2 saved); step 4 is held
+echo 3 >"$HOLD"
+holds_4() { [[ $(cat "$HOLD.held" 2>/dev/null) == *" 4" ]]; }
+wait_for 30 holds_4
+held=4
+at=$(step_of)
+(( at == 3 )) || fail "step 4 held but the stage is at step $at"
+[[ $(checkpoints | cut -d'|' -f1 | paste -sd' ') == "0 2" ]] ||
+	fail "expected checkpoints 0 2 while step 4 is held: $(checkpoints)"
+
+# 3. kill -9 the daemon while step 4 (a saving one) is held, restart without the
+#    knob: steps 3 and 4 are recomputed from step 2's checkpoint
+kill -KILL "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
+log "daemon killed -9 while step $held was held (committed: step $at)"
+rm -f "$HOLD" "$HOLD.held"
+mv "$T/daemon.log" "$T/held-daemon.log"
+start_daemon
+wait_for 60 succeeded
+checkpoints >"$T/data.ck"
+diff "$T/ref.ck" "$T/data.ck" >"$T/ck.diff" ||
+	fail "checkpoints differ from the uninterrupted run: $(cat "$T/ck.diff")"
+log "pipeline succeeded after the restart; its $(wc -l <"$T/data.ck") checkpoints equal the reference's"
+stop "$W"; stop "$DAEMON"
+[[ $(sql "PRAGMA quick_check") == ok ]] || fail "quick_check failed"

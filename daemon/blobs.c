@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "file.h"
+#include "filetrust.h"
 #include "learner.h"
 
 /* Whether the file at `path` holds exactly data[0..size); with `sync`, one that does
@@ -49,11 +50,16 @@ static int verify(const char *sha256, const char *path, struct err *err)
 	char got[SHA256_HEX_SIZE];
 	if (!err)
 		err = &local;
+	if (filetrust_check(path, sha256))
+		return 0;
 	int64_t size = 0;
 	if (sha256_file(path, got, &size, err) < 0)
 		return err_wrap(err, "cannot check blob %s", sha256);
-	if (strcmp(got, sha256) == 0)
+	if (strcmp(got, sha256) == 0) {
+		filetrust_note(path, sha256);
 		return 0;
+	}
+	filetrust_forget(path);
 	err_set(err, ERR_FORMAT, "blob file '%s' is damaged: its %lld bytes hash to %s; "
 		"removed it", path, (long long)size, got);
 	if (unlink(path) < 0 && errno != ENOENT)
@@ -79,8 +85,11 @@ static int put_file(struct daemon *d, const void *data, size_t size,
 	if (stat(path, &st) == 0 && st.st_size == (off_t)size) {
 		/* same name, same size: the same bytes unless the file was damaged since it
 		 * was written; comparing costs one read, and a damaged copy gets replaced */
-		if (same_bytes(path, data, size, sync))
+		if (same_bytes(path, data, size, sync)) {
+			filetrust_note(path, hex);
 			return 0;
+		}
+		filetrust_forget(path);
 		log_warn("blob file '%s' does not hold the bytes of its name: writing it again",
 			path);
 	}
@@ -89,6 +98,7 @@ static int put_file(struct daemon *d, const void *data, size_t size,
 		file_atomic_write(&f, data, size, err) < 0 ||
 		file_atomic_commit(&f, sync, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
+	filetrust_note(path, hex); /* written from bytes just hashed: no need to hash it again */
 	return 0;
 }
 
@@ -143,7 +153,7 @@ int blobs_held(struct daemon *d, const char *sha256)
 
 void blobs_drop(struct daemon *d, const char *sha256)
 {
-	char rel[80], path[DATADIR_PATH_MAX];
+	char rel[80], path[DATADIR_PATH_MAX] = "";
 	struct err err = { 0 };
 	if (blobs_held(d, sha256))
 		return;
@@ -151,8 +161,9 @@ void blobs_drop(struct daemon *d, const char *sha256)
 	if (rc < 0)
 		log_warn("%s", err.msg);
 	snprintf(rel, sizeof rel, "blobs/%s", sha256);
-	if (rc == 1 && datadir_path(&d->dir, rel, path, sizeof path, &err) == 0 &&
-		unlink(path) < 0 && errno != ENOENT)
+	if (rc == 1 && datadir_path(&d->dir, rel, path, sizeof path, &err) == 0)
+		filetrust_forget(path);
+	if (rc == 1 && *path && unlink(path) < 0 && errno != ENOENT)
 		log_warn("cannot remove blob '%s': %s", path, strerror(errno));
 }
 
@@ -290,6 +301,16 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 		"size", (json_int_t)size);
 	out->blob_free = free_blob;
 	msg_add_blob(out, buf, n, NULL);
+}
+
+void blobs_distrust(struct daemon *d, const char *sha256)
+{
+	char rel[80], path[DATADIR_PATH_MAX];
+	if (!sha256_hex_valid(sha256))
+		return;
+	snprintf(rel, sizeof rel, "blobs/%s", sha256);
+	if (datadir_path(&d->dir, rel, path, sizeof path, NULL) == 0)
+		filetrust_forget(path);
 }
 
 void blobs_clean(struct daemon *d)

@@ -734,6 +734,8 @@ static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 {
 	struct msg chunk;
 	int64_t size = msg_uint(m, "size");
+	if (msg_bool(m, "check", 0))
+		blobs_distrust(d, msg_str(m, "sha256"));
 	blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0, &chunk);
 	send_to(d, p, &chunk);
 }

@@ -38,7 +38,7 @@ static const struct proto_field f_fail[] = {
 };
 static const struct proto_field f_fetch[] = {
 	{ "sha256", PROTO_T_HEX64, 1 }, { "offset", PROTO_T_UINT, 1 },
-	{ "size", PROTO_T_UINT, 0 }, { 0 },
+	{ "size", PROTO_T_UINT, 0 }, { "check", PROTO_T_BOOL, 0 }, { 0 },
 };
 static const struct proto_field f_disconnect[] = { { "reason", PROTO_T_STR, 0 }, { 0 } };
 static const struct proto_field f_job[] = {

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filetrust.h"
+
 static int mkdir_p(const char *path, struct err *err)
 {
 	char buf[CACHE_PATH_MAX];
@@ -61,10 +63,15 @@ int cache_verify(const struct cache *c, const char *sha256, const char *path,
 	char got[SHA256_HEX_SIZE];
 	int64_t size = 0;
 	(void)c;
+	if (filetrust_check(path, sha256))
+		return 0;
 	if (sha256_file(path, got, &size, err) < 0)
 		return err_wrap(err, "cannot check cached blob %s", sha256);
-	if (strcmp(got, sha256) == 0)
+	if (strcmp(got, sha256) == 0) {
+		filetrust_note(path, sha256);
 		return 0;
+	}
+	filetrust_forget(path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return err_set(err, ERR_FORMAT, "cached blob file '%s' is damaged: its %lld bytes "
 			"hash to %s; cannot remove it: %s", path, (long long)size, got, strerror(errno));
@@ -120,6 +127,7 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 	}
 	if (file_atomic_commit(&f->file, true, err) < 0)
 		return err_wrap(err, "cannot cache blob %s in '%s'", f->sha256, c->dir);
+	filetrust_note(path, f->sha256); /* streamed and verified: no need to hash it again */
 	cache_trim(c, CACHE_KEEP, f->sha256);
 	return 0;
 }
@@ -156,8 +164,10 @@ void cache_trim(const struct cache *c, int keep, const char *spare)
 				e[i].t.tv_nsec < e[old].t.tv_nsec))
 				old = i;
 		char path[CACHE_PATH_MAX];
-		if (join(path, sizeof path, c->dir, e[old].name) == 0)
+		if (join(path, sizeof path, c->dir, e[old].name) == 0) {
+			filetrust_forget(path);
 			unlink(path);
+		}
 		e[old] = e[--n];
 	}
 	free(e);

@@ -11,10 +11,10 @@
  * A file can still be damaged after that (a disk, a stray write between two runs
  * of the worker), and no cheaper check than hashing sees a flipped byte: size and
  * mtime stay. So a job hashes a cached file again before it reads it
- * (cache_verify, in runtime.c's job_blob_path); a damaged one is removed and
- * fetched again. That costs one hash per load of a blob, not per job: a worker
- * keeps the weights it loaded in memory (jobmodel.c) and reads a blob again only
- * when a job names other weights.
+ * (cache_verify, in runtime.c's job_blob_path) the first time this process uses
+ * it; a damaged one is removed and fetched again. A file this process filled
+ * (hashed as it streamed in) or hashed once is trusted while it stays the same
+ * file (base/filetrust.h), so a fetched blob is never read back just to hash it.
  *
  *   cache_open            create DIR and DIR/tmp
  *   cache_lookup          1 and the path if the blob is cached, else 0 (a stat)

@@ -255,11 +255,13 @@ int cmd_run(int argc, char **argv)
 {
 	struct opt_list sets = { .n = 0 };
 	const char *data = NULL;
-	int workers = 0;
+	int workers = 0, threads = 0;
 	bool rm = false, json = false, plain = false;
 	const struct opt opts[] = {
 		{ "workers", OPT_INT, &workers, "N", 1, PROCS_MAX - 1, 0,
-		  "local worker processes", "one per online CPU" },
+		  "local worker processes", "picked for the model (see below)" },
+		{ "threads", OPT_INT, &threads, "N", 1, 1024, 0,
+		  "compute threads per worker", "the CPUs shared out among the workers" },
 		{ "data", OPT_STRING, &data, "DIR", 0, 0, 0,
 		  "data directory to run in (created if missing, kept afterwards)",
 		  "a fresh $TMPDIR/r1flow-run.XXXXXX (/tmp without TMPDIR)" },
@@ -295,7 +297,7 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--rm removes only the fresh directory run makes; a "
 			"--data DIR is always kept");
 	const struct run_args a = { .verb = "run", .file = argv[first], .sets = &sets,
-		.data = data, .workers = workers, .rm = rm, .json = json, .plain = plain };
+		.data = data, .workers = workers, .threads = threads, .rm = rm, .json = json, .plain = plain };
 	return run_pipeline(&a);
 }
 

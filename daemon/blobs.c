@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "deltas.h"
 #include "file.h"
 #include "filetrust.h"
 #include "learner.h"
@@ -143,6 +144,8 @@ int blobs_held(struct daemon *d, const char *sha256)
 	for (const struct learner *l = d->learners; l; l = l->next)
 		if (strcmp(l->sha256, sha256) == 0)
 			return 1;
+	if (deltas_holds(d, sha256))
+		return 1;
 	/* a learner prepared on its thread writes its weights' file before the loop indexes
 	 * it: until the thread is done its sha256 is unknown here, so hold every file */
 	for (struct learner *l = d->opening; l; l = l->next)

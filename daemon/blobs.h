@@ -110,7 +110,8 @@ int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 void blobs_drop(struct daemon *d, const char *sha256);
 
 /* Whether a learner in memory holds `sha256` as its current weights (written, not
- * yet named by a checkpoint or a job); while a learner is being prepared on its
+ * yet named by a checkpoint or a job) or it is a stage's current weights delta
+ * (deltas.h); while a learner is being prepared on its
  * thread (learner_open), every blob counts as held: its file may be written before
  * the loop can know its name. */
 int blobs_held(struct daemon *d, const char *sha256);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "deltas.h"
 #include "clock.h"
 #include "daemon.h"
 #include "events.h"
@@ -736,7 +737,11 @@ static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 	int64_t size = msg_uint(m, "size");
 	if (msg_bool(m, "check", 0))
 		blobs_distrust(d, msg_str(m, "sha256"));
-	blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0, &chunk);
+	/* a worker that names the blobs it holds may get the weights as a delta */
+	if (msg_uint(m, "offset") != 0 || !deltas_chunk(d, msg_str(m, "sha256"),
+			json_object_get(m->header, "have"), size > 0 ? size : 0, &chunk))
+		blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0,
+			&chunk);
 	send_to(d, p, &chunk);
 }
 

@@ -42,6 +42,7 @@
 
 struct auth;
 struct broker;
+struct delta;
 struct learner;
 struct sched_backoff;
 
@@ -85,6 +86,7 @@ struct daemon {
 	int64_t scheduled_at;      /* monotonic ms of the last scheduler_run */
 	struct learner *learners;  /* training stages' optimizer state (learner.h) */
 	struct learner *opening;   /* learners being prepared on their threads */
+	struct delta *deltas;      /* each training stage's latest weights delta (deltas.h) */
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */

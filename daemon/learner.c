@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "file.h"
 #include "daemon.h"
+#include "deltas.h"
 
 struct learner *learner_find(struct daemon *d, int64_t stage)
 {
@@ -91,7 +92,11 @@ static int write_blobs(struct daemon *d, struct learner *l, long opt_step, int s
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
 	if (file_read(path, FILE_READ_ANY, &bytes, &size, err) < 0)
 		return -1;
+	char prev[SHA256_HEX_SIZE];
+	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
 	int rc = (sync ? blobs_put : blobs_put_scratch)(d, bytes, size, l->sha256, err);
+	if (rc == 0 && !sync) /* a step's new weights: the delta workers fetch (deltas.h) */
+		deltas_note(d, l->stage, prev, l->sha256, bytes, size);
 	free(bytes);
 	if (rc < 0 || opt_step <= 0)
 		return rc;

@@ -4,7 +4,7 @@
  * A file appears under its final name only once complete and verified: a fill
  * writes DIR/tmp/<sha256>.tmp.<pid>.<n> (file.h's atomic write), hashes the bytes as
  * they arrive, and cache_fill_commit renames the file into place only if the sha256
- * matches (after an fsync). So any DIR/<sha256> held exactly those bytes when it appeared, several
+ * matches. So any DIR/<sha256> held exactly those bytes when it appeared, several
  * workers may share one cache directory (rename is atomic; two fills of the same
  * blob write the same bytes), and a crash leaves at most a stray file in tmp/.
  *
@@ -22,7 +22,10 @@
  *                         not hash to its name, and it is removed
  *   cache_fill_begin      start receiving a blob
  *   cache_fill_write      append bytes (in order)
- *   cache_fill_commit     verify, fsync, rename; the fill is over either way
+ *   cache_fill_commit     verify, rename; the fill is over either way. No fsync:
+ *                         after a crash a file may be torn under its name, and the
+ *                         next process hashes every file the first time it uses
+ *                         it (cache_verify) and drops a torn one
  *   cache_fill_abort      drop a fill; safe on a fill that is over or never began
  *   cache_trim            keep the `keep` most recently filled blobs, delete older
  *                         ones (every commit trims to CACHE_KEEP: training writes a
@@ -68,5 +71,16 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 void cache_fill_abort(struct cache_fill *f);
 
 void cache_trim(const struct cache *c, int keep, const char *spare);
+
+/* The names of up to `max` cached blobs, the most recently filled first (what a
+ * FETCH offers as `have`, for a delta). */
+size_t cache_list(const struct cache *c, char (*names)[SHA256_HEX_SIZE], size_t max);
+
+/* Blob `target` into the cache, rebuilt from cached blob `base` and a weights delta
+ * (core/wdelta.h, already checked against its own name): the result is hashed as it
+ * is written and enters the cache only if it hashes to `target` (as a fill). -1
+ * and err when the base is gone or the result is not `target`: fetch it whole. */
+int cache_apply_delta(const struct cache *c, const char *target, const char *base,
+	const void *delta, size_t n, char *path, size_t size, struct err *err);
 
 #endif

@@ -103,6 +103,15 @@ int deltas_holds(struct daemon *d, const char *sha256)
 	return 0;
 }
 
+void deltas_forget(struct daemon *d, int64_t stage)
+{
+	struct delta **at = find_stage(d, stage), *e = *at;
+	if (!e)
+		return;
+	*at = e->next;
+	free(e);
+}
+
 void deltas_free(struct daemon *d)
 {
 	while (d->deltas) {

@@ -15,6 +15,9 @@
  *                  (the delta blob's sha256, fetched on as any blob) and `base`;
  *                  0 when there is none (the caller serves the whole blob).
  *   deltas_holds   whether `sha256` is a current delta (blobs_held keeps it)
+ *   deltas_forget  a stage's learner closes: its delta is no longer served (its blob,
+ *                  a few MB nothing names, stays until `r1flow gc`: this may run
+ *                  outside a turn, where the store takes no writes)
  *   deltas_free    at exit
  *
  * The table lives in memory only: after a restart the first step of each stage is
@@ -44,6 +47,7 @@ void deltas_note(struct daemon *d, int64_t stage, const char *base, const char *
 int deltas_chunk(struct daemon *d, const char *target, const json_t *have, int64_t want,
 	struct msg *out);
 int deltas_holds(struct daemon *d, const char *sha256);
+void deltas_forget(struct daemon *d, int64_t stage);
 void deltas_free(struct daemon *d);
 
 #endif

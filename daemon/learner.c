@@ -41,6 +41,7 @@ static struct learner *collect(struct daemon *d, int64_t stage);
 
 void learner_close(struct daemon *d, int64_t stage)
 {
+	deltas_forget(d, stage);
 	learner_free(collect(d, stage)); /* a preparation waits to end: seconds at worst */
 	for (struct learner **p = &d->learners; *p; p = &(*p)->next) {
 		if ((*p)->stage == stage) {

@@ -487,6 +487,7 @@ static void fetch_pump(struct io *io)
 static void fetch_begin(struct io *io, struct exchange *x, int check)
 {
 	struct err err = { 0 };
+	cache_fill_abort(&io->fill); /* a stream given up for this one (fetch_whole) */
 	if (cache_fill_begin(&io->cache, &io->fill, x->sha256, &err) < 0) {
 		fetch_done(io, -1, &err);
 		return;

@@ -18,6 +18,7 @@
 #
 #   bench/scale.sh              (from anywhere; BUILD_DIR=build by default)
 #   STEPS=10 BASE_STEPS=150 PRETRAIN_STEPS=300 REPEAT=1 bench/scale.sh
+#   BASE=DIR bench/scale.sh     (a base model made before: KEEP_BASE=DIR keeps one)
 #
 # REPEAT runs every configuration that many times, interleaved (1x1, 2x1, 1x2, 1x1,
 # ...), and takes each one's best: on a shared machine the best is the run least
@@ -50,10 +51,15 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load average before the runs: $(load)" >&2
 
 # the demo's model, pretrained briefly on the demo's kind of corpus: GRPO needs a model
-# that writes answers, not a good one
-echo "pretraining a base model ($base_steps steps, 1x2) ..." >&2
-"$r1flow" train --out "$tmp/base" --steps "$base_steps" --batch 64 --workers 1 --threads 2 \
-	>"$tmp/base.log" 2>&1 || { cat "$tmp/base.log" >&2; exit 1; }
+# that writes answers, not a good one (BASE=DIR: one made before, kept with KEEP_BASE=DIR)
+if [[ -n ${BASE:-} ]]; then
+	cp -r "$BASE" "$tmp/base"
+else
+	echo "pretraining a base model ($base_steps steps) ..." >&2
+	"$r1flow" train --out "$tmp/base" --steps "$base_steps" --batch 64 \
+		>"$tmp/base.log" 2>&1 || { cat "$tmp/base.log" >&2; exit 1; }
+	[[ -z ${KEEP_BASE:-} ]] || cp -r "$tmp/base" "$KEEP_BASE"
+fi
 
 cat >"$tmp/zero.yaml" <<YAML
 version: 1

@@ -981,16 +981,17 @@ static void send_job(struct daemon *d, struct peer *p, const struct store_job *j
 	send_to(d, p, &m);
 }
 
-/* Fill `p`'s free slots in one claim (`how` from may_claim): 1 leased some, 0 nothing
- * for it, -1 store error. One statement per worker per turn instead of one per job;
- * a short queue may then go to the first worker in the rotation, by at most its
- * slots (default 2: one job running, one waiting). */
-static int claim_some(struct daemon *d, struct peer *p, int how)
+/* Fill up to `max` of `p`'s free slots in one claim (`how` from may_claim): 1 leased
+ * some, 0 nothing for it, -1 store error. One statement per worker per pass instead
+ * of one per job. */
+static int claim_some(struct daemon *d, struct peer *p, int how, size_t max)
 {
 	struct store_job jobs[BROKER_MAX_SLOTS];
 	struct err err = { 0 };
 	int64_t deadline = d->wall + daemon_lease_ms(d);
 	size_t room = (size_t)p->slots - p->nleases;
+	if (room > max)
+		room = max;
 	int n = store_job_claim_many(d->store, p->id, p->kinds, how == 1, d->wall, deadline,
 		jobs, room, &err);
 	if (n < 0) {
@@ -1011,17 +1012,22 @@ static int claim_some(struct daemon *d, struct peer *p, int how)
 	return 1;
 }
 
+/* The first pass gives every worker that may claim at most one job, the passes after
+ * it fill the slots left: a short queue (a GRPO step's two rollout jobs) is spread
+ * over the workers instead of filling the first one's slots while the next one
+ * idles — one running job and one waiting in a worker's queue only when every
+ * worker has one to run. */
 void broker_dispatch(struct daemon *d)
 {
 	struct broker *b = d->broker;
-	for (int progress = 1; progress && b->n;) {
+	for (int progress = 1, pass = 0; progress && b->n; pass++) {
 		progress = 0;
 		for (size_t k = 0; k < b->n; k++) {
 			struct peer *p = b->peers[(b->next + k) % b->n];
 			int how = may_claim(b, p);
 			if (!how)
 				continue;
-			int rc = claim_some(d, p, how);
+			int rc = claim_some(d, p, how, pass == 0 ? 1 : BROKER_MAX_SLOTS);
 			if (rc < 0)
 				return;
 			progress |= rc;

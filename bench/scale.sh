@@ -9,7 +9,9 @@
 #
 # each a fresh `r1flow run` (daemon, workers, data directory). Stage throughput is
 # steps over the stage's own time (started_at to finished_at in the database: the
-# daemon's and workers' start-up is not in it). From the workers' logs it prints
+# daemon's and workers' start-up is not in it). Each run's CPU seconds a step (all
+# its processes) are printed too: on a machine other work keeps busy, the wall-clock
+# ratios say little about parallelism, the CPU cost still says what a split wastes. From the workers' logs it prints
 # where a step's time went on each worker (weights fetch, load, compute: the lines
 # r1flow-worker writes per job that touched weights) and how large the weights
 # deltas were against the whole weights (daemon/deltas.h). With PRETRAIN_STEPS=N
@@ -109,10 +111,13 @@ for ((r = 1; r <= repeat; r++)); do
 	for cfg in 1x1 2x1 1x2; do
 		w=${cfg%x*} t=${cfg#*x} dir=$tmp/run-$cfg-$r
 		before=$(load)
-		"$r1flow" run "$tmp/zero.yaml" --workers "$w" --threads "$t" --data "$dir" --plain \
+		/usr/bin/time -f "%U %S" -o "$tmp/cpu-$cfg-$r" "$r1flow" run "$tmp/zero.yaml" \
+			--workers "$w" --threads "$t" --data "$dir" --plain \
 			>"$tmp/run-$cfg-$r.log" 2>&1 || { tail -n 20 "$tmp/run-$cfg-$r.log" >&2; exit 1; }
 		s=$(stage_s "$dir")
-		echo "$cfg run $r: zero $steps steps in $s s (load $before -> $(load)); $(breakdown "$dir"); $(delta_ratio "$dir")" >&2
+		# CPU seconds of the whole run (r1flow, daemon, workers: all reaped) a step
+		cpu=$(awk -v n="$steps" '{ printf "%.2f", ($1 + $2) / n }' "$tmp/cpu-$cfg-$r")
+		echo "$cfg run $r: zero $steps steps in $s s, $cpu CPU s a step (load $before -> $(load)); $(breakdown "$dir"); $(delta_ratio "$dir")" >&2
 		if [[ -z ${best[$cfg]:-} ]] || awk -v a="$s" -v b="${best[$cfg]}" 'BEGIN { exit !(a < b) }'; then
 			best[$cfg]=$s
 		fi

@@ -188,6 +188,14 @@ static int newer_first(const void *a, const void *b)
 	return x->t.tv_nsec < y->t.tv_nsec ? 1 : x->t.tv_nsec > y->t.tv_nsec ? -1 : 0;
 }
 
+void cache_touch(const struct cache *c, const char *sha256, const char *path)
+{
+	(void)c;
+	int trusted = filetrust_check(path, sha256);
+	if (utimensat(AT_FDCWD, path, NULL, 0) == 0 && trusted)
+		filetrust_note(path, sha256); /* the bytes are those just trusted; only times moved */
+}
+
 size_t cache_list(const struct cache *c, char (*names)[SHA256_HEX_SIZE], size_t max)
 {
 	struct listed e[4 * CACHE_KEEP];

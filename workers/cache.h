@@ -31,8 +31,10 @@
  *                         ones (every commit trims to CACHE_KEEP: training writes a
  *                         new checkpoint every step, and only the latest are used)
  *
- * A blob deleted while a job reads it stays readable through the open descriptor;
- * one deleted before a job opens it is fetched again.
+ * A blob deleted while a job reads it stays readable through the open descriptor.
+ * A job that looks up several blobs before it opens them (a tokenizer's files) could
+ * see the first trimmed by the fill of the next: a cache hit therefore touches the
+ * file (cache_touch), so trimming, which keeps the newest, spares what is in use.
  */
 #ifndef R1_CACHE_H
 #define R1_CACHE_H
@@ -71,6 +73,12 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 void cache_fill_abort(struct cache_fill *f);
 
 void cache_trim(const struct cache *c, int keep, const char *spare);
+
+/* A cached blob is in use: its modification time becomes now, so cache_trim (which
+ * keeps the newest) does not take it from under the job that just looked it up when
+ * the same job's next fetch trims; the file stays trusted (filetrust.h) if it was.
+ * Problems are ignored: at worst the file is trimmed and fetched again. */
+void cache_touch(const struct cache *c, const char *sha256, const char *path);
 
 /* The names of up to `max` cached blobs, the most recently filled first (what a
  * FETCH offers as `have`, for a delta). */

@@ -157,8 +157,10 @@ int job_blob_path(const struct job *job, const char *sha256, char *path, size_t 
 		int rc = cache_verify(c->cache, sha256, path, &why);
 		if (job->times)
 			job->times->verify_ms += (double)(clock_mono_ns() - t0) / 1e6;
-		if (rc == 0)
+		if (rc == 0) {
+			cache_touch(c->cache, sha256, path);
 			return 0;
+		}
 		log_warn("%s: fetching it again", why.msg);
 		t0 = clock_mono_ns();
 	}

@@ -161,6 +161,7 @@ static void test_cache__delta_rebuilds_only_the_named_blob(void)
 
 	/* the right base */
 	put(&c, base, sizeof base, bs);
+	nanosleep(&ts30, NULL); /* so the rebuilt file is the newer by its time (cache_list) */
 	e = (struct err){ 0 };
 	CHECK_MSG(cache_apply_delta(&c, ts, bs, delta, n, path, sizeof path, &e) == 0, "%s", e.msg);
 	char hex[SHA256_HEX_SIZE];
@@ -180,6 +181,32 @@ static void test_cache__delta_rebuilds_only_the_named_blob(void)
 	testdir_done();
 }
 
+/* A blob a job just looked up (touched) survives the trim of the job's next fill, even
+ * when it was the oldest file in the cache. */
+static void test_cache__a_touched_blob_survives_the_next_trim(void)
+{
+	struct cache c;
+	struct err e = { 0 };
+	char first[SHA256_HEX_SIZE], sha[SHA256_HEX_SIZE], path[CACHE_PATH_MAX];
+	CHECK(cache_open(&c, testdir_new("cache"), &e) == 0);
+	struct timespec tick = { 0, 20 * 1000000L };
+	put(&c, "blob 0", 6, first);
+	for (int i = 1; i < CACHE_KEEP; i++) {
+		char text[16];
+		snprintf(text, sizeof text, "blob %d", i);
+		nanosleep(&tick, NULL);
+		put(&c, text, strlen(text), sha);
+	}
+	nanosleep(&tick, NULL);
+	CHECK(cache_lookup(&c, first, path, sizeof path));
+	cache_touch(&c, first, path);
+	nanosleep(&tick, NULL);
+	put(&c, "one more", 8, sha); /* trims to CACHE_KEEP: the oldest goes */
+	CHECK_MSG(cache_lookup(&c, first, path, sizeof path), "the touched blob was trimmed");
+	CHECK_MSG(cache_verify(&c, first, path, &e) == 0, "%s", e.msg);
+	testdir_done();
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -189,6 +216,7 @@ int main(int argc, char **argv)
 		TEST(test_cache__names_must_be_sha256s),
 		TEST(test_cache__damaged_file_is_named_and_dropped),
 		TEST(test_cache__delta_rebuilds_only_the_named_blob),
+		TEST(test_cache__a_touched_blob_survives_the_next_trim),
 		{ 0 },
 	});
 }

@@ -11,7 +11,11 @@
 # steps over the stage's own time (started_at to finished_at in the database: the
 # daemon's and workers' start-up is not in it). Each run's CPU seconds a step (all
 # its processes) are printed too: on a machine other work keeps busy, the wall-clock
-# ratios say little about parallelism, the CPU cost still says what a split wastes. From the workers' logs it prints
+# ratios say little about parallelism, the CPU cost still says what a split wastes.
+# (With the kernel's autogroup scheduling on — /proc/sys/kernel/sched_autogroup_enabled
+# — a run's processes share one session's part of the CPUs against other sessions, so
+# on a busy machine two workers get no more CPU than one: two_workers then reads ~1
+# whatever the code does. Measure on a quiet machine.) From the workers' logs it prints
 # where a step's time went on each worker (weights fetch, load, compute: the lines
 # r1flow-worker writes per job that touched weights) and how large the weights
 # deltas were against the whole weights (daemon/deltas.h). With PRETRAIN_STEPS=N
@@ -51,6 +55,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/r1flow-scale.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load average before the runs: $(load)" >&2
+if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN { exit !(l > 0.5) }'; then
+	echo "warning: the machine is busy; with autogroup scheduling ($(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo '?')) the ratios mean little" >&2
+fi
 
 # the demo's model, pretrained briefly on the demo's kind of corpus: GRPO needs a model
 # that writes answers, not a good one (BASE=DIR: one made before, kept with KEEP_BASE=DIR)

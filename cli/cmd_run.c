@@ -255,11 +255,13 @@ int cmd_run(int argc, char **argv)
 {
 	struct opt_list sets = { .n = 0 };
 	const char *data = NULL;
-	int workers = 0;
+	int workers = 0, threads = 0;
 	bool rm = false, json = false, plain = false;
 	const struct opt opts[] = {
 		{ "workers", OPT_INT, &workers, "N", 1, PROCS_MAX - 1, 0,
-		  "local worker processes", "one per online CPU" },
+		  "local worker processes", "by the model's size, see above" },
+		{ "threads", OPT_INT, &threads, "N", 1, 1024, 0,
+		  "compute threads per worker", "the CPUs shared out among the workers" },
 		{ "data", OPT_STRING, &data, "DIR", 0, 0, 0,
 		  "data directory to run in (created if missing, kept afterwards)",
 		  "a fresh $TMPDIR/r1flow-run.XXXXXX (/tmp without TMPDIR)" },
@@ -283,6 +285,11 @@ int cmd_run(int argc, char **argv)
 			 "pipeline and stops everything. The data directory (database, weights, logs)\n"
 			 "is kept and named at the start and the end: 'r1flow daemon --data DIR' serves\n"
 			 "it again (report, samples, export ...); --rm removes it instead.\n\n"
+			 "Without --workers, run picks the split of the CPUs by the model's size and\n"
+			 "says it on stderr: below 20M parameters one worker per CPU with one thread\n"
+			 "each (small jobs run faster side by side), else one worker with every CPU\n"
+			 "(also when the size is not known before the run: a model from another\n"
+			 "pipeline). --workers and --threads override either part.\n\n"
 			 "example: r1flow run pipelines/probe.yaml --workers 2\n\n"
 			 "exit status: 0 the pipeline succeeded, 1 it failed or was cancelled or\n"
 			 "could not be run, 2 usage error, 130 interrupted",
@@ -295,7 +302,7 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--rm removes only the fresh directory run makes; a "
 			"--data DIR is always kept");
 	const struct run_args a = { .verb = "run", .file = argv[first], .sets = &sets,
-		.data = data, .workers = workers, .rm = rm, .json = json, .plain = plain };
+		.data = data, .workers = workers, .threads = threads, .rm = rm, .json = json, .plain = plain };
 	return run_pipeline(&a);
 }
 
@@ -323,13 +330,23 @@ int run_pipeline(const struct run_args *a)
 		cli_error(vname, "out of memory");
 		goto out;
 	}
+	int threads = a->threads;
 	if (workers <= 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		workers = n > 0 ? (n < PROCS_MAX - 1 ? (int)n : PROCS_MAX - 1) : 1;
+		char why[200];
+		int t = 0;
+		run_split(json_object_get(req, "spec"), sysconf(_SC_NPROCESSORS_ONLN), &workers, &t,
+			why, sizeof why);
+		if (threads <= 0)
+			threads = t;
+		else
+			snprintf(why + strlen(why), sizeof why - strlen(why), " (%d thread%s: --threads)",
+				threads, threads == 1 ? "" : "s");
+		/* said on stderr, so a --json run's stdout stays one document */
+		fprintf(stderr, "%s: picked %s; --workers and --threads override\n", vname, why);
 	}
 	r->verb = vname;
 	r->workers = workers;
-	r->threads = a->threads;
+	r->threads = threads;
 	if (data) {
 		struct client_addr addr = { .data = data };
 		struct client probe;

@@ -125,7 +125,7 @@ int cmd_train(int argc, char **argv)
 		{ "ffn", CLI_OPT_INT, &t.ffn, "F", 1, 65536, false, "SwiGLU hidden width", NULL },
 		{ "max-seq", CLI_OPT_INT, &t.max_seq, "T", 2, 8192, false, "context length", NULL },
 		{ "workers", CLI_OPT_INT, &workers, "N", 1, PROCS_MAX - 1, false,
-		  "local worker processes", "one per online CPU" },
+		  "local worker processes", "picked for the model's size, as 'r1flow run' does" },
 		{ "threads", CLI_OPT_INT, &threads, "N", 1, 1024, false,
 		  "compute threads per worker", "the CPUs shared out among the workers" },
 		{ "print-spec", CLI_OPT_FLAG, &print_spec, NULL, 0, 0, false,

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "client.h"
 
 struct run_args {
@@ -18,7 +20,7 @@ struct run_args {
 	const char *file;              /* the spec */
 	const struct cli_list *sets;   /* --set overrides */
 	const char *data;              /* data directory (kept); NULL: a fresh temporary one */
-	int workers;                   /* local workers; 0: one per online CPU */
+	int workers;                   /* local workers; 0: run_split picks (and threads) */
 	int threads;                   /* compute threads per worker; 0: the CPUs shared out */
 	bool rm;                       /* remove the fresh directory after a success */
 	bool json, plain;              /* run's --json and --plain */
@@ -27,6 +29,15 @@ struct run_args {
 	int (*done)(struct client *c, int64_t id, void *arg, struct err *err);
 	void *arg;
 };
+
+/*
+ * The workers x threads of a run when --workers is not given (run_split.c): by the
+ * spec's model size, at most RUN_SPLIT_MAX_WORKERS workers; `why` says it for
+ * stderr. `spec` is the loaded spec (the submit request's "spec").
+ */
+#define RUN_SPLIT_MAX_WORKERS 255 /* procs.h: PROCS_MAX - 1 (the daemon is one) */
+void run_split(const json_t *spec, long cpus, int *workers, int *threads, char *why,
+	size_t size);
 
 /*
  * Validate a->file, start r1flowd and the workers on the data directory, submit,

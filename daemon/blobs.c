@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "deltas.h"
 #include "file.h"
+#include "filetrust.h"
 #include "learner.h"
 
 /* Whether the file at `path` holds exactly data[0..size); with `sync`, one that does
@@ -49,11 +51,16 @@ static int verify(const char *sha256, const char *path, struct err *err)
 	char got[SHA256_HEX_SIZE];
 	if (!err)
 		err = &local;
+	if (filetrust_check(path, sha256))
+		return 0;
 	int64_t size = 0;
 	if (sha256_file(path, got, &size, err) < 0)
 		return err_wrap(err, "cannot check blob %s", sha256);
-	if (strcmp(got, sha256) == 0)
+	if (strcmp(got, sha256) == 0) {
+		filetrust_note(path, sha256);
 		return 0;
+	}
+	filetrust_forget(path);
 	err_set(err, ERR_FORMAT, "blob file '%s' is damaged: its %lld bytes hash to %s; "
 		"removed it", path, (long long)size, got);
 	if (unlink(path) < 0 && errno != ENOENT)
@@ -79,8 +86,11 @@ static int put_file(struct daemon *d, const void *data, size_t size,
 	if (stat(path, &st) == 0 && st.st_size == (off_t)size) {
 		/* same name, same size: the same bytes unless the file was damaged since it
 		 * was written; comparing costs one read, and a damaged copy gets replaced */
-		if (same_bytes(path, data, size, sync))
+		if (same_bytes(path, data, size, sync)) {
+			filetrust_note(path, hex);
 			return 0;
+		}
+		filetrust_forget(path);
 		log_warn("blob file '%s' does not hold the bytes of its name: writing it again",
 			path);
 	}
@@ -89,6 +99,7 @@ static int put_file(struct daemon *d, const void *data, size_t size,
 		file_atomic_write(&f, data, size, err) < 0 ||
 		file_atomic_commit(&f, sync, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
+	filetrust_note(path, hex); /* written from bytes just hashed: no need to hash it again */
 	return 0;
 }
 
@@ -148,6 +159,8 @@ int blobs_held(struct daemon *d, const char *sha256)
 	for (const struct learner *l = d->learners; l; l = l->next) /* with lora: its base too */
 		if (strcmp(l->sha256, sha256) == 0 || (l->lora && strcmp(l->base_sha, sha256) == 0))
 			return 1;
+	if (deltas_holds(d, sha256))
+		return 1;
 	/* a learner prepared on its thread writes its weights' file before the loop indexes
 	 * it: until the thread is done its sha256 is unknown here, so hold every file */
 	for (struct learner *l = d->opening; l; l = l->next)
@@ -158,7 +171,7 @@ int blobs_held(struct daemon *d, const char *sha256)
 
 void blobs_drop(struct daemon *d, const char *sha256)
 {
-	char rel[80], path[DATADIR_PATH_MAX];
+	char rel[80], path[DATADIR_PATH_MAX] = "";
 	struct err err = { 0 };
 	if (blobs_held(d, sha256))
 		return;
@@ -166,8 +179,9 @@ void blobs_drop(struct daemon *d, const char *sha256)
 	if (rc < 0)
 		log_warn("%s", err.msg);
 	snprintf(rel, sizeof rel, "blobs/%s", sha256);
-	if (rc == 1 && datadir_path(&d->dir, rel, path, sizeof path, &err) == 0 &&
-		unlink(path) < 0 && errno != ENOENT)
+	if (rc == 1 && datadir_path(&d->dir, rel, path, sizeof path, &err) == 0)
+		filetrust_forget(path);
+	if (rc == 1 && *path && unlink(path) < 0 && errno != ENOENT)
 		log_warn("cannot remove blob '%s': %s", path, strerror(errno));
 }
 
@@ -305,6 +319,16 @@ void blobs_chunk(struct daemon *d, const char *sha256, int64_t offset, int64_t w
 		"size", (json_int_t)size);
 	out->blob_free = free_blob;
 	msg_add_blob(out, buf, n, NULL);
+}
+
+void blobs_distrust(struct daemon *d, const char *sha256)
+{
+	char rel[80], path[DATADIR_PATH_MAX];
+	if (!sha256_hex_valid(sha256))
+		return;
+	snprintf(rel, sizeof rel, "blobs/%s", sha256);
+	if (datadir_path(&d->dir, rel, path, sizeof path, NULL) == 0)
+		filetrust_forget(path);
 }
 
 void blobs_clean(struct daemon *d)

@@ -21,14 +21,19 @@
  * Files are trusted only as far as they are checked: a file can be damaged after
  * it was written (a disk, a stray write while the daemon was down), and nothing
  * cheaper than hashing notices a flipped byte (size and mtime do not change when
- * a medium decays). So every read for use hashes the whole file: blobs_path (the
- * learner's weights and moments, checkpoint export) and blobs_chunk at offset 0
- * (the start of each worker's fetch). SHA-NI hashes at about 1.5 GB/s, a few ms
- * for the models this build trains, once per stage start and once per fetch. A
- * file that does not hash to its name is an ERR_FORMAT naming it; it is removed,
- * so a stage that recomputes those bytes (blobs_put) stores them again, and one
- * that cannot fails with the path. The worker side (workers/runtime.c) hashes
- * what it fetched as well, so the transfer is checked end to end.
+ * a medium decays). So the first read for use of a file in this process hashes
+ * the whole file: blobs_path (the learner's weights and moments, checkpoint
+ * export) and blobs_chunk at offset 0 (the start of a worker's fetch). A file this
+ * process wrote from bytes it hashed (blobs_put: the learner hashes each step's
+ * weights once, as it stores them) or hashed once already is not hashed again
+ * while it stays the same file (base/filetrust.h): a step's weights fetched by N
+ * workers cost one hash here, not N + 1. A file that does not hash to its name is
+ * an ERR_FORMAT naming it; it is removed, so a stage that recomputes those bytes
+ * (blobs_put) stores them again, and one that cannot fails with the path. The
+ * worker hashes the chunks as they arrive and checks the whole blob's sha256 at
+ * the end (workers/runtime.c), so the transfer is checked end to end; a worker
+ * whose stream does not verify asks again with `check` (blobs_distrust), and the
+ * file is hashed here before it is served again.
  *
  * Called from the event loop only; blobs_put belongs inside the turn's transaction
  * (its index row commits with the turn; the file is durable before that).
@@ -78,6 +83,10 @@ int blobs_read(struct daemon *d, const char *sha256, int64_t offset, int64_t wan
 
 void blobs_clean(struct daemon *d);
 
+/* Forget that blob `sha256`'s file was hashed: its next read for use hashes it (a
+ * worker's FETCH with `check`: what it streamed did not hash to the name). */
+void blobs_distrust(struct daemon *d, const char *sha256);
+
 /*
  * Result files: the blobs of a job's RESULT (gradients; uploads.h writes them
  * piece by piece under the same names, blobs_put_result whole) are not content-
@@ -109,7 +118,8 @@ int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 void blobs_drop(struct daemon *d, const char *sha256);
 
 /* Whether a learner in memory holds `sha256` as its current weights (written, not
- * yet named by a checkpoint or a job); while a learner is being prepared on its
+ * yet named by a checkpoint or a job) or it is a stage's current weights delta
+ * (deltas.h); while a learner is being prepared on its
  * thread (learner_open), every blob counts as held: its file may be written before
  * the loop can know its name. A learner's step on its thread writes nothing under
  * blobs/ but its scratch directory (blobs_adopt names the files in the loop), so a

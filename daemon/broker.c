@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "blobs.h"
+#include "deltas.h"
 #include "clock.h"
 #include "daemon.h"
 #include "events.h"
@@ -734,7 +735,13 @@ static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 {
 	struct msg chunk;
 	int64_t size = msg_uint(m, "size");
-	blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0, &chunk);
+	if (msg_bool(m, "check", 0))
+		blobs_distrust(d, msg_str(m, "sha256"));
+	/* a worker that names the blobs it holds may get the weights as a delta */
+	if (msg_uint(m, "offset") != 0 || !deltas_chunk(d, msg_str(m, "sha256"),
+			json_object_get(m->header, "have"), size > 0 ? size : 0, &chunk))
+		blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0,
+			&chunk);
 	send_to(d, p, &chunk);
 }
 
@@ -974,15 +981,17 @@ static void send_job(struct daemon *d, struct peer *p, const struct store_job *j
 	send_to(d, p, &m);
 }
 
-/* Fill `p`'s slots up to `level` leases in one claim (`how` from may_claim): 1 leased
- * some, 0 nothing for it, -1 store error. One statement per worker per level instead
+/* Fill up to `max` of `p`'s free slots in one claim (`how` from may_claim): 1 leased
+ * some, 0 nothing for it, -1 store error. One statement per worker per pass instead
  * of one per job. */
-static int claim_some(struct daemon *d, struct peer *p, int how, int level)
+static int claim_some(struct daemon *d, struct peer *p, int how, size_t max)
 {
 	struct store_job jobs[BROKER_MAX_SLOTS];
 	struct err err = { 0 };
 	int64_t deadline = d->wall + daemon_lease_ms(d);
-	size_t room = (size_t)(level < p->slots ? level : p->slots) - p->nleases;
+	size_t room = (size_t)p->slots - p->nleases;
+	if (room > max)
+		room = max;
 	int n = store_job_claim_many(d->store, p->id, p->kinds, how == 1, d->wall, deadline,
 		jobs, room, &err);
 	if (n < 0) {
@@ -1003,28 +1012,25 @@ static int claim_some(struct daemon *d, struct peer *p, int how, int level)
 	return 1;
 }
 
-/* In two passes: every worker with empty hands is offered one job first, then the
- * rest of everyone's slots are filled. So a short queue (a GRPO phase of two jobs)
- * spreads over idle workers instead of filling the first worker's slots while the
- * others wait; a long one still costs one claim per worker and pass. */
+/* The first pass gives every worker that may claim at most one job, the passes after
+ * it fill the slots left: a short queue (a GRPO step's two rollout jobs) is spread
+ * over the workers instead of filling the first one's slots while the next one
+ * idles — one running job and one waiting in a worker's queue only when every
+ * worker has one to run. */
 void broker_dispatch(struct daemon *d)
 {
 	struct broker *b = d->broker;
-	for (int level = 1; level <= BROKER_MAX_SLOTS; level = level == 1 ? BROKER_MAX_SLOTS : level + 1) {
-		for (int progress = 1; progress;) {
-			progress = 0;
-			for (size_t k = 0; k < b->n; k++) {
-				struct peer *p = b->peers[(b->next + k) % b->n];
-				if (p->nleases >= (size_t)level)
-					continue;
-				int how = may_claim(b, p);
-				if (!how)
-					continue;
-				int rc = claim_some(d, p, how, level);
-				if (rc < 0)
-					return;
-				progress |= rc;
-			}
+	for (int progress = 1, pass = 0; progress && b->n; pass++) {
+		progress = 0;
+		for (size_t k = 0; k < b->n; k++) {
+			struct peer *p = b->peers[(b->next + k) % b->n];
+			int how = may_claim(b, p);
+			if (!how)
+				continue;
+			int rc = claim_some(d, p, how, pass == 0 ? 1 : BROKER_MAX_SLOTS);
+			if (rc < 0)
+				return;
+			progress |= rc;
 		}
 	}
 	if (b->n)

@@ -19,6 +19,7 @@
 #include "file.h"
 #include "daemon.h"
 #include "rng.h"
+#include "deltas.h"
 
 struct learner *learner_find(struct daemon *d, int64_t stage)
 {
@@ -96,6 +97,7 @@ static int retired_running(struct daemon *d, int64_t stage)
 
 void learner_close(struct daemon *d, int64_t stage)
 {
+	deltas_forget(d, stage);
 	learner_free(collect(d, stage)); /* a preparation waits to end: seconds at worst */
 	for (struct learner **p = &d->learners; *p; p = &(*p)->next) {
 		if ((*p)->stage == stage) {
@@ -633,6 +635,22 @@ nomem:
 		(long long)l->stage);
 }
 
+/* A step's new weights: the delta from `prev` workers fetch (deltas.h). Read back in
+ * the loop (the thread wrote the file); a failure costs only the delta. */
+static void note_delta(struct daemon *d, struct learner *l, const char *prev)
+{
+	char path[DATADIR_PATH_MAX], *bytes;
+	size_t size;
+	struct err err = { 0 };
+	if (blobs_path(d, l->sha256, path, sizeof path, &err) < 0 ||
+		file_read(path, FILE_READ_ANY, &bytes, &size, &err) < 0) {
+		log_warn("learner of stage %lld: no weights delta: %s", (long long)l->stage, err.msg);
+		return;
+	}
+	deltas_note(d, l->stage, prev, l->sha256, bytes, size);
+	free(bytes);
+}
+
 int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZE],
 	struct err *err)
 {
@@ -659,6 +677,8 @@ int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZ
 		return -1;
 	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
 	memcpy(l->sha256, w->sha256, SHA256_HEX_SIZE);
+	if ((w->flags & LEARNER_STEP) && w->n)
+		note_delta(d, l, prev);
 	if (w->flags & LEARNER_STEP) {
 		l->last_norm = w->norm;
 		l->last_lr = w->lr;

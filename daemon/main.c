@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "daemon.h"
+#include "deltas.h"
 #include "learner.h"
 #include "loop.h"
 #include "options.h"
@@ -95,6 +96,7 @@ static void stop(struct daemon *d)
 	auth_free(d->auth);
 	outbox_release(&d->out);
 	learner_shutdown(d);
+	deltas_free(d);
 	tokenizers_clear();
 	free(d->backoff);
 	broker_free(d->broker);

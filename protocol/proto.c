@@ -38,7 +38,8 @@ static const struct proto_field f_fail[] = {
 };
 static const struct proto_field f_fetch[] = {
 	{ "sha256", PROTO_T_HEX64, 1 }, { "offset", PROTO_T_UINT, 1 },
-	{ "size", PROTO_T_UINT, 0 }, { 0 },
+	{ "size", PROTO_T_UINT, 0 }, { "check", PROTO_T_BOOL, 0 }, { "have", PROTO_T_STRS, 0 },
+	{ 0 },
 };
 static const struct proto_field f_disconnect[] = { { "reason", PROTO_T_STR, 0 }, { 0 } };
 static const struct proto_field f_job[] = {
@@ -47,7 +48,8 @@ static const struct proto_field f_job[] = {
 };
 static const struct proto_field f_chunk[] = {
 	{ "sha256", PROTO_T_HEX64, 1 }, { "offset", PROTO_T_UINT, 1 },
-	{ "size", PROTO_T_UINT, 0 }, { "error", PROTO_T_STR, 0 }, { 0 },
+	{ "size", PROTO_T_UINT, 0 }, { "error", PROTO_T_STR, 0 },
+	{ "delta", PROTO_T_HEX64, 0 }, { "base", PROTO_T_HEX64, 0 }, { 0 },
 };
 static const struct proto_field f_cancel[] = {
 	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 0 }, { 0 },

@@ -24,6 +24,7 @@ packages=(
   sqlite3              # integration tests read the daemon's database
   bubblewrap           # workers: the reward programs' sandbox (docs/rewards.md)
   jq                   # scripts/learning.sh: the runs' reports; tests read JSON
+  libzstd-dev          # core/wdelta.c: the weights deltas workers fetch between steps
 )
 # node and npm run the tokenizer references (tests/tokenizer_ref); a newer Node already
 # on PATH is used as it is, Debian's otherwise

@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
+#include "filetrust.h"
+#include "wdelta.h"
+
 static int mkdir_p(const char *path, struct err *err)
 {
 	char buf[CACHE_PATH_MAX];
@@ -61,10 +65,15 @@ int cache_verify(const struct cache *c, const char *sha256, const char *path,
 	char got[SHA256_HEX_SIZE];
 	int64_t size = 0;
 	(void)c;
+	if (filetrust_check(path, sha256))
+		return 0;
 	if (sha256_file(path, got, &size, err) < 0)
 		return err_wrap(err, "cannot check cached blob %s", sha256);
-	if (strcmp(got, sha256) == 0)
+	if (strcmp(got, sha256) == 0) {
+		filetrust_note(path, sha256);
 		return 0;
+	}
+	filetrust_forget(path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return err_set(err, ERR_FORMAT, "cached blob file '%s' is damaged: its %lld bytes "
 			"hash to %s; cannot remove it: %s", path, (long long)size, got, strerror(errno));
@@ -118,8 +127,9 @@ int cache_fill_commit(const struct cache *c, struct cache_fill *f, char *path, s
 		cache_fill_abort(f);
 		return err_set(err, ERR_INVALID, "cannot cache blob %s: path too long", f->sha256);
 	}
-	if (file_atomic_commit(&f->file, true, err) < 0)
+	if (file_atomic_commit(&f->file, false, err) < 0)
 		return err_wrap(err, "cannot cache blob %s in '%s'", f->sha256, c->dir);
+	filetrust_note(path, f->sha256); /* streamed and verified: no need to hash it again */
 	cache_trim(c, CACHE_KEEP, f->sha256);
 	return 0;
 }
@@ -156,9 +166,98 @@ void cache_trim(const struct cache *c, int keep, const char *spare)
 				e[i].t.tv_nsec < e[old].t.tv_nsec))
 				old = i;
 		char path[CACHE_PATH_MAX];
-		if (join(path, sizeof path, c->dir, e[old].name) == 0)
+		if (join(path, sizeof path, c->dir, e[old].name) == 0) {
+			filetrust_forget(path);
 			unlink(path);
+		}
 		e[old] = e[--n];
 	}
 	free(e);
+}
+
+struct listed {
+	char name[SHA256_HEX_SIZE];
+	struct timespec t;
+};
+
+static int newer_first(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+	if (x->t.tv_sec != y->t.tv_sec)
+		return x->t.tv_sec < y->t.tv_sec ? 1 : -1;
+	return x->t.tv_nsec < y->t.tv_nsec ? 1 : x->t.tv_nsec > y->t.tv_nsec ? -1 : 0;
+}
+
+void cache_touch(const struct cache *c, const char *sha256, const char *path)
+{
+	(void)c;
+	int trusted = filetrust_check(path, sha256);
+	if (utimensat(AT_FDCWD, path, NULL, 0) == 0 && trusted)
+		filetrust_note(path, sha256); /* the bytes are those just trusted; only times moved */
+}
+
+size_t cache_list(const struct cache *c, char (*names)[SHA256_HEX_SIZE], size_t max)
+{
+	struct listed e[4 * CACHE_KEEP];
+	size_t n = 0;
+	DIR *dir = opendir(c->dir);
+	struct dirent *de;
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)) && n < sizeof e / sizeof e[0]) {
+		char path[CACHE_PATH_MAX];
+		struct stat st;
+		if (!sha256_hex_valid(de->d_name) || join(path, sizeof path, c->dir, de->d_name) < 0 ||
+			stat(path, &st) < 0)
+			continue;
+		memcpy(e[n].name, de->d_name, SHA256_HEX_SIZE);
+		e[n++].t = st.st_mtim;
+	}
+	closedir(dir);
+	qsort(e, n, sizeof e[0], newer_first);
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		memcpy(names[i], e[i].name, SHA256_HEX_SIZE);
+	return n;
+}
+
+int cache_apply_delta(const struct cache *c, const char *target, const char *base,
+	const void *delta, size_t n, char *path, size_t size, struct err *err)
+{
+	char base_path[CACHE_PATH_MAX];
+	char *bytes = NULL;
+	void *out = NULL;
+	size_t base_size = 0;
+	struct wdelta_info info;
+	struct cache_fill f = { .file.fd = -1 };
+	int rc = -1;
+	if (wdelta_read(delta, n, &info, err) < 0)
+		goto out;
+	if (strcmp(info.base, base) != 0 || strcmp(info.target, target) != 0) {
+		err_set(err, ERR_FORMAT, "weights delta to blob %s is from %.12s to %.12s", target,
+			info.base, info.target);
+		goto out;
+	}
+	if (!cache_lookup(c, base, base_path, sizeof base_path)) {
+		err_set(err, ERR_NOTFOUND, "cannot rebuild blob %s: its base %s left the cache",
+			target, base);
+		goto out;
+	}
+	if (file_read(base_path, FILE_READ_ANY, &bytes, &base_size, err) < 0 ||
+		wdelta_apply(delta, n, bytes, base_size, &out, err) < 0 ||
+		cache_fill_begin(c, &f, target, err) < 0 ||
+		cache_fill_write(&f, out, base_size, err) < 0)
+		goto out;
+	/* the fill hashes what it wrote: a wrong base (damaged in the cache) or delta ends
+	 * here as "failed verification", never as other weights */
+	rc = cache_fill_commit(c, &f, path, size, err);
+out:
+	if (rc < 0) {
+		cache_fill_abort(&f);
+		err_wrap(err, "cannot rebuild blob %s from %.12s and a delta", target, base);
+	}
+	free(bytes);
+	free(out);
+	return rc;
 }

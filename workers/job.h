@@ -49,6 +49,12 @@
 
 struct runtime_compute;
 
+/* Where a job's time went on its weights, for the worker's log (milliseconds, summed
+ * over the job): waiting for a fetch, hashing a cached file, reading it into a model. */
+struct job_times {
+	double fetch_ms, verify_ms, load_ms;
+};
+
 struct job {
 	int64_t id, epoch;                 /* the lease */
 	const char *kind;                  /* "probe", ... */
@@ -57,6 +63,7 @@ struct job {
 	size_t nblobs;
 	struct runtime_compute *compute;   /* for job_blob_path; NULL in tests */
 	const char *blob_dir;              /* tests: where blobs are when compute is NULL */
+	struct job_times *times;           /* filled when not NULL (the runtime's) */
 };
 
 struct job_output {

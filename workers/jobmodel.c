@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "file.h"
 #include "sha256.h"
 
@@ -99,8 +100,11 @@ static int jobmodel_load(const struct job *job, const char *kind, const char *sh
 		*retryable = err_transient(err); /* a lost connection, not a missing blob */
 		return err_wrap(err, "%s", kind);
 	}
+	int64_t t0 = clock_mono_ns();
 	if (checkpoint_read_params_file(&jm.m, path, params, err) < 0)
 		return err_wrap(err, "%s: weights %.12s", kind, sha256);
+	if (job->times)
+		job->times->load_ms += (double)(clock_mono_ns() - t0) / 1e6;
 	return 0;
 }
 

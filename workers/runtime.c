@@ -41,7 +41,11 @@ struct exchange {
 	struct sock_msg *job;           /* answer to ASK_NEXT: next JOB (heap), NULL: stop */
 	uint64_t job_session;
 	char sha256[SHA256_HEX_SIZE];   /* ASK_FETCH: the blob wanted */
+	int full;                       /* ASK_FETCH: the whole blob, no delta */
 	char path[CACHE_PATH_MAX];      /* answer: where it is */
+	void *delta;                    /* or: a verified delta to apply (malloc'd) ... */
+	size_t delta_size;
+	char delta_base[SHA256_HEX_SIZE]; /* ... onto this cached blob */
 	int fetch_rc;                   /* answer: 0 or -1 with fetch_err */
 	struct err fetch_err;
 };
@@ -69,7 +73,14 @@ struct io {
 	struct exchange *waiting;       /* compute waits for a job (ASK_NEXT pending) */
 	struct exchange *fetching;      /* compute waits for a blob */
 	struct cache_fill fill;         /* the blob being fetched */
-	int64_t fill_offset;
+	char fill_sha[SHA256_HEX_SIZE]; /* what is streaming: the blob or its delta */
+	int64_t fill_offset;            /* bytes received */
+	int64_t fill_asked;             /* bytes asked for (FETCHes sent) */
+	int64_t fill_total;             /* the stream's size, once known; 0 before */
+	int fill_checked;               /* this fetch asked the daemon to hash its file */
+	int fill_delta;                 /* the stream is a delta (into delta_buf) */
+	uint8_t *delta_buf;
+	struct sha256 delta_hash;       /* of the delta's bytes so far */
 	int busy;                       /* compute runs a job */
 	int64_t running;                /* its id */
 	int cancelled;                  /* the daemon cancelled it: drop its reply */
@@ -140,24 +151,47 @@ int job_blob_path(const struct job *job, const char *sha256, char *path, size_t 
 	if (!c) /* tests (job.h): a plain directory of blobs */
 		return blob_dir_path(job->blob_dir, sha256, path, size, err);
 	struct exchange *x = &c->x;
+	int64_t t0 = clock_mono_ns();
 	if (cache_lookup(c->cache, sha256, path, size)) {
 		struct err why = { 0 };
-		if (cache_verify(c->cache, sha256, path, &why) == 0)
+		int rc = cache_verify(c->cache, sha256, path, &why);
+		if (job->times)
+			job->times->verify_ms += (double)(clock_mono_ns() - t0) / 1e6;
+		if (rc == 0) {
+			cache_touch(c->cache, sha256, path);
 			return 0;
+		}
 		log_warn("%s: fetching it again", why.msg);
+		t0 = clock_mono_ns();
 	}
 	x->ask = ASK_FETCH;
+	x->full = 0;
 	memcpy(x->sha256, sha256, SHA256_HEX_SIZE);
+again:
 	if (pass(c->pair, x) < 0 || take(c->pair, 0) != x) {
 		err_set(err, ERR_IO, "cannot fetch blob %s: worker stopping", sha256);
 		if (err)
 			err->errnum = ENOTCONN;
 		return -1;
 	}
+	if (job->times)
+		job->times->fetch_ms += (double)(clock_mono_ns() - t0) / 1e6;
 	if (x->fetch_rc < 0) {
 		if (err)
 			*err = x->fetch_err;
 		return -1;
+	}
+	if (x->delta) { /* rebuild the blob from the one we hold; its sha256 is checked */
+		struct err why = { 0 };
+		int rc = cache_apply_delta(c->cache, sha256, x->delta_base, x->delta, x->delta_size,
+			x->path, sizeof x->path, &why);
+		free(x->delta);
+		x->delta = NULL;
+		if (rc < 0) {
+			log_warn("%s: fetching the whole blob", why.msg);
+			x->full = 1;
+			goto again;
+		}
 	}
 	int n = snprintf(path, size, "%s", x->path);
 	if (n < 0 || (size_t)n >= size)
@@ -175,13 +209,22 @@ static void run_job(struct runtime_compute *c, struct sock_msg *in, uint64_t ses
 		.compute = c,
 	};
 	struct job_output out;
+	struct job_times times = { 0 };
 	struct err err = { 0 };
 	memset(&out, 0, sizeof out);
+	job.times = &times;
+	int64_t t0 = clock_mono_ns();
 	const struct job_kind *kind = job_kind_find(job.kind);
 	log_debug("job %lld (epoch %lld, %s) started", (long long)job.id, (long long)job.epoch,
 		job.kind);
 	int rc = kind ? kind->run(&job, &out, &err) :
 		err_set(&err, ERR_INVALID, "this worker does not run job kind '%s'", job.kind);
+	/* one line per job that touched weights (about one per step): where the time went */
+	if (times.fetch_ms + times.verify_ms + times.load_ms > 0)
+		log_info("job %lld (%s) took %.1f ms: weights fetch %.1f ms, verify %.1f ms, "
+			"load %.1f ms", (long long)job.id, job.kind,
+			(double)(clock_mono_ns() - t0) / 1e6, times.fetch_ms, times.verify_ms,
+			times.load_ms);
 	if (rc == 0) {
 		msg_init(r, PROTO_RESULT);
 		r->header = json_pack("{sI sI so}", "job", (json_int_t)job.id, "epoch",
@@ -267,8 +310,11 @@ static void fetch_done(struct io *io, int rc, const struct err *err)
 {
 	struct exchange *x = io->fetching;
 	io->fetching = NULL;
-	if (rc < 0)
+	if (rc < 0) {
 		cache_fill_abort(&io->fill);
+		free(io->delta_buf);
+		io->delta_buf = NULL;
+	}
 	x->fetch_rc = rc;
 	if (err)
 		x->fetch_err = *err;
@@ -420,10 +466,61 @@ static void feed(struct io *io)
 	pass(io->pair, x);
 }
 
+#define FETCH_WINDOW 4 /* FETCHes in flight: a blob streams without a round trip per chunk */
+
+/* Ask for the next chunks of the stream in hand, up to FETCH_WINDOW ahead. */
+static void fetch_pump(struct io *io)
+{
+	while (io->link == LINK_UP && io->fill_asked < io->fill_total &&
+		io->fill_asked - io->fill_offset < FETCH_WINDOW * (int64_t)PROTO_CHUNK_SIZE) {
+		struct msg m;
+		msg_init(&m, PROTO_FETCH);
+		m.header = json_pack("{ss sI sI}", "sha256", io->fill_sha, "offset",
+			(json_int_t)io->fill_asked, "size", (json_int_t)PROTO_CHUNK_SIZE);
+		if (io_send(io, &m) < 0)
+			return;
+		io->fill_asked += PROTO_CHUNK_SIZE;
+	}
+}
+
+/* Start streaming x's blob from offset 0: whole (into the cache fill), or, unless
+ * x->full, offering the blobs the cache holds so the daemon may answer with a delta
+ * (deltas.h on its side). `check` asks the daemon to hash its file first. */
+static void fetch_begin(struct io *io, struct exchange *x, int check)
+{
+	struct err err = { 0 };
+	cache_fill_abort(&io->fill); /* a stream given up for this one (fetch_whole) */
+	if (cache_fill_begin(&io->cache, &io->fill, x->sha256, &err) < 0) {
+		fetch_done(io, -1, &err);
+		return;
+	}
+	io->fill_offset = io->fill_total = 0;
+	io->fill_asked = PROTO_CHUNK_SIZE; /* the first FETCH; the size comes with its CHUNK */
+	io->fill_delta = 0;
+	memcpy(io->fill_sha, x->sha256, SHA256_HEX_SIZE);
+	struct msg m;
+	msg_init(&m, PROTO_FETCH);
+	m.header = json_pack("{ss sI sI}", "sha256", x->sha256, "offset", (json_int_t)0, "size",
+		(json_int_t)PROTO_CHUNK_SIZE);
+	if (check)
+		json_object_set_new(m.header, "check", json_true());
+	if (!x->full && !check) {
+		char have[CACHE_KEEP][SHA256_HEX_SIZE];
+		size_t n = cache_list(&io->cache, have, CACHE_KEEP);
+		json_t *list = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(list, json_string(have[i]));
+		json_object_set_new(m.header, "have", list);
+	}
+	io_send(io, &m);
+}
+
 static void fetch_start(struct io *io, struct exchange *x)
 {
 	struct err err = { 0 };
 	io->fetching = x;
+	x->delta = NULL;
+	x->delta_size = 0;
 	if (cache_lookup(&io->cache, x->sha256, x->path, sizeof x->path)) {
 		fetch_done(io, 0, NULL);
 		return;
@@ -434,57 +531,123 @@ static void fetch_start(struct io *io, struct exchange *x)
 		fetch_done(io, -1, &err);
 		return;
 	}
-	if (cache_fill_begin(&io->cache, &io->fill, x->sha256, &err) < 0) {
-		fetch_done(io, -1, &err);
-		return;
-	}
-	io->fill_offset = 0;
+	io->fill_checked = 0;
 	log_info("fetching blob %s from the daemon", x->sha256);
-	struct msg m;
-	msg_init(&m, PROTO_FETCH);
-	m.header = json_pack("{ss sI}", "sha256", x->sha256, "offset", (json_int_t)0);
-	io_send(io, &m);
+	fetch_begin(io, x, 0);
+}
+
+/* The stream of x's blob did not hash to its name: once per fetch, start over and ask
+ * the daemon to hash its file first (it trusts files it hashed before: blobs.h), so a
+ * file damaged under a running daemon is found, removed and named in the error. */
+static int fetch_recheck(struct io *io, struct exchange *x, const struct err *why)
+{
+	if (io->fill_checked || io->link != LINK_UP)
+		return -1;
+	log_warn("%s: fetching it again, checked by the daemon", why->msg);
+	io->fill_checked = 1;
+	fetch_begin(io, x, 1);
+	return 0;
+}
+
+/* A delta that could not be had (gone, damaged): the whole blob instead. */
+static void fetch_whole(struct io *io, struct exchange *x, const char *why)
+{
+	log_warn("weights delta to blob %s not used (%s): fetching the whole blob", x->sha256,
+		why);
+	free(io->delta_buf);
+	io->delta_buf = NULL;
+	x->full = 1;
+	fetch_begin(io, x, 0);
 }
 
 static void on_chunk(struct io *io, const struct msg *m)
 {
 	struct exchange *x = io->fetching;
 	struct err err = { 0 };
-	if (!x || strcmp(msg_str(m, "sha256"), x->sha256) != 0 ||
+	if (!x || strcmp(msg_str(m, "sha256"), io->fill_sha) != 0 ||
 		msg_uint(m, "offset") != io->fill_offset) {
 		log_debug("ignored a CHUNK nobody asked for");
 		return;
 	}
 	const char *problem = msg_str(m, "error");
 	int64_t total = msg_uint(m, "size");
+	if (problem && io->fill_delta) {
+		fetch_whole(io, x, problem);
+		return;
+	}
 	if (problem) {
 		err_set(&err, ERR_NOTFOUND, "daemon cannot serve blob %s: %s", x->sha256, problem);
 		fetch_done(io, -1, &err);
 		return;
 	}
+	const char *delta = msg_str(m, "delta"), *base = msg_str(m, "base");
+	if (io->fill_offset == 0 && !io->fill_delta && delta && base) {
+		/* the daemon answered with a delta from a blob we hold: stream it into memory */
+		if (total <= 0 || total > ((int64_t)1 << 36) || x->full) {
+			fetch_whole(io, x, "unusable delta");
+			return;
+		}
+		cache_fill_abort(&io->fill);
+		if (!(io->delta_buf = malloc((size_t)total))) {
+			fetch_whole(io, x, "out of memory");
+			return;
+		}
+		io->fill_delta = 1;
+		memcpy(io->fill_sha, delta, SHA256_HEX_SIZE);
+		memcpy(x->delta_base, base, SHA256_HEX_SIZE);
+		sha256_init(&io->delta_hash);
+	}
 	if (total < 0 || m->nblobs != 1 || io->fill_offset + (int64_t)m->blobs[0].size > total ||
-		(m->blobs[0].size == 0 && io->fill_offset < total)) {
+		(m->blobs[0].size == 0 && io->fill_offset < total) ||
+		(io->fill_total && total != io->fill_total)) {
+		if (io->fill_delta) {
+			fetch_whole(io, x, "bad CHUNK");
+			return;
+		}
 		err_set(&err, ERR_FORMAT, "bad CHUNK of blob %s at offset %lld", x->sha256,
 			(long long)io->fill_offset);
 		fetch_done(io, -1, &err);
 		return;
 	}
-	if (cache_fill_write(&io->fill, m->blobs[0].data, m->blobs[0].size, &err) < 0) {
+	io->fill_total = total;
+	const void *data = m->blobs[0].data;
+	size_t n = m->blobs[0].size;
+	if (io->fill_delta) {
+		memcpy(io->delta_buf + io->fill_offset, data, n);
+		sha256_update(&io->delta_hash, data, n);
+	} else if (cache_fill_write(&io->fill, data, n, &err) < 0) {
 		fetch_done(io, -1, &err);
 		return;
 	}
-	io->fill_offset += (int64_t)m->blobs[0].size;
+	io->fill_offset += (int64_t)n;
+	if (io->fill_asked <= io->fill_offset)
+		io->fill_asked = io->fill_offset;
 	if (io->fill_offset < total) {
-		struct msg next;
-		msg_init(&next, PROTO_FETCH);
-		next.header = json_pack("{ss sI}", "sha256", x->sha256, "offset",
-			(json_int_t)io->fill_offset);
-		io_send(io, &next);
+		fetch_pump(io);
+		return;
+	}
+	if (io->fill_delta) {
+		uint8_t digest[SHA256_DIGEST_SIZE];
+		char got[SHA256_HEX_SIZE];
+		sha256_final(&io->delta_hash, digest);
+		sha256_hex(digest, got);
+		if (strcmp(got, io->fill_sha) != 0) {
+			fetch_whole(io, x, "its bytes did not hash to its name");
+			return;
+		}
+		log_info("weights delta %s to blob %s fetched and verified (%lld bytes)", io->fill_sha,
+			x->sha256, (long long)total);
+		x->delta = io->delta_buf; /* the compute thread applies it (job_blob_path) */
+		x->delta_size = (size_t)total;
+		io->delta_buf = NULL;
+		fetch_done(io, 0, NULL);
 		return;
 	}
 	int rc = cache_fill_commit(&io->cache, &io->fill, x->path, sizeof x->path, &err);
 	if (rc == 0)
 		log_info("blob %s fetched and verified (%lld bytes)", x->sha256, (long long)total);
+	else if (err.code == ERR_FORMAT && fetch_recheck(io, x, &err) == 0)
+		return;
 	fetch_done(io, rc, &err);
 }
 
@@ -903,6 +1066,7 @@ out:
 	free_queue(&io);
 	upload_abort(&io.up);
 	cache_fill_abort(&io.fill);
+	free(io.delta_buf);
 	free(io.spare);
 	if (io.dealer) {
 		int linger = 1000; /* let the last RESULT and the DISCONNECT out */

@@ -52,18 +52,26 @@ datasets:
 stages:
   - {name: eval_base, kind: eval, dataset: test, samples: 2, max_new_tokens: 8}
 SPEC
-rc=0; "$R1FLOW_CLI" run "$T/ev.yaml" --workers 1 --rm >"$T/ev.out" 2>"$T/ev.err" || rc=$?
+# no --workers: run picks the split for the model's size (a tiny model: a worker per CPU,
+# one thread each) and says so on stderr; --threads overrides the threads only
+rc=0; "$R1FLOW_CLI" run "$T/ev.yaml" --threads 1 --rm >"$T/ev.out" 2>"$T/ev.err" || rc=$?
 [[ $rc == 0 ]] || fail "run of an eval exited $rc: $(cat "$T/ev.err")"
+cpus=$(nproc)
+grep -Eq "^run: picked $cpus workers? x 1 thread: a 0\.[0-9]+M-parameter model runs faster as a job per CPU \(1 thread: --threads\); --workers and --threads override$" "$T/ev.err" ||
+	fail "run did not say the split it picked: $(cat "$T/ev.err")"
+grep -Eq "^pipeline 1 'ev' submitted to $cpus local workers? " "$T/ev.out" ||
+	fail "run did not start $cpus workers: $(head -n 3 "$T/ev.out")"
 grep -q "^pipeline 1 'ev' (succeeded)$" "$T/ev.out" &&
 	grep -Eq "^STAGE +FROM +GREEDY PASS@1 +SAMPLED PASS@1 +MAJ@K +FORMAT +REASONING +LENGTH$" "$T/ev.out" &&
 	grep -Eq "^eval_base +- +([0-9.]+% +){5}[0-9.]+$" "$T/ev.out" ||
 	fail "run printed no report: $(cat "$T/ev.out")"
-EVDIR=$(sed -n "s/^pipeline 1 'ev' submitted to 1 local worker (data \(.*\))$/\1/p" "$T/ev.out")
+EVDIR=$(sed -n "s/^pipeline 1 'ev' submitted to [0-9]* local workers\{0,1\} (data \(.*\))$/\1/p" "$T/ev.out")
 [[ -n $EVDIR && ! -e $EVDIR ]] || fail "run --rm left its directory '$EVDIR'"
 ! grep -q "data kept" "$T/ev.out" "$T/ev.err" || fail "run --rm says it kept its data"
 rc=0; "$R1FLOW_CLI" run "$T/ev.yaml" --rm --data "$T/evdata" >"$T/ev2.out" 2>"$T/ev2.err" || rc=$?
 [[ $rc == 2 && ! -e $T/evdata ]] || fail "run --rm --data exited $rc: $(cat "$T/ev2.err")"
-log "run: the eval report at the end; --rm removes the fresh directory, and is refused with --data"
+! grep -q "picked" "$T/run1.err" || fail "run --workers 2 still picked a split: $(cat "$T/run1.err")"
+log "run: the eval report at the end; without --workers the split picked and said; --rm removes the fresh directory, and is refused with --data"
 
 # --- --data DIR: kept, with the logs of the daemon and every worker; --json at the end
 rc=0; "$R1FLOW_CLI" run "$PROBE" --workers 1 --data "$T/kept" --json --set stages.a.jobs=5 \

@@ -35,6 +35,15 @@ check_results "$N"
 [[ $(counter results_stale) == 0 ]] || fail "stale results in a clean run"
 log "per worker: $(sql "SELECT group_concat(n, ' + ') FROM (SELECT count(*) AS n FROM jobs GROUP BY worker)")"
 
+# a short queue spreads: two slow jobs enqueued together go one to each idle worker (the
+# first dispatch pass gives a worker at most one), not both into the first one's slots
+ctl '{"op":"enqueue_probe","n":2,"sleep_ms":400,"payload":"pair"}' >/dev/null
+pair_done() { [[ $(sql "SELECT count(*) FROM jobs WHERE state = 'done' AND json_extract(result, '\$.echo') = 'pair'") == 2 ]]; }
+wait_for 10 pair_done
+[[ $(sql "SELECT count(DISTINCT worker) FROM jobs WHERE json_extract(result, '\$.echo') = 'pair'") == 2 ]] ||
+	fail "two jobs enqueued together went to one worker while the other idled"
+log "two jobs enqueued together: one to each worker"
+
 # drain: SIGTERM finishes the jobs in hand, says DISCONNECT, exits 0
 stop "$W1"; [[ $STOPPED_RC == 0 ]] || fail "worker 1 exited $STOPPED_RC after SIGTERM"
 stop "$W2"; [[ $STOPPED_RC == 0 ]] || fail "worker 2 exited $STOPPED_RC after SIGTERM"
@@ -45,7 +54,7 @@ grep -q "disconnected: drained" "$T/daemon.log" || fail "the daemon did not hear
 start_worker w3 --name w3; W3=$LAST_PID
 wait_for 10 has_workers 1
 ctl '{"op":"enqueue_probe","sleep_ms":1500,"payload":"last"}' >/dev/null
-J=$(( N + 1 ))
+J=$(( N + 3 ))
 leased() { [[ $(sql "SELECT state FROM jobs WHERE id = $J") == leased ]]; }
 wait_for 5 leased
 stop "$W3"; [[ $STOPPED_RC == 0 ]] || fail "busy worker exited $STOPPED_RC after SIGTERM"

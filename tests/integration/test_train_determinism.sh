@@ -6,7 +6,8 @@
 # checkpoint (stage, step, weights sha256, optimizer sha256) of (b) and (c) must equal
 # (a)'s, the final ones of both stages included. And (d): 1 worker on the same spec
 # with checkpoint_activations: true in both stages (grad jobs recompute each layer in
-# the backward) gives (a)'s checkpoints too.
+# the backward) gives (a)'s checkpoints too. In (b) the workers rebuild most steps'
+# weights from the learner's deltas (daemon/deltas.h), exactly.
 . "$(dirname "$0")/train_lib.sh"
 
 leases_of() {   # grad jobs leased to the worker process $1
@@ -73,6 +74,13 @@ A_BASE=$BASE; A_SFT=$SFT
 (( $(wc -l <"$T/one.ck") == 12 )) || fail "expected 12 checkpoints (base 0 8 .. 64, sft 0 4 8): $(cat "$T/one.ck")"
 run two 2
 same_as_a two
+# the workers rebuilt most steps' weights from deltas (daemon/deltas.h), and the result
+# is still every checkpoint of (a)
+nd=$(cat "$T"/two-w*.log | grep -c "weights delta [0-9a-f]* to blob [0-9a-f]* fetched and verified" || true)
+(( nd >= 10 )) || fail "two: expected the workers to fetch weights deltas, found $nd: $(grep -h 'fetch' "$T"/two-w*.log | head -5)"
+! grep -h "delta .* not used\|cannot rebuild" "$T"/two-w*.log ||
+	fail "two: a weights delta was not used (above)"
+log "two: $nd steps' weights came as deltas"
 run kill 2 kill
 same_as_a kill
 sed 's/keep_checkpoints: 100}/keep_checkpoints: 100, checkpoint_activations: true}/' "$T/det.yaml" >"$T/det-ckpt.yaml"

@@ -735,6 +735,7 @@ static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 	struct msg chunk;
 	int64_t size = msg_uint(m, "size");
 	blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0, &chunk);
+	counters_add(&d->counters, C_BLOB_BYTES_SENT, chunk.nblobs ? (int64_t)chunk.blobs[0].size : 0);
 	send_to(d, p, &chunk);
 }
 
@@ -757,6 +758,7 @@ static void on_put(struct daemon *d, struct peer *p, const struct msg *m)
 		send_to(d, p, &ack);
 		return;
 	}
+	counters_add(&d->counters, C_BLOB_BYTES_RECEIVED, m->nblobs ? (int64_t)m->blobs[0].size : 0);
 	if (uploads_put(d, &p->uploads, m, &ack, &err) < 0) {
 		log_warn("job %lld: upload from worker '%s' dropped: %s", (long long)job, p->name,
 			err.msg);

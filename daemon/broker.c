@@ -742,6 +742,7 @@ static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 			json_object_get(m->header, "have"), size > 0 ? size : 0, &chunk))
 		blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0,
 			&chunk);
+	counters_add(&d->counters, C_BLOB_BYTES_SENT, chunk.nblobs ? (int64_t)chunk.blobs[0].size : 0);
 	send_to(d, p, &chunk);
 }
 
@@ -764,6 +765,7 @@ static void on_put(struct daemon *d, struct peer *p, const struct msg *m)
 		send_to(d, p, &ack);
 		return;
 	}
+	counters_add(&d->counters, C_BLOB_BYTES_RECEIVED, m->nblobs ? (int64_t)m->blobs[0].size : 0);
 	if (uploads_put(d, &p->uploads, m, &ack, &err) < 0) {
 		log_warn("job %lld: upload from worker '%s' dropped: %s", (long long)job, p->name,
 			err.msg);

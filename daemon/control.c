@@ -141,13 +141,14 @@ static json_t *op_job(struct daemon *d, const struct msg *req, struct err *err)
 static json_t *op_enqueue_probe(struct daemon *d, const struct msg *req, struct err *err)
 {
 	const char *op = "enqueue_probe";
-	int64_t n, sleep_ms, crash_every, fail_every, attempts;
+	int64_t n, sleep_ms, crash_every, fail_every, attempts, result_bytes;
 	const char *payload, *crash, *fail, *blob;
 	if (control_get_int(req, op, "n", 1, 1, CONTROL_MAX_ENQUEUE, &n, err) < 0 ||
 		control_get_int(req, op, "sleep_ms", 0, 0, 3600000, &sleep_ms, err) < 0 ||
 		control_get_int(req, op, "crash_every", 1, 1, INT64_MAX, &crash_every, err) < 0 ||
 		control_get_int(req, op, "fail_every", 1, 1, INT64_MAX, &fail_every, err) < 0 ||
 		control_get_int(req, op, "max_attempts", d->cfg.max_attempts, 1, 1000, &attempts, err) < 0 ||
+		control_get_int(req, op, "result_bytes", 0, 0, (int64_t)1 << 30, &result_bytes, err) < 0 ||
 		control_get_str(req, op, "payload", &payload, err) < 0 ||
 		control_get_str(req, op, "crash", &crash, err) < 0 ||
 		control_get_str(req, op, "fail", &fail, err) < 0 ||
@@ -174,6 +175,8 @@ static json_t *op_enqueue_probe(struct daemon *d, const struct msg *req, struct 
 			(json_int_t)sleep_ms);
 		if (p && blob)
 			json_object_set_new(p, "blob", json_string(blob));
+		if (p && result_bytes > 0)
+			json_object_set_new(p, "result_bytes", json_integer(result_bytes));
 		if (p && (v & 1))
 			json_object_set_new(p, "crash", json_string(crash ? crash : "abort"));
 		if (p && (v & 2)) {
@@ -393,7 +396,7 @@ static const struct op ops[] = {
 	{ "workers", op_workers, "live workers and the jobs in their hands" },
 	{ "job", op_job, "one job by {id}" },
 	{ "enqueue_probe", op_enqueue_probe, "enqueue {n} probe jobs (payload, sleep_ms, "
-		"crash, crash_every, fail, fail_every, retryable, blob, max_attempts)" },
+		"crash, crash_every, fail, fail_every, retryable, blob, result_bytes, max_attempts)" },
 	{ "cancel", op_cancel, "cancel {job}" },
 	{ "blob_put", op_blob_put, "store the request's blob frame" },
 	{ "shutdown", op_shutdown, "stop the daemon" },

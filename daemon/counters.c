@@ -30,6 +30,8 @@ static const char *const names[C_COUNT] = {
 	[C_SENDS_FAILED] = "sends_failed",
 	[C_UPLOAD_PIECES] = "upload_pieces",
 	[C_UPLOADS_DROPPED] = "uploads_dropped",
+	[C_BLOB_BYTES_SENT] = "blob_bytes_sent",
+	[C_BLOB_BYTES_RECEIVED] = "blob_bytes_received",
 };
 
 /* The fault names above must be msg.h's; a new fault needs a row here. */

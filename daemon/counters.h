@@ -38,6 +38,8 @@ enum counter {
 	C_SENDS_FAILED = C_MSGS_FAULT + MSG_FAULT_COUNT,  /* sends that did not go out */
 	C_UPLOAD_PIECES,      /* PUT pieces of result blobs written (uploads.h) */
 	C_UPLOADS_DROPPED,    /* uploads abandoned: refused piece, lease over, worker gone */
+	C_BLOB_BYTES_SENT,    /* blob bytes sent to workers in CHUNKs (their fetches) */
+	C_BLOB_BYTES_RECEIVED, /* result blob bytes received from workers in PUT pieces */
 	C_COUNT,
 };
 

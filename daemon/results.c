@@ -61,7 +61,7 @@ static int no_blobs(struct check *c, size_t nblobs)
 }
 
 static int check_probe(struct check *c, int64_t job, const json_t *params, const json_t *r,
-	size_t nblobs)
+	const struct msg_frame *blobs, size_t nblobs)
 {
 	const char *payload = json_string_value(json_object_get(params, "payload"));
 	const json_t *echo = json_object_get(r, "echo");
@@ -77,7 +77,13 @@ static int check_probe(struct check *c, int64_t job, const json_t *params, const
 	if (json_is_string(json_object_get(params, "blob")) &&
 		!count(json_object_get(r, "blob_size")))
 		return bad(c, "blob_size: expected an integer >= 0");
-	return no_blobs(c, nblobs);
+	json_int_t want = json_integer_value(json_object_get(params, "result_bytes"));
+	if (want <= 0)
+		return no_blobs(c, nblobs);
+	if (nblobs != 1 || blobs[0].size != (size_t)want)
+		return bad(c, "expected one result blob of %lld bytes (result_bytes), got %zu "
+			"blob(s) of %zu bytes", (long long)want, nblobs, nblobs ? blobs[0].size : 0);
+	return 0;
 }
 
 static int check_rollout(struct check *c, const json_t *params, const json_t *r, size_t nblobs)
@@ -302,7 +308,7 @@ int results_check(const char *kind, int64_t job, const json_t *params, const jso
 	if (!kind)
 		return 0;
 	if (strcmp(kind, "probe") == 0)
-		return check_probe(&c, job, params, result, nblobs);
+		return check_probe(&c, job, params, result, blobs, nblobs);
 	if (strcmp(kind, "rollout") == 0)
 		return check_rollout(&c, params, result, nblobs);
 	if (strcmp(kind, "reward") == 0)

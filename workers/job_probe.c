@@ -5,12 +5,16 @@
  *   payload     string echoed back
  *   blob        sha256 of a blob to fetch into the cache and hash again
  *   sleep_ms    sleep this long (a "busy" worker for fault tests)
+ *   result_bytes  answer with one result blob of this many bytes (a pattern of the
+ *               job id), uploaded in PUT pieces as a gradient is: bench/cluster.sh
+ *               models grad results of the right size with it
  *   crash       "abort" (SIGABRT, no core file) or "exit" (_exit(3)) — a poison job
  *   fail        FAIL with this error instead of answering; retryable (bool) says
  *               whether the daemon should try again
  *
  * In that order: blob, sleep, crash, fail. The result:
- *   {echo, job, pid, blob_size?}  — `job` lets tests check each result is its own.
+ *   {echo, job, pid, blob_size?} (+ the blob of result_bytes) — `job` lets tests
+ *   check each result is its own.
  * Deterministic apart from `pid` (which tells tests who ran it).
  */
 #include <errno.h>
@@ -63,6 +67,17 @@ int job_probe_run(const struct job *job, struct job_output *out, struct err *err
 	if (fail) {
 		out->retryable = json_is_true(json_object_get(p, "retryable"));
 		return err_set(err, ERR_INVALID, "probe failed as asked: %s", fail);
+	}
+	json_int_t result_bytes = json_integer_value(json_object_get(p, "result_bytes"));
+	if (result_bytes > 0) {
+		unsigned char *blob_out = malloc((size_t)result_bytes);
+		if (!blob_out)
+			return err_set(err, ERR_NOMEM, "probe: cannot allocate a result blob of %lld "
+				"bytes", (long long)result_bytes);
+		for (json_int_t i = 0; i < result_bytes; i++)
+			blob_out[i] = (unsigned char)(job->id * 131 + i);
+		if (job_output_add_blob(out, blob_out, (size_t)result_bytes, err) < 0)
+			return -1;
 	}
 	out->result = json_pack("{ss sI si}", "echo", payload ? payload : "", "job",
 		(json_int_t)job->id, "pid", (int)getpid());

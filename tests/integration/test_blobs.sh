@@ -24,7 +24,11 @@ wait_for 30 all_done 20
 	fail "not every job saw the whole blob: $(sql "SELECT result FROM jobs LIMIT 3")"
 [[ $(sha256sum <"$T/cache/$sha" | cut -d' ' -f1) == "$sha" ]] || fail "cached blob is wrong"
 [[ -z $(ls "$T/cache/tmp") ]] || fail "partial files left in the cache: $(ls "$T/cache/tmp")"
-log "fetched and verified: $(grep -h "fetched and verified" "$T"/w*.log | wc -l) fetch(es) for 20 jobs"
+fetches=$(grep -h "fetched and verified" "$T"/w*.log | wc -l)
+log "fetched and verified: $fetches fetch(es) for 20 jobs"
+# the daemon counts the CHUNK bytes it served: every fetch took the whole blob once
+(( $(counter blob_bytes_sent) == fetches * 3000001 )) ||
+	fail "blob_bytes_sent is $(counter blob_bytes_sent), expected $fetches x 3000001"
 
 # a blob the daemon does not have
 missing=$(printf 'f%.0s' {1..64})
@@ -52,4 +56,14 @@ cmp -s "$T/blob2.bin" "$DATA/blobs/$sha2" || fail "storing the blob again did no
 printf 'X' | dd of="$DATA/blobs/$sha2" bs=1 seek=200 conv=notrunc status=none
 "$R1FLOW_CTL" --blob "$T/blob2.bin" "$DATA" '{"op":"blob_put"}' >/dev/null
 cmp -s "$T/blob2.bin" "$DATA/blobs/$sha2" || fail "a damaged file of the same size was not rewritten"
+
+# probe jobs answering with result blobs (result_bytes: how bench/cluster.sh models a
+# gradient) upload them in pieces; the daemon counts the bytes and keeps each job's file
+before=$(counter blob_bytes_received)
+ctl '{"op":"enqueue_probe","n":3,"result_bytes":2500000}' >/dev/null
+wait_for 30 all_done 23
+(( $(counter blob_bytes_received) - before == 3 * 2500000 )) ||
+	fail "blob_bytes_received grew by $(( $(counter blob_bytes_received) - before )), expected 3 x 2500000"
+[[ $(sql "SELECT count(*) FROM jobs WHERE json_array_length(result, '\$.files') = 1") == 3 ]] ||
+	fail "not every result_bytes job kept one result file: $(sql "SELECT result FROM jobs ORDER BY id DESC LIMIT 3")"
 log "ok"

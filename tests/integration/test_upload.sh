@@ -79,6 +79,8 @@ JOBS=$(grad_done)
 log "a: $JOBS grad results of $GRAD bytes, $(counter upload_pieces) pieces of 1 MiB at most"
 (( $(counter upload_pieces) == JOBS * ((GRAD + 1048575) / 1048576) )) ||
 	fail "a: $(counter upload_pieces) pieces for $JOBS results of $GRAD bytes"
+(( $(counter blob_bytes_received) == JOBS * GRAD )) ||
+	fail "a: blob_bytes_received is $(counter blob_bytes_received), expected $JOBS x $GRAD"
 
 # export reads the weights in pages (blob_read): 64 KiB pages, the last one short
 WSHA=$(final_sha base)

@@ -147,9 +147,11 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	memset(m, 0, sizeof *m);
 	if (config_validate(cfg, e) < 0)
 		return -1;
-	if (max_B <= 0 || max_T <= 0 || max_T > cfg->max_seq)
+	if (max_B < 0 || (max_B > 0 && (max_T <= 0 || max_T > cfg->max_seq)))
 		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
 			max_B, max_T, cfg->max_seq);
+	if (max_B == 0) /* inference only: parameters and RoPE tables */
+		max_T = 0;
 	m->cfg = *cfg;
 	m->max_B = max_B;
 	m->max_T = max_T;
@@ -165,13 +167,14 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	m->num_params = model_layout(m);
 	m->num_acts = model_carve_acts(m, NULL, max_B, max_T);
 	if (!(m->params_mem = model_alloc_floats(m->num_params, "parameters", e)) ||
-		!(m->grads_mem = model_alloc_floats(m->num_params, "gradients", e)) ||
+		(max_B > 0 && !(m->grads_mem = model_alloc_floats(m->num_params, "gradients", e))) ||
 		!(m->acts_mem = model_alloc_floats(m->num_acts, "activations", e))) {
 		model_release(m);
 		return -1;
 	}
 	model_point(m, m->params_mem, &m->params);
-	model_point(m, m->grads_mem, &m->grads);
+	if (m->grads_mem)
+		model_point(m, m->grads_mem, &m->grads);
 	model_carve_acts(m, m->acts_mem, max_B, max_T);
 	m->B = max_B;
 	m->T = max_T;
@@ -247,6 +250,7 @@ void model_init_weights(struct model *m, uint64_t seed)
 
 void model_zero_grad(struct model *m)
 {
+	assert(m->grads_mem); /* not an inference-only model */
 	memset(m->grads_mem, 0, m->num_params * sizeof(float));
 }
 

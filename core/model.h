@@ -13,7 +13,10 @@
  *
  * Lifecycle:
  *   model_init(&m, cfg, B, T)     sizes and allocates everything for batches up to
- *                                 B x T (T <= max_seq); parameters are zero
+ *                                 B x T (T <= max_seq); parameters are zero.
+ *                                 B 0 (T ignored): inference only — parameters and
+ *                                 RoPE tables, no gradients or activations (enough
+ *                                 for generate.h; model_forward/backward refuse it)
  *   model_init_weights(&m, seed)  N(0, 0.02) matrices, ones for norms (counter RNG)
  *   model_forward(&m, batch)      logits for every position; no allocation
  *   loss_*(...)                   (loss.h) fills m.act.dlogits and returns stats
@@ -112,12 +115,13 @@ struct model_batch {
 
 struct model {
 	struct model_config cfg;
-	int max_B, max_T;            /* activation sizes */
+	int max_B, max_T;            /* activation sizes; 0 x 0: inference only */
 	int B, T;                    /* of the last forward */
 	size_t num_params;           /* floats in each of params/grads/m/v */
 	int n_tensors;
 	struct model_tensor *tensors;
-	float *params_mem, *grads_mem, *m_mem, *v_mem; /* m/v allocated on first optimizer use */
+	float *params_mem, *grads_mem, *m_mem, *v_mem; /* m/v allocated on first optimizer use;
+	                                * grads NULL for an inference-only model */
 	struct model_params params, grads;
 	size_t num_acts;
 	float *acts_mem;

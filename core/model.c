@@ -183,6 +183,42 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	return 0;
 }
 
+int model_resize(struct model *m, int max_B, int max_T, struct err *e)
+{
+	const struct model_config *cfg = &m->cfg;
+	if (max_B < 0 || (max_B > 0 && (max_T <= 0 || max_T > cfg->max_seq)))
+		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
+			max_B, max_T, cfg->max_seq);
+	if (max_B == 0)
+		max_T = 0;
+	/* the new buffers first: on failure the model is left as it was */
+	size_t n = model_carve_acts(m, NULL, max_B, max_T);
+	float *acts = model_alloc_floats(n, "activations", e), *grads = m->grads_mem;
+	if (!acts)
+		return -1;
+	if (max_B > 0 && !grads && !(grads = model_alloc_floats(m->num_params, "gradients", e))) {
+		free(acts);
+		return -1;
+	}
+	free(m->acts_mem);
+	if (max_B == 0 && grads) {
+		free(grads);
+		grads = NULL;
+		memset(m->grads.layers, 0, (size_t)cfg->n_layers * sizeof(struct layer_params));
+	}
+	if (grads && !m->grads_mem)
+		model_point(m, grads, &m->grads);
+	m->grads_mem = grads;
+	m->acts_mem = acts;
+	m->num_acts = n;
+	model_carve_acts(m, acts, max_B, max_T);
+	m->max_B = m->B = max_B;
+	m->max_T = m->T = max_T;
+	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta,
+		&cfg->rope);
+	return 0;
+}
+
 int model_tensor_table(const struct model_config *cfg, struct model_tensor **tensors, int *n,
 	size_t *num_params, struct err *e)
 {

@@ -131,6 +131,12 @@ struct model {
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);
 void model_release(struct model *m);
 
+/* Size the activations (and gradients) for batches up to max_B x max_T as model_init
+ * does, keeping the parameters, gradients and moments: max_B 0 frees activations and
+ * gradients (inference only); growing from 0 allocates zeroed gradients. On error the
+ * model is unchanged. */
+int model_resize(struct model *m, int max_B, int max_T, struct err *e);
+
 /* The parameter table a model of `cfg` has, without allocating the model (to check a
  * file against it): *tensors (free() it) of *n rows, *num_params (may be NULL) the
  * floats they hold. The config must pass config_validate. */

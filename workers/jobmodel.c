@@ -65,17 +65,14 @@ static int jobmodel_load(const struct job *job, const char *kind, const char *sh
 	return 0;
 }
 
-/* A model for (cfg, B, T) holding the parameters of the current one, if any. */
+/* A model for (cfg, B, T) holding the parameters of the current one, if any: the
+ * current one resized in place (its parameters stay put), else a new one. */
 static int jobmodel_resize(const struct model_config *cfg, int B, int T, struct err *err)
 {
-	struct model nm;
-	if (model_init(&nm, cfg, B, T, err) < 0)
+	if (jm.live)
+		return model_resize(&jm.m, B, T, err);
+	if (model_init(&jm.m, cfg, B, T, err) < 0)
 		return -1;
-	if (jm.live) {
-		memcpy(nm.params_mem, jm.m.params_mem, jm.m.num_params * sizeof(float));
-		model_release(&jm.m);
-	}
-	jm.m = nm;
 	jm.live = 1;
 	return 0;
 }
@@ -90,7 +87,8 @@ struct model *jobmodel_get(const struct job *job, const char *kind,
 			return NULL;
 		}
 	}
-	if (!jm.live || jm.m.max_B < B || jm.m.max_T < T) {
+	/* a rollout drops a grad job's activations and gradients for its generator */
+	if (!jm.live || (B == 0 ? jm.m.max_B != 0 : jm.m.max_B < B || jm.m.max_T < T)) {
 		if (jobmodel_resize(&s->cfg, B, T, err) < 0) {
 			err_wrap(err, "%s", kind);
 			return NULL;

@@ -1,7 +1,7 @@
 /*
  * bench_sample — generation throughput of the core, for bench/sample.sh.
  *
- *   bench_sample --config tiny|small|smol135m --batch B [--threads N] [--prompt N] [--new N]
+ *   bench_sample --config tiny|small|smol135m|qwen3_06b --batch B [--threads N] [--prompt N] [--new N]
  *                [--reps N]
  *
  * Generates --new tokens for each of B random prompts of --prompt tokens (Philox,
@@ -22,6 +22,9 @@
  * mean_logprob (mean log π of the generated tokens) is a sanity figure: about
  * -log(V) for the near-uniform distributions of a freshly initialised model (-5.58 at
  * the byte vocabulary's 264).
+ *
+ * The model is inference-only (model_init with max_B 0), as for r1flow sample and the
+ * workers' rollouts: weights, the generator's KV cache and its buffers.
  */
 #include <math.h>
 #include <stdio.h>
@@ -41,13 +44,15 @@
 struct bench_config {
 	const char *name;
 	int C, L, NH, NKV, F, V, tied; /* V 0: the byte vocab of config_defaults (264) */
+	int HD, qk_norm;               /* HD 0: C / NH; qk_norm: Qwen3's per-head q/k norms */
 };
 
-/* smol135m is SmolLM2-135M's real shape (as in bench_train.c) */
+/* smol135m is SmolLM2-135M's real shape, qwen3_06b Qwen3-0.6B's (as in bench_train.c) */
 static const struct bench_config bench_configs[] = {
-	{ "tiny",     128,  4, 4, 4,  336,     0, 0 },
-	{ "small",    256,  6, 8, 8,  688,     0, 0 },
-	{ "smol135m", 576, 30, 9, 3, 1536, 49152, 1 },
+	{ "tiny",      128,  4,  4, 4,  336,      0, 0,   0, 0 },
+	{ "small",     256,  6,  8, 8,  688,      0, 0,   0, 0 },
+	{ "smol135m",  576, 30,  9, 3, 1536,  49152, 1,   0, 0 },
+	{ "qwen3_06b", 1024, 28, 16, 8, 3072, 151936, 1, 128, 1 },
 };
 
 static double peak_rss_mb(void)
@@ -88,6 +93,11 @@ static int bench_sample(const struct bench_config *bc, int B, int threads, int p
 	cfg.ffn = bc->F;
 	cfg.max_seq = prompt + new;
 	cfg.tied = bc->tied;
+	cfg.head_dim = bc->HD;
+	if (bc->qk_norm) {
+		cfg.arch = ARCH_QWEN3;
+		cfg.qk_norm = true;
+	}
 	if (bc->V)
 		cfg.vocab = bc->V;
 	const int V = cfg.vocab;
@@ -103,7 +113,7 @@ static int bench_sample(const struct bench_config *bc, int B, int threads, int p
 		log_error("cannot allocate the prompts: out of memory");
 		goto out_batch;
 	}
-	if (config_validate(&cfg, &e) < 0 || model_init(&m, &cfg, B, prompt, &e) < 0) {
+	if (config_validate(&cfg, &e) < 0 || model_init(&m, &cfg, 0, 0, &e) < 0) {
 		log_error("cannot set up model '%s': %s", bc->name, e.msg);
 		goto out_batch;
 	}
@@ -160,7 +170,7 @@ out_batch:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_sample --config tiny|small|smol135m --batch B [--threads N] [--prompt N] "
+	fprintf(stderr, "usage: bench_sample --config tiny|small|smol135m|qwen3_06b --batch B [--threads N] [--prompt N] "
 		"[--new N] [--reps N]\n");
 	exit(2);
 }
@@ -188,7 +198,7 @@ int main(int argc, char **argv)
 				if (v && !strcmp(v, bench_configs[k].name))
 					bc = &bench_configs[k];
 			if (!bc) {
-				log_error("unknown config '%s': expected tiny, small or smol135m", v ? v : "");
+				log_error("unknown config '%s': expected tiny, small, smol135m or qwen3_06b", v ? v : "");
 				return 2;
 			}
 		} else if (!strcmp(a, "--batch")) {

@@ -1,7 +1,7 @@
 /*
  * bench_train — training throughput of the core, for bench/train.sh.
  *
- *   bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]
+ *   bench_train --config tiny|small|smol135m|qwen3_06b [--threads N] [--steps N] [--warmup N]
  *               [--batch B] [--checkpoint]
  *   bench_train --sgemm [--threads N]
  *
@@ -56,6 +56,7 @@ void openblas_set_num_threads(int num_threads);
 struct bench_config {
 	const char *name;
 	int C, L, NH, NKV, F, V, tied, B, T; /* V 0: the byte vocab of config_defaults (264) */
+	int HD, qk_norm;                     /* HD 0: C / NH; qk_norm: Qwen3's q/k norms */
 };
 
 /* tiny and small are toy shapes with the byte vocabulary; smol135m is SmolLM2-135M's
@@ -63,9 +64,13 @@ struct bench_config {
  * 1536, vocab 49152, tied embeddings) at 4 x 128 tokens a step, which keeps a step
  * within seconds and the whole process near 3 GB */
 static const struct bench_config bench_configs[] = {
-	{ "tiny",     128,  4, 4, 4,  336,     0, 0, 16, 128 },
-	{ "small",    256,  6, 8, 8,  688,     0, 0,  8, 256 },
-	{ "smol135m", 576, 30, 9, 3, 1536, 49152, 1,  4, 128 },
+	{ "tiny",     128,  4, 4, 4,  336,     0, 0, 16, 128, 0, 0 },
+	{ "small",    256,  6, 8, 8,  688,     0, 0,  8, 256, 0, 0 },
+	{ "smol135m", 576, 30, 9, 3, 1536, 49152, 1,  4, 128, 0, 0 },
+	/* Qwen3-0.6B's shape (hidden 1024, 28 layers, 16 heads, 8 KV heads, head_dim 128,
+	 * intermediate 3072, vocab 151936, tied, q/k norms) at 1 x 256 tokens: weights,
+	 * gradients and AdamW moments are 9.6 GB */
+	{ "qwen3_06b", 1024, 28, 16, 8, 3072, 151936, 1, 1, 256, 128, 1 },
 };
 
 enum phase { PHASE_FWD, PHASE_LOSS, PHASE_BWD, PHASE_CLIP, PHASE_ADAMW, PHASE_COUNT };
@@ -145,6 +150,11 @@ static int bench_train(const struct bench_config *bc, int threads, int steps, in
 	cfg.max_seq = bc->T;
 	cfg.rope_theta = 10000.0f;
 	cfg.tied = bc->tied;
+	cfg.head_dim = bc->HD;
+	if (bc->qk_norm) {
+		cfg.arch = ARCH_QWEN3;
+		cfg.qk_norm = true;
+	}
 	if (bc->V)
 		cfg.vocab = bc->V;
 	const int B = rows ? rows : bc->B, T = bc->T, V = cfg.vocab;
@@ -235,7 +245,7 @@ out_batch:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_train --config tiny|small|smol135m [--threads N] [--steps N] [--warmup N]\n"
+	fprintf(stderr, "usage: bench_train --config tiny|small|smol135m|qwen3_06b [--threads N] [--steps N] [--warmup N]\n"
 		"                   [--batch B] [--checkpoint]\n"
 		"       bench_train --sgemm [--threads N]\n");
 	exit(2);
@@ -273,7 +283,7 @@ int main(int argc, char **argv)
 				if (v && !strcmp(v, bench_configs[k].name))
 					bc = &bench_configs[k];
 			if (!bc) {
-				log_error("unknown config '%s': expected tiny, small or smol135m", v ? v : "");
+				log_error("unknown config '%s': expected tiny, small, smol135m or qwen3_06b", v ? v : "");
 				return 2;
 			}
 		} else if (!strcmp(a, "--threads")) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sample.sh — generation throughput of the core against a PyTorch KV-cache loop.
 #
-#   bench/sample.sh            (from anywhere; BUILD_DIR=build by default)
+#   bench/sample.sh [CONFIG...]   (from anywhere; BUILD_DIR=build by default)
 #
 # Builds bench_sample if needed, then for each config and batch (16, 64) runs the core
 # at each of its thread counts and PyTorch (bench/sample_torch.py, Debian's
@@ -13,6 +13,11 @@
 #   small     dim 256, 6 layers, byte vocab; 32 + 96
 #   smol135m  SmolLM2-135M's real shape (dim 576, 30 layers, 9 heads, 3 KV heads, ffn
 #             1536, vocab 49152, tied); 16 + 32, one timed rep
+#   qwen3_06b Qwen3-0.6B's shape (dim 1024, 28 layers, 16 heads, 8 KV heads, head_dim
+#             128, ffn 3072, vocab 151936, tied, q/k norms); 16 + 32, one timed rep.
+#             Opt-in (minutes per process): `bench/sample.sh qwen3_06b`
+#
+# The configs run are the arguments, else $CONFIGS, else tiny small smol135m.
 #
 # Prints a markdown table (generated tokens/s, prefill included, in the fastest of
 # the timed runs of each process; peak RSS) and, last, one line for other scripts:
@@ -31,9 +36,9 @@
 #           here (OpenBLAS starts one thread per core for every large GEMM)
 #   2/all   OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE, OpenBLAS threads unset
 #
-# smol135m skips 1/1 and the core's 1-thread run and runs the fused variant only, to
+# smol135m and qwen3_06b skip 1/1 and the core's 1-thread run and run the fused variant only, to
 # keep the run within minutes. REPS_TINY / REPS_SMALL / REPS_SMOL / TORCH_VARIANTS /
-# CONFIGS override the defaults; the whole run is about ten minutes on 2 quiet cores.
+# CONFIGS / REPS_QWEN override the defaults; the whole run is about ten minutes on 2 quiet cores.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +46,9 @@ build=${BUILD_DIR:-$root/build}
 python=/usr/bin/python3
 variants=${TORCH_VARIANTS:-eager fused}
 configs=${CONFIGS:-tiny small smol135m}
+if (( $# > 0 )); then
+	configs="$*"
+fi
 
 if [[ ! -f $build/build.ninja ]]; then
 	meson setup "$build" "$root" >/dev/null
@@ -64,6 +72,7 @@ for cfg in $configs; do
 	tiny) reps=${REPS_TINY:-5} prompt=32 new=96 threads="1 2" settings="1/1 2/2 1/all 2/all" vars=$variants ;;
 	small) reps=${REPS_SMALL:-2} prompt=32 new=96 threads="1 2" settings="1/1 2/2 1/all 2/all" vars=$variants ;;
 	smol135m) reps=${REPS_SMOL:-1} prompt=16 new=32 threads="2" settings="2/2 1/all 2/all" vars=fused ;;
+	qwen3_06b) reps=${REPS_QWEN:-1} prompt=16 new=32 threads="2" settings="2/2 1/all 2/all" vars=fused ;;
 	*) echo "unknown config '$cfg'" >&2; exit 2 ;;
 	esac
 	for b in 16 64; do

@@ -3,7 +3,8 @@
 
 The same Llama as core/ (token embedding, RMSNorm, RoPE in HF rotate_half
 convention, attention with grouped key/value heads, SwiGLU MLP, LM head tied to the
-embedding or not, per config) generating --new tokens
+embedding or not, per config; for qwen3_06b an explicit head_dim and Qwen3's per-head
+q/k RMSNorm before RoPE) generating --new tokens
 for each of --batch random prompts of --prompt tokens, the way one writes it with a
 KV cache: a batched prefill that fills preallocated cache tensors (L, B, NKV,
 prompt + new, HD), then one decode step per token that writes the step's keys and
@@ -44,7 +45,14 @@ CONFIGS = {
     "small": dict(dim=256, n_layers=6, n_heads=8, n_kv_heads=8, ffn=688, vocab=264, tied=False),
     "smol135m": dict(dim=576, n_layers=30, n_heads=9, n_kv_heads=3, ffn=1536, vocab=49152,
                      tied=True),  # SmolLM2-135M's real shape
+    # Qwen3-0.6B's shape: head_dim 128 (NH * HD = 2048 != dim), per-head q/k RMSNorm
+    "qwen3_06b": dict(dim=1024, n_layers=28, n_heads=16, n_kv_heads=8, ffn=3072,
+                      vocab=151936, tied=True, head_dim=128, qk_norm=True),
 }
+
+
+def head_dim(c):
+    return c.get("head_dim") or c["dim"] // c["n_heads"]
 ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
 
@@ -63,30 +71,36 @@ def apply_rope(x, cos, sin):
 
 
 class Block(nn.Module):
-    __constants__ = ["fused", "NH", "NKV", "G", "HD", "C", "KV", "eps"]  # lets torch.jit.script drop the other branch
+    __constants__ = ["fused", "NH", "NKV", "G", "HD", "C", "A", "KV", "eps", "qk"]  # lets torch.jit.script drop the other branch
 
     def __init__(self, c, fused: bool):
         super().__init__()
         C, NH, NKV, Fd = c["dim"], c["n_heads"], c["n_kv_heads"], c["ffn"]
-        self.NH, self.NKV, self.G, self.HD, self.C = NH, NKV, NH // NKV, C // NH, C
-        self.KV, self.fused, self.eps = NKV * (C // NH), fused, NORM_EPS
+        HD = head_dim(c)
+        self.NH, self.NKV, self.G, self.HD, self.C, self.A = NH, NKV, NH // NKV, HD, C, NH * HD
+        self.KV, self.fused, self.eps = NKV * HD, fused, NORM_EPS
         self.ln1 = nn.Parameter(torch.ones(C))
         self.ln2 = nn.Parameter(torch.ones(C))
+        # Qwen3: RMSNorm over each q and k head before RoPE (the gains exist either way,
+        # so torch.jit.script sees the same attributes)
+        self.qk = bool(c.get("qk_norm"))
+        self.q_norm = nn.Parameter(torch.ones(HD))
+        self.k_norm = nn.Parameter(torch.ones(HD))
         if fused:
-            self.qkv_proj = nn.Linear(C, C + 2 * self.KV, bias=False)
+            self.qkv_proj = nn.Linear(C, self.A + 2 * self.KV, bias=False)
             self.gate_up_proj = nn.Linear(C, 2 * Fd, bias=False)
         else:
-            self.q_proj = nn.Linear(C, C, bias=False)
+            self.q_proj = nn.Linear(C, self.A, bias=False)
             self.k_proj = nn.Linear(C, self.KV, bias=False)
             self.v_proj = nn.Linear(C, self.KV, bias=False)
             self.gate_proj = nn.Linear(C, Fd, bias=False)
             self.up_proj = nn.Linear(C, Fd, bias=False)
-        self.o_proj = nn.Linear(C, C, bias=False)
+        self.o_proj = nn.Linear(self.A, C, bias=False)
         self.down_proj = nn.Linear(Fd, C, bias=False)
 
     def qkv(self, h):
         if self.fused:
-            t = self.qkv_proj(h).split([self.C, self.KV, self.KV], dim=-1)
+            t = self.qkv_proj(h).split([self.A, self.KV, self.KV], dim=-1)
             return t[0], t[1], t[2]
         return self.q_proj(h), self.k_proj(h), self.v_proj(h)
 
@@ -102,8 +116,11 @@ class Block(nn.Module):
         """x (B, T, C); writes kc, vc[:, :, :T]."""
         B, T, C = x.shape
         q, k, v = self.qkv(rms_norm(x, self.ln1, self.eps))
-        q = apply_rope(q.view(B, T, self.NH, self.HD).transpose(1, 2), cos, sin)
-        k = apply_rope(k.view(B, T, self.NKV, self.HD).transpose(1, 2), cos, sin)
+        q, k = q.view(B, T, self.NH, self.HD), k.view(B, T, self.NKV, self.HD)
+        if self.qk:
+            q, k = rms_norm(q, self.q_norm, self.eps), rms_norm(k, self.k_norm, self.eps)
+        q = apply_rope(q.transpose(1, 2), cos, sin)
+        k = apply_rope(k.transpose(1, 2), cos, sin)
         v = v.view(B, T, self.NKV, self.HD).transpose(1, 2)
         kc[:, :, :T] = k
         vc[:, :, :T] = v
@@ -112,7 +129,7 @@ class Block(nn.Module):
         att = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(self.HD))
         att = att.view(B, self.NKV, self.G, T, T).add_(mask).softmax(-1)
         y = (att.view(B, self.NKV, self.G * T, T) @ v).view(B, self.NH, T, self.HD)
-        y = y.transpose(1, 2).reshape(B, T, C)
+        y = y.transpose(1, 2).reshape(B, T, self.A)
         x = x + self.o_proj(y)
         return x + self.mlp(rms_norm(x, self.ln2, self.eps))
 
@@ -121,12 +138,15 @@ class Block(nn.Module):
         B, C = x.shape
         q, k, v = self.qkv(rms_norm(x, self.ln1, self.eps))
         # the G query heads of a KV head as G rows against its cache
-        q = apply_rope(q.view(B, self.NKV, self.G, self.HD), cos, sin)
-        kc[:, :, pos] = apply_rope(k.view(B, self.NKV, self.HD), cos, sin)
+        q, k = q.view(B, self.NKV, self.G, self.HD), k.view(B, self.NKV, self.HD)
+        if self.qk:
+            q, k = rms_norm(q, self.q_norm, self.eps), rms_norm(k, self.k_norm, self.eps)
+        q = apply_rope(q, cos, sin)
+        kc[:, :, pos] = apply_rope(k, cos, sin)
         vc[:, :, pos] = v.view(B, self.NKV, self.HD)
         K, V = kc[:, :, :pos + 1], vc[:, :, :pos + 1]
         att = (q @ K.transpose(-2, -1)).mul_(1.0 / math.sqrt(self.HD)).softmax(-1)
-        y = (att @ V).reshape(B, C)
+        y = (att @ V).reshape(B, self.A)
         x = x + self.o_proj(y)
         return x + self.mlp(rms_norm(x, self.ln2, self.eps))
 
@@ -134,7 +154,7 @@ class Block(nn.Module):
 class Llama(nn.Module):
     def __init__(self, c, fused: bool, max_len: int):
         super().__init__()
-        C, HD = c["dim"], c["dim"] // c["n_heads"]
+        C, HD = c["dim"], head_dim(c)
         self.embed_tokens = nn.Embedding(c["vocab"], C)
         self.layers = nn.ModuleList([Block(c, fused) for _ in range(c["n_layers"])])
         self.norm = nn.Parameter(torch.ones(C))
@@ -202,7 +222,7 @@ def main():
     torch.manual_seed(0)
     c = CONFIGS[a.config]
     B, P, V = a.batch, a.prompt, c["vocab"]
-    L, NKV, HD = c["n_layers"], c["n_kv_heads"], c["dim"] // c["n_heads"]
+    L, NKV, HD = c["n_layers"], c["n_kv_heads"], head_dim(c)
     max_len = P + a.new
     model = Llama(c, a.variant != "eager", max_len).eval()
     for p in model.parameters():

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # train.sh — training throughput of the core against plain PyTorch, same configs.
 #
-#   bench/train.sh            (from anywhere; BUILD_DIR=build by default)
+#   bench/train.sh [CONFIG...]   (from anywhere; BUILD_DIR=build by default)
 #
 # Builds bench_train if needed, then for each config runs the core at each of its
 # thread counts and PyTorch (bench/train_torch.py, Debian's /usr/bin/python3) in each
@@ -12,6 +12,12 @@
 #   small     dim 256, 6 layers, byte vocab, 8 x 256
 #   smol135m  SmolLM2-135M's real shape (dim 576, 30 layers, 9 heads, 3 KV heads, ffn
 #             1536, vocab 49152, tied), 4 x 128; 3 steps of a few seconds each
+#   qwen3_06b Qwen3-0.6B's shape (dim 1024, 28 layers, 16 heads, 8 KV heads, head_dim
+#             128, ffn 3072, vocab 151936, tied, q/k norms), 1 x 256; one warm-up
+#             and one timed step. Opt-in (about 10 GB a process and tens of seconds
+#             a step): `bench/train.sh qwen3_06b`
+#
+# The configs run are the arguments, else $CONFIGS, else tiny small smol135m.
 #
 # PyTorch runs at its best: the fastest of these thread settings (torch's matmuls go
 # through Debian's OpenBLAS, whose threads are separate from torch's OpenMP ones),
@@ -22,7 +28,7 @@
 #           here (OpenBLAS starts one thread per core for every large GEMM)
 #   2/all   OMP_NUM_THREADS=2, OMP_WAIT_POLICY=PASSIVE, OpenBLAS threads unset
 #
-# times the model variants of train_torch.py (eager, fused). smol135m skips 1/1 and
+# times the model variants of train_torch.py (eager, fused). smol135m and qwen3_06b skip 1/1 and
 # the core's 1-thread run (one core for GEMMs that large: half the machine) and runs
 # the fused variant only, to keep the run within minutes. Prints a markdown table (tok/s; CPU time a
 # step, all threads, spinning included: on a shared machine a check on the wall-clock
@@ -30,7 +36,7 @@
 #
 #   ratio tiny=X small=Y smol135m=Z  (core's best tok/s over PyTorch's best, per config)
 #
-# STEPS_TINY / STEPS_SMALL / STEPS_SMOL / TORCH_VARIANTS / CONFIGS override the
+# STEPS_TINY / STEPS_SMALL / STEPS_SMOL / STEPS_QWEN / TORCH_VARIANTS / CONFIGS override the
 # defaults; the whole run is about ten minutes on 2 quiet cores.
 set -euo pipefail
 
@@ -39,6 +45,9 @@ build=${BUILD_DIR:-$root/build}
 python=/usr/bin/python3
 variants=${TORCH_VARIANTS:-eager fused}
 configs=${CONFIGS:-tiny small smol135m}
+if (( $# > 0 )); then
+	configs="$*"
+fi
 
 if [[ ! -f $build/build.ninja ]]; then
 	meson setup "$build" "$root" >/dev/null
@@ -61,6 +70,7 @@ for cfg in $configs; do
 	tiny) steps=${STEPS_TINY:-20} warm=2 threads="1 2" settings="1/1 2/2 1/all 2/all" vars=$variants ;;
 	small) steps=${STEPS_SMALL:-6} warm=2 threads="1 2" settings="1/1 2/2 1/all 2/all" vars=$variants ;;
 	smol135m) steps=${STEPS_SMOL:-2} warm=1 threads="2" settings="2/2 1/all 2/all" vars=fused ;;
+	qwen3_06b) steps=${STEPS_QWEN:-1} warm=1 threads="2" settings="2/2 1/all 2/all" vars=fused ;;
 	*) echo "unknown config '$cfg'" >&2; exit 2 ;;
 	esac
 	core_best[$cfg]=0

@@ -3,7 +3,8 @@
 
 The same Llama as core/ (token embedding, RMSNorm, RoPE in HF rotate_half
 convention, causal attention with grouped key/value heads, SwiGLU MLP, LM head
-tied to the embedding or not, per config), trained on
+tied to the embedding or not, per config; for qwen3_06b an explicit head_dim and
+Qwen3's per-head q/k RMSNorm before RoPE), trained on
 random tokens with cross-entropy, clip_grad_norm_(1.0) and AdamW, timed over
 --steps steps after --warmup untimed ones. Prints one parseable line:
 
@@ -40,7 +41,14 @@ CONFIGS = {
     # SmolLM2-135M's real shape; batch x seq as bench_train.c's
     "smol135m": dict(dim=576, n_layers=30, n_heads=9, n_kv_heads=3, ffn=1536, vocab=49152,
                      tied=True, seq=128, batch=4),
+    # Qwen3-0.6B's shape: head_dim 128 (NH * HD = 2048 != dim), per-head q/k RMSNorm
+    "qwen3_06b": dict(dim=1024, n_layers=28, n_heads=16, n_kv_heads=8, ffn=3072,
+                      vocab=151936, tied=True, seq=256, batch=1, head_dim=128, qk_norm=True),
 }
+
+
+def head_dim(c):
+    return c.get("head_dim") or c["dim"] // c["n_heads"]
 ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
 
@@ -81,32 +89,41 @@ class Block(nn.Module):
     def __init__(self, c, fused, fns):
         super().__init__()
         C, NH, NKV, Fd = c["dim"], c["n_heads"], c["n_kv_heads"], c["ffn"]
-        self.NH, self.NKV, self.HD, self.fused = NH, NKV, C // NH, fused
-        KV = NKV * self.HD
+        self.NH, self.NKV, self.HD, self.fused = NH, NKV, head_dim(c), fused
+        KV, A = NKV * self.HD, NH * self.HD
+        self.A = A
         self.rms, self.rope, self.swiglu = fns
         self.input_layernorm = RMSNorm(C, self.rms)
         self.post_attention_layernorm = RMSNorm(C, self.rms)
+        # Qwen3: RMSNorm over each q and k head before RoPE
+        self.qk_norm = bool(c.get("qk_norm"))
+        if self.qk_norm:
+            self.q_norm = RMSNorm(self.HD, self.rms)
+            self.k_norm = RMSNorm(self.HD, self.rms)
         if fused:
-            self.qkv_proj = nn.Linear(C, C + 2 * KV, bias=False)
+            self.qkv_proj = nn.Linear(C, A + 2 * KV, bias=False)
             self.gate_up_proj = nn.Linear(C, 2 * Fd, bias=False)
         else:
-            self.q_proj = nn.Linear(C, C, bias=False)
+            self.q_proj = nn.Linear(C, A, bias=False)
             self.k_proj = nn.Linear(C, KV, bias=False)
             self.v_proj = nn.Linear(C, KV, bias=False)
             self.gate_proj = nn.Linear(C, Fd, bias=False)
             self.up_proj = nn.Linear(C, Fd, bias=False)
-        self.o_proj = nn.Linear(C, C, bias=False)
+        self.o_proj = nn.Linear(A, C, bias=False)
         self.down_proj = nn.Linear(Fd, C, bias=False)
 
     def forward(self, x, cos, sin, mask):
         B, T, C = x.shape
         h = self.input_layernorm(x)
         if self.fused:
-            q, k, v = self.qkv_proj(h).split([C, self.NKV * self.HD, self.NKV * self.HD], dim=-1)
+            q, k, v = self.qkv_proj(h).split([self.A, self.NKV * self.HD, self.NKV * self.HD], dim=-1)
         else:
             q, k, v = self.q_proj(h), self.k_proj(h), self.v_proj(h)
-        q = q.view(B, T, self.NH, self.HD).transpose(1, 2)
-        k = k.view(B, T, self.NKV, self.HD).transpose(1, 2)
+        q = q.view(B, T, self.NH, self.HD)
+        k = k.view(B, T, self.NKV, self.HD)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = v.view(B, T, self.NKV, self.HD).transpose(1, 2)
         q, k = self.rope(q, cos, sin), self.rope(k, cos, sin)
         if self.NKV != self.NH:  # HF's repeat_kv: each KV head serves NH / NKV query heads
@@ -118,11 +135,11 @@ class Block(nn.Module):
                                 k.reshape(B * self.NH, T, self.HD).transpose(1, 2),
                                 alpha=1.0 / math.sqrt(self.HD)).softmax(dim=-1)
             y = torch.bmm(att, v.reshape(B * self.NH, T, self.HD))
-            y = y.view(B, self.NH, T, self.HD).transpose(1, 2).reshape(B, T, C)
+            y = y.view(B, self.NH, T, self.HD).transpose(1, 2).reshape(B, T, self.A)
         else:
             att = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(self.HD))
             att = att.masked_fill(mask, float("-inf")).softmax(dim=-1)
-            y = torch.matmul(att, v).transpose(1, 2).reshape(B, T, C)
+            y = torch.matmul(att, v).transpose(1, 2).reshape(B, T, self.A)
         x = x + self.o_proj(y)
         h = self.post_attention_layernorm(x)
         if self.fused:
@@ -142,7 +159,7 @@ class Llama(nn.Module):
             fns = (rms_norm, apply_rope, swiglu)
         fused = variant in ("fused", "jit")
         self.fused = fused
-        C, T, HD = c["dim"], c["seq"], c["dim"] // c["n_heads"]
+        C, T, HD = c["dim"], c["seq"], head_dim(c)
         self.embed_tokens = nn.Embedding(c["vocab"], C)
         self.layers = nn.ModuleList(Block(c, fused, fns) for _ in range(c["n_layers"]))
         self.norm = RMSNorm(C, fns[0])
@@ -173,8 +190,8 @@ class Llama(nn.Module):
 def flops_per_token(c):
     """Same convention as bench_train.c: 6N + 12*L*T*C (PaLM / llm.c; see there)."""
     C, L, Fd, V, T = c["dim"], c["n_layers"], c["ffn"], c["vocab"], c["seq"]
-    KV = c["n_kv_heads"] * (C // c["n_heads"])
-    n_matmul = L * (2 * C * C + 2 * C * KV + 3 * C * Fd) + V * C
+    A, KV = c["n_heads"] * head_dim(c), c["n_kv_heads"] * head_dim(c)
+    n_matmul = L * (2 * C * A + 2 * C * KV + 3 * C * Fd) + V * C
     return 6 * n_matmul + 12 * L * T * C
 
 

@@ -140,7 +140,7 @@ int cmd_sample(int argc, char **argv)
 		ids[i] = pid.v[i];
 	int max_len = np + max_new < cfg.max_seq ? np + max_new : cfg.max_seq;
 	int chunk = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK;
-	if (checkpoint_load(&m, dir, chunk, np, &e) < 0) {
+	if (checkpoint_load(&m, dir, 0, 0, &e) < 0) {
 		cli_error("sample", "cannot load model '%s': %s", dir, e.msg);
 		goto out;
 	}

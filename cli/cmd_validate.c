@@ -120,8 +120,9 @@ static int validate_memory(const json_t *spec, int vocab, bool force, FILE *out,
 		else
 			fprintf(out, "  daemon  no learner (no training stage)\n");
 		if (mp.job_kind[0]) {
-			fprintf(out, "  worker  %s: its largest job, %s of stage '%s': weights and gradients "
-				"%s", memplan_fmt(mp.worker, a, sizeof a), mp.job_kind, mp.job_stage,
+			fprintf(out, "  worker  %s: its largest job, %s of stage '%s': %s %s",
+				memplan_fmt(mp.worker, a, sizeof a), mp.job_kind, mp.job_stage,
+				!strcmp(mp.job_kind, "grad") ? "weights and gradients" : "weights",
 				memplan_fmt(mp.job_model, b, sizeof b));
 			if (mp.job_ref > 0)
 				fprintf(out, ", reference weights %s", memplan_fmt(mp.job_ref, b, sizeof b));
@@ -131,7 +132,7 @@ static int validate_memory(const json_t *spec, int vocab, bool force, FILE *out,
 				!strcmp(mp.job_kind, "grad") ? "row" : "sequence", mp.job_rows == 1 ? "" : "s",
 				memplan_fmt(mp.job_row_bytes, b, sizeof b),
 				!strcmp(mp.job_kind, "grad") ? "activations" :
-				"KV cache, generator and prefill activations");
+				"KV cache, generator and its prefill's working set");
 		}
 		if (have_total)
 			fprintf(out, "  machine %s (MemTotal)%s\n", memplan_fmt(total, a, sizeof a),

@@ -29,7 +29,8 @@
 
 /*
  * Read config.json, model_init(m, cfg, max_B, max_T) and load every parameter.
- * max_T <= 0 means cfg.max_seq. On error m is released.
+ * max_T <= 0 means cfg.max_seq; max_B 0 an inference-only model (no gradients or
+ * activations: generation). On error m is released.
  */
 int checkpoint_load(struct model *m, const char *dir, int max_B, int max_T, struct err *e);
 

@@ -1,6 +1,7 @@
 #include "generate.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,28 +14,58 @@
 
 #define GEN_TEXT_PER_TOKEN 10 /* longest token spelling: "</answer>" is 9 bytes */
 
+/*
+ * The prefill's attention probabilities (NH x Tp x Tp per sequence) are the one part
+ * of its working set that grows with the square of the prompt: it runs over as many
+ * sequences at a time as this many floats hold (at least one).
+ */
+#define GEN_ATT_FLOATS ((size_t)16 << 20)
+
+/* Floats per prompt token of the prefill's working set besides x and its norm: the
+ * attention half (qkv, the q/k norm's state, attention output) and the MLP half
+ * (gate/up, their product) take turns in one region. */
+static size_t gen_prefill_work(const struct model_config *c)
+{
+	size_t HD = config_head_dim(c), QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
+	size_t QK = c->qk_norm ? (size_t)(c->n_heads + c->n_kv_heads) : 0;
+	size_t attn = QKV + QK * HD + QK + (size_t)c->n_heads * HD, mlp = 3 * (size_t)c->ffn;
+	return attn > mlp ? attn : mlp;
+}
+
+/* Sequences per attention_forward call in a prefill over Tp positions. */
+static int gen_att_seqs(const struct model_config *c, int B, int Tp)
+{
+	size_t per = (size_t)c->n_heads * Tp * Tp, n = GEN_ATT_FLOATS / per;
+	return n < 1 ? 1 : n > (size_t)B ? B : (int)n;
+}
+
 int gen_init(struct generator *g, struct model *m, int max_B, int max_len, struct err *e)
 {
 	memset(g, 0, sizeof *g);
 	const struct model_config *c = &m->cfg;
-	if (max_B < 1 || max_B > m->max_B)
+	if (max_B < 1 || (m->max_B > 0 && max_B > m->max_B))
 		return err_set(e, ERR_INVALID, "cannot generate for %d sequences: the model was sized for 1..%d",
-			max_B, m->max_B);
+			max_B, m->max_B > 0 ? m->max_B : INT_MAX);
 	if (max_len < 2 || max_len > c->max_seq)
 		return err_set(e, ERR_INVALID, "cannot generate %d tokens per sequence: need 2..max_seq (%d)",
 			max_len, c->max_seq);
 	g->m = m;
 	g->max_B = max_B;
 	g->max_len = max_len;
+	g->max_prompt = m->max_T > 0 && m->max_T < max_len - 1 ? m->max_T : max_len - 1;
 	size_t B = (size_t)max_B, C = c->dim, V = c->vocab, F = c->ffn, L = c->n_layers;
 	size_t HD = config_head_dim(c), KV = c->n_kv_heads * HD, QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
 	size_t cache = L * B * (size_t)max_len * KV;
 	g->text_cap = (size_t)max_len * GEN_TEXT_PER_TOKEN + 1;
 	size_t A = (size_t)c->n_heads * HD, QK = c->qk_norm ? (size_t)(c->n_heads + c->n_kv_heads) : 0;
+	size_t P = (size_t)g->max_prompt, NP = B * P;
+	size_t att1 = (size_t)c->n_heads * P * P, patt = B * att1;
+	patt = patt < GEN_ATT_FLOATS ? patt : att1 > GEN_ATT_FLOATS ? att1 : GEN_ATT_FLOATS;
 	size_t floats = 2 * cache + B * (2 * C + A + QKV + QK * HD + QK + 2 * F + F + V
 		+ (size_t)c->n_heads * max_len)
-		+ B * V + 2 * B * max_len;
-	size_t ints = 3 * B + B * m->max_T + B + B + B * max_len;
+		+ B * V + 2 * B * max_len
+		+ NP * (2 * C + 1 + gen_prefill_work(c)) + patt;
+	size_t ints = 3 * B + NP + B + B + B * max_len;
 	size_t bytes = floats * sizeof(float) + ints * sizeof(int) + B * V * sizeof(struct sampler_rank)
 		+ B * g->text_cap + B * sizeof(struct gen_result);
 	char *p = g->mem = calloc(1, bytes);
@@ -58,10 +89,15 @@ int gen_init(struct generator *g, struct model *m, int max_B, int max_len, struc
 	TAKE(g->probs, B * V);
 	TAKE(g->out_lp, B * max_len);
 	TAKE(g->out_slp, B * max_len);
+	TAKE(g->px, NP * C);
+	TAKE(g->pxb, NP * C);
+	TAKE(g->prstd, NP);
+	TAKE(g->pwork, NP * gen_prefill_work(c));
+	TAKE(g->patt, patt);
 	TAKE(g->rows, B);
 	TAKE(g->row_tok, B);
 	TAKE(g->row_pos, B);
-	TAKE(g->prefill, B * m->max_T);
+	TAKE(g->prefill, NP);
 	TAKE(g->plen, B);
 	TAKE(g->text_len, B);
 	TAKE(g->out_tokens, B * max_len);
@@ -125,11 +161,6 @@ static void decode_attention_part(void *arg, int begin, int end)
 	}
 }
 
-static void copy_rows(float *dst, const float *src, size_t n)
-{
-	memcpy(dst, src, n * sizeof(float));
-}
-
 /* Logits (n, V) for the rows' tokens at their positions; fills the caches. */
 static void decode_step(struct generator *g, int n)
 {
@@ -166,6 +197,60 @@ static void decode_step(struct generator *g, int n)
 	}
 	rmsnorm_forward(g->xb, g->probs, g->x, m->params.norm, n, C, c->norm_eps);
 	matmul_forward(g->logits, V, g->xb, m->params.lm_head, n, C, V, 0.0f);
+}
+
+/* ---- prefill: the prompts as one right-padded batch, layer by layer ------------ */
+
+/*
+ * The same kernels on the same (B x Tp) rows as model_forward, so keys and values
+ * are bit for bit the ones a training forward computes, but through one layer's
+ * buffers: K and V go to the cache as each layer makes them, and only the last
+ * prompt position of each sequence reaches the final norm and the LM head (through
+ * the decode step's buffers, as a decode step computes them).
+ */
+static void prefill(struct generator *g, int B, int Tp)
+{
+	struct model *m = g->m;
+	const struct model_config *c = &m->cfg;
+	int C = c->dim, F = c->ffn, V = c->vocab, NH = c->n_heads, NKV = c->n_kv_heads;
+	int HD = config_head_dim(c), QKV = (NH + 2 * NKV) * HD, KV = NKV * HD, A = NH * HD;
+	int QK = c->qk_norm ? NH + NKV : 0, N = B * Tp, chunk = gen_att_seqs(c, B, Tp);
+	float *x = g->px, *xb = g->pxb, *rstd = g->prstd;
+	float *qkv = g->pwork, *qk_raw = qkv + (size_t)N * QKV, *qk_rstd = qk_raw + (size_t)N * QK * HD;
+	float *atty = qk_rstd + (size_t)N * QK;
+	float *gu = g->pwork, *h = gu + (size_t)N * 2 * F; /* after attention: qkv is in the cache */
+	embedding_forward(x, g->prefill, m->params.embed, N, C);
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct layer_params *lp = &m->params.layers[l];
+		rmsnorm_forward(xb, rstd, x, lp->ln1, N, C, c->norm_eps);
+		matmul_forward(qkv, QKV, xb, lp->wqkv, N, C, QKV, 0.0f);
+		if (lp->bqkv)
+			bias_forward(qkv, lp->bqkv, N, QKV);
+		if (lp->qknorm)
+			headnorm_forward(qkv, qk_raw, qk_rstd, lp->qknorm, N, NH, NKV, HD, c->norm_eps);
+		rope_forward(qkv, m->act.rope_cos, m->act.rope_sin, B, Tp, NH, NKV, HD);
+		for (int b = 0; b < B; b++)
+			for (int t = 0; t < g->plen[b]; t++) {
+				const float *row = qkv + ((size_t)b * Tp + t) * QKV;
+				memcpy(gen_cache_at(g, g->kcache, l, b, t), row + A, sizeof(float) * (size_t)KV);
+				memcpy(gen_cache_at(g, g->vcache, l, b, t), row + A + KV, sizeof(float) * (size_t)KV);
+			}
+		for (int b0 = 0; b0 < B; b0 += chunk) {
+			int nb = B - b0 < chunk ? B - b0 : chunk;
+			attention_forward(atty + (size_t)b0 * Tp * A, g->patt, qkv + (size_t)b0 * Tp * QKV,
+				g->plen + b0, nb, Tp, NH, NKV, HD);
+		}
+		/* the residual adds in place: x + atty·Woᵀ is what model_forward's copy gets */
+		matmul_forward(x, C, atty, lp->wo, N, A, C, 1.0f);
+		rmsnorm_forward(xb, rstd, x, lp->ln2, N, C, c->norm_eps);
+		matmul_forward(gu, 2 * F, xb, lp->wgu, N, C, 2 * F, 0.0f);
+		swiglu_forward(h, gu, N, F);
+		matmul_forward(x, C, h, lp->wd, N, F, C, 1.0f);
+	}
+	for (int b = 0; b < B; b++)
+		memcpy(g->x + (size_t)b * C, x + ((size_t)b * Tp + g->plen[b] - 1) * C, sizeof(float) * (size_t)C);
+	rmsnorm_forward(g->xb, g->probs, g->x, m->params.norm, B, C, c->norm_eps);
+	matmul_forward(g->logits, V, g->xb, m->params.lm_head, B, C, V, 0.0f);
 }
 
 /* ---- sampling and stopping ---------------------------------------------------- */
@@ -247,9 +332,9 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 		int len = reqs[b].prompt_len;
 		if (len < 1)
 			return err_set(e, ERR_INVALID, "prompt %d is empty: a prompt needs at least one token", b);
-		if (len >= g->max_len || len > m->max_T)
+		if (len > g->max_prompt)
 			return err_set(e, ERR_INVALID, "prompt %d has %d tokens: at most %d fit before generation (max_seq %d)",
-				b, len, (g->max_len - 1 < m->max_T ? g->max_len - 1 : m->max_T), c->max_seq);
+				b, len, g->max_prompt, c->max_seq);
 		for (int t = 0; t < len; t++)
 			if (reqs[b].prompt[t] < 0 || reqs[b].prompt[t] >= V)
 				return err_set(e, ERR_INVALID, "prompt %d: token %d at position %d is outside the vocabulary (0..%d)",
@@ -273,22 +358,11 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 		g->text_len[b] = 0;
 		g->text[(size_t)b * g->text_cap] = '\0';
 	}
-	struct model_batch batch = { .B = B, .T = Tp, .tokens = g->prefill, .lengths = g->plen };
-	model_forward(m, &batch);
-	int HD = config_head_dim(c), NH = c->n_heads, KV = c->n_kv_heads * HD, QKV = (NH + 2 * c->n_kv_heads) * HD;
-	for (int l = 0; l < c->n_layers; l++)
-		for (int b = 0; b < B; b++)
-			for (int t = 0; t < g->plen[b]; t++) {
-				const float *row = m->act.layers[l].qkv + ((size_t)b * Tp + t) * QKV;
-				copy_rows(gen_cache_at(g, g->kcache, l, b, t), row + NH * HD, (size_t)KV);
-				copy_rows(gen_cache_at(g, g->vcache, l, b, t), row + NH * HD + KV, (size_t)KV);
-			}
+	prefill(g, B, Tp);
 	/* first token of each sequence from the logits at its last prompt position */
 	int n = 0;
 	for (int b = 0; b < B; b++)
 		g->rows[n++] = b;
-	for (int b = 0; b < B; b++)
-		model_logits(m, b * Tp + g->plen[b] - 1, 1, g->logits + (size_t)b * V);
 	struct pick_ctx k = { g, p, reqs, g->logits, V, g->rows };
 	pool_for(n, (long)n * V * 8, pick_part, &k);
 

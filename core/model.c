@@ -155,26 +155,48 @@ static float *model_alloc_floats(size_t n, const char *what, struct err *e)
 int model_resize(struct model *m, int max_B, int max_T, bool checkpoint, struct err *e)
 {
 	const struct model_config *cfg = &m->cfg;
-	if (max_B <= 0 || max_T <= 0 || max_T > cfg->max_seq)
+	if (max_B < 0 || (max_B > 0 && (max_T <= 0 || max_T > cfg->max_seq)))
 		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
 			max_B, max_T, cfg->max_seq);
+	if (max_B == 0) /* inference only: parameters and RoPE tables */
+		max_T = 0;
+	/* the new buffers first: on failure the model is left as it was */
+	int rows = head_chunk_rows(cfg->vocab), old_cap = m->head_cap;
+	bool old_ck = m->checkpoint;
+	m->checkpoint = checkpoint;
+	m->head_cap = (long)max_B * max_T < rows ? max_B * max_T : rows;
+	size_t n = model_carve_acts(m, NULL, max_B, max_T);
+	float *acts = model_alloc_floats(n, "activations", e), *grads = m->grads_mem;
+	int *idx = m->head_cap ? calloc((size_t)m->head_cap, sizeof *idx) : NULL;
+	if (acts && max_B > 0 && !grads)
+		grads = model_alloc_floats(m->num_params, "gradients", e);
+	if (!acts || (m->head_cap && !idx) || (max_B > 0 && !grads)) {
+		if (acts && m->head_cap && !idx)
+			err_set(e, ERR_NOMEM, "cannot allocate the head's row index");
+		free(acts);
+		free(idx);
+		if (grads != m->grads_mem)
+			free(grads);
+		m->checkpoint = old_ck;
+		m->head_cap = old_cap;
+		return -1;
+	}
 	free(m->acts_mem);
 	free(m->head_idx);
-	m->acts_mem = NULL;
-	m->head_idx = NULL;
-	m->max_B = m->max_T = m->B = m->T = 0;
-	m->checkpoint = checkpoint;
-	int rows = head_chunk_rows(cfg->vocab);
-	m->head_cap = m->head_rows = (long)max_B * max_T < rows ? max_B * max_T : rows;
-	m->num_acts = model_carve_acts(m, NULL, max_B, max_T);
-	if (!(m->acts_mem = model_alloc_floats(m->num_acts, "activations", e)))
-		return -1;
-	if (!(m->head_idx = calloc((size_t)m->head_cap, sizeof *m->head_idx))) {
-		free(m->acts_mem);
-		m->acts_mem = NULL;
-		return err_set(e, ERR_NOMEM, "cannot allocate the head's row index");
+	if (max_B == 0 && grads) {
+		free(grads);
+		grads = NULL;
+		memset(m->grads.layers, 0, (size_t)cfg->n_layers * sizeof(struct layer_params));
+		m->grads.embed = m->grads.norm = m->grads.lm_head = NULL;
 	}
-	model_carve_acts(m, m->acts_mem, max_B, max_T);
+	if (grads && !m->grads_mem)
+		model_point(m, grads, &m->grads);
+	m->grads_mem = grads;
+	m->acts_mem = acts;
+	m->head_idx = idx;
+	m->head_rows = m->head_cap;
+	m->num_acts = n;
+	model_carve_acts(m, acts, max_B, max_T);
 	m->max_B = m->B = max_B;
 	m->max_T = m->T = max_T;
 	rope_tables(m->act.rope_cos, m->act.rope_sin, cfg->max_seq, config_head_dim(cfg), cfg->rope_theta,
@@ -187,9 +209,11 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	memset(m, 0, sizeof *m);
 	if (config_validate(cfg, e) < 0)
 		return -1;
-	if (max_B <= 0 || max_T <= 0 || max_T > cfg->max_seq)
+	if (max_B < 0 || (max_B > 0 && (max_T <= 0 || max_T > cfg->max_seq)))
 		return err_set(e, ERR_INVALID, "cannot size model for batch %d x %d: need batch >= 1 and 1 <= length <= max_seq %d",
 			max_B, max_T, cfg->max_seq);
+	if (max_B == 0) /* inference only: parameters and RoPE tables */
+		max_T = 0;
 	m->cfg = *cfg;
 	int L = cfg->n_layers;
 	m->tensors = calloc((size_t)model_layer_tensors(cfg) * L + 3, sizeof *m->tensors);
@@ -202,13 +226,11 @@ int model_init(struct model *m, const struct model_config *cfg, int max_B, int m
 	}
 	m->num_params = model_layout(m);
 	if (!(m->params_mem = model_alloc_floats(m->num_params, "parameters", e)) ||
-		!(m->grads_mem = model_alloc_floats(m->num_params, "gradients", e)) ||
 		model_resize(m, max_B, max_T, false, e) < 0) {
 		model_release(m);
 		return -1;
 	}
 	model_point(m, m->params_mem, &m->params);
-	model_point(m, m->grads_mem, &m->grads);
 	return 0;
 }
 
@@ -280,6 +302,7 @@ void model_init_weights(struct model *m, uint64_t seed)
 
 void model_zero_grad(struct model *m)
 {
+	assert(m->grads_mem); /* not an inference-only model */
 	memset(m->grads_mem, 0, m->num_params * sizeof(float));
 }
 

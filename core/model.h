@@ -13,7 +13,10 @@
  *
  * Lifecycle:
  *   model_init(&m, cfg, B, T)     sizes and allocates everything for batches up to
- *                                 B x T (T <= max_seq); parameters are zero
+ *                                 B x T (T <= max_seq); parameters are zero.
+ *                                 B 0 (T ignored): inference only — parameters and
+ *                                 RoPE tables, no gradients or activations (enough
+ *                                 for generate.h; model_forward/backward refuse it)
  *   model_init_weights(&m, seed)  N(0, 0.02) matrices, ones for norms (counter RNG)
  *   model_forward(&m, batch)      every layer, then the final norm: act.lnf; no
  *                                 allocation, no logits
@@ -136,12 +139,13 @@ struct lora; /* lora.h */
 
 struct model {
 	struct model_config cfg;
-	int max_B, max_T;            /* activation sizes */
+	int max_B, max_T;            /* activation sizes; 0 x 0: inference only */
 	int B, T;                    /* of the last forward */
 	size_t num_params;           /* floats in each of params/grads/m/v */
 	int n_tensors;
 	struct model_tensor *tensors;
-	float *params_mem, *grads_mem, *m_mem, *v_mem; /* m/v allocated on first optimizer use */
+	float *params_mem, *grads_mem, *m_mem, *v_mem; /* m/v allocated on first optimizer use;
+	                                * grads NULL for an inference-only model */
 	struct model_params params, grads;
 	size_t num_acts;
 	float *acts_mem;
@@ -157,9 +161,10 @@ struct model {
 int model_init(struct model *m, const struct model_config *cfg, int max_B, int max_T, struct err *e);
 void model_release(struct model *m);
 
-/* Reallocate the activations for batches up to max_B x max_T, with or without
- * activation checkpointing; parameters, gradients and moments are kept. On failure
- * the model has no activations (max_B = max_T = 0) until a resize succeeds. */
+/* Size the activations (and gradients) for batches up to max_B x max_T, with or
+ * without activation checkpointing, keeping the parameters, gradients and moments:
+ * max_B 0 frees activations and gradients (inference only); growing from 0 allocates
+ * zeroed gradients. On error the model is unchanged. */
 int model_resize(struct model *m, int max_B, int max_T, bool checkpoint, struct err *e);
 
 /* The parameter table a model of `cfg` has, without allocating the model (to check a

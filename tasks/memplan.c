@@ -56,6 +56,19 @@ double memplan_gen_bytes(const struct model_config *c, int max_len)
 		2 * V + NH * max_len + 2 * max_len) + 8 * V + (double)max_len * 10 + 64;
 }
 
+double memplan_prefill_bytes(const struct model_config *c, int P)
+{
+	double C = c->dim, F = c->ffn, NH = c->n_heads, HD = config_head_dim(c);
+	double QKV = (c->n_heads + 2 * c->n_kv_heads) * HD;
+	double QK = c->qk_norm ? c->n_heads + c->n_kv_heads : 0;
+	/* generate.c's prefill per sequence of P prompt tokens: x and its norm, rstd,
+	 * then qkv + the q/k norm's state + attention output or gate/up + their product
+	 * (one region), the padded token ids; the attention probabilities NH x P x P
+	 * (generate.c runs fewer sequences at once when they exceed 64 MiB) */
+	double work = fmax(QKV + QK * HD + QK + NH * HD, 3 * F);
+	return 4.0 * (P * (2 * C + 1 + work + 1) + NH * P * (double)P);
+}
+
 double memplan_rows(double budget, double per_row, double n)
 {
 	double rows = floor(budget / per_row);
@@ -242,7 +255,7 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 	mp->params = P;
 	/* the learner's model is sized for one row: its head chunk is one row too */
 	mp->learner = 16 * P + memplan_row_bytes(cfg, 1) + 4.0 * (cfg->vocab + 2.0 * cfg->dim) + rope;
-	double model = 8 * P + rope; /* a worker's weights + gradients */
+	double model = 8 * P + rope; /* a grad job's weights + gradients */
 	double head = memplan_head_bytes(cfg);
 
 	mp->learners = concurrent_learners(stages, n);
@@ -270,10 +283,11 @@ void memplan_spec(const json_t *spec, const struct model_config *cfg, struct mem
 		if (seqs > 0) {
 			int new = (int)num(st, "max_new_tokens");
 			int longest = cfg->max_seq - new > 1 ? cfg->max_seq - new : 1;
-			double row = memplan_gen_bytes(cfg, cfg->max_seq) + memplan_row_bytes(cfg, longest);
+			double row = memplan_gen_bytes(cfg, cfg->max_seq) + memplan_prefill_bytes(cfg, longest);
 			/* a GRPO worker keeps the reference weights between its grad jobs */
 			double ref = !strcmp(kind, "grpo") && num(st, "beta") > 0 ? 4 * P : 0;
-			worker_job(mp, "rollout", st, model, ref, head,
+			/* generation runs on an inference-only model: weights alone, no head chunk */
+			worker_job(mp, "rollout", st, 4 * P + rope, ref, 0,
 				memplan_rows(MEMPLAN_ROLLOUT_BYTES, row, seqs), row);
 		}
 	}

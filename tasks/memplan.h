@@ -22,10 +22,11 @@
  *             at most `shard`); with the stage's checkpoint_activations as many
  *             rows, each holding only x per layer and one layer's working set; and
  *             for GRPO with beta > 0 the reference weights (4 bytes a parameter)
- *   rollout   weights + gradients, and per sequence of a gen_run the prefill's
- *             activations (prompts up to max_seq - max_new_tokens tokens, as the
- *             fit check guarantees) and the generator's KV cache and buffers over
- *             max_seq positions: as many sequences as MEMPLAN_ROLLOUT_BYTES holds, at
+ *   rollout   weights (an inference-only model: no gradients, no training
+ *             activations), and per sequence of a gen_run the generator's KV cache
+ *             and buffers over max_seq positions and its prefill's one-layer working
+ *             set (prompts up to max_seq - max_new_tokens tokens, as the fit check
+ *             guarantees): as many sequences as MEMPLAN_ROLLOUT_BYTES holds, at
  *             most the job's (GRPO 64 = prompts x group, eval 50 prompts x samples,
  *             rejection_sample 32 prompts x samples)
  * The worker's figure is the largest job of the spec.
@@ -46,7 +47,7 @@
 #include "err.h"
 
 #define MEMPLAN_GRAD_ACT_BYTES ((double)(1u << 30)) /* a grad job's activations */
-#define MEMPLAN_ROLLOUT_BYTES ((double)(1u << 30))  /* a gen_run's generator + prefill */
+#define MEMPLAN_ROLLOUT_BYTES ((double)(1u << 30))  /* a gen_run's generator (+ its prefill) */
 #define MEMPLAN_GRPO_SEQS 64      /* sequences per GRPO rollout job (prompts x group) */
 #define MEMPLAN_EVAL_PROMPTS 50   /* prompts per eval rollout job */
 #define MEMPLAN_REJECT_PROMPTS 32 /* prompts per rejection_sample rollout job */
@@ -74,6 +75,10 @@ double memplan_head_bytes(const struct model_config *c);
  * position's working set, the sampler's vocabulary buffers). */
 double memplan_gen_bytes(const struct model_config *c, int max_len);
 
+/* Bytes of the generator's prefill per sequence of P prompt tokens (one layer's
+ * working set and the attention probabilities). */
+double memplan_prefill_bytes(const struct model_config *c, int P);
+
 /* Rows of per_row bytes that fit budget: at least 1, at most n. */
 double memplan_rows(double budget, double per_row, double n);
 
@@ -87,7 +92,7 @@ struct memplan {
 	/* worker: its largest job */
 	char job_kind[16];         /* "grad", "rollout"; "" no model job */
 	char job_stage[33];
-	double job_model;          /* weights + gradients */
+	double job_model;          /* weights (+ gradients for grad) */
 	double job_ref;            /* GRPO's reference weights */
 	double job_head;           /* the LM head's chunk buffers (memplan_head_bytes) */
 	double job_rows;           /* rows (sequences) of the micro-batch / gen_run */

@@ -163,12 +163,12 @@ static int rollout_parse(const json_t *params, struct rollout_job *r, struct err
 	return 0;
 }
 
-/* Sequences per gen_run: as many as MEMPLAN_ROLLOUT_BYTES holds (generate.c's gen_init and
- * the prefill's activations, estimated). */
+/* Sequences per gen_run: as many as MEMPLAN_ROLLOUT_BYTES holds (generate.c's gen_init:
+ * KV cache, decode buffers and the prefill's one-layer working set, estimated). */
 static int rollout_rows(const struct model_config *c, int max_len, int longest, size_t n)
 {
 	return (int)memplan_rows(MEMPLAN_ROLLOUT_BYTES, memplan_gen_bytes(c, max_len) +
-		memplan_row_bytes(c, longest), (double)n);
+		memplan_prefill_bytes(c, longest), (double)n);
 }
 
 /* The decoded text of the tokens but a final stop id as a JSON string (utf8.h:
@@ -226,7 +226,8 @@ int job_rollout_run(const struct job *job, struct job_output *out, struct err *e
 	int max_len = r.longest + r.gp.max_new_tokens;
 	max_len = max_len < c->max_seq ? max_len : c->max_seq;
 	int CH = rollout_rows(c, max_len, r.longest, total);
-	struct model *m = jobmodel_get(job, "rollout", &r.spec, CH, r.longest, &out->retryable, err);
+	/* generation needs no activations: an inference-only model */
+	struct model *m = jobmodel_get(job, "rollout", &r.spec, 0, 0, &out->retryable, err);
 	if (!m || !(r.gp.tok = jobtok_get(job, "rollout", c, &out->retryable, err)))
 		goto out;
 	if (gen_init(&g, m, CH, max_len, err) < 0) {

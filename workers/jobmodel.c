@@ -171,7 +171,9 @@ struct model *jobmodel_get(const struct job *job, const char *kind,
 			return NULL;
 		}
 	}
-	if (!jm.live || jm.m.max_B < B || jm.m.max_T < T || jm.m.checkpoint != s->checkpoint) {
+	/* a rollout drops a grad job's activations and gradients for its generator */
+	if (!jm.live || (B == 0 ? jm.m.max_B != 0 :
+		jm.m.max_B < B || jm.m.max_T < T || jm.m.checkpoint != s->checkpoint)) {
 		if (jobmodel_resize(&s->cfg, B, T, s->checkpoint, err) < 0) {
 			err_wrap(err, "%s", kind);
 			return NULL;

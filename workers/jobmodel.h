@@ -16,9 +16,11 @@
  * (compact JSON, sorted keys) and the weights' sha256: consecutive jobs on the same
  * weights reuse it; other weights under the same config reload only the
  * parameters; another config rebuilds it. The model is sized (max_B, max_T) for the
- * job that built it; a job that needs more rows or a longer T, or the other
- * checkpointing mode, resizes its activations to exactly its own needs (the
- * parameters stay, not reloaded). A second
+ * job that built it; a job that needs more rows or a longer T or the other checkpointing
+ * mode, resizes it to exactly its own needs (model_resize: the parameters stay, nothing is reloaded). Rollouts
+ * ask for (0, 0): an inference-only model (weights and RoPE tables), so a grad
+ * job's activations and gradients are freed while a generator holds its buffers,
+ * and allocated again (zeroed) by the next grad job. A second
  * slot holds one more parameter set of the same config (GRPO's reference model),
  * swapped in with jobmodel_point.
  *
@@ -57,7 +59,8 @@ void jobmodel_spec_release(struct jobmodel_spec *s);
 
 /*
  * The model of spec with its weights loaded (and its adapters attached as m->lora,
- * or m->lora NULL without) and max_B >= B, max_T >= T. Errors
+ * or m->lora NULL without) and max_B >= B, max_T >= T (B 0: an inference-only
+ * model). Errors
  * start with `kind`; *retryable is set when the blob could not be fetched (another
  * worker may reach the daemon), left alone otherwise (a bad checkpoint stays bad).
  */

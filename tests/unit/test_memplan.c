@@ -60,15 +60,19 @@ static void test_memplan__tiny_config_by_hand(void)
 	/* Worker. grad of 's': 8 rows (shard; (2^30 − 2129920) / 2881368 = 371 would fit)
 	 * × 2881368 + the head chunk 2129920 + weights and gradients 6775808 + rope 8192
 	 * = 31964864. rollout of 'ev': 50 prompts × 4 samples = 200 sequences (2^30 /
-	 * 2413440 = 444 would fit), each the generator over 64 positions — 4·(2·4·64·128
+	 * 555648 = 1932 would fit), each the generator over 64 positions — 4·(2·4·64·128
 	 * + 384 + 384 + 1008 + 528 + 256 + 128) + 8·264 + 640 + 64 = 275712 — and the
-	 * prefill of 48 prompt tokens, 4·(10174·48 + 20·48²) = 2137728: 2413440;
-	 * 6784000 + 2129920 + 200 × 2413440 = 491601920 */
+	 * prefill of 48 prompt tokens: per token x, its norm, rstd, max(qkv 384 + atty
+	 * 128, 3·336 = 1008) and the token id, 1266, and 4 heads·48² attention
+	 * probabilities: 4·(1266·48 + 4·48²) = 279936; 555648 a sequence. The model is
+	 * weights alone (inference only, no head chunk): 4·P 3387904 + rope 8192 =
+	 * 3396096; 3396096 + 200 × 555648 = 114525696 */
 	CHECK(memplan_gen_bytes(&cfg, 64) == 275712.0);
+	CHECK(memplan_prefill_bytes(&cfg, 48) == 279936.0);
 	CHECK(!strcmp(mp.job_kind, "rollout") && !strcmp(mp.job_stage, "ev"));
-	CHECK(mp.job_rows == 200 && mp.job_row_bytes == 2413440.0);
-	CHECK(mp.job_model == 6784000.0 && mp.job_ref == 0 && mp.job_head == 2129920.0);
-	CHECK(mp.worker == 491601920.0);
+	CHECK(mp.job_rows == 200 && mp.job_row_bytes == 555648.0);
+	CHECK(mp.job_model == 3396096.0 && mp.job_ref == 0 && mp.job_head == 0);
+	CHECK(mp.worker == 114525696.0);
 	json_decref(spec);
 
 	/* Without the eval stage the grad job is the largest */
@@ -97,8 +101,11 @@ static void test_memplan__grpo_holds_the_reference_weights(void)
 	CHECK(memplan_config(spec, 0, &cfg, &e) == 1);
 	memplan_spec(spec, &cfg, &mp);
 	CHECK(mp.job_ref == 4.0 * 846976);
-	/* 64 sequences a rollout job (8 prompts × group 8) */
-	CHECK(!strcmp(mp.job_kind, "rollout") && mp.job_rows == 64);
+	/* the grad job (16 rows × 2982168 + 8·P + rope + 4·P = 57886592) outweighs the
+	 * rollout of 64 sequences (8 prompts × group 8) on weights alone: 4·P + rope +
+	 * 4·P + 64 × 555648 = 42346112 */
+	CHECK(!strcmp(mp.job_kind, "grad") && mp.job_rows == 16);
+	CHECK(mp.worker == 57886592.0);
 	json_decref(spec);
 }
 

@@ -224,6 +224,8 @@ static void prefill(struct generator *g, int B, int Tp)
 		const struct layer_params *lp = &m->params.layers[l];
 		rmsnorm_forward(xb, rstd, x, lp->ln1, N, C, c->norm_eps);
 		matmul_forward(qkv, QKV, xb, lp->wqkv, N, C, QKV, 0.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_QKV, qkv, QKV, xb, N);
 		if (lp->bqkv)
 			bias_forward(qkv, lp->bqkv, N, QKV);
 		if (lp->qknorm)
@@ -242,10 +244,16 @@ static void prefill(struct generator *g, int B, int Tp)
 		}
 		/* the residual adds in place: x + atty·Woᵀ is what model_forward's copy gets */
 		matmul_forward(x, C, atty, lp->wo, N, A, C, 1.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_O, x, C, atty, N);
 		rmsnorm_forward(xb, rstd, x, lp->ln2, N, C, c->norm_eps);
 		matmul_forward(gu, 2 * F, xb, lp->wgu, N, C, 2 * F, 0.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_GU, gu, 2 * F, xb, N);
 		swiglu_forward(h, gu, N, F);
 		matmul_forward(x, C, h, lp->wd, N, F, C, 1.0f);
+		if (m->lora)
+			lora_forward(m->lora, l, LORA_SITE_DOWN, x, C, h, N);
 	}
 	for (int b = 0; b < B; b++)
 		memcpy(g->x + (size_t)b * C, x + ((size_t)b * Tp + g->plen[b] - 1) * C, sizeof(float) * (size_t)C);
@@ -358,6 +366,10 @@ int gen_run(struct generator *g, const struct gen_request *reqs, int B,
 		g->text_len[b] = 0;
 		g->text[(size_t)b * g->text_cap] = '\0';
 	}
+	/* adapters run on the prefill's rows and the decode steps' */
+	if (g->m->lora && lora_reserve(g->m->lora, (size_t)B * Tp > (size_t)g->max_B ?
+		(size_t)B * Tp : (size_t)g->max_B, e) < 0)
+		return -1;
 	prefill(g, B, Tp);
 	/* first token of each sequence from the logits at its last prompt position */
 	int n = 0;

@@ -186,15 +186,21 @@ int lora_attach(struct lora *lo, struct model *m, struct err *e)
 		config_head_dim(a) != config_head_dim(b))
 		return err_set(e, ERR_INVALID, "cannot attach lora adapters: they were laid out for "
 			"another model shape");
-	size_t rows = (size_t)m->max_B * (size_t)m->max_T;
-	if (rows > lo->scratch_rows) {
-		float *s = realloc(lo->scratch, 2 * rows * (size_t)lo->cfg.rank * sizeof(float));
-		if (!s)
-			return err_set(e, ERR_NOMEM, "cannot allocate lora scratch for %zu rows", rows);
-		lo->scratch = s;
-		lo->scratch_rows = rows;
-	}
+	if (lora_reserve(lo, (size_t)m->max_B * (size_t)m->max_T, e) < 0)
+		return -1;
 	m->lora = lo;
+	return 0;
+}
+
+int lora_reserve(struct lora *lo, size_t rows, struct err *e)
+{
+	if (rows <= lo->scratch_rows)
+		return 0;
+	float *s = realloc(lo->scratch, 2 * rows * (size_t)lo->cfg.rank * sizeof(float));
+	if (!s)
+		return err_set(e, ERR_NOMEM, "cannot allocate lora scratch for %zu rows", rows);
+	lo->scratch = s;
+	lo->scratch_rows = rows;
 	return 0;
 }
 

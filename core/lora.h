@@ -107,6 +107,10 @@ void lora_zero_grad(struct lora *lo);
  * must be the adapters'). */
 int lora_attach(struct lora *lo, struct model *m, struct err *e);
 
+/* Grow the scratch to `rows` rows (a generator's prefill and decode batches, which an
+ * inference-only model's max_B x max_T does not cover). */
+int lora_reserve(struct lora *lo, size_t rows, struct err *e);
+
 /* out (N rows, stride ldo, the base product of `site`) += s·B(A·inp) for each target
  * of the site; inp (N, in) is the base product's input. */
 void lora_forward(struct lora *lo, int layer, enum lora_site site, float *out, int ldo,

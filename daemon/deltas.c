@@ -6,6 +6,7 @@
 #include "blobs.h"
 #include "daemon.h"
 #include "file.h"
+#include "store.h"
 #include "wdelta.h"
 
 static struct delta **find_stage(struct daemon *d, int64_t stage)
@@ -109,14 +110,27 @@ void deltas_forget(struct daemon *d, int64_t stage)
 	if (!e)
 		return;
 	*at = e->next;
+	/* inside a turn the blob goes too (nothing names it); outside one it waits for
+	 * `r1flow gc`, the store taking no writes there */
+	if (store_in_transaction(d->store))
+		blobs_drop(d, e->blob);
 	free(e);
 }
 
 void deltas_free(struct daemon *d)
 {
+	/* their blobs go in one last transaction: nothing names them after a restart */
+	struct err err = { 0 };
+	int txn = d->store && !store_in_transaction(d->store) && store_begin(d->store, &err) == 0;
 	while (d->deltas) {
 		struct delta *e = d->deltas;
 		d->deltas = e->next;
+		if (txn)
+			blobs_drop(d, e->blob);
 		free(e);
 	}
+	if (txn && store_commit(d->store, &err) < 0)
+		log_warn("cannot drop the weights deltas' blobs: %s", err.msg);
+	else if (!txn && err.msg[0])
+		log_warn("cannot drop the weights deltas' blobs: %s", err.msg);
 }

@@ -15,10 +15,11 @@
  *                  (the delta blob's sha256, fetched on as any blob) and `base`;
  *                  0 when there is none (the caller serves the whole blob).
  *   deltas_holds   whether `sha256` is a current delta (blobs_held keeps it)
- *   deltas_forget  a stage's learner closes: its delta is no longer served (its blob,
- *                  a few MB nothing names, stays until `r1flow gc`: this may run
- *                  outside a turn, where the store takes no writes)
- *   deltas_free    at exit
+ *   deltas_forget  a stage's learner closes: its delta is no longer served and, inside
+ *                  a turn, its blob is dropped (outside one, at shutdown, the store
+ *                  takes no writes: the blob stays until `r1flow gc`)
+ *   deltas_free    at exit, before the store closes: the deltas' blobs are dropped in
+ *                  one transaction of their own
  *
  * The table lives in memory only: after a restart the first step of each stage is
  * fetched whole, as are the weights of a worker that missed a step.

@@ -95,8 +95,8 @@ static void stop(struct daemon *d)
 		zmq_ctx_term(d->zctx); /* also ends the ZAP handler thread (ETERM) */
 	auth_free(d->auth);
 	outbox_release(&d->out);
+	deltas_free(d); /* before the learners go: blobs_drop asks what they hold */
 	learner_shutdown(d);
-	deltas_free(d);
 	tokenizers_clear();
 	free(d->backoff);
 	broker_free(d->broker);

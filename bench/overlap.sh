@@ -15,11 +15,12 @@
 #   bench/overlap.sh                     defaults: STEPS=12 BASE_STEPS=200 REPEATS=1
 #   BUILD=dir                            the meson build directory (default build)
 #   SLOTS=N                              the workers' --slots (default: theirs, 2)
-# Target (issue 17): ratio ≥ 1.3. The stage has 2 rollout and 2 grad jobs a step: with
-# 2 slots the first worker to ask leases both and runs them one after the other, so
-# exact steps keep one worker idle; overlapped ones give it the next step's rollouts.
-# On a machine busy with other work the ratio says little: the two workers then share
-# what CPU there is, and overlapping cannot add any.
+# Target (issue 17): ratio ≥ 1.3. The stage has 2 rollout and 2 grad jobs a step, one
+# per worker (the dispatcher offers every idle worker a job before any gets a second):
+# exact steps leave both workers idle while rewards, advantages and the learner run,
+# overlapped ones give them the next step's rollouts then. On a machine busy with other
+# work the ratio says little: the two workers share what CPU there is, and overlapping
+# cannot add any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-12}

@@ -11,8 +11,11 @@
  *                   the weights and AdamW moments written as the stage's checkpoint
  *                   files (LEARNER_SAVE)
  *   learner_finish  back in the loop, once the thread is done: the new weights become
- *                   a blob (learner->sha256), the step counter moves on, a save is
- *                   recorded as checkpoint (stage, step)
+ *                   a blob (learner->sha256) and the exact delta from the last ones
+ *                   workers may fetch instead (deltas.h), the step counter moves on,
+ *                   a save is recorded as checkpoint (stage, step). With LoRA
+ *                   adapters (learner_lora) the thread steps the adapters only, and
+ *                   their blob and a save's merged weights are made here, in the loop
  *
  * Every output is a function of the inputs alone: the same gradients in the same
  * order give the same bytes, whatever worker computed them.
@@ -29,8 +32,8 @@
  * files are renamed into DIR/blobs/ and indexed, and the checkpoint row written, in
  * that turn's transaction, so the database gets the rows it got when the step ran
  * inside the turn that committed its last gradient (only later: the rows' times,
- * and the step-time metrics, include the thread's run). One piece of work per learner at a time (a driver starts the next
- * only after learner_finish); learners of different stages run at once, each on its
+ * and the step-time metrics, include the thread's run). One piece of work per
+ * learner at a time (a driver starts the next only after learner_finish); learners of different stages run at once, each on its
  * own thread. A daemon killed while a step runs loses only that thread's scratch
  * files: the step was never committed, and a restart rebuilds the learner from the
  * stage's last checkpoint with moments (learner_resume) and recomputes the steps

@@ -677,9 +677,8 @@ int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZ
 		return -1;
 	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
 	memcpy(l->sha256, w->sha256, SHA256_HEX_SIZE);
-	if (w->flags & LEARNER_STEP) /* no update (no gradients): the same sha, no delta */
-		note_delta(d, l, prev);
 	if (w->flags & LEARNER_STEP) {
+		note_delta(d, l, prev); /* a step without gradients keeps the sha: no delta */
 		l->last_norm = w->norm;
 		l->last_lr = w->lr;
 		l->step++;

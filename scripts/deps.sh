@@ -25,6 +25,9 @@ packages=(
   bubblewrap           # workers: the reward programs' sandbox (docs/rewards.md)
   jq                   # scripts/learning.sh: the runs' reports; tests read JSON
   libzstd-dev          # core/wdelta.c: the weights deltas workers fetch between steps
+  libmicrohttpd-dev    # daemon: the dashboard and /metrics (--http)
+  chromium             # tests/browser: the dashboard in headless Chromium
+  python3-protobuf     # tests/ref: reads the TensorBoard event files back
 )
 # node and npm run the tokenizer references (tests/tokenizer_ref); a newer Node already
 # on PATH is used as it is, Debian's otherwise

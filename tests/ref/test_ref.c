@@ -42,17 +42,12 @@
  * installs python3-torch). The generated directory is removed when every test
  * passes and kept (its path printed) otherwise.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -60,9 +55,9 @@
 #include "model.h"
 #include "optim.h"
 #include "safetensors.h"
+#include "refdir.h"
 #include "test.h"
 
-#define PYTHON "/usr/bin/python3"
 
 #define LOGITS_ATOL 1e-4
 #define STAT_RTOL 1e-5
@@ -84,47 +79,7 @@ struct fixture {
 	struct model_batch batch;
 };
 
-/* ---------------------------------------------------------------- reference file */
-
-static const struct st_tensor_info *ref_info(struct fixture *fx, const char *name)
-{
-	const struct st_tensor_info *ti = st_find(&fx->st, name);
-	CHECK_MSG(ti, "ref.safetensors has no tensor '%s'", name);
-	return ti;
-}
-
-/* Read F32 tensor `name`, checking it holds `numel` values; caller frees. */
-static float *ref_read(struct fixture *fx, const char *name, size_t numel)
-{
-	const struct st_tensor_info *ti = ref_info(fx, name);
-	CHECK_MSG((size_t)ti->numel == numel, "'%s' has %lld values, expected %zu", name,
-		(long long)ti->numel, numel);
-	float *out = malloc(numel * sizeof *out);
-	CHECK(out);
-	struct err e = { 0 };
-	CHECK_MSG(st_read_f32(&fx->st, name, ti->ndim, ti->shape, out, &e) == 0, "%s", e.msg);
-	return out;
-}
-
-static double ref_scalar(struct fixture *fx, const char *name)
-{
-	float *v = ref_read(fx, name, 1);
-	double x = v[0];
-	free(v);
-	return x;
-}
-
-static int *ref_read_i32(struct fixture *fx, const char *name, size_t numel)
-{
-	const struct st_tensor_info *ti = ref_info(fx, name);
-	CHECK_MSG((size_t)ti->numel == numel, "'%s' has %lld values, expected %zu", name,
-		(long long)ti->numel, numel);
-	int32_t *out = malloc(numel * sizeof *out);
-	CHECK(out);
-	struct err e = { 0 };
-	CHECK_MSG(st_read_i32(&fx->st, name, (int64_t)numel, out, &e) == 0, "%s", e.msg);
-	return (int *)out;
-}
+/* ---------------------------------------------------------------- fixture */
 
 static void fixture_open_dir(struct fixture *fx, const char *dir)
 {
@@ -133,17 +88,17 @@ static void fixture_open_dir(struct fixture *fx, const char *dir)
 	memset(fx, 0, sizeof *fx);
 	snprintf(path, sizeof path, "%s/ref.safetensors", dir);
 	CHECK_MSG(st_open(&fx->st, path, &e) == 0, "%s", e.msg);
-	const struct st_tensor_info *ti = ref_info(fx, "tokens");
-	CHECK(ti->ndim == 2);
+	const struct st_tensor_info *ti = st_find(&fx->st, "tokens");
+	CHECK(ti && ti->ndim == 2);
 	fx->B = (int)ti->shape[0];
 	fx->T = (int)ti->shape[1];
 	CHECK_MSG(checkpoint_load(&fx->m, dir, fx->B, fx->T, &e) == 0, "%s", e.msg);
 	fx->V = fx->m.cfg.vocab;
 	size_t BT = (size_t)fx->B * fx->T;
-	fx->tokens = ref_read_i32(fx, "tokens", BT);
-	fx->lengths = ref_read_i32(fx, "lengths", (size_t)fx->B);
-	fx->targets = ref_read_i32(fx, "targets", BT);
-	fx->mask = ref_read(fx, "mask", BT);
+	fx->tokens = ref_read_i32(&fx->st, "tokens", BT);
+	fx->lengths = ref_read_i32(&fx->st, "lengths", (size_t)fx->B);
+	fx->targets = ref_read_i32(&fx->st, "targets", BT);
+	fx->mask = ref_read_f32(&fx->st, "mask", BT);
 	for (int b = 0; b < fx->B; b++)
 		CHECK(fx->lengths[b] >= 1 && fx->lengths[b] <= fx->T);
 	fx->batch = (struct model_batch){ .B = fx->B, .T = fx->T, .tokens = fx->tokens,
@@ -168,56 +123,6 @@ static void fixture_close(struct fixture *fx)
 /* ---------------------------------------------------------------- comparison */
 
 /*
- * Compare n values, print one line and return whether max abs diff <= tol. `valid`
- * (NULL: all) selects the entries to compare. NaN anywhere fails.
- */
-static bool check_tensor(const char *label, const float *got, const float *ref, size_t n,
-	const bool *valid, double tol)
-{
-	double maxref = 0, maxabs = 0, maxrel = 0;
-	size_t worst = 0, counted = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!valid || valid[i])
-			maxref = fmax(maxref, fabs(ref[i]));
-	for (size_t i = 0; i < n; i++) {
-		if (valid && !valid[i])
-			continue;
-		counted++;
-		double d = fabs((double)got[i] - ref[i]);
-		if (isnan(d))
-			d = INFINITY;
-		if (d > maxabs) {
-			maxabs = d;
-			worst = i;
-		}
-		maxrel = fmax(maxrel, d / (fabs(ref[i]) + 1e-3 * maxref + DBL_MIN));
-	}
-	bool ok = counted > 0 && maxabs <= tol;
-	printf("  %-52s max abs diff %.2e  max rel diff %.2e  (max|ref| %.3g, tol %.1e) %s\n",
-		label, maxabs, maxrel, maxref, tol, ok ? "ok" : "NOT OK");
-	if (!ok && counted)
-		printf("    worst at [%zu]: got %.9g ref %.9g\n", worst, got[worst], ref[worst]);
-	return ok;
-}
-
-static double max_abs(const float *x, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fmax(m, fabs(x[i]));
-	return m;
-}
-
-static bool check_stat(const char *label, double got, double ref)
-{
-	double d = fabs(got - ref), tol = STAT_RTOL * fmax(1.0, fabs(ref));
-	bool ok = d <= tol; /* false for NaN */
-	printf("  %-52s got %.9g ref %.9g  abs diff %.2e  (tol %.1e) %s\n", label, got, ref, d,
-		tol, ok ? "ok" : "NOT OK");
-	return ok;
-}
-
-/*
  * Compare every parameter-shaped tensor of `base` (grads_mem, params_mem, m_mem or
  * v_mem) with "<prefix><name>" from the reference; tol = rtol·max|ref| (floor: 1 when
  * `floor_one`). Returns the number of tensors that failed.
@@ -230,11 +135,11 @@ static int check_all(struct fixture *fx, const float *base, const char *prefix, 
 	for (int i = 0; i < fx->m.n_tensors; i++) {
 		const struct model_tensor *t = &fx->m.tensors[i];
 		snprintf(key, sizeof key, "%s%s", prefix, t->name);
-		float *ref = ref_read(fx, key, t->numel);
-		double scale = max_abs(ref, t->numel);
+		float *ref = ref_read_f32(&fx->st, key, t->numel);
+		double scale = ref_max_abs(ref, t->numel);
 		if (floor_one)
 			scale = fmax(scale, 1.0);
-		bad += !check_tensor(key, base + t->offset, ref, t->numel, NULL, rtol * scale);
+		bad += !ref_check_tensor(key, base + t->offset, ref, t->numel, NULL, rtol * scale);
 		free(ref);
 	}
 	return bad;
@@ -255,18 +160,6 @@ static void check_same_tensor_set(struct fixture *fx, const char *prefix)
 		fx->m.n_tensors);
 }
 
-/* valid[b, t] = t < lengths[b] - shift, broadcast over `inner` values per position. */
-static bool *valid_positions(const struct fixture *fx, int shift, size_t inner)
-{
-	bool *v = malloc((size_t)fx->B * fx->T * inner * sizeof *v);
-	CHECK(v);
-	for (int b = 0; b < fx->B; b++)
-		for (int t = 0; t < fx->T; t++)
-			for (size_t k = 0; k < inner; k++)
-				v[((size_t)b * fx->T + t) * inner + k] = t < fx->lengths[b] - shift;
-	return v;
-}
-
 /* ---------------------------------------------------------------- tests */
 
 static void test_ref__logits(void)
@@ -276,12 +169,12 @@ static void test_ref__logits(void)
 	size_t BT = (size_t)fx.B * fx.T, BTV = BT * fx.V;
 	model_forward(&fx.m, &fx.batch);
 
-	float *ref = ref_read(&fx, "logits", BTV);
-	bool *valid = valid_positions(&fx, 0, (size_t)fx.V);
+	float *ref = ref_read_f32(&fx.st, "logits", BTV);
+	bool *valid = ref_valid_positions(fx.B, fx.T, fx.lengths, 0, (size_t)fx.V);
 	float *logits = malloc(BTV * sizeof *logits);
 	CHECK(logits);
 	model_logits(&fx.m, 0, (int)BT, logits);
-	bool ok = check_tensor("logits (t < length)", logits, ref, BTV, valid, LOGITS_ATOL);
+	bool ok = ref_check_tensor("logits (t < length)", logits, ref, BTV, valid, LOGITS_ATOL);
 	free(logits);
 	free(ref);
 	free(valid);
@@ -289,9 +182,9 @@ static void test_ref__logits(void)
 	float *lp = malloc(BT * sizeof *lp);
 	CHECK(lp);
 	loss_token_logprobs(&fx.m, fx.targets, lp);
-	ref = ref_read(&fx, "token_lp", BT);
-	valid = valid_positions(&fx, 1, 1);
-	ok &= check_tensor("token logprobs (t < length - 1)", lp, ref, BT, valid, LOGITS_ATOL);
+	ref = ref_read_f32(&fx.st, "token_lp", BT);
+	valid = ref_valid_positions(fx.B, fx.T, fx.lengths, 1, 1);
+	ok &= ref_check_tensor("token logprobs (t < length - 1)", lp, ref, BT, valid, LOGITS_ATOL);
 	free(ref);
 	free(valid);
 	free(lp);
@@ -309,8 +202,8 @@ static void test_ref__ce_grads(void)
 	float *w = malloc(BT * sizeof *w);
 	CHECK(w);
 	loss_weights(w, fx.mask, fx.B, fx.T, LOSS_AGG_TOKEN_MEAN, 0, 0, 0);
-	float *wref = ref_read(&fx, "ce_weights", BT);
-	bool ok = check_tensor("ce_weights (TOKEN_MEAN)", w, wref, BT, NULL, 1e-7 * max_abs(wref, BT));
+	float *wref = ref_read_f32(&fx.st, "ce_weights", BT);
+	bool ok = ref_check_tensor("ce_weights (TOKEN_MEAN)", w, wref, BT, NULL, 1e-7 * ref_max_abs(wref, BT));
 	free(wref);
 
 	struct loss_stats st;
@@ -323,10 +216,10 @@ static void test_ref__ce_grads(void)
 	loss_cross_entropy(&fx.m, fx.targets, w, &st);
 	model_backward(&fx.m, &fx.batch);
 
-	ok &= check_stat("ce loss", st.loss, ref_scalar(&fx, "ce_loss"));
-	ok &= check_stat("ce nll", st.nll, ref_scalar(&fx, "ce_nll"));
-	ok &= check_stat("ce entropy", st.entropy, ref_scalar(&fx, "ce_entropy"));
-	ok &= check_stat("ce tokens", (double)st.tokens, ref_scalar(&fx, "ce_tokens"));
+	ok &= ref_check_stat("ce loss", st.loss, ref_scalar(&fx.st, "ce_loss"), STAT_RTOL);
+	ok &= ref_check_stat("ce nll", st.nll, ref_scalar(&fx.st, "ce_nll"), STAT_RTOL);
+	ok &= ref_check_stat("ce entropy", st.entropy, ref_scalar(&fx.st, "ce_entropy"), STAT_RTOL);
+	ok &= ref_check_stat("ce tokens", (double)st.tokens, ref_scalar(&fx.st, "ce_tokens"), STAT_RTOL);
 	int bad = check_all(&fx, fx.m.grads_mem, "ce_grad.", GRAD_RTOL, false);
 	free(w);
 	fixture_close(&fx);
@@ -343,17 +236,17 @@ static int check_grpo(struct fixture *fx)
 	float *w = malloc(BT * sizeof *w);
 	CHECK(w);
 	loss_weights(w, fx->mask, fx->B, fx->T, LOSS_AGG_SEQ_MEAN, 0, 0, 0);
-	float *wref = ref_read(fx, "grpo_weights", BT);
-	bool ok = check_tensor("grpo_weights (SEQ_MEAN)", w, wref, BT, NULL, 1e-7 * max_abs(wref, BT));
+	float *wref = ref_read_f32(&fx->st, "grpo_weights", BT);
+	bool ok = ref_check_tensor("grpo_weights (SEQ_MEAN)", w, wref, BT, NULL, 1e-7 * ref_max_abs(wref, BT));
 	free(wref);
 
-	float *adv = ref_read(fx, "adv", BT);
-	float *old_lp = ref_read(fx, "old_lp", BT);
-	float *ref_lp = ref_read(fx, "ref_lp", BT);
+	float *adv = ref_read_f32(&fx->st, "adv", BT);
+	float *old_lp = ref_read_f32(&fx->st, "old_lp", BT);
+	float *ref_lp = ref_read_f32(&fx->st, "ref_lp", BT);
 	struct grpo_params gp = {
-		.eps_low = (float)ref_scalar(fx, "grpo_eps_low"),
-		.eps_high = (float)ref_scalar(fx, "grpo_eps_high"),
-		.beta = (float)ref_scalar(fx, "grpo_beta"),
+		.eps_low = (float)ref_scalar(&fx->st, "grpo_eps_low"),
+		.eps_high = (float)ref_scalar(&fx->st, "grpo_eps_high"),
+		.beta = (float)ref_scalar(&fx->st, "grpo_beta"),
 	};
 	struct loss_stats st;
 	model_forward(&fx->m, &fx->batch);
@@ -361,12 +254,12 @@ static int check_grpo(struct fixture *fx)
 	loss_grpo(&fx->m, fx->targets, w, adv, old_lp, ref_lp, &gp, &st);
 	model_backward(&fx->m, &fx->batch);
 
-	ok &= check_stat("grpo loss", st.loss, ref_scalar(fx, "grpo_loss"));
-	ok &= check_stat("grpo kl", st.kl, ref_scalar(fx, "grpo_kl"));
-	ok &= check_stat("grpo clip_frac", st.clip_frac, ref_scalar(fx, "grpo_clip_frac"));
-	ok &= check_stat("grpo entropy", st.entropy, ref_scalar(fx, "grpo_entropy"));
-	ok &= check_stat("grpo nll", st.nll, ref_scalar(fx, "grpo_nll"));
-	ok &= check_stat("grpo tokens", (double)st.tokens, ref_scalar(fx, "grpo_tokens"));
+	ok &= ref_check_stat("grpo loss", st.loss, ref_scalar(&fx->st, "grpo_loss"), STAT_RTOL);
+	ok &= ref_check_stat("grpo kl", st.kl, ref_scalar(&fx->st, "grpo_kl"), STAT_RTOL);
+	ok &= ref_check_stat("grpo clip_frac", st.clip_frac, ref_scalar(&fx->st, "grpo_clip_frac"), STAT_RTOL);
+	ok &= ref_check_stat("grpo entropy", st.entropy, ref_scalar(&fx->st, "grpo_entropy"), STAT_RTOL);
+	ok &= ref_check_stat("grpo nll", st.nll, ref_scalar(&fx->st, "grpo_nll"), STAT_RTOL);
+	ok &= ref_check_stat("grpo tokens", (double)st.tokens, ref_scalar(&fx->st, "grpo_tokens"), STAT_RTOL);
 	int bad = check_all(fx, fx->m.grads_mem, "grpo_grad.", GRAD_RTOL, false);
 	free(w);
 	free(adv);
@@ -403,21 +296,21 @@ static void check_variant(const char *name, enum model_arch arch, bool tied, enu
 	check_same_tensor_set(&fx, "ce_grad.");
 	size_t BT = (size_t)fx.B * fx.T, BTV = BT * fx.V;
 	model_forward(&fx.m, &fx.batch);
-	float *ref = ref_read(&fx, "logits", BTV);
-	bool *valid = valid_positions(&fx, 0, (size_t)fx.V);
+	float *ref = ref_read_f32(&fx.st, "logits", BTV);
+	bool *valid = ref_valid_positions(fx.B, fx.T, fx.lengths, 0, (size_t)fx.V);
 	float *logits = malloc(BTV * sizeof *logits);
 	CHECK(logits);
 	model_logits(&fx.m, 0, (int)BT, logits);
-	bool ok = check_tensor("logits (t < length)", logits, ref, BTV, valid, LOGITS_ATOL);
+	bool ok = ref_check_tensor("logits (t < length)", logits, ref, BTV, valid, LOGITS_ATOL);
 	free(logits);
 	free(ref);
 	free(valid);
 	float *lp = malloc(BT * sizeof *lp);
 	CHECK(lp);
 	loss_token_logprobs(&fx.m, fx.targets, lp);
-	ref = ref_read(&fx, "token_lp", BT);
-	valid = valid_positions(&fx, 1, 1);
-	ok &= check_tensor("token logprobs (t < length - 1)", lp, ref, BT, valid, LOGITS_ATOL);
+	ref = ref_read_f32(&fx.st, "token_lp", BT);
+	valid = ref_valid_positions(fx.B, fx.T, fx.lengths, 1, 1);
+	ok &= ref_check_tensor("token logprobs (t < length - 1)", lp, ref, BT, valid, LOGITS_ATOL);
 	free(ref);
 	free(valid);
 	free(lp);
@@ -430,9 +323,9 @@ static void check_variant(const char *name, enum model_arch arch, bool tied, enu
 	model_zero_grad(&fx.m);
 	loss_cross_entropy(&fx.m, fx.targets, w, &st);
 	model_backward(&fx.m, &fx.batch);
-	ok &= check_stat("ce loss", st.loss, ref_scalar(&fx, "ce_loss"));
-	ok &= check_stat("ce nll", st.nll, ref_scalar(&fx, "ce_nll"));
-	ok &= check_stat("ce entropy", st.entropy, ref_scalar(&fx, "ce_entropy"));
+	ok &= ref_check_stat("ce loss", st.loss, ref_scalar(&fx.st, "ce_loss"), STAT_RTOL);
+	ok &= ref_check_stat("ce nll", st.nll, ref_scalar(&fx.st, "ce_nll"), STAT_RTOL);
+	ok &= ref_check_stat("ce entropy", st.entropy, ref_scalar(&fx.st, "ce_entropy"), STAT_RTOL);
 	int bad = check_all(&fx, fx.m.grads_mem, "ce_grad.", GRAD_RTOL, false);
 	bad += check_grpo(&fx);
 	free(w);
@@ -477,7 +370,7 @@ static void load_ref_grads(struct fixture *fx)
 	for (int i = 0; i < fx->m.n_tensors; i++) {
 		const struct model_tensor *t = &fx->m.tensors[i];
 		snprintf(key, sizeof key, "grpo_grad.%s", t->name);
-		float *g = ref_read(fx, key, t->numel);
+		float *g = ref_read_f32(&fx->st, key, t->numel);
 		memcpy(fx->m.grads_mem + t->offset, g, t->numel * sizeof *g);
 		free(g);
 	}
@@ -489,21 +382,21 @@ static void test_ref__adamw_step(void)
 	struct err e = { 0 };
 	fixture_open(&fx);
 	check_same_tensor_set(&fx, "adamw.");
-	double max_norm = ref_scalar(&fx, "clip_max_norm");
-	double want_norm = ref_scalar(&fx, "grad_norm");
+	double max_norm = ref_scalar(&fx.st, "clip_max_norm");
+	double want_norm = ref_scalar(&fx.st, "grad_norm");
 	CHECK_MSG(want_norm > max_norm, "reference does not exercise clipping");
 	struct adamw_params ap = {
-		.lr = (float)ref_scalar(&fx, "adam_lr"),
-		.beta1 = (float)ref_scalar(&fx, "adam_beta1"),
-		.beta2 = (float)ref_scalar(&fx, "adam_beta2"),
-		.eps = (float)ref_scalar(&fx, "adam_eps"),
-		.weight_decay = (float)ref_scalar(&fx, "adam_weight_decay"),
+		.lr = (float)ref_scalar(&fx.st, "adam_lr"),
+		.beta1 = (float)ref_scalar(&fx.st, "adam_beta1"),
+		.beta2 = (float)ref_scalar(&fx.st, "adam_beta2"),
+		.eps = (float)ref_scalar(&fx.st, "adam_eps"),
+		.weight_decay = (float)ref_scalar(&fx.st, "adam_weight_decay"),
 	};
 	CHECK_MSG(model_alloc_optimizer(&fx.m, &e) == 0, "%s", e.msg);
 
 	load_ref_grads(&fx);
-	bool ok = check_stat("grad norm before clipping", grad_clip(&fx.m, max_norm), want_norm);
-	ok &= check_stat("grad norm after clipping", grad_global_norm(&fx.m), max_norm);
+	bool ok = ref_check_stat("grad norm before clipping", grad_clip(&fx.m, max_norm), want_norm, STAT_RTOL);
+	ok &= ref_check_stat("grad norm after clipping", grad_global_norm(&fx.m), max_norm, STAT_RTOL);
 	adamw_step(&fx.m, &ap, 1);
 	int bad = check_all(&fx, fx.m.m_mem, "adamw_m.", MOMENT_RTOL, false);
 	bad += check_all(&fx, fx.m.v_mem, "adamw_v.", MOMENT_RTOL, false);
@@ -518,93 +411,9 @@ static void test_ref__adamw_step(void)
 	CHECK_MSG(ok && bad == 0, "%d tensors differ", bad);
 }
 
-/* ---------------------------------------------------------------- setup */
-
-/* Run argv with its output on ours; 0 when it exits 0. */
-static int run(char *const argv[])
-{
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		fprintf(stderr, "test_ref: cannot run '%s': %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	int status = 0;
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static int make_reference(void)
-{
-	const char *root = getenv("R1FLOW_SOURCE_ROOT");
-	const char *tmp = getenv("R1FLOW_TEST_TMP");
-	if (!root || !*root) {
-		fprintf(stderr, "test_ref: R1FLOW_SOURCE_ROOT is not set (run through meson test, or set it to the repository root)\n");
-		return -1;
-	}
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	if (access(PYTHON, X_OK) != 0) {
-		fprintf(stderr, "test_ref: cannot run '%s': %s (scripts/deps.sh installs python3, python3-torch, python3-numpy)\n",
-			PYTHON, strerror(errno));
-		return -1;
-	}
-	char *probe[] = { PYTHON, "-c", "import torch, numpy", NULL };
-	if (run(probe) != 0) {
-		fprintf(stderr, "test_ref: '%s' cannot import torch and numpy (scripts/deps.sh installs python3-torch, python3-numpy)\n",
-			PYTHON);
-		return -1;
-	}
-	char script[4096];
-	snprintf(script, sizeof script, "%s/tests/ref/make_ref.py", root);
-	snprintf(ref_dir, sizeof ref_dir, "%s/ref-XXXXXX", tmp);
-	if (!mkdtemp(ref_dir)) {
-		fprintf(stderr, "test_ref: cannot create a directory under '%s': %s\n", tmp, strerror(errno));
-		return -1;
-	}
-	char *gen[] = { PYTHON, script, ref_dir, NULL };
-	if (run(gen) != 0) {
-		fprintf(stderr, "test_ref: '%s %s %s' failed\n", PYTHON, script, ref_dir);
-		return -1;
-	}
-	return 0;
-}
-
-/* Remove dir's files and its subdirectories' (the variants), then dir. */
-static void remove_tree(const char *dir, int depth)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	char path[8192];
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		struct stat st;
-		if (depth < 1 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path, depth + 1);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void remove_reference(void)
-{
-	remove_tree(ref_dir, 0);
-}
-
 int main(int argc, char **argv)
 {
-	if (make_reference() != 0)
+	if (refdir_make("test_ref", "make_ref.py", "torch, numpy", ref_dir, sizeof ref_dir) != 0)
 		return 1;
 	int rc = test_main(argc, argv, (struct test_case[]){
 		TEST(test_ref__logits),
@@ -619,7 +428,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	});
 	if (rc == 0)
-		remove_reference();
+		refdir_remove(ref_dir);
 	else
 		printf("reference kept in %s\n", ref_dir);
 	return rc;

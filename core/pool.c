@@ -27,8 +27,13 @@ static struct {
 	int chunks;                 /* ranges the current task is cut into */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	_Atomic int busy;           /* a pool_for is running (nesting is a bug) */
-} pool = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	pthread_mutex_t caller;     /* held by the thread whose pool_for runs */
+} pool = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER,
+	   .cv = PTHREAD_COND_INITIALIZER, .caller = PTHREAD_MUTEX_INITIALIZER };
+
+/* Set on the pool's threads and on a caller while its pool_for runs: a pool_for
+ * from there is nested, a bug (it would wait for itself). */
+static _Thread_local bool in_pool;
 
 static inline void pool_relax(void)
 {
@@ -50,6 +55,7 @@ static void pool_run_chunk(int i)
 static void *pool_worker(void *arg)
 {
 	int idx = (int)(long)arg;
+	in_pool = true;
 	unsigned seen = pool.start_gen; /* not gen now: a task may already be posted */
 	for (;;) {
 		unsigned g;
@@ -135,9 +141,10 @@ void pool_for(int n, long work, pool_fn fn, void *ctx)
 		fn(ctx, 0, n);
 		return;
 	}
-	int was_busy = atomic_exchange(&pool.busy, 1);
-	assert(!was_busy && "pool_for called from inside a pool_for task");
-	(void)was_busy;
+	assert(!in_pool && "pool_for called from inside a pool_for task");
+	/* callers on other threads (the daemon's learners of two stages) take turns */
+	pthread_mutex_lock(&pool.caller);
+	in_pool = true;
 	pool.fn = fn;
 	pool.ctx = ctx;
 	pool.n = n;
@@ -154,7 +161,8 @@ void pool_for(int n, long work, pool_fn fn, void *ctx)
 			pool_relax();
 		else
 			sched_yield();
-	atomic_store(&pool.busy, 0);
+	in_pool = false;
+	pthread_mutex_unlock(&pool.caller);
 }
 
 struct sgemm_task {

@@ -11,7 +11,8 @@
  * The pool starts on first use with R1FLOW_THREADS threads (default: online CPUs);
  * pool_set_threads changes it between calls. Workers spin briefly after a task and
  * then sleep on a condition variable. pool_for must not be called from inside a
- * pool_for task (asserted).
+ * pool_for task (asserted); calls from several threads (the daemon runs one learner
+ * thread per training stage) take turns: one runs on the pool while the others wait.
  */
 #ifndef R1_POOL_H
 #define R1_POOL_H

@@ -11,7 +11,9 @@
 #      checkpoint) and step 4 holds;
 #   3. kill -9 of the daemon while step 4 is held (uncommitted), then a
 #      restart without the knob: the pipeline succeeds, and every checkpoint
-#      (weights and moments) equals that of an uninterrupted run without the knob.
+#      (weights and moments) equals that of an uninterrupted run without the knob;
+#   4. three copies of the pipeline at once (three learner threads sharing the
+#      daemon's thread pool) each end with the reference's checkpoints.
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 
@@ -100,3 +102,34 @@ diff "$T/ref.ck" "$T/data.ck" >"$T/ck.diff" ||
 log "pipeline succeeded after the restart; its $(wc -l <"$T/data.ck") checkpoints equal the reference's"
 stop "$W"; stop "$DAEMON"
 [[ $(sql "PRAGMA quick_check") == ok ]] || fail "quick_check failed"
+
+# 4. three copies of a larger pipeline at once: three learners step on their own
+#    threads at the same time, sharing the daemon's one thread pool (core/pool.h:
+#    callers take turns; two learners at once used to abort the daemon on the pool's
+#    nesting assertion; tests/unit/test_pool.c holds that case, as the overlap here
+#    is a matter of timing). Each ends with the checkpoints of the spec run alone.
+sed -e 's/dim: 32, layers: 2, heads: 2, ffn: 64/dim: 128, layers: 2, heads: 4, ffn: 384/' \
+	-e 's/steps: 8,/steps: 6,/' "$T/p.yaml" >"$T/p3.yaml"
+mv "$T/daemon.log" "$T/restart-daemon.log"
+DATA=$T/three
+start_daemon
+start_worker w3; W=$LAST_PID
+wait_for 10 has_workers 1
+pipeline_ck() {
+	sql "SELECT c.step, c.sha256, coalesce(c.optimizer, '-') FROM checkpoints c
+		JOIN stages s ON s.id = c.stage WHERE s.pipeline = $1 ORDER BY c.step"
+}
+n_succeeded() { [[ $(sql "SELECT count(*) FROM pipelines WHERE state = 'succeeded'") == "$1" ]]; }
+ALONE=$(r1 submit "$T/p3.yaml") || fail "three: submit refused"
+wait_for 60 n_succeeded 1
+pipeline_ck "$ALONE" >"$T/alone.ck"
+IDS=()
+for i in 1 2 3; do IDS+=("$(r1 submit "$T/p3.yaml")") || fail "three: submit $i refused"; done
+wait_for 120 n_succeeded 4
+for id in "${IDS[@]}"; do
+	pipeline_ck "$id" >"$T/three-$id.ck"
+	diff "$T/alone.ck" "$T/three-$id.ck" >"$T/ck.diff" ||
+		fail "pipeline $id of three at once: checkpoints differ from the one run alone: $(cat "$T/ck.diff")"
+done
+log "three pipelines at once: three learners ran side by side, each with the checkpoints of the run alone"
+stop "$W"; stop "$DAEMON"

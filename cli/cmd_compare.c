@@ -28,29 +28,36 @@
 
 #define COMPARE_MAX 16   /* pipelines in one comparison */
 
+enum compare_form {
+	FORM_G6,        /* 6 significant digits (the summary of `r1flow metrics`) */
+	FORM_PERCENT,   /* a share in [0, 1] as "12.5%" (the report's) */
+	FORM_FIXED1,    /* one decimal, "11.2" (the report's lengths) */
+};
+
 struct compare_metric {
 	const char *key;    /* the metric's name */
 	const char *title;  /* the row's label */
-	bool percent;       /* a share in [0, 1], shown as "12.5%" */
+	enum compare_form form;
 };
 
 /* The report's columns (cmd_report.c), one row each. */
 static const struct compare_metric eval_metrics[] = {
-	{ "pass1", "greedy pass@1", true }, { "pass1_sampled", "sampled pass@1", true },
-	{ "majk", "maj@k", true }, { "format", "format", true },
-	{ "reasoning", "reasoning", true }, { "length", "length", false },
-	{ NULL, NULL, false },
+	{ "pass1", "greedy pass@1", FORM_PERCENT },
+	{ "pass1_sampled", "sampled pass@1", FORM_PERCENT },
+	{ "majk", "maj@k", FORM_PERCENT }, { "format", "format", FORM_PERCENT },
+	{ "reasoning", "reasoning", FORM_PERCENT }, { "length", "length", FORM_FIXED1 },
+	{ NULL, NULL, FORM_G6 },
 };
 
 static const struct compare_metric train_loss[] = {
-	{ "loss", "loss", false }, { NULL, NULL, false },
+	{ "loss", "loss", FORM_G6 }, { NULL, NULL, FORM_G6 },
 };
 
 static const struct compare_metric train_grpo[] = {
-	{ "reward_mean", "reward_mean", false }, { "accuracy", "accuracy", false },
-	{ "format", "format", false }, { "kl", "kl", false }, { "entropy", "entropy", false },
-	{ "clip_frac", "clip_frac", false }, { "length_mean", "length_mean", false },
-	{ NULL, NULL, false },
+	{ "reward_mean", "reward_mean", FORM_G6 }, { "accuracy", "accuracy", FORM_G6 },
+	{ "format", "format", FORM_G6 }, { "kl", "kl", FORM_G6 },
+	{ "entropy", "entropy", FORM_G6 }, { "clip_frac", "clip_frac", FORM_G6 },
+	{ "length_mean", "length_mean", FORM_G6 }, { NULL, NULL, FORM_G6 },
 };
 
 /* The headline metrics of a training stage's kind; NULL: not a training stage. */
@@ -85,12 +92,14 @@ static int add_row(json_t *table, const char *stage, const char *metric, char ce
 	return row ? json_array_append_new(table, row) : -1;
 }
 
-static void cell_value(char *buf, size_t cap, const json_t *v, bool percent)
+static void cell_value(char *buf, size_t cap, const json_t *v, enum compare_form form)
 {
 	if (!json_is_number(v))
 		snprintf(buf, cap, "-");
-	else if (percent)
+	else if (form == FORM_PERCENT)
 		snprintf(buf, cap, "%.1f%%", 100.0 * json_number_value(v));
+	else if (form == FORM_FIXED1)
+		snprintf(buf, cap, "%.1f", json_number_value(v));
 	else
 		snprintf(buf, cap, "%.6g", json_number_value(v));
 }
@@ -159,7 +168,7 @@ static int eval_table(json_t *table, const struct compare_run *runs, size_t n)
 				snprintf(key, sizeof key, "%s%s", m->key, sfx);
 				for (size_t r = 0; r < n; r++)
 					cell_value(cells[r], sizeof cells[r], json_object_get(json_object_get(
-						report_row(runs[r].report, stage), "metrics"), key), m->percent);
+						report_row(runs[r].report, stage), "metrics"), key), m->form);
 				rc = add_row(table, label, m->title, cells, n);
 			}
 		}
@@ -229,7 +238,7 @@ static int train_table(json_t *table, const struct compare_run *runs, size_t n)
 			for (size_t r = 0; r < n; r++) {
 				const json_t *pt = last_point(metrics_stage(runs[r].metrics, stage),
 					m->key);
-				cell_value(cells[r], sizeof cells[r], json_array_get(pt, 1), m->percent);
+				cell_value(cells[r], sizeof cells[r], json_array_get(pt, 1), m->form);
 			}
 			rc = add_row(table, stage, m->title, cells, n);
 		}

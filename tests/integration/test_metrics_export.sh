@@ -327,6 +327,41 @@ print("# compare: %d eval rows, %d training rows; markdown and text hold the rep
 EOF
 sed -n '1,12p' "$T/cmp.txt" | sed 's/^/#   /'
 
+# --- during a run: a pipeline paused mid-pretrain exports and compares what it has
+cat >"$T/d.yaml" <<'EOF2'
+version: 1
+name: exp-d
+seed: 2
+model:
+  config: {dim: 32, layers: 1, heads: 2, ffn: 64, max_seq: 48}
+datasets:
+  corpus: {generate: arithmetic, digits: 2, style: corpus, count: 100}
+stages:
+  - {name: base, kind: pretrain, dataset: corpus, steps: 5000, batch: 8}
+EOF2
+r1rc submit "$T/d.yaml"; expect_rc 0 "submit d"; D=$(cat "$T/out")
+base_steps() { sql "SELECT count(*) FROM metrics m JOIN stages s ON s.id = m.stage
+	WHERE s.pipeline = $D AND m.name = 'loss'"; }
+has_steps() { (( $(base_steps) >= $1 )); }
+# paused: no job is left, but a step whose gradients were all in may still commit
+settled() { local a; a=$(base_steps); sleep 0.3; [[ $(base_steps) == "$a" ]]; }
+wait_for 60 has_steps 3
+r1rc pause "$D"; expect_rc 0 "pause $D"
+wait_for 10 settled
+r1rc metrics "$D" --wide --csv; expect_rc 0 "metrics --wide --csv of a paused pipeline"
+rows=$(( $(wc -l <"$T/out") - 1 ))
+(( rows >= 3 && rows < 5000 )) || fail "metrics --wide --csv mid-run: $rows rows"
+[[ $rows == $(base_steps) ]] || fail "metrics --wide --csv mid-run: $rows rows for $(base_steps) steps"
+r1rc metrics "$D" --tensorboard "$T/tb"; expect_rc 0 "metrics --tensorboard mid-run"
+"$PY" "$TB_READ" "$T/tb/$D-exp-d"/events.out.tfevents.* >"$T/tbd.json" || fail "tb_read of $D's file"
+[[ $(jq_ 'sorted(s[1] for s in d["scalars"] if s[0] == "base/loss")' <"$T/tbd.json") == \
+	"$(/usr/bin/python3 -c "print(list(range(1, $rows + 1)))")" ]] || fail "mid-run event file: $(cat "$T/tbd.json")"
+r1rc compare "$A" "$D"; expect_rc 0 "compare with a paused pipeline"
+grep -qx "#$D exp-d: paused" "$T/out" && grep -Eq "^base +step +4 +$rows$" "$T/out" ||
+	fail "compare mid-run: $(cat "$T/out")"
+r1rc cancel "$D"; expect_rc 0 "cancel $D"
+log "mid-run (paused at step $rows): wide CSV, event file and compare show what there is"
+
 # --- unknown ids
 r1rc compare "$A" 999999; expect_rc 1 "compare with an unknown id"
 [[ $(cat "$T/err") == "r1flow compare: no pipeline 999999" ]] || fail "compare with an unknown id said: $(cat "$T/err")"

@@ -383,9 +383,9 @@ int cmd_metrics(int argc, char **argv)
 			 "tags are STAGE/METRIC, the step is the stage's step (the RL or optimizer\n"
 			 "step; 0 for eval metrics), the wall time when the daemon recorded the point.\n"
 			 "An earlier export of the same pipeline there is an error unless --force.\n\n"
-			 "examples: r1flow metrics 3 --stage base --csv > loss.csv\n"
-			 "          r1flow metrics 3 --stage zero --wide --csv > zero.csv\n"
-			 "          r1flow metrics 3 --tensorboard runs && tensorboard --logdir runs\n\n"
+			 "example: r1flow metrics 3 --stage base --csv > loss.csv\n"
+			 "example: r1flow metrics 3 --stage zero --wide --csv > zero.csv\n"
+			 "example: r1flow metrics 3 --tensorboard runs && tensorboard --logdir runs\n\n"
 			 "exit status: 0 shown or written (also when nothing is recorded yet), 1 no\n"
 			 "such pipeline or stage, no daemon, or the event file exists or cannot be\n"
 			 "written, 2 usage error",

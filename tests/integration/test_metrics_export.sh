@@ -18,7 +18,10 @@
 #                           report's values, the training stages' last step and final
 #                           values; stages matched by name ('-' where the third lacks
 #                           them); --markdown is a well-formed table of the same cells
-#   errors                  unknown ids (metrics, --tensorboard, compare), usage errors
+#   during a run            a pipeline paused mid-pretrain: wide CSV with a row per step
+#                           so far, the event file with those steps, compare saying paused
+#   errors                  unknown ids (metrics, --tensorboard, compare) and stages,
+#                           usage errors, no daemon (nothing written)
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 export R1FLOW_DATA=$DATA
@@ -74,7 +77,12 @@ for args in "metrics 1 --wide" "metrics 1 --csv --jsonl" "metrics 1 --csv --tens
 	r1rc $args; expect_rc 2 "$args"
 	grep -q "see 'r1flow ${args%% *} --help'" "$T/err" || fail "$args: usage error without a pointer: $(cat "$T/err")"
 done
-log "help and usage errors"
+for args in "compare 1 2" "metrics 1 --tensorboard $T/tb0" "metrics 1 --wide --jsonl"; do
+	r1rc $args; expect_rc 1 "$args (no daemon)"
+	grep -q "no daemon at 'ipc://$DATA/control.sock'" "$T/err" || fail "$args without a daemon said: $(cat "$T/err")"
+done
+[[ ! -e $T/tb0 ]] || fail "metrics --tensorboard without a daemon made its directory"
+log "help, usage errors, no daemon"
 
 start_daemon
 start_worker w1 --name w1 --threads 1

@@ -53,6 +53,12 @@ int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c: CURVE keys for tcp cli
 /* What pipelines produced (cmd_metrics.c, cmd_samples.c, cmd_report.c, cmd_export.c;
  * cmd_datasets.c holds datasets and dataset import|export|show). */
 int cmd_metrics(int argc, char **argv);
+int cmd_compare(int argc, char **argv);   /* cmd_compare.c: runs side by side */
+struct client_addr;
+/* metrics --tensorboard DIR (metrics_tensorboard.c): pipeline `id`'s metrics (only
+ * `stage`'s when not NULL) as a TensorBoard event file under DIR; an exit status. */
+int metrics_tensorboard(const struct client_addr *addr, int64_t id, const char *stage,
+	const char *dir, bool force);
 int cmd_samples(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -55,6 +55,11 @@ json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *
 	size_t n = 0;
 	int64_t id;
 	const char *only = NULL;
+	json_t *times = json_object_get(req->header, "times");
+	if (times && !json_is_boolean(times)) {
+		err_set(err, ERR_INVALID, "metrics: 'times' must be true or false");
+		return NULL;
+	}
 	if (control_get_str(req, "metrics", "stage", &only, err) < 0 ||
 		stages_of(d, req, "metrics", &st, &n, &id, err) < 0)
 		return NULL;
@@ -65,7 +70,7 @@ json_t *control_op_metrics(struct daemon *d, const struct msg *req, struct err *
 		if (only && strcmp(only, st[i].name))
 			continue;
 		found = 1;
-		if (store_metric_list(d->store, st[i].id, &m, err) < 0) {
+		if (store_metric_list_ts(d->store, st[i].id, json_is_true(times), &m, err) < 0) {
 			json_decref(out);
 			out = NULL;
 			break;

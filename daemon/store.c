@@ -196,7 +196,7 @@ static const char *const sql[S_COUNT] = {
 	[S_METRIC_LAST] =
 		"SELECT step, value FROM metrics WHERE stage = ?1 AND name = ?2 "
 		"ORDER BY step DESC LIMIT 1",
-	[S_METRIC_LIST] = "SELECT name, step, value FROM metrics WHERE stage = ?1 ORDER BY name, step",
+	[S_METRIC_LIST] = "SELECT name, step, value, ts FROM metrics WHERE stage = ?1 ORDER BY name, step",
 	[S_SAMPLE_ADD] =
 		"INSERT OR REPLACE INTO samples (stage, step, idx, record, text, tokens, rewards, "
 		"advantage, finish, dataset, correct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "

@@ -58,6 +58,7 @@
 #ifndef R1_STORE_H
 #define R1_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -435,6 +436,10 @@ int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t 
 
 /* Every metric of a stage as {name: [[step, value], ...]} (steps ascending). */
 int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *err);
+/* The same with each point's time (ms since the epoch) third: [[step, value, ts], ...]
+ * (an export's wall times: TensorBoard's). */
+int store_metric_list_ts(struct store *s, int64_t stage, bool with_ts, json_t **out,
+	struct err *err);
 
 /* One sampled completion of an RL step or an eval (schema 0003, 0006); rewards is JSON
  * text; dataset the prompt record's (NULL: not said), correct 1 right, 0 wrong, -1 not

@@ -469,6 +469,12 @@ int store_metric_last(struct store *s, int64_t stage, const char *name, int64_t 
 
 int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *err)
 {
+	return store_metric_list_ts(s, stage, false, out, err);
+}
+
+int store_metric_list_ts(struct store *s, int64_t stage, bool with_ts, json_t **out,
+	struct err *err)
+{
 	sqlite3_stmt *st = store_stmt(s, S_METRIC_LIST);
 	sqlite3_bind_int64(st, 1, stage);
 	json_t *all = json_object();
@@ -480,8 +486,11 @@ int store_metric_list(struct store *s, int64_t stage, json_t **out, struct err *
 			series = json_array();
 			json_object_set_new(all, name, series);
 		}
-		json_array_append_new(series, json_pack("[I f]",
-			(json_int_t)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2)));
+		json_t *pt = json_pack("[I f]", (json_int_t)sqlite3_column_int64(st, 1),
+			sqlite3_column_double(st, 2));
+		if (pt && with_ts)
+			json_array_append_new(pt, json_integer(sqlite3_column_int64(st, 3)));
+		json_array_append_new(series, pt);
 	}
 	if (!all)
 		result = err_set(err, ERR_NOMEM, "cannot list metrics: out of memory");

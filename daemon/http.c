@@ -113,7 +113,7 @@ static bool token_equal(const struct http *h, const char *given)
 	return given && !diff;
 }
 
-/* The token of a request, from the header, the query or the cookie; NULL if none. */
+/* Whether a request carries the token: in the header, the query or the cookie. */
 static bool token_given(const struct http *h, struct MHD_Connection *c)
 {
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");

@@ -254,7 +254,7 @@ PY
 
 # --- a token
 log "$(date +%s.%N) a"
-head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$T/tok"; echo >>"$T/tok"
+head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n=' >"$T/tok"; echo >>"$T/tok"
 TOK=$(head -n 1 "$T/tok")
 "$R1FLOWD" --data "$T/d2" --http 127.0.0.1:0 --http-token-file "$T/tok" >>"$T/daemon2.log" 2>&1 &
 D2=$!; PIDS+=("$D2")
@@ -278,6 +278,7 @@ get /api/pipelines -H "Cookie: r1flow_token=$TOK"
 get /metrics -H "Cookie: r1flow_token=$TOK" -H "Host: dashboard.example"
 [[ $CODE == 200 ]] || fail "with a token any Host is fine: HTTP $CODE"
 stop "$D2"
+[[ $STOPPED_RC == 0 ]] || fail "the second r1flowd exited $STOPPED_RC"
 
 # --- SIGTERM
 log "$(date +%s.%N) SIGTERM" with the streams open

@@ -85,9 +85,22 @@ static void label_value(FILE *f, const char *v)
 	fputc('"', f);
 }
 
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double. */
+static const char *shortest(double v, char *buf, size_t size)
+{
+	for (int digits = 15; digits < 17; digits++) {
+		snprintf(buf, size, "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			return buf;
+	}
+	snprintf(buf, size, "%.17g", v);
+	return buf;
+}
+
 /* One sample: name{k1="v1",...} value; labels as NULL-terminated key, value pairs. */
 static void sample(FILE *f, const char *name, double value, const char *const *labels)
 {
+	char text[40];
 	fputs(name, f);
 	for (size_t i = 0; labels && labels[i]; i += 2) {
 		fprintf(f, "%c%s=", i ? ',' : '{', labels[i]);
@@ -102,7 +115,7 @@ static void sample(FILE *f, const char *name, double value, const char *const *l
 	else if (value == (double)(long long)value && value < 9e15 && value > -9e15)
 		fprintf(f, " %lld\n", (long long)value);
 	else
-		fprintf(f, " %.17g\n", value);
+		fprintf(f, " %s\n", shortest(value, text, sizeof text));
 }
 
 static double num(const json_t *v)

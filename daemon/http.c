@@ -124,9 +124,7 @@ static bool token_given(const struct http *h, struct MHD_Connection *c)
 		token_equal(h, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "r1flow_token"));
 }
 
-/* A Host naming the loopback interface ("localhost:7480", "127.0.0.1", "[::1]:80"),
- * or none (HTTP/1.0). */
-static bool host_loopback(const char *host)
+bool http_host_loopback(const char *host)
 {
 	if (!host)
 		return true;
@@ -257,7 +255,7 @@ static enum MHD_Result route(struct http *h, struct MHD_Connection *c, const cha
 		return http_respond_error(c, MHD_HTTP_UNAUTHORIZED, "denied", "this daemon's pages "
 			"need its token (--http-token-file): 'Authorization: Bearer TOKEN', ?token=TOKEN "
 			"or the r1flow_token cookie");
-	if (!h->token_len && !host_loopback(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	if (!h->token_len && !http_host_loopback(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		MHD_HTTP_HEADER_HOST)))
 		return http_respond_error(c, MHD_HTTP_FORBIDDEN, "denied", "the Host of a request "
 			"to a loopback address must be a loopback name (localhost, 127.0.0.1, [::1])");

@@ -65,6 +65,10 @@ struct http_addr {
  * (a usage error naming --http). */
 int http_parse_addr(const char *text, struct http_addr *out, struct err *err);
 
+/* Whether a Host header names the loopback interface ("localhost:7480", "127.0.0.1",
+ * "[::1]:80"); true without one (HTTP/1.0: no browser sends that). */
+bool http_host_loopback(const char *host);
+
 /* Bind the control ROUTER and the events PUB to their inproc endpoints. */
 int http_bind(struct daemon *d, struct err *err);
 

@@ -38,8 +38,29 @@ static json_t *workers_by_state(struct daemon *d)
 	return o;
 }
 
-/* A pipeline as `pipeline` describes it, without its spec, each stage with its last
- * step_time metric (stages that record one) and its learner, if it has one. */
+/* 1 and the wall seconds of the stage's last step: its step_time metric (grpo), or
+ * tokens / tokens_per_s of the same step (pretrain, sft: their tokens_per_s is the
+ * step's tokens over its wall time); 0 if the stage records neither; -1 and err. */
+static int last_step_seconds(struct daemon *d, int64_t stage, double *secs, struct err *err)
+{
+	int64_t step, step2;
+	double tokens, rate;
+	int found = store_metric_last(d->store, stage, "step_time", &step, secs, err);
+	if (found != 0)
+		return found;
+	found = store_metric_last(d->store, stage, "tokens", &step, &tokens, err);
+	if (found == 1)
+		found = store_metric_last(d->store, stage, "tokens_per_s", &step2, &rate, err);
+	if (found != 1)
+		return found;
+	if (step != step2 || rate <= 0)
+		return 0;
+	*secs = tokens / rate;
+	return 1;
+}
+
+/* A pipeline as `pipeline` describes it, without its spec, each stage with the wall
+ * time of its last step (stages that record it) and its learner, if it has one. */
 static json_t *pipeline(struct daemon *d, int64_t id, struct err *err)
 {
 	json_t *desc = scheduler_describe(d, id, err);
@@ -52,10 +73,10 @@ static json_t *pipeline(struct daemon *d, int64_t id, struct err *err)
 	size_t i;
 	json_t *st;
 	json_array_foreach(stages, i, st) {
-		int64_t stage = json_integer_value(json_object_get(st, "id")), step;
+		int64_t stage = json_integer_value(json_object_get(st, "id"));
 		double secs;
 		json_object_del(st, "deps");
-		int found = store_metric_last(d->store, stage, "step_time", &step, &secs, err);
+		int found = last_step_seconds(d, stage, &secs, err);
 		if (found < 0) {
 			json_decref(p);
 			json_decref(stages);

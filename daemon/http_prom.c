@@ -20,7 +20,7 @@
  *   r1flow_stage_steps{pipeline,stage}                gauge: units planned
  *   r1flow_stage_seconds_per_step{pipeline,stage}     gauge: mean wall time per unit
  *   r1flow_stage_step_seconds{pipeline,stage}         gauge: the last step's wall
- *                                                     time (stages recording step_time)
+ *                                                     time (training stages)
  *   r1flow_stage_metric{pipeline,stage,metric}        gauge: the headline metric
  *   r1flow_learner_step{pipeline,stage}               gauge: optimizer steps applied
  *   r1flow_learner_busy{pipeline,stage}               gauge: 1 while a step or save runs
@@ -157,8 +157,8 @@ static void stages(FILE *f, const json_t *pipelines)
 		{ "r1flow_stage_step", "units (steps, jobs, records) the stage has done", "step" },
 		{ "r1flow_stage_steps", "units the stage will do in all", "total" },
 		{ "r1flow_stage_seconds_per_step", "mean wall seconds per unit done so far", "rate" },
-		{ "r1flow_stage_step_seconds", "wall seconds of the stage's last step (stages that "
-		  "record step_time)", "step_time" },
+		{ "r1flow_stage_step_seconds", "wall seconds of the stage's last step, its jobs and "
+		  "the learner's update (training stages)", "step_time" },
 	};
 	size_t i, k;
 	json_t *p, *st;

@@ -244,6 +244,7 @@ if loss is not None:
     last = loss[-1][1] if isinstance(loss[-1], list) else loss[-1]['value']
     assert abs(got - last) <= 1e-6 * max(1, abs(last)), (got, last)
 assert one('r1flow_stage_step_seconds', pipeline='1', stage='zero') > 0
+assert one('r1flow_stage_step_seconds', pipeline='1', stage='base') > 0
 assert one('process_cpu_seconds_total') > 0
 assert one('process_resident_memory_bytes') > 1e6
 PY

@@ -424,7 +424,7 @@ static const struct op ops[] = {
 	{ "dataset_import", control_op_dataset_import, "import the JSONL or CSV blob frame (or "
 		"the blobs {parts} names, joined) as shared dataset {name}" },
 	{ "samples", control_op_samples, "what an RL or eval stage {stage} of pipeline {id} "
-		"wrote at step {step} (default the latest), at most {limit}" },
+		"wrote at step {step} (default the latest), from {offset} on, at most {limit}" },
 	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "
 		"(of pipeline {id})" },
 	{ "dataset_export", control_op_dataset_export, "records of dataset {name} (of pipeline "

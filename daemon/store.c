@@ -207,7 +207,7 @@ static const char *const sql[S_COUNT] = {
 		"SELECT step, idx, record, text, tokens, rewards, advantage, finish, dataset, "
 		"correct FROM samples "
 		"WHERE stage = ?1 AND step = CASE WHEN ?2 >= 0 THEN ?2 ELSE "
-		"(SELECT max(step) FROM samples WHERE stage = ?1) END ORDER BY idx LIMIT ?3",
+		"(SELECT max(step) FROM samples WHERE stage = ?1) END ORDER BY idx LIMIT ?3 OFFSET ?4",
 	[S_CHECKPOINT_AT] =
 		"SELECT step, sha256, optimizer, config FROM checkpoints WHERE stage = ?1 AND step = ?2",
 	[S_CHECKPOINT_LIST] =

@@ -451,11 +451,12 @@ struct store_sample {
 };
 int store_sample_add(struct store *s, int64_t stage, const struct store_sample *x,
 	struct err *err);
-/* The samples of step `step` (< 0: the latest) as a JSON array, at most `limit`:
+/* The samples of step `step` (< 0: the latest) as a JSON array, in idx order from the
+ * `offset`th on, at most `limit`:
  * {step, idx, record, text, tokens, rewards, advantage, finish, and dataset and
  * correct (a boolean) when recorded}. */
-int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limit,
-	json_t **out, struct err *err);
+int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t offset,
+	int64_t limit, json_t **out, struct err *err);
 
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);

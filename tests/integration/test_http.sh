@@ -136,6 +136,11 @@ api "pipeline?id=1" '{"op":"pipeline","id":1}' 200
 api "metrics?id=1&stage=zero" '{"op":"metrics","id":1,"stage":"zero"}' 200
 api "report?id=1" '{"op":"report","id":1}' 200
 api "samples?id=1&stage=zero&step=1&limit=3" '{"op":"samples","id":1,"stage":"zero","step":1,"limit":3}' 200
+api "samples?id=1&stage=zero&step=2&offset=1&limit=2" '{"op":"samples","id":1,"stage":"zero","step":2,"offset":1,"limit":2}' 200
+cp "$T/body" "$T/page.json"
+get "/api/samples?id=1&stage=zero&step=2"
+/usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["samples"]; p=json.load(open(sys.argv[2]))["samples"]; assert len(a) == 4 and p == a[1:3], (len(a), p)' "$T/body" "$T/page.json" ||
+	fail "samples offset 1 limit 2 is not the 2nd and 3rd of the step's 4"
 api "logs?id=1&after=0&limit=5" '{"op":"logs","id":1,"after":0,"limit":5}' 200
 api "datasets?id=1" '{"op":"datasets","id":1}' 200
 api "dataset_show?name=evil&limit=2" '{"op":"dataset_show","name":"evil","limit":2}' 200

@@ -285,13 +285,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	(void)version;
 	(void)upload_data;
-	if (!*con_cls && *upload_data_size == 0) {
-		*con_cls = c; /* answered at once: a read-only request has no body to wait for */
+	bool read_only = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+		strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (!*con_cls) { /* the headers */
+		*con_cls = c;
 		log_debug("http: %s %s", method, url);
-		return route(cls, c, url, method);
+		/* answering now closes the connection after it: right for a method refused
+		 * (its body is not read), not for the requests a page makes in a row */
+		return read_only ? MHD_YES : route(cls, c, url, method);
 	}
-	*upload_data_size = 0; /* a body, after the answer (405) was queued: dropped */
-	return MHD_YES;
+	if (*upload_data_size || !read_only) {
+		*upload_data_size = 0; /* a body: dropped */
+		return MHD_YES;
+	}
+	return route(cls, c, url, method);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -176,6 +176,9 @@ get /api/status -H "Host: evil.example:80"
 [[ $CODE == 403 ]] || fail "a foreign Host got HTTP $CODE, expected 403"
 get /api/status -H "Host: localhost:1"
 [[ $CODE == 200 ]] || fail "Host localhost got HTTP $CODE"
+# a page's requests in a row share one connection
+[[ $(curl -s -o /dev/null -o /dev/null -w '%{num_connects} ' "$U/api/counts" "$U/api/counters") == "1 0 " ]] ||
+	fail "a second request on a kept-alive connection opened a new one"
 get /api/status -I
 [[ $CODE == 200 && $(header Content-Type) == application/json* ]] || fail "HEAD /api/status: HTTP $CODE"
 

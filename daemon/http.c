@@ -18,6 +18,7 @@
 #include "file.h"
 #include "http_assets.h"
 #include "http_int.h"
+#include "utf8.h"
 
 /* One server per process: the answer helpers find it here (the cookie rule). */
 static struct http *server;
@@ -213,8 +214,9 @@ enum MHD_Result http_respond_json(struct MHD_Connection *c, unsigned status, jso
 enum MHD_Result http_respond_error(struct MHD_Connection *c, unsigned status,
 	const char *code, const char *message)
 {
-	return http_respond_json(c, status, json_pack("{sb s{ss ss}}", "ok", 0, "error", "code",
-		code, "message", message));
+	/* the message may quote a path or method that is not UTF-8: mapped to U+FFFD */
+	return http_respond_json(c, status, json_pack("{sb s{ss so}}", "ok", 0, "error", "code",
+		code, "message", utf8_jstring(message)));
 }
 
 /* An embedded file, or 304 when the client has this version. */

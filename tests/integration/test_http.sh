@@ -8,8 +8,9 @@
 #     to DATA/http.addr
 #   - /api/OP returns exactly the control op's JSON (ok and error replies, their
 #     HTTP status), application/json with nosniff; only read-only ops (404 for
-#     shutdown, submit, ...); 404 for unknown paths, 405 for other methods; a
-#     Host that is not loopback gets 403
+#     shutdown, submit, ...); 404 for unknown paths (JSON even for a path that is not
+#     UTF-8), 405 for other methods; a Host that is not loopback gets 403; a second
+#     request reuses the connection; samples' offset pages through a step
 #   - / and /static/NAME are the web/ files byte for byte, with their Content-Type,
 #     the CSP and nosniff; an ETag revalidates to 304
 #   - /api/events delivers the pipeline's events (stage_started, pipeline_succeeded)
@@ -158,9 +159,12 @@ get "/api/dataset_show?name=evil&limit=2"
 	fail "dataset_show did not return the prompt as it is: $(cat "$T/body")"
 [[ $(header Content-Type) == application/json* ]] || fail "dataset_show is not JSON"
 
+get "/api/samples?id=1&stage=%ff"
+[[ $CODE == 400 ]] && grep -q "not UTF-8" "$T/body" || fail "a value that is not UTF-8: HTTP $CODE: $(cat "$T/body")"
+
 # --- what is not there
 for path in /nope /api/nope /api/shutdown /api/submit /api/pipeline_cancel?id=1 /api/gc /api/blob_read \
-	/static/nope.js /static/ /index.html "/static/../daemon/http.c" /metrics/x; do
+	/static/nope.js /static/ /index.html "/static/../daemon/http.c" /metrics/x /%ff%fe; do
 	get "$path" --path-as-is
 	[[ $CODE == 404 ]] || fail "$path: HTTP $CODE, expected 404"
 	[[ $(header Content-Type) == application/json* ]] || fail "$path: a 404 that is not JSON"

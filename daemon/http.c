@@ -27,9 +27,14 @@ static struct http *server;
 
 int http_parse_addr(const char *text, struct http_addr *out, struct err *err)
 {
-	char host[128];
+	char host[128], loop[16];
 	const char *colon = strrchr(text, ':');
 	memset(out, 0, sizeof *out);
+	if (*text && strspn(text, "0123456789") == strlen(text) && strlen(text) <= 5) {
+		snprintf(loop, sizeof loop, "127.0.0.1:%s", text); /* a port alone: loopback */
+		text = loop;
+		colon = strrchr(text, ':');
+	}
 	if (!colon || colon == text || (size_t)(colon - text) >= sizeof host)
 		return err_set(err, ERR_INVALID, "option '--http': '%s' is not ADDR:PORT", text);
 	memcpy(host, text, (size_t)(colon - text));

@@ -61,8 +61,8 @@ struct http_addr {
 	bool loopback;
 };
 
-/* "ADDR:PORT" (IPv4, [IPv6] or localhost; PORT 0 to 65535) into *out; -1 and err
- * (a usage error naming --http). */
+/* "ADDR:PORT" (IPv4, [IPv6] or localhost; PORT 0 to 65535), or PORT alone for
+ * 127.0.0.1:PORT, into *out; -1 and err (a usage error naming --http). */
 int http_parse_addr(const char *text, struct http_addr *out, struct err *err);
 
 /* Whether a Host header names the loopback interface ("localhost:7480", "127.0.0.1",

@@ -106,8 +106,9 @@ int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *
 		  .help = "allow --no-curve on a non-loopback address" },
 		{ "http", OPT_STRING, &cfg->http, "ADDR:PORT", 0, 0, .dflt = "",
 		  .flags = OPT_NONEMPTY,
-		  .help = "serve the dashboard, its JSON API and /metrics on ADDR:PORT (PORT 0 picks "
-		  "a free one, written to DATA/http.addr); loopback only, unless --http-token-file" },
+		  .help = "serve the dashboard, its JSON API and /metrics on ADDR:PORT, or PORT alone "
+		  "on 127.0.0.1 (0 picks a free one, written to DATA/http.addr); loopback only, "
+		  "unless --http-token-file" },
 		{ "http-token-file", OPT_STRING, &cfg->http_token_file, "FILE", 0, 0, .dflt = "",
 		  .flags = OPT_NONEMPTY,
 		  .help = "every http request must carry the token on FILE's first line (Authorization: "

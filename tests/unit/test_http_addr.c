@@ -16,6 +16,8 @@ static void test_http_addr__addresses_parse_with_their_loopbackness(void)
 		{ "[::1]:7480", AF_INET6, 7480, true },
 		{ "[::]:7480", AF_INET6, 7480, false },
 		{ "[fe80::1]:1", AF_INET6, 1, false },
+		{ "7480", AF_INET, 7480, true },
+		{ "0", AF_INET, 0, true },
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		struct http_addr a;
@@ -33,7 +35,7 @@ static void test_http_addr__bad_addresses_are_refused_naming_the_option(void)
 {
 	static const char *const bad[] = { "", "127.0.0.1", ":80", "127.0.0.1:", "127.0.0.1:x",
 		"127.0.0.1:65536", "127.0.0.1:-1", "example.org:80", "::1:80", "[::1]", "[127.0.0.1]:80",
-		"1.2.3:80", "127.0.0.1:80 " };
+		"1.2.3:80", "127.0.0.1:80 ", "65536", "123456", "-1" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct http_addr a;
 		struct err e = { 0 };

@@ -424,7 +424,7 @@ static const struct op ops[] = {
 	{ "dataset_import", control_op_dataset_import, "import the JSONL or CSV blob frame (or "
 		"the blobs {parts} names, joined) as shared dataset {name}" },
 	{ "samples", control_op_samples, "what an RL or eval stage {stage} of pipeline {id} "
-		"wrote at step {step} (default the latest), at most {limit}" },
+		"wrote at step {step} (default the latest), from {offset} on, at most {limit}" },
 	{ "dataset_show", control_op_dataset_show, "records {offset}..+{limit} of dataset {name} "
 		"(of pipeline {id})" },
 	{ "dataset_export", control_op_dataset_export, "records of dataset {name} (of pipeline "
@@ -432,6 +432,8 @@ static const struct op ops[] = {
 	{ "dataset_delete", control_op_dataset_delete, "delete dataset {name} (of pipeline {id}) "
 		"unless a pipeline not over reads it" },
 	{ "gc", control_op_gc, "remove the blob files nothing names; {files, bytes} freed" },
+	{ "telemetry", control_op_telemetry, "jobs by kind and state, counters, workers and "
+		"pipelines by state, and the watched pipelines' stages (what /metrics shows)" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)

@@ -581,14 +581,15 @@ json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *
 {
 	struct store_stage *st = NULL;
 	size_t n = 0;
-	int64_t id, step, limit;
+	int64_t id, step, limit, offset;
 	json_t *list = NULL, *out = NULL;
 	if (control_get_int(req, "samples", "step", -1, -1, INT64_MAX, &step, err) < 0 ||
 		control_get_int(req, "samples", "limit", 1000, 1, 100000, &limit, err) < 0 ||
+		control_get_int(req, "samples", "offset", 0, 0, INT64_MAX, &offset, err) < 0 ||
 		stages_of(d, req, "samples", &st, &n, &id, err) < 0)
 		return NULL;
 	const struct store_stage *s = named(req, "samples", st, n, id, err);
-	if (s && store_sample_list(d->store, s->id, step, limit, &list, err) == 0)
+	if (s && store_sample_list(d->store, s->id, step, offset, limit, &list, err) == 0)
 		out = json_pack("{ss sI so}", "stage", s->name, "step", (json_int_t)(json_array_size(
 			list) ? json_integer_value(json_object_get(json_array_get(list, 0), "step")) :
 			step), "samples", list);

@@ -2,9 +2,9 @@
  * daemon — the state of one r1flowd process, shared by its modules.
  *
  * r1flowd is a single-threaded event loop (loop.c) over three ZeroMQ sockets, a
- * signal pipe and the learners' wake pipe; only the learners' heavy work (learner.h)
- * and the ZAP handler run on threads of their own, and neither touches this struct
- * beyond what their headers say. Each module owns one concept and works on this struct:
+ * signal pipe and the learners' wake pipe; only the learners' heavy work (learner.h),
+ * the ZAP handler and the --http server (http.h) run on threads of their own, and
+ * none touches this struct beyond what their headers say. Each module owns one concept and works on this struct:
  *
  *   options.c   the option table: parsing, --help, defaults
  *   auth.c      tcp endpoints: CURVE keys, the allowlist, the ZAP handler thread
@@ -18,6 +18,8 @@
  *   outbox.c    messages waiting for the turn's commit
  *   counters.c  persistent counters (faults, stale results, requeues)
  *   scheduler.c pipelines and stages: submission, states, starts (stage.h drivers)
+ *   http.c      --http: the dashboard, the JSON API, events, /metrics, on threads of
+ *               libmicrohttpd's that reach the loop only through the control socket
  *
  * The rule every module follows (store.h "Transactions"): a turn's writes join one
  * transaction, and nothing that presumes a write — a JOB for a claim, a reply, an
@@ -44,6 +46,7 @@
 
 struct auth;
 struct broker;
+struct http;
 struct delta;
 struct learner;
 struct sched_backoff;
@@ -65,6 +68,8 @@ struct daemon_config {
 	const char *allowlist;     /* file of allowed client keys */
 	bool no_curve;             /* serve the tcp endpoints without CURVE */
 	bool insecure;             /* ... even on a non-loopback address */
+	const char *http;          /* --http ADDR:PORT; "" none (http.h) */
+	const char *http_token_file; /* its token; "" none */
 	char derived_keys[DATADIR_PATH_MAX];       /* storage for the derived defaults */
 	char derived_allowlist[DATADIR_PATH_MAX];
 };
@@ -96,6 +101,7 @@ struct daemon {
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */
+	struct http *http;         /* the --http server (http.h); NULL: none */
 	char stalled[900];         /* "": normal; else the database cannot take a turn for
 	                            * a full disk: why, answered to every control request
 	                            * until space is back (loop.c) */

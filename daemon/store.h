@@ -219,6 +219,9 @@ int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_CO
 /* "queued", "leased", ...; "?" out of range. */
 const char *store_job_state_name(enum job_state state);
 
+/* Jobs per kind and state as {kind: {queued: n, leased: n, ...}} (every state named). */
+int store_job_counts_by_kind(struct store *s, json_t **out, struct err *err);
+
 /* Register a worker or refresh it by name (a reconnect keeps its id): state ready,
  * connected_at and last_seen now. *id receives its id. */
 int store_worker_upsert(struct store *s, const struct store_worker *w, int64_t now_ms,
@@ -453,11 +456,12 @@ struct store_sample {
 };
 int store_sample_add(struct store *s, int64_t stage, const struct store_sample *x,
 	struct err *err);
-/* The samples of step `step` (< 0: the latest) as a JSON array, at most `limit`:
+/* The samples of step `step` (< 0: the latest) as a JSON array, in idx order from the
+ * `offset`th on, at most `limit`:
  * {step, idx, record, text, tokens, rewards, advantage, finish, and dataset and
  * correct (a boolean) when recorded}. */
-int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limit,
-	json_t **out, struct err *err);
+int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t offset,
+	int64_t limit, json_t **out, struct err *err);
 
 /* PRAGMA quick_check: 0 if "ok", else -1 with its first complaint. */
 int store_quick_check(struct store *s, struct err *err);

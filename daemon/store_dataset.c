@@ -236,13 +236,14 @@ int store_sample_add(struct store *s, int64_t stage, const struct store_sample *
 	return store_insert(s, st, NULL, err, what);
 }
 
-int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t limit,
-	json_t **out, struct err *err)
+int store_sample_list(struct store *s, int64_t stage, int64_t step, int64_t offset,
+	int64_t limit, json_t **out, struct err *err)
 {
 	sqlite3_stmt *st = store_stmt(s, S_SAMPLE_LIST);
 	sqlite3_bind_int64(st, 1, stage);
 	sqlite3_bind_int64(st, 2, step);
 	sqlite3_bind_int64(st, 3, limit);
+	sqlite3_bind_int64(st, 4, offset);
 	json_t *all = json_array();
 	int rc = SQLITE_DONE, result = 0;
 	while (all && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -173,6 +173,8 @@
 		const q = new URLSearchParams(qi < 0 ? '' : h.slice(qi + 1));
 		const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
 		main.replaceChildren();
+		for (const k of Object.keys(main.dataset))
+			delete main.dataset[k];
 		document.querySelectorAll('nav a').forEach((a) => a.classList.remove('here'));
 		try {
 			if (parts.length === 0) {

@@ -432,6 +432,8 @@ static const struct op ops[] = {
 	{ "dataset_delete", control_op_dataset_delete, "delete dataset {name} (of pipeline {id}) "
 		"unless a pipeline not over reads it" },
 	{ "gc", control_op_gc, "remove the blob files nothing names; {files, bytes} freed" },
+	{ "telemetry", control_op_telemetry, "jobs by kind and state, counters, workers and "
+		"pipelines by state, and the watched pipelines' stages (what /metrics shows)" },
 };
 
 static json_t *op_ops(struct daemon *d, const struct msg *req, struct err *err)

@@ -33,6 +33,7 @@
  *   dataset_export, samples:
  *                   what pipelines produced (control_data.c)
  *   gc, dataset_delete: disk space given back (gc.h)
+ *   telemetry       what /metrics shows, in one reply (control_telemetry.c)
  *
  * Every request is answered. One that does not decode is counted (msgs_<fault>) and
  * gets REPLY {ok:false, error:{code: "version" (another protocol version) or
@@ -79,5 +80,8 @@ json_t *control_op_dataset_import(struct daemon *d, const struct msg *req, struc
 json_t *control_op_dataset_show(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_dataset_export(struct daemon *d, const struct msg *req, struct err *err);
 json_t *control_op_samples(struct daemon *d, const struct msg *req, struct err *err);
+
+/* The op of control_telemetry.c. */
+json_t *control_op_telemetry(struct daemon *d, const struct msg *req, struct err *err);
 
 #endif

@@ -18,6 +18,8 @@
  *   outbox.c    messages waiting for the turn's commit
  *   counters.c  persistent counters (faults, stale results, requeues)
  *   scheduler.c pipelines and stages: submission, states, starts (stage.h drivers)
+ *   http.c      --http: the dashboard, the JSON API, events, /metrics, on threads of
+ *               libmicrohttpd's that reach the loop only through the control socket
  *
  * The rule every module follows (store.h "Transactions"): a turn's writes join one
  * transaction, and nothing that presumes a write — a JOB for a claim, a reply, an
@@ -44,6 +46,7 @@
 
 struct auth;
 struct broker;
+struct http;
 struct delta;
 struct learner;
 struct sched_backoff;
@@ -65,6 +68,8 @@ struct daemon_config {
 	const char *allowlist;     /* file of allowed client keys */
 	bool no_curve;             /* serve the tcp endpoints without CURVE */
 	bool insecure;             /* ... even on a non-loopback address */
+	const char *http;          /* --http ADDR:PORT; "" none (http.h) */
+	const char *http_token_file; /* its token; "" none */
 	char derived_keys[DATADIR_PATH_MAX];       /* storage for the derived defaults */
 	char derived_allowlist[DATADIR_PATH_MAX];
 };
@@ -96,6 +101,7 @@ struct daemon {
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */
+	struct http *http;         /* the --http server (http.h); NULL: none */
 	char stalled[900];         /* "": normal; else the database cannot take a turn for
 	                            * a full disk: why, answered to every control request
 	                            * until space is back (loop.c) */

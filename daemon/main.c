@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "deltas.h"
+#include "http.h"
 #include "learner.h"
 #include "loop.h"
 #include "options.h"
@@ -79,15 +80,16 @@ static int start(struct daemon *d, struct err *err)
 	if (!(d->workers = open_bound(d, ZMQ_ROUTER, "workers.sock", err)) ||
 		!(d->control = open_bound(d, ZMQ_ROUTER, "control.sock", err)) ||
 		!(d->events = open_bound(d, ZMQ_PUB, "events.sock", err)) ||
-		auth_listen(d, err) < 0)
+		http_bind(d, err) < 0 || auth_listen(d, err) < 0)
 		return -1;
 	blobs_clean(d);
 	d->started = clock_mono_ms();
-	return 0;
+	return http_start(d, err);
 }
 
 static void stop(struct daemon *d)
 {
+	http_stop(d); /* its threads' sockets close before the context ends */
 	sock_close(&d->workers);
 	sock_close(&d->control);
 	sock_close(&d->events);

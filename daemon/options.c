@@ -8,11 +8,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http.h"
 #include "opts.h"
 
 #ifndef R1FLOW_VERSION
 #define R1FLOW_VERSION "unknown"
 #endif
+
+/* --http: an address that parses; a token file for one that is not loopback. */
+static int http_check(const struct daemon_config *cfg, struct err *err)
+{
+	struct http_addr addr;
+	if (!*cfg->http) {
+		if (*cfg->http_token_file)
+			return err_set(err, ERR_INVALID, "option '--http-token-file' goes with '--http'");
+		return 0;
+	}
+	if (http_parse_addr(cfg->http, &addr, err) < 0)
+		return -1;
+	if (!addr.loopback && !*cfg->http_token_file)
+		return err_set(err, ERR_INVALID, "option '--http': '%s' is not a loopback address: "
+			"anyone who can reach it would read the daemon; give --http-token-file FILE "
+			"(a secret every request must carry), or serve 127.0.0.1", cfg->http);
+	return 0;
+}
 
 /* The defaults that depend on other options: KEYS from DATA, the allowlist from KEYS. */
 static int derive(struct daemon_config *cfg, struct err *err)
@@ -85,6 +104,14 @@ int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *
 		  "loopback addresses only, unless --insecure" },
 		{ "insecure", OPT_FLAG, &cfg->insecure, NULL, 0, 0,
 		  .help = "allow --no-curve on a non-loopback address" },
+		{ "http", OPT_STRING, &cfg->http, "ADDR:PORT", 0, 0, .dflt = "",
+		  .flags = OPT_NONEMPTY,
+		  .help = "serve the dashboard, its JSON API and /metrics on ADDR:PORT (PORT 0 picks "
+		  "a free one, written to DATA/http.addr); loopback only, unless --http-token-file" },
+		{ "http-token-file", OPT_STRING, &cfg->http_token_file, "FILE", 0, 0, .dflt = "",
+		  .flags = OPT_NONEMPTY,
+		  .help = "every http request must carry the token on FILE's first line (Authorization: "
+		  "Bearer, ?token= or its cookie); needed for a non-loopback --http" },
 		{ NULL },
 	};
 
@@ -94,5 +121,7 @@ int options_parse(struct daemon_config *cfg, int argc, char **argv, struct err *
 		"(r1flow-worker) connected to ipc://DIR/workers.sock, and on other machines to\n"
 		"--listen tcp://ADDR:PORT (CURVE keys: see 'r1flow keygen'). SIGHUP rereads the\n"
 		"allowlist.\n\n", 22, argc, argv, err);
-	return rc != 0 ? rc : derive(cfg, err);
+	if (rc != 0 || derive(cfg, err) < 0)
+		return rc != 0 ? rc : -1;
+	return http_check(cfg, err);
 }

@@ -6,7 +6,8 @@
  *   r1flowd [--data DIR] [--heartbeat-ms MS] [--liveness N] [--max-attempts N]
  *           [--batch N] [--stats-ms MS] [--log-level LEVEL]
  *           [--listen tcp://ADDR:PORT] [--listen-control tcp://ADDR:PORT] [--keys DIR]
- *           [--allowlist FILE] [--no-curve] [--insecure] [--help] [--version]
+ *           [--allowlist FILE] [--no-curve] [--insecure]
+ *           [--http ADDR:PORT [--http-token-file FILE]] [--help] [--version]
  *
  * Options take their value as the next argument or after '=' (--data=DIR). Every
  * default is written as text in the table and goes through the same parser as user

@@ -85,6 +85,7 @@ static const char *const sql[S_COUNT] = {
 	[S_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
 	[S_JOB_COUNTS_ALL] = "SELECT state, count(*) FROM jobs GROUP BY state",
 	[S_JOB_COUNTS_STAGE] = "SELECT state, count(*) FROM jobs WHERE stage = ?1 GROUP BY state",
+	[S_JOB_COUNTS_KIND] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
 	[S_WORKER_UPSERT] =
 		"INSERT INTO workers (name, host, pid, threads, memory, kinds, build, state, "
 		"first_seen, connected_at, last_seen) "
@@ -946,6 +947,34 @@ int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_CO
 	}
 	int result = rc == SQLITE_DONE ? 0 : store_db_fail(s, err, "cannot count jobs");
 	sqlite3_reset(st);
+	return result;
+}
+
+int store_job_counts_by_kind(struct store *s, json_t **out, struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(s, S_JOB_COUNTS_KIND);
+	json_t *o = json_object();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 0);
+		enum job_state state = parse_state(sqlite3_column_text(st, 1));
+		if (!kind || state >= JOB_STATE_COUNT)
+			continue;
+		json_t *k = json_object_get(o, kind);
+		if (!k) {
+			k = json_object();
+			for (int i = 0; i < JOB_STATE_COUNT; i++)
+				json_object_set_new(k, job_states[i], json_integer(0));
+			json_object_set_new(o, kind, k);
+		}
+		json_object_set_new(k, job_states[state], json_integer(sqlite3_column_int64(st, 2)));
+	}
+	int result = rc == SQLITE_DONE ? 0 : store_db_fail(s, err, "cannot count jobs by kind");
+	sqlite3_reset(st);
+	if (result < 0)
+		json_decref(o);
+	else
+		*out = o;
 	return result;
 }
 

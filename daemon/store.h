@@ -218,6 +218,9 @@ int store_job_counts(struct store *s, int64_t stage, int64_t counts[JOB_STATE_CO
 /* "queued", "leased", ...; "?" out of range. */
 const char *store_job_state_name(enum job_state state);
 
+/* Jobs per kind and state as {kind: {queued: n, leased: n, ...}} (every state named). */
+int store_job_counts_by_kind(struct store *s, json_t **out, struct err *err);
+
 /* Register a worker or refresh it by name (a reconnect keeps its id): state ready,
  * connected_at and last_seen now. *id receives its id. */
 int store_worker_upsert(struct store *s, const struct store_worker *w, int64_t now_ms,

@@ -28,6 +28,7 @@ packages=(
   libmicrohttpd-dev    # daemon: the dashboard and /metrics (--http)
   chromium             # tests/browser: the dashboard in headless Chromium
   python3-protobuf     # tests/ref: reads the TensorBoard event files back
+  curl                 # tests: the daemon's --http side (API, events, /metrics)
 )
 # node and npm run the tokenizer references (tests/tokenizer_ref); a newer Node already
 # on PATH is used as it is, Debian's otherwise

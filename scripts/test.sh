@@ -3,6 +3,7 @@
 #   1. release build with -Werror: suites unit, core, ref (PyTorch reference),
 #      integration and fault (real daemon and workers on ipc:// in temp dirs) and
 #      parity (core/hftok against the npm tokenizer references in .ref/npm)
+#      and browser (the dashboard in headless Chromium during a live pipeline)
 #   2. debug build with address + undefined-behaviour sanitizers: suites unit, core,
 #      integration and parity (the daemon, workers, CLI and hftok_cli exit non-zero
 #      on a leak or UB)
@@ -28,7 +29,8 @@ echo "== release build (werror)"
 configure "$prefix-test" -Dbuildtype=release -Dwerror=true
 ninja -C "$prefix-test"
 meson test -C "$prefix-test" --num-processes "$jobs" --print-errorlogs \
-  --suite unit --suite core --suite ref --suite integration --suite fault --suite parity
+  --suite unit --suite core --suite ref --suite integration --suite fault --suite parity \
+  --suite browser
 
 echo "== sanitizer build (address, undefined)"
 configure "$prefix-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Dwerror=true

@@ -587,8 +587,9 @@
 		const next = el('button', { id: 'samples-next', type: 'button' }, 'next →');
 		const range = el('span', { id: 'samples-range' });
 		const list = el('div', { id: 'samples-list' });
+		const note = el('p', { id: 'samples-note', class: 'empty' });
 		const box = el('div', { class: 'samples' }, el('div', { class: 'controls' },
-			el('label', null, 'step ', stepSel), ' ', prev, ' ', range, ' ', next, ' ', sizeSel), list);
+			el('label', null, 'step ', stepSel), ' ', prev, ' ', range, ' ', next, ' ', sizeSel), note, list);
 		let samples = [], offset = Number(q.get('offset')) || 0, step = null;
 
 		function fillSteps() {
@@ -617,9 +618,18 @@
 			list.dataset.shown = page_.length;
 		}
 		async function load(want) {
-			const d = await api('samples', { id: id, stage: stage.name, step: want, limit: 100000 });
+			let d, cut = false;
+			try {
+				d = await api('samples', { id: id, stage: stage.name, step: want, limit: 100000 });
+			} catch (e) {
+				// a step whose samples do not fit one reply (4 MiB): its first 1000
+				d = await api('samples', { id: id, stage: stage.name, step: want, limit: 1000 });
+				cut = true;
+			}
 			if (gen !== page.gen)
 				return;
+			note.textContent = cut ? 'the first ' + d.samples.length + ' samples of this step (all of them ' +
+				'do not fit one reply)' : '';
 			samples = d.samples;
 			step = d.step;
 			fillSteps();

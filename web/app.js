@@ -220,9 +220,21 @@
 		return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 	}
 
+	// a y axis over [lo, hi] widened to round values: [lo', hi', ticks], steps of 1, 2 or 5
+	// times a power of ten
+	function axis(lo, hi) {
+		const raw = (hi - lo) / 4, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+		const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * (1 - 1e-9));
+		const a = Math.floor(lo / step + 1e-9) * step, b = Math.ceil(hi / step - 1e-9) * step;
+		const out = [];
+		for (let i = 0; a + i * step <= b + step * 1e-9 && i < 12; i++)
+			out.push(Number((a + i * step).toPrecision(12)));
+		return [a, b, out];
+	}
+
 	// a figure with one SVG chart; series: [{label, points: [[step, value], ...]}]
 	function chart(title, series, attrs) {
-		const W = 380, H = 190, L = 56, R = 12, T = 10, B = 28;
+		const W = 340, H = 170, L = 52, R = 12, T = 10, B = 26;
 		const pts = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1])));
 		let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
 		let y0 = Math.min(...pts.map((p) => p[1])), y1 = Math.max(...pts.map((p) => p[1]));
@@ -237,12 +249,14 @@
 			const d = Math.abs(y0) * 0.05 || 1;
 			y0 -= d; y1 += d;
 		}
+		const [ya, yb, yticks] = axis(y0, y1);
+		y0 = ya;
+		y1 = yb;
 		const X = (x) => L + (x - x0) / (x1 - x0) * (W - L - R);
 		const Y = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
 		const svg = sv('svg', { class: 'chart-svg', viewBox: `0 0 ${W} ${H}`, width: W, height: H,
 			role: 'img', 'aria-label': title });
-		for (let i = 0; i <= 3; i++) {
-			const y = y0 + (y1 - y0) * i / 3;
+		for (const y of yticks) {
 			svg.appendChild(sv('line', { class: 'grid', x1: L, x2: W - R, y1: Y(y), y2: Y(y) }));
 			svg.appendChild(sv('text', { class: 'tick', x: L - 4, y: Y(y) + 4, 'text-anchor': 'end' }, num(y)));
 		}
@@ -375,7 +389,7 @@
 	}
 
 	function graph(id, d) {
-		const NW = 172, NH = 62, GX = 54, GY = 20, P = 8;
+		const NW = 190, NH = 62, GX = 44, GY = 18, P = 8;
 		const stages = d.stages;
 		const spec = new Map(((d.pipeline.spec || {}).stages || []).map((s) => [s.name, s]));
 		const lay = layout(stages);

@@ -40,8 +40,11 @@ def fail(msg):
     raise SystemExit("FAIL: " + msg)
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print("# " + msg, flush=True)
+    print("# %5.1fs %s" % (time.monotonic() - T0, msg), flush=True)
 
 
 def ctl(req):

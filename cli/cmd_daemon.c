@@ -27,8 +27,9 @@ int cmd_daemon(int argc, char **argv)
 		.about = "Run the r1flow coordinator (r1flowd) in the foreground on the data directory\n"
 			 "DIR, until SIGTERM, Ctrl-C or the shutdown op. Every other option is passed\n"
 			 "to r1flowd as it is: 'r1flowd --help' lists them (--heartbeat-ms,\n"
-			 "--log-level, ...). r1flowd is $R1FLOWD, or next to r1flow, or on PATH.\n\n"
-			 "example: r1flow daemon --data /srv/r1flow --log-level debug\n\n"
+			 "--log-level, --http ADDR:PORT for the dashboard and /metrics, ...). r1flowd\n"
+			 "is $R1FLOWD, or next to r1flow, or on PATH.\n\n"
+			 "example: r1flow daemon --data /srv/r1flow --http 127.0.0.1:7480\n\n"
 			 "exit status: r1flowd's: 0 after a clean stop, 1 on a startup failure, 2 on a\n"
 			 "usage error; 1 if r1flowd cannot be found or started",
 	};

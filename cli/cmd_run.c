@@ -79,6 +79,9 @@ struct run {
 	struct procs procs;        /* [0] r1flowd, [1..workers] r1flow-worker */
 	size_t workers_alive;
 	int64_t id;                /* the pipeline, once submitted; 0 before */
+	const char *http;          /* r1flowd's --http, or NULL */
+	const char *http_token_file;
+	bool json;                 /* --json: stdout is the final document only */
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -179,6 +182,26 @@ static int run_wait_ready(struct run *r, struct client *c, size_t want, struct e
 	}
 }
 
+/* The dashboard's address, from DIR/http.addr (written before the daemon answers). */
+static void run_say_http(const struct run *r)
+{
+	char path[CLIENT_PATH_MAX + 16], addr[128] = "";
+	snprintf(path, sizeof path, "%s/http.addr", r->dir);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(addr, sizeof addr, f))
+			addr[0] = '\0';
+		fclose(f);
+	}
+	addr[strcspn(addr, "\n")] = '\0';
+	if (addr[0])
+		fprintf(r->json ? stderr : stdout, "dashboard at http://%s/ (metrics: /metrics)\n",
+			addr);
+	else
+		cli_error(r->verb, "r1flowd wrote no '%s'", path);
+	fflush(NULL);
+}
+
 static int run_start(struct run *r, struct client *c, struct err *err)
 {
 	char daemon_path[4200], worker_path[4200], log[4200], name[32];
@@ -192,10 +215,22 @@ static int run_start(struct run *r, struct client *c, struct err *err)
 		return err_set(err, ERR_IO, "cannot create '%s': %s", log, strerror(errno));
 
 	snprintf(log, sizeof log, "%s/logs/r1flowd.log", r->dir);
-	char *dargv[] = { daemon_path, "--data", (char *)r->dir, NULL };
+	char *dargv[8] = { daemon_path, "--data", (char *)r->dir, NULL };
+	int na = 3;
+	if (r->http) {
+		dargv[na++] = "--http";
+		dargv[na++] = (char *)r->http;
+	}
+	if (r->http_token_file) {
+		dargv[na++] = "--http-token-file";
+		dargv[na++] = (char *)r->http_token_file;
+	}
+	dargv[na] = NULL;
 	if (procs_spawn(&r->procs, "r1flowd", dargv, log, err) < 0 ||
 		run_wait_ready(r, c, 0, err) < 0)
 		return -1;
+	if (r->http)
+		run_say_http(r);
 	for (int k = 1; k <= r->workers; k++) {
 		snprintf(name, sizeof name, "local-%d", k);
 		snprintf(log, sizeof log, "%s/logs/%s.log", r->dir, name);
@@ -254,7 +289,7 @@ static void run_cancel(struct run *r)
 int cmd_run(int argc, char **argv)
 {
 	struct opt_list sets = { .n = 0 };
-	const char *data = NULL;
+	const char *data = NULL, *http = NULL, *http_token_file = NULL;
 	int workers = 0, threads = 0;
 	bool rm = false, json = false, plain = false;
 	const struct opt opts[] = {
@@ -269,6 +304,11 @@ int cmd_run(int argc, char **argv)
 		  "remove the fresh data directory at the end (not after a failure); not with --data",
 		  NULL },
 		CLIENT_SET_OPT(&sets),
+		{ "http", OPT_STRING, &http, "ADDR:PORT", 0, 0, 0,
+		  "the daemon also serves the dashboard and /metrics there (r1flowd --http; port 0: "
+		  "a free one, printed)", NULL },
+		{ "http-token-file", OPT_STRING, &http_token_file, "FILE", 0, 0, 0,
+		  "the token its http requests need (r1flowd --http-token-file)", NULL },
 		{ "plain", OPT_FLAG, &plain, NULL, 0, 0, 0,
 		  "timestamped progress lines even on a terminal", NULL },
 		{ "json", OPT_FLAG, &json, NULL, 0, 0, 0,
@@ -284,7 +324,8 @@ int cmd_run(int argc, char **argv)
 			 "eval report (as 'r1flow report' does), and stop them all. Ctrl-C cancels the\n"
 			 "pipeline and stops everything. The data directory (database, weights, logs)\n"
 			 "is kept and named at the start and the end: 'r1flow daemon --data DIR' serves\n"
-			 "it again (report, samples, export ...); --rm removes it instead.\n\n"
+			 "it again (report, samples, export ...); --rm removes it instead. With --http\n"
+			 "the daemon also serves the dashboard and /metrics (docs/dashboard.md).\n\n"
 			 "Without --workers, run picks the split of the CPUs by the model's size and\n"
 			 "says it on stderr: below 20M parameters one worker per CPU with one thread\n"
 			 "each (small jobs run faster side by side), else one worker with every CPU\n"
@@ -302,7 +343,8 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--rm removes only the fresh directory run makes; a "
 			"--data DIR is always kept");
 	const struct run_args a = { .verb = "run", .file = argv[first], .sets = &sets,
-		.data = data, .workers = workers, .threads = threads, .rm = rm, .json = json, .plain = plain };
+		.data = data, .workers = workers, .threads = threads, .rm = rm, .json = json, .plain = plain,
+		.http = http, .http_token_file = http_token_file };
 	return run_pipeline(&a);
 }
 
@@ -345,6 +387,9 @@ int run_pipeline(const struct run_args *a)
 		fprintf(stderr, "%s: picked %s; --workers and --threads override\n", vname, why);
 	}
 	r->verb = vname;
+	r->http = a->http;
+	r->http_token_file = a->http_token_file;
+	r->json = json;
 	r->workers = workers;
 	r->threads = threads;
 	if (data) {

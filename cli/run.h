@@ -24,6 +24,8 @@ struct run_args {
 	int threads;                   /* compute threads per worker; 0: the CPUs shared out */
 	bool rm;                       /* remove the fresh directory after a success */
 	bool json, plain;              /* run's --json and --plain */
+	const char *http;              /* r1flowd --http ADDR:PORT; NULL: none */
+	const char *http_token_file;   /* r1flowd --http-token-file; NULL: none */
 	/* After the pipeline succeeded, with the daemon still serving it: 0, or -1 and
 	 * err (the run fails, the data directory is kept). NULL: nothing. */
 	int (*done)(struct client *c, int64_t id, void *arg, struct err *err);

@@ -233,8 +233,8 @@
 	}
 
 	// a figure with one SVG chart; series: [{label, points: [[step, value], ...]}]
-	function chart(title, series, attrs) {
-		const W = 340, H = 170, L = 52, R = 12, T = 10, B = 26;
+	function chart(title, series, attrs, size) {
+		const W = size ? size[0] : 340, H = size ? size[1] : 170, L = 52, R = 12, T = 10, B = 26;
 		const pts = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1])));
 		let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
 		let y0 = Math.min(...pts.map((p) => p[1])), y1 = Math.max(...pts.map((p) => p[1]));
@@ -626,7 +626,8 @@
 			next.disabled = offset + size >= samples.length;
 			list.replaceChildren(...page_.map(sampleView));
 			if (!samples.length)
-				list.appendChild(el('p', { class: 'empty' }, 'no samples at step ' + step));
+				list.appendChild(el('p', { class: 'empty' }, step === null || step < 0 ?
+					'no samples yet' : 'no samples at step ' + step));
 			list.dataset.step = step;
 			list.dataset.offset = offset;
 			list.dataset.shown = page_.length;
@@ -645,7 +646,7 @@
 			note.textContent = cut ? 'the first ' + d.samples.length + ' samples of this step (all of them ' +
 				'do not fit one reply)' : '';
 			samples = d.samples;
-			step = d.step;
+			step = d.step >= 0 ? d.step : null; // -1: the stage has none yet
 			fillSteps();
 			show();
 		}
@@ -778,7 +779,7 @@
 					evalTable(r.rows, { 'data-pipeline': r.id }))))));
 		function draw() {
 			chartBox.replaceChildren(metric ? chart(metric, runs.map((r) => ({ label: '#' + r.id + ' ' + r.name,
-				points: r.curves.get(metric) || [] })), { id: 'compare-chart', 'data-metric': metric, class: 'chart wide' })
+				points: r.curves.get(metric) || [] })), { id: 'compare-chart', 'data-metric': metric, class: 'chart wide' }, [760, 320])
 				: el('p', { class: 'empty' }, 'these pipelines have no metrics'));
 			finals.replaceChildren(...runs.map((r) => {
 				const pts = r.curves.get(metric) || [];

@@ -694,7 +694,8 @@
 		main.append(el('h1', null, 'Workers'), summary,
 			el('table', { id: 'workers', class: 'grid' }, el('thead', null, el('tr', null,
 				['name', 'host', 'pid', 'threads', 'slots', 'kinds', 'jobs', 'state', 'last heartbeat',
-					'connected', 'strikes', 'quarantined'].map((t) => el('th', null, t)))), body));
+					'connected', 'strikes', 'quarantined'].map((t) => el('th', t === 'threads' ?
+					{ title: '— when the workers op does not say' } : null, t)))), body));
 		async function refresh() {
 			const [w, st] = await Promise.all([api('workers'), api('status')]);
 			if (gen !== page.gen)

@@ -260,6 +260,8 @@ def run(c):
             fail("eval table: %s is %s, the report says %s" % (k, cells[k], v))
     log("eval_base: %d samples paged to the last (%d..%d); its eval table matches the report (%d metrics)"
         % (nb, last["offset"], nb - 1, len(cells)))
+    # the screenshot at 10 a page: a page of 100 samples is a tall image and slow to take
+    js(c, "const s = document.getElementById('samples-page-size'); s.value = '10'; s.dispatchEvent(new Event('change')); return 1;")
     shot(c, "eval")
 
     # --- workers

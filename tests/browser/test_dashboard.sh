@@ -14,6 +14,10 @@ CHROMIUM=${R1FLOW_CHROMIUM:-/usr/bin/chromium}
 [[ -x $CHROMIUM ]] || fail "no $CHROMIUM (scripts/deps.sh installs Debian's chromium)"
 [[ -x /usr/bin/python3 ]] || fail "no /usr/bin/python3"
 export R1FLOW_DATA=$DATA
+# Chromium runs in a session of its own (dashboard.py writes its id): end all of it,
+# renderers included, before lib.sh's cleanup, whatever ends this script
+stop_chromium() { [[ -s $T/chromium.pid ]] && kill -KILL -- "-$(cat "$T/chromium.pid")" 2>/dev/null || true; }
+trap 'rc=$?; stop_chromium; (exit $rc); cleanup' EXIT
 
 start_daemon --http 127.0.0.1:0
 wait_for 10 test -s "$DATA/http.addr"

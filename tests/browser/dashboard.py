@@ -5,19 +5,21 @@ usage: dashboard.py URL DATA CTL CHROMIUM OUTDIR DONE LIVE
 URL is the daemon's --http address (http://127.0.0.1:PORT/), DATA its data directory
 (the database is read with sqlite3, read-only), CTL the control helper (tests/ctl).
 DONE is a pipeline that succeeded, LIVE one whose grpo stage 'zero' is running (many
-steps) after an eval stage 'eval_base' of thousands of prompts; both have a stage 'zero'
-whose prompts contain "<script>alert(1)</script>". test_dashboard.sh sets this up.
+steps) beside an eval stage 'eval_base' of thousands of prompts; LIVE's 'eval_zero' is
+from zero and needs eval_base. Both pipelines' zero read prompts that contain
+"<script>alert(1)</script>". test_dashboard.sh sets this up.
 
 Checks, in one page load (hash navigation only) while LIVE runs: the pipeline page's
-stage graph shows zero's step advancing; the stage page's curves gain points. Then
-LIVE is paused through the control socket and the page shows it from the event stream
-(an event of type pipeline_paused arrives as a server-sent event). With the numbers
-still, every curve of zero has exactly the steps the database has; the samples browser
-shows each sample's prompt and completion exactly as the samples op gives them (the
-<script> prompt as text, no element made from it, a completion's invalid UTF-8 as
-U+FFFD), pages through eval_base's thousands of samples and switches steps; the eval
-table, the workers, pipelines and compare pages show what the ops say. No script error,
-no CSP violation, no dialog (alert) anywhere. Screenshots go to OUTDIR.
+stage graph has the from and needs edges and shows zero's step advancing; the stage
+page's curves gain points. Then LIVE is paused through the control socket and the page
+shows it from the event stream (an event of type pipeline_paused arrives as a
+server-sent event). With the numbers still, every curve of zero has exactly the steps
+the database has; the samples browser shows each sample's prompt and completion exactly
+as the samples op gives them (the <script> prompt as text, no element made from it, a
+completion's invalid UTF-8 as U+FFFD), pages through eval_base's thousands of samples
+and switches steps; the eval table, the workers, pipelines and compare pages show what
+the ops say. No script error, no CSP violation, no dialog (alert) anywhere.
+Screenshots go to OUTDIR.
 """
 import json
 import os
@@ -141,8 +143,8 @@ def run(c):
     show(c, "#/p/%d" % LIVE)
     node = "document.querySelector('#stage-graph g.node[data-stage=\"zero\"]')"
     step0 = int(c.evaluate(node + ".dataset.step"))
-    edges = js(c, "return [...document.querySelectorAll('#stage-graph path.edge')].map(e => e.dataset.from + '>' + e.dataset.to).sort();")
-    if edges != ["base>eval_base", "base>zero", "zero>eval_zero"]:
+    edges = js(c, "return [...document.querySelectorAll('#stage-graph path.edge')].map(e => e.dataset.from + '>' + e.dataset.to + ' ' + e.dataset.kind).sort();")
+    if edges != ["base>eval_base from", "base>zero from", "eval_base>eval_zero needs", "zero>eval_zero from"]:
         fail("the stage graph's edges are %s" % edges)
     c.wait("+%s.dataset.step > %d" % (node, step0), 30)
     step1 = int(c.evaluate(node + ".dataset.step"))

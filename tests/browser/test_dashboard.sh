@@ -55,7 +55,8 @@ stages:
   - {name: eval_base, kind: eval, from: base, dataset: test, max_new_tokens: 8}
   - {name: zero, kind: grpo, from: base, prompts: prompts, rewards: [acc, len], group: 4,
      prompts_per_step: 8, steps: $3, max_new_tokens: 16, shard: 8, beta: 0.02}
-  - {name: eval_zero, kind: eval, from: zero, dataset: test, samples: 2, max_new_tokens: 8, limit: 20}
+  - {name: eval_zero, kind: eval, from: zero, needs: [eval_base], dataset: test, samples: 2,
+     max_new_tokens: 8, limit: 20}
 EOF
 }
 spec short 9 4 >"$T/short.yaml"

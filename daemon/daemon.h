@@ -2,9 +2,9 @@
  * daemon — the state of one r1flowd process, shared by its modules.
  *
  * r1flowd is a single-threaded event loop (loop.c) over three ZeroMQ sockets, a
- * signal pipe and the learners' wake pipe; only the learners' heavy work (learner.h)
- * and the ZAP handler run on threads of their own, and neither touches this struct
- * beyond what their headers say. Each module owns one concept and works on this struct:
+ * signal pipe and the learners' wake pipe; only the learners' heavy work (learner.h),
+ * the ZAP handler and the --http server (http.h) run on threads of their own, and
+ * none touches this struct beyond what their headers say. Each module owns one concept and works on this struct:
  *
  *   options.c   the option table: parsing, --help, defaults
  *   auth.c      tcp endpoints: CURVE keys, the allowlist, the ZAP handler thread

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "file.h"
 #include "http_assets.h"
@@ -88,12 +89,12 @@ static int read_token(struct http *h, const char *path, struct err *err)
 	int rc = 0;
 	if (n < HTTP_TOKEN_MIN || n > HTTP_TOKEN_MAX)
 		rc = err_set(err, ERR_INVALID, "token file '%s': its first line must hold %d to %d "
-			"characters (it has %zu): e.g. 'head -c 32 /dev/urandom | base64 > %s'", path,
+			"characters (it has %zu): e.g. 'openssl rand -hex 32 > %s'", path,
 			HTTP_TOKEN_MIN, HTTP_TOKEN_MAX, n, path);
 	else if (strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-		"._~+/=-") < n)
+		"._~+/=-_") < n)
 		rc = err_set(err, ERR_INVALID, "token file '%s': the token may hold letters, digits "
-			"and ._~+/=- only (it travels in a header, a query and a cookie)", path);
+			"and ._~+/=-_ only (it travels in a header, a query and a cookie)", path);
 	else {
 		memcpy(h->token, text, n);
 		h->token[n] = '\0';
@@ -113,7 +114,7 @@ static bool token_equal(const struct http *h, const char *given)
 	return given && !diff;
 }
 
-/* The token of a request, from the header, the query or the cookie; NULL if none. */
+/* Whether a request carries the token: in the header, the query or the cookie. */
 static bool token_given(const struct http *h, struct MHD_Connection *c)
 {
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -358,6 +359,11 @@ void http_stop(struct daemon *d)
 	if (!h)
 		return;
 	atomic_store(&h->stopping, 1);
+	/* streams end by themselves once they sent what was queued (daemon_stopping);
+	 * MHD_stop_daemon would cut them mid-write */
+	int64_t until = clock_mono_ms() + HTTP_STOP_WAIT_MS;
+	while (atomic_load(&h->streams) > 0 && clock_mono_ms() < until)
+		usleep(10 * 1000);
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd); /* joins every connection's thread */
 	if (h->addr_file[0])

@@ -146,6 +146,7 @@ struct stream {
 static void stream_free(void *cls)
 {
 	struct stream *st = cls;
+	atomic_fetch_sub(&st->h->streams, 1);
 	sock_close(&st->sub);
 	if (st->in)
 		sock_msg_release(st->in);
@@ -162,9 +163,11 @@ static int stream_next(struct stream *st)
 		st->pending = strdup("retry: 2000\n: r1flow events\n\n");
 		return st->pending != NULL;
 	}
-	while (!atomic_load(&st->h->stopping)) {
+	for (;;) {
+		/* once stopping, what is already queued (daemon_stopping) still goes out */
+		bool stopping = atomic_load(&st->h->stopping);
 		zmq_pollitem_t item = { st->sub, 0, ZMQ_POLLIN, 0 };
-		int n = zmq_poll(&item, 1, HTTP_SLICE_MS);
+		int n = zmq_poll(&item, 1, stopping ? 0 : HTTP_SLICE_MS);
 		if (n > 0) {
 			struct err err = { 0 };
 			int rc = sock_recv(st->sub, st->in, PROTO_D2C, ZMQ_DONTWAIT, &err);
@@ -183,15 +186,15 @@ static int stream_next(struct stream *st)
 				free(text);
 				return st->pending != NULL;
 			}
-		} else if (n < 0 && errno != EINTR) {
-			return 0;
+			continue;
 		}
+		if ((n < 0 && errno != EINTR) || stopping)
+			return 0;
 		if (clock_mono_ms() - st->sent_at >= HTTP_KEEPALIVE_MS) {
 			st->pending = strdup(": keep-alive\n\n");
 			return st->pending != NULL;
 		}
 	}
-	return 0;
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -233,6 +236,7 @@ static enum MHD_Result events(struct http *h, struct MHD_Connection *c)
 	struct err err = { 0 };
 	struct stream *st = calloc(1, sizeof *st);
 	if (st) {
+		atomic_fetch_add(&h->streams, 1);
 		st->h = h;
 		st->pipeline = pipeline;
 		st->sent_at = clock_mono_ms();

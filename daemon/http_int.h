@@ -19,6 +19,7 @@
 #define HTTP_KEEPALIVE_MS 15000      /* an event stream's comment when nothing happened */
 #define HTTP_MAX_CONNECTIONS 64      /* at once: one thread each */
 #define HTTP_IDLE_S 120              /* a connection silent this long is closed */
+#define HTTP_STOP_WAIT_MS 2000       /* at a stop, for event streams to send their last */
 
 struct http {
 	struct MHD_Daemon *mhd;
@@ -27,6 +28,7 @@ struct http {
 	size_t token_len;
 	bool loopback;               /* bound to a loopback address */
 	atomic_int stopping;         /* http_stop began: waits end, streams close */
+	atomic_int streams;          /* event streams not yet freed */
 	char addr_file[DATADIR_PATH_MAX]; /* DIR/http.addr, "" until written */
 };
 

@@ -19,6 +19,7 @@
 #     progress 1 and the headline metric of the metrics op
 #   - with --http-token-file: 401 without the token or with a wrong one; the Bearer
 #     header, ?token= (which sets the cookie) and the cookie get in
+#   - [::1]:0 serves (where the machine has IPv6 loopback)
 #   - SIGTERM with streams open: the daemon stops with 0, the streams end,
 #     http.addr is removed
 #   - r1flow run --http prints the dashboard's address
@@ -130,7 +131,6 @@ done_() { [[ $(state) == succeeded ]]; }
 wait_for 100 done_
 
 # --- the API is the control ops
-log "$(date +%s.%N) the"
 api pipelines '{"op":"pipelines"}' 200
 api "pipeline?id=1" '{"op":"pipeline","id":1}' 200
 api "metrics?id=1&stage=zero" '{"op":"metrics","id":1,"stage":"zero"}' 200
@@ -154,7 +154,6 @@ get "/api/dataset_show?name=evil&limit=2"
 [[ $(header Content-Type) == application/json* ]] || fail "dataset_show is not JSON"
 
 # --- what is not there
-log "$(date +%s.%N) what"
 for path in /nope /api/nope /api/shutdown /api/submit /api/pipeline_cancel?id=1 /api/gc /api/blob_read \
 	/static/nope.js /static/ /index.html "/static/../daemon/http.c" /metrics/x; do
 	get "$path" --path-as-is
@@ -176,7 +175,6 @@ get /api/status -I
 [[ $CODE == 200 && $(header Content-Type) == application/json* ]] || fail "HEAD /api/status: HTTP $CODE"
 
 # --- the embedded files
-log "$(date +%s.%N) the"
 for f in "/ index.html text/html" "/static/index.html index.html text/html" \
 	"/static/app.js app.js text/javascript" "/static/style.css style.css text/css"; do
 	set -- $f
@@ -192,7 +190,6 @@ for f in "/ index.html text/html" "/static/index.html index.html text/html" \
 done
 
 # --- the event streams
-log "$(date +%s.%N) the"
 wait_for 10 grep -q '"type":"pipeline_succeeded"' "$T/sse_all"
 wait_for 10 grep -q '"type":"pipeline_succeeded"' "$T/sse_one"
 /usr/bin/python3 - "$T/sse_all" "$T/sse_one" <<'PY' || fail "the event streams: see above"
@@ -215,8 +212,7 @@ assert all(e.get('pipeline') == 1 for e in one), [e for e in one if e.get('pipel
 assert 'pipeline_succeeded' in [e['type'] for e in one]
 PY
 
-# --- /metrics after the run
-log "$(date +%s.%N) /metrics" against the status op
+# --- /metrics after the run against the status op
 get /metrics
 cp "$T/body" "$T/metrics.txt"
 /usr/bin/python3 "$PROM" "$T/metrics.txt" >"$T/metrics.json" || fail "/metrics after the run is malformed"
@@ -253,8 +249,7 @@ assert one('process_resident_memory_bytes') > 1e6
 PY
 
 # --- a token
-log "$(date +%s.%N) a"
-head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$T/tok"; echo >>"$T/tok"
+head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n=' >"$T/tok"; echo >>"$T/tok"
 TOK=$(head -n 1 "$T/tok")
 "$R1FLOWD" --data "$T/d2" --http 127.0.0.1:0 --http-token-file "$T/tok" >>"$T/daemon2.log" 2>&1 &
 D2=$!; PIDS+=("$D2")
@@ -278,9 +273,23 @@ get /api/pipelines -H "Cookie: r1flow_token=$TOK"
 get /metrics -H "Cookie: r1flow_token=$TOK" -H "Host: dashboard.example"
 [[ $CODE == 200 ]] || fail "with a token any Host is fine: HTTP $CODE"
 stop "$D2"
+[[ $STOPPED_RC == 0 ]] || fail "the second r1flowd exited $STOPPED_RC"
 
-# --- SIGTERM
-log "$(date +%s.%N) SIGTERM" with the streams open
+# --- IPv6 loopback, where the machine has it
+if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
+	"$R1FLOWD" --data "$T/d3" --http '[::1]:0' >>"$T/daemon3.log" 2>&1 &
+	D3=$!; PIDS+=("$D3")
+	wait_for 10 test -s "$T/d3/http.addr"
+	[[ $(cat "$T/d3/http.addr") =~ ^\[::1\]:[0-9]+$ ]] || fail "[::1]: http.addr holds '$(cat "$T/d3/http.addr")'"
+	U=http://$(cat "$T/d3/http.addr")
+	get /api/counts -g
+	[[ $CODE == 200 ]] || fail "[::1]: HTTP $CODE"
+	stop "$D3"
+else
+	log "no IPv6 loopback here: [::1] not tried"
+fi
+
+# --- SIGTERM with the streams open
 stop "$DAEMON"
 [[ $STOPPED_RC == 0 ]] || fail "r1flowd exited $STOPPED_RC with streams open"
 [[ ! -e $DATA/http.addr ]] || fail "http.addr outlived the daemon"
@@ -288,7 +297,6 @@ wait_for 10 bash -c "! kill -0 $SSE_ALL 2>/dev/null && ! kill -0 $SSE_ONE 2>/dev
 grep -q '"type":"daemon_stopping"' "$T/sse_all" || fail "the stream did not carry daemon_stopping"
 
 # --- r1flow run --http
-log "$(date +%s.%N) r1flow"
 printf 'version: 1\nname: p\nseed: 0\nmodel:\n  config: {dim: 16, layers: 1, heads: 2, ffn: 32, max_seq: 16}\nstages:\n  - {name: a, kind: probe, jobs: 3}\n' >"$T/probe.yaml"
 RC=0; "$R1FLOW_CLI" run "$T/probe.yaml" --workers 1 --data "$T/run" --http 127.0.0.1:0 --plain >"$T/out" 2>&1 || RC=$?
 [[ $RC == 0 ]] || fail "run --http exited $RC: $(tail -n 5 "$T/out")"

@@ -561,8 +561,16 @@
 				stage.error ? [el('dt', null, 'error'), el('dd', { class: 'error-text' }, stage.error)] : null);
 			const ms = (m.stages.find((s) => s.name === name) || { metrics: {} }).metrics;
 			const names = Object.keys(ms).sort(byRank);
-			charts.replaceChildren(...names.map((n) => chart(n, [{ label: '', points: ms[n] }],
-				{ 'data-metric': n })));
+			// one point each (an eval, a merge): a table says it better than charts of a dot
+			if (names.length && names.every((n) => ms[n].length === 1))
+				charts.replaceChildren(el('table', { id: 'metric-table', class: 'grid' },
+					el('thead', null, el('tr', null, ['metric', 'value', 'step'].map((t) => el('th', null, t)))),
+					el('tbody', null, names.map((n) => el('tr', { 'data-metric': n, 'data-steps': 1 },
+						el('th', null, n), el('td', { class: 'num' }, num(ms[n][0][1])),
+						el('td', { class: 'num' }, String(ms[n][0][0])))))));
+			else
+				charts.replaceChildren(...names.map((n) => chart(n, [{ label: '', points: ms[n] }],
+					{ 'data-metric': n })));
 			if (!names.length)
 				charts.appendChild(el('p', { class: 'empty' }, 'no metrics recorded (yet)'));
 			const all = new Set();

@@ -119,10 +119,9 @@ def check_samples_page(c, samples, where):
     if len(got["items"]) != len(want) or not want:
         fail("%s: %d samples shown at offset %d, expected %d" % (where, len(got["items"]), got["offset"], len(want)))
     for g, s in zip(got["items"], want):
-        for k, gk in (("idx", "idx"), ("step", "step"), ("prompt", "prompt"), ("answer", "answer"),
-                      ("text", "text"), ("finish", "finish")):
-            if g.get(gk) != s.get(k):
-                fail("%s: sample %s's %s is %r on the page, %r from the samples op" % (where, s["idx"], k, g[gk], s.get(k)))
+        for k in ("idx", "step", "prompt", "answer", "text", "finish"):
+            if g.get(k) != s.get(k):
+                fail("%s: sample %s's %s is %r on the page, %r from the samples op" % (where, s["idx"], k, g.get(k), s.get(k)))
         if sorted(g["rewards"]) != sorted(s["rewards"]):
             fail("%s: sample %s shows rewards %s, the op has %s" % (where, s["idx"], sorted(g["rewards"]), sorted(s["rewards"])))
         for k, v in s["rewards"].items():

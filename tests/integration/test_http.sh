@@ -188,7 +188,8 @@ get /api/status -I
 
 # --- the embedded files
 for f in "/ index.html text/html" "/static/index.html index.html text/html" \
-	"/static/app.js app.js text/javascript" "/static/style.css style.css text/css"; do
+	"/static/lib.js lib.js text/javascript" "/static/app.js app.js text/javascript" \
+	"/static/style.css style.css text/css"; do
 	set -- $f
 	get "$1"
 	[[ $CODE == 200 ]] || fail "$1: HTTP $CODE"

@@ -80,6 +80,10 @@ struct learner_work {
 	char sha256[SHA256_HEX_SIZE];  /* the weights' file in the scratch directory */
 	char opt[SHA256_HEX_SIZE];     /* the moments' file (LEARNER_SAVE) */
 	int64_t size, opt_size;
+	char delta[SHA256_HEX_SIZE];   /* the file `delta` from the last weights to these
+	                                  (core/wdelta.h), "" if none was made */
+	int64_t delta_size;
+	struct err delta_err;          /* why none was made, if it failed */
 };
 
 struct learner {

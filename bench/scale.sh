@@ -34,6 +34,9 @@
 #   bench/scale.sh                  (from anywhere)
 #   BUILD=dir STEPS=10 BASE_STEPS=200 REPEAT=1 CONFIGS="1x1 2x1 1x2 2x1o" bench/scale.sh
 #   CLUSTER=0                       skip bench/cluster.sh (Z is then "-")
+#   KEEP=dir                        keep the database and the logs there
+#   PERF=file                       record the daemon with `perf record -g` (DWARF stacks,
+#                                   99 Hz) into file, for `perf report -i file`
 #   CLUSTER_STEPS=2 CLUSTER_BLOB_MB=16   its settings (small: a few minutes)
 #
 # REPEAT runs every configuration that many times, interleaved, and takes each one's
@@ -66,10 +69,14 @@ WPIDS=()
 cleanup() {
 	local rc=$?
 	trap - EXIT
+	[[ -z ${PERF:-} || -z ${PIDS[0]:-} ]] || pkill -TERM -P "${PIDS[0]}" 2>/dev/null || true
 	for pid in "${WPIDS[@]}" "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${WPIDS[@]}" "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	if (( rc != 0 )); then
 		for f in "$T"/*.log; do [[ -f $f ]] && { echo "---- ${f##*/}"; tail -n 20 "$f"; }; done
+	fi
+	if [[ -n ${KEEP:-} && -f $DATA/r1flow.db ]]; then
+		mkdir -p "$KEEP" && cp "$DATA"/r1flow.db* "$T"/*.log "$KEEP/" 2>/dev/null || true
 	fi
 	rm -rf "$T"
 	exit "$rc"
@@ -111,8 +118,12 @@ for st in (0, 1):
 EOF
 
 echo "# load average before: $(load), $(nproc) cpus; autogroup $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo '?')"
-"$B/daemon/r1flowd" --data "$DATA" >>"$T/daemon.log" 2>&1 & DAEMON=$!; PIDS+=("$DAEMON")
+PERF_CMD=()
+[[ -z ${PERF:-} ]] || PERF_CMD=(perf record -q -F 99 -g --call-graph dwarf,16384 -o "$PERF" --)
+"${PERF_CMD[@]}" "$B/daemon/r1flowd" --data "$DATA" >>"$T/daemon.log" 2>&1 & PIDS+=("$!")
 wait_for 10 ctl '{"op":"ops"}'
+DAEMON=${PIDS[0]}
+[[ -z ${PERF:-} ]] || DAEMON=$(pgrep -P "${PIDS[0]}")
 
 # workers N THREADS NAME: N workers (cache NAME), their pids in WPIDS
 workers() {
@@ -217,6 +228,24 @@ if label == '1x1':
           f"-> two_workers {span / (halves + daemon + rest):.2f} with a core each")
 PY
 }
+# per job kind, over the workers' logs $@: where the time of the jobs that loaded
+# weights went (r1flow-worker's "took" lines)
+weights_time() {
+	/usr/bin/python3 - "$@" <<'PY'
+import re, sys, collections
+acc = collections.defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
+for f in sys.argv[1:]:
+    for l in open(f):
+        m = re.search(r'\((\w+)\) took ([\d.]+) ms: weights fetch ([\d.]+) ms, verify ([\d.]+) ms, load ([\d.]+) ms', l)
+        if m:
+            a = acc[m[1]]
+            a[0] += 1
+            for i in range(4):
+                a[i + 1] += float(m[i + 2])
+print("; ".join(f"{k} {a[0]} x {a[1] / a[0]:.0f} ms (fetch {a[2] / a[0]:.0f}, verify {a[3] / a[0]:.0f}, load {a[4] / a[0]:.0f})"
+                for k, a in sorted(acc.items())) or "none")
+PY
+}
 # the delta bytes / whole-weights bytes over the workers' logs $@
 delta_ratio() {
 	local full
@@ -242,6 +271,7 @@ for (( r = 1; r <= REPEAT; r++ )); do
 		hz=$(getconf CLK_TCK)
 		echo "# $cfg run $r: zero $STEPS steps in $s s (load $before -> $(load)); CPU s a step: daemon $(awk -v a=$(( d1 - d0 )) -v h="$hz" -v n="$STEPS" 'BEGIN { printf "%.2f", a / h / n }'), workers $(awk -v a="$wc" -v h="$hz" -v n="$STEPS" 'BEGIN { printf "%.2f", a / h / n }'); $(delta_ratio "$T/$name"-w*.log)"
 		analyse "$id" "$cfg"
+		echo "#   $cfg jobs that loaded weights (workers' logs): $(weights_time "$T/$name"-w*.log)"
 		curve[$cfg]=$(sql "SELECT group_concat(printf('%.3f', value), ' ') FROM (SELECT value FROM
 			metrics m JOIN stages s ON s.id = m.stage WHERE s.pipeline = $id AND m.name = 'reward_mean'
 			ORDER BY m.step)")

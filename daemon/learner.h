@@ -190,8 +190,10 @@ int learner_lora(struct daemon *d, struct learner *l, const struct lora_config *
 int learner_job_weights(const struct learner *l, json_t *params);
 
 /* Close the learner of `stage`. One whose work is running is told to stop and left
- * to its thread; it is freed when the thread ends (learner_reap), and until then no
- * learner of that stage opens (learner_open fails with EINPROGRESS). */
+ * to its thread; an idle one gets a thread that gives its model's memory back (2 GB
+ * for a 135M model: seconds of unmapping, not for the loop). It is freed when the
+ * thread ends (learner_reap), and until then no learner of that stage opens
+ * (learner_open fails with EINPROGRESS). */
 void learner_close(struct daemon *d, int64_t stage);
 void learner_close_all(struct daemon *d);
 

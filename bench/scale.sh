@@ -35,6 +35,7 @@
 #   BUILD=dir STEPS=10 BASE_STEPS=200 REPEAT=1 CONFIGS="1x1 2x1 1x2 2x1o" bench/scale.sh
 #   CLUSTER=0                       skip bench/cluster.sh (Z is then "-")
 #   KEEP=dir                        keep the database and the logs there
+#   WORKER_OPTS="--log-level debug" more options for the workers
 #   PERF=file                       record the daemon with `perf record -g` (DWARF stacks,
 #                                   99 Hz) into file, for `perf report -i file`
 #   CLUSTER_STEPS=2 CLUSTER_BLOB_MB=16   its settings (small: a few minutes)
@@ -130,7 +131,7 @@ workers() {
 	local i
 	for (( i = 1; i <= $1; i++ )); do
 		"$B/workers/r1flow-worker" --data "$DATA" --cache "$T/cache-$3" --name "$3-w$i" \
-			--threads "$2" >>"$T/$3-w$i.log" 2>&1 & WPIDS+=("$!")
+			--threads "$2" ${WORKER_OPTS:-} >>"$T/$3-w$i.log" 2>&1 & WPIDS+=("$!")
 	done
 	wait_for 20 has_workers "$1"
 }

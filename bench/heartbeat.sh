@@ -128,9 +128,10 @@ stages:
      save_every: $STEPS, keep_checkpoints: 1, lr: 1e-4}
 EOF
 
-# a liveness window of minutes: the daemon still hashes a 0.5 GB blob inside a turn
-# when it imports the model and at the start of each fetch (blobs.h), seconds on a
-# loaded machine; this bench measures the learner's steps, not those
+# a liveness window of minutes: the daemon still reads and hashes the 0.5 GB model
+# inside a turn when the stage imports it (stage_initial_weights, twice: before and
+# after its learner is prepared), seconds on a loaded machine; this bench measures the
+# learner's steps, not that
 LIVE=(--heartbeat-ms 1000 --liveness 300)
 PERF_CMD=()
 [[ -z ${PERF:-} ]] || PERF_CMD=(perf record -q -F 99 -g --call-graph dwarf,16384 -o "$PERF" --)

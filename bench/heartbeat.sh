@@ -20,6 +20,10 @@
 #                                        build: the probe is new, older trees lack it)
 #   KEEP=dir                             copy the samples there (probe.txt: the probe's
 #                                        lines; marked.txt: latency_ms in_step; done.txt)
+#   PERF=file                            record the daemon with `perf record -g` (DWARF
+#                                        stacks, 99 Hz) into file: `perf report -i file
+#                                        --tid PID` then shows where its event loop (the
+#                                        thread whose tid is the pid) spent its time
 #
 # Target (issue 17): p99 < 50 ms during learner steps. The learner's thread and the
 # worker share the machine's cores, so on 2 cores the figures include contention.
@@ -42,6 +46,10 @@ PIDS=()
 cleanup() {
 	local rc=$?
 	trap - EXIT
+	if [[ -n ${PERF:-} ]]; then # the daemon (perf's child) stops, then perf writes its file
+		pkill -TERM -P "${PIDS[0]}" 2>/dev/null || true
+		wait "${PIDS[0]}" 2>/dev/null || true
+	fi
 	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	if [[ $rc -ne 0 ]]; then
@@ -120,11 +128,14 @@ stages:
      save_every: $STEPS, keep_checkpoints: 1, lr: 1e-4}
 EOF
 
-# a liveness window of minutes: the daemon still hashes a 0.5 GB blob inside a turn
-# when it imports the model and at the start of each fetch (blobs.h), seconds on a
-# loaded machine; this bench measures the learner's steps, not those
+# a liveness window of minutes: the daemon still reads and hashes the 0.5 GB model
+# inside a turn when the stage imports it (stage_initial_weights, twice: before and
+# after its learner is prepared), seconds on a loaded machine; this bench measures the
+# learner's steps, not that
 LIVE=(--heartbeat-ms 1000 --liveness 300)
-"$B/daemon/r1flowd" --data "$DATA" --stats-ms 0 "${LIVE[@]}" >>"$T/daemon.log" 2>&1 & PIDS+=("$!")
+PERF_CMD=()
+[[ -z ${PERF:-} ]] || PERF_CMD=(perf record -q -F 99 -g --call-graph dwarf,16384 -o "$PERF" --)
+"${PERF_CMD[@]}" "$B/daemon/r1flowd" --data "$DATA" --stats-ms 0 "${LIVE[@]}" >>"$T/daemon.log" 2>&1 & PIDS+=("$!")
 wait_for 10 r1 ls
 "$B/workers/r1flow-worker" --data "$DATA" --cache "$T/cache" --threads 1 --name w1 "${LIVE[@]}" \
 	>>"$T/w1.log" 2>&1 & PIDS+=("$!")

@@ -12,6 +12,10 @@
 #
 #   overlap ratio=Y          steps/s with max_staleness 1 ÷ with 0 (medians over REPEATS)
 #
+# bench/scale.sh makes the same comparison (its 2x1 and 2x1o runs: overlap=Y on its last
+# line, with both reward curves) beside the worker-count ones; this script repeats it
+# alone, REPEATS times.
+#
 #   bench/overlap.sh                     defaults: STEPS=12 BASE_STEPS=200 REPEATS=1
 #   BUILD=dir                            the meson build directory (default build)
 #   SLOTS=N                              the workers' --slots (default: theirs, 2)

@@ -121,8 +121,12 @@ int blobs_adopt(struct daemon *d, const char *path, const char hex[SHA256_HEX_SI
 	if (datadir_path(&d->dir, rel, to, sizeof to, err) < 0 ||
 		datadir_path(&d->dir, "blobs", dir, sizeof dir, err) < 0)
 		return -1;
+	filetrust_forget(to);
 	if (rename(path, to) < 0)
 		return err_sys(err, errno, "cannot store blob %s: cannot rename '%s'", hex, path);
+	/* hashed by the thread that wrote it: a worker's first fetch needs no second hash
+	 * here, in the loop (noted after the rename, which moves the file's change time) */
+	filetrust_note(to, hex);
 	if (sync && file_sync_dir(dir, err) < 0)
 		return err_wrap(err, "cannot store blob %s", hex);
 	return blobs_index(d, hex, (size_t)size, err);

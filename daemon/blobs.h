@@ -61,8 +61,8 @@ int blobs_index(struct daemon *d, const char hex[SHA256_HEX_SIZE], size_t size,
 	struct err *err);
 
 /* A file another thread wrote, fsynced and hashed (the learner's, learner.h): renamed
- * to DIR/blobs/<hex> (over any file of that name: these bytes are the name's) and
- * indexed; with `sync` the directory is fsynced, so the name survives a crash before
+ * to DIR/blobs/<hex> (over any file of that name: these bytes are the name's),
+ * trusted as hashed (base/filetrust.h) and indexed; with `sync` the directory is fsynced, so the name survives a crash before
  * the turn commits. The loop only: the rename is atomic, and nothing in the loop
  * sees the file until it has its name. */
 int blobs_adopt(struct daemon *d, const char *path, const char hex[SHA256_HEX_SIZE],

@@ -462,7 +462,7 @@ static void strike(struct daemon *d, struct peer *p, int64_t job, int64_t epoch,
  * else -1 and err says why. A job that is gone or not at this lease any more is
  * left to store_job_commit to call stale. */
 static int result_check(struct daemon *d, const struct msg *m, int64_t job, int64_t epoch,
-	const struct msg_frame *blobs, size_t nblobs, struct err *err)
+	const struct msg_frame *blobs, size_t nblobs, const int64_t *nonfinite, struct err *err)
 {
 	struct store_job sj;
 	struct err serr = { 0 };
@@ -475,7 +475,8 @@ static int result_check(struct daemon *d, const struct msg *m, int64_t job, int6
 	if (sj.state == JOB_STATE_LEASED && sj.epoch == epoch) {
 		json_error_t jerr;
 		json_t *params = json_loads(sj.params, 0, &jerr);
-		rc = results_check(sj.kind, job, params, msg_obj(m, "result"), blobs, nblobs, err);
+		rc = results_check(sj.kind, job, params, msg_obj(m, "result"), blobs, nblobs, nonfinite,
+			err);
 		json_decref(params);
 	}
 	store_job_release(&sj);
@@ -549,17 +550,19 @@ static void on_result(struct daemon *d, struct peer *p, const struct msg *m)
 	struct err err = { 0 };
 	const json_t *names = json_object_get(m->header, "uploads");
 	struct msg_frame mapped[PROTO_MAX_BLOBS];
+	int64_t nonfinite[PROTO_MAX_BLOBS];
 	size_t nblobs = m->nblobs, nmapped = 0;
 	int rc = 0;
 	if (names && m->nblobs)
 		rc = err_set(&err, ERR_INVALID, "both uploads and %zu blob frames", m->nblobs);
 	else if (names)
-		rc = uploads_map(d, &p->uploads, job, epoch, names, mapped, PROTO_MAX_BLOBS, &nmapped,
-			&err);
+		rc = uploads_map(d, &p->uploads, job, epoch, names, mapped, nonfinite,
+			PROTO_MAX_BLOBS, &nmapped, &err);
 	if (names)
 		nblobs = nmapped;
 	if (rc == 0)
-		rc = result_check(d, m, job, epoch, names ? mapped : m->blobs, nblobs, &err);
+		rc = result_check(d, m, job, epoch, names ? mapped : m->blobs, nblobs,
+			names ? nonfinite : NULL, &err);
 	uploads_unmap(mapped, nmapped);
 	/* the files of a result to commit stay (the stage reads them), all else goes */
 	uploads_forget(d, &p->uploads, job, epoch, rc == 0);

@@ -2,12 +2,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blobs.h"
 #include "daemon.h"
-#include "file.h"
 #include "store.h"
-#include "wdelta.h"
 
 static struct delta **find_stage(struct daemon *d, int64_t stage)
 {
@@ -18,51 +17,38 @@ static struct delta **find_stage(struct daemon *d, int64_t stage)
 }
 
 void deltas_note(struct daemon *d, int64_t stage, const char *base, const char *target,
-	const void *target_bytes, size_t size)
+	size_t full, const char *path, const char *blob, size_t size)
 {
-	char path[DATADIR_PATH_MAX], hex[SHA256_HEX_SIZE];
-	char *bytes = NULL;
-	void *delta = NULL;
-	size_t n = 0, delta_size = 0;
 	struct err err = { 0 };
-	if (!sha256_hex_valid(base) || strcmp(base, target) == 0)
+	if (!sha256_hex_valid(base) || strcmp(base, target) == 0 || !sha256_hex_valid(blob)) {
+		unlink(path);
 		return;
-	/* the base was stored (and hashed) by this learner a step ago: trusted, not
-	 * hashed again (blobs.h) */
-	if (blobs_path(d, base, path, sizeof path, &err) < 0 ||
-		file_read(path, FILE_READ_ANY, &bytes, &n, &err) < 0)
-		goto out;
-	if (n != size) /* another layout (a resumed checkpoint of another dtype): none */
-		goto out;
-	if (wdelta_encode(bytes, target_bytes, size, base, target, &delta, &delta_size, &err) < 0)
-		goto out;
-	if (delta_size >= size) /* nothing gained: workers fetch the whole blob */
-		goto out;
-	if (blobs_put_scratch(d, delta, delta_size, hex, &err) < 0)
-		goto out;
+	}
+	if (blobs_adopt(d, path, blob, (int64_t)size, 0, &err) < 0) {
+		unlink(path);
+		log_warn("stage %lld: no weights delta to %.12s (workers fetch it whole): %s",
+			(long long)stage, target, err.msg);
+		return;
+	}
 	struct delta **at = find_stage(d, stage), *e = *at;
 	if (!e && !(e = *at = calloc(1, sizeof *e))) {
-		err_set(&err, ERR_NOMEM, "out of memory");
-		goto out;
+		log_warn("stage %lld: no weights delta to %.12s (workers fetch it whole): out of "
+			"memory", (long long)stage, target);
+		blobs_drop(d, blob);
+		return;
 	}
 	char old[SHA256_HEX_SIZE];
 	memcpy(old, e->blob, SHA256_HEX_SIZE);
 	e->stage = stage;
 	memcpy(e->base, base, SHA256_HEX_SIZE);
 	memcpy(e->target, target, SHA256_HEX_SIZE);
-	memcpy(e->blob, hex, SHA256_HEX_SIZE);
-	e->size = delta_size;
-	e->full = size;
-	if (old[0] && strcmp(old, hex) != 0)
+	memcpy(e->blob, blob, SHA256_HEX_SIZE);
+	e->size = size;
+	e->full = full;
+	if (old[0] && strcmp(old, blob) != 0)
 		blobs_drop(d, old);
 	log_debug("stage %lld: weights delta %.12s -> %.12s, %zu of %zu bytes (%.3f)",
-		(long long)stage, base, target, delta_size, size, (double)delta_size / (double)size);
-out:
-	if (err.msg[0])
-		log_warn("stage %lld: no weights delta to %.12s (workers fetch it whole): %s",
-			(long long)stage, target, err.msg);
-	free(bytes);
-	free(delta);
+		(long long)stage, base, target, size, full, (double)size / (double)full);
 }
 
 static int have_base(const json_t *have, const char *base)

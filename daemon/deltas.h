@@ -4,11 +4,14 @@
  * compressed XOR to step s+1 instead of the whole file.
  *
  *   deltas_note    after the learner stored step s+1's weights (target) over step
- *                  s's (base): read the base's blob, encode the delta, store it as
- *                  a scratch blob (recomputable, like the weights) and make it the
- *                  stage's one delta; the stage's previous delta is dropped. Called
- *                  once per step from the learner (learner.c's one hook); a failure
- *                  is logged and costs only the bytes a delta would have saved.
+ *                  s's (base): the delta file its thread encoded and hashed (the
+ *                  learner reads both weights files and compresses their XOR off the
+ *                  event loop: seconds for a 135M model) becomes a scratch blob
+ *                  (recomputable, like the weights; renamed, not read: blobs_adopt)
+ *                  and the stage's one delta; the stage's previous delta is dropped.
+ *                  Called once per step from the learner (learner.c's one hook); a
+ *                  failure is logged and costs only the bytes a delta would have
+ *                  saved.
  *   deltas_chunk   answer a FETCH of `target` at offset 0 from a worker that lists
  *                  the blobs it `have`s: when the stage's delta leads there from
  *                  one of them, a CHUNK of the delta's first bytes, with `delta`
@@ -43,8 +46,10 @@ struct delta {
 	struct delta *next;
 };
 
+/* `path`: the delta's file (removed if it is not adopted), `blob` its sha256, `size`
+ * its bytes; `full` the target's bytes. */
 void deltas_note(struct daemon *d, int64_t stage, const char *base, const char *target,
-	const void *target_bytes, size_t size);
+	size_t full, const char *path, const char *blob, size_t size);
 int deltas_chunk(struct daemon *d, const char *target, const json_t *have, int64_t want,
 	struct msg *out);
 int deltas_holds(struct daemon *d, const char *sha256);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "daemon.h"
 #include "rng.h"
 #include "deltas.h"
+#include "wdelta.h"
 
 struct learner *learner_find(struct daemon *d, int64_t stage)
 {
@@ -59,15 +61,46 @@ static void learner_free(struct learner *l)
 }
 
 static struct learner *collect(struct daemon *d, int64_t stage);
+static void wake(struct daemon *d);
 
-/* Free `l`, or, while its thread runs, tell it to stop and keep it on d->retired. */
+/* A closed learner's thread that gives its model's memory back: for a 135M-parameter
+ * model 2 GB of weights, gradients and moments, whose unmapping held up a turn (and
+ * every heartbeat) for over a second on a busy machine. */
+static void *release(void *arg)
+{
+	struct learner *l = arg;
+	model_release(&l->m);
+	atomic_store(&l->work.done, 1);
+	wake(l->d);
+	return NULL;
+}
+
+/* Put `l` on d->retired, to be freed once its thread ends (learner_reap): a running
+ * step is told to stop; otherwise a thread is started that releases its model. If
+ * none can be started it is freed here. */
 static void retire(struct daemon *d, struct learner *l)
 {
-	if (!l->busy || atomic_load(&l->work.done)) {
-		learner_free(l);
-		return;
+	if (l->busy && !atomic_load(&l->work.done)) {
+		atomic_store(&l->work.cancel, 1);
+	} else {
+		if (l->busy) {
+			pthread_join(l->work.thread, NULL);
+			work_release(&l->work);
+			l->busy = 0;
+		}
+		if (!l->live) {
+			learner_free(l);
+			return;
+		}
+		atomic_store(&l->work.done, 0);
+		l->live = 0; /* the thread's to release now */
+		if (pthread_create(&l->work.thread, NULL, release, l) != 0) {
+			l->live = 1;
+			learner_free(l);
+			return;
+		}
+		l->busy = 1;
 	}
-	atomic_store(&l->work.cancel, 1);
 	l->next = d->retired;
 	d->retired = l;
 }
@@ -582,6 +615,81 @@ static int hash_file(const char *dir, const char *name, char hex[SHA256_HEX_SIZE
 	return sha256_file(path, hex, size, err);
 }
 
+/* The step's new weights, model.safetensors of `dir`: read, hashed (the blob's name)
+ * and, unless the weights did not move, kept in *bytes for the delta. */
+static int hash_weights(struct learner *l, const char *dir, char **bytes, struct err *err)
+{
+	struct learner_work *w = &l->work;
+	char path[DATADIR_PATH_MAX + 32];
+	size_t size;
+	*bytes = NULL;
+	if (!(w->flags & LEARNER_STEP) || w->n == 0) /* no delta: the hash alone */
+		return hash_file(dir, "model.safetensors", w->sha256, &w->size, err);
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (chmod(path, 0600) < 0)
+		return err_sys(err, errno, "cannot make '%s' private", path);
+	if (file_read(path, FILE_READ_ANY, bytes, &size, err) < 0)
+		return -1;
+	sha256_buffer(*bytes, size, w->sha256);
+	w->size = (int64_t)size;
+	return 0;
+}
+
+/* The exact delta (core/wdelta.h) from the weights before the step, blob l->sha256
+ * (the learner's current weights: held, blobs_held, so the loop drops it not while
+ * the step runs), to the new ones `target`: encoded, hashed and written as the file
+ * `delta` of `dir` for learner_finish to adopt (deltas_note). On the thread, because
+ * reading two weights files and compressing their XOR takes seconds for a 135M
+ * model. A failure costs only the bytes the delta would have saved: w->delta stays
+ * "" and w->delta_err says why. */
+static void make_delta(struct learner *l, const char *dir, const char *target)
+{
+	struct learner_work *w = &l->work;
+	struct err *err = &w->delta_err;
+	char rel[80], path[DATADIR_PATH_MAX], file[DATADIR_PATH_MAX + 32];
+	size_t size = (size_t)w->size, n = 0;
+	void *delta = NULL, *base = MAP_FAILED;
+	struct stat st;
+	int fd = -1;
+	if (!sha256_hex_valid(l->sha256) || strcmp(l->sha256, w->sha256) == 0)
+		return;
+	snprintf(rel, sizeof rel, "blobs/%s", l->sha256);
+	if (datadir_path(&l->d->dir, rel, path, sizeof path, err) < 0)
+		goto out;
+	/* stored (and hashed) by this learner a step ago, or checked when the learner read
+	 * it: trusted here; a damaged base gives a delta that fails the worker's check of
+	 * the target's sha256, and the worker fetches the whole blob */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		err_sys(err, errno, "cannot read '%s'", path);
+		goto out;
+	}
+	if ((size_t)st.st_size != size) /* another layout (a resumed checkpoint's dtype) */
+		goto out;
+	if (size && (base = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		err_sys(err, errno, "cannot read '%s'", path);
+		goto out;
+	}
+	if (wdelta_encode(size ? base : "", target, size, l->sha256, w->sha256, &delta, &n,
+		err) < 0)
+		goto out;
+	if (n >= size) /* nothing gained: workers fetch the whole blob */
+		goto out;
+	/* not fsynced: a scratch blob (blobs_put_scratch), recomputable */
+	struct file_atomic f;
+	snprintf(file, sizeof file, "%s/delta", dir);
+	if (file_atomic_open(&f, file, NULL, 0600, err) < 0 ||
+		file_atomic_write(&f, delta, n, err) < 0 || file_atomic_commit(&f, false, err) < 0)
+		goto out;
+	sha256_buffer(delta, n, w->delta);
+	w->delta_size = (int64_t)n;
+out:
+	if (base != MAP_FAILED)
+		munmap(base, size);
+	if (fd >= 0)
+		close(fd);
+	free(delta);
+}
+
 /* learner_start's thread: the step and/or the checkpoint's files, hashed, in the
  * scratch directory; nothing outside it. */
 static void *work(void *arg)
@@ -589,7 +697,7 @@ static void *work(void *arg)
 	struct learner *l = arg;
 	struct learner_work *w = &l->work;
 	struct err *err = &w->err;
-	char dir[DATADIR_PATH_MAX];
+	char dir[DATADIR_PATH_MAX], *bytes = NULL;
 	long steps = l->step + ((w->flags & LEARNER_STEP) != 0);
 	long opt_step = w->flags & LEARNER_SAVE ? (steps > 0 ? steps : 1) : 0;
 	hold(l, getenv("R1FLOW_TEST_LEARNER_HOLD"));
@@ -598,11 +706,16 @@ static void *work(void *arg)
 	if (((w->flags & LEARNER_STEP) && step(l, err) < 0) || cancelled(l, err) < 0 || l->lora ||
 		scratch_dir(l->d, l, dir, sizeof dir, err) < 0 ||
 		checkpoint_save(&l->m, dir, opt_step, err) < 0 ||
-		hash_file(dir, "model.safetensors", w->sha256, &w->size, err) < 0)
+		hash_weights(l, dir, &bytes, err) < 0)
 		goto out;
-	if (opt_step > 0)
+	if (bytes && !cancelled(l, err))
+		make_delta(l, dir, bytes);
+	free(bytes);
+	bytes = NULL;
+	if (opt_step > 0 && !err->code)
 		hash_file(dir, "optimizer.safetensors", w->opt, &w->opt_size, err);
 out:
+	free(bytes);
 	atomic_store(&w->done, 1);
 	wake(l->d);
 	return NULL;
@@ -635,20 +748,20 @@ nomem:
 		(long long)l->stage);
 }
 
-/* A step's new weights: the delta from `prev` workers fetch (deltas.h). Read back in
- * the loop (the thread wrote the file); a failure costs only the delta. */
-static void note_delta(struct daemon *d, struct learner *l, const char *prev)
+/* A step's delta from `prev`, made on the thread (make_delta): adopted as the stage's
+ * delta blob, or, if none was made, the reason logged. */
+static void note_delta(struct daemon *d, struct learner *l, const char *dir, const char *prev)
 {
-	char path[DATADIR_PATH_MAX], *bytes;
-	size_t size;
-	struct err err = { 0 };
-	if (blobs_path(d, l->sha256, path, sizeof path, &err) < 0 ||
-		file_read(path, FILE_READ_ANY, &bytes, &size, &err) < 0) {
-		log_warn("learner of stage %lld: no weights delta: %s", (long long)l->stage, err.msg);
+	struct learner_work *w = &l->work;
+	char path[DATADIR_PATH_MAX + 32];
+	if (w->delta_err.code)
+		log_warn("stage %lld: no weights delta to %.12s (workers fetch it whole): %s",
+			(long long)l->stage, l->sha256, w->delta_err.msg);
+	if (!w->delta[0])
 		return;
-	}
-	deltas_note(d, l->stage, prev, l->sha256, bytes, size);
-	free(bytes);
+	snprintf(path, sizeof path, "%s/delta", dir);
+	deltas_note(d, l->stage, prev, l->sha256, (size_t)w->size, path, w->delta,
+		(size_t)w->delta_size);
 }
 
 int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZE],
@@ -678,7 +791,7 @@ int learner_finish(struct daemon *d, struct learner *l, char prev[SHA256_HEX_SIZ
 	memcpy(prev, l->sha256, SHA256_HEX_SIZE);
 	memcpy(l->sha256, w->sha256, SHA256_HEX_SIZE);
 	if (w->flags & LEARNER_STEP) {
-		note_delta(d, l, prev); /* a step without gradients keeps the sha: no delta */
+		note_delta(d, l, dir, prev); /* a step without gradients keeps the sha: no delta */
 		l->last_norm = w->norm;
 		l->last_lr = w->lr;
 		l->step++;

@@ -7,12 +7,14 @@
  *   learner_resume  weights and moments of a saved checkpoint
  *   learner_start   on the learner's own thread: one optimizer step from the shard
  *                   gradients summed IN SHARD ORDER (never arrival order), clipped to
- *                   the global norm, AdamW at the scheduled LR (LEARNER_STEP); and/or
- *                   the weights and AdamW moments written as the stage's checkpoint
- *                   files (LEARNER_SAVE)
+ *                   the global norm, AdamW at the scheduled LR, the new weights'
+ *                   file hashed and the exact delta from the last ones encoded
+ *                   (LEARNER_STEP); and/or the weights and AdamW moments written as
+ *                   the stage's checkpoint files (LEARNER_SAVE)
  *   learner_finish  back in the loop, once the thread is done: the new weights become
- *                   a blob (learner->sha256) and the exact delta from the last ones
- *                   workers may fetch instead (deltas.h), the step counter moves on,
+ *                   a blob (learner->sha256) and the thread's delta the one workers
+ *                   may fetch instead (deltas.h), both renamed, not read; the step
+ *                   counter moves on,
  *                   a save is recorded as checkpoint (stage, step). With LoRA
  *                   adapters (learner_lora) the thread steps the adapters only, and
  *                   their blob and a save's merged weights are made here, in the loop
@@ -25,7 +27,9 @@
  * model reads, adds and writes gigabytes: seconds): learner_open prepares a learner
  * on a thread, and learner_start runs a step or a save on one. The thread touches the
  * learner's model (weights, gradients, moments) and files in its scratch directory
- * DIR/blobs/tmp/learner-<stage>/ only: no store, no blob index, no daemon state. The
+ * DIR/blobs/tmp/learner-<stage>/ only, and reads the blob of the learner's current
+ * weights (the delta's base; blobs_held keeps it): no store, no blob index, no
+ * daemon state. The
  * loop owns everything else, and learner->step, sha256 and config keep describing
  * the last committed step while a step runs, so a driver may read them. What the
  * thread produced becomes visible in one place, learner_finish, inside a turn: the
@@ -80,6 +84,10 @@ struct learner_work {
 	char sha256[SHA256_HEX_SIZE];  /* the weights' file in the scratch directory */
 	char opt[SHA256_HEX_SIZE];     /* the moments' file (LEARNER_SAVE) */
 	int64_t size, opt_size;
+	char delta[SHA256_HEX_SIZE];   /* the file `delta` from the last weights to these
+	                                  (core/wdelta.h), "" if none was made */
+	int64_t delta_size;
+	struct err delta_err;          /* why none was made, if it failed */
 };
 
 struct learner {
@@ -182,8 +190,10 @@ int learner_lora(struct daemon *d, struct learner *l, const struct lora_config *
 int learner_job_weights(const struct learner *l, json_t *params);
 
 /* Close the learner of `stage`. One whose work is running is told to stop and left
- * to its thread; it is freed when the thread ends (learner_reap), and until then no
- * learner of that stage opens (learner_open fails with EINPROGRESS). */
+ * to its thread; an idle one gets a thread that gives its model's memory back (2 GB
+ * for a 135M model: seconds of unmapping, not for the loop). It is freed when the
+ * thread ends (learner_reap), and until then no learner of that stage opens
+ * (learner_open fails with EINPROGRESS). */
 void learner_close(struct daemon *d, int64_t stage);
 void learner_close_all(struct daemon *d);
 

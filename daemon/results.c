@@ -239,7 +239,7 @@ static int check_ref_lp(struct check *c, const json_t *params, const json_t *r)
 }
 
 static int check_grad(struct check *c, const json_t *params, const json_t *r,
-	const struct msg_frame *blobs, size_t nblobs)
+	const struct msg_frame *blobs, size_t nblobs, const int64_t *nonfinite)
 {
 	static const char *const sums[] = { "loss", "nll_sum", "entropy_sum" };
 	for (size_t i = 0; i < sizeof sums / sizeof *sums; i++)
@@ -289,6 +289,11 @@ static int check_grad(struct check *c, const json_t *params, const json_t *r,
 		return bad(c, "the gradient has %zu bytes, not a whole number of fp32 values",
 			blobs[0].size);
 	}
+	if (nonfinite) { /* uploaded: scanned piece by piece as it came (uploads.h) */
+		if (nonfinite[0] >= 0)
+			return bad(c, "gradient value %lld is not finite", (long long)nonfinite[0]);
+		return 0;
+	}
 	const unsigned char *p = blobs[0].data;
 	for (size_t i = 0; i < blobs[0].size / 4; i++) {
 		uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
@@ -300,7 +305,7 @@ static int check_grad(struct check *c, const json_t *params, const json_t *r,
 }
 
 int results_check(const char *kind, int64_t job, const json_t *params, const json_t *result,
-	const struct msg_frame *blobs, size_t nblobs, struct err *err)
+	const struct msg_frame *blobs, size_t nblobs, const int64_t *nonfinite, struct err *err)
 {
 	struct check c = { kind ? kind : "?", err };
 	if (!json_is_object(result))
@@ -316,6 +321,6 @@ int results_check(const char *kind, int64_t job, const json_t *params, const jso
 	if (strcmp(kind, "reject") == 0)
 		return check_reject(&c, params, result, nblobs);
 	if (strcmp(kind, "grad") == 0)
-		return check_grad(&c, params, result, blobs, nblobs);
+		return check_grad(&c, params, result, blobs, nblobs, nonfinite);
 	return 0;
 }

@@ -21,7 +21,8 @@
  *   grad     loss, nll_sum, entropy_sum finite, tokens an integer >= 0 (and at most
  *            the shard's counted positions); for loss "grpo" kl_sum finite and
  *            clip_count an integer >= 0; exactly one blob frame of 4 × n_params
- *            bytes (the config's parameter count, fp32), every value finite
+ *            bytes (the config's parameter count, fp32), every value finite (from
+ *            the uploads' verdict when it came in PUT pieces: uploads.h)
  *   other    a JSON object (the daemon enqueues no other kind)
  *
  * What is not checked: that the numbers are the right ones. Jobs are deterministic,
@@ -44,8 +45,12 @@
 /* 0 if `result` (NULL: the RESULT had none) and the blob frames blobs[0..nblobs)
  * answer job `job` of `kind` with `params`; else -1 and err (ERR_INVALID) says
  * what is wrong, naming the element ("samples[3].tokens[7]: id 9000 is not below
- * the vocabulary size 264"). */
+ * the vocabulary size 264"). `nonfinite`, unless NULL, is what is known of each
+ * blob's values already: nonfinite[i] the index of blob i's first fp32 value that
+ * is inf or NaN, -1 none (uploads_map's verdict, made as the pieces came); the
+ * gradient's values are then not read here. NULL: blobs that came as frames of the
+ * RESULT, whose values results_check reads itself. */
 int results_check(const char *kind, int64_t job, const json_t *params, const json_t *result,
-	const struct msg_frame *blobs, size_t nblobs, struct err *err);
+	const struct msg_frame *blobs, size_t nblobs, const int64_t *nonfinite, struct err *err);
 
 #endif

@@ -21,6 +21,10 @@ struct upload {
 	struct sha256 hash;              /* of bytes [0, held) */
 	int fd;                          /* -1 once finished */
 	int done;                        /* all bytes in and hashed to sha256 */
+	int64_t nonfinite;               /* first fp32 value of [0, held) that is inf or
+	                                    NaN, -1 none (so far) */
+	uint8_t byte2;                   /* byte 2 of the value at held / 4 when held % 4
+	                                    is 3: a value split across two pieces */
 };
 
 static void unlink_file(struct daemon *d, const char *name)
@@ -95,6 +99,7 @@ static struct upload *start(struct daemon *d, struct upload **list, const struct
 	u->index = index;
 	u->size = size;
 	u->fd = -1;
+	u->nonfinite = -1;
 	memcpy(u->sha256, msg_str(m, "sha256"), SHA256_HEX_SIZE);
 	sha256_init(&u->hash);
 	blobs_result_name(job, epoch, (size_t)index, u->name);
@@ -111,6 +116,41 @@ static struct upload *start(struct daemon *d, struct upload **list, const struct
 	u->next = *list;
 	*list = u;
 	return u;
+}
+
+/* Whether the little-endian fp32 value with bytes 2 and 3 `b2`, `b3` is inf or NaN:
+ * its exponent all ones. */
+static int not_finite(uint8_t b2, uint8_t b3)
+{
+	return (b3 & 0x7f) == 0x7f && (b2 & 0x80);
+}
+
+/* Note the first inf or NaN among the fp32 values of the piece's bytes p[0..n),
+ * which start at byte u->held of the blob (a value may straddle two pieces). Done
+ * here, as the piece goes by, so that checking a gradient's values at its RESULT
+ * (results.h) reads no file in the loop. */
+static void scan(struct upload *u, const uint8_t *p, size_t n)
+{
+	int64_t at = u->held;
+	size_t j = 0;
+	if (u->nonfinite >= 0)
+		return;
+	for (; j < n && (at & 3); j++, at++) { /* the rest of a value begun before */
+		if ((at & 3) == 2)
+			u->byte2 = p[j];
+		else if ((at & 3) == 3 && not_finite(u->byte2, p[j])) {
+			u->nonfinite = at / 4;
+			return;
+		}
+	}
+	for (; j + 4 <= n; j += 4, at += 4)
+		if (not_finite(p[j + 2], p[j + 3])) {
+			u->nonfinite = at / 4;
+			return;
+		}
+	for (; j < n; j++, at++) /* the start of a value the next piece ends */
+		if ((at & 3) == 2)
+			u->byte2 = p[j];
 }
 
 /* Write the piece at u->held; 0 or -1 and err. */
@@ -143,6 +183,7 @@ static int piece(struct daemon *d, struct upload *u, const struct msg *m, struct
 		off += (size_t)w;
 	}
 	sha256_update(&u->hash, f->data, f->size);
+	scan(u, f->data, f->size);
 	u->held += (int64_t)f->size;
 	counters_add(&d->counters, C_UPLOAD_PIECES, 1);
 	if (u->held < u->size)
@@ -199,7 +240,8 @@ void uploads_unmap(struct msg_frame *frames, size_t n)
 }
 
 int uploads_map(struct daemon *d, struct upload **list, int64_t job, int64_t epoch,
-	const json_t *names, struct msg_frame *frames, size_t max, size_t *n, struct err *err)
+	const json_t *names, struct msg_frame *frames, int64_t *nonfinite, size_t max, size_t *n,
+	struct err *err)
 {
 	size_t i;
 	json_t *v;
@@ -217,6 +259,8 @@ int uploads_map(struct daemon *d, struct upload **list, int64_t job, int64_t epo
 		}
 		frames[i].data = NULL;
 		frames[i].size = 0;
+		if (nonfinite)
+			nonfinite[i] = u->nonfinite;
 		if (u->size > 0) {
 			if (blobs_result_path(d, u->name, path, sizeof path, err) < 0)
 				goto fail;

@@ -17,6 +17,15 @@
  * first piece; the blob is at most UPLOADS_MAX_SIZE; and once all `size` bytes are
  * in, they hash to `sha256` (hashed as they arrive, so never read back).
  *
+ * As a piece is written its bytes are also read as little-endian fp32 values (a
+ * value may straddle two pieces) and the first that is inf or NaN is remembered:
+ * results_check refuses a gradient holding one (results.h) from that verdict, so
+ * committing a RESULT reads none of its blobs' bytes in the event loop (a 135M
+ * model's gradient is 0.5 GB: a whole-file pass there held up heartbeats for
+ * seconds). The scan costs less than the piece's hash; blobs of other kinds are
+ * scanned too (the daemon does not know a blob's kind before the RESULT) and the
+ * verdict is then unused.
+ *
  * The list is the broker's, one per worker connection (struct peer). The broker
  * checks the lease before uploads_put; uploads of a lease that ends (RESULT, FAIL,
  * a stale PUT, the worker gone) are dropped with their files. A daemon crash
@@ -25,7 +34,8 @@
  * Primitives
  *   uploads_put      take one PUT, fill the ACK
  *   uploads_map      on RESULT: the finished blobs `uploads` names, mapped read-only
- *                    as frames (for results_check), in order
+ *                    as frames (for results_check), in order, with each one's
+ *                    non-finite verdict
  *   uploads_unmap    undo uploads_map
  *   uploads_forget   forget a lease's uploads, keeping (keep=1) or removing their files
  *   uploads_drop_all a worker left: remove every upload and file
@@ -54,11 +64,13 @@ int uploads_put(struct daemon *d, struct upload **list, const struct msg *m,
 
 /* The blobs of lease (job, epoch) that `names` (a JSON array of sha256s, the
  * RESULT's `uploads`) lists, index i being names[i]: each finished and hashed to its
- * name. Fills frames[0..n) with read-only mappings and result file names (each
- * BLOBS_RESULT_NAME bytes) in `files`. -1 and err (ERR_INVALID) if one is missing
- * or unfinished, or more than `max` are named. */
+ * name. Fills frames[0..n) with read-only mappings (untouched: no page is read here)
+ * and, unless `nonfinite` is NULL, nonfinite[0..n) with the index of each blob's
+ * first fp32 value that is inf or NaN, -1 if it has none. -1 and err (ERR_INVALID)
+ * if one is missing or unfinished, or more than `max` are named. */
 int uploads_map(struct daemon *d, struct upload **list, int64_t job, int64_t epoch,
-	const json_t *names, struct msg_frame *frames, size_t max, size_t *n, struct err *err);
+	const json_t *names, struct msg_frame *frames, int64_t *nonfinite, size_t max, size_t *n,
+	struct err *err);
 void uploads_unmap(struct msg_frame *frames, size_t n);
 
 void uploads_forget(struct daemon *d, struct upload **list, int64_t job, int64_t epoch,

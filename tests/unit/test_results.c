@@ -20,13 +20,16 @@ static json_t *js(const char *text)
 	return v;
 }
 
+/* The uploads' verdict check() passes (results.h): NULL, blobs that came as frames. */
+static const int64_t *verdict;
+
 /* results_check on JSON texts; returns its rc and leaves the reason in *e. */
 static int check(const char *kind, const char *params, const char *result,
 	const struct msg_frame *blobs, size_t nblobs, struct err *e)
 {
 	json_t *p = js(params), *r = result ? js(result) : NULL;
 	*e = (struct err){ 0 };
-	int rc = results_check(kind, 7, p, r, blobs, nblobs, e);
+	int rc = results_check(kind, 7, p, r, blobs, nblobs, verdict, e);
 	json_decref(p);
 	json_decref(r);
 	return rc;
@@ -168,6 +171,18 @@ static void test_results__grad(void)
 	REFUSED("grad", GRAD_PARAMS, GRAD_RESULT(4, 0.1), &right, 1, "is not finite");
 	g[n / 2] = INFINITY;
 	REFUSED("grad", GRAD_PARAMS, GRAD_RESULT(4, 0.1), &right, 1, "is not finite");
+	/* an uploaded gradient: the uploads' verdict decides, the bytes are not read (here
+	 * they hold an inf the verdict does not name: what it says goes) */
+	int64_t none = -1, at5 = 5;
+	verdict = &none;
+	ACCEPTED("grad", GRAD_PARAMS, GRAD_RESULT(4, 0.1), &right, 1);
+	g[n / 2] = 0;
+	verdict = &at5;
+	REFUSED("grad", GRAD_PARAMS, GRAD_RESULT(4, 0.1), &right, 1, "gradient value 5 is not finite");
+	/* the size is still checked against the model's */
+	verdict = &none;
+	REFUSED("grad", GRAD_PARAMS, GRAD_RESULT(4, 0.1), &short_by_one, 1, "the gradient has");
+	verdict = NULL;
 	free(g);
 }
 

@@ -3,16 +3,20 @@
  * a temporary data directory and store: shard gradients summed in shard order give
  * the same weights whatever order the jobs arrive in, a job without a gradient
  * fails naming it, and a step runs on the learner's thread: the learner keeps its
- * committed step and weights until grad_finish commits the step.
+ * committed step and weights until grad_finish commits the step; the step's weights
+ * delta is made on that thread too.
  */
 #include <time.h>
 
 #include "blobs.h"
 #include "daemon.h"
+#include "deltas.h"
+#include "file.h"
 #include "learner.h"
 #include "stage_grad.h"
 #include "store.h"
 #include "test.h"
+#include "wdelta.h"
 
 static char tmp_dir[1024];
 
@@ -33,6 +37,7 @@ static void daemon_close(struct daemon *d)
 {
 	char cmd[1200];
 	learner_shutdown(d);
+	deltas_free(d);
 	store_close(d->store);
 	datadir_close(&d->dir);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
@@ -199,6 +204,56 @@ static void test_stage_grad__a_running_step_shows_nothing_until_finished(void)
 	daemon_close(&d);
 }
 
+/* A step's exact weights delta (deltas.h) is made on the learner's thread: encoded
+ * and written to the scratch directory before the loop's grad_finish, which only
+ * adopts it as the stage's delta; applied to the step's base it gives the new
+ * weights' bytes. */
+static void test_stage_grad__the_delta_is_made_on_the_thread(void)
+{
+	struct daemon d;
+	struct store_job jobs[SHARDS];
+	char text[SHARDS][200], base[SHA256_HEX_SIZE], path[DATADIR_PATH_MAX],
+		file[DATADIR_PATH_MAX + 32], got[SHA256_HEX_SIZE];
+	char *base_bytes, *delta_bytes;
+	size_t base_size, delta_size;
+	void *target;
+	struct err e = { 0 };
+	daemon_open(&d);
+	struct learner *l = learner_new(&d, 1);
+	memcpy(base, l->sha256, sizeof base);
+	grad_jobs(&d, l, (int[]){ 0, 1, 2 }, (int[]){ 0, 1, 2 }, jobs, text);
+	CHECK_MSG(grad_start(&d, l, jobs, SHARDS, 0, &e) == 0, "%s", e.msg);
+	while (!atomic_load(&l->work.done))
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	/* done, not finished: the thread left the delta in the scratch directory */
+	CHECK_MSG(sha256_hex_valid(l->work.delta), "no delta: %s", l->work.delta_err.msg);
+	snprintf(file, sizeof file, "%s/blobs/tmp/learner-1/delta", tmp_dir);
+	CHECK(access(file, F_OK) == 0 && !d.deltas);
+	int rc;
+	while ((rc = grad_finish(&d, l, jobs, SHARDS, base, &e)) == 0)
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	CHECK_MSG(rc == 1, "%s", e.msg);
+	CHECK(access(file, F_OK) != 0); /* adopted: renamed into blobs/ */
+	const struct delta *x = d.deltas;
+	CHECK(x && x->stage == 1 && !x->next && !strcmp(x->base, base) &&
+		!strcmp(x->target, l->sha256) && x->size < x->full);
+	/* blobs_path hashes the file: the delta blob's bytes are its name's */
+	CHECK_MSG(blobs_path(&d, x->blob, path, sizeof path, &e) == 0, "%s", e.msg);
+	CHECK(file_read(path, FILE_READ_ANY, &delta_bytes, &delta_size, &e) == 0 &&
+		delta_size == x->size);
+	CHECK_MSG(blobs_path(&d, base, path, sizeof path, &e) == 0, "%s", e.msg);
+	CHECK(file_read(path, FILE_READ_ANY, &base_bytes, &base_size, &e) == 0 &&
+		base_size == x->full);
+	CHECK_MSG(wdelta_apply(delta_bytes, delta_size, base_bytes, base_size, &target, &e) == 0,
+		"%s", e.msg);
+	sha256_buffer(target, base_size, got);
+	CHECK_MSG(!strcmp(got, l->sha256), "the delta gives %s, not %s", got, l->sha256);
+	free(target);
+	free(base_bytes);
+	free(delta_bytes);
+	daemon_close(&d);
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, (struct test_case[]){
@@ -206,5 +261,6 @@ int main(int argc, char **argv)
 		TEST(test_stage_grad__sums_in_the_order_given),
 		TEST(test_stage_grad__a_job_without_a_gradient_is_named),
 		TEST(test_stage_grad__a_running_step_shows_nothing_until_finished),
+		TEST(test_stage_grad__the_delta_is_made_on_the_thread),
 		{ 0 } });
 }

@@ -520,18 +520,19 @@ int learner_resume(struct daemon *d, struct learner *l, const char *sha256, cons
 	return 0;
 }
 
-/* The test knob's file: -1 if there is none, else the step it lets go up to (0 when
- * it names none). */
-static long hold_upto(const char *path)
+/* The test knob's file: -1 if there is none or it holds another stage than `stage`,
+ * else the step it lets go up to (0 when it names none). */
+static long hold_upto(const char *path, int64_t stage)
 {
-	long upto = 0;
+	long upto = 0, only;
 	FILE *f = path && *path ? fopen(path, "r") : NULL;
 	if (!f)
 		return -1;
-	if (fscanf(f, "%ld", &upto) != 1)
-		upto = 0;
+	int n = fscanf(f, "%ld %ld", &upto, &only);
 	fclose(f);
-	return upto;
+	if (n < 1)
+		return 0;
+	return n == 2 && only != stage ? -1 : upto;
 }
 
 /* The test knob (learner.h): wait while `path` holds this step, saying so in
@@ -541,7 +542,7 @@ static void hold(struct learner *l, const char *path)
 	char held[DATADIR_PATH_MAX + 8];
 	long step = l->step + 1, upto;
 	int waited = 0;
-	while (!atomic_load(&l->work.cancel) && (upto = hold_upto(path)) >= 0 && step > upto) {
+	while (!atomic_load(&l->work.cancel) && (upto = hold_upto(path, l->stage)) >= 0 && step > upto) {
 		if (!waited) {
 			snprintf(held, sizeof held, "%s.held", path);
 			FILE *f = fopen(held, "w");

@@ -47,7 +47,8 @@
  * thread of learner_start for step s waits, before any work, while the file PATH
  * exists and does not hold a number >= s (an empty file holds every step; "2" lets
  * steps 1 and 2 go and holds step 3), and shows that it waits by writing "STAGE s" to
- * PATH.held (removed when it goes on). Tests use it to act while a step is in
+ * PATH.held (removed when it goes on); "3 7" holds only stage 7, at step 4 (the other
+ * stages' learners go on). Tests use it to act while a step is in
  * progress (tests/integration/test_learner_thread.sh); it changes no result.
  */
 #ifndef R1_LEARNER_H

@@ -41,6 +41,7 @@
 #include "datadir.h"
 #include "log.h"
 #include "outbox.h"
+#include "sha256.h"
 #include "sock.h"
 #include "store.h"
 
@@ -98,6 +99,13 @@ struct daemon {
 	int learner_wake[2];       /* pipe: a learner's thread ended (learner.h) */
 	int learner_wake_ready;    /* learner_wake was made */
 	struct delta *deltas;      /* each training stage's latest weights delta (deltas.h) */
+	struct {                   /* the last model.checkpoint directory stored as a blob
+	                            * (stage_initial_weights): its files' stat signature */
+		char dir[DATADIR_PATH_MAX];
+		uint64_t sig;
+		char sha256[SHA256_HEX_SIZE];
+		size_t size;
+	} imported;
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */

@@ -7,7 +7,8 @@
 # every stage runs on its ids: the packed sequences hold ids past the byte range. The
 # exported directory carries the tokenizer files, `r1flow tokenize` gives the same
 # ids from it as from the original files, and an eval of the exported directory in a
-# second pipeline gives exactly the figures of the first pipeline's eval.
+# second pipeline gives exactly the figures of the first pipeline's eval (the directory
+# read and stored once for its two stages).
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -108,8 +109,13 @@ datasets:
 template: "{prompt}\n<think>"
 stages:
   - {name: ev, kind: eval, dataset: test, samples: 2, max_new_tokens: 12}
+  - {name: ev_again, kind: eval, dataset: test, samples: 1, max_new_tokens: 4, needs: [ev]}
 SPEC
 r1rc run "$T/re.yaml" --data "$T/data2" --workers 1 --plain; expect_rc 0 "run (exported model)"
+# two stages start from the directory: it is read and stored once (the daemon keeps
+# its files' signature), not once per stage
+n=$(cat "$T"/data2/logs/*.log | grep -c "model.checkpoint '$T/exported' stored as blob" || true)
+[[ $n == 1 ]] || fail "the model directory was stored $n times for two stages, not once"
 grep -E "^ev +- " "$T/out" | sed 's/^ev  *-  *//' >"$T/ev2"
 cmp -s "$T/ev1" "$T/ev2" || fail "the exported model evaluates differently: $(cat "$T/ev1") vs $(cat "$T/ev2")"
 # ... and the same samples: tokens, texts and every token's log-probability

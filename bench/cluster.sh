@@ -15,11 +15,18 @@
 #   dispatch  JOBS_PER_WORKER × N jobs with no work and no blobs: committed jobs/s and
 #             the daemon's CPU time per job (utime + stime from /proc)
 #
+# Each N runs twice: workers that fetch every blob from the daemon (the baseline,
+# mode "daemon"), then workers with --peer-listen on tcp loopback (CURVE, a fresh
+# key each) that fetch from each other on the relay tree the daemon plans (mode
+# "peers", docs/protocol.md "Peer fetch"); the ratio of the daemon's blob bytes
+# per step to the blob's size is the figure: N without peers, about 1 with them.
+#
 #   bench/cluster.sh [N...]            worker counts (default: 64 256)
 #   BUILD=dir STEPS=3 BLOB_MB=16 RESULT_KB=1024 COMPUTE_MS=500 JOBS_PER_WORKER=40
+#   MODES="daemon peers"
 # Disk: each worker has its own cache (as on separate machines): N × STEPS × BLOB_MB.
-# Last line: cluster N=... daemon_bytes_per_step_ratio=... (one pair per N), the first
-# N's ratio also as daemon_bytes_per_step_64 when N is 64.
+# Last line: cluster N=... daemon_bytes_per_step_ratio=... peers_ratio=... (one group
+# per N), and daemon_bytes_per_step_64 (with peers) when N is 64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -28,6 +35,7 @@ BLOB_MB=${BLOB_MB:-16}
 RESULT_KB=${RESULT_KB:-1024}
 COMPUTE_MS=${COMPUTE_MS:-500}
 JOBS_PER_WORKER=${JOBS_PER_WORKER:-40}
+read -r -a MODES <<<"${MODES:-daemon peers}"
 COUNTS=("$@")
 (( ${#COUNTS[@]} )) || COUNTS=(64 256)
 
@@ -70,9 +78,12 @@ pct() { # PERCENT: nearest rank over the file of numbers on stdin
 }
 
 echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cpus; blob ${BLOB_MB} MB, result ${RESULT_KB} KiB, compute ${COMPUTE_MS} ms, $STEPS steps"
-printf '# %6s %10s %12s %12s %10s %10s %14s %12s\n' workers step_ms daemon_MB/step ratio_blob sched_p50 sched_p99 dispatch_jobs/s cpu_us/job
+printf '# %6s %6s %10s %12s %12s %10s %10s %14s %12s %10s\n' workers mode step_ms daemon_MB/step ratio_blob sched_p50 sched_p99 dispatch_jobs/s cpu_us/job redirects
 summary=""
 for N in "${COUNTS[@]}"; do
+for MODE in "${MODES[@]}"; do
+	PEER_ARGS=()
+	[[ $MODE == peers ]] && PEER_ARGS=(--peer-listen 'tcp://127.0.0.1:0')
 	DATA=$T/data$N
 	mkdir -p "$DATA"
 	ctl() { "$B/tests/ctl" --timeout 60000 "$DATA" "$1"; }
@@ -86,17 +97,17 @@ for N in "${COUNTS[@]}"; do
 	EP=$(sed -n "s/.*listening for worker clients on '\(tcp:[^']*\)' (CURVE).*/\1/p" "$T/daemon.log" | tail -n 1)
 	[[ $EP == tcp://127.0.0.1:* ]] || die "no CURVE tcp endpoint in the daemon's log"
 	# one key per worker, as for N machines
-	mkdir -m 700 -p "$T/keys$N"
+	mkdir -m 700 -p "$T/keys$N$MODE"
 	for i in $(seq 1 "$N"); do
-		"$B/cli/r1flow" keygen --out "$T/keys$N/w$i" >/dev/null 2>&1 || die "keygen w$i"
-		echo "worker w$i $(cat "$T/keys$N/w$i.pub")"
+		"$B/cli/r1flow" keygen --out "$T/keys$N$MODE/w$i" >/dev/null 2>&1 || die "keygen w$i"
+		echo "worker w$i $(cat "$T/keys$N$MODE/w$i.pub")"
 	done >>"$DATA/keys/allowlist"
 	kill -HUP "$DAEMON"
 	wait_for 10 grep -q "$N worker and 0 control key(s)" "$T/daemon.log"
 	for i in $(seq 1 "$N"); do
 		"$B/workers/r1flow-worker" --connect "$EP" --server-key "$DATA/keys/server.pub" \
-			--key "$T/keys$N/w$i.key" --name "w$i" --slots 1 --threads 1 \
-			--cache "$T/cache$N/w$i" --log-level warn >>"$T/workers$N.log" 2>&1 & PIDS+=("$!")
+			--key "$T/keys$N$MODE/w$i.key" --name "w$i" --slots 1 --threads 1 \
+			--cache "$T/cache$N/w$i" --log-level warn "${PEER_ARGS[@]}" >>"$T/workers$N.log" 2>&1 & PIDS+=("$!")
 	done
 	wait_for 120 bash -c "[[ \$('$B/tests/ctl' '$DATA' '{\"op\":\"status\"}' | sed -n 's/.*\"workers\":\([0-9]*\),.*/\1/p') == $N ]]"
 
@@ -132,12 +143,21 @@ for N in "${COUNTS[@]}"; do
 	jps=$(( J * 1000 / (t1 - t0 > 0 ? t1 - t0 : 1) ))
 	cpu_us=$(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / J ))
 
-	printf '# %6d %10d %12.1f %12s %8s ms %7s ms %14d %12d\n' "$N" "$step_ms" \
-		"$(awk -v a="$per_step" 'BEGIN { print a / 1048576 }')" "$ratio" "$s50" "$s99" "$jps" "$cpu_us"
-	summary+=" N=$N daemon_bytes_per_step_ratio=$ratio"
-	(( N == 64 )) && summary+=" daemon_bytes_per_step_64=$ratio"
+	redirects=$(counter peer_redirects); fallbacks=$(counter peer_failures)
+	printf '# %6d %6s %10d %12.1f %12s %8s ms %7s ms %14d %12d %10s\n' "$N" "$MODE" "$step_ms" \
+		"$(awk -v a="$per_step" 'BEGIN { print a / 1048576 }')" "$ratio" "$s50" "$s99" "$jps" "$cpu_us" \
+		"${redirects:-0}"
+	(( ${fallbacks:-0} == 0 )) || echo "#        $fallbacks fetch(es) from peers fell back to the daemon"
+	if [[ $MODE == peers ]]; then
+		summary+=" N=$N peers_ratio=$ratio"
+		(( N == 64 )) && summary+=" daemon_bytes_per_step_64=$ratio"
+	else
+		summary+=" N=$N daemon_bytes_per_step_ratio=$ratio"
+	fi
 	stop_all
 	rm -rf "$T/cache$N" "$DATA"
 done
+done
 echo "# ratio_blob: blob bytes the daemon sent per step ÷ the blob's size (1 = each byte once; N = every worker fetched it from the daemon)"
+echo "# mode daemon: every worker fetches from the daemon; peers: --peer-listen, the relay tree (redirects: FETCHes sent to a peer)"
 echo "cluster$summary"

@@ -23,7 +23,7 @@
 #
 #   bench/cluster.sh [N...]            worker counts (default: 64 256)
 #   BUILD=dir STEPS=3 BLOB_MB=16 RESULT_KB=1024 COMPUTE_MS=500 JOBS_PER_WORKER=40
-#   MODES="daemon peers"
+#   MODES="daemon peers"  KEEP=1 (keep the logs in the temporary directory)
 # Disk: each worker has its own cache (as on separate machines): N × STEPS × BLOB_MB.
 # Last line: cluster N=... daemon_bytes_per_step_ratio=... peers_ratio=... (one group
 # per N), and daemon_bytes_per_step_64 (with peers) when N is 64.
@@ -56,7 +56,7 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	if [[ $rc -ne 0 && -f $T/daemon.log ]]; then echo "---- daemon.log"; tail -n 20 "$T/daemon.log"; fi
-	rm -rf "$T"
+	if [[ -n ${KEEP:-} ]]; then echo "# kept $T"; else rm -rf "$T"; fi
 	exit "$rc"
 }
 trap cleanup EXIT INT TERM
@@ -155,7 +155,7 @@ for MODE in "${MODES[@]}"; do
 		summary+=" N=$N daemon_bytes_per_step_ratio=$ratio"
 	fi
 	stop_all
-	rm -rf "$T/cache$N" "$DATA"
+	[[ -n ${KEEP:-} ]] || rm -rf "$T/cache$N" "$DATA"
 done
 done
 echo "# ratio_blob: blob bytes the daemon sent per step ÷ the blob's size (1 = each byte once; N = every worker fetched it from the daemon)"

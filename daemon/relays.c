@@ -164,9 +164,11 @@ int relays_route(struct relays *r, const char *sha, int64_t worker, struct relay
 	struct relay_worker *me = find_worker(r, worker);
 	struct relay_stream *st = stream_slot(r, sha);
 	st->used = ++r->clock;
-	if (find_node(st, worker)) {
+	if (!me || !*me->endpoint || find_node(st, worker)) {
+		/* a worker that announced no peer endpoint may not follow redirects (another
+		 * implementation); one fetching again is never sent under its own subtree */
 		st->direct++;
-		return 0; /* fetching again: never under its own subtree */
+		return 0;
 	}
 	struct relay_node *best = NULL;
 	struct relay_worker *server = NULL;
@@ -177,14 +179,13 @@ int relays_route(struct relays *r, const char *sha, int64_t worker, struct relay
 			if (nd->failed || nd->children >= RELAYS_FANOUT || (best && nd->depth >= best->depth) ||
 				!(w = find_worker(r, nd->worker)) || !*w->endpoint)
 				continue;
-			if (*w->key && (!me || !*me->user))
+			if (*w->key && !*me->user)
 				continue; /* a tcp server admits only keys the daemon knows */
 			best = nd;
 			server = w;
 		}
 	int depth = best ? best->depth + 1 : 0;
-	if (me && *me->endpoint)
-		add_node(st, worker, depth); /* may move st->nodes: best is not used after */
+	add_node(st, worker, depth); /* may move st->nodes: best is not used after */
 	if (!server) {
 		st->direct++;
 		return 0;

@@ -19,7 +19,10 @@
  *   relays_route    a FETCH at offset 0 of stream `sha` from `worker`: 1 and the
  *                   server in *out (redirect), or 0 (serve it yourself). Either way
  *                   a worker with a peer endpoint becomes a node of the stream's
- *                   tree (it will hold the stream, so it can serve it next).
+ *                   tree (it will hold the stream, so it can serve it next). Only
+ *                   workers that announced a peer endpoint are redirected: that is
+ *                   how a worker says it follows redirects (another implementation
+ *                   of the protocol may not).
  *   relays_failed   the worker's fetch from `server` failed (dead, stalled, error):
  *                   that server is not planned again for this stream
  *

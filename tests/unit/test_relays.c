@@ -87,17 +87,20 @@ static void test_relays__tcp_servers_need_a_known_key(void)
 	struct relays *r = relays_new();
 	struct relay_plan plan;
 	relays_ready(r, 1, "s", "s", 1, "tcp://127.0.0.1:4000", KEY_S, KEY_U);
-	relays_ready(r, 2, "nokey", "n", 1, "", "", "");        /* ipc daemon link, no key */
-	relays_ready(r, 3, "keyed", "k", 1, "", "", KEY_U);     /* fetches only */
+	relays_ready(r, 2, "nokey", "n", 1, "ipc:///tmp/p/n", "", ""); /* on ipc: no key */
+	relays_ready(r, 3, "keyed", "k", 1, "tcp://127.0.0.1:4001", KEY_S, KEY_U);
+	relays_ready(r, 4, "plain", "p", 1, "", "", KEY_U);     /* announced no endpoint */
 	CHECK(relays_route(r, SHA_A, 1, &plan) == 0);
 	CHECK(relays_route(r, SHA_A, 2, &plan) == 0);           /* the daemon serves it */
 	CHECK(relays_route(r, SHA_A, 3, &plan) == 1 && plan.server == 1);
 	CHECK(!strcmp(plan.key, KEY_S) && !strcmp(plan.admit, KEY_U));
 	CHECK(plan.ident_size == 1 && plan.ident[0] == 's');
+	/* a worker that announced no endpoint may not follow redirects */
+	CHECK(relays_route(r, SHA_A, 4, &plan) == 0);
 	size_t nodes;
 	int direct;
 	relays_stat(r, SHA_A, &nodes, &direct);
-	CHECK(nodes == 1 && direct == 2); /* workers without an endpoint serve nobody */
+	CHECK(nodes == 3 && direct == 3);
 	relays_free(r);
 }
 

@@ -47,7 +47,7 @@
 #define PEER_ADMIT_MAX   4096   /* admitted keys remembered (oldest forgotten first) */
 #define PEER_WAIT_MAX    256    /* FETCHes held for bytes not received yet */
 #define PEER_ZAP_MAX     64     /* handshakes held for their ADMIT */
-#define PEER_ZAP_HOLD_MS 2000
+#define PEER_ZAP_HOLD_MS 5000
 #define PEER_ENDPOINT    256
 
 /* A stream the worker receives or holds in memory. */

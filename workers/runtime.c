@@ -89,6 +89,8 @@ struct io {
 	struct exchange *parked;        /* a finished job whose RESULT waits for `up` */
 	struct peer_server peers;       /* --peer-listen: blobs served to workers (peer.h) */
 	void *peer;                     /* DEALER to the peer serving the stream; NULL: daemon */
+	void *peer_mon;                 /* PAIR: its monitor (a lost or refused connection) */
+	unsigned peer_seq;              /* names the monitor's inproc endpoint */
 	char peer_name[130];
 	int64_t peer_heard;             /* last CHUNK from it (or the redirect) */
 	int64_t fetch_chunk;            /* bytes asked per FETCH */
@@ -317,6 +319,10 @@ static int io_send(struct io *io, struct msg *m)
 
 static void peer_close(struct io *io)
 {
+	if (io->peer_mon) {
+		zmq_socket_monitor(io->peer, NULL, 0);
+		sock_close(&io->peer_mon);
+	}
 	sock_close(&io->peer);
 	*io->peer_name = '\0';
 }
@@ -489,6 +495,7 @@ static void feed(struct io *io)
 }
 
 #define FETCH_WINDOW 4 /* FETCHes in flight: a blob streams without a round trip per chunk */
+#define PEER_STALL_WINDOWS 3 /* a peer silent this many liveness windows is given up */
 
 static void peer_fallback(struct io *io, const char *why);
 
@@ -570,9 +577,20 @@ static void peer_connect(struct io *io, const json_t *peer)
 	if (key)
 		snprintf(server.z85, sizeof server.z85, "%s", key);
 	/* FETCHes queue until the connection is up (sock_open's DEALERs queue nothing) */
+	/* a monitor, so that a peer that dies (its connection drops) or refuses our key
+	 * is given up at once, not after a silent window */
+	char mon[64];
+	int linger = 0;
+	snprintf(mon, sizeof mon, "inproc://r1flow-peer-%u", ++io->peer_seq);
 	if (!(io->peer = sock_open(io->zctx, ZMQ_DEALER, &opts, &err)) ||
 		zmq_setsockopt(io->peer, ZMQ_IMMEDIATE, &off, sizeof off) < 0 ||
 		(key && curve_client_setup(io->peer, &server, &io->secret, &err) < 0) ||
+		zmq_socket_monitor(io->peer, mon, ZMQ_EVENT_DISCONNECTED |
+			ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+			ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0 ||
+		!(io->peer_mon = zmq_socket(io->zctx, ZMQ_PAIR)) ||
+		zmq_setsockopt(io->peer_mon, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+		zmq_connect(io->peer_mon, mon) < 0 ||
 		sock_connect(io->peer, ep, &err) < 0) {
 		peer_fallback(io, *err.msg ? err.msg : zmq_strerror(errno));
 		return;
@@ -915,6 +933,24 @@ static void read_peer(struct io *io)
 	}
 }
 
+/* The peer connection's monitor: it dropped, or the peer refused us. */
+static void read_peer_monitor(struct io *io)
+{
+	zmq_msg_t ev, addr;
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	if (zmq_msg_recv(&ev, io->peer_mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&ev) &&
+		zmq_msg_recv(&addr, io->peer_mon, 0) >= 0 && zmq_msg_size(&ev) >= 2) {
+		uint16_t event;
+		memcpy(&event, zmq_msg_data(&ev), sizeof event);
+		peer_fallback(io, event == ZMQ_EVENT_DISCONNECTED ? "connection lost" :
+			event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "it refused this worker's key" :
+			"handshake failed");
+	}
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+}
+
 /* What the peer server may serve besides the cache: the stream coming in now (the
  * blob's fill file, or a delta in memory) and the last delta. */
 static size_t peer_sources(const struct io *io, struct peer_source src[2])
@@ -1045,7 +1081,9 @@ static void timers(struct io *io)
 {
 	int64_t window = (int64_t)io->s->heartbeat_ms * io->s->liveness;
 	char why[128];
-	if (io->peer && io->now - io->peer_heard > window) { /* dead, stalled or refused us */
+	/* a dead peer or one that refused us is seen by the monitor; silence is a peer that
+	 * is wedged, or waits for its own upstream: give the chain above it time */
+	if (io->peer && io->now - io->peer_heard > PEER_STALL_WINDOWS * window) {
 		snprintf(why, sizeof why, "no CHUNK for %lld ms", (long long)(io->now - io->peer_heard));
 		peer_fallback(io, why);
 	}
@@ -1085,8 +1123,8 @@ static long poll_timeout(const struct io *io)
 		break;
 	}
 	}
-	if (io->peer && io->peer_heard + window + 1 < due)
-		due = io->peer_heard + window + 1;
+	if (io->peer && io->peer_heard + PEER_STALL_WINDOWS * window + 1 < due)
+		due = io->peer_heard + PEER_STALL_WINDOWS * window + 1;
 	long serve = peer_server_timeout(&io->peers, io->now);
 	if (serve >= 0 && io->now + serve < due)
 		due = io->now + serve;
@@ -1211,8 +1249,10 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 		int n = io.dealer ? 3 : 2, extra = 3;
 		if (!io.dealer) /* keep slot 2 for the daemon: the others follow it */
 			items[2] = (zmq_pollitem_t){ NULL, -1, 0, 0 };
-		if (io.peer)
+		if (io.peer) {
 			items[extra++] = (zmq_pollitem_t){ io.peer, 0, ZMQ_POLLIN, 0 };
+			items[extra++] = (zmq_pollitem_t){ io.peer_mon, 0, ZMQ_POLLIN, 0 };
+		}
 		extra += peer_server_items(&io.peers, items + extra);
 		long timeout = poll_timeout(&io);
 		if (zmq_poll(items, extra, timeout) < 0 && errno != EINTR) {
@@ -1243,8 +1283,12 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 			link_ready(&io);
 		if (n == 3 && io.dealer && (items[2].revents & ZMQ_POLLIN))
 			read_daemon(&io);
+		void *mon = io.peer_mon;
 		if (io.peer && items[3].socket == io.peer && (items[3].revents & ZMQ_POLLIN))
 			read_peer(&io);
+		if (io.peer && io.peer_mon == mon && items[4].socket == mon &&
+			(items[4].revents & ZMQ_POLLIN))
+			read_peer_monitor(&io);
 		timers(&io);
 		if (io.peers.router) {
 			struct peer_source src[2];

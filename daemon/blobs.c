@@ -443,4 +443,5 @@ void blobs_fetch(struct daemon *d, int64_t worker, const char *name, const struc
 		return;
 	}
 	counters_add(&d->counters, C_BLOB_BYTES_SENT, out->nblobs ? (int64_t)out->blobs[0].size : 0);
+	d->turn_bytes += out->nblobs ? (int64_t)out->blobs[0].size : 0;
 }

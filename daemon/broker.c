@@ -761,6 +761,7 @@ static void on_put(struct daemon *d, struct peer *p, const struct msg *m)
 		return;
 	}
 	counters_add(&d->counters, C_BLOB_BYTES_RECEIVED, m->nblobs ? (int64_t)m->blobs[0].size : 0);
+	d->turn_bytes += m->nblobs ? (int64_t)m->blobs[0].size : 0;
 	if (uploads_put(d, &p->uploads, m, &ack, &err) < 0) {
 		log_warn("job %lld: upload from worker '%s' dropped: %s", (long long)job, p->name,
 			err.msg);

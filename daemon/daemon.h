@@ -93,6 +93,7 @@ struct daemon {
 	int learner_wake[2];       /* pipe: a learner's thread ended (learner.h) */
 	int learner_wake_ready;    /* learner_wake was made */
 	struct relays *relays;     /* the peer-fetch plan (relays.h) */
+	int64_t turn_bytes;        /* blob bytes this turn served or wrote (loop.h) */
 	struct delta *deltas;      /* each training stage's latest weights delta (deltas.h) */
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;

@@ -14,7 +14,8 @@
 #       twice (blob_bytes_sent), the rest goes worker to worker (peer_redirects).
 #   (e) the pipeline of (a) on the 3 workers of (d), with peers, one of them
 #       killed -9 while another fetches weights from it (and a new worker
-#       started): the same final checkpoint sha256 as (a).
+#       started): the same final checkpoint sha256 as (a), and the daemon sent at
+#       most twice the blob bytes it sent the 1 worker of (a).
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
@@ -177,4 +178,5 @@ log "(e) $victim killed -9 while $fetcher fetched weights from it; E started"
 finish_pipeline peers
 [[ $SHA == "$REF" ]] || fail "(e) with peers and a killed relay: base $SHA, without peers $REF"
 sent=$(( $(counters_field blob_bytes_sent) - sent0 ))
+(( sent <= 2 * REF_BYTES )) || fail "(e) the daemon sent $sent blob bytes to 3 peer workers, 1 worker without peers got $REF_BYTES"
 log "(e) base $SHA as in (a); the daemon sent $sent blob bytes (1 worker without peers: $REF_BYTES); $(counters_field peer_redirects) redirects, $(counters_field peer_failures) peer failures"

@@ -1240,7 +1240,7 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 			rc = 0;
 			break;
 		}
-		zmq_pollitem_t items[6] = {
+		zmq_pollitem_t items[8] = { /* daemon link, peer link + monitor, peer server x2 */
 			{ io.pair, 0, ZMQ_POLLIN, 0 },
 			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
 			{ io.dealer, 0, (short)(ZMQ_POLLIN |

@@ -60,7 +60,7 @@ cleanup() {
 	trap - EXIT
 	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	if [[ $rc -ne 0 && -f $T/daemon.log ]]; then echo "---- daemon.log"; tail -n 20 "$T/daemon.log"; fi
+	if [[ $rc -ne 0 && -n ${DLOG:-} && -f $DLOG ]]; then echo "---- ${DLOG##*/}"; tail -n 20 "$DLOG"; fi
 	if [[ -n ${KEEP:-} ]]; then echo "# kept $T"; else rm -rf "$T"; fi
 	exit "$rc"
 }
@@ -90,6 +90,7 @@ for MODE in "${MODES[@]}"; do
 	PEER_ARGS=()
 	[[ $MODE == peers ]] && PEER_ARGS=(--peer-listen 'tcp://127.0.0.1:0')
 	DATA=$T/data$N
+	DLOG=$T/daemon-$N-$MODE.log   # one per daemon: the waits below grep it
 	mkdir -p "$DATA"
 	ctl() { "$B/tests/ctl" --timeout 60000 "$DATA" "$1"; }
 	sql() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$DATA/r1flow.db" "$1"; }
@@ -97,9 +98,9 @@ for MODE in "${MODES[@]}"; do
 	done_jobs() { sql "SELECT count(*) FROM jobs WHERE state = 'done'"; }
 
 	"$B/daemon/r1flowd" --data "$DATA" --listen 'tcp://127.0.0.1:*' --stats-ms 0 --max-attempts 20 \
-		>>"$T/daemon.log" 2>&1 & DAEMON=$!; PIDS+=("$DAEMON")
+		>>"$DLOG" 2>&1 & DAEMON=$!; PIDS+=("$DAEMON")
 	wait_for 10 ctl '{"op":"ops"}'
-	EP=$(sed -n "s/.*listening for worker clients on '\(tcp:[^']*\)' (CURVE).*/\1/p" "$T/daemon.log" | tail -n 1)
+	EP=$(sed -n "s/.*listening for worker clients on '\(tcp:[^']*\)' (CURVE).*/\1/p" "$DLOG" | tail -n 1)
 	[[ $EP == tcp://127.0.0.1:* ]] || die "no CURVE tcp endpoint in the daemon's log"
 	# one key per worker, as for N machines
 	mkdir -m 700 -p "$T/keys$N$MODE"
@@ -108,7 +109,7 @@ for MODE in "${MODES[@]}"; do
 		echo "worker w$i $(cat "$T/keys$N$MODE/w$i.pub")"
 	done >>"$DATA/keys/allowlist"
 	kill -HUP "$DAEMON"
-	wait_for 10 grep -q "$N worker and 0 control key(s)" "$T/daemon.log"
+	wait_for 10 grep -q "$N worker and 0 control key(s)" "$DLOG"
 	for i in $(seq 1 "$N"); do
 		nice -n "$WORKER_NICE" "$B/workers/r1flow-worker" --connect "$EP" --server-key "$DATA/keys/server.pub" \
 			--key "$T/keys$N$MODE/w$i.key" --name "w$i" --slots 1 --threads 1 \

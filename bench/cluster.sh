@@ -89,7 +89,7 @@ for N in "${COUNTS[@]}"; do
 for MODE in "${MODES[@]}"; do
 	PEER_ARGS=()
 	[[ $MODE == peers ]] && PEER_ARGS=(--peer-listen 'tcp://127.0.0.1:0')
-	DATA=$T/data$N
+	DATA=$T/data$N-$MODE
 	DLOG=$T/daemon-$N-$MODE.log   # one per daemon: the waits below grep it
 	mkdir -p "$DATA"
 	ctl() { "$B/tests/ctl" --timeout 60000 "$DATA" "$1"; }

@@ -24,7 +24,7 @@
 #   bench/cluster.sh [N...]            worker counts (default: 64 256)
 #   BUILD=dir STEPS=3 BLOB_MB=16 RESULT_KB=1024 COMPUTE_MS=500 JOBS_PER_WORKER=40
 #   MODES="daemon peers"  KEEP=1 (keep the logs in the temporary directory)  WORKER_NICE=10
-#   LIVENESS=3
+#   LIVENESS=10 (3 is the daemon's default: at 256 workers on 2 cores, starved workers miss it)
 # Disk: each worker has its own cache (as on separate machines): N × STEPS × BLOB_MB.
 # Last line: cluster N=... daemon_bytes_per_step_ratio=... peers_ratio=... (one group
 # per N), and daemon_bytes_per_step_64 (with peers) when N is 64.
@@ -45,7 +45,7 @@ read -r -a MODES <<<"${MODES:-daemon peers}"
 # retried more often than by default. LIVENESS (heartbeat intervals, both sides)
 # stretches the window in which a starved process still counts as alive.
 WORKER_NICE=${WORKER_NICE:-10}
-LIVENESS=${LIVENESS:-3}
+LIVENESS=${LIVENESS:-10}
 COUNTS=("$@")
 (( ${#COUNTS[@]} )) || COUNTS=(64 256)
 

@@ -27,7 +27,9 @@
  * private (like the daemon's, mode 0700).
  *
  * R1FLOW_TEST_PEER_SLOW_MS=N (tests only): at most one CHUNK per N ms, so a test
- * can kill a relay in the middle of a transfer.
+ * can kill a relay in the middle of a transfer; with R1FLOW_TEST_FETCH_CHUNK=BYTES
+ * (runtime.c: the fetcher asks for pieces of BYTES, from the daemon and peers alike)
+ * a small model's weights take many CHUNKs.
  *
  * The I/O thread only (runtime.c): peer_server_items adds the sockets to its poll,
  * peer_server_run answers what it can after each wake-up (and whenever the stream

@@ -364,3 +364,63 @@ long peer_server_timeout(const struct peer_server *ps, int64_t now)
 	}
 	return t;
 }
+
+int peer_link_open(void *zctx, const char *endpoint, const char *key,
+	const struct curve_key *secret, unsigned seq, void **sock, void **mon, struct err *err)
+{
+	struct curve_key server = { "" };
+	struct sock_opts opts = { .reconnect_ms = 100, .reconnect_max_ms = 1000 };
+	char name[64];
+	int off = 0, linger = 0;
+	*sock = *mon = NULL;
+	if (key)
+		snprintf(server.z85, sizeof server.z85, "%s", key);
+	snprintf(name, sizeof name, "inproc://r1flow-peer-%u", seq);
+	/* sock_open's DEALERs queue nothing without a connection: these must */
+	if (!(*sock = sock_open(zctx, ZMQ_DEALER, &opts, err)) ||
+		(key && curve_client_setup(*sock, &server, secret, err) < 0))
+		goto fail;
+	if (zmq_setsockopt(*sock, ZMQ_IMMEDIATE, &off, sizeof off) < 0 ||
+		zmq_socket_monitor(*sock, name, ZMQ_EVENT_DISCONNECTED |
+			ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+			ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0 ||
+		!(*mon = zmq_socket(zctx, ZMQ_PAIR)) ||
+		zmq_setsockopt(*mon, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+		zmq_connect(*mon, name) < 0) {
+		err_set(err, ERR_IO, "cannot connect to peer '%s': %s", endpoint, zmq_strerror(errno));
+		goto fail;
+	}
+	if (sock_connect(*sock, endpoint, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	peer_link_close(sock, mon);
+	return -1;
+}
+
+const char *peer_link_event(void *mon)
+{
+	zmq_msg_t ev, addr;
+	const char *why = NULL;
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&ev) &&
+		zmq_msg_recv(&addr, mon, 0) >= 0 && zmq_msg_size(&ev) >= 2) {
+		uint16_t event;
+		memcpy(&event, zmq_msg_data(&ev), sizeof event);
+		why = event == ZMQ_EVENT_DISCONNECTED ? "connection lost" :
+			event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "it refused this worker's key" :
+			"handshake failed";
+	}
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+	return why;
+}
+
+void peer_link_close(void **sock, void **mon)
+{
+	if (*mon && *sock)
+		zmq_socket_monitor(*sock, NULL, 0);
+	sock_close(mon);
+	sock_close(sock);
+}

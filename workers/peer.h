@@ -99,4 +99,19 @@ void peer_server_run(struct peer_server *ps, int64_t now, const struct peer_sour
 /* ms until peer_server_run must run again without a wake-up (-1: never). */
 long peer_server_timeout(const struct peer_server *ps, int64_t now);
 
+/*
+ * The fetcher's side: a DEALER to a peer's endpoint (a CURVE client with our own
+ * `secret` when `key`, the peer's public key, is given; FETCHes queue until the
+ * connection is up) and a monitor on it (PAIR `*mon`, endpoint numbered by `seq`),
+ * so that a peer that dies (its connection drops) or refuses our key is given up
+ * at once rather than after a silent window.
+ *   peer_link_event  read one monitor event: the reason to give the peer up, or
+ *                    NULL (nothing, or an event that is no failure)
+ *   peer_link_close  close both; safe on NULLs
+ */
+int peer_link_open(void *zctx, const char *endpoint, const char *key,
+	const struct curve_key *secret, unsigned seq, void **sock, void **mon, struct err *err);
+const char *peer_link_event(void *mon);
+void peer_link_close(void **sock, void **mon);
+
 #endif

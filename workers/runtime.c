@@ -319,11 +319,7 @@ static int io_send(struct io *io, struct msg *m)
 
 static void peer_close(struct io *io)
 {
-	if (io->peer_mon) {
-		zmq_socket_monitor(io->peer, NULL, 0);
-		sock_close(&io->peer_mon);
-	}
-	sock_close(&io->peer);
+	peer_link_close(&io->peer, &io->peer_mon);
 	*io->peer_name = '\0';
 }
 
@@ -562,10 +558,7 @@ static void peer_connect(struct io *io, const json_t *peer)
 	const char *ep = json_string_value(json_object_get(peer, "endpoint")),
 		*key = json_string_value(json_object_get(peer, "key")),
 		*name = json_string_value(json_object_get(peer, "name"));
-	struct curve_key server = { "" };
-	struct sock_opts opts = { .reconnect_ms = 100, .reconnect_max_ms = 1000 };
 	struct err err = { 0 };
-	int off = 0;
 	snprintf(io->peer_name, sizeof io->peer_name, "%.128s", name ? name : "?");
 	io->peer_heard = io->now;
 	io->fill_asked = io->fill_offset;
@@ -574,25 +567,9 @@ static void peer_connect(struct io *io, const json_t *peer)
 			"has no key (--key)" : "bad key");
 		return;
 	}
-	if (key)
-		snprintf(server.z85, sizeof server.z85, "%s", key);
-	/* FETCHes queue until the connection is up (sock_open's DEALERs queue nothing) */
-	/* a monitor, so that a peer that dies (its connection drops) or refuses our key
-	 * is given up at once, not after a silent window */
-	char mon[64];
-	int linger = 0;
-	snprintf(mon, sizeof mon, "inproc://r1flow-peer-%u", ++io->peer_seq);
-	if (!(io->peer = sock_open(io->zctx, ZMQ_DEALER, &opts, &err)) ||
-		zmq_setsockopt(io->peer, ZMQ_IMMEDIATE, &off, sizeof off) < 0 ||
-		(key && curve_client_setup(io->peer, &server, &io->secret, &err) < 0) ||
-		zmq_socket_monitor(io->peer, mon, ZMQ_EVENT_DISCONNECTED |
-			ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-			ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0 ||
-		!(io->peer_mon = zmq_socket(io->zctx, ZMQ_PAIR)) ||
-		zmq_setsockopt(io->peer_mon, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-		zmq_connect(io->peer_mon, mon) < 0 ||
-		sock_connect(io->peer, ep, &err) < 0) {
-		peer_fallback(io, *err.msg ? err.msg : zmq_strerror(errno));
+	if (peer_link_open(io->zctx, ep, key, &io->secret, ++io->peer_seq, &io->peer,
+			&io->peer_mon, &err) < 0) {
+		peer_fallback(io, err.msg);
 		return;
 	}
 	io->peer_fetches++;
@@ -936,19 +913,9 @@ static void read_peer(struct io *io)
 /* The peer connection's monitor: it dropped, or the peer refused us. */
 static void read_peer_monitor(struct io *io)
 {
-	zmq_msg_t ev, addr;
-	zmq_msg_init(&ev);
-	zmq_msg_init(&addr);
-	if (zmq_msg_recv(&ev, io->peer_mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&ev) &&
-		zmq_msg_recv(&addr, io->peer_mon, 0) >= 0 && zmq_msg_size(&ev) >= 2) {
-		uint16_t event;
-		memcpy(&event, zmq_msg_data(&ev), sizeof event);
-		peer_fallback(io, event == ZMQ_EVENT_DISCONNECTED ? "connection lost" :
-			event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "it refused this worker's key" :
-			"handshake failed");
-	}
-	zmq_msg_close(&ev);
-	zmq_msg_close(&addr);
+	const char *why = peer_link_event(io->peer_mon);
+	if (why)
+		peer_fallback(io, why);
 }
 
 /* What the peer server may serve besides the cache: the stream coming in now (the

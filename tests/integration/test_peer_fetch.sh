@@ -15,7 +15,8 @@
 #   (e) the pipeline of (a) on the 3 workers of (d), with peers, one of them
 #       killed -9 while another fetches weights from it (and a new worker
 #       started): the same final checkpoint sha256 as (a), and the daemon sent at
-#       most twice the blob bytes it sent the 1 worker of (a).
+#       most twice the blob bytes it sent the 1 worker of (a), plus one whole
+#       weights blob per fetch that fell back to it in (e).
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
@@ -178,5 +179,9 @@ log "(e) $victim killed -9 while $fetcher fetched weights from it; E started"
 finish_pipeline peers
 [[ $SHA == "$REF" ]] || fail "(e) with peers and a killed relay: base $SHA, without peers $REF"
 sent=$(( $(counters_field blob_bytes_sent) - sent0 ))
-(( sent <= 2 * REF_BYTES )) || fail "(e) the daemon sent $sent blob bytes to 3 peer workers, 1 worker without peers got $REF_BYTES"
+# a fetch that fell back gets the rest of its stream from the daemon: at most a blob
+full=$(grep -o "fetched and verified ([0-9]* bytes)" "$T/ref.log" | tr -dc '0-9\n' | sort -n | tail -n 1)
+failed=$(counters_field peer_failures)
+(( sent <= 2 * REF_BYTES + (failed - 1) * full )) ||
+	fail "(e) the daemon sent $sent blob bytes to 3 peer workers ($failed fetches fell back), 1 worker without peers got $REF_BYTES"
 log "(e) base $SHA as in (a); the daemon sent $sent blob bytes (1 worker without peers: $REF_BYTES); $(counters_field peer_redirects) redirects, $(counters_field peer_failures) peer failures"

@@ -9,11 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "curve.h"
 #include "daemon.h"
 #include "deltas.h"
 #include "file.h"
 #include "filetrust.h"
 #include "learner.h"
+#include "relays.h"
 
 /* Whether the file at `path` holds exactly data[0..size); with `sync`, one that does
  * is fsynced (blobs_put_scratch may have written it without). */
@@ -351,4 +353,99 @@ void blobs_clean(struct daemon *d)
 				log_info("removed partial blob '%s'", file);
 		}
 	closedir(dir);
+}
+
+/* ---- peer fetch (relays.h): the daemon's half ---- */
+
+/* READY's `peer`: {endpoint, key}, tcp with a CURVE key or ipc without one. A worker
+ * that announces a bad one still works; it only serves no peers. */
+static const char *peer_problem(const json_t *peer, const char **endpoint, const char **key)
+{
+	*endpoint = json_string_value(json_object_get(peer, "endpoint"));
+	*key = json_string_value(json_object_get(peer, "key"));
+	if (!*endpoint || strlen(*endpoint) >= RELAYS_ENDPOINT)
+		return "its endpoint is not a string of at most 255 bytes";
+	for (const char *c = *endpoint; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "its endpoint has control characters";
+	if (strncmp(*endpoint, "tcp://", 6) == 0)
+		return *key && curve_key_valid(*key) ? NULL : "a tcp endpoint needs its CURVE key";
+	if (strncmp(*endpoint, "ipc://", 6) == 0) {
+		*key = "";
+		return NULL;
+	}
+	return "its endpoint is neither tcp:// nor ipc://";
+}
+
+void blobs_peer_ready(struct daemon *d, int64_t worker, const char *name, const void *ident,
+	size_t ident_size, const struct msg *ready, const char *user)
+{
+	const json_t *peer = json_object_get(ready->header, "peer");
+	const char *endpoint = "", *key = "", *problem = NULL;
+	if (!d->relays && !(d->relays = relays_new())) {
+		log_warn("cannot plan peer fetches: out of memory");
+		return;
+	}
+	if (peer && (problem = peer_problem(peer, &endpoint, &key))) {
+		log_warn("worker '%s' serves no peers: its peer endpoint is unusable: %s", name,
+			problem);
+		endpoint = key = "";
+	} else if (peer) {
+		log_info("worker '%s' serves peers on '%s'%s", name, endpoint, *key ? " (CURVE)" : "");
+	}
+	relays_ready(d->relays, worker, name, ident, ident_size, endpoint, key,
+		user && curve_key_valid(user) ? user : "");
+}
+
+void blobs_peer_gone(struct daemon *d, int64_t worker)
+{
+	relays_gone(d->relays, worker);
+}
+
+void blobs_fetch(struct daemon *d, int64_t worker, const char *name, const struct msg *m,
+	struct msg *out)
+{
+	const char *sha = msg_str(m, "sha256"), *failed = msg_str(m, "failed_peer");
+	int64_t offset = msg_uint(m, "offset"), want = msg_uint(m, "size");
+	int check = msg_bool(m, "check", 0);
+	struct relay_plan plan;
+	if (want < 0)
+		want = 0;
+	if (check)
+		blobs_distrust(d, sha);
+	if (failed) {
+		if (d->relays)
+			relays_failed(d->relays, sha, worker, failed);
+		counters_add(&d->counters, C_PEER_FAILURES, 1);
+		log_info("worker '%s': peer '%.128s' failed to serve blob %s (at offset %lld): "
+			"serving it from here", name, failed, sha, (long long)offset);
+	}
+	/* a worker that names the blobs it holds may get the weights as a delta */
+	if (offset != 0 || !deltas_chunk(d, sha, json_object_get(m->header, "have"), want, out))
+		blobs_chunk(d, sha, offset, want, out);
+	const char *stream = json_string_value(json_object_get(out->header, "delta"));
+	if (offset == 0 && !check && !failed && d->relays && out->nblobs &&
+		relays_route(d->relays, stream ? stream : sha, worker, &plan)) {
+		/* a redirect: the same header (size, delta, base), no bytes, and the peer */
+		json_t *h = json_incref(out->header);
+		msg_release(out);
+		msg_init(out, PROTO_CHUNK);
+		out->header = h;
+		json_t *peer = json_pack("{ss ss}", "name", plan.name, "endpoint", plan.endpoint);
+		if (peer && *plan.key)
+			json_object_set_new(peer, "key", json_string(plan.key));
+		json_object_set_new(h, "peer", peer);
+		if (*plan.admit) { /* before the redirect goes out: the server's ZAP checks it */
+			struct msg admit;
+			msg_init(&admit, PROTO_ADMIT);
+			admit.header = json_pack("{ss ss}", "key", plan.admit, "name", name);
+			outbox_push(&d->out, d->workers, plan.ident, plan.ident_size, &admit);
+		}
+		counters_add(&d->counters, C_PEER_REDIRECTS, 1);
+		log_debug("worker '%s' fetches blob %s from peer '%s'", name, stream ? stream : sha,
+			plan.name);
+		return;
+	}
+	counters_add(&d->counters, C_BLOB_BYTES_SENT, out->nblobs ? (int64_t)out->blobs[0].size : 0);
+	d->turn_bytes += out->nblobs ? (int64_t)out->blobs[0].size : 0;
 }

@@ -83,6 +83,26 @@ int blobs_read(struct daemon *d, const char *sha256, int64_t offset, int64_t wan
 
 void blobs_clean(struct daemon *d);
 
+/*
+ * Peer fetch (relays.h plans it; docs/protocol.md "Peer fetch"):
+ *   blobs_fetch       answer a worker's FETCH: blobs_chunk, or a weights delta at
+ *                     offset 0 (deltas.h), or — at offset 0, without `check` or
+ *                     `failed_peer` — a redirect CHUNK {sha256, offset 0, size,
+ *                     delta?, base?, peer: {name, endpoint, key?}} with no bytes,
+ *                     after an ADMIT {key, name} to the serving worker when it is a
+ *                     CURVE server. `failed_peer` marks that peer failed for the
+ *                     stream; the answer then always comes from here. Counts
+ *                     blob_bytes_sent (only bytes sent by the daemon), peer_redirects
+ *                     and peer_failures.
+ *   blobs_peer_ready  a worker registered: its READY's `peer` and its CURVE key
+ *   blobs_peer_gone   it left
+ */
+void blobs_fetch(struct daemon *d, int64_t worker, const char *name, const struct msg *m,
+	struct msg *out);
+void blobs_peer_ready(struct daemon *d, int64_t worker, const char *name, const void *ident,
+	size_t ident_size, const struct msg *ready, const char *user);
+void blobs_peer_gone(struct daemon *d, int64_t worker);
+
 /* Forget that blob `sha256`'s file was hashed: its next read for use hashes it (a
  * worker's FETCH with `check`: what it streamed did not hash to the name). */
 void blobs_distrust(struct daemon *d, const char *sha256);

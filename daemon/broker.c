@@ -211,6 +211,7 @@ static void release_peer(struct daemon *d, struct peer *p, const char *event,
 {
 	struct store_requeue r = { 0, 0 };
 	struct err err = { 0 };
+	blobs_peer_gone(d, p->id);
 	if (store_job_requeue_worker(d->store, p->id, reason, d->wall, &r, &err) < 0)
 		log_error("%s (its leases stay until they expire)", err.msg);
 	if (store_worker_set_state(d->store, p->id, WORKER_STATE_GONE, &err) < 0)
@@ -292,7 +293,8 @@ static const char *ready_problem(const struct msg *m, char *why, size_t size)
 	return NULL;
 }
 
-static void on_ready(struct daemon *d, const struct msg_frame *ident, const struct msg *m)
+static void on_ready(struct daemon *d, const struct msg_frame *ident, const struct msg *m,
+	const char *user)
 {
 	struct broker *b = d->broker;
 	char why[160];
@@ -383,6 +385,7 @@ static void on_ready(struct daemon *d, const struct msg_frame *ident, const stru
 	b->peers[b->n++] = p;
 	restore_standing(b, p);
 	counters_add(&d->counters, C_WORKERS_JOINED, 1);
+	blobs_peer_ready(d, p->id, p->name, p->ident, p->ident_size, m, user);
 	log_info("worker '%s' ready: id %lld, pid %lld, host '%s', kinds %s, %d slot(s)", p->name,
 		(long long)p->id, (long long)p->pid, p->host, p->kinds, p->slots);
 	if (*p->quarantined)
@@ -737,15 +740,7 @@ int broker_release(struct daemon *d, const char *name, struct err *err)
 static void on_fetch(struct daemon *d, struct peer *p, const struct msg *m)
 {
 	struct msg chunk;
-	int64_t size = msg_uint(m, "size");
-	if (msg_bool(m, "check", 0))
-		blobs_distrust(d, msg_str(m, "sha256"));
-	/* a worker that names the blobs it holds may get the weights as a delta */
-	if (msg_uint(m, "offset") != 0 || !deltas_chunk(d, msg_str(m, "sha256"),
-			json_object_get(m->header, "have"), size > 0 ? size : 0, &chunk))
-		blobs_chunk(d, msg_str(m, "sha256"), msg_uint(m, "offset"), size > 0 ? size : 0,
-			&chunk);
-	counters_add(&d->counters, C_BLOB_BYTES_SENT, chunk.nblobs ? (int64_t)chunk.blobs[0].size : 0);
+	blobs_fetch(d, p->id, p->name, m, &chunk); /* a CHUNK, or a redirect to a peer */
 	send_to(d, p, &chunk);
 }
 
@@ -769,6 +764,7 @@ static void on_put(struct daemon *d, struct peer *p, const struct msg *m)
 		return;
 	}
 	counters_add(&d->counters, C_BLOB_BYTES_RECEIVED, m->nblobs ? (int64_t)m->blobs[0].size : 0);
+	d->turn_bytes += m->nblobs ? (int64_t)m->blobs[0].size : 0;
 	if (uploads_put(d, &p->uploads, m, &ack, &err) < 0) {
 		log_warn("job %lld: upload from worker '%s' dropped: %s", (long long)job, p->name,
 			err.msg);
@@ -803,9 +799,11 @@ void broker_handle(struct daemon *d, struct sock_msg *in, int rc, const struct e
 		return;
 	}
 	struct peer *p = find_ident(d->broker, in->envelope.data, in->envelope.size);
+	/* the worker's CURVE key, proved at the handshake (auth.h); NULL on ipc */
+	const char *user = in->nparts > 1 ? zmq_msg_gets(&in->parts[1], "User-Id") : NULL;
 	if (!p) {
 		if (m->cmd == PROTO_READY) {
-			on_ready(d, &in->envelope, m);
+			on_ready(d, &in->envelope, m, user);
 		} else if (m->cmd != PROTO_DISCONNECT) {
 			counters_add(&d->counters, C_MSGS_UNKNOWN_PEER, 1);
 			misbehaved(d, "told an unknown peer to send READY first",
@@ -821,7 +819,7 @@ void broker_handle(struct daemon *d, struct sock_msg *in, int rc, const struct e
 		return; /* already declared lost; reaped at the start of the next turn */
 	p->last_seen = d->now;
 	switch (m->cmd) {
-	case PROTO_READY: on_ready(d, &in->envelope, m); break;
+	case PROTO_READY: on_ready(d, &in->envelope, m, user); break;
 	case PROTO_HEARTBEAT: on_heartbeat(d, p, m); break;
 	case PROTO_RESULT: on_result(d, p, m); break;
 	case PROTO_FAIL: on_fail(d, p, m); break;

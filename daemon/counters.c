@@ -32,6 +32,8 @@ static const char *const names[C_COUNT] = {
 	[C_UPLOADS_DROPPED] = "uploads_dropped",
 	[C_BLOB_BYTES_SENT] = "blob_bytes_sent",
 	[C_BLOB_BYTES_RECEIVED] = "blob_bytes_received",
+	[C_PEER_REDIRECTS] = "peer_redirects",
+	[C_PEER_FAILURES] = "peer_failures",
 };
 
 /* The fault names above must be msg.h's; a new fault needs a row here. */

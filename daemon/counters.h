@@ -40,6 +40,8 @@ enum counter {
 	C_UPLOADS_DROPPED,    /* uploads abandoned: refused piece, lease over, worker gone */
 	C_BLOB_BYTES_SENT,    /* blob bytes sent to workers in CHUNKs (their fetches) */
 	C_BLOB_BYTES_RECEIVED, /* result blob bytes received from workers in PUT pieces */
+	C_PEER_REDIRECTS,     /* FETCHes answered with a peer to fetch from (relays.h) */
+	C_PEER_FAILURES,      /* fetches from a peer that failed and fell back to the daemon */
 	C_COUNT,
 };
 

@@ -98,6 +98,8 @@ struct daemon {
 	struct learner *retired;   /* closed learners whose step threads still run */
 	int learner_wake[2];       /* pipe: a learner's thread ended (learner.h) */
 	int learner_wake_ready;    /* learner_wake was made */
+	struct relays *relays;     /* the peer-fetch plan (relays.h) */
+	int64_t turn_bytes;        /* blob bytes this turn served or wrote (loop.h) */
 	struct delta *deltas;      /* each training stage's latest weights delta (deltas.h) */
 	struct {                   /* the last model.checkpoint directory stored as a blob
 	                            * (stage_initial_weights): its files' stat signature */

@@ -209,7 +209,8 @@ static int stalled_turn(struct daemon *d, const zmq_pollitem_t *items)
 static void read_socket(struct daemon *d, void *sock, enum proto_dir dir,
 	void (*handle)(struct daemon *, struct sock_msg *, int, const struct err *))
 {
-	for (int i = 0; i < d->cfg.batch; i++) {
+	for (int i = 0; i < d->cfg.batch && (sock != d->workers || d->turn_bytes < LOOP_TURN_BYTES);
+		i++) {
 		struct err err = { 0 };
 		int rc = sock_recv(sock, d->in, dir, ZMQ_DONTWAIT, &err);
 		if (rc < 0 && d->in->msg.fault == MSG_OK) {
@@ -227,6 +228,7 @@ static void read_socket(struct daemon *d, void *sock, enum proto_dir dir,
 static int begin(struct daemon *d)
 {
 	struct err err = { 0 };
+	d->turn_bytes = 0;
 	if (store_begin(d->store, &err) == 0)
 		return 0;
 	log_error("%s; retrying", err.msg);

@@ -7,7 +7,8 @@
  *      ends (its wake pipe: the turn then runs the scheduler, so the stage commits
  *      the step at once) or cron is due
  *   2. store_begin
- *   3. read up to cfg.batch messages from the worker socket (broker_handle); reap
+ *   3. read up to cfg.batch messages (or LOOP_TURN_BYTES of blob traffic) from the
+ *      worker socket (broker_handle); reap
  *      workers the last flush found unreachable; read up to cfg.batch control
  *      requests (control_handle); cron if due; dispatch queued jobs to free worker
  *      slots; flush the counters
@@ -33,6 +34,10 @@ struct daemon;
 
 #define LOOP_CRON_MS 100   /* cron period; each duty keeps its own, longer, interval */
 #define LOOP_SCHEDULE_MS 250 /* pipelines advance this often (stage progress, starts) */
+/* Blob bytes a turn may read or write (CHUNKs served, PUT pieces written) before it
+ * stops reading messages: the outbox goes out only after the commit, so a turn of
+ * 512 FETCHes would hold 512 MiB and every worker's heartbeat for seconds. */
+#define LOOP_TURN_BYTES (32 << 20)
 
 /* Run until d->stop is set or `signal_fd` becomes readable (a byte per signal).
  * 0 after a clean stop, -1 if a commit failed (logged). */

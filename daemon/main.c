@@ -23,6 +23,7 @@
 #include "learner.h"
 #include "loop.h"
 #include "options.h"
+#include "relays.h"
 #include "selfpipe.h"
 #include "tokenizers.h"
 
@@ -97,6 +98,7 @@ static void stop(struct daemon *d)
 		zmq_ctx_term(d->zctx); /* also ends the ZAP handler thread (ETERM) */
 	auth_free(d->auth);
 	outbox_release(&d->out);
+	relays_free(d->relays);
 	deltas_free(d); /* before the learners go: blobs_drop asks what they hold */
 	learner_shutdown(d);
 	tokenizers_clear();

@@ -11,7 +11,7 @@ static const struct proto_field f_ready[] = {
 	{ "name", PROTO_T_STR, 1 }, { "kinds", PROTO_T_STRS, 1 }, { "host", PROTO_T_STR, 0 },
 	{ "pid", PROTO_T_UINT, 0 }, { "threads", PROTO_T_UINT, 0 },
 	{ "memory", PROTO_T_UINT, 0 }, { "build", PROTO_T_STR, 0 }, { "slots", PROTO_T_UINT, 0 },
-	{ "token", PROTO_T_STR, 0 },
+	{ "token", PROTO_T_STR, 0 }, { "peer", PROTO_T_OBJ, 0 },
 	{ 0 },
 };
 static const struct proto_field f_heartbeat[] = {
@@ -39,7 +39,7 @@ static const struct proto_field f_fail[] = {
 static const struct proto_field f_fetch[] = {
 	{ "sha256", PROTO_T_HEX64, 1 }, { "offset", PROTO_T_UINT, 1 },
 	{ "size", PROTO_T_UINT, 0 }, { "check", PROTO_T_BOOL, 0 }, { "have", PROTO_T_STRS, 0 },
-	{ 0 },
+	{ "failed_peer", PROTO_T_STR, 0 }, { 0 },
 };
 static const struct proto_field f_disconnect[] = { { "reason", PROTO_T_STR, 0 }, { 0 } };
 static const struct proto_field f_job[] = {
@@ -49,7 +49,11 @@ static const struct proto_field f_job[] = {
 static const struct proto_field f_chunk[] = {
 	{ "sha256", PROTO_T_HEX64, 1 }, { "offset", PROTO_T_UINT, 1 },
 	{ "size", PROTO_T_UINT, 0 }, { "error", PROTO_T_STR, 0 },
-	{ "delta", PROTO_T_HEX64, 0 }, { "base", PROTO_T_HEX64, 0 }, { 0 },
+	{ "delta", PROTO_T_HEX64, 0 }, { "base", PROTO_T_HEX64, 0 }, { "peer", PROTO_T_OBJ, 0 },
+	{ 0 },
+};
+static const struct proto_field f_admit[] = {
+	{ "key", PROTO_T_STR, 1 }, { "name", PROTO_T_STR, 0 }, { 0 },
 };
 static const struct proto_field f_cancel[] = {
 	{ "job", PROTO_T_UINT, 1 }, { "epoch", PROTO_T_UINT, 0 }, { 0 },
@@ -80,6 +84,7 @@ static const struct proto_cmd_info cmds[PROTO_CMD_COUNT] = {
 	[PROTO_EVENT]      = { "EVENT",      D2C,       0, 0,               f_event },
 	[PROTO_PUT]        = { "PUT",        W2D,       1, 1,               f_put },
 	[PROTO_ACK]        = { "ACK",        D2W,       0, 0,               f_ack },
+	[PROTO_ADMIT]      = { "ADMIT",      D2W,       0, 0,               f_admit },
 };
 
 const struct proto_cmd_info *proto_cmd_info(enum proto_cmd cmd)

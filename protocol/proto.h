@@ -146,6 +146,7 @@ enum proto_cmd {
 	PROTO_EVENT,
 	PROTO_PUT,
 	PROTO_ACK,
+	PROTO_ADMIT,      /* daemon -> worker: a key its peer server may let in */
 	PROTO_CMD_COUNT,
 };
 

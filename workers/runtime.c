@@ -16,6 +16,7 @@
 #include "job.h"
 #include "kinds.h"
 #include "log.h"
+#include "peer.h"
 #include "sock.h"
 #include "upload.h"
 
@@ -86,6 +87,17 @@ struct io {
 	int cancelled;                  /* the daemon cancelled it: drop its reply */
 	struct upload up;               /* a RESULT's blobs going up in PUTs (upload.h) */
 	struct exchange *parked;        /* a finished job whose RESULT waits for `up` */
+	struct peer_server peers;       /* --peer-listen: blobs served to workers (peer.h) */
+	void *peer;                     /* DEALER to the peer serving the stream; NULL: daemon */
+	void *peer_mon;                 /* PAIR: its monitor (a lost or refused connection) */
+	unsigned peer_seq;              /* names the monitor's inproc endpoint */
+	char peer_name[130];
+	int64_t peer_heard;             /* last CHUNK from it (or the redirect) */
+	int64_t fetch_chunk;            /* bytes asked per FETCH */
+	uint8_t *kept_delta;            /* the last verified delta, served to peers */
+	size_t kept_delta_size;
+	char kept_delta_sha[SHA256_HEX_SIZE];
+	uint64_t peer_fetches, peer_fallbacks;
 	int64_t die_after;              /* test hook: SIGKILL ourselves after this many PUTs */
 	struct sock_msg *queue[QUEUE_MAX]; /* JOBs waiting for compute, oldest first */
 	size_t nqueue;
@@ -185,8 +197,7 @@ again:
 		struct err why = { 0 };
 		int rc = cache_apply_delta(c->cache, sha256, x->delta_base, x->delta, x->delta_size,
 			x->path, sizeof x->path, &why);
-		free(x->delta);
-		x->delta = NULL;
+		x->delta = NULL; /* the I/O thread's: it serves it to peers (io->kept_delta) */
 		if (rc < 0) {
 			log_warn("%s: fetching the whole blob", why.msg);
 			x->full = 1;
@@ -306,10 +317,17 @@ static int io_send(struct io *io, struct msg *m)
 	return 0;
 }
 
+static void peer_close(struct io *io)
+{
+	peer_link_close(&io->peer, &io->peer_mon);
+	*io->peer_name = '\0';
+}
+
 static void fetch_done(struct io *io, int rc, const struct err *err)
 {
 	struct exchange *x = io->fetching;
 	io->fetching = NULL;
+	peer_close(io);
 	if (rc < 0) {
 		cache_fill_abort(&io->fill);
 		free(io->delta_buf);
@@ -425,6 +443,12 @@ static void link_ready(struct io *io)
 		"build", "r1flow-worker " R1FLOW_VERSION, "slots", io->s->slots);
 	if (m.header && *io->token)
 		json_object_set_new(m.header, "token", json_string(io->token));
+	if (m.header && io->peers.router) {
+		json_t *peer = json_pack("{ss}", "endpoint", io->peers.endpoint);
+		if (peer && *io->peers.pub.z85)
+			json_object_set_new(peer, "key", json_string(io->peers.pub.z85));
+		json_object_set_new(m.header, "peer", peer);
+	}
 	io->link = LINK_UP;
 	io->last_heard = io->now; /* the daemon has a liveness window to answer */
 	if (io_send(io, &m) == 0)
@@ -467,20 +491,90 @@ static void feed(struct io *io)
 }
 
 #define FETCH_WINDOW 4 /* FETCHes in flight: a blob streams without a round trip per chunk */
+#define PEER_STALL_WINDOWS 3 /* a peer silent this many liveness windows is given up */
+
+static void peer_fallback(struct io *io, const char *why);
+
+/* Send a FETCH to where the stream comes from: the peer, else the daemon. */
+static int fetch_send(struct io *io, struct msg *m)
+{
+	struct err err = { 0 };
+	if (!io->peer)
+		return io_send(io, m);
+	int rc = sock_send(io->peer, NULL, m, ZMQ_DONTWAIT, &err);
+	msg_release(m);
+	if (rc < 0)
+		peer_fallback(io, err.msg);
+	return rc;
+}
 
 /* Ask for the next chunks of the stream in hand, up to FETCH_WINDOW ahead. */
 static void fetch_pump(struct io *io)
 {
 	while (io->link == LINK_UP && io->fill_asked < io->fill_total &&
-		io->fill_asked - io->fill_offset < FETCH_WINDOW * (int64_t)PROTO_CHUNK_SIZE) {
+		io->fill_asked - io->fill_offset < FETCH_WINDOW * io->fetch_chunk) {
 		struct msg m;
 		msg_init(&m, PROTO_FETCH);
 		m.header = json_pack("{ss sI sI}", "sha256", io->fill_sha, "offset",
-			(json_int_t)io->fill_asked, "size", (json_int_t)PROTO_CHUNK_SIZE);
-		if (io_send(io, &m) < 0)
+			(json_int_t)io->fill_asked, "size", (json_int_t)io->fetch_chunk);
+		if (fetch_send(io, &m) < 0)
 			return;
-		io->fill_asked += PROTO_CHUNK_SIZE;
+		io->fill_asked += io->fetch_chunk;
 	}
+}
+
+/* The peer serving the stream failed (dead, stalled, error, or it cannot be
+ * reached): the rest comes from the daemon, from where we are, and the daemon
+ * learns not to plan that peer again for this stream. */
+static void peer_fallback(struct io *io, const char *why)
+{
+	char name[130];
+	snprintf(name, sizeof name, "%s", io->peer_name);
+	peer_close(io);
+	io->peer_fallbacks++;
+	log_warn("peer '%s' failed to serve blob %s at offset %lld (%s): fetching the rest from "
+		"the daemon", name, io->fill_sha, (long long)io->fill_offset, why);
+	if (io->link != LINK_UP) {
+		struct err err = { 0 };
+		err_set(&err, ERR_IO, "cannot fetch blob %s: peer '%s' failed and the daemon is not "
+			"connected", io->fetching->sha256, name);
+		err.errnum = ENOTCONN;
+		fetch_done(io, -1, &err);
+		return;
+	}
+	struct msg m;
+	msg_init(&m, PROTO_FETCH);
+	m.header = json_pack("{ss sI sI ss}", "sha256", io->fill_sha, "offset",
+		(json_int_t)io->fill_offset, "size", (json_int_t)io->fetch_chunk, "failed_peer", name);
+	io->fill_asked = io->fill_offset + io->fetch_chunk;
+	if (io_send(io, &m) == 0)
+		fetch_pump(io);
+}
+
+/* The daemon sent us to a peer for the stream: connect (CURVE with our own key
+ * when the peer has one: it admits only keys the daemon vouched for) and ask it. */
+static void peer_connect(struct io *io, const json_t *peer)
+{
+	const char *ep = json_string_value(json_object_get(peer, "endpoint")),
+		*key = json_string_value(json_object_get(peer, "key")),
+		*name = json_string_value(json_object_get(peer, "name"));
+	struct err err = { 0 };
+	snprintf(io->peer_name, sizeof io->peer_name, "%.128s", name ? name : "?");
+	io->peer_heard = io->now;
+	io->fill_asked = io->fill_offset;
+	if (!ep || (key && !curve_key_valid(key)) || (key && !io->curve)) {
+		peer_fallback(io, !ep ? "no endpoint" : !io->curve ? "a CURVE peer, and this worker "
+			"has no key (--key)" : "bad key");
+		return;
+	}
+	if (peer_link_open(io->zctx, ep, key, &io->secret, ++io->peer_seq, &io->peer,
+			&io->peer_mon, &err) < 0) {
+		peer_fallback(io, err.msg);
+		return;
+	}
+	io->peer_fetches++;
+	log_info("fetching blob %s from peer '%s' at '%s'", io->fill_sha, io->peer_name, ep);
+	fetch_pump(io);
 }
 
 /* Start streaming x's blob from offset 0: whole (into the cache fill), or, unless
@@ -490,18 +584,19 @@ static void fetch_begin(struct io *io, struct exchange *x, int check)
 {
 	struct err err = { 0 };
 	cache_fill_abort(&io->fill); /* a stream given up for this one (fetch_whole) */
+	peer_close(io);
 	if (cache_fill_begin(&io->cache, &io->fill, x->sha256, &err) < 0) {
 		fetch_done(io, -1, &err);
 		return;
 	}
 	io->fill_offset = io->fill_total = 0;
-	io->fill_asked = PROTO_CHUNK_SIZE; /* the first FETCH; the size comes with its CHUNK */
+	io->fill_asked = io->fetch_chunk; /* the first FETCH; the size comes with its CHUNK */
 	io->fill_delta = 0;
 	memcpy(io->fill_sha, x->sha256, SHA256_HEX_SIZE);
 	struct msg m;
 	msg_init(&m, PROTO_FETCH);
 	m.header = json_pack("{ss sI sI}", "sha256", x->sha256, "offset", (json_int_t)0, "size",
-		(json_int_t)PROTO_CHUNK_SIZE);
+		(json_int_t)io->fetch_chunk);
 	if (check)
 		json_object_set_new(m.header, "check", json_true());
 	if (!x->full && !check) {
@@ -560,17 +655,25 @@ static void fetch_whole(struct io *io, struct exchange *x, const char *why)
 	fetch_begin(io, x, 0);
 }
 
-static void on_chunk(struct io *io, const struct msg *m)
+static void on_chunk(struct io *io, const struct msg *m, int from_peer)
 {
 	struct exchange *x = io->fetching;
 	struct err err = { 0 };
 	if (!x || strcmp(msg_str(m, "sha256"), io->fill_sha) != 0 ||
-		msg_uint(m, "offset") != io->fill_offset) {
+		msg_uint(m, "offset") != io->fill_offset || from_peer != (io->peer != NULL)) {
 		log_debug("ignored a CHUNK nobody asked for");
 		return;
 	}
 	const char *problem = msg_str(m, "error");
 	int64_t total = msg_uint(m, "size");
+	const json_t *peer = from_peer ? NULL : json_object_get(m->header, "peer");
+	if (from_peer) {
+		io->peer_heard = io->now;
+		if (problem || m->nblobs != 1 || (io->fill_total && total != io->fill_total)) {
+			peer_fallback(io, problem ? problem : "bad CHUNK");
+			return;
+		}
+	}
 	if (problem && io->fill_delta) {
 		fetch_whole(io, x, problem);
 		return;
@@ -596,6 +699,16 @@ static void on_chunk(struct io *io, const struct msg *m)
 		memcpy(io->fill_sha, delta, SHA256_HEX_SIZE);
 		memcpy(x->delta_base, base, SHA256_HEX_SIZE);
 		sha256_init(&io->delta_hash);
+	}
+	if (peer && io->fill_offset == 0 && !io->peer) {
+		if (total <= 0) {
+			err_set(&err, ERR_FORMAT, "bad redirect for blob %s", x->sha256);
+			fetch_done(io, -1, &err);
+			return;
+		}
+		io->fill_total = total;
+		peer_connect(io, peer);
+		return;
 	}
 	if (total < 0 || m->nblobs != 1 || io->fill_offset + (int64_t)m->blobs[0].size > total ||
 		(m->blobs[0].size == 0 && io->fill_offset < total) ||
@@ -635,9 +748,16 @@ static void on_chunk(struct io *io, const struct msg *m)
 			fetch_whole(io, x, "its bytes did not hash to its name");
 			return;
 		}
-		log_info("weights delta %s to blob %s fetched and verified (%lld bytes)", io->fill_sha,
-			x->sha256, (long long)total);
-		x->delta = io->delta_buf; /* the compute thread applies it (job_blob_path) */
+		log_info("weights delta %s to blob %s fetched and verified (%lld bytes) from %s%s%s",
+			io->fill_sha, x->sha256, (long long)total, io->peer ? "peer '" : "the daemon",
+			io->peer ? io->peer_name : "", io->peer ? "'" : "");
+		/* the compute thread applies it (job_blob_path); we keep it to serve to peers,
+		 * and free it only when the next delta is in: compute is done with it by then */
+		free(io->kept_delta);
+		io->kept_delta = io->delta_buf;
+		io->kept_delta_size = (size_t)total;
+		memcpy(io->kept_delta_sha, io->fill_sha, SHA256_HEX_SIZE);
+		x->delta = io->delta_buf;
 		x->delta_size = (size_t)total;
 		io->delta_buf = NULL;
 		fetch_done(io, 0, NULL);
@@ -645,7 +765,9 @@ static void on_chunk(struct io *io, const struct msg *m)
 	}
 	int rc = cache_fill_commit(&io->cache, &io->fill, x->path, sizeof x->path, &err);
 	if (rc == 0)
-		log_info("blob %s fetched and verified (%lld bytes)", x->sha256, (long long)total);
+		log_info("blob %s fetched and verified (%lld bytes) from %s%s%s", x->sha256,
+			(long long)total, io->peer ? "peer '" : "the daemon", io->peer ? io->peer_name : "",
+			io->peer ? "'" : "");
 	else if (err.code == ERR_FORMAT && fetch_recheck(io, x, &err) == 0)
 		return;
 	fetch_done(io, rc, &err);
@@ -703,7 +825,10 @@ static int on_message(struct io *io, struct sock_msg *in)
 		feed(io);
 		return 1;
 	case PROTO_CHUNK:
-		on_chunk(io, m);
+		on_chunk(io, m, 0);
+		return 0;
+	case PROTO_ADMIT:
+		peer_server_admit(&io->peers, msg_str(m, "key"), io->now);
 		return 0;
 	case PROTO_ACK:
 		on_ack(io, m);
@@ -762,6 +887,51 @@ static void read_daemon(struct io *io)
 		else
 			sock_msg_release(io->spare);
 	}
+}
+
+/* CHUNKs from the peer serving the stream. */
+static void read_peer(struct io *io)
+{
+	for (int i = 0; i < 64 && io->peer; i++) {
+		struct err err = { 0 };
+		if (!io->spare && !(io->spare = calloc(1, sizeof *io->spare)))
+			return;
+		int rc = sock_recv(io->peer, io->spare, PROTO_D2W, ZMQ_DONTWAIT, &err);
+		if (rc < 0 && io->spare->msg.fault == MSG_OK) {
+			sock_msg_release(io->spare);
+			return;
+		}
+		if (rc == 0 && io->spare->msg.cmd == PROTO_CHUNK)
+			on_chunk(io, &io->spare->msg, 1);
+		else
+			log_debug("dropped a message from peer '%s': %s", io->peer_name,
+				rc < 0 ? err.msg : "not a CHUNK");
+		sock_msg_release(io->spare);
+	}
+}
+
+/* The peer connection's monitor: it dropped, or the peer refused us. */
+static void read_peer_monitor(struct io *io)
+{
+	const char *why = peer_link_event(io->peer_mon);
+	if (why)
+		peer_fallback(io, why);
+}
+
+/* What the peer server may serve besides the cache: the stream coming in now (the
+ * blob's fill file, or a delta in memory) and the last delta. */
+static size_t peer_sources(const struct io *io, struct peer_source src[2])
+{
+	size_t n = 0;
+	if (io->fetching && (io->fill_delta ? io->delta_buf != NULL : io->fill.file.fd >= 0))
+		src[n++] = (struct peer_source){ .sha = io->fill_sha, .total = io->fill_total,
+			.have = io->fill_offset, .mem = io->fill_delta ? io->delta_buf : NULL,
+			.path = io->fill.file.tmp };
+	if (io->kept_delta)
+		src[n++] = (struct peer_source){ .sha = io->kept_delta_sha,
+			.total = (int64_t)io->kept_delta_size, .have = (int64_t)io->kept_delta_size,
+			.mem = io->kept_delta };
+	return n;
 }
 
 /* Send the PUTs the window allows. */
@@ -878,6 +1048,12 @@ static void timers(struct io *io)
 {
 	int64_t window = (int64_t)io->s->heartbeat_ms * io->s->liveness;
 	char why[128];
+	/* a dead peer or one that refused us is seen by the monitor; silence is a peer that
+	 * is wedged, or waits for its own upstream: give the chain above it time */
+	if (io->peer && io->now - io->peer_heard > PEER_STALL_WINDOWS * window) {
+		snprintf(why, sizeof why, "no CHUNK for %lld ms", (long long)(io->now - io->peer_heard));
+		peer_fallback(io, why);
+	}
 	switch (io->link) {
 	case LINK_BACKOFF:
 		if (io->now >= io->retry_at && !io->draining)
@@ -914,6 +1090,11 @@ static long poll_timeout(const struct io *io)
 		break;
 	}
 	}
+	if (io->peer && io->peer_heard + PEER_STALL_WINDOWS * window + 1 < due)
+		due = io->peer_heard + PEER_STALL_WINDOWS * window + 1;
+	long serve = peer_server_timeout(&io->peers, io->now);
+	if (serve >= 0 && io->now + serve < due)
+		due = io->now + serve;
 	int64_t t = due - io->now;
 	return t < 0 ? 0 : t > 1000 ? 1000 : (long)t;
 }
@@ -965,6 +1146,11 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 	draw_token(io.token);
 	const char *die = getenv("R1FLOW_TEST_UPLOAD_DIE_AFTER");
 	io.die_after = die ? strtoll(die, NULL, 10) : 0;
+	/* tests: smaller pieces, so a small model's weights take many CHUNKs */
+	const char *chunk = getenv("R1FLOW_TEST_FETCH_CHUNK");
+	io.fetch_chunk = chunk ? strtoll(chunk, NULL, 10) : 0;
+	if (io.fetch_chunk <= 0 || io.fetch_chunk > PROTO_CHUNK_SIZE)
+		io.fetch_chunk = PROTO_CHUNK_SIZE;
 	if (cache_open(&io.cache, s->cache, err) < 0 || build_kinds(&io, err) < 0)
 		goto out;
 	struct curve_key pub = { "" };
@@ -990,6 +1176,13 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 		goto out;
 	}
 	started = 1;
+	if (*s->peer_listen) {
+		if (peer_server_open(&io.peers, io.zctx, s->peer_listen, &io.cache, err) < 0)
+			goto out;
+		log_info("serving blobs to peers on '%s'%s%s", io.peers.endpoint,
+			io.peers.curve ? ", CURVE public key " : " (no CURVE: keep its directory private)",
+			io.peers.curve ? io.peers.pub.z85 : "");
+	}
 	char *kinds = json_dumps(io.kinds, JSON_COMPACT);
 	log_info("worker '%s' starting: daemon '%s', kinds %s, %d slot(s), cache '%s'%s%s",
 		s->name, s->connect, kinds ? kinds : "?", s->slots, io.cache.dir,
@@ -1014,15 +1207,22 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 			rc = 0;
 			break;
 		}
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[8] = { /* daemon link, peer link + monitor, peer server x2 */
 			{ io.pair, 0, ZMQ_POLLIN, 0 },
 			{ NULL, signal_fd, ZMQ_POLLIN, 0 },
 			{ io.dealer, 0, (short)(ZMQ_POLLIN |
 				(io.link == LINK_CONNECTING ? ZMQ_POLLOUT : 0)), 0 },
 		};
-		int n = io.dealer ? 3 : 2;
+		int n = io.dealer ? 3 : 2, extra = 3;
+		if (!io.dealer) /* keep slot 2 for the daemon: the others follow it */
+			items[2] = (zmq_pollitem_t){ NULL, -1, 0, 0 };
+		if (io.peer) {
+			items[extra++] = (zmq_pollitem_t){ io.peer, 0, ZMQ_POLLIN, 0 };
+			items[extra++] = (zmq_pollitem_t){ io.peer_mon, 0, ZMQ_POLLIN, 0 };
+		}
+		extra += peer_server_items(&io.peers, items + extra);
 		long timeout = poll_timeout(&io);
-		if (zmq_poll(items, n, timeout) < 0 && errno != EINTR) {
+		if (zmq_poll(items, extra, timeout) < 0 && errno != EINTR) {
 			err_set(err, ERR_IO, "cannot poll: %s", zmq_strerror(errno));
 			break;
 		}
@@ -1050,7 +1250,17 @@ int runtime_run(const struct worker_settings *s, int signal_fd, struct err *err)
 			link_ready(&io);
 		if (n == 3 && io.dealer && (items[2].revents & ZMQ_POLLIN))
 			read_daemon(&io);
+		void *mon = io.peer_mon;
+		if (io.peer && items[3].socket == io.peer && (items[3].revents & ZMQ_POLLIN))
+			read_peer(&io);
+		if (io.peer && io.peer_mon == mon && items[4].socket == mon &&
+			(items[4].revents & ZMQ_POLLIN))
+			read_peer_monitor(&io);
 		timers(&io);
+		if (io.peers.router) {
+			struct peer_source src[2];
+			peer_server_run(&io.peers, io.now, src, peer_sources(&io, src));
+		}
 	}
 out:
 	if (started && io.waiting) {
@@ -1067,6 +1277,14 @@ out:
 	upload_abort(&io.up);
 	cache_fill_abort(&io.fill);
 	free(io.delta_buf);
+	free(io.kept_delta);
+	sock_close(&io.peer);
+	if (io.peers.router || io.peer_fetches)
+		log_info("peers: %llu fetch(es) from peers, %llu fell back to the daemon; served %llu "
+			"chunk(s), %llu bytes; refused %llu key(s)", (unsigned long long)io.peer_fetches,
+			(unsigned long long)io.peer_fallbacks, (unsigned long long)io.peers.chunks,
+			(unsigned long long)io.peers.bytes, (unsigned long long)io.peers.refused);
+	peer_server_close(&io.peers);
 	free(io.spare);
 	if (io.dealer) {
 		int linger = 1000; /* let the last RESULT and the DISCONNECT out */

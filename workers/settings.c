@@ -90,6 +90,10 @@ int settings_parse(struct worker_settings *s, int argc, char **argv, struct err 
 		  "~/.cache/r1flow/blobs)" },
 		{ "kinds", OPT_STRING, &s->kinds, "LIST", 0, 0, .dflt = "",
 		  .help = "comma-separated job kinds to run (default all this build has)" },
+		{ "peer-listen", OPT_STRING, &s->peer_listen, "ENDPOINT", 0, 0, .dflt = "",
+		  .help = "serve the blobs this worker holds to other workers the daemon sends "
+		  "here (tcp://ADDR:PORT, port 0 or * for any: CURVE with a fresh key; or "
+		  "ipc://PATH in a private directory)" },
 		{ "heartbeat-ms", OPT_INT, &s->heartbeat_ms, "MS", 10, 600000,
 		  .dflt = XSTR(PROTO_HEARTBEAT_MS),
 		  .help = "send a heartbeat after MS without other traffic (use the daemon's value)" },

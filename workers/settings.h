@@ -35,6 +35,7 @@ struct worker_settings {
 	int chunk_size;             /* bytes per PUT of a result blob (upload.h) */
 	const char *cache;          /* blob cache directory */
 	const char *kinds;          /* comma-separated kinds to announce; "": all */
+	const char *peer_listen;    /* serve blobs to other workers here; "": no (peer.h) */
 	int heartbeat_ms;
 	int liveness;               /* daemon silent this many heartbeats: reconnect */
 	int reconnect_ms;           /* first back-off ... */

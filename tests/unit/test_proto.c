@@ -42,6 +42,8 @@ static json_t *sample_header(enum proto_cmd cmd)
 	case PROTO_ACK:
 		return json_pack("{sI sI sI sI}", "job", (json_int_t)7, "epoch", (json_int_t)2,
 			"index", (json_int_t)0, "offset", (json_int_t)131072);
+	case PROTO_ADMIT:
+		return json_pack("{ss ss}", "key", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "name", "w1");
 	default: return NULL;
 	}
 }

@@ -28,6 +28,7 @@ struct peer {
 	char *kinds;                     /* JSON array text of validated kinds (for claims) */
 	char host[256];
 	int64_t pid;                     /* 0: unknown */
+	int64_t threads;                 /* compute threads it announced; 0: unknown */
 	int slots;                       /* leases it may hold */
 	int draining;                    /* asked for no more jobs */
 	char token[BROKER_MAX_TOKEN + 1]; /* READY's secret ("" none): never shown */
@@ -365,13 +366,14 @@ static void on_ready(struct daemon *d, const struct msg_frame *ident, const stru
 	snprintf(p->token, sizeof p->token, "%s", token ? token : "");
 	p->kinds = kinds;
 	p->pid = msg_uint(m, "pid") > 0 ? msg_uint(m, "pid") : 0;
+	p->threads = msg_uint(m, "threads") > 0 ? msg_uint(m, "threads") : 0;
 	int64_t slots = msg_uint(m, "slots");
 	p->slots = slots < 1 ? 1 : slots > BROKER_MAX_SLOTS ? BROKER_MAX_SLOTS : (int)slots;
 	p->joined = p->last_seen = d->now;
 
 	struct store_worker w = {
 		.name = p->name, .host = *p->host ? p->host : NULL, .pid = p->pid,
-		.threads = msg_uint(m, "threads") > 0 ? msg_uint(m, "threads") : 0,
+		.threads = p->threads,
 		.memory = msg_uint(m, "memory") > 0 ? msg_uint(m, "memory") : 0,
 		.kinds = p->kinds, .build = msg_str(m, "build"),
 	};
@@ -1111,6 +1113,8 @@ json_t *broker_describe(const struct daemon *d)
 			"state", p->draining ? "draining" : *p->quarantined ? "quarantined" : "ready",
 			"silent_ms", (json_int_t)(d->now - p->last_seen),
 			"connected_ms", (json_int_t)(d->now - p->joined), "strikes", p->strikes);
+		if (w && p->threads)
+			json_object_set_new(w, "threads", json_integer(p->threads));
 		if (w && *p->quarantined)
 			json_object_set_new(w, "quarantined", json_string(p->quarantined));
 		json_array_append_new(all, w);

@@ -12,7 +12,7 @@
  *   status          {pid, uptime_ms, data, workers: live count, jobs: {queued, leased,
  *                   done, failed, cancelled}, counters: {name: value}}
  *   counts          {queued, leased, done, failed, cancelled}
- *   workers         {workers: [{id, name, host, pid, kinds, slots, jobs, state
+ *   workers         {workers: [{id, name, host, pid, threads?, kinds, slots, jobs, state
  *                   (ready, draining, quarantined), silent_ms, connected_ms, strikes,
  *                   quarantined?: why}]}
  *   release         {worker} -> {worker, state:"released"}: ends a quarantine

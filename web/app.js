@@ -501,7 +501,7 @@
 			el('table', { id: 'workers', class: 'grid' }, el('thead', null, el('tr', null,
 				['name', 'host', 'pid', 'threads', 'slots', 'kinds', 'jobs', 'state', 'last heartbeat',
 					'connected', 'strikes', 'quarantined'].map((t) => el('th', t === 'threads' ?
-					{ title: '— when the workers op does not say' } : null, t)))), body));
+					{ title: 'compute threads, as the worker announced them (— when it did not)' } : null, t)))), body));
 		async function refresh() {
 			const [w, st] = await Promise.all([api('workers'), api('status')]);
 			if (gen !== page.gen)

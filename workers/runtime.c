@@ -17,6 +17,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "peer.h"
+#include "pool.h"
 #include "sock.h"
 #include "upload.h"
 
@@ -433,12 +434,13 @@ static void link_ready(struct io *io)
 	char host[256] = "";
 	gethostname(host, sizeof host);
 	host[sizeof host - 1] = '\0';
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES),
-		page = sysconf(_SC_PAGESIZE);
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	/* the compute threads a job runs on (--threads, else the pool's default) */
+	int threads = io->s->threads > 0 ? io->s->threads : pool_threads();
 	struct msg m;
 	msg_init(&m, PROTO_READY);
 	m.header = json_pack("{ss sO ss si sI sI ss si}", "name", io->s->name, "kinds", io->kinds,
-		"host", host, "pid", (int)getpid(), "threads", (json_int_t)(cpus > 0 ? cpus : 1),
+		"host", host, "pid", (int)getpid(), "threads", (json_int_t)threads,
 		"memory", (json_int_t)(pages > 0 && page > 0 ? (int64_t)pages * page : 0),
 		"build", "r1flow-worker " R1FLOW_VERSION, "slots", io->s->slots);
 	if (m.header && *io->token)

@@ -273,8 +273,11 @@ def run(c):
     show(c, "#/workers")
     ws = ctl({"op": "workers"})["workers"]
     rows = js(c, """return [...document.querySelectorAll('#workers tbody tr[data-worker]')].map(r =>
-        [r.dataset.worker, r.cells[1].textContent, r.cells[2].textContent, r.querySelector('.quarantined').textContent]);""")
-    if sorted(rows) != sorted([w["name"], w["host"], str(w["pid"]), "no"] for w in ws) or not rows:
+        [r.dataset.worker, r.cells[1].textContent, r.cells[2].textContent, r.querySelector('.threads').textContent,
+         r.querySelector('.quarantined').textContent]);""")
+    # the worker was started with --threads 1: the op says so and the page shows it
+    if sorted(rows) != sorted([w["name"], w["host"], str(w["pid"]), str(w.get("threads")), "no"] for w in ws) \
+            or not rows or any(w.get("threads") != 1 for w in ws):
         fail("the workers page shows %s; the workers op %s" % (rows, ws))
     log("workers: %s" % rows)
     shot(c, "workers")

@@ -17,7 +17,7 @@ export R1FLOW_DATA=$DATA
 # Chromium runs in a session of its own (dashboard.py writes its id): end all of it,
 # renderers included, before lib.sh's cleanup, whatever ends this script
 stop_chromium() { [[ -s $T/chromium.pid ]] && kill -KILL -- "-$(cat "$T/chromium.pid")" 2>/dev/null || true; }
-trap 'rc=$?; stop_chromium; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_chromium; (exit $rc); cleanup' EXIT
 
 start_daemon --http 127.0.0.1:0
 wait_for 10 test -s "$DATA/http.addr"

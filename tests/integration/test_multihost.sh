@@ -63,7 +63,7 @@ netns_cleanup() {
 		ip netns delete "$n" 2>/dev/null || true # its veth ends go with it
 	done
 }
-trap 'rc=$?; netns_cleanup; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; netns_cleanup; (exit $rc); cleanup' EXIT
 if ! ip netns add "$NSD" 2>"$T/netns.err"; then
 	echo "SKIP: cannot create network namespaces: $(head -n 1 "$T/netns.err")"
 	exit 0

@@ -2,7 +2,8 @@
 # Peer fetch (docs/protocol.md "Peer fetch"): workers with --peer-listen on tcp
 # loopback (CURVE) serve blobs to each other on the relay tree the daemon plans.
 #
-#   (a) reference: a tiny pretraining pipeline with 1 worker on ipc, no peers.
+#   (a) reference: a tiny pipeline with 1 worker on ipc, no peers: pretraining, a
+#       grpo stage with max_staleness 1 and one with LoRA adapters from it.
 #   (b) relay killed mid-transfer: worker A fetches a 512 KiB blob from the daemon;
 #       B, sent to A for the same blob, has received part of it from A (its fill
 #       file is not empty; A serves one 4 KiB chunk per 20 ms) when A is killed -9.
@@ -14,7 +15,7 @@
 #       twice (blob_bytes_sent), the rest goes worker to worker (peer_redirects).
 #   (e) the pipeline of (a) on the 3 workers of (d), with peers, one of them
 #       killed -9 while another fetches weights from it (and a new worker
-#       started): the same final checkpoint sha256 as (a), and the daemon sent at
+#       started): the same final checkpoints (sha256 of each stage) as (a), and the daemon sent at
 #       most twice the blob bytes it sent the 1 worker of (a), plus one whole
 #       weights blob per fetch that fell back to it in (e).
 . "$(dirname "$0")/lib.sh"
@@ -33,9 +34,19 @@ seed: 5
 model:
   config: {dim: 32, layers: 2, heads: 2, ffn: 64, max_seq: 48}
 datasets:
-  corpus: {generate: arithmetic, style: corpus, count: 400}
+  corpus:  {generate: arithmetic, style: corpus, count: 400}
+  prompts: {generate: arithmetic, digits: 2, style: problem, count: 100, seed: 3}
+rewards:
+  acc: {fn: accuracy}
+  len: {fn: length, max_tokens: 16, buffer: 16}
 stages:
   - {name: base, kind: pretrain, dataset: corpus, steps: 8, batch: 16, shard: 4, save_every: 4, lr: 3e-3}
+  # overlapped steps and LoRA adapters travel the same relays (deltas, adapter blobs)
+  - {name: zero, kind: grpo, from: base, prompts: prompts, rewards: [acc, len], group: 4,
+     prompts_per_step: 4, steps: 3, max_new_tokens: 16, shard: 8, beta: 0.02, max_staleness: 1}
+  - {name: tune, kind: grpo, from: base, prompts: prompts, rewards: [acc, len], group: 4,
+     prompts_per_step: 4, steps: 3, max_new_tokens: 16, shard: 8,
+     lora: {rank: 4, alpha: 8, targets: [q_proj, v_proj], dropout: 0}}
 EOF
 
 run_pipeline() { # NAME: submit p.yaml, wait for it; $SHA is its final checkpoint
@@ -48,8 +59,8 @@ finish_pipeline() {
 	[[ $rc == 0 ]] || fail "$1: watch exited $rc: $(tail -n 5 "$T/$1-watch.log")"
 	[[ $(sql "SELECT count(*) FROM jobs WHERE state = 'failed'") == 0 ]] ||
 		fail "$1: jobs failed: $(sql "SELECT id, error FROM jobs WHERE state = 'failed'")"
-	SHA=$(final_sha base)
-	[[ -n $SHA ]] || fail "$1: no final checkpoint"
+	SHA="$(final_sha base) $(final_sha zero) $(final_sha tune)"
+	[[ $SHA =~ ^[0-9a-f]{64}\ [0-9a-f]{64}\ [0-9a-f]{64}$ ]] || fail "$1: a stage has no final checkpoint: $SHA"
 }
 
 # --- (a) the reference
@@ -62,7 +73,7 @@ run_pipeline ref
 finish_pipeline ref
 REF=$SHA
 REF_BYTES=$(counters_field blob_bytes_sent)
-log "(a) 1 worker, no peers: base $REF, the daemon sent $REF_BYTES blob bytes"
+log "(a) 1 worker, no peers: base zero tune $REF, the daemon sent $REF_BYTES blob bytes"
 stop "$REF_WORKER"; stop "$DAEMON"
 
 # --- the daemon on tcp with CURVE, one key per worker
@@ -177,11 +188,11 @@ kill -KILL "${WPID[$victim]}"; wait "${WPID[$victim]}" 2>/dev/null || true
 peer_worker E
 log "(e) $victim killed -9 while $fetcher fetched weights from it; E started"
 finish_pipeline peers
-[[ $SHA == "$REF" ]] || fail "(e) with peers and a killed relay: base $SHA, without peers $REF"
+[[ $SHA == "$REF" ]] || fail "(e) with peers and a killed relay: base zero tune $SHA, without peers $REF"
 sent=$(( $(counters_field blob_bytes_sent) - sent0 ))
 # a fetch that fell back gets the rest of its stream from the daemon: at most a blob
 full=$(grep -o "fetched and verified ([0-9]* bytes)" "$T/ref.log" | tr -dc '0-9\n' | sort -n | tail -n 1)
 failed=$(counters_field peer_failures)
 (( sent <= 2 * REF_BYTES + (failed - 1) * full )) ||
 	fail "(e) the daemon sent $sent blob bytes to 3 peer workers ($failed fetches fell back), 1 worker without peers got $REF_BYTES"
-log "(e) base $SHA as in (a); the daemon sent $sent blob bytes (1 worker without peers: $REF_BYTES); $(counters_field peer_redirects) redirects, $(counters_field peer_failures) peer failures"
+log "(e) base zero tune as in (a); the daemon sent $sent blob bytes (1 worker without peers: $REF_BYTES); $(counters_field peer_redirects) redirects, $(counters_field peer_failures) peer failures"

@@ -11,6 +11,7 @@
 
 #include "curve.h"
 #include "daemon.h"
+#include "imports.h"
 #include "deltas.h"
 #include "file.h"
 #include "filetrust.h"
@@ -162,6 +163,8 @@ int blobs_put_scratch(struct daemon *d, const void *data, size_t size,
 
 int blobs_held(struct daemon *d, const char *sha256)
 {
+	if (import_holds(d)) /* its file may be written before its name is indexed */
+		return 1;
 	for (const struct learner *l = d->learners; l; l = l->next) /* with lora: its base too */
 		if (strcmp(l->sha256, sha256) == 0 || (l->lora && strcmp(l->base_sha, sha256) == 0))
 			return 1;

@@ -41,7 +41,6 @@
 #include "datadir.h"
 #include "log.h"
 #include "outbox.h"
-#include "sha256.h"
 #include "sock.h"
 #include "store.h"
 
@@ -101,13 +100,7 @@ struct daemon {
 	struct relays *relays;     /* the peer-fetch plan (relays.h) */
 	int64_t turn_bytes;        /* blob bytes this turn served or wrote (loop.h) */
 	struct delta *deltas;      /* each training stage's latest weights delta (deltas.h) */
-	struct {                   /* the last model.checkpoint directory stored as a blob
-	                            * (stage_initial_weights): its files' stat signature */
-		char dir[DATADIR_PATH_MAX];
-		uint64_t sig;
-		char sha256[SHA256_HEX_SIZE];
-		size_t size;
-	} imported;
+	struct import *import;     /* a model directory being stored as a blob (imports.h) */
 	struct sched_backoff *backoff; /* stages waiting out a transient error (scheduler.c) */
 	size_t nbackoff;
 	struct auth *auth;         /* CURVE allowlist and ZAP handler; NULL: no CURVE */

@@ -196,6 +196,11 @@ static void wake(struct daemon *d)
 	}
 }
 
+void learner_wake(struct daemon *d)
+{
+	wake(d);
+}
+
 /* DIR/blobs/tmp/learner-<stage>: the scratch directory checkpoint_save writes to. */
 static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, size_t size,
 	struct err *err)

@@ -208,5 +208,8 @@ void learner_shutdown(struct daemon *d);
  * polls it, reaps and runs the scheduler); -1 if it could not be made (the scheduler's
  * period then notices). */
 int learner_wake_fd(struct daemon *d);
+/* Wake the loop from another thread when its work is done (imports.h uses it too);
+ * learner_wake_fd must have been called first. */
+void learner_wake(struct daemon *d);
 
 #endif

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "deltas.h"
 #include "http.h"
+#include "imports.h"
 #include "learner.h"
 #include "loop.h"
 #include "options.h"
@@ -101,6 +102,7 @@ static void stop(struct daemon *d)
 	relays_free(d->relays);
 	deltas_free(d); /* before the learners go: blobs_drop asks what they hold */
 	learner_shutdown(d);
+	import_shutdown(d);
 	tokenizers_clear();
 	free(d->backoff);
 	broker_free(d->broker);

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "datasets.h"
 #include "events.h"
+#include "imports.h"
 #include "learner.h"
 #include "names.h"
 #include "rewardfiles.h"
@@ -18,7 +19,9 @@
 #include "tokenizers.h"
 
 /* A stage waiting out a transient error: tried again at `at` (monotonic ms); the
- * next wait is `delay`, doubled after each failed try up to SCHED_BACKOFF_MAX_MS. */
+ * next wait is `delay`, doubled after each failed try up to SCHED_BACKOFF_MAX_MS.
+ * delay 0: it waits for its model directory's import (imports.h) instead, and is tried
+ * again as soon as that thread is done (it wakes the loop). */
 struct sched_backoff {
 	int64_t stage, at, delay;
 };
@@ -38,8 +41,11 @@ static struct sched_backoff *backoff_find(struct daemon *d, int64_t stage)
 static int backing_off(struct daemon *d, int64_t stage)
 {
 	struct sched_backoff *b = backoff_find(d, stage);
+	if (b && b->delay == 0)
+		return import_working(d);
 	return b && d->now < b->at;
 }
+
 
 static void backoff_clear(struct daemon *d, int64_t stage)
 {
@@ -65,6 +71,13 @@ static int64_t backoff_grow(struct daemon *d, int64_t stage)
 	b->at = d->now + wait;
 	b->delay = wait * 2 < SCHED_BACKOFF_MAX_MS ? wait * 2 : SCHED_BACKOFF_MAX_MS;
 	return wait;
+}
+
+/* `stage` waits for the import in progress (not tried again until it is done). */
+static void backoff_import(struct daemon *d, int64_t stage)
+{
+	if (backoff_grow(d, stage) > 0)
+		backoff_find(d, stage)->delay = 0;
 }
 
 /* The pipeline error of a full disk: where, the failure, and what to do. */
@@ -149,6 +162,14 @@ static int start_stage(struct daemon *d, struct store_pipeline *p, json_t *pspec
 		json_decref(spec);
 		if (store_unit_end(d->store, rc == 0, err) < 0 && rc == 0)
 			return -1;
+		if (rc < 0 && why.errnum == EINPROGRESS && !learner_preparing(d, st->id)) {
+			/* its model directory is being stored as a blob (imports.h): the start
+			 * was rolled back; start again when the thread wakes the loop */
+			backoff_import(d, st->id);
+			log_debug("pipeline %lld: stage '%s' waits: %s", (long long)p->id, st->name,
+				why.msg);
+			return set_stage(d, st, STAGE_PENDING, NULL, err);
+		}
 		if (rc == 0 || why.errnum == EINPROGRESS) {
 			/* EINPROGRESS: its learner is being prepared off the loop; the stage is
 			 * running and its driver's advance carries the start on when it is ready */

@@ -26,19 +26,17 @@
  * daemon restart the stage resumes from its last saved step: the jobs after it
  * are deleted and recomputed, and determinism makes the result the same.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "blobs.h"
 #include "checkpoint.h"
 #include "daemon.h"
 #include "file.h"
+#include "imports.h"
 #include "learner.h"
 #include "memplan.h"
 #include "names.h"
@@ -123,73 +121,6 @@ static int checkpoint_config(const char *dir, char **config, struct err *err)
 	return rc;
 }
 
-/* A signature of the regular files of `dir` (name, size, mtime, inode, device): what
- * tells that a checkpoint directory is the one stored before. 0 if it cannot be read. */
-static uint64_t dir_signature(const char *dir)
-{
-	DIR *dp = opendir(dir);
-	if (!dp)
-		return 0;
-	uint64_t sig = 1469598103934665603ull; /* FNV-1a over the fields, files in any order:
-	                                         * each file's hash is added, not chained */
-	struct dirent *de;
-	char path[PATH_MAX];
-	while ((de = readdir(dp))) {
-		struct stat st;
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
-			stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		uint64_t h = 1469598103934665603ull;
-		int64_t f[] = { st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (int64_t)st.st_ino,
-			(int64_t)st.st_dev };
-		for (const char *c = de->d_name; *c; c++)
-			h = (h ^ (uint8_t)*c) * 1099511628211ull;
-		for (size_t i = 0; i < sizeof f / sizeof *f; i++)
-			for (int b = 0; b < 8; b++)
-				h = (h ^ (uint8_t)((uint64_t)f[i] >> (8 * b))) * 1099511628211ull;
-		sig += h;
-	}
-	closedir(dp);
-	return sig ? sig : 1;
-}
-
-/* The model.checkpoint directory `dir` as a blob: read whole (shards merged) and
- * stored, unless it is the directory stored last and none of its files changed since
- * (a stage asks twice, before and after its learner is prepared: a 0.5B model is
- * seconds of reading and hashing in the loop each time). */
-static int import_checkpoint(struct daemon *d, const char *dir, char sha256[SHA256_HEX_SIZE],
-	struct err *err)
-{
-	uint64_t sig = dir_signature(dir);
-	if (sig && d->imported.sig == sig && strcmp(d->imported.dir, dir) == 0) {
-		char path[DATADIR_PATH_MAX], rel[80];
-		snprintf(rel, sizeof rel, "blobs/%s", d->imported.sha256);
-		/* its index row may have been rolled back with the turn that stored it */
-		if (datadir_path(&d->dir, rel, path, sizeof path, NULL) == 0 &&
-			access(path, R_OK) == 0) {
-			memcpy(sha256, d->imported.sha256, SHA256_HEX_SIZE);
-			return blobs_index(d, sha256, d->imported.size, err);
-		}
-	}
-	char *bytes;
-	size_t size;
-	/* one blob whatever the layout: shards are merged, each tensor's bytes kept in
-	 * its dtype (workers and the learner convert to fp32 as they read) */
-	if (shards_read_single(dir, &bytes, &size, err) < 0)
-		return -1;
-	int rc = blobs_put(d, bytes, size, sha256, err);
-	free(bytes);
-	if (rc == 0)
-		log_info("model.checkpoint '%s' stored as blob %.12s (%zu bytes)", dir, sha256, size);
-	if (rc == 0 && sig && strlen(dir) < sizeof d->imported.dir) {
-		snprintf(d->imported.dir, sizeof d->imported.dir, "%s", dir);
-		d->imported.sig = sig;
-		memcpy(d->imported.sha256, sha256, SHA256_HEX_SIZE);
-		d->imported.size = size;
-	}
-	return rc;
-}
-
 /* The weights a stage starts from: `from`'s final checkpoint, or the pipeline's
  * model. *sha256 empty: fresh weights. */
 int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_config *cfg,
@@ -210,7 +141,7 @@ int stage_initial_weights(struct stage_ctx *c, const char *from, struct model_co
 		 * broken file is named by the user's path, not by the blob copied from it */
 		if (checkpoint_check(dir, cfg, err) < 0)
 			return err_wrap(err, "model.checkpoint");
-		int rc = import_checkpoint(c->d, dir, sha256, err);
+		int rc = import_blob(c->d, dir, sha256, err) < 0 ? -1 : 0;
 		if (rc == 0 && config && checkpoint_config(dir, config, err) < 0)
 			return -1;
 		return rc;

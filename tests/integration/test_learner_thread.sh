@@ -13,7 +13,10 @@
 #      restart without the knob: the pipeline succeeds, and every checkpoint
 #      (weights and moments) equals that of an uninterrupted run without the knob;
 #   4. three copies of the pipeline at once (three learner threads sharing the
-#      daemon's thread pool) each end with the reference's checkpoints.
+#      daemon's thread pool) each end with the reference's checkpoints;
+#   5. a stage starting from a model directory while the directory's import is held
+#      on its thread (R1FLOW_TEST_IMPORT_HOLD): requests answered, the stage pending;
+#      let go, the same checkpoints as without the knob.
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 
@@ -132,4 +135,54 @@ for id in "${IDS[@]}"; do
 		fail "pipeline $id of three at once: checkpoints differ from the one run alone: $(cat "$T/ck.diff")"
 done
 log "three pipelines at once: three learners ran side by side, each with the checkpoints of the run alone"
+stop "$W"; stop "$DAEMON"
+
+# 5. a stage that starts from a model directory: the directory is read, hashed and
+#    stored as a blob on a thread of its own (daemon/imports.h), held here by
+#    R1FLOW_TEST_IMPORT_HOLD: meanwhile requests are answered, the stage waits
+#    (pending, no error), and once let go the pipeline succeeds with the checkpoints
+#    of the same spec run without the knob.
+mv "$T/daemon.log" "$T/three-daemon.log"
+DATA=$T/three
+start_daemon
+r1 export "$ALONE" base "$T/model" >/dev/null || fail "import: export of the model failed"
+cat >"$T/fromdir.yaml" <<SPEC
+version: 1
+name: fromdir
+seed: 5
+model: {checkpoint: $T/model}
+datasets:
+  corpus: {generate: arithmetic, style: corpus, count: 100}
+stages:
+  - {name: more, kind: pretrain, dataset: corpus, steps: 2, batch: 8, shard: 4, lr: 3e-3}
+SPEC
+start_worker w5; W=$LAST_PID
+wait_for 10 has_workers 1
+REFDIR=$(r1 submit "$T/fromdir.yaml") || fail "import: submit refused"
+wait_for 60 n_succeeded 5
+pipeline_ck "$REFDIR" >"$T/fromdir-ref.ck"
+stop "$W"; stop "$DAEMON"
+mv "$T/daemon.log" "$T/fromdir-ref-daemon.log"
+
+DATA=$T/imp
+HOLD=$T/import-hold
+: >"$HOLD"
+R1FLOW_TEST_IMPORT_HOLD=$HOLD start_daemon
+start_worker w6; W=$LAST_PID
+wait_for 10 has_workers 1
+ID=$(r1 submit "$T/fromdir.yaml") || fail "import: submit refused (held)"
+wait_for 30 test -e "$HOLD.held"
+ctl '{"op":"status"}' >/dev/null || fail "import: status not answered while the import holds"
+r1 status "$ID" >/dev/null || fail "import: r1flow status failed while the import holds"
+state=$(sql "SELECT state FROM stages WHERE name = 'more'")
+[[ $state == pending ]] || fail "import: the stage is '$state' while its model is being stored"
+[[ $(sql "SELECT count(*) FROM checkpoints") == 0 ]] || fail "import: a checkpoint while held"
+rm -f "$HOLD"
+wait_for 60 succeeded
+pipeline_ck "$ID" >"$T/fromdir.ck"
+diff "$T/fromdir-ref.ck" "$T/fromdir.ck" >"$T/ck.diff" ||
+	fail "import: checkpoints differ from the run without the knob: $(cat "$T/ck.diff")"
+n=$(grep -c "model.checkpoint '$T/model' stored as blob" "$T/daemon.log" || true)
+[[ $n == 1 ]] || fail "import: the model directory was stored $n times, not once"
+log "import held: requests answered, the stage pending; let go, the run matches the one without the knob"
 stop "$W"; stop "$DAEMON"

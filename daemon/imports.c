@@ -81,6 +81,7 @@ static void *run(void *arg)
 {
 	struct import *im = arg;
 	char *bytes = NULL;
+	learner_thread_priority();
 	hold(getenv("R1FLOW_TEST_IMPORT_HOLD"));
 	if (shards_read_single(im->dir, &bytes, &im->size, &im->err) == 0)
 		blobs_put_file(im->d, bytes, im->size, im->sha256, &im->err);

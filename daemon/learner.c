@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +203,14 @@ void learner_wake(struct daemon *d)
 	wake(d);
 }
 
+void learner_thread_priority(void)
+{
+	/* per thread on Linux (the tid names it), inherited by the threads it creates:
+	 * the daemon's compute pool starts on a learner's first large pool_for */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LEARNER_NICE) < 0)
+		log_debug("cannot lower a learner thread's priority: %s", strerror(errno));
+}
+
 /* DIR/blobs/tmp/learner-<stage>: the scratch directory checkpoint_save writes to. */
 static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, size_t size,
 	struct err *err)
@@ -220,6 +230,7 @@ static int scratch_dir(struct daemon *d, const struct learner *l, char *dir, siz
 static void *prepare(void *arg)
 {
 	struct learner *l = arg;
+	learner_thread_priority();
 	struct err *err = &l->prep_err;
 	char path[DATADIR_PATH_MAX], dir[DATADIR_PATH_MAX], file[DATADIR_PATH_MAX + 32];
 	size_t size;
@@ -701,6 +712,7 @@ out:
 static void *work(void *arg)
 {
 	struct learner *l = arg;
+	learner_thread_priority();
 	struct learner_work *w = &l->work;
 	struct err *err = &w->err;
 	char dir[DATADIR_PATH_MAX], *bytes = NULL;

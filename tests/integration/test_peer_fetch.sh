@@ -18,12 +18,14 @@
 #       started): the same final checkpoints (sha256 of each stage) as (a), and the daemon sent at
 #       most twice the blob bytes it sent the 1 worker of (a), plus one whole
 #       weights blob per fetch that fell back to it in (e).
+#   (f) the pipeline again, the daemon killed -9 while zero runs and restarted on
+#       the same endpoint: the same final checkpoints as (a).
 . "$(dirname "$0")/lib.sh"
 : "${R1FLOW_CLI:?set R1FLOW_CLI to the r1flow binary}"
 r1() { "$R1FLOW_CLI" "$@" --data "$DATA"; }
-final_sha() {
+final_sha() { # STAGE: the last checkpoint of that stage of pipeline $ID
 	sql "SELECT c.sha256 FROM checkpoints c JOIN stages s ON s.id = c.stage
-		WHERE s.name = '$1' ORDER BY c.step DESC LIMIT 1"
+		WHERE s.name = '$1' AND s.pipeline = $ID ORDER BY c.step DESC LIMIT 1"
 }
 counters_field() { ctl '{"op":"counters"}' | field "$1"; }
 
@@ -196,3 +198,20 @@ failed=$(counters_field peer_failures)
 (( sent <= 2 * REF_BYTES + (failed - 1) * full )) ||
 	fail "(e) the daemon sent $sent blob bytes to 3 peer workers ($failed fetches fell back), 1 worker without peers got $REF_BYTES"
 log "(e) base zero tune as in (a); the daemon sent $sent blob bytes (1 worker without peers: $REF_BYTES); $(counters_field peer_redirects) redirects, $(counters_field peer_failures) peer failures"
+
+# --- (f) the daemon killed -9 in the middle of the pipeline and restarted on the same
+#     endpoint: the workers reconnect with their peer endpoints, the relays are planned
+#     anew, and every stage ends with the checkpoints of (a)
+run_pipeline restart
+zero_started() { [[ $(sql "SELECT step FROM stages WHERE name = 'zero' AND pipeline = $ID") -ge 1 ]]; }
+wait_for 60 zero_started
+kill -KILL "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
+at=$(sql "SELECT step FROM stages WHERE name = 'zero' AND pipeline = $ID")
+kill "$WATCHER" 2>/dev/null; wait "$WATCHER" 2>/dev/null || true   # it would wait for the daemon
+mv "$T/daemon.log" "$T/daemon-before-kill.log"
+start_daemon --listen "$EP"
+timeout 120 "$R1FLOW_CLI" watch "$ID" --data "$DATA" --plain >"$T/restart-watch.log" 2>&1 &
+WATCHER=$!; PIDS+=("$WATCHER")
+finish_pipeline restart
+[[ $SHA == "$REF" ]] || fail "(f) after a daemon kill -9 with peers: base zero tune $SHA, without peers $REF"
+log "(f) daemon killed -9 with zero at step $at and restarted: the same checkpoints as (a); $(counters_field peer_redirects) redirects since the restart"

@@ -46,7 +46,6 @@ static int backing_off(struct daemon *d, int64_t stage)
 	return b && d->now < b->at;
 }
 
-
 static void backoff_clear(struct daemon *d, int64_t stage)
 {
 	struct sched_backoff *b = backoff_find(d, stage);

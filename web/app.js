@@ -24,7 +24,7 @@
 'use strict';
 
 (function () {
-	const { setAttrs, append, fill, el, sv, num, dur, when, elapsed, stateTag, link, pipeHref, stageHref, api, ORDER, rank, byRank, axis, chart, evalTable } = R1;
+	const { append, fill, el, sv, num, dur, when, elapsed, stateTag, link, pipeHref, stageHref, api, byRank, chart, evalTable } = R1;
 	const main = document.getElementById('main');
 	const conn = document.getElementById('conn');
 	const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);

@@ -212,5 +212,5 @@ const R1 = (function () {
 		return t;
 	}
 
-	return { setAttrs, append, fill, el, sv, num, dur, when, elapsed, stateTag, link, pipeHref, stageHref, api, ORDER, rank, byRank, axis, chart, evalTable };
+	return { append, fill, el, sv, num, dur, when, elapsed, stateTag, link, pipeHref, stageHref, api, byRank, chart, evalTable };
 })();
